@@ -1,0 +1,34 @@
+import type { Tx } from '../platform/database.ts';
+import { GENESIS_CHAIN_HASH, hashEntry, type HashedEventEntry } from './event.ts';
+import { insertEntry, lastEntry, lockForAppend } from './event.store.ts';
+
+export interface NewEvent {
+  readonly actor: string;
+  readonly action: string;
+  readonly subject: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+  readonly time: Date;
+}
+
+/**
+ * Appends an entry to the event log inside the caller's transaction, so the entry exists exactly
+ * when the change it records does. Never put a secret in `data`.
+ */
+export async function appendEvent(trx: Tx, event: NewEvent): Promise<HashedEventEntry> {
+  await lockForAppend(trx);
+  const last = await lastEntry(trx);
+  const entry = hashEntry(
+    {
+      seq: (last?.seq ?? 0) + 1,
+      // Millisecond precision, the same after a round trip through timestamptz, so the hash holds.
+      time: new Date(event.time.getTime()),
+      actor: event.actor,
+      action: event.action,
+      subject: event.subject,
+      data: event.data ?? {},
+    },
+    last?.chainHash ?? GENESIS_CHAIN_HASH,
+  );
+  await insertEntry(trx, entry);
+  return entry;
+}

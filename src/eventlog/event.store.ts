@@ -1,0 +1,58 @@
+import { sql } from 'kysely';
+import type { Executor, Tx } from '../platform/database.ts';
+import type { HashedEventEntry } from './event.ts';
+
+/** Serializes appends across every instance sharing the database: one writer computes the next link. */
+const APPEND_LOCK = 7_311_002;
+
+export async function lockForAppend(trx: Tx): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
+}
+
+export async function lastEntry(db: Executor): Promise<{ seq: number; chainHash: string } | undefined> {
+  const row = await db.selectFrom('event').select(['seq', 'chain_hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row && { seq: row.seq, chainHash: row.chain_hash };
+}
+
+export async function insertEntry(trx: Tx, entry: HashedEventEntry): Promise<void> {
+  await trx
+    .insertInto('event')
+    .values({
+      seq: entry.seq,
+      time: entry.time,
+      actor: entry.actor,
+      action: entry.action,
+      subject: entry.subject,
+      data: JSON.stringify(entry.data) as unknown as Record<string, unknown>,
+      leaf_hash: entry.leafHash,
+      chain_hash: entry.chainHash,
+    })
+    .execute();
+}
+
+export interface EventQuery {
+  readonly afterSeq?: number;
+  readonly limit: number;
+  readonly action?: string;
+  readonly actor?: string;
+  readonly subject?: string;
+}
+
+/** Entries in sequence order after `afterSeq`, for paging through the log. */
+export async function listEntries(db: Executor, query: EventQuery): Promise<HashedEventEntry[]> {
+  let select = db.selectFrom('event').selectAll().where('seq', '>', query.afterSeq ?? 0);
+  if (query.action) select = select.where('action', '=', query.action);
+  if (query.actor) select = select.where('actor', '=', query.actor);
+  if (query.subject) select = select.where('subject', '=', query.subject);
+  const rows = await select.orderBy('seq').limit(query.limit).execute();
+  return rows.map((row) => ({
+    seq: row.seq,
+    time: row.time,
+    actor: row.actor,
+    action: row.action,
+    subject: row.subject,
+    data: row.data,
+    leafHash: row.leaf_hash,
+    chainHash: row.chain_hash,
+  }));
+}

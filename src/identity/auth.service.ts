@@ -1,0 +1,339 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { appendEvent } from '../eventlog/index.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Database, Executor, Tx } from '../platform/database.ts';
+import { AppError, errors } from '../platform/errors.ts';
+import type { SecretBox } from '../platform/secret-box.ts';
+import { hasPrivilege } from './access.ts';
+import type { Actor } from './actor.ts';
+import {
+  deleteWebSession,
+  findApiToken,
+  findApiTokenByHash,
+  findWebSession,
+  insertApiToken,
+  insertWebSession,
+  listApiTokens,
+  markApiTokenUsed,
+  revokeApiToken,
+  touchWebSession,
+  type ApiTokenRow,
+} from './credential.store.ts';
+import { verifyAgainstNothing, verifyPassword } from './password.ts';
+import { SYSTEM } from './privilege.ts';
+import { newTotpSecret, totpUri, verifyTotp } from './totp.ts';
+import { presentUser, type UserView } from './user.ts';
+import { findUserById, findUserByName, updateSignInState, updateUser, type UserRow } from './user.store.ts';
+
+export interface AuthPolicy {
+  /** Consecutive failures that lock an account, and for how long. */
+  readonly lockoutThreshold: number;
+  readonly lockoutMinutes: number;
+  /** A web session ends after this long without a request, and in any case 12 hours after sign-in. */
+  readonly sessionIdleMinutes: number;
+}
+
+export interface AuthServiceDeps {
+  readonly db: Kysely<Database>;
+  readonly clock: Clock;
+  readonly secrets: SecretBox;
+  readonly policy: AuthPolicy;
+}
+
+export interface LoginInput {
+  readonly username: string;
+  readonly password: string;
+  readonly totp?: string;
+  readonly sourceIp: string;
+}
+
+export interface WebSession {
+  /** The cookie value: shown to the browser once, stored only as a hash. */
+  readonly token: string;
+  readonly csrfToken: string;
+  readonly expiresAt: Date;
+  readonly user: UserView;
+}
+
+export interface Authenticated {
+  readonly actor: Actor;
+  /** Set for cookie sessions: state-changing requests must echo it in `X-CSRF-Token`. */
+  readonly csrfToken?: string;
+  readonly sessionId?: string;
+}
+
+export interface ApiTokenView {
+  readonly id: string;
+  readonly name: string;
+  /** The first characters, to tell tokens apart; the token itself is shown once, at creation. */
+  readonly prefix: string;
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+  readonly lastUsedAt: string | null;
+}
+
+const SESSION_MAX_MS = 12 * 60 * 60 * 1000;
+/** Bookkeeping writes on every request would serialize reads; a minute's resolution is enough. */
+const TOUCH_INTERVAL_MS = 60 * 1000;
+const TOKEN_PREFIX = 'cg_';
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+const totpContext = (userId: string) => `totp:${userId}`;
+
+const presentToken = (row: ApiTokenRow): ApiTokenView => ({
+  id: row.id,
+  name: row.name,
+  prefix: row.prefix,
+  createdAt: row.created_at.toISOString(),
+  expiresAt: row.expires_at?.toISOString() ?? null,
+  revokedAt: row.revoked_at?.toISOString() ?? null,
+  lastUsedAt: row.last_used_at?.toISOString() ?? null,
+});
+
+/** Sign-in (password, TOTP, lockout), web sessions, API tokens and TOTP enrolment. */
+export class AuthService {
+  constructor(private readonly deps: AuthServiceDeps) {}
+
+  /**
+   * Signs a user in with password and, when enrolled, a TOTP code. Success and failure are both
+   * written to the event log; failures count toward the lockout even though the call then fails.
+   */
+  async login(input: LoginInput): Promise<WebSession> {
+    const outcome = await this.deps.db.transaction().execute(async (trx): Promise<WebSession | AppError> => {
+      const now = this.deps.clock.now();
+      const user = await findUserByName(trx, input.username);
+      const fail = async (reason: string, error: AppError) => {
+        await appendEvent(trx, {
+          actor: user?.username ?? 'anonymous',
+          action: 'auth.login.failure',
+          subject: `user:${input.username.slice(0, 64)}`,
+          data: { reason, sourceIp: input.sourceIp },
+          time: now,
+        });
+        return error;
+      };
+      if (!user || !user.password_hash || user.disabled_at) {
+        await verifyAgainstNothing(input.password);
+        return fail(!user ? 'unknown_user' : user.disabled_at ? 'disabled' : 'no_password', errors.invalidCredentials());
+      }
+      if (user.locked_until && user.locked_until > now) return fail('locked', errors.accountLocked(user.locked_until));
+      if (!(await verifyPassword(input.password, user.password_hash))) return this.recordFailure(trx, user, now, 'bad_password', fail);
+      let totpStep = user.totp_last_step;
+      if (user.totp_enabled_at && user.totp_secret) {
+        // A correct password without a code is the first of two steps, not a failure.
+        if (!input.totp) return errors.totpRequired();
+        const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpContext(user.id)), input.totp, now);
+        if (step === undefined) return this.recordFailure(trx, user, now, 'bad_totp', fail);
+        if (user.totp_last_step !== null && step <= user.totp_last_step) return this.recordFailure(trx, user, now, 'totp_replayed', fail);
+        totpStep = step;
+      }
+      await updateSignInState(trx, user.id, { failed_logins: 0, locked_until: null, totp_last_step: totpStep });
+      const token = randomBytes(32).toString('base64url');
+      const csrfToken = randomBytes(24).toString('base64url');
+      const expiresAt = new Date(now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000);
+      await insertWebSession(trx, {
+        id: randomUUID(),
+        user_id: user.id,
+        token_hash: sha256(token),
+        csrf_token: csrfToken,
+        source_ip: input.sourceIp,
+        created_at: now,
+        expires_at: expiresAt,
+        last_seen_at: now,
+      });
+      await appendEvent(trx, {
+        actor: user.username,
+        action: 'auth.login.success',
+        subject: `user:${user.username}`,
+        data: { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null },
+        time: now,
+      });
+      return { token, csrfToken, expiresAt, user: presentUser({ ...user, failed_logins: 0, locked_until: null }, now) };
+    });
+    if (outcome instanceof AppError) throw outcome;
+    return outcome;
+  }
+
+  async logout(sessionToken: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const session = await findWebSession(trx, sha256(sessionToken));
+      if (!session) return;
+      const user = await findUserById(trx, session.user_id);
+      await deleteWebSession(trx, session.id);
+      await appendEvent(trx, {
+        actor: user?.username ?? 'anonymous',
+        action: 'auth.logout',
+        subject: `user:${user?.username ?? session.user_id}`,
+        time: this.deps.clock.now(),
+      });
+    });
+  }
+
+  /** Resolves a session cookie to its user, sliding the idle expiry; undefined when not valid. */
+  async authenticateSession(sessionToken: string): Promise<Authenticated | undefined> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const session = await findWebSession(trx, sha256(sessionToken));
+      const now = this.deps.clock.now();
+      if (!session) return undefined;
+      if (session.expires_at <= now) {
+        await deleteWebSession(trx, session.id);
+        return undefined;
+      }
+      const user = await activeUser(trx, session.user_id);
+      if (!user) return undefined;
+      if (now.getTime() - session.last_seen_at.getTime() >= TOUCH_INTERVAL_MS) {
+        const idleEnd = now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000;
+        const hardEnd = session.created_at.getTime() + SESSION_MAX_MS;
+        await touchWebSession(trx, session.id, now, new Date(Math.min(idleEnd, hardEnd)));
+      }
+      return { actor: { userId: user.id, username: user.username }, csrfToken: session.csrf_token, sessionId: session.id };
+    });
+  }
+
+  /** Resolves an `Authorization: Bearer` API token; undefined when unknown, expired, revoked or its user disabled. */
+  async authenticateToken(token: string): Promise<Authenticated | undefined> {
+    if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+    return this.deps.db.transaction().execute(async (trx) => {
+      const row = await findApiTokenByHash(trx, sha256(token));
+      const now = this.deps.clock.now();
+      if (!row || row.revoked_at || (row.expires_at && row.expires_at <= now)) return undefined;
+      const user = await activeUser(trx, row.user_id);
+      if (!user) return undefined;
+      if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() >= TOUCH_INTERVAL_MS) await markApiTokenUsed(trx, row.id, now);
+      return { actor: { userId: user.id, username: user.username } };
+    });
+  }
+
+  /** Creates an API token for the caller. The token is in the answer and nowhere else, ever. */
+  async createToken(actor: Actor, input: { name: string; expiresInDays?: number }): Promise<ApiTokenView & { token: string }> {
+    const days = input.expiresInDays ?? 90;
+    if (!Number.isInteger(days) || days < 1 || days > 3650) {
+      throw errors.validation('A token must expire within 1 to 3650 days.', [{ path: '/expiresInDays', message: 'expected a whole number from 1 to 3650' }]);
+    }
+    if (input.name.trim() === '') throw errors.validation('Name the token after what will use it.', [{ path: '/name', message: 'must not be empty' }]);
+    return this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const secret = randomBytes(32).toString('base64url');
+      const token = `${TOKEN_PREFIX}${secret}`;
+      const row: ApiTokenRow = {
+        id: randomUUID(),
+        user_id: actor.userId,
+        name: input.name.trim(),
+        prefix: `${TOKEN_PREFIX}${secret.slice(0, 6)}`,
+        token_hash: sha256(token),
+        created_at: now,
+        expires_at: new Date(now.getTime() + days * 86_400_000),
+        revoked_at: null,
+        last_used_at: null,
+      };
+      await insertApiToken(trx, row);
+      await appendEvent(trx, {
+        actor: actor.username,
+        action: 'token.create',
+        subject: `token:${row.id}`,
+        data: { name: row.name, prefix: row.prefix, expiresAt: row.expires_at?.toISOString() ?? null },
+        time: now,
+      });
+      return { ...presentToken(row), token };
+    });
+  }
+
+  async listTokens(actor: Actor): Promise<ApiTokenView[]> {
+    return this.deps.db.transaction().execute(async (trx) => (await listApiTokens(trx, actor.userId)).map(presentToken));
+  }
+
+  /** Revokes one of the caller's tokens; a `User.Admin` may revoke anyone's. */
+  async revokeToken(actor: Actor, tokenId: string): Promise<ApiTokenView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const row = await findApiToken(trx, tokenId);
+      const mayRevoke = row && (row.user_id === actor.userId || (await hasPrivilege(trx, actor, 'User.Admin', SYSTEM)));
+      if (!row || !mayRevoke) throw errors.notFound('API token', tokenId);
+      const now = this.deps.clock.now();
+      if (!row.revoked_at) {
+        await revokeApiToken(trx, row.id, now);
+        await appendEvent(trx, { actor: actor.username, action: 'token.revoke', subject: `token:${row.id}`, data: { name: row.name, prefix: row.prefix }, time: now });
+      }
+      return presentToken({ ...row, revoked_at: row.revoked_at ?? now });
+    });
+  }
+
+  /**
+   * Starts TOTP enrolment: a new secret, returned once so the user can add it to an authenticator.
+   * Sign-in asks for codes only after `confirmTotp` proves the authenticator works.
+   */
+  async beginTotp(actor: Actor): Promise<{ secret: string; uri: string }> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const user = await ownUser(trx, actor);
+      if (user.totp_enabled_at) throw errors.conflict('Two-factor sign-in is already on: turn it off first to enrol a new authenticator.');
+      const secret = newTotpSecret();
+      const now = this.deps.clock.now();
+      await updateUser(trx, user.id, { totp_secret: this.deps.secrets.seal(secret, totpContext(user.id)), totp_last_step: null, updated_at: now, updated_by: actor.username });
+      await appendEvent(trx, { actor: actor.username, action: 'user.totp.begin', subject: `user:${user.username}`, time: now });
+      return { secret, uri: totpUri(secret, user.username) };
+    });
+  }
+
+  async confirmTotp(actor: Actor, code: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const user = await ownUser(trx, actor);
+      if (user.totp_enabled_at) throw errors.conflict('Two-factor sign-in is already on.');
+      if (!user.totp_secret) throw errors.conflict('Start enrolment first: POST /api/v1/me/totp.');
+      const now = this.deps.clock.now();
+      const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpContext(user.id)), code, now);
+      if (step === undefined) throw errors.validation('The code does not match: check the authenticator\'s clock and try the current code.', [{ path: '/code', message: 'does not match' }]);
+      await updateUser(trx, user.id, { totp_enabled_at: now, totp_last_step: step, updated_at: now, updated_by: actor.username });
+      await appendEvent(trx, { actor: actor.username, action: 'user.totp.enable', subject: `user:${user.username}`, time: now });
+    });
+  }
+
+  /** Turns TOTP off for the caller, who proves it with a current code. */
+  async disableTotp(actor: Actor, code: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const user = await ownUser(trx, actor);
+      if (!user.totp_enabled_at || !user.totp_secret) throw errors.conflict('Two-factor sign-in is not on.');
+      const now = this.deps.clock.now();
+      if (verifyTotp(this.deps.secrets.open(user.totp_secret, totpContext(user.id)), code, now) === undefined) {
+        throw errors.validation('The code does not match.', [{ path: '/code', message: 'does not match' }]);
+      }
+      await updateUser(trx, user.id, { totp_secret: null, totp_enabled_at: null, totp_last_step: null, updated_at: now, updated_by: actor.username });
+      await appendEvent(trx, { actor: actor.username, action: 'user.totp.disable', subject: `user:${user.username}`, time: now });
+    });
+  }
+
+  private async recordFailure(
+    trx: Tx,
+    user: UserRow,
+    now: Date,
+    reason: string,
+    fail: (reason: string, error: AppError) => Promise<AppError>,
+  ): Promise<AppError> {
+    const failures = user.failed_logins + 1;
+    const locks = failures >= this.deps.policy.lockoutThreshold;
+    const lockedUntil = locks ? new Date(now.getTime() + this.deps.policy.lockoutMinutes * 60_000) : null;
+    await updateSignInState(trx, user.id, { failed_logins: locks ? 0 : failures, locked_until: lockedUntil });
+    if (lockedUntil) {
+      await appendEvent(trx, {
+        actor: 'system',
+        action: 'auth.lockout',
+        subject: `user:${user.username}`,
+        data: { failures, lockedUntil: lockedUntil.toISOString() },
+        time: now,
+      });
+      return fail(reason, errors.accountLocked(lockedUntil));
+    }
+    return fail(reason, errors.invalidCredentials());
+  }
+}
+
+async function activeUser(db: Executor, userId: string): Promise<UserRow | undefined> {
+  const user = await findUserById(db, userId);
+  return user && !user.disabled_at ? user : undefined;
+}
+
+async function ownUser(db: Executor, actor: Actor): Promise<UserRow> {
+  const user = await activeUser(db, actor.userId);
+  if (!user) throw errors.unauthenticated();
+  return user;
+}

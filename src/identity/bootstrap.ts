@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { appendEvent } from '../eventlog/index.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Database } from '../platform/database.ts';
+import { SYSTEM_ACTOR_NAME } from './actor.ts';
+import { insertGrant } from './grant.store.ts';
+import { findPartitionByName, insertPartition } from './partition.store.ts';
+import { GLOBAL_PARTITION } from './partition.service.ts';
+import { generatePassword, hashPassword } from './password.ts';
+import { PRIVILEGES } from './privilege.ts';
+import { countUsers, insertUser } from './user.store.ts';
+
+export const FIRST_ADMIN = 'admin';
+
+export interface BootstrapResult {
+  /** Set on the first start only: the administrator's password when Changegate generated it. */
+  readonly generatedAdminPassword?: string;
+  readonly adminCreated: boolean;
+}
+
+/**
+ * Makes a fresh installation usable, in one transaction: the GLOBAL partition, and while there are
+ * no users, the `admin` user holding every privilege at Admin level system-wide. Idempotent.
+ */
+export async function bootstrapInstallation(db: Kysely<Database>, clock: Clock, options: { adminPassword?: string }): Promise<BootstrapResult> {
+  return db.transaction().execute(async (trx) => {
+    const now = clock.now();
+    const by = SYSTEM_ACTOR_NAME;
+    if (!(await findPartitionByName(trx, GLOBAL_PARTITION))) {
+      await insertPartition(trx, {
+        id: randomUUID(),
+        name: GLOBAL_PARTITION,
+        description: 'The partition every installation has.',
+        version: 1,
+        created_at: now,
+        created_by: by,
+        updated_at: now,
+        updated_by: by,
+      });
+      await appendEvent(trx, { actor: by, action: 'partition.create', subject: `partition:${GLOBAL_PARTITION}`, time: now });
+    }
+    if ((await countUsers(trx)) > 0) return { adminCreated: false };
+    const password = options.adminPassword ?? generatePassword();
+    const userId = randomUUID();
+    await insertUser(trx, {
+      id: userId,
+      username: FIRST_ADMIN,
+      display_name: 'Administrator',
+      email: null,
+      time_zone: 'UTC',
+      password_hash: await hashPassword(password),
+      disabled_at: null,
+      failed_logins: 0,
+      locked_until: null,
+      totp_secret: null,
+      totp_enabled_at: null,
+      totp_last_step: null,
+      version: 1,
+      created_at: now,
+      created_by: by,
+      updated_at: now,
+      updated_by: by,
+    });
+    for (const privilege of PRIVILEGES) {
+      await insertGrant(trx, { id: randomUUID(), userId, privilege, level: 'admin', partitionId: null, grantedAt: now, grantedBy: by });
+    }
+    await appendEvent(trx, {
+      actor: by,
+      action: 'user.create',
+      subject: `user:${FIRST_ADMIN}`,
+      data: { firstAdministrator: true, privileges: PRIVILEGES.length, passwordGenerated: options.adminPassword === undefined },
+      time: now,
+    });
+    return { adminCreated: true, ...(options.adminPassword === undefined && { generatedAdminPassword: password }) };
+  });
+}

@@ -1,0 +1,99 @@
+import type { Executor } from '../platform/database.ts';
+import type { GrantLevel, Privilege } from './privilege.ts';
+
+export interface GrantRow {
+  readonly id: string;
+  readonly userId: string;
+  readonly username: string;
+  readonly privilege: Privilege;
+  readonly level: GrantLevel;
+  readonly partitionId: string | null;
+  readonly partitionName: string | null;
+  readonly grantedAt: Date;
+  readonly grantedBy: string;
+}
+
+function grantQuery(db: Executor) {
+  return db
+    .selectFrom('privilege_grant as g')
+    .innerJoin('app_user as u', 'u.id', 'g.user_id')
+    .leftJoin('partition as p', 'p.id', 'g.partition_id')
+    .select([
+      'g.id',
+      'g.user_id as userId',
+      'u.username',
+      'g.privilege',
+      'g.level',
+      'g.partition_id as partitionId',
+      'p.name as partitionName',
+      'g.granted_at as grantedAt',
+      'g.granted_by as grantedBy',
+    ]);
+}
+
+type RawGrant = Omit<GrantRow, 'privilege'> & { privilege: string };
+const toGrant = (row: RawGrant) => row as GrantRow;
+
+/** The user's grants of one privilege, every scope. */
+export async function grantsOf(db: Executor, userId: string, privilege: Privilege): Promise<GrantRow[]> {
+  const rows = await grantQuery(db).where('g.user_id', '=', userId).where('g.privilege', '=', privilege).execute();
+  return rows.map(toGrant);
+}
+
+export async function listGrants(db: Executor, filter: { userId?: string; privilege?: string }): Promise<GrantRow[]> {
+  let query = grantQuery(db);
+  if (filter.userId) query = query.where('g.user_id', '=', filter.userId);
+  if (filter.privilege) query = query.where('g.privilege', '=', filter.privilege);
+  const rows = await query.orderBy('u.username').orderBy('g.privilege').orderBy('p.name').execute();
+  return rows.map(toGrant);
+}
+
+export async function findGrant(db: Executor, id: string): Promise<GrantRow | undefined> {
+  const row = await grantQuery(db).where('g.id', '=', id).executeTakeFirst();
+  return row && toGrant(row);
+}
+
+export async function findGrantByScope(
+  db: Executor,
+  userId: string,
+  privilege: Privilege,
+  partitionId: string | null,
+): Promise<GrantRow | undefined> {
+  let query = grantQuery(db).where('g.user_id', '=', userId).where('g.privilege', '=', privilege);
+  query = partitionId === null ? query.where('g.partition_id', 'is', null) : query.where('g.partition_id', '=', partitionId);
+  const row = await query.executeTakeFirst();
+  return row && toGrant(row);
+}
+
+export interface NewGrant {
+  readonly id: string;
+  readonly userId: string;
+  readonly privilege: Privilege;
+  readonly level: GrantLevel;
+  readonly partitionId: string | null;
+  readonly grantedAt: Date;
+  readonly grantedBy: string;
+}
+
+export async function insertGrant(db: Executor, grant: NewGrant): Promise<void> {
+  await db
+    .insertInto('privilege_grant')
+    .values({
+      id: grant.id,
+      user_id: grant.userId,
+      privilege: grant.privilege,
+      level: grant.level,
+      partition_id: grant.partitionId,
+      granted_at: grant.grantedAt,
+      granted_by: grant.grantedBy,
+    })
+    .execute();
+}
+
+export async function updateGrantLevel(db: Executor, id: string, level: GrantLevel, grantedAt: Date, grantedBy: string): Promise<void> {
+  await db.updateTable('privilege_grant').set({ level, granted_at: grantedAt, granted_by: grantedBy }).where('id', '=', id).execute();
+}
+
+export async function deleteGrant(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('privilege_grant').where('id', '=', id).execute();
+}

@@ -1,0 +1,16 @@
+export { hasPrivilege, partitionsWith, requireObjectPrivilege, requirePrivilege } from './access.ts';
+export { SYSTEM_ACTOR_NAME, type Actor } from './actor.ts';
+export { AuthService, type ApiTokenView, type Authenticated, type AuthPolicy, type WebSession } from './auth.service.ts';
+export { bootstrapInstallation, FIRST_ADMIN, type BootstrapResult } from './bootstrap.ts';
+export { GrantService, type GrantInput, type GrantView } from './grant.service.ts';
+export { GLOBAL_PARTITION, PartitionService, type ApplicationView, type PartitionView } from './partition.service.ts';
+export { findUserByName } from './user.store.ts';
+export { inPartition, isPrivilege, PRIVILEGES, SYSTEM, type GrantLevel, type Privilege, type Scope } from './privilege.ts';
+export { totpCode } from './totp.ts';
+export { UserService, type NewUser, type SshKeyView } from './user.service.ts';
+export type { UserView } from './user.ts';
+export { actorOf, registerAuthentication, SESSION_COOKIE } from './auth.routes.ts';
+export { authRoutes } from './auth.routes.ts';
+export { grantRoutes } from './grant.routes.ts';
+export { partitionRoutes } from './partition.routes.ts';
+export { userRoutes } from './user.routes.ts';

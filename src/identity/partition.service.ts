@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { appendEvent } from '../eventlog/index.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Database, Tx } from '../platform/database.ts';
+import { errors } from '../platform/errors.ts';
+import { partitionsWith, requireObjectPrivilege, requirePrivilege } from './access.ts';
+import type { Actor } from './actor.ts';
+import {
+  countApplicationsIn,
+  deleteApplication,
+  deletePartition,
+  findApplication,
+  findPartitionByName,
+  hasSubApplications,
+  insertApplication,
+  insertPartition,
+  listApplications,
+  listPartitions,
+  updateApplication,
+  updatePartition,
+  type ApplicationWithPartition,
+  type PartitionRow,
+} from './partition.store.ts';
+import { inPartition, SYSTEM } from './privilege.ts';
+
+/** The partition every installation has; it cannot be deleted. */
+export const GLOBAL_PARTITION = 'GLOBAL';
+
+/** Partition names are the first half of business keys (`PARTITION.NAME`), so they hold no dot. */
+export const PARTITION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Application names are paths of segments: `Finance/Reporting`. */
+export const APPLICATION_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}(\/[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}){0,7}$/;
+
+export interface PartitionView {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
+export interface ApplicationView extends PartitionView {
+  readonly partition: string;
+  /** The enclosing application (`Finance` for `Finance/Reporting`), or null at the top. */
+  readonly parent: string | null;
+}
+
+const objectColumns = (row: PartitionRow) => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  version: row.version,
+  createdAt: row.created_at.toISOString(),
+  createdBy: row.created_by,
+  updatedAt: row.updated_at.toISOString(),
+  updatedBy: row.updated_by,
+});
+
+export const presentPartition = (row: PartitionRow): PartitionView => objectColumns(row);
+
+export const presentApplication = (row: ApplicationWithPartition): ApplicationView => ({
+  ...objectColumns(row),
+  partition: row.partition_name,
+  parent: row.name.includes('/') ? row.name.slice(0, row.name.lastIndexOf('/')) : null,
+});
+
+/** Partitions and the applications inside them. */
+export class PartitionService {
+  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly clock: Clock }) {}
+
+  async listPartitions(actor: Actor): Promise<PartitionView[]> {
+    return this.deps.db.transaction().execute(async (trx) => (await listPartitions(trx, await partitionsWith(trx, actor, 'Partition.View'))).map(presentPartition));
+  }
+
+  async getPartition(actor: Actor, name: string): Promise<PartitionView> {
+    return this.deps.db.transaction().execute(async (trx) => presentPartition(await this.visiblePartition(trx, actor, name, 'Partition.View')));
+  }
+
+  async createPartition(actor: Actor, input: { name: string; description?: string }): Promise<PartitionView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      await requirePrivilege(trx, actor, 'Partition.Create', SYSTEM);
+      if (!PARTITION_NAME.test(input.name)) {
+        throw errors.validation('The partition name is not valid.', [{ path: '/name', message: 'letters, digits, "_" and "-", at most 64, no dot' }]);
+      }
+      if (await findPartitionByName(trx, input.name)) throw errors.alreadyExists('partition', input.name);
+      const row = newObject(input.name, input.description, actor, this.deps.clock.now());
+      await insertPartition(trx, row);
+      await this.event(trx, actor, 'partition.create', `partition:${row.name}`, { description: row.description });
+      return presentPartition(row);
+    });
+  }
+
+  async updatePartition(actor: Actor, name: string, input: { description: string }): Promise<PartitionView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const partition = await this.visiblePartition(trx, actor, name, 'Partition.View');
+      await requirePrivilege(trx, actor, 'Partition.Edit', inPartition(partition.id));
+      const now = this.deps.clock.now();
+      await updatePartition(trx, partition.id, { description: input.description, updated_at: now, updated_by: actor.username });
+      await this.event(trx, actor, 'partition.update', `partition:${name}`, { description: input.description });
+      return presentPartition({ ...partition, description: input.description, version: partition.version + 1, updated_at: now, updated_by: actor.username });
+    });
+  }
+
+  async deletePartition(actor: Actor, name: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const partition = await this.visiblePartition(trx, actor, name, 'Partition.View');
+      await requirePrivilege(trx, actor, 'Partition.Delete', inPartition(partition.id));
+      if (partition.name === GLOBAL_PARTITION) throw errors.conflict('The GLOBAL partition always exists and cannot be deleted.');
+      const applications = await countApplicationsIn(trx, partition.id);
+      if (applications > 0) throw errors.conflict(`Partition ${name} still holds ${applications} application(s): delete or move them first.`);
+      await deletePartition(trx, partition.id);
+      await this.event(trx, actor, 'partition.delete', `partition:${name}`);
+    });
+  }
+
+  async listApplications(actor: Actor, filter: { partition?: string } = {}): Promise<ApplicationView[]> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const visible = await partitionsWith(trx, actor, 'Application.View');
+      let partitionId: string | undefined;
+      if (filter.partition) {
+        const partition = await findPartitionByName(trx, filter.partition);
+        if (!partition) return [];
+        partitionId = partition.id;
+      }
+      return (await listApplications(trx, visible, partitionId)).map(presentApplication);
+    });
+  }
+
+  async getApplication(actor: Actor, partition: string, name: string): Promise<ApplicationView> {
+    return this.deps.db.transaction().execute(async (trx) => presentApplication(await this.visibleApplication(trx, actor, partition, name)));
+  }
+
+  /** Creates `Finance/Reporting` inside partition `GLOBAL`; its parent `Finance` must exist first. */
+  async createApplication(actor: Actor, input: { partition: string; name: string; description?: string }): Promise<ApplicationView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const partition = await findPartitionByName(trx, input.partition);
+      if (!partition) throw errors.notFound('partition', input.partition);
+      await requirePrivilege(trx, actor, 'Application.Create', inPartition(partition.id));
+      if (!APPLICATION_NAME.test(input.name)) {
+        throw errors.validation('The application name is not valid.', [
+          { path: '/name', message: 'segments of letters, digits, space, ".", "_" and "-", joined by "/", such as Finance/Reporting' },
+        ]);
+      }
+      if (await findApplication(trx, partition.id, input.name)) throw errors.alreadyExists('application', `${input.partition}.${input.name}`);
+      const parent = input.name.includes('/') ? input.name.slice(0, input.name.lastIndexOf('/')) : undefined;
+      if (parent && !(await findApplication(trx, partition.id, parent))) {
+        throw errors.validation(`Create the parent application "${parent}" first.`, [{ path: '/name', message: `parent "${parent}" does not exist` }]);
+      }
+      const row = { ...newObject(input.name, input.description, actor, this.deps.clock.now()), partition_id: partition.id };
+      await insertApplication(trx, row);
+      await this.event(trx, actor, 'application.create', `application:${input.partition}.${input.name}`, { description: row.description });
+      return presentApplication({ ...row, partition_name: partition.name });
+    });
+  }
+
+  async updateApplication(actor: Actor, partition: string, name: string, input: { description: string }): Promise<ApplicationView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const application = await this.visibleApplication(trx, actor, partition, name);
+      await requirePrivilege(trx, actor, 'Application.Edit', inPartition(application.partition_id));
+      const now = this.deps.clock.now();
+      await updateApplication(trx, application.id, { description: input.description, updated_at: now, updated_by: actor.username });
+      await this.event(trx, actor, 'application.update', `application:${partition}.${name}`, { description: input.description });
+      return presentApplication({ ...application, description: input.description, version: application.version + 1, updated_at: now, updated_by: actor.username });
+    });
+  }
+
+  async deleteApplication(actor: Actor, partition: string, name: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const application = await this.visibleApplication(trx, actor, partition, name);
+      await requirePrivilege(trx, actor, 'Application.Delete', inPartition(application.partition_id));
+      if (await hasSubApplications(trx, application.partition_id, name)) throw errors.conflict(`Application ${name} has sub-applications: delete them first.`);
+      await deleteApplication(trx, application.id);
+      await this.event(trx, actor, 'application.delete', `application:${partition}.${name}`);
+    });
+  }
+
+  private async visiblePartition(trx: Tx, actor: Actor, name: string, privilege: 'Partition.View'): Promise<PartitionRow> {
+    const partition = await findPartitionByName(trx, name);
+    if (!partition) throw errors.notFound('partition', name);
+    await requireObjectPrivilege(trx, actor, privilege, inPartition(partition.id), { what: 'partition', key: name });
+    return partition;
+  }
+
+  private async visibleApplication(trx: Tx, actor: Actor, partitionName: string, name: string): Promise<ApplicationWithPartition> {
+    const key = `${partitionName}.${name}`;
+    const partition = await findPartitionByName(trx, partitionName);
+    const application = partition && (await findApplication(trx, partition.id, name));
+    if (!application) throw errors.notFound('application', key);
+    await requireObjectPrivilege(trx, actor, 'Application.View', inPartition(application.partition_id), { what: 'application', key });
+    return application;
+  }
+
+  private async event(trx: Tx, actor: Actor, action: string, subject: string, data: Record<string, unknown> = {}): Promise<void> {
+    await appendEvent(trx, { actor: actor.username, action, subject, data, time: this.deps.clock.now() });
+  }
+}
+
+function newObject(name: string, description: string | undefined, actor: Actor, now: Date): PartitionRow {
+  return {
+    id: randomUUID(),
+    name,
+    description: description ?? '',
+    version: 1,
+    created_at: now,
+    created_by: actor.username,
+    updated_at: now,
+    updated_by: actor.username,
+  };
+}

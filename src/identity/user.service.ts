@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { appendEvent } from '../eventlog/index.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Database } from '../platform/database.ts';
+import { errors } from '../platform/errors.ts';
+import { hasPrivilege, requirePrivilege } from './access.ts';
+import type { Actor } from './actor.ts';
+import { deleteSshKey, deleteWebSessionsOf, findSshKey, findSshKeyByFingerprint, insertSshKey, listSshKeys, type SshKeyRow } from './credential.store.ts';
+import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
+import { SYSTEM } from './privilege.ts';
+import { parseSshPublicKey } from './ssh-key.ts';
+import { presentUser, profileProblems, USERNAME_PATTERN, type ProfileInput, type UserView } from './user.ts';
+import { findUserByName, insertUser, listUsers, updateUser, type UserRow } from './user.store.ts';
+import type { Tx } from '../platform/database.ts';
+
+export interface UserServiceDeps {
+  readonly db: Kysely<Database>;
+  readonly clock: Clock;
+}
+
+export interface NewUser extends ProfileInput {
+  readonly username: string;
+  readonly displayName?: string;
+  readonly password?: string;
+}
+
+export interface SshKeyView {
+  readonly id: string;
+  readonly name: string;
+  readonly algorithm: string;
+  readonly fingerprint: string;
+  readonly createdAt: string;
+}
+
+const presentSshKey = (row: SshKeyRow): SshKeyView => ({
+  id: row.id,
+  name: row.name,
+  algorithm: row.algorithm,
+  fingerprint: row.fingerprint,
+  createdAt: row.created_at.toISOString(),
+});
+
+/** Users and their profiles, passwords and SSH keys. Administering others needs `User.Admin` system-wide. */
+export class UserService {
+  constructor(private readonly deps: UserServiceDeps) {}
+
+  async create(actor: Actor, input: NewUser): Promise<UserView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
+      const problems = profileProblems(input);
+      if (!USERNAME_PATTERN.test(input.username)) {
+        problems.unshift({ path: '/username', message: 'must start with a lower-case letter and hold only a-z, 0-9, ".", "_" or "-" (at most 64)' });
+      }
+      const weak = input.password === undefined ? undefined : passwordProblem(input.password);
+      if (weak) problems.push({ path: '/password', message: weak });
+      if (problems.length > 0) throw errors.validation('The user cannot be created: fix the fields listed.', problems);
+      if (await findUserByName(trx, input.username)) throw errors.alreadyExists('user', input.username);
+      const now = this.deps.clock.now();
+      const row: UserRow = {
+        id: randomUUID(),
+        username: input.username,
+        display_name: input.displayName?.trim() || input.username,
+        email: input.email || null,
+        time_zone: input.timeZone ?? 'UTC',
+        password_hash: input.password === undefined ? null : await hashPassword(input.password),
+        disabled_at: null,
+        failed_logins: 0,
+        locked_until: null,
+        totp_secret: null,
+        totp_enabled_at: null,
+        totp_last_step: null,
+        version: 1,
+        created_at: now,
+        created_by: actor.username,
+        updated_at: now,
+        updated_by: actor.username,
+      };
+      await insertUser(trx, row);
+      await this.event(trx, actor, 'user.create', row.username, {
+        displayName: row.display_name,
+        email: row.email,
+        timeZone: row.time_zone,
+        hasPassword: row.password_hash !== null,
+      });
+      return presentUser(row, now);
+    });
+  }
+
+  async list(actor: Actor, filter: { includeDisabled?: boolean } = {}): Promise<UserView[]> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
+      const now = this.deps.clock.now();
+      return (await listUsers(trx, { includeDisabled: filter.includeDisabled ?? true })).map((row) => presentUser(row, now));
+    });
+  }
+
+  async get(actor: Actor, username: string): Promise<UserView> {
+    return this.deps.db.transaction().execute(async (trx) => presentUser(await this.visibleUser(trx, actor, username), this.deps.clock.now()));
+  }
+
+  /** A user edits their own profile; an administrator edits anyone's. */
+  async update(actor: Actor, username: string, patch: ProfileInput): Promise<UserView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.visibleUser(trx, actor, username);
+      const problems = profileProblems(patch);
+      if (problems.length > 0) throw errors.validation('The profile cannot be saved: fix the fields listed.', problems);
+      const now = this.deps.clock.now();
+      const changes = {
+        ...(patch.displayName !== undefined && { display_name: patch.displayName.trim() }),
+        ...(patch.email !== undefined && { email: patch.email || null }),
+        ...(patch.timeZone !== undefined && { time_zone: patch.timeZone }),
+      };
+      await updateUser(trx, user.id, { ...changes, updated_at: now, updated_by: actor.username });
+      await this.event(trx, actor, 'user.update', username, { ...patch });
+      return presentUser({ ...user, ...changes, version: user.version + 1, updated_at: now, updated_by: actor.username }, now);
+    });
+  }
+
+  /** Disables a user: their web sessions end at once and no password, token or key lets them in. */
+  async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<UserView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
+      const user = await this.existingUser(trx, username);
+      if (disabled && user.id === actor.userId) throw errors.conflict('You cannot disable your own account: ask another administrator.');
+      const now = this.deps.clock.now();
+      const disabledAt = disabled ? (user.disabled_at ?? now) : null;
+      await updateUser(trx, user.id, { disabled_at: disabledAt, failed_logins: 0, locked_until: null, updated_at: now, updated_by: actor.username });
+      if (disabled) await deleteWebSessionsOf(trx, user.id);
+      await this.event(trx, actor, disabled ? 'user.disable' : 'user.enable', username);
+      return presentUser({ ...user, disabled_at: disabledAt, locked_until: null, version: user.version + 1, updated_at: now, updated_by: actor.username }, now);
+    });
+  }
+
+  /** An administrator sets a user's password; this also lifts a lockout. */
+  async setPassword(actor: Actor, username: string, password: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
+      const user = await this.existingUser(trx, username);
+      await this.writePassword(trx, actor, user, password, 'user.password.reset');
+    });
+  }
+
+  /** A user changes their own password, proving the current one. */
+  async changeOwnPassword(actor: Actor, currentPassword: string, newPassword: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.existingUser(trx, actor.username);
+      if (!user.password_hash || !(await verifyPassword(currentPassword, user.password_hash))) {
+        throw errors.validation('The current password is not correct.', [{ path: '/currentPassword', message: 'is not correct' }]);
+      }
+      await this.writePassword(trx, actor, user, newPassword, 'user.password.change');
+    });
+  }
+
+  /** An administrator removes a user's TOTP, e.g. after a lost phone; the user enrols again. */
+  async resetTotp(actor: Actor, username: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
+      const user = await this.existingUser(trx, username);
+      const now = this.deps.clock.now();
+      await updateUser(trx, user.id, { totp_secret: null, totp_enabled_at: null, totp_last_step: null, updated_at: now, updated_by: actor.username });
+      await this.event(trx, actor, 'user.totp.reset', username);
+    });
+  }
+
+  async addSshKey(actor: Actor, username: string, input: { name: string; publicKey: string }): Promise<SshKeyView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.visibleUser(trx, actor, username);
+      const parsed = parseSshPublicKey(input.publicKey);
+      if (!parsed.ok) throw errors.validation(`The public key cannot be used: ${parsed.problem}.`, [{ path: '/publicKey', message: parsed.problem }]);
+      if (await findSshKeyByFingerprint(trx, user.id, parsed.key.fingerprint)) {
+        throw errors.conflict(`This key (${parsed.key.fingerprint}) is already registered for ${username}.`);
+      }
+      const row: SshKeyRow = {
+        id: randomUUID(),
+        user_id: user.id,
+        name: input.name.trim() || parsed.key.comment || parsed.key.algorithm,
+        algorithm: parsed.key.algorithm,
+        key_data: parsed.key.data,
+        fingerprint: parsed.key.fingerprint,
+        created_at: this.deps.clock.now(),
+      };
+      await insertSshKey(trx, row);
+      await this.event(trx, actor, 'user.sshkey.add', username, { name: row.name, fingerprint: row.fingerprint });
+      return presentSshKey(row);
+    });
+  }
+
+  async listSshKeys(actor: Actor, username: string): Promise<SshKeyView[]> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.visibleUser(trx, actor, username);
+      return (await listSshKeys(trx, user.id)).map(presentSshKey);
+    });
+  }
+
+  async removeSshKey(actor: Actor, username: string, keyId: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.visibleUser(trx, actor, username);
+      const key = await findSshKey(trx, user.id, keyId);
+      if (!key) throw errors.notFound('SSH key', keyId);
+      await deleteSshKey(trx, key.id);
+      await this.event(trx, actor, 'user.sshkey.remove', username, { name: key.name, fingerprint: key.fingerprint });
+    });
+  }
+
+  /** The user themself, or anyone for a `User.Admin`; otherwise "not found", so names are not probed. */
+  private async visibleUser(trx: Tx, actor: Actor, username: string): Promise<UserRow> {
+    if (username !== actor.username && !(await hasPrivilege(trx, actor, 'User.Admin', SYSTEM))) throw errors.notFound('user', username);
+    return this.existingUser(trx, username);
+  }
+
+  private async existingUser(trx: Tx, username: string): Promise<UserRow> {
+    const user = await findUserByName(trx, username);
+    if (!user) throw errors.notFound('user', username);
+    return user;
+  }
+
+  private async writePassword(trx: Tx, actor: Actor, user: UserRow, password: string, action: string): Promise<void> {
+    const weak = passwordProblem(password);
+    if (weak) throw errors.validation(`The new password ${weak}.`, [{ path: '/password', message: weak }]);
+    const now = this.deps.clock.now();
+    await updateUser(trx, user.id, {
+      password_hash: await hashPassword(password),
+      failed_logins: 0,
+      locked_until: null,
+      updated_at: now,
+      updated_by: actor.username,
+    });
+    await this.event(trx, actor, action, user.username);
+  }
+
+  private async event(trx: Tx, actor: Actor, action: string, username: string, data: Record<string, unknown> = {}): Promise<void> {
+    await appendEvent(trx, { actor: actor.username, action, subject: `user:${username}`, data, time: this.deps.clock.now() });
+  }
+}

@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Changegate's settings, validated once at start. */
+export interface Config {
+  readonly dataDir: string;
+  /** PostgreSQL connection URL; undefined runs the embedded PGlite database in the data directory. */
+  readonly databaseUrl: string | undefined;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly sshPort: number;
+  /** 32 bytes as 64 hex digits or base64; undefined uses (and on the first start creates) `<dataDir>/master.key`. */
+  readonly masterKey: string | undefined;
+  /** Password of the first administrator, used on the first start only; undefined generates one. */
+  readonly adminPassword: string | undefined;
+  readonly logLevel: LogLevel;
+  /** Send the session cookie with `Secure`; turn off only for plain HTTP beyond localhost, never in production. */
+  readonly cookieSecure: boolean;
+  /** A web session ends after this many minutes without a request. */
+  readonly sessionIdleMinutes: number;
+  /** Consecutive failed sign-ins that lock an account, and for how long. */
+  readonly lockoutThreshold: number;
+  readonly lockoutMinutes: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Changegate cannot start: the configuration is not valid.\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Parsed<T> = { value: T } | { problem: string };
+
+interface Setting<K extends keyof Config> {
+  readonly key: K;
+  readonly env: string;
+  readonly fallback: Config[K];
+  readonly parse: (raw: string) => Parsed<Config[K]>;
+}
+
+const text = (raw: string): Parsed<string> => (raw.trim() === '' ? { problem: 'must not be empty' } : { value: raw.trim() });
+
+const integer =
+  (min: number, max: number, what: string) =>
+  (raw: string): Parsed<number> => {
+    const value = Number(raw);
+    return /^\d+$/.test(raw.trim()) && value >= min && value <= max ? { value } : { problem: `expected ${what} from ${min} to ${max}` };
+  };
+
+const boolean = (raw: string): Parsed<boolean> => {
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(value)) return { value: true };
+  if (['false', '0', 'no'].includes(value)) return { value: false };
+  return { problem: 'expected true or false' };
+};
+
+const SETTINGS: { [K in keyof Config]: Setting<K> } = {
+  dataDir: { key: 'dataDir', env: 'CHANGEGATE_DATA_DIR', fallback: './data', parse: text },
+  databaseUrl: {
+    key: 'databaseUrl',
+    env: 'DATABASE_URL',
+    fallback: undefined,
+    parse: (raw) =>
+      /^postgres(ql)?:\/\/\S+$/.test(raw.trim())
+        ? { value: raw.trim() }
+        : { problem: 'expected a PostgreSQL URL such as postgres://user@host:5432/changegate (unset it to use the embedded database)' },
+  },
+  httpHost: { key: 'httpHost', env: 'CHANGEGATE_HTTP_HOST', fallback: '0.0.0.0', parse: text },
+  httpPort: { key: 'httpPort', env: 'CHANGEGATE_HTTP_PORT', fallback: 8080, parse: integer(0, 65535, 'a port number') },
+  sshPort: { key: 'sshPort', env: 'CHANGEGATE_SSH_PORT', fallback: 2222, parse: integer(0, 65535, 'a port number') },
+  masterKey: {
+    key: 'masterKey',
+    env: 'CHANGEGATE_MASTER_KEY',
+    fallback: undefined,
+    parse: (raw) =>
+      /^([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$/.test(raw.trim())
+        ? { value: raw.trim() }
+        : { problem: 'expected 32 random bytes as 64 hex digits or 44 characters of base64 (e.g. `openssl rand -base64 32`)' },
+  },
+  adminPassword: {
+    key: 'adminPassword',
+    env: 'CHANGEGATE_ADMIN_PASSWORD',
+    fallback: undefined,
+    parse: (raw) => (raw.length >= 12 ? { value: raw } : { problem: 'expected at least 12 characters' }),
+  },
+  logLevel: {
+    key: 'logLevel',
+    env: 'CHANGEGATE_LOG_LEVEL',
+    fallback: 'info',
+    parse: (raw) =>
+      (LOG_LEVELS as readonly string[]).includes(raw.trim()) ? { value: raw.trim() as LogLevel } : { problem: `expected one of ${LOG_LEVELS.join(', ')}` },
+  },
+  cookieSecure: { key: 'cookieSecure', env: 'CHANGEGATE_COOKIE_SECURE', fallback: true, parse: boolean },
+  sessionIdleMinutes: { key: 'sessionIdleMinutes', env: 'CHANGEGATE_SESSION_IDLE_MINUTES', fallback: 30, parse: integer(1, 1440, 'minutes') },
+  lockoutThreshold: { key: 'lockoutThreshold', env: 'CHANGEGATE_LOCKOUT_THRESHOLD', fallback: 5, parse: integer(1, 100, 'a number of attempts') },
+  lockoutMinutes: { key: 'lockoutMinutes', env: 'CHANGEGATE_LOCKOUT_MINUTES', fallback: 15, parse: integer(1, 1440, 'minutes') },
+};
+
+export interface ConfigSources {
+  readonly env?: NodeJS.ProcessEnv;
+  /** A JSON file with the same settings in camelCase (`{"httpPort": 9090}`). */
+  readonly file?: string;
+  /** Command-line options, which win over everything. */
+  readonly overrides?: Partial<Record<keyof Config, string>>;
+}
+
+/**
+ * Builds the configuration from defaults, then the config file, then the environment, then
+ * command-line options. Every problem is reported at once, each naming its setting and what is allowed.
+ */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env;
+  const problems: string[] = [];
+  const fromFile = sources.file ? readConfigFile(sources.file, problems) : {};
+  const config: Record<string, unknown> = {};
+  for (const setting of Object.values(SETTINGS) as Setting<keyof Config>[]) {
+    const candidates: Array<[string, string | undefined]> = [
+      [`--${kebab(setting.key)}`, sources.overrides?.[setting.key]],
+      [setting.env, env[setting.env] === '' ? undefined : env[setting.env]],
+      [`"${setting.key}" in ${sources.file}`, fromFile[setting.key]],
+    ];
+    const found = candidates.find(([, raw]) => raw !== undefined);
+    if (!found) {
+      config[setting.key] = setting.fallback;
+      continue;
+    }
+    const [where, raw] = found as [string, string];
+    const parsed = setting.parse(raw);
+    if ('problem' in parsed) {
+      const shown = setting.key === 'masterKey' || setting.key === 'adminPassword' ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${where} = ${shown} is not valid: ${parsed.problem}.`);
+    } else config[setting.key] = parsed.value;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...(config as unknown as Config), dataDir: path.resolve(config.dataDir as string) };
+}
+
+function readConfigFile(file: string, problems: string[]): Partial<Record<keyof Config, string>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    problems.push(`config file ${file} cannot be read: ${(error as Error).message}.`);
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    problems.push(`config file ${file} must hold one JSON object of settings.`);
+    return {};
+  }
+  const values: Partial<Record<keyof Config, string>> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(key in SETTINGS)) {
+      problems.push(`config file ${file}: "${key}" is not a setting; known settings are ${Object.keys(SETTINGS).join(', ')}.`);
+    } else values[key as keyof Config] = String(value);
+  }
+  return values;
+}
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+
+/** The settings table for `--help` and the README: environment variable, default, meaning. */
+export function describeSettings(): Array<{ env: string; key: string; fallback: string }> {
+  return (Object.values(SETTINGS) as Setting<keyof Config>[]).map((setting) => ({
+    env: setting.env,
+    key: setting.key,
+    fallback: setting.fallback === undefined ? '' : String(setting.fallback),
+  }));
+}

@@ -1,0 +1,115 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * The tables as Kysely sees them. Each module owns its tables; they are listed here because Kysely
+ * types one database. Migrations in `migrations/` are the source of truth; keep this in step.
+ */
+export interface Database {
+  schema_migration: SchemaMigrationTable;
+  partition: PartitionTable;
+  application: ApplicationTable;
+  app_user: UserTable;
+  privilege_grant: PrivilegeGrantTable;
+  api_token: ApiTokenTable;
+  web_session: WebSessionTable;
+  ssh_public_key: SshPublicKeyTable;
+  event: EventTable;
+}
+
+type CreatedOnly<T> = ColumnType<T, T, never>;
+
+export interface SchemaMigrationTable {
+  name: string;
+  applied_at: Date;
+}
+
+/** The columns every configuration object carries. */
+interface ObjectColumns {
+  id: CreatedOnly<string>;
+  version: number;
+  created_at: CreatedOnly<Date>;
+  created_by: CreatedOnly<string>;
+  updated_at: Date;
+  updated_by: string;
+}
+
+export interface PartitionTable extends ObjectColumns {
+  name: CreatedOnly<string>;
+  description: string;
+}
+
+export interface ApplicationTable extends ObjectColumns {
+  partition_id: CreatedOnly<string>;
+  name: CreatedOnly<string>;
+  description: string;
+}
+
+export interface UserTable extends ObjectColumns {
+  username: CreatedOnly<string>;
+  display_name: string;
+  email: string | null;
+  time_zone: string;
+  password_hash: string | null;
+  disabled_at: Date | null;
+  failed_logins: number;
+  locked_until: Date | null;
+  totp_secret: string | null;
+  totp_enabled_at: Date | null;
+  totp_last_step: number | null;
+}
+
+export interface PrivilegeGrantTable {
+  id: CreatedOnly<string>;
+  user_id: CreatedOnly<string>;
+  privilege: CreatedOnly<string>;
+  level: 'access' | 'admin';
+  partition_id: CreatedOnly<string | null>;
+  granted_at: Date;
+  granted_by: string;
+}
+
+export interface ApiTokenTable {
+  id: CreatedOnly<string>;
+  user_id: CreatedOnly<string>;
+  name: string;
+  prefix: CreatedOnly<string>;
+  token_hash: CreatedOnly<string>;
+  created_at: CreatedOnly<Date>;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+}
+
+export interface WebSessionTable {
+  id: CreatedOnly<string>;
+  user_id: CreatedOnly<string>;
+  token_hash: CreatedOnly<string>;
+  csrf_token: CreatedOnly<string>;
+  source_ip: CreatedOnly<string>;
+  created_at: CreatedOnly<Date>;
+  expires_at: Date;
+  last_seen_at: Date;
+}
+
+export interface SshPublicKeyTable {
+  id: CreatedOnly<string>;
+  user_id: CreatedOnly<string>;
+  name: string;
+  algorithm: CreatedOnly<string>;
+  key_data: CreatedOnly<string>;
+  fingerprint: CreatedOnly<string>;
+  created_at: CreatedOnly<Date>;
+}
+
+export interface EventTable {
+  seq: CreatedOnly<number>;
+  time: CreatedOnly<Date>;
+  actor: CreatedOnly<string>;
+  action: CreatedOnly<string>;
+  subject: CreatedOnly<string>;
+  data: CreatedOnly<Record<string, unknown>>;
+  leaf_hash: CreatedOnly<string>;
+  chain_hash: CreatedOnly<string>;
+}
+
+export type { Generated };

@@ -1,0 +1,107 @@
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database-schema.ts';
+import { lockDataDir } from './data-dir-lock.ts';
+import { PGlitePool } from './pglite-pool.ts';
+
+export type { Database } from './database-schema.ts';
+
+/** A database handle or an open transaction: stores accept either, services pass the transaction. */
+export type Executor = Kysely<Database> | Transaction<Database>;
+export type Tx = Transaction<Database>;
+
+export type DatabaseKind = 'pglite' | 'postgres';
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly kind: DatabaseKind;
+  close(): Promise<void>;
+}
+
+export type DatabaseTarget =
+  | { readonly kind: 'postgres'; readonly url: string }
+  /** The database lives in `<dataDir>/db`; `dataDir` undefined keeps it in memory (tests). */
+  | { readonly kind: 'pglite'; readonly dataDir?: string };
+
+const INT8 = 20;
+const NUMERIC = 1700;
+
+/** Both drivers return int8 and numeric as JS numbers: sequences and counters stay far below 2^53. */
+const toNumber = (value: string) => Number(value);
+
+/** Opens the embedded PGlite database or a PostgreSQL server, with the same Kysely interface. */
+export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
+  if (target.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: target.url,
+      max: 10,
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8 || oid === NUMERIC ? toNumber : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle client losing its server must not crash the process; the next query reports it.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, kind: 'postgres', close: () => db.destroy() };
+  }
+  let unlock = () => {};
+  if (target.dataDir) {
+    await mkdir(target.dataDir, { recursive: true });
+    unlock = lockDataDir(target.dataDir);
+  }
+  try {
+    const pglite = await PGlite.create(target.dataDir ? path.join(target.dataDir, 'db') : 'memory://', {
+      parsers: { [INT8]: toNumber, [NUMERIC]: toNumber },
+    });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });
+    return {
+      db,
+      kind: 'pglite',
+      close: async () => {
+        await db.destroy();
+        unlock();
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}
+
+const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/** Any constant shared by every instance: migrations run one instance at a time. */
+const MIGRATION_LOCK = 7_311_001;
+
+/**
+ * Applies the plain-SQL migrations in `migrations/` that have not run yet, in name order, each in
+ * its own transaction, under an advisory lock so instances starting together do not race.
+ * Returns the names applied.
+ */
+export async function migrate(db: Kysely<Database>): Promise<string[]> {
+  const files = (await readdir(MIGRATIONS_DIR)).filter((name) => name.endsWith('.sql')).sort();
+  return db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(trx);
+    await sql`CREATE TABLE IF NOT EXISTS schema_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL)`.execute(trx);
+    const done = new Set((await trx.selectFrom('schema_migration').select('name').execute()).map((row) => row.name));
+    const applied: string[] = [];
+    for (const name of files) {
+      if (done.has(name)) continue;
+      const text = await readFile(path.join(MIGRATIONS_DIR, name), 'utf8');
+      await sql.raw(text).execute(trx);
+      await trx.insertInto('schema_migration').values({ name, applied_at: new Date() }).execute();
+      applied.push(name);
+    }
+    return applied;
+  });
+}
+
+/** True when a statement failed on a UNIQUE constraint (SQLSTATE 23505), on either database. */
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}

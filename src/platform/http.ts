@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import fastifyCookie from '@fastify/cookie';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from 'fastify';
+import { AppError, errors, type FieldProblem } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+/** The Fastify instance every module registers its routes on, typed by the TypeBox schemas. */
+export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export const API_PREFIX = '/api/v1';
+const BODY_LIMIT = 1024 * 1024;
+
+export interface HttpOptions {
+  readonly logger: Logger;
+  readonly version: string;
+}
+
+/**
+ * The HTTP server: JSON API under /api/v1, OpenAPI at /api/docs, and one error handler that turns
+ * every failure into `{"error":{"code","message","details"}}`, with a 4xx for anything the caller
+ * got wrong.
+ */
+export async function createHttpServer(options: HttpOptions): Promise<Api> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    // Unknown fields are an error the caller should hear about, not something silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(fastifyCookie);
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Changegate API', version: options.version, description: 'Controlled changes to critical servers.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API token from POST /api/v1/tokens.' },
+          session: { type: 'apiKey', in: 'cookie', name: 'changegate_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    void reply.status(appError.status).send({ error: { code: appError.code, message: appError.message, ...(appError.details && { details: appError.details }) } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = errors.routeNotFound(request.method, request.url.split('?')[0] ?? request.url);
+    void reply.status(404).send({ error: { code: error.code, message: error.message } });
+  });
+  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/api/docs'));
+  return app;
+}
+
+function toAppError(error: FastifyError | AppError): AppError {
+  if (error instanceof AppError) return error;
+  if (error.validation) {
+    const where = error.validationContext ?? 'body';
+    const problems: FieldProblem[] = error.validation.map((issue) => {
+      const params = issue.params as Record<string, unknown>;
+      const field = typeof params.missingProperty === 'string' ? `/${params.missingProperty}` : typeof params.additionalProperty === 'string' ? `/${params.additionalProperty}` : '';
+      const message = typeof params.additionalProperty === 'string' ? 'is not a known field' : (issue.message ?? 'is not valid');
+      return { path: `/${where}${issue.instancePath}${field}`, message };
+    });
+    const summary = problems.map((problem) => `${problem.path} ${problem.message}`).join('; ');
+    return errors.validation(`The request is not valid: ${summary}.`, problems);
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return errors.unsupportedMediaType(String(error.message.match(/'([^']*)'/)?.[1] ?? 'unknown'));
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return errors.payloadTooLarge(BODY_LIMIT);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return errors.invalidJson('the body is empty; send a JSON object or no Content-Type');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return errors.invalidJson(error.message);
+  }
+  if (error instanceof SyntaxError) return errors.invalidJson(error.message);
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) return new AppError('bad_request', status, error.message);
+  return new AppError('internal_error', 500, 'Something went wrong on the server; the details are in its log.');
+}
