@@ -35,14 +35,20 @@ export interface Services {
   readonly events: EventLogService;
 }
 
-/** One running Changegate: its database, services and HTTP app, not yet listening. */
-export interface Changegate {
+/** Changegate's database and services, without HTTP: what the CLI works with. */
+export interface ChangegateCore {
   readonly config: Config;
   readonly database: DatabaseHandle;
   readonly services: Services;
-  readonly app: Api;
   readonly bootstrap: BootstrapResult;
+  /** True on the first start without CHANGEGATE_MASTER_KEY: the key file was just written. */
   readonly masterKeyCreated: boolean;
+  close(): Promise<void>;
+}
+
+/** One running Changegate: the core plus its HTTP app, not yet listening. */
+export interface Changegate extends ChangegateCore {
+  readonly app: Api;
   /** Stops accepting requests, lets those under way finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -51,18 +57,20 @@ export interface ChangegateOptions {
   readonly config: Config;
   readonly logger?: Logger;
   readonly clock?: Clock;
-  /** An already open database (tests); otherwise the one the configuration names. */
+  /** An already open database (tests); otherwise the one the configuration names. It is not closed by `close()`. */
   readonly database?: DatabaseHandle;
 }
 
-/** Opens the database, applies migrations, prepares the first start, and builds the services and the HTTP app. */
-export async function createChangegate(options: ChangegateOptions): Promise<Changegate> {
+/** Opens the database, applies migrations, prepares the first start and builds the services. */
+export async function openChangegate(options: ChangegateOptions): Promise<ChangegateCore> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger(config.logLevel);
   const database =
     options.database ??
     (await openDatabase(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir }));
+  const close = async () => {
+    if (!options.database) await database.close();
+  };
   try {
     await migrate(database.db);
     const { secrets, created: masterKeyCreated } = await openSecretBox(config);
@@ -75,7 +83,19 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
       partitions: new PartitionService({ db, clock }),
       events: new EventLogService({ db }),
     };
-    const app = await createHttpServer({ logger, version: VERSION });
+    return { config, database, services, bootstrap, masterKeyCreated, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** The core plus the HTTP app with every route under /api/v1. */
+export async function createChangegate(options: ChangegateOptions): Promise<Changegate> {
+  const core = await openChangegate(options);
+  const { services, database, config } = core;
+  try {
+    const app = await createHttpServer({ logger: options.logger ?? createLogger(config.logLevel), version: VERSION });
     await app.register(
       async (api) => {
         registerAuthentication(api, services.auth);
@@ -90,19 +110,15 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
     );
     await app.ready();
     return {
-      config,
-      database,
-      services,
+      ...core,
       app,
-      bootstrap,
-      masterKeyCreated,
       close: async () => {
         await app.close();
-        await database.close();
+        await core.close();
       },
     };
   } catch (error) {
-    if (!options.database) await database.close();
+    await core.close();
     throw error;
   }
 }

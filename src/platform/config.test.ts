@@ -1,0 +1,66 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+function problemsOf(run: () => unknown): readonly string[] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has defaults that run the embedded database in ./data on port 8080', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.dataDir).toBe(path.resolve('./data'));
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.httpPort).toBe(8080);
+    expect(config.sshPort).toBe(2222);
+    expect(config.cookieSecure).toBe(true);
+  });
+
+  it('names every bad setting and says what is allowed', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { CHANGEGATE_HTTP_PORT: 'eighty', DATABASE_URL: 'mysql://x', CHANGEGATE_LOG_LEVEL: 'loud' } }),
+    );
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).toMatch(/CHANGEGATE_HTTP_PORT = "eighty" is not valid: expected a port number from 0 to 65535/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL .* expected a PostgreSQL URL/);
+    expect(problems.join('\n')).toMatch(/CHANGEGATE_LOG_LEVEL .* expected one of fatal, error, warn, info, debug, trace, silent/);
+  });
+
+  it('never repeats a secret in its complaint', () => {
+    const problems = problemsOf(() => loadConfig({ env: { CHANGEGATE_MASTER_KEY: 'hunter2-not-a-key', CHANGEGATE_ADMIN_PASSWORD: 'short' } }));
+    expect(problems.join('\n')).not.toContain('hunter2');
+    expect(problems.join('\n')).not.toContain('short"');
+    expect(problems.join('\n')).toContain('CHANGEGATE_MASTER_KEY = (hidden)');
+  });
+
+  it('reads a config file, lets the environment override it and command-line options override both', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'changegate-config-'));
+    const file = path.join(dir, 'changegate.json');
+    writeFileSync(file, JSON.stringify({ httpPort: 9000, sshPort: 2200, dataDir: dir }));
+    expect(loadConfig({ env: {}, file })).toMatchObject({ httpPort: 9000, sshPort: 2200, dataDir: dir });
+    expect(loadConfig({ env: { CHANGEGATE_HTTP_PORT: '9100' }, file }).httpPort).toBe(9100);
+    expect(loadConfig({ env: { CHANGEGATE_HTTP_PORT: '9100' }, file, overrides: { httpPort: '9200' } }).httpPort).toBe(9200);
+  });
+
+  it('refuses an unknown key in the config file and names the known ones', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'changegate-config-'));
+    const file = path.join(dir, 'changegate.json');
+    writeFileSync(file, JSON.stringify({ httpPrt: 9000 }));
+    expect(problemsOf(() => loadConfig({ env: {}, file })).join('\n')).toMatch(/"httpPrt" is not a setting; known settings are dataDir, /);
+  });
+
+  it('says when the config file is not JSON', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'changegate-config-'));
+    const file = path.join(dir, 'changegate.json');
+    writeFileSync(file, 'httpPort = 9000');
+    expect(problemsOf(() => loadConfig({ env: {}, file })).join('\n')).toMatch(/cannot be read/);
+  });
+});
