@@ -21,6 +21,12 @@ export interface Config {
   /** Consecutive failed sign-ins that lock an account, and for how long. */
   readonly lockoutThreshold: number;
   readonly lockoutMinutes: number;
+  /** The address users reach Changegate at, for links in e-mails; defaults to http://localhost:<httpPort>. */
+  readonly publicUrl: string | undefined;
+  /** SMTP server for e-mail notifications (`smtp://user:pass@host:587`, `smtps://…`); undefined sends no e-mail. */
+  readonly smtpUrl: string | undefined;
+  /** Sender of e-mail notifications. */
+  readonly smtpFrom: string;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -32,6 +38,9 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** Settings whose value may hold a secret: never echoed in an error. */
+const SECRET_SETTINGS = new Set<keyof Config>(['masterKey', 'adminPassword', 'smtpUrl', 'databaseUrl']);
 
 type Parsed<T> = { value: T } | { problem: string };
 
@@ -98,6 +107,20 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
   sessionIdleMinutes: { key: 'sessionIdleMinutes', env: 'CHANGEGATE_SESSION_IDLE_MINUTES', fallback: 30, parse: integer(1, 1440, 'minutes') },
   lockoutThreshold: { key: 'lockoutThreshold', env: 'CHANGEGATE_LOCKOUT_THRESHOLD', fallback: 5, parse: integer(1, 100, 'a number of attempts') },
   lockoutMinutes: { key: 'lockoutMinutes', env: 'CHANGEGATE_LOCKOUT_MINUTES', fallback: 15, parse: integer(1, 1440, 'minutes') },
+  publicUrl: {
+    key: 'publicUrl',
+    env: 'CHANGEGATE_PUBLIC_URL',
+    fallback: undefined,
+    parse: (raw) => (/^https?:\/\/[^\s/]+(\/\S*)?$/.test(raw.trim()) ? { value: raw.trim().replace(/\/+$/, '') } : { problem: 'expected an http:// or https:// URL' }),
+  },
+  smtpUrl: {
+    key: 'smtpUrl',
+    env: 'CHANGEGATE_SMTP_URL',
+    fallback: undefined,
+    parse: (raw) =>
+      /^smtps?:\/\/\S+$/.test(raw.trim()) ? { value: raw.trim() } : { problem: 'expected smtp://[user:password@]host[:port] or smtps://…' },
+  },
+  smtpFrom: { key: 'smtpFrom', env: 'CHANGEGATE_SMTP_FROM', fallback: 'Changegate <changegate@localhost>', parse: text },
 };
 
 export interface ConfigSources {
@@ -131,7 +154,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     const [where, raw] = found as [string, string];
     const parsed = setting.parse(raw);
     if ('problem' in parsed) {
-      const shown = setting.key === 'masterKey' || setting.key === 'adminPassword' ? '(hidden)' : JSON.stringify(raw);
+      const shown = SECRET_SETTINGS.has(setting.key) ? '(hidden)' : JSON.stringify(raw);
       problems.push(`${where} = ${shown} is not valid: ${parsed.problem}.`);
     } else config[setting.key] = parsed.value;
   }

@@ -1,10 +1,12 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { ChangeTables } from './tables/changes.ts';
+import type { NotificationTables } from './tables/notifications.ts';
 
 /**
  * The tables as Kysely sees them. Each module owns its tables; they are listed here because Kysely
  * types one database. Migrations in `migrations/` are the source of truth; keep this in step.
  */
-export interface Database {
+export interface Database extends ChangeTables, NotificationTables {
   schema_migration: SchemaMigrationTable;
   partition: PartitionTable;
   application: ApplicationTable;
@@ -16,7 +18,7 @@ export interface Database {
   event: EventTable;
 }
 
-type CreatedOnly<T> = ColumnType<T, T, never>;
+export type CreatedOnly<T> = ColumnType<T, T, never>;
 
 export interface SchemaMigrationTable {
   name: string;
@@ -24,7 +26,7 @@ export interface SchemaMigrationTable {
 }
 
 /** The columns every configuration object carries. */
-interface ObjectColumns {
+export interface ObjectColumns {
   id: CreatedOnly<string>;
   version: number;
   created_at: CreatedOnly<Date>;
