@@ -23,7 +23,7 @@ import { migrate, openDatabase, type DatabaseHandle } from './platform/database.
 import { errors } from './platform/errors.ts';
 import { API_PREFIX, createHttpServer, type Api } from './platform/http.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
-import { loadOrCreateKeyFile, parseMasterKey, SecretBox } from './platform/secret-box.ts';
+import { loadOrCreateKeyFile, parseMasterKeys, SecretBox } from './platform/secret-box.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -123,11 +123,14 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
   }
 }
 
+/** Where the master keys live when CHANGEGATE_MASTER_KEY is not set. */
+export const masterKeyFile = (config: Config) => path.join(config.dataDir, 'master.key');
+
 async function openSecretBox(config: Config): Promise<{ secrets: SecretBox; created: boolean }> {
-  if (config.masterKey) return { secrets: new SecretBox(parseMasterKey(config.masterKey) as Buffer), created: false };
+  if (config.masterKey) return { secrets: new SecretBox(parseMasterKeys(config.masterKey) as Buffer[]), created: false };
   await mkdir(config.dataDir, { recursive: true });
-  const { key, created } = await loadOrCreateKeyFile(path.join(config.dataDir, 'master.key'));
-  return { secrets: new SecretBox(key), created };
+  const { keys, created } = await loadOrCreateKeyFile(masterKeyFile(config));
+  return { secrets: new SecretBox(keys), created };
 }
 
 function healthRoute(app: Api, database: DatabaseHandle): void {

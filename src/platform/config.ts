@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseMasterKeys } from './secret-box.ts';
 
 /** Changegate's settings, validated once at start. */
 export interface Config {
@@ -9,7 +10,7 @@ export interface Config {
   readonly httpHost: string;
   readonly httpPort: number;
   readonly sshPort: number;
-  /** 32 bytes as 64 hex digits or base64; undefined uses (and on the first start creates) `<dataDir>/master.key`. */
+  /** Keys (32 bytes as 64 hex digits or base64, comma-separated, current first); undefined uses `<dataDir>/master.key`. */
   readonly masterKey: string | undefined;
   /** Password of the first administrator, used on the first start only; undefined generates one. */
   readonly adminPassword: string | undefined;
@@ -86,9 +87,12 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     env: 'CHANGEGATE_MASTER_KEY',
     fallback: undefined,
     parse: (raw) =>
-      /^([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$/.test(raw.trim())
+      parseMasterKeys(raw)
         ? { value: raw.trim() }
-        : { problem: 'expected 32 random bytes as 64 hex digits or 44 characters of base64 (e.g. `openssl rand -base64 32`)' },
+        : {
+            problem:
+              'expected 32 random bytes as 64 hex digits or 44 characters of base64 (e.g. `openssl rand -base64 32`); during a rotation, the new key then the old ones, separated by commas',
+          },
   },
   adminPassword: {
     key: 'adminPassword',

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadOrCreateKeyFile, parseMasterKey, SecretBox } from './secret-box.ts';
 
 describe('the secret box', () => {
-  const box = new SecretBox(Buffer.alloc(32, 7));
+  const box = new SecretBox([Buffer.alloc(32, 7)]);
 
   it('opens what it sealed, and the sealed text does not contain the secret', () => {
     const sealed = box.seal('JBSWY3DPEHPK3PXP', 'totp:user-1');
@@ -23,8 +23,17 @@ describe('the secret box', () => {
   });
 
   it('refuses a ciphertext sealed under a key it does not hold, naming the key', () => {
-    const other = new SecretBox(Buffer.alloc(32, 9));
+    const other = new SecretBox([Buffer.alloc(32, 9)]);
     expect(() => box.open(other.seal('x', 'c'), 'c')).toThrow(other.currentKeyId);
+  });
+
+  it('opens values sealed under an older key of its ring, and seals under the first', () => {
+    const old = new SecretBox([Buffer.alloc(32, 7)]);
+    const ring = new SecretBox([Buffer.alloc(32, 8), Buffer.alloc(32, 7)]);
+    const sealed = old.seal('s', 'c');
+    expect(ring.open(sealed, 'c')).toBe('s');
+    expect(SecretBox.keyIdOf(ring.seal('s', 'c'))).toBe(ring.currentKeyId);
+    expect(ring.currentKeyId).not.toBe(old.currentKeyId);
   });
 
   it('reads master keys as hex or base64 and nothing else', () => {
@@ -40,6 +49,6 @@ describe('the secret box', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const second = await loadOrCreateKeyFile(file);
     expect(second.created).toBe(false);
-    expect(second.key.equals(first.key)).toBe(true);
+    expect(second.keys[0]?.equals(first.keys[0] as Buffer)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 
 /**
  * Encrypts secrets at rest with AES-256-GCM under the master key. Each ciphertext records the id
@@ -12,10 +12,24 @@ export class SecretBox {
   private readonly keys = new Map<string, Buffer>();
   readonly currentKeyId: string;
 
-  constructor(masterKey: Buffer) {
-    if (masterKey.length !== 32) throw new Error('the master key must be 32 bytes');
-    this.currentKeyId = keyId(masterKey);
-    this.keys.set(this.currentKeyId, masterKey);
+  /** Seals with the first key; opens with any of them, so older keys keep working until rotated out. */
+  constructor(keys: readonly Buffer[]) {
+    const [current] = keys;
+    if (!current) throw new Error('a master key is needed');
+    for (const key of keys) {
+      if (key.length !== 32) throw new Error('a master key must be 32 bytes');
+      this.keys.set(keyId(key), key);
+    }
+    this.currentKeyId = keyId(current);
+  }
+
+  get keyIds(): string[] {
+    return [...this.keys.keys()];
+  }
+
+  /** The id of the key that sealed a value, without opening it. */
+  static keyIdOf(sealed: string): string | undefined {
+    return sealed.split('.')[1];
   }
 
   seal(plaintext: string, context: string): string {
@@ -52,19 +66,33 @@ export function parseMasterKey(text: string): Buffer | undefined {
   return decoded.length === 32 && /^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed) ? decoded : undefined;
 }
 
+/** Reads a list of master keys separated by commas or new lines, the current one first. */
+export function parseMasterKeys(text: string): Buffer[] | undefined {
+  const parts = text.split(/[,\n]/).map((part) => part.trim()).filter((part) => part !== '');
+  const keys = parts.map(parseMasterKey);
+  return keys.length > 0 && keys.every((key) => key !== undefined) ? (keys as Buffer[]) : undefined;
+}
+
 /**
- * Loads the master key file, creating it (mode 0600, readable by the server's user only) with a
- * random key on the first start. Returns the key and whether it was just created.
+ * Loads the master key file (one key per line, the current one first), creating it with a random
+ * key on the first start, mode 0600: readable by the server's user only.
  */
-export async function loadOrCreateKeyFile(file: string): Promise<{ key: Buffer; created: boolean }> {
+export async function loadOrCreateKeyFile(file: string): Promise<{ keys: Buffer[]; created: boolean }> {
   try {
-    const key = parseMasterKey(await readFile(file, 'utf8'));
-    if (!key) throw new Error(`${file} does not hold a master key (64 hex digits or 32 bytes of base64)`);
-    return { key, created: false };
+    const keys = parseMasterKeys(await readFile(file, 'utf8'));
+    if (!keys) throw new Error(`${file} does not hold master keys (one per line: 64 hex digits or 32 bytes of base64)`);
+    return { keys, created: false };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     const key = randomBytes(32);
     await writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    return { key, created: true };
+    return { keys: [key], created: true };
   }
+}
+
+/** Replaces the key file in one step (write aside, then rename), so a crash leaves the old or the new file whole. */
+export async function writeKeyFile(file: string, keys: readonly Buffer[]): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, keys.map((key) => `${key.toString('base64')}\n`).join(''), { mode: 0o600 });
+  await rename(temporary, file);
 }

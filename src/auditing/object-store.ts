@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { appendEvent } from '../eventlog/index.ts';
+import type { Actor } from '../identity/index.ts';
+import type { Tx } from '../platform/database.ts';
+import { errors } from '../platform/errors.ts';
+import { businessKey, fieldDiff, toJson, type ObjectFields, type ObjectMeta, type ObjectType } from './object.ts';
+
+/** How one object type is written. Its store implements this; the object store does the rest. */
+export interface ObjectKind<T extends ObjectMeta> {
+  readonly type: ObjectType;
+  /** Prefix of its event actions: `device` gives `device.create`, `device.update`, `device.delete`. */
+  readonly event: string;
+  /** Fields holding sealed secrets: events say that they changed, never their value, not even sealed. */
+  readonly secretFields?: readonly string[];
+  insert(trx: Tx, object: T): Promise<void>;
+  /** Writes `object` over the stored row if that row still has `expectedVersion`; returns the rows written. */
+  update(trx: Tx, object: T, expectedVersion: number): Promise<number>;
+  remove(trx: Tx, object: T): Promise<void>;
+}
+
+export type WriteAction = 'C' | 'M' | 'D';
+
+/** One write, as the hooks (the audit rules) see it. */
+export interface ObjectWrite<T extends ObjectMeta = ObjectMeta> {
+  readonly kind: ObjectKind<T>;
+  readonly action: WriteAction;
+  readonly businessKey: string;
+  readonly before?: T;
+  readonly after?: T;
+  readonly actor: Actor;
+  readonly reason?: string;
+  readonly time: Date;
+}
+
+/** Called inside the write's transaction after every write by a user (not by the system). */
+export interface ObjectWriteHook {
+  afterWrite(trx: Tx, write: ObjectWrite): Promise<void>;
+}
+
+export interface WriteOptions {
+  readonly reason?: string;
+  /** The version the caller last read; a different stored version answers 409 instead of overwriting. */
+  readonly expectedVersion?: number;
+}
+
+export interface Clockish {
+  now(): Date;
+}
+
+/**
+ * The one place configuration objects are written. Every create, update and delete goes through
+ * here: it keeps the version and the created/updated columns, appends the event-log entry in the
+ * same transaction, and hands the write to the hooks (the audit rules) unless the system made it.
+ */
+export class ObjectStore {
+  private readonly hooks: ObjectWriteHook[] = [];
+
+  constructor(private readonly clock: Clockish) {}
+
+  addHook(hook: ObjectWriteHook): void {
+    this.hooks.push(hook);
+  }
+
+  async create<T extends ObjectMeta>(trx: Tx, kind: ObjectKind<T>, fields: ObjectFields<T>, actor: Actor, options: WriteOptions = {}): Promise<T> {
+    const now = this.clock.now();
+    const object = { ...fields, id: randomUUID(), version: 1, createdAt: now, createdBy: actor.username, updatedAt: now, updatedBy: actor.username } as T;
+    await kind.insert(trx, object);
+    await this.record(trx, { kind, action: 'C', after: object, actor, reason: options.reason, time: now });
+    return object;
+  }
+
+  async update<T extends ObjectMeta>(trx: Tx, kind: ObjectKind<T>, before: T, changes: Partial<ObjectFields<T>>, actor: Actor, options: WriteOptions = {}): Promise<T> {
+    if (options.expectedVersion !== undefined && options.expectedVersion !== before.version) throw staleVersion(kind, before, options.expectedVersion);
+    const now = this.clock.now();
+    const after = { ...before, ...changes, version: before.version + 1, updatedAt: now, updatedBy: actor.username } as T;
+    if ((await kind.update(trx, after, before.version)) === 0) throw staleVersion(kind, before, before.version);
+    await this.record(trx, { kind, action: 'M', before, after, actor, reason: options.reason, time: now });
+    return after;
+  }
+
+  async delete<T extends ObjectMeta>(trx: Tx, kind: ObjectKind<T>, before: T, actor: Actor, options: WriteOptions = {}): Promise<void> {
+    if (options.expectedVersion !== undefined && options.expectedVersion !== before.version) throw staleVersion(kind, before, options.expectedVersion);
+    await kind.remove(trx, before);
+    await this.record(trx, { kind, action: 'D', before, actor, reason: options.reason, time: this.clock.now() });
+  }
+
+  /**
+   * A change the system makes on its own (a session freezing a script, an expiry): versioned and
+   * in the event log, but not handed to the audit rules, which capture what people change.
+   */
+  async systemUpdate<T extends ObjectMeta>(trx: Tx, kind: ObjectKind<T>, before: T, changes: Partial<ObjectFields<T>>, what: string): Promise<T> {
+    const now = this.clock.now();
+    const after = { ...before, ...changes, version: before.version + 1, updatedAt: now, updatedBy: 'system' } as T;
+    if ((await kind.update(trx, after, before.version)) === 0) throw staleVersion(kind, before, before.version);
+    await appendEvent(trx, {
+      actor: 'system',
+      action: `${kind.event}.${what}`,
+      subject: `${kind.event}:${before.name}`,
+      data: { id: before.id, version: after.version, changes: redact(kind, fieldDiff(snapshot(before), snapshot(after))) },
+      time: now,
+    });
+    return after;
+  }
+
+  private async record<T extends ObjectMeta>(trx: Tx, write: Omit<ObjectWrite<T>, 'businessKey'>): Promise<void> {
+    const object = (write.after ?? write.before) as T;
+    const partition = await trx.selectFrom('partition').select('name').where('id', '=', object.partitionId).executeTakeFirst();
+    const key = businessKey(partition?.name ?? object.partitionId, object.name);
+    const verb = { C: 'create', M: 'update', D: 'delete' }[write.action];
+    const diff = redact(write.kind, fieldDiff(write.before && snapshot(write.before), write.after && snapshot(write.after)));
+    await appendEvent(trx, {
+      actor: write.actor.username,
+      action: `${write.kind.event}.${verb}`,
+      subject: `${write.kind.event}:${key}`,
+      data: { id: object.id, version: object.version, changes: diff, ...(write.reason && { reason: write.reason }) },
+      time: write.time,
+    });
+    for (const hook of this.hooks) await hook.afterWrite(trx, { ...write, businessKey: key } as ObjectWrite);
+  }
+}
+
+/** The object as plain JSON, secrets still sealed: what audit snapshots store. */
+export function snapshot(object: ObjectMeta): Record<string, unknown> {
+  return toJson(object) as Record<string, unknown>;
+}
+
+function redact<T extends ObjectMeta>(kind: ObjectKind<T>, diff: Record<string, unknown>): Record<string, unknown> {
+  for (const field of kind.secretFields ?? []) if (field in diff) diff[field] = 'changed';
+  return diff;
+}
+
+function staleVersion(kind: ObjectKind<ObjectMeta> | ObjectKind<never>, object: ObjectMeta, expected: number) {
+  return errors.conflict(
+    `${kind.type} "${object.name}" was changed by someone else (it is at version ${object.version}, you edited version ${expected}): reload it and apply your edit again.`,
+    { currentVersion: object.version },
+  );
+}
