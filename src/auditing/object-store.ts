@@ -39,6 +39,8 @@ export interface ObjectWriteHook {
 
 export interface WriteOptions {
   readonly reason?: string;
+  /** For a create: the id to give the object, when the caller needs it first (to seal a secret to it). */
+  readonly id?: string;
   /** The version the caller last read; a different stored version answers 409 instead of overwriting. */
   readonly expectedVersion?: number;
 }
@@ -63,7 +65,7 @@ export class ObjectStore {
 
   async create<T extends ObjectMeta>(trx: Tx, kind: ObjectKind<T>, fields: ObjectFields<T>, actor: Actor, options: WriteOptions = {}): Promise<T> {
     const now = this.clock.now();
-    const object = { ...fields, id: randomUUID(), version: 1, createdAt: now, createdBy: actor.username, updatedAt: now, updatedBy: actor.username } as T;
+    const object = { ...fields, id: options.id ?? randomUUID(), version: 1, createdAt: now, createdBy: actor.username, updatedAt: now, updatedBy: actor.username } as T;
     await kind.insert(trx, object);
     await this.record(trx, { kind, action: 'C', after: object, actor, reason: options.reason, time: now });
     return object;

@@ -14,3 +14,6 @@ export { authRoutes } from './auth.routes.ts';
 export { grantRoutes } from './grant.routes.ts';
 export { partitionRoutes } from './partition.routes.ts';
 export { userRoutes } from './user.routes.ts';
+export { parseSshPublicKey, type SshPublicKey } from './ssh-key.ts';
+export { findPartitionByName, findApplication } from './partition.store.ts';
+export { resolvePlace, type Place } from './place.ts';

@@ -1,0 +1,91 @@
+import type { Selectable } from 'kysely';
+import type { ObjectKind } from '../auditing/index.ts';
+import type { Executor, Tx } from '../platform/database.ts';
+import type { CredentialTable } from '../platform/tables/changes.ts';
+import type { Credential } from './credential.ts';
+
+type CredentialRow = Selectable<CredentialTable>;
+
+function toCredential(row: CredentialRow): Credential {
+  return {
+    id: row.id,
+    partitionId: row.partition_id,
+    name: row.name,
+    applicationId: row.application_id,
+    deviceId: row.device_id,
+    account: row.account,
+    kind: row.kind,
+    secret: row.secret,
+    passphrase: row.passphrase,
+    description: row.description,
+    version: row.version,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    updatedAt: row.updated_at,
+    updatedBy: row.updated_by,
+  };
+}
+
+function toRow(credential: Credential) {
+  return {
+    partition_id: credential.partitionId,
+    name: credential.name,
+    application_id: credential.applicationId,
+    device_id: credential.deviceId,
+    account: credential.account,
+    kind: credential.kind,
+    secret: credential.secret,
+    passphrase: credential.passphrase,
+    description: credential.description,
+    version: credential.version,
+    updated_at: credential.updatedAt,
+    updated_by: credential.updatedBy,
+  };
+}
+
+/** How the object store writes credentials. Events only say that a secret changed. */
+export const credentialKind: ObjectKind<Credential> = {
+  type: 'Credential',
+  event: 'credential',
+  secretFields: ['secret', 'passphrase'],
+  async insert(trx: Tx, credential: Credential) {
+    await trx
+      .insertInto('credential')
+      .values({ ...toRow(credential), id: credential.id, created_at: credential.createdAt, created_by: credential.createdBy })
+      .execute();
+  },
+  async update(trx: Tx, credential: Credential, expectedVersion: number) {
+    const result = await trx
+      .updateTable('credential')
+      .set(toRow(credential))
+      .where('id', '=', credential.id)
+      .where('version', '=', expectedVersion)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+  async remove(trx: Tx, credential: Credential) {
+    await trx.deleteFrom('credential').where('id', '=', credential.id).execute();
+  },
+};
+
+export async function findCredential(db: Executor, id: string): Promise<Credential | undefined> {
+  const row = await db.selectFrom('credential').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toCredential(row);
+}
+
+export async function findCredentialByName(db: Executor, partitionId: string, name: string): Promise<Credential | undefined> {
+  const row = await db.selectFrom('credential').selectAll().where('partition_id', '=', partitionId).where('name', '=', name).executeTakeFirst();
+  return row && toCredential(row);
+}
+
+export async function credentialsOfDevice(db: Executor, deviceId: string): Promise<Credential[]> {
+  return (await db.selectFrom('credential').selectAll().where('device_id', '=', deviceId).orderBy('account').execute()).map(toCredential);
+}
+
+export async function listCredentials(db: Executor, partitionIds: 'all' | readonly string[], deviceId?: string): Promise<Credential[]> {
+  if (partitionIds !== 'all' && partitionIds.length === 0) return [];
+  let query = db.selectFrom('credential').selectAll();
+  if (partitionIds !== 'all') query = query.where('partition_id', 'in', partitionIds);
+  if (deviceId) query = query.where('device_id', '=', deviceId);
+  return (await query.orderBy('name').execute()).map(toCredential);
+}

@@ -1,0 +1,57 @@
+import type { ObjectMeta } from '../auditing/index.ts';
+
+/** An account on a device and its secret, sealed by the vault. */
+export interface Credential extends ObjectMeta {
+  readonly deviceId: string;
+  readonly account: string;
+  readonly kind: 'password' | 'private_key';
+  /** Sealed (`v1.<key id>.…`): the password or the private key. */
+  readonly secret: string;
+  /** Sealed passphrase of an encrypted private key. */
+  readonly passphrase: string | null;
+  readonly description: string;
+}
+
+/** Accounts as Unix knows them: no `@` or white space. */
+export const ACCOUNT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\$?$/;
+
+/** The seal of a credential field is bound to the credential, so it cannot be moved onto another. */
+export const credentialSealContext = (credentialId: string, field: 'secret' | 'passphrase') => `credential:${credentialId}:${field}`;
+
+/** What leaves the process about a credential: never the secret, sealed or not. */
+export interface CredentialView {
+  readonly id: string;
+  readonly name: string;
+  readonly device: string;
+  readonly partition: string;
+  readonly account: string;
+  readonly kind: 'password' | 'private_key';
+  readonly hasPassphrase: boolean;
+  /** Id of the master key that sealed the secret (it changes with `changegate vault rotate`). */
+  readonly sealedWithKey: string;
+  readonly description: string;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
+export function presentCredential(credential: Credential, names: { device: string; partition: string }): CredentialView {
+  return {
+    id: credential.id,
+    name: credential.name,
+    device: names.device,
+    partition: names.partition,
+    account: credential.account,
+    kind: credential.kind,
+    hasPassphrase: credential.passphrase !== null,
+    sealedWithKey: credential.secret.split('.')[1] ?? '',
+    description: credential.description,
+    version: credential.version,
+    createdAt: credential.createdAt.toISOString(),
+    createdBy: credential.createdBy,
+    updatedAt: credential.updatedAt.toISOString(),
+    updatedBy: credential.updatedBy,
+  };
+}

@@ -1,0 +1,84 @@
+import net from 'node:net';
+import type { ObjectMeta } from '../auditing/index.ts';
+import type { FieldProblem } from '../platform/errors.ts';
+
+/** A server Changegate brokers sessions to. */
+export interface Device extends ObjectMeta {
+  readonly hostname: string;
+  readonly port: number;
+  readonly protocol: 'ssh';
+  readonly description: string;
+  readonly tags: readonly string[];
+  /** The pinned SSH host key (`ssh-ed25519 AAAA…`); a device with none is pinned on its first test connection. */
+  readonly hostKey: string | null;
+  readonly hostKeyFingerprint: string | null;
+}
+
+/** No `@` (the gateway reads `alice@web01`) and no white space; dots are fine (`web01.example.com`). */
+export const DEVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const TAG = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+export interface DeviceInput {
+  readonly name?: string;
+  readonly hostname?: string;
+  readonly port?: number;
+  readonly tags?: readonly string[];
+}
+
+export function deviceProblems(input: DeviceInput): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  if (input.name !== undefined && !DEVICE_NAME.test(input.name)) {
+    problems.push({ path: '/name', message: 'letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128; no "@"' });
+  }
+  if (input.hostname !== undefined && !HOSTNAME.test(input.hostname) && net.isIP(input.hostname) === 0) {
+    problems.push({ path: '/hostname', message: `"${input.hostname}" is neither a host name nor an IP address` });
+  }
+  if (input.port !== undefined && (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535)) {
+    problems.push({ path: '/port', message: 'expected a port from 1 to 65535' });
+  }
+  for (const [index, tag] of (input.tags ?? []).entries()) {
+    if (!TAG.test(tag)) problems.push({ path: `/tags/${index}`, message: `"${tag}" is not a tag: letters, digits, "_", ".", ":" and "-"` });
+  }
+  return problems;
+}
+
+export interface DeviceView {
+  readonly id: string;
+  readonly name: string;
+  readonly partition: string;
+  readonly application: string | null;
+  readonly hostname: string;
+  readonly port: number;
+  readonly protocol: 'ssh';
+  readonly description: string;
+  readonly tags: string[];
+  readonly hostKey: string | null;
+  readonly hostKeyFingerprint: string | null;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
+export function presentDevice(device: Device, names: { partition: string; application: string | null }): DeviceView {
+  return {
+    id: device.id,
+    name: device.name,
+    partition: names.partition,
+    application: names.application,
+    hostname: device.hostname,
+    port: device.port,
+    protocol: device.protocol,
+    description: device.description,
+    tags: [...device.tags],
+    hostKey: device.hostKey,
+    hostKeyFingerprint: device.hostKeyFingerprint,
+    version: device.version,
+    createdAt: device.createdAt.toISOString(),
+    createdBy: device.createdBy,
+    updatedAt: device.updatedAt.toISOString(),
+    updatedBy: device.updatedBy,
+  };
+}

@@ -1,0 +1,86 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export interface TestSshd {
+  readonly port: number;
+  /** The daemon's host key as an OpenSSH public key line (`ssh-ed25519 AAAA…`). */
+  readonly hostKey: string;
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback, as the kernel hands it out. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Starts a real OpenSSH `sshd` on a loopback high port with its own fresh host key, in the
+ * foreground so it dies with the test. `authorizedKeys` (public key lines) let `ssh` clients in.
+ */
+export async function startSshd(options: { authorizedKeys?: readonly string[] } = {}): Promise<TestSshd> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'changegate-sshd-'));
+  const hostKeyFile = path.join(dir, 'host_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKeyFile]);
+  writeFileSync(path.join(dir, 'authorized_keys'), (options.authorizedKeys ?? []).join('\n'), { mode: 0o600 });
+  const port = await freePort();
+  mkdirSync('/run/sshd', { recursive: true });
+  writeFileSync(
+    path.join(dir, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKeyFile}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      'StrictModes no',
+      'UsePAM no',
+      'PermitRootLogin yes',
+      'PasswordAuthentication no',
+      'LogLevel ERROR',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await waitForBanner(port, child, () => stderr);
+  const hostKey = readFileSync(`${hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  return {
+    port,
+    hostKey,
+    dir,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForBanner(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${stderr()}`);
+    const banner = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('data', (data) => {
+        socket.destroy();
+        resolve(data.toString());
+      });
+      socket.once('error', () => resolve(''));
+    });
+    if (banner.startsWith('SSH-2.0')) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`sshd did not answer on port ${port}: ${stderr()}`);
+}
