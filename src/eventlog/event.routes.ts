@@ -26,7 +26,7 @@ export function eventRoutes(app: Api, events: EventLogService): void {
         summary: 'Entries in sequence order; page with `after` (the last seq you have)',
         querystring: Type.Object(
           {
-            after: Type.Optional(Type.Integer({ minimum: 0 })),
+            after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
             limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
             action: Type.Optional(Type.String()),
             actor: Type.Optional(Type.String()),

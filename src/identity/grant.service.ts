@@ -50,8 +50,7 @@ export class GrantService {
   async grant(actor: Actor, input: GrantInput): Promise<GrantView> {
     return this.deps.db.transaction().execute(async (trx) => {
       const privilege = checkedPrivilege(input.privilege);
-      const scope = await this.scopeOf(trx, input.partition ?? null, privilege);
-      await requirePrivilege(trx, actor, privilege, scope, 'admin');
+      const scope = await this.scopeOf(trx, actor, input.partition ?? null, privilege);
       const user = await findUserByName(trx, input.username);
       if (!user) throw errors.notFound('user', input.username);
       const now = this.deps.clock.now();
@@ -120,14 +119,22 @@ export class GrantService {
     return this.deps.db.transaction().execute(async (trx) => (await listGrants(trx, { userId: actor.userId })).map(presentGrant));
   }
 
-  private async scopeOf(trx: Tx, partitionName: string | null, privilege: Privilege): Promise<Scope> {
-    if (partitionName === null) return SYSTEM;
+  /**
+   * The scope a grant names. The privilege check comes before "no such partition", so a caller
+   * without Admin level learns nothing about which partitions exist.
+   */
+  private async scopeOf(trx: Tx, actor: Actor, partitionName: string | null, privilege: Privilege): Promise<Scope> {
+    if (partitionName === null) {
+      await requirePrivilege(trx, actor, privilege, SYSTEM, 'admin');
+      return SYSTEM;
+    }
     if (isSystemOnly(privilege)) {
       throw errors.validation(`${privilege} applies to the whole installation: grant it system-wide (without a partition).`, [
         { path: '/partition', message: 'must be omitted for this privilege' },
       ]);
     }
     const partition = await findPartitionByName(trx, partitionName);
+    await requirePrivilege(trx, actor, privilege, partition ? { partitionId: partition.id } : SYSTEM, 'admin');
     if (!partition) throw errors.notFound('partition', partitionName);
     return { partitionId: partition.id };
   }

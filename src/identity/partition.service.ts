@@ -138,8 +138,9 @@ export class PartitionService {
   async createApplication(actor: Actor, input: { partition: string; name: string; description?: string }): Promise<ApplicationView> {
     return this.deps.db.transaction().execute(async (trx) => {
       const partition = await findPartitionByName(trx, input.partition);
+      // Check first, so a caller without the privilege cannot tell which partitions exist.
+      await requirePrivilege(trx, actor, 'Application.Create', partition ? inPartition(partition.id) : SYSTEM);
       if (!partition) throw errors.notFound('partition', input.partition);
-      await requirePrivilege(trx, actor, 'Application.Create', inPartition(partition.id));
       if (!APPLICATION_NAME.test(input.name)) {
         throw errors.validation('The application name is not valid.', [
           { path: '/name', message: 'segments of letters, digits, space, ".", "_" and "-", joined by "/", such as Finance/Reporting' },

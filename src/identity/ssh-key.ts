@@ -1,15 +1,33 @@
 import { createHash } from 'node:crypto';
 
-/** The public key algorithms the gateway accepts from users. */
-const ALGORITHMS = new Set([
-  'ssh-ed25519',
-  'ssh-rsa',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'sk-ssh-ed25519@openssh.com',
-  'sk-ecdsa-sha2-nistp256@openssh.com',
+/**
+ * The public key algorithms the gateway accepts from users, and how many length-prefixed fields
+ * follow the algorithm name in the key blob (RFC 4253 §6.6, RFC 5656, RFC 8709, OpenSSH PROTOCOL.u2f).
+ */
+const FIELDS_AFTER_NAME = new Map<string, number>([
+  ['ssh-ed25519', 1],
+  ['ssh-rsa', 2],
+  ['ecdsa-sha2-nistp256', 2],
+  ['ecdsa-sha2-nistp384', 2],
+  ['ecdsa-sha2-nistp521', 2],
+  ['sk-ssh-ed25519@openssh.com', 2],
+  ['sk-ecdsa-sha2-nistp256@openssh.com', 3],
 ]);
+const ALGORITHMS = new Set(FIELDS_AFTER_NAME.keys());
+
+/** Splits a key blob into its length-prefixed fields; undefined unless it ends exactly on a field boundary. */
+function blobFields(blob: Buffer): Buffer[] | undefined {
+  const fields: Buffer[] = [];
+  let offset = 0;
+  while (offset < blob.length) {
+    if (offset + 4 > blob.length) return undefined;
+    const length = blob.readUInt32BE(offset);
+    if (offset + 4 + length > blob.length) return undefined;
+    fields.push(blob.subarray(offset + 4, offset + 4 + length));
+    offset += 4 + length;
+  }
+  return fields;
+}
 
 export interface SshPublicKey {
   readonly algorithm: string;
@@ -34,11 +52,13 @@ export function parseSshPublicKey(line: string): ParsedSshKey {
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data)) return { ok: false, problem: 'the key is not valid base64' };
   const blob = Buffer.from(data, 'base64');
-  if (blob.length < 4) return { ok: false, problem: 'the key is too short' };
-  const nameLength = blob.readUInt32BE(0);
-  if (4 + nameLength > blob.length || blob.subarray(4, 4 + nameLength).toString('latin1') !== algorithm) {
-    return { ok: false, problem: `the key's content does not match its algorithm "${algorithm}": is it truncated?` };
-  }
+  const fields = blobFields(blob);
+  const wellFormed =
+    fields !== undefined &&
+    fields[0]?.toString('latin1') === algorithm &&
+    fields.length === 1 + (FIELDS_AFTER_NAME.get(algorithm) ?? 0) &&
+    (algorithm !== 'ssh-ed25519' || fields[1]?.length === 32);
+  if (!wellFormed) return { ok: false, problem: `the key's content is not a whole ${algorithm} key: is it truncated, or pasted with extra characters?` };
   const fingerprint = `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
   return { ok: true, key: { algorithm, data, comment: rest.join(' '), fingerprint } };
 }

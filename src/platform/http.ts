@@ -46,8 +46,16 @@ export async function createHttpServer(options: HttpOptions): Promise<Api> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
 
+  // Only JSON is accepted: a text/plain body is a 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain');
+  // PostgreSQL cannot store U+0000 in text: refuse it here, naming the field, rather than fail at the database.
+  app.addHook('preValidation', async (request) => {
+    const where = nulPath(request.params, '/params') ?? nulPath(request.query, '/querystring') ?? nulPath(request.body, '/body');
+    if (where) throw errors.validation(`The request is not valid: ${where} holds a NUL character (U+0000).`, [{ path: where, message: 'must not hold a NUL character' }]);
+  });
+
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    const appError = toAppError(error);
+    const appError = error instanceof AppError || error.code !== 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? toAppError(error) : errors.unsupportedMediaType(request.headers['content-type'] ?? 'none');
     if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
     void reply.status(appError.status).send({ error: { code: appError.code, message: appError.message, ...(appError.details && { details: appError.details }) } });
   });
@@ -73,8 +81,6 @@ function toAppError(error: FastifyError | AppError): AppError {
     return errors.validation(`The request is not valid: ${summary}.`, problems);
   }
   switch (error.code) {
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return errors.unsupportedMediaType(String(error.message.match(/'([^']*)'/)?.[1] ?? 'unknown'));
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return errors.payloadTooLarge(BODY_LIMIT);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -86,4 +92,16 @@ function toAppError(error: FastifyError | AppError): AppError {
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) return new AppError('bad_request', status, error.message);
   return new AppError('internal_error', 500, 'Something went wrong on the server; the details are in its log.');
+}
+
+/** The JSON pointer of the first string holding U+0000 in a request part, if any. */
+function nulPath(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    if (key.includes('\u0000')) return `${path}/${key}`;
+    const found = nulPath(inner, `${path}/${key}`);
+    if (found) return found;
+  }
+  return undefined;
 }
