@@ -11,7 +11,7 @@ const HOUR = 60 * MINUTE;
 
 /**
  * How long to wait after each failed attempt: 10 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h. With the
- * first attempt that makes 8 attempts over about 4 h 13 min, after which a delivery is `failed`
+ * first attempt that makes 8 attempts over about 3 h 43 min, after which a delivery is `failed`
  * (an administrator may retry it).
  */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [10 * SECOND, 30 * SECOND, 2 * MINUTE, 10 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR];
