@@ -3,7 +3,11 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
+import { ObjectStore } from './auditing/index.ts';
+import { AccessGroupService, ChangeService, changeRoutes, RequestService } from './changes/index.ts';
 import { EventLogService, eventRoutes } from './eventlog/index.ts';
+import { CredentialService, DeviceService, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
+import { DeliveryService, Dispatcher, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
 import {
   AuthService,
   authRoutes,
@@ -33,7 +37,18 @@ export interface Services {
   readonly grants: GrantService;
   readonly partitions: PartitionService;
   readonly events: EventLogService;
+  readonly devices: DeviceService;
+  readonly credentials: CredentialService;
+  readonly groups: AccessGroupService;
+  readonly changes: ChangeService;
+  readonly requests: RequestService;
+  readonly notifications: NotificationService;
+  readonly webhooks: WebhookService;
+  readonly deliveries: DeliveryService;
 }
+
+/** How often the server expires requests whose change window closed. */
+const EXPIRY_INTERVAL_MS = 30_000;
 
 /** Changegate's database and services, without HTTP: what the CLI works with. */
 export interface ChangegateCore {
@@ -43,6 +58,14 @@ export interface ChangegateCore {
   readonly bootstrap: BootstrapResult;
   /** True on the first start without CHANGEGATE_MASTER_KEY: the key file was just written. */
   readonly masterKeyCreated: boolean;
+  /** The one place configuration objects are written; the audit rules hook in here. */
+  readonly objects: ObjectStore;
+  /** The master key ring that seals every secret at rest. */
+  readonly secrets: SecretBox;
+  /** Sends queued e-mails and webhook calls. */
+  readonly dispatcher: Dispatcher;
+  /** Starts the background work of a serving instance: deliveries and request expiry. `close()` stops it. */
+  startBackground(): void;
   close(): Promise<void>;
 }
 
@@ -59,6 +82,8 @@ export interface ChangegateOptions {
   readonly clock?: Clock;
   /** An already open database (tests); otherwise the one the configuration names. It is not closed by `close()`. */
   readonly database?: DatabaseHandle;
+  /** How devices' host keys are read; tests may pass their own. */
+  readonly hostKeys?: HostKeyProbe;
 }
 
 /** Opens the database, applies migrations, prepares the first start and builds the services. */
@@ -68,7 +93,11 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
   const database =
     options.database ??
     (await openDatabase(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir }));
+  let dispatcher: Dispatcher | undefined;
+  let expiryTimer: NodeJS.Timeout | undefined;
   const close = async () => {
+    clearInterval(expiryTimer);
+    await dispatcher?.stop();
     if (!options.database) await database.close();
   };
   try {
@@ -76,14 +105,53 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     const { secrets, created: masterKeyCreated } = await openSecretBox(config);
     const bootstrap = await bootstrapInstallation(database.db, clock, { adminPassword: config.adminPassword });
     const db = database.db;
+    const objects = new ObjectStore(clock);
+    const activeDispatcher = new Dispatcher({
+      db,
+      clock,
+      secrets,
+      publicUrl: config.publicUrl ?? `http://localhost:${config.httpPort}`,
+      smtpUrl: config.smtpUrl,
+      smtpFrom: config.smtpFrom,
+      logger: options.logger,
+    });
+    dispatcher = activeDispatcher;
+    const wake = () => activeDispatcher.wake();
+    const notifications = new NotificationService({ db, clock, emailEnabled: config.smtpUrl !== undefined });
+    const changes = new ChangeService({ db, clock, objects });
     const services: Services = {
       auth: new AuthService({ db, clock, secrets, policy: config }),
       users: new UserService({ db, clock }),
       grants: new GrantService({ db, clock }),
       partitions: new PartitionService({ db, clock }),
       events: new EventLogService({ db }),
+      devices: new DeviceService({ db, clock, objects, hostKeys: options.hostKeys ?? sshHostKeyProbe }),
+      credentials: new CredentialService({ db, objects, vault: secrets }),
+      groups: new AccessGroupService({ db, objects }),
+      changes,
+      requests: new RequestService({
+        db,
+        clock,
+        notifier: {
+          notify: async (trx, notice) => {
+            await notifications.notify(trx, notice);
+            // Deliver soon after the request's transaction commits, not on the next poll.
+            setImmediate(wake);
+          },
+        },
+      }),
+      notifications,
+      webhooks: new WebhookService({ db, clock, objects, secrets, wake }),
+      deliveries: new DeliveryService({ db, clock, wake }),
     };
-    return { config, database, services, bootstrap, masterKeyCreated, close };
+    const startBackground = () => {
+      activeDispatcher.start();
+      expiryTimer ??= setInterval(() => {
+        services.requests.expireDue().catch((error: unknown) => options.logger?.error({ err: error }, 'request expiry failed'));
+      }, EXPIRY_INTERVAL_MS);
+      expiryTimer.unref();
+    };
+    return { config, database, services, bootstrap, masterKeyCreated, objects, secrets, dispatcher: activeDispatcher, startBackground, close };
   } catch (error) {
     await close();
     throw error;
@@ -92,10 +160,11 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
 
 /** The core plus the HTTP app with every route under /api/v1. */
 export async function createChangegate(options: ChangegateOptions): Promise<Changegate> {
-  const core = await openChangegate(options);
+  const logger = options.logger ?? createLogger(options.config.logLevel);
+  const core = await openChangegate({ ...options, logger });
   const { services, database, config } = core;
   try {
-    const app = await createHttpServer({ logger: options.logger ?? createLogger(config.logLevel), version: VERSION });
+    const app = await createHttpServer({ logger, version: VERSION });
     await app.register(
       async (api) => {
         registerAuthentication(api, services.auth);
@@ -105,6 +174,10 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
         grantRoutes(api, services.grants);
         partitionRoutes(api, services.partitions);
         eventRoutes(api, services.events);
+        inventoryRoutes(api, services);
+        changeRoutes(api, services);
+        notificationRoutes(api, services.notifications);
+        webhookRoutes(api, { webhooks: services.webhooks, deliveries: services.deliveries });
       },
       { prefix: API_PREFIX },
     );

@@ -1,0 +1,96 @@
+import type { Selectable } from 'kysely';
+import type { ObjectKind } from '../auditing/index.ts';
+import type { Executor, Tx } from '../platform/database.ts';
+import type { AccessGroupTable } from '../platform/tables/changes.ts';
+import type { AccessGroup } from './access-group.ts';
+
+type AccessGroupRow = Selectable<AccessGroupTable>;
+
+function toGroup(row: AccessGroupRow): AccessGroup {
+  return {
+    id: row.id,
+    partitionId: row.partition_id,
+    name: row.name,
+    applicationId: row.application_id,
+    description: row.description,
+    executors: row.executors,
+    approvers: row.approvers,
+    requiresJustification: row.requires_justification,
+    approvalsRequired: row.approvals_required,
+    plannerMayExecute: row.planner_may_execute,
+    version: row.version,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    updatedAt: row.updated_at,
+    updatedBy: row.updated_by,
+  };
+}
+
+function toRow(group: AccessGroup) {
+  return {
+    partition_id: group.partitionId,
+    name: group.name,
+    application_id: group.applicationId,
+    description: group.description,
+    executors: JSON.stringify(group.executors),
+    approvers: JSON.stringify(group.approvers),
+    requires_justification: group.requiresJustification,
+    approvals_required: group.approvalsRequired,
+    planner_may_execute: group.plannerMayExecute,
+    version: group.version,
+    updated_at: group.updatedAt,
+    updated_by: group.updatedBy,
+  };
+}
+
+/** How the object store writes access groups. */
+export const accessGroupKind: ObjectKind<AccessGroup> = {
+  type: 'AccessGroup',
+  event: 'access_group',
+  async insert(trx: Tx, group: AccessGroup) {
+    await trx.insertInto('access_group').values({ ...toRow(group), id: group.id, created_at: group.createdAt, created_by: group.createdBy }).execute();
+  },
+  async update(trx: Tx, group: AccessGroup, expectedVersion: number) {
+    const result = await trx.updateTable('access_group').set(toRow(group)).where('id', '=', group.id).where('version', '=', expectedVersion).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+  async remove(trx: Tx, group: AccessGroup) {
+    await trx.deleteFrom('access_group').where('id', '=', group.id).execute();
+  },
+};
+
+export async function findAccessGroup(db: Executor, id: string): Promise<AccessGroup | undefined> {
+  const row = await db.selectFrom('access_group').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toGroup(row);
+}
+
+export async function findAccessGroupsNamed(db: Executor, name: string): Promise<AccessGroup[]> {
+  return (await db.selectFrom('access_group').selectAll().where('name', '=', name).execute()).map(toGroup);
+}
+
+export async function findAccessGroupsByIds(db: Executor, ids: readonly string[]): Promise<AccessGroup[]> {
+  if (ids.length === 0) return [];
+  return (await db.selectFrom('access_group').selectAll().where('id', 'in', ids).execute()).map(toGroup);
+}
+
+export async function listAccessGroups(db: Executor, partitionIds: 'all' | readonly string[]): Promise<AccessGroup[]> {
+  if (partitionIds !== 'all' && partitionIds.length === 0) return [];
+  let query = db.selectFrom('access_group').selectAll();
+  if (partitionIds !== 'all') query = query.where('partition_id', 'in', partitionIds);
+  return (await query.orderBy('name').execute()).map(toGroup);
+}
+
+/** Maps user ids to usernames, for presenting members. */
+export async function usernamesOf(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom('app_user').select(['id', 'username']).where('id', 'in', [...new Set(ids)]).execute();
+  return new Map(rows.map((row) => [row.id, row.username]));
+}
+
+/** Resolves usernames to ids; returns the names that do not exist too. */
+export async function userIdsOf(db: Executor, usernames: readonly string[]): Promise<{ ids: string[]; unknown: string[] }> {
+  if (usernames.length === 0) return { ids: [], unknown: [] };
+  const rows = await db.selectFrom('app_user').select(['id', 'username']).where('username', 'in', [...new Set(usernames)]).execute();
+  const byName = new Map(rows.map((row) => [row.username, row.id]));
+  return { ids: [...new Set(usernames)].map((name) => byName.get(name)).filter((id): id is string => id !== undefined), unknown: usernames.filter((name) => !byName.has(name)) };
+}

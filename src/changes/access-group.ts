@@ -1,0 +1,57 @@
+import type { ObjectMeta } from '../auditing/index.ts';
+
+/**
+ * Who may run the changes that name this group (executors) and who approves their requests
+ * (approvers), and how: with a justification, and with N approvals out of the approvers.
+ */
+export interface AccessGroup extends ObjectMeta {
+  readonly description: string;
+  /** User ids. */
+  readonly executors: readonly string[];
+  /** User ids. */
+  readonly approvers: readonly string[];
+  readonly requiresJustification: boolean;
+  readonly approvalsRequired: number;
+  /** When false, the planner of a change (who created it) may not also execute it. */
+  readonly plannerMayExecute: boolean;
+}
+
+export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$/;
+
+export interface AccessGroupView {
+  readonly id: string;
+  readonly name: string;
+  readonly partition: string;
+  readonly description: string;
+  readonly executors: string[];
+  readonly approvers: string[];
+  readonly requiresJustification: boolean;
+  readonly approvalsRequired: number;
+  readonly plannerMayExecute: boolean;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
+/** `usernames` maps user ids to usernames; members are shown by username. */
+export function presentAccessGroup(group: AccessGroup, partition: string, usernames: ReadonlyMap<string, string>): AccessGroupView {
+  const names = (ids: readonly string[]) => ids.map((id) => usernames.get(id) ?? id).sort();
+  return {
+    id: group.id,
+    name: group.name,
+    partition,
+    description: group.description,
+    executors: names(group.executors),
+    approvers: names(group.approvers),
+    requiresJustification: group.requiresJustification,
+    approvalsRequired: group.approvalsRequired,
+    plannerMayExecute: group.plannerMayExecute,
+    version: group.version,
+    createdAt: group.createdAt.toISOString(),
+    createdBy: group.createdBy,
+    updatedAt: group.updatedAt.toISOString(),
+    updatedBy: group.updatedBy,
+  };
+}

@@ -1,0 +1,114 @@
+import { sql, type Selectable } from 'kysely';
+import type { ObjectKind } from '../auditing/index.ts';
+import type { Executor, Tx } from '../platform/database.ts';
+import type { ChangeTable } from '../platform/tables/changes.ts';
+import type { Change, ChangeStatus } from './change.ts';
+
+type ChangeRow = Selectable<ChangeTable>;
+
+function toChange(row: ChangeRow): Change {
+  return {
+    id: row.id,
+    partitionId: row.partition_id,
+    name: row.name,
+    applicationId: row.application_id,
+    title: row.title,
+    description: row.description,
+    startAt: row.start_at,
+    dueAt: row.due_at,
+    accessGroupId: row.access_group_id,
+    devices: row.devices,
+    script: row.script,
+    cancelledAt: row.cancelled_at,
+    cancelledBy: row.cancelled_by,
+    cancelReason: row.cancel_reason,
+    scriptFrozenAt: row.script_frozen_at,
+    version: row.version,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    updatedAt: row.updated_at,
+    updatedBy: row.updated_by,
+  };
+}
+
+function toRow(change: Change) {
+  return {
+    partition_id: change.partitionId,
+    name: change.name,
+    application_id: change.applicationId,
+    title: change.title,
+    description: change.description,
+    start_at: change.startAt,
+    due_at: change.dueAt,
+    access_group_id: change.accessGroupId,
+    devices: JSON.stringify(change.devices),
+    script: change.script,
+    cancelled_at: change.cancelledAt,
+    cancelled_by: change.cancelledBy,
+    cancel_reason: change.cancelReason,
+    script_frozen_at: change.scriptFrozenAt,
+    version: change.version,
+    updated_at: change.updatedAt,
+    updated_by: change.updatedBy,
+  };
+}
+
+/** How the object store writes changes. */
+export const changeKind: ObjectKind<Change> = {
+  type: 'Change',
+  event: 'change',
+  async insert(trx: Tx, change: Change) {
+    await trx.insertInto('change').values({ ...toRow(change), id: change.id, created_at: change.createdAt, created_by: change.createdBy }).execute();
+  },
+  async update(trx: Tx, change: Change, expectedVersion: number) {
+    const result = await trx.updateTable('change').set(toRow(change)).where('id', '=', change.id).where('version', '=', expectedVersion).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+  async remove(trx: Tx, change: Change) {
+    await trx.deleteFrom('change').where('id', '=', change.id).execute();
+  },
+};
+
+export async function findChange(db: Executor, id: string): Promise<Change | undefined> {
+  const row = await db.selectFrom('change').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toChange(row);
+}
+
+export async function findChangeByName(db: Executor, name: string): Promise<Change | undefined> {
+  const row = await db.selectFrom('change').selectAll().where('name', '=', name).executeTakeFirst();
+  return row && toChange(row);
+}
+
+export interface ChangeFilter {
+  readonly partitionIds: 'all' | readonly string[];
+  readonly status?: ChangeStatus;
+  readonly deviceId?: string;
+  readonly now: Date;
+}
+
+export async function listChanges(db: Executor, filter: ChangeFilter): Promise<Change[]> {
+  if (filter.partitionIds !== 'all' && filter.partitionIds.length === 0) return [];
+  let query = db.selectFrom('change').selectAll();
+  if (filter.partitionIds !== 'all') query = query.where('partition_id', 'in', filter.partitionIds);
+  if (filter.deviceId) query = query.where(sql<boolean>`devices @> ${JSON.stringify([filter.deviceId])}::jsonb`);
+  switch (filter.status) {
+    case 'cancelled':
+      query = query.where('cancelled_at', 'is not', null);
+      break;
+    case 'scheduled':
+      query = query.where('cancelled_at', 'is', null).where('start_at', '>', filter.now);
+      break;
+    case 'open':
+      query = query.where('cancelled_at', 'is', null).where('start_at', '<=', filter.now).where('due_at', '>', filter.now);
+      break;
+    case 'closed':
+      query = query.where('cancelled_at', 'is', null).where('due_at', '<=', filter.now);
+      break;
+  }
+  return (await query.orderBy('start_at', 'desc').orderBy('name').execute()).map(toChange);
+}
+
+/** Every change, in any state, whose device list holds the device. */
+export async function changesCoveringDevice(db: Executor, deviceId: string): Promise<Change[]> {
+  return listChanges(db, { partitionIds: 'all', deviceId, now: new Date(0) });
+}

@@ -1,0 +1,366 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { appendEvent } from '../eventlog/index.ts';
+import { findPartitionByName, hasPrivilege, inPartition, partitionsWith, type Actor } from '../identity/index.ts';
+import { findDevicesByIds, type Device } from '../inventory/index.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Database, Tx } from '../platform/database.ts';
+import { AppError, errors } from '../platform/errors.ts';
+import type { AccessGroup } from './access-group.ts';
+import { findAccessGroupsByIds, usernamesOf } from './access-group.store.ts';
+import { changeStatus, type Change } from './change.ts';
+import { changesCoveringDevice, findChange, findChangeByName } from './change.store.ts';
+import { decide, presentRequest, type RequestStatus, type RequestView } from './request.ts';
+import {
+  decisionsOf,
+  findRequestByNumber,
+  insertDecision,
+  insertRequest,
+  latestRequest,
+  listRequests,
+  requestsPastDue,
+  setRequestStatus,
+  type RequestRow,
+} from './request.store.ts';
+
+/** What a request tells people. The notifications module implements it; it must not do network I/O in the transaction. */
+export interface RequestNotifier {
+  notify(
+    trx: Tx,
+    notice: { kind: string; recipients: readonly string[]; title: string; body: string; link?: string; data: Record<string, unknown> },
+  ): Promise<void>;
+}
+
+export interface RequestServiceDeps {
+  readonly db: Kysely<Database>;
+  readonly clock: Clock;
+  readonly notifier: RequestNotifier;
+}
+
+export interface AccessQuery {
+  /** The change ID to use when several open changes cover the device. */
+  readonly change?: string;
+  readonly justification?: string;
+  /** Ask again after a denial or cancellation, instead of being told about it. */
+  readonly again?: boolean;
+}
+
+export interface AccessOutcome {
+  readonly request: RequestView;
+  /** True when this call created the request (the approvers were just notified). */
+  readonly created: boolean;
+}
+
+export interface RequestListFilter {
+  readonly status?: RequestStatus;
+  readonly change?: string;
+  readonly device?: string;
+  readonly limit?: number;
+}
+
+/** Why a user cannot run a change on a device now; each has its own stable code for the gateway and the CLI. */
+const denied = (code: string, message: string, details?: Record<string, unknown>) => new AppError(code, 403, message, details);
+
+/**
+ * Requests to run a change on a device, and their approval (the seed's "Requesting a change").
+ * `requestAccess` is what the session gateway asks before it connects anyone.
+ */
+export class RequestService {
+  constructor(private readonly deps: RequestServiceDeps) {}
+
+  /**
+   * Finds the open change that lets the user onto the device and returns their request for it:
+   * the pending or approved one that exists, or a new pending one (its approvers are notified).
+   * When no change allows it, the error says exactly why; when several do, it lists them.
+   */
+  async requestAccess(actor: Actor, deviceRef: string, query: AccessQuery = {}): Promise<AccessOutcome> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const devices = await devicesByRef(trx, deviceRef);
+      const noChange = denied('no_change', `No change lets you onto device ${deviceRef}: ask a planner to register one that includes it.`);
+      let changes = (await Promise.all(devices.map((device) => changesCoveringDevice(trx, device.id)))).flat();
+      if (query.change) {
+        changes = changes.filter((change) => change.name === query.change);
+        if (changes.length === 0) throw denied('no_change', `Change ${query.change} does not include device ${deviceRef}.`);
+      }
+      if (changes.length === 0) throw noChange;
+
+      const groups = new Map((await findAccessGroupsByIds(trx, [...new Set(changes.map((change) => change.accessGroupId))])).map((group) => [group.id, group]));
+      const groupOf = (change: Change) => groups.get(change.accessGroupId) as AccessGroup;
+      const asExecutor = changes.filter((change) => groupOf(change).executors.includes(actor.userId));
+      if (asExecutor.length === 0) {
+        const names = [...new Set(changes.map((change) => groupOf(change).name))];
+        throw denied('not_executor', `You are not an executor of access group ${names.join(' or ')}, which runs the changes on ${deviceRef}.`, { groups: names });
+      }
+      const allowed = asExecutor.filter((change) => groupOf(change).plannerMayExecute || change.createdBy !== actor.username);
+      if (allowed.length === 0) {
+        throw denied('planner_may_not_execute', `You planned ${asExecutor.map((change) => change.name).join(', ')}, and its access group does not let the planner execute it: another executor must run it.`);
+      }
+      const open = allowed.filter((change) => changeStatus(change, now) === 'open');
+      if (open.length === 0) throw windowProblem(allowed, now, deviceRef);
+      if (open.length > 1) {
+        const choices = open.map((change) => ({ change: change.name, title: change.title, dueAt: change.dueAt.toISOString() }));
+        throw new AppError(
+          'change_ambiguous',
+          409,
+          `Several open changes include ${deviceRef}: pick one (${choices.map((choice) => `${choice.change} "${choice.title}"`).join(', ')}).`,
+          { choices },
+        );
+      }
+      const change = open[0] as Change;
+      const group = groupOf(change);
+      const device = devices.find((candidate) => change.devices.includes(candidate.id)) as Device;
+
+      const latest = await latestRequest(trx, change.id, device.id, actor.userId);
+      const keep = latest && (latest.status === 'pending' || latest.status === 'approved' || (!query.again && (latest.status === 'denied' || latest.status === 'cancelled')));
+      if (latest && keep) return { request: await this.present(trx, latest), created: false };
+
+      const justification = query.justification?.trim() || null;
+      if (group.requiresJustification && !justification) {
+        throw new AppError('justification_required', 400, `Access group ${group.name} requires a justification: say why you need to run ${change.name} now.`, {
+          problems: [{ path: '/justification', message: 'required by the access group' }],
+        });
+      }
+      const row = await insertRequest(trx, { id: randomUUID(), changeId: change.id, deviceId: device.id, requesterId: actor.userId, justification, createdAt: now });
+      await appendEvent(trx, {
+        actor: actor.username,
+        action: 'request.create',
+        subject: `request:${row.number}`,
+        data: { change: change.name, device: device.name, justification },
+        time: now,
+      });
+      await this.deps.notifier.notify(trx, {
+        kind: 'request.created',
+        recipients: group.approvers.filter((id) => id !== actor.userId),
+        title: `Request #${row.number}: ${actor.username} asks to run ${change.name} on ${device.name}`,
+        body: `${actor.username} asks to run change ${change.name} "${change.title}" on ${device.name}.${justification ? `\nJustification: ${justification}` : ''}\nThe window closes at ${change.dueAt.toISOString()}.`,
+        link: `/requests/${row.number}`,
+        data: { request: row.number, change: change.name, device: device.name, requester: actor.username },
+      });
+      return { request: await this.present(trx, row), created: true };
+    });
+  }
+
+  async approve(actor: Actor, number: number, comment = ''): Promise<RequestView> {
+    return this.decideRequest(actor, number, 'approve', comment);
+  }
+
+  async deny(actor: Actor, number: number, comment = ''): Promise<RequestView> {
+    return this.decideRequest(actor, number, 'deny', comment);
+  }
+
+  /** The requester withdraws a pending or approved request. */
+  async cancel(actor: Actor, number: number): Promise<RequestView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const request = await findRequestByNumber(trx, number);
+      if (!request || request.requester_id !== actor.userId) throw errors.notFound('request', String(number));
+      if (request.status !== 'pending' && request.status !== 'approved') throw notOpen(request);
+      const now = this.deps.clock.now();
+      await setRequestStatus(trx, request.id, 'cancelled', now, `cancelled by ${actor.username}`);
+      await appendEvent(trx, { actor: actor.username, action: 'request.cancel', subject: `request:${number}`, time: now });
+      return this.present(trx, { ...request, status: 'cancelled', closed_at: now, close_reason: `cancelled by ${actor.username}` });
+    });
+  }
+
+  /** One request: for its requester, its approvers, and holders of Request.View in its partition. */
+  async get(actor: Actor, number: number): Promise<RequestView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const { request } = await this.visibleRequest(trx, actor, number);
+      return this.present(trx, request);
+    });
+  }
+
+  /** The seed's "My requests". */
+  async listMine(actor: Actor, filter: RequestListFilter = {}): Promise<RequestView[]> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const rows = await listRequests(trx, { ...(await this.filterOf(trx, filter)), requesterId: actor.userId, limit: filter.limit ?? 200 });
+      return Promise.all(rows.map((row) => this.present(trx, row)));
+    });
+  }
+
+  /** The seed's "My approvals": requests under groups the caller approves for, pending first. */
+  async listApprovals(actor: Actor, filter: RequestListFilter = {}): Promise<RequestView[]> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const changeIds = (
+        await trx
+          .selectFrom('change as c')
+          .innerJoin('access_group as g', 'g.id', 'c.access_group_id')
+          .select('c.id')
+          .where((eb) => eb(eb.ref('g.approvers'), '@>', JSON.stringify([actor.userId]) as never))
+          .execute()
+      ).map((row) => row.id);
+      const base = await this.filterOf(trx, filter);
+      const scoped = base.changeIds ? base.changeIds.filter((id) => changeIds.includes(id)) : changeIds;
+      const rows = await listRequests(trx, { ...base, changeIds: scoped, pendingFirst: true, limit: filter.limit ?? 200 });
+      return Promise.all(rows.map((row) => this.present(trx, row)));
+    });
+  }
+
+  /** Every request in the partitions where the caller holds Request.View (auditors, administrators). */
+  async listAll(actor: Actor, filter: RequestListFilter = {}): Promise<RequestView[]> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const partitions = await partitionsWith(trx, actor, 'Request.View');
+      if (partitions !== 'all' && partitions.length === 0) throw errors.forbidden('You need the Request.View privilege to list the requests of others.');
+      let query = trx.selectFrom('change').select('id');
+      if (partitions !== 'all') query = query.where('partition_id', 'in', partitions);
+      const visible = (await query.execute()).map((row) => row.id);
+      const base = await this.filterOf(trx, filter);
+      const scoped = base.changeIds ? base.changeIds.filter((id) => visible.includes(id)) : visible;
+      const rows = await listRequests(trx, { ...base, changeIds: scoped, limit: filter.limit ?? 200 });
+      return Promise.all(rows.map((row) => this.present(trx, row)));
+    });
+  }
+
+  /**
+   * Expires the pending and approved requests whose change window has closed, and tells their
+   * requesters. A system change: run periodically by the server. Returns how many expired.
+   */
+  async expireDue(): Promise<number> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const due = await requestsPastDue(trx, now);
+      for (const request of due) {
+        await setRequestStatus(trx, request.id, 'expired', now, 'the change window closed');
+        const change = (await findChange(trx, request.change_id)) as Change;
+        await appendEvent(trx, { actor: 'system', action: 'request.expire', subject: `request:${request.number}`, data: { change: change.name }, time: now });
+        await this.deps.notifier.notify(trx, {
+          kind: 'request.expired',
+          recipients: [request.requester_id],
+          title: `Request #${request.number} expired: the window of ${change.name} closed`,
+          body: `Your request #${request.number} to run ${change.name} "${change.title}" expired when its window closed at ${change.dueAt.toISOString()}.`,
+          link: `/requests/${request.number}`,
+          data: { request: request.number, change: change.name },
+        });
+      }
+      return due.length;
+    });
+  }
+
+  private async decideRequest(actor: Actor, number: number, decision: 'approve' | 'deny', comment: string): Promise<RequestView> {
+    const outcome = await this.deps.db.transaction().execute(async (trx): Promise<RequestView | AppError> => {
+      const { request, change, group } = await this.visibleRequest(trx, actor, number);
+      if (!group.approvers.includes(actor.userId)) throw errors.forbidden(`You are not an approver of access group ${group.name}.`);
+      if (request.requester_id === actor.userId) {
+        throw new AppError('self_approval', 403, 'You cannot decide your own request: another approver of the group must.');
+      }
+      const now = this.deps.clock.now();
+      if (request.status === 'pending' && changeStatus(change, now) !== 'open') {
+        // The window closed before the expiry job ran: expire it now and say so.
+        await setRequestStatus(trx, request.id, 'expired', now, 'the change window closed');
+        await appendEvent(trx, { actor: 'system', action: 'request.expire', subject: `request:${number}`, data: { change: change.name }, time: now });
+        return new AppError('request_not_pending', 409, `Request #${number} expired: the window of ${change.name} is no longer open.`);
+      }
+      if (request.status !== 'pending') throw notOpen(request);
+      const earlier = await decisionsOf(trx, [request.id]);
+      if (earlier.some((row) => row.approver_id === actor.userId)) throw errors.conflict(`You already decided request #${number}.`);
+      await insertDecision(trx, { request_id: request.id, approver_id: actor.userId, decision, comment, decided_at: now });
+      const status = decide([...earlier, { decision }], group.approvalsRequired);
+      await appendEvent(trx, {
+        actor: actor.username,
+        action: `request.${decision}`,
+        subject: `request:${number}`,
+        data: { comment, status, change: change.name },
+        time: now,
+      });
+      if (status !== 'pending') {
+        await setRequestStatus(trx, request.id, status, now);
+        const verdict = status === 'approved' ? 'approved' : `denied by ${actor.username}`;
+        await this.deps.notifier.notify(trx, {
+          kind: 'request.decided',
+          recipients: [request.requester_id],
+          title: `Request #${number} ${verdict}: ${change.name}`,
+          body: `Your request #${number} to run ${change.name} "${change.title}" was ${verdict}.${comment ? `\nComment: ${comment}` : ''}${status === 'approved' ? '\nConnect again to start the session.' : ''}`,
+          link: `/requests/${number}`,
+          data: { request: number, change: change.name, status },
+        });
+      }
+      return this.present(trx, { ...request, status, decided_at: status === 'pending' ? null : now });
+    });
+    if (outcome instanceof AppError) throw outcome;
+    return outcome;
+  }
+
+  /** A request, with its change and group, if the caller is its requester, one of its approvers, or holds Request.View. */
+  private async visibleRequest(trx: Tx, actor: Actor, number: number): Promise<{ request: RequestRow; change: Change; group: AccessGroup }> {
+    const request = await findRequestByNumber(trx, number);
+    const change = request && (await findChange(trx, request.change_id));
+    const group = change && (await findAccessGroupsByIds(trx, [change.accessGroupId]))[0];
+    if (!request || !change || !group) throw errors.notFound('request', String(number));
+    const mayView =
+      request.requester_id === actor.userId ||
+      group.approvers.includes(actor.userId) ||
+      (await hasPrivilege(trx, actor, 'Request.View', inPartition(change.partitionId)));
+    if (!mayView) throw errors.notFound('request', String(number));
+    return { request, change, group };
+  }
+
+  private async filterOf(trx: Tx, filter: RequestListFilter): Promise<{ status?: RequestStatus; changeIds?: string[]; deviceIds?: string[] }> {
+    const changeIds = filter.change ? ((await findChangeByName(trx, filter.change))?.id ?? null) : undefined;
+    const deviceIds = filter.device ? (await devicesByRef(trx, filter.device)).map((device) => device.id) : undefined;
+    return {
+      ...(filter.status && { status: filter.status }),
+      ...(changeIds !== undefined && { changeIds: changeIds === null ? [] : [changeIds] }),
+      ...(deviceIds !== undefined && { deviceIds }),
+    };
+  }
+
+  private async present(trx: Tx, row: RequestRow): Promise<RequestView> {
+    const change = (await findChange(trx, row.change_id)) as Change;
+    const group = (await findAccessGroupsByIds(trx, [change.accessGroupId]))[0] as AccessGroup;
+    const device = (await findDevicesByIds(trx, [row.device_id]))[0];
+    const decisions = await decisionsOf(trx, [row.id]);
+    const usernames = await usernamesOf(trx, [row.requester_id, ...group.approvers, ...decisions.map((decision) => decision.approver_id)]);
+    return presentRequest(
+      row,
+      decisions,
+      { change, device: device?.name ?? row.device_id, approvers: group.approvers, approvalsRequired: group.approvalsRequired },
+      usernames,
+    );
+  }
+}
+
+/**
+ * Devices a user names at the gateway: `web01`, or `PARTITION.web01`. No privilege is needed to
+ * look one up, since executors hold none on devices; an unknown name then reads "no change lets
+ * you onto it", which tells nothing about what exists.
+ */
+async function devicesByRef(trx: Tx, ref: string): Promise<Device[]> {
+  const dot = ref.indexOf('.');
+  if (dot > 0) {
+    const partition = await findPartitionByName(trx, ref.slice(0, dot));
+    if (partition) {
+      const row = await trx.selectFrom('device').select('id').where('partition_id', '=', partition.id).where('name', '=', ref.slice(dot + 1)).executeTakeFirst();
+      if (row) return findDevicesByIds(trx, [row.id]);
+    }
+  }
+  const rows = await trx.selectFrom('device').select('id').where('name', '=', ref).execute();
+  return findDevicesByIds(trx, rows.map((row) => row.id));
+}
+
+/** Says why none of the changes is open now: the earliest window still to open, or else the last one that closed. */
+function windowProblem(changes: readonly Change[], now: Date, deviceRef: string): AppError {
+  const scheduled = changes.filter((change) => changeStatus(change, now) === 'scheduled').sort((a, b) => a.startAt.getTime() - b.startAt.getTime());
+  const next = scheduled[0];
+  if (next) {
+    return denied('window_not_open', `The window of ${next.name} on ${deviceRef} opens at ${next.startAt.toISOString()}: connect again then.`, {
+      change: next.name,
+      opensAt: next.startAt.toISOString(),
+    });
+  }
+  const closed = changes.filter((change) => changeStatus(change, now) === 'closed').sort((a, b) => b.dueAt.getTime() - a.dueAt.getTime());
+  const last = closed[0];
+  if (last) {
+    return denied('window_closed', `The window of ${last.name} on ${deviceRef} closed at ${last.dueAt.toISOString()}: ask a planner for a new change.`, {
+      change: last.name,
+      closedAt: last.dueAt.toISOString(),
+    });
+  }
+  const cancelled = changes[0] as Change;
+  return denied('change_cancelled', `Change ${cancelled.name} on ${deviceRef} was cancelled${cancelled.cancelReason ? `: ${cancelled.cancelReason}` : ''}.`, {
+    change: cancelled.name,
+  });
+}
+
+function notOpen(request: RequestRow): AppError {
+  return new AppError('request_not_pending', 409, `Request #${request.number} is ${request.status}: it cannot change any more.`, { status: request.status });
+}

@@ -1,0 +1,113 @@
+import type { Selectable } from 'kysely';
+import type { Executor, Tx } from '../platform/database.ts';
+import type { AccessRequestTable, RequestDecisionTable, RequestStatus } from '../platform/tables/changes.ts';
+
+export type RequestRow = Selectable<AccessRequestTable>;
+export type DecisionRow = Selectable<RequestDecisionTable>;
+
+export async function insertRequest(
+  trx: Tx,
+  request: { id: string; changeId: string; deviceId: string; requesterId: string; justification: string | null; createdAt: Date },
+): Promise<RequestRow> {
+  return trx
+    .insertInto('access_request')
+    .values({
+      id: request.id,
+      change_id: request.changeId,
+      device_id: request.deviceId,
+      requester_id: request.requesterId,
+      justification: request.justification,
+      status: 'pending',
+      created_at: request.createdAt,
+      decided_at: null,
+      closed_at: null,
+      close_reason: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function findRequestByNumber(db: Executor, number: number): Promise<RequestRow | undefined> {
+  return db.selectFrom('access_request').selectAll().where('number', '=', number).executeTakeFirst();
+}
+
+/** The newest request of a user for a device under a change. */
+export async function latestRequest(db: Executor, changeId: string, deviceId: string, requesterId: string): Promise<RequestRow | undefined> {
+  return db
+    .selectFrom('access_request')
+    .selectAll()
+    .where('change_id', '=', changeId)
+    .where('device_id', '=', deviceId)
+    .where('requester_id', '=', requesterId)
+    .orderBy('number', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+export interface RequestFilter {
+  readonly requesterId?: string;
+  /** Only requests under these changes. */
+  readonly changeIds?: readonly string[];
+  readonly status?: RequestStatus;
+  readonly deviceIds?: readonly string[];
+  /** Pending requests first, then newest first (the approver's view). */
+  readonly pendingFirst?: boolean;
+  readonly limit: number;
+}
+
+export async function listRequests(db: Executor, filter: RequestFilter): Promise<RequestRow[]> {
+  if (filter.changeIds?.length === 0 || filter.deviceIds?.length === 0) return [];
+  let query = db.selectFrom('access_request').selectAll();
+  if (filter.requesterId) query = query.where('requester_id', '=', filter.requesterId);
+  if (filter.changeIds) query = query.where('change_id', 'in', filter.changeIds);
+  if (filter.deviceIds) query = query.where('device_id', 'in', filter.deviceIds);
+  if (filter.status) query = query.where('status', '=', filter.status);
+  if (filter.pendingFirst) query = query.orderBy((eb) => eb.case().when('status', '=', 'pending').then(0).else(1).end());
+  return query.orderBy('number', 'desc').limit(filter.limit).execute();
+}
+
+export async function decisionsOf(db: Executor, requestIds: readonly string[]): Promise<DecisionRow[]> {
+  if (requestIds.length === 0) return [];
+  return db.selectFrom('request_decision').selectAll().where('request_id', 'in', requestIds).orderBy('decided_at').execute();
+}
+
+export async function insertDecision(trx: Tx, decision: DecisionRow): Promise<void> {
+  await trx.insertInto('request_decision').values(decision).execute();
+}
+
+export async function setRequestStatus(
+  trx: Tx,
+  id: string,
+  status: RequestStatus,
+  at: Date,
+  closeReason?: string,
+): Promise<void> {
+  const decided = status === 'approved' || status === 'denied';
+  await trx
+    .updateTable('access_request')
+    .set({ status, ...(decided ? { decided_at: at } : { closed_at: at, close_reason: closeReason ?? null }) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Closes the pending and approved requests of a change (cancelled or expired) and returns them. */
+export async function closeOpenRequestsOfChange(trx: Tx, changeId: string, status: 'cancelled' | 'expired', at: Date, reason: string): Promise<RequestRow[]> {
+  return trx
+    .updateTable('access_request')
+    .set({ status, closed_at: at, close_reason: reason })
+    .where('change_id', '=', changeId)
+    .where('status', 'in', ['pending', 'approved'])
+    .returningAll()
+    .execute();
+}
+
+/** Pending or approved requests whose change's window has closed by `now`. */
+export async function requestsPastDue(db: Executor, now: Date): Promise<RequestRow[]> {
+  return db
+    .selectFrom('access_request as r')
+    .innerJoin('change as c', 'c.id', 'r.change_id')
+    .selectAll('r')
+    .where('r.status', 'in', ['pending', 'approved'])
+    .where('c.due_at', '<=', now)
+    .execute();
+}

@@ -1,0 +1,196 @@
+import { Type } from 'typebox';
+import { actorOf } from '../identity/index.ts';
+import type { Api } from '../platform/http.ts';
+import type { CredentialService } from './credential.service.ts';
+import type { DeviceService } from './device.service.ts';
+
+const DeviceSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  partition: Type.String(),
+  application: Type.Union([Type.String(), Type.Null()]),
+  hostname: Type.String(),
+  port: Type.Integer(),
+  protocol: Type.Literal('ssh'),
+  description: Type.String(),
+  tags: Type.Array(Type.String()),
+  hostKey: Type.Union([Type.String(), Type.Null()]),
+  hostKeyFingerprint: Type.Union([Type.String(), Type.Null()]),
+  version: Type.Integer(),
+  createdAt: Type.String(),
+  createdBy: Type.String(),
+  updatedAt: Type.String(),
+  updatedBy: Type.String(),
+});
+
+const CredentialSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  device: Type.String(),
+  partition: Type.String(),
+  account: Type.String(),
+  kind: Type.Union([Type.Literal('password'), Type.Literal('private_key')]),
+  hasPassphrase: Type.Boolean(),
+  sealedWithKey: Type.String(),
+  description: Type.String(),
+  version: Type.Integer(),
+  createdAt: Type.String(),
+  createdBy: Type.String(),
+  updatedAt: Type.String(),
+  updatedBy: Type.String(),
+});
+
+const Secret = Type.Union([
+  Type.Object({ password: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
+  Type.Object({ privateKey: Type.String({ minLength: 1, maxLength: 65536 }), passphrase: Type.Optional(Type.String({ maxLength: 4096 })) }, { additionalProperties: false }),
+]);
+
+const DeviceRef = Type.Object({ device: Type.String({ minLength: 1, maxLength: 200 }) });
+const CredentialId = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const Version = Type.Object({ expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false });
+const Tags = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 });
+
+/** Devices and the vault's credentials. */
+export function inventoryRoutes(app: Api, services: { devices: DeviceService; credentials: CredentialService }): void {
+  const { devices, credentials } = services;
+
+  app.get(
+    '/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Devices you may view',
+        querystring: Type.Object(
+          { partition: Type.Optional(Type.String()), tag: Type.Optional(Type.String()), search: Type.Optional(Type.String({ maxLength: 200 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Array(DeviceSchema) },
+      },
+    },
+    async (request) => devices.list(actorOf(request), request.query),
+  );
+
+  app.post(
+    '/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Register a device',
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 128 }),
+            hostname: Type.String({ minLength: 1, maxLength: 253 }),
+            port: Type.Optional(Type.Integer()),
+            description: Type.Optional(Type.String({ maxLength: 2000 })),
+            partition: Type.Optional(Type.String()),
+            application: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+            tags: Type.Optional(Tags),
+            hostKey: Type.Optional(Type.Union([Type.String({ maxLength: 16384 }), Type.Null()])),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: DeviceSchema },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await devices.create(actorOf(request), request.body)),
+  );
+
+  app.get('/devices/:device', { schema: { tags: ['devices'], summary: 'One device, by name or PARTITION.name', params: DeviceRef, response: { 200: DeviceSchema } } }, async (request) =>
+    devices.get(actorOf(request), request.params.device),
+  );
+
+  app.patch(
+    '/devices/:device',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Edit a device; `hostKey` re-pins (null unpins)',
+        params: DeviceRef,
+        body: Type.Object(
+          {
+            hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+            port: Type.Optional(Type.Integer()),
+            description: Type.Optional(Type.String({ maxLength: 2000 })),
+            application: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+            tags: Type.Optional(Tags),
+            hostKey: Type.Optional(Type.Union([Type.String({ maxLength: 16384 }), Type.Null()])),
+            expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: DeviceSchema },
+      },
+    },
+    async (request) => devices.update(actorOf(request), request.params.device, request.body),
+  );
+
+  app.delete('/devices/:device', { schema: { tags: ['devices'], summary: 'Delete a device without credentials or changes', params: DeviceRef, querystring: Version } }, async (request, reply) => {
+    await devices.delete(actorOf(request), request.params.device, request.query.expectedVersion);
+    return reply.status(204).send();
+  });
+
+  app.post(
+    '/devices/:device/test-connection',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Read the SSH host key: pins it the first time, checks it afterwards (409 host_key_mismatch)',
+        params: DeviceRef,
+        response: { 200: Type.Object({ device: DeviceSchema, hostKeyStatus: Type.Union([Type.Literal('pinned'), Type.Literal('matched')]), hostKeyFingerprint: Type.String() }) },
+      },
+    },
+    async (request) => devices.testConnection(actorOf(request), request.params.device),
+  );
+
+  app.get(
+    '/credentials',
+    {
+      schema: {
+        tags: ['credentials'],
+        summary: 'Credentials you may view (never their secrets)',
+        querystring: Type.Object({ device: Type.Optional(Type.String()) }, { additionalProperties: false }),
+        response: { 200: Type.Array(CredentialSchema) },
+      },
+    },
+    async (request) => credentials.list(actorOf(request), request.query),
+  );
+
+  app.post(
+    '/credentials',
+    {
+      schema: {
+        tags: ['credentials'],
+        summary: 'Vault a credential: an account on a device and its password or private key',
+        body: Type.Object(
+          { device: Type.String({ minLength: 1 }), account: Type.String({ minLength: 1, maxLength: 64 }), secret: Secret, description: Type.Optional(Type.String({ maxLength: 2000 })) },
+          { additionalProperties: false },
+        ),
+        response: { 201: CredentialSchema },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await credentials.create(actorOf(request), request.body)),
+  );
+
+  app.get('/credentials/:id', { schema: { tags: ['credentials'], summary: 'One credential (never its secret)', params: CredentialId, response: { 200: CredentialSchema } } }, async (request) =>
+    credentials.get(actorOf(request), request.params.id),
+  );
+
+  app.patch(
+    '/credentials/:id',
+    {
+      schema: {
+        tags: ['credentials'],
+        summary: 'Replace the secret or edit the description',
+        params: CredentialId,
+        body: Type.Object({ secret: Type.Optional(Secret), description: Type.Optional(Type.String({ maxLength: 2000 })), expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
+        response: { 200: CredentialSchema },
+      },
+    },
+    async (request) => credentials.update(actorOf(request), request.params.id, request.body),
+  );
+
+  app.delete('/credentials/:id', { schema: { tags: ['credentials'], summary: 'Delete a credential', params: CredentialId, querystring: Version } }, async (request, reply) => {
+    await credentials.delete(actorOf(request), request.params.id, request.query.expectedVersion);
+    return reply.status(204).send();
+  });
+}
