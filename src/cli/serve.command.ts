@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { createChangegate, VERSION } from '../changegate.ts';
+import { firstStartNotes, serveBanner } from './banner.ts';
+import type { Api } from '../platform/http.ts';
+import { CommandError } from './command-error.ts';
+import { globalOptionsOf, loadCliConfig, type GlobalOptions } from './global-options.ts';
+import { printLines } from './output.ts';
+import { listenForStop } from './stop-signals.ts';
+
+interface ServeOptions {
+  readonly httpPort?: string;
+  readonly httpHost?: string;
+}
+
+/** `changegate serve`: runs the server until SIGINT or SIGTERM. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the Changegate server: the HTTP API under /api/v1 and its docs at /api/docs')
+    .option('--http-port <port>', 'port to listen on, 0 for any free one (overrides CHANGEGATE_HTTP_PORT)')
+    .option('--http-host <host>', 'address to listen on (overrides CHANGEGATE_HTTP_HOST)')
+    .addHelpText(
+      'after',
+      '\nPrints the URL once listening and, on the first start only, the generated password of "admin".\n' +
+        'Ctrl+C or SIGTERM lets requests under way finish, closes the database and exits 0; a second one exits at once (130).',
+    )
+    .action((options: ServeOptions, command: Command) => serve(globalOptionsOf(command), options));
+}
+
+async function serve(globals: GlobalOptions, options: ServeOptions): Promise<void> {
+  const config = loadCliConfig(globals, { httpPort: options.httpPort, httpHost: options.httpHost });
+  const stop = listenForStop(() => printLines('Stopping…'));
+  try {
+    const changegate = await createChangegate({ config });
+    try {
+      await listen(changegate.app, config.httpHost, config.httpPort);
+      const address = changegate.app.server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : config.httpPort;
+      printLines(...serveBanner({ version: VERSION, config, port, notes: firstStartNotes(changegate) }));
+      await stop.requested;
+    } finally {
+      await changegate.close();
+    }
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function listen(app: Api, host: string, port: number): Promise<void> {
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new CommandError(`Port ${port} on ${host} is in use: stop what holds it, or choose another with --http-port or CHANGEGATE_HTTP_PORT.`);
+    if (code === 'EADDRNOTAVAIL') throw new CommandError(`This machine has no address ${host}: choose another with --http-host or CHANGEGATE_HTTP_HOST.`);
+    throw error;
+  }
+}

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import type { UserView } from '../identity/index.ts';
+import { generatePassword } from '../identity/password.ts';
+import { globalOptionsOf } from './global-options.ts';
+import { withChangegate } from './open-changegate.ts';
+import { printJson, printLines, printTable, yesNo } from './output.ts';
+import { readLine, readNewPassword } from './secret-input.ts';
+
+interface AddOptions {
+  readonly displayName?: string;
+  readonly email?: string;
+  readonly timeZone?: string;
+  readonly passwordStdin?: boolean;
+  readonly json?: boolean;
+}
+
+/** `changegate user add|list|disable|enable|passwd`: administering users needs User.Admin. */
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('add, list, disable and enable users, and set their passwords (needs User.Admin)');
+
+  user
+    .command('add')
+    .description('add a user; without --password-stdin a password is generated and printed once')
+    .argument('<username>', 'lower-case letters, digits, ".", "_" or "-", starting with a letter')
+    .option('--display-name <name>', 'name shown to people (default: the username)')
+    .option('--email <address>', 'e-mail address for notifications')
+    .option('--time-zone <zone>', 'IANA time zone such as Europe/Berlin (default: UTC)')
+    .option('--password-stdin', 'read the password from one line of standard input')
+    .option('--json', 'print the user (and any generated password) as JSON')
+    .action(async (username: string, options: AddOptions, command: Command) => {
+      // Read before opening the database, which stays locked while open.
+      const password = options.passwordStdin ? await readLine() : generatePassword();
+      await withChangegate(globalOptionsOf(command), async (core, actor) => {
+        const created = await core.services.users.create(actor, {
+          username,
+          password,
+          displayName: options.displayName,
+          email: options.email,
+          timeZone: options.timeZone,
+        });
+        const generated = options.passwordStdin ? undefined : password;
+        if (options.json) return printJson({ user: created, ...(generated && { generatedPassword: generated }) });
+        printLines(`Added user ${created.username}.`);
+        if (generated) printLines(`Password: ${generated}`, 'It is shown only once: hand it over safely; the user can change it after signing in.');
+      });
+    });
+
+  user
+    .command('list')
+    .description('list every user, disabled ones included')
+    .option('--json', 'print the users as JSON')
+    .action((options: { json?: boolean }, command: Command) =>
+      withChangegate(globalOptionsOf(command), async (core, actor) => {
+        const users = await core.services.users.list(actor, { includeDisabled: true });
+        if (options.json) return printJson(users);
+        printTable(['username', 'display name', 'email', 'time zone', 'disabled', 'TOTP'], users.map(userRow), 'There are no users.');
+      }),
+    );
+
+  for (const disabled of [true, false]) {
+    user
+      .command(disabled ? 'disable' : 'enable')
+      .description(disabled ? 'disable a user: their web sessions end and no password, token or key lets them in' : 'enable a disabled user again')
+      .argument('<username>', 'the user')
+      .action((username: string, _options: object, command: Command) =>
+        withChangegate(globalOptionsOf(command), async (core, actor) => {
+          await core.services.users.setDisabled(actor, username, disabled);
+          printLines(`${disabled ? 'Disabled' : 'Enabled'} user ${username}.`);
+        }),
+      );
+  }
+
+  user
+    .command('passwd')
+    .description("set a user's password (also lifts a lockout): typed twice at a terminal, else one line of standard input")
+    .argument('<username>', 'the user')
+    .option('--password-stdin', 'read the password from one line of standard input, even at a terminal')
+    .action(async (username: string, options: { passwordStdin?: boolean }, command: Command) => {
+      const password = await readNewPassword({ fromStdin: options.passwordStdin === true });
+      await withChangegate(globalOptionsOf(command), async (core, actor) => {
+        await core.services.users.setPassword(actor, username, password);
+        printLines(`Set the password of ${username}.`);
+      });
+    });
+}
+
+const userRow = (user: UserView): string[] => [user.username, user.displayName, user.email ?? '-', user.timeZone, yesNo(user.disabled), yesNo(user.totpEnabled)];
