@@ -34,6 +34,7 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const changegate = await createChangegate({ config });
     try {
       await listen(changegate.app, config.httpHost, config.httpPort);
+      changegate.startBackground();
       const address = changegate.app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.httpPort;
       printLines(...serveBanner({ version: VERSION, config, port, notes: firstStartNotes(changegate) }));

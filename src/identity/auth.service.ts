@@ -10,6 +10,7 @@ import type { Actor } from './actor.ts';
 import {
   deleteWebSession,
   findApiToken,
+  findSshKeyByFingerprint,
   findApiTokenByHash,
   findWebSession,
   insertApiToken,
@@ -79,6 +80,7 @@ const SESSION_MAX_MS = 12 * 60 * 60 * 1000;
 const TOUCH_INTERVAL_MS = 60 * 1000;
 const TOKEN_PREFIX = 'cg_';
 
+const isUuid = (text: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text);
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 const totpContext = (userId: string) => `totp:${userId}`;
 
@@ -103,33 +105,8 @@ export class AuthService {
   async login(input: LoginInput): Promise<WebSession> {
     const outcome = await this.deps.db.transaction().execute(async (trx): Promise<WebSession | AppError> => {
       const now = this.deps.clock.now();
-      const user = await findUserByName(trx, input.username);
-      const fail = async (reason: string, error: AppError) => {
-        await appendEvent(trx, {
-          actor: user?.username ?? 'anonymous',
-          action: 'auth.login.failure',
-          subject: `user:${input.username.slice(0, 64)}`,
-          data: { reason, sourceIp: input.sourceIp },
-          time: now,
-        });
-        return error;
-      };
-      if (!user || !user.password_hash || user.disabled_at) {
-        await verifyAgainstNothing(input.password);
-        return fail(!user ? 'unknown_user' : user.disabled_at ? 'disabled' : 'no_password', errors.invalidCredentials());
-      }
-      if (user.locked_until && user.locked_until > now) return fail('locked', errors.accountLocked(user.locked_until));
-      if (!(await verifyPassword(input.password, user.password_hash))) return this.recordFailure(trx, user, now, 'bad_password', fail);
-      let totpStep = user.totp_last_step;
-      if (user.totp_enabled_at && user.totp_secret) {
-        // A correct password without a code is the first of two steps, not a failure.
-        if (!input.totp) return errors.totpRequired();
-        const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpContext(user.id)), input.totp, now);
-        if (step === undefined) return this.recordFailure(trx, user, now, 'bad_totp', fail);
-        if (user.totp_last_step !== null && step <= user.totp_last_step) return this.recordFailure(trx, user, now, 'totp_replayed', fail);
-        totpStep = step;
-      }
-      await updateSignInState(trx, user.id, { failed_logins: 0, locked_until: null, totp_last_step: totpStep });
+      const user = await this.checkCredentials(trx, input, now);
+      if (user instanceof AppError) return user;
       const token = randomBytes(32).toString('base64url');
       const csrfToken = randomBytes(24).toString('base64url');
       const expiresAt = new Date(now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000);
@@ -143,17 +120,97 @@ export class AuthService {
         expires_at: expiresAt,
         last_seen_at: now,
       });
-      await appendEvent(trx, {
-        actor: user.username,
-        action: 'auth.login.success',
-        subject: `user:${user.username}`,
-        data: { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null },
-        time: now,
-      });
+      await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null });
       return { token, csrfToken, expiresAt, user: presentUser({ ...user, failed_logins: 0, locked_until: null }, now) };
     });
     if (outcome instanceof AppError) throw outcome;
     return outcome;
+  }
+
+  /**
+   * Signs a user in at the SSH gateway with password and, when enrolled, a TOTP code: the same
+   * checks, lockout and event log as the web sign-in, without a web session.
+   */
+  async authenticatePassword(input: LoginInput): Promise<Actor> {
+    const outcome = await this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
+      const now = this.deps.clock.now();
+      const user = await this.checkCredentials(trx, input, now);
+      if (user instanceof AppError) return user;
+      await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null, via: 'ssh' });
+      return { userId: user.id, username: user.username };
+    });
+    if (outcome instanceof AppError) throw outcome;
+    return outcome;
+  }
+
+  /**
+   * Signs a user in at the SSH gateway with one of their registered public keys; the caller has
+   * checked the key's signature. Returns undefined (and logs the failure) when the key is not theirs.
+   */
+  async authenticatePublicKey(input: { username: string; fingerprint: string; sourceIp: string }): Promise<Actor | undefined> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const user = await findUserByName(trx, input.username);
+      const key = user && !user.disabled_at ? await findSshKeyByFingerprint(trx, user.id, input.fingerprint) : undefined;
+      const locked = user?.locked_until && user.locked_until > now;
+      if (!user || !key || locked) {
+        await appendEvent(trx, {
+          actor: user?.username ?? 'anonymous',
+          action: 'auth.login.failure',
+          subject: `user:${input.username.slice(0, 64)}`,
+          data: { reason: !user ? 'unknown_user' : locked ? 'locked' : 'unknown_key', sourceIp: input.sourceIp, via: 'ssh', fingerprint: input.fingerprint },
+          time: now,
+        });
+        return undefined;
+      }
+      await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, via: 'ssh', fingerprint: input.fingerprint });
+      return { userId: user.id, username: user.username };
+    });
+  }
+
+  /** Whether a user must give a TOTP code to sign in, so the gateway knows what to ask. */
+  async requiresTotp(username: string): Promise<boolean> {
+    const user = await findUserByName(this.deps.db, username);
+    return Boolean(user?.totp_enabled_at);
+  }
+
+  /**
+   * Checks a password and TOTP code, counting failures toward the lockout and logging them.
+   * Returns the user, or the error to answer once the transaction has committed.
+   */
+  private async checkCredentials(trx: Tx, input: LoginInput, now: Date): Promise<UserRow | AppError> {
+    const user = await findUserByName(trx, input.username);
+    const fail = async (reason: string, error: AppError) => {
+      await appendEvent(trx, {
+        actor: user?.username ?? 'anonymous',
+        action: 'auth.login.failure',
+        subject: `user:${input.username.slice(0, 64)}`,
+        data: { reason, sourceIp: input.sourceIp },
+        time: now,
+      });
+      return error;
+    };
+    if (!user || !user.password_hash || user.disabled_at) {
+      await verifyAgainstNothing(input.password);
+      return fail(!user ? 'unknown_user' : user.disabled_at ? 'disabled' : 'no_password', errors.invalidCredentials());
+    }
+    if (user.locked_until && user.locked_until > now) return fail('locked', errors.accountLocked(user.locked_until));
+    if (!(await verifyPassword(input.password, user.password_hash))) return this.recordFailure(trx, user, now, 'bad_password', fail);
+    let totpStep = user.totp_last_step;
+    if (user.totp_enabled_at && user.totp_secret) {
+      // A correct password without a code is the first of two steps, not a failure.
+      if (!input.totp) return errors.totpRequired();
+      const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpContext(user.id)), input.totp, now);
+      if (step === undefined) return this.recordFailure(trx, user, now, 'bad_totp', fail);
+      if (user.totp_last_step !== null && step <= user.totp_last_step) return this.recordFailure(trx, user, now, 'totp_replayed', fail);
+      totpStep = step;
+    }
+    await updateSignInState(trx, user.id, { failed_logins: 0, locked_until: null, totp_last_step: totpStep });
+    return user;
+  }
+
+  private async recordSuccess(trx: Tx, user: UserRow, now: Date, data: Record<string, unknown>): Promise<void> {
+    await appendEvent(trx, { actor: user.username, action: 'auth.login.success', subject: `user:${user.username}`, data, time: now });
   }
 
   async logout(sessionToken: string): Promise<void> {
@@ -247,7 +304,7 @@ export class AuthService {
   /** Revokes one of the caller's tokens; a `User.Admin` may revoke anyone's. */
   async revokeToken(actor: Actor, tokenId: string): Promise<ApiTokenView> {
     return this.deps.db.transaction().execute(async (trx) => {
-      const row = await findApiToken(trx, tokenId);
+      const row = isUuid(tokenId) ? await findApiToken(trx, tokenId) : undefined;
       const mayRevoke = row && (row.user_id === actor.userId || (await hasPrivilege(trx, actor, 'User.Admin', SYSTEM)));
       if (!row || !mayRevoke) throw errors.notFound('API token', tokenId);
       const now = this.deps.clock.now();

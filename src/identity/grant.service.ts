@@ -77,7 +77,7 @@ export class GrantService {
 
   async revoke(actor: Actor, grantId: string): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
-      const grant = await findGrant(trx, grantId);
+      const grant = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(grantId) ? await findGrant(trx, grantId) : undefined;
       if (!grant || !(await hasPrivilege(trx, actor, grant.privilege, grant, 'admin'))) throw errors.notFound('grant', grantId);
       await deleteGrant(trx, grant.id);
       await appendEvent(trx, {
