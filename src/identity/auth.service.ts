@@ -4,6 +4,7 @@ import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
+import { isUuid } from '../platform/ids.ts';
 import type { SecretBox } from '../platform/secret-box.ts';
 import { hasPrivilege } from './access.ts';
 import type { Actor } from './actor.ts';
@@ -80,7 +81,6 @@ const SESSION_MAX_MS = 12 * 60 * 60 * 1000;
 const TOUCH_INTERVAL_MS = 60 * 1000;
 const TOKEN_PREFIX = 'cg_';
 
-const isUuid = (text: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text);
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 const totpContext = (userId: string) => `totp:${userId}`;
 

@@ -4,6 +4,7 @@ import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
+import { isUuid } from '../platform/ids.ts';
 import { hasPrivilege, requirePrivilege } from './access.ts';
 import type { Actor } from './actor.ts';
 import { deleteGrant, findGrant, findGrantByScope, insertGrant, listGrants, updateGrantLevel, type GrantRow } from './grant.store.ts';
@@ -77,7 +78,7 @@ export class GrantService {
 
   async revoke(actor: Actor, grantId: string): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
-      const grant = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(grantId) ? await findGrant(trx, grantId) : undefined;
+      const grant = isUuid(grantId) ? await findGrant(trx, grantId) : undefined;
       if (!grant || !(await hasPrivilege(trx, actor, grant.privilege, grant, 'admin'))) throw errors.notFound('grant', grantId);
       await deleteGrant(trx, grant.id);
       await appendEvent(trx, {
