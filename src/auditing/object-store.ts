@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Actor } from '../identity/index.ts';
-import type { Tx } from '../platform/database.ts';
+import type { Executor, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import { businessKey, fieldDiff, toJson, type ObjectFields, type ObjectMeta, type ObjectType } from './object.ts';
+import { businessKey, fieldDiff, toJson, type ObjectFields, type ObjectMeta, type ObjectReference, type ObjectType } from './object.ts';
 
 /** How one object type is written. Its store implements this; the object store does the rest. */
 export interface ObjectKind<T extends ObjectMeta> {
@@ -16,6 +16,20 @@ export interface ObjectKind<T extends ObjectMeta> {
   /** Writes `object` over the stored row if that row still has `expectedVersion`; returns the rows written. */
   update(trx: Tx, object: T, expectedVersion: number): Promise<number>;
   remove(trx: Tx, object: T): Promise<void>;
+  /** Reads one object by id: a restore compares the snapshot with what is stored now. */
+  find(db: Executor, id: string): Promise<T | undefined>;
+  /** Rebuilds the object from its audit snapshot (the JSON `snapshot()` made). */
+  fromSnapshot(json: Readonly<Record<string, unknown>>): T;
+  /** What the object points at besides its partition and application; a restore refuses when one is gone. */
+  references(object: T): readonly ObjectReference[];
+  /** Other objects now holding a unique key (a name) this object needs, described; a restore refuses when there is one. */
+  keyHolders(db: Executor, object: T): Promise<readonly string[]>;
+  /** Rules of the domain a restore must keep (a frozen script, a cancelled change), as what stops it. */
+  restoreProblems?(db: Executor, target: T, current: T | undefined): Promise<readonly string[]>;
+  /** Fields a restore leaves as they are, whatever the snapshot says: state only the system sets. */
+  readonly keptOnRestore?: readonly string[];
+  /** The event subject, when it is not `<event>:<business key>` (users are `user:alice`). */
+  subject?(object: T, businessKey: string): string;
 }
 
 export type WriteAction = 'C' | 'M' | 'D';
@@ -30,6 +44,8 @@ export interface ObjectWrite<T extends ObjectMeta = ObjectMeta> {
   readonly actor: Actor;
   readonly reason?: string;
   readonly time: Date;
+  /** Set when the write restores the object from this audit entry: it is audited at Full whatever the rules say. */
+  readonly restoring?: number;
 }
 
 /** Called inside the write's transaction after every write by a user (not by the system). */
@@ -43,6 +59,10 @@ export interface WriteOptions {
   readonly id?: string;
   /** The version the caller last read; a different stored version answers 409 instead of overwriting. */
   readonly expectedVersion?: number;
+  /** The event action's last part when it says more than `update`: `user.disable`. */
+  readonly verb?: string;
+  /** The audit entry this write restores the object from. */
+  readonly restoring?: number;
 }
 
 export interface Clockish {
@@ -56,6 +76,7 @@ export interface Clockish {
  */
 export class ObjectStore {
   private readonly hooks: ObjectWriteHook[] = [];
+  private readonly kinds = new Map<ObjectType, ObjectKind<ObjectMeta>>();
 
   constructor(private readonly clock: Clockish) {}
 
@@ -63,12 +84,34 @@ export class ObjectStore {
     this.hooks.push(hook);
   }
 
+  /** Makes object types known by name, for what works from a type alone: restore, the trash, presenting snapshots. */
+  register(...kinds: ReadonlyArray<ObjectKind<ObjectMeta>>): void {
+    for (const kind of kinds) this.kinds.set(kind.type, kind);
+  }
+
+  /** The registered kind of a type, if any. */
+  kindOf(type: ObjectType): ObjectKind<ObjectMeta> | undefined {
+    return this.kinds.get(type);
+  }
+
   async create<T extends ObjectMeta>(trx: Tx, kind: ObjectKind<T>, fields: ObjectFields<T>, actor: Actor, options: WriteOptions = {}): Promise<T> {
     const now = this.clock.now();
     const object = { ...fields, id: options.id ?? randomUUID(), version: 1, createdAt: now, createdBy: actor.username, updatedAt: now, updatedBy: actor.username } as T;
     await kind.insert(trx, object);
-    await this.record(trx, { kind, action: 'C', after: object, actor, reason: options.reason, time: now });
+    await this.record(trx, { kind, action: 'C', after: object, actor, reason: options.reason, time: now, restoring: options.restoring }, options.verb);
     return object;
+  }
+
+  /**
+   * Brings a deleted object back from its snapshot, with its id (sealed secrets are bound to it),
+   * its creation fields, and the next version.
+   */
+  async recreate<T extends ObjectMeta>(trx: Tx, kind: ObjectKind<T>, object: T, actor: Actor, options: WriteOptions = {}): Promise<T> {
+    const now = this.clock.now();
+    const restored = { ...object, version: object.version + 1, updatedAt: now, updatedBy: actor.username } as T;
+    await kind.insert(trx, restored);
+    await this.record(trx, { kind, action: 'C', after: restored, actor, reason: options.reason, time: now, restoring: options.restoring }, options.verb);
+    return restored;
   }
 
   async update<T extends ObjectMeta>(trx: Tx, kind: ObjectKind<T>, before: T, changes: Partial<ObjectFields<T>>, actor: Actor, options: WriteOptions = {}): Promise<T> {
@@ -76,14 +119,14 @@ export class ObjectStore {
     const now = this.clock.now();
     const after = { ...before, ...changes, version: before.version + 1, updatedAt: now, updatedBy: actor.username } as T;
     if ((await kind.update(trx, after, before.version)) === 0) throw staleVersion(kind, before, before.version);
-    await this.record(trx, { kind, action: 'M', before, after, actor, reason: options.reason, time: now });
+    await this.record(trx, { kind, action: 'M', before, after, actor, reason: options.reason, time: now, restoring: options.restoring }, options.verb);
     return after;
   }
 
   async delete<T extends ObjectMeta>(trx: Tx, kind: ObjectKind<T>, before: T, actor: Actor, options: WriteOptions = {}): Promise<void> {
     if (options.expectedVersion !== undefined && options.expectedVersion !== before.version) throw staleVersion(kind, before, options.expectedVersion);
     await kind.remove(trx, before);
-    await this.record(trx, { kind, action: 'D', before, actor, reason: options.reason, time: this.clock.now() });
+    await this.record(trx, { kind, action: 'D', before, actor, reason: options.reason, time: this.clock.now() }, options.verb);
   }
 
   /**
@@ -97,24 +140,30 @@ export class ObjectStore {
     await appendEvent(trx, {
       actor: 'system',
       action: `${kind.event}.${what}`,
-      subject: `${kind.event}:${before.name}`,
+      subject: kind.subject ? kind.subject(before, before.name) : `${kind.event}:${before.name}`,
       data: { id: before.id, version: after.version, changes: redact(kind, fieldDiff(snapshot(before), snapshot(after))) },
       time: now,
     });
     return after;
   }
 
-  private async record<T extends ObjectMeta>(trx: Tx, write: Omit<ObjectWrite<T>, 'businessKey'>): Promise<void> {
+  private async record<T extends ObjectMeta>(trx: Tx, write: Omit<ObjectWrite<T>, 'businessKey'>, verbOption?: string): Promise<void> {
     const object = (write.after ?? write.before) as T;
     const partition = await trx.selectFrom('partition').select('name').where('id', '=', object.partitionId).executeTakeFirst();
     const key = businessKey(partition?.name ?? object.partitionId, object.name);
-    const verb = { C: 'create', M: 'update', D: 'delete' }[write.action];
+    const verb = verbOption ?? { C: 'create', M: 'update', D: 'delete' }[write.action];
     const diff = redact(write.kind, fieldDiff(write.before && snapshot(write.before), write.after && snapshot(write.after)));
     await appendEvent(trx, {
       actor: write.actor.username,
       action: `${write.kind.event}.${verb}`,
-      subject: `${write.kind.event}:${key}`,
-      data: { id: object.id, version: object.version, changes: diff, ...(write.reason && { reason: write.reason }) },
+      subject: write.kind.subject ? write.kind.subject(object, key) : `${write.kind.event}:${key}`,
+      data: {
+        id: object.id,
+        version: object.version,
+        changes: diff,
+        ...(write.reason && { reason: write.reason }),
+        ...(write.restoring !== undefined && { restoredFrom: write.restoring }),
+      },
       time: write.time,
     });
     for (const hook of this.hooks) await hook.afterWrite(trx, { ...write, businessKey: key } as ObjectWrite);

@@ -47,3 +47,27 @@ export function fieldDiff(before: Record<string, unknown> | undefined, after: Re
   }
   return diff;
 }
+
+/** The bookkeeping fields every object carries; a restore takes the others from the snapshot. */
+export const META_FIELDS = ['id', 'version', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy'] as const;
+
+/**
+ * Rebuilds an object from its snapshot: `toJson` turned its dates into ISO strings, and
+ * `dateFields` (besides `createdAt` and `updatedAt`) names the ones to turn back.
+ */
+export function fromJson<T extends ObjectMeta>(json: Readonly<Record<string, unknown>>, dateFields: readonly string[] = []): T {
+  const object: Record<string, unknown> = { ...json };
+  for (const field of ['createdAt', 'updatedAt', ...dateFields]) {
+    const value = object[field];
+    if (typeof value === 'string') object[field] = new Date(value);
+  }
+  return object as unknown as T;
+}
+
+/** Another object an object points at: a restore refuses to bring it back when this one is gone. */
+export interface ObjectReference {
+  readonly type: ObjectType;
+  readonly id: string;
+  /** How messages name it: `device web01`, `access group Ops`. */
+  readonly what: string;
+}

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { ObjectKind } from '../auditing/index.ts';
+import { fromJson, type ObjectKind } from '../auditing/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { AccessGroupTable } from '../platform/tables/changes.ts';
 import type { AccessGroup } from './access-group.ts';
@@ -56,6 +56,16 @@ export const accessGroupKind: ObjectKind<AccessGroup> = {
   },
   async remove(trx: Tx, group: AccessGroup) {
     await trx.deleteFrom('access_group').where('id', '=', group.id).execute();
+  },
+  find: (db, id) => findAccessGroup(db, id),
+  fromSnapshot: (json) => fromJson<AccessGroup>(json),
+  references: (group) => [
+    ...group.executors.map((id) => ({ type: 'User' as const, id, what: 'an executor' })),
+    ...group.approvers.map((id) => ({ type: 'User' as const, id, what: 'an approver' })),
+  ],
+  async keyHolders(db, group) {
+    const holders = (await findAccessGroupsNamed(db, group.name)).filter((other) => other.partitionId === group.partitionId && other.id !== group.id);
+    return holders.length > 0 ? [`another access group is now named ${group.name} in its partition`] : [];
   },
 };
 

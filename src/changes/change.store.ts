@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import type { ObjectKind } from '../auditing/index.ts';
+import { fromJson, type ObjectKind } from '../auditing/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { ChangeTable } from '../platform/tables/changes.ts';
 import type { Change, ChangeStatus } from './change.ts';
@@ -66,6 +66,26 @@ export const changeKind: ObjectKind<Change> = {
   },
   async remove(trx: Tx, change: Change) {
     await trx.deleteFrom('change').where('id', '=', change.id).execute();
+  },
+  find: (db, id) => findChange(db, id),
+  fromSnapshot: (json) => fromJson<Change>(json, ['startAt', 'dueAt', 'cancelledAt', 'scriptFrozenAt']),
+  references: (change) => [
+    { type: 'AccessGroup', id: change.accessGroupId, what: 'its access group' },
+    ...change.devices.map((id) => ({ type: 'Device' as const, id, what: 'one of its devices' })),
+  ],
+  async keyHolders(db, change) {
+    const holder = await findChangeByName(db, change.name);
+    return holder && holder.id !== change.id ? [`another change now has the change ID ${change.name}`] : [];
+  },
+  // The script freezes when the first session starts: a restore leaves that mark as it is.
+  keptOnRestore: ['scriptFrozenAt'],
+  async restoreProblems(_db, target, current) {
+    const problems: string[] = [];
+    if (current?.cancelledAt) problems.push(`change ${current.name} was cancelled on ${current.cancelledAt.toISOString()}, and a cancelled change stays as it was`);
+    if (current?.scriptFrozenAt && target.script !== current.script) {
+      problems.push(`the script of ${current.name} is frozen since ${current.scriptFrozenAt.toISOString()}, when its first session started`);
+    }
+    return problems;
   },
 };
 

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { ObjectKind } from '../auditing/index.ts';
+import { fromJson, type ObjectKind } from '../auditing/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { CredentialTable } from '../platform/tables/changes.ts';
 import type { Credential } from './credential.ts';
@@ -65,6 +65,24 @@ export const credentialKind: ObjectKind<Credential> = {
   },
   async remove(trx: Tx, credential: Credential) {
     await trx.deleteFrom('credential').where('id', '=', credential.id).execute();
+  },
+  find: (db, id) => findCredential(db, id),
+  // The snapshot holds the secret and passphrase sealed, bound to this id: restored, they open again.
+  fromSnapshot: (json) => fromJson<Credential>(json),
+  references: (credential) => [{ type: 'Device', id: credential.deviceId, what: 'its device' }],
+  async keyHolders(db, credential) {
+    const holders = await db
+      .selectFrom('credential')
+      .select(['id', 'name'])
+      .where('id', '!=', credential.id)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('partition_id', '=', credential.partitionId), eb('name', '=', credential.name)]),
+          eb.and([eb('device_id', '=', credential.deviceId), eb('account', '=', credential.account)]),
+        ]),
+      )
+      .execute();
+    return holders.map((holder) => `another credential (${holder.name}) now holds account ${credential.account} on its device`);
   },
 };
 

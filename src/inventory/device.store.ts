@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import type { ObjectKind } from '../auditing/index.ts';
+import { fromJson, type ObjectKind } from '../auditing/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { DeviceTable } from '../platform/tables/changes.ts';
 import type { Device } from './device.ts';
@@ -61,6 +61,13 @@ export const deviceKind: ObjectKind<Device> = {
   },
   async remove(trx: Tx, device: Device) {
     await trx.deleteFrom('device').where('id', '=', device.id).execute();
+  },
+  find: (db, id) => findDevice(db, id),
+  fromSnapshot: (json) => fromJson<Device>(json),
+  references: () => [],
+  async keyHolders(db, device) {
+    const holder = await findDeviceInPartition(db, device.partitionId, device.name);
+    return holder && holder.id !== device.id ? [`another device is now named ${device.name} in its partition`] : [];
   },
 };
 

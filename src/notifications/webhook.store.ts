@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { ObjectKind } from '../auditing/index.ts';
+import { fromJson, type ObjectKind } from '../auditing/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { WebhookTable } from '../platform/tables/notifications.ts';
 import type { Webhook } from './webhook.ts';
@@ -59,6 +59,13 @@ export const webhookKind: ObjectKind<Webhook> = {
   },
   async remove(trx: Tx, webhook: Webhook) {
     await trx.deleteFrom('webhook').where('id', '=', webhook.id).execute();
+  },
+  find: (db, id) => findWebhook(db, id),
+  fromSnapshot: (json) => fromJson<Webhook>(json),
+  references: () => [],
+  async keyHolders(db, webhook) {
+    const holder = await findWebhookByName(db, webhook.name);
+    return holder && holder.id !== webhook.id ? [`another webhook is now named ${webhook.name}`] : [];
   },
 };
 
