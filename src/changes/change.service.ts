@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { ObjectStore } from '../auditing/index.ts';
+import { appendEvent } from '../eventlog/index.ts';
 import { findDeviceByRef } from '../inventory/index.ts';
 import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, resolvePlace, type Actor } from '../identity/index.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -151,7 +152,17 @@ export class ChangeService {
         actor,
         { reason: reason ?? 'cancelled' },
       );
-      await closeOpenRequestsOfChange(trx, change.id, 'cancelled', now, 'the change was cancelled');
+      const closed = await closeOpenRequestsOfChange(trx, change.id, 'cancelled', now, 'the change was cancelled');
+      // Each closed request gets its own entry, so a request's history reads whole under its subject.
+      for (const request of closed) {
+        await appendEvent(trx, {
+          actor: actor.username,
+          action: 'request.cancel',
+          subject: `request:${request.number}`,
+          data: { change: change.name, reason: 'the change was cancelled' },
+          time: now,
+        });
+      }
       return (await this.present(trx, [cancelled]))[0] as ChangeView;
     });
   }

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { actorOf } from '../identity/index.ts';
 import type { Api } from '../platform/http.ts';
@@ -97,6 +98,16 @@ const RequestQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/**
+ * For actions whose body is optional (cancel, approve, deny): a POST without one reads as `{}`.
+ * Fastify validates a missing body against the schema too and would answer 400 "must be object".
+ */
+const optionalBody = {
+  preValidation: async (request: FastifyRequest) => {
+    request.body ??= {};
+  },
+};
 
 const date = (text: string | undefined) => (text === undefined ? undefined : new Date(text));
 
@@ -207,6 +218,7 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
   app.post(
     '/changes/:change/cancel',
     {
+      ...optionalBody,
       schema: {
         tags: ['changes'],
         summary: 'Cancel a change; its open requests close',
@@ -273,13 +285,13 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
 
   app.post(
     '/requests/:number/approve',
-    { schema: { tags: ['requests'], summary: 'Approve (N of the approvers are needed)', params: RequestNumber, body: Type.Optional(Comment), response: { 200: RequestSchema } } },
+    { ...optionalBody, schema: { tags: ['requests'], summary: 'Approve (N of the approvers are needed)', params: RequestNumber, body: Type.Optional(Comment), response: { 200: RequestSchema } } },
     async (request) => requests.approve(actorOf(request), request.params.number, request.body?.comment),
   );
 
   app.post(
     '/requests/:number/deny',
-    { schema: { tags: ['requests'], summary: 'Deny, with a comment for the requester', params: RequestNumber, body: Type.Optional(Comment), response: { 200: RequestSchema } } },
+    { ...optionalBody, schema: { tags: ['requests'], summary: 'Deny, with a comment for the requester', params: RequestNumber, body: Type.Optional(Comment), response: { 200: RequestSchema } } },
     async (request) => requests.deny(actorOf(request), request.params.number, request.body?.comment),
   );
 
