@@ -121,9 +121,9 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     const changes = new ChangeService({ db, clock, objects });
     const services: Services = {
       auth: new AuthService({ db, clock, secrets, policy: config }),
-      users: new UserService({ db, clock }),
+      users: new UserService({ db, clock, objects }),
       grants: new GrantService({ db, clock }),
-      partitions: new PartitionService({ db, clock }),
+      partitions: new PartitionService({ db, clock, objects }),
       events: new EventLogService({ db }),
       devices: new DeviceService({ db, clock, objects, hostKeys: options.hostKeys ?? sshHostKeyProbe }),
       credentials: new CredentialService({ db, objects, vault: secrets }),

@@ -1,24 +1,23 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { appendEvent } from '../eventlog/index.ts';
+import type { ObjectStore } from '../auditing/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { partitionsWith, requireObjectPrivilege, requirePrivilege } from './access.ts';
 import type { Actor } from './actor.ts';
 import {
+  applicationKind,
   countApplicationsIn,
-  deleteApplication,
-  deletePartition,
   findApplication,
+  findApplicationObject,
   findPartitionByName,
+  findPartitionObject,
+  globalPartitionId,
   hasSubApplications,
-  insertApplication,
-  insertPartition,
   listApplications,
   listPartitions,
-  updateApplication,
-  updatePartition,
+  objectsInPartition,
+  partitionKind,
   type ApplicationWithPartition,
   type PartitionRow,
 } from './partition.store.ts';
@@ -68,9 +67,12 @@ export const presentApplication = (row: ApplicationWithPartition): ApplicationVi
   parent: row.name.includes('/') ? row.name.slice(0, row.name.lastIndexOf('/')) : null,
 });
 
-/** Partitions and the applications inside them. */
+/**
+ * Partitions and the applications inside them. Every write goes through the object store: versioned,
+ * in the event log, and captured by the audit rules (partitions as objects of GLOBAL).
+ */
 export class PartitionService {
-  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly clock: Clock }) {}
+  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly clock: Clock; readonly objects: ObjectStore }) {}
 
   async listPartitions(actor: Actor): Promise<PartitionView[]> {
     return this.deps.db.transaction().execute(async (trx) => (await listPartitions(trx, await partitionsWith(trx, actor, 'Partition.View'))).map(presentPartition));
@@ -87,10 +89,9 @@ export class PartitionService {
         throw errors.validation('The partition name is not valid.', [{ path: '/name', message: 'letters, digits, "_" and "-", at most 64, no dot' }]);
       }
       if (await findPartitionByName(trx, input.name)) throw errors.alreadyExists('partition', input.name);
-      const row = newObject(input.name, input.description, actor, this.deps.clock.now());
-      await insertPartition(trx, row);
-      await this.event(trx, actor, 'partition.create', `partition:${row.name}`, { description: row.description });
-      return presentPartition(row);
+      const fields = { partitionId: await globalPartitionId(trx), applicationId: null, name: input.name, description: input.description ?? '' };
+      await this.deps.objects.create(trx, partitionKind, fields, actor);
+      return presentPartition(await this.reread(trx, input.name));
     });
   }
 
@@ -98,10 +99,8 @@ export class PartitionService {
     return this.deps.db.transaction().execute(async (trx) => {
       const partition = await this.visiblePartition(trx, actor, name, 'Partition.View');
       await requirePrivilege(trx, actor, 'Partition.Edit', inPartition(partition.id));
-      const now = this.deps.clock.now();
-      await updatePartition(trx, partition.id, { description: input.description, updated_at: now, updated_by: actor.username });
-      await this.event(trx, actor, 'partition.update', `partition:${name}`, { description: input.description });
-      return presentPartition({ ...partition, description: input.description, version: partition.version + 1, updated_at: now, updated_by: actor.username });
+      await this.deps.objects.update(trx, partitionKind, await this.object(trx, partition.id), { description: input.description }, actor);
+      return presentPartition(await this.reread(trx, name));
     });
   }
 
@@ -112,8 +111,9 @@ export class PartitionService {
       if (partition.name === GLOBAL_PARTITION) throw errors.conflict('The GLOBAL partition always exists and cannot be deleted.');
       const applications = await countApplicationsIn(trx, partition.id);
       if (applications > 0) throw errors.conflict(`Partition ${name} still holds ${applications} application(s): delete or move them first.`);
-      await deletePartition(trx, partition.id);
-      await this.event(trx, actor, 'partition.delete', `partition:${name}`);
+      const held = await objectsInPartition(trx, partition.id);
+      if (held.length > 0) throw errors.conflict(`Partition ${name} still holds objects (${held.join(', ')}): delete or move them first.`);
+      await this.deps.objects.delete(trx, partitionKind, await this.object(trx, partition.id), actor);
     });
   }
 
@@ -151,10 +151,8 @@ export class PartitionService {
       if (parent && !(await findApplication(trx, partition.id, parent))) {
         throw errors.validation(`Create the parent application "${parent}" first.`, [{ path: '/name', message: `parent "${parent}" does not exist` }]);
       }
-      const row = { ...newObject(input.name, input.description, actor, this.deps.clock.now()), partition_id: partition.id };
-      await insertApplication(trx, row);
-      await this.event(trx, actor, 'application.create', `application:${input.partition}.${input.name}`, { description: row.description });
-      return presentApplication({ ...row, partition_name: partition.name });
+      await this.deps.objects.create(trx, applicationKind, { partitionId: partition.id, applicationId: null, name: input.name, description: input.description ?? '' }, actor);
+      return presentApplication(await this.rereadApplication(trx, partition.id, input.name));
     });
   }
 
@@ -162,10 +160,8 @@ export class PartitionService {
     return this.deps.db.transaction().execute(async (trx) => {
       const application = await this.visibleApplication(trx, actor, partition, name);
       await requirePrivilege(trx, actor, 'Application.Edit', inPartition(application.partition_id));
-      const now = this.deps.clock.now();
-      await updateApplication(trx, application.id, { description: input.description, updated_at: now, updated_by: actor.username });
-      await this.event(trx, actor, 'application.update', `application:${partition}.${name}`, { description: input.description });
-      return presentApplication({ ...application, description: input.description, version: application.version + 1, updated_at: now, updated_by: actor.username });
+      await this.deps.objects.update(trx, applicationKind, await this.applicationObject(trx, application.id), { description: input.description }, actor);
+      return presentApplication(await this.rereadApplication(trx, application.partition_id, name));
     });
   }
 
@@ -174,8 +170,7 @@ export class PartitionService {
       const application = await this.visibleApplication(trx, actor, partition, name);
       await requirePrivilege(trx, actor, 'Application.Delete', inPartition(application.partition_id));
       if (await hasSubApplications(trx, application.partition_id, name)) throw errors.conflict(`Application ${name} has sub-applications: delete them first.`);
-      await deleteApplication(trx, application.id);
-      await this.event(trx, actor, 'application.delete', `application:${partition}.${name}`);
+      await this.deps.objects.delete(trx, applicationKind, await this.applicationObject(trx, application.id), actor);
     });
   }
 
@@ -195,20 +190,27 @@ export class PartitionService {
     return application;
   }
 
-  private async event(trx: Tx, actor: Actor, action: string, subject: string, data: Record<string, unknown> = {}): Promise<void> {
-    await appendEvent(trx, { actor: actor.username, action, subject, data, time: this.deps.clock.now() });
+  private async object(trx: Tx, id: string) {
+    const partition = await findPartitionObject(trx, id);
+    if (!partition) throw errors.notFound('partition', id);
+    return partition;
   }
-}
 
-function newObject(name: string, description: string | undefined, actor: Actor, now: Date): PartitionRow {
-  return {
-    id: randomUUID(),
-    name,
-    description: description ?? '',
-    version: 1,
-    created_at: now,
-    created_by: actor.username,
-    updated_at: now,
-    updated_by: actor.username,
-  };
+  private async applicationObject(trx: Tx, id: string) {
+    const application = await findApplicationObject(trx, id);
+    if (!application) throw errors.notFound('application', id);
+    return application;
+  }
+
+  private async reread(trx: Tx, name: string): Promise<PartitionRow> {
+    const row = await findPartitionByName(trx, name);
+    if (!row) throw errors.notFound('partition', name);
+    return row;
+  }
+
+  private async rereadApplication(trx: Tx, partitionId: string, name: string): Promise<ApplicationWithPartition> {
+    const row = await findApplication(trx, partitionId, name);
+    if (!row) throw errors.notFound('application', name);
+    return row;
+  }
 }

@@ -1,6 +1,8 @@
-import type { Selectable } from 'kysely';
-import type { Executor } from '../platform/database.ts';
+import { sql, type Selectable } from 'kysely';
+import type { ObjectKind } from '../auditing/index.ts';
+import type { Executor, Tx } from '../platform/database.ts';
 import type { ApplicationTable, PartitionTable } from '../platform/database-schema.ts';
+import { reviveDates, type Application, type Partition } from './partition.ts';
 
 export type PartitionRow = Selectable<PartitionTable>;
 export type ApplicationRow = Selectable<ApplicationTable>;
@@ -85,4 +87,154 @@ export async function updateApplication(db: Executor, id: string, patch: { descr
 
 export async function deleteApplication(db: Executor, id: string): Promise<void> {
   await db.deleteFrom('application').where('id', '=', id).execute();
+}
+
+/** The id of the GLOBAL partition, where system-wide objects (partitions, users, webhooks) sit. */
+export async function globalPartitionId(db: Executor): Promise<string> {
+  const row = await db.selectFrom('partition').select('id').where('name', '=', 'GLOBAL').executeTakeFirst();
+  if (!row) throw new Error('the GLOBAL partition is missing');
+  return row.id;
+}
+
+const partitionObject = (row: PartitionRow, globalId: string): Partition => ({
+  id: row.id,
+  partitionId: globalId,
+  name: row.name,
+  applicationId: null,
+  description: row.description,
+  version: row.version,
+  createdAt: row.created_at,
+  createdBy: row.created_by,
+  updatedAt: row.updated_at,
+  updatedBy: row.updated_by,
+});
+
+export async function findPartitionObject(db: Executor, id: string): Promise<Partition | undefined> {
+  const row = await db.selectFrom('partition').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && partitionObject(row, row.name === 'GLOBAL' ? row.id : await globalPartitionId(db));
+}
+
+export async function findPartitionObjectByName(db: Executor, name: string): Promise<Partition | undefined> {
+  const row = await findPartitionByName(db, name);
+  return row && partitionObject(row, row.name === 'GLOBAL' ? row.id : await globalPartitionId(db));
+}
+
+/** How the object store writes partitions. Their name never changes; events name them `partition:<name>`. */
+export const partitionKind: ObjectKind<Partition> = {
+  type: 'Partition',
+  event: 'partition',
+  async insert(trx: Tx, partition: Partition) {
+    await trx
+      .insertInto('partition')
+      .values({
+        id: partition.id,
+        name: partition.name,
+        description: partition.description,
+        version: partition.version,
+        created_at: partition.createdAt,
+        created_by: partition.createdBy,
+        updated_at: partition.updatedAt,
+        updated_by: partition.updatedBy,
+      })
+      .execute();
+  },
+  async update(trx: Tx, partition: Partition, expectedVersion: number) {
+    const result = await trx
+      .updateTable('partition')
+      .set({ description: partition.description, version: partition.version, updated_at: partition.updatedAt, updated_by: partition.updatedBy })
+      .where('id', '=', partition.id)
+      .where('version', '=', expectedVersion)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+  async remove(trx: Tx, partition: Partition) {
+    await deletePartition(trx, partition.id);
+  },
+  find: findPartitionObject,
+  fromSnapshot: (json) => reviveDates<Partition>(json, []),
+  references: () => [],
+  async keyHolders(db, partition) {
+    const holder = await findPartitionByName(db, partition.name);
+    return holder && holder.id !== partition.id ? [`another partition is now named ${partition.name}`] : [];
+  },
+  subject: (partition) => `partition:${partition.name}`,
+};
+
+const applicationObject = (row: ApplicationRow): Application => ({
+  id: row.id,
+  partitionId: row.partition_id,
+  name: row.name,
+  applicationId: null,
+  description: row.description,
+  version: row.version,
+  createdAt: row.created_at,
+  createdBy: row.created_by,
+  updatedAt: row.updated_at,
+  updatedBy: row.updated_by,
+});
+
+export async function findApplicationObject(db: Executor, id: string): Promise<Application | undefined> {
+  const row = await db.selectFrom('application').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && applicationObject(row);
+}
+
+/** How the object store writes applications. Their name (the path) never changes. */
+export const applicationKind: ObjectKind<Application> = {
+  type: 'Application',
+  event: 'application',
+  async insert(trx: Tx, application: Application) {
+    await insertApplication(trx, {
+      id: application.id,
+      partition_id: application.partitionId,
+      name: application.name,
+      description: application.description,
+      version: application.version,
+      created_at: application.createdAt,
+      created_by: application.createdBy,
+      updated_at: application.updatedAt,
+      updated_by: application.updatedBy,
+    });
+  },
+  async update(trx: Tx, application: Application, expectedVersion: number) {
+    const result = await trx
+      .updateTable('application')
+      .set({ description: application.description, version: application.version, updated_at: application.updatedAt, updated_by: application.updatedBy })
+      .where('id', '=', application.id)
+      .where('version', '=', expectedVersion)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+  async remove(trx: Tx, application: Application) {
+    await deleteApplication(trx, application.id);
+  },
+  find: findApplicationObject,
+  fromSnapshot: (json) => reviveDates<Application>(json, []),
+  references: () => [],
+  async keyHolders(db, application) {
+    const holder = await findApplication(db, application.partitionId, application.name);
+    return holder && holder.id !== application.id ? [`another application is now named ${application.name} in its partition`] : [];
+  },
+  async restoreProblems(db, application) {
+    const parent = application.name.includes('/') ? application.name.slice(0, application.name.lastIndexOf('/')) : undefined;
+    return parent && !(await findApplication(db, application.partitionId, parent)) ? [`its parent application ${parent} is gone`] : [];
+  },
+};
+
+/** What still lives in a partition besides applications, as `2 device(s)`: it cannot be deleted then. */
+export async function objectsInPartition(db: Executor, partitionId: string): Promise<string[]> {
+  const tables = [
+    ['device', 'device(s)'],
+    ['credential', 'credential(s)'],
+    ['access_group', 'access group(s)'],
+    ['change', 'change(s)'],
+    ['audit_rule', 'audit rule(s)'],
+    ['audit_filter', 'filter(s)'],
+  ] as const;
+  const held: string[] = [];
+  for (const [table, what] of tables) {
+    const { rows } = await sql<{ count: number }>`SELECT count(*)::int AS count FROM ${sql.table(table)} WHERE partition_id = ${partitionId}`.execute(db);
+    const count = Number(rows[0]?.count ?? 0);
+    if (count > 0) held.push(`${count} ${what}`);
+  }
+  return held;
 }

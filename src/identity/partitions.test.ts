@@ -44,7 +44,7 @@ describe.each(DATABASE_KINDS)('partitions on %s', (kind) => {
     expect(names((await t.admin.get('/partitions')).body)).toEqual(expect.arrayContaining(['GLOBAL', 'Plant-A']));
     const events = await eventsWhere(t, { action: 'partition.create', subject: 'partition:Plant-A' });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actor: 'admin', data: { description: 'The first plant' } });
+    expect(events[0]).toMatchObject({ actor: 'admin', data: { version: 1, changes: { description: { before: null, after: 'The first plant' } } } });
   });
 
   it.each(['Plant.B', 'Plant B', '-Plant', 'Plant/B', 'P'.repeat(65)])('refuses the partition name %j with 400', async (name) => {
@@ -70,7 +70,7 @@ describe.each(DATABASE_KINDS)('partitions on %s', (kind) => {
     expect(edited.body).toMatchObject({ description: 'Now described', version: 2, updatedBy: 'admin' });
     expect((await t.admin.get('/partitions/Edited')).body).toMatchObject({ description: 'Now described', version: 2 });
     const events = await eventsWhere(t, { action: 'partition.update', subject: 'partition:Edited' });
-    expect(events.map((event) => [event.actor, event.data.description])).toEqual([['admin', 'Now described']]);
+    expect(events.map((event) => [event.actor, event.data.changes])).toEqual([['admin', { description: { before: '', after: 'Now described' } }]]);
   });
 
   it('never deletes GLOBAL', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { ObjectStore } from '../auditing/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
@@ -11,12 +12,16 @@ import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
 import { SYSTEM } from './privilege.ts';
 import { parseSshPublicKey } from './ssh-key.ts';
 import { presentUser, profileProblems, USERNAME_PATTERN, type ProfileInput, type UserView } from './user.ts';
-import { findUserByName, insertUser, listUsers, updateUser, type UserRow } from './user.store.ts';
+import { findUserById, findUserByName, findUserProfile, listUsers, setPasswordHash, updateSignInState, updateUser, userKind, type UserRow } from './user.store.ts';
+import { globalPartitionId } from './partition.store.ts';
+import type { UserProfile } from './user.ts';
 import type { Tx } from '../platform/database.ts';
 
 export interface UserServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
+  /** Profiles are configuration objects: written through the object store, and audited. */
+  readonly objects: ObjectStore;
 }
 
 export interface NewUser extends ProfileInput {
@@ -56,34 +61,24 @@ export class UserService {
       if (weak) problems.push({ path: '/password', message: weak });
       if (problems.length > 0) throw errors.validation('The user cannot be created: fix the fields listed.', problems);
       if (await findUserByName(trx, input.username)) throw errors.alreadyExists('user', input.username);
-      const now = this.deps.clock.now();
-      const row: UserRow = {
-        id: randomUUID(),
-        username: input.username,
-        display_name: input.displayName?.trim() || input.username,
-        email: input.email || null,
-        time_zone: input.timeZone ?? 'UTC',
-        password_hash: input.password === undefined ? null : await hashPassword(input.password),
-        disabled_at: null,
-        failed_logins: 0,
-        locked_until: null,
-        totp_secret: null,
-        totp_enabled_at: null,
-        totp_last_step: null,
-        version: 1,
-        created_at: now,
-        created_by: actor.username,
-        updated_at: now,
-        updated_by: actor.username,
-      };
-      await insertUser(trx, row);
-      await this.event(trx, actor, 'user.create', row.username, {
-        displayName: row.display_name,
-        email: row.email,
-        timeZone: row.time_zone,
-        hasPassword: row.password_hash !== null,
-      });
-      return presentUser(row, now);
+      const passwordHash = input.password === undefined ? undefined : await hashPassword(input.password);
+      const profile = await this.deps.objects.create(
+        trx,
+        userKind,
+        {
+          partitionId: await globalPartitionId(trx),
+          applicationId: null,
+          name: input.username,
+          displayName: input.displayName?.trim() || input.username,
+          email: input.email || null,
+          timeZone: input.timeZone ?? 'UTC',
+          disabledAt: null,
+        },
+        actor,
+        { id: randomUUID() },
+      );
+      if (passwordHash) await setPasswordHash(trx, profile.id, passwordHash);
+      return presentUser(await this.reread(trx, profile.id), this.deps.clock.now());
     });
   }
 
@@ -105,15 +100,13 @@ export class UserService {
       const user = await this.visibleUser(trx, actor, username);
       const problems = profileProblems(patch);
       if (problems.length > 0) throw errors.validation('The profile cannot be saved: fix the fields listed.', problems);
-      const now = this.deps.clock.now();
       const changes = {
-        ...(patch.displayName !== undefined && { display_name: patch.displayName.trim() }),
+        ...(patch.displayName !== undefined && { displayName: patch.displayName.trim() }),
         ...(patch.email !== undefined && { email: patch.email || null }),
-        ...(patch.timeZone !== undefined && { time_zone: patch.timeZone }),
+        ...(patch.timeZone !== undefined && { timeZone: patch.timeZone }),
       };
-      await updateUser(trx, user.id, { ...changes, updated_at: now, updated_by: actor.username });
-      await this.event(trx, actor, 'user.update', username, { ...patch });
-      return presentUser({ ...user, ...changes, version: user.version + 1, updated_at: now, updated_by: actor.username }, now);
+      await this.deps.objects.update(trx, userKind, await this.profile(trx, user.id), changes, actor);
+      return presentUser(await this.reread(trx, user.id), this.deps.clock.now());
     });
   }
 
@@ -125,10 +118,10 @@ export class UserService {
       if (disabled && user.id === actor.userId) throw errors.conflict('You cannot disable your own account: ask another administrator.');
       const now = this.deps.clock.now();
       const disabledAt = disabled ? (user.disabled_at ?? now) : null;
-      await updateUser(trx, user.id, { disabled_at: disabledAt, failed_logins: 0, locked_until: null, updated_at: now, updated_by: actor.username });
+      await this.deps.objects.update(trx, userKind, await this.profile(trx, user.id), { disabledAt }, actor, { verb: disabled ? 'disable' : 'enable' });
+      await updateSignInState(trx, user.id, { failed_logins: 0, locked_until: null });
       if (disabled) await deleteWebSessionsOf(trx, user.id);
-      await this.event(trx, actor, disabled ? 'user.disable' : 'user.enable', username);
-      return presentUser({ ...user, disabled_at: disabledAt, locked_until: null, version: user.version + 1, updated_at: now, updated_by: actor.username }, now);
+      return presentUser(await this.reread(trx, user.id), now);
     });
   }
 
@@ -207,6 +200,18 @@ export class UserService {
   private async visibleUser(trx: Tx, actor: Actor, username: string): Promise<UserRow> {
     if (username !== actor.username && !(await hasPrivilege(trx, actor, 'User.Admin', SYSTEM))) throw errors.notFound('user', username);
     return this.existingUser(trx, username);
+  }
+
+  private async profile(trx: Tx, id: string): Promise<UserProfile> {
+    const profile = await findUserProfile(trx, id);
+    if (!profile) throw errors.notFound('user', id);
+    return profile;
+  }
+
+  private async reread(trx: Tx, id: string): Promise<UserRow> {
+    const row = await findUserById(trx, id);
+    if (!row) throw errors.notFound('user', id);
+    return row;
   }
 
   private async existingUser(trx: Tx, username: string): Promise<UserRow> {

@@ -1,6 +1,10 @@
 import type { Selectable, Updateable } from 'kysely';
-import type { Executor } from '../platform/database.ts';
+import type { ObjectKind } from '../auditing/index.ts';
+import type { Executor, Tx } from '../platform/database.ts';
 import type { UserTable } from '../platform/database-schema.ts';
+import { reviveDates } from './partition.ts';
+import { globalPartitionId } from './partition.store.ts';
+import type { UserProfile } from './user.ts';
 
 export type UserRow = Selectable<UserTable>;
 
@@ -44,3 +48,90 @@ export async function updateSignInState(
 ): Promise<void> {
   await db.updateTable('app_user').set(state).where('id', '=', id).execute();
 }
+
+/** Sets a password hash: a credential, not part of the profile, so no new version. */
+export async function setPasswordHash(db: Executor, id: string, passwordHash: string): Promise<void> {
+  await db.updateTable('app_user').set({ password_hash: passwordHash }).where('id', '=', id).execute();
+}
+
+const profileOf = (row: UserRow, globalId: string): UserProfile => ({
+  id: row.id,
+  partitionId: globalId,
+  name: row.username,
+  applicationId: null,
+  displayName: row.display_name,
+  email: row.email,
+  timeZone: row.time_zone,
+  disabledAt: row.disabled_at,
+  version: row.version,
+  createdAt: row.created_at,
+  createdBy: row.created_by,
+  updatedAt: row.updated_at,
+  updatedBy: row.updated_by,
+});
+
+export async function findUserProfile(db: Executor, id: string): Promise<UserProfile | undefined> {
+  const row = await findUserById(db, id);
+  return row && profileOf(row, await globalPartitionId(db));
+}
+
+/**
+ * How the object store writes user profiles. It writes the profile columns only: passwords, TOTP
+ * and sign-in state are written by the sign-in code, and never appear in a snapshot.
+ */
+export const userKind: ObjectKind<UserProfile> = {
+  type: 'User',
+  event: 'user',
+  async insert(trx: Tx, user: UserProfile) {
+    await trx
+      .insertInto('app_user')
+      .values({
+        id: user.id,
+        username: user.name,
+        display_name: user.displayName,
+        email: user.email,
+        time_zone: user.timeZone,
+        password_hash: null,
+        disabled_at: user.disabledAt,
+        failed_logins: 0,
+        locked_until: null,
+        totp_secret: null,
+        totp_enabled_at: null,
+        totp_last_step: null,
+        version: user.version,
+        created_at: user.createdAt,
+        created_by: user.createdBy,
+        updated_at: user.updatedAt,
+        updated_by: user.updatedBy,
+      })
+      .execute();
+  },
+  async update(trx: Tx, user: UserProfile, expectedVersion: number) {
+    const result = await trx
+      .updateTable('app_user')
+      .set({
+        display_name: user.displayName,
+        email: user.email,
+        time_zone: user.timeZone,
+        disabled_at: user.disabledAt,
+        version: user.version,
+        updated_at: user.updatedAt,
+        updated_by: user.updatedBy,
+      })
+      .where('id', '=', user.id)
+      .where('version', '=', expectedVersion)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+  async remove(trx: Tx, user: UserProfile) {
+    await trx.deleteFrom('app_user').where('id', '=', user.id).execute();
+  },
+  find: findUserProfile,
+  fromSnapshot: (json) => reviveDates<UserProfile>(json, ['disabledAt']),
+  references: () => [],
+  async keyHolders(db, user) {
+    const holder = await findUserByName(db, user.name);
+    return holder && holder.id !== user.id ? [`another user is now named ${user.name}`] : [];
+  },
+  subject: (user) => `user:${user.name}`,
+};

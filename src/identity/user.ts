@@ -1,5 +1,18 @@
+import type { ObjectMeta } from '../auditing/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
 import type { UserRow } from './user.store.ts';
+
+/**
+ * A user's profile as a configuration object: what the object store versions and the audit trail
+ * captures. Its name is the username; users are system-wide and sit in GLOBAL. Password hash,
+ * TOTP secret and sign-in state are not part of it, so no snapshot ever holds them.
+ */
+export interface UserProfile extends ObjectMeta {
+  readonly displayName: string;
+  readonly email: string | null;
+  readonly timeZone: string;
+  readonly disabledAt: Date | null;
+}
 
 /** Lower-case letters, digits, `.`, `_`, `-`; no `@`, which the gateway uses in `alice@web01`. */
 export const USERNAME_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;

@@ -62,7 +62,7 @@ describe.each(DATABASE_KINDS)('users on %s', (kind) => {
     expect((await signIn(t.cg, 'carol', password).then((c) => c.get('/me'))).body.user.timeZone).toBe('Europe/Berlin');
     const events = await eventsWhere(t, { action: 'user.create', subject: 'user:carol' });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actor: 'admin', data: { timeZone: 'Europe/Berlin', hasPassword: true } });
+    expect(events[0]).toMatchObject({ actor: 'admin', data: { version: 1, changes: { timeZone: { before: null, after: 'Europe/Berlin' }, displayName: { after: 'Carol C.' } } } });
   });
 
   it.each([
@@ -104,7 +104,10 @@ describe.each(DATABASE_KINDS)('users on %s', (kind) => {
 
     const events = await eventsWhere(t, { action: 'user.update', subject: `user:${me.username}` });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actor: me.username, data: { displayName: 'Mallory M.', timeZone: 'America/New_York' } });
+    expect(events[0]).toMatchObject({
+      actor: me.username,
+      data: { version: 2, changes: { displayName: { after: 'Mallory M.' }, timeZone: { before: 'UTC', after: 'America/New_York' } } },
+    });
     expect(await eventsWhere(t, { action: 'user.update', subject: `user:${other.username}` })).toEqual([]);
   });
 
