@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
@@ -8,6 +9,7 @@ import { AccessGroupService, ChangeService, changeRoutes, RequestService } from 
 import { EventLogService, eventRoutes } from './eventlog/index.ts';
 import { CredentialService, DeviceService, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
 import { DeliveryService, Dispatcher, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
+import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, SessionRunner, sessionRoutes, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
 import {
   AuthService,
   authRoutes,
@@ -45,10 +47,21 @@ export interface Services {
   readonly notifications: NotificationService;
   readonly webhooks: WebhookService;
   readonly deliveries: DeliveryService;
+  readonly sessions: SessionService;
 }
 
 /** How often the server expires requests whose change window closed. */
 const EXPIRY_INTERVAL_MS = 30_000;
+/** How often a serving instance says its sessions are alive. */
+const HEARTBEAT_INTERVAL_MS = 15_000;
+
+/** What `startBackground` started: the SSH gateway's port and host key fingerprint. */
+export interface Started {
+  readonly sshPort: number;
+  readonly gatewayFingerprint: string;
+  /** Sessions a crash had left open, now marked interrupted. */
+  readonly interruptedSessions: number;
+}
 
 /** Changegate's database and services, without HTTP: what the CLI works with. */
 export interface ChangegateCore {
@@ -64,8 +77,14 @@ export interface ChangegateCore {
   readonly secrets: SecretBox;
   /** Sends queued e-mails and webhook calls. */
   readonly dispatcher: Dispatcher;
-  /** Starts the background work of a serving instance: deliveries and request expiry. `close()` stops it. */
-  startBackground(): void;
+  /** Brokers, connects and records sessions, behind the SSH gateway and the web terminal. */
+  readonly runner: SessionRunner;
+  /**
+   * Starts what a serving instance runs besides HTTP: marks sessions a crash left open as
+   * interrupted, opens the SSH gateway, and starts deliveries, request expiry and session heartbeats.
+   * `close()` stops it all.
+   */
+  startBackground(): Promise<Started>;
   close(): Promise<void>;
 }
 
@@ -84,6 +103,10 @@ export interface ChangegateOptions {
   readonly database?: DatabaseHandle;
   /** How devices' host keys are read; tests may pass their own. */
   readonly hostKeys?: HostKeyProbe;
+  /** How sessions reach devices; tests may pass their own. */
+  readonly upstream?: UpstreamConnector;
+  /** Session timing: warnings before the due date (default 5 and 1 minutes), how often a waiting user's request is checked. */
+  readonly sessionTiming?: { readonly warningsBeforeDueMs?: readonly number[]; readonly decisionPollMs?: number };
 }
 
 /** Opens the database, applies migrations, prepares the first start and builds the services. */
@@ -94,9 +117,13 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     options.database ??
     (await openDatabase(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir }));
   let dispatcher: Dispatcher | undefined;
-  let expiryTimer: NodeJS.Timeout | undefined;
+  let gateway: Gateway | undefined;
+  const live = new LiveSessions();
+  const timers: NodeJS.Timeout[] = [];
   const close = async () => {
-    clearInterval(expiryTimer);
+    for (const timer of timers) clearInterval(timer);
+    await gateway?.close();
+    await Promise.all(live.all().map((session) => session.stop()));
     await dispatcher?.stop();
     if (!options.database) await database.close();
   };
@@ -119,6 +146,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     const wake = () => activeDispatcher.wake();
     const notifications = new NotificationService({ db, clock, emailEnabled: config.smtpUrl !== undefined });
     const changes = new ChangeService({ db, clock, objects });
+    const credentials = new CredentialService({ db, objects, vault: secrets });
     const services: Services = {
       auth: new AuthService({ db, clock, secrets, policy: config }),
       users: new UserService({ db, clock, objects }),
@@ -126,7 +154,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       partitions: new PartitionService({ db, clock, objects }),
       events: new EventLogService({ db }),
       devices: new DeviceService({ db, clock, objects, hostKeys: options.hostKeys ?? sshHostKeyProbe }),
-      credentials: new CredentialService({ db, objects, vault: secrets }),
+      credentials,
       groups: new AccessGroupService({ db, objects }),
       changes,
       requests: new RequestService({
@@ -143,15 +171,38 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       notifications,
       webhooks: new WebhookService({ db, clock, objects, secrets, wake }),
       deliveries: new DeliveryService({ db, clock, wake }),
+      sessions: new SessionService({ db, clock, live }),
     };
-    const startBackground = () => {
+    const instanceId = await loadInstanceId(config);
+    const runner = new SessionRunner({
+      db,
+      clock,
+      requests: services.requests,
+      changes,
+      credentials,
+      upstream: options.upstream ?? sshUpstream,
+      live,
+      recordingsDir: path.join(config.dataDir, 'recordings'),
+      instanceId,
+      ...options.sessionTiming,
+      logger: options.logger,
+    });
+    const startBackground = async (): Promise<Started> => {
+      const interruptedSessions = await services.sessions.recoverInterrupted(instanceId);
+      const hostKey = await loadGatewayHostKey(path.join(config.dataDir, 'gateway_host_ed25519_key'));
+      gateway = new Gateway({ auth: services.auth, runner, live, hostKey: hostKey.privateKey, logger: options.logger });
+      const sshPort = await gateway.listen(config.sshPort, config.httpHost);
       activeDispatcher.start();
-      expiryTimer ??= setInterval(() => {
-        services.requests.expireDue().catch((error: unknown) => options.logger?.error({ err: error }, 'request expiry failed'));
-      }, EXPIRY_INTERVAL_MS);
-      expiryTimer.unref();
+      const every = (ms: number, work: () => Promise<unknown>, what: string) => {
+        const timer = setInterval(() => void work().catch((error: unknown) => options.logger?.error({ err: error }, `${what} failed`)), ms);
+        timer.unref();
+        timers.push(timer);
+      };
+      every(EXPIRY_INTERVAL_MS, () => services.requests.expireDue(), 'request expiry');
+      every(HEARTBEAT_INTERVAL_MS, () => heartbeat(db, live.all().map((session) => ({ id: session.id, ...session.counters() })), clock.now()), 'session heartbeat');
+      return { sshPort, gatewayFingerprint: hostKey.fingerprint, interruptedSessions };
     };
-    return { config, database, services, bootstrap, masterKeyCreated, objects, secrets, dispatcher: activeDispatcher, startBackground, close };
+    return { config, database, services, bootstrap, masterKeyCreated, objects, secrets, dispatcher: activeDispatcher, runner, startBackground, close };
   } catch (error) {
     await close();
     throw error;
@@ -178,6 +229,7 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
         changeRoutes(api, services);
         notificationRoutes(api, services.notifications);
         webhookRoutes(api, { webhooks: services.webhooks, deliveries: services.deliveries });
+        sessionRoutes(api, { sessions: services.sessions, runner: core.runner });
       },
       { prefix: API_PREFIX },
     );
@@ -193,6 +245,20 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
   } catch (error) {
     await core.close();
     throw error;
+  }
+}
+
+/** This instance's name among several sharing one database, kept in its data directory. */
+async function loadInstanceId(config: Config): Promise<string> {
+  const file = path.join(config.dataDir, 'instance-id');
+  await mkdir(config.dataDir, { recursive: true });
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const id = randomUUID();
+    await writeFile(file, `${id}\n`, { flag: 'wx' }).catch(() => undefined);
+    return (await readFile(file, 'utf8')).trim();
   }
 }
 

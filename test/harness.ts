@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createChangegate, type Changegate } from '../src/changegate.ts';
+import { createChangegate, type Changegate, type ChangegateOptions } from '../src/changegate.ts';
 import { ManualClock } from '../src/platform/clock.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import type { DatabaseKind } from '../src/platform/database.ts';
@@ -19,7 +19,11 @@ export interface TestChangegate {
 }
 
 /** A Changegate on a fresh database of the given kind, with a clock that moves only when told. */
-export async function startTestChangegate(kind: DatabaseKind, env: Record<string, string> = {}): Promise<TestChangegate> {
+export async function startTestChangegate(
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+  options: Pick<ChangegateOptions, 'upstream' | 'sessionTiming' | 'hostKeys' | 'logger'> = {},
+): Promise<TestChangegate> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-test-'));
   const database = await openTestDatabase(kind);
   const clock = new ManualClock();
@@ -32,7 +36,7 @@ export async function startTestChangegate(kind: DatabaseKind, env: Record<string
       ...env,
     },
   });
-  const cg = await createChangegate({ config, clock, database });
+  const cg = await createChangegate({ ...options, config, clock, database });
   const admin = await signIn(cg, 'admin', ADMIN_PASSWORD);
   return {
     cg,

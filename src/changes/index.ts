@@ -7,3 +7,4 @@ export type { RequestStatus, RequestView } from './request.ts';
 export { RequestService, type AccessOutcome, type AccessQuery, type RequestNotifier } from './request.service.ts';
 export { parseScript, formatScriptError, type Script, type ScriptStep, type ScriptError } from './script.ts';
 export { changeRoutes } from './changes.routes.ts';
+export { findRequestByNumber } from './request.store.ts';

@@ -41,6 +41,8 @@ export function localUrl(host: string, port: number): string {
 }
 
 export interface BannerFacts {
+  /** The SSH gateway's port and host key fingerprint, once it listens. */
+  readonly gateway?: { readonly sshPort: number; readonly fingerprint: string };
   readonly version: string;
   readonly config: Config;
   /** The port actually bound: differs from the configuration when that asked for 0. */
@@ -55,6 +57,12 @@ export function serveBanner(facts: BannerFacts): string[] {
     ['URL', url],
     ...(facts.config.publicUrl ? [['Public URL', facts.config.publicUrl] as [string, string]] : []),
     ['API docs', `${url}/api/docs`],
+    ...(facts.gateway
+      ? ([
+          ['SSH gateway', `port ${facts.gateway.sshPort}: ssh -p ${facts.gateway.sshPort} <you>@<device>@${new URL(url).hostname}`],
+          ['Gateway key', facts.gateway.fingerprint],
+        ] as Array<[string, string]>)
+      : []),
     ['Database', describeDatabase(facts.config)],
     ['Data directory', facts.config.dataDir],
   ];

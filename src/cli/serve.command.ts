@@ -34,10 +34,14 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const changegate = await createChangegate({ config });
     try {
       await listen(changegate.app, config.httpHost, config.httpPort);
-      changegate.startBackground();
+      const started = await changegate.startBackground();
       const address = changegate.app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.httpPort;
-      printLines(...serveBanner({ version: VERSION, config, port, notes: firstStartNotes(changegate) }));
+      const notes = [
+        ...firstStartNotes(changegate),
+        ...(started.interruptedSessions > 0 ? [`${started.interruptedSessions} session(s) left open by a crash are now marked interrupted.`] : []),
+      ];
+      printLines(...serveBanner({ version: VERSION, config, port, notes, gateway: { sshPort: started.sshPort, fingerprint: started.gatewayFingerprint } }));
       await stop.requested;
     } finally {
       await changegate.close();

@@ -6,3 +6,4 @@ export { DeviceService, findDeviceByRef, hostKeyMismatch, type NewDevice } from 
 export { findDevice, findDevicesByIds } from './device.store.ts';
 export { sshHostKeyProbe, type HostKeyProbe } from './host-key-probe.ts';
 export { inventoryRoutes } from './inventory.routes.ts';
+export { findCredential } from './credential.store.ts';

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from 'fastify';
 import { AppError, errors, type FieldProblem } from './errors.ts';
@@ -32,6 +33,7 @@ export async function createHttpServer(options: HttpOptions): Promise<Api> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(fastifyCookie);
+  await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Changegate API', version: options.version, description: 'Controlled changes to critical servers.' },

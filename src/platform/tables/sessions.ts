@@ -1,3 +1,53 @@
+import type { ColumnType } from 'kysely';
+import type { CreatedOnly } from '../database-schema.ts';
+
 /** Tables of brokered sessions and their captured commands. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface SessionTables {}
+export interface SessionTables {
+  session: SessionTable;
+  session_command: SessionCommandTable;
+}
+
+export type SessionKind = 'shell' | 'exec' | 'web';
+export type SessionEndReason = 'client_closed' | 'due_date_reached' | 'terminated' | 'upstream_failed' | 'gateway_stopped' | 'interrupted';
+
+export interface SessionTable {
+  id: CreatedOnly<string>;
+  number: ColumnType<number, never, never>;
+  kind: CreatedOnly<SessionKind>;
+  user_id: CreatedOnly<string>;
+  username: CreatedOnly<string>;
+  source_ip: CreatedOnly<string>;
+  source_port: CreatedOnly<number | null>;
+  device_id: CreatedOnly<string>;
+  device_name: CreatedOnly<string>;
+  partition_id: CreatedOnly<string>;
+  account: CreatedOnly<string>;
+  change_id: CreatedOnly<string>;
+  change_name: CreatedOnly<string>;
+  request_id: CreatedOnly<string>;
+  exec_command: CreatedOnly<string | null>;
+  term: CreatedOnly<string | null>;
+  started_at: CreatedOnly<Date>;
+  ended_at: Date | null;
+  end_reason: SessionEndReason | null;
+  ended_by: string | null;
+  exit_status: number | null;
+  bytes_in: number;
+  bytes_out: number;
+  recording_path: CreatedOnly<string>;
+  recording_sha256: string | null;
+  capture_lossy: boolean;
+  instance_id: CreatedOnly<string>;
+  heartbeat_at: Date;
+}
+
+export interface SessionCommandTable {
+  session_id: string;
+  seq: number;
+  time: Date;
+  offset_seconds: number;
+  text: string;
+  output: string;
+  output_truncated: boolean;
+  exit_status: number | null;
+}

@@ -1,0 +1,253 @@
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import type { Actor, AuthService } from '../identity/index.ts';
+import { AppError } from '../platform/errors.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { LiveSessions } from './live.ts';
+import { parseSessionTarget, type SessionKind } from './session.ts';
+import type { SessionRunner } from './session-runner.ts';
+import { TerminalClient } from './terminal-client.ts';
+
+export interface GatewayDeps {
+  readonly auth: AuthService;
+  readonly runner: SessionRunner;
+  readonly live: LiveSessions;
+  /** The gateway's own host key (OpenSSH private key). */
+  readonly hostKey: string;
+  readonly logger?: Logger;
+}
+
+/**
+ * Loads the gateway's host key from the data directory, generating an Ed25519 key on the first
+ * start (mode 0600). Returns the private key and its public fingerprint, as users will see it.
+ */
+export async function loadGatewayHostKey(file: string): Promise<{ privateKey: string; fingerprint: string; created: boolean }> {
+  let privateKey: string;
+  let created = false;
+  try {
+    privateKey = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    privateKey = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'changegate-gateway' }).private;
+    await writeFile(file, privateKey, { mode: 0o600, flag: 'wx' });
+    created = true;
+  }
+  const parsed = ssh2.utils.parseKey(privateKey);
+  if (parsed instanceof Error || Array.isArray(parsed)) throw new Error(`${file} does not hold an SSH private key`);
+  const fingerprint = `SHA256:${createHash('sha256').update(parsed.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
+  return { privateKey, fingerprint, created };
+}
+
+const METHODS: Array<'publickey' | 'keyboard-interactive' | 'password'> = ['publickey', 'keyboard-interactive', 'password'];
+
+/**
+ * The SSH gateway: users connect with `ssh -p 2222 alice@web01@gateway`, sign in with one of
+ * their registered public keys or with password and TOTP, and get a brokered, recorded session on
+ * the device. Agent forwarding, port forwarding, X11 and subsystems (sftp) are refused.
+ */
+export class Gateway {
+  private server: ssh2.Server | undefined;
+
+  constructor(private readonly deps: GatewayDeps) {}
+
+  async listen(port: number, host: string): Promise<number> {
+    const server = new ssh2.Server({ hostKeys: [this.deps.hostKey], ident: 'Changegate' }, (connection, info) => this.accept(connection, info));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting connections and ends the running sessions, telling their users. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    await Promise.all(this.deps.live.all().map((session) => session.stop()));
+    await closed;
+  }
+
+  private accept(connection: ssh2.Connection, info: ssh2.ClientInfo): void {
+    let actor: Actor | undefined;
+    let login = '';
+    connection.on('error', (error) => this.deps.logger?.debug({ err: error }, 'gateway connection error'));
+    connection.on('authentication', (context) => {
+      login = context.username;
+      const { username } = parseSessionTarget(context.username);
+      void this.authenticate(context, username, info.ip).then((signedIn) => {
+        if (!signedIn) return;
+        // Known before accepting: 'ready' may follow at once.
+        actor = signedIn;
+        context.accept();
+      });
+    });
+    connection.on('ready', () => {
+      const signedIn = actor as Actor;
+      const target = parseSessionTarget(login);
+      connection.on('session', (acceptSession) => this.session(acceptSession(), signedIn, target, info));
+      // Port forwarding either way is refused; the client reports "administratively prohibited".
+      connection.on('tcpip', (_accept, reject) => reject());
+      connection.on('request', (_accept, reject) => reject?.());
+      connection.on('openssh.streamlocal', (_accept, reject) => reject());
+    });
+  }
+
+  /** Checks one sign-in attempt; the caller accepts when it returns the user, the method has rejected otherwise. */
+  private async authenticate(context: ssh2.AuthContext, username: string, sourceIp: string): Promise<Actor | undefined> {
+    try {
+      switch (context.method) {
+        case 'publickey': {
+          if (!context.signature || !context.blob) {
+            // The client asks whether a key would do before signing with it; the signature decides.
+            context.accept();
+            return undefined;
+          }
+          const blob = context.key.data;
+          const type = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1');
+          const key = ssh2.utils.parseKey(`${type} ${blob.toString('base64')}`);
+          if (key instanceof Error || Array.isArray(key) || key.verify(context.blob, context.signature, context.hashAlgo) !== true) {
+            context.reject(METHODS);
+            return undefined;
+          }
+          const fingerprint = `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+          const actor = await this.deps.auth.authenticatePublicKey({ username, fingerprint, sourceIp });
+          if (!actor) context.reject(METHODS);
+          return actor;
+        }
+        case 'keyboard-interactive': {
+          const password = await promptOnce(context, 'Password: ', false, username);
+          if (password === undefined) return reject(context);
+          try {
+            return await this.deps.auth.authenticatePassword({ username, password, sourceIp });
+          } catch (error) {
+            if (!(error instanceof AppError) || error.code !== 'totp_required') throw error;
+          }
+          const totp = await promptOnce(context, 'Verification code: ', true, username);
+          if (totp === undefined) return reject(context);
+          return await this.deps.auth.authenticatePassword({ username, password, totp, sourceIp });
+        }
+        case 'password':
+          return await this.deps.auth.authenticatePassword({ username, password: context.password, sourceIp });
+        default:
+          context.reject(METHODS);
+          return undefined;
+      }
+    } catch (error) {
+      if (!(error instanceof AppError)) this.deps.logger?.error({ err: error }, 'gateway sign-in failed');
+      // A password that needs a code: offer keyboard-interactive, which can ask for it.
+      context.reject(error instanceof AppError && error.code === 'totp_required' ? ['publickey', 'keyboard-interactive'] : METHODS);
+      return undefined;
+    }
+  }
+
+  private session(session: ssh2.Session, actor: Actor, target: ReturnType<typeof parseSessionTarget>, info: ssh2.ClientInfo): void {
+    let pty: ssh2.PseudoTtyInfo | undefined;
+    const notices: string[] = [];
+    session.on('pty', (accept, _reject, requested) => {
+      pty = requested;
+      accept?.();
+    });
+    session.on('env', (accept) => accept?.());
+    session.on('auth-agent', (_accept, reject) => {
+      notices.push('agent forwarding is refused: the device is reached with a vaulted credential.');
+      reject?.();
+    });
+    session.on('x11', (_accept, reject) => {
+      notices.push('X11 forwarding is refused.');
+      reject?.();
+    });
+    session.on('subsystem', (_accept, reject, requested) => {
+      this.deps.logger?.info({ subsystem: requested.name, user: actor.username }, 'subsystem refused');
+      reject?.();
+    });
+    const start = (kind: SessionKind, channel: ssh2.ServerChannel, command?: string) => {
+      const client = new SshClientSide(channel, kind, pty, info, notices, command);
+      session.on('window-change', (accept, _reject, size) => {
+        accept?.();
+        client.resize(size.cols, size.rows);
+      });
+      session.on('signal', (accept, _reject, signal) => {
+        accept?.();
+        client.signal(signal.name);
+      });
+      this.deps.runner.run(client, actor, target).catch((error: unknown) => {
+        this.deps.logger?.error({ err: error, user: actor.username }, 'session failed');
+        if (!client.closed) {
+          client.writeError('\r\nChangegate: the session failed on the gateway; the administrators can see why in its log.\r\n');
+          client.exit(255);
+        }
+      });
+    };
+    session.on('shell', (accept) => start('shell', accept()));
+    session.on('exec', (accept, _reject, requested) => start('exec', accept(), requested.command));
+  }
+}
+
+function reject(context: ssh2.AuthContext): undefined {
+  context.reject(METHODS);
+  return undefined;
+}
+
+function promptOnce(context: ssh2.AuthContext, prompt: string, echo: boolean, username: string): Promise<string | undefined> {
+  if (context.method !== 'keyboard-interactive') return Promise.resolve(undefined);
+  return new Promise((resolve) => context.prompt([{ prompt, echo }], 'Changegate', `Sign in as ${username}`, (answers) => resolve(answers[0])));
+}
+
+/** The user's end of a session at the SSH gateway: an SSH session channel. */
+class SshClientSide extends TerminalClient {
+  constructor(
+    private readonly channel: ssh2.ServerChannel,
+    kind: SessionKind,
+    pty: ssh2.PseudoTtyInfo | undefined,
+    info: ssh2.ClientInfo,
+    notices: readonly string[],
+    command?: string,
+  ) {
+    super({
+      kind,
+      interactive: pty !== undefined,
+      term: pty?.term ?? 'xterm-256color',
+      cols: pty?.cols || 80,
+      rows: pty?.rows || 24,
+      sourceIp: info.ip,
+      sourcePort: info.port ?? null,
+      notices,
+      ...(command !== undefined && { command }),
+    });
+    channel.on('data', (data: Buffer) => this.received(data));
+    channel.on('end', () => this.ended());
+    channel.on('close', () => this.gone());
+  }
+
+  write(data: Buffer | string): void {
+    if (!this.closed) this.channel.write(data);
+  }
+
+  writeError(data: Buffer | string): void {
+    if (this.closed) return;
+    // Without a terminal, stderr is a separate stream; with one, the terminal shows both alike.
+    if (this.interactive) this.channel.write(data);
+    else this.channel.stderr.write(typeof data === 'string' ? data.replace(/\r\n/g, '\n') : data);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.resized(cols, rows);
+  }
+
+  signal(name: string): void {
+    this.signalled(name);
+  }
+
+  protected end(status: number | null, signal?: string): void {
+    if (signal) this.channel.exit(signal, false, '');
+    else this.channel.exit(status ?? 0);
+    this.channel.end();
+  }
+}

@@ -1,0 +1,191 @@
+import { readFile, stat } from 'node:fs/promises';
+import type { Kysely } from 'kysely';
+import { findChangeByName } from '../changes/index.ts';
+import { appendEvent } from '../eventlog/index.ts';
+import { findUserByName, hasPrivilege, inPartition, partitionsWith, type Actor } from '../identity/index.ts';
+import { findDeviceByRef } from '../inventory/index.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Database, Tx } from '../platform/database.ts';
+import { AppError, errors } from '../platform/errors.ts';
+import { isUuid } from '../platform/ids.ts';
+import type { LiveSessions } from './live.ts';
+import { parseCast, sha256OfFile, type CastEvent } from './recorder.ts';
+import { presentCommand, presentSession, type CommandView, type SessionRow, type SessionView } from './session.ts';
+import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, listSessions, orphanedSessions } from './session.store.ts';
+
+export interface SessionListFilter {
+  readonly user?: string;
+  readonly device?: string;
+  readonly change?: string;
+  readonly live?: boolean;
+  readonly from?: Date;
+  readonly to?: Date;
+  /** Sessions that ran a command containing this text (e.g. `rm -rf`). */
+  readonly command?: string;
+  readonly limit?: number;
+}
+
+/** A session is silent this long before another instance declares it interrupted. */
+const SILENT_AFTER_MS = 90_000;
+
+/**
+ * Session records for auditors and administrators: listing, details, commands, recordings, live
+ * watching and terminating. Users always see their own sessions; others need Session.View.
+ */
+export class SessionService {
+  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly clock: Clock; readonly live: LiveSessions }) {}
+
+  async list(actor: Actor, filter: SessionListFilter = {}): Promise<SessionView[]> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const partitions = await partitionsWith(trx, actor, 'Session.View');
+      const own = partitions !== 'all' && partitions.length === 0;
+      let userId: string | undefined;
+      if (filter.user) {
+        const user = await findUserByName(trx, filter.user);
+        if (!user) return [];
+        userId = user.id;
+      }
+      if (own) {
+        if (userId && userId !== actor.userId) return [];
+        userId = actor.userId;
+      }
+      const deviceId = filter.device ? (await findDeviceByRef(trx, actor, filter.device).catch(() => undefined))?.id : undefined;
+      if (filter.device && !deviceId) return [];
+      const changeId = filter.change ? (await findChangeByName(trx, filter.change))?.id : undefined;
+      if (filter.change && !changeId) return [];
+      const rows = await listSessions(trx, {
+        partitionIds: own ? 'all' : partitions,
+        userId,
+        deviceId,
+        changeId,
+        live: filter.live,
+        from: filter.from,
+        to: filter.to,
+        commandText: filter.command,
+        limit: filter.limit ?? 200,
+      });
+      return this.present(trx, rows);
+    });
+  }
+
+  async get(actor: Actor, ref: string): Promise<SessionView> {
+    return this.deps.db.transaction().execute(async (trx) => (await this.present(trx, [await this.visible(trx, actor, ref)]))[0] as SessionView);
+  }
+
+  async commands(actor: Actor, ref: string): Promise<CommandView[]> {
+    return this.deps.db.transaction().execute(async (trx) => (await commandsOf(trx, (await this.visible(trx, actor, ref)).id)).map(presentCommand));
+  }
+
+  /** Where the recording is, for download or playback; a live session's file grows while it runs. */
+  async recording(actor: Actor, ref: string): Promise<{ path: string; sha256: string | null; live: boolean; number: number }> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const session = await this.visible(trx, actor, ref);
+      return { path: session.recording_path, sha256: session.recording_sha256, live: session.ended_at === null, number: session.number };
+    });
+  }
+
+  /**
+   * Follows a session with Session.Watch: the events recorded so far, then each new one. `onEnd`
+   * is called when the session ends (or at once for an ended session, after its events).
+   */
+  async watch(actor: Actor, ref: string, onEvent: (event: CastEvent) => void, onEnd: () => void): Promise<() => void> {
+    const session = await this.deps.db.transaction().execute(async (trx) => {
+      const found = await this.visible(trx, actor, ref);
+      if (!(await hasPrivilege(trx, actor, 'Session.Watch', inPartition(found.partition_id)))) {
+        throw errors.forbidden('You need the Session.Watch privilege to watch sessions.');
+      }
+      return found;
+    });
+    const queued: Array<[CastEvent, number]> = [];
+    let replayed = -1;
+    const live = this.deps.live.get(session.id);
+    const unsubscribe = this.deps.live.follow(session.id, (event, index) => {
+      if (replayed < 0) queued.push([event, index]);
+      else if (index >= replayed) onEvent(event);
+    });
+    await live?.recorder.flush();
+    const { events } = parseCast(await readFile(session.recording_path, 'utf8').catch(() => ''));
+    for (const event of events) onEvent(event);
+    replayed = events.length;
+    for (const [event, index] of queued) if (index >= replayed) onEvent(event);
+    if (!unsubscribe) {
+      onEnd();
+      return () => {};
+    }
+    const timer = setInterval(() => {
+      if (!this.deps.live.get(session.id)) {
+        clearInterval(timer);
+        unsubscribe();
+        onEnd();
+      }
+    }, 250);
+    return () => {
+      clearInterval(timer);
+      unsubscribe();
+    };
+  }
+
+  /** Ends a running session with Session.Terminate; its user sees who ended it. */
+  async terminate(actor: Actor, ref: string): Promise<SessionView> {
+    const session = await this.deps.db.transaction().execute(async (trx) => {
+      const found = await this.visible(trx, actor, ref);
+      if (!(await hasPrivilege(trx, actor, 'Session.Terminate', inPartition(found.partition_id)))) {
+        throw errors.forbidden('You need the Session.Terminate privilege to end sessions.');
+      }
+      return found;
+    });
+    if (session.ended_at) throw new AppError('session_ended', 409, `Session ${session.number} already ended (${session.end_reason}).`);
+    const live = this.deps.live.get(session.id);
+    if (!live) throw new AppError('session_elsewhere', 409, `Session ${session.number} runs on another Changegate instance: terminate it there.`);
+    await live.terminate(actor.username);
+    return this.get(actor, session.id);
+  }
+
+  /**
+   * Marks sessions left open by a crash as interrupted: this instance's own (it restarted) and any
+   * instance's that went silent. Their recordings keep everything up to the last flush; the hash of
+   * what is there goes into the event log. A system change. Returns how many were found.
+   */
+  async recoverInterrupted(instanceId: string): Promise<number> {
+    const now = this.deps.clock.now();
+    const orphans = await orphanedSessions(this.deps.db, instanceId, new Date(now.getTime() - SILENT_AFTER_MS));
+    for (const session of orphans) {
+      const sha256 = await sha256OfFile(session.recording_path).catch(() => null);
+      const size = await stat(session.recording_path).then((info) => info.size).catch(() => 0);
+      await this.deps.db.transaction().execute(async (trx) => {
+        const ended = await endSession(trx, session.id, {
+          endedAt: session.heartbeat_at,
+          reason: 'interrupted',
+          endedBy: null,
+          exitStatus: null,
+          bytesIn: session.bytes_in,
+          bytesOut: session.bytes_out,
+          recordingSha256: sha256,
+          captureLossy: session.capture_lossy,
+        });
+        if (!ended) return;
+        await appendEvent(trx, {
+          actor: 'system',
+          action: 'session.interrupted',
+          subject: `session:${session.id}`,
+          data: { lastHeartbeat: session.heartbeat_at.toISOString(), recordingSha256: sha256, recordingBytes: size },
+          time: now,
+        });
+      });
+    }
+    return orphans.length;
+  }
+
+  private async visible(trx: Tx, actor: Actor, ref: string): Promise<SessionRow> {
+    const session = /^\d+$/.test(ref) && Number(ref) <= Number.MAX_SAFE_INTEGER ? await findSessionByNumber(trx, Number(ref)) : isUuid(ref) ? await findSession(trx, ref) : undefined;
+    const mayView = session && (session.user_id === actor.userId || (await hasPrivilege(trx, actor, 'Session.View', inPartition(session.partition_id))));
+    if (!session || !mayView) throw errors.notFound('session', ref);
+    return session;
+  }
+
+  private async present(trx: Tx, rows: readonly SessionRow[]): Promise<SessionView[]> {
+    const counts = await commandCounts(trx, rows.map((row) => row.id));
+    const now = this.deps.clock.now();
+    return rows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0));
+  }
+}

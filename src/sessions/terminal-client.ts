@@ -1,0 +1,149 @@
+import type { SessionKind } from './session.ts';
+import type { ClientSide } from './session-runner.ts';
+
+export interface TerminalClientInit {
+  readonly kind: SessionKind;
+  readonly interactive: boolean;
+  readonly term: string;
+  readonly cols: number;
+  readonly rows: number;
+  readonly sourceIp: string;
+  readonly sourcePort: number | null;
+  readonly notices?: readonly string[];
+  readonly command?: string;
+}
+
+/**
+ * What the SSH channel and the web terminal share as the user's end of a session. Before the device
+ * is connected it asks questions with a small line editor (the user's terminal is in raw mode, so
+ * the gateway echoes); afterwards it relays bytes as they come, keeping what was typed ahead.
+ * Subclasses feed `received`, `resized`, `signalled`, `ended` and `gone`, and implement the sending.
+ */
+export abstract class TerminalClient implements ClientSide {
+  readonly kind: SessionKind;
+  readonly interactive: boolean;
+  readonly term: string;
+  cols: number;
+  rows: number;
+  readonly sourceIp: string;
+  readonly sourcePort: number | null;
+  readonly notices: readonly string[];
+  readonly command?: string;
+  closed = false;
+  private inputListener: ((data: Buffer) => void) | undefined;
+  private typedAhead: Buffer[] = [];
+  private pendingAsk: ((data: Buffer) => void) | undefined;
+  private readonly resizeListeners: Array<(cols: number, rows: number) => void> = [];
+  private readonly signalListeners: Array<(signal: string) => void> = [];
+  private readonly eofListeners: Array<() => void> = [];
+  private readonly closeListeners: Array<() => void> = [];
+
+  constructor(init: TerminalClientInit) {
+    this.kind = init.kind;
+    this.interactive = init.interactive;
+    this.term = init.term;
+    this.cols = init.cols;
+    this.rows = init.rows;
+    this.sourceIp = init.sourceIp;
+    this.sourcePort = init.sourcePort;
+    this.notices = init.notices ?? [];
+    if (init.command !== undefined) this.command = init.command;
+  }
+
+  abstract write(data: Buffer | string): void;
+  abstract writeError(data: Buffer | string): void;
+  protected abstract end(status: number | null, signal?: string): void;
+
+  ask(question: string, options: { echo: boolean; anyKey?: boolean }): Promise<string | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
+    if (question) this.write(question);
+    return new Promise((resolve) => {
+      let answer = '';
+      const done = (value: string | undefined) => {
+        this.pendingAsk = undefined;
+        resolve(value);
+      };
+      this.pendingAsk = (data) => {
+        if (options.anyKey) return done('');
+        for (const char of data.toString('utf8')) {
+          if (char === '\r' || char === '\n') {
+            this.write('\r\n');
+            return done(answer);
+          }
+          if (char === '\u0003' || char === '\u0004') {
+            this.write('\r\n');
+            return done(undefined);
+          }
+          if (char === '\u007f' || char === '\b') {
+            if (answer.length > 0) {
+              answer = answer.slice(0, -1);
+              if (options.echo) this.write('\b \b');
+            }
+          } else if (char >= ' ') {
+            answer += char;
+            if (options.echo) this.write(char);
+          }
+        }
+      };
+    });
+  }
+
+  onInput(listener: (data: Buffer) => void): void {
+    this.inputListener = listener;
+    const ahead = this.typedAhead;
+    this.typedAhead = [];
+    for (const data of ahead) listener(data);
+  }
+
+  onResize(listener: (cols: number, rows: number) => void): void {
+    this.resizeListeners.push(listener);
+  }
+
+  onSignal(listener: (signal: string) => void): void {
+    this.signalListeners.push(listener);
+  }
+
+  onEof(listener: () => void): void {
+    this.eofListeners.push(listener);
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  exit(status: number | null, signal?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.end(status, signal);
+  }
+
+  /** The user typed something. */
+  protected received(data: Buffer): void {
+    if (this.pendingAsk) this.pendingAsk(data);
+    else if (this.inputListener) this.inputListener(data);
+    else this.typedAhead.push(data);
+  }
+
+  protected resized(cols: number, rows: number): void {
+    this.cols = cols;
+    this.rows = rows;
+    this.resizeListeners.forEach((listener) => listener(cols, rows));
+  }
+
+  protected signalled(name: string): void {
+    this.signalListeners.forEach((listener) => listener(name));
+  }
+
+  /** The user's input ended (EOF), the connection may stay for output. */
+  protected ended(): void {
+    this.eofListeners.forEach((listener) => listener());
+  }
+
+  /** The user's side is gone. */
+  protected gone(): void {
+    if (this.closeListeners.length === 0 && this.closed) return;
+    this.closed = true;
+    this.pendingAsk?.(Buffer.from([4]));
+    this.closeListeners.forEach((listener) => listener());
+  }
+}

@@ -1,0 +1,61 @@
+import ssh2 from 'ssh2';
+import { parseSshPublicKey } from '../identity/index.ts';
+import type { UnsealedCredential } from '../inventory/index.ts';
+
+export interface UpstreamTarget {
+  readonly hostname: string;
+  readonly port: number;
+  /** The pinned host key line (`ssh-ed25519 AAAA…`): the only key the device may show. */
+  readonly hostKey: string;
+}
+
+/** The device showed another host key than the pinned one. */
+export class HostKeyMismatchError extends Error {
+  constructor(readonly offeredFingerprint: string) {
+    super(`the device presented host key ${offeredFingerprint}, not the pinned one`);
+    this.name = 'HostKeyMismatchError';
+  }
+}
+
+/** Opens the SSH connection to a device: the smallest interface the session runner needs. */
+export interface UpstreamConnector {
+  connect(target: UpstreamTarget, credential: UnsealedCredential): Promise<ssh2.Client>;
+}
+
+const READY_TIMEOUT_MS = 15_000;
+
+/**
+ * Connects with ssh2, accepting only the pinned host key: the key type is asked for first, and any
+ * other key ends the handshake before the credential is sent.
+ */
+export const sshUpstream: UpstreamConnector = {
+  connect(target, credential) {
+    const [algorithm, pinnedData] = target.hostKey.split(/\s+/);
+    return new Promise((resolve, reject) => {
+      const client = new ssh2.Client();
+      let mismatch: HostKeyMismatchError | undefined;
+      client.once('ready', () => resolve(client));
+      client.once('error', (error) => reject(mismatch ?? error));
+      client.connect({
+        host: target.hostname,
+        port: target.port,
+        username: credential.account,
+        ...(credential.password !== undefined && { password: credential.password }),
+        ...(credential.privateKey !== undefined && { privateKey: credential.privateKey }),
+        ...(credential.passphrase !== undefined && { passphrase: credential.passphrase }),
+        readyTimeout: READY_TIMEOUT_MS,
+        keepaliveInterval: 15_000,
+        // No keyboard-interactive fallback: the vault holds a password or a key, nothing to type.
+        tryKeyboard: false,
+        algorithms: algorithm ? { serverHostKey: [algorithm as ssh2.ServerHostKeyAlgorithm] } : undefined,
+        hostVerifier: (key: Buffer) => {
+          if (key.toString('base64') === pinnedData) return true;
+          const offered = key.subarray(4, 4 + key.readUInt32BE(0)).toString('latin1');
+          const parsed = parseSshPublicKey(`${offered} ${key.toString('base64')}`);
+          mismatch = new HostKeyMismatchError(parsed.ok ? parsed.key.fingerprint : 'an unreadable key');
+          return false;
+        },
+      });
+    });
+  },
+};
