@@ -1,14 +1,20 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../changegate.ts';
 import { describeSettings } from '../platform/config.ts';
+import { registerChangeCommands } from './change.command.ts';
 import { EXIT, reportError } from './command-error.ts';
+import { registerCredentialCommands } from './credential.command.ts';
+import { registerDeviceCommands } from './device.command.ts';
 import { registerGrantCommands } from './grant.command.ts';
 import { addGlobalOptions } from './global-options.ts';
+import { registerGroupCommands } from './group.command.ts';
 import { registerMigrateCommand } from './migrate.command.ts';
 import { formatTable } from './output.ts';
+import { registerRequestCommands } from './request.command.ts';
 import { registerServeCommand } from './serve.command.ts';
 import { registerTokenCommands } from './token.command.ts';
 import { registerUserCommands } from './user.command.ts';
+import { registerVaultCommands } from './vault.command.ts';
 import { registerVerifyCommand } from './verify.command.ts';
 
 /** The `changegate` command line: global options first, then every command. */
@@ -27,7 +33,13 @@ export function buildProgram(): Command {
   registerUserCommands(program);
   registerGrantCommands(program);
   registerTokenCommands(program);
+  registerDeviceCommands(program);
+  registerCredentialCommands(program);
+  registerGroupCommands(program);
+  registerChangeCommands(program);
+  registerRequestCommands(program);
   registerVerifyCommand(program);
+  registerVaultCommands(program);
   return program;
 }
 

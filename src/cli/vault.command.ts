@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { masterKeyFile } from '../changegate.ts';
+import { appendEvent } from '../eventlog/index.ts';
+import { requirePrivilege, SYSTEM } from '../identity/index.ts';
+import { systemClock } from '../platform/clock.ts';
+import { parseMasterKeys } from '../platform/secret-box.ts';
+import { rotateVault, type MasterKeySource, type VaultRotation } from '../platform/vault-rotation.ts';
+import { globalOptionsOf } from './global-options.ts';
+import { withChangegate } from './open-changegate.ts';
+import { printJson, printLines } from './output.ts';
+
+const ROTATE_HELP = `
+With the key file (<data dir>/master.key, CHANGEGATE_MASTER_KEY unset), a new key is generated and
+written first in the file, every secret is re-sealed under it in one transaction, and the file then
+keeps the new key alone: back it up.
+
+With CHANGEGATE_MASTER_KEY, give the new key first and the old ones after it, for this one run:
+  CHANGEGATE_MASTER_KEY="$(openssl rand -base64 32),<old key>" changegate vault rotate
+then keep the new key alone in CHANGEGATE_MASTER_KEY.
+
+A server reads its keys at start: restart it afterwards. Stop every server on the database first:
+one still running keeps the old key and cannot open what was re-sealed.`;
+
+/** `changegate vault rotate`: re-seals every secret at rest under a new master key. */
+export function registerVaultCommands(program: Command): void {
+  const vault = program.command('vault').description('the master key that seals every secret at rest (credentials, TOTP seeds, webhook secrets)');
+
+  vault
+    .command('rotate')
+    .description('re-seal every secret under a new master key, all or nothing (needs User.Admin, and the master keys)')
+    .option('--json', 'print what moved and the key ids (never a key) as JSON')
+    .addHelpText('after', ROTATE_HELP)
+    .action((options: { json?: boolean }, command: Command) =>
+      withChangegate(globalOptionsOf(command), async (core, actor) => {
+        const { db } = core.database;
+        // Whoever holds the keys could re-seal without Changegate; the check is about who acts in its name and log.
+        await requirePrivilege(db, actor, 'User.Admin', SYSTEM);
+        const source: MasterKeySource = core.config.masterKey
+          ? { kind: 'setting', keys: parseMasterKeys(core.config.masterKey) ?? [] }
+          : { kind: 'file', file: masterKeyFile(core.config) };
+        const showProgress = !options.json && process.stderr.isTTY === true;
+        const rotation = await rotateVault({
+          db,
+          source,
+          onProgress: (moved) => {
+            if (showProgress) process.stderr.write(`\rRe-sealed ${moved} values…`);
+          },
+          // In the re-seal's transaction: the entry exists exactly when the values moved.
+          record: async (trx, done) => {
+            await appendEvent(trx, { actor: actor.username, action: 'vault.rotate', subject: 'vault:master-key', data: { ...done }, time: systemClock.now() });
+          },
+        });
+        if (showProgress) process.stderr.write('\r\u001b[K');
+        if (options.json) return printJson({ ...rotation, ...(source.kind === 'file' && { keyFile: source.file }) });
+        printLines(...rotationReport(rotation, source, core.config.databaseUrl !== undefined));
+      }),
+    );
+}
+
+function rotationReport(rotation: VaultRotation, source: MasterKeySource, sharedDatabase: boolean): string[] {
+  const columns = Object.entries(rotation.movedByColumn).map(([column, count]) => `${column} ${count}`);
+  const lines = [`Re-sealed ${rotation.moved} ${rotation.moved === 1 ? 'value' : 'values'} under the new master key ${rotation.newKeyId} (${columns.join(', ')}).`];
+  if (rotation.leftUnderOldKeys > 0) {
+    lines.push(
+      `${rotation.leftUnderOldKeys} values were written under an older key meanwhile, by a server still running: keep the older keys, stop every server and run \`changegate vault rotate\` again.`,
+    );
+  } else if (source.kind === 'file') {
+    lines.push(`${source.file} now holds the new key alone: back it up now; without it no vaulted secret can be read.`);
+  } else {
+    lines.push(`You may now drop the older keys (${rotation.previousKeyIds.join(', ')}): set CHANGEGATE_MASTER_KEY to the new key alone, the first one you gave.`);
+  }
+  lines.push(
+    sharedDatabase
+      ? 'Restart every server on this database now: until it restarts it holds only the old key and cannot open the re-sealed secrets.'
+      : 'Start the server again to use the new key: it reads its keys at start.',
+  );
+  return lines;
+}
