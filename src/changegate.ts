@@ -4,11 +4,27 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
-import { ObjectStore } from './auditing/index.ts';
+import {
+  AuditRecorder,
+  auditingRoutes,
+  auditRuleKind,
+  AuditRuleService,
+  AuditTrailService,
+  BundleService,
+  ensureBuiltinRule,
+  filterKind,
+  FilterService,
+  ObjectStore,
+} from './auditing/index.ts';
+import { accessGroupKind, changeKind } from './changes/index.ts';
+import { credentialKind, deviceKind } from './inventory/index.ts';
+import { webhookKind } from './notifications/index.ts';
+import { applicationKind, partitionKind, userKind } from './identity/index.ts';
 import { AccessGroupService, ChangeService, changeRoutes, RequestService } from './changes/index.ts';
 import { EventLogService, eventRoutes } from './eventlog/index.ts';
 import { CredentialService, DeviceService, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
 import { DeliveryService, Dispatcher, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
+import { ReviewService, reviewRoutes } from './review/index.ts';
 import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, SessionRunner, sessionRoutes, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
 import {
   AuthService,
@@ -47,7 +63,12 @@ export interface Services {
   readonly notifications: NotificationService;
   readonly webhooks: WebhookService;
   readonly deliveries: DeliveryService;
+  readonly auditRules: AuditRuleService;
+  readonly auditTrail: AuditTrailService;
+  readonly filters: FilterService;
+  readonly bundles: BundleService;
   readonly sessions: SessionService;
+  readonly reviews: ReviewService;
 }
 
 /** How often the server expires requests whose change window closed. */
@@ -133,6 +154,10 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     const bootstrap = await bootstrapInstallation(database.db, clock, { adminPassword: config.adminPassword });
     const db = database.db;
     const objects = new ObjectStore(clock);
+    objects.register(partitionKind, applicationKind, userKind, deviceKind, credentialKind, accessGroupKind, changeKind, webhookKind, auditRuleKind, filterKind);
+    objects.addHook(new AuditRecorder());
+    await database.db.transaction().execute((trx) => ensureBuiltinRule(trx, clock.now()));
+    const filters = new FilterService({ db, clock, objects, publicUrl: config.publicUrl });
     const activeDispatcher = new Dispatcher({
       db,
       clock,
@@ -171,7 +196,12 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       notifications,
       webhooks: new WebhookService({ db, clock, objects, secrets, wake }),
       deliveries: new DeliveryService({ db, clock, wake }),
+      auditRules: new AuditRuleService({ db, objects, filters, publicUrl: config.publicUrl }),
+      auditTrail: new AuditTrailService({ db, clock, objects, filters }),
+      filters,
+      bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl }),
       sessions: new SessionService({ db, clock, live }),
+      reviews: new ReviewService({ db, clock }),
     };
     const instanceId = await loadInstanceId(config);
     const runner = new SessionRunner({
@@ -186,6 +216,11 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       instanceId,
       ...options.sessionTiming,
       logger: options.logger,
+      // The change audit's score follows each session as it ends.
+      onSessionEnd: async (sessionId) => {
+        const session = await db.selectFrom('session').select('change_id').where('id', '=', sessionId).executeTakeFirst();
+        if (session) await services.reviews.recompute(session.change_id);
+      },
     });
     const startBackground = async (): Promise<Started> => {
       const interruptedSessions = await services.sessions.recoverInterrupted(instanceId);
@@ -229,7 +264,9 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
         changeRoutes(api, services);
         notificationRoutes(api, services.notifications);
         webhookRoutes(api, { webhooks: services.webhooks, deliveries: services.deliveries });
+        auditingRoutes(api, services);
         sessionRoutes(api, { sessions: services.sessions, runner: core.runner });
+        reviewRoutes(api, services.reviews);
       },
       { prefix: API_PREFIX },
     );

@@ -299,6 +299,37 @@ describe('the SSH gateway, with a real sshd and real ssh clients', () => {
     expect((await alice.client.post(`/sessions/${number}/terminate`)).body.error.code).toBe('forbidden');
   });
 
+  it('audits a script run with one step skipped and one command extra', async () => {
+    expect(
+      (await t.admin.post('/changes', { name: 'CHG-REVIEW', title: 'Greek letters', startAt: iso(-60_000), dueAt: iso(3_600_000), accessGroup: 'ops', devices: ['web01'], script: 'echo alpha\necho beta\necho gamma\n' })).status,
+    ).toBe(201);
+    await ssh(started.sshPort, 'alice@web01+CHG-REVIEW', 'true', { key: aliceKey.file });
+    await approveLatest();
+    const terminal = new Terminal(started.sshPort, 'alice@web01+CHG-REVIEW', aliceKey.file);
+    await terminal.waitFor(/[#$] $/m);
+    for (const command of ['echo alpha', 'hostname', 'echo  gamma']) {
+      const before = terminal.output.length;
+      terminal.type(`${command}\r`);
+      await waitUntil(async () => (/[#$] $/.test(terminal.output.slice(before)) ? true : undefined), `the prompt after ${command}`);
+    }
+    terminal.type('\u0004');
+    await terminal.exited;
+    const audit = await waitUntil(async () => {
+      const answer = await t.admin.get('/changes/CHG-REVIEW/audit');
+      return answer.body.sessions?.[0]?.live === false ? answer.body : undefined;
+    }, 'the session to end');
+    const board = audit.devices[0].rows.map((row: { kind: string; step: { text: string } | null; command: { text: string } | null }) => [row.kind, row.step?.text ?? row.command?.text]);
+    expect(board).toEqual([
+      ['matched', 'echo alpha'],
+      ['missing', 'echo beta'],
+      ['extra', 'hostname'],
+      ['matched', 'echo gamma'],
+    ]);
+    expect(audit).toMatchObject({ score: 50, outcome: 'incomplete_and_exceeded' });
+    const listed = await t.admin.get('/audit/sessions?change=CHG-REVIEW');
+    expect(listed.body[0]).toMatchObject({ change: 'CHG-REVIEW', changeScore: 50, changeOutcome: 'incomplete_and_exceeded' });
+  });
+
   it('keeps the event log verifiable', async () => {
     const verified = await t.admin.post('/events/verify');
     expect(verified.body.ok).toBe(true);

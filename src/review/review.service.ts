@@ -1,0 +1,211 @@
+import type { Kysely } from 'kysely';
+import { changeStatus, findChange, findVisibleChange, parseScript, type Change } from '../changes/index.ts';
+import { findUserByName, hasPrivilege, inPartition, partitionsWith, type Actor } from '../identity/index.ts';
+import { findDeviceByRef, findDevicesByIds } from '../inventory/index.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Database, Tx } from '../platform/database.ts';
+import { errors } from '../platform/errors.ts';
+import { commandCountsOf, presentSession, type SessionView } from '../sessions/index.ts';
+import { compareChange, type BoardRow, type ComparisonCounts, type ExecutedCommand, type Outcome } from './comparison.ts';
+import { commandsOfChange, reviewsOf, saveReview, type ChangeCommandRow } from './review.store.ts';
+
+export interface BoardCommandView {
+  readonly session: number;
+  readonly seq: number;
+  readonly time: string;
+  readonly offsetSeconds: number;
+  readonly text: string;
+  readonly output: string;
+  readonly outputTruncated: boolean;
+  readonly exitStatus: number | null;
+  /** Where to watch it: the session's recording, at `offsetSeconds`. */
+  readonly recording: string;
+}
+
+export interface BoardRowView {
+  readonly kind: BoardRow['kind'];
+  readonly step: { readonly index: number; readonly line: number; readonly text: string; readonly optional: boolean; readonly expect: string | null } | null;
+  readonly command: BoardCommandView | null;
+  /** For `missing` and `out_of_order`: the index of the row it pairs with. */
+  readonly linkedRow: number | null;
+}
+
+export interface DeviceAuditView {
+  readonly device: string;
+  readonly score: number;
+  readonly outcome: Outcome;
+  readonly counts: ComparisonCounts;
+  readonly rows: BoardRowView[];
+}
+
+/** The seed's "Change details" and "Change Audit" board, and the "Session Logs", for one change. */
+export interface ChangeAuditView {
+  readonly change: {
+    readonly name: string;
+    readonly title: string;
+    readonly description: string;
+    readonly partition: string;
+    readonly startAt: string;
+    readonly dueAt: string;
+    readonly status: string;
+    readonly devices: string[];
+    readonly script: string;
+  };
+  readonly score: number;
+  readonly outcome: Outcome;
+  readonly counts: ComparisonCounts;
+  readonly devices: DeviceAuditView[];
+  readonly sessions: SessionView[];
+  readonly generatedAt: string;
+}
+
+export interface AuditedSessionView extends SessionView {
+  /** The score and outcome of the session's change, over all its sessions. */
+  readonly changeScore: number | null;
+  readonly changeOutcome: string | null;
+}
+
+export interface AuditedSessionFilter {
+  readonly change?: string;
+  readonly user?: string;
+  readonly device?: string;
+  readonly from?: Date;
+  readonly to?: Date;
+  readonly outcome?: Outcome;
+  readonly scoreMin?: number;
+  readonly scoreMax?: number;
+  /** Sessions that ran a command containing this text, e.g. `rm -rf`. */
+  readonly command?: string;
+  readonly limit?: number;
+}
+
+/**
+ * The change audit (the seed's "Auditing the sessions"): the commands executed on each device of a
+ * change, across all its sessions, against its script. Reading it needs Session.View in the
+ * change's partition, since it shows what was typed and printed.
+ */
+export class ReviewService {
+  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly clock: Clock }) {}
+
+  async audit(actor: Actor, changeName: string): Promise<ChangeAuditView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const change = await findVisibleChange(trx, actor, changeName);
+      if (!(await hasPrivilege(trx, actor, 'Session.View', inPartition(change.partitionId)))) {
+        throw errors.forbidden('You need the Session.View privilege to audit the sessions of a change.');
+      }
+      return this.build(trx, change);
+    });
+  }
+
+  /** Audited sessions, with the score and outcome of their change; filters combine. */
+  async listSessions(actor: Actor, filter: AuditedSessionFilter = {}): Promise<AuditedSessionView[]> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const partitions = await partitionsWith(trx, actor, 'Session.View');
+      if (partitions !== 'all' && partitions.length === 0) throw errors.forbidden('You need the Session.View privilege to list audited sessions.');
+      let query = trx.selectFrom('session as s').leftJoin('change_review as r', 'r.change_id', 's.change_id').selectAll('s').select(['r.score', 'r.outcome']).where('s.ended_at', 'is not', null);
+      if (partitions !== 'all') query = query.where('s.partition_id', 'in', partitions);
+      if (filter.change) query = query.where('s.change_name', '=', filter.change);
+      if (filter.user) query = query.where('s.user_id', '=', (await findUserByName(trx, filter.user))?.id ?? '00000000-0000-0000-0000-000000000000');
+      if (filter.device) {
+        const device = await findDeviceByRef(trx, actor, filter.device).catch(() => undefined);
+        query = query.where('s.device_id', '=', device?.id ?? '00000000-0000-0000-0000-000000000000');
+      }
+      if (filter.from) query = query.where('s.started_at', '>=', filter.from);
+      if (filter.to) query = query.where('s.started_at', '<', filter.to);
+      if (filter.outcome) query = query.where('r.outcome', '=', filter.outcome);
+      if (filter.scoreMin !== undefined) query = query.where('r.score', '>=', filter.scoreMin);
+      if (filter.scoreMax !== undefined) query = query.where('r.score', '<=', filter.scoreMax);
+      if (filter.command) {
+        const pattern = `%${filter.command.replace(/[\\%_]/g, '\\$&')}%`;
+        query = query.where((eb) => eb.exists(eb.selectFrom('session_command as c').select('c.seq').whereRef('c.session_id', '=', 's.id').where('c.text', 'like', pattern)));
+      }
+      const rows = await query.orderBy('s.started_at', 'desc').limit(filter.limit ?? 200).execute();
+      const counts = await commandCountsOf(trx, rows.map((row) => row.id));
+      const now = this.deps.clock.now();
+      return rows.map(({ score, outcome, ...session }) => ({
+        ...presentSession(session, now, counts.get(session.id) ?? 0),
+        changeScore: score,
+        changeOutcome: outcome,
+      }));
+    });
+  }
+
+  /** Recomputes and stores a change's score after one of its sessions ended. A system change. */
+  async recompute(changeId: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      const change = await findChange(trx, changeId);
+      if (!change) return;
+      const audit = await this.build(trx, change);
+      const devices = audit.devices.map((device) => ({ ...device, rows: [] }));
+      await saveReview(trx, change.id, { devices, counts: audit.counts, score: audit.score, outcome: audit.outcome }, this.deps.clock.now());
+    });
+  }
+
+  /** Scores of several changes, for lists. */
+  async scores(changeIds: readonly string[]): Promise<Map<string, { score: number; outcome: string }>> {
+    return reviewsOf(this.deps.db, changeIds);
+  }
+
+  private async build(trx: Tx, change: Change): Promise<ChangeAuditView> {
+    const parsed = parseScript(change.script);
+    // A saved change's script always parses; an empty one would only come from a database edit.
+    const script = parsed.ok ? parsed.script : { steps: [] };
+    const devices = await findDevicesByIds(trx, change.devices);
+    const names = new Map(devices.map((device) => [device.id, device.name]));
+    const executed = await commandsOfChange(trx, change.id);
+    const byDevice = new Map<string, ExecutedCommand[]>(change.devices.map((id) => [names.get(id) ?? id, []]));
+    const rowsById = new Map<string, ChangeCommandRow>();
+    for (const row of executed) {
+      const id = `${row.session_id}:${row.seq}`;
+      rowsById.set(id, row);
+      const name = names.get(row.device_id) ?? row.device_id;
+      const list = byDevice.get(name) ?? [];
+      list.push({ id, sessionId: row.session_id, time: row.time, offsetSeconds: row.offset_seconds, text: row.text, output: row.output, exitStatus: row.exit_status });
+      byDevice.set(name, list);
+    }
+    const comparison = compareChange(script, byDevice);
+    const presentCommand = (command: ExecutedCommand): BoardCommandView => {
+      const row = rowsById.get(command.id) as ChangeCommandRow;
+      return {
+        session: row.session_number,
+        seq: row.seq,
+        time: row.time.toISOString(),
+        offsetSeconds: row.offset_seconds,
+        text: row.text,
+        output: row.output,
+        outputTruncated: row.output_truncated,
+        exitStatus: row.exit_status,
+        recording: `/api/v1/sessions/${row.session_number}/recording`,
+      };
+    };
+    const presentRow = (row: BoardRow): BoardRowView => ({
+      kind: row.kind,
+      step: 'step' in row ? { index: row.step.index, line: row.step.line, text: row.step.text, optional: row.step.optional, expect: row.step.expect?.pattern ?? null } : null,
+      command: 'command' in row ? presentCommand(row.command) : null,
+      linkedRow: row.kind === 'missing' ? (row.outOfOrderRow ?? null) : row.kind === 'out_of_order' ? row.missingRow : null,
+    });
+    const sessionRows = await trx.selectFrom('session').selectAll().where('change_id', '=', change.id).orderBy('started_at').execute();
+    const counts = await commandCountsOf(trx, sessionRows.map((row) => row.id));
+    const now = this.deps.clock.now();
+    const partition = await trx.selectFrom('partition').select('name').where('id', '=', change.partitionId).executeTakeFirst();
+    return {
+      change: {
+        name: change.name,
+        title: change.title,
+        description: change.description,
+        partition: partition?.name ?? '',
+        startAt: change.startAt.toISOString(),
+        dueAt: change.dueAt.toISOString(),
+        status: changeStatus(change, now),
+        devices: change.devices.map((id) => names.get(id) ?? id),
+        script: change.script,
+      },
+      score: comparison.score,
+      outcome: comparison.outcome,
+      counts: comparison.counts,
+      devices: comparison.devices.map((device) => ({ device: device.device, score: device.score, outcome: device.outcome, counts: device.counts, rows: device.rows.map(presentRow) })),
+      sessions: sessionRows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0)),
+      generatedAt: now.toISOString(),
+    };
+  }
+}
