@@ -8,3 +8,5 @@ export { RequestService, type AccessOutcome, type AccessQuery, type RequestNotif
 export { parseScript, formatScriptError, type Script, type ScriptStep, type ScriptError } from './script.ts';
 export { changeRoutes } from './changes.routes.ts';
 export { findRequestByNumber } from './request.store.ts';
+export { accessGroupKind } from './access-group.store.ts';
+export { changeKind } from './change.store.ts';

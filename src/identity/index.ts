@@ -3,8 +3,8 @@ export { SYSTEM_ACTOR_NAME, type Actor } from './actor.ts';
 export { AuthService, type ApiTokenView, type Authenticated, type AuthPolicy, type WebSession } from './auth.service.ts';
 export { bootstrapInstallation, FIRST_ADMIN, type BootstrapResult } from './bootstrap.ts';
 export { GrantService, type GrantInput, type GrantView } from './grant.service.ts';
-export { GLOBAL_PARTITION, PartitionService, type ApplicationView, type PartitionView } from './partition.service.ts';
-export { findUserByName } from './user.store.ts';
+export { APPLICATION_NAME, GLOBAL_PARTITION, PARTITION_NAME, PartitionService, type ApplicationView, type PartitionView } from './partition.service.ts';
+export { findUserByName, userKind } from './user.store.ts';
 export { inPartition, isPrivilege, PRIVILEGES, SYSTEM, type GrantLevel, type Privilege, type Scope } from './privilege.ts';
 export { totpCode } from './totp.ts';
 export { UserService, type NewUser, type SshKeyView } from './user.service.ts';
@@ -15,5 +15,16 @@ export { grantRoutes } from './grant.routes.ts';
 export { partitionRoutes } from './partition.routes.ts';
 export { userRoutes } from './user.routes.ts';
 export { parseSshPublicKey, type SshPublicKey } from './ssh-key.ts';
-export { findPartitionByName, findApplication } from './partition.store.ts';
+export {
+  applicationKind,
+  findApplication,
+  findApplicationObject,
+  findPartitionByName,
+  findPartitionObject,
+  findPartitionObjectByName,
+  globalPartitionId,
+  partitionKind,
+} from './partition.store.ts';
+export type { Application, Partition } from './partition.ts';
+export type { UserProfile } from './user.ts';
 export { resolvePlace, type Place } from './place.ts';

@@ -7,3 +7,5 @@ export { findDevice, findDevicesByIds } from './device.store.ts';
 export { sshHostKeyProbe, type HostKeyProbe } from './host-key-probe.ts';
 export { inventoryRoutes } from './inventory.routes.ts';
 export { findCredential } from './credential.store.ts';
+export { credentialKind } from './credential.store.ts';
+export { deviceKind } from './device.store.ts';

@@ -18,3 +18,4 @@ export { Dispatcher, type AttemptResult, type DeliveryAttempt, type DispatcherOp
 export { SmtpMailer, type MailMessage, type Mailer } from './email-sender.ts';
 export { notificationRoutes } from './notification.routes.ts';
 export { webhookRoutes, type WebhookRouteServices } from './webhook.routes.ts';
+export { webhookKind } from './webhook.store.ts';

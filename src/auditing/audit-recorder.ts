@@ -1,0 +1,88 @@
+import type { Executor, Tx } from '../platform/database.ts';
+import { auditDecision, compileRule, rulesByType, type AuditTarget, type CompiledRule } from './audit-rule.ts';
+import { enabledRules, ruleGeneration } from './audit-rule.store.ts';
+import { insertEntry } from './audit-trail.store.ts';
+import { snapshot, type ObjectWrite, type ObjectWriteHook } from './object-store.ts';
+import { fieldDiff, type ObjectType } from './object.ts';
+
+type ApplicationFacts = NonNullable<AuditTarget['application']>;
+
+/**
+ * The audit rules at work: the object store hands every write by a user to `afterWrite`, inside
+ * the write's transaction, and this writes the audit entry when an enabled rule matches.
+ *
+ * Speed matters, as every save pays for it. The enabled rules are kept compiled (patterns to RE2
+ * or plain string tests), grouped by object type with Full rules first, and reused while the
+ * rules' generation number, one indexed row, is unchanged; application names never change, so
+ * they are kept once read. A write then costs one small query plus a few string tests.
+ */
+export class AuditRecorder implements ObjectWriteHook {
+  private cache: { readonly generation: number; readonly rules: Map<ObjectType, CompiledRule[]> } | undefined;
+  private readonly applications = new Map<string, ApplicationFacts>();
+
+  async afterWrite(trx: Tx, write: ObjectWrite): Promise<void> {
+    const object = write.after ?? write.before;
+    if (!object) return;
+    let decision: { level: 1 | 2; ruleId: string | null } | undefined;
+    if (write.restoring !== undefined) {
+      // A restore is always audited at Full, so that it can itself be restored.
+      decision = { level: 2, ruleId: null };
+    } else {
+      const rules = (await this.rules(trx)).get(write.kind.type);
+      if (!rules) return;
+      const application = rules.some((rule) => rule.applicationRule !== 'all_objects') ? await this.application(trx, object.applicationId) : null;
+      const partition = write.businessKey.slice(0, write.businessKey.indexOf('.'));
+      decision = auditDecision(rules, { type: write.kind.type, name: object.name, partition }, write.action, () => application);
+    }
+    if (!decision) return;
+    const before = write.before && snapshot(write.before);
+    const after = write.after && snapshot(write.after);
+    await insertEntry(trx, {
+      time: write.time,
+      objectType: write.kind.type,
+      objectId: object.id,
+      businessKey: write.businessKey,
+      partitionId: object.partitionId,
+      action: write.action,
+      level: decision.level,
+      user: write.actor.username,
+      reason: write.reason ?? null,
+      objectVersion: object.version,
+      diff: fieldDiff(before, after),
+      before: decision.level === 2 ? (before ?? null) : null,
+      after: decision.level === 2 ? (after ?? null) : null,
+      ruleId: decision.ruleId,
+      restoredFrom: write.restoring ?? null,
+    });
+  }
+
+  /** The enabled rules by object type, compiled; reloaded when the generation moved. */
+  async rules(db: Executor): Promise<Map<ObjectType, CompiledRule[]>> {
+    const generation = await ruleGeneration(db);
+    if (this.cache?.generation === generation) return this.cache.rules;
+    const rules = await enabledRules(db);
+    const ids = [...new Set(rules.map((rule) => rule.matchApplicationId).filter((id): id is string => id !== null))];
+    const applications = new Map<string, ApplicationFacts>();
+    if (ids.length > 0) {
+      for (const row of await db.selectFrom('application').select(['id', 'partition_id', 'name']).where('id', 'in', ids).execute()) {
+        applications.set(row.id, { id: row.id, partitionId: row.partition_id, path: row.name });
+      }
+    }
+    const compiled = rulesByType(rules.map((rule) => compileRule(rule, rule.matchApplicationId ? (applications.get(rule.matchApplicationId) ?? null) : null)));
+    // A rule naming a deleted application matches nothing until the application is restored (its
+    // id and all), which does not move the generation: keep such rules uncached, to see it come back.
+    if (applications.size === ids.length) this.cache = { generation, rules: compiled };
+    return compiled;
+  }
+
+  private async application(db: Executor, id: string | null): Promise<ApplicationFacts | null> {
+    if (id === null) return null;
+    const known = this.applications.get(id);
+    if (known) return known;
+    const row = await db.selectFrom('application').select(['id', 'partition_id', 'name']).where('id', '=', id).executeTakeFirst();
+    if (!row) return null;
+    const facts = { id: row.id, partitionId: row.partition_id, path: row.name };
+    this.applications.set(id, facts);
+    return facts;
+  }
+}

@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import { appendEvent } from '../eventlog/index.ts';
+import { SYSTEM_ACTOR_NAME } from '../identity/index.ts';
+import type { Executor, Tx } from '../platform/database.ts';
+import type { AuditRuleTable } from '../platform/tables/auditing.ts';
+import { BUILTIN_RULE_NAME, BUILTIN_RULE_REFUSAL, OPEN_SECURITY, type AuditRule } from './audit-rule.ts';
+import type { ObjectKind } from './object-store.ts';
+import { fromJson, type ObjectType } from './object.ts';
+
+type AuditRuleRow = Selectable<AuditRuleTable>;
+
+function toRule(row: AuditRuleRow): AuditRule {
+  return {
+    id: row.id,
+    partitionId: row.partition_id,
+    name: row.name,
+    applicationId: row.application_id,
+    description: row.description,
+    objectType: row.object_type as ObjectType,
+    level: row.level,
+    namePattern: row.name_pattern,
+    nameMatch: row.name_match,
+    applicationRule: row.application_rule,
+    matchApplicationId: row.match_application_id,
+    partitionPattern: row.partition_pattern,
+    partitionMatch: row.partition_match,
+    enabled: row.enabled,
+    builtin: row.builtin,
+    security: row.security,
+    version: row.version,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    updatedAt: row.updated_at,
+    updatedBy: row.updated_by,
+  };
+}
+
+function toRow(rule: AuditRule) {
+  return {
+    partition_id: rule.partitionId,
+    name: rule.name,
+    application_id: rule.applicationId,
+    description: rule.description,
+    object_type: rule.objectType,
+    level: rule.level,
+    name_pattern: rule.namePattern,
+    name_match: rule.nameMatch,
+    application_rule: rule.applicationRule,
+    match_application_id: rule.matchApplicationId,
+    partition_pattern: rule.partitionPattern,
+    partition_match: rule.partitionMatch,
+    enabled: rule.enabled,
+    security: JSON.stringify(rule.security),
+    version: rule.version,
+    updated_at: rule.updatedAt,
+    updated_by: rule.updatedBy,
+  };
+}
+
+export async function findRule(db: Executor, id: string): Promise<AuditRule | undefined> {
+  const row = await db.selectFrom('audit_rule').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toRule(row);
+}
+
+export async function findRulesNamed(db: Executor, name: string): Promise<AuditRule[]> {
+  return (await db.selectFrom('audit_rule').selectAll().where('name', '=', name).execute()).map(toRule);
+}
+
+export async function findRuleInPartition(db: Executor, partitionId: string, name: string): Promise<AuditRule | undefined> {
+  const row = await db.selectFrom('audit_rule').selectAll().where('partition_id', '=', partitionId).where('name', '=', name).executeTakeFirst();
+  return row && toRule(row);
+}
+
+export async function listRules(db: Executor, partitionIds: 'all' | readonly string[]): Promise<AuditRule[]> {
+  if (partitionIds !== 'all' && partitionIds.length === 0) return [];
+  let query = db.selectFrom('audit_rule').selectAll();
+  if (partitionIds !== 'all') query = query.where('partition_id', 'in', partitionIds);
+  return (await query.orderBy('builtin', 'desc').orderBy('name').execute()).map(toRule);
+}
+
+export async function enabledRules(db: Executor): Promise<AuditRule[]> {
+  return (await db.selectFrom('audit_rule').selectAll().where('enabled', '=', true).execute()).map(toRule);
+}
+
+/** The generation of the audit rules: it changes with every statement that changes a rule (a trigger sees to it). */
+export async function ruleGeneration(db: Executor): Promise<number> {
+  const row = await db.selectFrom('audit_rule_generation').select('value').executeTakeFirstOrThrow();
+  return Number(row.value);
+}
+
+/**
+ * How the object store writes audit rules. The built-in rule is refused for any change: here, in
+ * the service, and by a database trigger.
+ */
+export const auditRuleKind: ObjectKind<AuditRule> = {
+  type: 'AuditRule',
+  event: 'audit_rule',
+  async insert(trx: Tx, rule: AuditRule) {
+    await trx
+      .insertInto('audit_rule')
+      .values({ ...toRow(rule), id: rule.id, builtin: rule.builtin, created_at: rule.createdAt, created_by: rule.createdBy })
+      .execute();
+  },
+  async update(trx: Tx, rule: AuditRule, expectedVersion: number) {
+    const result = await trx.updateTable('audit_rule').set(toRow(rule)).where('id', '=', rule.id).where('version', '=', expectedVersion).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+  async remove(trx: Tx, rule: AuditRule) {
+    await trx.deleteFrom('audit_rule').where('id', '=', rule.id).execute();
+  },
+  find: findRule,
+  fromSnapshot: (json) => fromJson<AuditRule>(json),
+  references: (rule) => (rule.matchApplicationId ? [{ type: 'Application', id: rule.matchApplicationId, what: 'the application it matches' }] : []),
+  async keyHolders(db, rule) {
+    const holder = await findRuleInPartition(db, rule.partitionId, rule.name);
+    return holder && holder.id !== rule.id ? [`another audit rule is now named ${rule.name} in its partition`] : [];
+  },
+  async restoreProblems(_db, target, current) {
+    return target.builtin || current?.builtin ? [BUILTIN_RULE_REFUSAL] : [];
+  },
+};
+
+/**
+ * Puts the built-in rule in place on a new installation: every change to an audit rule, in every
+ * partition, audited at Full. Written by the system (not audited itself), once.
+ */
+export async function ensureBuiltinRule(trx: Tx, now: Date): Promise<void> {
+  const existing = await trx.selectFrom('audit_rule').select('id').where('builtin', '=', true).executeTakeFirst();
+  if (existing) return;
+  const global = await trx.selectFrom('partition').select(['id', 'name']).where('name', '=', 'GLOBAL').executeTakeFirstOrThrow();
+  const rule: AuditRule = {
+    id: randomUUID(),
+    partitionId: global.id,
+    name: BUILTIN_RULE_NAME,
+    applicationId: null,
+    description: 'Audits every change to every audit rule at Full. Built in: it cannot be edited, disabled or deleted, so nobody can escape auditing.',
+    objectType: 'AuditRule',
+    level: 2,
+    namePattern: '*',
+    nameMatch: 'glob',
+    applicationRule: 'all_objects',
+    matchApplicationId: null,
+    partitionPattern: '*',
+    partitionMatch: 'glob',
+    enabled: true,
+    builtin: true,
+    security: OPEN_SECURITY,
+    version: 1,
+    createdAt: now,
+    createdBy: SYSTEM_ACTOR_NAME,
+    updatedAt: now,
+    updatedBy: SYSTEM_ACTOR_NAME,
+  };
+  await auditRuleKind.insert(trx, rule);
+  await appendEvent(trx, {
+    actor: SYSTEM_ACTOR_NAME,
+    action: 'audit_rule.create',
+    subject: `audit_rule:${global.name}.${BUILTIN_RULE_NAME}`,
+    data: { id: rule.id, version: 1, builtin: true },
+    time: now,
+  });
+}

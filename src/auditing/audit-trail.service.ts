@@ -1,0 +1,229 @@
+import type { Kysely } from 'kysely';
+import { appendEvent } from '../eventlog/index.ts';
+import { inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Database, Tx } from '../platform/database.ts';
+import { AppError, errors } from '../platform/errors.ts';
+import { securityAllows, type AuditRule } from './audit-rule.ts';
+import { presentEntry, restoreAvailability, restoreReason, unavailableReason, type AuditEntry, type AuditEntryView, type RestoreSide } from './audit-trail.ts';
+import { findEntry, lastKnownKey, latestEntryOf, purgeEntries, searchEntries, timeZoneOf } from './audit-trail.store.ts';
+import { parseDuration, subtractDuration } from './duration.ts';
+import type { ObjectKind, ObjectStore } from './object-store.ts';
+import { META_FIELDS, type ObjectMeta, type ObjectType } from './object.ts';
+import { searchError } from './search-error.ts';
+import { parseEntrySearch } from './search.ts';
+
+/** Reads a saved filter's query: the trail searches with it. */
+export interface FilterQueries {
+  queryOf(actor: Actor, ref: string, target: 'AuditEntry' | 'AuditRule'): Promise<string>;
+}
+
+export interface AuditTrailServiceDeps {
+  readonly db: Kysely<Database>;
+  readonly clock: Clock;
+  readonly objects: ObjectStore;
+  readonly filters?: FilterQueries;
+}
+
+export interface EntryPage {
+  readonly entries: AuditEntryView[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  readonly nextCursor: number | null;
+}
+
+export interface SearchInput {
+  /** The IntelliSearch query: `t:14:05-14:06 u:jdoe`. */
+  readonly q?: string;
+  /** A saved filter whose query applies as well. */
+  readonly filter?: string;
+  readonly limit?: number;
+  readonly cursor?: number;
+  /** With each entry's whole object before and after (Full entries): the seed's Expand All. */
+  readonly expand?: boolean;
+}
+
+/** What a restore did: the object as written, and the audit entry that records it. */
+export interface RestoreResult {
+  readonly restoredFrom: number;
+  readonly side: RestoreSide;
+  readonly objectType: ObjectType;
+  readonly objectId: string;
+  readonly businessKey: string;
+  readonly action: 'C' | 'M';
+  readonly version: number;
+  readonly entry: AuditEntryView | null;
+}
+
+export interface PurgeResult {
+  readonly changedBefore: string;
+  readonly cutoff: string;
+  readonly purged: number;
+}
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 500;
+
+/**
+ * The audit trail: search, the Trash Can, restore to before or after a change, retention. Entries
+ * are visible with AuditTrail.View in the partition of their object; restoring needs
+ * AuditTrail.Restore there.
+ */
+export class AuditTrailService {
+  constructor(private readonly deps: AuditTrailServiceDeps) {}
+
+  /** Entries newest first, narrowed by the search; a query that cannot be read is a 400 saying where. */
+  async search(actor: Actor, input: SearchInput = {}): Promise<EntryPage> {
+    const saved = input.filter && this.deps.filters ? await this.deps.filters.queryOf(actor, input.filter, 'AuditEntry') : '';
+    return this.deps.db.transaction().execute(async (trx) => {
+      const partitionIds = await this.viewable(trx, actor);
+      if (saved) await this.parse(trx, actor, saved);
+      const terms = await this.parse(trx, actor, [saved, input.q ?? ''].filter(Boolean).join(' '));
+      return this.page(trx, { terms, partitionIds, limit: limitOf(input.limit), before: input.cursor }, input.expand ?? false);
+    });
+  }
+
+  async get(actor: Actor, seq: number): Promise<AuditEntryView> {
+    return this.deps.db.transaction().execute(async (trx) => this.present(await this.visibleEntry(trx, actor, seq), true));
+  }
+
+  /** The seed's Trash Can: deletions of audited objects not brought back since, newest first. */
+  async trash(actor: Actor, input: SearchInput = {}): Promise<EntryPage> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const partitionIds = await this.viewable(trx, actor);
+      const terms = await this.parse(trx, actor, input.q ?? '');
+      return this.page(trx, { terms, partitionIds, limit: limitOf(input.limit), before: input.cursor, trash: true }, input.expand ?? false);
+    });
+  }
+
+  /** Restore to before the change: undoes it and every later change of the object (a deletion brings the object back). */
+  restoreBefore(actor: Actor, seq: number, reason?: string): Promise<RestoreResult> {
+    return this.restore(actor, seq, 'before', reason);
+  }
+
+  /** Restore to after the change: undoes every later change of the object, back to the state the change left. */
+  restoreAfter(actor: Actor, seq: number, reason?: string): Promise<RestoreResult> {
+    return this.restore(actor, seq, 'after', reason);
+  }
+
+  /**
+   * Removes the entries written before now minus `changedBefore` (an ISO-8601 duration such as
+   * P365D), in one transaction, and logs the purge with the count. Deleted objects whose entries go
+   * can no longer be restored. Needs AuditTrail.Restore at Admin level, system-wide.
+   */
+  async purge(actor: Actor, changedBefore: string): Promise<PurgeResult> {
+    const parsed = parseDuration(changedBefore);
+    if (!parsed.ok) throw errors.validation(`${parsed.problem}.`, [{ path: '/changedBefore', message: parsed.problem }]);
+    return this.deps.db.transaction().execute(async (trx) => {
+      await requirePrivilege(trx, actor, 'AuditTrail.Restore', SYSTEM, 'admin');
+      const now = this.deps.clock.now();
+      const cutoff = subtractDuration(now, parsed.duration);
+      const purged = await purgeEntries(trx, cutoff);
+      await appendEvent(trx, {
+        actor: actor.username,
+        action: 'audit.purge',
+        subject: 'audit_trail',
+        data: { changedBefore, cutoff: cutoff.toISOString(), purged },
+        time: now,
+      });
+      return { changedBefore, cutoff: cutoff.toISOString(), purged };
+    });
+  }
+
+  private async restore(actor: Actor, seq: number, side: RestoreSide, reason?: string): Promise<RestoreResult> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const entry = await this.visibleEntry(trx, actor, seq);
+      await requirePrivilege(trx, actor, 'AuditTrail.Restore', inPartition(entry.partitionId));
+      if (!restoreAvailability(entry)[side]) throw new AppError('restore_unavailable', 409, unavailableReason(entry, side));
+      const kind = this.deps.objects.kindOf(entry.objectType);
+      const snapshot = side === 'before' ? entry.before : entry.after;
+      if (!kind || !snapshot) throw new AppError('restore_unavailable', 409, `Entry #${seq} cannot be restored: objects of type ${entry.objectType} are not known here.`);
+      const current = await kind.find(trx, entry.objectId);
+      let target = kind.fromSnapshot(snapshot);
+      if (current && kind.keptOnRestore) target = { ...target, ...pick(current, kind.keptOnRestore) };
+      if (entry.objectType === 'AuditRule' && current && !securityAllows((current as unknown as AuditRule).security, 'edit', actor.username)) {
+        throw errors.forbidden(`The security of audit rule ${current.name} does not let you edit it, so you cannot restore it either.`);
+      }
+      const blockers = await this.blockers(trx, kind, target, current);
+      if (blockers.length > 0) {
+        throw new AppError('restore_blocked', 409, `Entry #${seq} cannot be restored to ${side}: ${blockers.join('; ')}. Nothing was written.`, { blockers });
+      }
+      const options = { reason: restoreReason(seq, side, reason), restoring: seq };
+      const written = current
+        ? await this.deps.objects.update(trx, kind, current, fieldsOf(target), actor, options)
+        : await this.deps.objects.recreate(trx, kind, target, actor, options);
+      const recorded = await latestEntryOf(trx, written.id);
+      return {
+        restoredFrom: seq,
+        side,
+        objectType: entry.objectType,
+        objectId: written.id,
+        businessKey: recorded?.businessKey ?? entry.businessKey,
+        action: current ? 'M' : 'C',
+        version: written.version,
+        entry: recorded && recorded.restoredFrom === seq ? this.present(recorded, false) : null,
+      };
+    });
+  }
+
+  /** What stops the object from being written back as `target`: a taken name, an object it points at that is gone, a domain rule. */
+  private async blockers(trx: Tx, kind: ObjectKind<ObjectMeta>, target: ObjectMeta, current: ObjectMeta | undefined): Promise<string[]> {
+    const blockers: string[] = [];
+    const references = [
+      { type: 'Partition' as const, id: target.partitionId, what: 'its partition' },
+      ...(target.applicationId ? [{ type: 'Application' as const, id: target.applicationId, what: 'its application' }] : []),
+      ...kind.references(target),
+    ];
+    for (const reference of references) {
+      const referencedKind = this.deps.objects.kindOf(reference.type);
+      if (!referencedKind || (await referencedKind.find(trx, reference.id))) continue;
+      const key = await lastKnownKey(trx, reference.id);
+      blockers.push(`${reference.what} (${reference.type} ${key ?? reference.id}) is gone${key ? ': restore it first, from the Trash Can' : ''}`);
+    }
+    blockers.push(...(await kind.keyHolders(trx, target)));
+    if (kind.restoreProblems) blockers.push(...(await kind.restoreProblems(trx, target, current)));
+    return blockers;
+  }
+
+  private async viewable(trx: Tx, actor: Actor): Promise<'all' | string[]> {
+    const partitionIds = await partitionsWith(trx, actor, 'AuditTrail.View');
+    if (partitionIds !== 'all' && partitionIds.length === 0) throw errors.forbidden('You need the AuditTrail.View privilege.');
+    return partitionIds;
+  }
+
+  private async visibleEntry(trx: Tx, actor: Actor, seq: number): Promise<AuditEntry> {
+    const entry = Number.isSafeInteger(seq) && seq > 0 ? await findEntry(trx, seq) : undefined;
+    const visible = await partitionsWith(trx, actor, 'AuditTrail.View');
+    if (!entry || (visible !== 'all' && !visible.includes(entry.partitionId))) throw errors.notFound('audit entry', String(seq));
+    return entry;
+  }
+
+  private async parse(trx: Tx, actor: Actor, q: string) {
+    const parsed = parseEntrySearch(q, { now: this.deps.clock.now(), timeZone: await timeZoneOf(trx, actor.userId) });
+    if (!parsed.ok) throw searchError(parsed.error, q);
+    return parsed.terms;
+  }
+
+  private async page(trx: Tx, query: Parameters<typeof searchEntries>[1], expand: boolean): Promise<EntryPage> {
+    const { entries, more } = await searchEntries(trx, query);
+    const last = entries[entries.length - 1];
+    return { entries: entries.map((entry) => this.present(entry, expand)), nextCursor: more && last ? last.seq : null };
+  }
+
+  private present(entry: AuditEntry, expand: boolean): AuditEntryView {
+    return presentEntry(entry, this.deps.objects.kindOf(entry.objectType)?.secretFields ?? [], expand);
+  }
+}
+
+const limitOf = (limit: number | undefined) => Math.min(Math.max(Math.trunc(limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT);
+
+/** The fields a restore writes: everything but the bookkeeping the object store keeps. */
+function fieldsOf(object: ObjectMeta): Record<string, unknown> {
+  const fields: Record<string, unknown> = { ...object };
+  for (const meta of META_FIELDS) delete fields[meta];
+  return fields;
+}
+
+function pick(object: ObjectMeta, fields: readonly string[]): Record<string, unknown> {
+  const source = object as unknown as Record<string, unknown>;
+  return Object.fromEntries(fields.map((field) => [field, source[field]]));
+}

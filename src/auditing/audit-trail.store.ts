@@ -1,0 +1,161 @@
+import { type Expression, type ExpressionBuilder, type Selectable, type SqlBool } from 'kysely';
+import type { Database, Executor } from '../platform/database.ts';
+import type { AuditEntryTable } from '../platform/tables/auditing.ts';
+import type { AuditLevel } from './audit-rule.ts';
+import type { AuditEntry } from './audit-trail.ts';
+import type { ObjectType } from './object.ts';
+import { escapeLike, type EntryTerm } from './search.ts';
+
+type AuditEntryRow = Selectable<AuditEntryTable>;
+
+function toEntry(row: AuditEntryRow): AuditEntry {
+  return {
+    seq: Number(row.seq),
+    time: row.time,
+    objectType: row.object_type as ObjectType,
+    objectId: row.object_id,
+    businessKey: row.business_key,
+    partitionId: row.partition_id,
+    action: row.action,
+    level: row.level,
+    user: row.username,
+    reason: row.reason,
+    objectVersion: row.object_version,
+    diff: row.diff,
+    before: row.before,
+    after: row.after,
+    ruleId: row.rule_id,
+    restoredFrom: row.restored_from === null ? null : Number(row.restored_from),
+  };
+}
+
+export interface NewAuditEntry {
+  readonly time: Date;
+  readonly objectType: ObjectType;
+  readonly objectId: string;
+  readonly businessKey: string;
+  readonly partitionId: string;
+  readonly action: 'C' | 'M' | 'D';
+  readonly level: AuditLevel;
+  readonly user: string;
+  readonly reason: string | null;
+  readonly objectVersion: number;
+  readonly diff: Readonly<Record<string, unknown>>;
+  readonly before: Readonly<Record<string, unknown>> | null;
+  readonly after: Readonly<Record<string, unknown>> | null;
+  readonly ruleId: string | null;
+  readonly restoredFrom: number | null;
+}
+
+export async function insertEntry(db: Executor, entry: NewAuditEntry): Promise<void> {
+  await db
+    .insertInto('audit_entry')
+    .values({
+      time: entry.time,
+      object_type: entry.objectType,
+      object_id: entry.objectId,
+      business_key: entry.businessKey,
+      partition_id: entry.partitionId,
+      action: entry.action,
+      level: entry.level,
+      username: entry.user,
+      reason: entry.reason,
+      object_version: entry.objectVersion,
+      diff: JSON.stringify(entry.diff),
+      before: entry.before && JSON.stringify(entry.before),
+      after: entry.after && JSON.stringify(entry.after),
+      rule_id: entry.ruleId,
+      restored_from: entry.restoredFrom,
+    })
+    .execute();
+}
+
+export async function findEntry(db: Executor, seq: number): Promise<AuditEntry | undefined> {
+  const row = await db.selectFrom('audit_entry').selectAll().where('seq', '=', seq).executeTakeFirst();
+  return row && toEntry(row);
+}
+
+/** The newest entry of an object. */
+export async function latestEntryOf(db: Executor, objectId: string): Promise<AuditEntry | undefined> {
+  const row = await db.selectFrom('audit_entry').selectAll().where('object_id', '=', objectId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row && toEntry(row);
+}
+
+/** The last business key the trail knows for an object id: how a restore names an object that is gone. */
+export async function lastKnownKey(db: Executor, objectId: string): Promise<string | undefined> {
+  return (await latestEntryOf(db, objectId))?.businessKey;
+}
+
+type EntryBuilder = ExpressionBuilder<Database, 'audit_entry'>;
+
+/**
+ * One search term as a condition on indexed columns: time (btree), username (btree), business key
+ * (btree with text_pattern_ops, so a prefix LIKE is a range scan), object type. Reason and bare
+ * words are substring matches, evaluated on the rows the other terms select.
+ */
+export function termCondition(eb: EntryBuilder, term: EntryTerm): Expression<SqlBool> {
+  switch (term.field) {
+    case 'time':
+      return eb.and([eb('time', '>=', term.from), eb('time', '<=', term.to)]);
+    case 'objectType':
+      return eb('object_type', '=', term.value);
+    case 'businessKey':
+      return eb('business_key', 'like', term.like);
+    case 'action':
+      return eb('action', '=', term.value);
+    case 'reason':
+      return eb('reason', 'ilike', `%${escapeLike(term.contains)}%`);
+    case 'user':
+      return 'equals' in term ? eb('username', '=', term.equals) : eb('username', 'like', term.like);
+    case 'level':
+      return eb('level', '=', term.value);
+    case 'changedBefore':
+      return eb('time', '<', term.before);
+    case 'text': {
+      const pattern = `%${escapeLike(term.contains)}%`;
+      return eb.or([eb('business_key', 'ilike', pattern), eb('reason', 'ilike', pattern)]);
+    }
+  }
+}
+
+export interface EntryQuery {
+  readonly terms: readonly EntryTerm[];
+  /** Partitions the searcher may see the trail of. */
+  readonly partitionIds: 'all' | readonly string[];
+  readonly limit: number;
+  /** Entries older than this sequence number (the previous page's last). */
+  readonly before?: number;
+  /** Only deletions of objects not brought back since: the Trash Can. */
+  readonly trash?: boolean;
+}
+
+/** Entries newest first; one more than `limit` is read to know whether a next page exists. */
+export async function searchEntries(db: Executor, query: EntryQuery): Promise<{ entries: AuditEntry[]; more: boolean }> {
+  if (query.partitionIds !== 'all' && query.partitionIds.length === 0) return { entries: [], more: false };
+  let select = db.selectFrom('audit_entry').selectAll('audit_entry');
+  if (query.partitionIds !== 'all') select = select.where('partition_id', 'in', query.partitionIds);
+  if (query.before !== undefined) select = select.where('seq', '<', query.before);
+  for (const term of query.terms) select = select.where((eb) => termCondition(eb, term));
+  if (query.trash) {
+    select = select
+      .where('action', '=', 'D')
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('audit_entry as later').select('later.seq').whereRef('later.object_id', '=', 'audit_entry.object_id').whereRef('later.seq', '>', 'audit_entry.seq'))),
+      );
+  }
+  const rows = await select.orderBy('seq', 'desc').limit(query.limit + 1).execute();
+  return { entries: rows.slice(0, query.limit).map(toEntry), more: rows.length > query.limit };
+}
+
+/** Deletes the entries written before `cutoff`; returns how many. */
+export async function purgeEntries(db: Executor, cutoff: Date): Promise<number> {
+  const result = await db.deleteFrom('audit_entry').where('time', '<', cutoff).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** The searcher's time zone: `t:14:05` is 14:05 where they are. */
+export async function timeZoneOf(db: Executor, userId: string): Promise<string> {
+  const row = await db.selectFrom('app_user').select('time_zone').where('id', '=', userId).executeTakeFirst();
+  return row?.time_zone ?? 'UTC';
+}
+

@@ -1,0 +1,542 @@
+import { Type } from 'typebox';
+import { actorOf } from '../identity/index.ts';
+import type { Api } from '../platform/http.ts';
+import { APPLICATION_RULES, LEVEL_NAMES, MATCH_TYPES } from './audit-rule.ts';
+import type { AuditRuleService } from './audit-rule.service.ts';
+import type { AuditTrailService } from './audit-trail.service.ts';
+import { BundleSchema, ImportReportSchema } from './bundle.ts';
+import type { BundleService } from './bundle.service.ts';
+import { FILTER_TARGETS } from './filter.ts';
+import type { FilterService } from './filter.service.ts';
+import { OBJECT_TYPES } from './object.ts';
+import { SEARCH_MAX_LENGTH } from './search.ts';
+
+export interface AuditingRouteServices {
+  readonly auditRules: AuditRuleService;
+  readonly auditTrail: AuditTrailService;
+  readonly filters: FilterService;
+  readonly bundles: BundleService;
+}
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+const Users = Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000 }));
+const Level = Type.Enum([LEVEL_NAMES[1], LEVEL_NAMES[2]], { description: 'diff_only keeps the changed fields; full_audit the whole object before and after, so it can be restored' });
+const Match = Type.Enum(MATCH_TYPES, { description: 'GLOB (* and ?) or RE2 regular expression, matching the whole name, case-sensitive or not' });
+const Reason = Type.String({ maxLength: 2000, description: 'Why: written into the audit entry' });
+
+const Meta = {
+  version: Type.Integer(),
+  createdAt: Type.String(),
+  createdBy: Type.String(),
+  updatedAt: Type.String(),
+  updatedBy: Type.String(),
+};
+
+export const AuditRuleSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  partition: Type.String(),
+  businessKey: Type.String(),
+  application: Nullable(Type.String()),
+  description: Type.String(),
+  objectType: Type.String(),
+  level: Type.String(),
+  namePattern: Type.String(),
+  nameMatch: Type.String(),
+  applicationRule: Type.String(),
+  matchApplication: Nullable(Type.String()),
+  partitionPattern: Type.String(),
+  partitionMatch: Type.String(),
+  enabled: Type.Boolean(),
+  builtin: Type.Boolean(),
+  security: Type.Object({ view: Users, edit: Users, delete: Users }),
+  ...Meta,
+});
+
+const RuleFieldsSchema = {
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  namePattern: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Default *' })),
+  nameMatch: Type.Optional(Match),
+  applicationRule: Type.Optional(Type.Enum(APPLICATION_RULES, { description: 'Default all_objects; exact_application and sub_application need matchApplication' })),
+  matchApplication: Type.Optional(Nullable(Type.String({ maxLength: 700, description: 'PARTITION.Path, or a path in the rule\'s partition' }))),
+  partitionPattern: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Default *' })),
+  partitionMatch: Type.Optional(Match),
+  enabled: Type.Optional(Type.Boolean()),
+};
+
+const SecurityBody = {
+  view: Type.Optional(Users),
+  edit: Type.Optional(Users),
+  delete: Type.Optional(Users),
+};
+
+const EntrySchema = Type.Object({
+  seq: Type.Integer(),
+  time: Type.String(),
+  objectType: Type.String(),
+  objectId: Type.String(),
+  businessKey: Type.String(),
+  action: Type.Enum(['C', 'M', 'D']),
+  level: Type.Integer(),
+  user: Type.String(),
+  reason: Nullable(Type.String()),
+  objectVersion: Type.Integer(),
+  diff: Type.Record(Type.String(), Type.Unknown()),
+  restoredFrom: Nullable(Type.Integer()),
+  restore: Type.Object({ before: Type.Boolean(), after: Type.Boolean() }),
+  before: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+  after: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+});
+
+const EntryPageSchema = Type.Object({ entries: Type.Array(EntrySchema), nextCursor: Nullable(Type.Integer()) });
+
+const RestoreSchema = Type.Object({
+  restoredFrom: Type.Integer(),
+  side: Type.Enum(['before', 'after']),
+  objectType: Type.String(),
+  objectId: Type.String(),
+  businessKey: Type.String(),
+  action: Type.Enum(['C', 'M']),
+  version: Type.Integer(),
+  entry: Nullable(EntrySchema),
+});
+
+export const FilterSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  partition: Type.String(),
+  businessKey: Type.String(),
+  application: Nullable(Type.String()),
+  description: Type.String(),
+  target: Type.String(),
+  query: Type.String(),
+  owner: Type.String(),
+  inNavigation: Type.Boolean(),
+  ...Meta,
+});
+
+const PermalinksSchema = Type.Object({
+  businessKey: Type.String(),
+  links: Type.Object({ self: Type.String(), export: Type.String(), exportWithRelated: Type.String(), auditTrail: Type.String() }),
+});
+
+const PromoteBody = {
+  url: Type.String({ minLength: 1, maxLength: 2000, description: "The other instance's address, such as https://changegate.prod.example.com" }),
+  token: Type.String({ minLength: 1, maxLength: 200, description: 'An API token of a user of that instance; sent there only, never stored or logged' }),
+  dryRun: Type.Optional(Type.Boolean({ description: 'Have the other instance report what it would do, writing nothing' })),
+};
+const PromoteResultSchema = Type.Object({ target: Type.String(), report: ImportReportSchema });
+
+const Ref = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 700, description: 'Id, PARTITION.name or name' }) });
+const Seq = Type.Object({ seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
+const Related = Type.Object({ related: Type.Optional(Type.Boolean({ description: 'Include the partition and applications it points at' })) }, { additionalProperties: false });
+const ReasonBody = Type.Object({ reason: Type.Optional(Reason) }, { additionalProperties: false });
+const Query = {
+  q: Type.Optional(Type.String({ maxLength: SEARCH_MAX_LENGTH, description: 'The search: t:14:05-14:06 u:jdoe o:Device k:GLOBAL.web a:M r:"disk full" l:2 cb:P30D' })),
+  filter: Type.Optional(Type.String({ maxLength: 700, description: 'A saved filter (id, PARTITION.name or name) whose query applies too' })),
+};
+const Paging = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'nextCursor of the previous page' })),
+  expand: Type.Optional(Type.Boolean({ description: 'Include the whole object before and after (Full entries)' })),
+};
+
+/** Active auditing: audit rules, the audit trail with restore, the Trash Can, filters, export, import and promotion. */
+export function auditingRoutes(app: Api, services: AuditingRouteServices): void {
+  const { auditRules, auditTrail, filters, bundles } = services;
+  const rulesTag = ['audit rules'];
+  const trailTag = ['audit trail'];
+  const filterTag = ['audit filters'];
+
+  // --- audit rules ------------------------------------------------------------------------------
+
+  app.get(
+    '/audit/rules',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'Audit rules you may view; q narrows them: n:Fin* o:Device l:2 e:yes p:GLOBAL',
+        querystring: Type.Object(Query, { additionalProperties: false }),
+        response: { 200: Type.Array(AuditRuleSchema) },
+      },
+    },
+    async (request) => auditRules.list(actorOf(request), request.query),
+  );
+
+  app.post(
+    '/audit/rules',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'New audit rule',
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 100 }),
+            partition: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Where the rule lives; default GLOBAL' })),
+            application: Type.Optional(Nullable(Type.String({ maxLength: 600 }))),
+            objectType: Type.Enum(OBJECT_TYPES),
+            level: Level,
+            ...RuleFieldsSchema,
+            security: Type.Optional(Type.Object(SecurityBody, { additionalProperties: false })),
+            reason: Type.Optional(Reason),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: AuditRuleSchema },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await auditRules.create(actorOf(request), request.body)),
+  );
+
+  app.get('/audit/rules/:ref', { schema: { tags: rulesTag, summary: 'One audit rule', params: Ref, response: { 200: AuditRuleSchema } } }, async (request) =>
+    auditRules.get(actorOf(request), request.params.ref),
+  );
+
+  app.patch(
+    '/audit/rules/:ref',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'Edit an audit rule (never the built-in one)',
+        params: Ref,
+        body: Type.Object(
+          {
+            objectType: Type.Optional(Type.Enum(OBJECT_TYPES)),
+            level: Type.Optional(Level),
+            ...RuleFieldsSchema,
+            expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+            reason: Type.Optional(Reason),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: AuditRuleSchema },
+      },
+    },
+    async (request) => auditRules.update(actorOf(request), request.params.ref, request.body),
+  );
+
+  app.delete(
+    '/audit/rules/:ref',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'Delete an audit rule (never the built-in one)',
+        params: Ref,
+        querystring: Type.Object({ reason: Type.Optional(Reason), expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
+      },
+    },
+    async (request, reply) => {
+      await auditRules.delete(actorOf(request), request.params.ref, request.query);
+      return reply.status(204).send();
+    },
+  );
+
+  for (const enabled of [false, true]) {
+    app.post(
+      `/audit/rules/:ref/${enabled ? 'enable' : 'disable'}`,
+      { schema: { tags: rulesTag, summary: enabled ? 'Enable an audit rule' : 'Disable an audit rule (never the built-in one)', params: Ref, body: Type.Optional(ReasonBody), response: { 200: AuditRuleSchema } } },
+      async (request) => auditRules.setEnabled(actorOf(request), request.params.ref, enabled, request.body?.reason),
+    );
+  }
+
+  app.patch(
+    '/audit/rules/:ref/security',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'Edit security: who may view, edit and delete the rule (usernames; null: everyone holding the privilege)',
+        params: Ref,
+        body: Type.Object({ ...SecurityBody, reason: Type.Optional(Reason) }, { additionalProperties: false }),
+        response: { 200: AuditRuleSchema },
+      },
+    },
+    async (request) => auditRules.updateSecurity(actorOf(request), request.params.ref, request.body),
+  );
+
+  app.get(
+    '/audit/rules/:ref/export',
+    { schema: { tags: rulesTag, summary: 'Export the rule as a bundle, with its related objects if asked', params: Ref, querystring: Related, response: { 200: BundleSchema } } },
+    async (request) => bundles.exportRule(actorOf(request), request.params.ref, request.query),
+  );
+
+  app.get('/audit/rules/:ref/permalinks', { schema: { tags: rulesTag, summary: 'Links to the rule by business key', params: Ref, response: { 200: PermalinksSchema } } }, async (request) =>
+    auditRules.permalinks(actorOf(request), request.params.ref),
+  );
+
+  app.post(
+    '/audit/rules/:ref/promote',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'Promote the rule to another Changegate: export it and import it there with a token of that instance',
+        params: Ref,
+        body: Type.Object({ ...PromoteBody, related: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 200: PromoteResultSchema },
+      },
+    },
+    async (request) => bundles.promoteRule(actorOf(request), request.params.ref, request.body),
+  );
+
+  // --- audit trail ------------------------------------------------------------------------------
+
+  app.get(
+    '/audit/entries',
+    {
+      schema: {
+        tags: trailTag,
+        summary: 'The audit trail, newest first; q takes the search syntax, in your time zone',
+        querystring: Type.Object({ ...Query, ...Paging }, { additionalProperties: false }),
+        response: { 200: EntryPageSchema },
+      },
+    },
+    async (request) => auditTrail.search(actorOf(request), request.query),
+  );
+
+  app.get('/audit/entries/:seq', { schema: { tags: trailTag, summary: 'One audit entry with its snapshots', params: Seq, response: { 200: EntrySchema } } }, async (request) =>
+    auditTrail.get(actorOf(request), request.params.seq),
+  );
+
+  for (const side of ['before', 'after'] as const) {
+    app.post(
+      `/audit/entries/:seq/restore-${side}`,
+      {
+        schema: {
+          tags: trailTag,
+          summary:
+            side === 'before'
+              ? 'Restore to before the change: undo it and every later change of the object'
+              : 'Restore to after the change: undo every later change of the object',
+          params: Seq,
+          body: Type.Optional(ReasonBody),
+          response: { 200: RestoreSchema },
+        },
+      },
+      async (request) =>
+        side === 'before'
+          ? auditTrail.restoreBefore(actorOf(request), request.params.seq, request.body?.reason)
+          : auditTrail.restoreAfter(actorOf(request), request.params.seq, request.body?.reason),
+    );
+  }
+
+  app.get(
+    '/audit/trash',
+    {
+      schema: {
+        tags: trailTag,
+        summary: 'The Trash Can: audited objects deleted and not brought back, newest first',
+        querystring: Type.Object({ q: Query.q, ...Paging }, { additionalProperties: false }),
+        response: { 200: EntryPageSchema },
+      },
+    },
+    async (request) => auditTrail.trash(actorOf(request), request.query),
+  );
+
+  app.post(
+    '/audit/trash/:seq/restore',
+    { schema: { tags: trailTag, summary: 'Bring a deleted object back (restore to before its deletion)', params: Seq, body: Type.Optional(ReasonBody), response: { 200: RestoreSchema } } },
+    async (request) => auditTrail.restoreBefore(actorOf(request), request.params.seq, request.body?.reason),
+  );
+
+  app.post(
+    '/audit/purge',
+    {
+      schema: {
+        tags: trailTag,
+        summary: 'Remove entries older than an ISO-8601 duration (P365D); needs AuditTrail.Restore at Admin level system-wide',
+        body: Type.Object({ changedBefore: Type.String({ minLength: 2, maxLength: 40 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ changedBefore: Type.String(), cutoff: Type.String(), purged: Type.Integer() }) },
+      },
+    },
+    async (request) => auditTrail.purge(actorOf(request), request.body.changedBefore),
+  );
+
+  // --- filters ----------------------------------------------------------------------------------
+
+  const NewFilterBody = Type.Object(
+    {
+      name: Type.String({ minLength: 1, maxLength: 100 }),
+      target: Type.Enum(FILTER_TARGETS, { description: 'AuditEntry: the audit trail; AuditRule: the rules' }),
+      query: Type.String({ maxLength: SEARCH_MAX_LENGTH }),
+      description: Type.Optional(Type.String({ maxLength: 2000 })),
+      partition: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      application: Type.Optional(Nullable(Type.String({ maxLength: 600 }))),
+    },
+    { additionalProperties: false },
+  );
+
+  app.get(
+    '/audit/filters',
+    {
+      schema: {
+        tags: filterTag,
+        summary: 'Saved filters you may use',
+        querystring: Type.Object({ target: Type.Optional(Type.Enum(FILTER_TARGETS)) }, { additionalProperties: false }),
+        response: { 200: Type.Array(FilterSchema) },
+      },
+    },
+    async (request) => filters.list(actorOf(request), request.query),
+  );
+
+  for (const path of ['/audit/filters', '/audit/filters/from-search']) {
+    app.post(
+      path,
+      {
+        schema: {
+          tags: filterTag,
+          summary: path.endsWith('from-search') ? 'Create a filter from the current search' : 'New filter',
+          body: NewFilterBody,
+          response: { 201: FilterSchema },
+        },
+      },
+      async (request, reply) => reply.status(201).send(await filters.create(actorOf(request), request.body)),
+    );
+  }
+
+  app.get('/audit/filters/:ref', { schema: { tags: filterTag, summary: 'One filter', params: Ref, response: { 200: FilterSchema } } }, async (request) =>
+    filters.get(actorOf(request), request.params.ref),
+  );
+
+  app.patch(
+    '/audit/filters/:ref',
+    {
+      schema: {
+        tags: filterTag,
+        summary: 'Edit your filter',
+        params: Ref,
+        body: Type.Object(
+          {
+            query: Type.Optional(Type.String({ maxLength: SEARCH_MAX_LENGTH })),
+            description: Type.Optional(Type.String({ maxLength: 2000 })),
+            expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: FilterSchema },
+      },
+    },
+    async (request) => filters.update(actorOf(request), request.params.ref, request.body),
+  );
+
+  app.delete('/audit/filters/:ref', { schema: { tags: filterTag, summary: 'Delete your filter', params: Ref } }, async (request, reply) => {
+    await filters.delete(actorOf(request), request.params.ref);
+    return reply.status(204).send();
+  });
+
+  app.post(
+    '/audit/filters/:ref/duplicate',
+    {
+      schema: {
+        tags: filterTag,
+        summary: 'Duplicate a filter: a copy you own',
+        params: Ref,
+        body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false })),
+        response: { 201: FilterSchema },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await filters.duplicate(actorOf(request), request.params.ref, request.body ?? {})),
+  );
+
+  app.get(
+    '/audit/filters/:ref/export',
+    { schema: { tags: filterTag, summary: 'Export the filter as a bundle', params: Ref, querystring: Related, response: { 200: BundleSchema } } },
+    async (request) => bundles.exportFilter(actorOf(request), request.params.ref, request.query),
+  );
+
+  app.get('/audit/filters/:ref/permalinks', { schema: { tags: filterTag, summary: 'Links to the filter by business key', params: Ref, response: { 200: PermalinksSchema } } }, async (request) =>
+    filters.permalinks(actorOf(request), request.params.ref),
+  );
+
+  app.post(
+    '/audit/filters/:ref/promote',
+    {
+      schema: {
+        tags: filterTag,
+        summary: 'Promote the filter to another Changegate',
+        params: Ref,
+        body: Type.Object({ ...PromoteBody, related: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 200: PromoteResultSchema },
+      },
+    },
+    async (request) => bundles.promoteFilter(actorOf(request), request.params.ref, request.body),
+  );
+
+  app.post(
+    '/audit/filters/:ref/navigation',
+    { schema: { tags: filterTag, summary: 'Add the filter to your navigation bar', params: Ref, response: { 200: Type.Array(FilterSchema) } } },
+    async (request) => filters.addToNavigation(actorOf(request), request.params.ref),
+  );
+
+  app.delete(
+    '/audit/filters/:ref/navigation',
+    { schema: { tags: filterTag, summary: 'Take the filter off your navigation bar', params: Ref, response: { 200: Type.Array(FilterSchema) } } },
+    async (request) => filters.removeFromNavigation(actorOf(request), request.params.ref),
+  );
+
+  app.get('/me/navigation', { schema: { tags: filterTag, summary: 'Your navigation bar: the filters you added', response: { 200: Type.Array(FilterSchema) } } }, async (request) =>
+    filters.navigation(actorOf(request)),
+  );
+
+  // --- bundles and permalinks -------------------------------------------------------------------
+
+  app.post(
+    '/audit/import',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'Import a bundle: idempotent; reports what was created, updated, unchanged and in conflict',
+        querystring: Type.Object(
+          {
+            dryRun: Type.Optional(Type.Boolean({ description: 'Report without writing' })),
+            overwrite: Type.Optional(Type.Boolean({ description: 'Replace objects that exist here with other values' })),
+          },
+          { additionalProperties: false },
+        ),
+        body: BundleSchema,
+        response: { 200: ImportReportSchema },
+      },
+    },
+    async (request) => bundles.import(actorOf(request), request.body, request.query),
+  );
+
+  app.post(
+    '/audit/promote',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'Edit further then promote: push a bundle you edited (objects taken out or changed) to another Changegate',
+        body: Type.Object({ ...PromoteBody, bundle: BundleSchema }, { additionalProperties: false }),
+        response: { 200: PromoteResultSchema },
+      },
+    },
+    async (request) => bundles.promote(actorOf(request), request.body.bundle, request.body),
+  );
+
+  const Permalink = Type.Object({ type: Type.Enum(['AuditRule', 'Filter']), key: Type.String({ minLength: 3, maxLength: 700, description: 'The business key, PARTITION.name' }) });
+
+  app.get(
+    '/audit/permalinks/:type/:key',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'The audit rule or filter a permalink names, by business key',
+        params: Permalink,
+        response: { 200: Type.Object({ type: Type.String(), businessKey: Type.String(), rule: Type.Optional(AuditRuleSchema), filter: Type.Optional(FilterSchema) }) },
+      },
+    },
+    async (request) => {
+      const { type, key } = request.params;
+      return type === 'AuditRule'
+        ? { type, businessKey: key, rule: await auditRules.get(actorOf(request), key) }
+        : { type, businessKey: key, filter: await filters.get(actorOf(request), key) };
+    },
+  );
+
+  app.get(
+    '/audit/permalinks/:type/:key/export',
+    { schema: { tags: rulesTag, summary: 'Export the object a permalink names', params: Permalink, querystring: Related, response: { 200: BundleSchema } } },
+    async (request) =>
+      request.params.type === 'AuditRule'
+        ? bundles.exportRule(actorOf(request), request.params.key, request.query)
+        : bundles.exportFilter(actorOf(request), request.params.key, request.query),
+  );
+}

@@ -1,0 +1,113 @@
+import type { Selectable } from 'kysely';
+import type { Executor, Tx } from '../platform/database.ts';
+import type { AuditFilterTable } from '../platform/tables/auditing.ts';
+import type { Filter } from './filter.ts';
+import type { ObjectKind } from './object-store.ts';
+import { fromJson } from './object.ts';
+
+type FilterRow = Selectable<AuditFilterTable>;
+
+function toFilter(row: FilterRow): Filter {
+  return {
+    id: row.id,
+    partitionId: row.partition_id,
+    name: row.name,
+    applicationId: row.application_id,
+    description: row.description,
+    target: row.target,
+    query: row.query,
+    owner: row.owner,
+    version: row.version,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    updatedAt: row.updated_at,
+    updatedBy: row.updated_by,
+  };
+}
+
+function toRow(filter: Filter) {
+  return {
+    partition_id: filter.partitionId,
+    name: filter.name,
+    application_id: filter.applicationId,
+    description: filter.description,
+    target: filter.target,
+    query: filter.query,
+    owner: filter.owner,
+    version: filter.version,
+    updated_at: filter.updatedAt,
+    updated_by: filter.updatedBy,
+  };
+}
+
+export async function findFilter(db: Executor, id: string): Promise<Filter | undefined> {
+  const row = await db.selectFrom('audit_filter').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toFilter(row);
+}
+
+export async function findFiltersNamed(db: Executor, name: string): Promise<Filter[]> {
+  return (await db.selectFrom('audit_filter').selectAll().where('name', '=', name).execute()).map(toFilter);
+}
+
+export async function findFilterInPartition(db: Executor, partitionId: string, name: string): Promise<Filter | undefined> {
+  const row = await db.selectFrom('audit_filter').selectAll().where('partition_id', '=', partitionId).where('name', '=', name).executeTakeFirst();
+  return row && toFilter(row);
+}
+
+export async function listFilters(db: Executor, scopes: ReadonlyArray<{ target: Filter['target']; partitionIds: 'all' | readonly string[] }>): Promise<Filter[]> {
+  const rows = await db.selectFrom('audit_filter').selectAll().orderBy('name').execute();
+  return rows
+    .map(toFilter)
+    .filter((filter) => scopes.some((scope) => scope.target === filter.target && (scope.partitionIds === 'all' || scope.partitionIds.includes(filter.partitionId))));
+}
+
+/** How the object store writes filters. */
+export const filterKind: ObjectKind<Filter> = {
+  type: 'Filter',
+  event: 'filter',
+  async insert(trx: Tx, filter: Filter) {
+    await trx
+      .insertInto('audit_filter')
+      .values({ ...toRow(filter), id: filter.id, created_at: filter.createdAt, created_by: filter.createdBy })
+      .execute();
+  },
+  async update(trx: Tx, filter: Filter, expectedVersion: number) {
+    const result = await trx.updateTable('audit_filter').set(toRow(filter)).where('id', '=', filter.id).where('version', '=', expectedVersion).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  },
+  async remove(trx: Tx, filter: Filter) {
+    await trx.deleteFrom('audit_filter').where('id', '=', filter.id).execute();
+  },
+  find: findFilter,
+  fromSnapshot: (json) => fromJson<Filter>(json),
+  references: () => [],
+  async keyHolders(db, filter) {
+    const holder = await findFilterInPartition(db, filter.partitionId, filter.name);
+    return holder && holder.id !== filter.id ? [`another filter is now named ${filter.name} in its partition`] : [];
+  },
+};
+
+/** The ids of the filters on a user's navigation bar, in order. */
+export async function navigationOf(db: Executor, userId: string): Promise<string[]> {
+  const rows = await db.selectFrom('navigation_item').select('filter_id').where('user_id', '=', userId).orderBy('position').orderBy('added_at').execute();
+  return rows.map((row) => row.filter_id);
+}
+
+export async function addToNavigation(db: Executor, userId: string, filterId: string, now: Date): Promise<boolean> {
+  const last = await db
+    .selectFrom('navigation_item')
+    .select((eb) => eb.fn.max('position').as('position'))
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  const result = await db
+    .insertInto('navigation_item')
+    .values({ user_id: userId, filter_id: filterId, position: Number(last?.position ?? 0) + 1, added_at: now })
+    .onConflict((conflict) => conflict.columns(['user_id', 'filter_id']).doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+export async function removeFromNavigation(db: Executor, userId: string, filterId: string): Promise<boolean> {
+  const result = await db.deleteFrom('navigation_item').where('user_id', '=', userId).where('filter_id', '=', filterId).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
