@@ -35,6 +35,8 @@ export async function newInstallation(kind: DatabaseKind, settings: Record<strin
       CHANGEGATE_DATA_DIR: dataDir,
       CHANGEGATE_MASTER_KEY: TEST_MASTER_KEY,
       CHANGEGATE_LOG_LEVEL: 'warn',
+      // Any free port: tests run side by side.
+      CHANGEGATE_SSH_PORT: '0',
       ...(database && { DATABASE_URL: database.url }),
       ...settings,
     },
