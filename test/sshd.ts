@@ -21,11 +21,22 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+export interface StartSshdOptions {
+  /** Public key lines that let `ssh` clients in, as any user. */
+  readonly authorizedKeys?: readonly string[];
+  /**
+   * Lines appended to `sshd_config`, e.g. `AcceptEnv NAME` or a `Match User …` block. sshd keeps
+   * the first value it reads for most keywords, so these add settings rather than override the
+   * ones above; a `Match` block can override them for some users.
+   */
+  readonly extraConfig?: readonly string[];
+}
+
 /**
  * Starts a real OpenSSH `sshd` on a loopback high port with its own fresh host key, in the
  * foreground so it dies with the test. `authorizedKeys` (public key lines) let `ssh` clients in.
  */
-export async function startSshd(options: { authorizedKeys?: readonly string[] } = {}): Promise<TestSshd> {
+export async function startSshd(options: StartSshdOptions = {}): Promise<TestSshd> {
   const dir = mkdtempSync(path.join(tmpdir(), 'changegate-sshd-'));
   const hostKeyFile = path.join(dir, 'host_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKeyFile]);
@@ -45,6 +56,7 @@ export async function startSshd(options: { authorizedKeys?: readonly string[] } 
       'PermitRootLogin yes',
       'PasswordAuthentication no',
       'LogLevel ERROR',
+      ...(options.extraConfig ?? []),
     ].join('\n'),
   );
   const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,0 +1,601 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, type ClientChannel } from 'ssh2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
+import { splitShellInput } from './shell-line.ts';
+import { plainText } from './terminal-text.ts';
+
+describe('splitShellInput', () => {
+  it.each([
+    ['ls -l', ['ls -l'], null],
+    ['  ls  ', ['  ls  '], null],
+    ['\n\n  \n', [], null],
+    ['echo a; echo b', ['echo a; echo b'], null],
+    ['echo one \\\ntwo', ['echo one two'], null],
+    ['echo one \\', [], 'backslash'],
+    ['echo one \\\\', ['echo one \\\\'], null],
+    ['echo "a\nb"', ['echo "a\nb"'], null],
+    ['echo "a', [], 'quote'],
+    ["echo 'it''s'", ["echo 'it''s'"], null],
+    ["echo 'a\\", [], 'quote'],
+    ["echo 'a\\\nb'", ["echo 'a\\\nb'"], null],
+    ['echo "a\\"', [], 'quote'],
+    ["echo $'a\\'b'", ["echo $'a\\'b'"], null],
+    ['echo `date', [], 'quote'],
+    ["echo hi # it's a comment", ["echo hi # it's a comment"], null],
+    ['echo a#b"', [], 'quote'],
+    ['for i in 1 2; do', [], 'compound'],
+    ['for i in 1 2; do\necho $i\ndone', ['for i in 1 2; do\necho $i\ndone'], null],
+    ['if true; then\n  echo yes\nfi\nls', ['if true; then\n  echo yes\nfi', 'ls'], null],
+    ['echo done for if', ['echo done for if'], null],
+    ['f() {\necho f\n}', ['f() {\necho f\n}'], null],
+    ['function f {\necho f\n}', ['function f {\necho f\n}'], null],
+    ['echo ${HOME} {a,b}', ['echo ${HOME} {a,b}'], null],
+    ['(cd /tmp\nls)', ['(cd /tmp\nls)'], null],
+    ['echo $(date\n)', ['echo $(date\n)'], null],
+    ['case $x in\na) echo a;;\nesac', ['case $x in\na) echo a;;\nesac'], null],
+    ['cat <<EOF\nhello $x\nEOF\necho after', ['cat <<EOF\nhello $x\nEOF', 'echo after'], null],
+    ["cat <<-'END' > f\n\tbody\n\tEND", ["cat <<-'END' > f\n\tbody\n\tEND"], null],
+    ['cat <<EOF\nbody', [], 'heredoc'],
+    ['cat <<<"here string"', ['cat <<<"here string"'], null],
+    ['echo p1\necho p2\n', ['echo p1', 'echo p2'], null],
+    ['echo p1\necho "p2', ['echo p1'], 'quote'],
+  ] as const)('%j', (text, commands, incomplete) => {
+    expect(splitShellInput(text)).toEqual({ commands, incomplete });
+  });
+});
+
+describe('plainText', () => {
+  it('drops escape sequences, lets a carriage return overwrite, keeps line feeds, and caps the size', () => {
+    expect(plainText('\x1b[1;31mred\x1b[0m \x1b]0;title\x07ok\r\n', 100)).toEqual({ text: 'red ok\n', truncated: false });
+    expect(plainText('10%\r50%\r100%\n', 100).text).toBe('100%\n');
+    expect(plainText('abcdef\rXY\x1b[K\n', 100).text).toBe('XY\n');
+    expect(plainText('\x1b[?1049hfull screen\x1b[?1049lback\n', 100).text).toBe('full screenback\n');
+    expect(plainText('12345\n67890\n', 8)).toEqual({ text: '12345\n67', truncated: true });
+    expect(plainText('ééé', 5)).toEqual({ text: 'éé', truncated: true });
+  });
+});
+
+describe('execCommand', () => {
+  it('keeps the exact command, the exit status and the output as plain text', () => {
+    const time = new Date('2026-01-02T03:04:05Z');
+    expect(execCommand("uptime && echo 'a  b'", time, 0.5, '\x1b[32mup\x1b[0m 3 days\r\n', 0)).toEqual({
+      seq: 1,
+      time,
+      offsetSeconds: 0.5,
+      text: "uptime && echo 'a  b'",
+      output: 'up 3 days\n',
+      outputTruncated: false,
+      exitStatus: 0,
+    });
+    const big = execCommand('cat big', time, 1, 'x'.repeat(70_000), null);
+    expect(big.output).toHaveLength(64 * 1024);
+    expect(big.outputTruncated).toBe(true);
+  });
+});
+
+describe('CommandCapture backlog', () => {
+  it('returns at once from output() however much waits, and marks itself lossy past maxBacklogBytes', async () => {
+    const commands: CapturedCommand[] = [];
+    const capture = new CommandCapture({ cols: 80, rows: 24, onCommand: (c) => commands.push(c), maxBacklogBytes: 4 * 1024 * 1024 });
+    const chunk = Buffer.from(`${'y'.repeat(79)}\r\n`.repeat(800)); // 64 000 bytes of `yes`-like output
+    const started = process.hrtime.bigint();
+    let slowest = 0n;
+    for (let k = 0; k < 100; k++) {
+      const before = process.hrtime.bigint();
+      capture.output(chunk, k / 100);
+      const took = process.hrtime.bigint() - before;
+      if (took > slowest) slowest = took;
+    }
+    const total = Number(process.hrtime.bigint() - started) / 1e6;
+    expect(capture.lossy).toBe(true); // 6.4 MB offered, 4 MiB accepted
+    expect(total).toBeLessThan(50); // 100 calls; the emulator has not parsed a byte yet
+    expect(Number(slowest) / 1e6).toBeLessThan(10);
+    expect(await capture.finish()).toEqual([]);
+    expect(commands).toEqual([]);
+  });
+
+  it('is not lossy while the backlog stays under the limit', async () => {
+    const capture = new CommandCapture({ cols: 80, rows: 24, onCommand: () => undefined });
+    capture.output('cg$ ', 0);
+    capture.output(Buffer.from('héllo\r\n'), 0);
+    expect(capture.lossy).toBe(false);
+    await capture.finish();
+    expect(capture.lossy).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Against a real bash behind a real sshd. Ground truth: the shell's own history, written by
+// `history -a` before each prompt, one `#<epoch>` line before each entry (HISTTIMEFORMAT), so an
+// entry spanning lines (a quoted newline) is still one entry.
+
+const USER = 'changegate-capture';
+const PS1 = 'cg$ ';
+
+interface Device {
+  readonly sshd: TestSshd;
+  readonly home: string;
+  readonly work: string;
+  readonly privateKey: Buffer;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+let device: Device;
+
+function ensureUser(): void {
+  if (spawnSync('id', [USER]).status !== 0) execFileSync('useradd', ['-m', '-s', '/bin/bash', USER]);
+  // sshd without PAM refuses accounts whose password is locked ("!"); "*" is no password at all.
+  execFileSync('usermod', ['-p', '*', USER]);
+}
+
+beforeAll(async () => {
+  ensureUser();
+  const [, , uid = '', gid = '', , home = ''] = execFileSync('getent', ['passwd', USER]).toString().trim().split(':');
+  const keyDir = mkdtempSync(path.join(tmpdir(), 'changegate-capture-key-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keyDir, 'key')]);
+  const privateKey = readFileSync(path.join(keyDir, 'key'));
+  const publicKey = readFileSync(path.join(keyDir, 'key.pub'), 'utf8');
+  rmSync(keyDir, { recursive: true, force: true });
+  const work = path.join(home, `capture-test-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  const own = (file: string): void => chownSync(file, Number(uid), Number(gid));
+  own(work);
+  writeFileSync(path.join(work, 'authorized_keys'), publicKey);
+  writeFileSync(
+    path.join(home, '.bash_profile'),
+    [
+      '# Written by src/sessions/command-capture.test.ts: history is the ground truth of its tests.',
+      'HISTFILE="${CG_HISTFILE:-$HOME/.bash_history}"',
+      'HISTCONTROL=',
+      'HISTSIZE=100000',
+      'HISTFILESIZE=100000',
+      "HISTTIMEFORMAT='%s '",
+      'shopt -s histappend',
+      `PS1='cg\\$ '`,
+      "PS2='> '",
+      'if [ -n "$CG_OSC133" ]; then',
+      `  PROMPT_COMMAND='s=$?; history -a; printf "\\033]133;D;%s\\007\\033]133;A\\007" "$s"'`,
+      'else',
+      "  PROMPT_COMMAND='history -a'",
+      'fi',
+      '',
+    ].join('\n'),
+  );
+  own(path.join(home, '.bash_profile'));
+  for (const name of ['completion-alpha-1.txt', 'completion-alpha-2.txt', 'completion-unique-target.txt']) {
+    writeFileSync(path.join(work, name), `${name}\n`);
+    own(path.join(work, name));
+  }
+  const sshd = await startSshd({
+    extraConfig: ['AcceptEnv CG_HISTFILE CG_OSC133', `Match User ${USER}`, `  AuthorizedKeysFile ${path.join(work, 'authorized_keys')}`],
+  });
+  device = { sshd, home, work, privateKey, uid: Number(uid), gid: Number(gid) };
+});
+
+afterAll(async () => {
+  await device?.sshd.stop();
+  if (device) rmSync(device.work, { recursive: true, force: true });
+});
+
+interface Shell {
+  readonly capture: CommandCapture;
+  readonly commands: CapturedCommand[];
+  /** Sends one keystroke (or a pasted chunk) and waits until the device answers with some output. */
+  press(keys: string): Promise<void>;
+  /** Sends keystrokes that the device does not echo (a password), then waits for nothing. */
+  pressBlind(keys: string): void;
+  /** Types text one keystroke at a time, waiting for each echo. */
+  type(text: string): Promise<void>;
+  /** Waits until the screen ends with the shell's prompt after `since` bytes of output. */
+  waitForPrompt(): Promise<void>;
+  waitForOutput(text: string): Promise<void>;
+  /** The shell's history entries, once there are `count` of them. */
+  history(count: number): Promise<string[]>;
+  /** Closes the session and returns everything captured. */
+  close(): Promise<CapturedCommand[]>;
+}
+
+const KEY = {
+  enter: '\r',
+  tab: '\t',
+  up: '\x1b[A',
+  left: '\x1b[D',
+  backspace: '\x7f',
+  ctrlA: '\x01',
+  ctrlC: '\x03',
+  ctrlE: '\x05',
+  ctrlU: '\x15',
+  ctrlW: '\x17',
+  escape: '\x1b',
+} as const;
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function historyEntries(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const entries: string[][] = [];
+  for (const line of text.replace(/\n$/, '').split('\n')) {
+    if (/^#\d+$/.test(line)) entries.push([]);
+    else entries[entries.length - 1]?.push(line);
+  }
+  return entries.map((lines) => lines.join('\n'));
+}
+
+let sessionCount = 0;
+
+async function connect(): Promise<Client> {
+  const client = new Client();
+  // Keystrokes go one per packet, as from a person; Nagle's algorithm would hold each for an ACK.
+  const sock = net.connect(device.sshd.port, '127.0.0.1').setNoDelay(true);
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve).once('error', reject);
+    client.connect({ sock, username: USER, privateKey: device.privateKey });
+  });
+  return client;
+}
+
+async function openShell(options: { env?: Record<string, string>; maxOutputBytes?: number } = {}): Promise<Shell> {
+  const histfile = path.join(device.work, `history-${++sessionCount}`);
+  const client = await connect();
+  const channel = await new Promise<ClientChannel>((resolve, reject) => {
+    client.shell({ term: 'xterm-256color', cols: 80, rows: 24 }, { env: { CG_HISTFILE: histfile, ...options.env } }, (error, stream) =>
+      error ? reject(error) : resolve(stream),
+    );
+  });
+  const commands: CapturedCommand[] = [];
+  const capture = new CommandCapture({
+    cols: 80,
+    rows: 24,
+    onCommand: (command) => commands.push(command),
+    ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
+  });
+  const started = Date.now();
+  const offset = (): number => (Date.now() - started) / 1000;
+  let raw = '';
+  let received = 0;
+  channel.on('data', (data: Buffer) => {
+    raw += data.toString('utf8');
+    received++;
+    capture.output(data, offset());
+  });
+  const screenTail = (): string => plainText(raw.slice(-4096), 1 << 20).text;
+  const send = (keys: string): void => {
+    channel.write(keys);
+    capture.input(keys, offset());
+  };
+  const shell: Shell = {
+    capture,
+    commands,
+    async press(keys) {
+      const before = received;
+      send(keys);
+      await waitFor(`the echo of ${JSON.stringify(keys)}`, () => received > before);
+    },
+    pressBlind: send,
+    async type(text) {
+      for (const ch of text) await shell.press(ch);
+    },
+    async waitForPrompt() {
+      await waitFor('the prompt', () => screenTail().endsWith(`\n${PS1}`));
+    },
+    async waitForOutput(text) {
+      await waitFor(JSON.stringify(text), () => screenTail().includes(text));
+    },
+    async history(count) {
+      await waitFor(`${count} history entries`, () => historyEntries(histfile).length >= count);
+      return historyEntries(histfile);
+    },
+    async close() {
+      client.end();
+      await new Promise((resolve) => channel.once('close', resolve));
+      return capture.finish();
+    },
+  };
+  await shell.waitForPrompt();
+  return shell;
+}
+
+/** Types a line and presses Enter, then waits for the next prompt. */
+async function run(shell: Shell, line: string): Promise<void> {
+  await shell.type(line);
+  await shell.press(KEY.enter);
+  await shell.waitForPrompt();
+}
+
+const texts = (commands: readonly CapturedCommand[]): string[] => commands.map((c) => c.text);
+
+describe('CommandCapture against bash over ssh (its history as ground truth)', () => {
+  it('captures a simple command with its time, recording offset and output', async () => {
+    const shell = await openShell();
+    const before = Date.now();
+    await run(shell, 'echo hello');
+    await run(shell, "printf 'a\\nb\\n'");
+    const history = await shell.history(2);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(captured.map((c) => c.seq)).toEqual([1, 2]);
+    expect(captured.map((c) => c.output)).toEqual(['hello\n', 'a\nb\n']);
+    expect(captured[0]?.time.getTime()).toBeGreaterThanOrEqual(before);
+    expect(captured[0]?.offsetSeconds).toBeGreaterThan(0);
+    expect(captured[1]?.offsetSeconds).toBeGreaterThan(captured[0]?.offsetSeconds ?? 0);
+    expect(captured.every((c) => c.exitStatus === null && !c.outputTruncated)).toBe(true);
+    expect(shell.commands).toEqual(captured);
+  });
+
+  it('reads what tab completion made of the line, including after a list of candidates', async () => {
+    const shell = await openShell();
+    await shell.type(`cd ${device.work}`);
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    await shell.type('ech');
+    await shell.press(KEY.tab);
+    await run(shell, 'hi');
+    await shell.type('cat completion-u');
+    await shell.press(KEY.tab);
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    await shell.type('ls completion-a');
+    await shell.press(KEY.tab); // completes the common part and beeps
+    await shell.press(KEY.tab); // beeps
+    await shell.press(KEY.tab); // lists both candidates, then draws the prompt and line again below
+    await shell.waitForOutput('completion-alpha-2.txt');
+    await run(shell, '1.txt');
+    const history = await shell.history(4);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    // Completion leaves a space after a file name; bash keeps it, and so does the capture.
+    expect(texts(captured).slice(1)).toEqual(['echo hi', 'cat completion-unique-target.txt ', 'ls completion-alpha-1.txt']);
+    expect(captured[2]?.output).toBe('completion-unique-target.txt\n');
+  });
+
+  it('reads a line recalled from history with the Up arrow', async () => {
+    const shell = await openShell();
+    await run(shell, 'echo recall-me');
+    await shell.press(KEY.up);
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    const history = await shell.history(2);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(texts(captured)).toEqual(['echo recall-me', 'echo recall-me']);
+  });
+
+  it('reads a line edited with Left, insertion, Ctrl-A, Ctrl-E and Backspace', async () => {
+    const shell = await openShell();
+    await shell.type('cho wrld');
+    for (let k = 0; k < 3; k++) await shell.press(KEY.left);
+    await shell.press('o');
+    await shell.press(KEY.ctrlA);
+    await shell.press('e');
+    await shell.press(KEY.ctrlE);
+    await shell.type('xy');
+    await shell.press(KEY.backspace);
+    await shell.press(KEY.backspace);
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    const history = await shell.history(1);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(texts(captured)).toEqual(['echo world']);
+  });
+
+  it('reads a line after Ctrl-W and Ctrl-U', async () => {
+    const shell = await openShell();
+    await shell.type('echo wrong words');
+    await shell.press(KEY.ctrlW);
+    await shell.press(KEY.ctrlW);
+    await run(shell, 'right');
+    await shell.type('garbage line');
+    await shell.press(KEY.ctrlU);
+    await run(shell, 'echo fresh');
+    const history = await shell.history(2);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(texts(captured)).toEqual(['echo right', 'echo fresh']);
+  });
+
+  it('joins a long line that wraps past 80 columns', async () => {
+    const shell = await openShell();
+    const long = `echo ${Array.from({ length: 40 }, (_, k) => `word${k}`).join(' ')}`;
+    expect(long.length + PS1.length).toBeGreaterThan(160);
+    await run(shell, long);
+    const history = await shell.history(1);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(texts(captured)).toEqual([long]);
+  });
+
+  it('makes one command of lines continued by a trailing backslash, an open quote or a compound command', async () => {
+    const shell = await openShell();
+    await shell.type('echo one \\');
+    await shell.press(KEY.enter);
+    await run(shell, 'two');
+    await shell.type('echo "first');
+    await shell.press(KEY.enter);
+    await run(shell, 'second"');
+    await shell.type('for i in 1 2; do');
+    await shell.press(KEY.enter);
+    await shell.type('echo $i');
+    await shell.press(KEY.enter);
+    await run(shell, 'done');
+    const history = await shell.history(3);
+    const captured = await shell.close();
+    // bash drops a backslash-newline and keeps a newline inside quotes, as the capture does; it
+    // stores a compound command with "; " for the newlines (cmdhist), the capture keeps them.
+    expect(texts(captured).slice(0, 2)).toEqual(history.slice(0, 2));
+    expect(history).toEqual(['echo one two', 'echo "first\nsecond"', 'for i in 1 2; do echo $i; done']);
+    expect(texts(captured)[2]).toBe('for i in 1 2; do\necho $i\ndone');
+    expect(captured.map((c) => c.output)).toEqual(['one two\n', 'first\nsecond\n', '1\n2\n']);
+  });
+
+  it('captures nothing for a line abandoned with Ctrl-C, at the prompt or at PS2', async () => {
+    const shell = await openShell();
+    await shell.type('echo never');
+    await shell.press(KEY.ctrlC);
+    await shell.waitForPrompt();
+    await run(shell, 'echo after');
+    await shell.type('echo "unfinished');
+    await shell.press(KEY.enter);
+    await shell.press(KEY.ctrlC);
+    await shell.waitForPrompt();
+    await run(shell, 'echo last');
+    const history = await shell.history(3);
+    const captured = await shell.close();
+    // bash keeps the first line of a command abandoned at PS2 in its history; it never ran.
+    expect(history).toEqual(['echo after', 'echo "unfinished', 'echo last']);
+    expect(texts(captured)).toEqual(['echo after', 'echo last']);
+  });
+
+  it('captures the command that started a full-screen program and nothing typed inside it', async () => {
+    const programs = ['vim', 'less'].filter((name) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0);
+    if (programs.length === 0) programs.push('top');
+    const shell = await openShell();
+    const expected: string[] = [];
+    for (const program of programs) {
+      if (program === 'vim') {
+        await shell.type('vim -Nu NONE -n notes.txt');
+        await shell.press(KEY.enter);
+        await shell.waitForOutput('notes.txt');
+        await shell.press('i');
+        await shell.type('typed-inside-vim');
+        shell.pressBlind(KEY.escape);
+        await shell.type(':q!');
+        await shell.press(KEY.enter);
+        await shell.waitForPrompt();
+        expected.push('vim -Nu NONE -n notes.txt');
+      } else if (program === 'less') {
+        await shell.type('less /etc/passwd');
+        await shell.press(KEY.enter);
+        await shell.waitForOutput('root:');
+        await shell.type('/typed-inside-less');
+        await shell.press(KEY.enter);
+        await shell.press('q');
+        await shell.waitForPrompt();
+        expected.push('less /etc/passwd');
+      } else {
+        await shell.type('top');
+        await shell.press(KEY.enter);
+        await shell.waitForOutput('load average');
+        await shell.press('q');
+        await shell.waitForPrompt();
+        expected.push('top');
+      }
+      await run(shell, `echo after-${program}`);
+      expected.push(`echo after-${program}`);
+    }
+    const history = await shell.history(expected.length);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(texts(captured)).toEqual(expected);
+    expect(JSON.stringify(captured)).not.toContain('typed-inside');
+  });
+
+  it('never stores what is typed at a password prompt (read -s, su)', async () => {
+    const shell = await openShell();
+    await shell.type("read -s -p 'Password: ' secret");
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('Password: ');
+    shell.pressBlind('hunter2-read-secret\r');
+    await shell.waitForOutput(`Password: ${PS1}`); // read -s echoes no newline either
+    await run(shell, 'echo ${#secret}');
+    await shell.type('su -c true');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('Password: ');
+    shell.pressBlind('su-secret-42\r');
+    await shell.waitForOutput('Authentication failure');
+    await shell.waitForPrompt();
+    await run(shell, 'echo done');
+    const history = await shell.history(4);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(texts(captured)).toEqual(["read -s -p 'Password: ' secret", 'echo ${#secret}', 'su -c true', 'echo done']);
+    expect(captured[1]?.output).toBe('19\n'); // the secret reached the shell
+    expect(captured[2]?.output).toContain('Authentication failure');
+    const stored = JSON.stringify(captured);
+    expect(stored).not.toContain('hunter2');
+    expect(stored).not.toContain('su-secret');
+  });
+
+  it('caps the output it keeps and marks it truncated', async () => {
+    const shell = await openShell({ maxOutputBytes: 1000 });
+    await run(shell, 'seq 1 5');
+    await run(shell, 'seq 1 20000');
+    const history = await shell.history(2);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(captured[0]).toMatchObject({ output: '1\n2\n3\n4\n5\n', outputTruncated: false });
+    expect(captured[1]?.outputTruncated).toBe(true);
+    expect(Buffer.byteLength(captured[1]?.output ?? '')).toBe(1000);
+    expect(captured[1]?.output.startsWith('1\n2\n3\n')).toBe(true);
+  });
+
+  it('reads pasted lines, bracketed or not, as the commands the shell ran', async () => {
+    const shell = await openShell();
+    await shell.press('\x1b[200~echo p1\recho p2\x1b[201~');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('p2\n');
+    await shell.waitForPrompt();
+    await shell.press('echo t1\recho t2\r'); // typed ahead in one chunk, before any echo
+    await shell.waitForOutput('t2\n');
+    await shell.waitForPrompt();
+    const history = await shell.history(4);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(texts(captured)).toEqual(['echo p1', 'echo p2', 'echo t1', 'echo t2']);
+    expect(captured.map((c) => c.output)).toEqual(['', 'p1\np2\n', 't1\n', 't2\n']);
+  });
+
+  it('takes the exit status from OSC 133;D shell integration, and ends output at OSC 133;A', async () => {
+    const shell = await openShell({ env: { CG_OSC133: '1' } });
+    await run(shell, 'true');
+    await run(shell, "sh -c 'echo out; exit 7'");
+    await run(shell, 'false');
+    const history = await shell.history(3);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(captured.map((c) => c.exitStatus)).toEqual([0, 7, 1]);
+    expect(captured[1]?.output).toBe('out\n');
+  });
+
+  it('captures an exec request exactly', async () => {
+    const client = await connect();
+    const text = "echo 'a  b' && exit 3";
+    const time = new Date();
+    const result = await new Promise<{ output: string; code: number | null }>((resolve, reject) => {
+      client.exec(text, (error, stream) => {
+        if (error) return reject(error);
+        let output = '';
+        stream.on('data', (data: Buffer) => (output += data.toString()));
+        stream.on('exit', (code: number | null) => stream.once('close', () => resolve({ output, code })));
+      });
+    });
+    client.end();
+    expect(execCommand(text, time, 0, result.output, result.code)).toEqual({
+      seq: 1,
+      time,
+      offsetSeconds: 0,
+      text,
+      output: 'a  b\n',
+      outputTruncated: false,
+      exitStatus: 3,
+    });
+  });
+});

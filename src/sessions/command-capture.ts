@@ -1,0 +1,602 @@
+import { StringDecoder } from 'node:string_decoder';
+import xterm from '@xterm/headless';
+import type { IBuffer, IMarker, Terminal } from '@xterm/headless';
+import { splitShellInput } from './shell-line.ts';
+import { PlainText, TerminalTextDecoder, plainText, type TerminalTextSink } from './terminal-text.ts';
+
+/** One command typed in a session (or run by an exec request), as the device's shell read it. */
+export interface CapturedCommand {
+  /** 1, 2, … in the order the commands were entered, per session. */
+  readonly seq: number;
+  /** When Enter was pressed (the last Enter, for a command typed over several lines). */
+  readonly time: Date;
+  /** Offset in the session's recording, as the caller passed it with that Enter keystroke. */
+  readonly offsetSeconds: number;
+  /** The logical command line as the shell saw it (lines of a multi-line command joined by `\n`). */
+  readonly text: string;
+  /** What the command printed until the next prompt, as plain text, at most `maxOutputBytes`. */
+  readonly output: string;
+  /** `output` was cut at `maxOutputBytes`. */
+  readonly outputTruncated: boolean;
+  /** The exit status, when known: an exec request's, or the shell's `OSC 133;D;<status>` mark. */
+  readonly exitStatus: number | null;
+}
+
+export interface CommandCaptureOptions {
+  readonly cols: number;
+  readonly rows: number;
+  /** Called once per command, when its output is complete: at the next prompt, or at `finish()`. */
+  readonly onCommand: (command: CapturedCommand) => void;
+  readonly clock?: { now(): Date };
+  /** Cap of each command's `output`, in bytes of UTF-8; 64 KiB unless set. */
+  readonly maxOutputBytes?: number;
+  /** Bytes waiting to be analysed beyond which new data is dropped and `lossy` set; 8 MiB unless set. */
+  readonly maxBacklogBytes?: number;
+}
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+export const DEFAULT_MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
+/** Enough rows above the screen to find a prompt redrawn below a completion listing or a long line. */
+const SCROLLBACK_ROWS = 1000;
+/** How much text after an accepted line is kept to tell a bare continuation prompt from output. */
+const SINCE_ACCEPT_BYTES = 1024;
+
+/** The end of a prompt a shell or a REPL prints: `$ `, `# `, `% `, `> `, `❯ `, `λ `. */
+const PROMPT_END = /[$#%>❯➜»λ]\s*$/u;
+/** A prompt for something never to be stored: sudo, su, ssh, gpg, 2FA codes. */
+const SECRET_PROMPT = /(?:password|passphrase|passcode|verification code|one-time|\bPIN\b|\bOTP\b|\btoken\b)[^\n]*[:?]\s*$/i;
+/** Bracketed paste (xterm's DECSET 2004): what the user pasted is text, not keystrokes. */
+const PASTE_START = '\x1b[200~';
+const PASTE_END = '\x1b[201~';
+/** DECRST 2004, which readline sends right after the line feed that accepts a line. */
+const PASTE_MODE_OFF = '\x1b[?2004l';
+
+type LineKind = 'prompt' | 'program' | 'secret';
+
+/** A line being typed: what was on the screen before the cursor at its first keystroke. */
+interface TypedLine {
+  readonly kind: LineKind;
+  readonly prompt: string;
+  /** The line's first row, so the search for its prompt starts no higher. */
+  readonly marker: IMarker | undefined;
+  /** Typed right after the previous line's Enter, before any output: same prompt, same kind. */
+  readonly inherited: boolean;
+  /** Continues a command the shell is still reading (PS2). */
+  readonly continuation: boolean;
+  cleared: boolean;
+}
+
+/** An Enter whose line the shell has not yet shown as accepted (the line feed after it). */
+interface PendingEnter {
+  readonly kind: 'prompt' | 'secret' | 'maybe';
+  readonly prompt: string;
+  readonly inherited: boolean;
+  readonly time: Date;
+  readonly offsetSeconds: number;
+  readonly marker: IMarker | undefined;
+  readonly lowestRowIsScreenTop: boolean;
+  /** Bracketed paste was on: the shell (readline ≥ 8.1) turns it off right after accepting the line. */
+  readonly bracketed: boolean;
+}
+
+/** A command being read over one or more lines, then running until the next prompt. */
+interface Candidate {
+  readonly pieces: string[];
+  reading: boolean;
+  commands: readonly string[];
+  time: Date;
+  offsetSeconds: number;
+  exitStatus: number | null;
+}
+
+type QueuedEvent =
+  | { readonly kind: 'output'; readonly data: Buffer | string; readonly bytes: number }
+  | { readonly kind: 'input'; readonly data: Buffer | string; readonly bytes: number; readonly time: Date; readonly offsetSeconds: number }
+  | { readonly kind: 'resize'; readonly cols: number; readonly rows: number }
+  | { readonly kind: 'finish'; readonly done: () => void };
+
+/**
+ * Captures the commands typed in an interactive session by emulating the user's terminal
+ * (@xterm/headless) and reading each accepted line from its screen, so that what readline did
+ * with the keystrokes (completion, history recall, cursor editing, kill and yank) is already
+ * applied, as in the screen-scraping approach of session recorders such as Teleport's and
+ * asciinema's players. The algorithm:
+ *
+ * 1. Output, keystrokes and resizes go into one queue; `output()`/`input()` only append (or drop
+ *    beyond `maxBacklogBytes`, setting `lossy`), so the session never waits. The queue is fed
+ *    to the emulator in order, output cut after each line feed, and each keystroke is looked at
+ *    only once everything printed before it has been parsed (`terminal.write(data, callback)`).
+ * 2. At the first keystroke of a line (outside the alternate screen, where vim, less and top
+ *    live and nothing typed is a command), the text before the cursor is the line's prompt. It
+ *    is a shell prompt when it ends like one (`$ `, `# `, `> `…), a secret prompt when it asks
+ *    for a password, passphrase, PIN or code, else a running program's prompt. Reaching a new
+ *    shell prompt completes the previous command: its output is the plain text (escape sequences
+ *    interpreted away, `\r` overwriting) printed since its line was accepted, minus that prompt.
+ * 3. On Enter the line is not read yet: the shell's echo may lag behind the keystrokes (a paste,
+ *    a slow link). The first line feed the device sends after it accepts the line: the logical
+ *    line above the cursor (rows joined through xterm's `isWrapped`; rows of a multi-line paste
+ *    joined by `\n`) is found by its prompt, and the text after the prompt is what the shell
+ *    read. Text typed at a secret prompt is never read (and any echo of it is cut from the
+ *    output); keystrokes are never stored at all, only what the device displayed.
+ * 4. The lines read are grouped by `splitShellInput`: an odd trailing `\`, an open quote, a
+ *    here-document or an open compound command wait for more lines. A bare PS2 prompt printed
+ *    right after a line (and nothing else) also continues it. Ctrl-C on a line drops it, and the
+ *    lines before it of an unfinished command. A command emitted is one the shell ran.
+ * 5. `OSC 133;D;<status>` (shell integration) gives the exit status; `OSC 133;A` ends the output.
+ *
+ * Limits: the prompt must be recognisable by its end (or the shell must emit OSC 133); a line
+ * typed ahead while a command still runs is found by the last shell prompt's text, so typeahead
+ * over a prompt that changes (`cd`) is lost; trailing white space of a line cannot be told from
+ * empty cells and is dropped; the commands of one multi-line paste share one output.
+ */
+export class CommandCapture {
+  private readonly terminal: Terminal;
+  private readonly onCommand: (command: CapturedCommand) => void;
+  private readonly clock: { now(): Date };
+  private readonly maxOutputBytes: number;
+  private readonly maxBacklogBytes: number;
+
+  private readonly queue: (QueuedEvent | undefined)[] = [];
+  private queueHead = 0;
+  private pumping = false;
+  private backlogBytes = 0;
+  private overflowed = false;
+  private finishing: Promise<CapturedCommand[]> | undefined;
+  private ended = false;
+  private failure: unknown;
+
+  private readonly outputDecoder = new StringDecoder('utf8');
+  private readonly inputDecoder = new StringDecoder('utf8');
+  private readonly textDecoder = new TerminalTextDecoder();
+  private readonly sink: TerminalTextSink;
+  private inputCarry = '';
+  private inPaste = false;
+
+  /** Counts output pieces parsed, to tell whether anything was printed between two keystrokes. */
+  private outputMark = 0;
+  private alternate = false;
+  /** The cursor's column when the last piece was parsed. */
+  private cursorX = 0;
+  /** Where the cursor stood on the row just ended by a "\r\n" piece. */
+  private lineEnd: { readonly column: number; readonly outputMark: number } | undefined;
+  private pasteModeEnded = false;
+  private commandOutput: PlainText;
+  private outputFrozen = false;
+  private sinceAccept: PlainText;
+
+  private line: TypedLine | undefined;
+  private lastEnter: { readonly line: TypedLine; readonly outputMark: number } | undefined;
+  private readonly pending: PendingEnter[] = [];
+  private lastAccept: IMarker | undefined;
+  private candidate: Candidate | undefined;
+  private shellPrompt: string | undefined;
+  private continuationPrompt = '> ';
+  private seq = 0;
+  private readonly commands: CapturedCommand[] = [];
+
+  constructor(options: CommandCaptureOptions) {
+    requireCount('cols', options.cols);
+    requireCount('rows', options.rows);
+    this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    this.maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
+    requireCount('maxOutputBytes', this.maxOutputBytes);
+    requireCount('maxBacklogBytes', this.maxBacklogBytes);
+    this.onCommand = options.onCommand;
+    this.clock = options.clock ?? { now: () => new Date() };
+    this.terminal = new xterm.Terminal({ cols: options.cols, rows: options.rows, scrollback: SCROLLBACK_ROWS, allowProposedApi: true });
+    this.commandOutput = new PlainText(this.maxOutputBytes);
+    this.sinceAccept = new PlainText(SINCE_ACCEPT_BYTES);
+    this.sink = {
+      print: (text) => {
+        if (this.alternate) return;
+        if (!this.outputFrozen) this.commandOutput.print(text);
+        this.sinceAccept.print(text);
+      },
+      control: (code) => {
+        if (this.alternate) return;
+        if (!this.outputFrozen) this.commandOutput.control(code);
+        this.sinceAccept.control(code);
+      },
+      eraseLine: (mode) => {
+        if (this.alternate) return;
+        if (!this.outputFrozen) this.commandOutput.eraseLine(mode);
+        this.sinceAccept.eraseLine(mode);
+      },
+      alternateScreen: (active) => {
+        this.alternate = active;
+      },
+      bracketedPaste: (active) => {
+        if (!active) this.pasteModeEnded = true;
+      },
+      shellMark: (mark, exitStatus) => {
+        if (mark === 'A') this.outputFrozen = true;
+        else if (mark === 'D' && this.candidate && !this.candidate.reading) this.candidate.exitStatus = exitStatus;
+      },
+    };
+  }
+
+  /** True when the backlog overflowed and some output was not analysed. */
+  get lossy(): boolean {
+    return this.overflowed;
+  }
+
+  /** Bytes the device sent to the user (terminal output). Never blocks; returns immediately. */
+  output(data: Buffer | string, offsetSeconds: number): void {
+    void offsetSeconds; // a command takes the offset passed with its Enter keystroke
+    this.enqueueData({ kind: 'output', data, bytes: data.length });
+  }
+
+  /** Bytes the user typed. Never blocks. */
+  input(data: Buffer | string, offsetSeconds: number): void {
+    this.enqueueData({ kind: 'input', data, bytes: data.length, time: this.clock.now(), offsetSeconds });
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.ended || !Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1) return;
+    this.enqueue({ kind: 'resize', cols, rows });
+  }
+
+  /** Drains the backlog and completes the last command; resolves with every command captured. */
+  finish(): Promise<CapturedCommand[]> {
+    if (!this.finishing) {
+      this.finishing = new Promise<void>((done) => this.enqueue({ kind: 'finish', done })).then(() => {
+        if (this.failure !== undefined) throw this.failure;
+        return [...this.commands];
+      });
+      this.ended = true;
+    }
+    return this.finishing;
+  }
+
+  private enqueueData(event: Extract<QueuedEvent, { bytes: number }>): void {
+    if (this.ended) return;
+    if (this.backlogBytes + event.bytes > this.maxBacklogBytes) {
+      this.overflowed = true;
+      return;
+    }
+    this.backlogBytes += event.bytes;
+    this.enqueue(event);
+  }
+
+  private enqueue(event: QueuedEvent): void {
+    this.queue.push(event);
+    if (!this.pumping) {
+      this.pumping = true;
+      this.terminal.write('', () => this.pump());
+    }
+  }
+
+  /** Handles queued events until one needs the emulator to parse output first. Runs in xterm's write loop. */
+  private pump(): void {
+    for (;;) {
+      const event = this.queue[this.queueHead];
+      if (event === undefined) {
+        this.queue.length = 0;
+        this.queueHead = 0;
+        this.pumping = false;
+        return;
+      }
+      this.queue[this.queueHead++] = undefined;
+      if (this.queueHead > 1024) {
+        this.queue.splice(0, this.queueHead);
+        this.queueHead = 0;
+      }
+      if (event.kind === 'output') {
+        const text = typeof event.data === 'string' ? event.data : this.outputDecoder.write(event.data);
+        this.backlogBytes -= event.bytes;
+        if (this.failure === undefined && text !== '') {
+          this.writePieces(text, 0);
+          return;
+        }
+      } else if (event.kind === 'input') {
+        this.backlogBytes -= event.bytes;
+        const text = typeof event.data === 'string' ? event.data : this.inputDecoder.write(event.data);
+        this.guard(() => this.readKeys(text, event.time, event.offsetSeconds));
+      } else if (event.kind === 'resize') {
+        this.guard(() => this.terminal.resize(event.cols, event.rows));
+      } else {
+        this.guard(() => this.end());
+        setImmediate(() => this.terminal.dispose()); // not from inside xterm's own write loop
+        event.done();
+      }
+    }
+  }
+
+  /**
+   * Writes output to the emulator in pieces that end after each line feed and after each
+   * DECRST 2004, so that the screen can be read just as a line is accepted.
+   */
+  private writePieces(text: string, from: number): void {
+    const newline = text.indexOf('\n', from);
+    const pasteOff = text.indexOf(PASTE_MODE_OFF, from);
+    let end = Math.min(newline === -1 ? text.length : newline + 1, pasteOff === -1 ? text.length : pasteOff + PASTE_MODE_OFF.length);
+    // While an Enter waits, "\r\n" gets a piece of its own: where the cursor stood before it is
+    // where readline's line ends, which tells typed trailing spaces from erased cells.
+    if (this.pending.length > 0 && end === newline + 1 && newline - 1 > from && text.charAt(newline - 1) === '\r') end = newline - 1;
+    const piece = text.slice(from, end);
+    const endsWithLineFeed = piece.endsWith('\n');
+    this.terminal.write(piece, () => {
+      this.guard(() => this.parsed(piece, endsWithLineFeed));
+      if (end < text.length) this.writePieces(text, end);
+      else this.pump();
+    });
+  }
+
+  /** Never lets an error escape into xterm's write loop: capture stops, the session goes on. */
+  private guard(action: () => void): void {
+    if (this.failure !== undefined) return;
+    try {
+      action();
+    } catch (error) {
+      this.failure = error;
+      this.overflowed = true;
+    }
+  }
+
+  private parsed(piece: string, endsWithLineFeed: boolean): void {
+    this.outputMark++;
+    this.pasteModeEnded = false;
+    this.textDecoder.feed(piece, this.sink);
+    if (piece.startsWith('\r\n')) this.lineEnd = { column: this.cursorX, outputMark: this.outputMark };
+    this.cursorX = this.buffer().cursorX;
+    const enter = this.pending[0];
+    if (enter === undefined || this.buffer().type !== 'normal') return;
+    // With bracketed paste on, a line feed may only be readline redrawing a multi-line line.
+    if (enter.bracketed ? this.pasteModeEnded : endsWithLineFeed) this.accepted(enter, endsWithLineFeed);
+  }
+
+  private readKeys(data: string, time: Date, offsetSeconds: number): void {
+    const text = this.inputCarry + data;
+    this.inputCarry = '';
+    for (let k = 0; k < text.length; k++) {
+      if (text.charCodeAt(k) === 0x1b) {
+        const rest = text.slice(k, k + PASTE_START.length);
+        if (rest.length < PASTE_START.length && (PASTE_START.startsWith(rest) || PASTE_END.startsWith(rest))) {
+          this.inputCarry = rest; // a paste marker cut across chunks
+          return;
+        }
+        if (rest === PASTE_START || rest === PASTE_END) {
+          if (this.line === undefined) this.startLine();
+          this.inPaste = rest === PASTE_START;
+          k += PASTE_START.length - 1;
+          continue;
+        }
+      }
+      if (this.line === undefined) this.startLine();
+      if (this.inPaste) continue;
+      const ch = text.charAt(k);
+      if (ch === '\r' || ch === '\n') this.enter(time, offsetSeconds);
+      else if (ch === '\x03') this.interrupt();
+      else if (ch === '\x04' && this.line !== undefined && this.line.kind !== 'prompt') this.dropLine();
+      else if (ch === '\x0c' && this.line !== undefined) this.line.cleared = true;
+    }
+  }
+
+  /** The first keystroke of a line: note its prompt, and finish the previous command at a new shell prompt. */
+  private startLine(): void {
+    const buffer = this.buffer();
+    if (buffer.type === 'alternate') return;
+    const previous = this.lastEnter;
+    if (previous && previous.outputMark === this.outputMark) {
+      const continuation = this.candidate?.reading === true;
+      this.line = { ...previous.line, marker: undefined, inherited: true, continuation, cleared: false };
+      return;
+    }
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    const startRow = logicalStart(buffer, cursorRow);
+    const prompt = rowsText(buffer, startRow, cursorRow, buffer.cursorX);
+    const kind: LineKind = SECRET_PROMPT.test(prompt) ? 'secret' : PROMPT_END.test(prompt) || prompt === this.shellPrompt ? 'prompt' : 'program';
+    // Typed before the shell printed its PS2 prompt (or anything): still the command it is reading.
+    const continuation = kind === 'prompt' ? this.atPrompt(prompt) : this.candidate?.reading === true;
+    const marker = kind === 'program' ? undefined : this.terminal.registerMarker(startRow - cursorRow);
+    this.line = { kind, prompt, marker, inherited: false, continuation, cleared: false };
+  }
+
+  /** A fresh prompt: either the shell asks for the rest of a command (PS2) or the last command is done. */
+  private atPrompt(prompt: string): boolean {
+    for (const enter of this.pending.splice(0)) enter.marker?.dispose();
+    const candidate = this.candidate;
+    if (candidate) {
+      const onlyPrompt = this.sinceAccept.text.trim() === prompt.trim();
+      const isPs2 = prompt === this.continuationPrompt || prompt.trim() === '>';
+      // PS1 again after a line our lexer thought unfinished: the shell disagreed, the command ran.
+      const isPs1 = prompt === this.shellPrompt && !isPs2;
+      if (onlyPrompt && !isPs1 && (candidate.reading || isPs2)) {
+        if (candidate.reading) this.continuationPrompt = prompt;
+        candidate.reading = true;
+        return true;
+      }
+      if (!this.outputFrozen) this.commandOutput.removeFromCurrentLine(prompt);
+      this.complete();
+    }
+    this.shellPrompt = prompt;
+    return false;
+  }
+
+  private enter(time: Date, offsetSeconds: number): void {
+    const line = this.line;
+    this.line = undefined;
+    if (line === undefined) return;
+    if (this.buffer().type === 'alternate') {
+      line.marker?.dispose();
+      return;
+    }
+    this.lastEnter = { line, outputMark: this.outputMark };
+    let kind: PendingEnter['kind'];
+    let prompt = line.prompt;
+    if (line.kind === 'program') {
+      // Typed while something ran: a command only if the shell later shows it after its prompt.
+      if (this.shellPrompt === undefined) return;
+      kind = 'maybe';
+      prompt = this.shellPrompt;
+    } else {
+      kind = line.kind;
+    }
+    const marker = line.inherited || kind === 'maybe' ? this.cloneMarker(this.lastAccept) : line.marker;
+    const bracketed = this.terminal.modes.bracketedPasteMode;
+    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed });
+  }
+
+  private interrupt(): void {
+    const line = this.dropLine();
+    this.lastEnter = undefined;
+    if (line?.continuation && this.candidate?.reading) this.candidate = undefined;
+  }
+
+  /** Ends the line being typed without an Enter (Ctrl-C; Ctrl-D at a program's prompt). */
+  private dropLine(): TypedLine | undefined {
+    const line = this.line;
+    this.line = undefined;
+    line?.marker?.dispose();
+    return line;
+  }
+
+  /** A line feed (or DECRST 2004) while Enters wait: is it the oldest one's line being accepted? */
+  private accepted(enter: PendingEnter, afterLineFeed: boolean): void {
+    const buffer = this.buffer();
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    const endRow = afterLineFeed || buffer.cursorX === 0 ? cursorRow - 1 : cursorRow;
+    if (endRow < 0) return;
+    // A line typed ahead shows up after whatever prompt the shell prints when it reads it.
+    const typedAhead = enter.inherited || enter.kind === 'maybe';
+    const prompt = !typedAhead ? enter.prompt : this.candidate?.reading ? this.continuationPrompt : (this.shellPrompt ?? enter.prompt);
+    let lowRow = enter.marker && !enter.marker.isDisposed ? Math.max(0, enter.marker.line) : 0;
+    if (enter.lowestRowIsScreenTop) lowRow = Math.min(lowRow, buffer.baseY);
+    const row = findPromptRow(buffer, prompt, lowRow, endRow);
+    if (row === undefined) return;
+    this.pending.shift();
+    enter.marker?.dispose();
+    this.lastAccept?.dispose();
+    this.lastAccept = this.terminal.registerMarker(0);
+    const lineEnd = this.lineEnd && this.lineEnd.outputMark >= this.outputMark - 1 ? this.lineEnd.column : undefined;
+    const typed = rowsText(buffer, row, endRow, lineEnd).slice(prompt.length);
+    if (enter.kind === 'secret') {
+      if (typed.trim() !== '') {
+        this.commandOutput.redactLastLine(prompt);
+        this.sinceAccept.redactLastLine(prompt);
+      }
+      return;
+    }
+    this.accept(lineEnd === undefined ? typed.trimEnd() : typed, enter, prompt);
+  }
+
+  private accept(typed: string, enter: PendingEnter, prompt: string): void {
+    let candidate = this.candidate;
+    if (candidate?.reading) {
+      candidate.pieces.push(typed);
+    } else {
+      if (candidate) {
+        // Typed ahead: the running command's output ends where this line's prompt begins.
+        if (!this.outputFrozen) this.commandOutput.cutAtLineStartingWith(prompt);
+        this.complete();
+      }
+      candidate = { pieces: [typed], reading: true, commands: [], time: enter.time, offsetSeconds: enter.offsetSeconds, exitStatus: null };
+      this.candidate = candidate;
+    }
+    candidate.time = enter.time;
+    candidate.offsetSeconds = enter.offsetSeconds;
+    const input = splitShellInput(candidate.pieces.join('\n'));
+    if (input.incomplete === null) {
+      candidate.reading = false;
+      candidate.commands = input.commands;
+      if (input.commands.length === 0) this.candidate = undefined;
+    }
+    this.commandOutput = new PlainText(this.maxOutputBytes);
+    this.sinceAccept = new PlainText(SINCE_ACCEPT_BYTES);
+    this.outputFrozen = false;
+  }
+
+  /** Emits the running command (each command of it, for a multi-line paste). */
+  private complete(): void {
+    const candidate = this.candidate;
+    this.candidate = undefined;
+    if (!candidate) return;
+    const texts = candidate.reading ? [candidate.pieces.join('\n').trim()].filter((t) => t !== '') : candidate.commands;
+    const output = this.commandOutput.text;
+    const truncated = this.commandOutput.truncated;
+    texts.forEach((text, k) => {
+      const last = k === texts.length - 1;
+      const command: CapturedCommand = {
+        seq: ++this.seq,
+        time: candidate.time,
+        offsetSeconds: candidate.offsetSeconds,
+        text,
+        output: last ? output : '',
+        outputTruncated: last && truncated,
+        exitStatus: last ? candidate.exitStatus : null,
+      };
+      this.commands.push(command);
+      try {
+        this.onCommand(command);
+      } catch (error) {
+        if (this.failure === undefined) this.failure = error;
+      }
+    });
+    this.commandOutput = new PlainText(this.maxOutputBytes);
+  }
+
+  private end(): void {
+    for (const enter of this.pending.splice(0)) enter.marker?.dispose();
+    if (this.candidate?.reading) {
+      this.candidate = undefined; // the session ended before the shell had the whole command
+    } else if (this.candidate) {
+      if (!this.outputFrozen && this.shellPrompt !== undefined) this.commandOutput.removeFromCurrentLine(this.shellPrompt);
+      this.complete();
+    }
+  }
+
+  private buffer(): IBuffer {
+    return this.terminal.buffer.active;
+  }
+
+  private cloneMarker(marker: IMarker | undefined): IMarker | undefined {
+    if (!marker || marker.isDisposed) return undefined;
+    const buffer = this.buffer();
+    return this.terminal.registerMarker(marker.line - (buffer.baseY + buffer.cursorY));
+  }
+}
+
+/** An exec request (`ssh host 'uptime'`): the command is exactly what the client asked to run. */
+export function execCommand(text: string, time: Date, offsetSeconds: number, output: string, exitStatus: number | null): CapturedCommand {
+  const plain = plainText(output, DEFAULT_MAX_OUTPUT_BYTES);
+  return { seq: 1, time, offsetSeconds, text, output: plain.text, outputTruncated: plain.truncated, exitStatus };
+}
+
+function requireCount(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+}
+
+/** The first row of the logical line `row` belongs to (rows continued by wrapping share one). */
+function logicalStart(buffer: IBuffer, row: number): number {
+  let start = row;
+  while (start > 0 && buffer.getLine(start)?.isWrapped === true) start--;
+  return start;
+}
+
+/**
+ * The text of rows `from`..`to`: a wrapped row continues the one above, any other starts a new
+ * line (`\n`); trailing blanks of each line dropped; the last row cut at `endColumn` if given.
+ */
+function rowsText(buffer: IBuffer, from: number, to: number, endColumn?: number): string {
+  let text = '';
+  for (let row = from; row <= to; row++) {
+    const line = buffer.getLine(row);
+    if (!line) break;
+    if (row > from && !line.isWrapped) text = `${text.trimEnd()}\n`;
+    const last = row === to;
+    const continues = !last && buffer.getLine(row + 1)?.isWrapped === true;
+    text += last && endColumn !== undefined ? line.translateToString(false, 0, endColumn) : line.translateToString(!continues && endColumn === undefined);
+  }
+  return endColumn === undefined ? text.trimEnd() : text;
+}
+
+/** The lowest logical line at or above `to` (down to `from`) that starts with `prompt`. */
+function findPromptRow(buffer: IBuffer, prompt: string, from: number, to: number): number | undefined {
+  for (let row = to; row >= from; row--) {
+    if (buffer.getLine(row)?.isWrapped === true) continue;
+    let end = row;
+    while (end < to && buffer.getLine(end + 1)?.isWrapped === true) end++;
+    if (rowsText(buffer, row, end, undefined).startsWith(prompt.trimEnd())) return row;
+  }
+  return undefined;
+}
