@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { actorOf } from '../identity/index.ts';
 import type { Api } from '../platform/http.ts';
@@ -141,6 +142,13 @@ const Paging = {
   expand: Type.Optional(Type.Boolean({ description: 'Include the whole object before and after (Full entries)' })),
 };
 
+/** For the POSTs whose body is optional (a reason, a name): no body at all reads as `{}`. */
+const optionalBody = {
+  preValidation: async (request: FastifyRequest) => {
+    request.body ??= {};
+  },
+};
+
 /** Active auditing: audit rules, the audit trail with restore, the Trash Can, filters, export, import and promotion. */
 export function auditingRoutes(app: Api, services: AuditingRouteServices): void {
   const { auditRules, auditTrail, filters, bundles } = services;
@@ -234,8 +242,8 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
   for (const enabled of [false, true]) {
     app.post(
       `/audit/rules/:ref/${enabled ? 'enable' : 'disable'}`,
-      { schema: { tags: rulesTag, summary: enabled ? 'Enable an audit rule' : 'Disable an audit rule (never the built-in one)', params: Ref, body: Type.Optional(ReasonBody), response: { 200: AuditRuleSchema } } },
-      async (request) => auditRules.setEnabled(actorOf(request), request.params.ref, enabled, request.body?.reason),
+      { ...optionalBody, schema: { tags: rulesTag, summary: enabled ? 'Enable an audit rule' : 'Disable an audit rule (never the built-in one)', params: Ref, body: ReasonBody, response: { 200: AuditRuleSchema } } },
+      async (request) => auditRules.setEnabled(actorOf(request), request.params.ref, enabled, request.body.reason),
     );
   }
 
@@ -300,6 +308,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
     app.post(
       `/audit/entries/:seq/restore-${side}`,
       {
+        ...optionalBody,
         schema: {
           tags: trailTag,
           summary:
@@ -307,14 +316,14 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
               ? 'Restore to before the change: undo it and every later change of the object'
               : 'Restore to after the change: undo every later change of the object',
           params: Seq,
-          body: Type.Optional(ReasonBody),
+          body: ReasonBody,
           response: { 200: RestoreSchema },
         },
       },
       async (request) =>
         side === 'before'
-          ? auditTrail.restoreBefore(actorOf(request), request.params.seq, request.body?.reason)
-          : auditTrail.restoreAfter(actorOf(request), request.params.seq, request.body?.reason),
+          ? auditTrail.restoreBefore(actorOf(request), request.params.seq, request.body.reason)
+          : auditTrail.restoreAfter(actorOf(request), request.params.seq, request.body.reason),
     );
   }
 
@@ -333,8 +342,8 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
 
   app.post(
     '/audit/trash/:seq/restore',
-    { schema: { tags: trailTag, summary: 'Bring a deleted object back (restore to before its deletion)', params: Seq, body: Type.Optional(ReasonBody), response: { 200: RestoreSchema } } },
-    async (request) => auditTrail.restoreBefore(actorOf(request), request.params.seq, request.body?.reason),
+    { ...optionalBody, schema: { tags: trailTag, summary: 'Bring a deleted object back (restore to before its deletion)', params: Seq, body: ReasonBody, response: { 200: RestoreSchema } } },
+    async (request) => auditTrail.restoreBefore(actorOf(request), request.params.seq, request.body.reason),
   );
 
   app.post(
@@ -425,15 +434,16 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
   app.post(
     '/audit/filters/:ref/duplicate',
     {
+      ...optionalBody,
       schema: {
         tags: filterTag,
         summary: 'Duplicate a filter: a copy you own',
         params: Ref,
-        body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false })),
+        body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false }),
         response: { 201: FilterSchema },
       },
     },
-    async (request, reply) => reply.status(201).send(await filters.duplicate(actorOf(request), request.params.ref, request.body ?? {})),
+    async (request, reply) => reply.status(201).send(await filters.duplicate(actorOf(request), request.params.ref, request.body)),
   );
 
   app.get(
