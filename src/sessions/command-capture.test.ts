@@ -193,8 +193,9 @@ interface Shell {
   pressBlind(keys: string): void;
   /** Types text one keystroke at a time, waiting for each echo. */
   type(text: string): Promise<void>;
-  /** Waits until the screen ends with the shell's prompt after `since` bytes of output. */
+  /** Waits until the screen ends with the shell's prompt. */
   waitForPrompt(): Promise<void>;
+  /** Waits until the device printed `text` after the last keystroke. */
   waitForOutput(text: string): Promise<void>;
   /** The shell's history entries, once there are `count` of them. */
   history(count: number): Promise<string[]>;
@@ -211,6 +212,7 @@ const KEY = {
   ctrlA: '\x01',
   ctrlC: '\x03',
   ctrlE: '\x05',
+  ctrlR: '\x12',
   ctrlU: '\x15',
   ctrlW: '\x17',
   escape: '\x1b',
@@ -270,14 +272,17 @@ async function openShell(options: { env?: Record<string, string>; maxOutputBytes
   const started = Date.now();
   const offset = (): number => (Date.now() - started) / 1000;
   let raw = '';
+  let sinceKey = ''; // output since the last keystroke sent
   let received = 0;
   channel.on('data', (data: Buffer) => {
     raw += data.toString('utf8');
+    sinceKey += data.toString('utf8');
     received++;
     capture.output(data, offset());
   });
   const screenTail = (): string => plainText(raw.slice(-4096), 1 << 20).text;
   const send = (keys: string): void => {
+    sinceKey = '';
     channel.write(keys);
     capture.input(keys, offset());
   };
@@ -297,7 +302,7 @@ async function openShell(options: { env?: Record<string, string>; maxOutputBytes
       await waitFor('the prompt', () => screenTail().endsWith(`\n${PS1}`));
     },
     async waitForOutput(text) {
-      await waitFor(JSON.stringify(text), () => screenTail().includes(text));
+      await waitFor(JSON.stringify(text), () => plainText(sinceKey, 1 << 20).text.includes(text));
     },
     async history(count) {
       await waitFor(`${count} history entries`, () => historyEntries(histfile).length >= count);
@@ -366,16 +371,21 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(captured[2]?.output).toBe('completion-unique-target.txt\n');
   });
 
-  it('reads a line recalled from history with the Up arrow', async () => {
+  it('reads a line recalled from history with the Up arrow and with Ctrl-R search', async () => {
     const shell = await openShell();
     await run(shell, 'echo recall-me');
     await shell.press(KEY.up);
     await shell.press(KEY.enter);
     await shell.waitForPrompt();
-    const history = await shell.history(2);
+    await run(shell, 'echo other');
+    await shell.press(KEY.ctrlR);
+    await shell.type('recall'); // the line shows "(reverse-i-search)`recall': echo recall-me"
+    await shell.press(KEY.enter); // readline redraws the prompt and the line, cursor mid-line
+    await shell.waitForPrompt();
+    const history = await shell.history(4);
     const captured = await shell.close();
     expect(texts(captured)).toEqual(history);
-    expect(texts(captured)).toEqual(['echo recall-me', 'echo recall-me']);
+    expect(texts(captured)).toEqual(['echo recall-me', 'echo recall-me', 'echo other', 'echo recall-me']);
   });
 
   it('reads a line edited with Left, insertion, Ctrl-A, Ctrl-E and Backspace', async () => {
@@ -514,7 +524,7 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     await shell.press(KEY.enter);
     await shell.waitForOutput('Password: ');
     shell.pressBlind('hunter2-read-secret\r');
-    await shell.waitForOutput(`Password: ${PS1}`); // read -s echoes no newline either
+    await shell.waitForOutput(PS1); // on the line of "Password: ": read -s echoes no newline either
     await run(shell, 'echo ${#secret}');
     await shell.type('su -c true');
     await shell.press(KEY.enter);
@@ -547,7 +557,7 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(captured[1]?.output.startsWith('1\n2\n3\n')).toBe(true);
   });
 
-  it('reads pasted lines, bracketed or not, as the commands the shell ran', async () => {
+  it('reads pasted lines, bracketed or not, and lines typed ahead, as the commands the shell ran', async () => {
     const shell = await openShell();
     await shell.press('\x1b[200~echo p1\recho p2\x1b[201~');
     await shell.press(KEY.enter);
@@ -556,11 +566,17 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     await shell.press('echo t1\recho t2\r'); // typed ahead in one chunk, before any echo
     await shell.waitForOutput('t2\n');
     await shell.waitForPrompt();
-    const history = await shell.history(4);
+    await shell.type('sleep 0.5');
+    await shell.press(KEY.enter);
+    await shell.type('echo ahead'); // typed while sleep runs: the terminal echoes it, bash reads it later
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('ahead\n');
+    await shell.waitForPrompt();
+    const history = await shell.history(6);
     const captured = await shell.close();
     expect(texts(captured)).toEqual(history);
-    expect(texts(captured)).toEqual(['echo p1', 'echo p2', 'echo t1', 'echo t2']);
-    expect(captured.map((c) => c.output)).toEqual(['', 'p1\np2\n', 't1\n', 't2\n']);
+    expect(texts(captured)).toEqual(['echo p1', 'echo p2', 'echo t1', 'echo t2', 'sleep 0.5', 'echo ahead']);
+    expect(captured.map((c) => c.output)).toEqual(['', 'p1\np2\n', 't1\n', 't2\n', 'echo ahead\n', 'ahead\n']);
   });
 
   it('takes the exit status from OSC 133;D shell integration, and ends output at OSC 133;A', async () => {

@@ -36,8 +36,10 @@ export interface CommandCaptureOptions {
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 export const DEFAULT_MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
-/** Enough rows above the screen to find a prompt redrawn below a completion listing or a long line. */
-const SCROLLBACK_ROWS = 1000;
+/** Rows kept above the screen: room for a long command line and a completion listing under it. */
+const SCROLLBACK_ROWS = 500;
+/** How far up from an accepted line its prompt is looked for. */
+const MAX_LINE_ROWS = 100;
 /** How much text after an accepted line is kept to tell a bare continuation prompt from output. */
 const SINCE_ACCEPT_BYTES = 1024;
 
@@ -97,37 +99,49 @@ type QueuedEvent =
 
 /**
  * Captures the commands typed in an interactive session by emulating the user's terminal
- * (@xterm/headless) and reading each accepted line from its screen, so that what readline did
- * with the keystrokes (completion, history recall, cursor editing, kill and yank) is already
- * applied, as in the screen-scraping approach of session recorders such as Teleport's and
- * asciinema's players. The algorithm:
+ * (@xterm/headless) and reading each line from its screen at the moment the shell accepts it,
+ * so that what the line editor did with the keystrokes (completion, history recall and search,
+ * cursor editing, kill and yank) is already applied and only what the device displayed is kept.
  *
  * 1. Output, keystrokes and resizes go into one queue; `output()`/`input()` only append (or drop
- *    beyond `maxBacklogBytes`, setting `lossy`), so the session never waits. The queue is fed
- *    to the emulator in order, output cut after each line feed, and each keystroke is looked at
- *    only once everything printed before it has been parsed (`terminal.write(data, callback)`).
+ *    beyond `maxBacklogBytes`, setting `lossy`), so the session never waits. The queue is fed to
+ *    the emulator in order, and a keystroke is looked at only once everything printed before it
+ *    has been parsed (`terminal.write(data, callback)`). Output is written in pieces ending at
+ *    each line feed and each DECRST 2004, so the screen can be read at those exact points.
  * 2. At the first keystroke of a line (outside the alternate screen, where vim, less and top
- *    live and nothing typed is a command), the text before the cursor is the line's prompt. It
- *    is a shell prompt when it ends like one (`$ `, `# `, `> `…), a secret prompt when it asks
- *    for a password, passphrase, PIN or code, else a running program's prompt. Reaching a new
- *    shell prompt completes the previous command: its output is the plain text (escape sequences
- *    interpreted away, `\r` overwriting) printed since its line was accepted, minus that prompt.
- * 3. On Enter the line is not read yet: the shell's echo may lag behind the keystrokes (a paste,
- *    a slow link). The first line feed the device sends after it accepts the line: the logical
- *    line above the cursor (rows joined through xterm's `isWrapped`; rows of a multi-line paste
- *    joined by `\n`) is found by its prompt, and the text after the prompt is what the shell
- *    read. Text typed at a secret prompt is never read (and any echo of it is cut from the
- *    output); keystrokes are never stored at all, only what the device displayed.
- * 4. The lines read are grouped by `splitShellInput`: an odd trailing `\`, an open quote, a
- *    here-document or an open compound command wait for more lines. A bare PS2 prompt printed
- *    right after a line (and nothing else) also continues it. Ctrl-C on a line drops it, and the
- *    lines before it of an unfinished command. A command emitted is one the shell ran.
- * 5. `OSC 133;D;<status>` (shell integration) gives the exit status; `OSC 133;A` ends the output.
+ *    run and nothing typed is a command), the text before the cursor is the line's prompt: a
+ *    shell prompt when it ends like one (`$ `, `# `, `> `…, or like the session's first prompt),
+ *    a secret prompt when it asks for a password, passphrase, PIN or code, else a running
+ *    program's. A new shell prompt completes the previous command: its output is the plain text
+ *    (escape sequences interpreted away, `\r` overwriting) printed since its line was accepted,
+ *    minus that prompt.
+ * 3. Enter does not read the line: the echo may lag behind the keystrokes (a paste, a slow link).
+ *    The line is read when the shell accepts it: at DECRST 2004 when bracketed paste was on
+ *    (readline ≥ 8.1 and zsh turn it off right after the accepting line feed; before it, a line
+ *    feed may be a multi-line line being redrawn), else at the next line feed. The logical line
+ *    is found going up from the cursor to the nearest row that starts with the prompt (rows
+ *    joined through xterm's `isWrapped`; rows of a multi-line paste joined by `\n`); the text
+ *    after the prompt is the line, up to where the cursor stood before the accepting `\r\n` (so
+ *    a space typed last is kept, a character rubbed out with `\b \b` is not). Lines typed at a
+ *    secret prompt are never read, and an echo of one is cut from the output.
+ * 4. Lines are grouped by `splitShellInput`: an odd trailing `\`, an open quote, a here-document
+ *    or an open compound command wait for more lines, and so does a line followed by nothing but
+ *    a PS2 prompt. Ctrl-C drops the line and the unfinished command it continues. A line typed
+ *    ahead (before the shell printed its prompt) is found after the prompt the shell prints next.
+ * 5. Shell integration, if the device's shell has it (semantic prompts, OSC 133: FinalTerm's,
+ *    https://gitlab.freedesktop.org/Per_Bothner/specifications/blob/master/proposals/semantic-prompts.md):
+ *    `OSC 133;D;<status>` gives the exit status and `OSC 133;A` ends the output exactly.
  *
- * Limits: the prompt must be recognisable by its end (or the shell must emit OSC 133); a line
- * typed ahead while a command still runs is found by the last shell prompt's text, so typeahead
- * over a prompt that changes (`cd`) is lost; trailing white space of a line cannot be told from
- * empty cells and is dropped; the commands of one multi-line paste share one output.
+ * Limits: a shell prompt must be recognisable by its end; a line typed ahead over a prompt that
+ * changes (`cd dir` then another line in one paste) is lost; the commands of one multi-line paste
+ * share one output (given to the last); commands typed at a REPL whose prompt looks like a shell's
+ * (`>>> `, `mysql> `) are captured too.
+ *
+ * @example
+ * const capture = new CommandCapture({ cols: 80, rows: 24, onCommand: (c) => store(c) });
+ * channel.on('data', (data) => capture.output(data, recorder.offsetSeconds));
+ * client.on('data', (data) => capture.input(data, recorder.offsetSeconds));
+ * const commands = await capture.finish(); // at the end of the session
  */
 export class CommandCapture {
   private readonly terminal: Terminal;
@@ -143,7 +157,10 @@ export class CommandCapture {
   private overflowed = false;
   private finishing: Promise<CapturedCommand[]> | undefined;
   private ended = false;
-  private failure: unknown;
+  /** A bug of ours: capture stops (and is lossy), the session goes on. */
+  private internalError: unknown;
+  /** The first error `onCommand` threw; `finish()` rejects with it. */
+  private callbackError: unknown;
 
   private readonly outputDecoder = new StringDecoder('utf8');
   private readonly inputDecoder = new StringDecoder('utf8');
@@ -155,13 +172,15 @@ export class CommandCapture {
   /** Counts output pieces parsed, to tell whether anything was printed between two keystrokes. */
   private outputMark = 0;
   private alternate = false;
+  private pasteModeEnded = false;
   /** The cursor's column when the last piece was parsed. */
   private cursorX = 0;
-  /** Where the cursor stood on the row just ended by a "\r\n" piece. */
+  /** Where the cursor stood on the row that the last "\r\n" piece ended. */
   private lineEnd: { readonly column: number; readonly outputMark: number } | undefined;
-  private pasteModeEnded = false;
+  /** The output of the running command; frozen by OSC 133;A. */
   private commandOutput: PlainText;
   private outputFrozen = false;
+  /** All text since the last accepted line, to tell a bare PS2 prompt from output. */
   private sinceAccept: PlainText;
 
   private line: TypedLine | undefined;
@@ -170,6 +189,7 @@ export class CommandCapture {
   private lastAccept: IMarker | undefined;
   private candidate: Candidate | undefined;
   private shellPrompt: string | undefined;
+  private shellPromptEnding: string | undefined;
   private continuationPrompt = '> ';
   private seq = 0;
   private readonly commands: CapturedCommand[] = [];
@@ -186,22 +206,15 @@ export class CommandCapture {
     this.terminal = new xterm.Terminal({ cols: options.cols, rows: options.rows, scrollback: SCROLLBACK_ROWS, allowProposedApi: true });
     this.commandOutput = new PlainText(this.maxOutputBytes);
     this.sinceAccept = new PlainText(SINCE_ACCEPT_BYTES);
+    const both = (write: (text: PlainText) => void): void => {
+      if (this.alternate) return; // a full-screen program's screen is not output
+      if (!this.outputFrozen) write(this.commandOutput);
+      write(this.sinceAccept);
+    };
     this.sink = {
-      print: (text) => {
-        if (this.alternate) return;
-        if (!this.outputFrozen) this.commandOutput.print(text);
-        this.sinceAccept.print(text);
-      },
-      control: (code) => {
-        if (this.alternate) return;
-        if (!this.outputFrozen) this.commandOutput.control(code);
-        this.sinceAccept.control(code);
-      },
-      eraseLine: (mode) => {
-        if (this.alternate) return;
-        if (!this.outputFrozen) this.commandOutput.eraseLine(mode);
-        this.sinceAccept.eraseLine(mode);
-      },
+      print: (text) => both((plain) => plain.print(text)),
+      control: (code) => both((plain) => plain.control(code)),
+      eraseLine: (mode) => both((plain) => plain.eraseLine(mode)),
       alternateScreen: (active) => {
         this.alternate = active;
       },
@@ -236,11 +249,14 @@ export class CommandCapture {
     this.enqueue({ kind: 'resize', cols, rows });
   }
 
-  /** Drains the backlog and completes the last command; resolves with every command captured. */
+  /**
+   * Drains the backlog and completes the last command; resolves with every command captured.
+   * Rejects with the first error `onCommand` threw, if it threw (every command was still offered).
+   */
   finish(): Promise<CapturedCommand[]> {
     if (!this.finishing) {
       this.finishing = new Promise<void>((done) => this.enqueue({ kind: 'finish', done })).then(() => {
-        if (this.failure !== undefined) throw this.failure;
+        if (this.callbackError !== undefined) throw this.callbackError;
         return [...this.commands];
       });
       this.ended = true;
@@ -266,7 +282,7 @@ export class CommandCapture {
     }
   }
 
-  /** Handles queued events until one needs the emulator to parse output first. Runs in xterm's write loop. */
+  /** Handles queued events until one is output for the emulator to parse. Runs in xterm's write loop. */
   private pump(): void {
     for (;;) {
       const event = this.queue[this.queueHead];
@@ -277,17 +293,17 @@ export class CommandCapture {
         return;
       }
       this.queue[this.queueHead++] = undefined;
-      if (this.queueHead > 1024) {
+      if (this.queueHead >= 1024) {
         this.queue.splice(0, this.queueHead);
         this.queueHead = 0;
       }
       if (event.kind === 'output') {
         const text = typeof event.data === 'string' ? event.data : this.outputDecoder.write(event.data);
-        this.backlogBytes -= event.bytes;
-        if (this.failure === undefined && text !== '') {
-          this.writePieces(text, 0);
+        if (this.internalError === undefined && text !== '') {
+          this.writePieces(text, 0, event.bytes);
           return;
         }
+        this.backlogBytes -= event.bytes;
       } else if (event.kind === 'input') {
         this.backlogBytes -= event.bytes;
         const text = typeof event.data === 'string' ? event.data : this.inputDecoder.write(event.data);
@@ -304,45 +320,49 @@ export class CommandCapture {
 
   /**
    * Writes output to the emulator in pieces that end after each line feed and after each
-   * DECRST 2004, so that the screen can be read just as a line is accepted.
+   * DECRST 2004; while an Enter waits, "\r\n" gets a piece of its own too, so that the cursor
+   * column before it (where readline's line ends) is known.
    */
-  private writePieces(text: string, from: number): void {
+  private writePieces(text: string, from: number, bytes: number): void {
     const newline = text.indexOf('\n', from);
     const pasteOff = text.indexOf(PASTE_MODE_OFF, from);
     let end = Math.min(newline === -1 ? text.length : newline + 1, pasteOff === -1 ? text.length : pasteOff + PASTE_MODE_OFF.length);
-    // While an Enter waits, "\r\n" gets a piece of its own: where the cursor stood before it is
-    // where readline's line ends, which tells typed trailing spaces from erased cells.
     if (this.pending.length > 0 && end === newline + 1 && newline - 1 > from && text.charAt(newline - 1) === '\r') end = newline - 1;
     const piece = text.slice(from, end);
-    const endsWithLineFeed = piece.endsWith('\n');
     this.terminal.write(piece, () => {
-      this.guard(() => this.parsed(piece, endsWithLineFeed));
-      if (end < text.length) this.writePieces(text, end);
-      else this.pump();
+      this.guard(() => this.parsed(piece));
+      if (end < text.length && this.internalError === undefined) {
+        this.writePieces(text, end, bytes);
+      } else {
+        this.backlogBytes -= bytes;
+        this.pump();
+      }
     });
   }
 
   /** Never lets an error escape into xterm's write loop: capture stops, the session goes on. */
   private guard(action: () => void): void {
-    if (this.failure !== undefined) return;
+    if (this.internalError !== undefined) return;
     try {
       action();
     } catch (error) {
-      this.failure = error;
+      this.internalError = error;
       this.overflowed = true;
     }
   }
 
-  private parsed(piece: string, endsWithLineFeed: boolean): void {
+  private parsed(piece: string): void {
     this.outputMark++;
     this.pasteModeEnded = false;
     this.textDecoder.feed(piece, this.sink);
+    const buffer = this.buffer();
     if (piece.startsWith('\r\n')) this.lineEnd = { column: this.cursorX, outputMark: this.outputMark };
-    this.cursorX = this.buffer().cursorX;
+    this.cursorX = buffer.cursorX;
     const enter = this.pending[0];
-    if (enter === undefined || this.buffer().type !== 'normal') return;
-    // With bracketed paste on, a line feed may only be readline redrawing a multi-line line.
-    if (enter.bracketed ? this.pasteModeEnded : endsWithLineFeed) this.accepted(enter, endsWithLineFeed);
+    if (enter === undefined || buffer.type !== 'normal') return;
+    const lineFeed = piece.endsWith('\n');
+    // With bracketed paste on, a line feed may be readline redrawing a line of several rows.
+    if (enter.bracketed ? this.pasteModeEnded : lineFeed) this.accepted(enter, lineFeed);
   }
 
   private readKeys(data: string, time: Date, offsetSeconds: number): void {
@@ -350,20 +370,20 @@ export class CommandCapture {
     this.inputCarry = '';
     for (let k = 0; k < text.length; k++) {
       if (text.charCodeAt(k) === 0x1b) {
-        const rest = text.slice(k, k + PASTE_START.length);
-        if (rest.length < PASTE_START.length && (PASTE_START.startsWith(rest) || PASTE_END.startsWith(rest))) {
-          this.inputCarry = rest; // a paste marker cut across chunks
+        const marker = text.slice(k, k + PASTE_START.length);
+        if (marker.length < PASTE_START.length && (PASTE_START.startsWith(marker) || PASTE_END.startsWith(marker))) {
+          this.inputCarry = marker; // a paste marker cut across chunks
           return;
         }
-        if (rest === PASTE_START || rest === PASTE_END) {
+        if (marker === PASTE_START || marker === PASTE_END) {
           if (this.line === undefined) this.startLine();
-          this.inPaste = rest === PASTE_START;
+          this.inPaste = marker === PASTE_START;
           k += PASTE_START.length - 1;
           continue;
         }
       }
       if (this.line === undefined) this.startLine();
-      if (this.inPaste) continue;
+      if (this.inPaste) continue; // pasted text, even a newline, is text
       const ch = text.charAt(k);
       if (ch === '\r' || ch === '\n') this.enter(time, offsetSeconds);
       else if (ch === '\x03') this.interrupt();
@@ -372,24 +392,32 @@ export class CommandCapture {
     }
   }
 
-  /** The first keystroke of a line: note its prompt, and finish the previous command at a new shell prompt. */
+  /** The first keystroke of a line: note its prompt; at a new shell prompt, finish the last command. */
   private startLine(): void {
     const buffer = this.buffer();
     if (buffer.type === 'alternate') return;
     const previous = this.lastEnter;
     if (previous && previous.outputMark === this.outputMark) {
-      const continuation = this.candidate?.reading === true;
-      this.line = { ...previous.line, marker: undefined, inherited: true, continuation, cleared: false };
+      // Typed right after Enter, before any output: the shell will read it after the same prompt.
+      this.line = { ...previous.line, marker: undefined, inherited: true, continuation: this.candidate?.reading === true, cleared: false };
       return;
     }
     const cursorRow = buffer.baseY + buffer.cursorY;
     const startRow = logicalStart(buffer, cursorRow);
-    const prompt = rowsText(buffer, startRow, cursorRow, buffer.cursorX);
-    const kind: LineKind = SECRET_PROMPT.test(prompt) ? 'secret' : PROMPT_END.test(prompt) || prompt === this.shellPrompt ? 'prompt' : 'program';
-    // Typed before the shell printed its PS2 prompt (or anything): still the command it is reading.
+    const prompt = textBeforeCursor(buffer, startRow, cursorRow, buffer.cursorX);
+    const kind = this.classify(prompt);
+    // Typed before the shell printed its PS2 prompt (or anything): still the command it reads.
     const continuation = kind === 'prompt' ? this.atPrompt(prompt) : this.candidate?.reading === true;
     const marker = kind === 'program' ? undefined : this.terminal.registerMarker(startRow - cursorRow);
     this.line = { kind, prompt, marker, inherited: false, continuation, cleared: false };
+  }
+
+  private classify(prompt: string): LineKind {
+    if (SECRET_PROMPT.test(prompt)) return 'secret';
+    if (PROMPT_END.test(prompt) || (this.shellPromptEnding !== undefined && prompt.endsWith(this.shellPromptEnding))) return 'prompt';
+    // The session's first line is typed at the shell's prompt, whatever it looks like.
+    if (this.shellPrompt === undefined && this.candidate === undefined && this.seq === 0 && prompt.trim() !== '') return 'prompt';
+    return 'program';
   }
 
   /** A fresh prompt: either the shell asks for the rest of a command (PS2) or the last command is done. */
@@ -399,7 +427,7 @@ export class CommandCapture {
     if (candidate) {
       const onlyPrompt = this.sinceAccept.text.trim() === prompt.trim();
       const isPs2 = prompt === this.continuationPrompt || prompt.trim() === '>';
-      // PS1 again after a line our lexer thought unfinished: the shell disagreed, the command ran.
+      // PS1 again after a line the lexer thought unfinished: the shell disagreed, the command ran.
       const isPs1 = prompt === this.shellPrompt && !isPs2;
       if (onlyPrompt && !isPs1 && (candidate.reading || isPs2)) {
         if (candidate.reading) this.continuationPrompt = prompt;
@@ -410,6 +438,7 @@ export class CommandCapture {
       this.complete();
     }
     this.shellPrompt = prompt;
+    this.shellPromptEnding = /\S\s*$/.exec(prompt)?.[0];
     return false;
   }
 
@@ -451,7 +480,7 @@ export class CommandCapture {
     return line;
   }
 
-  /** A line feed (or DECRST 2004) while Enters wait: is it the oldest one's line being accepted? */
+  /** The shell accepted a line (line feed, or DECRST 2004): is it the oldest waiting Enter's? */
   private accepted(enter: PendingEnter, afterLineFeed: boolean): void {
     const buffer = this.buffer();
     const cursorRow = buffer.baseY + buffer.cursorY;
@@ -460,16 +489,16 @@ export class CommandCapture {
     // A line typed ahead shows up after whatever prompt the shell prints when it reads it.
     const typedAhead = enter.inherited || enter.kind === 'maybe';
     const prompt = !typedAhead ? enter.prompt : this.candidate?.reading ? this.continuationPrompt : (this.shellPrompt ?? enter.prompt);
-    let lowRow = enter.marker && !enter.marker.isDisposed ? Math.max(0, enter.marker.line) : 0;
-    if (enter.lowestRowIsScreenTop) lowRow = Math.min(lowRow, buffer.baseY);
-    const row = findPromptRow(buffer, prompt, lowRow, endRow);
+    let lowRow = enter.marker && !enter.marker.isDisposed ? enter.marker.line : 0;
+    if (enter.lowestRowIsScreenTop) lowRow = Math.min(lowRow, buffer.baseY); // Ctrl-L drew it at the top
+    const row = findPromptRow(buffer, prompt, Math.max(lowRow, endRow - MAX_LINE_ROWS), endRow);
     if (row === undefined) return;
     this.pending.shift();
     enter.marker?.dispose();
     this.lastAccept?.dispose();
     this.lastAccept = this.terminal.registerMarker(0);
-    const lineEnd = this.lineEnd && this.lineEnd.outputMark >= this.outputMark - 1 ? this.lineEnd.column : undefined;
-    const typed = rowsText(buffer, row, endRow, lineEnd).slice(prompt.length);
+    const lineEnd = this.lineEnd && this.lineEnd.outputMark >= this.outputMark - 1 ? this.lineEnd.column : 0;
+    const typed = acceptedText(buffer, row, endRow, lineEnd).slice(prompt.length);
     if (enter.kind === 'secret') {
       if (typed.trim() !== '') {
         this.commandOutput.redactLastLine(prompt);
@@ -477,7 +506,7 @@ export class CommandCapture {
       }
       return;
     }
-    this.accept(lineEnd === undefined ? typed.trimEnd() : typed, enter, prompt);
+    this.accept(typed, enter, prompt);
   }
 
   private accept(typed: string, enter: PendingEnter, prompt: string): void {
@@ -511,7 +540,7 @@ export class CommandCapture {
     const candidate = this.candidate;
     this.candidate = undefined;
     if (!candidate) return;
-    const texts = candidate.reading ? [candidate.pieces.join('\n').trim()].filter((t) => t !== '') : candidate.commands;
+    const texts = candidate.reading ? [candidate.pieces.join('\n')].filter((t) => t.trim() !== '') : candidate.commands;
     const output = this.commandOutput.text;
     const truncated = this.commandOutput.truncated;
     texts.forEach((text, k) => {
@@ -529,7 +558,7 @@ export class CommandCapture {
       try {
         this.onCommand(command);
       } catch (error) {
-        if (this.failure === undefined) this.failure = error;
+        this.callbackError ??= error;
       }
     });
     this.commandOutput = new PlainText(this.maxOutputBytes);
@@ -573,30 +602,49 @@ function logicalStart(buffer: IBuffer, row: number): number {
   return start;
 }
 
+/** The text of a logical line from its first row up to the cursor, as the cells hold it. */
+function textBeforeCursor(buffer: IBuffer, from: number, cursorRow: number, cursorX: number): string {
+  let text = '';
+  for (let row = from; row < cursorRow; row++) text += buffer.getLine(row)?.translateToString(false) ?? '';
+  return text + (buffer.getLine(cursorRow)?.translateToString(false, 0, cursorX) ?? '');
+}
+
 /**
  * The text of rows `from`..`to`: a wrapped row continues the one above, any other starts a new
- * line (`\n`); trailing blanks of each line dropped; the last row cut at `endColumn` if given.
+ * line (`\n`, its predecessor's trailing blanks dropped). The last row runs to its last
+ * non-blank cell, or to `endColumn` (where the cursor stood) when that is further.
  */
-function rowsText(buffer: IBuffer, from: number, to: number, endColumn?: number): string {
+function acceptedText(buffer: IBuffer, from: number, to: number, endColumn: number): string {
   let text = '';
   for (let row = from; row <= to; row++) {
     const line = buffer.getLine(row);
     if (!line) break;
     if (row > from && !line.isWrapped) text = `${text.trimEnd()}\n`;
-    const last = row === to;
-    const continues = !last && buffer.getLine(row + 1)?.isWrapped === true;
-    text += last && endColumn !== undefined ? line.translateToString(false, 0, endColumn) : line.translateToString(!continues && endColumn === undefined);
+    if (row < to && buffer.getLine(row + 1)?.isWrapped === true) {
+      text += line.translateToString(false);
+    } else if (row < to) {
+      text += line.translateToString(true);
+    } else {
+      // Not translateToString(true): that keeps the spaces of a rubout (`\b \b`), written cells.
+      const trimmed = line.translateToString(true).trimEnd();
+      const toCursor = line.translateToString(false, 0, endColumn);
+      text += toCursor.length > trimmed.length ? toCursor : trimmed;
+    }
   }
-  return endColumn === undefined ? text.trimEnd() : text;
+  return text;
 }
 
-/** The lowest logical line at or above `to` (down to `from`) that starts with `prompt`. */
+/** The nearest logical line at or above `to` (down to `from`) that starts with `prompt`. */
 function findPromptRow(buffer: IBuffer, prompt: string, from: number, to: number): number | undefined {
-  for (let row = to; row >= from; row--) {
-    if (buffer.getLine(row)?.isWrapped === true) continue;
+  const start = prompt.trimEnd();
+  const first = String.fromCodePoint(start.codePointAt(0) ?? 0x20);
+  for (let row = to; row >= Math.max(0, from); row--) {
+    const line = buffer.getLine(row);
+    // Most rows differ in their first cell; only the others are read whole.
+    if (!line || line.isWrapped || !line.translateToString(false, 0, 1).startsWith(first)) continue;
     let end = row;
     while (end < to && buffer.getLine(end + 1)?.isWrapped === true) end++;
-    if (rowsText(buffer, row, end, undefined).startsWith(prompt.trimEnd())) return row;
+    if (acceptedText(buffer, row, end, 0).startsWith(start)) return row;
   }
   return undefined;
 }
