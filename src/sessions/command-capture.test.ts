@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
 import { splitShellInput } from './shell-line.ts';
-import { plainText } from './terminal-text.ts';
+import { PlainText, plainText } from './terminal-text.ts';
 
 describe('splitShellInput', () => {
   it.each([
@@ -58,6 +58,28 @@ describe('plainText', () => {
     expect(plainText('\x1b[?1049hfull screen\x1b[?1049lback\n', 100).text).toBe('full screenback\n');
     expect(plainText('12345\n67890\n', 8)).toEqual({ text: '12345\n67', truncated: true });
     expect(plainText('ééé', 5)).toEqual({ text: 'éé', truncated: true });
+  });
+
+  it('cuts at a prompt and redacts an echoed secret, also once the text was truncated', () => {
+    const text = new PlainText(100);
+    for (const ch of 'out\ncg$ next\nmore\n') {
+      if (ch === '\n') text.control('\n');
+      else text.print(ch);
+    }
+    text.cutAtLineStartingWith('cg$ ');
+    expect(text.text).toBe('out\n');
+    text.print('Password: hunter2');
+    text.control('\n');
+    text.redactLastLine('Password: ');
+    expect(text.text).toBe('out\nPassword: \n');
+    const small = new PlainText(8);
+    small.print('12345');
+    small.control('\n');
+    small.print('Password: x');
+    expect(small.truncated).toBe(true);
+    small.cutAtLineStartingWith('cg$ ');
+    small.redactLastLine('Pa');
+    expect(small.text).toBe('12345\nPa');
   });
 });
 
@@ -199,6 +221,8 @@ interface Shell {
   waitForOutput(text: string): Promise<void>;
   /** The shell's history entries, once there are `count` of them. */
   history(count: number): Promise<string[]>;
+  /** Resizes the terminal, as a client does: the device's pty and the capture alike. */
+  resize(cols: number, rows: number): Promise<void>;
   /** Closes the session and returns everything captured. */
   close(): Promise<CapturedCommand[]>;
 }
@@ -307,6 +331,12 @@ async function openShell(options: { env?: Record<string, string>; maxOutputBytes
     async history(count) {
       await waitFor(`${count} history entries`, () => historyEntries(histfile).length >= count);
       return historyEntries(histfile);
+    },
+    async resize(cols, rows) {
+      const before = received;
+      channel.setWindow(rows, cols, 0, 0);
+      capture.resize(cols, rows);
+      await waitFor('the redraw after SIGWINCH', () => received > before);
     },
     async close() {
       client.end();
@@ -422,15 +452,21 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(texts(captured)).toEqual(['echo right', 'echo fresh']);
   });
 
-  it('joins a long line that wraps past 80 columns', async () => {
+  it('joins a long line that wraps past 80 columns, and past 50 after a resize', async () => {
     const shell = await openShell();
     const long = `echo ${Array.from({ length: 40 }, (_, k) => `word${k}`).join(' ')}`;
     expect(long.length + PS1.length).toBeGreaterThan(160);
     await run(shell, long);
-    const history = await shell.history(1);
+    await shell.resize(50, 20);
+    const edited = `echo ${'x'.repeat(60)} end`;
+    await shell.type(`${edited}ZZ`);
+    for (let k = 0; k < 30; k++) await shell.press(KEY.left); // back onto the first row
+    await shell.press(KEY.enter); // readline moves to the end of the line before the line feed
+    await shell.waitForPrompt();
+    const history = await shell.history(2);
     const captured = await shell.close();
     expect(texts(captured)).toEqual(history);
-    expect(texts(captured)).toEqual([long]);
+    expect(texts(captured)).toEqual([long, `${edited}ZZ`]);
   });
 
   it('makes one command of lines continued by a trailing backslash, an open quote or a compound command', async () => {
@@ -532,16 +568,24 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     shell.pressBlind('su-secret-42\r');
     await shell.waitForOutput('Authentication failure');
     await shell.waitForPrompt();
+    await shell.type("read -p 'Password: ' shown"); // a program that echoes what is typed
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('Password: ');
+    await shell.type('echoed-secret');
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
     await run(shell, 'echo done');
-    const history = await shell.history(4);
+    const history = await shell.history(5);
     const captured = await shell.close();
     expect(texts(captured)).toEqual(history);
-    expect(texts(captured)).toEqual(["read -s -p 'Password: ' secret", 'echo ${#secret}', 'su -c true', 'echo done']);
+    expect(texts(captured)).toEqual(["read -s -p 'Password: ' secret", 'echo ${#secret}', 'su -c true', "read -p 'Password: ' shown", 'echo done']);
     expect(captured[1]?.output).toBe('19\n'); // the secret reached the shell
     expect(captured[2]?.output).toContain('Authentication failure');
+    expect(captured[3]?.output).toBe('Password: \n');
     const stored = JSON.stringify(captured);
     expect(stored).not.toContain('hunter2');
     expect(stored).not.toContain('su-secret');
+    expect(stored).not.toContain('echoed-secret');
   });
 
   it('caps the output it keeps and marks it truncated', async () => {

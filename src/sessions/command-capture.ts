@@ -610,20 +610,18 @@ function textBeforeCursor(buffer: IBuffer, from: number, cursorRow: number, curs
 }
 
 /**
- * The text of rows `from`..`to`: a wrapped row continues the one above, any other starts a new
- * line (`\n`, its predecessor's trailing blanks dropped). The last row runs to its last
- * non-blank cell, or to `endColumn` (where the cursor stood) when that is further.
+ * The text of rows `from`..`to`: a row that continues the one above (see `continuesOnNextRow`)
+ * is appended to it, any other starts a new line (`\n`, trailing blanks before it dropped). The
+ * last row runs to its last non-blank cell, or to `endColumn` (where the cursor stood) if further.
  */
 function acceptedText(buffer: IBuffer, from: number, to: number, endColumn: number): string {
   let text = '';
   for (let row = from; row <= to; row++) {
     const line = buffer.getLine(row);
     if (!line) break;
-    if (row > from && !line.isWrapped) text = `${text.trimEnd()}\n`;
-    if (row < to && buffer.getLine(row + 1)?.isWrapped === true) {
+    if (row > from && !continuesOnNextRow(buffer, row - 1)) text = `${text.trimEnd()}\n`;
+    if (row < to) {
       text += line.translateToString(false);
-    } else if (row < to) {
-      text += line.translateToString(true);
     } else {
       // Not translateToString(true): that keeps the spaces of a rubout (`\b \b`), written cells.
       const trimmed = line.translateToString(true).trimEnd();
@@ -634,7 +632,21 @@ function acceptedText(buffer: IBuffer, from: number, to: number, endColumn: numb
   return text;
 }
 
-/** The nearest logical line at or above `to` (down to `from`) that starts with `prompt`. */
+/**
+ * Whether the row below continues this row's line. xterm marks a row it wrapped onto
+ * (`isWrapped`), but clears the mark when a line feed moves the cursor onto the row, as readline
+ * does to move around a line of several rows; so a row filled to its last column counts too.
+ */
+function continuesOnNextRow(buffer: IBuffer, row: number): boolean {
+  const next = buffer.getLine(row + 1);
+  if (!next) return false;
+  if (next.isWrapped) return true;
+  const line = buffer.getLine(row);
+  const last = line?.getCell(line.length - 1);
+  return last !== undefined && (last.getChars() !== '' || last.getWidth() === 0);
+}
+
+/** The nearest row at or above `to` (down to `from`) where a line starting with `prompt` begins. */
 function findPromptRow(buffer: IBuffer, prompt: string, from: number, to: number): number | undefined {
   const start = prompt.trimEnd();
   const first = String.fromCodePoint(start.codePointAt(0) ?? 0x20);

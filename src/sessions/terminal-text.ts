@@ -154,16 +154,6 @@ export class PlainText {
     return this.done + (this.line.length * 3 <= room ? this.line : truncateUtf8(this.line, room));
   }
 
-  /** The line being written, not yet ended by a line feed. */
-  get currentLine(): string {
-    return this.line;
-  }
-
-  /** The text is empty or white space only. */
-  get blank(): boolean {
-    return this.done.trim() === '' && this.line.trim() === '';
-  }
-
   print(text: string): void {
     if (this.cut) return;
     if (this.column === this.line.length) this.line += text;
@@ -203,9 +193,7 @@ export class PlainText {
 
   /** Cuts the text at the start of the first line that begins with `prefix` (the lines after go too). */
   cutAtLineStartingWith(prefix: string): void {
-    let start = 0;
-    while (start < this.done.length) {
-      const end = this.done.indexOf('\n', start);
+    for (let start = 0; start < this.done.length; ) {
       if (this.done.startsWith(prefix, start)) {
         this.done = this.done.slice(0, start);
         this.doneBytes = Buffer.byteLength(this.done);
@@ -213,6 +201,8 @@ export class PlainText {
         this.column = 0;
         return;
       }
+      const end = this.done.indexOf('\n', start);
+      if (end === -1) return; // cut at maxBytes mid-line: the rest was never kept
       start = end + 1;
     }
     if (this.line.startsWith(prefix)) {
@@ -221,12 +211,18 @@ export class PlainText {
     }
   }
 
-  /** Replaces the last ended line that starts with `prefix` by `prefix` alone. */
+  /** If the last line starts with `prefix` (a secret prompt), keeps only `prefix` of it: the echo goes. */
   redactLastLine(prefix: string): void {
-    const end = this.done.lastIndexOf('\n', this.done.length - 2);
-    const last = this.done.slice(end + 1, -1);
-    if (last.startsWith(prefix) && last !== prefix) {
-      this.done = `${this.done.slice(0, end + 1)}${prefix}\n`;
+    if (this.line !== '') {
+      if (this.line.startsWith(prefix)) this.line = prefix;
+      this.column = Math.min(this.column, this.line.length);
+      return;
+    }
+    const ended = this.done.endsWith('\n');
+    const body = ended ? this.done.slice(0, -1) : this.done;
+    const start = body.lastIndexOf('\n') + 1;
+    if (body.startsWith(prefix, start)) {
+      this.done = `${body.slice(0, start)}${prefix}${ended ? '\n' : ''}`;
       this.doneBytes = Buffer.byteLength(this.done);
     }
   }
@@ -249,7 +245,7 @@ export class PlainText {
 }
 
 /** The longest prefix of `text` that fits in `bytes` bytes of UTF-8, never half a character. */
-export function truncateUtf8(text: string, bytes: number): string {
+function truncateUtf8(text: string, bytes: number): string {
   if (bytes <= 0) return '';
   if (Buffer.byteLength(text) <= bytes) return text;
   const cut = Buffer.from(text, 'utf8').subarray(0, bytes).toString('utf8');
