@@ -22,8 +22,8 @@ import { webhookKind } from './notifications/index.ts';
 import { applicationKind, partitionKind, userKind } from './identity/index.ts';
 import { AccessGroupService, ChangeService, changeRoutes, RequestService } from './changes/index.ts';
 import { EventLogService, eventRoutes } from './eventlog/index.ts';
-import { CredentialService, DeviceService, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
-import { DeliveryService, Dispatcher, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
+import { CredentialService, DeviceService, INVENTORY_SEALED_COLUMNS, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
+import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
 import { ReviewService, reviewRoutes } from './review/index.ts';
 import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, SessionRunner, sessionRoutes, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
 import {
@@ -32,6 +32,7 @@ import {
   bootstrapInstallation,
   GrantService,
   grantRoutes,
+  IDENTITY_SEALED_COLUMNS,
   PartitionService,
   partitionRoutes,
   registerAuthentication,
@@ -45,7 +46,11 @@ import { migrate, openDatabase, type DatabaseHandle } from './platform/database.
 import { errors } from './platform/errors.ts';
 import { API_PREFIX, createHttpServer, type Api } from './platform/http.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
+import type { SealedColumn } from './platform/reseal.ts';
 import { loadOrCreateKeyFile, parseMasterKeys, SecretBox } from './platform/secret-box.ts';
+
+/** Every column whose values the master key seals, as each module declares them: what `vault rotate` re-seals. */
+export const SEALED_COLUMNS: readonly SealedColumn[] = [...IDENTITY_SEALED_COLUMNS, ...INVENTORY_SEALED_COLUMNS, ...NOTIFICATION_SEALED_COLUMNS];
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { masterKeyFile } from '../changegate.ts';
+import { masterKeyFile, SEALED_COLUMNS } from '../changegate.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import { requirePrivilege, SYSTEM } from '../identity/index.ts';
 import { systemClock } from '../platform/clock.ts';
@@ -42,6 +42,7 @@ export function registerVaultCommands(program: Command): void {
         const rotation = await rotateVault({
           db,
           source,
+          columns: SEALED_COLUMNS,
           onProgress: (moved) => {
             if (showProgress) process.stderr.write(`\rRe-sealed ${moved} values…`);
           },

@@ -24,7 +24,7 @@ import {
 } from './credential.store.ts';
 import { verifyAgainstNothing, verifyPassword } from './password.ts';
 import { SYSTEM } from './privilege.ts';
-import { newTotpSecret, totpUri, verifyTotp } from './totp.ts';
+import { newTotpSecret, totpSealContext, totpUri, verifyTotp } from './totp.ts';
 import { presentUser, type UserView } from './user.ts';
 import { findUserById, findUserByName, updateSignInState, updateUser, type UserRow } from './user.store.ts';
 
@@ -82,7 +82,6 @@ const TOUCH_INTERVAL_MS = 60 * 1000;
 const TOKEN_PREFIX = 'cg_';
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-const totpContext = (userId: string) => `totp:${userId}`;
 
 const presentToken = (row: ApiTokenRow): ApiTokenView => ({
   id: row.id,
@@ -200,7 +199,7 @@ export class AuthService {
     if (user.totp_enabled_at && user.totp_secret) {
       // A correct password without a code is the first of two steps, not a failure.
       if (!input.totp) return errors.totpRequired();
-      const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpContext(user.id)), input.totp, now);
+      const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpSealContext(user.id)), input.totp, now);
       if (step === undefined) return this.recordFailure(trx, user, now, 'bad_totp', fail);
       if (user.totp_last_step !== null && step <= user.totp_last_step) return this.recordFailure(trx, user, now, 'totp_replayed', fail);
       totpStep = step;
@@ -326,7 +325,7 @@ export class AuthService {
       if (user.totp_enabled_at) throw errors.conflict('Two-factor sign-in is already on: turn it off first to enrol a new authenticator.');
       const secret = newTotpSecret();
       const now = this.deps.clock.now();
-      await updateUser(trx, user.id, { totp_secret: this.deps.secrets.seal(secret, totpContext(user.id)), totp_last_step: null, updated_at: now, updated_by: actor.username });
+      await updateUser(trx, user.id, { totp_secret: this.deps.secrets.seal(secret, totpSealContext(user.id)), totp_last_step: null, updated_at: now, updated_by: actor.username });
       await appendEvent(trx, { actor: actor.username, action: 'user.totp.begin', subject: `user:${user.username}`, time: now });
       return { secret, uri: totpUri(secret, user.username) };
     });
@@ -338,7 +337,7 @@ export class AuthService {
       if (user.totp_enabled_at) throw errors.conflict('Two-factor sign-in is already on.');
       if (!user.totp_secret) throw errors.conflict('Start enrolment first: POST /api/v1/me/totp.');
       const now = this.deps.clock.now();
-      const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpContext(user.id)), code, now);
+      const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpSealContext(user.id)), code, now);
       if (step === undefined) throw errors.validation('The code does not match: check the authenticator\'s clock and try the current code.', [{ path: '/code', message: 'does not match' }]);
       await updateUser(trx, user.id, { totp_enabled_at: now, totp_last_step: step, updated_at: now, updated_by: actor.username });
       await appendEvent(trx, { actor: actor.username, action: 'user.totp.enable', subject: `user:${user.username}`, time: now });
@@ -351,7 +350,7 @@ export class AuthService {
       const user = await ownUser(trx, actor);
       if (!user.totp_enabled_at || !user.totp_secret) throw errors.conflict('Two-factor sign-in is not on.');
       const now = this.deps.clock.now();
-      if (verifyTotp(this.deps.secrets.open(user.totp_secret, totpContext(user.id)), code, now) === undefined) {
+      if (verifyTotp(this.deps.secrets.open(user.totp_secret, totpSealContext(user.id)), code, now) === undefined) {
         throw errors.validation('The code does not match.', [{ path: '/code', message: 'does not match' }]);
       }
       await updateUser(trx, user.id, { totp_secret: null, totp_enabled_at: null, totp_last_step: null, updated_at: now, updated_by: actor.username });

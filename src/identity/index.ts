@@ -6,7 +6,7 @@ export { GrantService, type GrantInput, type GrantView } from './grant.service.t
 export { APPLICATION_NAME, GLOBAL_PARTITION, PARTITION_NAME, PartitionService, type ApplicationView, type PartitionView } from './partition.service.ts';
 export { findUserByName, userKind } from './user.store.ts';
 export { inPartition, isPrivilege, PRIVILEGES, SYSTEM, type GrantLevel, type Privilege, type Scope } from './privilege.ts';
-export { totpCode } from './totp.ts';
+export { IDENTITY_SEALED_COLUMNS, totpCode } from './totp.ts';
 export { UserService, type NewUser, type SshKeyView } from './user.service.ts';
 export type { UserView } from './user.ts';
 export { actorOf, registerAuthentication, SESSION_COOKIE } from './auth.routes.ts';

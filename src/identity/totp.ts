@@ -1,4 +1,5 @@
 import { Secret, TOTP } from 'otpauth';
+import type { SealedColumn } from '../platform/reseal.ts';
 
 /** RFC 6238 time-based one-time codes: SHA-1, 6 digits, 30-second steps, as authenticator apps expect. */
 const PERIOD_SECONDS = 30;
@@ -33,3 +34,9 @@ export function verifyTotp(secretBase32: string, code: string, time: Date): numb
   if (delta === null) return undefined;
   return totp.counter({ timestamp: time.getTime() }) + delta;
 }
+
+/** A TOTP secret is sealed bound to its user, so it cannot be moved onto another account. */
+export const totpSealContext = (userId: string) => `totp:${userId}`;
+
+/** Where identity keeps sealed values, for the vault rotation. */
+export const IDENTITY_SEALED_COLUMNS: readonly SealedColumn[] = [{ table: 'app_user', column: 'totp_secret', context: totpSealContext }];

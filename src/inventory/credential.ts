@@ -1,4 +1,5 @@
 import type { ObjectMeta } from '../auditing/index.ts';
+import type { SealedColumn } from '../platform/reseal.ts';
 
 /** An account on a device and its secret, sealed by the vault. */
 export interface Credential extends ObjectMeta {
@@ -17,6 +18,12 @@ export const ACCOUNT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\$?$/;
 
 /** The seal of a credential field is bound to the credential, so it cannot be moved onto another. */
 export const credentialSealContext = (credentialId: string, field: 'secret' | 'passphrase') => `credential:${credentialId}:${field}`;
+
+/** Where the vault keeps sealed values, for the vault rotation. */
+export const INVENTORY_SEALED_COLUMNS: readonly SealedColumn[] = [
+  { table: 'credential', column: 'secret', context: (id) => credentialSealContext(id, 'secret') },
+  { table: 'credential', column: 'passphrase', context: (id) => credentialSealContext(id, 'passphrase') },
+];
 
 /** What leaves the process about a credential: never the secret, sealed or not. */
 export interface CredentialView {

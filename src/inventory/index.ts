@@ -1,4 +1,4 @@
-export type { Credential, CredentialView } from './credential.ts';
+export { INVENTORY_SEALED_COLUMNS, type Credential, type CredentialView } from './credential.ts';
 export { CredentialService, type NewCredential, type SecretInput, type UnsealedCredential } from './credential.service.ts';
 export { credentialsOfDevice } from './credential.store.ts';
 export type { Device, DeviceView } from './device.ts';

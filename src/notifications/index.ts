@@ -11,6 +11,7 @@ export {
   WEBHOOK_TEST_KIND,
   type WebhookPayload,
   type WebhookView,
+  NOTIFICATION_SEALED_COLUMNS,
 } from './webhook.ts';
 export { DeliveryService, type DeliveryQuery, type DeliveryServiceDeps } from './delivery.service.ts';
 export { DEFAULT_RETRY_DELAYS_MS, type DeliveryChannel, type DeliveryStatus, type DeliveryView } from './delivery.ts';

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ObjectMeta } from '../auditing/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
+import type { SealedColumn } from '../platform/reseal.ts';
 import { NOTICE_KIND_PATTERN } from './notice.ts';
 
 /**
@@ -25,6 +26,9 @@ export const WEBHOOK_TEST_KIND = 'webhook.test';
 
 /** The context a webhook's secret is sealed under, so a sealed secret copied to another webhook does not open. */
 export const secretContext = (webhookId: string) => `webhook:${webhookId}`;
+
+/** Where notifications keep sealed values, for the vault rotation. */
+export const NOTIFICATION_SEALED_COLUMNS: readonly SealedColumn[] = [{ table: 'webhook', column: 'secret', context: secretContext }];
 
 /** What leaves the process about a webhook: never its secret. */
 export interface WebhookView {

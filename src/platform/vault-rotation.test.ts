@@ -13,7 +13,8 @@ import { findCredential } from '../inventory/credential.store.ts';
 import { secretContext } from '../notifications/webhook.ts';
 import { loadConfig } from './config.ts';
 import { parseMasterKey, parseMasterKeys, SecretBox, writeKeyFile } from './secret-box.ts';
-import { rotateVault, SEALED_COLUMNS } from './vault-rotation.ts';
+import { SEALED_COLUMNS } from '../changegate.ts';
+import { rotateVault } from './vault-rotation.ts';
 
 const SEALED = /^v1\.[0-9a-f]{16}\./;
 const keyIdOf = (key: Buffer) => new SecretBox([key]).currentKeyId;
@@ -82,7 +83,7 @@ describe.each(DATABASE_KINDS)('vault rotation on %s', (kind) => {
   });
 
   it('refuses a single key from the setting, saying how to give the new one, and moves nothing', async () => {
-    const refused = rotateVault({ db: t.cg.database.db, source: { kind: 'setting', keys: [current, current] } });
+    const refused = rotateVault({ columns: SEALED_COLUMNS, db: t.cg.database.db, source: { kind: 'setting', keys: [current, current] } });
     await expect(refused).rejects.toMatchObject({ code: 'vault_rotation_needs_keys' });
     await expect(refused).rejects.toThrow('NEW=$(openssl rand -base64 32)\n  CHANGEGATE_MASTER_KEY="$NEW,<old key>" changegate vault rotate\n');
     expect(new Set(await sealedKeyIds())).toEqual(new Set([keyIdOf(current)]));
@@ -91,8 +92,7 @@ describe.each(DATABASE_KINDS)('vault rotation on %s', (kind) => {
   it('moves nothing when the transaction fails, and leaves a key file that opens every value', async () => {
     const file = path.join(dir, 'failing.key');
     await writeKeyFile(file, [current]);
-    const failing = rotateVault({
-      db: t.cg.database.db,
+    const failing = rotateVault({ columns: SEALED_COLUMNS, db: t.cg.database.db,
       source: { kind: 'file', file },
       record: async () => {
         throw new Error('the event log is full');
@@ -109,8 +109,7 @@ describe.each(DATABASE_KINDS)('vault rotation on %s', (kind) => {
     const file = path.join(dir, 'master.key');
     await writeKeyFile(file, [current]);
     const recorded: unknown[] = [];
-    const rotation = await rotateVault({
-      db: t.cg.database.db,
+    const rotation = await rotateVault({ columns: SEALED_COLUMNS, db: t.cg.database.db,
       source: { kind: 'file', file },
       record: async (trx, done) => {
         // Inside the transaction, the values have already moved.
@@ -161,9 +160,9 @@ describe.each(DATABASE_KINDS)('vault rotation on %s', (kind) => {
 
   it('with keys from the setting, new first: re-seals under the first, and a second run has nothing left to move', async () => {
     const next = Buffer.alloc(32, 0x5c);
-    const rotation = await rotateVault({ db: t.cg.database.db, source: { kind: 'setting', keys: [next, current] } });
+    const rotation = await rotateVault({ columns: SEALED_COLUMNS, db: t.cg.database.db, source: { kind: 'setting', keys: [next, current] } });
     expect(rotation).toMatchObject({ source: 'setting', newKeyId: keyIdOf(next), previousKeyIds: [keyIdOf(current)], moved: 5, leftUnderOldKeys: 0, previousKeysDropped: false });
     expect(new Set(await sealedKeyIds())).toEqual(new Set([keyIdOf(next)]));
-    expect((await rotateVault({ db: t.cg.database.db, source: { kind: 'setting', keys: [next, current] } })).moved).toBe(0);
+    expect((await rotateVault({ columns: SEALED_COLUMNS, db: t.cg.database.db, source: { kind: 'setting', keys: [next, current] } })).moved).toBe(0);
   });
 });

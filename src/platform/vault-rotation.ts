@@ -7,21 +7,6 @@ import { resealAll, type SealedColumn } from './reseal.ts';
 import { parseMasterKeys, SecretBox, writeKeyFile } from './secret-box.ts';
 
 /**
- * Every column that holds values sealed by the master key, with the context each value is bound
- * to. Platform code may not import the modules, so the contexts are written out here; each must
- * stay equal to the function named beside it (vault-rotation.test.ts checks that it does).
- */
-export const SEALED_COLUMNS: readonly SealedColumn[] = [
-  // credentialSealContext(id, 'secret' | 'passphrase') in src/inventory/credential.ts
-  { table: 'credential', column: 'secret', context: (id) => `credential:${id}:secret` },
-  { table: 'credential', column: 'passphrase', context: (id) => `credential:${id}:passphrase` },
-  // totpContext(userId) in src/identity/auth.service.ts
-  { table: 'app_user', column: 'totp_secret', context: (id) => `totp:${id}` },
-  // secretContext(webhookId) in src/notifications/webhook.ts
-  { table: 'webhook', column: 'secret', context: (id) => `webhook:${id}` },
-];
-
-/**
  * Where the master keys come from: the key file (`<dataDir>/master.key`, one key a line, the
  * current one first), or the `masterKey` setting (CHANGEGATE_MASTER_KEY), whose keys the operator
  * gives, the new one first.
@@ -53,7 +38,8 @@ export interface RotateVaultOptions {
   /** Called inside the re-seal's transaction once every value moved: where the caller logs the rotation. */
   readonly record?: (trx: Tx, rotation: Omit<VaultRotation, 'leftUnderOldKeys' | 'previousKeysDropped'>) => Promise<void>;
   readonly onProgress?: (moved: number) => void;
-  readonly columns?: readonly SealedColumn[];
+  /** Every column holding sealed values: each module lists its own (`SEALED_COLUMNS` in src/changegate.ts gathers them). */
+  readonly columns: readonly SealedColumn[];
 }
 
 /**
@@ -67,7 +53,7 @@ export interface RotateVaultOptions {
  */
 export async function rotateVault(options: RotateVaultOptions): Promise<VaultRotation> {
   const { db, source } = options;
-  const columns = options.columns ?? SEALED_COLUMNS;
+  const columns = options.columns;
   let ring: Buffer[];
   if (source.kind === 'setting') {
     ring = [...source.keys];
