@@ -182,6 +182,7 @@ beforeAll(async () => {
       'shopt -s histappend',
       `PS1='cg\\$ '`,
       "PS2='> '",
+      '[ -n "$CG_NO_BRACKETED_PASTE" ] && bind "set enable-bracketed-paste off" # as bash < 5.1',
       'if [ -n "$CG_OSC133" ]; then',
       `  PROMPT_COMMAND='s=$?; history -a; printf "\\033]133;D;%s\\007\\033]133;A\\007" "$s"'`,
       'else',
@@ -196,7 +197,7 @@ beforeAll(async () => {
     own(path.join(work, name));
   }
   const sshd = await startSshd({
-    extraConfig: ['AcceptEnv CG_HISTFILE CG_OSC133', `Match User ${USER}`, `  AuthorizedKeysFile ${path.join(work, 'authorized_keys')}`],
+    extraConfig: ['AcceptEnv CG_HISTFILE CG_OSC133 CG_NO_BRACKETED_PASTE', `Match User ${USER}`, `  AuthorizedKeysFile ${path.join(work, 'authorized_keys')}`],
   });
   device = { sshd, home, work, privateKey, uid: Number(uid), gid: Number(gid) };
 });
@@ -621,6 +622,29 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(texts(captured)).toEqual(history);
     expect(texts(captured)).toEqual(['echo p1', 'echo p2', 'echo t1', 'echo t2', 'sleep 0.5', 'echo ahead']);
     expect(captured.map((c) => c.output)).toEqual(['', 'p1\np2\n', 't1\n', 't2\n', 'echo ahead\n', 'ahead\n']);
+  });
+
+  it('reads lines the same without bracketed paste (readline < 8.1), where a line feed accepts a line', async () => {
+    const shell = await openShell({ env: { CG_NO_BRACKETED_PASTE: '1' } });
+    const edited = `echo ${'x'.repeat(90)} end`;
+    await shell.type(`${edited}ZZ`);
+    for (let k = 0; k < 30; k++) await shell.press(KEY.left); // onto the first row: readline moves down by line feeds
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    await shell.type('echo "a');
+    await shell.press(KEY.enter);
+    await run(shell, 'b"');
+    await shell.type('echo never');
+    await shell.press(KEY.ctrlC);
+    await shell.waitForPrompt();
+    await shell.press('echo t1\recho t2\r'); // a paste, as keystrokes
+    await shell.waitForOutput('t2\n');
+    await shell.waitForPrompt();
+    const history = await shell.history(4);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(texts(captured)).toEqual([`${edited}ZZ`, 'echo "a\nb"', 'echo t1', 'echo t2']);
+    expect(captured.map((c) => c.output)).toEqual([`${'x'.repeat(90)} endZZ\n`, 'a\nb\n', 't1\n', 't2\n']);
   });
 
   it('takes the exit status from OSC 133;D shell integration, and ends output at OSC 133;A', async () => {

@@ -79,6 +79,8 @@ interface PendingEnter {
   readonly lowestRowIsScreenTop: boolean;
   /** Bracketed paste was on: the shell (readline ≥ 8.1) turns it off right after accepting the line. */
   readonly bracketed: boolean;
+  /** Without bracketed paste: line feeds readline sends to reach the line's last row, not accepting it. */
+  movesDown: number;
 }
 
 /** A command being read over one or more lines, then running until the next prompt. */
@@ -362,7 +364,7 @@ export class CommandCapture {
     if (enter === undefined || buffer.type !== 'normal') return;
     const lineFeed = piece.endsWith('\n');
     // With bracketed paste on, a line feed may be readline redrawing a line of several rows.
-    if (enter.bracketed ? this.pasteModeEnded : lineFeed) this.accepted(enter, lineFeed);
+    if (enter.bracketed ? this.pasteModeEnded : lineFeed && enter.movesDown-- <= 0) this.accepted(enter, lineFeed);
   }
 
   private readKeys(data: string, time: Date, offsetSeconds: number): void {
@@ -461,9 +463,19 @@ export class CommandCapture {
     } else {
       kind = line.kind;
     }
-    const marker = line.inherited || kind === 'maybe' ? this.cloneMarker(this.lastAccept) : line.marker;
+    const marker = line.inherited || kind === 'maybe' ? undefined : line.marker;
     const bracketed = this.terminal.modes.bracketedPasteMode;
-    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed });
+    const movesDown = bracketed || kind === 'maybe' || line.inherited ? 0 : this.rowsBelowCursorInLine();
+    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown });
+  }
+
+  /** Rows of the line being edited below the cursor's: readline moves down them before accepting. */
+  private rowsBelowCursorInLine(): number {
+    const buffer = this.buffer();
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    let last = cursorRow;
+    while (last - cursorRow < MAX_LINE_ROWS && continuesOnNextRow(buffer, last)) last++;
+    return last - cursorRow;
   }
 
   private interrupt(): void {
@@ -489,7 +501,9 @@ export class CommandCapture {
     // A line typed ahead shows up after whatever prompt the shell prints when it reads it.
     const typedAhead = enter.inherited || enter.kind === 'maybe';
     const prompt = !typedAhead ? enter.prompt : this.candidate?.reading ? this.continuationPrompt : (this.shellPrompt ?? enter.prompt);
-    let lowRow = enter.marker && !enter.marker.isDisposed ? enter.marker.line : 0;
+    // Its prompt is no higher than its first row; for a line typed ahead, than the last line accepted.
+    const lowest = typedAhead ? this.lastAccept : enter.marker;
+    let lowRow = lowest && !lowest.isDisposed ? lowest.line : 0;
     if (enter.lowestRowIsScreenTop) lowRow = Math.min(lowRow, buffer.baseY); // Ctrl-L drew it at the top
     const row = findPromptRow(buffer, prompt, Math.max(lowRow, endRow - MAX_LINE_ROWS), endRow);
     if (row === undefined) return;
@@ -578,11 +592,6 @@ export class CommandCapture {
     return this.terminal.buffer.active;
   }
 
-  private cloneMarker(marker: IMarker | undefined): IMarker | undefined {
-    if (!marker || marker.isDisposed) return undefined;
-    const buffer = this.buffer();
-    return this.terminal.registerMarker(marker.line - (buffer.baseY + buffer.cursorY));
-  }
 }
 
 /** An exec request (`ssh host 'uptime'`): the command is exactly what the client asked to run. */
