@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../changegate.ts';
 import { describeSettings } from '../platform/config.ts';
+import { registerAuditCommands } from './audit.command.ts';
 import { registerChangeCommands } from './change.command.ts';
 import { EXIT, reportError } from './command-error.ts';
 import { registerCredentialCommands } from './credential.command.ts';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerGroupCommands(program);
   registerChangeCommands(program);
   registerRequestCommands(program);
+  registerAuditCommands(program);
   registerVerifyCommand(program);
   registerVaultCommands(program);
   return program;

@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DATABASE_KINDS } from '../../test/databases.ts';
+import type { DatabaseKind } from '../platform/database.ts';
+import { newInstallation, runChangegate, type CliResult } from './cli-process.testing.ts';
+
+const shown = (args: readonly string[], result: CliResult) => `changegate ${args.join(' ')} → ${result.code}\n${result.stdout}${result.stderr}`;
+
+/** An operator on a fresh installation: runs commands, expecting each to end with the given exit code. */
+async function operator(kind: DatabaseKind, onTestFinished: (cleanup: () => Promise<void>) => void) {
+  const installation = await newInstallation(kind);
+  onTestFinished(() => installation.remove());
+  const changegate = async (args: readonly string[], expectedCode = 0) => {
+    const result = await runChangegate(installation, args);
+    expect(result.code, shown(args, result)).toBe(expectedCode);
+    return result;
+  };
+  return { installation, changegate };
+}
+
+// Each test is one operator's session, step after step; they run side by side, as every step is a
+// process that opens the database.
+describe.concurrent('changegate audit', () => {
+  it.for(DATABASE_KINDS)('rules, the trail and restore on %s', { timeout: 180_000 }, async (kind, { onTestFinished }) => {
+    const { changegate } = await operator(kind, onTestFinished);
+
+    // A rule, and the writes it audits.
+    expect((await changegate(['audit', 'rules', 'create', 'WatchWeb', '--type', 'Device', '--level', 'full_audit', '--name-pattern', 'web*'])).stdout).toBe(
+      'Created audit rule GLOBAL.WatchWeb.\n',
+    );
+    await changegate(['device', 'add', 'web01', '--host', '192.0.2.1']);
+    await changegate(['device', 'edit', 'web01', '--port', '2222']);
+    const trail = JSON.parse((await changegate(['audit', 'trail', 'o:Device', 'k:GLOBAL.web', '--json'])).stdout) as { entries: Array<{ seq: number; action: string; level: number }> };
+    expect(trail.entries.map((entry) => [entry.action, entry.level])).toEqual([
+      ['M', 2],
+      ['C', 2],
+    ]);
+    const modified = trail.entries[0]?.seq as number;
+    const table = (await changegate(['audit', 'trail', 'u:admin', 'a:M'])).stdout;
+    expect(table).toMatch(/^SEQ\s+TIME\s+TYPE\s+BUSINESS KEY\s+ACTION\s+LEVEL\s+USER\s+REASON$/m);
+    expect(table).toMatch(new RegExp(`^${modified}\\s.*Device\\s+GLOBAL\\.web01\\s+M\\s+2\\s+admin`, 'm'));
+
+    // Restore to before the change: the port goes back, and the restore is itself in the trail.
+    expect((await changegate(['audit', 'restore', String(modified), '--before', '--reason', 'wrong port'])).stdout).toMatch(
+      new RegExp(`^Restored Device GLOBAL\\.web01 to before entry #${modified} \\(version 3, entry #\\d+\\)\\.\\n$`),
+    );
+    expect(JSON.parse((await changegate(['device', 'show', 'web01', '--json'])).stdout)).toMatchObject({ port: 22, version: 3 });
+    expect((await changegate(['audit', 'restore', String(modified)], 2)).stderr).toMatch(/--before or --after/);
+  });
+
+  it.for(DATABASE_KINDS)('export, import, refusals and purge on %s', { timeout: 180_000 }, async (kind, { onTestFinished }) => {
+    const { installation, changegate } = await operator(kind, onTestFinished);
+    await changegate(['audit', 'rules', 'create', 'WatchWeb', '--type', 'Device', '--level', 'full_audit', '--name-pattern', 'web*']);
+
+    // Export, then import again: nothing changes.
+    const file = path.join(installation.dataDir, 'watch-web.json');
+    expect((await changegate(['audit', 'rules', 'export', 'WatchWeb', '--related', '--output', file])).stdout).toBe(`Exported 2 object(s) to ${file}.\n`);
+    expect((await changegate(['audit', 'rules', 'import', file])).stdout).toBe('Unchanged:\n  Partition GLOBAL.GLOBAL\n  AuditRule GLOBAL.WatchWeb\n');
+
+    // Refusals say why, with the exit code 1.
+    expect((await changegate(['audit', 'rules', 'disable', 'AUDIT_RULES'], 1)).stderr).toMatch(/nobody can escape auditing/);
+    expect((await changegate(['audit', 'trail', 'u:', 'admin'], 1)).stderr).toMatch(/column 3/);
+
+    // Retention: a bad duration is a usage error before the database opens; the purge says how many.
+    expect((await changegate(['audit', 'purge', '--changed-before', '365'], 2)).stderr).toMatch(/ISO-8601 duration/);
+    expect((await changegate(['audit', 'purge', '--changed-before', 'P365D'])).stdout).toMatch(/^Purged 0 audit entries written before \d{4}-\d{2}-\d{2}T/);
+  });
+});
