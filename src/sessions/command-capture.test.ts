@@ -142,11 +142,9 @@ const PS1 = 'cg$ ';
 
 interface Device {
   readonly sshd: TestSshd;
-  readonly home: string;
+  /** A folder of the test user's, removed at the end: history files, completion targets. */
   readonly work: string;
   readonly privateKey: Buffer;
-  readonly uid: number;
-  readonly gid: number;
 }
 
 let device: Device;
@@ -199,7 +197,7 @@ beforeAll(async () => {
   const sshd = await startSshd({
     extraConfig: ['AcceptEnv CG_HISTFILE CG_OSC133 CG_NO_BRACKETED_PASTE', `Match User ${USER}`, `  AuthorizedKeysFile ${path.join(work, 'authorized_keys')}`],
   });
-  device = { sshd, home, work, privateKey, uid: Number(uid), gid: Number(gid) };
+  device = { sshd, work, privateKey };
 });
 
 afterAll(async () => {

@@ -120,12 +120,14 @@ type QueuedEvent =
  * 3. Enter does not read the line: the echo may lag behind the keystrokes (a paste, a slow link).
  *    The line is read when the shell accepts it: at DECRST 2004 when bracketed paste was on
  *    (readline ≥ 8.1 and zsh turn it off right after the accepting line feed; before it, a line
- *    feed may be a multi-line line being redrawn), else at the next line feed. The logical line
- *    is found going up from the cursor to the nearest row that starts with the prompt (rows
- *    joined through xterm's `isWrapped`; rows of a multi-line paste joined by `\n`); the text
- *    after the prompt is the line, up to where the cursor stood before the accepting `\r\n` (so
- *    a space typed last is kept, a character rubbed out with `\b \b` is not). Lines typed at a
- *    secret prompt are never read, and an echo of one is cut from the output.
+ *    feed may be a multi-line line being redrawn), else at the line feed after those readline
+ *    needs to reach the last row of a wrapped line from the cursor. The line is found going up
+ *    from there to the nearest row that starts with the prompt; rows are joined when xterm
+ *    wrapped them (`isWrapped`) or the upper one is full (a line feed clears `isWrapped`), else
+ *    by `\n` (a multi-line paste). The text after the prompt is the line, up to the last
+ *    non-blank or up to where the cursor stood before the accepting `\r\n`, if further (a space
+ *    typed last is kept, one left by a rubout `\b \b` is not). Lines typed at a secret prompt
+ *    are never read, and an echo of one is cut from the output.
  * 4. Lines are grouped by `splitShellInput`: an odd trailing `\`, an open quote, a here-document
  *    or an open compound command wait for more lines, and so does a line followed by nothing but
  *    a PS2 prompt. Ctrl-C drops the line and the unfinished command it continues. A line typed
@@ -230,7 +232,7 @@ export class CommandCapture {
     };
   }
 
-  /** True when the backlog overflowed and some output was not analysed. */
+  /** True when the backlog overflowed and some output was not analysed (or analysis failed). */
   get lossy(): boolean {
     return this.overflowed;
   }
