@@ -77,6 +77,9 @@ export class Gateway {
   private accept(connection: ssh2.Connection, info: ssh2.ClientInfo): void {
     let actor: Actor | undefined;
     let login = '';
+    // Keystrokes are tiny packets: without this, Nagle's algorithm holds each echo ~40 ms.
+    connection.setNoDelay(true);
+    (connection as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     connection.on('error', (error) => this.deps.logger?.debug({ err: error }, 'gateway connection error'));
     connection.on('authentication', (context) => {
       login = context.username;

@@ -34,6 +34,8 @@ export const sshUpstream: UpstreamConnector = {
     return new Promise((resolve, reject) => {
       const client = new ssh2.Client();
       let mismatch: HostKeyMismatchError | undefined;
+      // Keystrokes are tiny packets: without this, Nagle's algorithm holds each one ~40 ms.
+      client.once('connect', () => client.setNoDelay(true));
       client.once('ready', () => resolve(client));
       client.once('error', (error) => reject(mismatch ?? error));
       client.connect({
@@ -56,6 +58,7 @@ export const sshUpstream: UpstreamConnector = {
           return false;
         },
       });
+      client.setNoDelay(true);
     });
   },
 };
