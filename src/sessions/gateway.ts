@@ -78,7 +78,8 @@ export class Gateway {
     let actor: Actor | undefined;
     let login = '';
     // Keystrokes are tiny packets: without this, Nagle's algorithm holds each echo ~40 ms.
-    connection.setNoDelay(true);
+    // ssh2's server-side Connection has setNoDelay, but its type declarations omit it.
+    (connection as ssh2.Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
     (connection as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     connection.on('error', (error) => this.deps.logger?.debug({ err: error }, 'gateway connection error'));
     connection.on('authentication', (context) => {
