@@ -22,14 +22,6 @@ export async function insertPartition(db: Executor, row: PartitionRow): Promise<
   await db.insertInto('partition').values(row).execute();
 }
 
-export async function updatePartition(db: Executor, id: string, patch: { description: string; updated_at: Date; updated_by: string }): Promise<void> {
-  await db
-    .updateTable('partition')
-    .set((eb) => ({ ...patch, version: eb('version', '+', 1) }))
-    .where('id', '=', id)
-    .execute();
-}
-
 export async function deletePartition(db: Executor, id: string): Promise<void> {
   await db.deleteFrom('partition').where('id', '=', id).execute();
 }
@@ -75,14 +67,6 @@ export async function hasSubApplications(db: Executor, partitionId: string, name
 
 export async function insertApplication(db: Executor, row: ApplicationRow): Promise<void> {
   await db.insertInto('application').values(row).execute();
-}
-
-export async function updateApplication(db: Executor, id: string, patch: { description: string; updated_at: Date; updated_by: string }): Promise<void> {
-  await db
-    .updateTable('application')
-    .set((eb) => ({ ...patch, version: eb('version', '+', 1) }))
-    .where('id', '=', id)
-    .execute();
 }
 
 export async function deleteApplication(db: Executor, id: string): Promise<void> {
