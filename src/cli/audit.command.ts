@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { OBJECT_TYPES, parseDuration, type AuditEntryView, type AuditRuleView, type ImportReport, type NewAuditRule, type RulePatch } from '../auditing/index.ts';
+import { registerChangeAuditCommands } from './change-audit.command.ts';
 import { CommandError, EXIT } from './command-error.ts';
 import { printFields } from './field-list.ts';
 import { globalOptionsOf } from './global-options.ts';
@@ -99,7 +100,10 @@ async function readStdin(): Promise<string> {
 
 /** `changegate audit …`: audit rules, the audit trail, restore, the Trash Can, bundles and retention. */
 export function registerAuditCommands(program: Command): void {
-  const audit = program.command('audit').description('audit rules, the audit trail and its search, restore, the Trash Can, export, import, promotion and purge');
+  const audit = program
+    .command('audit')
+    .description('the change audit (sessions, boards, logs, reports), audit rules, the audit trail and its search, restore, the Trash Can, export, import, promotion and purge');
+  registerChangeAuditCommands(audit);
   const rules = audit.command('rules').description('list, show, create, edit, disable, enable, delete, export, import and promote audit rules');
 
   rules
