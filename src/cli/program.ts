@@ -13,6 +13,7 @@ import { registerMigrateCommand } from './migrate.command.ts';
 import { formatTable } from './output.ts';
 import { registerRequestCommands } from './request.command.ts';
 import { registerServeCommand } from './serve.command.ts';
+import { registerSessionCommands } from './session.command.ts';
 import { registerTokenCommands } from './token.command.ts';
 import { registerUserCommands } from './user.command.ts';
 import { registerVaultCommands } from './vault.command.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerGroupCommands(program);
   registerChangeCommands(program);
   registerRequestCommands(program);
+  registerSessionCommands(program);
   registerAuditCommands(program);
   registerVerifyCommand(program);
   registerVaultCommands(program);

@@ -1,97 +1,17 @@
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
+import { keyPair, ssh, Terminal, waitUntil } from '../../test/gateway-kit.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import { totpCode } from '../identity/index.ts';
 import type { Started } from '../changegate.ts';
 
 const run = promisify(execFile);
-
-/** A key pair made by ssh-keygen: the private key file for `ssh -i`, the public line to register. */
-function keyPair(dir: string, name: string): { file: string; publicKey: string; privateKey: string } {
-  const file = path.join(dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
-  return { file, publicKey: readFileSync(`${file}.pub`, 'utf8').trim(), privateKey: readFileSync(file, 'utf8') };
-}
-
-interface SshResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the real OpenSSH client through the gateway: `ssh [options] login@127.0.0.1 command`. */
-async function ssh(
-  port: number,
-  login: string,
-  command: string,
-  options: { key?: string; env?: Record<string, string>; sshOptions?: readonly string[] } = {},
-): Promise<SshResult> {
-  const base = ['-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=' + (options.env ? 'no' : 'yes')];
-  const identity = options.key ? ['-i', options.key, '-o', 'IdentitiesOnly=yes'] : ['-o', 'PubkeyAuthentication=no'];
-  try {
-    const args = [...base, ...identity, ...(options.sshOptions ?? []), `${login}@127.0.0.1`, command];
-    const { stdout, stderr } = await run('ssh', args, { env: { ...process.env, ...options.env }, timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof failed.code === 'number' ? failed.code : null, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
-
-/** An interactive `ssh -tt` session: keystrokes in, terminal output collected, conditions awaited. */
-class Terminal {
-  output = '';
-  readonly exited: Promise<number | null>;
-  private readonly child: ChildProcessWithoutNullStreams;
-  private waiters: Array<() => void> = [];
-
-  constructor(port: number, login: string, key: string, extra: readonly string[] = []) {
-    this.child = spawn('ssh', ['-tt', '-p', String(port), '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', ...extra, `${login}@127.0.0.1`]);
-    const collect = (chunk: Buffer) => {
-      this.output += chunk.toString('utf8');
-      for (const waiter of this.waiters) waiter();
-    };
-    this.child.stdout.on('data', collect);
-    this.child.stderr.on('data', collect);
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  type(text: string): void {
-    this.child.stdin.write(text);
-  }
-
-  /** Resolves once the output matches, failing with what was seen after the timeout. */
-  waitFor(pattern: RegExp | string, timeoutMs = 15_000): Promise<void> {
-    const matches = () => (typeof pattern === 'string' ? this.output.includes(pattern) : pattern.test(this.output));
-    if (matches()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(pattern)}; the terminal shows:\n${this.output}`)), timeoutMs);
-      const check = () => {
-        if (!matches()) return;
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((waiter) => waiter !== check);
-        resolve();
-      };
-      this.waiters.push(check);
-    });
-  }
-}
-
-async function waitUntil<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('the SSH gateway, with a real sshd and real ssh clients', () => {
   let dir: string;

@@ -5,5 +5,5 @@ export { parseSessionTarget, presentSession, type CommandView, type SessionTarge
 export { EXIT_PENDING, SessionRunner, type ClientSide } from './session-runner.ts';
 export { sessionRoutes } from './session.routes.ts';
 export { SessionService, type SessionListFilter } from './session.service.ts';
-export { commandCounts as commandCountsOf, commandsOf, heartbeat } from './session.store.ts';
+export { commandCounts as commandCountsOf, commandsOf, heartbeat, requestNumbers as requestNumbersOf } from './session.store.ts';
 export { HostKeyMismatchError, sshUpstream, type UpstreamConnector } from './upstream.ts';

@@ -36,8 +36,11 @@ export interface ClientSide {
   readonly notices: readonly string[];
   write(data: Buffer | string): void;
   writeError(data: Buffer | string): void;
-  /** Reads one line from the user before the device is connected; undefined when they cancel or leave. */
-  ask(question: string, options: { echo: boolean; anyKey?: boolean }): Promise<string | undefined>;
+  /**
+   * Reads one line from the user before the device is connected; undefined when they cancel or
+   * leave, or when `signal` withdraws the question (what they type next goes on to the device).
+   */
+  ask(question: string, options: { echo: boolean; anyKey?: boolean; signal?: AbortSignal }): Promise<string | undefined>;
   onInput(listener: (data: Buffer) => void): void;
   onResize(listener: (cols: number, rows: number) => void): void;
   onSignal(listener: (signal: string) => void): void;
@@ -254,21 +257,27 @@ export class SessionRunner {
   private async waitForDecision(client: ClientSide, actor: Actor, number: number): Promise<boolean> {
     client.writeError('Waiting for the decision (press any key to leave)…\r\n');
     let left = false;
-    const leave = client.ask('', { echo: false, anyKey: true }).then(() => {
-      left = true;
+    // Withdrawn once decided: the "any key" must not swallow the first keystrokes meant for the device.
+    const decided = new AbortController();
+    const leave = client.ask('', { echo: false, anyKey: true, signal: decided.signal }).then(() => {
+      left = !decided.signal.aborted;
     });
     const poll = this.deps.decisionPollMs ?? 2000;
-    while (!left && !client.closed) {
-      const request = await this.deps.requests.get(actor, number);
-      if (request.status === 'approved') {
-        client.writeError(line(`request #${number} is approved: connecting.`));
-        return true;
+    try {
+      while (!left && !client.closed) {
+        const request = await this.deps.requests.get(actor, number);
+        if (request.status === 'approved') {
+          client.writeError(line(`request #${number} is approved: connecting.`));
+          return true;
+        }
+        if (request.status !== 'pending') {
+          // Back to the broker, which says why and offers to ask again.
+          return true;
+        }
+        await Promise.race([leave, new Promise((resolve) => setTimeout(resolve, poll))]);
       }
-      if (request.status !== 'pending') {
-        // Back to the broker, which says why and offers to ask again.
-        return true;
-      }
-      await Promise.race([leave, new Promise((resolve) => setTimeout(resolve, poll))]);
+    } finally {
+      decided.abort();
     }
     if (!client.closed) this.refuse(client, 'you left before the decision; you will be notified of it.', EXIT_PENDING);
     return false;
@@ -387,9 +396,15 @@ class LiveRun {
     this.client.onEof(() => channel.end());
   }
 
-  /** Ends the session once, whatever ends it first, and stores how it ended. */
+  /**
+   * Ends the session once, whatever ends it first, and stores how it ended. Never rejects: most
+   * callers cannot wait (a closed socket), and a failure here must not take the server down.
+   */
   finish(reason: SessionEndReason, by?: string): Promise<void> {
-    this.finishing ??= this.end(reason, by);
+    this.finishing ??= this.end(reason, by)
+      .catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'ending the session failed'))
+      // Listed as live until it is stored: closing the server waits for sessions that are ending.
+      .finally(() => this.deps.live.remove(this.sessionId));
     return this.finishing;
   }
 
@@ -448,7 +463,6 @@ class LiveRun {
 
   private async end(reason: SessionEndReason, by?: string): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
-    this.deps.live.remove(this.sessionId);
     if (reason === 'terminated' && by) this.warn(`the session was terminated by ${by}.`);
     if (reason === 'gateway_stopped') this.warn('Changegate is stopping: the session ends now.');
     this.connection?.end();

@@ -22,6 +22,7 @@ const SessionSchema = Type.Object({
   device: Type.String(),
   account: Type.String(),
   change: Type.String(),
+  request: Type.Union([Type.Integer(), Type.Null()], { description: 'The number of the approved request the session ran under' }),
   execCommand: Type.Union([Type.String(), Type.Null()]),
   startedAt: Type.String(),
   endedAt: Type.Union([Type.String(), Type.Null()]),
@@ -48,6 +49,13 @@ const CommandSchema = Type.Object({
 });
 
 const SessionRef = Type.Object({ session: Type.String({ minLength: 1, maxLength: 64, description: 'The session number or id' }) });
+
+/**
+ * The WebSocket routes check the caller themselves (`actorOf` in the handler), so an anonymous one
+ * gets an `unauthenticated` error message on the socket: a browser cannot read the status of a
+ * refused upgrade, only that it failed. An empty `security` skips the 401 before the upgrade.
+ */
+const ANSWERED_ON_THE_SOCKET: [] = [];
 
 /** Cross-site WebSocket hijacking: a browser always sends Origin; it must be this server. */
 function sameOrigin(request: FastifyRequest): boolean {
@@ -129,7 +137,10 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
 
   app.get(
     '/sessions/:session/watch',
-    { websocket: true, schema: { tags, summary: 'WebSocket: the recording so far, then live (Session.Watch); one asciicast event per message', params: SessionRef } },
+    {
+      websocket: true,
+      schema: { tags, summary: 'WebSocket: the recording so far, then live (Session.Watch); one asciicast event per message', params: SessionRef, security: ANSWERED_ON_THE_SOCKET },
+    },
     (socket, request) => {
       let stop: (() => void) | undefined;
       socket.on('close', () => stop?.());
@@ -157,6 +168,7 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
         tags,
         summary:
           'WebSocket web terminal: the same brokered, recorded session as the gateway. Send {"type":"input","data"} and {"type":"resize","cols","rows"}; receive {"type":"output","data"} and {"type":"exit","status"}',
+        security: ANSWERED_ON_THE_SOCKET,
         querystring: Type.Object(
           {
             target: Type.String({ minLength: 1, maxLength: 300, description: 'device[:account][+change], as after "you@" at the gateway' }),

@@ -11,7 +11,7 @@ import { isUuid } from '../platform/ids.ts';
 import type { LiveSessions } from './live.ts';
 import { parseCast, sha256OfFile, type CastEvent } from './recorder.ts';
 import { presentCommand, presentSession, type CommandView, type SessionRow, type SessionView } from './session.ts';
-import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, listSessions, orphanedSessions } from './session.store.ts';
+import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, listSessions, orphanedSessions, requestNumbers } from './session.store.ts';
 
 export interface SessionListFilter {
   readonly user?: string;
@@ -151,10 +151,13 @@ export class SessionService {
     const orphans = await orphanedSessions(this.deps.db, instanceId, new Date(now.getTime() - SILENT_AFTER_MS));
     for (const session of orphans) {
       const sha256 = await sha256OfFile(session.recording_path).catch(() => null);
-      const size = await stat(session.recording_path).then((info) => info.size).catch(() => 0);
+      const file = await stat(session.recording_path).catch(() => undefined);
+      const size = file?.size ?? 0;
+      // The recording is flushed every second, heartbeats come every 15: its last write says better when the session was last alive.
+      const lastWrite = file && file.mtime > session.heartbeat_at && file.mtime <= now ? file.mtime : undefined;
       await this.deps.db.transaction().execute(async (trx) => {
         const ended = await endSession(trx, session.id, {
-          endedAt: session.heartbeat_at,
+          endedAt: lastWrite ?? session.heartbeat_at,
           reason: 'interrupted',
           endedBy: null,
           exitStatus: null,
@@ -168,7 +171,7 @@ export class SessionService {
           actor: 'system',
           action: 'session.interrupted',
           subject: `session:${session.id}`,
-          data: { lastHeartbeat: session.heartbeat_at.toISOString(), recordingSha256: sha256, recordingBytes: size },
+          data: { lastHeartbeat: session.heartbeat_at.toISOString(), lastRecordingWrite: file?.mtime.toISOString() ?? null, recordingSha256: sha256, recordingBytes: size },
           time: now,
         });
       });
@@ -185,7 +188,8 @@ export class SessionService {
 
   private async present(trx: Tx, rows: readonly SessionRow[]): Promise<SessionView[]> {
     const counts = await commandCounts(trx, rows.map((row) => row.id));
+    const numbers = await requestNumbers(trx, rows.map((row) => row.request_id));
     const now = this.deps.clock.now();
-    return rows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0));
+    return rows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0, numbers.get(row.request_id) ?? null));
   }
 }

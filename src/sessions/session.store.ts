@@ -82,6 +82,13 @@ export async function commandCounts(db: Executor, sessionIds: readonly string[])
   return new Map(rows.map((row) => [row.session_id, Number(row.count)]));
 }
 
+/** The numbers people know the sessions' requests by, keyed by request id. */
+export async function requestNumbers(db: Executor, requestIds: readonly string[]): Promise<Map<string, number>> {
+  if (requestIds.length === 0) return new Map();
+  const rows = await db.selectFrom('access_request').select(['id', 'number']).where('id', 'in', requestIds).execute();
+  return new Map(rows.map((row) => [row.id, Number(row.number)]));
+}
+
 export interface SessionFilter {
   readonly partitionIds: 'all' | readonly string[];
   readonly userId?: string;

@@ -47,6 +47,8 @@ export interface SessionView {
   readonly device: string;
   readonly account: string;
   readonly change: string;
+  /** The number of the approved request the session ran under; null where the caller did not look it up. */
+  readonly request: number | null;
   readonly execCommand: string | null;
   readonly startedAt: string;
   readonly endedAt: string | null;
@@ -63,7 +65,7 @@ export interface SessionView {
   readonly commandCount: number;
 }
 
-export function presentSession(row: SessionRow, now: Date, commandCount: number): SessionView {
+export function presentSession(row: SessionRow, now: Date, commandCount: number, requestNumber: number | null = null): SessionView {
   const end = row.ended_at ?? now;
   return {
     id: row.id,
@@ -75,6 +77,7 @@ export function presentSession(row: SessionRow, now: Date, commandCount: number)
     device: row.device_name,
     account: row.account,
     change: row.change_name,
+    request: requestNumber,
     execCommand: row.exec_command,
     startedAt: row.started_at.toISOString(),
     endedAt: row.ended_at?.toISOString() ?? null,

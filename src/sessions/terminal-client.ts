@@ -54,16 +54,19 @@ export abstract class TerminalClient implements ClientSide {
   abstract writeError(data: Buffer | string): void;
   protected abstract end(status: number | null, signal?: string): void;
 
-  ask(question: string, options: { echo: boolean; anyKey?: boolean }): Promise<string | undefined> {
-    if (this.closed) return Promise.resolve(undefined);
+  ask(question: string, options: { echo: boolean; anyKey?: boolean; signal?: AbortSignal }): Promise<string | undefined> {
+    if (this.closed || options.signal?.aborted) return Promise.resolve(undefined);
     if (question) this.write(question);
     return new Promise((resolve) => {
       let answer = '';
+      const withdraw = () => done(undefined);
       const done = (value: string | undefined) => {
-        this.pendingAsk = undefined;
+        if (this.pendingAsk === reader) this.pendingAsk = undefined;
+        options.signal?.removeEventListener('abort', withdraw);
         resolve(value);
       };
-      this.pendingAsk = (data) => {
+      options.signal?.addEventListener('abort', withdraw, { once: true });
+      const reader = (data: Buffer) => {
         if (options.anyKey) return done('');
         for (const char of data.toString('utf8')) {
           if (char === '\r' || char === '\n') {
@@ -85,6 +88,7 @@ export abstract class TerminalClient implements ClientSide {
           }
         }
       };
+      this.pendingAsk = reader;
     });
   }
 

@@ -1,0 +1,259 @@
+/**
+ * Test support for sessions through the gateway: real OpenSSH clients (`ssh` and an interactive
+ * `ssh -tt`), key pairs, waiting for conditions, a fetch client for a `changegate serve` child
+ * process, and the API calls that give an executor a device to reach.
+ */
+import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Answer, TestClient } from './harness.ts';
+
+const run = promisify(execFile);
+
+/** A key pair made by ssh-keygen: the private key file for `ssh -i`, the public line to register. */
+export function keyPair(dir: string, name: string): { file: string; publicKey: string; privateKey: string } {
+  const file = path.join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
+  return { file, publicKey: readFileSync(`${file}.pub`, 'utf8').trim(), privateKey: readFileSync(file, 'utf8') };
+}
+
+export interface SshResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const CLIENT_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
+
+/** Runs the real OpenSSH client through the gateway: `ssh [options] login@127.0.0.1 command`. */
+export async function ssh(
+  port: number,
+  login: string,
+  command: string,
+  options: { key?: string; env?: Record<string, string>; sshOptions?: readonly string[] } = {},
+): Promise<SshResult> {
+  const base = ['-p', String(port), ...CLIENT_OPTIONS, '-o', 'BatchMode=' + (options.env ? 'no' : 'yes')];
+  const identity = options.key ? ['-i', options.key, '-o', 'IdentitiesOnly=yes'] : ['-o', 'PubkeyAuthentication=no'];
+  try {
+    const args = [...base, ...identity, ...(options.sshOptions ?? []), `${login}@127.0.0.1`, command];
+    const { stdout, stderr } = await run('ssh', args, { env: { ...process.env, ...options.env }, timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof failed.code === 'number' ? failed.code : null, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+/** Text that arrives in pieces, such as a terminal's output, and waits for what it should come to hold. */
+export class OutputWatcher {
+  text = '';
+  private waiters = new Set<() => void>();
+
+  constructor(private readonly what = 'the terminal') {}
+
+  append(chunk: string): void {
+    this.text += chunk;
+    for (const waiter of this.waiters) waiter();
+  }
+
+  /** Resolves once the text matches, failing with what was seen after the timeout. */
+  waitFor(pattern: RegExp | string, timeoutMs = 15_000): Promise<void> {
+    const matches = () => (typeof pattern === 'string' ? this.text.includes(pattern) : pattern.test(this.text));
+    if (matches()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!matches()) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`timed out waiting for ${String(pattern)}; ${this.what} shows:\n${this.text}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+}
+
+/** An interactive `ssh -tt` session: keystrokes in, terminal output collected, conditions awaited. */
+export class Terminal {
+  readonly exited: Promise<number | null>;
+  private readonly screen = new OutputWatcher();
+  private readonly child: ChildProcessWithoutNullStreams;
+
+  constructor(port: number, login: string, key: string, extra: readonly string[] = []) {
+    this.child = spawn('ssh', ['-tt', '-p', String(port), '-i', key, '-o', 'IdentitiesOnly=yes', ...CLIENT_OPTIONS, ...extra, `${login}@127.0.0.1`]);
+    const collect = (chunk: Buffer) => this.screen.append(chunk.toString('utf8'));
+    this.child.stdout.on('data', collect);
+    this.child.stderr.on('data', collect);
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  get output(): string {
+    return this.screen.text;
+  }
+
+  type(text: string): void {
+    this.child.stdin.write(text);
+  }
+
+  waitFor(pattern: RegExp | string, timeoutMs = 15_000): Promise<void> {
+    return this.screen.waitFor(pattern, timeoutMs);
+  }
+
+  /** Ends the client if it still runs: what a failed test leaves behind. */
+  close(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/** A shell prompt at the end of the output (root's `#` or a user's `$`). */
+export const PROMPT = /[#$] $/m;
+
+/** Polls until `probe` returns a value, failing after the timeout with what was awaited. */
+export async function waitUntil<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The API calls the setup helpers make: a `TestClient` in-process, or a `RemoteClient` over HTTP. */
+export type ApiCaller = Pick<TestClient, 'get' | 'post'>;
+
+/** Calls a running server's API over HTTP the way a browser would: session cookie and CSRF header. */
+export class RemoteClient implements ApiCaller {
+  constructor(
+    readonly baseUrl: string,
+    readonly credentials: { readonly cookie: string; readonly csrf: string } | undefined,
+  ) {}
+
+  get = (url: string) => this.request('GET', url);
+  post = (url: string, body?: unknown) => this.request('POST', url, body);
+
+  async request(method: 'GET' | 'POST', url: string, body?: unknown): Promise<Answer> {
+    const headers: Record<string, string> = {};
+    if (this.credentials) {
+      headers.cookie = `changegate_session=${this.credentials.cookie}`;
+      if (method !== 'GET') headers['x-csrf-token'] = this.credentials.csrf;
+    }
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${this.baseUrl}${url.startsWith('/api/') ? url : `/api/v1${url}`}`, {
+      method,
+      headers,
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // Not JSON (a recording): the text itself.
+    }
+    return { status: response.status, body: parsed, headers: Object.fromEntries(response.headers) };
+  }
+}
+
+/** Signs in to a running server and returns a client holding the session cookie and CSRF token. */
+export async function signInOver(baseUrl: string, username: string, password: string): Promise<RemoteClient> {
+  const response = await fetch(`${baseUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = (await response.json()) as { csrfToken?: string };
+  const cookie = response.headers
+    .getSetCookie()
+    .map((line) => /^changegate_session=([^;]+)/.exec(line)?.[1])
+    .find(Boolean);
+  if (response.status !== 200 || !cookie || !body.csrfToken) throw new Error(`sign-in as ${username} failed: ${response.status} ${JSON.stringify(body)}`);
+  return new RemoteClient(baseUrl, { cookie, csrf: body.csrfToken });
+}
+
+/** The SSH gateway's port from the banner `changegate serve` prints: `SSH gateway: port 40123: …`. */
+export function gatewayPortOf(banner: string): number {
+  const port = /^\s*SSH gateway:\s+port (\d+):/m.exec(banner)?.[1];
+  if (!port) throw new Error(`the banner names no SSH gateway port:\n${banner}`);
+  return Number(port);
+}
+
+/** Makes a call that must answer with `status`, failing with the answer otherwise. */
+export async function must(call: Promise<Answer>, status: number, what: string): Promise<Answer> {
+  const answer = await call;
+  if (answer.status !== status) throw new Error(`${what}: expected ${status}, got ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer;
+}
+
+/** A device reached at a test sshd, with its host key pinned and root's private key in the vault. */
+export async function addDevice(admin: ApiCaller, name: string, sshd: { port: number; hostKey: string }, rootKey: string): Promise<void> {
+  await must(admin.post('/devices', { name, hostname: '127.0.0.1', port: sshd.port, hostKey: sshd.hostKey }), 201, `adding device ${name}`);
+  await must(admin.post('/credentials', { device: name, account: 'root', secret: { privateKey: rootKey } }), 201, `vaulting root@${name}`);
+}
+
+/**
+ * An access group of executors and approvers, and a change on the devices, open from a minute ago
+ * for an hour, that the group's executors may run. `now` is the server's time (a test clock's).
+ */
+export async function addOpenChange(
+  admin: ApiCaller,
+  change: { name: string; devices: readonly string[]; executors: readonly string[]; approvers: readonly string[] },
+  now = Date.now(),
+): Promise<void> {
+  const group = `${change.name.toLowerCase()}-team`;
+  await must(admin.post('/access-groups', { name: group, executors: change.executors, approvers: change.approvers }), 201, `adding access group ${group}`);
+  await must(
+    admin.post('/changes', {
+      name: change.name,
+      title: `Work on ${change.devices.join(', ')}`,
+      startAt: new Date(now - 60_000).toISOString(),
+      dueAt: new Date(now + 3_600_000).toISOString(),
+      accessGroup: group,
+      devices: change.devices,
+      script: 'echo one\nuptime',
+    }),
+    201,
+    `adding change ${change.name}`,
+  );
+}
+
+/** The executor asks to run the open change on the device and the approver approves: the number of the request. */
+export async function approvedRequest(executor: ApiCaller, approver: ApiCaller, device: string): Promise<number> {
+  const asked = await must(executor.post('/requests', { device }), 201, `asking for ${device}`);
+  const number = asked.body.request.number as number;
+  await must(approver.post(`/requests/${number}/approve`, { comment: 'go' }), 200, `approving request #${number}`);
+  return number;
+}
+
+/** The people of a gateway test, signed in to a running server. */
+export interface GatewayCast {
+  readonly admin: RemoteClient;
+  readonly alice: RemoteClient;
+  readonly carol: RemoteClient;
+}
+
+/**
+ * On a running server (signed in as the first administrator with `adminPassword`): alice, an
+ * executor whose SSH key is registered, and carol, her approver; device web01 at the test sshd in
+ * the open change `change`; and alice's request for web01, approved.
+ */
+export async function setUpExecutor(
+  baseUrl: string,
+  setting: { adminPassword: string; sshd: { port: number; hostKey: string }; rootKey: string; aliceKey: string; change: string },
+): Promise<GatewayCast> {
+  const admin = await signInOver(baseUrl, 'admin', setting.adminPassword);
+  for (const username of ['alice', 'carol']) {
+    await must(admin.post('/users', { username, password: `password-of-${username}`, displayName: username }), 201, `adding ${username}`);
+  }
+  await must(admin.post('/users/alice/ssh-keys', { name: 'laptop', publicKey: setting.aliceKey }), 201, "registering alice's key");
+  await addDevice(admin, 'web01', setting.sshd, setting.rootKey);
+  await addOpenChange(admin, { name: setting.change, devices: ['web01'], executors: ['alice'], approvers: ['carol'] });
+  const alice = await signInOver(baseUrl, 'alice', 'password-of-alice');
+  const carol = await signInOver(baseUrl, 'carol', 'password-of-carol');
+  await approvedRequest(alice, carol, 'web01');
+  return { admin, alice, carol };
+}
