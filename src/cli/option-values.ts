@@ -16,6 +16,15 @@ export function wholeNumber(what: string, min = 0, max = Number.MAX_SAFE_INTEGER
 
 export const portNumber = wholeNumber('a port number', 1, 65535);
 
+/** A number above 0, whole or not: a speed, a number of seconds. */
+export function positiveNumber(what: string): (raw: string) => number {
+  return (raw) => {
+    const value = Number(raw);
+    if (!/^\d+(\.\d+)?$/.test(raw) || !(value > 0)) throw new InvalidArgumentError(`expected ${what} above 0, such as 2 or 0.5.`);
+    return value;
+  };
+}
+
 /** A request number, as users quote it: `42` or `#42`. */
 export function requestNumber(raw: string): number {
   return wholeNumber('a request number', 1)(raw.replace(/^#/, ''));

@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { isAppError } from '../platform/errors.ts';
 import { parseCast, type CastEvent, type CommandView, type SessionView } from '../sessions/index.ts';
 import { CommandError, CommandFailed, EXIT } from './command-error.ts';
 import { printFields } from './field-list.ts';
 import { globalOptionsOf, type GlobalOptions } from './global-options.ts';
 import { withChangegate } from './open-changegate.ts';
-import { isoTime, wholeNumber } from './option-values.ts';
+import { isoTime, positiveNumber, wholeNumber } from './option-values.ts';
 import { printJson, printLines, printTable, shortTime } from './output.ts';
 import { listenForStop } from './stop-signals.ts';
 
@@ -146,14 +146,6 @@ export function registerSessionCommands(program: Command): void {
 /** A session number, as users quote it: `42` or `#42`. */
 function sessionNumber(raw: string): number {
   return wholeNumber('a session number', 1)(raw.replace(/^#/, ''));
-}
-
-function positiveNumber(what: string): (raw: string) => number {
-  return (raw) => {
-    const value = Number(raw);
-    if (!/^\d+(\.\d+)?$/.test(raw) || !(value > 0)) throw new InvalidArgumentError(`expected ${what} above 0, such as 2 or 0.5.`);
-    return value;
-  };
 }
 
 async function recordingOf(globals: GlobalOptions, number: number): Promise<{ path: string; sha256: string | null; live: boolean }> {

@@ -5,7 +5,7 @@ import { findDeviceByRef, findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import { commandCountsOf, presentSession, type SessionView } from '../sessions/index.ts';
+import { commandCountsOf, presentSession, requestNumbersOf, type SessionView } from '../sessions/index.ts';
 import { compareChange, type BoardRow, type ComparisonCounts, type ExecutedCommand, type Outcome } from './comparison.ts';
 import { commandsOfChange, reviewsOf, saveReview, type ChangeCommandRow } from './review.store.ts';
 
@@ -121,9 +121,10 @@ export class ReviewService {
       }
       const rows = await query.orderBy('s.started_at', 'desc').limit(filter.limit ?? 200).execute();
       const counts = await commandCountsOf(trx, rows.map((row) => row.id));
+      const requests = await requestNumbersOf(trx, rows.map((row) => row.request_id));
       const now = this.deps.clock.now();
       return rows.map(({ score, outcome, ...session }) => ({
-        ...presentSession(session, now, counts.get(session.id) ?? 0),
+        ...presentSession(session, now, counts.get(session.id) ?? 0, requests.get(session.request_id) ?? null),
         changeScore: score,
         changeOutcome: outcome,
       }));
@@ -186,6 +187,7 @@ export class ReviewService {
     });
     const sessionRows = await trx.selectFrom('session').selectAll().where('change_id', '=', change.id).orderBy('started_at').execute();
     const counts = await commandCountsOf(trx, sessionRows.map((row) => row.id));
+    const requests = await requestNumbersOf(trx, sessionRows.map((row) => row.request_id));
     const now = this.deps.clock.now();
     const partition = await trx.selectFrom('partition').select('name').where('id', '=', change.partitionId).executeTakeFirst();
     return {
@@ -204,7 +206,7 @@ export class ReviewService {
       outcome: comparison.outcome,
       counts: comparison.counts,
       devices: comparison.devices.map((device) => ({ device: device.device, score: device.score, outcome: device.outcome, counts: device.counts, rows: device.rows.map(presentRow) })),
-      sessions: sessionRows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0)),
+      sessions: sessionRows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0, requests.get(row.request_id) ?? null)),
       generatedAt: now.toISOString(),
     };
   }
