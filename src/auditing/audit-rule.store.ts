@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
 import { SYSTEM_ACTOR_NAME } from '../identity/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
@@ -9,6 +9,9 @@ import type { ObjectKind } from './object-store.ts';
 import { fromJson, type ObjectType } from './object.ts';
 
 type AuditRuleRow = Selectable<AuditRuleTable>;
+
+/** Any constant shared by every instance, apart from the other advisory locks. */
+const BUILTIN_RULE_LOCK = 7_311_006;
 
 function toRule(row: AuditRuleRow): AuditRule {
   return {
@@ -126,6 +129,8 @@ export const auditRuleKind: ObjectKind<AuditRule> = {
  * partition, audited at Full. Written by the system (not audited itself), once.
  */
 export async function ensureBuiltinRule(trx: Tx, now: Date): Promise<void> {
+  // Instances starting together on one database: one of them puts the rule in place.
+  await sql`SELECT pg_advisory_xact_lock(${BUILTIN_RULE_LOCK})`.execute(trx);
   const existing = await trx.selectFrom('audit_rule').select('id').where('builtin', '=', true).executeTakeFirst();
   if (existing) return;
   const global = await trx.selectFrom('partition').select(['id', 'name']).where('name', '=', 'GLOBAL').executeTakeFirstOrThrow();
