@@ -12,6 +12,7 @@ import { AppError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
 import type { LiveSessions } from './live.ts';
+import { OutputBatch, type OutputStream } from './output-batch.ts';
 import { Recorder } from './recorder.ts';
 import type { SessionEndReason, SessionKind, SessionTarget } from './session.ts';
 import { endSession, insertCommand, insertSession } from './session.store.ts';
@@ -320,6 +321,7 @@ class LiveRun {
   private commandWrites: Promise<void> = Promise.resolve();
   private finishing: Promise<void> | undefined;
   private connection: ssh2.Client | undefined;
+  private readonly output = new OutputBatch((data, stream) => this.relay(data, stream));
 
   constructor(
     private readonly deps: SessionRunnerDeps,
@@ -365,29 +367,22 @@ class LiveRun {
       this.client.writeError(line(`the device refused the session: ${(error as Error).message}`));
       return this.finish('upstream_failed');
     }
-    channel.on('data', (data: Buffer) => {
-      this.bytesOut += data.length;
-      this.client.write(data);
-      this.recorder.output(data, 'stdout');
-      this.observe(data);
-    });
-    channel.stderr.on('data', (data: Buffer) => {
-      this.bytesOut += data.length;
-      this.client.writeError(data);
-      this.recorder.output(data, 'stderr');
-      this.observe(data);
-    });
+    channel.on('data', (data: Buffer) => this.output.add(data, 'stdout'));
+    channel.stderr.on('data', (data: Buffer) => this.output.add(data, 'stderr'));
     channel.on('exit', (code: number | null, signal?: string) => {
       this.exitStatus = code ?? null;
       this.exitSignal = signal ?? undefined;
     });
     channel.on('close', () => void this.finish('client_closed'));
     this.client.onInput((data) => {
+      // The capture must see what the device printed before this keystroke first.
+      this.output.flush();
       this.bytesIn += data.length;
       channel.write(data);
       this.capture?.input(data, this.recorder.offsetSeconds);
     });
     this.client.onResize((cols, rows) => {
+      this.output.flush();
       channel.setWindow(rows, cols, 0, 0);
       this.recorder.resize(cols, rows);
       this.capture?.resize(cols, rows);
@@ -406,6 +401,15 @@ class LiveRun {
       // Listed as live until it is stored: closing the server waits for sessions that are ending.
       .finally(() => this.deps.live.remove(this.sessionId));
     return this.finishing;
+  }
+
+  /** Relays a batch of the device's output to the user, the recording and the capture. */
+  private relay(data: Buffer, stream: OutputStream): void {
+    this.bytesOut += data.length;
+    if (stream === 'stdout') this.client.write(data);
+    else this.client.writeError(data);
+    this.recorder.output(data, stream);
+    this.observe(data);
   }
 
   private observe(data: Buffer): void {
@@ -456,6 +460,7 @@ class LiveRun {
   }
 
   private warn(message: string): void {
+    this.output.flush();
     const text = line(message);
     this.client.writeError(text);
     this.recorder.output(text, 'stderr');
@@ -463,6 +468,7 @@ class LiveRun {
 
   private async end(reason: SessionEndReason, by?: string): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
+    this.output.flush();
     if (reason === 'terminated' && by) this.warn(`the session was terminated by ${by}.`);
     if (reason === 'gateway_stopped') this.warn('Changegate is stopping: the session ends now.');
     this.connection?.end();
