@@ -35,11 +35,9 @@ export class TerminalTextDecoder {
   private stringEscape = false;
 
   feed(data: string, sink: TerminalTextSink): void {
+    // The start of the run of printable characters not yet printed. No closure to print it: this
+    // runs for every piece of output, and tsx wraps each closure made in `__name`, which is slow.
     let runStart = -1;
-    const flush = (end: number): void => {
-      if (runStart !== -1 && end > runStart) sink.print(data.slice(runStart, end));
-      runStart = -1;
-    };
     for (let k = 0; k < data.length; k++) {
       const code = data.charCodeAt(k);
       if (this.state === 'ground') {
@@ -47,7 +45,8 @@ export class TerminalTextDecoder {
           if (runStart === -1) runStart = k;
           continue;
         }
-        flush(k);
+        if (runStart !== -1) sink.print(data.slice(runStart, k));
+        runStart = -1;
         if (code === 0x0a) sink.control('\n');
         else if (code === 0x0d) sink.control('\r');
         else if (code === 0x08) sink.control('\b');
@@ -99,7 +98,7 @@ export class TerminalTextDecoder {
           break;
       }
     }
-    flush(data.length);
+    if (runStart !== -1) sink.print(data.slice(runStart));
   }
 
   private enter(state: 'csi' | 'osc' | 'string'): void {
