@@ -1,5 +1,5 @@
 import type { Executor, Tx } from '../platform/database.ts';
-import { auditDecision, compileRule, rulesByType, type AuditTarget, type CompiledRule } from './audit-rule.ts';
+import { auditDecision, compileRuleSet, type AuditTarget, type CompiledRule } from './audit-rule.ts';
 import { enabledRules, ruleGeneration } from './audit-rule.store.ts';
 import { insertEntry } from './audit-trail.store.ts';
 import { snapshot, type ObjectWrite, type ObjectWriteHook } from './object-store.ts';
@@ -11,10 +11,11 @@ type ApplicationFacts = NonNullable<AuditTarget['application']>;
  * The audit rules at work: the object store hands every write by a user to `afterWrite`, inside
  * the write's transaction, and this writes the audit entry when an enabled rule matches.
  *
- * Speed matters, as every save pays for it. The enabled rules are kept compiled (patterns to RE2
- * or plain string tests), grouped by object type with Full rules first, and reused while the
- * rules' generation number, one indexed row, is unchanged; application names never change, so
- * they are kept once read. A write then costs one small query plus a few string tests.
+ * Speed matters, as every save pays for it. The enabled rules are kept compiled (GLOBs to string
+ * tests, the regular expressions of a type merged into one RE2 set), grouped by object type with
+ * Full rules first, and reused while the rules' generation number, one indexed row, is unchanged;
+ * application names never change, so they are kept once read. A write then costs one small query
+ * plus a few string tests.
  */
 export class AuditRecorder implements ObjectWriteHook {
   private cache: { readonly generation: number; readonly rules: Map<ObjectType, CompiledRule[]> } | undefined;
@@ -68,7 +69,7 @@ export class AuditRecorder implements ObjectWriteHook {
         applications.set(row.id, { id: row.id, partitionId: row.partition_id, path: row.name });
       }
     }
-    const compiled = rulesByType(rules.map((rule) => compileRule(rule, rule.matchApplicationId ? (applications.get(rule.matchApplicationId) ?? null) : null)));
+    const compiled = compileRuleSet(rules, (id) => applications.get(id) ?? null);
     // A rule naming a deleted application matches nothing until the application is restored (its
     // id and all), which does not move the generation: keep such rules uncached, to see it come back.
     if (applications.size === ids.length) this.cache = { generation, rules: compiled };

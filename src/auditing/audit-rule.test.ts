@@ -109,6 +109,16 @@ describe('name and partition patterns', () => {
     ['web0[1-3]', 'regex', 'web02', true],
     ['web0[1-3]', 'regex', 'web04', false],
     ['(a|b)+', 'regex', 'abba', true],
+    ['a*b*c', 'glob', 'aXbYbZc', true],
+    ['a*b*c', 'glob', 'aXbYbZ', false],
+    ['*?', 'glob', '', false],
+    ['*?', 'glob', 'x', true],
+    ['**x**', 'glob', 'abxcd', true],
+    ['Gr??e', 'glob_ignore_case', 'GRÜßE', true],
+    ['gr?sse', 'glob_ignore_case', 'GRÜSSE', true],
+    ['web-?', 'glob', 'web-😀', true],
+    ['[ab]*', 'glob', '[ab]x', true],
+    ['[ab]*', 'glob', 'ax', false],
   ];
   it.each(cases)('%s (%s) against %s: %s', (pattern, type, text, expected) => {
     const compiled = compilePattern(pattern, type);
@@ -141,6 +151,14 @@ describe('name and partition patterns', () => {
     expect(compiled.ok).toBe(true);
     const start = performance.now();
     if (compiled.ok) expect(compiled.matcher(`${'a'.repeat(50_000)}!`)).toBe(false);
+    expect(performance.now() - start).toBeLessThan(1000);
+  });
+
+  it('matches an adversarial GLOB quickly: no backtracking blow-up', () => {
+    const compiled = compilePattern(`${'*a'.repeat(200)}*b`, 'glob');
+    expect(compiled.ok).toBe(true);
+    const start = performance.now();
+    if (compiled.ok) expect(compiled.matcher('a'.repeat(500))).toBe(false);
     expect(performance.now() - start).toBeLessThan(1000);
   });
 
@@ -198,5 +216,31 @@ describe('rule security', () => {
     expect(securityAllows(security, 'edit', 'alice')).toBe(true);
     expect(securityAllows(security, 'edit', 'bob')).toBe(false);
     expect(securityAllows(security, 'delete', 'alice')).toBe(false);
+  });
+});
+
+describe('the compiled rule set', () => {
+  it('decides as the rules one by one do, with the regular expressions of a type in one RE2 set', async () => {
+    const { compileRuleSet } = await import('./audit-rule.ts');
+    const rules = [
+      buildRule({ namePattern: 'db-[0-9]+', nameMatch: 'regex', level: 1 }),
+      buildRule({ namePattern: 'DB-9.*', nameMatch: 'regex', level: 2 }),
+      buildRule({ namePattern: 'web(0|1)', nameMatch: 'regex_ignore_case', level: 1 }),
+      buildRule({ namePattern: 'WEB.*', nameMatch: 'regex_ignore_case', level: 2, partitionPattern: 'Plant-*' }),
+      buildRule({ namePattern: 'cache*', level: 1 }),
+      buildRule({ objectType: 'Change', namePattern: 'CHG-.*', nameMatch: 'regex', level: 2 }),
+    ];
+    const one = rulesByType(rules.map((rule) => compileRule(rule, null)));
+    const set = compileRuleSet(rules, () => null);
+    for (const name of ['db-1', 'DB-9x', 'db-9', 'Web0', 'WEB1', 'webx', 'cache01', 'CHG-1', 'nothing']) {
+      for (const partition of ['GLOBAL', 'Plant-A']) {
+        for (const type of ['Device', 'Change'] as const) {
+          const decide = (rulesOf: Map<string, CompiledRule[]>) => auditDecision(rulesOf.get(type), { type, name, partition }, 'M', () => null);
+          expect(decide(set), `${type} ${partition}.${name}`).toEqual(decide(one));
+        }
+      }
+    }
+    expect(auditDecision(set.get('Device'), { type: 'Device', name: 'Web1', partition: 'Plant-A' }, 'M', () => null)?.level).toBe(2);
+    expect(auditDecision(set.get('Device'), { type: 'Device', name: 'db-17', partition: 'GLOBAL' }, 'M', () => null)?.level).toBe(1);
   });
 });

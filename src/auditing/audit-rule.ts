@@ -1,4 +1,4 @@
-import { RE2JS } from 're2js';
+import { RE2JS, RE2Set } from 're2js';
 import type { FieldProblem } from '../platform/errors.ts';
 import { OBJECT_TYPES, type ObjectMeta, type ObjectType } from './object.ts';
 
@@ -59,27 +59,24 @@ export type Matcher = (text: string) => boolean;
  * (re2js): linear in the text whatever the pattern, so no rule can stall a write; look-arounds and
  * back-references, which need backtracking, are refused. GLOB: `*` any run of characters, `?` one
  * character, everything else literal. Both match the whole name, as the seed's `JCprdFin.*` shows.
- * Common GLOBs (`*`, a literal, `prefix*`) skip the regular-expression engine altogether.
+ * GLOBs never reach the regular-expression engine: common ones (`*`, a literal, `prefix*`) are
+ * plain string tests, the others a wildcard scan that allocates nothing.
  */
 export function compilePattern(pattern: string, type: MatchType): { ok: true; matcher: Matcher } | { ok: false; problem: string } {
   if (pattern.length > PATTERN_MAX) return { ok: false, problem: `is longer than ${PATTERN_MAX} characters` };
   const ignoreCase = type === 'glob_ignore_case' || type === 'regex_ignore_case';
-  if (type === 'glob' || type === 'glob_ignore_case') {
-    const fast = fastGlob(pattern, ignoreCase);
-    if (fast) return { ok: true, matcher: fast };
-  }
-  const source = type === 'glob' || type === 'glob_ignore_case' ? globToRegex(pattern) : pattern;
+  if (type === 'glob' || type === 'glob_ignore_case') return { ok: true, matcher: globMatcher(pattern, ignoreCase) };
   try {
-    const compiled = RE2JS.compile(source, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
+    const compiled = RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
     return { ok: true, matcher: (text) => compiled.matches(text) };
   } catch (error) {
     return { ok: false, problem: `is not a valid RE2 regular expression: ${(error as Error).message}` };
   }
 }
 
-function fastGlob(pattern: string, ignoreCase: boolean): Matcher | undefined {
-  if (pattern === '*') return () => true;
+function globMatcher(pattern: string, ignoreCase: boolean): Matcher {
   const fold = (text: string) => (ignoreCase ? text.toLowerCase() : text);
+  if (pattern === '*') return () => true;
   const wild = /[*?]/;
   if (!wild.test(pattern)) {
     const literal = fold(pattern);
@@ -89,18 +86,43 @@ function fastGlob(pattern: string, ignoreCase: boolean): Matcher | undefined {
     const prefix = fold(pattern.slice(0, -1));
     return (text) => fold(text).startsWith(prefix);
   }
-  return undefined;
+  const glob = [...fold(pattern)];
+  // `?` is one character, not one UTF-16 unit: split the text into code points only when it has pairs.
+  return (text) => {
+    const folded = fold(text);
+    return globMatches(glob, /[\uD800-\uDFFF]/.test(folded) ? [...folded] : folded);
+  };
 }
 
-/** GLOB to RE2: `*` and `?` are wildcards, every other character stands for itself. */
-export function globToRegex(glob: string): string {
-  let source = '';
-  for (const char of glob) {
-    if (char === '*') source += '.*';
-    else if (char === '?') source += '.';
-    else source += RE2JS.quote(char);
+/**
+ * Whole-text wildcard matching (`*`, `?`) by the classic two-pointer scan: on a mismatch after a
+ * `*`, the star absorbs one more character and the scan resumes. At most length(pattern) ×
+ * length(text) steps, never exponential, and nothing allocated.
+ */
+export function globMatches(pattern: readonly string[], text: ArrayLike<string>): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    const char = pattern[p];
+    if (char !== undefined && char !== '*' && (char === '?' || char === text[t])) {
+      p += 1;
+      t += 1;
+    } else if (char === '*') {
+      star = p;
+      p += 1;
+      resume = t;
+    } else if (star !== -1) {
+      p = star + 1;
+      resume += 1;
+      t = resume;
+    } else {
+      return false;
+    }
   }
-  return `(?s:${source})`;
+  while (pattern[p] === '*') p += 1;
+  return p === pattern.length;
 }
 
 /** What a rule is matched against: the object's type, name, partition name and application. */
@@ -125,7 +147,7 @@ export interface CompiledRule {
 }
 
 /** Compiles a stored rule; a pattern that no longer compiles (it was checked on save) matches nothing. */
-export function compileRule(rule: AuditRule, application: CompiledRule['application']): CompiledRule {
+export function compileRule(rule: AuditRule, application: CompiledRule['application'], nameMatcher?: Matcher): CompiledRule {
   const matcher = (pattern: string, type: MatchType): Matcher => {
     const compiled = compilePattern(pattern, type);
     return compiled.ok ? compiled.matcher : () => false;
@@ -136,8 +158,59 @@ export function compileRule(rule: AuditRule, application: CompiledRule['applicat
     objectType: rule.objectType,
     applicationRule: rule.applicationRule,
     application,
-    name: matcher(rule.namePattern, rule.nameMatch),
+    name: nameMatcher ?? matcher(rule.namePattern, rule.nameMatch),
     partition: matcher(rule.partitionPattern, rule.partitionMatch),
+  };
+}
+
+/**
+ * Compiles the enabled rules for the audit hook: by object type, Full rules first (`rulesByType`),
+ * and the regular-expression name patterns of each type merged into one RE2 set per case mode, so
+ * a name is scanned once for all of them — one DFA pass, linear in the name — instead of once per
+ * rule. Should the set fail (a DFA over its memory budget), each pattern is matched on its own.
+ */
+export function compileRuleSet(rules: readonly AuditRule[], applicationOf: (id: string) => CompiledRule['application']): Map<ObjectType, CompiledRule[]> {
+  const byType = new Map<ObjectType, AuditRule[]>();
+  for (const rule of rules) byType.set(rule.objectType, [...(byType.get(rule.objectType) ?? []), rule]);
+  const compiled: CompiledRule[] = [];
+  for (const list of byType.values()) {
+    const nameMatchers = new Map<AuditRule, Matcher>();
+    for (const type of ['regex', 'regex_ignore_case'] as const) {
+      const regexRules = list.filter((rule) => rule.nameMatch === type && compilePattern(rule.namePattern, type).ok);
+      if (regexRules.length < 2) continue;
+      const oracle = regexSetOracle(regexRules.map((rule) => rule.namePattern), type === 'regex_ignore_case');
+      if (!oracle) continue;
+      regexRules.forEach((rule, index) => nameMatchers.set(rule, (text) => oracle(text).has(index)));
+    }
+    for (const rule of list) compiled.push(compileRule(rule, rule.matchApplicationId ? applicationOf(rule.matchApplicationId) : null, nameMatchers.get(rule)));
+  }
+  return rulesByType(compiled);
+}
+
+/** The indices of the patterns that match a text, from one RE2 set; the last text's answer is kept, as every rule of a type asks about the same name. */
+function regexSetOracle(patterns: readonly string[], ignoreCase: boolean): ((text: string) => ReadonlySet<number>) | undefined {
+  const flags = ignoreCase ? RE2JS.CASE_INSENSITIVE : 0;
+  let set: RE2Set;
+  try {
+    set = new RE2Set(RE2Set.ANCHOR_BOTH, flags);
+    for (const pattern of patterns) set.add(pattern);
+    set.compile();
+  } catch {
+    return undefined;
+  }
+  let single: RE2JS[] | undefined;
+  let lastText: string | undefined;
+  let lastHits: ReadonlySet<number> = new Set();
+  return (text) => {
+    if (text === lastText) return lastHits;
+    try {
+      lastHits = new Set(set.match(text));
+    } catch {
+      single ??= patterns.map((pattern) => RE2JS.compile(pattern, flags));
+      lastHits = new Set(single.flatMap((pattern, index) => (pattern.matches(text) ? [index] : [])));
+    }
+    lastText = text;
+    return lastHits;
   };
 }
 
