@@ -373,7 +373,15 @@ class LiveRun {
       this.exitStatus = code ?? null;
       this.exitSignal = signal ?? undefined;
     });
-    channel.on('close', () => void this.finish('client_closed'));
+    // ssh2 emits 'exit' as soon as it reads the device's exit status, which can come in the same
+    // read as the exec reply, before the listener above is attached; 'close' repeats it.
+    channel.on('close', (code?: number | null, signal?: string) => {
+      if (this.exitStatus === null && this.exitSignal === undefined) {
+        this.exitStatus = code ?? null;
+        this.exitSignal = signal ?? undefined;
+      }
+      void this.finish('client_closed');
+    });
     this.client.onInput((data) => {
       // The capture must see what the device printed before this keystroke first.
       this.output.flush();
