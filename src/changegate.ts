@@ -50,7 +50,7 @@ import type { SealedColumn } from './platform/reseal.ts';
 import { loadOrCreateKeyFile, parseMasterKeys, SecretBox } from './platform/secret-box.ts';
 
 /** Every column whose values the master key seals, as each module declares them: what `vault rotate` re-seals. */
-export const SEALED_COLUMNS: readonly SealedColumn[] = [...IDENTITY_SEALED_COLUMNS, ...INVENTORY_SEALED_COLUMNS, ...NOTIFICATION_SEALED_COLUMNS];
+export const SEALED_COLUMNS: readonly SealedColumn[] = [...INVENTORY_SEALED_COLUMNS, ...IDENTITY_SEALED_COLUMNS, ...NOTIFICATION_SEALED_COLUMNS];
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
