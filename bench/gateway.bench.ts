@@ -133,8 +133,8 @@ async function bulkRate(rig: Rig, endpoint: Endpoint, mode: 'exec' | 'shell'): P
   const lines = BULK_LINES[mode];
   const command = `date +%s%N > ${started}; head -c ${lines * 57} /dev/zero | base64; printf '${END_MARK.slice(0, 2)}%sNE\\n' X`;
   const ssh = ['ssh', ...sshArgs(endpoint, mode === 'shell' ? ['-tt'] : ['-T']), ...(mode === 'exec' ? [command] : [])].map(quote).join(' ');
-  // `echo RE''ADY` prints READY just before the shell's prompt: the command is typed after that,
-  // as a person would (a line typed before the first prompt is not a command the capture sees).
+  // The shell's prompt becomes `READY⏎# `, written at once: the command is typed once READY is
+  // seen, after the prompt, as a person would (the capture reads a command after its prompt).
   const ready = mode === 'shell' ? 'grep -F -m1 -q READY && echo ready >&2; ' : '';
   const script = `${ssh} | { ${ready}grep -F -m1 -q ${END_MARK} && date +%s%N > ${received}; cat > /dev/null; }`;
   const cpu = process.cpuUsage();
@@ -149,7 +149,7 @@ async function bulkRate(rig: Rig, endpoint: Endpoint, mode: 'exec' | 'shell'): P
       child.stdin?.write(`${command}; exit\n`);
     }
   });
-  if (mode === 'shell') child.stdin?.write(`echo RE''ADY\n`);
+  if (mode === 'shell') child.stdin?.write(`PS1='RE''ADY\\n# '\n`);
   await done;
   child.stdin?.end();
   const used = process.cpuUsage(cpu);
