@@ -4,7 +4,8 @@ import { inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor } fro
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
-import { securityAllows, type AuditRule } from './audit-rule.ts';
+import { securityAllows } from './audit-rule.ts';
+import { findRule } from './audit-rule.store.ts';
 import { presentEntry, restoreAvailability, restoreReason, unavailableReason, type AuditEntry, type AuditEntryView, type RestoreSide } from './audit-trail.ts';
 import { findEntry, lastKnownKey, latestEntryOf, purgeEntries, searchEntries, timeZoneOf } from './audit-trail.store.ts';
 import { parseDuration, subtractDuration } from './duration.ts';
@@ -140,8 +141,9 @@ export class AuditTrailService {
       const current = await kind.find(trx, entry.objectId);
       let target = kind.fromSnapshot(snapshot);
       if (current && kind.keptOnRestore) target = { ...target, ...pick(current, kind.keptOnRestore) };
-      if (entry.objectType === 'AuditRule' && current && !securityAllows((current as unknown as AuditRule).security, 'edit', actor.username)) {
-        throw errors.forbidden(`The security of audit rule ${current.name} does not let you edit it, so you cannot restore it either.`);
+      const rule = entry.objectType === 'AuditRule' ? await findRule(trx, entry.objectId) : undefined;
+      if (rule && !securityAllows(rule.security, 'edit', actor.username)) {
+        throw errors.forbidden(`The security of audit rule ${rule.name} does not let you edit it, so you cannot restore it either.`);
       }
       const blockers = await this.blockers(trx, kind, target, current);
       if (blockers.length > 0) {

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { Value } from 'typebox/value';
 import { appendEvent } from '../eventlog/index.ts';
 import {
   APPLICATION_NAME,
@@ -27,6 +28,7 @@ import {
   BUNDLE_FORMAT,
   BUNDLE_VERSION,
   differingFields,
+  ImportReportSchema,
   importOrder,
   readBundle,
   type Bundle,
@@ -233,7 +235,8 @@ export class BundleService {
         ...(remote && { error: remote }),
       });
     }
-    return body as ImportReport;
+    if (!Value.Check(ImportReportSchema, body)) throw new AppError('promote_failed', 502, `${endpoint.origin} did not answer with an import report: is it a Changegate?`);
+    return body;
   }
 
   private bundle(actor: Actor, objects: BundleEntry[]): Bundle {

@@ -121,12 +121,13 @@ export interface ImportConflict extends ImportItem {
 }
 
 export const ImportReportSchema = (() => {
-  const Item = Type.Object({ type: Type.String(), businessKey: Type.String() });
+  const BundleType = Type.Enum(['Partition', 'Application', 'AuditRule', 'Filter']);
+  const Item = Type.Object({ type: BundleType, businessKey: Type.String() });
   return Type.Object({
     dryRun: Type.Boolean(),
     created: Type.Array(Item),
     updated: Type.Array(Item),
     unchanged: Type.Array(Item),
-    conflicts: Type.Array(Type.Object({ type: Type.String(), businessKey: Type.String(), message: Type.String(), fields: Type.Optional(Type.Array(Type.String())) })),
+    conflicts: Type.Array(Type.Object({ type: BundleType, businessKey: Type.String(), message: Type.String(), fields: Type.Optional(Type.Array(Type.String())) })),
   });
 })();
