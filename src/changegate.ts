@@ -224,7 +224,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       // The change audit's score follows each session as it ends.
       onSessionEnd: async (sessionId) => {
         const session = await db.selectFrom('session').select('change_id').where('id', '=', sessionId).executeTakeFirst();
-        if (session) await services.reviews.recompute(session.change_id);
+        if (session) await services.reviews.recomputeAfterSession(session.change_id);
       },
     });
     const startBackground = async (): Promise<Started> => {

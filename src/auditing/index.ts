@@ -15,3 +15,4 @@ export { BUNDLE_FORMAT, BUNDLE_VERSION, readBundle, type Bundle, type ImportRepo
 export { parseEntrySearch, parseRuleSearch, type EntryTerm, type SearchError } from './search.ts';
 export { parseDuration } from './duration.ts';
 export { auditingRoutes } from './auditing.routes.ts';
+export { tableWriter } from './table-writer.ts';

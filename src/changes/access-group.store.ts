@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
-import { fromJson, type ObjectKind } from '../auditing/index.ts';
-import type { Executor, Tx } from '../platform/database.ts';
+import { fromJson, tableWriter, type ObjectKind } from '../auditing/index.ts';
+import type { Executor } from '../platform/database.ts';
 import type { AccessGroupTable } from '../platform/tables/changes.ts';
 import type { AccessGroup } from './access-group.ts';
 
@@ -47,16 +47,7 @@ function toRow(group: AccessGroup) {
 export const accessGroupKind: ObjectKind<AccessGroup> = {
   type: 'AccessGroup',
   event: 'access_group',
-  async insert(trx: Tx, group: AccessGroup) {
-    await trx.insertInto('access_group').values({ ...toRow(group), id: group.id, created_at: group.createdAt, created_by: group.createdBy }).execute();
-  },
-  async update(trx: Tx, group: AccessGroup, expectedVersion: number) {
-    const result = await trx.updateTable('access_group').set(toRow(group)).where('id', '=', group.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, group: AccessGroup) {
-    await trx.deleteFrom('access_group').where('id', '=', group.id).execute();
-  },
+  ...tableWriter('access_group', toRow),
   find: (db, id) => findAccessGroup(db, id),
   fromSnapshot: (json) => fromJson<AccessGroup>(json),
   references: (group) => [

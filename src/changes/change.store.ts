@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
-import { fromJson, type ObjectKind } from '../auditing/index.ts';
-import type { Executor, Tx } from '../platform/database.ts';
+import { fromJson, tableWriter, type ObjectKind } from '../auditing/index.ts';
+import type { Executor } from '../platform/database.ts';
 import type { ChangeTable } from '../platform/tables/changes.ts';
 import type { Change, ChangeStatus } from './change.ts';
 
@@ -57,16 +57,7 @@ function toRow(change: Change) {
 export const changeKind: ObjectKind<Change> = {
   type: 'Change',
   event: 'change',
-  async insert(trx: Tx, change: Change) {
-    await trx.insertInto('change').values({ ...toRow(change), id: change.id, created_at: change.createdAt, created_by: change.createdBy }).execute();
-  },
-  async update(trx: Tx, change: Change, expectedVersion: number) {
-    const result = await trx.updateTable('change').set(toRow(change)).where('id', '=', change.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, change: Change) {
-    await trx.deleteFrom('change').where('id', '=', change.id).execute();
-  },
+  ...tableWriter('change', toRow),
   find: (db, id) => findChange(db, id),
   fromSnapshot: (json) => fromJson<Change>(json, ['startAt', 'dueAt', 'cancelledAt', 'scriptFrozenAt']),
   references: (change) => [

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
-import { fromJson, type ObjectKind } from '../auditing/index.ts';
-import type { Executor, Tx } from '../platform/database.ts';
+import { fromJson, tableWriter, type ObjectKind } from '../auditing/index.ts';
+import type { Executor } from '../platform/database.ts';
 import type { CredentialTable } from '../platform/tables/changes.ts';
 import type { Credential } from './credential.ts';
 
@@ -48,24 +48,7 @@ export const credentialKind: ObjectKind<Credential> = {
   type: 'Credential',
   event: 'credential',
   secretFields: ['secret', 'passphrase'],
-  async insert(trx: Tx, credential: Credential) {
-    await trx
-      .insertInto('credential')
-      .values({ ...toRow(credential), id: credential.id, created_at: credential.createdAt, created_by: credential.createdBy })
-      .execute();
-  },
-  async update(trx: Tx, credential: Credential, expectedVersion: number) {
-    const result = await trx
-      .updateTable('credential')
-      .set(toRow(credential))
-      .where('id', '=', credential.id)
-      .where('version', '=', expectedVersion)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, credential: Credential) {
-    await trx.deleteFrom('credential').where('id', '=', credential.id).execute();
-  },
+  ...tableWriter('credential', toRow),
   find: (db, id) => findCredential(db, id),
   // The snapshot holds the secret and passphrase sealed, bound to this id: restored, they open again.
   fromSnapshot: (json) => fromJson<Credential>(json),

@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
-import { fromJson, type ObjectKind } from '../auditing/index.ts';
-import type { Executor, Tx } from '../platform/database.ts';
+import { fromJson, tableWriter, type ObjectKind } from '../auditing/index.ts';
+import type { Executor } from '../platform/database.ts';
 import type { DeviceTable } from '../platform/tables/changes.ts';
 import type { Device } from './device.ts';
 
@@ -49,19 +49,7 @@ function toRow(device: Device) {
 export const deviceKind: ObjectKind<Device> = {
   type: 'Device',
   event: 'device',
-  async insert(trx: Tx, device: Device) {
-    await trx
-      .insertInto('device')
-      .values({ ...toRow(device), id: device.id, created_at: device.createdAt, created_by: device.createdBy })
-      .execute();
-  },
-  async update(trx: Tx, device: Device, expectedVersion: number) {
-    const result = await trx.updateTable('device').set(toRow(device)).where('id', '=', device.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, device: Device) {
-    await trx.deleteFrom('device').where('id', '=', device.id).execute();
-  },
+  ...tableWriter('device', toRow),
   find: (db, id) => findDevice(db, id),
   fromSnapshot: (json) => fromJson<Device>(json),
   references: () => [],

@@ -85,7 +85,31 @@ export interface AuditedSessionFilter {
  * change's partition, since it shows what was typed and printed.
  */
 export class ReviewService {
+  private readonly loops = new Map<string, Promise<void>>();
+  private readonly stale = new Set<string>();
+
   constructor(private readonly deps: { readonly db: Kysely<Database>; readonly clock: Clock }) {}
+
+  /**
+   * Recomputes a change's score after one of its sessions ended, coalescing: while a recompute of
+   * the change runs, any number of further endings cause one more run after it, not one each (a
+   * recompute reads every session of the change). Resolves once the score reflects every ending.
+   */
+  recomputeAfterSession(changeId: string): Promise<void> {
+    this.stale.add(changeId);
+    let loop = this.loops.get(changeId);
+    if (!loop) {
+      loop = (async () => {
+        try {
+          while (this.stale.delete(changeId)) await this.recompute(changeId);
+        } finally {
+          this.loops.delete(changeId);
+        }
+      })();
+      this.loops.set(changeId, loop);
+    }
+    return loop;
+  }
 
   async audit(actor: Actor, changeName: string): Promise<ChangeAuditView> {
     return this.deps.db.transaction().execute(async (trx) => {
