@@ -241,6 +241,19 @@ class SshClientSide extends TerminalClient {
     else this.channel.stderr.write(typeof data === 'string' ? data.replace(/\r\n/g, '\n') : data);
   }
 
+  backlogged(): Promise<void> | undefined {
+    if (this.closed || !this.channel.writableNeedDrain) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        this.channel.off('drain', done);
+        this.channel.off('close', done);
+        resolve();
+      };
+      this.channel.on('drain', done);
+      this.channel.on('close', done);
+    });
+  }
+
   resize(cols: number, rows: number): void {
     this.resized(cols, rows);
   }

@@ -38,6 +38,12 @@ export interface ClientSide {
   write(data: Buffer | string): void;
   writeError(data: Buffer | string): void;
   /**
+   * When the user reads slower than the device writes: resolves once what was written has been
+   * taken. Undefined while the user keeps up. The device's output is paused meanwhile, so a slow
+   * reader cannot make the gateway buffer without bound.
+   */
+  backlogged(): Promise<void> | undefined;
+  /**
    * Reads one line from the user before the device is connected; undefined when they cancel or
    * leave, or when `signal` withdraws the question (what they type next goes on to the device).
    */
@@ -322,6 +328,9 @@ class LiveRun {
   private finishing: Promise<void> | undefined;
   private connection: ssh2.Client | undefined;
   private readonly output = new OutputBatch((data, stream) => this.relay(data, stream));
+  /** The device's channel once open, and whether its output is paused for a slow reader. */
+  private upstream: ssh2.ClientChannel | undefined;
+  private paused = false;
 
   constructor(
     private readonly deps: SessionRunnerDeps,
@@ -367,6 +376,7 @@ class LiveRun {
       this.client.writeError(line(`the device refused the session: ${(error as Error).message}`));
       return this.finish('upstream_failed');
     }
+    this.upstream = channel;
     channel.on('data', (data: Buffer) => this.output.add(data, 'stdout'));
     channel.stderr.on('data', (data: Buffer) => this.output.add(data, 'stderr'));
     channel.on('exit', (code: number | null, signal?: string) => {
@@ -418,6 +428,19 @@ class LiveRun {
     else this.client.writeError(data);
     this.recorder.output(data, stream);
     this.observe(data);
+    const waiting = this.upstream && !this.paused ? this.client.backlogged() : undefined;
+    if (waiting && this.upstream) {
+      // Stop reading from the device: ssh2 then stops opening its window, and the device waits.
+      const channel = this.upstream;
+      this.paused = true;
+      channel.pause();
+      channel.stderr.pause();
+      void waiting.then(() => {
+        this.paused = false;
+        channel.resume();
+        channel.stderr.resume();
+      });
+    }
   }
 
   private observe(data: Buffer): void {

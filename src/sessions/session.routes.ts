@@ -228,6 +228,21 @@ class WebClientSide extends TerminalClient {
     this.write(data);
   }
 
+  /** The browser reads slower than the device writes while the socket holds more than this. */
+  private static readonly MAX_BUFFERED = 1024 * 1024;
+
+  backlogged(): Promise<void> | undefined {
+    if (this.closed || this.socket.bufferedAmount <= WebClientSide.MAX_BUFFERED) return undefined;
+    return new Promise((resolve) => {
+      const check = setInterval(() => {
+        if (this.closed || this.socket.bufferedAmount <= WebClientSide.MAX_BUFFERED / 2) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 20);
+    });
+  }
+
   protected end(status: number | null, signal?: string): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
     this.socket.send(JSON.stringify({ type: 'exit', status, ...(signal && { signal }) }));

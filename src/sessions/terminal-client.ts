@@ -52,6 +52,7 @@ export abstract class TerminalClient implements ClientSide {
 
   abstract write(data: Buffer | string): void;
   abstract writeError(data: Buffer | string): void;
+  abstract backlogged(): Promise<void> | undefined;
   protected abstract end(status: number | null, signal?: string): void;
 
   ask(question: string, options: { echo: boolean; anyKey?: boolean; signal?: AbortSignal }): Promise<string | undefined> {
