@@ -1,9 +1,10 @@
 import type { Selectable } from 'kysely';
-import type { Executor, Tx } from '../platform/database.ts';
+import type { Executor } from '../platform/database.ts';
 import type { AuditFilterTable } from '../platform/tables/auditing.ts';
 import type { Filter } from './filter.ts';
 import type { ObjectKind } from './object-store.ts';
 import { fromJson } from './object.ts';
+import { tableWriter } from './table-writer.ts';
 
 type FilterRow = Selectable<AuditFilterTable>;
 
@@ -65,19 +66,7 @@ export async function listFilters(db: Executor, scopes: ReadonlyArray<{ target: 
 export const filterKind: ObjectKind<Filter> = {
   type: 'Filter',
   event: 'filter',
-  async insert(trx: Tx, filter: Filter) {
-    await trx
-      .insertInto('audit_filter')
-      .values({ ...toRow(filter), id: filter.id, created_at: filter.createdAt, created_by: filter.createdBy })
-      .execute();
-  },
-  async update(trx: Tx, filter: Filter, expectedVersion: number) {
-    const result = await trx.updateTable('audit_filter').set(toRow(filter)).where('id', '=', filter.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, filter: Filter) {
-    await trx.deleteFrom('audit_filter').where('id', '=', filter.id).execute();
-  },
+  ...tableWriter('audit_filter', toRow),
   find: findFilter,
   fromSnapshot: (json) => fromJson<Filter>(json),
   references: () => [],

@@ -4,7 +4,7 @@ import type { ObjectMeta } from './object.ts';
 import type { ObjectKind } from './object-store.ts';
 
 /** Tables of configuration objects with the usual columns (id, version, created_*, updated_*). */
-type ObjectTable = 'device' | 'credential' | 'access_group' | 'change';
+type ObjectTable = 'device' | 'credential' | 'access_group' | 'change' | 'webhook' | 'audit_filter';
 
 /**
  * The writes of an object kind stored one object a row: insert, update guarded by the version the

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
-import { fromJson, type ObjectKind } from '../auditing/index.ts';
-import type { Executor, Tx } from '../platform/database.ts';
+import { fromJson, tableWriter, type ObjectKind } from '../auditing/index.ts';
+import type { Executor } from '../platform/database.ts';
 import type { WebhookTable } from '../platform/tables/notifications.ts';
 import type { Webhook } from './webhook.ts';
 
@@ -47,19 +47,7 @@ export const webhookKind: ObjectKind<Webhook> = {
   type: 'Webhook',
   event: 'webhook',
   secretFields: ['secret', 'url'],
-  async insert(trx: Tx, webhook: Webhook) {
-    await trx
-      .insertInto('webhook')
-      .values({ ...toRow(webhook), id: webhook.id, created_at: webhook.createdAt, created_by: webhook.createdBy })
-      .execute();
-  },
-  async update(trx: Tx, webhook: Webhook, expectedVersion: number) {
-    const result = await trx.updateTable('webhook').set(toRow(webhook)).where('id', '=', webhook.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, webhook: Webhook) {
-    await trx.deleteFrom('webhook').where('id', '=', webhook.id).execute();
-  },
+  ...tableWriter('webhook', toRow),
   find: (db, id) => findWebhook(db, id),
   fromSnapshot: (json) => fromJson<Webhook>(json),
   references: () => [],
