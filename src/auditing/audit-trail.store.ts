@@ -1,7 +1,6 @@
 import { type Expression, type ExpressionBuilder, type Selectable, type SqlBool } from 'kysely';
 import type { Database, Executor } from '../platform/database.ts';
 import type { AuditEntryTable } from '../platform/tables/auditing.ts';
-import type { AuditLevel } from './audit-rule.ts';
 import type { AuditEntry } from './audit-trail.ts';
 import type { ObjectType } from './object.ts';
 import { escapeLike, type EntryTerm } from './search.ts';
@@ -29,23 +28,8 @@ function toEntry(row: AuditEntryRow): AuditEntry {
   };
 }
 
-export interface NewAuditEntry {
-  readonly time: Date;
-  readonly objectType: ObjectType;
-  readonly objectId: string;
-  readonly businessKey: string;
-  readonly partitionId: string;
-  readonly action: 'C' | 'M' | 'D';
-  readonly level: AuditLevel;
-  readonly user: string;
-  readonly reason: string | null;
-  readonly objectVersion: number;
-  readonly diff: Readonly<Record<string, unknown>>;
-  readonly before: Readonly<Record<string, unknown>> | null;
-  readonly after: Readonly<Record<string, unknown>> | null;
-  readonly ruleId: string | null;
-  readonly restoredFrom: number | null;
-}
+/** An entry before the trail numbers it. */
+export type NewAuditEntry = Omit<AuditEntry, 'seq'>;
 
 export async function insertEntry(db: Executor, entry: NewAuditEntry): Promise<void> {
   await db
