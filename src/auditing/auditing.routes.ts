@@ -261,29 +261,16 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
     async (request) => auditRules.updateSecurity(actorOf(request), request.params.ref, request.body),
   );
 
-  app.get(
-    '/audit/rules/:ref/export',
-    { schema: { tags: rulesTag, summary: 'Export the rule as a bundle, with its related objects if asked', params: Ref, querystring: Related, response: { 200: BundleSchema } } },
-    async (request) => bundles.exportRule(actorOf(request), request.params.ref, request.query),
-  );
-
-  app.get('/audit/rules/:ref/permalinks', { schema: { tags: rulesTag, summary: 'Links to the rule by business key', params: Ref, response: { 200: PermalinksSchema } } }, async (request) =>
-    auditRules.permalinks(actorOf(request), request.params.ref),
-  );
-
-  app.post(
-    '/audit/rules/:ref/promote',
-    {
-      schema: {
-        tags: rulesTag,
-        summary: 'Promote the rule to another Changegate: export it and import it there with a token of that instance',
-        params: Ref,
-        body: Type.Object({ ...PromoteBody, related: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-        response: { 200: PromoteResultSchema },
-      },
-    },
-    async (request) => bundles.promoteRule(actorOf(request), request.params.ref, request.body),
-  );
+  exportableRoutes(app, {
+    path: '/audit/rules',
+    tag: rulesTag,
+    what: 'rule',
+    exportSummary: 'Export the rule as a bundle, with its related objects if asked',
+    promoteSummary: 'Promote the rule to another Changegate: export it and import it there with a token of that instance',
+    exportBundle: (actor, ref, options) => bundles.exportRule(actor, ref, options),
+    permalinks: (actor, ref) => auditRules.permalinks(actor, ref),
+    promote: (actor, ref, target) => bundles.promoteRule(actor, ref, target),
+  });
 
   // --- audit trail ------------------------------------------------------------------------------
 
@@ -446,29 +433,16 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
     async (request, reply) => reply.status(201).send(await filters.duplicate(actorOf(request), request.params.ref, request.body)),
   );
 
-  app.get(
-    '/audit/filters/:ref/export',
-    { schema: { tags: filterTag, summary: 'Export the filter as a bundle', params: Ref, querystring: Related, response: { 200: BundleSchema } } },
-    async (request) => bundles.exportFilter(actorOf(request), request.params.ref, request.query),
-  );
-
-  app.get('/audit/filters/:ref/permalinks', { schema: { tags: filterTag, summary: 'Links to the filter by business key', params: Ref, response: { 200: PermalinksSchema } } }, async (request) =>
-    filters.permalinks(actorOf(request), request.params.ref),
-  );
-
-  app.post(
-    '/audit/filters/:ref/promote',
-    {
-      schema: {
-        tags: filterTag,
-        summary: 'Promote the filter to another Changegate',
-        params: Ref,
-        body: Type.Object({ ...PromoteBody, related: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-        response: { 200: PromoteResultSchema },
-      },
-    },
-    async (request) => bundles.promoteFilter(actorOf(request), request.params.ref, request.body),
-  );
+  exportableRoutes(app, {
+    path: '/audit/filters',
+    tag: filterTag,
+    what: 'filter',
+    exportSummary: 'Export the filter as a bundle',
+    promoteSummary: 'Promote the filter to another Changegate',
+    exportBundle: (actor, ref, options) => bundles.exportFilter(actor, ref, options),
+    permalinks: (actor, ref) => filters.permalinks(actor, ref),
+    promote: (actor, ref, target) => bundles.promoteFilter(actor, ref, target),
+  });
 
   app.post(
     '/audit/filters/:ref/navigation',
@@ -548,5 +522,41 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
       request.params.type === 'AuditRule'
         ? bundles.exportRule(actorOf(request), request.params.key, request.query)
         : bundles.exportFilter(actorOf(request), request.params.key, request.query),
+  );
+}
+
+/** What an exportable object type (rules, filters) offers: its bundle, its permalinks, and promotion. */
+interface Exportable {
+  readonly path: string;
+  readonly tag: string[];
+  readonly what: string;
+  readonly exportSummary: string;
+  readonly promoteSummary: string;
+  exportBundle: BundleService['exportRule'];
+  permalinks: AuditRuleService['permalinks'];
+  promote: BundleService['promoteRule'];
+}
+
+const PromoteRelatedBody = Type.Object({ ...PromoteBody, related: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+
+/** The export, permalinks and promote routes, the same for every exportable object type. */
+function exportableRoutes(app: Api, exportable: Exportable): void {
+  const tags = exportable.tag;
+  app.get(
+    `${exportable.path}/:ref/export`,
+    { schema: { tags, summary: exportable.exportSummary, params: Ref, querystring: Related, response: { 200: BundleSchema } } },
+    async (request) => exportable.exportBundle(actorOf(request), request.params.ref, request.query),
+  );
+
+  app.get(
+    `${exportable.path}/:ref/permalinks`,
+    { schema: { tags, summary: `Links to the ${exportable.what} by business key`, params: Ref, response: { 200: PermalinksSchema } } },
+    async (request) => exportable.permalinks(actorOf(request), request.params.ref),
+  );
+
+  app.post(
+    `${exportable.path}/:ref/promote`,
+    { schema: { tags, summary: exportable.promoteSummary, params: Ref, body: PromoteRelatedBody, response: { 200: PromoteResultSchema } } },
+    async (request) => exportable.promote(actorOf(request), request.params.ref, request.body),
   );
 }
