@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client, type ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
-import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
+import { CommandCapture, execCommand, isPlainOutput, type CapturedCommand } from './command-capture.ts';
 import { splitShellInput } from './shell-line.ts';
 import { PlainText, plainText } from './terminal-text.ts';
 
@@ -80,6 +80,20 @@ describe('plainText', () => {
     small.cutAtLineStartingWith('cg$ ');
     small.redactLastLine('Pa');
     expect(small.text).toBe('12345\nPa');
+  });
+});
+
+describe('isPlainOutput', () => {
+  it('accepts text, line breaks, colours and erasing in the line', () => {
+    expect(isPlainOutput(Buffer.from('plain\r\n\ttabbed, héllo, 日本\r\n'))).toBe(true);
+    expect(isPlainOutput(Buffer.from('\x1b[1;31mred\x1b[0m\x1b[K\x1b[m\r\n'))).toBe(true);
+  });
+
+  it('refuses what changes the terminal beyond the line: other sequences, SO/SI, C1 controls, a cut sequence', () => {
+    for (const text of ['\x1b[?1049h', '\x1b[2J', '\x1b]0;title\x07', '\x1b(0', 'a\x0eb', 'a\x0fb', 'a\u009b31m', 'cut \x1b[3', 'cut \x1b']) {
+      expect(isPlainOutput(Buffer.from(text)), JSON.stringify(text)).toBe(false);
+    }
+    expect(isPlainOutput(Buffer.from([0x61, 0xc2]))).toBe(false); // a character cut at the end
   });
 });
 
@@ -598,6 +612,29 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(captured[1]?.outputTruncated).toBe(true);
     expect(Buffer.byteLength(captured[1]?.output ?? '')).toBe(1000);
     expect(captured[1]?.output.startsWith('1\n2\n3\n')).toBe(true);
+  });
+
+  it('keeps up with bulk output, plain or coloured, and reads the lines typed after it', async () => {
+    const shell = await openShell();
+    await run(shell, 'seq 1 300000');
+    await run(shell, "seq 1 60000 | sed 's/.*/\\x1b[1;31m&\\x1b[0m ok\\x1b[K/'");
+    // Edited at the prompt right after the flood: the line is read from the screen the flood left.
+    await shell.type('cho after-flood');
+    await shell.press(KEY.ctrlA);
+    await shell.type('e');
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    const history = await shell.history(3);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(history[2]).toBe('echo after-flood');
+    expect(captured[0]?.output.startsWith('1\n2\n3\n')).toBe(true);
+    expect(captured[0]?.outputTruncated).toBe(true);
+    expect(captured[1]?.output.startsWith('1 ok\n2 ok\n')).toBe(true);
+    expect(captured[2]).toMatchObject({ output: 'after-flood\n', outputTruncated: false });
+    expect(shell.capture.lossy).toBe(false);
+    // Most of the 2.5 MB never went through the emulator: only what was left on the screen mattered.
+    expect(shell.capture.skippedBytes).toBeGreaterThan(2_000_000);
   });
 
   it('reads pasted lines, bracketed or not, and lines typed ahead, as the commands the shell ran', async () => {

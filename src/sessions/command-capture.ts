@@ -42,6 +42,10 @@ const SCROLLBACK_ROWS = 500;
 const MAX_LINE_ROWS = 100;
 /** How much text after an accepted line is kept to tell a bare continuation prompt from output. */
 const SINCE_ACCEPT_BYTES = 1024;
+/** Held plain output is cut down to its last lines once it grows past this. */
+const TRIM_HELD_BYTES = 64 * 1024;
+/** Held output without enough line breaks to cut is given to the emulator past this. */
+const MAX_HELD_BYTES = 1024 * 1024;
 
 /** The end of a prompt a shell or a REPL prints: `$ `, `# `, `% `, `> `, `❯ `, `λ `. */
 const PROMPT_END = /[$#%>❯➜»λ]\s*$/u;
@@ -108,8 +112,11 @@ type QueuedEvent =
  * 1. Output, keystrokes and resizes go into one queue; `output()`/`input()` only append (or drop
  *    beyond `maxBacklogBytes`, setting `lossy`), so the session never waits. The queue is fed to
  *    the emulator in order, and a keystroke is looked at only once everything printed before it
- *    has been parsed (`terminal.write(data, callback)`). Output is written in pieces ending at
- *    each line feed and each DECRST 2004, so the screen can be read at those exact points.
+ *    has been parsed (`terminal.write(data, callback)`). While an Enter waits, output is written
+ *    in pieces ending at each line feed and each DECRST 2004, so the screen can be read at those
+ *    exact points. Bulk output is held back rather than emulated (see `canHold`): once the
+ *    running command's output is kept in full, plain text only scrolls the screen, so only its
+ *    last lines reach the emulator, when something next needs the screen.
  * 2. At the first keystroke of a line (outside the alternate screen, where vim, less and top
  *    run and nothing typed is a command), the text before the cursor is the line's prompt: a
  *    shell prompt when it ends like one (`$ `, `# `, `> `…, or like the session's first prompt),
@@ -172,6 +179,11 @@ export class CommandCapture {
   private readonly sink: TerminalTextSink;
   private inputCarry = '';
   private inPaste = false;
+  /** Plain output not yet given to the emulator, and whether some was skipped before it. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private heldSkipped = false;
+  private skipped = 0;
 
   /** Counts output pieces parsed, to tell whether anything was printed between two keystrokes. */
   private outputMark = 0;
@@ -237,6 +249,11 @@ export class CommandCapture {
     return this.overflowed;
   }
 
+  /** Bytes of bulk output that never reached the emulator because only its last lines could matter. */
+  get skippedBytes(): number {
+    return this.skipped;
+  }
+
   /** Bytes the device sent to the user (terminal output). Never blocks; returns immediately. */
   output(data: Buffer | string, offsetSeconds: number): void {
     void offsetSeconds; // a command takes the offset passed with its Enter keystroke
@@ -290,6 +307,8 @@ export class CommandCapture {
   private pump(): void {
     for (;;) {
       const event = this.queue[this.queueHead];
+      const holdable = event?.kind === 'output' && this.canHold(event.data);
+      if (event !== undefined && !holdable && this.heldBytes > 0) return this.releaseHeld();
       if (event === undefined) {
         this.queue.length = 0;
         this.queueHead = 0;
@@ -301,7 +320,10 @@ export class CommandCapture {
         this.queue.splice(0, this.queueHead);
         this.queueHead = 0;
       }
-      if (event.kind === 'output') {
+      if (event.kind === 'output' && holdable) {
+        this.backlogBytes -= event.bytes;
+        if (this.hold(event.data as Buffer)) return;
+      } else if (event.kind === 'output') {
         const text = typeof event.data === 'string' ? event.data : this.outputDecoder.write(event.data);
         if (this.internalError === undefined && text !== '') {
           this.writePieces(text, 0, event.bytes);
@@ -323,15 +345,18 @@ export class CommandCapture {
   }
 
   /**
-   * Writes output to the emulator in pieces that end after each line feed and after each
-   * DECRST 2004; while an Enter waits, "\r\n" gets a piece of its own too, so that the cursor
-   * column before it (where readline's line ends) is known.
+   * Writes output to the emulator. While an Enter waits, in pieces that end after each line feed
+   * and after each DECRST 2004, with "\r\n" in a piece of its own, so that the shell accepting
+   * the line is seen and the cursor column before it (where readline's line ends) is known.
    */
   private writePieces(text: string, from: number, bytes: number): void {
-    const newline = text.indexOf('\n', from);
-    const pasteOff = text.indexOf(PASTE_MODE_OFF, from);
-    let end = Math.min(newline === -1 ? text.length : newline + 1, pasteOff === -1 ? text.length : pasteOff + PASTE_MODE_OFF.length);
-    if (this.pending.length > 0 && end === newline + 1 && newline - 1 > from && text.charAt(newline - 1) === '\r') end = newline - 1;
+    let end = text.length;
+    if (this.pending.length > 0) {
+      const newline = text.indexOf('\n', from);
+      const pasteOff = text.indexOf(PASTE_MODE_OFF, from);
+      end = Math.min(newline === -1 ? end : newline + 1, pasteOff === -1 ? end : pasteOff + PASTE_MODE_OFF.length);
+      if (end === newline + 1 && newline - 1 > from && text.charAt(newline - 1) === '\r') end = newline - 1;
+    }
     const piece = text.slice(from, end);
     this.terminal.write(piece, () => {
       this.guard(() => this.parsed(piece));
@@ -342,6 +367,64 @@ export class CommandCapture {
         this.pump();
       }
     });
+  }
+
+  /**
+   * Whether output can wait outside the emulator: nothing reads the screen until the next
+   * keystroke, resize or end (no line typed, no Enter waiting, not a full-screen program), the
+   * text kept of the running command is complete (both `PlainText`s full), no escape sequence is
+   * open, and the output is plain: text, line breaks and colours, nothing that changes the
+   * terminal's modes. Such output scrolls the screen and nothing else, so the screen it leaves is
+   * its last lines.
+   */
+  private canHold(data: Buffer | string): data is Buffer {
+    return (
+      typeof data !== 'string' &&
+      this.pending.length === 0 &&
+      this.line === undefined &&
+      !this.alternate &&
+      this.internalError === undefined &&
+      this.sinceAccept.full &&
+      (this.outputFrozen || this.commandOutput.full) &&
+      this.textDecoder.idle &&
+      isPlainOutput(data)
+    );
+  }
+
+  /**
+   * Holds plain output, keeping only its last lines (a screen and `MAX_LINE_ROWS` of scrollback).
+   * Returns true when it gave the emulator what it held instead (too much without line breaks).
+   */
+  private hold(data: Buffer): boolean {
+    this.held.push(data);
+    this.heldBytes += data.length;
+    if (this.heldBytes < TRIM_HELD_BYTES) return false;
+    const all = Buffer.concat(this.held, this.heldBytes);
+    const start = startOfLastLines(all, this.terminal.rows + MAX_LINE_ROWS);
+    if (start === -1) {
+      this.held = [all];
+      if (this.heldBytes <= MAX_HELD_BYTES) return false;
+      this.releaseHeld();
+      return true;
+    }
+    this.held = [all.subarray(start)];
+    this.heldBytes = all.length - start;
+    this.heldSkipped = true;
+    this.skipped += start;
+    return false;
+  }
+
+  /** Gives the emulator the held output, then goes on with the queue. */
+  private releaseHeld(): void {
+    const data = this.held.length === 1 ? (this.held[0] as Buffer) : Buffer.concat(this.held, this.heldBytes);
+    this.held = [];
+    this.heldBytes = 0;
+    // A character the skipped output began belongs to it, not to the line held after it.
+    if (this.heldSkipped) this.outputDecoder.end();
+    this.heldSkipped = false;
+    const text = this.outputDecoder.write(data);
+    if (text === '') return this.pump();
+    this.writePieces(text, 0, 0);
   }
 
   /** Never lets an error escape into xterm's write loop: capture stops, the session goes on. */
@@ -604,6 +687,39 @@ export function execCommand(text: string, time: Date, offsetSeconds: number, out
 
 function requireCount(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+}
+
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * Output that only prints and scrolls: no control character that changes the terminal's state
+ * (SO and SI switch character sets), no escape sequence but colours (`CSI … m`) and erasing in
+ * the line (`CSI … K`), and no C1 control written as a character (U+0080–U+009F, UTF-8 C2 80–9F).
+ */
+export function isPlainOutput(data: Buffer): boolean {
+  if (data.includes(0x0e) || data.includes(0x0f)) return false;
+  for (let at = data.indexOf(0xc2); at !== -1; at = data.indexOf(0xc2, at + 1)) {
+    const next = data[at + 1];
+    if (next === undefined || (next >= 0x80 && next <= 0x9f)) return false;
+  }
+  for (let at = data.indexOf(0x1b); at !== -1; at = data.indexOf(0x1b, at + 1)) {
+    if (data[at + 1] !== 0x5b) return false;
+    let k = at + 2;
+    while (k < data.length && (data[k] as number) >= 0x30 && (data[k] as number) <= 0x3b) k++;
+    if (data[k] !== 0x6d && data[k] !== 0x4b) return false;
+    at = k;
+  }
+  return true;
+}
+
+/** Where the last `lines` lines of `data` start (just after a "\r\n"); -1 if it has fewer line breaks. */
+function startOfLastLines(data: Buffer, lines: number): number {
+  let at = data.length;
+  for (let k = 0; k < lines; k++) {
+    at = at === 0 ? -1 : data.lastIndexOf(CRLF, at - 1);
+    if (at === -1) return -1;
+  }
+  return at + CRLF.length;
 }
 
 /** The first row of the logical line `row` belongs to (rows continued by wrapping share one). */

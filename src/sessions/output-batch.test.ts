@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { OutputBatch, type OutputStream } from './output-batch.ts';
+import { OutputBatch, type OutputBatchOptions, type OutputStream } from './output-batch.ts';
 
-function batch(maxBytes?: number): { output: OutputBatch; delivered: Array<[string, OutputStream]> } {
+function batch(options?: OutputBatchOptions): { output: OutputBatch; delivered: Array<[string, OutputStream]> } {
   const delivered: Array<[string, OutputStream]> = [];
-  const output = new OutputBatch((data, stream) => delivered.push([data.toString(), stream]), maxBytes);
+  const output = new OutputBatch((data, stream) => delivered.push([data.toString(), stream]), options);
   return { output, delivered };
 }
 
@@ -23,7 +23,7 @@ describe('OutputBatch', () => {
   });
 
   it('delivers at once when the batch reaches its size', () => {
-    const { output, delivered } = batch(8);
+    const { output, delivered } = batch({ maxBytes: 8 });
     output.add(Buffer.from('1234'), 'stdout');
     output.add(Buffer.from('5678'), 'stdout');
     expect(delivered).toEqual([['12345678', 'stdout']]);
@@ -51,5 +51,24 @@ describe('OutputBatch', () => {
     output.flush();
     await nextTurn();
     expect(delivered).toHaveLength(1);
+  });
+
+  it('lets a batch fill for up to holdMs while output streams, but not an echo after a pause', async () => {
+    const { output, delivered } = batch({ maxBytes: 8 * 1024, holdMs: 200 });
+    output.add(Buffer.alloc(4 * 1024, 'a'), 'stdout');
+    await nextTurn();
+    expect(delivered).toHaveLength(1); // nothing streamed before it: out after the turn
+    output.add(Buffer.from('b'), 'stdout');
+    await nextTurn();
+    expect(delivered).toHaveLength(1); // a large batch just went out: this one waits to fill
+    output.add(Buffer.alloc(8 * 1024 - 1, 'c'), 'stdout');
+    expect(delivered.map(([text]) => text.length)).toEqual([4 * 1024, 8 * 1024]); // full: out at once
+    output.add(Buffer.from('d'), 'stdout');
+    const deadline = Date.now() + 5000;
+    while (delivered.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(delivered[2]).toEqual(['d', 'stdout']); // the last of the stream, after holdMs
+    output.add(Buffer.from('e'), 'stdout'); // an echo after the stream ended: out after the turn
+    await nextTurn();
+    expect(delivered[3]).toEqual(['e', 'stdout']);
   });
 });

@@ -34,6 +34,11 @@ export class TerminalTextDecoder {
   private osc = '';
   private stringEscape = false;
 
+  /** Not inside an escape sequence: the next character is text or starts a new sequence. */
+  get idle(): boolean {
+    return this.state === 'ground';
+  }
+
   feed(data: string, sink: TerminalTextSink): void {
     // The start of the run of printable characters not yet printed. No closure to print it: this
     // runs for every piece of output, and tsx wraps each closure made in `__name`, which is slow.
@@ -141,6 +146,11 @@ export class PlainText {
   private cut = false;
 
   constructor(private readonly maxBytes: number) {}
+
+  /** It has reached `maxBytes` and keeps nothing more: further output cannot change `text`. */
+  get full(): boolean {
+    return this.cut;
+  }
 
   /** Everything beyond `maxBytes` was dropped. */
   get truncated(): boolean {
