@@ -119,13 +119,14 @@ export class Recorder {
   /** Writes the rest, syncs and closes the file, and returns its SHA-256. */
   async close(): Promise<{ sha256: string; failure?: Error }> {
     if (!this.closed) {
-      this.closed = true;
       clearInterval(this.timer);
+      // A character cut by the end of the session is recorded as U+FFFD, not dropped.
       for (const [stream, decoder] of this.decoders) {
         const rest = decoder.end();
         if (rest) this.event('o', rest);
         this.decoders.delete(stream);
       }
+      this.closed = true;
       await this.flush();
       await this.file.sync().catch(() => undefined);
       await this.file.close();
