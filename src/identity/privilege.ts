@@ -11,10 +11,14 @@ export const PRIVILEGES = [
   ...crud('Partition'),
   ...crud('Application'),
   ...crud('Device'),
+  // Changing a device's hostname, port or host key decides where its vaulted credentials are sent.
+  'Device.Pin',
   ...crud('Credential'),
   ...crud('AccessGroup'),
   ...crud('Change'),
   'Request.View',
+  // Revoking someone else's approved request (the group's approvers may always revoke).
+  'Request.Revoke',
   'Session.View',
   'Session.Watch',
   'Session.Terminate',

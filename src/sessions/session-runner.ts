@@ -165,7 +165,17 @@ export class SessionRunner {
       term: client.term,
     });
     const live = new LiveRun(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt);
-    this.deps.live.add({ id: sessionId, recorder, counters: () => live.counters(), terminate: (by) => live.finish('terminated', by), stop: () => live.finish('gateway_stopped') });
+    this.deps.live.add({
+      id: sessionId,
+      userId: actor.userId,
+      deviceId: device.id,
+      requestId: row.id,
+      changeId: change.id,
+      recorder,
+      counters: () => live.counters(),
+      terminate: (by, reason) => live.finish('terminated', by, reason),
+      stop: () => live.finish('gateway_stopped'),
+    });
 
     let connection: ssh2.Client;
     try {
@@ -413,8 +423,8 @@ class LiveRun {
    * Ends the session once, whatever ends it first, and stores how it ended. Never rejects: most
    * callers cannot wait (a closed socket), and a failure here must not take the server down.
    */
-  finish(reason: SessionEndReason, by?: string): Promise<void> {
-    this.finishing ??= this.end(reason, by)
+  finish(reason: SessionEndReason, by?: string, why?: string): Promise<void> {
+    this.finishing ??= this.end(reason, by, why)
       .catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'ending the session failed'))
       // Listed as live until it is stored: closing the server waits for sessions that are ending.
       .finally(() => this.deps.live.remove(this.sessionId));
@@ -497,10 +507,10 @@ class LiveRun {
     this.recorder.output(text, 'stderr');
   }
 
-  private async end(reason: SessionEndReason, by?: string): Promise<void> {
+  private async end(reason: SessionEndReason, by?: string, why?: string): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.output.flush();
-    if (reason === 'terminated' && by) this.warn(`the session was terminated by ${by}.`);
+    if (reason === 'terminated' && by) this.warn(`the session was terminated by ${by}${why ? `: ${why}` : ''}.`);
     if (reason === 'gateway_stopped') this.warn('Changegate is stopping: the session ends now.');
     this.connection?.end();
     const endedAt = this.deps.clock.now();
@@ -527,7 +537,7 @@ class LiveRun {
         actor: by ?? this.actor.username,
         action: 'session.end',
         subject: `session:${this.sessionId}`,
-        data: { reason, exitStatus: this.exitStatus, bytesIn: this.bytesIn, bytesOut: this.bytesOut, recordingSha256: sha256 },
+        data: { reason, ...(why && { why }), exitStatus: this.exitStatus, bytesIn: this.bytesIn, bytesOut: this.bytesOut, recordingSha256: sha256 },
         time: endedAt,
       });
     });
