@@ -12,6 +12,7 @@ import { changeStatus, type Change } from './change.ts';
 import { changesCoveringDevice, findChange, findChangeByName } from './change.store.ts';
 import { decide, presentRequest, type RequestStatus, type RequestView } from './request.ts';
 import {
+  closeOpenRequests,
   decisionsOf,
   findRequestByNumber,
   insertDecision,
@@ -20,6 +21,7 @@ import {
   listRequests,
   requestsPastDue,
   setRequestStatus,
+  type OpenRequestMatch,
   type RequestRow,
 } from './request.store.ts';
 
@@ -160,6 +162,40 @@ export class RequestService {
       await appendEvent(trx, { actor: actor.username, action: 'request.cancel', subject: `request:${number}`, time: now });
       return this.present(trx, { ...request, status: 'cancelled', closed_at: now, close_reason: `cancelled by ${actor.username}` });
     });
+  }
+
+  /**
+   * Cancels the pending and approved requests that match, inside the caller's transaction, because
+   * what they were approved for changed (a device's address or key, a change's plan). Each gets an
+   * event naming why; its requester is told, and with `tellApprovers` the group's approvers too.
+   * The caller has checked its own privilege; the caller also ends the live sessions of these
+   * requests once the transaction commits. Returns the cancelled requests.
+   */
+  async cancelOpen(trx: Tx, match: OpenRequestMatch, why: { readonly actor: string; readonly reason: string; readonly tellApprovers?: boolean }): Promise<RequestRow[]> {
+    const now = this.deps.clock.now();
+    const closed = await closeOpenRequests(trx, match, 'cancelled', now, why.reason);
+    for (const request of closed) {
+      const change = (await findChange(trx, request.change_id)) as Change;
+      const group = (await findAccessGroupsByIds(trx, [change.accessGroupId]))[0];
+      const device = (await findDevicesByIds(trx, [request.device_id]))[0];
+      await appendEvent(trx, {
+        actor: why.actor,
+        action: 'request.cancel',
+        subject: `request:${request.number}`,
+        data: { change: change.name, device: device?.name ?? null, reason: why.reason, was: request.status },
+        time: now,
+      });
+      const approvers = why.tellApprovers && group ? group.approvers : [];
+      await this.deps.notifier.notify(trx, {
+        kind: 'request.cancelled',
+        recipients: [...new Set([request.requester_id, ...approvers])],
+        title: `Request #${request.number} cancelled: ${why.reason}`,
+        body: `Request #${request.number} to run ${change.name} "${change.title}" on ${device?.name ?? 'its device'} was cancelled: ${why.reason}.\nA new request, and a new approval, is needed to run it.`,
+        link: `/requests/${request.number}`,
+        data: { request: request.number, change: change.name, reason: why.reason },
+      });
+    }
+    return closed;
   }
 
   /** One request: for its requester, its approvers, and holders of Request.View in its partition. */

@@ -90,15 +90,29 @@ export async function setRequestStatus(
     .execute();
 }
 
-/** Closes the pending and approved requests of a change (cancelled or expired) and returns them. */
-export async function closeOpenRequestsOfChange(trx: Tx, changeId: string, status: 'cancelled' | 'expired', at: Date, reason: string): Promise<RequestRow[]> {
-  return trx
+/** Which open requests to close: every field given must match. */
+export interface OpenRequestMatch {
+  readonly changeId?: string;
+  readonly deviceId?: string;
+  readonly requestId?: string;
+}
+
+/** Closes the pending and approved requests that match (cancelled or expired) and returns them. */
+export async function closeOpenRequests(trx: Tx, match: OpenRequestMatch, status: 'cancelled' | 'expired', at: Date, reason: string): Promise<RequestRow[]> {
+  if (match.changeId === undefined && match.deviceId === undefined && match.requestId === undefined) return [];
+  let query = trx
     .updateTable('access_request')
     .set({ status, closed_at: at, close_reason: reason })
-    .where('change_id', '=', changeId)
-    .where('status', 'in', ['pending', 'approved'])
-    .returningAll()
-    .execute();
+    .where('status', 'in', ['pending', 'approved']);
+  if (match.changeId !== undefined) query = query.where('change_id', '=', match.changeId);
+  if (match.deviceId !== undefined) query = query.where('device_id', '=', match.deviceId);
+  if (match.requestId !== undefined) query = query.where('id', '=', match.requestId);
+  return query.returningAll().execute();
+}
+
+/** Closes the pending and approved requests of a change (cancelled or expired) and returns them. */
+export async function closeOpenRequestsOfChange(trx: Tx, changeId: string, status: 'cancelled' | 'expired', at: Date, reason: string): Promise<RequestRow[]> {
+  return closeOpenRequests(trx, { changeId }, status, at, reason);
 }
 
 /** Pending or approved requests whose change's window has closed by `now`. */
