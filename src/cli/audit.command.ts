@@ -1,14 +1,26 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { OBJECT_TYPES, parseDuration, type AuditEntryView, type AuditRuleView, type ImportReport, type NewAuditRule, type RulePatch } from '../auditing/index.ts';
+import {
+  OBJECT_TYPES,
+  parseDuration,
+  type AuditEntryView,
+  type AuditRuleView,
+  type EntryPage,
+  type ImportReport,
+  type NewAuditRule,
+  type PromoteResult,
+  type RestoreResult,
+  type RulePatch,
+} from '../auditing/index.ts';
 import { registerChangeAuditCommands } from './change-audit.command.ts';
 import { CommandError, EXIT } from './command-error.ts';
 import { printFields } from './field-list.ts';
-import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
+import { segment } from './api-client.ts';
+import { withApi } from './api-connection.ts';
+import { cliIo } from './cli-io.ts';
 import { wholeNumber } from './option-values.ts';
 import { printJson, printLines, printTable, shortTime, yesNo } from './output.ts';
-import { readLine } from './secret-input.ts';
+import { readAll, readLine } from './secret-input.ts';
 
 const RULE_REF = 'the rule: its name, PARTITION.name or id';
 const LEVELS = ['diff_only', 'full_audit'] as const;
@@ -76,13 +88,13 @@ const ruleFields = (options: RuleOptions) => ({
 
 /** A promotion token: from standard input, or CHANGEGATE_PROMOTE_TOKEN; never on the command line, where `ps` shows it. */
 async function promoteToken(options: PromoteOptions): Promise<string> {
-  const token = options.tokenStdin ? await readLine() : process.env.CHANGEGATE_PROMOTE_TOKEN;
+  const token = options.tokenStdin ? await readLine() : cliIo().env.CHANGEGATE_PROMOTE_TOKEN;
   if (!token) throw new CommandError('Give the other instance\'s API token on standard input (--token-stdin) or in CHANGEGATE_PROMOTE_TOKEN.', EXIT.usage);
   return token.trim();
 }
 
 async function readJsonFile(path: string): Promise<unknown> {
-  const text = path === '-' ? await readStdin() : await readFile(path, 'utf8').catch((error: Error) => {
+  const text = path === '-' ? await readAll() : await readFile(path, 'utf8').catch((error: Error) => {
     throw new CommandError(`Cannot read ${path}: ${error.message}`);
   });
   try {
@@ -90,12 +102,6 @@ async function readJsonFile(path: string): Promise<unknown> {
   } catch (error) {
     throw new CommandError(`${path} is not JSON: ${(error as Error).message}`);
   }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `changegate audit …`: audit rules, the audit trail, restore, the Trash Can, bundles and retention. */
@@ -112,9 +118,9 @@ export function registerAuditCommands(program: Command): void {
     .option('--query <query>', 'narrow them: n:Fin* o:Device l:2 e:yes p:GLOBAL')
     .option('--filter <filter>', 'a saved filter of audit rules')
     .option('--json', 'print the rules as JSON')
-    .action((options: { query?: string; filter?: string; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const found = await core.services.auditRules.list(actor, { q: options.query, filter: options.filter });
+    .action((options: { query?: string; filter?: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const found = await api.get<AuditRuleView[]>('/audit/rules', { q: options.query, filter: options.filter });
         if (options.json) return printJson(found);
         printTable(['rule', 'object type', 'level', 'name pattern', 'application rule', 'partition pattern', 'enabled'], found.map(ruleRow), 'No audit rules match.');
       }),
@@ -125,9 +131,9 @@ export function registerAuditCommands(program: Command): void {
     .description('show one audit rule')
     .argument('<rule>', RULE_REF)
     .option('--json', 'print the rule as JSON')
-    .action((ref: string, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const rule = await core.services.auditRules.get(actor, ref);
+    .action((ref: string, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const rule = await api.get<AuditRuleView>(`/audit/rules/${segment(ref)}`);
         if (options.json) return printJson(rule);
         printRule(rule);
       }),
@@ -142,12 +148,12 @@ export function registerAuditCommands(program: Command): void {
       .addOption(new Option('--level <level>', 'diff_only keeps the changed fields; full_audit the whole object, so it can be restored').choices(LEVELS).makeOptionMandatory())
       .option('--partition <name>', 'where the rule lives (default GLOBAL)')
       .option('--disabled', 'create it disabled'),
-  ).action((name: string, options: RuleOptions & { partition?: string; disabled?: boolean }, command: Command) =>
-    withChangegate(globalOptionsOf(command), async (core, actor) => {
+  ).action((name: string, options: RuleOptions & { partition?: string; disabled?: boolean }) =>
+    withApi(async (api) => {
       // Commander makes both mandatory; this satisfies the types.
       if (!options.type || !options.level) throw new CommandError('Give --type and --level.', EXIT.usage);
       const input: NewAuditRule = { ...ruleFields(options), name, objectType: options.type, level: options.level, partition: options.partition, ...(options.disabled && { enabled: false }) };
-      const created = await core.services.auditRules.create(actor, input);
+      const created = await api.post<AuditRuleView>('/audit/rules', input);
       if (options.json) return printJson(created);
       printLines(`Created audit rule ${created.businessKey}.`);
     }),
@@ -161,10 +167,10 @@ export function registerAuditCommands(program: Command): void {
       .addOption(new Option('--type <object type>', 'the type of object to audit').choices(OBJECT_TYPES))
       .addOption(new Option('--level <level>', 'the level of auditing').choices(LEVELS))
       .option('--no-match-application', 'clear the application matched'),
-  ).action((ref: string, options: RuleOptions, command: Command) =>
-    withChangegate(globalOptionsOf(command), async (core, actor) => {
+  ).action((ref: string, options: RuleOptions) =>
+    withApi(async (api) => {
       const patch: RulePatch = { ...ruleFields(options), ...(options.type !== undefined && { objectType: options.type }) };
-      const edited = await core.services.auditRules.update(actor, ref, patch);
+      const edited = await api.patch<AuditRuleView>(`/audit/rules/${segment(ref)}`, patch);
       if (options.json) return printJson(edited);
       printLines(`Edited audit rule ${edited.businessKey} (version ${edited.version}).`);
     }),
@@ -176,9 +182,9 @@ export function registerAuditCommands(program: Command): void {
       .description(enabled ? 'enable an audit rule' : 'disable an audit rule: it audits nothing until enabled (never the built-in AUDIT_RULES)')
       .argument('<rule>', RULE_REF)
       .option('--reason <text>', 'why: written into the audit entry')
-      .action((ref: string, options: { reason?: string }, command: Command) =>
-        withChangegate(globalOptionsOf(command), async (core, actor) => {
-          const rule = await core.services.auditRules.setEnabled(actor, ref, enabled, options.reason);
+      .action((ref: string, options: { reason?: string }) =>
+        withApi(async (api) => {
+          const rule = await api.post<AuditRuleView>(`/audit/rules/${segment(ref)}/${enabled ? 'enable' : 'disable'}`, { reason: options.reason });
           printLines(`${enabled ? 'Enabled' : 'Disabled'} audit rule ${rule.businessKey}.`);
         }),
       );
@@ -189,9 +195,9 @@ export function registerAuditCommands(program: Command): void {
     .description('delete an audit rule (needs AuditingRule.Delete; never the built-in AUDIT_RULES); it stays in the Trash Can')
     .argument('<rule>', RULE_REF)
     .option('--reason <text>', 'why: written into the audit entry')
-    .action((ref: string, options: { reason?: string }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        await core.services.auditRules.delete(actor, ref, { reason: options.reason });
+    .action((ref: string, options: { reason?: string }) =>
+      withApi(async (api) => {
+        await api.delete(`/audit/rules/${segment(ref)}`, { reason: options.reason });
         printLines(`Deleted audit rule ${ref}.`);
       }),
     );
@@ -202,11 +208,11 @@ export function registerAuditCommands(program: Command): void {
     .argument('<rule>', RULE_REF)
     .option('--related', 'include its partition and the applications it names')
     .option('--output <file>', 'write the bundle here instead of standard output')
-    .action((ref: string, options: { related?: boolean; output?: string }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const bundle = await core.services.bundles.exportRule(actor, ref, { related: options.related });
+    .action((ref: string, options: { related?: boolean; output?: string }) =>
+      withApi(async (api) => {
+        const bundle = await api.get<{ objects: unknown[] }>(`/audit/rules/${segment(ref)}/export`, { related: options.related });
         const text = `${JSON.stringify(bundle, null, 2)}\n`;
-        if (!options.output) return void process.stdout.write(text);
+        if (!options.output) return void cliIo().stdout.write(text);
         await writeFile(options.output, text);
         printLines(`Exported ${bundle.objects.length} object(s) to ${options.output}.`);
       }),
@@ -219,10 +225,10 @@ export function registerAuditCommands(program: Command): void {
     .option('--dry-run', 'report without writing')
     .option('--overwrite', 'replace objects that exist here with other values')
     .option('--json', 'print the report as JSON')
-    .action(async (file: string, options: { dryRun?: boolean; overwrite?: boolean; json?: boolean }, command: Command) => {
+    .action(async (file: string, options: { dryRun?: boolean; overwrite?: boolean; json?: boolean }) => {
       const bundle = await readJsonFile(file);
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const report = await core.services.bundles.import(actor, bundle, options);
+      await withApi(async (api) => {
+        const report = await api.post<ImportReport>('/audit/import', bundle, { dryRun: options.dryRun, overwrite: options.overwrite });
         if (options.json) return printJson(report);
         printReport(report);
       });
@@ -240,10 +246,10 @@ export function registerAuditCommands(program: Command): void {
 
   promote('promote', 'promote an audit rule to another Changegate instance', ['<rule>', RULE_REF])
     .option('--related', 'include its partition and the applications it names')
-    .action(async (ref: string, options: PromoteOptions, command: Command) => {
+    .action(async (ref: string, options: PromoteOptions) => {
       const token = await promoteToken(options);
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const result = await core.services.bundles.promoteRule(actor, ref, { url: options.url, token, related: options.related, dryRun: options.dryRun });
+      await withApi(async (api) => {
+        const result = await api.post<PromoteResult>(`/audit/rules/${segment(ref)}/promote`, { url: options.url, token, related: options.related, dryRun: options.dryRun });
         if (options.json) return printJson(result);
         printLines(`Promoted to ${result.target}:`);
         printReport(result.report);
@@ -251,12 +257,12 @@ export function registerAuditCommands(program: Command): void {
     });
 
   promote('promote-bundle', 'edit further then promote: push a bundle file you edited to another instance', ['<file>', 'the bundle, or - for standard input']).action(
-    async (file: string, options: PromoteOptions, command: Command) => {
+    async (file: string, options: PromoteOptions) => {
       if (file === '-' && options.tokenStdin) throw new CommandError('Standard input cannot hold both the bundle and the token: put the token in CHANGEGATE_PROMOTE_TOKEN.', EXIT.usage);
       const bundle = await readJsonFile(file);
       const token = await promoteToken(options);
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const result = await core.services.bundles.promote(actor, bundle, { url: options.url, token, dryRun: options.dryRun });
+      await withApi(async (api) => {
+        const result = await api.post<PromoteResult>('/audit/promote', { url: options.url, token, dryRun: options.dryRun, bundle });
         if (options.json) return printJson(result);
         printLines(`Promoted to ${result.target}:`);
         printReport(result.report);
@@ -271,9 +277,9 @@ export function registerAuditCommands(program: Command): void {
     .option('--filter <filter>', 'a saved filter of the audit trail')
     .option('--limit <n>', 'at most this many entries', wholeNumber('a number of entries', 1, 500), 50)
     .option('--json', 'print the entries as JSON, with their snapshots')
-    .action((words: string[], options: { filter?: string; limit: number; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const page = await core.services.auditTrail.search(actor, { q: words.join(' '), filter: options.filter, limit: options.limit, expand: options.json });
+    .action((words: string[], options: { filter?: string; limit: number; json?: boolean }) =>
+      withApi(async (api) => {
+        const page = await api.get<EntryPage>('/audit/entries', { q: words.join(' '), filter: options.filter, limit: options.limit, expand: options.json });
         if (options.json) return printJson(page);
         printEntries(page.entries, 'No audit entries match.');
       }),
@@ -284,9 +290,9 @@ export function registerAuditCommands(program: Command): void {
     .description('show one audit entry, with the object before and after')
     .argument('<seq>', 'the entry number', sequence)
     .option('--json', 'print the entry as JSON')
-    .action((seq: number, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const entry = await core.services.auditTrail.get(actor, seq);
+    .action((seq: number, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const entry = await api.get<AuditEntryView>(`/audit/entries/${seq}`);
         if (options.json) return printJson(entry);
         printFields([
           ['Entry', `#${entry.seq}`],
@@ -314,12 +320,10 @@ export function registerAuditCommands(program: Command): void {
     .option('--after', 'to after the change: undo every later change')
     .option('--reason <text>', 'why: written into the new audit entry')
     .option('--json', 'print the result as JSON')
-    .action((seq: number, options: { before?: boolean; after?: boolean; reason?: string; json?: boolean }, command: Command) => {
+    .action((seq: number, options: { before?: boolean; after?: boolean; reason?: string; json?: boolean }) => {
       if (options.before === options.after) throw new CommandError('Say which: --before or --after.', EXIT.usage);
-      return withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const result = options.before
-          ? await core.services.auditTrail.restoreBefore(actor, seq, options.reason)
-          : await core.services.auditTrail.restoreAfter(actor, seq, options.reason);
+      return withApi(async (api) => {
+        const result = await api.post<RestoreResult>(`/audit/entries/${seq}/restore-${options.before ? 'before' : 'after'}`, { reason: options.reason });
         if (options.json) return printJson(result);
         printLines(`Restored ${result.objectType} ${result.businessKey} to ${result.side} entry #${seq} (version ${result.version}${result.entry ? `, entry #${result.entry.seq}` : ''}).`);
       });
@@ -330,9 +334,9 @@ export function registerAuditCommands(program: Command): void {
     .description('the Trash Can: audited objects deleted and not brought back; restore one with `audit restore <seq> --before`')
     .argument('[query...]', 'narrow it with the search syntax')
     .option('--json', 'print the entries as JSON, with their snapshots')
-    .action((words: string[], options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const page = await core.services.auditTrail.trash(actor, { q: words.join(' '), limit: 500, expand: options.json });
+    .action((words: string[], options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const page = await api.get<EntryPage>('/audit/trash', { q: words.join(' '), limit: 500, expand: options.json });
         if (options.json) return printJson(page);
         printEntries(page.entries, 'The Trash Can is empty.');
       }),
@@ -343,9 +347,9 @@ export function registerAuditCommands(program: Command): void {
     .description('remove audit entries older than a duration, and log the purge (needs AuditTrail.Restore at Admin level, system-wide)')
     .requiredOption('--changed-before <duration>', 'an ISO-8601 duration, such as P365D or P1Y', duration)
     .option('--json', 'print the result as JSON')
-    .action((options: { changedBefore: string; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const result = await core.services.auditTrail.purge(actor, options.changedBefore);
+    .action((options: { changedBefore: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const result = await api.post<{ cutoff: string; purged: number }>('/audit/purge', { changedBefore: options.changedBefore });
         if (options.json) return printJson(result);
         printLines(`Purged ${result.purged} audit entr${result.purged === 1 ? 'y' : 'ies'} written before ${result.cutoff}.`);
       }),

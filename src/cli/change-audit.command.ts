@@ -1,9 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { renderReport, REPORT_FORMATS, type AuditedSessionView, type ChangeAuditView, type ReportFormat } from '../review/index.ts';
+import { REPORT_FORMATS, type AuditedSessionView, type ChangeAuditView, type ReportFormat } from '../review/index.ts';
+import { segment } from './api-client.ts';
+import { withApi } from './api-connection.ts';
+import { cliIo } from './cli-io.ts';
 import { printFields } from './field-list.ts';
-import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
 import { isoTime, wholeNumber } from './option-values.ts';
 import { printJson, printLines, printTable, shortTime } from './output.ts';
 
@@ -53,10 +54,10 @@ export function registerChangeAuditCommands(audit: Command): void {
     .option('--command <text>', 'sessions that ran a command containing this text, e.g. "rm -rf"')
     .option('--limit <n>', 'at most n sessions (default 200)', wholeNumber('a limit', 1, 1000))
     .option('--json', 'print the sessions as JSON')
-    .action((options: SessionsOptions, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
+    .action((options: SessionsOptions) =>
+      withApi(async (api) => {
         const { json, ...filter } = options;
-        const sessions = await core.services.reviews.listSessions(actor, filter);
+        const sessions = await api.get<AuditedSessionView[]>('/audit/sessions', filter);
         if (json) return printJson(sessions);
         printTable(['session', 'change', 'score', 'outcome', 'user', 'source', 'device', 'started', 'duration', 'commands'], sessions.map(sessionRow), 'No audited session matches.');
       }),
@@ -67,9 +68,9 @@ export function registerChangeAuditCommands(audit: Command): void {
     .description('a change\'s details, score and board: each script step and each command, per device')
     .argument('<change>', 'the change ID')
     .option('--json', 'print the audit as JSON')
-    .action((name: string, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const view = await core.services.reviews.audit(actor, name);
+    .action((name: string, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const view = await api.get<ChangeAuditView>(`/changes/${segment(name)}/audit`);
         if (options.json) return printJson(view);
         printAudit(view);
       }),
@@ -80,9 +81,9 @@ export function registerChangeAuditCommands(audit: Command): void {
     .description('the session logs of a change: every command with its time, session, exit status and output')
     .argument('<change>', 'the change ID')
     .option('--json', 'print the commands as JSON')
-    .action((name: string, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const view = await core.services.reviews.audit(actor, name);
+    .action((name: string, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const view = await api.get<ChangeAuditView>(`/changes/${segment(name)}/audit`);
         const logs = view.devices
           .flatMap((device) => device.rows.flatMap((row) => (row.command ? [{ device: device.device, ...row.command }] : [])))
           .sort((a, b) => a.time.localeCompare(b.time));
@@ -103,11 +104,11 @@ export function registerChangeAuditCommands(audit: Command): void {
     .argument('<change>', 'the change ID')
     .addOption(new Option('--format <format>', 'html, csv or json').choices(REPORT_FORMATS).default('html'))
     .option('--output <file>', 'write it to this file instead of standard output')
-    .action((name: string, options: { format: ReportFormat; output?: string }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const report = renderReport(await core.services.reviews.audit(actor, name), options.format);
-        if (!options.output) return void process.stdout.write(report.body);
-        await writeFile(options.output, report.body);
+    .action((name: string, options: { format: ReportFormat; output?: string }) =>
+      withApi(async (api) => {
+        const body = Buffer.from(await (await api.send('GET', `/changes/${segment(name)}/audit/report`, { query: { format: options.format } })).arrayBuffer());
+        if (!options.output) return void cliIo().stdout.write(body);
+        await writeFile(options.output, body);
         printLines(`Wrote the ${options.format.toUpperCase()} audit of ${name} to ${options.output}.`);
       }),
     );

@@ -5,8 +5,10 @@ import type { ChangeStatus, ChangeView, ScriptError } from '../changes/index.ts'
 import { isAppError } from '../platform/errors.ts';
 import { CommandError, CommandFailed, EXIT } from './command-error.ts';
 import { numberedLines, printFields } from './field-list.ts';
-import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
+import { segment } from './api-client.ts';
+import { withApi } from './api-connection.ts';
+import { cliIo } from './cli-io.ts';
+import { readAll } from './secret-input.ts';
 import { isoTime } from './option-values.ts';
 import { printJson, printLines, printTable, shortTime } from './output.ts';
 
@@ -37,9 +39,9 @@ export function registerChangeCommands(program: Command): void {
     .addOption(new Option('--status <status>', 'only changes with this status').choices(CHANGE_STATUSES))
     .option('--device <device>', 'only changes that include this device')
     .option('--json', 'print the changes as JSON, scripts included')
-    .action((options: { status?: ChangeStatus; device?: string; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const changes = await core.services.changes.list(actor, { status: options.status, device: options.device });
+    .action((options: { status?: ChangeStatus; device?: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const changes = await api.get<ChangeView[]>('/changes', { status: options.status, device: options.device });
         if (options.json) return printJson(changes);
         printTable(['id', 'title', 'status', 'start', 'due', 'access group', 'devices'], changes.map(changeRow), 'No changes match.');
       }),
@@ -50,9 +52,9 @@ export function registerChangeCommands(program: Command): void {
     .description('show one change: every field, its status and its script')
     .argument('<id>', CHANGE_REF)
     .option('--json', 'print the change as JSON')
-    .action((name: string, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const shown = await core.services.changes.get(actor, name);
+    .action((name: string, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const shown = await api.get<ChangeView>(`/changes/${segment(name)}`);
         if (options.json) return printJson(shown);
         printChange(shown);
       }),
@@ -73,17 +75,17 @@ export function registerChangeCommands(program: Command): void {
     .option('--partition <name>', 'the partition it belongs to (default: GLOBAL)')
     .option('--application <name>', 'the application of its partition it belongs to')
     .option('--json', 'print the change as JSON')
-    .action(async (name: string, options: ChangeOptions & { partition?: string; application?: string }, command: Command) => {
+    .action(async (name: string, options: ChangeOptions & { partition?: string; application?: string }) => {
       const script = await readScript(options);
       if (script === undefined) throw new CommandError('A change needs its script: give --script-file <path> or --script-stdin.', EXIT.usage);
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
+      await withApi(async (api) => {
         const created = await reportingScriptErrors(options, () =>
-          core.services.changes.create(actor, {
+          api.post<ChangeView>('/changes', {
             name,
             title: options.title as string,
             description: options.description,
-            startAt: options.start as Date,
-            dueAt: options.due as Date,
+            startAt: (options.start as Date).toISOString(),
+            dueAt: (options.due as Date).toISOString(),
             accessGroup: options.group as string,
             devices: options.device as string[],
             script,
@@ -109,20 +111,20 @@ export function registerChangeCommands(program: Command): void {
   )
     .option('--description <text>', 'why, and what else an approver should know')
     .option('--json', 'print the change as JSON')
-    .action(async (name: string, options: ChangeOptions, command: Command) => {
+    .action(async (name: string, options: ChangeOptions) => {
       const script = await readScript(options);
       const patch = {
         ...(options.title !== undefined && { title: options.title }),
         ...(options.description !== undefined && { description: options.description }),
-        ...(options.start !== undefined && { startAt: options.start }),
-        ...(options.due !== undefined && { dueAt: options.due }),
+        ...(options.start !== undefined && { startAt: options.start.toISOString() }),
+        ...(options.due !== undefined && { dueAt: options.due.toISOString() }),
         ...(options.group !== undefined && { accessGroup: options.group }),
         ...(options.device !== undefined && { devices: options.device }),
         ...(script !== undefined && { script }),
       };
       if (Object.keys(patch).length === 0) throw new CommandError('Nothing to change: give at least one option (`changegate change edit --help` lists them).', EXIT.usage);
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const updated = await reportingScriptErrors(options, () => core.services.changes.update(actor, name, patch));
+      await withApi(async (api) => {
+        const updated = await reportingScriptErrors(options, () => api.patch<ChangeView>(`/changes/${segment(name)}`, patch));
         if (options.json) return printJson(updated);
         printLines(`Updated change ${updated.name} (version ${updated.version}): ${updated.status}, ${windowText(updated)}.`);
       });
@@ -134,9 +136,9 @@ export function registerChangeCommands(program: Command): void {
     .argument('<id>', CHANGE_REF)
     .option('--reason <text>', 'why, for the requesters and the event log')
     .option('--json', 'print the change as JSON')
-    .action((name: string, options: { reason?: string; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const cancelled = await core.services.changes.cancel(actor, name, options.reason);
+    .action((name: string, options: { reason?: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const cancelled = await api.post<ChangeView>(`/changes/${segment(name)}/cancel`, { reason: options.reason });
         if (options.json) return printJson(cancelled);
         printLines(`Cancelled change ${cancelled.name} (${shortTime(cancelled.cancelledAt)} by ${cancelled.cancelledBy ?? '-'}); its open requests are closed.`);
       }),
@@ -146,9 +148,9 @@ export function registerChangeCommands(program: Command): void {
     .command('remove')
     .description('delete a change that never had requests or sessions (needs Change.Delete); cancel the others')
     .argument('<id>', CHANGE_REF)
-    .action((name: string, _options: object, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        await core.services.changes.delete(actor, name);
+    .action((name: string) =>
+      withApi(async (api) => {
+        await api.delete(`/changes/${segment(name)}`);
         printLines(`Removed change ${name}.`);
       }),
     );
@@ -168,9 +170,7 @@ async function readScript(options: ScriptOptions): Promise<string | undefined> {
     });
   }
   if (!options.scriptStdin) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  return Buffer.concat(chunks).toString('utf8');
+  return readAll();
 }
 
 /**
@@ -184,7 +184,7 @@ async function reportingScriptErrors<T>(options: ScriptOptions, save: () => Prom
     if (!isAppError(error) || error.code !== 'script_invalid' || !scriptErrorsOf(error.details)) throw error;
     const errors = scriptErrorsOf(error.details) as ScriptError[];
     const source = options.scriptFile ?? '<stdin>';
-    process.stderr.write(
+    cliIo().stderr.write(
       [`error: The script in ${source} has ${errors.length} ${errors.length === 1 ? 'error' : 'errors'}; nothing was saved:`, ...errors.map((one) => `  ${source}:${one.line}:${one.column}: ${one.message}`)]
         .map((line) => `${line}\n`)
         .join(''),

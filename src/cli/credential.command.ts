@@ -1,16 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import ssh2 from 'ssh2';
-import type { ChangegateCore } from '../changegate.ts';
-import type { Actor } from '../identity/index.ts';
 import type { CredentialView, SecretInput } from '../inventory/index.ts';
 import { isUuid } from '../platform/ids.ts';
 import { CommandError, EXIT } from './command-error.ts';
 import { printFields } from './field-list.ts';
-import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
+import { segment, type ApiClient } from './api-client.ts';
+import { withApi } from './api-connection.ts';
 import { printJson, printLines, printTable, shortTime } from './output.ts';
-import { promptHidden, readLine } from './secret-input.ts';
+import { promptHidden, readLine, stdinIsTerminal } from './secret-input.ts';
 
 const CREDENTIAL_REF = 'the credential: its id, or account@device (as `credential list` shows it)';
 
@@ -34,9 +32,9 @@ export function registerCredentialCommands(program: Command): void {
     .description('list the credentials you may view (needs Credential.View), never their secrets')
     .option('--device <device>', 'only the credentials of this device')
     .option('--json', 'print the credentials as JSON')
-    .action((options: { device?: string; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const credentials = await core.services.credentials.list(actor, { device: options.device });
+    .action((options: { device?: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const credentials = await api.get<CredentialView[]>('/credentials', { device: options.device });
         if (options.json) return printJson(credentials);
         printTable(['id', 'credential', 'partition', 'kind', 'passphrase', 'sealed with key', 'updated'], credentials.map(credentialRow), 'No credentials match.');
       }),
@@ -47,9 +45,9 @@ export function registerCredentialCommands(program: Command): void {
     .description('show one credential, never its secret')
     .argument('<credential>', CREDENTIAL_REF)
     .option('--json', 'print the credential as JSON')
-    .action((ref: string, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const shown = await core.services.credentials.get(actor, await credentialId(core, actor, ref));
+    .action((ref: string, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const shown = await api.get<CredentialView>(`/credentials/${segment(await credentialId(api, ref))}`);
         if (options.json) return printJson(shown);
         printCredential(shown);
       }),
@@ -66,11 +64,10 @@ export function registerCredentialCommands(program: Command): void {
   )
     .option('--description <text>', 'what the account is for')
     .option('--json', 'print the credential as JSON (never the secret)')
-    .action(async (device: string, account: string, options: SecretOptions & { description?: string; json?: boolean }, command: Command) => {
-      // Read before opening the database, which stays locked while open.
+    .action(async (device: string, account: string, options: SecretOptions & { description?: string; json?: boolean }) => {
       const secret = (await readSecret(options, { prompt: `Password of ${account}@${device}`, required: true })) as SecretInput;
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const created = await core.services.credentials.create(actor, { device, account, secret, description: options.description });
+      await withApi(async (api) => {
+        const created = await api.post<CredentialView>('/credentials', { device, account, secret, description: options.description });
         if (options.json) return printJson(created);
         printLines(`Vaulted credential ${created.name} (${created.id}): ${kindText(created)}, sealed with key ${created.sealedWithKey}.`);
       });
@@ -85,13 +82,13 @@ export function registerCredentialCommands(program: Command): void {
     .addOption(new Option('--new-password', 'replace the secret with a password typed at the terminal without echo (else one line of standard input)').conflicts(['passwordStdin', 'privateKeyFile']))
     .option('--description <text>', 'what the account is for')
     .option('--json', 'print the credential as JSON (never the secret)')
-    .action(async (ref: string, options: SecretOptions & { description?: string; json?: boolean }, command: Command) => {
+    .action(async (ref: string, options: SecretOptions & { description?: string; json?: boolean }) => {
       const secret = await readSecret(options, { prompt: 'New password', required: false });
       if (!secret && options.description === undefined) {
         throw new CommandError('Nothing to change: give a new secret or --description (`changegate credential edit --help` lists the options).', EXIT.usage);
       }
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const updated = await core.services.credentials.update(actor, await credentialId(core, actor, ref), { secret, description: options.description });
+      await withApi(async (api) => {
+        const updated = await api.patch<CredentialView>(`/credentials/${segment(await credentialId(api, ref))}`, { secret, description: options.description });
         if (options.json) return printJson(updated);
         printLines(
           secret
@@ -105,11 +102,11 @@ export function registerCredentialCommands(program: Command): void {
     .command('remove')
     .description('delete a credential and its sealed secret (needs Credential.Delete)')
     .argument('<credential>', CREDENTIAL_REF)
-    .action((ref: string, _options: object, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const id = await credentialId(core, actor, ref);
-        const { name } = await core.services.credentials.get(actor, id);
-        await core.services.credentials.delete(actor, id);
+    .action((ref: string) =>
+      withApi(async (api) => {
+        const id = await credentialId(api, ref);
+        const { name } = await api.get<CredentialView>(`/credentials/${segment(id)}`);
+        await api.delete(`/credentials/${segment(id)}`);
         printLines(`Removed credential ${name}.`);
       }),
     );
@@ -135,12 +132,12 @@ async function readSecret(options: SecretOptions, ask: { readonly prompt: string
     });
     if (options.passphraseStdin) return { privateKey, passphrase: await readLine() };
     if (!isEncryptedKey(privateKey)) return { privateKey };
-    if (!process.stdin.isTTY) throw new CommandError(`The private key in ${options.privateKeyFile} is encrypted: give its passphrase with --passphrase-stdin.`);
+    if (!stdinIsTerminal()) throw new CommandError(`The private key in ${options.privateKeyFile} is encrypted: give its passphrase with --passphrase-stdin.`);
     return { privateKey, passphrase: await promptHidden('Passphrase of the private key: ') };
   }
   if (options.passwordStdin) return { password: await readLine() };
   if (!ask.required && !options.newPassword) return undefined;
-  if (!process.stdin.isTTY) return { password: await readLine() };
+  if (!stdinIsTerminal()) return { password: await readLine() };
   const first = await promptHidden(`${ask.prompt}: `);
   const second = await promptHidden('Repeat it: ');
   if (first !== second) throw new CommandError('The two entries differ: nothing was changed.');
@@ -154,11 +151,11 @@ function isEncryptedKey(privateKey: string): boolean {
 }
 
 /** The id of a credential named by id or by `account@device`. */
-async function credentialId(core: ChangegateCore, actor: Actor, ref: string): Promise<string> {
+async function credentialId(api: ApiClient, ref: string): Promise<string> {
   const at = ref.indexOf('@');
   if (isUuid(ref) || at <= 0) return ref;
   const account = ref.slice(0, at);
-  const matching = (await core.services.credentials.list(actor, { device: ref.slice(at + 1) })).filter((candidate) => candidate.account === account);
+  const matching = (await api.get<CredentialView[]>('/credentials', { device: ref.slice(at + 1) })).filter((candidate) => candidate.account === account);
   if (matching.length !== 1) throw new CommandError(`No credential "${ref}" exists, or you may not see it: \`changegate credential list\` shows them.`);
   return (matching[0] as CredentialView).id;
 }

@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import type { DeviceView } from '../inventory/index.ts';
 import { CommandError, EXIT } from './command-error.ts';
 import { printFields } from './field-list.ts';
-import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
+import { segment } from './api-client.ts';
+import { withApi } from './api-connection.ts';
 import { portNumber } from './option-values.ts';
 import { printJson, printLines, printTable, shortTime } from './output.ts';
 
@@ -42,9 +42,9 @@ export function registerDeviceCommands(program: Command): void {
     .option('--tag <tag>', 'only devices with this tag')
     .option('--search <text>', 'only devices whose name, host name or description contains this text')
     .option('--json', 'print the devices as JSON')
-    .action((options: { partition?: string; tag?: string; search?: string; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const devices = await core.services.devices.list(actor, { partition: options.partition, tag: options.tag, search: options.search });
+    .action((options: { partition?: string; tag?: string; search?: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const devices = await api.get<DeviceView[]>('/devices', { partition: options.partition, tag: options.tag, search: options.search });
         if (options.json) return printJson(devices);
         printTable(['name', 'partition', 'application', 'address', 'tags', 'host key'], devices.map(deviceRow), 'No devices match.');
       }),
@@ -55,9 +55,9 @@ export function registerDeviceCommands(program: Command): void {
     .description('show one device, with its pinned host key')
     .argument('<device>', DEVICE_REF)
     .option('--json', 'print the device as JSON')
-    .action((ref: string, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const shown = await core.services.devices.get(actor, ref);
+    .action((ref: string, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const shown = await api.get<DeviceView>(`/devices/${segment(ref)}`);
         if (options.json) return printJson(shown);
         printDevice(shown);
       }),
@@ -75,9 +75,9 @@ export function registerDeviceCommands(program: Command): void {
     .option('--tag <tags...>', 'tags, such as --tag linux web')
     .option('--host-key <line>', 'pin this SSH host key now: a quoted "ssh-ed25519 AAAA…" line, as in known_hosts or ssh-keyscan')
     .option('--json', 'print the device as JSON')
-    .action((name: string, options: AddOptions, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const created = await core.services.devices.create(actor, {
+    .action((name: string, options: AddOptions) =>
+      withApi(async (api) => {
+        const created = await api.post<DeviceView>('/devices', {
           name,
           hostname: options.host,
           port: options.port,
@@ -106,7 +106,7 @@ export function registerDeviceCommands(program: Command): void {
     .option('--host-key <line>', 'pin this SSH host key instead of the current one (a server that was really reinstalled)')
     .option('--no-host-key', 'unpin the host key: the next `device test` pins the key the device then shows')
     .option('--json', 'print the device as JSON')
-    .action(async (ref: string, options: EditOptions, command: Command) => {
+    .action(async (ref: string, options: EditOptions) => {
       const patch = {
         ...(options.host !== undefined && { hostname: options.host }),
         ...(options.port !== undefined && { port: options.port }),
@@ -116,8 +116,8 @@ export function registerDeviceCommands(program: Command): void {
         ...(options.hostKey !== undefined && { hostKey: options.hostKey || null }),
       };
       if (Object.keys(patch).length === 0) throw new CommandError('Nothing to change: give at least one option (`changegate device edit --help` lists them).', EXIT.usage);
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const updated = await core.services.devices.update(actor, ref, patch);
+      await withApi(async (api) => {
+        const updated = await api.patch<DeviceView>(`/devices/${segment(ref)}`, patch);
         if (options.json) return printJson(updated);
         printLines(`Updated device ${updated.name} (version ${updated.version}).`);
         if (options.hostKey !== undefined) printLines(pinningNote(updated));
@@ -128,9 +128,9 @@ export function registerDeviceCommands(program: Command): void {
     .command('remove')
     .description('delete a device that has no credentials and belongs to no change (needs Device.Delete)')
     .argument('<device>', DEVICE_REF)
-    .action((ref: string, _options: object, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        await core.services.devices.delete(actor, ref);
+    .action((ref: string) =>
+      withApi(async (api) => {
+        await api.delete(`/devices/${segment(ref)}`);
         printLines(`Removed device ${ref}.`);
       }),
     );
@@ -141,10 +141,14 @@ export function registerDeviceCommands(program: Command): void {
       'connect far enough to read the SSH host key (needs Device.Edit): pins it the first time, checks it afterwards; a different key fails with exit code 1',
     )
     .argument('<device>', DEVICE_REF)
+    .option('--expected-fingerprint <SHA256:…>', 'the fingerprint you verified out of band, for pinning a new key of a device that holds credentials')
     .option('--json', 'print the outcome and the device as JSON')
-    .action((ref: string, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const outcome = await core.services.devices.testConnection(actor, ref);
+    .action((ref: string, options: { expectedFingerprint?: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const outcome = await api.post<{ device: DeviceView; hostKeyStatus: 'pinned' | 'matched'; hostKeyFingerprint: string }>(
+          `/devices/${segment(ref)}/test-connection`,
+          options.expectedFingerprint === undefined ? undefined : { expectedFingerprint: options.expectedFingerprint },
+        );
         if (options.json) return printJson(outcome);
         const target = `${outcome.device.name} (${address(outcome.device)})`;
         printLines(

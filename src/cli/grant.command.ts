@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
 import { isPrivilege, PRIVILEGES, type GrantLevel, type GrantView } from '../identity/index.ts';
 import { CommandError } from './command-error.ts';
-import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
+import { segment } from './api-client.ts';
+import { withApi } from './api-connection.ts';
 import { printJson, printLines, printTable, shortTime } from './output.ts';
 
 const PRIVILEGE_HELP = `\nPrivileges:\n${wrap(PRIVILEGES.join(', '), 96, '  ')}`;
@@ -21,9 +21,9 @@ export function registerGrantCommands(program: Command): void {
     .option('--partition <name>', 'only in this partition (default: system-wide)')
     .option('--json', 'print the grant as JSON')
     .addHelpText('after', PRIVILEGE_HELP)
-    .action((username: string, privilege: string, options: { level: GrantLevel; partition?: string; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const grant = await core.services.grants.grant(actor, { username, privilege, level: options.level, partition: options.partition ?? null });
+    .action((username: string, privilege: string, options: { level: GrantLevel; partition?: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const grant = await api.post<GrantView>('/grants', { username, privilege, level: options.level, partition: options.partition ?? null });
         if (options.json) return printJson(grant);
         printLines(`Granted ${grant.privilege} (${grant.level}) to ${grant.username} ${scopeText(grant.partition)}.`);
       }),
@@ -36,15 +36,15 @@ export function registerGrantCommands(program: Command): void {
     .argument('<privilege>', 'such as Change.Edit')
     .option('--partition <name>', 'the partition the grant is for (default: the system-wide grant)')
     .addHelpText('after', PRIVILEGE_HELP)
-    .action((username: string, privilege: string, options: { partition?: string }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
+    .action((username: string, privilege: string, options: { partition?: string }) =>
+      withApi(async (api) => {
         if (!isPrivilege(privilege)) throw new CommandError(`"${privilege}" is not a privilege: \`changegate revoke --help\` lists them.`);
         const partition = options.partition ?? null;
-        const grant = (await core.services.grants.list(actor, { username, privilege })).find((candidate) => candidate.partition === partition);
+        const grant = (await api.get<GrantView[]>('/grants', { username, privilege })).find((candidate) => candidate.partition === partition);
         if (!grant) {
           throw new CommandError(`${username} holds no ${privilege} grant ${scopeText(partition)} that you may see: \`changegate grants --user ${username}\` lists theirs.`);
         }
-        await core.services.grants.revoke(actor, grant.id);
+        await api.delete(`/grants/${segment(grant.id)}`);
         printLines(`Revoked ${grant.privilege} (${grant.level}) from ${grant.username} ${scopeText(grant.partition)}.`);
       }),
     );
@@ -55,9 +55,9 @@ export function registerGrantCommands(program: Command): void {
     .option('--user <username>', "only this user's grants")
     .option('--privilege <privilege>', 'only grants of this privilege')
     .option('--json', 'print the grants as JSON')
-    .action((options: { user?: string; privilege?: string; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const grants = await core.services.grants.list(actor, { username: options.user, privilege: options.privilege });
+    .action((options: { user?: string; privilege?: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const grants = await api.get<GrantView[]>('/grants', { username: options.user, privilege: options.privilege });
         if (options.json) return printJson(grants);
         printTable(['user', 'privilege', 'level', 'partition', 'granted', 'granted by'], grants.map(grantRow), 'No grants match.');
       }),

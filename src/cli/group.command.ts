@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import type { AccessGroupView } from '../changes/index.ts';
 import { CommandError, EXIT } from './command-error.ts';
 import { printFields } from './field-list.ts';
-import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
+import { segment } from './api-client.ts';
+import { withApi } from './api-connection.ts';
 import { wholeNumber } from './option-values.ts';
 import { printJson, printLines, printTable, shortTime, yesNo } from './output.ts';
 
@@ -31,9 +31,9 @@ export function registerGroupCommands(program: Command): void {
     .command('list')
     .description('list the access groups you may view (needs AccessGroup.View)')
     .option('--json', 'print the access groups as JSON')
-    .action((options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const groups = await core.services.groups.list(actor);
+    .action((options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const groups = await api.get<AccessGroupView[]>('/access-groups');
         if (options.json) return printJson(groups);
         printTable(['name', 'partition', 'executors', 'approvers', 'approvals', 'justification', 'planner executes'], groups.map(groupRow), 'There are no access groups you may view.');
       }),
@@ -44,9 +44,9 @@ export function registerGroupCommands(program: Command): void {
     .description('show one access group')
     .argument('<group>', GROUP_REF)
     .option('--json', 'print the access group as JSON')
-    .action((ref: string, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const shown = await core.services.groups.get(actor, ref);
+    .action((ref: string, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const shown = await api.get<AccessGroupView>(`/access-groups/${segment(ref)}`);
         if (options.json) return printJson(shown);
         printGroup(shown);
       }),
@@ -65,9 +65,9 @@ export function registerGroupCommands(program: Command): void {
     .option('--partition <name>', 'the partition it belongs to (default: GLOBAL)')
     .option('--application <name>', 'the application of its partition it belongs to')
     .option('--json', 'print the access group as JSON')
-    .action((name: string, options: GroupOptions & { partition?: string; application?: string }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const created = await core.services.groups.create(actor, {
+    .action((name: string, options: GroupOptions & { partition?: string; application?: string }) =>
+      withApi(async (api) => {
+        const created = await api.post<AccessGroupView>('/access-groups', {
           name,
           partition: options.partition,
           application: options.application,
@@ -96,7 +96,7 @@ export function registerGroupCommands(program: Command): void {
     .option('--planner-may-not-execute', 'whoever planned a change may not also run it')
     .option('--planner-may-execute', 'whoever planned a change may also run it')
     .option('--json', 'print the access group as JSON')
-    .action(async (ref: string, options: GroupOptions, command: Command) => {
+    .action(async (ref: string, options: GroupOptions) => {
       if (options.plannerMayExecute && options.plannerMayNotExecute) {
         throw new CommandError('Give --planner-may-execute or --planner-may-not-execute, not both.', EXIT.usage);
       }
@@ -110,8 +110,8 @@ export function registerGroupCommands(program: Command): void {
         ...(options.plannerMayNotExecute && { plannerMayExecute: false }),
       };
       if (Object.keys(patch).length === 0) throw new CommandError('Nothing to change: give at least one option (`changegate group edit --help` lists them).', EXIT.usage);
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const updated = await core.services.groups.update(actor, ref, patch);
+      await withApi(async (api) => {
+        const updated = await api.patch<AccessGroupView>(`/access-groups/${segment(ref)}`, patch);
         if (options.json) return printJson(updated);
         printLines(`Updated access group ${updated.name} (version ${updated.version}): ${ruleText(updated)}.`);
       });
@@ -121,9 +121,9 @@ export function registerGroupCommands(program: Command): void {
     .command('remove')
     .description('delete an access group that no change uses (needs AccessGroup.Delete)')
     .argument('<group>', GROUP_REF)
-    .action((ref: string, _options: object, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        await core.services.groups.delete(actor, ref);
+    .action((ref: string) =>
+      withApi(async (api) => {
+        await api.delete(`/access-groups/${segment(ref)}`);
         printLines(`Removed access group ${ref}.`);
       }),
     );

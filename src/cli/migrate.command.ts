@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
+import { appendEvent } from '../eventlog/index.ts';
+import { systemClock } from '../platform/clock.ts';
 import { migrate, openDatabase } from '../platform/database.ts';
 import { describeDatabase } from './banner.ts';
 import { globalOptionsOf, loadCliConfig, type GlobalOptions } from './global-options.ts';
+import { localOperator } from './open-changegate.ts';
 import { printLines } from './output.ts';
 
 /** `changegate migrate`: applies the database migrations that have not run yet. */
@@ -18,6 +21,12 @@ async function migrateDatabase(globals: GlobalOptions): Promise<void> {
   try {
     printLines(`Database: ${describeDatabase(config)}`);
     const applied = await migrate(database.db);
+    // The log exists once the first migration ran; a run that applied nothing changed nothing to log.
+    if (applied.length > 0) {
+      await database.db.transaction().execute((trx) =>
+        appendEvent(trx, { actor: localOperator(), action: 'database.migrate', subject: 'database', data: { applied }, time: systemClock.now() }),
+      );
+    }
     printLines(...(applied.length === 0 ? ['The database is up to date.'] : applied.map((name) => `Applied ${name}`)));
   } finally {
     await database.close();

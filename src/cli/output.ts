@@ -1,11 +1,13 @@
+import { cliIo } from './cli-io.ts';
+
 /** Prints a value as indented JSON, for scripts (`--json`). */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  cliIo().stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Prints lines of text for people. */
 export function printLines(...lines: string[]): void {
-  process.stdout.write(lines.map((line) => `${line}\n`).join(''));
+  cliIo().stdout.write(lines.map((line) => `${line}\n`).join(''));
 }
 
 /** Lays rows out in plain text columns under upper-case headers, two spaces apart. */

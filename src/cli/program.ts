@@ -1,14 +1,17 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../changegate.ts';
 import { describeSettings } from '../platform/config.ts';
+import { registerAdminCommands } from './admin.command.ts';
 import { registerAuditCommands } from './audit.command.ts';
 import { registerChangeCommands } from './change.command.ts';
-import { EXIT, reportError } from './command-error.ts';
+import { cliIo, withCliIo, type CliIo } from './cli-io.ts';
+import { CommandError, EXIT, reportError } from './command-error.ts';
 import { registerCredentialCommands } from './credential.command.ts';
 import { registerDeviceCommands } from './device.command.ts';
 import { registerGrantCommands } from './grant.command.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { registerGroupCommands } from './group.command.ts';
+import { registerLoginCommands } from './login.command.ts';
 import { registerMigrateCommand } from './migrate.command.ts';
 import { formatTable } from './output.ts';
 import { registerRequestCommands } from './request.command.ts';
@@ -27,11 +30,14 @@ export function buildProgram(): Command {
     // Set before the commands are added, so every command inherits them.
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
-    .configureHelp({ showGlobalOptions: true, sortSubcommands: false });
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .configureOutput({ writeOut: (text) => void cliIo().stdout.write(text), writeErr: (text) => void cliIo().stderr.write(text) });
   addGlobalOptions(program);
   program.addHelpText('after', settingsHelp());
+  registerLoginCommands(program);
   registerServeCommand(program);
   registerMigrateCommand(program);
+  registerAdminCommands(program);
   registerUserCommands(program);
   registerGrantCommands(program);
   registerTokenCommands(program);
@@ -49,17 +55,35 @@ export function buildProgram(): Command {
 
 /**
  * Runs one command line (without `node` and the script) and returns the exit code: 0 done,
- * 1 failed, 2 a wrong command line or configuration, 130 interrupted.
+ * 1 failed, 2 a wrong command line or configuration, 130 interrupted. `io` replaces the process's
+ * streams and environment for this run (the tests run commands in-process this way).
  */
-export async function runCli(args: readonly string[]): Promise<number> {
-  try {
-    await buildProgram().parseAsync([...args], { from: 'user' });
-    return EXIT.ok;
-  } catch (error) {
-    // Commander has already printed its message (or the help, or the version).
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    return reportError(error);
-  }
+export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  return withCliIo(io, async () => {
+    try {
+      refuseActingAs(args);
+      await buildProgram().parseAsync([...args], { from: 'user' });
+      return EXIT.ok;
+    } catch (error) {
+      // Commander has already printed its message (or the help, or the version).
+      if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return reportError(error, cliIo().stderr);
+    }
+  });
+}
+
+const ACT_AS_GONE =
+  'Commands no longer act as a user named on the command line: sign in as that user with `changegate login <URL>` (or set CHANGEGATE_URL and CHANGEGATE_TOKEN), and every command acts as them.';
+
+/**
+ * `--as` and CHANGEGATE_CLI_USER once let anyone with the database act as any user. They are
+ * refused by name, rather than as an unknown option, so whoever still uses them learns what replaced them.
+ */
+function refuseActingAs(args: readonly string[]): void {
+  const end = args.indexOf('--');
+  const options = end === -1 ? args : args.slice(0, end);
+  if (options.some((arg) => arg === '--as' || arg.startsWith('--as='))) throw new CommandError(`--as is gone. ${ACT_AS_GONE}`, EXIT.usage);
+  if (cliIo().env.CHANGEGATE_CLI_USER) throw new CommandError(`CHANGEGATE_CLI_USER is gone: unset it. ${ACT_AS_GONE}`, EXIT.usage);
 }
 
 function settingsHelp(): string {
@@ -70,7 +94,8 @@ function settingsHelp(): string {
     'Settings come from, in rising priority: defaults, the --config file, the environment, command-line options.',
     ...table,
     '',
-    'The embedded database belongs to one process: while `changegate serve` runs on it, other commands',
-    'refuse; use the API, stop the server, or share a PostgreSQL database (DATABASE_URL).',
+    'These settings are for the commands that open the database themselves: serve, migrate, verify,',
+    'admin reset-password and vault rotate. Every other command is a client of a server\'s API: sign in',
+    'with `changegate login <URL>`, or set CHANGEGATE_URL and CHANGEGATE_TOKEN.',
   ].join('\n');
 }

@@ -2,8 +2,7 @@ import { Option, type Command } from 'commander';
 import type { RequestStatus, RequestView } from '../changes/index.ts';
 import { REQUEST_STATUSES } from '../changes/request.ts';
 import { printFields } from './field-list.ts';
-import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
+import { withApi } from './api-connection.ts';
 import { requestNumber, wholeNumber } from './option-values.ts';
 import { printJson, printLines, printTable, shortTime } from './output.ts';
 
@@ -33,16 +32,9 @@ export function registerRequestCommands(program: Command): void {
     .option('--device <device>', 'only requests for this device')
     .option('--limit <n>', 'at most this many, newest first (default: 200)', wholeNumber('a number of requests', 1, 1000))
     .option('--json', 'print the requests as JSON')
-    .action((options: ListOptions, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const filter = { status: options.status, change: options.change, device: options.device, limit: options.limit };
-        const { requests } = core.services;
-        const found =
-          options.scope === 'approvals'
-            ? await requests.listApprovals(actor, filter)
-            : options.scope === 'all'
-              ? await requests.listAll(actor, filter)
-              : await requests.listMine(actor, filter);
+    .action((options: ListOptions) =>
+      withApi(async (api) => {
+        const found = await api.get<RequestView[]>('/requests', { scope: options.scope, status: options.status, change: options.change, device: options.device, limit: options.limit });
         if (options.json) return printJson(found);
         printTable(['number', 'status', 'change', 'device', 'requester', 'approvals', 'created', 'expires'], found.map(requestRow), 'No requests match.');
       }),
@@ -53,9 +45,9 @@ export function registerRequestCommands(program: Command): void {
     .description('show one request and its decisions: yours, one you approve, or any with Request.View')
     .argument('<number>', NUMBER, requestNumber)
     .option('--json', 'print the request as JSON')
-    .action((number: number, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const shown = await core.services.requests.get(actor, number);
+    .action((number: number, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const shown = await api.get<RequestView>(`/requests/${number}`);
         if (options.json) return printJson(shown);
         printRequest(shown);
       }),
@@ -71,9 +63,9 @@ export function registerRequestCommands(program: Command): void {
     .option('--justification <text>', 'why you need to run it now (some access groups require one)')
     .option('--again', 'ask again after a denial or cancellation, instead of being shown it')
     .option('--json', 'print the request, and whether it was created now, as JSON')
-    .action((device: string, options: { change?: string; justification?: string; again?: boolean; json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const outcome = await core.services.requests.requestAccess(actor, device, { change: options.change, justification: options.justification, again: options.again });
+    .action((device: string, options: { change?: string; justification?: string; again?: boolean; json?: boolean }) =>
+      withApi(async (api) => {
+        const outcome = await api.post<{ request: RequestView; created: boolean }>('/requests', { device, change: options.change, justification: options.justification, again: options.again });
         if (options.json) return printJson(outcome);
         const { request: asked } = outcome;
         printLines(
@@ -94,10 +86,9 @@ export function registerRequestCommands(program: Command): void {
       .argument('<number>', NUMBER, requestNumber)
       .option('--comment <text>', decision === 'approve' ? 'a note for the requester' : 'why, for the requester')
       .option('--json', 'print the request as JSON')
-      .action((number: number, options: { comment?: string; json?: boolean }, command: Command) =>
-        withChangegate(globalOptionsOf(command), async (core, actor) => {
-          const { requests } = core.services;
-          const decided = decision === 'approve' ? await requests.approve(actor, number, options.comment) : await requests.deny(actor, number, options.comment);
+      .action((number: number, options: { comment?: string; json?: boolean }) =>
+        withApi(async (api) => {
+          const decided = await api.post<RequestView>(`/requests/${number}/${decision}`, { comment: options.comment });
           if (options.json) return printJson(decided);
           printLines(`${decision === 'approve' ? 'Approved' : 'Denied'} request #${decided.number} (${decided.requester} to run ${decided.change} on ${decided.device}): it is now ${decided.status}.`);
           if (decided.status === 'pending') printLines(nextStep(decided));
@@ -109,9 +100,9 @@ export function registerRequestCommands(program: Command): void {
     .command('cancel')
     .description('withdraw your pending or approved request')
     .argument('<number>', NUMBER, requestNumber)
-    .action((number: number, _options: object, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const cancelled = await core.services.requests.cancel(actor, number);
+    .action((number: number) =>
+      withApi(async (api) => {
+        const cancelled = await api.post<RequestView>(`/requests/${number}/cancel`);
         printLines(`Cancelled request #${cancelled.number} to run ${cancelled.change} on ${cancelled.device}.`);
       }),
     );

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { createChangegate, VERSION } from '../changegate.ts';
+import { appendEvent } from '../eventlog/index.ts';
+import { systemClock } from '../platform/clock.ts';
 import { firstStartNotes, serveBanner } from './banner.ts';
 import type { Api } from '../platform/http.ts';
 import { CommandError } from './command-error.ts';
 import { globalOptionsOf, loadCliConfig, type GlobalOptions } from './global-options.ts';
+import { localOperator } from './open-changegate.ts';
 import { printLines } from './output.ts';
 import { listenForStop } from './stop-signals.ts';
 
@@ -37,6 +40,10 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
       const started = await changegate.startBackground();
       const address = changegate.app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.httpPort;
+      // Who started a server on this database, and where: the log then says under whom every later entry was written.
+      await changegate.database.db.transaction().execute((trx) =>
+        appendEvent(trx, { actor: localOperator(), action: 'server.start', subject: 'server', data: { version: VERSION, httpPort: port, sshPort: started.sshPort }, time: systemClock.now() }),
+      );
       const notes = [
         ...firstStartNotes(changegate),
         ...(started.interruptedSessions > 0 ? [`${started.interruptedSessions} session(s) left open by a crash are now marked interrupted.`] : []),

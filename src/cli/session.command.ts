@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
-import { isAppError } from '../platform/errors.ts';
 import { parseCast, type CastEvent, type CommandView, type SessionView } from '../sessions/index.ts';
+import type { ApiClient } from './api-client.ts';
+import { withApi } from './api-connection.ts';
+import { cliIo } from './cli-io.ts';
 import { CommandError, CommandFailed, EXIT } from './command-error.ts';
 import { printFields } from './field-list.ts';
-import { globalOptionsOf, type GlobalOptions } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
 import { isoTime, positiveNumber, wholeNumber } from './option-values.ts';
 import { printJson, printLines, printTable, shortTime } from './output.ts';
 import { listenForStop } from './stop-signals.ts';
@@ -45,10 +46,10 @@ export function registerSessionCommands(program: Command): void {
     .option('--command <text>', 'only sessions that ran a command containing this text, such as "rm -rf"')
     .option('--limit <n>', 'at most this many (default: 200)', wholeNumber('a number of sessions', 1, 1000))
     .option('--json', 'print the sessions as JSON')
-    .action((options: ListOptions, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
+    .action((options: ListOptions) =>
+      withApi(async (api) => {
         const { json, live, ...filter } = options;
-        const found = await core.services.sessions.list(actor, { ...filter, ...(live && { live: true }) });
+        const found = await api.get<SessionView[]>('/sessions', { ...filter, ...(live && { live: true }) });
         if (json) return printJson(found);
         printTable(['number', 'user', 'device', 'account', 'change', 'start', 'duration', 'end reason', 'commands'], found.map(sessionRow), 'No sessions match.');
       }),
@@ -59,15 +60,12 @@ export function registerSessionCommands(program: Command): void {
     .description('show one session: every field of its record, and each command with its time, offset, exit status and output')
     .argument('<number>', NUMBER, sessionNumber)
     .option('--json', 'print the session and its commands as JSON')
-    .action((number: number, options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const { sessions } = core.services;
-        const ref = String(number);
-        const shown = await sessions.get(actor, ref);
-        const commands = await sessions.commands(actor, ref);
-        const recording = await sessions.recording(actor, ref);
-        if (options.json) return printJson({ ...shown, recordingFile: recording.path, commands });
-        printSession(shown, recording.path, commands);
+    .action((number: number, options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const [shown, commands] = await Promise.all([api.get<SessionView>(`/sessions/${number}`), api.get<CommandView[]>(`/sessions/${number}/commands`)]);
+        const recordingUrl = `${api.baseUrl}/api/v1/sessions/${number}/recording`;
+        if (options.json) return printJson({ ...shown, recordingUrl, commands });
+        printSession(shown, recordingUrl, commands);
       }),
     );
 
@@ -77,10 +75,11 @@ export function registerSessionCommands(program: Command): void {
     .argument('<number>', NUMBER, sessionNumber)
     .option('--output <file>', 'where to write it (default: session-<number>.cast in the current directory)')
     .addHelpText('after', '\nPrints where it was written and its SHA-256; exits 1 when an ended session\'s file no longer has the hash recorded at its end.')
-    .action(async (number: number, options: { output?: string }, command: Command) => {
-      const recording = await recordingOf(globalOptionsOf(command), number);
+    .action((number: number, options: { output?: string }) =>
+      withApi(async (api) => {
+      const recording = await fetchRecording(api, number);
       const target = path.resolve(options.output ?? `session-${number}.cast`);
-      const { sha256, bytes } = await copyRecording(recording.path, target, number);
+      const { sha256, bytes } = await saveRecording(recording.body, target);
       printLines(`Saved the recording of session ${number} to ${target} (${bytes} bytes).`, `SHA-256: ${sha256}`);
       if (recording.live) return printLines('The session is still running: this is what it recorded so far, and its hash is recorded when it ends.');
       if (recording.sha256 === null) return printLines('No hash was recorded for this session (its recording was missing when it was closed), so the file cannot be checked.');
@@ -91,7 +90,8 @@ export function registerSessionCommands(program: Command): void {
         );
       }
       printLines('It matches the hash recorded when the session ended.');
-    });
+      }),
+    );
 
   session
     .command('play')
@@ -99,22 +99,22 @@ export function registerSessionCommands(program: Command): void {
     .argument('<number>', NUMBER, sessionNumber)
     .option('--speed <n>', 'play this many times faster, such as 2, or 0.5 for slower (default: 1)', positiveNumber('a speed'))
     .option('--idle-limit <seconds>', 'cut every pause longer than this to this many seconds (default: the recording\'s own limit, else none)', positiveNumber('a number of seconds'))
-    .action(async (number: number, options: { speed?: number; idleLimit?: number }, command: Command) => {
-      // The database is closed before playing: a long playback must not hold the embedded one.
-      const recording = await recordingOf(globalOptionsOf(command), number);
-      const { header, events } = parseCast(await readRecording(recording.path, number));
-      if (!header) throw new CommandError(`The recording of session ${number} in ${recording.path} is empty or not an asciicast file.`);
-      if (recording.live) process.stderr.write(`Session ${number} is still running: playing what it recorded so far.\n`);
+    .action(async (number: number, options: { speed?: number; idleLimit?: number }) => {
+      const { stdout, stderr } = cliIo();
+      const recording = await withApi((api) => fetchRecording(api, number));
+      const { header, events } = parseCast(await new Response(recording.body).text());
+      if (!header) throw new CommandError(`The recording of session ${number} is empty or not an asciicast file.`);
+      if (recording.live) stderr.write(`Session ${number} is still running: playing what it recorded so far.\n`);
       const headerLimit = typeof header.idle_time_limit === 'number' && header.idle_time_limit > 0 ? header.idle_time_limit : undefined;
       const schedule = playbackSchedule(events, { speed: options.speed ?? 1, idleLimit: options.idleLimit ?? headerLimit });
       const stop = listenForStop(() => {});
       const length = ((schedule.at(-1)?.atMs ?? 0) / 1000).toFixed(1);
-      process.stderr.write(`Playing the recording of session ${number} (${length} s); Ctrl+C stops.\n`);
+      stderr.write(`Playing the recording of session ${number} (${length} s); Ctrl+C stops.\n`);
       try {
-        if (!(await play(schedule, process.stdout, stop.requested))) {
+        if (!(await play(schedule, stdout, stop.requested))) {
           // Leave the terminal usable: the recording may have been cut inside a colour or with the cursor hidden.
-          if (process.stdout.isTTY) process.stdout.write('\u001b[0m\u001b[?25h');
-          process.stderr.write(`\nStopped playing session ${number}.\n`);
+          if (stdout.isTTY) stdout.write('\u001b[0m\u001b[?25h');
+          stderr.write(`\nStopped playing session ${number}.\n`);
           throw new CommandFailed(EXIT.interrupted);
         }
       } finally {
@@ -126,19 +126,10 @@ export function registerSessionCommands(program: Command): void {
     .command('terminate')
     .description('end a running session at once (needs Session.Terminate); its user sees who ended it')
     .argument('<number>', NUMBER, sessionNumber)
-    .action((number: number, _options: object, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        try {
-          const ended = await core.services.sessions.terminate(actor, String(number));
-          printLines(`Terminated session ${ended.number} of ${ended.user} on ${ended.device}; ${ended.user} was told.`);
-        } catch (error) {
-          if (!isAppError(error) || error.code !== 'session_elsewhere') throw error;
-          // The CLI runs no sessions itself: a live one always runs in a server process.
-          throw new CommandError(
-            `Session ${number} runs in a Changegate server, which this command cannot reach into: end it through that server's API ` +
-              `(POST /api/v1/sessions/${number}/terminate, with Session.Terminate) or its web interface.`,
-          );
-        }
+    .action((number: number) =>
+      withApi(async (api) => {
+        const ended = await api.post<SessionView>(`/sessions/${number}/terminate`);
+        printLines(`Terminated session ${ended.number} of ${ended.user} on ${ended.device}; ${ended.user} was told.`);
       }),
     );
 }
@@ -148,29 +139,29 @@ function sessionNumber(raw: string): number {
   return wholeNumber('a session number', 1)(raw.replace(/^#/, ''));
 }
 
-async function recordingOf(globals: GlobalOptions, number: number): Promise<{ path: string; sha256: string | null; live: boolean }> {
-  return withChangegate(globals, (core, actor) => core.services.sessions.recording(actor, String(number)));
+interface Recording {
+  readonly body: ReadableStream<Uint8Array>;
+  /** The hash recorded when the session ended; null while it runs, or when its file was missing then. */
+  readonly sha256: string | null;
+  readonly live: boolean;
 }
 
-const missing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
-
-async function readRecording(file: string, number: number): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if (missing(error)) throw new CommandError(`The recording of session ${number} is not in ${file}: it was moved or deleted.`);
-    throw error;
-  }
+/** The recording as the server sends it, with the session's state and recorded hash. */
+async function fetchRecording(api: ApiClient, number: number): Promise<Recording> {
+  const session = await api.get<SessionView>(`/sessions/${number}`);
+  const response = await api.send('GET', `/sessions/${number}/recording`);
+  if (!response.body) throw new CommandError(`The server sent no recording for session ${number}.`);
+  return { body: response.body, sha256: session.recordingSha256, live: session.live };
 }
 
-/** Copies the file while hashing what is copied (a live recording grows); the target appears whole or not at all. */
-async function copyRecording(source: string, target: string, number: number): Promise<{ sha256: string; bytes: number }> {
+/** Saves what arrives while hashing it (a live recording grows); the target appears whole or not at all. */
+async function saveRecording(body: ReadableStream<Uint8Array>, target: string): Promise<{ sha256: string; bytes: number }> {
   const partial = `${target}.partial`;
   const hash = createHash('sha256');
   let bytes = 0;
   const output = await open(partial, 'w', 0o640);
   try {
-    for await (const chunk of createReadStream(source)) {
+    for await (const chunk of Readable.fromWeb(body as WebReadableStream<Uint8Array>)) {
       hash.update(chunk as Buffer);
       bytes += (chunk as Buffer).length;
       await output.write(chunk as Buffer);
@@ -180,7 +171,6 @@ async function copyRecording(source: string, target: string, number: number): Pr
   } catch (error) {
     await output.close().catch(() => undefined);
     await rm(partial, { force: true });
-    if (missing(error)) throw new CommandError(`The recording of session ${number} is not in ${source}: it was moved or deleted.`);
     throw error;
   }
   return { sha256: hash.digest('hex'), bytes };
@@ -283,7 +273,7 @@ const sessionRow = (session: SessionView): string[] => [
 /** A time to the second, in UTC: `2026-11-21 14:05:09Z`. */
 const secondTime = (iso: string | null) => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}Z` : null);
 
-function printSession(session: SessionView, recordingFile: string, commands: readonly CommandView[]): void {
+function printSession(session: SessionView, recordingUrl: string, commands: readonly CommandView[]): void {
   printFields([
     ['Session', session.number],
     ['ID', session.id],
@@ -301,7 +291,7 @@ function printSession(session: SessionView, recordingFile: string, commands: rea
     ['Exit status', session.exitStatus],
     ['Bytes in', session.bytesIn],
     ['Bytes out', session.bytesOut],
-    ['Recording', recordingFile],
+    ['Recording', recordingUrl],
     ['SHA-256', session.recordingSha256 ?? (session.live ? 'recorded when the session ends' : null)],
     ['Capture', session.captureLossy ? 'lossy: some commands may be missing or cut' : 'complete'],
   ]);

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { UserView } from '../identity/index.ts';
 import { generatePassword } from '../identity/password.ts';
-import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
+import { segment } from './api-client.ts';
+import { withApi } from './api-connection.ts';
 import { printJson, printLines, printTable, yesNo } from './output.ts';
 import { readLine, readNewPassword } from './secret-input.ts';
 
@@ -27,11 +27,10 @@ export function registerUserCommands(program: Command): void {
     .option('--time-zone <zone>', 'IANA time zone such as Europe/Berlin (default: UTC)')
     .option('--password-stdin', 'read the password from one line of standard input')
     .option('--json', 'print the user (and any generated password) as JSON')
-    .action(async (username: string, options: AddOptions, command: Command) => {
-      // Read before opening the database, which stays locked while open.
+    .action(async (username: string, options: AddOptions) => {
       const password = options.passwordStdin ? await readLine() : generatePassword();
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const created = await core.services.users.create(actor, {
+      await withApi(async (api) => {
+        const created = await api.post<UserView>('/users', {
           username,
           password,
           displayName: options.displayName,
@@ -49,9 +48,9 @@ export function registerUserCommands(program: Command): void {
     .command('list')
     .description('list every user, disabled ones included')
     .option('--json', 'print the users as JSON')
-    .action((options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
-        const users = await core.services.users.list(actor, { includeDisabled: true });
+    .action((options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const users = await api.get<UserView[]>('/users', { includeDisabled: true });
         if (options.json) return printJson(users);
         printTable(['username', 'display name', 'email', 'time zone', 'disabled', 'TOTP'], users.map(userRow), 'There are no users.');
       }),
@@ -62,9 +61,9 @@ export function registerUserCommands(program: Command): void {
       .command(disabled ? 'disable' : 'enable')
       .description(disabled ? 'disable a user: their web sessions end and no password, token or key lets them in' : 'enable a disabled user again')
       .argument('<username>', 'the user')
-      .action((username: string, _options: object, command: Command) =>
-        withChangegate(globalOptionsOf(command), async (core, actor) => {
-          await core.services.users.setDisabled(actor, username, disabled);
+      .action((username: string) =>
+        withApi(async (api) => {
+          await api.post(`/users/${segment(username)}/${disabled ? 'disable' : 'enable'}`);
           printLines(`${disabled ? 'Disabled' : 'Enabled'} user ${username}.`);
         }),
       );
@@ -75,10 +74,10 @@ export function registerUserCommands(program: Command): void {
     .description("set a user's password (also lifts a lockout): typed twice at a terminal, else one line of standard input")
     .argument('<username>', 'the user')
     .option('--password-stdin', 'read the password from one line of standard input, even at a terminal')
-    .action(async (username: string, options: { passwordStdin?: boolean }, command: Command) => {
+    .action(async (username: string, options: { passwordStdin?: boolean }) => {
       const password = await readNewPassword({ fromStdin: options.passwordStdin === true });
-      await withChangegate(globalOptionsOf(command), async (core, actor) => {
-        await core.services.users.setPassword(actor, username, password);
+      await withApi(async (api) => {
+        await api.post(`/users/${segment(username)}/password`, { password });
         printLines(`Set the password of ${username}.`);
       });
     });

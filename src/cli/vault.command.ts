@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { masterKeyFile, SEALED_COLUMNS } from '../changegate.ts';
 import { appendEvent } from '../eventlog/index.ts';
-import { requirePrivilege, SYSTEM } from '../identity/index.ts';
 import { systemClock } from '../platform/clock.ts';
 import { parseMasterKeys } from '../platform/secret-box.ts';
 import { rotateVault, type MasterKeySource, type VaultRotation } from '../platform/vault-rotation.ts';
+import { cliIo } from './cli-io.ts';
 import { globalOptionsOf } from './global-options.ts';
-import { withChangegate } from './open-changegate.ts';
+import { withLocalChangegate } from './open-changegate.ts';
 import { printJson, printLines } from './output.ts';
 
 const ROTATE_HELP = `
@@ -18,6 +18,9 @@ With CHANGEGATE_MASTER_KEY, give the new key first and the old ones after it, fo
   CHANGEGATE_MASTER_KEY="$(openssl rand -base64 32),<old key>" changegate vault rotate
 then keep the new key alone in CHANGEGATE_MASTER_KEY.
 
+It opens the database itself, as it needs the master keys: run it where the data directory (or
+DATABASE_URL and CHANGEGATE_MASTER_KEY) can be read. The event log names you as cli:<OS user>@<host>.
+
 A server reads its keys at start: restart it afterwards. Stop every server on the database first:
 one still running keeps the old key and cannot open what was re-sealed.`;
 
@@ -27,31 +30,30 @@ export function registerVaultCommands(program: Command): void {
 
   vault
     .command('rotate')
-    .description('re-seal every secret under a new master key, all or nothing (needs User.Admin, and the master keys)')
+    .description('re-seal every secret under a new master key, all or nothing (opens the database itself: needs the master keys)')
     .option('--json', 'print what moved and the key ids (never a key) as JSON')
     .addHelpText('after', ROTATE_HELP)
     .action((options: { json?: boolean }, command: Command) =>
-      withChangegate(globalOptionsOf(command), async (core, actor) => {
+      withLocalChangegate(globalOptionsOf(command), async (core, operator) => {
         const { db } = core.database;
-        // Whoever holds the keys could re-seal without Changegate; the check is about who acts in its name and log.
-        await requirePrivilege(db, actor, 'User.Admin', SYSTEM);
+        const { stderr } = cliIo();
         const source: MasterKeySource = core.config.masterKey
           ? { kind: 'setting', keys: parseMasterKeys(core.config.masterKey) ?? [] }
           : { kind: 'file', file: masterKeyFile(core.config) };
-        const showProgress = !options.json && process.stderr.isTTY === true;
+        const showProgress = !options.json && stderr.isTTY === true;
         const rotation = await rotateVault({
           db,
           source,
           columns: SEALED_COLUMNS,
           onProgress: (moved) => {
-            if (showProgress) process.stderr.write(`\rRe-sealed ${moved} values…`);
+            if (showProgress) stderr.write(`\rRe-sealed ${moved} values…`);
           },
           // In the re-seal's transaction: the entry exists exactly when the values moved.
           record: async (trx, done) => {
-            await appendEvent(trx, { actor: actor.username, action: 'vault.rotate', subject: 'vault:master-key', data: { ...done }, time: systemClock.now() });
+            await appendEvent(trx, { actor: operator, action: 'vault.rotate', subject: 'vault:master-key', data: { ...done }, time: systemClock.now() });
           },
         });
-        if (showProgress) process.stderr.write('\r\u001b[K');
+        if (showProgress) stderr.write('\r\u001b[K');
         if (options.json) return printJson({ ...rotation, ...(source.kind === 'file' && { keyFile: source.file }) });
         printLines(...rotationReport(rotation, source, core.config.databaseUrl !== undefined));
       }),

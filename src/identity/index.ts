@@ -2,6 +2,7 @@ export { hasPrivilege, partitionsWith, requireObjectPrivilege, requirePrivilege 
 export { SYSTEM_ACTOR_NAME, type Actor } from './actor.ts';
 export { AuthService, type ApiTokenView, type Authenticated, type AuthPolicy, type WebSession } from './auth.service.ts';
 export { bootstrapInstallation, FIRST_ADMIN, type BootstrapResult } from './bootstrap.ts';
+export { breakGlassResetPassword, type BreakGlassReset } from './break-glass.ts';
 export { GrantService, type GrantInput, type GrantView } from './grant.service.ts';
 export { APPLICATION_NAME, GLOBAL_PARTITION, PARTITION_NAME, PartitionService, type ApplicationView, type PartitionView } from './partition.service.ts';
 export { findUserByName, userKind } from './user.store.ts';
