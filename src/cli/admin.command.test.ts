@@ -1,91 +1,121 @@
-import { describe, expect, it } from 'vitest';
-import { DATABASE_KINDS } from '../../test/databases.ts';
-import { newInstallation, runChangegate, type CliResult, type Installation } from './cli-process.testing.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliOperator, signedInOperator, startCliServer, type CliOperator, type CliServer } from '../../test/cli-kit.ts';
+import { createEmptyPostgresDatabase, DATABASE_KINDS } from '../../test/databases.ts';
+import { ADMIN_PASSWORD, TEST_MASTER_KEY } from '../../test/harness.ts';
+import { localOperator } from './open-changegate.ts';
 
-/** What a command printed, for a failed expectation to show. */
-const shown = (args: readonly string[], result: CliResult) => `changegate ${args.join(' ')} → ${result.code}\n${result.stdout}${result.stderr}`;
+// Each block is one operator's session on its own installation, step after step, in this process
+// against a server listening on a loopback port.
+describe.each(DATABASE_KINDS)('users, grants, tokens and verification on %s', (kind) => {
+  let server: CliServer;
+  let admin: CliOperator;
+  beforeAll(async () => {
+    server = await startCliServer(kind);
+    admin = await signedInOperator(server, 'admin', ADMIN_PASSWORD);
+  });
+  afterAll(async () => {
+    admin?.remove();
+    await server?.remove();
+  });
 
-/** Runs commands on one installation, expecting each to end with the given exit code. */
-function operator(installation: Installation) {
-  const changegate = async (args: readonly string[], expectedCode = 0, input?: string) => {
-    const result = await runChangegate(installation, args, input);
-    expect(result.code, shown(args, result)).toBe(expectedCode);
-    return result;
-  };
-  const json = async <T>(args: readonly string[]): Promise<T> => {
-    const result = await changegate(args);
-    expect(result.stderr, shown(args, result)).toBe('');
-    return JSON.parse(result.stdout) as T;
-  };
-  return { changegate, json };
-}
+  it('adds and lists users, grants and revokes, creates and lists tokens, and verifies the log', async () => {
+    const { changegate, json } = admin;
 
-// Each test is one operator's session on its own installation, step after step; the tests run side
-// by side to keep the file quick, as every step is a process that opens the database.
-describe.concurrent('users, grants, tokens and verification', () => {
-  it.for(DATABASE_KINDS)('on %s', { timeout: 90_000 }, async (kind, { onTestFinished }) => {
-    const installation = await newInstallation(kind);
-    onTestFinished(() => installation.remove());
-    const { changegate, json } = operator(installation);
-
-    // user add: a generated password, printed once. The first command of an installation also
-    // creates the administrator and gives its generated password, on stderr.
+    // user add: a generated password, printed once.
     const alice = await changegate(['user', 'add', 'alice', '--display-name', 'Alice Liddell', '--email', 'alice@example.com', '--time-zone', 'Europe/Berlin']);
     expect(alice.stdout).toMatch(/^Added user alice\.\nPassword: [A-Za-z0-9_-]{24}\nIt is shown only once/);
-    expect(alice.stderr).toMatch(/^Sign in as "admin" with password: \S+$/m);
     const users = await json<Array<Record<string, unknown>>>(['user', 'list', '--json']);
     expect(users.map((user) => user.username)).toEqual(['admin', 'alice']);
     expect(users[1]).toMatchObject({ displayName: 'Alice Liddell', email: 'alice@example.com', timeZone: 'Europe/Berlin', disabled: false, totpEnabled: false });
     expect(JSON.stringify(users)).not.toMatch(/password|scrypt/i);
+    // The generated password is alice's: she signs in with it.
+    const generated = /^Password: (\S+)$/m.exec(alice.stdout)?.[1] as string;
+    (await signedInOperator(server, 'alice', generated)).remove();
 
     // grant, grants, revoke.
-    expect((await changegate(['grant', 'alice', 'Change.Edit', '--level', 'admin', '--partition', 'GLOBAL'])).stdout).toBe(
-      'Granted Change.Edit (admin) to alice in partition GLOBAL.\n',
-    );
+    expect((await changegate(['grant', 'alice', 'Change.Edit', '--level', 'admin', '--partition', 'GLOBAL'])).stdout).toBe('Granted Change.Edit (admin) to alice in partition GLOBAL.\n');
     expect(await json(['grants', '--user', 'alice', '--json'])).toEqual([
       expect.objectContaining({ username: 'alice', privilege: 'Change.Edit', level: 'admin', partition: 'GLOBAL', grantedBy: 'admin' }),
     ]);
-    expect((await changegate(['revoke', 'alice', 'Change.Edit', '--partition', 'GLOBAL'])).stdout).toBe(
-      'Revoked Change.Edit (admin) from alice in partition GLOBAL.\n',
-    );
+    expect((await changegate(['revoke', 'alice', 'Change.Edit', '--partition', 'GLOBAL'])).stdout).toBe('Revoked Change.Edit (admin) from alice in partition GLOBAL.\n');
     expect(await json(['grants', '--user', 'alice', '--json'])).toEqual([]);
 
-    // token create prints the token once; token list shows it, never the token itself.
-    const created = await changegate(['token', 'create', 'ci', '--expires-in-days', '7']);
+    // token create asks for the password again (a token cannot make tokens) and prints the token once;
+    // token list shows it, never the token itself.
+    const created = await changegate(['token', 'create', 'ci', '--expires-in-days', '7', '--password-stdin'], 0, `${ADMIN_PASSWORD}\n`);
     const token = /^cg_[A-Za-z0-9_-]{43}$/m.exec(created.stdout)?.[0] as string;
     expect(token, created.stdout).toBeDefined();
+    expect(created.stdout).toMatch(/^Created API token "ci" \([0-9a-f-]{36}\) for admin, expiring \S+ \S+:\n/);
     expect(created.stdout).toContain('it cannot be shown again');
+    expect((await changegate(['token', 'create', 'ci2', '--password-stdin'], 1, 'wrong-password\n')).stderr).toBe('error: The username, password or one-time code is not correct.\n');
     const tokens = await changegate(['token', 'list', '--json']);
-    expect(JSON.parse(tokens.stdout)).toEqual([expect.objectContaining({ name: 'ci', prefix: token.slice(0, 9), revokedAt: null })]);
+    expect(JSON.parse(tokens.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'ci', prefix: token.slice(0, 9), revokedAt: null })]));
+    expect(JSON.parse(tokens.stdout)).toHaveLength(2);
     expect(tokens.stdout).not.toContain(token);
+    expect((await changegate(['token', 'revoke', token.slice(0, 9)])).stdout).toBe(`Revoked API token "ci" (${token.slice(0, 9)}…).\n`);
 
-    // verify: every step above appended to the log, which verifies.
-    expect((await changegate(['verify'])).stdout).toMatch(/^Event log verified: (\d+) entries; head \1 [0-9a-f]{64}\n$/);
+    // verify opens the database itself: beside the server on PostgreSQL; on PGlite, which one
+    // process holds, once the server stopped. Every step above appended to the log, which verifies;
+    // each run is itself logged, naming the operating-system user and host.
+    const local = cliOperator(server.settings);
+    if (kind === 'pglite') await server.stop();
+    const first = await local.changegate(['verify']);
+    expect(first.stdout).toMatch(/^Event log verified: (\d+) entries; head \1 [0-9a-f]{64}\n$/);
+    const second = await local.changegate(['verify', '--json']);
+    const count = Number(/verified: (\d+)/.exec(first.stdout)?.[1]);
+    expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, verified: count + 1 });
+    if (kind === 'postgres') {
+      expect((await server.admin.get('/events?action=eventlog.verify')).body).toEqual([
+        expect.objectContaining({ actor: localOperator(), subject: 'eventlog', data: { ok: true, verified: count, headSeq: count } }),
+        expect.objectContaining({ actor: localOperator(), data: { ok: true, verified: count + 1, headSeq: count + 1 } }),
+      ]);
+    }
+    expect(localOperator()).toMatch(/^cli:[^@\s]+@\S+$/);
+    local.remove();
   });
+});
 
-  // What does not depend on the database runs once, on the quicker one to open.
-  it('migrate, --password-stdin, and acting --as a user whose privileges and state apply', { timeout: 90_000 }, async ({ onTestFinished }) => {
-    const installation = await newInstallation('postgres', { CHANGEGATE_ADMIN_PASSWORD: 'configured-admin-password' });
-    onTestFinished(() => installation.remove());
-    const { changegate, json } = operator(installation);
+describe('migrate, --password-stdin, and acting as the signed-in user', () => {
+  let server: CliServer | undefined;
+  afterAll(() => server?.remove());
 
-    // migrate on an empty database applies every migration, and then there is nothing left to apply.
-    expect((await changegate(['migrate'])).stdout).toMatch(/^Database: PostgreSQL 127\.0\.0\.1:5432\/changegate_test_\w+\nApplied 0001_foundation\.sql\n/);
-    expect((await changegate(['migrate'])).stdout).toMatch(/\nThe database is up to date\.\n$/);
+  it('on postgres', async () => {
+    // migrate on an empty database, before any server: applies every migration, then nothing is left to apply.
+    const database = await createEmptyPostgresDatabase();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-migrate-'));
+    const settings = { DATABASE_URL: database.url, CHANGEGATE_DATA_DIR: dataDir, CHANGEGATE_MASTER_KEY: TEST_MASTER_KEY, CHANGEGATE_ADMIN_PASSWORD: 'configured-admin-password', CHANGEGATE_LOG_LEVEL: 'silent' };
+    const local = cliOperator(settings);
+    try {
+      expect((await local.changegate(['migrate'])).stdout).toMatch(/^Database: PostgreSQL 127\.0\.0\.1:5432\/changegate_test_\w+\nApplied 0001_foundation\.sql\n/);
+      expect((await local.changegate(['migrate'])).stdout).toMatch(/\nThe database is up to date\.\n$/);
+      // The first command to open the installation creates the administrator; a configured password is never printed.
+      const verified = await local.changegate(['verify']);
+      expect(verified.stderr).toBe('Created the administrator "admin" with the configured password (CHANGEGATE_ADMIN_PASSWORD).\n');
+      expect(verified.stderr).not.toContain('configured-admin-password');
+    } finally {
+      local.remove();
+      rmSync(dataDir, { recursive: true, force: true });
+      await database.drop();
+    }
 
-    // --password-stdin reads one line; a configured admin password is never printed.
-    const bob = await changegate(['user', 'add', 'bob', '--password-stdin'], 0, 'a-long-enough-password\n');
-    expect(bob.stdout).toBe('Added user bob.\n');
-    expect(bob.stderr).toBe('Created the administrator "admin" with the configured password (CHANGEGATE_ADMIN_PASSWORD).\n');
+    server = await startCliServer('postgres', { CHANGEGATE_ADMIN_PASSWORD: 'configured-admin-password' });
+    const admin = await signedInOperator(server, 'admin', 'configured-admin-password');
+    // --password-stdin reads one line.
+    expect((await admin.changegate(['user', 'add', 'bob', '--password-stdin'], 0, 'a-long-enough-password\n')).stdout).toBe('Added user bob.\n');
 
-    // --as: the command acts as that user, whose privileges apply; an unknown or disabled user cannot act.
-    expect((await changegate(['user', 'list', '--as', 'bob'], 1)).stderr).toBe('error: You need the User.Admin privilege system-wide.\n');
-    expect((await changegate(['verify', '--as', 'nobody'], 1)).stderr).toContain('There is no Changegate user "nobody" to act as');
-    expect((await changegate(['user', 'disable', 'bob'])).stdout).toBe('Disabled user bob.\n');
-    expect((await changegate(['token', 'list', '--as', 'bob'], 1)).stderr).toContain('User "bob" is disabled and cannot act');
-    expect(await json(['user', 'list', '--json'])).toEqual([
+    // Signed in as bob, commands act as bob, whose privileges and state apply.
+    const bob = await signedInOperator(server, 'bob', 'a-long-enough-password');
+    expect((await bob.changegate(['user', 'list'], 1)).stderr).toBe('error: You need the User.Admin privilege system-wide.\n');
+    expect((await admin.changegate(['user', 'disable', 'bob'])).stdout).toBe('Disabled user bob.\n');
+    expect((await bob.changegate(['token', 'list'], 1)).stderr).toContain('The API token is not valid');
+    expect(await admin.json(['user', 'list', '--json'])).toEqual([
       expect.objectContaining({ username: 'admin', disabled: false }),
       expect.objectContaining({ username: 'bob', disabled: true }),
     ]);
+    admin.remove();
+    bob.remove();
   });
 });
