@@ -1,28 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runCliInProcess, signedInOperator, startCliServer } from '../../test/cli-kit.ts';
 import { DATABASE_KINDS } from '../../test/databases.ts';
-import { newInstallation, runChangegate, type CliResult, type Installation } from './cli-process.testing.ts';
-import { runCli } from './program.ts';
-
-/** What a command printed, for a failed expectation to show. */
-const shown = (args: readonly string[], result: CliResult) => `changegate ${args.join(' ')} → ${result.code}\n${result.stdout}${result.stderr}`;
-
-/** Runs commands on one installation, expecting each to end with the given exit code. */
-function operator(installation: Installation) {
-  const changegate = async (args: readonly string[], expectedCode = 0, input?: string) => {
-    const result = await runChangegate(installation, args, input);
-    expect(result.code, shown(args, result)).toBe(expectedCode);
-    return result;
-  };
-  const json = async <T>(args: readonly string[]): Promise<T> => {
-    const result = await changegate(args);
-    expect(result.stderr, shown(args, result)).toBe('');
-    return JSON.parse(result.stdout) as T;
-  };
-  return { changegate, json };
-}
+import { ADMIN_PASSWORD } from '../../test/harness.ts';
 
 const GOOD_SCRIPT = ['# Upgrade nginx', 'systemctl stop nginx', 'apt-get install -y nginx={{version}}', '# expect: active \\(running\\)', 'systemctl start nginx', ''].join('\n');
 /** A misspelt directive on line 2, column 3 (after "# "). */
@@ -31,13 +13,15 @@ const BAD_SCRIPT = ['systemctl stop nginx', '# optinal', 'apt-get update', ''].j
 describe.concurrent('access groups, changes and requests', () => {
   // A planner (admin) sets up a change; an executor asks to run it; an approver approves.
   it.for(DATABASE_KINDS)('on %s', { timeout: 120_000 }, async (kind, { onTestFinished }) => {
-    const installation = await newInstallation(kind);
+    const server = await startCliServer(kind);
     const scripts = mkdtempSync(path.join(tmpdir(), 'changegate-scripts-'));
     onTestFinished(async () => {
-      await installation.remove();
+      await server.remove();
       rmSync(scripts, { recursive: true, force: true });
     });
-    const { changegate, json } = operator(installation);
+    const admin = await signedInOperator(server, 'admin', ADMIN_PASSWORD);
+    onTestFinished(() => admin.remove());
+    const { changegate, json } = admin;
     const [good, bad] = [path.join(scripts, 'upgrade.sh'), path.join(scripts, 'typo.sh')];
     writeFileSync(good, GOOD_SCRIPT);
     writeFileSync(bad, BAD_SCRIPT);
@@ -56,8 +40,9 @@ describe.concurrent('access groups, changes and requests', () => {
     });
 
     // A script error names its line and column; nothing is saved.
-    const start = new Date(Date.now() - 3_600_000).toISOString();
-    const due = new Date(Date.now() + 3_600_000).toISOString();
+    const now = server.clock.now().getTime();
+    const start = new Date(now - 3_600_000).toISOString();
+    const due = new Date(now + 3_600_000).toISOString();
     const add = ['change', 'add', 'CHG-2026-042', '--title', 'Upgrade nginx', '--start', start, '--due', due, '--group', 'web-ops', '--device', 'web01'];
     const refused = await changegate([...add, '--script-file', bad], 1);
     expect(refused.stderr).toMatch(new RegExp(`^error: The script in ${bad} has 1 error; nothing was saved:\\n  ${bad}:2:3: "optinal" is not a directive[^\\n]*\\n$`));
@@ -78,15 +63,20 @@ describe.concurrent('access groups, changes and requests', () => {
       }),
     ]);
 
-    // bob, an executor, asks; carol, the approver, approves; bob sees it approved.
-    const asked = await changegate(['request', 'create', 'web01', '--justification', 'nginx CVE-2026-1234', '--as', 'bob']);
+    // bob, an executor, asks; carol, the approver, approves; bob sees it approved. Each is signed in as themselves.
+    const bob = await signedInOperator(server, 'bob', 'password-of-bob-the-executor');
+    const carol = await signedInOperator(server, 'carol', 'password-of-carol-the-approver');
+    onTestFinished(() => [bob, carol].forEach((operator) => operator.remove()));
+    // An approver cannot approve for someone else, nor a requester for the approver.
+    const asked = await bob.changegate(['request', 'create', 'web01', '--justification', 'nginx CVE-2026-1234']);
     expect(asked.stdout).toBe(
       'Request #1 to run CHG-2026-042 on web01: pending (created now; its approvers were notified).\nIt needs 1 more approval (0 of 1 so far) from: carol.\n',
     );
-    expect((await changegate(['request', 'approve', '1', '--comment', 'go ahead', '--as', 'carol'])).stdout).toBe(
+    expect((await bob.changegate(['request', 'approve', '1'], 1)).stderr).toMatch(/^error: /);
+    expect((await carol.changegate(['request', 'approve', '1', '--comment', 'go ahead'])).stdout).toBe(
       'Approved request #1 (bob to run CHG-2026-042 on web01): it is now approved.\n',
     );
-    expect(await json(['request', 'show', '#1', '--json', '--as', 'bob'])).toMatchObject({
+    expect(await bob.json(['request', 'show', '#1', '--json'])).toMatchObject({
       number: 1,
       status: 'approved',
       change: 'CHG-2026-042',
@@ -98,20 +88,10 @@ describe.concurrent('access groups, changes and requests', () => {
   });
 });
 
-/** Runs the program in this process (no database is opened for help and usage errors) and captures its output. */
-async function run(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  const code = await runCli(args);
-  vi.restoreAllMocks();
-  return { code, stdout, stderr };
-}
+/** Runs the program in this process, signed in nowhere: help and usage errors need no server. */
+const run = (args: readonly string[]) => runCliInProcess(args, { env: {} });
 
 describe('the inventory, change and vault commands on the command line', () => {
-  afterEach(() => vi.restoreAllMocks());
-
   const HELP: Array<[string, readonly string[]]> = [
     ['device', ['list', 'show', 'add', 'edit', 'remove', 'test']],
     ['device list', ['--partition <name>', '--tag <tag>', '--search <text>', '--json']],
@@ -140,10 +120,11 @@ describe('the inventory, change and vault commands on the command line', () => {
     const { code, stdout } = await run([...command.split(' '), '--help']);
     expect(code).toBe(0);
     expect(stdout).toMatch(new RegExp(`^Usage: changegate ${command} `));
-    for (const mention of [...mentions, '--as <username>']) expect(stdout.replace(/\s+/g, ' ')).toContain(mention);
+    for (const mention of mentions) expect(stdout.replace(/\s+/g, ' ')).toContain(mention);
+    expect(stdout).not.toContain('--as');
   });
 
-  it('answers a wrong command line with exit code 2 before opening any database, and takes no secret as an argument', async () => {
+  it('answers a wrong command line with exit code 2 before asking any server, and takes no secret as an argument', async () => {
     const cases: Array<[readonly string[], string]> = [
       [['change', 'add', 'CHG-1', '--title', 't', '--start', 'tomorrow', '--due', '2026-01-01T00:00Z', '--group', 'g', '--device', 'd'], 'expected an ISO 8601 time with a time zone'],
       [['change', 'add', 'CHG-1', '--title', 't', '--start', '2026-01-01T10:00', '--due', '2026-01-01T12:00Z', '--group', 'g', '--device', 'd'], 'expected an ISO 8601 time'],
