@@ -1,25 +1,20 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { signedInOperator, startCliServer } from '../../test/cli-kit.ts';
 import { DATABASE_KINDS } from '../../test/databases.ts';
+import { ADMIN_PASSWORD } from '../../test/harness.ts';
 import type { DatabaseKind } from '../platform/database.ts';
-import { newInstallation, runChangegate, type CliResult } from './cli-process.testing.ts';
 
-const shown = (args: readonly string[], result: CliResult) => `changegate ${args.join(' ')} → ${result.code}\n${result.stdout}${result.stderr}`;
-
-/** An operator on a fresh installation: runs commands, expecting each to end with the given exit code. */
-async function operator(kind: DatabaseKind, onTestFinished: (cleanup: () => Promise<void>) => void) {
-  const installation = await newInstallation(kind);
-  onTestFinished(() => installation.remove());
-  const changegate = async (args: readonly string[], expectedCode = 0) => {
-    const result = await runChangegate(installation, args);
-    expect(result.code, shown(args, result)).toBe(expectedCode);
-    return result;
-  };
-  return { installation, changegate };
+/** The administrator signed in to a fresh server: runs commands, expecting each to end with the given exit code. */
+async function operator(kind: DatabaseKind, onTestFinished: (cleanup: () => Promise<void> | void) => void) {
+  const server = await startCliServer(kind);
+  onTestFinished(() => server.remove());
+  const admin = await signedInOperator(server, 'admin', ADMIN_PASSWORD);
+  onTestFinished(() => admin.remove());
+  return { server, changegate: admin.changegate };
 }
 
-// Each test is one operator's session, step after step; they run side by side, as every step is a
-// process that opens the database.
+// Each test is one operator's session, step after step, on its own server; they run side by side.
 describe.concurrent('changegate audit', () => {
   it.for(DATABASE_KINDS)('rules, the trail and restore on %s', { timeout: 180_000 }, async (kind, { onTestFinished }) => {
     const { changegate } = await operator(kind, onTestFinished);
@@ -49,11 +44,11 @@ describe.concurrent('changegate audit', () => {
   });
 
   it.for(DATABASE_KINDS)('export, import, refusals and purge on %s', { timeout: 180_000 }, async (kind, { onTestFinished }) => {
-    const { installation, changegate } = await operator(kind, onTestFinished);
+    const { server, changegate } = await operator(kind, onTestFinished);
     await changegate(['audit', 'rules', 'create', 'WatchWeb', '--type', 'Device', '--level', 'full_audit', '--name-pattern', 'web*']);
 
     // Export, then import again: nothing changes.
-    const file = path.join(installation.dataDir, 'watch-web.json');
+    const file = path.join(server.dataDir, 'watch-web.json');
     expect((await changegate(['audit', 'rules', 'export', 'WatchWeb', '--related', '--output', file])).stdout).toBe(`Exported 2 object(s) to ${file}.\n`);
     expect((await changegate(['audit', 'rules', 'import', file])).stdout).toBe('Unchanged:\n  Partition GLOBAL.GLOBAL\n  AuditRule GLOBAL.WatchWeb\n');
 
@@ -61,7 +56,7 @@ describe.concurrent('changegate audit', () => {
     expect((await changegate(['audit', 'rules', 'disable', 'AUDIT_RULES'], 1)).stderr).toMatch(/nobody can escape auditing/);
     expect((await changegate(['audit', 'trail', 'u:', 'admin'], 1)).stderr).toMatch(/column 3/);
 
-    // Retention: a bad duration is a usage error before the database opens; the purge says how many.
+    // Retention: a bad duration is a usage error before the server is asked; the purge says how many.
     expect((await changegate(['audit', 'purge', '--changed-before', '365'], 2)).stderr).toMatch(/ISO-8601 duration/);
     expect((await changegate(['audit', 'purge', '--changed-before', 'P365D'])).stdout).toMatch(/^Purged 0 audit entries written before \d{4}-\d{2}-\d{2}T/);
   });
