@@ -13,7 +13,7 @@ import { runCli } from '../src/cli/program.ts';
 import { ManualClock } from '../src/platform/clock.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import type { DatabaseKind } from '../src/platform/database.ts';
-import { createEmptyPostgresDatabase } from './databases.ts';
+import { createEmptyPostgresDatabase, openTestDatabase } from './databases.ts';
 import { ADMIN_PASSWORD, signIn, TEST_MASTER_KEY, type TestClient } from './harness.ts';
 
 export interface CliResult {
@@ -38,15 +38,16 @@ export async function runCliInProcess(args: readonly string[], options: { readon
 }
 
 /**
- * A Changegate for CLI tests: on-disk data (PGlite in its data directory, or its own PostgreSQL
- * database) rather than the harness's in-memory one, so the commands that open the database
- * themselves (`verify`, `admin`, `vault`) can be run on the same installation, beside the server on
- * PostgreSQL or after it stopped on PGlite. The clock moves only when told, as in the harness.
+ * A Changegate for CLI tests, listening on a loopback port. On PostgreSQL it has a database of its
+ * own that the commands opening the database themselves (`verify`, `admin`, `vault`) can share
+ * with it; PGlite runs in memory as in the harness, or with `onDisk` in the data directory, for
+ * those commands once the server stopped. The clock moves only when told, as in the harness.
  */
 export interface CliServer {
   readonly kind: DatabaseKind;
   readonly url: string;
   readonly cg: Changegate;
+  /** The server's clock, which moves only when told (unless started with `realTime`). */
   readonly clock: ManualClock;
   readonly dataDir: string;
   /** The settings of the installation, for a command that opens its database. */
@@ -61,10 +62,19 @@ export interface CliServer {
 export async function startCliServer(
   kind: DatabaseKind,
   settings: Record<string, string> = {},
-  options: Pick<ChangegateOptions, 'hostKeys' | 'upstream'> = {},
+  options: Pick<ChangegateOptions, 'hostKeys' | 'upstream'> & {
+    /** Follow the system clock, as a gateway session with a real sshd needs; `clock` is then not the server's. */
+    readonly realTime?: boolean;
+    /**
+     * PGlite in the data directory, for a test that runs the commands opening the database
+     * themselves once the server stopped; otherwise PGlite runs in memory, many times quicker.
+     */
+    readonly onDisk?: boolean;
+  } = {},
 ): Promise<CliServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-cli-'));
   const database = kind === 'postgres' ? await createEmptyPostgresDatabase() : undefined;
+  const inMemory = kind === 'pglite' && !options.onDisk ? await openTestDatabase('pglite') : undefined;
   const all: Record<string, string> = {
     CHANGEGATE_DATA_DIR: dataDir,
     CHANGEGATE_MASTER_KEY: TEST_MASTER_KEY,
@@ -75,7 +85,8 @@ export async function startCliServer(
     ...settings,
   };
   const clock = new ManualClock();
-  const cg = await createChangegate({ ...options, config: loadConfig({ env: all }), clock });
+  const { realTime, onDisk: _onDisk, ...changegateOptions } = options;
+  const cg = await createChangegate({ ...changegateOptions, config: loadConfig({ env: all }), ...(!realTime && { clock }), ...(inMemory && { database: inMemory }) });
   await cg.app.listen({ port: 0, host: '127.0.0.1' });
   const address = cg.app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -84,6 +95,7 @@ export async function startCliServer(
     if (!running) return;
     running = false;
     await cg.close();
+    await inMemory?.close();
   };
   return {
     kind,

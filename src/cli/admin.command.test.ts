@@ -13,7 +13,7 @@ describe.each(DATABASE_KINDS)('users, grants, tokens and verification on %s', (k
   let server: CliServer;
   let admin: CliOperator;
   beforeAll(async () => {
-    server = await startCliServer(kind);
+    server = await startCliServer(kind, {}, { onDisk: true });
     admin = await signedInOperator(server, 'admin', ADMIN_PASSWORD);
   });
   afterAll(async () => {

@@ -39,7 +39,7 @@ describe.each(DATABASE_KINDS)('devices, the vault and its rotation on %s', (kind
   it('pins and checks host keys, vaults a secret that no output shows, and rotates the master key', { timeout: 120_000 }, async ({ onTestFinished }) => {
     const sshd = await startSshd();
     onTestFinished(() => sshd.stop());
-    const server = await startCliServer(kind, { CHANGEGATE_MASTER_KEY: '' });
+    const server = await startCliServer(kind, { CHANGEGATE_MASTER_KEY: '' }, { onDisk: true });
     onTestFinished(() => server.remove());
     const admin = await signedInOperator(server, 'admin', ADMIN_PASSWORD);
     onTestFinished(() => admin.remove());

@@ -6,51 +6,41 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi, type TestContext } from 'vitest';
-import { gatewayPortOf, keyPair, OutputWatcher, PROMPT, setUpExecutor, ssh, Terminal, waitUntil } from '../../test/gateway-kit.ts';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { runCliInProcess, signedInOperator, startCliServer, type CliOperator } from '../../test/cli-kit.ts';
+import { keyPair, OutputWatcher, PROMPT, setUpExecutor, ssh, Terminal, waitUntil } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import type { DatabaseKind } from '../platform/database.ts';
 import type { CastEvent } from '../sessions/index.ts';
-import { newInstallation, runChangegate, startServer, type CliResult, type Installation } from './cli-process.testing.ts';
-import { runCli } from './program.ts';
 import { formatDuration, play, playbackSchedule } from './session.command.ts';
 
 const runFile = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/changegate.js', import.meta.url));
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-/** What a command printed, for a failed expectation to show. */
-const shown = (args: readonly string[], result: CliResult) => `changegate ${args.join(' ')} → ${result.code}\n${result.stdout}${result.stderr}`;
-
-/** Runs the program in this process (no database is opened for help and usage errors) and captures its output. */
-async function run(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  const code = await runCli(args);
-  vi.restoreAllMocks();
-  return { code, stdout, stderr };
-}
+/** Runs the program in this process, signed in nowhere: help and usage errors need no server. */
+const run = (args: readonly string[]) => runCliInProcess(args, { env: {} });
 
 /**
  * Starts `changegate <args>` through the package bin in `cwd` (the bin finds tsx itself, from any
- * directory) and keeps hold of it: for a default output file, or a signal mid-command.
+ * directory), signed in as `operator`, and keeps hold of it: for a default output file, or a signal
+ * mid-command. Only these need a process of their own.
  */
-function startChangegate(installation: Installation, args: readonly string[], cwd: string) {
+function startChangegate(operator: CliOperator, args: readonly string[], cwd: string) {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CHANGEGATE_') && name !== 'DATABASE_URL'));
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...inherited, ...installation.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...inherited, ...operator.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout = new OutputWatcher(`changegate ${args.join(' ')} (stdout)`);
   const stderr = new OutputWatcher(`changegate ${args.join(' ')} (stderr)`);
   child.stdout?.on('data', (chunk: Buffer) => stdout.append(chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => stderr.append(chunk.toString('utf8')));
-  const ended = new Promise<CliResult>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout: stdout.text, stderr: stderr.text })));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal, stdout: stdout.text, stderr: stderr.text })),
+  );
   return { child, stdout, stderr, ended };
 }
 
 describe('changegate session on the command line', () => {
-  afterEach(() => vi.restoreAllMocks());
-
   const HELP: Array<[string, readonly string[]]> = [
     ['session', ['list', 'show', 'download', 'play', 'terminate']],
     ['session list', ['--user <username>', '--device <device>', '--change <id>', '--live', '--from <time>', '--to <time>', '--command <text>', '--limit <n>', '--json']],
@@ -64,10 +54,11 @@ describe('changegate session on the command line', () => {
     const { code, stdout } = await run([...command.split(' '), '--help']);
     expect(code).toBe(0);
     expect(stdout).toMatch(new RegExp(`^Usage: changegate ${command} `));
-    for (const mention of [...mentions, '--as <username>']) expect(stdout.replace(/\s+/g, ' ')).toContain(mention);
+    for (const mention of mentions) expect(stdout.replace(/\s+/g, ' ')).toContain(mention);
+    expect(stdout).not.toContain('--as');
   });
 
-  it('answers a wrong command line with exit code 2 before opening any database', async () => {
+  it('answers a wrong command line with exit code 2 before asking any server', async () => {
     const cases: Array<[readonly string[], string]> = [
       [['session', 'show', 'latest'], 'expected a session number'],
       [['session', 'show', '0'], 'expected a session number from 1'],
@@ -132,7 +123,7 @@ describe('changegate session on the command line', () => {
   });
 });
 
-describe('changegate session beside a server and its gateway', () => {
+describe('changegate session against a server and its gateway', () => {
   let dir: string;
   let sshd: TestSshd;
   let deviceKey: ReturnType<typeof keyPair>;
@@ -151,16 +142,15 @@ describe('changegate session beside a server and its gateway', () => {
   });
 
   /**
-   * A server on a fresh installation where alice ran a shell session (two commands) and an exec
-   * session, and has a third one open: the number of each.
+   * A server with its gateway on a fresh installation where alice ran a shell session (two
+   * commands) and an exec session, and has a third one open: the number of each, and the
+   * administrator signed in with `changegate login`.
    */
-  async function serverWithSessions(kind: Installation['kind'], onTestFinished: TestContext['onTestFinished']) {
-    const installation = await newInstallation(kind, { CHANGEGATE_HTTP_HOST: '127.0.0.1', CHANGEGATE_ADMIN_PASSWORD: ADMIN_PASSWORD });
-    onTestFinished(() => installation.remove());
-    const server = await startServer(installation);
-    onTestFinished(async () => void (await server.stop('SIGKILL')));
+  async function serverWithSessions(kind: DatabaseKind, onTestFinished: TestContext['onTestFinished']) {
+    const server = await startCliServer(kind, { CHANGEGATE_HTTP_HOST: '127.0.0.1' }, { realTime: true });
+    onTestFinished(() => server.remove());
+    const { sshPort: port } = await server.cg.startBackground();
     const cast = await setUpExecutor(server.url, { adminPassword: ADMIN_PASSWORD, sshd, rootKey: deviceKey.privateKey, aliceKey: aliceKey.publicKey, change: 'CHG-CLI' });
-    const port = gatewayPortOf(server.stdout());
 
     const shell = new Terminal(port, 'alice@web01', aliceKey.file);
     onTestFinished(() => void shell.close());
@@ -179,153 +169,143 @@ describe('changegate session beside a server and its gateway', () => {
       return listed.length === 3 && listed.filter((session) => session.live).length === 1 ? listed : undefined;
     }, 'the two ended sessions and the open one');
     const [live, exec, shellSession] = sessions.map((session) => session.number) as [number, number, number];
-    return { installation, server, open, numbers: { shell: shellSession, exec, live } };
+    const admin = await signedInOperator(server, 'admin', ADMIN_PASSWORD);
+    onTestFinished(() => admin.remove());
+    return { server, admin, open, numbers: { shell: shellSession, exec, live } };
   }
 
-  it(
-    'on postgres lists, shows, downloads, plays and terminates sessions while the server runs and after it stopped',
-    { timeout: 120_000 },
-    async ({ onTestFinished }) => {
-      const { installation, server, open, numbers } = await serverWithSessions('postgres', onTestFinished);
-      const changegate = async (args: readonly string[], expectedCode = 0) => {
-        const result = await runChangegate(installation, args);
-        expect(result.code, shown(args, result)).toBe(expectedCode);
-        return result;
-      };
-      const json = async <T>(args: readonly string[]): Promise<T> => JSON.parse((await changegate(args)).stdout) as T;
+  /** Where the gateway wrote a session's recording: under the data directory, by day. */
+  const recordingFileOf = (dataDir: string, session: { id: string; startedAt: string }) => path.join(dataDir, 'recordings', session.startedAt.slice(0, 10), `${session.id}.cast`);
 
-      // Beside the running server (PostgreSQL is shared): the open session is live, and only the server can end it.
-      const [live, refused] = await Promise.all([
-        json<Array<{ number: number }>>(['session', 'list', '--live', '--json']),
-        changegate(['session', 'terminate', String(numbers.live)], 1),
-      ]);
-      expect(live.map((session) => session.number)).toEqual([numbers.live]);
-      expect(refused.stderr).toBe(
-        `error: Session ${numbers.live} runs in a Changegate server, which this command cannot reach into: end it through that server's API ` +
-          `(POST /api/v1/sessions/${numbers.live}/terminate, with Session.Terminate) or its web interface.\n`,
-      );
+  it('on postgres lists, shows, downloads, plays and terminates sessions while the server runs', { timeout: 120_000 }, async ({ onTestFinished }) => {
+    const { server, admin, open, numbers } = await serverWithSessions('postgres', onTestFinished);
+    const { changegate } = admin;
+    const json = async <T>(args: readonly string[]): Promise<T> => JSON.parse((await changegate(args)).stdout) as T;
 
-      // Stopping the server ends the open session.
-      expect((await server.stop('SIGTERM')).code).toBe(0);
-      await open.exited;
-
-      const from = new Date(Date.now() - 3_600_000).toISOString();
-      const to = new Date(Date.now() + 60_000).toISOString();
-      const [table, filtered, byCommand, details, detailsJson, ended] = await Promise.all([
-        changegate(['session', 'list']),
-        json<Array<{ number: number }>>(['session', 'list', '--user', 'alice', '--device', 'web01', '--change', 'CHG-CLI', '--from', from, '--to', to, '--limit', '2', '--json']),
-        json<Array<{ number: number }>>(['session', 'list', '--command', 'cli-marker', '--json']),
-        changegate(['session', 'show', `#${numbers.shell}`]),
-        json<Record<string, unknown>>(['session', 'show', String(numbers.shell), '--json']),
-        changegate(['session', 'terminate', String(numbers.shell)], 1),
-      ]);
-
-      const lines = table.stdout.trimEnd().split('\n');
-      expect(lines[0]).toMatch(/^NUMBER +USER +DEVICE +ACCOUNT +CHANGE +START +DURATION +END REASON +COMMANDS$/);
-      expect(lines.slice(1).map((line) => line.split(/ {2,}/))).toEqual([
-        [String(numbers.live), 'alice', 'web01', 'root', 'CHG-CLI', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\dZ$/), expect.stringMatching(/^\d+s$/), 'gateway stopped', '0'],
-        [String(numbers.exec), 'alice', 'web01', 'root', 'CHG-CLI', expect.any(String), expect.any(String), 'client closed', '1'],
-        [String(numbers.shell), 'alice', 'web01', 'root', 'CHG-CLI', expect.any(String), expect.any(String), 'client closed', '2'],
-      ]);
-      expect(filtered.map((session) => session.number)).toEqual([numbers.live, numbers.exec]);
-      expect(byCommand.map((session) => session.number)).toEqual([numbers.shell]);
-      expect(ended.stderr).toBe(`error: Session ${numbers.shell} already ended (client_closed).\n`);
-
-      const recordingFile = detailsJson.recordingFile as string;
-      expect(detailsJson).toMatchObject({
-        number: numbers.shell,
-        kind: 'shell',
-        user: 'alice',
-        sourceIp: '127.0.0.1',
-        sourcePort: expect.any(Number),
-        device: 'web01',
-        account: 'root',
-        change: 'CHG-CLI',
-        request: 1,
-        live: false,
-        endReason: 'client_closed',
-        exitStatus: 0,
-        bytesIn: expect.any(Number),
-        bytesOut: expect.any(Number),
-        recordingSha256: sha256Of(recordingFile),
-        recordingFile: expect.stringContaining(path.join(installation.dataDir, 'recordings')),
-        commands: [
-          expect.objectContaining({ seq: 1, text: 'echo cli-marker-$((2+3))', output: 'cli-marker-5\n', offsetSeconds: expect.any(Number) }),
-          expect.objectContaining({ seq: 2, text: 'exit' }),
-        ],
-      });
-      expect(details.stdout).toContain(`Session:      ${numbers.shell}\n`);
-      expect(details.stdout).toMatch(/^Source: +127\.0\.0\.1 port \d+$/m);
-      expect(details.stdout).toMatch(/^Request: +#1$/m);
-      expect(details.stdout).toMatch(/^End reason: +client closed$/m);
-      expect(details.stdout).toContain(`SHA-256:      ${detailsJson.recordingSha256 as string}\n`);
-      expect(details.stdout).toMatch(/^Commands \(2\):\n {2}1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}\+\d+\.\ds {2}exit \? {2}echo cli-marker-\$\(\(2\+3\)\)\n {6}cli-marker-5\n {2}2 .* exit$/m);
-
-      // Downloads: to a named file, and to session-<n>.cast in the current directory; each checked against the recorded hash.
-      const target = path.join(dir, 'shell.cast');
-      const downloads = mkdtempSync(path.join(dir, 'downloads-'));
-      const [named, byDefault] = await Promise.all([
-        changegate(['session', 'download', String(numbers.shell), '--output', target]),
-        startChangegate(installation, ['session', 'download', String(numbers.shell)], downloads).ended,
-      ]);
-      expect(named.stdout).toBe(
-        `Saved the recording of session ${numbers.shell} to ${target} (${readFileSync(target).length} bytes).\n` +
-          `SHA-256: ${detailsJson.recordingSha256 as string}\nIt matches the hash recorded when the session ended.\n`,
-      );
-      expect(byDefault.code, byDefault.stderr).toBe(0);
-      expect(sha256Of(path.join(downloads, `session-${numbers.shell}.cast`))).toBe(detailsJson.recordingSha256);
-      expect((await runFile('asciinema', ['play', '-i', '0.05', target], { timeout: 30_000 })).stdout).toContain('cli-marker-5');
-
-      // Playing: with its timing cut short, the whole recording; slowed down, Ctrl+C stops it.
-      const played = await changegate(['session', 'play', String(numbers.shell), '--speed', '4', '--idle-limit', '0.05']);
-      expect(played.stdout).toContain('cli-marker-5');
-      expect(played.stderr).toMatch(new RegExp(`^Playing the recording of session ${numbers.shell} \\(\\d+\\.\\d s\\); Ctrl\\+C stops\\.\n$`));
-      const slow = startChangegate(installation, ['session', 'play', String(numbers.shell), '--speed', '0.001'], dir);
-      await slow.stderr.waitFor('Ctrl+C stops.');
-      slow.child.kill('SIGINT');
-      const interrupted = await slow.ended;
-      expect(interrupted.code).toBe(130);
-      expect(interrupted.stdout).not.toContain('cli-marker-5');
-      expect(interrupted.stderr).toContain(`Stopped playing session ${numbers.shell}.`);
-
-      // A recording changed after its session ended is caught.
-      appendFileSync(recordingFile, '[99, "o", "forged"]\n');
-      const forged = await changegate(['session', 'download', String(numbers.shell), '--output', path.join(dir, 'forged.cast')], 1);
-      expect(forged.stderr).toBe(
-        `error: The recording of session ${numbers.shell} does not match the SHA-256 recorded when the session ended (${detailsJson.recordingSha256 as string}): ` +
-          `the file was changed since. The copy in ${path.join(dir, 'forged.cast')} is kept for inspection.\n`,
-      );
-    },
-  );
-
-  it('on pglite reads sessions once the server has stopped, and plays without holding the embedded database', { timeout: 120_000 }, async ({ onTestFinished }) => {
-    const { installation, server, open, numbers } = await serverWithSessions('pglite', onTestFinished);
-    expect((await server.stop('SIGTERM')).code).toBe(0);
+    // The open session is live; terminating it through the API ends it at once, and alice is told.
+    expect((await json<Array<{ number: number }>>(['session', 'list', '--live', '--json'])).map((session) => session.number)).toEqual([numbers.live]);
+    expect((await changegate(['session', 'terminate', String(numbers.live)])).stdout).toBe(`Terminated session ${numbers.live} of alice on web01; alice was told.\n`);
     await open.exited;
+    expect(open.output).toContain('terminated by admin');
 
-    const listed = await runChangegate(installation, ['session', 'list', '--json']);
-    expect(listed.code, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout)).toEqual([
-      expect.objectContaining({ number: numbers.live, endReason: 'gateway_stopped', live: false, commandCount: 0 }),
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const [table, filtered, byCommand, details, detailsJson, ended] = await Promise.all([
+      changegate(['session', 'list']),
+      json<Array<{ number: number }>>(['session', 'list', '--user', 'alice', '--device', 'web01', '--change', 'CHG-CLI', '--from', from, '--to', to, '--limit', '2', '--json']),
+      json<Array<{ number: number }>>(['session', 'list', '--command', 'cli-marker', '--json']),
+      changegate(['session', 'show', `#${numbers.shell}`]),
+      json<Record<string, unknown>>(['session', 'show', String(numbers.shell), '--json']),
+      changegate(['session', 'terminate', String(numbers.shell)], 1),
+    ]);
+
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NUMBER +USER +DEVICE +ACCOUNT +CHANGE +START +DURATION +END REASON +COMMANDS$/);
+    expect(lines.slice(1).map((line) => line.split(/ {2,}/))).toEqual([
+      [String(numbers.live), 'alice', 'web01', 'root', 'CHG-CLI', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\dZ$/), expect.stringMatching(/^\d+s$/), 'terminated by admin', '0'],
+      [String(numbers.exec), 'alice', 'web01', 'root', 'CHG-CLI', expect.any(String), expect.any(String), 'client closed', '1'],
+      [String(numbers.shell), 'alice', 'web01', 'root', 'CHG-CLI', expect.any(String), expect.any(String), 'client closed', '2'],
+    ]);
+    expect(filtered.map((session) => session.number)).toEqual([numbers.live, numbers.exec]);
+    expect(byCommand.map((session) => session.number)).toEqual([numbers.shell]);
+    expect(ended.stderr).toBe(`error: Session ${numbers.shell} already ended (client_closed).\n`);
+
+    const recordingFile = recordingFileOf(server.dataDir, detailsJson as { id: string; startedAt: string });
+    expect(detailsJson).toMatchObject({
+      number: numbers.shell,
+      kind: 'shell',
+      user: 'alice',
+      sourceIp: '127.0.0.1',
+      sourcePort: expect.any(Number),
+      device: 'web01',
+      account: 'root',
+      change: 'CHG-CLI',
+      request: 1,
+      live: false,
+      endReason: 'client_closed',
+      exitStatus: 0,
+      bytesIn: expect.any(Number),
+      bytesOut: expect.any(Number),
+      recordingSha256: sha256Of(recordingFile),
+      recordingUrl: `${server.url}/api/v1/sessions/${numbers.shell}/recording`,
+      commands: [
+        expect.objectContaining({ seq: 1, text: 'echo cli-marker-$((2+3))', output: 'cli-marker-5\n', offsetSeconds: expect.any(Number) }),
+        expect.objectContaining({ seq: 2, text: 'exit' }),
+      ],
+    });
+    expect(details.stdout).toContain(`Session:      ${numbers.shell}\n`);
+    expect(details.stdout).toMatch(/^Source: +127\.0\.0\.1 port \d+$/m);
+    expect(details.stdout).toMatch(/^Request: +#1$/m);
+    expect(details.stdout).toMatch(/^End reason: +client closed$/m);
+    expect(details.stdout).toContain(`Recording:    ${server.url}/api/v1/sessions/${numbers.shell}/recording\n`);
+    expect(details.stdout).toContain(`SHA-256:      ${detailsJson.recordingSha256 as string}\n`);
+    expect(details.stdout).toMatch(/^Commands \(2\):\n {2}1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}\+\d+\.\ds {2}exit \? {2}echo cli-marker-\$\(\(2\+3\)\)\n {6}cli-marker-5\n {2}2 .* exit$/m);
+
+    // Downloads: to a named file, and to session-<n>.cast in the current directory; each checked against the recorded hash.
+    const target = path.join(dir, 'shell.cast');
+    const downloads = mkdtempSync(path.join(dir, 'downloads-'));
+    const [named, byDefault] = await Promise.all([
+      changegate(['session', 'download', String(numbers.shell), '--output', target]),
+      startChangegate(admin, ['session', 'download', String(numbers.shell)], downloads).ended,
+    ]);
+    expect(named.stdout).toBe(
+      `Saved the recording of session ${numbers.shell} to ${target} (${readFileSync(target).length} bytes).\n` +
+        `SHA-256: ${detailsJson.recordingSha256 as string}\nIt matches the hash recorded when the session ended.\n`,
+    );
+    expect(byDefault.code, byDefault.stderr).toBe(0);
+    expect(sha256Of(path.join(downloads, `session-${numbers.shell}.cast`))).toBe(detailsJson.recordingSha256);
+    expect((await runFile('asciinema', ['play', '-i', '0.05', target], { timeout: 30_000 })).stdout).toContain('cli-marker-5');
+
+    // Playing: with its timing cut short, the whole recording; slowed down, Ctrl+C stops it.
+    const played = await changegate(['session', 'play', String(numbers.shell), '--speed', '4', '--idle-limit', '0.05']);
+    expect(played.stdout).toContain('cli-marker-5');
+    expect(played.stderr).toMatch(new RegExp(`^Playing the recording of session ${numbers.shell} \\(\\d+\\.\\d s\\); Ctrl\\+C stops\\.\n$`));
+    const slow = startChangegate(admin, ['session', 'play', String(numbers.shell), '--speed', '0.001'], dir);
+    await slow.stderr.waitFor('Ctrl+C stops.');
+    slow.child.kill('SIGINT');
+    const interrupted = await slow.ended;
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stdout).not.toContain('cli-marker-5');
+    expect(interrupted.stderr).toContain(`Stopped playing session ${numbers.shell}.`);
+
+    // A recording changed after its session ended is caught.
+    appendFileSync(recordingFile, '[99, "o", "forged"]\n');
+    const forged = await changegate(['session', 'download', String(numbers.shell), '--output', path.join(dir, 'forged.cast')], 1);
+    expect(forged.stderr).toBe(
+      `error: The recording of session ${numbers.shell} does not match the SHA-256 recorded when the session ended (${detailsJson.recordingSha256 as string}): ` +
+        `the file was changed since. The copy in ${path.join(dir, 'forged.cast')} is kept for inspection.\n`,
+    );
+  });
+
+  it('on pglite reads sessions while the server runs on the embedded database, plays beside another command, and says when the server is gone', { timeout: 120_000 }, async ({ onTestFinished }) => {
+    const { server, admin, open, numbers } = await serverWithSessions('pglite', onTestFinished);
+
+    const listed = await admin.json<unknown[]>(['session', 'list', '--json']);
+    expect(listed).toEqual([
+      expect.objectContaining({ number: numbers.live, endReason: null, live: true, commandCount: 0 }),
       expect.objectContaining({ number: numbers.exec, kind: 'exec', execCommand: 'echo exec-marker', endReason: 'client_closed', commandCount: 1 }),
       expect.objectContaining({ number: numbers.shell, kind: 'shell', endReason: 'client_closed', commandCount: 2 }),
     ]);
 
     const target = path.join(dir, 'pglite-exec.cast');
-    const download = await runChangegate(installation, ['session', 'download', String(numbers.exec), '--output', target]);
-    expect(download.code, download.stderr).toBe(0);
+    const download = await admin.changegate(['session', 'download', String(numbers.exec), '--output', target]);
     expect(download.stdout).toContain('It matches the hash recorded when the session ended.');
     expect(readFileSync(target, 'utf8')).toContain('exec-marker');
 
-    // While a slow playback runs, another command opens the embedded database: play released it.
-    const slow = startChangegate(installation, ['session', 'play', String(numbers.shell), '--speed', '0.001'], dir);
+    // While a slow playback runs in its own process, another command runs beside it.
+    const slow = startChangegate(admin, ['session', 'play', String(numbers.shell), '--speed', '0.001'], dir);
     onTestFinished(() => void slow.child.kill('SIGKILL'));
     await slow.stderr.waitFor('Ctrl+C stops.');
-    const beside = await runChangegate(installation, ['session', 'show', String(numbers.shell)]);
-    expect(beside.code, beside.stderr).toBe(0);
+    const beside = await admin.changegate(['session', 'show', String(numbers.shell)]);
     expect(beside.stdout).toMatch(/^ {6}cli-marker-5$/m);
     slow.child.kill('SIGINT');
     expect((await slow.ended).code).toBe(130);
-    expect(existsSync(path.join(installation.dataDir, 'changegate.pid'))).toBe(false);
+
+    // Stopping the server ends the open session; the commands then say they cannot reach it.
+    await server.stop();
+    await open.exited;
+    expect((await admin.changegate(['session', 'list'], 1)).stderr).toBe(
+      `error: Cannot reach Changegate at ${server.url} (ECONNREFUSED): is the server running there, and is the address right?\n`,
+    );
   });
 });
