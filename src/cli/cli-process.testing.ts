@@ -14,7 +14,7 @@ import type { DatabaseKind } from '../platform/database.ts';
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = path.join('src', 'cli', 'main.ts');
 /** Only a guard against a hang: every wait below ends on a condition long before. */
-const START_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 90_000;
 
 /** One installation: a data directory and, for PostgreSQL, its own database. */
 export interface Installation {
