@@ -115,6 +115,22 @@ describe('migrate, --password-stdin, and acting as the signed-in user', () => {
       expect.objectContaining({ username: 'admin', disabled: false }),
       expect.objectContaining({ username: 'bob', disabled: true }),
     ]);
+
+    // The break-glass reset, beside the server on the shared PostgreSQL: a weak password or an
+    // unknown user changes nothing; a disabled user stays disabled, and the output says so.
+    const breakGlass = cliOperator(server.settings);
+    const before = ((await server.admin.get('/events?action=user.password.reset')).body as unknown[]).length;
+    expect((await breakGlass.changegate(['admin', 'reset-password', 'bob', '--password-stdin'], 1, 'short\n')).stderr).toMatch(/^error: The new password /);
+    expect((await breakGlass.changegate(['admin', 'reset-password', 'nobody'], 1)).stderr).toBe('error: No user "nobody" exists, or you may not see it.\n');
+    expect((await server.admin.get('/events?action=user.password.reset')).body).toHaveLength(before);
+    const reset = await breakGlass.changegate(['admin', 'reset-password', 'bob', '--password-stdin', '--json'], 0, 'bobs-new-long-password\n');
+    expect(JSON.parse(reset.stdout)).toEqual({ username: 'bob', wasLocked: false, disabled: true, revokedTokens: 1, operator: localOperator() });
+    expect(reset.stdout).not.toContain('bobs-new-long-password');
+    expect((await admin.changegate(['user', 'enable', 'bob'])).stdout).toBe('Enabled user bob.\n');
+    // Re-enabled, bob's old token stays revoked; the new password signs in.
+    expect((await bob.changegate(['whoami'], 1)).stderr).toContain('The API token is not valid');
+    (await signedInOperator(server, 'bob', 'bobs-new-long-password')).remove();
+    breakGlass.remove();
     admin.remove();
     bob.remove();
   });
