@@ -77,19 +77,19 @@ export function registerSessionCommands(program: Command): void {
     .addHelpText('after', '\nPrints where it was written and its SHA-256; exits 1 when an ended session\'s file no longer has the hash recorded at its end.')
     .action((number: number, options: { output?: string }) =>
       withApi(async (api) => {
-      const recording = await fetchRecording(api, number);
-      const target = path.resolve(options.output ?? `session-${number}.cast`);
-      const { sha256, bytes } = await saveRecording(recording.body, target);
-      printLines(`Saved the recording of session ${number} to ${target} (${bytes} bytes).`, `SHA-256: ${sha256}`);
-      if (recording.live) return printLines('The session is still running: this is what it recorded so far, and its hash is recorded when it ends.');
-      if (recording.sha256 === null) return printLines('No hash was recorded for this session (its recording was missing when it was closed), so the file cannot be checked.');
-      if (recording.sha256 !== sha256) {
-        throw new CommandError(
-          `The recording of session ${number} does not match the SHA-256 recorded when the session ended (${recording.sha256}): the file was changed since. ` +
-            `The copy in ${target} is kept for inspection.`,
-        );
-      }
-      printLines('It matches the hash recorded when the session ended.');
+        const recording = await fetchRecording(api, number);
+        const target = path.resolve(options.output ?? `session-${number}.cast`);
+        const { sha256, bytes } = await saveRecording(recording.body, target);
+        printLines(`Saved the recording of session ${number} to ${target} (${bytes} bytes).`, `SHA-256: ${sha256}`);
+        if (recording.live) return printLines('The session is still running: this is what it recorded so far, and its hash is recorded when it ends.');
+        if (recording.sha256 === null) return printLines('No hash was recorded for this session (its recording was missing when it was closed), so the file cannot be checked.');
+        if (recording.sha256 !== sha256) {
+          throw new CommandError(
+            `The recording of session ${number} does not match the SHA-256 recorded when the session ended (${recording.sha256}): the file was changed since. ` +
+              `The copy in ${target} is kept for inspection.`,
+          );
+        }
+        printLines('It matches the hash recorded when the session ended.');
       }),
     );
 
