@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliOperator, signedInOperator, startCliServer, type CliOperator, type CliServer } from '../../test/cli-kit.ts';
 import { createEmptyPostgresDatabase, DATABASE_KINDS } from '../../test/databases.ts';
@@ -91,10 +92,30 @@ describe('migrate, --password-stdin, and acting as the signed-in user', () => {
     try {
       expect((await local.changegate(['migrate'])).stdout).toMatch(/^Database: PostgreSQL 127\.0\.0\.1:5432\/changegate_test_\w+\nApplied 0001_foundation\.sql\n/);
       expect((await local.changegate(['migrate'])).stdout).toMatch(/\nThe database is up to date\.\n$/);
+      // Each run is logged with the operating-system user and host, as the verify below sees.
       // The first command to open the installation creates the administrator; a configured password is never printed.
       const verified = await local.changegate(['verify']);
       expect(verified.stderr).toBe('Created the administrator "admin" with the configured password (CHANGEGATE_ADMIN_PASSWORD).\n');
       expect(verified.stderr).not.toContain('configured-admin-password');
+      const report = JSON.parse((await local.changegate(['verify', '--json'])).stdout) as { verified: number };
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ actor: string; action: string; data: { applied: string[] } }>(
+          "SELECT actor, action, data FROM event WHERE action IN ('database.migrate', 'eventlog.verify') ORDER BY seq",
+        );
+        expect(rows.map((row) => [row.action, row.actor])).toEqual([
+          ['database.migrate', localOperator()],
+          ['database.migrate', localOperator()],
+          ['eventlog.verify', localOperator()],
+          ['eventlog.verify', localOperator()],
+        ]);
+        expect(rows[0]?.data.applied).toContain('0001_foundation.sql');
+        expect(rows[1]?.data.applied).toEqual([]);
+      } finally {
+        await client.end();
+      }
+      expect(report.verified).toBeGreaterThan(4);
     } finally {
       local.remove();
       rmSync(dataDir, { recursive: true, force: true });

@@ -21,12 +21,10 @@ async function migrateDatabase(globals: GlobalOptions): Promise<void> {
   try {
     printLines(`Database: ${describeDatabase(config)}`);
     const applied = await migrate(database.db);
-    // The log exists once the first migration ran; a run that applied nothing changed nothing to log.
-    if (applied.length > 0) {
-      await database.db.transaction().execute((trx) =>
-        appendEvent(trx, { actor: localOperator(), action: 'database.migrate', subject: 'database', data: { applied }, time: systemClock.now() }),
-      );
-    }
+    // After the migrations the log exists; who ran them with the database in hand is logged, even when nothing was left to apply.
+    await database.db.transaction().execute((trx) =>
+      appendEvent(trx, { actor: localOperator(), action: 'database.migrate', subject: 'database', data: { applied }, time: systemClock.now() }),
+    );
     printLines(...(applied.length === 0 ? ['The database is up to date.'] : applied.map((name) => `Applied ${name}`)));
   } finally {
     await database.close();
