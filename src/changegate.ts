@@ -175,7 +175,19 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     dispatcher = activeDispatcher;
     const wake = () => activeDispatcher.wake();
     const notifications = new NotificationService({ db, clock, emailEnabled: config.smtpUrl !== undefined });
-    const changes = new ChangeService({ db, clock, objects });
+    const requests = new RequestService({
+      db,
+      clock,
+      notifier: {
+        notify: async (trx, notice) => {
+          await notifications.notify(trx, notice);
+          // Deliver soon after the request's transaction commits, not on the next poll.
+          setImmediate(wake);
+        },
+      },
+      live,
+    });
+    const changes = new ChangeService({ db, clock, objects, requests, live });
     const credentials = new CredentialService({ db, objects, vault: secrets });
     const services: Services = {
       auth: new AuthService({ db, clock, secrets, policy: config }),
@@ -187,17 +199,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       credentials,
       groups: new AccessGroupService({ db, objects }),
       changes,
-      requests: new RequestService({
-        db,
-        clock,
-        notifier: {
-          notify: async (trx, notice) => {
-            await notifications.notify(trx, notice);
-            // Deliver soon after the request's transaction commits, not on the next poll.
-            setImmediate(wake);
-          },
-        },
-      }),
+      requests,
       notifications,
       webhooks: new WebhookService({ db, clock, objects, secrets, wake }),
       deliveries: new DeliveryService({ db, clock, wake }),

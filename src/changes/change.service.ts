@@ -6,10 +6,12 @@ import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, 
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
+import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import { findAccessGroupByRef } from './access-group.service.ts';
 import { findAccessGroupsByIds } from './access-group.store.ts';
-import { changeProblems, changeStatus, presentChange, type Change, type ChangeStatus, type ChangeView } from './change.ts';
+import { changeProblems, changeStatus, planChanges, planDigest, presentChange, type Change, type ChangeStatus, type ChangeView } from './change.ts';
 import { changeKind, findChangeByName, listChanges } from './change.store.ts';
+import type { RequestService } from './request.service.ts';
 import { closeOpenRequestsOfChange } from './request.store.ts';
 
 export interface ChangeInput {
@@ -41,6 +43,10 @@ export interface ChangeServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
   readonly objects: ObjectStore;
+  /** Cancels the requests whose approval an edit voids. */
+  readonly requests: Pick<RequestService, 'cancelOpen'>;
+  /** Ends the sessions of those requests, after the edit commits. */
+  readonly live: LiveSessionControl;
 }
 
 /** Finds a change by its change ID; one the caller may not view is "not found". */
@@ -101,10 +107,12 @@ export class ChangeService {
 
   /**
    * Edits a change. Its script is frozen once a session has run for it (the audit compares against
-   * that script), and a cancelled change stays as it was.
+   * that script), and a cancelled change stays as it was. An approval is for exactly the plan the
+   * approver saw: editing the window, devices, script or access group cancels the change's pending
+   * and approved requests (requesters and approvers are told why) and ends their live sessions.
    */
   async update(actor: Actor, name: string, patch: ChangeInput & { expectedVersion?: number }): Promise<ChangeView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    const { view, voided } = await this.deps.db.transaction().execute(async (trx) => {
       const change = await findVisibleChange(trx, actor, name);
       await requirePrivilege(trx, actor, 'Change.Edit', inPartition(change.partitionId));
       if (change.cancelledAt) throw new AppError('change_cancelled', 409, `Change ${name} was cancelled on ${change.cancelledAt.toISOString()}: it cannot be edited.`);
@@ -133,8 +141,16 @@ export class ChangeService {
         actor,
         { expectedVersion: patch.expectedVersion },
       );
-      return (await this.present(trx, [updated]))[0] as ChangeView;
+      let voided: { requestIds: string[]; reason: string } | undefined;
+      if (planDigest(updated) !== planDigest(change)) {
+        const reason = `change ${change.name} was edited by ${actor.username} (${planChanges(change, updated).join(', ')}): an approval is for the plan as it was approved`;
+        const cancelled = await this.deps.requests.cancelOpen(trx, { changeId: change.id }, { actor: actor.username, reason, tellApprovers: true });
+        voided = { requestIds: cancelled.filter((request) => request.was === 'approved').map((request) => request.id), reason };
+      }
+      return { view: (await this.present(trx, [updated]))[0] as ChangeView, voided };
     });
+    for (const requestId of voided?.requestIds ?? []) await this.deps.live.end({ requestId }, { by: actor.username, reason: voided?.reason ?? '' });
+    return view;
   }
 
   /** Cancels a change: no session can start for it any more, and its open requests are closed. */

@@ -85,4 +85,6 @@ export interface RequestDecisionTable {
   decision: 'approve' | 'deny';
   comment: string;
   decided_at: Date;
+  /** SHA-256 of the change's plan when the approver decided (migration 0009); null before it. */
+  digest: string | null;
 }
