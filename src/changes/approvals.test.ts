@@ -124,6 +124,7 @@ describe.each(DATABASE_KINDS)('approvals and what requests reveal, on %s', (kind
       const done = await carol.client.post(`/requests/${number}/approve`);
       expect(done.body.status).toBe('approved');
       const digest = await expectedDigest(change);
+      expect((await t.admin.get(`/changes/${change}`)).body.planDigest).toBe(digest);
       expect(done.body.decisions.map((decision: { digest: string }) => decision.digest)).toEqual([digest, digest]);
       const events = await eventsWhere(t, { action: 'request.approve', subject: `request:${number}` });
       expect(events.map((event) => event.data.digest)).toEqual([digest, digest]);

@@ -122,6 +122,8 @@ export interface ChangeView {
   readonly script: string;
   readonly scriptFrozen: boolean;
   readonly scriptFrozenAt: string | null;
+  /** The digest of the plan (window, devices, script, access group) an approval records: see `planDigest`. */
+  readonly planDigest: string;
   readonly cancelledAt: string | null;
   readonly cancelledBy: string | null;
   readonly cancelReason: string | null;
@@ -147,6 +149,7 @@ export function presentChange(change: Change, now: Date, names: { partition: str
     script: change.script,
     scriptFrozen: change.scriptFrozenAt !== null,
     scriptFrozenAt: change.scriptFrozenAt?.toISOString() ?? null,
+    planDigest: planDigest(change),
     cancelledAt: change.cancelledAt?.toISOString() ?? null,
     cancelledBy: change.cancelledBy,
     cancelReason: change.cancelReason,

@@ -35,6 +35,7 @@ const ChangeSchema = Type.Object({
   script: Type.String(),
   scriptFrozen: Type.Boolean(),
   scriptFrozenAt: Type.Union([Type.String(), Type.Null()]),
+  planDigest: Type.String({ description: 'SHA-256 of the plan an approval is for: window, devices, script, access group' }),
   cancelledAt: Type.Union([Type.String(), Type.Null()]),
   cancelledBy: Type.Union([Type.String(), Type.Null()]),
   cancelReason: Type.Union([Type.String(), Type.Null()]),
