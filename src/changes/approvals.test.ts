@@ -252,6 +252,27 @@ describe.each(DATABASE_KINDS)('approvals and what requests reveal, on %s', (kind
       }
     });
 
+    it('ends the live session when its change is cancelled, and the request with it', async () => {
+      const { device, change } = await openChange({ reachable: true });
+      const request = await approved(alice, device);
+      const terminal = new Terminal(sshPort, `${alice.username}@${device}`, aliceKey.file);
+      try {
+        await terminal.waitFor(/[#$] $/m);
+        await waitUntil(async () => (await t.admin.get(`/sessions?live=true&device=${device}`)).body[0], 'the live session');
+        expect((await t.admin.post(`/changes/${change}/cancel`, { reason: 'postponed' })).status).toBe(200);
+        await terminal.waitFor('the session was terminated by admin: the change was cancelled');
+        await terminal.exited;
+        const session = await waitUntil(async () => {
+          const rows = (await t.admin.get(`/sessions?device=${device}`)).body;
+          return rows[0]?.live === false ? rows[0] : undefined;
+        }, 'the session to end');
+        expect(session).toMatchObject({ endReason: 'terminated', endedBy: 'admin' });
+        expect((await alice.client.get(`/requests/${request}`)).body).toMatchObject({ status: 'cancelled', closeReason: 'the change was cancelled' });
+      } finally {
+        terminal.close();
+      }
+    });
+
     it('a new access group keeps planner and executor apart unless it says otherwise', async () => {
       const planner = await buildUser(t, { grants: [{ privilege: 'Change.Create' }, { privilege: 'Change.View' }, { privilege: 'AccessGroup.View' }, { privilege: 'Device.View' }] });
       const device = await buildDevice(t);

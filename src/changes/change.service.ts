@@ -12,7 +12,6 @@ import { findAccessGroupsByIds } from './access-group.store.ts';
 import { changeProblems, changeStatus, planChanges, planDigest, presentChange, type Change, type ChangeStatus, type ChangeView } from './change.ts';
 import { changeKind, findChangeByName, listChanges } from './change.store.ts';
 import type { RequestService } from './request.service.ts';
-import { closeOpenRequestsOfChange } from './request.store.ts';
 
 export interface ChangeInput {
   readonly title?: string;
@@ -155,10 +154,10 @@ export class ChangeService {
 
   /** Cancels a change: no session can start for it any more, and its open requests are closed. */
   async cancel(actor: Actor, name: string, reason?: string): Promise<ChangeView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    const { view, ended } = await this.deps.db.transaction().execute(async (trx) => {
       const change = await findVisibleChange(trx, actor, name);
       await requirePrivilege(trx, actor, 'Change.Edit', inPartition(change.partitionId));
-      if (change.cancelledAt) return (await this.present(trx, [change]))[0] as ChangeView;
+      if (change.cancelledAt) return { view: (await this.present(trx, [change]))[0] as ChangeView, ended: undefined };
       const now = this.deps.clock.now();
       const cancelled = await this.deps.objects.update(
         trx,
@@ -168,19 +167,14 @@ export class ChangeService {
         actor,
         { reason: reason ?? 'cancelled' },
       );
-      const closed = await closeOpenRequestsOfChange(trx, change.id, 'cancelled', now, 'the change was cancelled');
-      // Each closed request gets its own entry, so a request's history reads whole under its subject.
-      for (const request of closed) {
-        await appendEvent(trx, {
-          actor: actor.username,
-          action: 'request.cancel',
-          subject: `request:${request.number}`,
-          data: { change: change.name, reason: 'the change was cancelled' },
-          time: now,
-        });
-      }
-      return (await this.present(trx, [cancelled]))[0] as ChangeView;
+      const why = 'the change was cancelled';
+      // Each closed request gets its own entry and its requester a notice.
+      await this.deps.requests.cancelOpen(trx, { changeId: change.id }, { actor: actor.username, reason: why });
+      return { view: (await this.present(trx, [cancelled]))[0] as ChangeView, ended: { changeId: change.id, why } };
     });
+    // A cancelled change runs no more: its sessions end once the cancellation is stored.
+    if (ended) await this.deps.live.end({ changeId: ended.changeId }, { by: actor.username, reason: ended.why });
+    return view;
   }
 
   async delete(actor: Actor, name: string, expectedVersion?: number): Promise<void> {

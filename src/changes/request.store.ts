@@ -137,11 +137,6 @@ export async function closeRequestIn(
     .executeTakeFirst();
 }
 
-/** Closes the pending and approved requests of a change (cancelled or expired) and returns them. */
-export async function closeOpenRequestsOfChange(trx: Tx, changeId: string, status: 'cancelled' | 'expired', at: Date, reason: string): Promise<RequestRow[]> {
-  return closeOpenRequests(trx, { changeId }, status, at, reason);
-}
-
 /** Pending or approved requests whose change's window has closed by `now`. */
 export async function requestsPastDue(db: Executor, now: Date): Promise<RequestRow[]> {
   return db
