@@ -31,6 +31,8 @@ export const errors = {
   validation: (message: string, problems: readonly FieldProblem[] = []) =>
     new AppError('validation_failed', 400, message, problems.length > 0 ? { problems } : undefined),
   invalidJson: (message: string) => new AppError('invalid_json', 400, `The request body is not valid JSON: ${message}`),
+  jsonTooDeep: (limit: number) =>
+    new AppError('json_too_deep', 400, `The request body nests arrays or objects more than ${limit} levels deep: no request needs that, send a flatter document.`, { maxDepth: limit }),
   unauthenticated: (message = 'Sign in first: send the session cookie or an `Authorization: Bearer <token>` header.') =>
     new AppError('unauthenticated', 401, message),
   invalidCredentials: () =>
