@@ -143,7 +143,7 @@ export class DeviceService {
         hostname: patch.hostname ?? device.hostname,
         port: patch.port ?? device.port,
         // An unreadable key counts as a change: the privilege is checked before the fields.
-        hostKeyFingerprint: hostKey === undefined ? device.hostKeyFingerprint : hostKey === null ? null : (hostKey?.fingerprint ?? '?'),
+        hostKeyFingerprint: patch.hostKey === undefined ? device.hostKeyFingerprint : hostKey === null ? null : (hostKey?.fingerprint ?? 'unreadable'),
       };
       if (identityChanges(device, wanted).length > 0) await requirePrivilege(trx, actor, 'Device.Pin', inPartition(device.partitionId));
       if (problems.length > 0) throw errors.validation('The device cannot be saved: fix the fields listed.', problems);
@@ -273,7 +273,7 @@ export class DeviceService {
   private async identityChanged(trx: Tx, actor: Actor, before: Device, after: Device): Promise<MovedDevice | undefined> {
     const changed = identityChanges(before, after);
     if (changed.length === 0) return undefined;
-    const reason = identityChangeReason(after.name, before, after);
+    const reason = identityChangeReason(after.name, changed);
     const cancelled = await this.deps.requests.cancelOpen(trx, { deviceId: after.id }, { actor: actor.username, reason });
     const value = (device: Device) => ({ hostname: device.hostname, port: device.port, hostKeyFingerprint: device.hostKeyFingerprint });
     await appendEvent(trx, {

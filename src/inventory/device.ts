@@ -103,16 +103,14 @@ export function identityChanges(before: DeviceIdentity, after: DeviceIdentity): 
   return (['hostname', 'port', 'hostKeyFingerprint'] as const).filter((field) => before[field] !== after[field]);
 }
 
-/** Why a device's requests were cancelled and its sessions ended, in words the users read. */
-export function identityChangeReason(name: string, before: DeviceIdentity, after: DeviceIdentity): string {
-  const said: string[] = [];
-  if (before.hostname !== after.hostname || before.port !== after.port) {
-    said.push(`its address changed from ${before.hostname}:${before.port} to ${after.hostname}:${after.port}`);
-  }
-  if (before.hostKeyFingerprint !== after.hostKeyFingerprint) {
-    said.push(`its host key changed from ${before.hostKeyFingerprint ?? 'none'} to ${after.hostKeyFingerprint ?? 'none (unpinned)'}`);
-  }
-  return `device ${name} is no longer the one approved: ${said.join(' and ')}`;
+/**
+ * Why a device's requests were cancelled and its sessions ended, in words the users read. Short
+ * (it heads a notification); the event log keeps the old and new values.
+ */
+export function identityChangeReason(name: string, changed: readonly IdentityField[]): string {
+  const address = changed.includes('hostname') || changed.includes('port');
+  const key = changed.includes('hostKeyFingerprint');
+  return `the ${address && key ? 'address and host key' : address ? 'address' : 'host key'} of device ${name} changed`;
 }
 
 /** The refusals about a device's host key and the credentials it guards; each says what to do next. */

@@ -134,6 +134,10 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
   app.post(
     '/devices/:device/test-connection',
     {
+      // The body is optional: a POST without one reads as `{}` (Fastify would otherwise answer 400).
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags: ['devices'],
         summary:
