@@ -3,8 +3,7 @@
  * Changegate with its SSH gateway, real OpenSSH devices (the real web01, a reinstalled web01 with a
  * new host key, and the attacker's own sshd) and the real ssh client, on both databases.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
