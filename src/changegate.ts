@@ -195,7 +195,15 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       grants: new GrantService({ db, clock }),
       partitions: new PartitionService({ db, clock, objects }),
       events: new EventLogService({ db }),
-      devices: new DeviceService({ db, clock, objects, hostKeys: options.hostKeys ?? sshHostKeyProbe }),
+      devices: new DeviceService({
+        db,
+        clock,
+        objects,
+        hostKeys: options.hostKeys ?? sshHostKeyProbe,
+        // A device's new address or key cancels its open requests.
+        requests,
+        live,
+      }),
       credentials,
       groups: new AccessGroupService({ db, objects }),
       changes,

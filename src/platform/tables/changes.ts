@@ -38,6 +38,8 @@ export interface CredentialTable extends PartitionedObjectColumns {
   secret: string;
   passphrase: string | null;
   description: string;
+  /** The device host key fingerprint the credential is confirmed for (migration 0007). */
+  host_key_fingerprint: string | null;
 }
 
 export interface AccessGroupTable extends PartitionedObjectColumns {
