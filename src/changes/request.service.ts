@@ -295,7 +295,7 @@ export class RequestService {
       await this.deps.notifier.notify(trx, {
         kind: 'request.cancelled',
         recipients: [...new Set([request.requester_id, ...approvers])],
-        title: `Request #${request.number} cancelled: ${why.reason}`,
+        title: noticeTitle(`Request #${request.number} cancelled: ${why.reason}`),
         body: `Request #${request.number} to run ${change.name} "${change.title}" on ${device?.name ?? 'its device'} was cancelled: ${why.reason}.\nA new request, and a new approval, is needed to run it.`,
         link: `/requests/${request.number}`,
         data: { request: request.number, change: change.name, reason: why.reason },
@@ -521,4 +521,10 @@ async function approvalHolds(trx: Tx, request: RequestRow, change: Change): Prom
   const approvals = (await decisionsOf(trx, [request.id])).filter((decision) => decision.decision === 'approve');
   const digest = planDigest(change);
   return approvals.length > 0 && approvals.every((decision) => decision.digest === digest);
+}
+
+/** A notice's title is one line of at most 200 characters; a long reason is cut, the body keeps it whole. */
+function noticeTitle(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > 200 ? `${oneLine.slice(0, 199)}…` : oneLine;
 }
