@@ -100,6 +100,16 @@ describe.each(DATABASE_KINDS)('audit rules see both sides of a change on %s', (k
       expect(filtered.status).toBe(200);
       expect(seqsOf(filtered.body.entries, secret.businessKey)).toEqual([]);
       expect(seqsOf(filtered.body.entries, open.businessKey)).toHaveLength(1);
+      // The rule's permalinks and export are the insider's; its trail link, followed by the auditor, shows nothing.
+      const links = await insider.client.get(`/audit/rules/${secret.businessKey}/permalinks`);
+      expect(links.status).toBe(200);
+      expect((await auditor.get(`/audit/rules/${secret.businessKey}/permalinks`)).status).toBe(404);
+      expect((await auditor.get(`/audit/permalinks/AuditRule/${secret.businessKey}/export`)).status).toBe(404);
+      const trailLink = new URL(links.body.links.auditTrail, 'http://changegate.test');
+      const followed = await auditor.get(`${trailLink.pathname}${trailLink.search}`);
+      expect(followed.status).toBe(200);
+      expect(followed.body.entries).toEqual([]);
+      expect(seqsOf((await insider.client.get(`${trailLink.pathname}${trailLink.search}`)).body.entries, secret.businessKey)).toEqual(mine);
     });
 
     it('answers a direct fetch or a restore of one with 404, as for an entry that does not exist', async () => {
