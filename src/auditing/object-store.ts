@@ -45,8 +45,12 @@ export interface RestorePrivileges {
   readonly edit: Privilege;
   /** Restoring to a state where the object does not exist. */
   readonly delete: Privilege;
-  /** Fields a change of which needs one more privilege: a device's address and host key need Device.Pin. */
-  readonly guarded?: { readonly fields: readonly string[]; readonly privilege: Privilege; readonly what: string };
+  /**
+   * Fields a change of which needs one more privilege (a device's address and host key need
+   * Device.Pin), and those of them that need it too when an object is brought back holding a value
+   * (a pinned host key: creating a device with one needs Device.Pin).
+   */
+  readonly guarded?: { readonly fields: readonly string[]; readonly onCreate?: readonly string[]; readonly privilege: Privilege; readonly what: string };
   /** Where the privileges are held: the object's partition (default), the object itself (a partition), or system-wide (User.Admin). */
   readonly scope?: 'partition' | 'self' | 'system';
 }

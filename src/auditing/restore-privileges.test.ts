@@ -17,7 +17,7 @@ const DEVICE = {
   create: 'Device.Create',
   edit: 'Device.Edit',
   delete: 'Device.Delete',
-  guarded: { fields: ['hostname', 'port'], privilege: 'Device.Pin', what: 'address' },
+  guarded: { fields: ['hostname', 'port', 'hostKeyFingerprint'], onCreate: ['hostKeyFingerprint'], privilege: 'Device.Pin', what: 'address' },
 } as const;
 
 describe('what a restore needs (the rule alone)', () => {
@@ -38,6 +38,8 @@ describe('what a restore needs (the rule alone)', () => {
   it('bringing an object back is a create, taking it away a delete', () => {
     expect(restoreNeeds(DEVICE, 'device', undefined, object({}))).toEqual([{ privilege: 'Device.Create', partitionId: 'p1', because: 'brings the device back' }]);
     expect(restoreNeeds(DEVICE, 'device', object({}), undefined)).toEqual([{ privilege: 'Device.Delete', partitionId: 'p1', because: 'deletes the device' }]);
+    // Brought back with a pinned key, as creating it with one needs the guarded privilege.
+    expect(restoreNeeds(DEVICE, 'device', undefined, object({ hostKeyFingerprint: 'SHA256:x' })).map((need) => need.privilege)).toEqual(['Device.Create', 'Device.Pin']);
   });
 
   it('holds system-wide privileges system-wide, and a partition\'s in the partition itself', () => {
@@ -211,6 +213,20 @@ describe.each(DATABASE_KINDS)('restore obeys the privilege model on %s', (kind) 
       await grant(editor.username, 'Device.Create');
       expect((await editor.client.post(`/audit/trash/${deleted?.seq}/restore`, {})).status).toBe(200);
       expect((await t.admin.get(`/devices/${name}`)).status).toBe(200);
+    });
+
+    it('needs Device.Pin as well to bring back a device with its host key pinned', async () => {
+      const name = unique('tr-pinned');
+      await buildDevice(t, { name, hostKey: keyPair(dir, `${name}-host`).publicKey });
+      expect((await t.admin.delete(`/devices/${name}`)).status).toBe(204);
+      const deleted = (await history(t, 'Device', `GLOBAL.${name}`)).at(-1);
+      const creator = await holder('AuditTrail.View', 'AuditTrail.Restore', 'Device.Create', 'Device.Edit');
+      const before = await world();
+      expectRefused(await creator.client.post(`/audit/trash/${deleted?.seq}/restore`, {}), 'Device.Pin');
+      expect(await world()).toEqual(before);
+      await grant(creator.username, 'Device.Pin');
+      expect((await creator.client.post(`/audit/trash/${deleted?.seq}/restore`, {})).status).toBe(200);
+      expect((await t.admin.get(`/devices/${name}`)).body.hostKeyFingerprint).toMatch(/^SHA256:/);
     });
   });
 

@@ -28,6 +28,8 @@ export function restoreNeeds(rule: RestorePrivileges, what: string, current: Obj
     // A partition brought back is a new partition: created system-wide, as Partition.Create is.
     if (rule.scope === 'self') needs.push({ privilege: rule.create, partitionId: null, because: `brings the ${what} back` });
     else add(rule.create, target, `brings the ${what} back`);
+    const guarded = rule.guarded;
+    if (guarded?.onCreate?.some((field) => valueOf(target, field) !== 'null')) add(guarded.privilege, target, `brings the ${what} back with its ${guarded.what} set`);
   } else if (current && !target) {
     add(rule.delete, current, `deletes the ${what}`);
   } else if (current && target) {
@@ -42,7 +44,6 @@ export function restoreNeeds(rule: RestorePrivileges, what: string, current: Obj
   return needs;
 }
 
-function differs(a: ObjectMeta, b: ObjectMeta, field: string): boolean {
-  const value = (object: ObjectMeta) => JSON.stringify((object as unknown as Record<string, unknown>)[field] ?? null);
-  return value(a) !== value(b);
-}
+const valueOf = (object: ObjectMeta, field: string) => JSON.stringify((object as unknown as Record<string, unknown>)[field] ?? null);
+
+const differs = (a: ObjectMeta, b: ObjectMeta, field: string) => valueOf(a, field) !== valueOf(b, field);

@@ -54,7 +54,12 @@ export const deviceKind: ObjectKind<Device> = {
     create: 'Device.Create',
     edit: 'Device.Edit',
     delete: 'Device.Delete',
-    guarded: { fields: ['hostname', 'port', 'hostKey', 'hostKeyFingerprint'], privilege: 'Device.Pin', what: 'hostname, port or host key' },
+    guarded: {
+      fields: ['hostname', 'port', 'hostKey', 'hostKeyFingerprint'],
+      onCreate: ['hostKeyFingerprint'],
+      privilege: 'Device.Pin',
+      what: 'hostname, port or host key',
+    },
   },
   ...tableWriter('device', toRow),
   find: (db, id) => findDevice(db, id),
