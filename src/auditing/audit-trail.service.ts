@@ -19,11 +19,23 @@ export interface FilterQueries {
   queryOf(actor: Actor, ref: string, target: 'AuditEntry' | 'AuditRule'): Promise<string>;
 }
 
+/**
+ * What a restored write sets off beyond the object store, as the object's own service would on the
+ * same edit: a device whose address or host key a restore changed cancels its requests and ends
+ * its sessions. Called inside the restore's transaction (a throw undoes the restore); the function
+ * it may return runs once the transaction has committed (ending live sessions).
+ */
+export interface RestoreConsequences {
+  afterRestore(trx: Tx, actor: Actor, write: { readonly type: ObjectType; readonly before: ObjectMeta | undefined; readonly after: ObjectMeta }): Promise<(() => Promise<void>) | undefined>;
+}
+
 export interface AuditTrailServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
   readonly objects: ObjectStore;
   readonly filters?: FilterQueries;
+  /** The side effects of restored writes; none by default. */
+  readonly consequences?: RestoreConsequences;
 }
 
 export interface EntryPage {
@@ -141,7 +153,8 @@ export class AuditTrailService {
   }
 
   private async restore(actor: Actor, seq: number, side: RestoreSide, reason: string | undefined, fromTrash = false): Promise<RestoreResult> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    const afterCommit: { run?: () => Promise<void> } = {};
+    const result = await this.deps.db.transaction().execute(async (trx): Promise<RestoreResult> => {
       const entry = await this.visibleEntry(trx, actor, seq);
       await requirePrivilege(trx, actor, 'AuditTrail.Restore', inPartition(entry.partitionId));
       const kind = this.deps.objects.kindOf(entry.objectType);
@@ -169,6 +182,7 @@ export class AuditTrailService {
       const written = current
         ? await this.deps.objects.update(trx, kind, current, fieldsOf(target), actor, options)
         : await this.deps.objects.recreate(trx, kind, target, actor, options);
+      if (this.deps.consequences) afterCommit.run = await this.deps.consequences.afterRestore(trx, actor, { type: entry.objectType, before: current, after: written });
       const recorded = await latestEntryOf(trx, written.id);
       return {
         restoredFrom: seq,
@@ -181,6 +195,8 @@ export class AuditTrailService {
         entry: recorded && recorded.restoredFrom === seq ? this.present(recorded, false) : null,
       };
     });
+    await afterCommit.run?.();
+    return result;
   }
 
   /**

@@ -8,6 +8,7 @@ import { buildUser, startTestChangegate, TestClient, type TestChangegate } from 
 import { buildChange, buildDevice, buildGroup } from '../changes/changes.test-kit.ts';
 import { buildRule, history, rowCounts, unique, type EntryView } from './auditing.test-kit.ts';
 import type { ObjectMeta } from './object.ts';
+import { AuditTrailService, type RestoreConsequences } from './audit-trail.service.ts';
 import { restoreNeeds } from './restore-privileges.ts';
 
 const object = (fields: Partial<ObjectMeta> & Record<string, unknown>): ObjectMeta =>
@@ -340,6 +341,42 @@ describe.each(DATABASE_KINDS)('restore obeys the privilege model on %s', (kind) 
       expect(answer.body.error.message).toMatch(/security of audit rule .* does not let you edit it/);
       expect(await world()).toEqual(before);
       expect((await restoreOf(t.admin, edited, 'before')).status).toBe(200);
+    });
+  });
+
+  describe('what a restore sets off, as the object\'s own service would', () => {
+    it('hands the write to the consequences inside its transaction, and runs what they return once committed', async () => {
+      const name = unique('tr-effects');
+      await buildDevice(t, { name, hostname: '192.0.2.10' });
+      expect((await t.admin.patch(`/devices/${name}`, { hostname: '192.0.2.66' })).status).toBe(200);
+      const [, moved] = await history(t, 'Device', `GLOBAL.${name}`);
+      const admin = { userId: (await t.admin.get('/me')).body.user.id as string, username: 'admin' };
+      const seen: string[] = [];
+      const consequences: RestoreConsequences = {
+        async afterRestore(trx, actor, write) {
+          const inside = await trx.selectFrom('device').select('hostname').where('id', '=', write.after.id).executeTakeFirstOrThrow();
+          seen.push(`${actor.username} ${write.type} ${String((write.before as { hostname?: string }).hostname)} -> ${inside.hostname}`);
+          return async () => {
+            const committed = await t.cg.database.db.selectFrom('device').select('hostname').where('id', '=', write.after.id).executeTakeFirstOrThrow();
+            seen.push(`after commit: ${committed.hostname}`);
+          };
+        },
+      };
+      const trail = new AuditTrailService({ db: t.cg.database.db, clock: t.clock, objects: t.cg.objects, consequences });
+      await trail.restoreBefore(admin, moved?.seq as number);
+      expect(seen).toEqual(['admin Device 192.0.2.66 -> 192.0.2.10', 'after commit: 192.0.2.10']);
+
+      // Consequences that refuse undo the restore: nothing is written.
+      const refusing = new AuditTrailService({
+        db: t.cg.database.db,
+        clock: t.clock,
+        objects: t.cg.objects,
+        consequences: { afterRestore: async () => Promise.reject(new Error('refused')) },
+      });
+      const before = await world();
+      await expect(refusing.restoreAfter(admin, moved?.seq as number)).rejects.toThrow('refused');
+      expect(await world()).toEqual(before);
+      expect((await t.admin.get(`/devices/${name}`)).body.hostname).toBe('192.0.2.10');
     });
   });
 
