@@ -107,6 +107,7 @@ export async function findPartitionObjectByName(db: Executor, name: string): Pro
 export const partitionKind: ObjectKind<Partition> = {
   type: 'Partition',
   event: 'partition',
+  restore: { create: 'Partition.Create', edit: 'Partition.Edit', delete: 'Partition.Delete', scope: 'self' },
   async insert(trx: Tx, partition: Partition) {
     await trx
       .insertInto('partition')
@@ -166,6 +167,7 @@ export async function findApplicationObject(db: Executor, id: string): Promise<A
 export const applicationKind: ObjectKind<Application> = {
   type: 'Application',
   event: 'application',
+  restore: { create: 'Application.Create', edit: 'Application.Edit', delete: 'Application.Delete' },
   async insert(trx: Tx, application: Application) {
     await insertApplication(trx, {
       id: application.id,

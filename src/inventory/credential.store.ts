@@ -49,6 +49,7 @@ function toRow(credential: Credential) {
 export const credentialKind: ObjectKind<Credential> = {
   type: 'Credential',
   event: 'credential',
+  restore: { create: 'Credential.Create', edit: 'Credential.Edit', delete: 'Credential.Delete' },
   secretFields: ['secret', 'passphrase'],
   ...tableWriter('credential', toRow),
   find: (db, id) => findCredential(db, id),
