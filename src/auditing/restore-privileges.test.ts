@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { keyPair, ssh } from '../../test/gateway-kit.ts';
 import { buildUser, startTestChangegate, TestClient, type TestChangegate } from '../../test/harness.ts';
-import { buildChange, buildDevice, buildGroup } from '../changes/changes.test-kit.ts';
+import { buildChange, buildDevice, buildGroup, eventsWhere } from '../changes/changes.test-kit.ts';
 import { buildRule, history, rowCounts, unique, type EntryView } from './auditing.test-kit.ts';
 import type { ObjectMeta } from './object.ts';
 import { AuditTrailService, type RestoreConsequences } from './audit-trail.service.ts';
@@ -197,6 +197,30 @@ describe.each(DATABASE_KINDS)('restore obeys the privilege model on %s', (kind) 
       const done = await restoreOf(editor.client, moved, 'before');
       expect(done.status).toBe(200);
       expect((await t.admin.get(`/devices/${name}`)).body).toMatchObject({ hostname: '192.0.2.10', port: 22, hostKeyFingerprint: null });
+    });
+
+    it('a restore that moves a device does what the same edit does: its open request is cancelled and the move logged', async () => {
+      const name = unique('tr-dev');
+      await buildDevice(t, { name, hostname: '192.0.2.10', port: 22 });
+      expect((await t.admin.patch(`/devices/${name}`, { port: 2022 })).status).toBe(200);
+      const [, moved] = await history(t, 'Device', `GLOBAL.${name}`);
+      const executor = await holder();
+      const group = await buildGroup(t, { executors: [executor.username] });
+      await buildChange(t, { accessGroup: group.name, devices: [name] });
+      const asked = await executor.client.post('/requests', { device: name });
+      expect(asked.status).toBe(201);
+
+      const restorer = await holder('AuditTrail.View', 'AuditTrail.Restore', 'Device.Edit', 'Device.Pin');
+      expect((await restoreOf(restorer.client, moved, 'before')).status).toBe(200);
+      expect((await t.admin.get(`/devices/${name}`)).body).toMatchObject({ port: 22 });
+      const request = await executor.client.get(`/requests/${asked.body.request.number}`);
+      expect(request.body).toMatchObject({ status: 'cancelled' });
+      expect(request.body.closeReason).toContain(name);
+      const events = await eventsWhere(t, { action: 'device.identity.change', subject: `device:GLOBAL.${name}` });
+      expect(events.map((event) => [event.actor, (event.data.before as { port: number }).port, (event.data.after as { port: number }).port])).toEqual([
+        ['admin', 22, 2022],
+        [restorer.username, 2022, 22],
+      ]);
     });
 
     it('needs Device.Create to bring a deleted device back, from the Trash Can or the trail', async () => {

@@ -266,6 +266,17 @@ export class DeviceService {
   }
 
   /**
+   * What a write made elsewhere (a restore from the audit trail) must also do when it changed a
+   * device's address or key: inside that write's transaction, cancel the device's open requests and
+   * log old and new values; the returned function ends its live sessions once the write commits.
+   * The writer has already checked Device.Pin.
+   */
+  async afterWrite(trx: Tx, actor: Actor, before: Device, after: Device): Promise<(() => Promise<void>) | undefined> {
+    const moved = await this.identityChanged(trx, actor, before, after);
+    return moved && (() => this.endSessions(actor, moved));
+  }
+
+  /**
    * After a write to a device, inside its transaction: when its address or key changed, cancels
    * its open requests (their requesters are told why) and logs the old and new values. Returns
    * what the caller must do after the commit: end the device's live sessions.
