@@ -22,7 +22,7 @@ import { webhookKind } from './notifications/index.ts';
 import { applicationKind, partitionKind, userKind } from './identity/index.ts';
 import { AccessGroupService, ChangeService, changeRoutes, RequestService } from './changes/index.ts';
 import { EventLogService, eventRoutes } from './eventlog/index.ts';
-import { CredentialService, DeviceService, INVENTORY_SEALED_COLUMNS, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
+import { CredentialService, DeviceService, type Device, INVENTORY_SEALED_COLUMNS, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
 import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
 import { ReviewService, reviewRoutes } from './review/index.ts';
 import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, SessionRunner, sessionRoutes, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
@@ -175,7 +175,19 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     dispatcher = activeDispatcher;
     const wake = () => activeDispatcher.wake();
     const notifications = new NotificationService({ db, clock, emailEnabled: config.smtpUrl !== undefined });
-    const changes = new ChangeService({ db, clock, objects });
+    const requests = new RequestService({
+      db,
+      clock,
+      notifier: {
+        notify: async (trx, notice) => {
+          await notifications.notify(trx, notice);
+          // Deliver soon after the request's transaction commits, not on the next poll.
+          setImmediate(wake);
+        },
+      },
+      live,
+    });
+    const changes = new ChangeService({ db, clock, objects, requests, live });
     const credentials = new CredentialService({ db, objects, vault: secrets });
     const services: Services = {
       auth: new AuthService({ db, clock, secrets, policy: config }),
@@ -183,26 +195,34 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       grants: new GrantService({ db, clock }),
       partitions: new PartitionService({ db, clock, objects }),
       events: new EventLogService({ db }),
-      devices: new DeviceService({ db, clock, objects, hostKeys: options.hostKeys ?? sshHostKeyProbe }),
+      devices: new DeviceService({
+        db,
+        clock,
+        objects,
+        hostKeys: options.hostKeys ?? sshHostKeyProbe,
+        // A device's new address or key cancels its open requests.
+        requests,
+        live,
+      }),
       credentials,
       groups: new AccessGroupService({ db, objects }),
       changes,
-      requests: new RequestService({
-        db,
-        clock,
-        notifier: {
-          notify: async (trx, notice) => {
-            await notifications.notify(trx, notice);
-            // Deliver soon after the request's transaction commits, not on the next poll.
-            setImmediate(wake);
-          },
-        },
-      }),
+      requests,
       notifications,
       webhooks: new WebhookService({ db, clock, objects, secrets, wake }),
       deliveries: new DeliveryService({ db, clock, wake }),
       auditRules: new AuditRuleService({ db, objects, filters, publicUrl: config.publicUrl }),
-      auditTrail: new AuditTrailService({ db, clock, objects, filters }),
+      auditTrail: new AuditTrailService({
+        db,
+        clock,
+        objects,
+        filters,
+        // A restored device address or key does what the same edit does: its requests cancelled, its sessions ended.
+        consequences: {
+          afterRestore: async (trx, actor, write) =>
+            write.type === 'Device' && write.before ? services.devices.afterWrite(trx, actor, write.before as Device, write.after as Device) : undefined,
+        },
+      }),
       filters,
       bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl }),
       sessions: new SessionService({ db, clock, live }),

@@ -3,7 +3,7 @@ import { auditDecision, compileRuleSet, type AuditTarget, type CompiledRule } fr
 import { enabledRules, ruleGeneration } from './audit-rule.store.ts';
 import { insertEntry } from './audit-trail.store.ts';
 import { snapshot, type ObjectWrite, type ObjectWriteHook } from './object-store.ts';
-import { fieldDiff, type ObjectType } from './object.ts';
+import { fieldDiff, type ObjectMeta, type ObjectType } from './object.ts';
 
 type ApplicationFacts = NonNullable<AuditTarget['application']>;
 
@@ -31,9 +31,16 @@ export class AuditRecorder implements ObjectWriteHook {
     } else {
       const rules = (await this.rules(trx)).get(write.kind.type);
       if (!rules) return;
-      const application = rules.some((rule) => rule.applicationRule !== 'all_objects') ? await this.application(trx, object.applicationId) : null;
+      // A rule matches a change when it matches the object before it or after it: moving an object
+      // out of a rule's reach (another name, application or partition) is audited by that rule.
       const partition = write.businessKey.slice(0, write.businessKey.indexOf('.'));
-      decision = auditDecision(rules, { type: write.kind.type, name: object.name, partition }, write.action, () => application);
+      const asksApplication = rules.some((rule) => rule.applicationRule !== 'all_objects');
+      for (const side of sidesOf(write)) {
+        const application = asksApplication ? await this.application(trx, side.applicationId) : null;
+        const sidePartition = side.partitionId === object.partitionId ? partition : await this.partitionName(trx, side.partitionId);
+        const found = auditDecision(rules, { type: write.kind.type, name: side.name, partition: sidePartition }, write.action, () => application);
+        if (found && (!decision || found.level > decision.level)) decision = found;
+      }
     }
     if (!decision) return;
     const before = write.before && snapshot(write.before);
@@ -76,6 +83,11 @@ export class AuditRecorder implements ObjectWriteHook {
     return compiled;
   }
 
+  private async partitionName(db: Executor, id: string): Promise<string> {
+    const row = await db.selectFrom('partition').select('name').where('id', '=', id).executeTakeFirst();
+    return row?.name ?? id;
+  }
+
   private async application(db: Executor, id: string | null): Promise<ApplicationFacts | null> {
     if (id === null) return null;
     const known = this.applications.get(id);
@@ -86,4 +98,12 @@ export class AuditRecorder implements ObjectWriteHook {
     this.applications.set(id, facts);
     return facts;
   }
+}
+
+/** The states of the object a write is judged by: before and after, once each when they sit in the same place under the same name. */
+function sidesOf(write: ObjectWrite): ObjectMeta[] {
+  const sides = [write.after, write.before].filter((side): side is ObjectMeta => side !== undefined);
+  const [first, second] = sides;
+  if (first && second && first.name === second.name && first.partitionId === second.partitionId && first.applicationId === second.applicationId) return [first];
+  return sides;
 }

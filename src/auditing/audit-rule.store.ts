@@ -99,6 +99,8 @@ export async function ruleGeneration(db: Executor): Promise<number> {
 export const auditRuleKind: ObjectKind<AuditRule> = {
   type: 'AuditRule',
   event: 'audit_rule',
+  // The rule's own security is checked as well, by the restore.
+  restore: { create: 'AuditingRule.Create', edit: 'AuditingRule.Edit', delete: 'AuditingRule.Delete' },
   async insert(trx: Tx, rule: AuditRule) {
     await trx
       .insertInto('audit_rule')

@@ -1,16 +1,16 @@
 import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
-import { inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
+import { hasPrivilege, inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
-import { securityAllows } from './audit-rule.ts';
-import { findRule } from './audit-rule.store.ts';
+import { securityAllows, type AuditRule } from './audit-rule.ts';
 import { presentEntry, restoreAvailability, restoreReason, unavailableReason, type AuditEntry, type AuditEntryView, type RestoreSide } from './audit-trail.ts';
-import { findEntry, lastKnownKey, latestEntryOf, purgeEntries, searchEntries, timeZoneOf } from './audit-trail.store.ts';
+import { findEntryFor, lastKnownKey, latestEntryOf, purgeEntries, searchEntries, timeZoneOf } from './audit-trail.store.ts';
 import { parseDuration, subtractDuration } from './duration.ts';
 import type { ObjectKind, ObjectStore } from './object-store.ts';
 import { META_FIELDS, type ObjectMeta, type ObjectType } from './object.ts';
+import { restoreNeeds } from './restore-privileges.ts';
 import { searchError } from './search-error.ts';
 import { parseEntrySearch } from './search.ts';
 
@@ -19,11 +19,23 @@ export interface FilterQueries {
   queryOf(actor: Actor, ref: string, target: 'AuditEntry' | 'AuditRule'): Promise<string>;
 }
 
+/**
+ * What a restored write sets off beyond the object store, as the object's own service would on the
+ * same edit: a device whose address or host key a restore changed cancels its requests and ends
+ * its sessions. Called inside the restore's transaction (a throw undoes the restore); the function
+ * it may return runs once the transaction has committed (ending live sessions).
+ */
+export interface RestoreConsequences {
+  afterRestore(trx: Tx, actor: Actor, write: { readonly type: ObjectType; readonly before: ObjectMeta | undefined; readonly after: ObjectMeta }): Promise<(() => Promise<void>) | undefined>;
+}
+
 export interface AuditTrailServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
   readonly objects: ObjectStore;
   readonly filters?: FilterQueries;
+  /** The side effects of restored writes; none by default. */
+  readonly consequences?: RestoreConsequences;
 }
 
 export interface EntryPage {
@@ -66,8 +78,9 @@ const MAX_LIMIT = 500;
 
 /**
  * The audit trail: search, the Trash Can, restore to before or after a change, retention. Entries
- * are visible with AuditTrail.View in the partition of their object; restoring needs
- * AuditTrail.Restore there.
+ * are visible with AuditTrail.View in the partition of their object (and, for an audit rule, when
+ * the rule's security lets the user view it); restoring needs AuditTrail.Restore there, and the
+ * privileges that would allow the same write directly (the object kind's `restore`).
  */
 export class AuditTrailService {
   constructor(private readonly deps: AuditTrailServiceDeps) {}
@@ -79,7 +92,7 @@ export class AuditTrailService {
       const partitionIds = await this.viewable(trx, actor);
       if (saved) await this.parse(trx, actor, saved);
       const terms = await this.parse(trx, actor, [saved, input.q ?? ''].filter(Boolean).join(' '));
-      return this.page(trx, { terms, partitionIds, limit: limitOf(input.limit), before: input.cursor }, input.expand ?? false);
+      return this.page(trx, { terms, partitionIds, viewer: actor.username, limit: limitOf(input.limit), before: input.cursor }, input.expand ?? false);
     });
   }
 
@@ -92,7 +105,7 @@ export class AuditTrailService {
     return this.deps.db.transaction().execute(async (trx) => {
       const partitionIds = await this.viewable(trx, actor);
       const terms = await this.parse(trx, actor, input.q ?? '');
-      return this.page(trx, { terms, partitionIds, limit: limitOf(input.limit), before: input.cursor, trash: true }, input.expand ?? false);
+      return this.page(trx, { terms, partitionIds, viewer: actor.username, limit: limitOf(input.limit), before: input.cursor, trash: true }, input.expand ?? false);
     });
   }
 
@@ -104,6 +117,15 @@ export class AuditTrailService {
   /** Restore to after the change: undoes every later change of the object, back to the state the change left. */
   restoreAfter(actor: Actor, seq: number, reason?: string): Promise<RestoreResult> {
     return this.restore(actor, seq, 'after', reason);
+  }
+
+  /**
+   * The Trash Can's restore: brings back a deleted object from its deletion entry. Only a deletion
+   * of an object still deleted (nothing written to it since) is in the Trash Can; anything else is
+   * a 409 `not_in_trash`.
+   */
+  restoreFromTrash(actor: Actor, seq: number, reason?: string): Promise<RestoreResult> {
+    return this.restore(actor, seq, 'before', reason, true);
   }
 
   /**
@@ -130,18 +152,25 @@ export class AuditTrailService {
     });
   }
 
-  private async restore(actor: Actor, seq: number, side: RestoreSide, reason?: string): Promise<RestoreResult> {
-    return this.deps.db.transaction().execute(async (trx) => {
+  private async restore(actor: Actor, seq: number, side: RestoreSide, reason: string | undefined, fromTrash = false): Promise<RestoreResult> {
+    const afterCommit: { run?: () => Promise<void> } = {};
+    const result = await this.deps.db.transaction().execute(async (trx): Promise<RestoreResult> => {
       const entry = await this.visibleEntry(trx, actor, seq);
       await requirePrivilege(trx, actor, 'AuditTrail.Restore', inPartition(entry.partitionId));
-      if (!restoreAvailability(entry)[side]) throw new AppError('restore_unavailable', 409, unavailableReason(entry, side));
       const kind = this.deps.objects.kindOf(entry.objectType);
+      if (fromTrash) await this.requireInTrash(trx, entry, kind);
+      if (!restoreAvailability(entry)[side]) throw new AppError('restore_unavailable', 409, unavailableReason(entry, side));
       const snapshot = side === 'before' ? entry.before : entry.after;
       if (!kind || !snapshot) throw new AppError('restore_unavailable', 409, `Entry #${seq} cannot be restored: objects of type ${entry.objectType} are not known here.`);
       const current = await kind.find(trx, entry.objectId);
       let target = kind.fromSnapshot(snapshot);
-      if (current && kind.keptOnRestore) target = { ...target, ...pick(current, kind.keptOnRestore) };
-      const rule = entry.objectType === 'AuditRule' ? await findRule(trx, entry.objectId) : undefined;
+      if (kind.keptOnRestore) {
+        // State only the system (or its own use case) sets stays as it is; an object brought back keeps it as it was when deleted.
+        const kept = current ?? (await this.lastState(trx, kind, entry.objectId));
+        if (kept) target = { ...target, ...pick(kept, kind.keptOnRestore) };
+      }
+      await this.requireWritePrivileges(trx, actor, seq, kind, current, target);
+      const rule = entry.objectType === 'AuditRule' ? ((current ?? target) as AuditRule) : undefined;
       if (rule && !securityAllows(rule.security, 'edit', actor.username)) {
         throw errors.forbidden(`The security of audit rule ${rule.name} does not let you edit it, so you cannot restore it either.`);
       }
@@ -153,6 +182,7 @@ export class AuditTrailService {
       const written = current
         ? await this.deps.objects.update(trx, kind, current, fieldsOf(target), actor, options)
         : await this.deps.objects.recreate(trx, kind, target, actor, options);
+      if (this.deps.consequences) afterCommit.run = await this.deps.consequences.afterRestore(trx, actor, { type: entry.objectType, before: current, after: written });
       const recorded = await latestEntryOf(trx, written.id);
       return {
         restoredFrom: seq,
@@ -165,6 +195,51 @@ export class AuditTrailService {
         entry: recorded && recorded.restoredFrom === seq ? this.present(recorded, false) : null,
       };
     });
+    await afterCommit.run?.();
+    return result;
+  }
+
+  /**
+   * A restore is the same write made directly, so it needs the same privileges (the kind says
+   * which): 403 naming the first one missing.
+   */
+  private async requireWritePrivileges(trx: Tx, actor: Actor, seq: number, kind: ObjectKind<ObjectMeta>, current: ObjectMeta | undefined, target: ObjectMeta | undefined): Promise<void> {
+    for (const need of restoreNeeds(kind.restore, objectWord(kind.type), current, target)) {
+      if (await hasPrivilege(trx, actor, need.privilege, need.partitionId === null ? SYSTEM : inPartition(need.partitionId))) continue;
+      const where = need.partitionId === null ? 'system-wide' : `in partition ${await this.partitionName(trx, need.partitionId)}`;
+      throw new AppError(
+        'forbidden',
+        403,
+        `Restoring entry #${seq} ${need.because}: that needs the ${need.privilege} privilege ${where}, besides AuditTrail.Restore. Nothing was written.`,
+        { privilege: need.privilege },
+      );
+    }
+  }
+
+  /** Only the deletion of an object still deleted is in the Trash Can. */
+  private async requireInTrash(trx: Tx, entry: AuditEntry, kind: ObjectKind<ObjectMeta> | undefined): Promise<void> {
+    const notInTrash = (why: string) => new AppError('not_in_trash', 409, `Entry #${entry.seq} is not in the Trash Can: ${why}.`);
+    if (entry.action !== 'D') {
+      throw notInTrash(`it records a ${entry.action === 'C' ? 'creation' : 'modification'}, not a deletion; restore it from the audit trail instead`);
+    }
+    const latest = await latestEntryOf(trx, entry.objectId);
+    if (latest && latest.seq !== entry.seq) throw notInTrash(`${entry.businessKey} was brought back or changed since (entry #${latest.seq})`);
+    if (kind && (await kind.find(trx, entry.objectId))) throw notInTrash(`${entry.businessKey} exists again`);
+  }
+
+  /** The object as it was last known, from its newest snapshot: for what an object brought back keeps. */
+  private async lastState(trx: Tx, kind: ObjectKind<ObjectMeta>, objectId: string): Promise<ObjectMeta | undefined> {
+    const latest = await latestEntryOf(trx, objectId);
+    const snapshot = latest && (latest.action === 'D' ? latest.before : latest.after);
+    return snapshot ? kind.fromSnapshot(snapshot) : undefined;
+  }
+
+  private async partitionName(trx: Tx, id: string): Promise<string> {
+    const row = await trx.selectFrom('partition').select('name').where('id', '=', id).executeTakeFirst();
+    if (row) return row.name;
+    // A partition being brought back: the trail knows it as GLOBAL.<name>.
+    const key = await lastKnownKey(trx, id);
+    return key ? key.slice(key.indexOf('.') + 1) : id;
   }
 
   /** What stops the object from being written back as `target`: a taken name, an object it points at that is gone, a domain rule. */
@@ -193,7 +268,7 @@ export class AuditTrailService {
   }
 
   private async visibleEntry(trx: Tx, actor: Actor, seq: number): Promise<AuditEntry> {
-    const entry = Number.isSafeInteger(seq) && seq > 0 ? await findEntry(trx, seq) : undefined;
+    const entry = Number.isSafeInteger(seq) && seq > 0 ? await findEntryFor(trx, seq, actor.username) : undefined;
     const visible = await partitionsWith(trx, actor, 'AuditTrail.View');
     if (!entry || (visible !== 'all' && !visible.includes(entry.partitionId))) throw errors.notFound('audit entry', String(seq));
     return entry;
@@ -215,6 +290,9 @@ export class AuditTrailService {
     return presentEntry(entry, this.deps.objects.kindOf(entry.objectType)?.secretFields ?? [], expand);
   }
 }
+
+/** How messages name an object type: `access group`, `audit rule`. */
+const objectWord = (type: ObjectType) => type.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
 
 const limitOf = (limit: number | undefined) => Math.min(Math.max(Math.trunc(limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT);
 

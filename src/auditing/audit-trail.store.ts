@@ -1,4 +1,4 @@
-import { type Expression, type ExpressionBuilder, type Selectable, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type RawBuilder, type Selectable, type SqlBool } from 'kysely';
 import type { Database, Executor } from '../platform/database.ts';
 import type { AuditEntryTable } from '../platform/tables/auditing.ts';
 import type { AuditEntry } from './audit-trail.ts';
@@ -59,6 +59,27 @@ export async function findEntry(db: Executor, seq: number): Promise<AuditEntry |
   return row && toEntry(row);
 }
 
+/** An entry as `viewer` may see it: entries about an audit rule only when the rule's security lets them view it. */
+export async function findEntryFor(db: Executor, seq: number, viewer: string): Promise<AuditEntry | undefined> {
+  const row = await db.selectFrom('audit_entry').selectAll().where('seq', '=', seq).where(ruleEntryVisible(viewer)).executeTakeFirst();
+  return row && toEntry(row);
+}
+
+/**
+ * Entries about an audit rule are as private as the rule: the user must be on its security's view
+ * list (or the list open to everyone holding the privilege). The rule as it is now decides; for a
+ * deleted rule, its last snapshot in the trail. With neither, nobody sees them.
+ */
+function ruleEntryVisible(viewer: string): RawBuilder<SqlBool> {
+  const viewable = (security: RawBuilder<unknown>) =>
+    sql<boolean>`(jsonb_typeof(${security} -> 'view') = 'null' OR (${security} -> 'view') @> jsonb_build_array(${viewer}::text))`;
+  return sql<SqlBool>`(audit_entry.object_type <> 'AuditRule' OR coalesce(
+    (SELECT ${viewable(sql`seen_rule.security`)} FROM audit_rule AS seen_rule WHERE seen_rule.id = audit_entry.object_id),
+    (SELECT ${viewable(sql`coalesce(latest.after, latest.before) -> 'security'`)} FROM audit_entry AS latest
+      WHERE latest.object_id = audit_entry.object_id ORDER BY latest.seq DESC LIMIT 1),
+    false))`;
+}
+
 /** The newest entry of an object. */
 export async function latestEntryOf(db: Executor, objectId: string): Promise<AuditEntry | undefined> {
   const row = await db.selectFrom('audit_entry').selectAll().where('object_id', '=', objectId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
@@ -106,6 +127,8 @@ export interface EntryQuery {
   readonly terms: readonly EntryTerm[];
   /** Partitions the searcher may see the trail of. */
   readonly partitionIds: 'all' | readonly string[];
+  /** The searcher's username: entries about audit rules they may not view are left out. */
+  readonly viewer: string;
   readonly limit: number;
   /** Entries older than this sequence number (the previous page's last). */
   readonly before?: number;
@@ -119,6 +142,7 @@ export async function searchEntries(db: Executor, query: EntryQuery): Promise<{ 
   let select = db.selectFrom('audit_entry').selectAll('audit_entry');
   if (query.partitionIds !== 'all') select = select.where('partition_id', 'in', query.partitionIds);
   if (query.before !== undefined) select = select.where('seq', '<', query.before);
+  select = select.where(ruleEntryVisible(query.viewer));
   for (const term of query.terms) select = select.where((eb) => termCondition(eb, term));
   if (query.trash) {
     select = select

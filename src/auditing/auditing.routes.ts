@@ -329,8 +329,17 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
 
   app.post(
     '/audit/trash/:seq/restore',
-    { ...optionalBody, schema: { tags: trailTag, summary: 'Bring a deleted object back (restore to before its deletion)', params: Seq, body: ReasonBody, response: { 200: RestoreSchema } } },
-    async (request) => auditTrail.restoreBefore(actorOf(request), request.params.seq, request.body.reason),
+    {
+      ...optionalBody,
+      schema: {
+        tags: trailTag,
+        summary: 'Bring a deleted object back (restore to before its deletion); 409 not_in_trash unless the entry is the deletion of an object still deleted',
+        params: Seq,
+        body: ReasonBody,
+        response: { 200: RestoreSchema },
+      },
+    },
+    async (request) => auditTrail.restoreFromTrash(actorOf(request), request.params.seq, request.body.reason),
   );
 
   app.post(

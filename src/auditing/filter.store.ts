@@ -66,6 +66,8 @@ export async function listFilters(db: Executor, scopes: ReadonlyArray<{ target: 
 export const filterKind: ObjectKind<Filter> = {
   type: 'Filter',
   event: 'filter',
+  // Owners edit their own filters; a restore, which may hand one back to another owner, is for user administrators.
+  restore: { create: 'User.Admin', edit: 'User.Admin', delete: 'User.Admin', scope: 'system' },
   ...tableWriter('audit_filter', toRow),
   find: findFilter,
   fromSnapshot: (json) => fromJson<Filter>(json),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { appendEvent } from '../eventlog/index.ts';
-import type { Actor } from '../identity/index.ts';
+import type { Actor, Privilege } from '../identity/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { businessKey, fieldDiff, toJson, type ObjectFields, type ObjectMeta, type ObjectReference, type ObjectType } from './object.ts';
@@ -30,6 +30,29 @@ export interface ObjectKind<T extends ObjectMeta> {
   readonly keptOnRestore?: readonly string[];
   /** The event subject, when it is not `<event>:<business key>` (users are `user:alice`). */
   subject?(object: T, businessKey: string): string;
+  /** The privileges that allow the same write directly: a restore needs them besides AuditTrail.Restore. */
+  readonly restore: RestorePrivileges;
+}
+
+/**
+ * What writing an object of a kind takes, as a restore checks it: the privilege for each action,
+ * held in the object's partition (or, for a partition, in itself; system-only privileges such as
+ * User.Admin system-wide), and the fields whose change takes one privilege more.
+ */
+export interface RestorePrivileges {
+  /** Bringing a deleted object back. */
+  readonly create: Privilege;
+  readonly edit: Privilege;
+  /** Restoring to a state where the object does not exist. */
+  readonly delete: Privilege;
+  /**
+   * Fields a change of which needs one more privilege (a device's address and host key need
+   * Device.Pin), and those of them that need it too when an object is brought back holding a value
+   * (a pinned host key: creating a device with one needs Device.Pin).
+   */
+  readonly guarded?: { readonly fields: readonly string[]; readonly onCreate?: readonly string[]; readonly privilege: Privilege; readonly what: string };
+  /** Where the privileges are held: the object's partition (default), the object itself (a partition), or system-wide (User.Admin). */
+  readonly scope?: 'partition' | 'self' | 'system';
 }
 
 export type WriteAction = 'C' | 'M' | 'D';

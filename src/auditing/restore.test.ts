@@ -240,7 +240,15 @@ describe.each(DATABASE_KINDS)('restore on %s', (kind) => {
       const hidden = await stranger.client.post(`/audit/entries/${entries[1]?.seq}/restore-before`);
       expect([hidden.status, hidden.body.error.code]).toEqual([404, 'not_found']);
       expect((await stranger.client.get('/audit/entries/999999999')).status).toBe(404);
-      const restorer = await buildUser(t, { grants: [{ privilege: 'AuditTrail.View' }, { privilege: 'AuditTrail.Restore', partition: 'GLOBAL' }] });
+      const restorer = await buildUser(t, {
+        grants: [
+          { privilege: 'AuditTrail.View' },
+          { privilege: 'AuditTrail.Restore', partition: 'GLOBAL' },
+          // The entry changed the device's port: restoring it changes the port back, Device.Pin's to do.
+          { privilege: 'Device.Edit', partition: 'GLOBAL' },
+          { privilege: 'Device.Pin', partition: 'GLOBAL' },
+        ],
+      });
       const done = await restorer.client.post(`/audit/entries/${entries[1]?.seq}/restore-before`);
       expect(done.status).toBe(200);
       expect(done.body.entry.user).toBe(restorer.username);

@@ -61,7 +61,8 @@ export class AccessGroupService {
           description: input.description ?? '',
           ...members,
           requiresJustification: input.requiresJustification ?? false,
-          plannerMayExecute: input.plannerMayExecute ?? true,
+          // Separation of duties unless the group says otherwise: the planner does not also execute.
+          plannerMayExecute: input.plannerMayExecute ?? false,
         },
         actor,
       );

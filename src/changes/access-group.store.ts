@@ -47,6 +47,7 @@ function toRow(group: AccessGroup) {
 export const accessGroupKind: ObjectKind<AccessGroup> = {
   type: 'AccessGroup',
   event: 'access_group',
+  restore: { create: 'AccessGroup.Create', edit: 'AccessGroup.Edit', delete: 'AccessGroup.Delete' },
   ...tableWriter('access_group', toRow),
   find: (db, id) => findAccessGroup(db, id),
   fromSnapshot: (json) => fromJson<AccessGroup>(json),

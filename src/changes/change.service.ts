@@ -6,11 +6,12 @@ import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, 
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
+import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import { findAccessGroupByRef } from './access-group.service.ts';
 import { findAccessGroupsByIds } from './access-group.store.ts';
-import { changeProblems, changeStatus, presentChange, type Change, type ChangeStatus, type ChangeView } from './change.ts';
+import { changeProblems, changeStatus, planChanges, planDigest, presentChange, type Change, type ChangeStatus, type ChangeView } from './change.ts';
 import { changeKind, findChangeByName, listChanges } from './change.store.ts';
-import { closeOpenRequestsOfChange } from './request.store.ts';
+import type { RequestService } from './request.service.ts';
 
 export interface ChangeInput {
   readonly title?: string;
@@ -41,6 +42,10 @@ export interface ChangeServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
   readonly objects: ObjectStore;
+  /** Cancels the requests whose approval an edit voids. */
+  readonly requests: Pick<RequestService, 'cancelOpen'>;
+  /** Ends the sessions of those requests, after the edit commits. */
+  readonly live: LiveSessionControl;
 }
 
 /** Finds a change by its change ID; one the caller may not view is "not found". */
@@ -101,10 +106,12 @@ export class ChangeService {
 
   /**
    * Edits a change. Its script is frozen once a session has run for it (the audit compares against
-   * that script), and a cancelled change stays as it was.
+   * that script), and a cancelled change stays as it was. An approval is for exactly the plan the
+   * approver saw: editing the window, devices, script or access group cancels the change's pending
+   * and approved requests (requesters and approvers are told why) and ends their live sessions.
    */
   async update(actor: Actor, name: string, patch: ChangeInput & { expectedVersion?: number }): Promise<ChangeView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    const { view, voided } = await this.deps.db.transaction().execute(async (trx) => {
       const change = await findVisibleChange(trx, actor, name);
       await requirePrivilege(trx, actor, 'Change.Edit', inPartition(change.partitionId));
       if (change.cancelledAt) throw new AppError('change_cancelled', 409, `Change ${name} was cancelled on ${change.cancelledAt.toISOString()}: it cannot be edited.`);
@@ -133,16 +140,24 @@ export class ChangeService {
         actor,
         { expectedVersion: patch.expectedVersion },
       );
-      return (await this.present(trx, [updated]))[0] as ChangeView;
+      let voided: { requestIds: string[]; reason: string } | undefined;
+      if (planDigest(updated) !== planDigest(change)) {
+        const reason = `change ${change.name} was edited by ${actor.username} (${planChanges(change, updated).join(', ')}): an approval is for the plan as it was approved`;
+        const cancelled = await this.deps.requests.cancelOpen(trx, { changeId: change.id }, { actor: actor.username, reason, tellApprovers: true });
+        voided = { requestIds: cancelled.filter((request) => request.was === 'approved').map((request) => request.id), reason };
+      }
+      return { view: (await this.present(trx, [updated]))[0] as ChangeView, voided };
     });
+    for (const requestId of voided?.requestIds ?? []) await this.deps.live.end({ requestId }, { by: actor.username, reason: voided?.reason ?? '' });
+    return view;
   }
 
   /** Cancels a change: no session can start for it any more, and its open requests are closed. */
   async cancel(actor: Actor, name: string, reason?: string): Promise<ChangeView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    const { view, ended } = await this.deps.db.transaction().execute(async (trx) => {
       const change = await findVisibleChange(trx, actor, name);
       await requirePrivilege(trx, actor, 'Change.Edit', inPartition(change.partitionId));
-      if (change.cancelledAt) return (await this.present(trx, [change]))[0] as ChangeView;
+      if (change.cancelledAt) return { view: (await this.present(trx, [change]))[0] as ChangeView, ended: undefined };
       const now = this.deps.clock.now();
       const cancelled = await this.deps.objects.update(
         trx,
@@ -152,19 +167,14 @@ export class ChangeService {
         actor,
         { reason: reason ?? 'cancelled' },
       );
-      const closed = await closeOpenRequestsOfChange(trx, change.id, 'cancelled', now, 'the change was cancelled');
-      // Each closed request gets its own entry, so a request's history reads whole under its subject.
-      for (const request of closed) {
-        await appendEvent(trx, {
-          actor: actor.username,
-          action: 'request.cancel',
-          subject: `request:${request.number}`,
-          data: { change: change.name, reason: 'the change was cancelled' },
-          time: now,
-        });
-      }
-      return (await this.present(trx, [cancelled]))[0] as ChangeView;
+      const why = 'the change was cancelled';
+      // Each closed request gets its own entry and its requester a notice.
+      await this.deps.requests.cancelOpen(trx, { changeId: change.id }, { actor: actor.username, reason: why });
+      return { view: (await this.present(trx, [cancelled]))[0] as ChangeView, ended: { changeId: change.id, why } };
     });
+    // A cancelled change runs no more: its sessions end once the cancellation is stored.
+    if (ended) await this.deps.live.end({ changeId: ended.changeId }, { by: actor.username, reason: ended.why });
+    return view;
   }
 
   async delete(actor: Actor, name: string, expectedVersion?: number): Promise<void> {

@@ -57,6 +57,7 @@ function toRow(change: Change) {
 export const changeKind: ObjectKind<Change> = {
   type: 'Change',
   event: 'change',
+  restore: { create: 'Change.Create', edit: 'Change.Edit', delete: 'Change.Delete' },
   ...tableWriter('change', toRow),
   find: (db, id) => findChange(db, id),
   fromSnapshot: (json) => fromJson<Change>(json, ['startAt', 'dueAt', 'cancelledAt', 'scriptFrozenAt']),

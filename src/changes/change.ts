@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
 import type { ObjectMeta } from '../auditing/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
 import { formatScriptError, parseScript, type ScriptError } from './script.ts';
@@ -31,6 +33,42 @@ export function changeStatus(change: Pick<Change, 'cancelledAt' | 'startAt' | 'd
   if (now < change.startAt) return 'scheduled';
   if (now < change.dueAt) return 'open';
   return 'closed';
+}
+
+// The package is CommonJS (`module.exports = serialize`) but its types declare an ES default export.
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string;
+
+/** What an approval is for: the fields of a change whose edit needs a new approval. */
+export type ApprovedPlan = Pick<Change, 'startAt' | 'dueAt' | 'devices' | 'script' | 'accessGroupId'>;
+
+/**
+ * The digest an approval records: SHA-256 (hex) over the RFC 8785 canonical JSON of the change's
+ * window, devices (as a set: sorted ids), script and access group (id). Title and description are
+ * not in it: rewording a change does not need a new approval.
+ *
+ * @example planDigest({ startAt, dueAt, devices: [web01Id], script: 'uptime', accessGroupId }) // '3f1c…'
+ */
+export function planDigest(plan: ApprovedPlan): string {
+  const canonical = canonicalize({
+    accessGroup: plan.accessGroupId,
+    devices: [...new Set(plan.devices)].sort(),
+    dueAt: plan.dueAt.toISOString(),
+    script: plan.script,
+    startAt: plan.startAt.toISOString(),
+  });
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+/** Which parts of the approved plan differ between two versions of a change, in words ("the script"). */
+export function planChanges(before: ApprovedPlan, after: ApprovedPlan): string[] {
+  const parts: string[] = [];
+  if (before.startAt.getTime() !== after.startAt.getTime()) parts.push('the start time');
+  if (before.dueAt.getTime() !== after.dueAt.getTime()) parts.push('the due date');
+  const set = (ids: readonly string[]) => [...new Set(ids)].sort().join(',');
+  if (set(before.devices) !== set(after.devices)) parts.push('the devices');
+  if (before.script !== after.script) parts.push('the script');
+  if (before.accessGroupId !== after.accessGroupId) parts.push('the access group');
+  return parts;
 }
 
 /** Change IDs such as `CHG-2026-042`. */
@@ -84,6 +122,8 @@ export interface ChangeView {
   readonly script: string;
   readonly scriptFrozen: boolean;
   readonly scriptFrozenAt: string | null;
+  /** The digest of the plan (window, devices, script, access group) an approval records: see `planDigest`. */
+  readonly planDigest: string;
   readonly cancelledAt: string | null;
   readonly cancelledBy: string | null;
   readonly cancelReason: string | null;
@@ -109,6 +149,7 @@ export function presentChange(change: Change, now: Date, names: { partition: str
     script: change.script,
     scriptFrozen: change.scriptFrozenAt !== null,
     scriptFrozenAt: change.scriptFrozenAt?.toISOString() ?? null,
+    planDigest: planDigest(change),
     cancelledAt: change.cancelledAt?.toISOString() ?? null,
     cancelledBy: change.cancelledBy,
     cancelReason: change.cancelReason,

@@ -35,6 +35,7 @@ const ChangeSchema = Type.Object({
   script: Type.String(),
   scriptFrozen: Type.Boolean(),
   scriptFrozenAt: Type.Union([Type.String(), Type.Null()]),
+  planDigest: Type.String({ description: 'SHA-256 of the plan an approval is for: window, devices, script, access group' }),
   cancelledAt: Type.Union([Type.String(), Type.Null()]),
   cancelledBy: Type.Union([Type.String(), Type.Null()]),
   cancelReason: Type.Union([Type.String(), Type.Null()]),
@@ -54,7 +55,7 @@ const RequestSchema = Type.Object({
   justification: Type.Union([Type.String(), Type.Null()]),
   approvers: Type.Array(Type.String()),
   approvalsRequired: Type.Integer(),
-  decisions: Type.Array(Type.Object({ approver: Type.String(), decision: Type.Union([Type.Literal('approve'), Type.Literal('deny')]), comment: Type.String(), decidedAt: Type.String() })),
+  decisions: Type.Array(Type.Object({ approver: Type.String(), decision: Type.Union([Type.Literal('approve'), Type.Literal('deny')]), comment: Type.String(), decidedAt: Type.String(), digest: Type.Union([Type.String(), Type.Null()]) })),
   createdAt: Type.String(),
   decidedAt: Type.Union([Type.String(), Type.Null()]),
   closedAt: Type.Union([Type.String(), Type.Null()]),
@@ -293,6 +294,20 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
     '/requests/:number/deny',
     { ...optionalBody, schema: { tags: ['requests'], summary: 'Deny, with a comment for the requester', params: RequestNumber, body: Type.Optional(Comment), response: { 200: RequestSchema } } },
     async (request) => requests.deny(actorOf(request), request.params.number, request.body?.comment),
+  );
+
+  app.post(
+    '/requests/:number/revoke',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'Revoke an approved request (its approvers, or Request.Revoke): its live sessions end, its requester is told',
+        params: RequestNumber,
+        body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000, description: 'Why: the requester and the session user are told' }) }, { additionalProperties: false }),
+        response: { 200: RequestSchema },
+      },
+    },
+    async (request) => requests.revoke(actorOf(request), request.params.number, request.body.reason),
   );
 
   app.post('/requests/:number/cancel', { schema: { tags: ['requests'], summary: 'Withdraw your request', params: RequestNumber, response: { 200: RequestSchema } } }, async (request) =>

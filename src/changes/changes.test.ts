@@ -49,7 +49,8 @@ describe.each(DATABASE_KINDS)('access groups and changes on %s', (kind) => {
       expect((await t.admin.get('/access-groups/Web operations')).body).toEqual(created.body);
 
       const defaults = await t.admin.post('/access-groups', { name: 'Defaults', approvers: [approver.username] });
-      expect(defaults.body).toMatchObject({ executors: [], requiresJustification: false, approvalsRequired: 1, plannerMayExecute: true });
+      // Separation of duties by default: the planner of a change does not also execute it.
+      expect(defaults.body).toMatchObject({ executors: [], requiresJustification: false, approvalsRequired: 1, plannerMayExecute: false });
 
       const events = await eventsWhere(t, { action: 'access_group.create', subject: 'access_group:GLOBAL.Web operations' });
       expect(events).toHaveLength(1);

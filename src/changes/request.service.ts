@@ -6,13 +6,16 @@ import { findDevicesByIds, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
+import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import type { AccessGroup } from './access-group.ts';
 import { findAccessGroupsByIds, usernamesOf } from './access-group.store.ts';
-import { changeStatus, type Change } from './change.ts';
+import { ChangeVisibility } from './change-visibility.ts';
+import { changeStatus, planDigest, type Change } from './change.ts';
 import { changesCoveringDevice, findChange, findChangeByName } from './change.store.ts';
 import { decide, presentRequest, type RequestStatus, type RequestView } from './request.ts';
 import {
   closeOpenRequests,
+  closeRequestIn,
   decisionsOf,
   findRequestByNumber,
   insertDecision,
@@ -21,6 +24,7 @@ import {
   listRequests,
   requestsPastDue,
   setRequestStatus,
+  type ClosedRequest,
   type OpenRequestMatch,
   type RequestRow,
 } from './request.store.ts';
@@ -37,6 +41,8 @@ export interface RequestServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
   readonly notifier: RequestNotifier;
+  /** Ends the live sessions of a revoked request, after its transaction commits. */
+  readonly live: LiveSessionControl;
 }
 
 export interface AccessQuery {
@@ -78,21 +84,50 @@ export class RequestService {
   async requestAccess(actor: Actor, deviceRef: string, query: AccessQuery = {}): Promise<AccessOutcome> {
     return this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
-      const devices = await devicesByRef(trx, deviceRef);
-      const noChange = denied('no_change', `No change lets you onto device ${deviceRef}: ask a planner to register one that includes it.`);
-      let changes = (await Promise.all(devices.map((device) => changesCoveringDevice(trx, device.id)))).flat();
+      const sight = new ChangeVisibility(trx, actor);
+      let named: Change | undefined;
       if (query.change) {
-        changes = changes.filter((change) => change.name === query.change);
-        if (changes.length === 0) throw denied('no_change', `Change ${query.change} does not include device ${deviceRef}.`);
+        // A change the caller may not see reads exactly as one that does not exist.
+        named = await findChangeByName(trx, query.change);
+        const namedGroup = named && (await findAccessGroupsByIds(trx, [named.accessGroupId]))[0];
+        if (!named || !(await sight.change(named, namedGroup))) throw errors.notFound('change', query.change);
       }
-      if (changes.length === 0) throw noChange;
 
-      const groups = new Map((await findAccessGroupsByIds(trx, [...new Set(changes.map((change) => change.accessGroupId))])).map((group) => [group.id, group]));
+      // Devices the caller may not see are left out, so asking for one answers exactly as for a
+      // device that does not exist: nothing about its changes or groups leaks.
+      const devices: Device[] = [];
+      let changes: Change[] = [];
+      const groups = new Map<string, AccessGroup>();
+      for (const candidate of await devicesByRef(trx, deviceRef)) {
+        const covering = await changesCoveringDevice(trx, candidate.id);
+        for (const group of await findAccessGroupsByIds(trx, [...new Set(covering.map((change) => change.accessGroupId))])) groups.set(group.id, group);
+        if (!(await sight.device(candidate, covering.map((change) => ({ change, group: groups.get(change.accessGroupId) }))))) continue;
+        devices.push(candidate);
+        changes.push(...covering.filter((change) => !changes.some((known) => known.id === change.id)));
+      }
+      if (named) {
+        const only = named.id;
+        changes = changes.filter((change) => change.id === only);
+        if (changes.length === 0) throw denied('no_change', `Change ${named.name} does not include device ${deviceRef}.`);
+      }
+      if (changes.length === 0) throw denied('no_change', `No change lets you onto device ${deviceRef}: ask a planner to register one that includes it.`);
+
       const groupOf = (change: Change) => groups.get(change.accessGroupId) as AccessGroup;
       const asExecutor = changes.filter((change) => groupOf(change).executors.includes(actor.userId));
       if (asExecutor.length === 0) {
-        const names = [...new Set(changes.map((change) => groupOf(change).name))];
-        throw denied('not_executor', `You are not an executor of access group ${names.join(' or ')}, which runs the changes on ${deviceRef}.`, { groups: names });
+        // An access group is named only to those who may see it.
+        const names: string[] = [];
+        for (const change of changes) {
+          const group = groupOf(change);
+          if (!names.includes(group.name) && (await sight.group(group, change))) names.push(group.name);
+        }
+        throw denied(
+          'not_executor',
+          names.length > 0
+            ? `You are not an executor of access group ${names.join(' or ')}, which runs the changes on ${deviceRef}.`
+            : `You are not an executor of the access group that runs the changes on ${deviceRef}.`,
+          { groups: names },
+        );
       }
       const allowed = asExecutor.filter((change) => groupOf(change).plannerMayExecute || change.createdBy !== actor.username);
       if (allowed.length === 0) {
@@ -114,7 +149,22 @@ export class RequestService {
       const device = devices.find((candidate) => change.devices.includes(candidate.id)) as Device;
 
       const latest = await latestRequest(trx, change.id, device.id, actor.userId);
-      const keep = latest && (latest.status === 'pending' || latest.status === 'approved' || (!query.again && (latest.status === 'denied' || latest.status === 'cancelled')));
+      if (latest?.status === 'approved') {
+        // Defence in depth: an edit through ChangeService cancels the approvals, but an approval
+        // admits a session only while the change is still exactly the plan every approver saw.
+        if (await approvalHolds(trx, latest, change)) return { request: await this.present(trx, latest), created: false };
+        if (!query.again) {
+          throw denied(
+            'approval_outdated',
+            `Request #${latest.number} was approved for ${change.name} as it was planned then; its window, devices, script or access group changed since, so the approval no longer holds. Ask again for a new approval ("again": true in the API, or \`changegate request create ${deviceRef} --again\`).`,
+            { request: latest.number, change: change.name },
+          );
+        }
+        const reason = 'the change was edited after its approval';
+        await closeRequestIn(trx, latest.id, ['approved'], 'cancelled', now, reason);
+        await appendEvent(trx, { actor: actor.username, action: 'request.cancel', subject: `request:${latest.number}`, data: { change: change.name, reason }, time: now });
+      }
+      const keep = latest && (latest.status === 'pending' || (!query.again && (latest.status === 'denied' || latest.status === 'cancelled')));
       if (latest && keep) return { request: await this.present(trx, latest), created: false };
 
       const justification = query.justification?.trim() || null;
@@ -165,13 +215,69 @@ export class RequestService {
   }
 
   /**
+   * Revokes an approved request: an approver of its group, or a holder of `Request.Revoke` in its
+   * change's partition, withdraws the approval. Its live sessions end at once (the user sees who
+   * ended them and why), its requester is told, and the event log keeps who and why. Anyone who
+   * may not see the request reads "not found"; one who may see it but not revoke it, 403.
+   */
+  async revoke(actor: Actor, number: number, reason: string): Promise<RequestView> {
+    const why = reason.trim();
+    const { view, requestId } = await this.deps.db.transaction().execute(async (trx) => {
+      const request = await findRequestByNumber(trx, number);
+      const change = request && (await findChange(trx, request.change_id));
+      const group = change && (await findAccessGroupsByIds(trx, [change.accessGroupId]))[0];
+      if (!request || !change || !group) throw errors.notFound('request', String(number));
+      const mayRevoke = group.approvers.includes(actor.userId) || (await hasPrivilege(trx, actor, 'Request.Revoke', inPartition(change.partitionId)));
+      const mayView = mayRevoke || request.requester_id === actor.userId || (await hasPrivilege(trx, actor, 'Request.View', inPartition(change.partitionId)));
+      if (!mayView) throw errors.notFound('request', String(number));
+      if (!mayRevoke) {
+        const which = (await new ChangeVisibility(trx, actor).group(group, change)) ? `access group ${group.name}` : "the request's access group";
+        throw errors.forbidden(`Revoking request #${number} needs the Request.Revoke privilege for its partition, or being an approver of ${which}.`);
+      }
+      if (why === '') throw errors.validation('Say why the request is revoked: its requester is told.', [{ path: '/reason', message: 'must not be empty' }]);
+      if (request.status !== 'approved') {
+        throw new AppError(
+          'request_not_approved',
+          409,
+          `Request #${number} is ${request.status}: only an approved request can be revoked${request.status === 'pending' ? ' (deny a pending one)' : ''}.`,
+          { status: request.status },
+        );
+      }
+      const now = this.deps.clock.now();
+      const closeReason = `revoked by ${actor.username}: ${why}`;
+      // Conditional on the status read above: a concurrent cancel or expiry wins, and this answers 409.
+      const closed = await closeRequestIn(trx, request.id, ['approved'], 'cancelled', now, closeReason);
+      if (!closed) throw notOpen({ ...request, status: 'cancelled' });
+      const device = (await findDevicesByIds(trx, [request.device_id]))[0];
+      await appendEvent(trx, {
+        actor: actor.username,
+        action: 'request.revoke',
+        subject: `request:${number}`,
+        data: { change: change.name, device: device?.name ?? null, reason: why },
+        time: now,
+      });
+      await this.deps.notifier.notify(trx, {
+        kind: 'request.revoked',
+        recipients: [request.requester_id],
+        title: `Request #${number} revoked by ${actor.username}: ${change.name}`,
+        body: `Your approved request #${number} to run ${change.name} "${change.title}" on ${device?.name ?? 'its device'} was revoked by ${actor.username}: ${why}.\nIts sessions were ended. A new request, and a new approval, is needed to run it.`,
+        link: `/requests/${number}`,
+        data: { request: number, change: change.name, by: actor.username, reason: why },
+      });
+      return { view: await this.present(trx, { ...request, status: 'cancelled', closed_at: now, close_reason: closeReason }), requestId: request.id };
+    });
+    await this.deps.live.end({ requestId }, { by: actor.username, reason: why });
+    return view;
+  }
+
+  /**
    * Cancels the pending and approved requests that match, inside the caller's transaction, because
    * what they were approved for changed (a device's address or key, a change's plan). Each gets an
    * event naming why; its requester is told, and with `tellApprovers` the group's approvers too.
    * The caller has checked its own privilege; the caller also ends the live sessions of these
    * requests once the transaction commits. Returns the cancelled requests.
    */
-  async cancelOpen(trx: Tx, match: OpenRequestMatch, why: { readonly actor: string; readonly reason: string; readonly tellApprovers?: boolean }): Promise<RequestRow[]> {
+  async cancelOpen(trx: Tx, match: OpenRequestMatch, why: { readonly actor: string; readonly reason: string; readonly tellApprovers?: boolean }): Promise<ClosedRequest[]> {
     const now = this.deps.clock.now();
     const closed = await closeOpenRequests(trx, match, 'cancelled', now, why.reason);
     for (const request of closed) {
@@ -182,14 +288,14 @@ export class RequestService {
         actor: why.actor,
         action: 'request.cancel',
         subject: `request:${request.number}`,
-        data: { change: change.name, device: device?.name ?? null, reason: why.reason, was: request.status },
+        data: { change: change.name, device: device?.name ?? null, reason: why.reason, was: request.was },
         time: now,
       });
       const approvers = why.tellApprovers && group ? group.approvers : [];
       await this.deps.notifier.notify(trx, {
         kind: 'request.cancelled',
         recipients: [...new Set([request.requester_id, ...approvers])],
-        title: `Request #${request.number} cancelled: ${why.reason}`,
+        title: noticeTitle(`Request #${request.number} cancelled: ${why.reason}`),
         body: `Request #${request.number} to run ${change.name} "${change.title}" on ${device?.name ?? 'its device'} was cancelled: ${why.reason}.\nA new request, and a new approval, is needed to run it.`,
         link: `/requests/${request.number}`,
         data: { request: request.number, change: change.name, reason: why.reason },
@@ -275,7 +381,10 @@ export class RequestService {
   private async decideRequest(actor: Actor, number: number, decision: 'approve' | 'deny', comment: string): Promise<RequestView> {
     const outcome = await this.deps.db.transaction().execute(async (trx): Promise<RequestView | AppError> => {
       const { request, change, group } = await this.visibleRequest(trx, actor, number);
-      if (!group.approvers.includes(actor.userId)) throw errors.forbidden(`You are not an approver of access group ${group.name}.`);
+      if (!group.approvers.includes(actor.userId)) {
+        const which = (await new ChangeVisibility(trx, actor).group(group, change)) ? `access group ${group.name}` : "this request's access group";
+        throw errors.forbidden(`You are not an approver of ${which}.`);
+      }
       if (request.requester_id === actor.userId) {
         throw new AppError('self_approval', 403, 'You cannot decide your own request: another approver of the group must.');
       }
@@ -289,13 +398,15 @@ export class RequestService {
       if (request.status !== 'pending') throw notOpen(request);
       const earlier = await decisionsOf(trx, [request.id]);
       if (earlier.some((row) => row.approver_id === actor.userId)) throw errors.conflict(`You already decided request #${number}.`);
-      await insertDecision(trx, { request_id: request.id, approver_id: actor.userId, decision, comment, decided_at: now });
+      // The decision is for the plan as it is now: a later edit voids it (see `approvalHolds`).
+      const digest = planDigest(change);
+      await insertDecision(trx, { request_id: request.id, approver_id: actor.userId, decision, comment, decided_at: now, digest });
       const status = decide([...earlier, { decision }], group.approvalsRequired);
       await appendEvent(trx, {
         actor: actor.username,
         action: `request.${decision}`,
         subject: `request:${number}`,
-        data: { comment, status, change: change.name },
+        data: { comment, status, change: change.name, digest },
         time: now,
       });
       if (status !== 'pending') {
@@ -399,4 +510,21 @@ function windowProblem(changes: readonly Change[], now: Date, deviceRef: string)
 
 function notOpen(request: RequestRow): AppError {
   return new AppError('request_not_pending', 409, `Request #${request.number} is ${request.status}: it cannot change any more.`, { status: request.status });
+}
+
+/**
+ * Whether an approved request still admits a session: each approval it rests on recorded the
+ * digest of exactly the plan the change has now. An approval recorded before approvals kept a
+ * digest says nothing about what it was for, so it does not hold.
+ */
+async function approvalHolds(trx: Tx, request: RequestRow, change: Change): Promise<boolean> {
+  const approvals = (await decisionsOf(trx, [request.id])).filter((decision) => decision.decision === 'approve');
+  const digest = planDigest(change);
+  return approvals.length > 0 && approvals.every((decision) => decision.digest === digest);
+}
+
+/** A notice's title is one line of at most 200 characters; a long reason is cut, the body keeps it whole. */
+function noticeTitle(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > 200 ? `${oneLine.slice(0, 199)}…` : oneLine;
 }

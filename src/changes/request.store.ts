@@ -97,22 +97,44 @@ export interface OpenRequestMatch {
   readonly requestId?: string;
 }
 
+/** A closed request, and the status it had before (`was`): pending or approved. */
+export type ClosedRequest = RequestRow & { readonly was: RequestStatus };
+
 /** Closes the pending and approved requests that match (cancelled or expired) and returns them. */
-export async function closeOpenRequests(trx: Tx, match: OpenRequestMatch, status: 'cancelled' | 'expired', at: Date, reason: string): Promise<RequestRow[]> {
+export async function closeOpenRequests(trx: Tx, match: OpenRequestMatch, status: 'cancelled' | 'expired', at: Date, reason: string): Promise<ClosedRequest[]> {
   if (match.changeId === undefined && match.deviceId === undefined && match.requestId === undefined) return [];
-  let query = trx
+  // Read (and lock) what they were first: UPDATE … RETURNING gives only the new status.
+  let open = trx.selectFrom('access_request').select(['id', 'status']).where('status', 'in', ['pending', 'approved']);
+  if (match.changeId !== undefined) open = open.where('change_id', '=', match.changeId);
+  if (match.deviceId !== undefined) open = open.where('device_id', '=', match.deviceId);
+  if (match.requestId !== undefined) open = open.where('id', '=', match.requestId);
+  const was = new Map((await open.forUpdate().execute()).map((row) => [row.id, row.status]));
+  if (was.size === 0) return [];
+  const closed = await trx
     .updateTable('access_request')
     .set({ status, closed_at: at, close_reason: reason })
-    .where('status', 'in', ['pending', 'approved']);
-  if (match.changeId !== undefined) query = query.where('change_id', '=', match.changeId);
-  if (match.deviceId !== undefined) query = query.where('device_id', '=', match.deviceId);
-  if (match.requestId !== undefined) query = query.where('id', '=', match.requestId);
-  return query.returningAll().execute();
+    .where('id', 'in', [...was.keys()])
+    .returningAll()
+    .execute();
+  return closed.map((row) => ({ ...row, was: was.get(row.id) ?? row.status })).sort((a, b) => a.number - b.number);
 }
 
-/** Closes the pending and approved requests of a change (cancelled or expired) and returns them. */
-export async function closeOpenRequestsOfChange(trx: Tx, changeId: string, status: 'cancelled' | 'expired', at: Date, reason: string): Promise<RequestRow[]> {
-  return closeOpenRequests(trx, { changeId }, status, at, reason);
+/** Closes one request if its status is still one of `from`; returns it, or undefined when it had moved on. */
+export async function closeRequestIn(
+  trx: Tx,
+  id: string,
+  from: readonly RequestStatus[],
+  status: 'cancelled' | 'expired',
+  at: Date,
+  reason: string,
+): Promise<RequestRow | undefined> {
+  return trx
+    .updateTable('access_request')
+    .set({ status, closed_at: at, close_reason: reason })
+    .where('id', '=', id)
+    .where('status', 'in', [...from])
+    .returningAll()
+    .executeTakeFirst();
 }
 
 /** Pending or approved requests whose change's window has closed by `now`. */

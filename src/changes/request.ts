@@ -18,7 +18,8 @@ export interface RequestView {
   /** Who may approve, and how many approvals it needs. */
   readonly approvers: string[];
   readonly approvalsRequired: number;
-  readonly decisions: Array<{ approver: string; decision: 'approve' | 'deny'; comment: string; decidedAt: string }>;
+  /** `digest`: SHA-256 of the change's plan (window, devices, script, access group) the approver decided on. */
+  readonly decisions: Array<{ approver: string; decision: 'approve' | 'deny'; comment: string; decidedAt: string; digest: string | null }>;
   readonly createdAt: string;
   readonly decidedAt: string | null;
   readonly closedAt: string | null;
@@ -52,6 +53,7 @@ export function presentRequest(row: RequestRow, decisions: readonly DecisionRow[
       decision: decision.decision,
       comment: decision.comment,
       decidedAt: decision.decided_at.toISOString(),
+      digest: decision.digest,
     })),
     createdAt: row.created_at.toISOString(),
     decidedAt: row.decided_at?.toISOString() ?? null,

@@ -22,7 +22,7 @@ describe('changegate audit: the change audit', () => {
     const admin: Actor = { userId: (await db.selectFrom('app_user').select('id').where('username', '=', 'admin').executeTakeFirstOrThrow()).id, username: 'admin' };
     const now = server.clock.now().getTime();
     await core.services.devices.create(admin, { name: 'web01', hostname: '192.0.2.10' });
-    await core.services.groups.create(admin, { name: 'ops', executors: ['admin'], approvers: ['admin'] });
+    await core.services.groups.create(admin, { name: 'ops', executors: ['admin'], approvers: ['admin'], plannerMayExecute: true });
     await core.services.changes.create(admin, {
       name: 'CHG-42',
       title: 'Rotate logs',

@@ -3,11 +3,12 @@ import type { ObjectStore } from '../auditing/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import { partitionsWith, requireObjectPrivilege, requirePrivilege } from './access.ts';
+import { hasPrivilege, partitionsWith, requireObjectPrivilege, requirePrivilege } from './access.ts';
 import type { Actor } from './actor.ts';
 import {
   applicationKind,
   countApplicationsIn,
+  countApplicationUsers,
   findApplication,
   findApplicationObject,
   findPartitionByName,
@@ -15,13 +16,16 @@ import {
   globalPartitionId,
   hasSubApplications,
   listApplications,
+  listApplicationUsers,
   listPartitions,
   objectsInPartition,
   partitionKind,
+  type ApplicationUserGroup,
+  type ApplicationUserKind,
   type ApplicationWithPartition,
   type PartitionRow,
 } from './partition.store.ts';
-import { inPartition, SYSTEM } from './privilege.ts';
+import { inPartition, SYSTEM, type Privilege } from './privilege.ts';
 
 /** The partition every installation has; it cannot be deleted. */
 export const GLOBAL_PARTITION = 'GLOBAL';
@@ -30,6 +34,21 @@ export const GLOBAL_PARTITION = 'GLOBAL';
 export const PARTITION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** Application names are paths of segments: `Finance/Reporting`. */
 export const APPLICATION_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}(\/[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}){0,7}$/;
+
+/** At most this many objects are named when an application still in use cannot be deleted. */
+export const MAX_USERS_LISTED = 20;
+
+/** The privilege that lets a caller see an object of each kind, so a refusal names only those. */
+const VIEW_PRIVILEGE: Record<ApplicationUserKind, { readonly privilege: Privilege; readonly systemWide?: true; readonly type: string }> = {
+  Device: { privilege: 'Device.View', type: 'Device' },
+  Credential: { privilege: 'Credential.View', type: 'Credential' },
+  AccessGroup: { privilege: 'AccessGroup.View', type: 'AccessGroup' },
+  Change: { privilege: 'Change.View', type: 'Change' },
+  Webhook: { privilege: 'User.Admin', systemWide: true, type: 'Webhook' },
+  AuditRule: { privilege: 'AuditingRule.View', type: 'AuditRule' },
+  'Filter:AuditEntry': { privilege: 'AuditTrail.View', type: 'Filter' },
+  'Filter:AuditRule': { privilege: 'AuditingRule.View', type: 'Filter' },
+};
 
 export interface PartitionView {
   readonly id: string;
@@ -170,8 +189,29 @@ export class PartitionService {
       const application = await this.visibleApplication(trx, actor, partition, name);
       await requirePrivilege(trx, actor, 'Application.Delete', inPartition(application.partition_id));
       if (await hasSubApplications(trx, application.partition_id, name)) throw errors.conflict(`Application ${name} has sub-applications: delete them first.`);
-      await this.deps.objects.delete(trx, applicationKind, await this.applicationObject(trx, application.id), actor);
+      const users = await countApplicationUsers(trx, application.id);
+      if (users.length > 0) throw await this.inUse(trx, actor, application, users);
+      try {
+        await this.deps.objects.delete(trx, applicationKind, await this.applicationObject(trx, application.id), actor);
+      } catch (error) {
+        // A table that refers to applications and that `countApplicationUsers` does not know yet.
+        if ((error as { code?: unknown }).code === '23503') throw errors.applicationInUse(`${partition}.${name}`, null);
+        throw error;
+      }
     });
+  }
+
+  /** The 409 for an application objects still use: all are counted, only those the caller may see are named. */
+  private async inUse(trx: Tx, actor: Actor, application: ApplicationWithPartition, groups: readonly ApplicationUserGroup[]) {
+    const visible: ApplicationUserGroup[] = [];
+    for (const group of groups) {
+      const { privilege, systemWide } = VIEW_PRIVILEGE[group.kind];
+      if (await hasPrivilege(trx, actor, privilege, systemWide ? SYSTEM : inPartition(group.partitionId))) visible.push(group);
+    }
+    const listed = await listApplicationUsers(trx, application.id, visible, MAX_USERS_LISTED);
+    const count = groups.reduce((total, group) => total + group.count, 0);
+    const objects = listed.map((user) => ({ type: VIEW_PRIVILEGE[user.kind].type, businessKey: `${user.partitionName}.${user.name}` }));
+    return errors.applicationInUse(`${application.partition_name}.${application.name}`, count, objects);
   }
 
   private async visiblePartition(trx: Tx, actor: Actor, name: string, privilege: 'Partition.View'): Promise<PartitionRow> {

@@ -107,6 +107,7 @@ export async function findPartitionObjectByName(db: Executor, name: string): Pro
 export const partitionKind: ObjectKind<Partition> = {
   type: 'Partition',
   event: 'partition',
+  restore: { create: 'Partition.Create', edit: 'Partition.Edit', delete: 'Partition.Delete', scope: 'self' },
   async insert(trx: Tx, partition: Partition) {
     await trx
       .insertInto('partition')
@@ -166,6 +167,7 @@ export async function findApplicationObject(db: Executor, id: string): Promise<A
 export const applicationKind: ObjectKind<Application> = {
   type: 'Application',
   event: 'application',
+  restore: { create: 'Application.Create', edit: 'Application.Edit', delete: 'Application.Delete' },
   async insert(trx: Tx, application: Application) {
     await insertApplication(trx, {
       id: application.id,
@@ -221,4 +223,58 @@ export async function objectsInPartition(db: Executor, partitionId: string): Pro
     if (count > 0) held.push(`${count} ${what}`);
   }
   return held;
+}
+
+/** What an object that sits in (or, for an audit rule, matches) an application is, for the 409 naming it. */
+export type ApplicationUserKind = 'Device' | 'Credential' | 'AccessGroup' | 'Change' | 'Webhook' | 'AuditRule' | 'Filter:AuditEntry' | 'Filter:AuditRule';
+
+/** How many objects of one kind in one partition use an application. */
+export interface ApplicationUserGroup {
+  readonly kind: ApplicationUserKind;
+  readonly partitionId: string;
+  readonly count: number;
+}
+
+/**
+ * Every object that refers to an application: the tables whose `application_id` references it,
+ * and audit rules that match it (`match_application_id`, no foreign key, but a rule left matching
+ * a deleted application would match nothing). Filters carry their target, which decides who may see them.
+ */
+function applicationUsers(applicationId: string) {
+  return sql<{ kind: ApplicationUserKind; partition_id: string; name: string }>`
+    SELECT 'Device' AS kind, partition_id, name FROM device WHERE application_id = ${applicationId}
+    UNION ALL SELECT 'Credential', partition_id, name FROM credential WHERE application_id = ${applicationId}
+    UNION ALL SELECT 'AccessGroup', partition_id, name FROM access_group WHERE application_id = ${applicationId}
+    UNION ALL SELECT 'Change', partition_id, name FROM change WHERE application_id = ${applicationId}
+    UNION ALL SELECT 'Webhook', partition_id, name FROM webhook WHERE application_id = ${applicationId}
+    UNION ALL SELECT 'AuditRule', partition_id, name FROM audit_rule WHERE application_id = ${applicationId} OR match_application_id = ${applicationId}
+    UNION ALL SELECT 'Filter:' || target, partition_id, name FROM audit_filter WHERE application_id = ${applicationId}`;
+}
+
+/** The objects that use an application, counted by kind and partition; empty when none does. */
+export async function countApplicationUsers(db: Executor, applicationId: string): Promise<ApplicationUserGroup[]> {
+  const { rows } = await sql<{ kind: ApplicationUserKind; partition_id: string; count: number }>`
+    SELECT used.kind, used.partition_id, count(*)::int AS count FROM (${applicationUsers(applicationId)}) AS used
+    GROUP BY used.kind, used.partition_id ORDER BY used.kind`.execute(db);
+  return rows.map((row) => ({ kind: row.kind, partitionId: row.partition_id, count: Number(row.count) }));
+}
+
+/** The first `limit` objects of the given groups that use an application: kind, partition name and name, in that order. */
+export async function listApplicationUsers(
+  db: Executor,
+  applicationId: string,
+  groups: readonly Pick<ApplicationUserGroup, 'kind' | 'partitionId'>[],
+  limit: number,
+): Promise<{ kind: ApplicationUserKind; partitionName: string; name: string }[]> {
+  if (groups.length === 0) return [];
+  const wanted = sql.join(
+    groups.map((group) => sql`(used.kind = ${group.kind} AND used.partition_id = ${group.partitionId})`),
+    sql` OR `,
+  );
+  const { rows } = await sql<{ kind: ApplicationUserKind; partition_name: string; name: string }>`
+    SELECT used.kind, p.name AS partition_name, used.name FROM (${applicationUsers(applicationId)}) AS used
+    JOIN partition p ON p.id = used.partition_id
+    WHERE ${wanted}
+    ORDER BY used.kind, p.name, used.name LIMIT ${limit}`.execute(db);
+  return rows.map((row) => ({ kind: row.kind, partitionName: row.partition_name, name: row.name }));
 }

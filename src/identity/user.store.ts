@@ -82,6 +82,9 @@ export async function findUserProfile(db: Executor, id: string): Promise<UserPro
 export const userKind: ObjectKind<UserProfile> = {
   type: 'User',
   event: 'user',
+  restore: { create: 'User.Admin', edit: 'User.Admin', delete: 'User.Admin', scope: 'system' },
+  // Enabling and disabling are the user service's (disabling revokes sessions and tokens): a restore never does either.
+  keptOnRestore: ['disabledAt'],
   async insert(trx: Tx, user: UserProfile) {
     await trx
       .insertInto('app_user')

@@ -9,7 +9,8 @@ import type { SecretBox } from '../platform/secret-box.ts';
 import { ACCOUNT_NAME, credentialSealContext, presentCredential, type Credential, type CredentialView } from './credential.ts';
 import { credentialKind, credentialsOfDevice, findCredential, listCredentials } from './credential.store.ts';
 import { findDeviceByRef } from './device.service.ts';
-import { findDevicesByIds } from './device.store.ts';
+import { findDevice, findDevicesByIds } from './device.store.ts';
+import { deviceTrustErrors, FINGERPRINT } from './device.ts';
 
 export interface CredentialServiceDeps {
   readonly db: Kysely<Database>;
@@ -30,6 +31,12 @@ export interface NewCredential {
 export interface CredentialPatch {
   readonly secret?: SecretInput;
   readonly description?: string;
+  readonly expectedVersion?: number;
+}
+
+/** Confirming a credential for its device's newly pinned host key: the fingerprint the caller checked. */
+export interface HostKeyConfirmation {
+  readonly fingerprint: string;
   readonly expectedVersion?: number;
 }
 
@@ -83,6 +90,8 @@ export class CredentialService {
           deviceId: device.id,
           account: input.account,
           description: input.description ?? '',
+          // Stored now, for the key pinned now: a later re-pin needs a confirmation.
+          hostKeyFingerprint: device.hostKeyFingerprint,
           ...this.seal(id, input.secret),
         },
         actor,
@@ -99,15 +108,48 @@ export class CredentialService {
       const problems: FieldProblem[] = [];
       if (patch.secret) checkSecret(patch.secret, problems);
       if (problems.length > 0) throw errors.validation('The credential cannot be saved: fix the fields listed.', problems);
+      // A new secret is stored for the key pinned now; a description alone confirms nothing.
+      const device = patch.secret ? await findDevice(trx, credential.deviceId) : undefined;
       const updated = await this.deps.objects.update(
         trx,
         credentialKind,
         credential,
-        { ...(patch.description !== undefined && { description: patch.description }), ...(patch.secret && this.seal(credential.id, patch.secret)) },
+        {
+          ...(patch.description !== undefined && { description: patch.description }),
+          ...(patch.secret && { ...this.seal(credential.id, patch.secret), hostKeyFingerprint: device?.hostKeyFingerprint ?? null }),
+        },
         actor,
         { expectedVersion: patch.expectedVersion },
       );
       return (await this.present(trx, [updated]))[0] as CredentialView;
+    });
+  }
+
+  /**
+   * Confirms a credential for its device's currently pinned host key, after a re-pin: from then on
+   * the gateway sends its password to that key's holder again. The caller names the fingerprint
+   * they confirm, so a key re-pinned meanwhile is never confirmed blind. Needs Credential.Edit.
+   */
+  async confirmHostKey(actor: Actor, id: string, confirmation: HostKeyConfirmation): Promise<CredentialView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const credential = await this.visible(trx, actor, id);
+      await requirePrivilege(trx, actor, 'Credential.Edit', inPartition(credential.partitionId));
+      if (!FINGERPRINT.test(confirmation.fingerprint)) {
+        throw errors.validation('The fingerprint cannot be read: fix the field listed.', [
+          { path: '/fingerprint', message: 'expected a SHA256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 base64 characters' },
+        ]);
+      }
+      const device = await findDevice(trx, credential.deviceId);
+      if (!device?.hostKeyFingerprint) throw deviceTrustErrors.hostKeyNotPinned(device?.name ?? credential.deviceId);
+      if (confirmation.fingerprint !== device.hostKeyFingerprint) throw deviceTrustErrors.notThePinnedKey(device, confirmation.fingerprint);
+      // Already confirmed for this key: nothing to write (asking twice is harmless).
+      if (credential.hostKeyFingerprint === device.hostKeyFingerprint) return (await this.present(trx, [credential]))[0] as CredentialView;
+      const confirmed = await this.deps.objects.update(trx, credentialKind, credential, { hostKeyFingerprint: device.hostKeyFingerprint }, actor, {
+        expectedVersion: confirmation.expectedVersion,
+        verb: 'hostkey.confirm',
+        reason: `confirmed for the host key ${device.hostKeyFingerprint} of device ${device.name}`,
+      });
+      return (await this.present(trx, [confirmed]))[0] as CredentialView;
     });
   }
 
@@ -152,9 +194,14 @@ export class CredentialService {
     const partitions = new Map(
       (await trx.selectFrom('partition').select(['id', 'name']).execute()).map((row) => [row.id, row.name]),
     );
-    return credentials.map((credential) =>
-      presentCredential(credential, { device: devices.get(credential.deviceId)?.name ?? credential.deviceId, partition: partitions.get(credential.partitionId) ?? '' }),
-    );
+    return credentials.map((credential) => {
+      const device = devices.get(credential.deviceId);
+      return presentCredential(credential, {
+        device: device?.name ?? credential.deviceId,
+        partition: partitions.get(credential.partitionId) ?? '',
+        devicePinned: device?.hostKeyFingerprint ?? null,
+      });
+    });
   }
 }
 

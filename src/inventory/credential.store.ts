@@ -18,6 +18,7 @@ function toCredential(row: CredentialRow): Credential {
     secret: row.secret,
     passphrase: row.passphrase,
     description: row.description,
+    hostKeyFingerprint: row.host_key_fingerprint,
     version: row.version,
     createdAt: row.created_at,
     createdBy: row.created_by,
@@ -37,6 +38,7 @@ function toRow(credential: Credential) {
     secret: credential.secret,
     passphrase: credential.passphrase,
     description: credential.description,
+    host_key_fingerprint: credential.hostKeyFingerprint,
     version: credential.version,
     updated_at: credential.updatedAt,
     updated_by: credential.updatedBy,
@@ -47,6 +49,7 @@ function toRow(credential: Credential) {
 export const credentialKind: ObjectKind<Credential> = {
   type: 'Credential',
   event: 'credential',
+  restore: { create: 'Credential.Create', edit: 'Credential.Edit', delete: 'Credential.Delete' },
   secretFields: ['secret', 'passphrase'],
   ...tableWriter('credential', toRow),
   find: (db, id) => findCredential(db, id),

@@ -11,6 +11,12 @@ export interface Credential extends ObjectMeta {
   /** Sealed passphrase of an encrypted private key. */
   readonly passphrase: string | null;
   readonly description: string;
+  /**
+   * The device's host key fingerprint this credential is confirmed for: its device's pinned one
+   * when the secret was stored, or the one someone with Credential.Edit confirmed since. The
+   * gateway sends a password only to a device whose pinned key is this one.
+   */
+  readonly hostKeyFingerprint: string | null;
 }
 
 /** Accounts as Unix knows them: no `@` or white space. */
@@ -37,6 +43,13 @@ export interface CredentialView {
   /** Id of the master key that sealed the secret (it changes with `changegate vault rotate`). */
   readonly sealedWithKey: string;
   readonly description: string;
+  /** The device host key fingerprint the credential is confirmed for (null: none yet). */
+  readonly hostKeyFingerprint: string | null;
+  /**
+   * False when the device's pinned key is not the one the credential is confirmed for: the gateway
+   * will not send a password until someone with Credential.Edit confirms it for the new key.
+   */
+  readonly hostKeyConfirmed: boolean;
   readonly version: number;
   readonly createdAt: string;
   readonly createdBy: string;
@@ -44,7 +57,16 @@ export interface CredentialView {
   readonly updatedBy: string;
 }
 
-export function presentCredential(credential: Credential, names: { device: string; partition: string }): CredentialView {
+/**
+ * Whether the gateway may send this credential's password to its device, whose pinned host key
+ * fingerprint is `devicePinned`: only when the credential is confirmed for that very key. A key
+ * pinned after the password was stored may be someone else's server (issue 10, item 1).
+ */
+export function confirmedForHostKey(credential: Pick<Credential, 'hostKeyFingerprint'>, devicePinned: string | null): boolean {
+  return devicePinned !== null && credential.hostKeyFingerprint === devicePinned;
+}
+
+export function presentCredential(credential: Credential, names: { device: string; partition: string; devicePinned: string | null }): CredentialView {
   return {
     id: credential.id,
     name: credential.name,
@@ -55,6 +77,8 @@ export function presentCredential(credential: Credential, names: { device: strin
     hasPassphrase: credential.passphrase !== null,
     sealedWithKey: credential.secret.split('.')[1] ?? '',
     description: credential.description,
+    hostKeyFingerprint: credential.hostKeyFingerprint,
+    hostKeyConfirmed: confirmedForHostKey(credential, names.devicePinned),
     version: credential.version,
     createdAt: credential.createdAt.toISOString(),
     createdBy: credential.createdBy,

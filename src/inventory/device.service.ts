@@ -4,16 +4,41 @@ import { appendEvent } from '../eventlog/index.ts';
 import { findPartitionByName, inPartition, parseSshPublicKey, partitionsWith, requirePrivilege, resolvePlace, type Actor } from '../identity/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
-import { AppError, errors } from '../platform/errors.ts';
-import { deviceProblems, presentDevice, type Device, type DeviceView } from './device.ts';
+import { AppError, errors, type FieldProblem } from '../platform/errors.ts';
+import type { LiveSessionControl } from '../platform/live-session-control.ts';
+import { credentialsOfDevice } from './credential.store.ts';
+import {
+  deviceProblems,
+  deviceTrustErrors,
+  FINGERPRINT,
+  identityChangeReason,
+  identityChanges,
+  presentDevice,
+  type Device,
+  type DeviceIdentity,
+  type DeviceView,
+} from './device.ts';
 import { deviceKind, findDeviceInPartition, findDevicesNamed, listDevices, objectPlaceNames } from './device.store.ts';
 import type { HostKeyProbe } from './host-key-probe.ts';
+
+/**
+ * Cancels the pending and approved requests of a device inside the caller's transaction, telling
+ * the requesters why: the smallest part of the request service a device's re-pin needs (inventory
+ * may not import changes, which imports inventory).
+ */
+export interface OpenRequestCanceller {
+  cancelOpen(trx: Tx, match: { deviceId: string }, why: { actor: string; reason: string }): Promise<ReadonlyArray<{ readonly number: number }>>;
+}
 
 export interface DeviceServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
   readonly objects: ObjectStore;
   readonly hostKeys: HostKeyProbe;
+  /** Cancels a device's open requests when its address or key changes. */
+  readonly requests: OpenRequestCanceller;
+  /** Ends a device's live sessions, after the change of its address or key commits. */
+  readonly live: LiveSessionControl;
 }
 
 export interface NewDevice {
@@ -29,6 +54,14 @@ export interface NewDevice {
 }
 
 export type DevicePatch = Partial<Omit<NewDevice, 'name' | 'partition'>> & { readonly expectedVersion?: number };
+
+export interface ConnectionTestOptions {
+  /**
+   * The SHA256 fingerprint the caller verified on the server itself. Needed to pin a key on a
+   * device that holds credentials or has another key pinned; pinning needs Device.Pin.
+   */
+  readonly expectedFingerprint?: string;
+}
 
 export interface ConnectionTest {
   readonly device: DeviceView;
@@ -67,6 +100,8 @@ export class DeviceService {
     return this.deps.db.transaction().execute(async (trx) => {
       const place = await resolvePlace(trx, input);
       await requirePrivilege(trx, actor, 'Device.Create', inPartition(place.partitionId));
+      // A key given now is pinned now: pinning is what Device.Pin grants.
+      if (input.hostKey) await requirePrivilege(trx, actor, 'Device.Pin', inPartition(place.partitionId));
       const problems = deviceProblems(input);
       const hostKey = input.hostKey ? parseHostKey(input.hostKey, problems) : undefined;
       if (problems.length > 0) throw errors.validation('The device cannot be saved: fix the fields listed.', problems);
@@ -92,13 +127,25 @@ export class DeviceService {
     });
   }
 
+  /**
+   * Edits a device. Its address (hostname, port) and pinned host key decide where its vaulted
+   * credentials are sent: changing them needs Device.Pin besides Device.Edit, cancels the device's
+   * open requests, ends its live sessions and is logged with the old and new values.
+   */
   async update(actor: Actor, ref: string, patch: DevicePatch): Promise<DeviceView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    const { view, moved } = await this.deps.db.transaction().execute(async (trx) => {
       const device = await findDeviceByRef(trx, actor, ref);
       await requirePrivilege(trx, actor, 'Device.Edit', inPartition(device.partitionId));
       const problems = deviceProblems(patch);
       // undefined: leave as is; null or empty: unpin (the next test connection pins again).
       const hostKey = patch.hostKey === undefined ? undefined : patch.hostKey ? parseHostKey(patch.hostKey, problems) : null;
+      const wanted: DeviceIdentity = {
+        hostname: patch.hostname ?? device.hostname,
+        port: patch.port ?? device.port,
+        // An unreadable key counts as a change: the privilege is checked before the fields.
+        hostKeyFingerprint: patch.hostKey === undefined ? device.hostKeyFingerprint : hostKey === null ? null : (hostKey?.fingerprint ?? 'unreadable'),
+      };
+      if (identityChanges(device, wanted).length > 0) await requirePrivilege(trx, actor, 'Device.Pin', inPartition(device.partitionId));
       if (problems.length > 0) throw errors.validation('The device cannot be saved: fix the fields listed.', problems);
       const place = patch.application !== undefined ? await resolvePlace(trx, { partition: await partitionName(trx, device), application: patch.application }) : undefined;
       const updated = await this.deps.objects.update(
@@ -116,8 +163,11 @@ export class DeviceService {
         actor,
         { expectedVersion: patch.expectedVersion },
       );
-      return (await this.present(trx, [updated]))[0] as DeviceView;
+      const moved = await this.identityChanged(trx, actor, device, updated);
+      return { view: (await this.present(trx, [updated]))[0] as DeviceView, moved };
     });
+    await this.endSessions(actor, moved);
+    return view;
   }
 
   async delete(actor: Actor, ref: string, expectedVersion?: number): Promise<void> {
@@ -141,13 +191,24 @@ export class DeviceService {
   }
 
   /**
-   * Connects to the device far enough to read its SSH host key. With no key pinned yet, pins it;
-   * with one pinned, checks it. A different key is refused, logged, and answered 409.
+   * Connects to the device far enough to read its SSH host key and compares it with the pinned one.
+   * Pins the key (needs Device.Pin) on first use while the device holds no credential; otherwise
+   * only when the caller names the fingerprint they verified out of band and the device offers it.
+   * Any other key is refused, logged, and answered 409 with the offered fingerprint.
    */
-  async testConnection(actor: Actor, ref: string): Promise<ConnectionTest> {
+  async testConnection(actor: Actor, ref: string, options: ConnectionTestOptions = {}): Promise<ConnectionTest> {
+    const { expectedFingerprint } = options;
     const device = await this.deps.db.transaction().execute(async (trx) => {
       const found = await findDeviceByRef(trx, actor, ref);
       await requirePrivilege(trx, actor, 'Device.Edit', inPartition(found.partitionId));
+      // Whatever the device answers, this call may pin: the privilege is checked before asking it.
+      if (found.hostKeyFingerprint === null || expectedFingerprint !== undefined) {
+        await requirePrivilege(trx, actor, 'Device.Pin', inPartition(found.partitionId));
+      }
+      if (expectedFingerprint !== undefined && !FINGERPRINT.test(expectedFingerprint)) {
+        const problem: FieldProblem = { path: '/expectedFingerprint', message: 'expected a SHA256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 base64 characters' };
+        throw errors.validation('The expected fingerprint cannot be read: fix the field listed.', [problem]);
+      }
       return found;
     });
     let offered: string;
@@ -158,28 +219,87 @@ export class DeviceService {
     }
     const parsed = parseSshPublicKey(offered);
     if (!parsed.ok) throw new AppError('device_unreachable', 502, `The device offered a host key Changegate cannot read: ${parsed.problem}.`);
-    const outcome = await this.deps.db.transaction().execute(async (trx): Promise<ConnectionTest | AppError> => {
+    const fingerprint = parsed.key.fingerprint;
+    const outcome = await this.deps.db.transaction().execute(async (trx): Promise<{ test: ConnectionTest; moved?: MovedDevice } | AppError> => {
       const current = await findDeviceByRef(trx, actor, ref);
-      if (current.hostKeyFingerprint === null) {
-        const pinned = await this.deps.objects.update(trx, deviceKind, current, { hostKey: offered, hostKeyFingerprint: parsed.key.fingerprint }, actor, {
-          reason: 'host key pinned on the first test connection',
-        });
-        return { device: (await this.present(trx, [pinned]))[0] as DeviceView, hostKeyStatus: 'pinned', hostKeyFingerprint: parsed.key.fingerprint };
+      if (current.hostname !== device.hostname || current.port !== device.port) {
+        return errors.conflict(`Device ${current.name} moved to ${current.hostname}:${current.port} while it was tested: test it again.`);
       }
-      if (current.hostKeyFingerprint === parsed.key.fingerprint) {
-        return { device: (await this.present(trx, [current]))[0] as DeviceView, hostKeyStatus: 'matched', hostKeyFingerprint: parsed.key.fingerprint };
+      const subject = `device:${await partitionName(trx, current)}.${current.name}`;
+      const refuse = async (action: string, data: Record<string, unknown>, error: AppError) => {
+        await appendEvent(trx, { actor: actor.username, action, subject, data: { ...data, hostname: current.hostname, port: current.port }, time: this.deps.clock.now() });
+        return error;
+      };
+      if (expectedFingerprint !== undefined && expectedFingerprint !== fingerprint) {
+        return refuse(
+          'device.hostkey.unexpected',
+          { pinned: current.hostKeyFingerprint, expected: expectedFingerprint, offered: fingerprint },
+          deviceTrustErrors.hostKeyNotExpected(current, expectedFingerprint, fingerprint),
+        );
       }
-      await appendEvent(trx, {
-        actor: actor.username,
-        action: 'device.hostkey.mismatch',
-        subject: `device:${await partitionName(trx, current)}.${current.name}`,
-        data: { pinned: current.hostKeyFingerprint, offered: parsed.key.fingerprint, hostname: current.hostname, port: current.port },
-        time: this.deps.clock.now(),
+      if (current.hostKeyFingerprint === fingerprint) {
+        return { test: { device: (await this.present(trx, [current]))[0] as DeviceView, hostKeyStatus: 'matched', hostKeyFingerprint: fingerprint } };
+      }
+      if (expectedFingerprint === undefined) {
+        if (current.hostKeyFingerprint !== null) {
+          return refuse('device.hostkey.mismatch', { pinned: current.hostKeyFingerprint, offered: fingerprint }, hostKeyMismatch(current, fingerprint));
+        }
+        const credentials = (await credentialsOfDevice(trx, current.id)).map((credential) => credential.name);
+        if (credentials.length > 0) {
+          return refuse('device.hostkey.unverified', { pinned: null, offered: fingerprint, credentials }, deviceTrustErrors.hostKeyUnverified(current, fingerprint, credentials));
+        }
+      }
+      // A pin decided in the first transaction may have become one the caller could not make.
+      await requirePrivilege(trx, actor, 'Device.Pin', inPartition(current.partitionId));
+      const pinned = await this.deps.objects.update(trx, deviceKind, current, { hostKey: `${parsed.key.algorithm} ${parsed.key.data}`, hostKeyFingerprint: fingerprint }, actor, {
+        reason:
+          expectedFingerprint === undefined
+            ? 'host key pinned on the first test connection'
+            : `host key pinned by a test connection, its fingerprint ${fingerprint} verified out of band`,
       });
-      return hostKeyMismatch(current, parsed.key.fingerprint);
+      const moved = await this.identityChanged(trx, actor, current, pinned);
+      return { test: { device: (await this.present(trx, [pinned]))[0] as DeviceView, hostKeyStatus: 'pinned', hostKeyFingerprint: fingerprint }, moved };
     });
     if (outcome instanceof AppError) throw outcome;
-    return outcome;
+    await this.endSessions(actor, outcome.moved);
+    return outcome.test;
+  }
+
+  /**
+   * What a write made elsewhere (a restore from the audit trail) must also do when it changed a
+   * device's address or key: inside that write's transaction, cancel the device's open requests and
+   * log old and new values; the returned function ends its live sessions once the write commits.
+   * The writer has already checked Device.Pin.
+   */
+  async afterWrite(trx: Tx, actor: Actor, before: Device, after: Device): Promise<(() => Promise<void>) | undefined> {
+    const moved = await this.identityChanged(trx, actor, before, after);
+    return moved && (() => this.endSessions(actor, moved));
+  }
+
+  /**
+   * After a write to a device, inside its transaction: when its address or key changed, cancels
+   * its open requests (their requesters are told why) and logs the old and new values. Returns
+   * what the caller must do after the commit: end the device's live sessions.
+   */
+  private async identityChanged(trx: Tx, actor: Actor, before: Device, after: Device): Promise<MovedDevice | undefined> {
+    const changed = identityChanges(before, after);
+    if (changed.length === 0) return undefined;
+    const reason = identityChangeReason(after.name, changed);
+    const cancelled = await this.deps.requests.cancelOpen(trx, { deviceId: after.id }, { actor: actor.username, reason });
+    const value = (device: Device) => ({ hostname: device.hostname, port: device.port, hostKeyFingerprint: device.hostKeyFingerprint });
+    await appendEvent(trx, {
+      actor: actor.username,
+      action: 'device.identity.change',
+      subject: `device:${await partitionName(trx, after)}.${after.name}`,
+      data: { changed, before: value(before), after: value(after), reason, cancelledRequests: cancelled.map((request) => request.number) },
+      time: this.deps.clock.now(),
+    });
+    return { deviceId: after.id, reason };
+  }
+
+  /** Ends the live sessions of a device whose address or key changed; called after the commit. */
+  private async endSessions(actor: Actor, moved: MovedDevice | undefined): Promise<void> {
+    if (moved) await this.deps.live.end({ deviceId: moved.deviceId }, { by: actor.username, reason: moved.reason });
   }
 
   private async present(trx: Tx, devices: readonly Device[]): Promise<DeviceView[]> {
@@ -214,3 +334,9 @@ function parseHostKey(line: string, problems: Array<{ path: string; message: str
 }
 
 const uniqueTags = (tags: readonly string[] = []) => [...new Set(tags)].sort();
+
+/** A device whose address or key changed: its live sessions are ended once the change commits. */
+interface MovedDevice {
+  readonly deviceId: string;
+  readonly reason: string;
+}

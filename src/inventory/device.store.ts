@@ -49,6 +49,18 @@ function toRow(device: Device) {
 export const deviceKind: ObjectKind<Device> = {
   type: 'Device',
   event: 'device',
+  // Where its credentials are sent (address, pinned key) is Device.Pin's to change, a restore too.
+  restore: {
+    create: 'Device.Create',
+    edit: 'Device.Edit',
+    delete: 'Device.Delete',
+    guarded: {
+      fields: ['hostname', 'port', 'hostKey', 'hostKeyFingerprint'],
+      onCreate: ['hostKeyFingerprint'],
+      privilege: 'Device.Pin',
+      what: 'hostname, port or host key',
+    },
+  },
   ...tableWriter('device', toRow),
   find: (db, id) => findDevice(db, id),
   fromSnapshot: (json) => fromJson<Device>(json),

@@ -33,6 +33,8 @@ const CredentialSchema = Type.Object({
   hasPassphrase: Type.Boolean(),
   sealedWithKey: Type.String(),
   description: Type.String(),
+  hostKeyFingerprint: Type.Union([Type.String(), Type.Null()], { description: 'The device host key fingerprint the credential is confirmed for' }),
+  hostKeyConfirmed: Type.Boolean({ description: "False when the device's pinned key is another: the gateway sends no password until the credential is confirmed for it" }),
   version: Type.Integer(),
   createdAt: Type.String(),
   createdBy: Type.String(),
@@ -104,7 +106,7 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
     {
       schema: {
         tags: ['devices'],
-        summary: 'Edit a device; `hostKey` re-pins (null unpins)',
+        summary: 'Edit a device; `hostname`, `port` and `hostKey` (re-pins; null unpins) also need Device.Pin, cancel its open requests and end its sessions',
         params: DeviceRef,
         body: Type.Object(
           {
@@ -132,14 +134,26 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
   app.post(
     '/devices/:device/test-connection',
     {
+      // The body is optional: a POST without one reads as `{}` (Fastify would otherwise answer 400).
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags: ['devices'],
-        summary: 'Read the SSH host key: pins it the first time, checks it afterwards (409 host_key_mismatch)',
+        summary:
+          'Read the SSH host key and check it against the pinned one. Pins it (needs Device.Pin) on first use while the device holds no credential, ' +
+          'otherwise only when `expectedFingerprint` (verified on the server itself) matches: 409 host_key_mismatch, host_key_unverified or host_key_not_expected',
         params: DeviceRef,
+        body: Type.Optional(
+          Type.Object(
+            { expectedFingerprint: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'SHA256 fingerprint verified out of band, e.g. SHA256:abc…' })) },
+            { additionalProperties: false },
+          ),
+        ),
         response: { 200: Type.Object({ device: DeviceSchema, hostKeyStatus: Type.Union([Type.Literal('pinned'), Type.Literal('matched')]), hostKeyFingerprint: Type.String() }) },
       },
     },
-    async (request) => devices.testConnection(actorOf(request), request.params.device),
+    async (request) => devices.testConnection(actorOf(request), request.params.device, request.body ?? {}),
   );
 
   app.get(
@@ -187,6 +201,26 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
       },
     },
     async (request) => credentials.update(actorOf(request), request.params.id, request.body),
+  );
+
+  app.post(
+    '/credentials/:id/confirm-host-key',
+    {
+      schema: {
+        tags: ['credentials'],
+        summary: "Confirm a credential for its device's newly pinned host key (needs Credential.Edit): until then the gateway sends no password to it",
+        params: CredentialId,
+        body: Type.Object(
+          {
+            fingerprint: Type.String({ minLength: 1, maxLength: 100, description: "The device's pinned fingerprint, as you checked it" }),
+            expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: CredentialSchema },
+      },
+    },
+    async (request) => credentials.confirmHostKey(actorOf(request), request.params.id, request.body),
   );
 
   app.delete('/credentials/:id', { schema: { tags: ['credentials'], summary: 'Delete a credential', params: CredentialId, querystring: Version } }, async (request, reply) => {

@@ -46,6 +46,7 @@ function toRow(webhook: Webhook) {
 export const webhookKind: ObjectKind<Webhook> = {
   type: 'Webhook',
   event: 'webhook',
+  restore: { create: 'User.Admin', edit: 'User.Admin', delete: 'User.Admin', scope: 'system' },
   secretFields: ['secret', 'url'],
   ...tableWriter('webhook', toRow),
   find: (db, id) => findWebhook(db, id),

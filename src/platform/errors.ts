@@ -31,6 +31,8 @@ export const errors = {
   validation: (message: string, problems: readonly FieldProblem[] = []) =>
     new AppError('validation_failed', 400, message, problems.length > 0 ? { problems } : undefined),
   invalidJson: (message: string) => new AppError('invalid_json', 400, `The request body is not valid JSON: ${message}`),
+  jsonTooDeep: (limit: number) =>
+    new AppError('json_too_deep', 400, `The request body nests arrays or objects more than ${limit} levels deep: no request needs that, send a flatter document.`, { maxDepth: limit }),
   unauthenticated: (message = 'Sign in first: send the session cookie or an `Authorization: Bearer <token>` header.') =>
     new AppError('unauthenticated', 401, message),
   invalidCredentials: () =>
@@ -50,6 +52,18 @@ export const errors = {
     new AppError('route_not_found', 404, `There is no route ${method} ${url}. The API is described at /api/docs.`),
   conflict: (message: string, details?: ErrorDetails) => new AppError('conflict', 409, message, details),
   alreadyExists: (what: string, key: string) => new AppError('already_exists', 409, `A ${what} named "${key}" already exists.`),
+  /** `objects` names those of them the caller may see (at most a few); `count` counts them all, when known. */
+  applicationInUse: (key: string, count: number | null, objects: readonly { type: string; businessKey: string }[] = []) => {
+    const listed = objects.map((object) => `${object.type} ${object.businessKey}`);
+    const rest = (count ?? 0) - objects.length;
+    const names = listed.length === 0 ? '' : `: ${listed.join(', ')}${rest > 0 ? ` and ${rest} more` : ''}`;
+    return new AppError(
+      'application_in_use',
+      409,
+      `Application ${key} is still used by ${count === null ? 'other objects' : `${count} object(s)`}${names}. Move them to another application (or none), or delete them, first.`,
+      { count, objects },
+    );
+  },
   payloadTooLarge: (limit: number) => new AppError('payload_too_large', 413, `The request body is larger than ${limit} bytes.`),
   unsupportedMediaType: (type: string) =>
     new AppError('unsupported_media_type', 415, `Content type "${type}" is not accepted: send application/json.`),

@@ -13,6 +13,12 @@ export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 
 export const API_PREFIX = '/api/v1';
 const BODY_LIMIT = 1024 * 1024;
+/**
+ * Arrays and objects nested deeper than this are refused before parsing: no request of the API
+ * needs more than a handful of levels, and code that walks a parsed body recursively (validation,
+ * the NUL check below, audit diffs) would otherwise overflow the stack on `[[[[…` and answer 500.
+ */
+export const MAX_JSON_DEPTH = 64;
 
 export interface HttpOptions {
   readonly logger: Logger;
@@ -50,6 +56,13 @@ export async function createHttpServer(options: HttpOptions): Promise<Api> {
 
   // Only JSON is accepted: a text/plain body is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser (prototype poisoning refused), behind a nesting check.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonNestsDeeperThan(body as string, MAX_JSON_DEPTH)) return done(errors.jsonTooDeep(MAX_JSON_DEPTH), undefined);
+    parseJson(request, body as string, done);
+  });
   // PostgreSQL cannot store U+0000 in text: refuse it here, naming the field, rather than fail at the database.
   app.addHook('preValidation', async (request) => {
     const where = nulPath(request.params, '/params') ?? nulPath(request.query, '/querystring') ?? nulPath(request.body, '/body');
@@ -94,6 +107,29 @@ function toAppError(error: FastifyError | AppError): AppError {
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) return new AppError('bad_request', status, error.message);
   return new AppError('internal_error', 500, 'Something went wrong on the server; the details are in its log.');
+}
+
+/**
+ * Whether JSON text opens more than `limit` arrays or objects inside one another. A linear scan
+ * that skips strings (and the escapes in them); it does not validate: the parser does that next.
+ */
+export function jsonNestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let k = 0; k < text.length; k++) {
+    const code = text.charCodeAt(k);
+    if (inString) {
+      if (code === 0x5c) k++; // a backslash escapes the next character, a quote included
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) {
+      inString = true;
+    } else if (code === 0x5b || code === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (code === 0x5d || code === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** The JSON pointer of the first string holding U+0000 in a request part, if any. */

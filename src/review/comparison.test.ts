@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { commandMatchesStep, formatScriptError, parseScript, type Script } from '../changes/script.ts';
 import { diffArrays } from 'diff';
-import { alignByThresholds, compareChange, compareDevice, scoreOf, type BoardRow, type ExecutedCommand, type Outcome } from './comparison.ts';
+import { alignByThresholds, compareChange, compareDevice, endsSession, scoreOf, type BoardRow, type ExecutedCommand, type Outcome } from './comparison.ts';
 
 function buildScript(text: string): Script {
   const result = parseScript(text);
@@ -11,15 +11,23 @@ function buildScript(text: string): Script {
 }
 
 /** A command line as a test writes it: text, or text with its output, or a full override. */
-type CommandSpec = string | { text: string; output?: string; sessionId?: string; at?: number };
+type CommandSpec = string | { text: string; output?: string; sessionId?: string; at?: number; endsShell?: boolean };
 
 const START = Date.parse('2026-11-21T10:00:00Z');
 
 /** Commands one second apart (or at `at` seconds), in session `s1` unless told. */
 function buildCommands(specs: readonly CommandSpec[]): ExecutedCommand[] {
   return specs.map((spec, k) => {
-    const { text, output, sessionId = 's1', at = k } = typeof spec === 'string' ? { text: spec } : spec;
-    return { id: `c${k}`, sessionId, time: new Date(START + at * 1000), offsetSeconds: at, text, ...(output === undefined ? {} : { output }) };
+    const { text, output, sessionId = 's1', at = k, endsShell } = typeof spec === 'string' ? { text: spec } : spec;
+    return {
+      id: `c${k}`,
+      sessionId,
+      time: new Date(START + at * 1000),
+      offsetSeconds: at,
+      text,
+      ...(output === undefined ? {} : { output }),
+      ...(endsShell === undefined ? {} : { lastOfExitedShell: endsShell }),
+    };
   });
 }
 
@@ -36,6 +44,8 @@ function boardOf(rows: readonly BoardRow[]): string[] {
         return `skipped ${row.step.text}`;
       case 'extra':
         return `extra ${row.command.text}`;
+      case 'session_end':
+        return `session_end ${row.command.text}`;
       case 'out_of_order':
         return `out_of_order ${row.command.text} (planned at row ${row.missingRow})`;
     }
@@ -251,6 +261,62 @@ const cases: BoardCase[] = [
     outcome: 'incomplete_and_exceeded',
   },
   {
+    name: 'the exit that ends the session is not extra',
+    script: 'apt-get update\nsystemctl restart nginx',
+    commands: ['apt-get update', 'systemctl restart nginx', { text: 'exit', endsShell: true }],
+    board: ['matched apt-get update', 'matched systemctl restart nginx', 'session_end exit'],
+    score: 100,
+    outcome: 'as_planned',
+  },
+  {
+    name: 'nor is a logout, or an exit with a status, ending each of two sessions',
+    script: 'a\nb',
+    commands: ['a', { text: 'logout', endsShell: true, sessionId: 's1' }, { text: 'b', sessionId: 's2' }, { text: '  exit   3 ', endsShell: true, sessionId: 's2' }],
+    board: ['matched a', 'session_end logout', 'matched b', 'session_end   exit   3 '],
+    score: 100,
+    outcome: 'as_planned',
+  },
+  {
+    name: 'an exit that did not end the session (leaving su) is a command like any other',
+    script: 'su - postgres\npsql -c vacuum\nsystemctl restart app',
+    commands: ['su - postgres', 'psql -c vacuum', 'exit', 'systemctl restart app', { text: 'exit', endsShell: true }],
+    board: ['matched su - postgres', 'matched psql -c vacuum', 'extra exit', 'matched systemctl restart app', 'session_end exit'],
+    score: 75,
+    outcome: 'exceeded',
+  },
+  {
+    name: 'an exit the script plans is matched, and only the closing one is not counted',
+    script: 'su - postgres\npsql -c vacuum\nexit\nsystemctl restart app',
+    commands: ['su - postgres', 'psql -c vacuum', 'exit', 'systemctl restart app', { text: 'exit', endsShell: true }],
+    board: ['matched su - postgres', 'matched psql -c vacuum', 'matched exit', 'matched systemctl restart app', 'session_end exit'],
+    score: 100,
+    outcome: 'as_planned',
+  },
+  {
+    name: 'a script that ends with exit matches the closing exit',
+    script: 'uptime\nexit',
+    commands: ['uptime', { text: 'exit', endsShell: true }],
+    board: ['matched uptime', 'matched exit'],
+    score: 100,
+    outcome: 'as_planned',
+  },
+  {
+    name: 'the last command, if not exit or logout, counts even when the shell then exited',
+    script: 'uptime',
+    commands: ['uptime', { text: 'exit-now', endsShell: true }, { text: 'exit now please', endsShell: true }],
+    board: ['matched uptime', 'extra exit-now', 'extra exit now please'],
+    score: 33,
+    outcome: 'exceeded',
+  },
+  {
+    name: 'a closing exit never stands in for a missing step',
+    script: 'su - postgres\nexit\nuptime',
+    commands: ['su - postgres', 'uptime', { text: 'exit', endsShell: true }],
+    board: ['matched su - postgres', 'missing exit', 'matched uptime', 'session_end exit'],
+    score: 67,
+    outcome: 'incomplete',
+  },
+  {
     name: 'a repeated step: the second run is extra',
     script: 'a\nb',
     commands: ['a', 'a', 'b'],
@@ -291,6 +357,31 @@ describe('compareDevice', () => {
     const commands = buildCommands([{ text: 'ls', sessionId: 's7', at: 42 }]);
     const [row] = compareDevice(buildScript('ls'), commands).rows;
     expect(row).toEqual({ kind: 'matched', step: expect.objectContaining({ text: 'ls', line: 1 }), command: commands[0] });
+  });
+});
+
+describe('endsSession', () => {
+  const command = (text: string, lastOfExitedShell?: boolean): ExecutedCommand => ({
+    id: 'c',
+    sessionId: 's',
+    time: new Date(START),
+    offsetSeconds: 0,
+    text,
+    ...(lastOfExitedShell === undefined ? {} : { lastOfExitedShell }),
+  });
+  it.each([
+    ['exit', true, true],
+    ['logout', true, true],
+    ['exit 0', true, true],
+    ['  exit\t$? ', true, true],
+    ['exit', false, false],
+    ['exit', undefined, false],
+    ['exit 0; rm -rf /', true, false],
+    ['exit && reboot', true, false],
+    ['exitcode', true, false],
+    ['echo exit', true, false],
+  ] as const)('%j, last of an exited shell %s: %s', (text, last, ends) => {
+    expect(endsSession(command(text, last))).toBe(ends);
   });
 });
 

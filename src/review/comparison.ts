@@ -19,6 +19,25 @@ export interface ExecutedCommand {
   readonly text: string;
   readonly output?: string;
   readonly exitStatus?: number | null;
+  /**
+   * The last command of a shell session that ended because the device's shell exited (not one the
+   * user left by closing the window, nor one that was terminated or reached its due date).
+   */
+  readonly lastOfExitedShell?: boolean;
+}
+
+/** `exit`, `exit 0`, `logout`: how a user leaves a shell. */
+const SHELL_EXIT = /^(?:exit|logout)(?:\s+\S+)?$/;
+
+/**
+ * Whether a command is the `exit` or `logout` that ended its session: leaving the shell is how
+ * every session ends, not a step a script needs to list, so unless the script plans it, it is
+ * neither `extra` nor `out_of_order` but a `session_end` row that counts for nothing. An `exit`
+ * anywhere else (leaving `su -`, `sudo -i` or an inner `ssh` in the middle of a session) is a
+ * command like any other.
+ */
+export function endsSession(command: ExecutedCommand): boolean {
+  return command.lastOfExitedShell === true && SHELL_EXIT.test(normalizeCommand(command.text).trim());
 }
 
 /**
@@ -32,6 +51,8 @@ export type BoardRow =
   | { readonly kind: 'missing'; readonly step: ScriptStep; readonly outOfOrderRow?: number }
   | { readonly kind: 'skipped'; readonly step: ScriptStep }
   | { readonly kind: 'extra'; readonly command: ExecutedCommand }
+  /** The `exit` or `logout` that ended a session, not in the script there: shown, never counted. */
+  | { readonly kind: 'session_end'; readonly command: ExecutedCommand }
   | { readonly kind: 'out_of_order'; readonly step: ScriptStep; readonly command: ExecutedCommand; readonly missingRow: number };
 
 export type BoardRowKind = BoardRow['kind'];
@@ -94,7 +115,8 @@ export interface ChangeComparison {
  * - each command left over that matches a required step left over is `out_of_order`, paired
  *   with that step's `missing` row (first such step in script order, commands taken in time
  *   order); other left-over commands are `extra`, even one that matches an optional step or
- *   repeats a matched one, since the plan did not allow it there;
+ *   repeats a matched one, since the plan did not allow it there; but the `exit` or `logout`
+ *   that ended a session (see `endsSession`) is `session_end` and counts for nothing;
  * - left-over steps are `missing`, or `skipped` when optional.
  * Rows follow the script, with the commands of each gap after the steps of that gap.
  *
@@ -151,8 +173,13 @@ export function compareDevice(script: Script, commands: readonly ExecutedCommand
   }
 
   const failed = repairExpectations(steps, executed, matches, commandOfStep, stepOfCommand);
-  const outOfOrderStep = pairOutOfOrder(steps, executed, matches, commandOfStep, stepOfCommand);
-  return buildBoard(steps, executed, commandOfStep, stepOfCommand, failed, outOfOrderStep);
+  // A session's closing `exit` the script did not place is not a deviation, wherever it could fit.
+  const sessionEnds = new Set<number>();
+  executed.forEach((command, c) => {
+    if (stepOfCommand[c] === -1 && endsSession(command)) sessionEnds.add(c);
+  });
+  const outOfOrderStep = pairOutOfOrder(steps, executed, matches, commandOfStep, stepOfCommand, sessionEnds);
+  return buildBoard(steps, executed, commandOfStep, stepOfCommand, failed, outOfOrderStep, sessionEnds);
 }
 
 /** Compares every device's commands with the script; the whole change sums the devices' counts. */
@@ -443,11 +470,12 @@ function pairOutOfOrder(
   matches: MatchIndex,
   commandOfStep: Int32Array,
   stepOfCommand: Int32Array,
+  sessionEnds: ReadonlySet<number>,
 ): Map<number, number> {
   const paired = new Map<number, number>();
   const taken = new Set<number>();
   for (let c = 0; c < executed.length; c++) {
-    if (stepOfCommand[c] !== -1) continue;
+    if (stepOfCommand[c] !== -1 || sessionEnds.has(c)) continue;
     for (const s of matches.stepsFor(c)) {
       if (commandOfStep[s] === -1 && !steps[s]?.optional && !taken.has(s)) {
         paired.set(c, s);
@@ -466,6 +494,7 @@ function buildBoard(
   stepOfCommand: Int32Array,
   failed: ReadonlySet<number>,
   outOfOrderStep: ReadonlyMap<number, number>,
+  sessionEnds: ReadonlySet<number>,
 ): DeviceComparison {
   // First the order of the rows, then the rows, so that linked rows can name each other.
   const order: ({ step: number } | { command: number } | { step: number; command: number })[] = [];
@@ -524,6 +553,7 @@ function buildBoard(
       return ranAt === undefined ? { kind: 'missing', step } : { kind: 'missing', step, outOfOrderRow: rowOfCommand.get(ranAt) ?? -1 };
     }
     const command = itemAt(executed, slot.command);
+    if (sessionEnds.has(slot.command)) return { kind: 'session_end', command };
     const stepIndex = outOfOrderStep.get(slot.command);
     if (stepIndex === undefined) {
       extra++;

@@ -22,14 +22,27 @@ const KIND_LABELS: Record<BoardRowView['kind'], string> = {
   out_of_order: 'out of order',
   failed_expectation: 'expectation failed',
   skipped: 'optional, skipped',
+  session_end: 'ended the session (not counted)',
 };
 
-/** RFC 4180: quote every field, double the quotes inside. */
-const csvField = (value: string | number | null) => `"${String(value ?? '').replace(/"/g, '""')}"`;
+/**
+ * What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): a cell starting with
+ * one of these gets a `'` in front, so a command such as `=HYPERLINK(…)` or `@SUM(…)` typed on a
+ * device shows as text when an auditor opens the report.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** RFC 4180: quote every field, double the quotes inside; text that a spreadsheet would run is neutralised first. */
+export function csvField(value: string | number | null): string {
+  let text = value === null ? '' : String(value);
+  if (typeof value === 'string' && FORMULA_START.test(text)) text = `'${text}`;
+  return `"${text.replace(/"/g, '""')}"`;
+}
 
 /** One line per board row, every device, with the script line and the command it pairs with. */
 function reportCsv(audit: ChangeAuditView): string {
-  const header = ['change', 'device', 'row', 'kind', 'script_line', 'script_step', 'command', 'session', 'time', 'offset_seconds', 'exit_status', 'linked_row'];
+  const header = ['change', 'device', 'row', 'kind', 'script_line', 'script_step', 'command', 'session', 'user', 'time', 'offset_seconds', 'exit_status', 'linked_row'];
+  const userOf = new Map(audit.sessions.map((session) => [session.number, session.user]));
   const lines = [header.map(csvField).join(',')];
   for (const device of audit.devices) {
     device.rows.forEach((row, index) => {
@@ -43,9 +56,10 @@ function reportCsv(audit: ChangeAuditView): string {
           row.step?.text ?? null,
           row.command?.text ?? null,
           row.command?.session ?? null,
+          row.command ? (userOf.get(row.command.session) ?? null) : null,
           row.command?.time ?? null,
           row.command?.offsetSeconds ?? null,
-          row.command?.exitStatus ?? null,
+          row.command ? exitStatusText(row.command.exitStatus) : null,
           row.linkedRow,
         ]
           .map(csvField)
@@ -55,6 +69,9 @@ function reportCsv(audit: ChangeAuditView): string {
   }
   return `${lines.join('\r\n')}\r\n`;
 }
+
+/** A command's exit status as reports show it: "unknown" where the shell did not report one. */
+const exitStatusText = (status: number | null): string | number => status ?? 'unknown';
 
 const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
@@ -97,7 +114,7 @@ ${rows}
     .sort((a, b) => a.command.time.localeCompare(b.command.time))
     .map(
       ({ device, command }) =>
-        `<div class="log"><div><strong>${e(command.time)}</strong> ${e(device)} session #${command.session}${command.exitStatus !== null ? `, exit ${command.exitStatus}` : ''}</div><pre>$ ${e(command.text)}\n${e(command.output)}${command.outputTruncated ? '\n[output truncated]' : ''}</pre></div>`,
+        `<div class="log"><div><strong>${e(command.time)}</strong> ${e(device)} session #${command.session}, exit ${exitStatusText(command.exitStatus)}</div><pre>$ ${e(command.text)}\n${e(command.output)}${command.outputTruncated ? '\n[output truncated]' : ''}</pre></div>`,
     )
     .join('\n');
   return `<!doctype html>
@@ -111,7 +128,7 @@ tr.missing{background:#fbd5d5}
 tr.extra{background:#d4f5d4}
 tr.out_of_order{background:#fde8c8}
 tr.failed_expectation{background:#fff3b0}
-tr.skipped{color:#777}
+tr.skipped,tr.session_end{color:#777}
 pre{background:#f7f7f7;padding:6px;white-space:pre-wrap;margin:2px 0 10px}
 code{font-family:ui-monospace,monospace}
 </style></head><body>

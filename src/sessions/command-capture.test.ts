@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import { CommandCapture, execCommand, isPlainOutput, type CapturedCommand } from './command-capture.ts';
 import { splitShellInput } from './shell-line.ts';
-import { PlainText, plainText } from './terminal-text.ts';
+import { PlainText, plainText, TerminalTextDecoder } from './terminal-text.ts';
 
 describe('splitShellInput', () => {
   it.each([
@@ -94,6 +94,42 @@ describe('isPlainOutput', () => {
       expect(isPlainOutput(Buffer.from(text)), JSON.stringify(text)).toBe(false);
     }
     expect(isPlainOutput(Buffer.from([0x61, 0xc2]))).toBe(false); // a character cut at the end
+  });
+});
+
+describe('OSC 133;D exit statuses', () => {
+  const marks = (text: string) => {
+    const seen: Array<[string, number | null]> = [];
+    new TerminalTextDecoder().feed(text, {
+      print: () => undefined,
+      control: () => undefined,
+      eraseLine: () => undefined,
+      alternateScreen: () => undefined,
+      bracketedPaste: () => undefined,
+      shellMark: (mark, status) => seen.push([mark, status]),
+    });
+    return seen;
+  };
+
+  it('reads the status a shell reports, and none when it reports none or one no process can exit with', () => {
+    expect(marks('\x1b]133;D;0\x07\x1b]133;D;1\x1b\\\x1b]133;D;130\x07\x1b]133;D;-1\x07')).toEqual([
+      ['D', 0],
+      ['D', 1],
+      ['D', 130],
+      ['D', -1],
+    ]);
+    expect(marks('\x1b]133;D\x07\x1b]133;D;\x07\x1b]133;D;abc\x07\x1b]133;A\x07')).toEqual([
+      ['D', null],
+      ['D', null],
+      ['D', null],
+      ['A', null],
+    ]);
+    // Beyond a 32-bit integer the value could not be stored: unknown, and the command is kept.
+    expect(marks('\x1b]133;D;99999999999999999999\x07\x1b]133;D;2147483648\x07\x1b]133;D;2147483647\x07')).toEqual([
+      ['D', null],
+      ['D', null],
+      ['D', 2147483647],
+    ]);
   });
 });
 
@@ -195,7 +231,10 @@ beforeAll(async () => {
       `PS1='cg\\$ '`,
       "PS2='> '",
       '[ -n "$CG_NO_BRACKETED_PASTE" ] && bind "set enable-bracketed-paste off" # as bash < 5.1',
-      'if [ -n "$CG_OSC133" ]; then',
+      'if [ "$CG_OSC133" = d-only ]; then',
+      '  # Only the exit status, as the simplest shell integration does: no prompt mark.',
+      `  PROMPT_COMMAND='printf "\\033]133;D;%s\\007" "$?"; history -a'`,
+      'elif [ -n "$CG_OSC133" ]; then',
       `  PROMPT_COMMAND='s=$?; history -a; printf "\\033]133;D;%s\\007\\033]133;A\\007" "$s"'`,
       'else',
       "  PROMPT_COMMAND='history -a'",
@@ -692,6 +731,28 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(texts(captured)).toEqual(history);
     expect(captured.map((c) => c.exitStatus)).toEqual([0, 7, 1]);
     expect(captured[1]?.output).toBe('out\n');
+  });
+
+  it('takes the exit status from a shell that prints only OSC 133;D, and gives a comment line none', async () => {
+    const shell = await openShell({ env: { CG_OSC133: 'd-only' } });
+    await run(shell, 'false');
+    await run(shell, '# the line above failed, as planned');
+    await run(shell, 'true');
+    await run(shell, "sh -c 'exit 42'");
+    const history = await shell.history(4);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    // bash keeps $? across a comment line and reports 1 again after it: that status is not the comment's.
+    expect(captured.map((c) => c.exitStatus)).toEqual([1, null, 0, 42]);
+  });
+
+  it('reports no exit status, never a made-up one, from a shell without shell integration', async () => {
+    const shell = await openShell();
+    await run(shell, 'false');
+    await run(shell, 'true');
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(['false', 'true']);
+    expect(captured.map((c) => c.exitStatus)).toEqual([null, null]);
   });
 
   it('captures an exec request exactly', async () => {

@@ -18,7 +18,10 @@ export interface CapturedCommand {
   readonly output: string;
   /** `output` was cut at `maxOutputBytes`. */
   readonly outputTruncated: boolean;
-  /** The exit status, when known: an exec request's, or the shell's `OSC 133;D;<status>` mark. */
+  /**
+   * The exit status, when known: an exec request's, or the one the shell reported with its
+   * `OSC 133;D;<status>` mark; null (unknown) otherwise, never guessed.
+   */
   readonly exitStatus: number | null;
 }
 
@@ -141,7 +144,10 @@ type QueuedEvent =
  *    ahead (before the shell printed its prompt) is found after the prompt the shell prints next.
  * 5. Shell integration, if the device's shell has it (semantic prompts, OSC 133: FinalTerm's,
  *    https://gitlab.freedesktop.org/Per_Bothner/specifications/blob/master/proposals/semantic-prompts.md):
- *    `OSC 133;D;<status>` gives the exit status and `OSC 133;A` ends the output exactly.
+ *    `OSC 133;D;<status>` gives the exit status and `OSC 133;A` ends the output exactly. The last
+ *    D mark before the next command is the command's (a program can print one too; the shell's
+ *    comes after it). Without one the status is unknown (null): a shell without integration
+ *    tells nothing, and a comment line runs nothing (bash reports the previous status again).
  *
  * Limits: a shell prompt must be recognisable by its end; a line typed ahead over a prompt that
  * changes (`cd dir` then another line in one paste) is lost; the commands of one multi-line paste
@@ -651,7 +657,8 @@ export class CommandCapture {
         text,
         output: last ? output : '',
         outputTruncated: last && truncated,
-        exitStatus: last ? candidate.exitStatus : null,
+        // A line that is only a comment runs nothing: the status the shell reports after it is the previous command's.
+        exitStatus: last && !isOnlyComment(text) ? candidate.exitStatus : null,
       };
       this.commands.push(command);
       try {
@@ -683,6 +690,11 @@ export class CommandCapture {
 export function execCommand(text: string, time: Date, offsetSeconds: number, output: string, exitStatus: number | null): CapturedCommand {
   const plain = plainText(output, DEFAULT_MAX_OUTPUT_BYTES);
   return { seq: 1, time, offsetSeconds, text, output: plain.text, outputTruncated: plain.truncated, exitStatus };
+}
+
+/** A line the shell reads as a comment alone (`# step 2 done`). */
+function isOnlyComment(text: string): boolean {
+  return text.trimStart().startsWith('#');
 }
 
 function requireCount(name: string, value: number): void {

@@ -5,7 +5,7 @@ import type ssh2 from 'ssh2';
 import { findChange, findRequestByNumber, type ChangeService, type RequestService, type RequestView } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Actor } from '../identity/index.ts';
-import { findDevice, type Credential, type CredentialService } from '../inventory/index.ts';
+import { confirmedForHostKey, findDevice, type Credential, type CredentialService } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import { AppError } from '../platform/errors.ts';
@@ -113,6 +113,25 @@ export class SessionRunner {
     }
     const credential = await this.pickCredential(client, device.id, device.name, target.account);
     if (!credential) return;
+    // A password stored before the device's key was re-pinned may be on its way to someone else's
+    // server: it stays in the vault until someone with Credential.Edit confirms it for the new key.
+    if (credential.kind === 'password' && !confirmedForHostKey(credential, device.hostKeyFingerprint)) {
+      await this.deps.db.transaction().execute(async (trx) => {
+        const partition = await trx.selectFrom('partition').select('name').where('id', '=', credential.partitionId).executeTakeFirst();
+        await appendEvent(trx, {
+          actor: actor.username,
+          action: 'credential.hostkey.unconfirmed',
+          subject: `credential:${partition?.name ?? credential.partitionId}.${credential.name}`,
+          data: { device: device.name, account: credential.account, pinned: device.hostKeyFingerprint, confirmedFor: credential.hostKeyFingerprint, request: request.number },
+          time: this.deps.clock.now(),
+        });
+      });
+      return this.refuse(
+        client,
+        `the password of ${credential.account}@${device.name} awaits confirmation for the device's new host key ${device.hostKeyFingerprint}: ` +
+          'Changegate sent nothing to the device. Someone with Credential.Edit must confirm the credential for that key (POST /api/v1/credentials/<id>/confirm-host-key); then connect again.',
+      );
+    }
 
     const sessionId = randomUUID();
     const startedAt = this.deps.clock.now();

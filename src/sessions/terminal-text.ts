@@ -116,7 +116,7 @@ export class TerminalTextDecoder {
   private endString(sink: TerminalTextSink): void {
     if (this.state === 'osc') {
       const match = /^133;([A-Z])(?:;(-?\d+))?/.exec(this.osc);
-      if (match) sink.shellMark(match[1] ?? '', match[2] === undefined ? null : Number(match[2]));
+      if (match) sink.shellMark(match[1] ?? '', exitStatusOf(match[2]));
     }
     this.state = 'ground';
   }
@@ -131,6 +131,13 @@ export class TerminalTextDecoder {
       if (mode === 0 || mode === 1 || mode === 2) sink.eraseLine(mode);
     }
   }
+}
+
+/** The status of `OSC 133;D;<status>` when it is one a process can exit with (a 32-bit integer), else unknown. */
+function exitStatusOf(digits: string | undefined): number | null {
+  if (digits === undefined) return null;
+  const status = Number(digits);
+  return Number.isInteger(status) && status >= -0x80000000 && status <= 0x7fffffff ? status : null;
 }
 
 /**

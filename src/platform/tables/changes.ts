@@ -38,6 +38,8 @@ export interface CredentialTable extends PartitionedObjectColumns {
   secret: string;
   passphrase: string | null;
   description: string;
+  /** The device host key fingerprint the credential is confirmed for (migration 0007). */
+  host_key_fingerprint: string | null;
 }
 
 export interface AccessGroupTable extends PartitionedObjectColumns {
@@ -85,4 +87,6 @@ export interface RequestDecisionTable {
   decision: 'approve' | 'deny';
   comment: string;
   decided_at: Date;
+  /** SHA-256 of the change's plan when the approver decided (migration 0009); null before it. */
+  digest: string | null;
 }

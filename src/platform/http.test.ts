@@ -1,0 +1,94 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './http.ts';
+
+describe('jsonNestsDeeperThan', () => {
+  it.each([
+    ['[]', 1, false],
+    ['[[]]', 1, true],
+    ['{"a":{"b":[1]}}', 3, false],
+    ['{"a":{"b":[1]}}', 2, true],
+    ['"[[[[[[["', 1, false],
+    ['["\\"[[[["]', 1, false],
+    ['["\\\\", [[1]]]', 2, true],
+    ['[1], [2], [3]', 1, false],
+  ] as const)('%s beyond %d: %s', (text, limit, deeper) => {
+    expect(jsonNestsDeeperThan(text, limit)).toBe(deeper);
+  });
+});
+
+/** A body a caller can send: refused with a 4xx naming what is wrong, never a 500, and the server goes on. */
+describe('request bodies that could bring the API down', () => {
+  let t: TestChangegate;
+  const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+  const devices = async () => (await t.admin.get('/devices')).body.map((device: { name: string }) => device.name);
+
+  /** Posts raw text as JSON, in-process, as the signed-in administrator. */
+  async function rawPost(url: string, payload: string) {
+    const credentials = t.admin.credentials as { cookie: string; csrf: string };
+    const response = await t.cg.app.inject({
+      method: 'POST',
+      url: `/api/v1${url}`,
+      headers: { 'content-type': 'application/json', cookie: `changegate_session=${credentials.cookie}`, 'x-csrf-token': credentials.csrf },
+      payload,
+    });
+    return { status: response.statusCode, body: JSON.parse(response.body) };
+  }
+
+  beforeAll(async () => {
+    t = await startTestChangegate('pglite');
+  });
+  afterAll(() => t.close());
+
+  it.each([
+    ['100,000 nested arrays, closed', deep(100_000)],
+    ['100,000 opening brackets', '['.repeat(100_000)],
+    ['an object nested 50,000 deep', `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`],
+    ['a field nested one level too deep', `{"name":"web09","hostname":"192.0.2.9","tags":${deep(MAX_JSON_DEPTH)}}`],
+  ])('answers %s with 400 json_too_deep, creates nothing, and keeps answering', async (_what, payload) => {
+    const before = await devices();
+    const answer = await rawPost('/devices', payload);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('json_too_deep');
+    expect(answer.body.error.message).toContain(`more than ${MAX_JSON_DEPTH} levels`);
+    expect(await devices()).toEqual(before);
+    expect((await t.admin.get('/me')).status).toBe(200);
+  });
+
+  it('still parses a body nested as deep as allowed, and validates it as usual', async () => {
+    const answer = await rawPost('/devices', `{"name":"web09","hostname":"192.0.2.9","tags":${deep(MAX_JSON_DEPTH - 1)}}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('validation_failed');
+    expect(answer.body.error.message).toContain('/body/tags');
+  });
+
+  it('answers a body over the size limit with 413 payload_too_large', async () => {
+    const answer = await rawPost('/devices', JSON.stringify({ name: 'web09', hostname: '192.0.2.9', description: 'x'.repeat(1024 * 1024) }));
+    expect(answer.status).toBe(413);
+    expect(answer.body.error).toEqual({ code: 'payload_too_large', message: 'The request body is larger than 1048576 bytes.' });
+  });
+
+  it('keeps refusing prototype poisoning', async () => {
+    const answer = await rawPost('/devices', '{"name":"web09","hostname":"192.0.2.9","__proto__":{"admin":true}}');
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('invalid_json');
+  });
+
+  it('answers the same over a real socket, and the server keeps serving', async () => {
+    await t.cg.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.cg.app.server.address() as AddressInfo;
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    const credentials = t.admin.credentials as { cookie: string; csrf: string };
+    const headers = { 'content-type': 'application/json', cookie: `changegate_session=${credentials.cookie}`, 'x-csrf-token': credentials.csrf };
+    const answer = await fetch(`${base}/devices`, { method: 'POST', headers, body: deep(100_000) });
+    expect(answer.status).toBe(400);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('json_too_deep');
+    const huge = await fetch(`${base}/devices`, { method: 'POST', headers, body: `[${'1,'.repeat(600_000)}1]` });
+    expect(huge.status).toBe(413);
+    const health = await fetch(`${base}/health`);
+    expect(health.status).toBe(200);
+    const created = await fetch(`${base}/devices`, { method: 'POST', headers, body: JSON.stringify({ name: 'web10', hostname: '192.0.2.10' }) });
+    expect(created.status).toBe(201);
+  });
+});
