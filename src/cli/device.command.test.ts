@@ -89,6 +89,14 @@ describe.each(DATABASE_KINDS)('devices, the vault and its rotation on %s', (kind
     const credentialId = credentials[0]?.id as string;
     expect(await json(['credential', 'show', 'root@web01', '--json'])).toMatchObject({ id: credentialId, description: 'break-glass account', sealedWithKey: firstKeyId });
 
+    // A device that holds a credential is re-pinned only with the fingerprint verified out of band.
+    await changegate(['device', 'edit', 'web01', '--no-host-key']);
+    expect((await changegate(['device', 'test', 'web01'], 1)).stderr).toMatch(/^error: Device web01 offered host key \S+\. It holds credentials \(root@web01\), so a key is not trusted on first use/);
+    expect((await changegate(['device', 'test', 'web01', '--expected-fingerprint', fingerprintOf(wrongKey)], 1)).stderr).toMatch(/^error: Device web01 offered host key \S+, not the \S+ you expected: nothing was pinned\./);
+    expect((await changegate(['device', 'test', 'web01', '--expected-fingerprint', fingerprint])).stdout).toBe(
+      `Host key of web01 (${address}): ${fingerprint} pinned: every later connection must present this key.\n`,
+    );
+
     // vault rotate, run where the database and the key file are: a new key in the file, the credential re-sealed under it.
     if (kind === 'pglite') await server.stop();
     const local = cliOperator(server.settings);
