@@ -68,11 +68,13 @@ describe.each(DATABASE_KINDS)('API tokens cannot grow themselves on %s', (kind) 
     expect(await credentialState(t, owner.username)).toEqual(before);
   });
 
-  it.each([
+  const administrationRoutes: Array<[string, Method, string, () => unknown]> = [
     ["reset another user's password", 'POST', '/users/$user/password', () => ({ password: 'chosen-by-a-stolen-token' })],
     ["reset another user's TOTP", 'DELETE', '/users/$user/totp', () => undefined],
     ['add an SSH key for another user', 'POST', '/users/$user/ssh-keys', () => ({ publicKey: newPublicKey('for-lesser') })],
-  ] as const)("refuses even the administrator's token trying to %s", async (_label, method, url, body) => {
+  ];
+
+  it.each(administrationRoutes)("refuses even the administrator's token trying to %s", async (_label, method, url, body) => {
     const before = await credentialState(t, lesser.username);
     const answer = await adminToken.request(method, `/api/v1${url.replace('$user', lesser.username)}`, body());
     expect([answer.status, answer.body.error.code]).toEqual([403, 'recent_sign_in_required']);
