@@ -17,6 +17,7 @@ import {
   ObjectStore,
 } from './auditing/index.ts';
 import { accessGroupKind, changeKind } from './changes/index.ts';
+import { accessGroupRoles } from './changes/access-group-roles.ts';
 import { credentialKind, deviceKind } from './inventory/index.ts';
 import { webhookKind } from './notifications/index.ts';
 import { applicationKind, partitionKind, userKind } from './identity/index.ts';
@@ -191,7 +192,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     const credentials = new CredentialService({ db, objects, vault: secrets });
     const services: Services = {
       auth: new AuthService({ db, clock, secrets, policy: config }),
-      users: new UserService({ db, clock, objects }),
+      // Access-group roles count toward what a user administrator must hold to act on an account.
+      users: new UserService({ db, clock, objects, live, roles: accessGroupRoles }),
       grants: new GrantService({ db, clock }),
       partitions: new PartitionService({ db, clock, objects }),
       events: new EventLogService({ db }),

@@ -90,6 +90,8 @@ export const SshKeySchema = Type.Object({
   algorithm: Type.String(),
   fingerprint: Type.String(),
   createdAt: Type.String(),
+  addedBy: Type.Union([Type.String(), Type.Null()], { description: 'Who registered the key; null for keys from before this was recorded' }),
+  addedByAdministrator: Type.Boolean({ description: 'An administrator registered it for the user' }),
 });
 
 const TokenSchema = Type.Object({
@@ -159,6 +161,25 @@ export function authRoutes(app: Api, services: IdentityRouteServices): void {
         expires: new Date(session.expiresAt.getTime() + 12 * 60 * 60 * 1000),
       });
       return { user: session.user, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() };
+    },
+  );
+
+  app.post(
+    '/auth/reauthenticate',
+    {
+      schema: {
+        tags,
+        summary: 'Prove your password (and TOTP code) again: for 10 minutes this web session may create tokens, add SSH keys, change passwords and TOTP',
+        body: Type.Object(
+          { password: Type.String({ minLength: 1, maxLength: 1024 }), totp: Type.Optional(Type.String({ maxLength: 16 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ authenticatedAt: Type.String(), recentUntil: Type.String() }), '4xx': ErrorResponse },
+      },
+    },
+    async (request) => {
+      const proved = await auth.reauthenticate(actorOf(request), { ...request.body, sourceIp: request.ip });
+      return { authenticatedAt: proved.authenticatedAt.toISOString(), recentUntil: proved.recentUntil.toISOString() };
     },
   );
 

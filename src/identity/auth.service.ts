@@ -7,6 +7,7 @@ import { AppError, errors } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import type { SecretBox } from '../platform/secret-box.ts';
 import { hasPrivilege } from './access.ts';
+import { RECENT_SIGN_IN_MINUTES, requireRecentSignIn, revokeSignIns } from './account-security.ts';
 import type { Actor } from './actor.ts';
 import {
   deleteWebSession,
@@ -18,6 +19,8 @@ import {
   insertWebSession,
   listApiTokens,
   markApiTokenUsed,
+  markWebSessionAuthenticated,
+  markWebSessionSecondFactor,
   revokeApiToken,
   touchWebSession,
   type ApiTokenRow,
@@ -118,6 +121,8 @@ export class AuthService {
         created_at: now,
         expires_at: expiresAt,
         last_seen_at: now,
+        authenticated_at: now,
+        second_factor: user.totp_enabled_at !== null,
       });
       await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null });
       return { token, csrfToken, expiresAt, user: presentUser({ ...user, failed_logins: 0, locked_until: null }, now) };
@@ -136,7 +141,7 @@ export class AuthService {
       const user = await this.checkCredentials(trx, input, now);
       if (user instanceof AppError) return user;
       await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null, via: 'ssh' });
-      return { userId: user.id, username: user.username };
+      return gatewayActor(user);
     });
     if (outcome instanceof AppError) throw outcome;
     return outcome;
@@ -163,8 +168,19 @@ export class AuthService {
         return undefined;
       }
       await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, via: 'ssh', fingerprint: input.fingerprint });
-      return { userId: user.id, username: user.username };
+      return gatewayActor(user);
     });
+  }
+
+  /**
+   * Whether a gateway connection may still open sessions: its user is enabled and no security
+   * change (disable, password or TOTP reset, SSH key removal) happened since it signed in. The
+   * gateway asks before each new session, since one SSH connection can open many.
+   */
+  async stillSignedIn(actor: Actor): Promise<boolean> {
+    const user = await activeUser(this.deps.db, actor.userId);
+    if (!user) return false;
+    return actor.signIn?.kind !== 'gateway' || actor.signIn.epoch === user.signin_epoch;
   }
 
   /** Whether a user must give a TOTP code to sign in, so the gateway knows what to ask. */
@@ -227,6 +243,36 @@ export class AuthService {
     });
   }
 
+  /**
+   * A web session proves the password (and the TOTP code, when enrolled) again, so that for the
+   * next ten minutes it may create tokens, add SSH keys, and change passwords or TOTP. Failures
+   * count toward the lockout like any sign-in. An API token cannot re-authenticate.
+   */
+  async reauthenticate(actor: Actor, input: { password: string; totp?: string; sourceIp: string }): Promise<{ authenticatedAt: Date; recentUntil: Date }> {
+    const signIn = actor.signIn;
+    if (signIn?.kind !== 'web_session') {
+      throw errors.recentSignInRequired('Only a web session can re-authenticate; an API token never counts as a recent sign-in. Sign in with POST /api/v1/auth/login.', {
+        signIn: signIn?.kind ?? null,
+      });
+    }
+    const outcome = await this.deps.db.transaction().execute(async (trx): Promise<{ authenticatedAt: Date; recentUntil: Date } | AppError> => {
+      const now = this.deps.clock.now();
+      const user = await this.checkCredentials(trx, { username: actor.username, password: input.password, totp: input.totp, sourceIp: input.sourceIp }, now);
+      if (user instanceof AppError) return user;
+      await markWebSessionAuthenticated(trx, signIn.sessionId, now, user.totp_enabled_at !== null);
+      await appendEvent(trx, {
+        actor: user.username,
+        action: 'auth.reauthenticate',
+        subject: `user:${user.username}`,
+        data: { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null },
+        time: now,
+      });
+      return { authenticatedAt: now, recentUntil: new Date(now.getTime() + RECENT_SIGN_IN_MINUTES * 60_000) };
+    });
+    if (outcome instanceof AppError) throw outcome;
+    return outcome;
+  }
+
   /** Resolves a session cookie to its user, sliding the idle expiry; undefined when not valid. */
   async authenticateSession(sessionToken: string): Promise<Authenticated | undefined> {
     return this.deps.db.transaction().execute(async (trx) => {
@@ -244,7 +290,11 @@ export class AuthService {
         const hardEnd = session.created_at.getTime() + SESSION_MAX_MS;
         await touchWebSession(trx, session.id, now, new Date(Math.min(idleEnd, hardEnd)));
       }
-      return { actor: { userId: user.id, username: user.username }, csrfToken: session.csrf_token, sessionId: session.id };
+      return {
+        actor: { userId: user.id, username: user.username, signIn: { kind: 'web_session', sessionId: session.id } },
+        csrfToken: session.csrf_token,
+        sessionId: session.id,
+      };
     });
   }
 
@@ -258,19 +308,23 @@ export class AuthService {
       const user = await activeUser(trx, row.user_id);
       if (!user) return undefined;
       if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() >= TOUCH_INTERVAL_MS) await markApiTokenUsed(trx, row.id, now);
-      return { actor: { userId: user.id, username: user.username } };
+      return { actor: { userId: user.id, username: user.username, signIn: { kind: 'api_token', tokenId: row.id } } };
     });
   }
 
-  /** Creates an API token for the caller. The token is in the answer and nowhere else, ever. */
+  /**
+   * Creates an API token for the caller, from a web session that proved the password lately: a
+   * token cannot make more tokens. The token is in the answer and nowhere else, ever.
+   */
   async createToken(actor: Actor, input: { name: string; expiresInDays?: number }): Promise<ApiTokenView & { token: string }> {
-    const days = input.expiresInDays ?? 90;
-    if (!Number.isInteger(days) || days < 1 || days > 3650) {
-      throw errors.validation('A token must expire within 1 to 3650 days.', [{ path: '/expiresInDays', message: 'expected a whole number from 1 to 3650' }]);
-    }
-    if (input.name.trim() === '') throw errors.validation('Name the token after what will use it.', [{ path: '/name', message: 'must not be empty' }]);
     return this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
+      await requireRecentSignIn(trx, actor, now, 'create an API token');
+      const days = input.expiresInDays ?? 90;
+      if (!Number.isInteger(days) || days < 1 || days > 3650) {
+        throw errors.validation('A token must expire within 1 to 3650 days.', [{ path: '/expiresInDays', message: 'expected a whole number from 1 to 3650' }]);
+      }
+      if (input.name.trim() === '') throw errors.validation('Name the token after what will use it.', [{ path: '/name', message: 'must not be empty' }]);
       const secret = randomBytes(32).toString('base64url');
       const token = `${TOKEN_PREFIX}${secret}`;
       const row: ApiTokenRow = {
@@ -321,6 +375,7 @@ export class AuthService {
    */
   async beginTotp(actor: Actor): Promise<{ secret: string; uri: string }> {
     return this.deps.db.transaction().execute(async (trx) => {
+      await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'enrol two-factor sign-in');
       const user = await ownUser(trx, actor);
       if (user.totp_enabled_at) throw errors.conflict('Two-factor sign-in is already on: turn it off first to enrol a new authenticator.');
       const secret = newTotpSecret();
@@ -331,8 +386,10 @@ export class AuthService {
     });
   }
 
+  /** Finishes enrolment; the session that confirms has just given a code, so it counts as signed in with TOTP. */
   async confirmTotp(actor: Actor, code: string): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
+      await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'enrol two-factor sign-in');
       const user = await ownUser(trx, actor);
       if (user.totp_enabled_at) throw errors.conflict('Two-factor sign-in is already on.');
       if (!user.totp_secret) throw errors.conflict('Start enrolment first: POST /api/v1/me/totp.');
@@ -340,13 +397,18 @@ export class AuthService {
       const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpSealContext(user.id)), code, now);
       if (step === undefined) throw errors.validation('The code does not match: check the authenticator\'s clock and try the current code.', [{ path: '/code', message: 'does not match' }]);
       await updateUser(trx, user.id, { totp_enabled_at: now, totp_last_step: step, updated_at: now, updated_by: actor.username });
+      if (actor.signIn?.kind === 'web_session') await markWebSessionSecondFactor(trx, actor.signIn.sessionId);
       await appendEvent(trx, { actor: actor.username, action: 'user.totp.enable', subject: `user:${user.username}`, time: now });
     });
   }
 
-  /** Turns TOTP off for the caller, who proves it with a current code. */
+  /**
+   * Turns TOTP off for the caller, who proves it with a current code from a recent sign-in. Their
+   * other web sessions end and their API tokens are revoked.
+   */
   async disableTotp(actor: Actor, code: string): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
+      await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'remove two-factor sign-in');
       const user = await ownUser(trx, actor);
       if (!user.totp_enabled_at || !user.totp_secret) throw errors.conflict('Two-factor sign-in is not on.');
       const now = this.deps.clock.now();
@@ -355,6 +417,7 @@ export class AuthService {
       }
       await updateUser(trx, user.id, { totp_secret: null, totp_enabled_at: null, totp_last_step: null, updated_at: now, updated_by: actor.username });
       await appendEvent(trx, { actor: actor.username, action: 'user.totp.disable', subject: `user:${user.username}`, time: now });
+      await revokeSignIns(trx, user, { actor, cause: 'user.totp.disable', now, ...(actor.signIn && { keep: actor.signIn }) });
     });
   }
 
@@ -382,6 +445,9 @@ export class AuthService {
     return fail(reason, errors.invalidCredentials());
   }
 }
+
+/** The actor of a gateway sign-in, holding the user's sign-in epoch of the moment. */
+const gatewayActor = (user: UserRow): Actor => ({ userId: user.id, username: user.username, signIn: { kind: 'gateway', epoch: user.signin_epoch } });
 
 async function activeUser(db: Executor, userId: string): Promise<UserRow | undefined> {
   const user = await findUserById(db, userId);

@@ -23,8 +23,26 @@ export async function deleteWebSession(db: Executor, id: string): Promise<void> 
   await db.deleteFrom('web_session').where('id', '=', id).execute();
 }
 
-export async function deleteWebSessionsOf(db: Executor, userId: string): Promise<void> {
-  await db.deleteFrom('web_session').where('user_id', '=', userId).execute();
+export async function findWebSessionById(db: Executor, id: string): Promise<WebSessionRow | undefined> {
+  return db.selectFrom('web_session').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Ends a user's web sessions, but for `exceptId` (the one making a change to its own account); returns how many. */
+export async function deleteWebSessionsOf(db: Executor, userId: string, exceptId?: string): Promise<number> {
+  let query = db.deleteFrom('web_session').where('user_id', '=', userId);
+  if (exceptId !== undefined) query = query.where('id', '<>', exceptId);
+  const result = await query.executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Records that a session proved the password again (and the TOTP code when `secondFactor`). */
+export async function markWebSessionAuthenticated(db: Executor, id: string, at: Date, secondFactor: boolean): Promise<void> {
+  await db.updateTable('web_session').set({ authenticated_at: at, second_factor: secondFactor }).where('id', '=', id).execute();
+}
+
+/** A session that just enrolled TOTP proved the second factor with the confirming code. */
+export async function markWebSessionSecondFactor(db: Executor, id: string): Promise<void> {
+  await db.updateTable('web_session').set({ second_factor: true }).where('id', '=', id).execute();
 }
 
 export async function deleteExpiredWebSessions(db: Executor, now: Date): Promise<number> {
@@ -50,6 +68,13 @@ export async function listApiTokens(db: Executor, userId: string): Promise<ApiTo
 
 export async function revokeApiToken(db: Executor, id: string, at: Date): Promise<void> {
   await db.updateTable('api_token').set({ revoked_at: at }).where('id', '=', id).execute();
+}
+
+/** Revokes every live token of a user, but for `exceptId`; returns the revoked ones. */
+export async function revokeApiTokensOf(db: Executor, userId: string, at: Date, exceptId?: string): Promise<ApiTokenRow[]> {
+  let query = db.updateTable('api_token').set({ revoked_at: at }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+  if (exceptId !== undefined) query = query.where('id', '<>', exceptId);
+  return query.returningAll().execute();
 }
 
 export async function markApiTokenUsed(db: Executor, id: string, at: Date): Promise<void> {

@@ -1,5 +1,7 @@
 export { hasPrivilege, partitionsWith, requireObjectPrivilege, requirePrivilege } from './access.ts';
-export { SYSTEM_ACTOR_NAME, type Actor } from './actor.ts';
+export { SYSTEM_ACTOR_NAME, type Actor, type SignIn } from './actor.ts';
+export { NO_ACCESS_GROUP_ROLES, type AccessGroupRole, type AccessGroupRoles } from './account-powers.ts';
+export { RECENT_SIGN_IN_MINUTES } from './account-security.ts';
 export { AuthService, type ApiTokenView, type Authenticated, type AuthPolicy, type WebSession } from './auth.service.ts';
 export { bootstrapInstallation, FIRST_ADMIN, type BootstrapResult } from './bootstrap.ts';
 export { breakGlassResetPassword, type BreakGlassReset } from './break-glass.ts';

@@ -5,9 +5,12 @@ import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
+import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import { hasPrivilege, requirePrivilege } from './access.ts';
+import type { AccessGroupRoles } from './account-powers.ts';
+import { requireMayAdminister, requireRecentSignIn, revokeSignIns } from './account-security.ts';
 import type { Actor } from './actor.ts';
-import { deleteSshKey, deleteWebSessionsOf, findSshKey, findSshKeyByFingerprint, insertSshKey, listSshKeys, type SshKeyRow } from './credential.store.ts';
+import { deleteSshKey, findSshKey, findSshKeyByFingerprint, insertSshKey, listSshKeys, type SshKeyRow } from './credential.store.ts';
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
 import { SYSTEM } from './privilege.ts';
 import { parseSshPublicKey } from './ssh-key.ts';
@@ -22,6 +25,10 @@ export interface UserServiceDeps {
   readonly clock: Clock;
   /** Profiles are configuration objects: written through the object store, and audited. */
   readonly objects: ObjectStore;
+  /** Ends the live gateway and web-terminal sessions of a user an administrator disables or resets. */
+  readonly live: LiveSessionControl;
+  /** Access-group roles count, with grants, among what a user administrator must hold to act on an account. */
+  readonly roles: AccessGroupRoles;
 }
 
 export interface NewUser extends ProfileInput {
@@ -36,17 +43,37 @@ export interface SshKeyView {
   readonly algorithm: string;
   readonly fingerprint: string;
   readonly createdAt: string;
+  /** Who registered the key; null for keys registered before Changegate recorded it. */
+  readonly addedBy: string | null;
+  /** True when an administrator registered it for the user rather than the user themself. */
+  readonly addedByAdministrator: boolean;
 }
 
-const presentSshKey = (row: SshKeyRow): SshKeyView => ({
+const presentSshKey = (row: SshKeyRow, owner: string): SshKeyView => ({
   id: row.id,
   name: row.name,
   algorithm: row.algorithm,
   fingerprint: row.fingerprint,
   createdAt: row.created_at.toISOString(),
+  addedBy: row.added_by,
+  addedByAdministrator: row.added_by !== null && row.added_by !== owner,
 });
 
-/** Users and their profiles, passwords and SSH keys. Administering others needs `User.Admin` system-wide. */
+/** What the user sees when an administrator's change ends their running sessions. */
+const ENDED_BECAUSE = {
+  disable: 'your account was disabled',
+  password: 'your password was reset by an administrator',
+  totp: 'your two-factor sign-in was reset by an administrator',
+  sshKey: 'an administrator removed one of your SSH keys',
+} as const;
+
+/**
+ * Users and their profiles, passwords and SSH keys. Administering others needs `User.Admin`
+ * system-wide, and acting on an account needs every privilege and access-group role its user holds
+ * (`requireMayAdminister`), so a user administrator cannot take over a more privileged account.
+ * A security change to an account (disable, password or TOTP reset, SSH key removal) revokes its web
+ * sessions and API tokens; made by an administrator, it also ends the user's live sessions.
+ */
 export class UserService {
   constructor(private readonly deps: UserServiceDeps) {}
 
@@ -98,6 +125,7 @@ export class UserService {
   async update(actor: Actor, username: string, patch: ProfileInput): Promise<UserView> {
     return this.deps.db.transaction().execute(async (trx) => {
       const user = await this.visibleUser(trx, actor, username);
+      await requireMayAdminister(trx, actor, user, this.deps.roles, 'edit the profile of');
       const problems = profileProblems(patch);
       if (problems.length > 0) throw errors.validation('The profile cannot be saved: fix the fields listed.', problems);
       const changes = {
@@ -110,33 +138,50 @@ export class UserService {
     });
   }
 
-  /** Disables a user: their web sessions end at once and no password, token or key lets them in. */
+  /**
+   * Disables a user: their web sessions end, their API tokens are revoked and their live sessions
+   * end at once, and no password, token or key lets them in. Enabling them again restores no token.
+   */
   async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<UserView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    const view = await this.deps.db.transaction().execute(async (trx) => {
       await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
       const user = await this.existingUser(trx, username);
       if (disabled && user.id === actor.userId) throw errors.conflict('You cannot disable your own account: ask another administrator.');
+      await requireMayAdminister(trx, actor, user, this.deps.roles, disabled ? 'disable' : 'enable');
       const now = this.deps.clock.now();
       const disabledAt = disabled ? (user.disabled_at ?? now) : null;
       await this.deps.objects.update(trx, userKind, await this.profile(trx, user.id), { disabledAt }, actor, { verb: disabled ? 'disable' : 'enable' });
       await updateSignInState(trx, user.id, { failed_logins: 0, locked_until: null });
-      if (disabled) await deleteWebSessionsOf(trx, user.id);
+      if (disabled) await revokeSignIns(trx, user, { actor, cause: 'user.disable', now });
       return presentUser(await this.reread(trx, user.id), now);
     });
+    if (disabled) await this.deps.live.end({ userId: view.id }, { by: actor.username, reason: ENDED_BECAUSE.disable });
+    return view;
   }
 
-  /** An administrator sets a user's password; this also lifts a lockout. */
+  /**
+   * An administrator sets a user's password; this also lifts a lockout. The user's web sessions,
+   * API tokens and live sessions end: whoever knew the old password is out.
+   */
   async setPassword(actor: Actor, username: string, password: string): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
+    const user = await this.deps.db.transaction().execute(async (trx) => {
       await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
+      await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'set a password');
       const user = await this.existingUser(trx, username);
+      await requireMayAdminister(trx, actor, user, this.deps.roles, 'reset the password of');
       await this.writePassword(trx, actor, user, password, 'user.password.reset');
+      return user;
     });
+    await this.endLiveSessions(actor, user, ENDED_BECAUSE.password);
   }
 
-  /** A user changes their own password, proving the current one. */
+  /**
+   * A user changes their own password, proving the current one, from a recent web sign-in. Their
+   * other web sessions end and their API tokens are revoked; the session making the change stays.
+   */
   async changeOwnPassword(actor: Actor, currentPassword: string, newPassword: string): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
+      await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'change your password');
       const user = await this.existingUser(trx, actor.username);
       if (!user.password_hash || !(await verifyPassword(currentPassword, user.password_hash))) {
         throw errors.validation('The current password is not correct.', [{ path: '/currentPassword', message: 'is not correct' }]);
@@ -145,20 +190,34 @@ export class UserService {
     });
   }
 
-  /** An administrator removes a user's TOTP, e.g. after a lost phone; the user enrols again. */
+  /**
+   * An administrator removes a user's TOTP, e.g. after a lost phone; the user enrols again. Their
+   * web sessions, API tokens and live sessions end.
+   */
   async resetTotp(actor: Actor, username: string): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
+    const user = await this.deps.db.transaction().execute(async (trx) => {
       await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
-      const user = await this.existingUser(trx, username);
       const now = this.deps.clock.now();
+      await requireRecentSignIn(trx, actor, now, 'remove two-factor sign-in');
+      const user = await this.existingUser(trx, username);
+      await requireMayAdminister(trx, actor, user, this.deps.roles, 'reset the two-factor sign-in of');
       await updateUser(trx, user.id, { totp_secret: null, totp_enabled_at: null, totp_last_step: null, updated_at: now, updated_by: actor.username });
       await this.event(trx, actor, 'user.totp.reset', username);
+      await revokeSignIns(trx, user, { actor, cause: 'user.totp.reset', now, ...this.keepFor(actor, user) });
+      return user;
     });
+    await this.endLiveSessions(actor, user, ENDED_BECAUSE.totp);
   }
 
+  /**
+   * Registers an SSH public key, from a recent web sign-in. Users register their own; an
+   * administrator may register one for a user they may administer, and the key and the event say so.
+   */
   async addSshKey(actor: Actor, username: string, input: { name: string; publicKey: string }): Promise<SshKeyView> {
     return this.deps.db.transaction().execute(async (trx) => {
       const user = await this.visibleUser(trx, actor, username);
+      await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'add an SSH key');
+      await requireMayAdminister(trx, actor, user, this.deps.roles, 'add an SSH key for');
       const parsed = parseSshPublicKey(input.publicKey);
       if (!parsed.ok) throw errors.validation(`The public key cannot be used: ${parsed.problem}.`, [{ path: '/publicKey', message: parsed.problem }]);
       if (await findSshKeyByFingerprint(trx, user.id, parsed.key.fingerprint)) {
@@ -172,28 +231,50 @@ export class UserService {
         key_data: parsed.key.data,
         fingerprint: parsed.key.fingerprint,
         created_at: this.deps.clock.now(),
+        added_by: actor.username,
       };
       await insertSshKey(trx, row);
-      await this.event(trx, actor, 'user.sshkey.add', username, { name: row.name, fingerprint: row.fingerprint });
-      return presentSshKey(row);
+      const byAdministrator = user.id !== actor.userId;
+      await this.event(trx, actor, 'user.sshkey.add', username, { name: row.name, fingerprint: row.fingerprint, addedBy: actor.username, byAdministrator });
+      return presentSshKey(row, user.username);
     });
   }
 
   async listSshKeys(actor: Actor, username: string): Promise<SshKeyView[]> {
     return this.deps.db.transaction().execute(async (trx) => {
       const user = await this.visibleUser(trx, actor, username);
-      return (await listSshKeys(trx, user.id)).map(presentSshKey);
+      return (await listSshKeys(trx, user.id)).map((row) => presentSshKey(row, user.username));
     });
   }
 
+  /**
+   * Removes an SSH key. Whoever held it may have signed in with it, so the user's web sessions end
+   * and their API tokens are revoked (all but the caller's own, when users remove their own key);
+   * removed by an administrator, the user's live sessions end too. Which key opened a live session
+   * is not known, so it is all of them.
+   */
   async removeSshKey(actor: Actor, username: string, keyId: string): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
+    const user = await this.deps.db.transaction().execute(async (trx) => {
       const user = await this.visibleUser(trx, actor, username);
+      await requireMayAdminister(trx, actor, user, this.deps.roles, 'remove an SSH key of');
       const key = await findSshKey(trx, user.id, keyId);
       if (!key) throw errors.notFound('SSH key', keyId);
       await deleteSshKey(trx, key.id);
       await this.event(trx, actor, 'user.sshkey.remove', username, { name: key.name, fingerprint: key.fingerprint });
+      await revokeSignIns(trx, user, { actor, cause: 'user.sshkey.remove', now: this.deps.clock.now(), ...this.keepFor(actor, user) });
+      return user;
     });
+    await this.endLiveSessions(actor, user, ENDED_BECAUSE.sshKey);
+  }
+
+  /** A user changing their own account keeps the session or token they do it with. */
+  private keepFor(actor: Actor, user: UserRow): { keep?: Actor['signIn'] } {
+    return user.id === actor.userId && actor.signIn ? { keep: actor.signIn } : {};
+  }
+
+  /** After an administrator's security change commits: the user's running sessions end, telling them why. */
+  private async endLiveSessions(actor: Actor, user: UserRow, reason: string): Promise<void> {
+    if (user.id !== actor.userId) await this.deps.live.end({ userId: user.id }, { by: actor.username, reason });
   }
 
   /** The user themself, or anyone for a `User.Admin`; otherwise "not found", so names are not probed. */
@@ -232,6 +313,7 @@ export class UserService {
       updated_by: actor.username,
     });
     await this.event(trx, actor, action, user.username);
+    await revokeSignIns(trx, user, { actor, cause: action, now, ...this.keepFor(actor, user) });
   }
 
   private async event(trx: Tx, actor: Actor, action: string, username: string, data: Record<string, unknown> = {}): Promise<void> {

@@ -49,6 +49,15 @@ export async function updateSignInState(
   await db.updateTable('app_user').set(state).where('id', '=', id).execute();
 }
 
+/** Bumps the sign-in epoch (no new version): gateway connections signed in before it open no more sessions. */
+export async function bumpSigninEpoch(db: Executor, id: string): Promise<void> {
+  await db
+    .updateTable('app_user')
+    .set((eb) => ({ signin_epoch: eb('signin_epoch', '+', 1) }))
+    .where('id', '=', id)
+    .execute();
+}
+
 /** Sets a password hash: a credential, not part of the profile, so no new version. */
 export async function setPasswordHash(db: Executor, id: string, passwordHash: string): Promise<void> {
   await db.updateTable('app_user').set({ password_hash: passwordHash }).where('id', '=', id).execute();

@@ -61,6 +61,8 @@ export interface UserTable extends ObjectColumns {
   totp_secret: string | null;
   totp_enabled_at: Date | null;
   totp_last_step: number | null;
+  /** Bumped by every security change to the account: gateway connections signed in before it stop. */
+  signin_epoch: ColumnType<number, number | undefined, number>;
 }
 
 export interface PrivilegeGrantTable {
@@ -94,6 +96,9 @@ export interface WebSessionTable {
   created_at: CreatedOnly<Date>;
   expires_at: Date;
   last_seen_at: Date;
+  /** When the session last proved the password (sign-in or re-authentication), and whether with TOTP. */
+  authenticated_at: Date;
+  second_factor: boolean;
 }
 
 export interface SshPublicKeyTable {
@@ -104,6 +109,8 @@ export interface SshPublicKeyTable {
   key_data: CreatedOnly<string>;
   fingerprint: CreatedOnly<string>;
   created_at: CreatedOnly<Date>;
+  /** Who registered the key: the user, or an administrator for them; null for keys from before it was recorded. */
+  added_by: CreatedOnly<string | null>;
 }
 
 export interface EventTable {

@@ -46,6 +46,10 @@ export const errors = {
   csrf: () =>
     new AppError('csrf_token_invalid', 403, 'Send the `X-CSRF-Token` header with the token from POST /api/v1/auth/login or GET /api/v1/me.'),
   forbidden: (message: string) => new AppError('forbidden', 403, message),
+  /** Creating tokens, adding SSH keys, TOTP and passwords need a web session that proved the password lately. */
+  recentSignInRequired: (message: string, details?: ErrorDetails) => new AppError('recent_sign_in_required', 403, message, details),
+  /** A user administrator acting on an account that holds a privilege they do not. */
+  morePrivilegedUser: (message: string, details?: ErrorDetails) => new AppError('more_privileged_user', 403, message, details),
   /** Also answered when the caller may not see the object, so a denial never reveals that it exists. */
   notFound: (what: string, key: string) => new AppError('not_found', 404, `No ${what} "${key}" exists, or you may not see it.`),
   routeNotFound: (method: string, url: string) =>

@@ -181,13 +181,22 @@ export class Gateway {
         accept?.();
         client.signal(signal.name);
       });
-      this.deps.runner.run(client, actor, target).catch((error: unknown) => {
-        this.deps.logger?.error({ err: error, user: actor.username }, 'session failed');
-        if (!client.closed) {
-          client.writeError('\r\nChangegate: the session failed on the gateway; the administrators can see why in its log.\r\n');
-          client.exit(255);
-        }
-      });
+      // One connection can open many sessions: after a security change to the account, no new one.
+      this.deps.auth
+        .stillSignedIn(actor)
+        .then((valid) => {
+          if (valid) return this.deps.runner.run(client, actor, target);
+          client.writeError('\r\nChangegate: your sign-in is no longer valid (the account was disabled or its credentials changed): connect again.\r\n');
+          client.exit(1);
+          return undefined;
+        })
+        .catch((error: unknown) => {
+          this.deps.logger?.error({ err: error, user: actor.username }, 'session failed');
+          if (!client.closed) {
+            client.writeError('\r\nChangegate: the session failed on the gateway; the administrators can see why in its log.\r\n');
+            client.exit(255);
+          }
+        });
     };
     session.on('shell', (accept) => start('shell', accept()));
     session.on('exec', (accept, _reject, requested) => start('exec', accept(), requested.command));
