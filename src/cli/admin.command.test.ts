@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliOperator, signedInOperator, startCliServer, type CliOperator, type CliServer } from '../../test/cli-kit.ts';
+import { cliOperator, runCliInProcess, signedInOperator, startCliServer, type CliOperator, type CliServer } from '../../test/cli-kit.ts';
 import { createEmptyPostgresDatabase, DATABASE_KINDS } from '../../test/databases.ts';
 import { ADMIN_PASSWORD, TEST_MASTER_KEY } from '../../test/harness.ts';
 import { localOperator } from './open-changegate.ts';
@@ -35,6 +35,18 @@ describe.each(DATABASE_KINDS)('users, grants, tokens and verification on %s', (k
     // The generated password is alice's: she signs in with it.
     const generated = /^Password: (\S+)$/m.exec(alice.stdout)?.[1] as string;
     (await signedInOperator(server, 'alice', generated)).remove();
+
+    // user passwd: the administrator's own password first (a token cannot set passwords), then the new one.
+    const refusedPasswd = await changegate(['user', 'passwd', 'alice', '--password-stdin'], 2, 'alice-new-password\n');
+    expect(refusedPasswd.stderr).toContain('give yours in CHANGEGATE_PASSWORD');
+    const wrongOwn = await runCliInProcess(['user', 'passwd', 'alice', '--password-stdin'], {
+      env: { ...admin.env, CHANGEGATE_PASSWORD: 'not-the-admin-password' },
+      input: 'alice-new-password\n',
+    });
+    expect([wrongOwn.code, wrongOwn.stderr]).toEqual([1, 'error: The username, password or one-time code is not correct.\n']);
+    const passwd = await runCliInProcess(['user', 'passwd', 'alice', '--password-stdin'], { env: { ...admin.env, CHANGEGATE_PASSWORD: ADMIN_PASSWORD }, input: 'alice-new-password\n' });
+    expect([passwd.code, passwd.stdout]).toEqual([0, 'Set the password of alice.\n']);
+    (await signedInOperator(server, 'alice', 'alice-new-password')).remove();
 
     // grant, grants, revoke.
     expect((await changegate(['grant', 'alice', 'Change.Edit', '--level', 'admin', '--partition', 'GLOBAL'])).stdout).toBe('Granted Change.Edit (admin) to alice in partition GLOBAL.\n');
@@ -145,7 +157,8 @@ describe('migrate, --password-stdin, and acting as the signed-in user', () => {
     expect((await breakGlass.changegate(['admin', 'reset-password', 'nobody'], 1)).stderr).toBe('error: No user "nobody" exists, or you may not see it.\n');
     expect((await server.admin.get('/events?action=user.password.reset')).body).toHaveLength(before);
     const reset = await breakGlass.changegate(['admin', 'reset-password', 'bob', '--password-stdin', '--json'], 0, 'bobs-new-long-password\n');
-    expect(JSON.parse(reset.stdout)).toEqual({ username: 'bob', wasLocked: false, disabled: true, revokedTokens: 1, operator: localOperator() });
+    // Disabling bob already revoked his token: the reset finds none left to revoke.
+    expect(JSON.parse(reset.stdout)).toEqual({ username: 'bob', wasLocked: false, disabled: true, revokedTokens: 0, operator: localOperator() });
     expect(reset.stdout).not.toContain('bobs-new-long-password');
     expect((await admin.changegate(['user', 'enable', 'bob'])).stdout).toBe('Enabled user bob.\n');
     // Re-enabled, bob's old token stays revoked; the new password signs in.

@@ -2,9 +2,12 @@ import type { Command } from 'commander';
 import type { UserView } from '../identity/index.ts';
 import { generatePassword } from '../identity/password.ts';
 import { segment } from './api-client.ts';
-import { withApi } from './api-connection.ts';
+import { connect, usernameOf, withApi } from './api-connection.ts';
+import { cliIo } from './cli-io.ts';
+import { CommandError, EXIT } from './command-error.ts';
 import { printJson, printLines, printTable, yesNo } from './output.ts';
-import { readLine, readNewPassword } from './secret-input.ts';
+import { inPasswordSession } from './password-sign-in.ts';
+import { readLine, readNewPassword, stdinIsTerminal } from './secret-input.ts';
 
 interface AddOptions {
   readonly displayName?: string;
@@ -71,15 +74,27 @@ export function registerUserCommands(program: Command): void {
 
   user
     .command('passwd')
-    .description("set a user's password (also lifts a lockout): typed twice at a terminal, else one line of standard input")
+    .description(
+      "set a user's password (also lifts a lockout): asks for your own password first (a token cannot set passwords), then the new one, typed twice at a terminal, else one line of standard input",
+    )
     .argument('<username>', 'the user')
-    .option('--password-stdin', 'read the password from one line of standard input, even at a terminal')
-    .action(async (username: string, options: { passwordStdin?: boolean }) => {
-      const password = await readNewPassword({ fromStdin: options.passwordStdin === true });
-      await withApi(async (api) => {
-        await api.post(`/users/${segment(username)}/password`, { password });
-        printLines(`Set the password of ${username}.`);
+    .option('--password-stdin', 'read the new password from one line of standard input, even at a terminal; your own then comes from CHANGEGATE_PASSWORD')
+    .option('--totp <code>', 'your current one-time code, when you use two-factor sign-in (else CHANGEGATE_TOTP, else asked)')
+    .action(async (username: string, options: { passwordStdin?: boolean; totp?: string }) => {
+      const newFromStdin = options.passwordStdin === true || !stdinIsTerminal();
+      if (newFromStdin && !cliIo().env.CHANGEGATE_PASSWORD) {
+        throw new CommandError(
+          'Setting a password needs your own password too, and standard input carries the new one: give yours in CHANGEGATE_PASSWORD, or run this at a terminal.',
+          EXIT.usage,
+        );
+      }
+      const connection = await connect();
+      const me = await usernameOf(connection);
+      await inPasswordSession(connection.url, { username: me, totp: options.totp }, async (session) => {
+        const password = await readNewPassword({ fromStdin: newFromStdin });
+        await session.api.post(`/users/${segment(username)}/password`, { password });
       });
+      printLines(`Set the password of ${username}.`);
     });
 }
 
