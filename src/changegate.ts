@@ -243,6 +243,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       instanceId,
       ...options.sessionTiming,
       logger: options.logger,
+      signIns: services.auth,
       // The change audit's score follows each session as it ends.
       onSessionEnd: async (sessionId) => {
         const session = await db.selectFrom('session').select('change_id').where('id', '=', sessionId).executeTakeFirst();

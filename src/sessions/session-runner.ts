@@ -75,6 +75,11 @@ export interface SessionRunnerDeps {
   readonly logger?: Logger;
   /** Called after a session has ended and been stored (the change audit recomputes its score). */
   readonly onSessionEnd?: (sessionId: string) => Promise<void>;
+  /**
+   * Whether the user may still act: not disabled, and their gateway sign-in not revoked since.
+   * Asked again once a request is admitted, since a user may wait a long time for an approval.
+   */
+  readonly signIns?: { stillSignedIn(actor: Actor): Promise<boolean> };
 }
 
 /** Exit status for "your request waits for approval", so scripts can tell it from a refusal (1). */
@@ -104,6 +109,9 @@ export class SessionRunner {
     }
     const request = await this.admit(client, actor, target.device, target.change);
     if (!request) return;
+    if (this.deps.signIns && !(await this.deps.signIns.stillSignedIn(actor))) {
+      return this.refuse(client, 'your account was disabled, or its sign-in revoked, while you waited: nothing was opened.');
+    }
     const row = await findRequestByNumber(this.deps.db, request.number);
     const change = row && (await findChange(this.deps.db, row.change_id));
     const device = row && (await findDevice(this.deps.db, row.device_id));

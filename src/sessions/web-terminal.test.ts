@@ -112,6 +112,25 @@ describe('the web terminal: a brokered, recorded session over a WebSocket', () =
     expect((await run('asciinema', ['play', '-i', '0.05', file], { timeout: 30_000 })).stdout).toContain('web-42-works');
   });
 
+  it('opens nothing for a user disabled while waiting for the approval', async () => {
+    const dave = await buildUser(t, { username: 'dave' });
+    await addOpenChange(t.admin, { name: 'CHG-WAIT', devices: ['web01'], executors: ['dave'], approvers: ['carol'] }, t.clock.now().getTime());
+    const terminal = new WebTerminal(terminalUrl('web01'), { cookie: cookieOf(dave.client), origin: base });
+    try {
+      await terminal.screen.waitFor('Wait here for the decision? [y/N] ');
+      terminal.type('y\r');
+      await terminal.screen.waitFor('Waiting for the decision');
+      const number = Number(/request #(\d+)/.exec(terminal.screen.text)?.[1]);
+      expect((await t.admin.post('/users/dave/disable')).status).toBe(200);
+      expect((await carol.client.post(`/requests/${number}/approve`, { comment: 'go' })).status).toBe(200);
+      await terminal.screen.waitFor('your account was disabled, or its sign-in revoked, while you waited: nothing was opened.');
+      await terminal.closed;
+    } finally {
+      terminal.close();
+    }
+    expect((await t.admin.get('/sessions?user=dave')).body).toEqual([]);
+  });
+
   it('refuses a cross-origin socket', async () => {
     const terminal = new WebTerminal(terminalUrl('web01'), { cookie: cookieOf(alice.client), origin: 'https://evil.example' });
     expect(await terminal.closed).toEqual({ code: 4003, reason: 'forbidden' });
