@@ -19,6 +19,7 @@ const MARKS: Record<string, string> = {
   out_of_order: '  MOVED  ',
   failed_expectation: '  EXPECT ',
   skipped: '  skipped',
+  session_end: '  end    ',
 };
 
 interface SessionsOptions {
@@ -90,7 +91,7 @@ export function registerChangeAuditCommands(audit: Command): void {
         if (options.json) return printJson(logs);
         if (logs.length === 0) return printLines('No command was captured.');
         for (const log of logs) {
-          printLines(`${shortTime(log.time)}  ${log.device}  session ${log.session}${log.exitStatus === null ? '' : `  exit ${log.exitStatus}`}`, `$ ${log.text}`);
+          printLines(`${shortTime(log.time)}  ${log.device}  session ${log.session}  exit ${log.exitStatus ?? 'unknown'}`, `$ ${log.text}`);
           if (log.output) printLines(...log.output.replace(/\n$/, '').split('\n').map((line) => `  ${line}`));
           if (log.outputTruncated) printLines('  [output truncated]');
           printLines('');

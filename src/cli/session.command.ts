@@ -288,7 +288,7 @@ function printSession(session: SessionView, recordingUrl: string, commands: read
     ['Ended', session.live ? 'still running' : secondTime(session.endedAt)],
     ['Duration', `${formatDuration(session.durationSeconds)}${session.live ? ' so far' : ''}`],
     ['End reason', endReasonOf(session)],
-    ['Exit status', session.exitStatus],
+    ['Exit status', session.exitStatus ?? 'unknown'],
     ['Bytes in', session.bytesIn],
     ['Bytes out', session.bytesOut],
     ['Recording', recordingUrl],
@@ -297,7 +297,7 @@ function printSession(session: SessionView, recordingUrl: string, commands: read
   ]);
   printLines('', commands.length === 0 ? 'No commands were captured.' : `Commands (${commands.length}):`);
   for (const captured of commands) {
-    const exit = captured.exitStatus === null ? 'exit ?' : `exit ${captured.exitStatus}`;
+    const exit = `exit ${captured.exitStatus ?? 'unknown'}`;
     printLines(`  ${captured.seq}  ${secondTime(captured.time)}  +${captured.offsetSeconds.toFixed(1)}s  ${exit}  ${visible(captured.text)}`);
     const output = captured.output.replace(/\n$/, '');
     if (output) printLines(...visible(output).split('\n').map((line) => `      ${line}`.trimEnd()));
