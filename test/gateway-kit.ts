@@ -4,7 +4,8 @@
  * process, and the API calls that give an executor a device to reach.
  */
 import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Answer, TestClient } from './harness.ts';
@@ -16,6 +17,16 @@ export function keyPair(dir: string, name: string): { file: string; publicKey: s
   const file = path.join(dir, name);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
   return { file, publicKey: readFileSync(`${file}.pub`, 'utf8').trim(), privateKey: readFileSync(file, 'utf8') };
+}
+
+/** A fresh ed25519 public key line, for a key that is registered but never used to sign in. */
+export function newPublicKey(comment: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'changegate-key-'));
+  try {
+    return keyPair(dir, comment).publicKey;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface SshResult {

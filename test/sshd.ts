@@ -8,7 +8,11 @@ export interface TestSshd {
   readonly port: number;
   /** The daemon's host key as an OpenSSH public key line (`ssh-ed25519 AAAA…`). */
   readonly hostKey: string;
+  /** The host key's fingerprint as `ssh-keygen -l` prints it: `SHA256:…`. */
+  readonly fingerprint: string;
   readonly dir: string;
+  /** What sshd logged so far (with `logAuthentication`: `Failed password for root …` is a password it was sent). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -30,6 +34,12 @@ export interface StartSshdOptions {
    * ones above; a `Match` block can override them for some users.
    */
   readonly extraConfig?: readonly string[];
+  /**
+   * Password authentication on, and every authentication attempt logged (VERBOSE) to a file that
+   * `log()` reads: root's password is locked on this machine, so a password sent always fails, and
+   * sshd logs that it was sent.
+   */
+  readonly logAuthentication?: boolean;
 }
 
 /**
@@ -41,6 +51,9 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<TestSsh
   const hostKeyFile = path.join(dir, 'host_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKeyFile]);
   writeFileSync(path.join(dir, 'authorized_keys'), (options.authorizedKeys ?? []).join('\n'), { mode: 0o600 });
+  const logFile = path.join(dir, 'sshd.log');
+  writeFileSync(logFile, '');
+  const logging = options.logAuthentication === true;
   const port = await freePort();
   mkdirSync('/run/sshd', { recursive: true });
   writeFileSync(
@@ -54,20 +67,24 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<TestSsh
       'StrictModes no',
       'UsePAM no',
       'PermitRootLogin yes',
-      'PasswordAuthentication no',
-      'LogLevel ERROR',
+      ...(logging ? ['PasswordAuthentication yes', 'KbdInteractiveAuthentication no', 'LogLevel VERBOSE'] : ['PasswordAuthentication no', 'LogLevel ERROR']),
       ...(options.extraConfig ?? []),
     ].join('\n'),
   );
-  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const config = path.join(dir, 'sshd_config');
+  const child: ChildProcess = spawn('/usr/sbin/sshd', logging ? ['-D', '-E', logFile, '-f', config] : ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await waitForBanner(port, child, () => stderr);
+  const log = () => stderr + readFileSync(logFile, 'utf8');
+  await waitForBanner(port, child, log);
   const hostKey = readFileSync(`${hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKeyFile}.pub`]).toString().split(/\s+/)[1] ?? '';
   return {
     port,
     hostKey,
+    fingerprint,
     dir,
+    log,
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,22 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
+import { newPublicKey } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD, buildUser, signIn, startTestChangegate, TestClient, type TestChangegate } from '../../test/harness.ts';
 
 type Built = Awaited<ReturnType<typeof buildUser>>;
 
-function newPublicKey(comment: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'changegate-key-'));
-  try {
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path.join(dir, 'k')]);
-    return readFileSync(path.join(dir, 'k.pub'), 'utf8').trim();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /**
  * Everything an account takeover would change, read straight from the database: the user row

@@ -1,23 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
+import { newPublicKey } from '../../test/gateway-kit.ts';
 import { buildUser, signIn, startTestChangegate, TestClient, type TestChangegate } from '../../test/harness.ts';
 import { totpCode } from './totp.ts';
 
 type Method = 'POST' | 'DELETE';
 
-function newPublicKey(comment: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'changegate-key-'));
-  try {
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path.join(dir, 'k')]);
-    return readFileSync(path.join(dir, 'k.pub'), 'utf8').trim();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** What a token that grew itself would have changed: the user row, keys, tokens, and the event log's end. */
 async function credentialState(t: TestChangegate, username: string) {

@@ -1,20 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
+import { newPublicKey } from '../../test/gateway-kit.ts';
 import { buildUser, signIn, startTestChangegate, TestClient, type TestChangegate } from '../../test/harness.ts';
 
-function newPublicKey(comment: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'changegate-key-'));
-  try {
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path.join(dir, 'k')]);
-    return readFileSync(path.join(dir, 'k.pub'), 'utf8').trim();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe.each(DATABASE_KINDS)('a security change takes effect at once on %s', (kind) => {
   let t: TestChangegate;

@@ -3,96 +3,18 @@
  * Changegate with its SSH gateway, real OpenSSH devices (the real web01, a reinstalled web01 with a
  * new host key, and the attacker's own sshd) and the real ssh client, on both databases.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { addOpenChange, approvedRequest, keyPair, PROMPT, ssh, Terminal, waitUntil } from '../../test/gateway-kit.ts';
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
-import { freePort } from '../../test/sshd.ts';
+import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import type { Started } from '../changegate.ts';
 import { sshUpstream, type UpstreamConnector } from '../sessions/index.ts';
 
 type Event = { seq: number; actor: string; action: string; subject: string; data: Record<string, unknown> };
-
-/** A real OpenSSH sshd that logs each authentication attempt (VERBOSE) to a file the test reads. */
-interface LoggingSshd {
-  readonly port: number;
-  readonly hostKey: string;
-  readonly fingerprint: string;
-  /** What sshd logged so far: `Failed password for root …` is a password it was sent. */
-  log(): string;
-  stop(): Promise<void>;
-}
-
-/**
- * As test/sshd.ts, but with password authentication on and a VERBOSE log file: root's password
- * is locked on this machine, so any password sent fails, and sshd logs that it was sent.
- */
-async function startLoggingSshd(authorizedKeys: readonly string[]): Promise<LoggingSshd> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'changegate-trust-sshd-'));
-  const hostKeyFile = path.join(dir, 'host_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKeyFile]);
-  writeFileSync(path.join(dir, 'authorized_keys'), authorizedKeys.join('\n'), { mode: 0o600 });
-  const logFile = path.join(dir, 'sshd.log');
-  writeFileSync(logFile, '');
-  const port = await freePort();
-  mkdirSync('/run/sshd', { recursive: true });
-  writeFileSync(
-    path.join(dir, 'sshd_config'),
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${hostKeyFile}`,
-      `PidFile ${path.join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-      'StrictModes no',
-      'UsePAM no',
-      'PermitRootLogin yes',
-      'PasswordAuthentication yes',
-      'KbdInteractiveAuthentication no',
-      'LogLevel VERBOSE',
-    ].join('\n'),
-  );
-  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-E', logFile, '-f', path.join(dir, 'sshd_config')], { stdio: 'ignore' });
-  await waitUntil(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${readFileSync(logFile, 'utf8')}`);
-      return (await banner(port)).startsWith('SSH-2.0') ? true : undefined;
-    },
-    `sshd on port ${port}`,
-  );
-  const hostKey = readFileSync(`${hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
-  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKeyFile}.pub`]).toString().split(/\s+/)[1] ?? '';
-  return {
-    port,
-    hostKey,
-    fingerprint,
-    log: () => readFileSync(logFile, 'utf8'),
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function banner(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString());
-    });
-    socket.once('error', () => resolve(''));
-  });
-}
 
 /** What the gateway handed the upstream connector: where it went and whether a password was in it. */
 interface Handed {
@@ -105,9 +27,9 @@ describe.each(DATABASE_KINDS)("a device's identity guards its credentials, on %s
   let dir: string;
   let t: TestChangegate;
   let started: Started;
-  let real: LoggingSshd;
-  let reinstalled: LoggingSshd;
-  let rogue: LoggingSshd;
+  let real: TestSshd;
+  let reinstalled: TestSshd;
+  let rogue: TestSshd;
   let aliceKey: { file: string };
   let alice: TestClient;
   let carol: TestClient;
@@ -167,9 +89,9 @@ describe.each(DATABASE_KINDS)("a device's identity guards its credentials, on %s
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-trust-'));
     const root = keyPair(dir, 'device_root');
     rootPrivateKey = root.privateKey;
-    real = await startLoggingSshd([root.publicKey]);
-    reinstalled = await startLoggingSshd([root.publicKey]);
-    rogue = await startLoggingSshd([]);
+    real = await startSshd({ authorizedKeys: [root.publicKey], logAuthentication: true });
+    reinstalled = await startSshd({ authorizedKeys: [root.publicKey], logAuthentication: true });
+    rogue = await startSshd({ logAuthentication: true });
     t = await startTestChangegate(kind, { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' }, { upstream: recordingUpstream, sessionTiming: { decisionPollMs: 200 } });
     started = await t.cg.startBackground();
 
