@@ -85,6 +85,14 @@ describe.concurrent('access groups, changes and requests', () => {
       justification: 'nginx CVE-2026-1234',
       decisions: [expect.objectContaining({ approver: 'carol', decision: 'approve', comment: 'go ahead' })],
     });
+
+    // The requester cannot revoke their own approval; an approver of the group can, saying why.
+    expect((await bob.changegate(['request', 'revoke', '1', '--reason', 'mine'], 1)).stderr).toMatch(/^error: /);
+    expect((await bob.json<{ status: string }>(['request', 'show', '1', '--json'])).status).toBe('approved');
+    expect((await carol.changegate(['request', 'revoke', '1', '--reason', 'the outage is over'])).stdout).toBe(
+      'Revoked request #1 (bob to run CHG-2026-042 on web01): revoked by carol: the outage is over.\n',
+    );
+    expect(await bob.json(['request', 'show', '1', '--json'])).toMatchObject({ status: 'cancelled', closeReason: 'revoked by carol: the outage is over' });
   });
 });
 
@@ -108,7 +116,7 @@ describe('the inventory, change and vault commands on the command line', () => {
     ['change list', ['--status <status>', '"scheduled", "open", "closed", "cancelled"', '--device <device>', '--json']],
     ['change add', ['<id>', '--title <text>', '--start <time>', '--due <time>', '--group <group>', '--device <devices...>', '--script-file <path>', '--script-stdin']],
     ['change cancel', ['<id>', '--reason <text>']],
-    ['request', ['list', 'show', 'create', 'approve', 'deny', 'cancel']],
+    ['request', ['list', 'show', 'create', 'approve', 'deny', 'cancel', 'revoke']],
     ['request list', ['--scope <scope>', '"mine", "approvals", "all"', '--status <status>', '--change <id>', '--device <device>']],
     ['request create', ['<device>', '--change <id>', '--justification <text>', '--again']],
     ['request approve', ['<number>', '--comment <text>']],

@@ -61,12 +61,16 @@ export function registerGroupCommands(program: Command): void {
     .option('--approver <users...>', 'usernames of who approves requests to run them')
     .option('--approvals <n>', 'approvals a request needs, at most the number of approvers (default: 1)', approvalCount)
     .option('--requires-justification', 'requesters must say why they need to run the change')
-    .option('--planner-may-not-execute', 'whoever planned a change may not also run it (four-eyes)')
+    .option('--planner-may-execute', 'whoever planned a change may also run it (by default planner and executor are different people)')
+    .option('--planner-may-not-execute', 'whoever planned a change may not also run it (the default)')
     .option('--partition <name>', 'the partition it belongs to (default: GLOBAL)')
     .option('--application <name>', 'the application of its partition it belongs to')
     .option('--json', 'print the access group as JSON')
     .action((name: string, options: GroupOptions & { partition?: string; application?: string }) =>
       withApi(async (api) => {
+        if (options.plannerMayExecute && options.plannerMayNotExecute) {
+          throw new CommandError('Give --planner-may-execute or --planner-may-not-execute, not both.', EXIT.usage);
+        }
         const created = await api.post<AccessGroupView>('/access-groups', {
           name,
           partition: options.partition,
@@ -76,7 +80,7 @@ export function registerGroupCommands(program: Command): void {
           approvers: options.approver,
           approvalsRequired: options.approvals,
           requiresJustification: options.requiresJustification,
-          plannerMayExecute: options.plannerMayNotExecute ? false : undefined,
+          plannerMayExecute: options.plannerMayExecute === true,
         });
         if (options.json) return printJson(created);
         printLines(`Added access group ${created.name} in partition ${created.partition}: ${ruleText(created)}.`);

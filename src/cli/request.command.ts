@@ -19,7 +19,7 @@ interface ListOptions {
   readonly json?: boolean;
 }
 
-/** `changegate request list|show|create|approve|deny|cancel`: asking to run a change on a device, and deciding. */
+/** `changegate request list|show|create|approve|deny|cancel|revoke`: asking to run a change on a device, and deciding. */
 export function registerRequestCommands(program: Command): void {
   const request = program.command('request').description('ask to run a change on a device, and approve, deny, cancel and list requests');
 
@@ -104,6 +104,20 @@ export function registerRequestCommands(program: Command): void {
       withApi(async (api) => {
         const cancelled = await api.post<RequestView>(`/requests/${number}/cancel`);
         printLines(`Cancelled request #${cancelled.number} to run ${cancelled.change} on ${cancelled.device}.`);
+      }),
+    );
+
+  request
+    .command('revoke')
+    .description("revoke someone's approved request, as an approver of its access group or with Request.Revoke: its live sessions end at once")
+    .argument('<number>', NUMBER, requestNumber)
+    .requiredOption('--reason <text>', 'why, for the requester and the event log')
+    .option('--json', 'print the request as JSON')
+    .action((number: number, options: { reason: string; json?: boolean }) =>
+      withApi(async (api) => {
+        const revoked = await api.post<RequestView>(`/requests/${number}/revoke`, { reason: options.reason });
+        if (options.json) return printJson(revoked);
+        printLines(`Revoked request #${revoked.number} (${revoked.requester} to run ${revoked.change} on ${revoked.device}): ${revoked.closeReason ?? 'revoked'}.`);
       }),
     );
 }
