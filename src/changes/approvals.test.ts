@@ -321,6 +321,24 @@ describe.each(DATABASE_KINDS)('approvals and what requests reveal, on %s', (kind
       expect(after.stderr).toContain(`request #${number} was cancelled`);
     });
 
+    it('while the executor sits in the account menu: choosing an account afterwards opens nothing', async () => {
+      const { device } = await openChange({ reachable: true });
+      // A second account on the device makes the gateway ask which one, and wait for the answer.
+      expect((await t.admin.post('/credentials', { device, account: 'deploy', secret: { privateKey: rootKey.privateKey } })).status).toBe(201);
+      const number = await approved(alice, device);
+      const terminal = new Terminal(sshPort, `${alice.username}@${device}`, aliceKey.file);
+      try {
+        await terminal.waitFor('Which one [1-2]? ');
+        expect((await carol.client.post(`/requests/${number}/revoke`, { reason: 'incident freeze' })).status).toBe(200);
+        terminal.type('1\r');
+        await terminal.waitFor(`request #${number} is cancelled (revoked by ${carol.username}: incident freeze): nothing was opened.`);
+        await terminal.exited;
+      } finally {
+        terminal.close();
+      }
+      expect((await t.admin.get(`/sessions?device=${device}`)).body).toEqual([]);
+    });
+
     it('by a holder of Request.Revoke in the change\'s partition', async () => {
       const { device } = await openChange();
       const number = await approved(alice, device);

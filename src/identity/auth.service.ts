@@ -12,6 +12,7 @@ import type { Actor } from './actor.ts';
 import {
   deleteWebSession,
   findApiToken,
+  findWebSessionById,
   findSshKeyByFingerprint,
   findApiTokenByHash,
   findWebSession,
@@ -173,14 +174,31 @@ export class AuthService {
   }
 
   /**
-   * Whether a gateway connection may still open sessions: its user is enabled and no security
-   * change (disable, password or TOTP reset, SSH key removal) happened since it signed in. The
-   * gateway asks before each new session, since one SSH connection can open many.
+   * Whether a caller may still open sessions: its user is enabled, and what it signed in with still
+   * stands: for a gateway connection, no security change (disable, password or TOTP reset, SSH key
+   * removal) since it signed in; for a web session or an API token, not ended, revoked or expired.
+   * The gateway asks before each new session (one SSH connection can open many), and the session
+   * runner again after every wait for the user or an approver.
    */
   async stillSignedIn(actor: Actor): Promise<boolean> {
     const user = await activeUser(this.deps.db, actor.userId);
     if (!user) return false;
-    return actor.signIn?.kind !== 'gateway' || actor.signIn.epoch === user.signin_epoch;
+    const now = this.deps.clock.now();
+    switch (actor.signIn?.kind) {
+      case 'gateway':
+        return actor.signIn.epoch === user.signin_epoch;
+      case 'web_session': {
+        // A web terminal keeps the actor of the socket's opening: the session must still stand.
+        const session = await findWebSessionById(this.deps.db, actor.signIn.sessionId);
+        return session !== undefined && session.expires_at > now;
+      }
+      case 'api_token': {
+        const token = await findApiToken(this.deps.db, actor.signIn.tokenId);
+        return token !== undefined && !token.revoked_at && (!token.expires_at || token.expires_at > now);
+      }
+      default:
+        return true;
+    }
   }
 
   /** Whether a user must give a TOTP code to sign in, so the gateway knows what to ask. */

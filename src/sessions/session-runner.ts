@@ -5,7 +5,7 @@ import type ssh2 from 'ssh2';
 import { findChange, findRequestByNumber, type ChangeService, type RequestService, type RequestView } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Actor } from '../identity/index.ts';
-import { confirmedForHostKey, findDevice, type Credential, type CredentialService } from '../inventory/index.ts';
+import { confirmedForHostKey, findDevice, type Credential, type CredentialService, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import { AppError } from '../platform/errors.ts';
@@ -102,6 +102,22 @@ const line = (text: string) => `\r\nChangegate: ${text}\r\n`;
 export class SessionRunner {
   constructor(private readonly deps: SessionRunnerDeps) {}
 
+  /** Why a request admitted earlier no longer lets the user in, or undefined while it still does. */
+  private async stillAdmitted(actor: Actor, number: number, device: Device): Promise<string | undefined> {
+    if (this.deps.signIns && !(await this.deps.signIns.stillSignedIn(actor))) {
+      return 'your account was disabled, or its sign-in revoked, while you waited: nothing was opened.';
+    }
+    const row = await findRequestByNumber(this.deps.db, number);
+    if (row?.status !== 'approved') {
+      return `request #${number} is ${row?.status ?? 'gone'}${row?.close_reason ? ` (${row.close_reason})` : ''}: nothing was opened.`;
+    }
+    const now = await findDevice(this.deps.db, device.id);
+    if (!now || now.hostname !== device.hostname || now.port !== device.port || now.hostKeyFingerprint !== device.hostKeyFingerprint) {
+      return `device ${device.name} changed while you waited: connect again.`;
+    }
+    return undefined;
+  }
+
   async run(client: ClientSide, actor: Actor, target: SessionTarget): Promise<void> {
     for (const notice of client.notices) client.writeError(line(notice));
     if (!target.device) {
@@ -121,6 +137,10 @@ export class SessionRunner {
     }
     const credential = await this.pickCredential(client, device.id, device.name, target.account);
     if (!credential) return;
+    // The account menu waits on the user for as long as they like: whatever happened meanwhile (a
+    // revoke, a disable, an edit of the plan or of the device) is read again before connecting.
+    const refusal = await this.stillAdmitted(actor, request.number, device);
+    if (refusal) return this.refuse(client, refusal);
     // A password stored before the device's key was re-pinned may be on its way to someone else's
     // server: it stays in the vault until someone with Credential.Edit confirms it for the new key.
     if (credential.kind === 'password' && !confirmedForHostKey(credential, device.hostKeyFingerprint)) {

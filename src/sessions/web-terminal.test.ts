@@ -131,6 +131,26 @@ describe('the web terminal: a brokered, recorded session over a WebSocket', () =
     expect((await t.admin.get('/sessions?user=dave')).body).toEqual([]);
   });
 
+  it('opens nothing for a web session ended while waiting (a password reset), though the user stays enabled', async () => {
+    const frank = await buildUser(t, { username: 'frank' });
+    await addOpenChange(t.admin, { name: 'CHG-RESET', devices: ['web01'], executors: ['frank'], approvers: ['carol'] }, t.clock.now().getTime());
+    const terminal = new WebTerminal(terminalUrl('web01'), { cookie: cookieOf(frank.client), origin: base });
+    try {
+      await terminal.screen.waitFor('Wait here for the decision? [y/N] ');
+      terminal.type('y\r');
+      await terminal.screen.waitFor('Waiting for the decision');
+      const number = Number(/request #(\d+)/.exec(terminal.screen.text)?.[1]);
+      expect((await t.admin.post('/users/frank/password', { password: 'a-new-password-for-frank' })).status).toBe(204);
+      expect((await frank.client.get('/me')).status).toBe(401);
+      expect((await carol.client.post(`/requests/${number}/approve`, { comment: 'go' })).status).toBe(200);
+      await terminal.screen.waitFor('your account was disabled, or its sign-in revoked, while you waited: nothing was opened.');
+      await terminal.closed;
+    } finally {
+      terminal.close();
+    }
+    expect((await t.admin.get('/sessions?user=frank')).body).toEqual([]);
+  });
+
   it('refuses a cross-origin socket', async () => {
     const terminal = new WebTerminal(terminalUrl('web01'), { cookie: cookieOf(alice.client), origin: 'https://evil.example' });
     expect(await terminal.closed).toEqual({ code: 4003, reason: 'forbidden' });
