@@ -108,15 +108,15 @@ export class CredentialService {
       const problems: FieldProblem[] = [];
       if (patch.secret) checkSecret(patch.secret, problems);
       if (problems.length > 0) throw errors.validation('The credential cannot be saved: fix the fields listed.', problems);
-      // A new secret is stored for the key pinned now; a description alone confirms nothing.
-      const device = patch.secret ? await findDevice(trx, credential.deviceId) : undefined;
+      // Neither a new secret nor a description confirms the credential for a re-pinned key: a
+      // routine rotation is no check of the key the password goes to. Only confirm-host-key is.
       const updated = await this.deps.objects.update(
         trx,
         credentialKind,
         credential,
         {
           ...(patch.description !== undefined && { description: patch.description }),
-          ...(patch.secret && { ...this.seal(credential.id, patch.secret), hostKeyFingerprint: device?.hostKeyFingerprint ?? null }),
+          ...(patch.secret && this.seal(credential.id, patch.secret)),
         },
         actor,
         { expectedVersion: patch.expectedVersion },

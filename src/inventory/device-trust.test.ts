@@ -355,7 +355,7 @@ describe.each(DATABASE_KINDS)("a device's identity guards its credentials, on %s
     expect((await creator.client.post('/devices', { name: 'web03', hostname: '127.0.0.1', port: rogue.port })).status).toBe(201);
   });
 
-  it('confirms a credential for the key pinned now when its secret is replaced, not when only its description changes', async () => {
+  it('confirms a credential only by confirm-host-key: neither a new secret nor a new description confirms it for a re-pinned key', async () => {
     expect((await t.admin.post('/devices', { name: 'web04', hostname: '127.0.0.1', port: real.port })).status).toBe(201);
     const stored = await t.admin.post('/credentials', { device: 'web04', account: 'root', secret: { password: 'before-any-key' } });
     expect(stored.body).toMatchObject({ hostKeyFingerprint: null, hostKeyConfirmed: false });
@@ -364,8 +364,11 @@ describe.each(DATABASE_KINDS)("a device's identity guards its credentials, on %s
     expect((await t.admin.post('/devices/web04/test-connection', { expectedFingerprint: real.fingerprint })).body.hostKeyStatus).toBe('pinned');
     const described = await t.admin.patch(`/credentials/${stored.body.id}`, { description: 'not a confirmation' });
     expect(described.body).toMatchObject({ hostKeyFingerprint: null, hostKeyConfirmed: false });
-    const replaced = await t.admin.patch(`/credentials/${stored.body.id}`, { secret: { password: 'stored-for-this-key' } });
-    expect(replaced.body).toMatchObject({ hostKeyFingerprint: real.fingerprint, hostKeyConfirmed: true });
+    // A routine rotation of the password is not a check of the key it will be sent to.
+    const rotated = await t.admin.patch(`/credentials/${stored.body.id}`, { secret: { password: 'rotated-as-every-month' } });
+    expect(rotated.body).toMatchObject({ hostKeyFingerprint: null, hostKeyConfirmed: false });
+    const confirmed = await t.admin.post(`/credentials/${stored.body.id}/confirm-host-key`, { fingerprint: real.fingerprint });
+    expect(confirmed.body).toMatchObject({ hostKeyFingerprint: real.fingerprint, hostKeyConfirmed: true });
   });
 
   it('leaves an event log that verifies', async () => {
