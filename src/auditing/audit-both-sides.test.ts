@@ -112,6 +112,16 @@ describe.each(DATABASE_KINDS)('audit rules see both sides of a change on %s', (k
       expect(seqsOf((await insider.client.get(`${trailLink.pathname}${trailLink.search}`)).body.entries, secret.businessKey)).toEqual(mine);
     });
 
+    it('needs AuditingRule.View as well, even for a rule whose view list is open to all', async () => {
+      const trailOnly = (await buildUser(t, { grants: [{ privilege: 'AuditTrail.View' }] })).client;
+      const seqs = seqsOf(await entries(t, `o:AuditRule k:${open.businessKey}`, auditor), open.businessKey);
+      expect(seqs).toHaveLength(1);
+      expect(seqsOf(await entries(t, 'o:AuditRule', trailOnly), open.businessKey)).toEqual([]);
+      expect(seqsOf(await entries(t, '', trailOnly), open.businessKey)).toEqual([]);
+      expect((await trailOnly.get(`/audit/entries/${seqs[0]}`)).status).toBe(404);
+      expect((await trailOnly.get(`/audit/rules/${open.businessKey}`)).status).toBe(404);
+    });
+
     it('answers a direct fetch or a restore of one with 404, as for an entry that does not exist', async () => {
       const [created, edited] = [...seqsOf(await entries(t, `k:${secret.businessKey}`, insider.client), secret.businessKey)].reverse();
       for (const seq of [created, edited]) {

@@ -6,7 +6,7 @@ import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
 import { securityAllows, type AuditRule } from './audit-rule.ts';
 import { presentEntry, restoreAvailability, restoreReason, unavailableReason, type AuditEntry, type AuditEntryView, type RestoreSide } from './audit-trail.ts';
-import { findEntryFor, lastKnownKey, latestEntryOf, purgeEntries, searchEntries, timeZoneOf } from './audit-trail.store.ts';
+import { findEntryFor, type RuleViewer, lastKnownKey, latestEntryOf, purgeEntries, searchEntries, timeZoneOf } from './audit-trail.store.ts';
 import { parseDuration, subtractDuration } from './duration.ts';
 import type { ObjectKind, ObjectStore } from './object-store.ts';
 import { META_FIELDS, type ObjectMeta, type ObjectType } from './object.ts';
@@ -92,7 +92,7 @@ export class AuditTrailService {
       const partitionIds = await this.viewable(trx, actor);
       if (saved) await this.parse(trx, actor, saved);
       const terms = await this.parse(trx, actor, [saved, input.q ?? ''].filter(Boolean).join(' '));
-      return this.page(trx, { terms, partitionIds, viewer: actor.username, limit: limitOf(input.limit), before: input.cursor }, input.expand ?? false);
+      return this.page(trx, { terms, partitionIds, viewer: await ruleViewer(trx, actor), limit: limitOf(input.limit), before: input.cursor }, input.expand ?? false);
     });
   }
 
@@ -105,7 +105,7 @@ export class AuditTrailService {
     return this.deps.db.transaction().execute(async (trx) => {
       const partitionIds = await this.viewable(trx, actor);
       const terms = await this.parse(trx, actor, input.q ?? '');
-      return this.page(trx, { terms, partitionIds, viewer: actor.username, limit: limitOf(input.limit), before: input.cursor, trash: true }, input.expand ?? false);
+      return this.page(trx, { terms, partitionIds, viewer: await ruleViewer(trx, actor), limit: limitOf(input.limit), before: input.cursor, trash: true }, input.expand ?? false);
     });
   }
 
@@ -268,7 +268,7 @@ export class AuditTrailService {
   }
 
   private async visibleEntry(trx: Tx, actor: Actor, seq: number): Promise<AuditEntry> {
-    const entry = Number.isSafeInteger(seq) && seq > 0 ? await findEntryFor(trx, seq, actor.username) : undefined;
+    const entry = Number.isSafeInteger(seq) && seq > 0 ? await findEntryFor(trx, seq, await ruleViewer(trx, actor)) : undefined;
     const visible = await partitionsWith(trx, actor, 'AuditTrail.View');
     if (!entry || (visible !== 'all' && !visible.includes(entry.partitionId))) throw errors.notFound('audit entry', String(seq));
     return entry;
@@ -306,4 +306,9 @@ function fieldsOf(object: ObjectMeta): Record<string, unknown> {
 function pick(object: ObjectMeta, fields: readonly string[]): Record<string, unknown> {
   const source = object as unknown as Record<string, unknown>;
   return Object.fromEntries(fields.map((field) => [field, source[field]]));
+}
+
+/** The reader of the trail, as the entries about audit rules see them. */
+async function ruleViewer(trx: Tx, actor: Actor): Promise<RuleViewer> {
+  return { username: actor.username, rulePartitions: await partitionsWith(trx, actor, 'AuditingRule.View') };
 }

@@ -59,25 +59,37 @@ export async function findEntry(db: Executor, seq: number): Promise<AuditEntry |
   return row && toEntry(row);
 }
 
-/** An entry as `viewer` may see it: entries about an audit rule only when the rule's security lets them view it. */
-export async function findEntryFor(db: Executor, seq: number, viewer: string): Promise<AuditEntry | undefined> {
+/** Who reads the trail, for entries about audit rules: their name, and where they hold AuditingRule.View. */
+export interface RuleViewer {
+  readonly username: string;
+  readonly rulePartitions: 'all' | readonly string[];
+}
+
+/** An entry as `viewer` may see it: entries about an audit rule only when they may view the rule. */
+export async function findEntryFor(db: Executor, seq: number, viewer: RuleViewer): Promise<AuditEntry | undefined> {
   const row = await db.selectFrom('audit_entry').selectAll().where('seq', '=', seq).where(ruleEntryVisible(viewer)).executeTakeFirst();
   return row && toEntry(row);
 }
 
 /**
- * Entries about an audit rule are as private as the rule: the user must be on its security's view
- * list (or the list open to everyone holding the privilege). The rule as it is now decides; for a
- * deleted rule, its last snapshot in the trail. With neither, nobody sees them.
+ * Entries about an audit rule are as private as the rule: the user must hold AuditingRule.View in
+ * the rule's partition and be on its security's view list (or the list open to everyone holding the
+ * privilege). The rule as it is now decides; for a deleted rule, its last snapshot in the trail.
+ * With neither, nobody sees them.
  */
-function ruleEntryVisible(viewer: string): RawBuilder<SqlBool> {
+function ruleEntryVisible(viewer: RuleViewer): RawBuilder<SqlBool> {
   const viewable = (security: RawBuilder<unknown>) =>
-    sql<boolean>`(jsonb_typeof(${security} -> 'view') = 'null' OR (${security} -> 'view') @> jsonb_build_array(${viewer}::text))`;
-  return sql<SqlBool>`(audit_entry.object_type <> 'AuditRule' OR coalesce(
+    sql<boolean>`(jsonb_typeof(${security} -> 'view') = 'null' OR (${security} -> 'view') @> jsonb_build_array(${viewer.username}::text))`;
+  if (viewer.rulePartitions !== 'all' && viewer.rulePartitions.length === 0) return sql<SqlBool>`(audit_entry.object_type <> 'AuditRule')`;
+  const inPartition =
+    viewer.rulePartitions === 'all'
+      ? sql<boolean>`true`
+      : sql<boolean>`audit_entry.partition_id IN (${sql.join(viewer.rulePartitions.map((id) => sql`${id}::uuid`))})`;
+  return sql<SqlBool>`(audit_entry.object_type <> 'AuditRule' OR (${inPartition} AND coalesce(
     (SELECT ${viewable(sql`seen_rule.security`)} FROM audit_rule AS seen_rule WHERE seen_rule.id = audit_entry.object_id),
     (SELECT ${viewable(sql`coalesce(latest.after, latest.before) -> 'security'`)} FROM audit_entry AS latest
       WHERE latest.object_id = audit_entry.object_id ORDER BY latest.seq DESC LIMIT 1),
-    false))`;
+    false)))`;
 }
 
 /** The newest entry of an object. */
@@ -128,7 +140,7 @@ export interface EntryQuery {
   /** Partitions the searcher may see the trail of. */
   readonly partitionIds: 'all' | readonly string[];
   /** The searcher's username: entries about audit rules they may not view are left out. */
-  readonly viewer: string;
+  readonly viewer: RuleViewer;
   readonly limit: number;
   /** Entries older than this sequence number (the previous page's last). */
   readonly before?: number;
