@@ -343,7 +343,8 @@ describe.each(DATABASE_KINDS)('restore obeys the privilege model on %s', (kind) 
       const key = await make();
       const [, edited] = await history(t, type, key);
       expect(edited).toMatchObject({ action: 'M', level: 2 });
-      const restorer = await holder('AuditTrail.View', 'AuditTrail.Restore');
+      // Entries about an audit rule are shown only to those who may view the rule.
+      const restorer = await holder('AuditTrail.View', 'AuditTrail.Restore', ...(type === 'AuditRule' ? ['AuditingRule.View'] : []));
       const row = [{ table, id: edited?.objectId as string }];
       const before = await world(row);
       expectRefused(await restoreOf(restorer.client, edited, 'before'), privilege);
