@@ -219,10 +219,15 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         clock,
         objects,
         filters,
-        // A restored device address or key does what the same edit does: its requests cancelled, its sessions ended.
+        // A restore does what the same edit does: a device's requests cancelled and sessions ended
+        // when its address or key changes; a user's profile only by whom may edit it.
         consequences: {
-          afterRestore: async (trx, actor, write) =>
-            write.type === 'Device' && write.before ? services.devices.afterWrite(trx, actor, write.before as Device, write.after as Device) : undefined,
+          afterRestore: async (trx, actor, write) => {
+            if (write.type === 'Device' && write.before) return services.devices.afterWrite(trx, actor, write.before as Device, write.after as Device);
+            // A user administrator restores only the profile of a user they could edit directly.
+            if (write.type === 'User') return services.users.afterWrite(trx, actor, write.after.id);
+            return undefined;
+          },
         },
       }),
       filters,

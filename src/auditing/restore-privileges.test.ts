@@ -168,6 +168,22 @@ describe.each(DATABASE_KINDS)('restore obeys the privilege model on %s', (kind) 
     });
   });
 
+  describe('a user administrator restores only the profile of a user they could edit directly', () => {
+    it('refuses the profile of a more privileged user with 403 more_privileged_user, writing nothing', async () => {
+      const boss = await buildUser(t, { username: unique('tr-boss'), grants: [{ privilege: 'Device.Pin' }] });
+      expect((await t.admin.patch(`/users/${boss.username}`, { email: 'boss@example.com' })).status).toBe(200);
+      const [, edited] = await history(t, 'User', `GLOBAL.${boss.username}`);
+      expect(edited).toMatchObject({ action: 'M', level: 2 });
+      const userAdmin = await holder('AuditTrail.View', 'AuditTrail.Restore', 'User.Admin');
+      const id = (await t.admin.get(`/users/${boss.username}`)).body.id;
+      const before = await world([{ table: 'app_user', id }]);
+      const refused = await restoreOf(userAdmin.client, edited, 'before');
+      expect([refused.status, refused.body.error.code, refused.body.error.details?.privilege]).toEqual([403, 'more_privileged_user', 'Device.Pin']);
+      expect(await world([{ table: 'app_user', id }])).toEqual(before);
+      expect((await t.admin.get(`/users/${boss.username}`)).body).toMatchObject({ email: 'boss@example.com' });
+    });
+  });
+
   describe('devices: Device.Edit, Device.Pin for the address or host key, Device.Create to bring one back', () => {
     it('needs Device.Pin to put back a hostname, port or host key, and only Device.Edit for the rest', async () => {
       const name = unique('tr-dev');

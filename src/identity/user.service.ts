@@ -121,6 +121,16 @@ export class UserService {
     return this.deps.db.transaction().execute(async (trx) => presentUser(await this.visibleUser(trx, actor, username), this.deps.clock.now()));
   }
 
+  /**
+   * What a write made elsewhere (a restore from the audit trail) must also obey, inside that write's
+   * transaction: a user administrator may restore the profile only of a user they may administer.
+   */
+  async afterWrite(trx: Tx, actor: Actor, userId: string): Promise<undefined> {
+    const user = await findUserById(trx, userId);
+    if (user) await requireMayAdminister(trx, actor, user, this.deps.roles, 'restore the profile of');
+    return undefined;
+  }
+
   /** A user edits their own profile; an administrator edits anyone's. */
   async update(actor: Actor, username: string, patch: ProfileInput): Promise<UserView> {
     return this.deps.db.transaction().execute(async (trx) => {
