@@ -5,7 +5,7 @@ import type { Database } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { deleteWebSessionsOf, listApiTokens, revokeApiToken } from './credential.store.ts';
 import { hashPassword, passwordProblem } from './password.ts';
-import { findUserByName, updateUser } from './user.store.ts';
+import { bumpSigninEpoch, findUserByName, updateUser } from './user.store.ts';
 
 export interface BreakGlassReset {
   readonly username: string;
@@ -39,6 +39,8 @@ export async function breakGlassResetPassword(
     const wasLocked = user.locked_until !== null && user.locked_until > now;
     await updateUser(trx, user.id, { password_hash: passwordHash, failed_logins: 0, locked_until: null, updated_at: now, updated_by: input.operator });
     await deleteWebSessionsOf(trx, user.id);
+    // Open gateway connections (OpenSSH multiplexing) open no new session after the reset.
+    await bumpSigninEpoch(trx, user.id);
     const active = (await listApiTokens(trx, user.id)).filter((token) => token.revoked_at === null);
     for (const token of active) await revokeApiToken(trx, token.id, now);
     await appendEvent(trx, {
