@@ -1,6 +1,11 @@
 import type { SessionKind } from './session.ts';
 import type { ClientSide } from './session-runner.ts';
 
+/** The longest answer a prompt keeps (a justification, an account, a code). */
+const MAX_ANSWER = 2000;
+/** How much typing ahead of a session's start is kept for it. */
+const MAX_TYPED_AHEAD = 64 * 1024;
+
 export interface TerminalClientInit {
   readonly kind: SessionKind;
   readonly interactive: boolean;
@@ -32,6 +37,7 @@ export abstract class TerminalClient implements ClientSide {
   closed = false;
   private inputListener: ((data: Buffer) => void) | undefined;
   private typedAhead: Buffer[] = [];
+  private typedAheadBytes = 0;
   private pendingAsk: ((data: Buffer) => void) | undefined;
   private readonly resizeListeners: Array<(cols: number, rows: number) => void> = [];
   private readonly signalListeners: Array<(signal: string) => void> = [];
@@ -83,7 +89,8 @@ export abstract class TerminalClient implements ClientSide {
               answer = answer.slice(0, -1);
               if (options.echo) this.write('\b \b');
             }
-          } else if (char >= ' ') {
+          } else if (char >= ' ' && answer.length < MAX_ANSWER) {
+            // A prompt's answer is a choice, a justification or a code: past the bound, typing is ignored.
             answer += char;
             if (options.echo) this.write(char);
           }
@@ -97,6 +104,7 @@ export abstract class TerminalClient implements ClientSide {
     this.inputListener = listener;
     const ahead = this.typedAhead;
     this.typedAhead = [];
+    this.typedAheadBytes = 0;
     for (const data of ahead) listener(data);
   }
 
@@ -126,7 +134,11 @@ export abstract class TerminalClient implements ClientSide {
   protected received(data: Buffer): void {
     if (this.pendingAsk) this.pendingAsk(data);
     else if (this.inputListener) this.inputListener(data);
-    else this.typedAhead.push(data);
+    else if (this.typedAheadBytes + data.length <= MAX_TYPED_AHEAD) {
+      // Typed before the session opened, kept for it; a flood past the bound is dropped, not held.
+      this.typedAhead.push(data);
+      this.typedAheadBytes += data.length;
+    }
   }
 
   protected resized(cols: number, rows: number): void {
