@@ -232,45 +232,44 @@ describe.each(DATABASE_KINDS)('approvals and what requests reveal, on %s', (kind
       expect([refused.status, refused.body.error.code]).toEqual([403, 'approval_outdated']);
     });
 
-    it('ends the live session when the plan of its change is edited, telling the user why', async () => {
-      const { device, change } = await openChange({ reachable: true });
-      await approved(alice, device);
-      const terminal = new Terminal(sshPort, `${alice.username}@${device}`, aliceKey.file);
-      try {
-        await terminal.waitFor(/[#$] $/m);
-        await waitUntil(async () => (await t.admin.get(`/sessions?live=true&device=${device}`)).body[0], 'the live session');
-        expect((await t.admin.patch(`/changes/${change}`, { dueAt: fromNow(t, 3 * HOUR) })).status).toBe(200);
-        await terminal.waitFor(`the session was terminated by admin: change ${change} was edited by admin (the due date)`);
-        await terminal.exited;
-        const session = await waitUntil(async () => {
-          const rows = (await t.admin.get(`/sessions?device=${device}`)).body;
-          return rows[0]?.live === false ? rows[0] : undefined;
-        }, 'the session to end');
-        expect(session).toMatchObject({ endReason: 'terminated', endedBy: 'admin' });
-      } finally {
-        terminal.close();
-      }
-    });
-
-    it('ends the live session when its change is cancelled, and the request with it', async () => {
+    /**
+     * alice runs a live ssh session on a new device of an open change; `end` does something to the
+     * change; she must read `told`, and the session record must say admin terminated it.
+     */
+    async function endedByAdmin(end: (change: string) => Promise<void>, told: (change: string) => string): Promise<{ request: number }> {
       const { device, change } = await openChange({ reachable: true });
       const request = await approved(alice, device);
       const terminal = new Terminal(sshPort, `${alice.username}@${device}`, aliceKey.file);
       try {
         await terminal.waitFor(/[#$] $/m);
         await waitUntil(async () => (await t.admin.get(`/sessions?live=true&device=${device}`)).body[0], 'the live session');
-        expect((await t.admin.post(`/changes/${change}/cancel`, { reason: 'postponed' })).status).toBe(200);
-        await terminal.waitFor('the session was terminated by admin: the change was cancelled');
+        await end(change);
+        await terminal.waitFor(`the session was terminated by admin: ${told(change)}`);
         await terminal.exited;
         const session = await waitUntil(async () => {
           const rows = (await t.admin.get(`/sessions?device=${device}`)).body;
           return rows[0]?.live === false ? rows[0] : undefined;
         }, 'the session to end');
         expect(session).toMatchObject({ endReason: 'terminated', endedBy: 'admin' });
-        expect((await alice.client.get(`/requests/${request}`)).body).toMatchObject({ status: 'cancelled', closeReason: 'the change was cancelled' });
       } finally {
         terminal.close();
       }
+      return { request };
+    }
+
+    it('ends the live session when the plan of its change is edited, telling the user why', async () => {
+      await endedByAdmin(
+        async (change) => expect((await t.admin.patch(`/changes/${change}`, { dueAt: fromNow(t, 3 * HOUR) })).status).toBe(200),
+        (change) => `change ${change} was edited by admin (the due date)`,
+      );
+    });
+
+    it('ends the live session when its change is cancelled, and the request with it', async () => {
+      const { request } = await endedByAdmin(
+        async (change) => expect((await t.admin.post(`/changes/${change}/cancel`, { reason: 'postponed' })).status).toBe(200),
+        () => 'the change was cancelled',
+      );
+      expect((await alice.client.get(`/requests/${request}`)).body).toMatchObject({ status: 'cancelled', closeReason: 'the change was cancelled' });
     });
 
     it('a new access group keeps planner and executor apart unless it says otherwise', async () => {

@@ -112,43 +112,40 @@ describe('the web terminal: a brokered, recorded session over a WebSocket', () =
     expect((await run('asciinema', ['play', '-i', '0.05', file], { timeout: 30_000 })).stdout).toContain('web-42-works');
   });
 
-  it('opens nothing for a user disabled while waiting for the approval', async () => {
-    const dave = await buildUser(t, { username: 'dave' });
-    await addOpenChange(t.admin, { name: 'CHG-WAIT', devices: ['web01'], executors: ['dave'], approvers: ['carol'] }, t.clock.now().getTime());
-    const terminal = new WebTerminal(terminalUrl('web01'), { cookie: cookieOf(dave.client), origin: base });
+  /**
+   * A new executor waits in the web terminal for an approval; `meanwhile` happens to their account,
+   * then the approval comes: nothing may open, and no session is recorded.
+   */
+  async function waitedInVain(username: string, meanwhile: (user: { client: TestClient }) => Promise<void>): Promise<void> {
+    const user = await buildUser(t, { username });
+    await addOpenChange(t.admin, { name: `CHG-${username.toUpperCase()}`, devices: ['web01'], executors: [username], approvers: ['carol'] }, t.clock.now().getTime());
+    const terminal = new WebTerminal(terminalUrl('web01'), { cookie: cookieOf(user.client), origin: base });
     try {
       await terminal.screen.waitFor('Wait here for the decision? [y/N] ');
       terminal.type('y\r');
       await terminal.screen.waitFor('Waiting for the decision');
       const number = Number(/request #(\d+)/.exec(terminal.screen.text)?.[1]);
-      expect((await t.admin.post('/users/dave/disable')).status).toBe(200);
+      await meanwhile(user);
       expect((await carol.client.post(`/requests/${number}/approve`, { comment: 'go' })).status).toBe(200);
       await terminal.screen.waitFor('your account was disabled, or its sign-in revoked, while you waited: nothing was opened.');
       await terminal.closed;
     } finally {
       terminal.close();
     }
-    expect((await t.admin.get('/sessions?user=dave')).body).toEqual([]);
+    expect((await t.admin.get(`/sessions?user=${username}`)).body).toEqual([]);
+  }
+
+  it('opens nothing for a user disabled while waiting for the approval', async () => {
+    await waitedInVain('dave', async () => {
+      expect((await t.admin.post('/users/dave/disable')).status).toBe(200);
+    });
   });
 
   it('opens nothing for a web session ended while waiting (a password reset), though the user stays enabled', async () => {
-    const frank = await buildUser(t, { username: 'frank' });
-    await addOpenChange(t.admin, { name: 'CHG-RESET', devices: ['web01'], executors: ['frank'], approvers: ['carol'] }, t.clock.now().getTime());
-    const terminal = new WebTerminal(terminalUrl('web01'), { cookie: cookieOf(frank.client), origin: base });
-    try {
-      await terminal.screen.waitFor('Wait here for the decision? [y/N] ');
-      terminal.type('y\r');
-      await terminal.screen.waitFor('Waiting for the decision');
-      const number = Number(/request #(\d+)/.exec(terminal.screen.text)?.[1]);
+    await waitedInVain('frank', async (frank) => {
       expect((await t.admin.post('/users/frank/password', { password: 'a-new-password-for-frank' })).status).toBe(204);
       expect((await frank.client.get('/me')).status).toBe(401);
-      expect((await carol.client.post(`/requests/${number}/approve`, { comment: 'go' })).status).toBe(200);
-      await terminal.screen.waitFor('your account was disabled, or its sign-in revoked, while you waited: nothing was opened.');
-      await terminal.closed;
-    } finally {
-      terminal.close();
-    }
-    expect((await t.admin.get('/sessions?user=frank')).body).toEqual([]);
+    });
   });
 
   it('refuses a cross-origin socket', async () => {
