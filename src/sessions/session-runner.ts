@@ -76,8 +76,8 @@ export interface SessionRunnerDeps {
   /** Called after a session has ended and been stored (the change audit recomputes its score). */
   readonly onSessionEnd?: (sessionId: string) => Promise<void>;
   /**
-   * Whether the user may still act: not disabled, and their gateway sign-in not revoked since.
-   * Asked again once a request is admitted, since a user may wait a long time for an approval.
+   * Whether the user may still act: not disabled, and their sign-in not revoked since. Asked
+   * again just before connecting, since a user may wait a long time for an approval.
    */
   readonly signIns?: { stillSignedIn(actor: Actor): Promise<boolean> };
 }
@@ -125,9 +125,6 @@ export class SessionRunner {
     }
     const request = await this.admit(client, actor, target.device, target.change);
     if (!request) return;
-    if (this.deps.signIns && !(await this.deps.signIns.stillSignedIn(actor))) {
-      return this.refuse(client, 'your account was disabled, or its sign-in revoked, while you waited: nothing was opened.');
-    }
     const row = await findRequestByNumber(this.deps.db, request.number);
     const change = row && (await findChange(this.deps.db, row.change_id));
     const device = row && (await findDevice(this.deps.db, row.device_id));
@@ -137,8 +134,8 @@ export class SessionRunner {
     }
     const credential = await this.pickCredential(client, device.id, device.name, target.account);
     if (!credential) return;
-    // The account menu waits on the user for as long as they like: whatever happened meanwhile (a
-    // revoke, a disable, an edit of the plan or of the device) is read again before connecting.
+    // The wait for an approval and the account menu last as long as they like: whatever happened
+    // meanwhile (a revoke, a disable, an edit of the plan or of the device) is read again here.
     const refusal = await this.stillAdmitted(actor, request.number, device);
     if (refusal) return this.refuse(client, refusal);
     // A password stored before the device's key was re-pinned may be on its way to someone else's
