@@ -80,7 +80,7 @@ export interface Revocation {
  * or token when they change their own account. Revoked tokens stay revoked: re-enabling a user or
  * restoring their profile brings none back.
  */
-export async function revokeSignIns(trx: Tx, user: UserRow, options: { actor: Actor; cause: string; now: Date; keep?: SignIn }): Promise<Revocation> {
+export async function revokeSignIns(trx: Tx, user: UserRow, options: { actor: Pick<Actor, 'username'>; cause: string; now: Date; keep?: SignIn }): Promise<Revocation> {
   const { keep } = options;
   const webSessions = await deleteWebSessionsOf(trx, user.id, keep?.kind === 'web_session' ? keep.sessionId : undefined);
   const tokens = await revokeApiTokensOf(trx, user.id, options.now, keep?.kind === 'api_token' ? keep.tokenId : undefined);

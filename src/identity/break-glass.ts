@@ -3,9 +3,9 @@ import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import { deleteWebSessionsOf, listApiTokens, revokeApiToken } from './credential.store.ts';
+import { revokeSignIns } from './account-security.ts';
 import { hashPassword, passwordProblem } from './password.ts';
-import { bumpSigninEpoch, findUserByName, updateUser } from './user.store.ts';
+import { findUserByName, updateUser } from './user.store.ts';
 
 export interface BreakGlassReset {
   readonly username: string;
@@ -38,18 +38,15 @@ export async function breakGlassResetPassword(
     const now = clock.now();
     const wasLocked = user.locked_until !== null && user.locked_until > now;
     await updateUser(trx, user.id, { password_hash: passwordHash, failed_logins: 0, locked_until: null, updated_at: now, updated_by: input.operator });
-    await deleteWebSessionsOf(trx, user.id);
-    // Open gateway connections (OpenSSH multiplexing) open no new session after the reset.
-    await bumpSigninEpoch(trx, user.id);
-    const active = (await listApiTokens(trx, user.id)).filter((token) => token.revoked_at === null);
-    for (const token of active) await revokeApiToken(trx, token.id, now);
+    // Whoever knew the old password is out: web sessions, API tokens and open gateway connections.
+    const revoked = await revokeSignIns(trx, user, { actor: { username: input.operator }, cause: 'user.password.reset', now });
     await appendEvent(trx, {
       actor: input.operator,
       action: 'user.password.reset',
       subject: `user:${user.username}`,
-      data: { breakGlass: true, lockoutCleared: wasLocked, revokedTokens: active.length },
+      data: { breakGlass: true, lockoutCleared: wasLocked, revokedTokens: revoked.apiTokens },
       time: now,
     });
-    return { username: user.username, wasLocked, disabled: user.disabled_at !== null, revokedTokens: active.length };
+    return { username: user.username, wasLocked, disabled: user.disabled_at !== null, revokedTokens: revoked.apiTokens };
   });
 }
