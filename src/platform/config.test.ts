@@ -34,6 +34,24 @@ describe('configuration', () => {
     expect(problems.join('\n')).toMatch(/CHANGEGATE_LOG_LEVEL .* expected one of fatal, error, warn, info, debug, trace, silent/);
   });
 
+  it('reads promotion targets as name=URL pairs and webhook exceptions as CIDRs', () => {
+    const config = loadConfig({
+      env: { CHANGEGATE_PROMOTE_TARGETS: 'prod=https://cg.prod.example.com/, staging=http://10.1.2.3:8080', CHANGEGATE_WEBHOOK_ALLOW: '127.0.0.1/32, fd00::/8' },
+    });
+    expect(config.promoteTargets).toEqual([
+      { name: 'prod', url: 'https://cg.prod.example.com' },
+      { name: 'staging', url: 'http://10.1.2.3:8080' },
+    ]);
+    expect(config.webhookAllow).toEqual(['127.0.0.1/32', 'fd00::/8']);
+    expect(loadConfig({ env: {} }).promoteTargets).toEqual([]);
+    const problems = problemsOf(() =>
+      loadConfig({ env: { CHANGEGATE_PROMOTE_TARGETS: 'prod=https://a.example, prod=https://b.example', CHANGEGATE_WEBHOOK_ALLOW: '127.0.0.1/33' } }),
+    );
+    expect(problems.join('\n')).toMatch(/CHANGEGATE_PROMOTE_TARGETS .* "prod" is named twice/);
+    expect(problems.join('\n')).toMatch(/CHANGEGATE_WEBHOOK_ALLOW .* "127.0.0.1\/33" is not a CIDR/);
+    expect(problemsOf(() => loadConfig({ env: { CHANGEGATE_PROMOTE_TARGETS: 'prod=https://user:pw@a.example' } })).join('\n')).toMatch(/without credentials/);
+  });
+
   it('never repeats a secret in its complaint', () => {
     const problems = problemsOf(() => loadConfig({ env: { CHANGEGATE_MASTER_KEY: 'hunter2-not-a-key', CHANGEGATE_ADMIN_PASSWORD: 'short' } }));
     expect(problems.join('\n')).not.toContain('hunter2');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { parseMasterKeys } from './secret-box.ts';
 
 /** Changegate's settings, validated once at start. */
@@ -28,6 +29,26 @@ export interface Config {
   readonly smtpUrl: string | undefined;
   /** Sender of e-mail notifications. */
   readonly smtpFrom: string;
+  /** Other Changegate instances that audit rules and filters may be promoted to, by name. */
+  readonly promoteTargets: readonly PromoteTargetSetting[];
+  /** Networks (CIDRs) webhooks may reach although they are not public: loopback, private, link-local… */
+  readonly webhookAllow: readonly string[];
+  /** Failed sign-ins one source address may make per window before it is refused with 429. */
+  readonly signInLimitPerAddress: number;
+  /** Failed sign-ins for one username, from all addresses, per window before it is throttled. */
+  readonly signInLimitPerUser: number;
+  /** The window of both sign-in limits, in seconds. */
+  readonly signInLimitWindowSeconds: number;
+  /** SSH connections that have not signed in yet, open at once; new ones are refused while full. */
+  readonly gatewayMaxUnauthenticated: number;
+  /** An SSH connection that has not signed in within this many seconds is closed. */
+  readonly gatewayAuthTimeoutSeconds: number;
+}
+
+/** One entry of `CHANGEGATE_PROMOTE_TARGETS`: a name users choose, and the instance's base URL. */
+export interface PromoteTargetSetting {
+  readonly name: string;
+  readonly url: string;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -125,7 +146,72 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
       /^smtps?:\/\/\S+$/.test(raw.trim()) ? { value: raw.trim() } : { problem: 'expected smtp://[user:password@]host[:port] or smtps://…' },
   },
   smtpFrom: { key: 'smtpFrom', env: 'CHANGEGATE_SMTP_FROM', fallback: 'Changegate <changegate@localhost>', parse: text },
+  promoteTargets: { key: 'promoteTargets', env: 'CHANGEGATE_PROMOTE_TARGETS', fallback: [], parse: (raw) => parsePromoteTargets(raw) },
+  webhookAllow: { key: 'webhookAllow', env: 'CHANGEGATE_WEBHOOK_ALLOW', fallback: [], parse: (raw) => parseCidrList(raw) },
+  signInLimitPerAddress: {
+    key: 'signInLimitPerAddress',
+    env: 'CHANGEGATE_SIGNIN_LIMIT_PER_ADDRESS',
+    fallback: 10,
+    parse: integer(1, 100_000, 'a number of failed sign-ins'),
+  },
+  signInLimitPerUser: { key: 'signInLimitPerUser', env: 'CHANGEGATE_SIGNIN_LIMIT_PER_USER', fallback: 10, parse: integer(1, 100_000, 'a number of failed sign-ins') },
+  signInLimitWindowSeconds: {
+    key: 'signInLimitWindowSeconds',
+    env: 'CHANGEGATE_SIGNIN_LIMIT_WINDOW_SECONDS',
+    fallback: 60,
+    parse: integer(1, 86_400, 'seconds'),
+  },
+  gatewayMaxUnauthenticated: {
+    key: 'gatewayMaxUnauthenticated',
+    env: 'CHANGEGATE_GATEWAY_MAX_UNAUTHENTICATED',
+    fallback: 64,
+    parse: integer(1, 100_000, 'a number of connections'),
+  },
+  gatewayAuthTimeoutSeconds: {
+    key: 'gatewayAuthTimeoutSeconds',
+    env: 'CHANGEGATE_GATEWAY_AUTH_TIMEOUT_SECONDS',
+    fallback: 30,
+    parse: integer(1, 600, 'seconds'),
+  },
 };
+
+const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** `prod=https://cg.prod.example.com,staging=https://cg.staging.example.com`. */
+function parsePromoteTargets(raw: string): Parsed<readonly PromoteTargetSetting[]> {
+  const targets: PromoteTargetSetting[] = [];
+  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const equals = entry.indexOf('=');
+    const name = equals > 0 ? entry.slice(0, equals).trim() : '';
+    const address = equals > 0 ? entry.slice(equals + 1).trim() : '';
+    if (!TARGET_NAME.test(name)) return { problem: `"${entry}" must be name=URL, the name of letters, digits, '.', '_' or '-'` };
+    let url: URL;
+    try {
+      url = new URL(address);
+    } catch {
+      return { problem: `the URL of "${name}" is not a URL` };
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
+      return { problem: `the URL of "${name}" must be an http:// or https:// base URL without credentials, query or fragment` };
+    }
+    if (targets.some((target) => target.name === name)) return { problem: `"${name}" is named twice` };
+    targets.push({ name, url: url.href.replace(/\/+$/, '') });
+  }
+  return { value: targets };
+}
+
+/** `10.0.0.0/8, 127.0.0.1/32, ::1/128`: each a valid CIDR. */
+function parseCidrList(raw: string): Parsed<readonly string[]> {
+  const cidrs = raw.split(',').map((part) => part.trim()).filter(Boolean);
+  for (const cidr of cidrs) {
+    try {
+      ipaddr.parseCIDR(cidr);
+    } catch {
+      return { problem: `"${cidr}" is not a CIDR such as 10.0.0.0/8 or fd00::/8` };
+    }
+  }
+  return { value: cidrs };
+}
 
 export interface ConfigSources {
   readonly env?: NodeJS.ProcessEnv;
@@ -194,6 +280,6 @@ export function describeSettings(): Array<{ env: string; key: string; fallback: 
   return (Object.values(SETTINGS) as Setting<keyof Config>[]).map((setting) => ({
     env: setting.env,
     key: setting.key,
-    fallback: setting.fallback === undefined ? '' : String(setting.fallback),
+    fallback: setting.fallback === undefined ? '' : Array.isArray(setting.fallback) ? setting.fallback.join(',') : String(setting.fallback),
   }));
 }

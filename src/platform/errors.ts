@@ -43,6 +43,9 @@ export const errors = {
     new AppError('account_locked', 423, `Too many failed sign-ins: the account is locked until ${until.toISOString()}.`, {
       lockedUntil: until.toISOString(),
     }),
+  /** Too many attempts from one address or at one account: the HTTP answer carries `Retry-After`. */
+  tooManyRequests: (retryAfterSeconds: number, message = `Too many attempts: wait ${retryAfterSeconds} s before trying again.`) =>
+    new AppError('too_many_requests', 429, message, { retryAfterSeconds }),
   csrf: () =>
     new AppError('csrf_token_invalid', 403, 'Send the `X-CSRF-Token` header with the token from POST /api/v1/auth/login or GET /api/v1/me.'),
   forbidden: (message: string) => new AppError('forbidden', 403, message),
@@ -71,6 +74,5 @@ export const errors = {
   payloadTooLarge: (limit: number) => new AppError('payload_too_large', 413, `The request body is larger than ${limit} bytes.`),
   unsupportedMediaType: (type: string) =>
     new AppError('unsupported_media_type', 415, `Content type "${type}" is not accepted: send application/json.`),
-  tooManyRequests: (message: string) => new AppError('too_many_requests', 429, message),
   unavailable: (message: string) => new AppError('unavailable', 503, message),
 } as const;

@@ -72,6 +72,8 @@ export async function createHttpServer(options: HttpOptions): Promise<Api> {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const appError = error instanceof AppError || error.code !== 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? toAppError(error) : errors.unsupportedMediaType(request.headers['content-type'] ?? 'none');
     if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    const retryAfter = (appError.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (appError.status === 429 && typeof retryAfter === 'number') void reply.header('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
     void reply.status(appError.status).send({ error: { code: appError.code, message: appError.message, ...(appError.details && { details: appError.details }) } });
   });
   app.setNotFoundHandler((request, reply) => {
