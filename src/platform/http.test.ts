@@ -92,3 +92,47 @@ describe('request bodies that could bring the API down', () => {
     expect(created.status).toBe(201);
   });
 });
+
+describe('security headers', () => {
+  let t: TestChangegate;
+
+  beforeAll(async () => {
+    t = await startTestChangegate('pglite');
+  });
+  afterAll(() => t.close());
+
+  /** The headers a browser acts on, as one answer carries them. */
+  function securityHeaders(headers: Record<string, unknown>) {
+    const policy = String(headers['content-security-policy'] ?? '');
+    const directives = new Map(policy.split(';').map((part) => part.trim().split(/\s+/)).map(([name, ...values]) => [name, values.join(' ')]));
+    return { directives, nosniff: headers['x-content-type-options'], referrer: headers['referrer-policy'], frame: headers['x-frame-options'] };
+  }
+
+  it.each([
+    ['an API answer', '/api/v1/health', 200],
+    ['an error for a caller not signed in', '/api/v1/devices', 401],
+    ['an unknown route', '/api/v1/nothing-here', 404],
+    ['the API documentation page', '/api/docs', 200],
+  ])('are on %s: no framing, no sniffing, no referrer, scripts from this origin only', async (_what, url, status) => {
+    const answer = await t.cg.app.inject({ method: 'GET', url });
+    expect(answer.statusCode).toBe(status);
+    const { directives, nosniff, referrer, frame } = securityHeaders(answer.headers);
+    expect(directives.get('frame-ancestors')).toBe("'none'");
+    expect(directives.get('default-src')).toBe("'self'");
+    expect(directives.get('script-src')).toBe("'self'");
+    expect(directives.get('object-src')).toBe("'none'");
+    expect(nosniff).toBe('nosniff');
+    expect(referrer).toBe('no-referrer');
+    expect(frame).toBe('DENY');
+  });
+
+  it('let the API documentation load: its page uses no inline script, which the policy would block', async () => {
+    const page = await t.cg.app.inject({ method: 'GET', url: '/api/docs' });
+    const scripts = [...page.body.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const [, attributes, body] of scripts) {
+      expect(attributes).toMatch(/src="\/api\/docs\//);
+      expect(body?.trim()).toBe('');
+    }
+  });
+});
