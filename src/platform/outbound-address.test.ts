@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutboundAddresses, type Resolver } from './outbound-address.ts';
 import { postOutbound } from './outbound-request.ts';
@@ -108,5 +108,19 @@ describe('a request through the address policy', () => {
       postOutbound({ url: new URL(`http://127.0.0.1:${port}/`), headers: {}, body: Buffer.from('{}'), timeoutMs: 5000, maxAnswerBytes: 10, addresses: allowing }),
     ).rejects.toMatchObject({ message: 'the answer is larger than 10 bytes' });
     expect(requests).toBe(2);
+  });
+
+  it('gives up on a server that never answers, saying so', async () => {
+    const sockets: Socket[] = [];
+    const silent = createTcpServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const allowing = new OutboundAddresses({ allow: ['127.0.0.1/32'] });
+    const silentPort = (silent.address() as AddressInfo).port;
+    await expect(
+      postOutbound({ url: new URL(`http://127.0.0.1:${silentPort}/`), headers: {}, body: Buffer.from('{}'), timeoutMs: 200, maxAnswerBytes: 0, addresses: allowing }),
+    ).rejects.toMatchObject({ message: 'timed out (no answer within 0.2 s)', addressRefused: false });
+    expect(sockets).toHaveLength(1);
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
   });
 });

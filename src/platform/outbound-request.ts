@@ -62,6 +62,8 @@ export async function postOutbound(request: OutboundRequest): Promise<OutboundAn
     ...(request.addresses && { lookup: request.addresses.lookup }),
   };
   return new Promise<OutboundAnswer>((resolve, reject) => {
+    const timeout = new OutboundFailure(`timed out (no answer within ${request.timeoutMs / 1000} s)`);
+    let timedOut = false;
     let settled = false;
     const finish = (outcome: () => void) => {
       if (settled) return;
@@ -69,7 +71,8 @@ export async function postOutbound(request: OutboundRequest): Promise<OutboundAn
       clearTimeout(timer);
       outcome();
     };
-    const fail = (error: unknown) => finish(() => reject(toFailure(error, request.timeoutMs)));
+    // Once timed out, whatever the destroyed connection reports next is the timeout.
+    const fail = (error: unknown) => finish(() => reject(timedOut ? timeout : toFailure(error)));
     const sent = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (answer: IncomingMessage) => {
       const status = answer.statusCode ?? 0;
       if (status < 200 || status > 299 || request.maxAnswerBytes === 0) {
@@ -79,7 +82,10 @@ export async function postOutbound(request: OutboundRequest): Promise<OutboundAn
       }
       readBounded(answer, request.maxAnswerBytes).then((body) => finish(() => resolve({ status, body })), fail);
     });
-    const timer = setTimeout(() => sent.destroy(new OutboundFailure(`timed out (no answer within ${request.timeoutMs / 1000} s)`)), request.timeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      sent.destroy(timeout);
+    }, request.timeoutMs);
     sent.on('error', fail);
     sent.end(request.body);
   });
@@ -123,7 +129,7 @@ const NETWORK_KINDS: Readonly<Record<string, string>> = {
 };
 
 /** The kind of a failure (`connection refused`), never its message. */
-function toFailure(error: unknown, timeoutMs: number): OutboundFailure {
+function toFailure(error: unknown): OutboundFailure {
   if (error instanceof OutboundFailure) return error;
   if (error instanceof AddressNotAllowedError) return new OutboundFailure(error.message, true);
   // Its message is ours: the name and the kind of failure.
@@ -133,6 +139,5 @@ function toFailure(error: unknown, timeoutMs: number): OutboundFailure {
   if (kind) return new OutboundFailure(kind);
   if (/^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_)/.test(code)) return new OutboundFailure('TLS handshake failed');
   if (code.startsWith('HPE_')) return new OutboundFailure('the answer is not HTTP');
-  if (code === 'ABORT_ERR') return new OutboundFailure(`timed out (no answer within ${timeoutMs / 1000} s)`);
   return new OutboundFailure(/^[A-Z][A-Z0-9_]*$/.test(code) ? `network error (${code})` : 'network error');
 }
