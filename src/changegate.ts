@@ -47,6 +47,7 @@ import { migrate, openDatabase, type DatabaseHandle } from './platform/database.
 import { errors } from './platform/errors.ts';
 import { API_PREFIX, createHttpServer, type Api } from './platform/http.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
+import { OutboundAddresses } from './platform/outbound-address.ts';
 import type { SealedColumn } from './platform/reseal.ts';
 import { loadOrCreateKeyFile, parseMasterKeys, SecretBox } from './platform/secret-box.ts';
 
@@ -164,6 +165,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     objects.addHook(new AuditRecorder());
     await database.db.transaction().execute((trx) => ensureBuiltinRule(trx, clock.now()));
     const filters = new FilterService({ db, clock, objects, publicUrl: config.publicUrl });
+    // Webhooks reach public addresses only, checked at save and again at each delivery.
+    const webhookAddresses = new OutboundAddresses({ allow: config.webhookAllow });
     const activeDispatcher = new Dispatcher({
       db,
       clock,
@@ -171,6 +174,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       publicUrl: config.publicUrl ?? `http://localhost:${config.httpPort}`,
       smtpUrl: config.smtpUrl,
       smtpFrom: config.smtpFrom,
+      webhookAddresses,
       logger: options.logger,
     });
     dispatcher = activeDispatcher;
@@ -211,7 +215,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       changes,
       requests,
       notifications,
-      webhooks: new WebhookService({ db, clock, objects, secrets, wake }),
+      webhooks: new WebhookService({ db, clock, objects, secrets, addresses: webhookAddresses, wake }),
       deliveries: new DeliveryService({ db, clock, wake }),
       auditRules: new AuditRuleService({ db, objects, filters, publicUrl: config.publicUrl }),
       auditTrail: new AuditTrailService({
@@ -231,7 +235,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         },
       }),
       filters,
-      bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl }),
+      bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
       sessions: new SessionService({ db, clock, live }),
       reviews: new ReviewService({ db, clock }),
     };

@@ -9,7 +9,7 @@ import { buildApplication, buildPartition, buildRule, entries, history, unique, 
 describe.each(DATABASE_KINDS)('audit rules see both sides of a change on %s', (kind) => {
   let t: TestChangegate;
   beforeAll(async () => {
-    t = await startTestChangegate(kind);
+    t = await startTestChangegate(kind, { CHANGEGATE_WEBHOOK_ALLOW: '127.0.0.1/32' });
     await buildApplication(t, 'GLOBAL', 'trPayments');
     await buildPartition(t, 'trPlant');
     await buildRule(t, { namePattern: '*', applicationRule: 'exact_application', matchApplication: 'GLOBAL.trPayments', level: 'full_audit' });

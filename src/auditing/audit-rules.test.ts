@@ -10,7 +10,7 @@ import { OBJECT_TYPES } from './object.ts';
 describe.each(DATABASE_KINDS)('audit rules on %s', (kind) => {
   let t: TestChangegate;
   beforeAll(async () => {
-    t = await startTestChangegate(kind);
+    t = await startTestChangegate(kind, { CHANGEGATE_WEBHOOK_ALLOW: '127.0.0.1/32' });
     await buildPartition(t, 'Plant-A');
     await buildPartition(t, 'Plant-B');
     await buildApplication(t, 'GLOBAL', 'Finance');
@@ -215,7 +215,7 @@ describe.each(DATABASE_KINDS)('audit rules on %s', (kind) => {
     await buildChange(t, { name: 'every-change', accessGroup: group.name, devices: [device.name] });
     await buildRule(t, { name: 'everyRule' });
     expect((await t.admin.post('/audit/filters', { name: 'everyFilter', target: 'AuditEntry', query: 'u:admin' })).status).toBe(201);
-    expect((await t.admin.post('/webhooks', { name: 'every-hook', url: 'https://hooks.example.com/T0K3N' })).status).toBe(201);
+    expect((await t.admin.post('/webhooks', { name: 'every-hook', url: 'http://127.0.0.1:9/T0K3N' })).status).toBe(201);
 
     const found = await entries(t, 'a:C', t.admin, true);
     const typesAudited = new Set(found.filter((entry) => /\.every/i.test(entry.businessKey)).map((entry) => entry.objectType));

@@ -122,11 +122,12 @@ const PermalinksSchema = Type.Object({
 });
 
 const PromoteBody = {
-  url: Type.String({ minLength: 1, maxLength: 2000, description: "The other instance's address, such as https://changegate.prod.example.com" }),
+  target: Type.String({ minLength: 1, maxLength: 64, description: 'The name of a promotion target an administrator configured (CHANGEGATE_PROMOTE_TARGETS); GET /audit/promote-targets lists them' }),
   token: Type.String({ minLength: 1, maxLength: 200, description: 'An API token of a user of that instance; sent there only, never stored or logged' }),
   dryRun: Type.Optional(Type.Boolean({ description: 'Have the other instance report what it would do, writing nothing' })),
 };
-const PromoteResultSchema = Type.Object({ target: Type.String(), report: ImportReportSchema });
+const PromoteResultSchema = Type.Object({ target: Type.String(), url: Type.String(), report: ImportReportSchema });
+const PromoteTargetSchema = Type.Object({ name: Type.String(), url: Type.String() });
 
 const Ref = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 700, description: 'Id, PARTITION.name or name' }) });
 const Seq = Type.Object({ seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
@@ -266,7 +267,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
     tag: rulesTag,
     what: 'rule',
     exportSummary: 'Export the rule as a bundle, with its related objects if asked',
-    promoteSummary: 'Promote the rule to another Changegate: export it and import it there with a token of that instance',
+    promoteSummary: 'Promote the rule to a configured Changegate: export it and import it there with a token of that instance (needs the privileges to create what it promotes)',
     exportBundle: (actor, ref, options) => bundles.exportRule(actor, ref, options),
     permalinks: (actor, ref) => auditRules.permalinks(actor, ref),
     promote: (actor, ref, target) => bundles.promoteRule(actor, ref, target),
@@ -447,7 +448,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
     tag: filterTag,
     what: 'filter',
     exportSummary: 'Export the filter as a bundle',
-    promoteSummary: 'Promote the filter to another Changegate',
+    promoteSummary: 'Promote the filter to a configured Changegate (needs the privileges to create what it promotes)',
     exportBundle: (actor, ref, options) => bundles.exportFilter(actor, ref, options),
     permalinks: (actor, ref) => filters.permalinks(actor, ref),
     promote: (actor, ref, target) => bundles.promoteFilter(actor, ref, target),
@@ -491,12 +492,24 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
     async (request) => bundles.import(actorOf(request), request.body, request.query),
   );
 
+  app.get(
+    '/audit/promote-targets',
+    {
+      schema: {
+        tags: rulesTag,
+        summary: 'The other Changegate instances rules and filters may be promoted to, as an administrator configured them (needs AuditingRule.View)',
+        response: { 200: Type.Array(PromoteTargetSchema) },
+      },
+    },
+    async (request) => bundles.promoteTargets(actorOf(request)),
+  );
+
   app.post(
     '/audit/promote',
     {
       schema: {
         tags: rulesTag,
-        summary: 'Edit further then promote: push a bundle you edited (objects taken out or changed) to another Changegate',
+        summary: 'Edit further then promote: push a bundle you edited (objects taken out or changed) to a configured Changegate (needs the privileges to create its objects)',
         body: Type.Object({ ...PromoteBody, bundle: BundleSchema }, { additionalProperties: false }),
         response: { 200: PromoteResultSchema },
       },

@@ -17,10 +17,13 @@ import {
   requirePrivilege,
   SYSTEM,
   type Actor,
+  type Privilege,
 } from '../identity/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
+import type { PromoteTargetSetting } from '../platform/config.ts';
 import { AppError, errors } from '../platform/errors.ts';
+import { OutboundFailure, postOutbound, type OutboundAnswer } from '../platform/outbound-request.ts';
 import { BUILTIN_RULE_REFUSAL, levelOf, LEVEL_NAMES, RULE_NAME, ruleProblems, securityAllows, type AuditRule } from './audit-rule.ts';
 import { builtinRefusal, findVisibleRule, resolveApplicationRef } from './audit-rule.service.ts';
 import { auditRuleKind, findRuleInPartition } from './audit-rule.store.ts';
@@ -53,24 +56,28 @@ export interface BundleServiceDeps {
   /** This Changegate's version and public address, written into the bundles it exports. */
   readonly version: string;
   readonly publicUrl?: string;
-  /** How promotion reaches the other instance; tests may pass their own. */
-  readonly fetch?: typeof fetch;
+  /** The other instances a promotion may go to (`CHANGEGATE_PROMOTE_TARGETS`): no other address is ever called. */
+  readonly promoteTargets: readonly PromoteTargetSetting[];
 }
 
-export interface PromoteTarget {
-  /** The other instance's address, such as `https://changegate.prod.example.com`. */
-  readonly url: string;
+export interface PromoteRequest {
+  /** The name of a configured promotion target. */
+  readonly target: string;
   /** An API token of a user there: their privileges there decide what the import may do. */
   readonly token: string;
   readonly dryRun?: boolean;
 }
 
 export interface PromoteResult {
+  /** The target's name, and its address. */
   readonly target: string;
+  readonly url: string;
   readonly report: ImportReport;
 }
 
 const PROMOTE_TIMEOUT_MS = 15_000;
+/** The most of an import report read from the other instance; a larger answer fails the promotion. */
+export const PROMOTE_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Why one object of a bundle was not imported. */
 type Conflict = Omit<ImportConflict, keyof ImportItem>;
@@ -165,26 +172,36 @@ export class BundleService {
     }
   }
 
-  /**
-   * Pushes a bundle to another instance's import API with a token of that instance: the seed's
-   * Promote to system. Passing a bundle edited by the caller (objects taken out or changed) is
-   * "Edit further then promote". The token is sent there and nowhere else: not stored, not logged.
-   */
-  async promote(actor: Actor, bundle: unknown, target: PromoteTarget): Promise<PromoteResult> {
-    const read = readBundle(bundle);
-    if (!read.ok) throw errors.validation(`The bundle to promote is not valid: ${read.problems.map((p) => `${p.path} ${p.message}`).join('; ')}.`, read.problems);
-    const endpoint = importEndpoint(target.url);
+  /** The instances one may promote to, for a Promote menu: needs AuditingRule.View somewhere. */
+  async promoteTargets(actor: Actor): Promise<PromoteTargetSetting[]> {
     await this.deps.db.transaction().execute(async (trx) => {
       const visible = await partitionsWith(trx, actor, 'AuditingRule.View');
-      if (visible !== 'all' && visible.length === 0) throw errors.forbidden('You need the AuditingRule.View privilege to promote.');
+      if (visible !== 'all' && visible.length === 0) throw errors.forbidden('You need the AuditingRule.View privilege to see where rules may be promoted.');
     });
-    const report = await this.send(endpoint, target, read.bundle);
+    return this.deps.promoteTargets.map(({ name, url }) => ({ name, url }));
+  }
+
+  /**
+   * Pushes a bundle to a configured instance's import API with a token of that instance: the seed's
+   * Promote to system. Passing a bundle edited by the caller (objects taken out or changed) is
+   * "Edit further then promote". Promoting an object creates it there, so it needs what creating it
+   * here needs; that is checked before anything is sent. The token is sent there and nowhere else:
+   * not stored, not logged. A failure says what the other instance's status means, never what it
+   * answered.
+   */
+  async promote(actor: Actor, bundle: unknown, request: PromoteRequest): Promise<PromoteResult> {
+    const read = readBundle(bundle);
+    if (!read.ok) throw errors.validation(`The bundle to promote is not valid: ${read.problems.map((p) => `${p.path} ${p.message}`).join('; ')}.`, read.problems);
+    await this.deps.db.transaction().execute((trx) => requireCreatePrivileges(trx, actor, read.bundle));
+    const target = this.target(request.target);
+    const report = await this.send(target, request, read.bundle);
     await this.deps.db.transaction().execute((trx) =>
       appendEvent(trx, {
         actor: actor.username,
         action: 'audit.promote',
-        subject: `instance:${endpoint.origin}`,
+        subject: `instance:${target.url}`,
         data: {
+          target: target.name,
           objects: read.bundle.objects.map((object) => `${object.type}:${object.businessKey}`),
           dryRun: report.dryRun,
           created: report.created.length,
@@ -195,47 +212,56 @@ export class BundleService {
         time: this.deps.clock.now(),
       }),
     );
-    return { target: endpoint.origin, report };
+    return { target: target.name, url: target.url, report };
   }
 
   /** Exports a rule (with its related objects, if asked) and promotes it. */
-  async promoteRule(actor: Actor, ref: string, target: PromoteTarget & { related?: boolean }): Promise<PromoteResult> {
-    return this.promote(actor, await this.exportRule(actor, ref, { related: target.related }), target);
+  async promoteRule(actor: Actor, ref: string, request: PromoteRequest & { related?: boolean }): Promise<PromoteResult> {
+    return this.promote(actor, await this.exportRule(actor, ref, { related: request.related }), request);
   }
 
-  async promoteFilter(actor: Actor, ref: string, target: PromoteTarget & { related?: boolean }): Promise<PromoteResult> {
-    return this.promote(actor, await this.exportFilter(actor, ref, { related: target.related }), target);
+  async promoteFilter(actor: Actor, ref: string, request: PromoteRequest & { related?: boolean }): Promise<PromoteResult> {
+    return this.promote(actor, await this.exportFilter(actor, ref, { related: request.related }), request);
   }
 
-  private async send(endpoint: URL, target: PromoteTarget, bundle: Bundle): Promise<ImportReport> {
-    if (target.dryRun) endpoint.searchParams.set('dryRun', 'true');
-    let response: Response;
+  /** The configured target of that name, or a 400 naming those there are. */
+  private target(name: string): PromoteTargetSetting {
+    const targets = this.deps.promoteTargets;
+    if (targets.length === 0) {
+      throw errors.validation('No promotion target is configured: an administrator must list the other Changegate instances in CHANGEGATE_PROMOTE_TARGETS (name=URL, comma-separated).', [
+        { path: '/body/target', message: 'no promotion target is configured (CHANGEGATE_PROMOTE_TARGETS)' },
+      ]);
+    }
+    const target = targets.find((candidate) => candidate.name === name);
+    if (target) return target;
+    const names = targets.map((candidate) => candidate.name).join(', ');
+    throw errors.validation(`There is no promotion target "${name}": choose one of ${names}.`, [{ path: '/body/target', message: `must be one of: ${names}` }]);
+  }
+
+  private async send(target: PromoteTargetSetting, request: PromoteRequest, bundle: Bundle): Promise<ImportReport> {
+    const endpoint = new URL(`${target.url}/api/v1/audit/import`);
+    if (request.dryRun) endpoint.searchParams.set('dryRun', 'true');
+    let answer: OutboundAnswer;
     try {
-      response = await (this.deps.fetch ?? fetch)(endpoint, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(bundle),
-        signal: AbortSignal.timeout(PROMOTE_TIMEOUT_MS),
-        redirect: 'error',
+      answer = await postOutbound({
+        url: endpoint,
+        headers: { authorization: `Bearer ${request.token}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: Buffer.from(JSON.stringify(bundle), 'utf8'),
+        timeoutMs: PROMOTE_TIMEOUT_MS,
+        maxAnswerBytes: PROMOTE_ANSWER_MAX_BYTES,
       });
     } catch (error) {
-      throw new AppError('promote_failed', 502, `Cannot reach ${endpoint.origin} to promote: ${(error as Error).message}.`);
+      if (error instanceof OutboundFailure) throw promoteFailed(target, `cannot reach it: ${error.message}`, { reason: error.message });
+      throw error;
     }
-    const text = await response.text();
+    if (answer.status < 200 || answer.status > 299) throw promoteFailed(target, remoteStatusMeaning(answer.status), { status: answer.status });
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(answer.body.toString('utf8'));
     } catch {
       body = undefined;
     }
-    if (!response.ok) {
-      const remote = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new AppError('promote_failed', 502, `${endpoint.origin} refused the import (${response.status}): ${remote?.message ?? text.slice(0, 200)}`, {
-        status: response.status,
-        ...(remote && { error: remote }),
-      });
-    }
-    if (!Value.Check(ImportReportSchema, body)) throw new AppError('promote_failed', 502, `${endpoint.origin} did not answer with an import report: is it a Changegate?`);
+    if (!Value.Check(ImportReportSchema, body)) throw promoteFailed(target, 'it did not answer with an import report: is its URL that of a Changegate?', { status: answer.status });
     return body;
   }
 
@@ -419,17 +445,57 @@ export class BundleService {
   }
 }
 
-/** Where a promotion posts: `<url>/api/v1/audit/import`, over http or https, with no user or password in the address. */
-function importEndpoint(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw errors.validation(`"${text}" is not a URL.`, [{ path: '/url', message: 'is not a URL' }]);
+/** A promotion that the other instance refused, or that did not reach it: 502, naming the target. */
+function promoteFailed(target: PromoteTargetSetting, why: string, details: Record<string, unknown>): AppError {
+  return new AppError('promote_failed', 502, `Promotion to ${target.name} (${target.url}) failed: ${why}.`, { target: target.name, ...details });
+}
+
+/** What another Changegate's HTTP status means to someone promoting: the status alone, never its body. */
+function remoteStatusMeaning(status: number): string {
+  if (status >= 300 && status < 400) return `it redirects elsewhere (HTTP ${status}), and redirects are not followed: an administrator should set the target's URL to where it leads`;
+  switch (status) {
+    case 400:
+      return 'it did not accept the bundle (HTTP 400): is it a Changegate that reads this bundle version?';
+    case 401:
+      return 'the token is not valid there (HTTP 401): give an API token of a user of that instance';
+    case 403:
+      return "the token's user may not import those objects there (HTTP 403)";
+    case 404:
+      return 'it has no import API at that address (HTTP 404): is the target\'s URL that of a Changegate?';
+    case 413:
+      return 'the bundle is larger than it accepts (HTTP 413): promote fewer objects at once';
+    case 429:
+      return 'it is limiting requests (HTTP 429): try again later';
+    case 502:
+    case 503:
+    case 504:
+      return `it, or a proxy in front of it, is unavailable (HTTP ${status}): try again later`;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw errors.validation('Promote over http:// or https://.', [{ path: '/url', message: 'must be http or https' }]);
-  if (url.username || url.password) throw errors.validation('Put the token in `token`, not in the URL.', [{ path: '/url', message: 'must not hold a user name or password' }]);
-  return new URL(`${url.pathname.replace(/\/+$/, '')}/api/v1/audit/import`, url.origin);
+  if (status >= 500) return `it failed while importing (HTTP ${status}): its logs say why`;
+  return `it answered HTTP ${status}`;
+}
+
+/**
+ * Promoting an object creates it on the other instance, so it needs what creating it here needs:
+ * Partition.Create system-wide; Application.Create or AuditingRule.Create in the object's partition;
+ * for a filter, the privilege to view what it searches (as creating a filter does). A partition that
+ * does not exist here asks for the privilege system-wide.
+ */
+async function requireCreatePrivileges(trx: Tx, actor: Actor, bundle: Bundle): Promise<void> {
+  const checked = new Set<string>();
+  for (const entry of bundle.objects) {
+    const privilege: Privilege =
+      entry.type === 'Partition' ? 'Partition.Create' : entry.type === 'Application' ? 'Application.Create' : entry.type === 'AuditRule' ? 'AuditingRule.Create' : viewPrivilegeOf(entry.snapshot.target);
+    const partitionName = entry.type === 'Partition' ? null : entry.snapshot.partition;
+    if (checked.has(`${privilege} ${partitionName}`)) continue;
+    const partition = partitionName === null ? undefined : await findPartitionByName(trx, partitionName);
+    const scope = partition ? inPartition(partition.id) : SYSTEM;
+    if (!(await hasPrivilege(trx, actor, privilege, scope))) {
+      const where = partition ? `for partition ${partition.name}` : partitionName === null ? 'system-wide' : `system-wide (partition ${partitionName} does not exist here)`;
+      throw errors.forbidden(`Promoting ${entry.type} ${entry.businessKey} creates it on the other instance, so it needs what creating it here needs: the ${privilege} privilege ${where}.`);
+    }
+    checked.add(`${privilege} ${partitionName}`);
+  }
 }
 
 /** A rule as a bundle holds it: names and business keys instead of ids. */

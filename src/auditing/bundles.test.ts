@@ -1,11 +1,35 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
-import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
+import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { buildApplication, buildPartition, buildRule, history } from './auditing.test-kit.ts';
 
 type Item = { type: string; businessKey: string };
 const keys = (items: Item[]) => items.map((item) => `${item.type} ${item.businessKey}`);
+
+/** An HTTP server that answers every request the same way and counts them: a stand-in for what a promotion may reach. */
+async function startResponder(status: number, body: string | Buffer) {
+  let requests = 0;
+  const server = createServer((request, response) => {
+    requests += 1;
+    request.resume();
+    response.writeHead(status, { 'content-type': 'application/json' });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get requests() {
+      return requests;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const EMPTY_REPORT = JSON.stringify({ dryRun: false, created: [], updated: [], unchanged: [], conflicts: [] });
+/** What a server inside the network might answer: nothing of it may reach the one who promoted. */
+const INSIDE_SECRET = 'db_password=hunter2 aws_secret_access_key=AKIA0123456789';
 
 describe.each(DATABASE_KINDS)('export, import and promotion on %s', (kind) => {
   /** The source and the target: two installations, each with its own database. */
@@ -13,9 +37,25 @@ describe.each(DATABASE_KINDS)('export, import and promotion on %s', (kind) => {
   let target: TestChangegate;
   let targetUrl: string;
   let targetToken: string;
+  /** Configured targets that are not Changegates: one answers 500 with secrets, one an import report, one a huge answer. */
+  let leaky: Awaited<ReturnType<typeof startResponder>>;
+  let trap: Awaited<ReturnType<typeof startResponder>>;
+  let huge: Awaited<ReturnType<typeof startResponder>>;
 
   beforeAll(async () => {
-    [source, target] = await Promise.all([startTestChangegate(kind), startTestChangegate(kind)]);
+    [target, leaky, trap, huge] = await Promise.all([
+      startTestChangegate(kind),
+      startResponder(500, INSIDE_SECRET),
+      startResponder(200, EMPTY_REPORT),
+      startResponder(200, Buffer.alloc(5 * 1024 * 1024, 'x')),
+    ]);
+    // The target listens on a real port, as another instance would.
+    await target.cg.app.listen({ port: 0, host: '127.0.0.1' });
+    targetUrl = `http://127.0.0.1:${(target.cg.app.server.address() as AddressInfo).port}`;
+    targetToken = (await target.admin.post('/tokens', { name: 'promotion from test' })).body.token;
+    source = await startTestChangegate(kind, {
+      CHANGEGATE_PROMOTE_TARGETS: `staging=${targetUrl}, leaky=${leaky.url}, trap=${trap.url}/, huge=${huge.url}, down=http://127.0.0.1:9`,
+    });
     await buildPartition(source, 'Finance');
     await buildApplication(source, 'Finance', 'Billing');
     await buildApplication(source, 'Finance', 'Billing/Dunning');
@@ -31,13 +71,9 @@ describe.each(DATABASE_KINDS)('export, import and promotion on %s', (kind) => {
       partitionPattern: 'Fin*',
       description: 'every device of the dunning runs',
     });
-    // The target listens on a real port, as another instance would.
-    await target.cg.app.listen({ port: 0, host: '127.0.0.1' });
-    targetUrl = `http://127.0.0.1:${(target.cg.app.server.address() as AddressInfo).port}`;
-    targetToken = (await target.admin.post('/tokens', { name: 'promotion from test' })).body.token;
   });
   afterAll(async () => {
-    await Promise.all([source?.close(), target?.close()]);
+    await Promise.all([source?.close(), target?.close(), leaky?.close(), trap?.close(), huge?.close()]);
   });
 
   it('exports a rule alone, or with its partition and the applications it names, parents first', async () => {
@@ -125,22 +161,39 @@ describe.each(DATABASE_KINDS)('export, import and promotion on %s', (kind) => {
     await expect(service.import(admin, { format: 'changegate-bundle', version: 2, objects: [] })).rejects.toThrow(/bundle version 2/);
   });
 
-  it('promotes a rule to another running instance with that instance\'s token', async () => {
+  it('lists the promotion targets an administrator configured, to those who may view rules', async () => {
+    const listed = await source.admin.get('/audit/promote-targets');
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual([
+      { name: 'staging', url: targetUrl },
+      { name: 'leaky', url: leaky.url },
+      { name: 'trap', url: trap.url },
+      { name: 'huge', url: huge.url },
+      { name: 'down', url: 'http://127.0.0.1:9' },
+    ]);
+    const viewer = await buildUser(source, { grants: [{ privilege: 'AuditingRule.View', partition: 'Finance' }] });
+    expect((await viewer.client.get('/audit/promote-targets')).body).toEqual(listed.body);
+    const nobody = await buildUser(source);
+    expect((await nobody.client.get('/audit/promote-targets')).body.error.code).toBe('forbidden');
+    expect((await target.admin.get('/audit/promote-targets')).body).toEqual([]);
+  });
+
+  it('promotes a rule to a configured instance with that instance\'s token', async () => {
     await buildRule(source, { name: 'PromotedRule', partition: 'Finance', objectType: 'Change', level: 'full_audit', namePattern: 'CHG-*', applicationRule: 'exact_application', matchApplication: 'Finance.Billing/Dunning' });
-    const dry = await source.admin.post('/audit/rules/Finance.PromotedRule/promote', { url: targetUrl, token: targetToken, related: true, dryRun: true });
+    const dry = await source.admin.post('/audit/rules/Finance.PromotedRule/promote', { target: 'staging', token: targetToken, related: true, dryRun: true });
     expect(dry.status).toBe(200);
     expect(dry.body.report).toMatchObject({ dryRun: true });
     expect((await target.admin.get('/audit/rules/Finance.PromotedRule')).status).toBe(404);
 
-    const promoted = await source.admin.post('/audit/rules/Finance.PromotedRule/promote', { url: targetUrl, token: targetToken, related: true });
+    const promoted = await source.admin.post('/audit/rules/Finance.PromotedRule/promote', { target: 'staging', token: targetToken, related: true });
     expect(promoted.status).toBe(200);
-    expect(promoted.body.target).toBe(targetUrl);
+    expect([promoted.body.target, promoted.body.url]).toEqual(['staging', targetUrl]);
     expect(keys(promoted.body.report.created)).toEqual(['Application Finance.Billing/Dunning', 'AuditRule Finance.PromotedRule']);
     expect(keys(promoted.body.report.unchanged)).toEqual(['Partition GLOBAL.Finance', 'Application Finance.Billing']);
     expect((await target.admin.get('/audit/rules/Finance.PromotedRule')).body).toMatchObject({ matchApplication: 'Finance.Billing/Dunning', objectType: 'Change' });
 
     const events = await source.admin.get('/events?action=audit.promote');
-    expect(events.body.at(-1)).toMatchObject({ actor: 'admin', subject: `instance:${targetUrl}`, data: { created: 2, dryRun: false } });
+    expect(events.body.at(-1)).toMatchObject({ actor: 'admin', subject: `instance:${targetUrl}`, data: { target: 'staging', created: 2, dryRun: false } });
     expect(JSON.stringify(events.body)).not.toContain(targetToken);
   });
 
@@ -151,20 +204,74 @@ describe.each(DATABASE_KINDS)('export, import and promotion on %s', (kind) => {
       ...bundle,
       objects: [{ ...rule, businessKey: 'Finance.DunningCopy', snapshot: { ...rule.snapshot, name: 'DunningCopy', description: 'edited before promotion' } }],
     };
-    const promoted = await source.admin.post('/audit/promote', { url: targetUrl, token: targetToken, bundle: edited });
+    const promoted = await source.admin.post('/audit/promote', { target: 'staging', token: targetToken, bundle: edited });
     expect(promoted.status).toBe(200);
     expect(keys(promoted.body.report.created)).toEqual(['AuditRule Finance.DunningCopy']);
     expect((await target.admin.get('/audit/rules/Finance.DunningCopy')).body.description).toBe('edited before promotion');
   });
 
-  it('says why a promotion failed: a wrong token, an address that does not answer', async () => {
-    const wrongToken = await source.admin.post('/audit/rules/Finance.DunningDevices/promote', { url: targetUrl, token: 'cg_not-a-token' });
+  it('needs the privileges to create what it promotes, checked before anything is sent', async () => {
+    const promotions = async () => (await source.admin.get('/events?action=audit.promote')).body.length;
+    const before = await promotions();
+    const viewer = await buildUser(source, { grants: [{ privilege: 'AuditingRule.View', partition: 'Finance' }] });
+    const bundle = (await source.admin.get('/audit/rules/Finance.DunningDevices/export')).body;
+    const refusals = [
+      await viewer.client.post('/audit/rules/Finance.DunningDevices/promote', { target: 'trap', token: 'cg_theirs' }),
+      await viewer.client.post('/audit/promote', { target: 'trap', token: 'cg_theirs', bundle }),
+    ];
+    for (const refused of refusals) {
+      expect([refused.status, refused.body.error.code]).toEqual([403, 'forbidden']);
+      expect(refused.body.error.message).toContain('the AuditingRule.Create privilege for partition Finance');
+    }
+
+    // One who may create rules in Finance promotes a rule of Finance; its partition, not without Partition.Create.
+    const author = await buildUser(source, { grants: [{ privilege: 'AuditingRule.View', partition: 'Finance' }, { privilege: 'AuditingRule.Create', partition: 'Finance' }] });
+    const withPartition = await author.client.post('/audit/rules/Finance.DunningDevices/promote', { target: 'trap', token: 'cg_theirs', related: true });
+    expect([withPartition.status, withPartition.body.error.message]).toEqual([403, expect.stringContaining('the Partition.Create privilege system-wide')]);
+    expect(trap.requests).toBe(0);
+    expect(await promotions()).toBe(before);
+
+    const allowed = await author.client.post('/audit/rules/Finance.DunningDevices/promote', { target: 'trap', token: 'cg_theirs' });
+    expect([allowed.status, allowed.body.target]).toEqual([200, 'trap']);
+    expect(trap.requests).toBe(1);
+  });
+
+  it('promotes only to a configured target: another name, a URL or no configuration is refused, and nothing is called', async () => {
+    const calls = () => [leaky.requests, trap.requests, huge.requests];
+    const before = calls();
+    const unknown = await source.admin.post('/audit/rules/Finance.DunningDevices/promote', { target: 'elsewhere', token: targetToken });
+    expect([unknown.status, unknown.body.error.code]).toEqual([400, 'validation_failed']);
+    expect(unknown.body.error.details.problems).toEqual([{ path: '/body/target', message: 'must be one of: staging, leaky, trap, huge, down' }]);
+    const byUrl = await source.admin.post('/audit/rules/Finance.DunningDevices/promote', { url: trap.url, token: targetToken });
+    expect([byUrl.status, byUrl.body.error.code]).toEqual([400, 'validation_failed']);
+    const both = await source.admin.post('/audit/rules/Finance.DunningDevices/promote', { target: 'trap', url: 'http://127.0.0.1:1/', token: targetToken });
+    expect([both.status, both.body.error.code]).toEqual([400, 'validation_failed']);
+    expect(calls()).toEqual(before);
+
+    // The target instance has no targets of its own.
+    const bundle = (await source.admin.get('/audit/rules/Finance.DunningDevices/export')).body;
+    const unconfigured = await target.admin.post('/audit/promote', { target: 'staging', token: 'cg_theirs', bundle });
+    expect([unconfigured.status, unconfigured.body.error.code]).toEqual([400, 'validation_failed']);
+    expect(unconfigured.body.error.message).toMatch(/an administrator must list the other Changegate instances in CHANGEGATE_PROMOTE_TARGETS/);
+  });
+
+  it('says why a promotion failed by the status or the kind of failure, never with what the other side answered', async () => {
+    const promote = (target: string, token = targetToken) => source.admin.post('/audit/rules/Finance.DunningDevices/promote', { target, token });
+
+    const wrongToken = await promote('staging', 'cg_not-a-token');
     expect([wrongToken.status, wrongToken.body.error.code]).toEqual([502, 'promote_failed']);
-    expect(wrongToken.body.error.message).toMatch(/refused the import \(401\)/);
-    expect(wrongToken.body.error.details).toMatchObject({ status: 401, error: { code: 'unauthenticated' } });
-    const nowhere = await source.admin.post('/audit/rules/Finance.DunningDevices/promote', { url: 'http://127.0.0.1:9', token: targetToken });
-    expect([nowhere.status, nowhere.body.error.code]).toEqual([502, 'promote_failed']);
-    const notHttp = await source.admin.post('/audit/rules/Finance.DunningDevices/promote', { url: 'file:///etc/passwd', token: targetToken });
-    expect([notHttp.status, notHttp.body.error.code]).toEqual([400, 'validation_failed']);
+    expect(wrongToken.body.error.message).toBe(`Promotion to staging (${targetUrl}) failed: the token is not valid there (HTTP 401): give an API token of a user of that instance.`);
+    expect(wrongToken.body.error.details).toEqual({ target: 'staging', status: 401 });
+
+    const leaked = await promote('leaky');
+    expect(leaked.body.error).toMatchObject({ code: 'promote_failed', message: expect.stringContaining('it failed while importing (HTTP 500)'), details: { target: 'leaky', status: 500 } });
+    expect(leaky.requests).toBe(1);
+    expect(JSON.stringify(leaked.body)).not.toMatch(/hunter2|AKIA|password/);
+
+    const tooLarge = await promote('huge');
+    expect(tooLarge.body.error).toMatchObject({ code: 'promote_failed', details: { target: 'huge', reason: `the answer is larger than ${4 * 1024 * 1024} bytes` } });
+
+    const nowhere = await promote('down');
+    expect([nowhere.status, nowhere.body.error.message]).toEqual([502, 'Promotion to down (http://127.0.0.1:9) failed: cannot reach it: connection refused.']);
   });
 });

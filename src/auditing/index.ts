@@ -10,7 +10,7 @@ export type { AuditEntry, AuditEntryView, RestoreSide } from './audit-trail.ts';
 export { FilterService, type NewFilter, type FilterPatch } from './filter.service.ts';
 export { filterKind } from './filter.store.ts';
 export type { Filter, FilterTarget, FilterView } from './filter.ts';
-export { BundleService, type PromoteResult, type PromoteTarget } from './bundle.service.ts';
+export { BundleService, type PromoteResult, type PromoteRequest } from './bundle.service.ts';
 export { BUNDLE_FORMAT, BUNDLE_VERSION, readBundle, type Bundle, type ImportReport } from './bundle.ts';
 export { parseEntrySearch, parseRuleSearch, type EntryTerm, type SearchError } from './search.ts';
 export { parseDuration } from './duration.ts';

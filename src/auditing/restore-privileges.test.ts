@@ -59,7 +59,7 @@ describe.each(DATABASE_KINDS)('restore obeys the privilege model on %s', (kind) 
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-restore-'));
-    t = await startTestChangegate(kind, { CHANGEGATE_SSH_PORT: '0' });
+    t = await startTestChangegate(kind, { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_WEBHOOK_ALLOW: '127.0.0.1/32' });
     sshPort = (await t.cg.startBackground()).sshPort;
     for (const objectType of ['User', 'Device', 'Credential', 'AccessGroup', 'Change', 'Partition', 'Application', 'Webhook']) {
       await buildRule(t, { objectType, namePattern: objectType === 'Change' ? 'CHG-*' : 'tr*', level: 'full_audit' });

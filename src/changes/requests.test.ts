@@ -22,7 +22,7 @@ describe.each(DATABASE_KINDS)('requests and approvals on %s', (kind) => {
     smtp = await startSmtpServer();
     hook = await startWebhookReceiver();
     // The clock moves hours ahead here; sessions must outlive that.
-    t = await startTestChangegate(kind, { CHANGEGATE_SMTP_URL: smtp.url, CHANGEGATE_SESSION_IDLE_MINUTES: '1440', CHANGEGATE_PUBLIC_URL: 'https://changegate.example.test' });
+    t = await startTestChangegate(kind, { CHANGEGATE_WEBHOOK_ALLOW: '127.0.0.1/32', CHANGEGATE_SMTP_URL: smtp.url, CHANGEGATE_SESSION_IDLE_MINUTES: '1440', CHANGEGATE_PUBLIC_URL: 'https://changegate.example.test' });
     [alice, bob, carol, dave, erin] = [await buildUser(t), await buildUser(t), await buildUser(t), await buildUser(t), await buildUser(t)];
   });
   afterAll(async () => {

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { signedInOperator, startCliServer } from '../../test/cli-kit.ts';
@@ -6,8 +8,8 @@ import { ADMIN_PASSWORD } from '../../test/harness.ts';
 import type { DatabaseKind } from '../platform/database.ts';
 
 /** The administrator signed in to a fresh server: runs commands, expecting each to end with the given exit code. */
-async function operator(kind: DatabaseKind, onTestFinished: (cleanup: () => Promise<void> | void) => void) {
-  const server = await startCliServer(kind);
+async function operator(kind: DatabaseKind, onTestFinished: (cleanup: () => Promise<void> | void) => void, settings: Record<string, string> = {}) {
+  const server = await startCliServer(kind, settings);
   onTestFinished(() => server.remove());
   const admin = await signedInOperator(server, 'admin', ADMIN_PASSWORD);
   onTestFinished(() => admin.remove());
@@ -43,14 +45,36 @@ describe.concurrent('changegate audit', () => {
     expect((await changegate(['audit', 'restore', String(modified)], 2)).stderr).toMatch(/--before or --after/);
   });
 
-  it.for(DATABASE_KINDS)('export, import, refusals and purge on %s', { timeout: 180_000 }, async (kind, { onTestFinished }) => {
-    const { server, changegate } = await operator(kind, onTestFinished);
+  it.for(DATABASE_KINDS)('export, import, promotion, refusals and purge on %s', { timeout: 180_000 }, async (kind, { onTestFinished }) => {
+    // A promotion target that answers as another Changegate's import would.
+    const imported: string[] = [];
+    const other = createServer((request, response) => {
+      imported.push(request.headers.authorization ?? '');
+      request.resume();
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ dryRun: false, created: [{ type: 'AuditRule', businessKey: 'GLOBAL.WatchWeb' }], updated: [], unchanged: [], conflicts: [] }));
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => other.close(() => resolve())));
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const { server, changegate } = await operator(kind, onTestFinished, { CHANGEGATE_PROMOTE_TARGETS: `prod=${otherUrl},down=http://127.0.0.1:9` });
     await changegate(['audit', 'rules', 'create', 'WatchWeb', '--type', 'Device', '--level', 'full_audit', '--name-pattern', 'web*']);
 
     // Export, then import again: nothing changes.
     const file = path.join(server.dataDir, 'watch-web.json');
     expect((await changegate(['audit', 'rules', 'export', 'WatchWeb', '--related', '--output', file])).stdout).toBe(`Exported 2 object(s) to ${file}.\n`);
     expect((await changegate(['audit', 'rules', 'import', file])).stdout).toBe('Unchanged:\n  Partition GLOBAL.GLOBAL\n  AuditRule GLOBAL.WatchWeb\n');
+
+    // Promotion names a configured target; the token comes on standard input.
+    expect((await changegate(['audit', 'promote-targets'])).stdout).toMatch(new RegExp(`^NAME\\s+URL\\nprod\\s+${otherUrl}\\ndown\\s+http://127\\.0\\.0\\.1:9\\n$`));
+    expect((await changegate(['audit', 'rules', 'promote', 'WatchWeb', '--target', 'prod', '--token-stdin'], 0, 'cg_of-prod\n')).stdout).toBe(
+      `Promoted to prod (${otherUrl}):\nCreated:\n  AuditRule GLOBAL.WatchWeb\n`,
+    );
+    expect(imported).toEqual(['Bearer cg_of-prod']);
+    expect((await changegate(['audit', 'rules', 'promote', 'WatchWeb', '--target', 'down', '--token-stdin'], 1, 'cg_of-prod\n')).stderr).toMatch(/cannot reach it: connection refused/);
+    expect((await changegate(['audit', 'rules', 'promote', 'WatchWeb', '--target', 'elsewhere', '--token-stdin'], 1, 'cg_of-prod\n')).stderr).toMatch(/choose one of prod, down/);
+    expect((await changegate(['audit', 'rules', 'promote', 'WatchWeb', '--url', otherUrl, '--token-stdin'], 2, 'cg_of-prod\n')).stderr).toMatch(/required option '--target <name>'/);
+    expect(imported).toHaveLength(1);
 
     // Refusals say why, with the exit code 1.
     expect((await changegate(['audit', 'rules', 'disable', 'AUDIT_RULES'], 1)).stderr).toMatch(/nobody can escape auditing/);

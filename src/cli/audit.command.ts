@@ -43,7 +43,7 @@ interface RuleOptions {
 }
 
 interface PromoteOptions {
-  readonly url: string;
+  readonly target: string;
   readonly tokenStdin?: boolean;
   readonly related?: boolean;
   readonly dryRun?: boolean;
@@ -239,7 +239,7 @@ export function registerAuditCommands(program: Command): void {
       .command(name)
       .description(description)
       .argument(...argument)
-      .requiredOption('--url <url>', "the other instance's address, such as https://changegate.prod.example.com")
+      .requiredOption('--target <name>', 'the other instance, by the name an administrator gave it (see `changegate audit promote-targets`)')
       .option('--token-stdin', "read that instance's API token from standard input (else CHANGEGATE_PROMOTE_TOKEN)")
       .option('--dry-run', 'have the other instance report what it would do, writing nothing')
       .option('--json', 'print the report as JSON');
@@ -249,9 +249,9 @@ export function registerAuditCommands(program: Command): void {
     .action(async (ref: string, options: PromoteOptions) => {
       const token = await promoteToken(options);
       await withApi(async (api) => {
-        const result = await api.post<PromoteResult>(`/audit/rules/${segment(ref)}/promote`, { url: options.url, token, related: options.related, dryRun: options.dryRun });
+        const result = await api.post<PromoteResult>(`/audit/rules/${segment(ref)}/promote`, { target: options.target, token, related: options.related, dryRun: options.dryRun });
         if (options.json) return printJson(result);
-        printLines(`Promoted to ${result.target}:`);
+        printLines(`Promoted to ${result.target} (${result.url}):`);
         printReport(result.report);
       });
     });
@@ -262,13 +262,25 @@ export function registerAuditCommands(program: Command): void {
       const bundle = await readJsonFile(file);
       const token = await promoteToken(options);
       await withApi(async (api) => {
-        const result = await api.post<PromoteResult>('/audit/promote', { url: options.url, token, dryRun: options.dryRun, bundle });
+        const result = await api.post<PromoteResult>('/audit/promote', { target: options.target, token, dryRun: options.dryRun, bundle });
         if (options.json) return printJson(result);
-        printLines(`Promoted to ${result.target}:`);
+        printLines(`Promoted to ${result.target} (${result.url}):`);
         printReport(result.report);
       });
     },
   );
+
+  audit
+    .command('promote-targets')
+    .description('list the other Changegate instances rules and filters may be promoted to, as an administrator configured them (CHANGEGATE_PROMOTE_TARGETS)')
+    .option('--json', 'print the targets as JSON')
+    .action((options: { json?: boolean }) =>
+      withApi(async (api) => {
+        const targets = await api.get<Array<{ name: string; url: string }>>('/audit/promote-targets');
+        if (options.json) return printJson(targets);
+        printTable(['NAME', 'URL'], targets.map((target) => [target.name, target.url]), 'No promotion target is configured: an administrator sets CHANGEGATE_PROMOTE_TARGETS.');
+      }),
+    );
 
   audit
     .command('trail')

@@ -13,7 +13,11 @@ export class DeliveryError extends Error {
   }
 }
 
-/** A one-line description of any failure, naming the cause of a network error (`connect ECONNREFUSED …`). */
+/**
+ * A one-line description of any failure. Webhook failures arrive as DeliveryErrors that hold only a
+ * status or the kind of network failure; an e-mail failure names its cause (the SMTP server is the
+ * administrator's own, and its reply says what to fix).
+ */
 export function describeFailure(error: unknown, timeoutMs: number): string {
   if (error instanceof DeliveryError) return error.message;
   if (error instanceof Error) {

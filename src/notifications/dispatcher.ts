@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import type { Logger } from '../platform/logger.ts';
+import type { OutboundAddresses } from '../platform/outbound-address.ts';
 import type { SecretBox } from '../platform/secret-box.ts';
 import { clipError, DEFAULT_RETRY_DELAYS_MS, retryTime, type DeliveryChannel } from './delivery.ts';
 import { DeliveryError, describeFailure } from './delivery-error.ts';
@@ -20,6 +21,8 @@ export interface DispatcherOptions {
   /** The SMTP server; undefined means e-mail is not configured (and e-mail deliveries fail). */
   readonly smtpUrl?: string | undefined;
   readonly smtpFrom: string;
+  /** The addresses webhooks may reach (public ones, and `CHANGEGATE_WEBHOOK_ALLOW`): checked on each delivery. */
+  readonly webhookAddresses: OutboundAddresses;
   /** Another way to send e-mail than `smtpUrl` (tests, other transports); not closed by `stop()`. */
   readonly mailer?: Mailer;
   readonly logger?: Logger;
@@ -58,7 +61,8 @@ export interface DeliveryAttempt {
  * of the retry schedule; or failed after the last attempt. Timing decisions read the `Clock`.
  *
  * @example
- *   const dispatcher = new Dispatcher({ db, clock, secrets, publicUrl, smtpUrl, smtpFrom, logger });
+ *   const webhookAddresses = new OutboundAddresses({ allow: config.webhookAllow });
+ *   const dispatcher = new Dispatcher({ db, clock, secrets, publicUrl, smtpUrl, smtpFrom, webhookAddresses, logger });
  *   dispatcher.start();          // polls every second
  *   …
  *   await dispatcher.stop();     // waits for the round under way
@@ -234,7 +238,7 @@ export class Dispatcher {
     } catch (error) {
       throw new DeliveryError(`the webhook's secret cannot be opened: ${(error as Error).message}`);
     }
-    return postWebhook({ url: delivery.webhook_url, secret, payload, timeoutMs: this.sendTimeoutMs });
+    return postWebhook({ url: delivery.webhook_url, secret, payload, timeoutMs: this.sendTimeoutMs, addresses: this.options.webhookAddresses });
   }
 
   private mailer(): Mailer | undefined {

@@ -14,6 +14,7 @@ import { findUserByName, registerAuthentication, type Actor } from '../identity/
 import type { DatabaseKind } from '../platform/database.ts';
 import { API_PREFIX, createHttpServer } from '../platform/http.ts';
 import { createLogger } from '../platform/logger.ts';
+import { OutboundAddresses, systemResolver, type Resolver } from '../platform/outbound-address.ts';
 import { parseMasterKeys, SecretBox } from '../platform/secret-box.ts';
 import { DeliveryService } from './delivery.service.ts';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
@@ -30,6 +31,8 @@ export interface NotificationsTest {
   readonly notifications: NotificationService;
   readonly webhooks: WebhookService;
   readonly deliveries: DeliveryService;
+  /** What webhooks may reach: the allowed networks given, and the test's DNS. */
+  readonly addresses: OutboundAddresses;
   /** The administrator, on the app with this module's routes. */
   readonly admin: TestClient;
   /** The same signed-in user, on the app with this module's routes. */
@@ -40,12 +43,24 @@ export interface NotificationsTest {
   close(): Promise<void>;
 }
 
-export async function startNotificationsTest(kind: DatabaseKind, options: { emailEnabled?: boolean } = {}): Promise<NotificationsTest> {
+/** The loopback networks the test receivers listen on: what most tests let webhooks reach. */
+export const LOOPBACK_ALLOWED = ['127.0.0.1/32', '::1/128'] as const;
+
+export interface NotificationsTestOptions {
+  readonly emailEnabled?: boolean;
+  /** The networks webhooks may reach although not public (CHANGEGATE_WEBHOOK_ALLOW). Default: LOOPBACK_ALLOWED. */
+  readonly webhookAllow?: readonly string[];
+  /** Names the test resolves itself; others go to the system's resolver. */
+  readonly dns?: Resolver;
+}
+
+export async function startNotificationsTest(kind: DatabaseKind, options: NotificationsTestOptions = {}): Promise<NotificationsTest> {
   const t = await startTestChangegate(kind);
   const db = t.cg.database.db;
   const secrets = new SecretBox(parseMasterKeys(TEST_MASTER_KEY) ?? []);
+  const addresses = new OutboundAddresses({ allow: options.webhookAllow ?? LOOPBACK_ALLOWED, resolve: options.dns ?? systemResolver });
   const notifications = new NotificationService({ db, clock: t.clock, emailEnabled: options.emailEnabled ?? false });
-  const webhooks = new WebhookService({ db, clock: t.clock, objects: new ObjectStore(t.clock), secrets });
+  const webhooks = new WebhookService({ db, clock: t.clock, objects: new ObjectStore(t.clock), secrets, addresses });
   const deliveries = new DeliveryService({ db, clock: t.clock });
   const app = await createHttpServer({ logger: createLogger('silent'), version: 'test' });
   await app.register(
@@ -65,6 +80,7 @@ export async function startNotificationsTest(kind: DatabaseKind, options: { emai
     notifications,
     webhooks,
     deliveries,
+    addresses,
     admin: new TestClient(cg, t.admin.credentials),
     clientOn: (client) => new TestClient(cg, client.credentials),
     actorOf: async (username) => {
@@ -73,7 +89,15 @@ export async function startNotificationsTest(kind: DatabaseKind, options: { emai
       return { userId: user.id, username: user.username };
     },
     dispatcher: (overrides = {}) => {
-      const dispatcher = new Dispatcher({ db, clock: t.clock, secrets, publicUrl: PUBLIC_URL, smtpFrom: 'Changegate <changegate@example.test>', ...overrides });
+      const dispatcher = new Dispatcher({
+        db,
+        clock: t.clock,
+        secrets,
+        publicUrl: PUBLIC_URL,
+        smtpFrom: 'Changegate <changegate@example.test>',
+        webhookAddresses: addresses,
+        ...overrides,
+      });
       dispatchers.push(dispatcher);
       return dispatcher;
     },

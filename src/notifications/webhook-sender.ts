@@ -1,3 +1,5 @@
+import type { OutboundAddresses } from '../platform/outbound-address.ts';
+import { OutboundFailure, postOutbound } from '../platform/outbound-request.ts';
 import { DeliveryError } from './delivery-error.ts';
 import { DELIVERY_HEADER, EVENT_HEADER, signWebhookBody, SIGNATURE_HEADER, type WebhookPayload } from './webhook.ts';
 
@@ -6,57 +8,43 @@ export interface WebhookCall {
   readonly secret: string;
   readonly payload: WebhookPayload;
   readonly timeoutMs: number;
+  /** The addresses a webhook may reach: checked again at each delivery, on the address connected to. */
+  readonly addresses: OutboundAddresses;
 }
-
-const SNIPPET_MAX = 200;
 
 /**
  * POSTs the payload as JSON, signed with HMAC-SHA256 over the exact bytes sent. Resolves with the
- * status of a 2xx answer; anything else (another status, a redirect, a network error or no answer
- * in time) throws, and the dispatcher retries. Redirects are not followed: the signed body goes to
- * the configured address only.
+ * status of a 2xx answer; anything else throws a DeliveryError, and the dispatcher retries.
+ * Redirects are not followed: the signed body goes to the configured address only.
+ *
+ * The host is resolved again for each delivery and only an address the policy allows is connected
+ * to, so a name that resolved to a public address when the webhook was saved and to 127.0.0.1 now
+ * is refused; that refusal is permanent (not retried). What the receiver answered is never kept:
+ * the delivery log holds `HTTP 500`, or the kind of network failure.
  */
 export async function postWebhook(call: WebhookCall): Promise<number> {
   const body = Buffer.from(JSON.stringify(call.payload), 'utf8');
-  const response = await fetch(call.url, {
-    method: 'POST',
-    redirect: 'manual',
-    signal: AbortSignal.timeout(call.timeoutMs),
-    headers: {
-      'Content-Type': 'application/json',
-      'User-Agent': 'Changegate-Webhook',
-      [EVENT_HEADER]: call.payload.kind,
-      [DELIVERY_HEADER]: call.payload.id,
-      [SIGNATURE_HEADER]: signWebhookBody(call.secret, body),
-    },
-    body,
-  });
-  if (response.status >= 200 && response.status < 300) {
-    await response.body?.cancel();
-    return response.status;
-  }
-  const snippet = await readSnippet(response);
-  const reason = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
-  throw new DeliveryError(snippet ? `${reason}: ${snippet}` : reason, response.status);
-}
-
-/** The start of an error answer, for the delivery log; the rest is not read. */
-async function readSnippet(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
+  let status: number;
   try {
-    while (length < SNIPPET_MAX) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      length += value.length;
-    }
-  } catch {
-    // The body is only a hint for the log; the status already says it failed.
-  } finally {
-    await reader.cancel().catch(() => {});
+    ({ status } = await postOutbound({
+      url: new URL(call.url),
+      headers: {
+        'Content-Type': 'application/json',
+        'User-Agent': 'Changegate-Webhook',
+        [EVENT_HEADER]: call.payload.kind,
+        [DELIVERY_HEADER]: call.payload.id,
+        [SIGNATURE_HEADER]: signWebhookBody(call.secret, body),
+      },
+      body,
+      timeoutMs: call.timeoutMs,
+      maxAnswerBytes: 0,
+      addresses: call.addresses,
+    }));
+  } catch (error) {
+    if (error instanceof OutboundFailure) throw new DeliveryError(error.message, null, error.addressRefused);
+    throw error;
   }
-  return Buffer.concat(chunks).toString('utf8').slice(0, SNIPPET_MAX).replace(/\s+/g, ' ').trim();
+  if (status >= 200 && status < 300) return status;
+  // Only the status: the reason phrase and the body are the receiver's words.
+  throw new DeliveryError(`HTTP ${status}`, status);
 }

@@ -4,6 +4,9 @@ import type { Api } from '../platform/http.ts';
 import { DELIVERY_PAGE_DEFAULT, type DeliveryService } from './delivery.service.ts';
 import type { WebhookService } from './webhook.service.ts';
 
+const URL_DESCRIPTION =
+  'http:// or https://; its host must resolve to public addresses only (checked again at each delivery), unless CHANGEGATE_WEBHOOK_ALLOW lists their network';
+
 export const WebhookSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -73,7 +76,7 @@ export function webhookRoutes(app: Api, services: WebhookRouteServices): void {
         body: Type.Object(
           {
             name: Type.String({ minLength: 1, maxLength: 100 }),
-            url: Type.String({ minLength: 1, maxLength: 2000 }),
+            url: Type.String({ minLength: 1, maxLength: 2000, description: URL_DESCRIPTION }),
             kinds: Type.Optional(Kinds),
             enabled: Type.Optional(Type.Boolean()),
             secret: Type.Optional(Type.String({ maxLength: 256, description: 'Your own HMAC secret (16 to 256 characters); leave it out to get a generated one' })),
@@ -100,7 +103,7 @@ export function webhookRoutes(app: Api, services: WebhookRouteServices): void {
         body: Type.Object(
           {
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-            url: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+            url: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: URL_DESCRIPTION })),
             kinds: Type.Optional(Kinds),
             enabled: Type.Optional(Type.Boolean()),
             expectedVersion: Type.Optional(Type.Integer({ minimum: 1, description: "The version you last read: if the webhook changed since, the answer is 409" })),

@@ -5,7 +5,8 @@ import { appendEvent } from '../eventlog/index.ts';
 import { findPartitionByName, GLOBAL_PARTITION, requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import { isUniqueViolation, type Database, type Tx } from '../platform/database.ts';
-import { errors } from '../platform/errors.ts';
+import { errors, type FieldProblem } from '../platform/errors.ts';
+import type { OutboundAddresses } from '../platform/outbound-address.ts';
 import type { SecretBox } from '../platform/secret-box.ts';
 import { presentDelivery, type DeliveryView } from './delivery.ts';
 import { findDelivery, insertDeliveries } from './delivery.store.ts';
@@ -27,6 +28,8 @@ export interface WebhookServiceDeps {
   readonly clock: Clock;
   readonly objects: ObjectStore;
   readonly secrets: SecretBox;
+  /** The addresses a webhook may reach: its URL's host is resolved and checked at each save. */
+  readonly addresses: OutboundAddresses;
   /** Called after a commit that queued a delivery, so the dispatcher sends it now rather than at its next poll. */
   readonly wake?: () => void;
 }
@@ -82,7 +85,7 @@ export class WebhookService {
     return this.uniqueName(input.name, () =>
       this.deps.db.transaction().execute(async (trx) => {
         await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
-        const problems = webhookProblems(input);
+        const problems = await this.problems(input);
         if (problems.length > 0) throw errors.validation('The webhook cannot be created: fix the fields listed.', problems);
         if (await findWebhookByName(trx, input.name)) throw errors.alreadyExists('webhook', input.name);
         const partition = await findPartitionByName(trx, GLOBAL_PARTITION);
@@ -114,7 +117,7 @@ export class WebhookService {
       this.deps.db.transaction().execute(async (trx) => {
         await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
         const webhook = await this.existing(trx, id);
-        const problems = webhookProblems(patch);
+        const problems = await this.problems(patch);
         if (problems.length > 0) throw errors.validation('The webhook cannot be saved: fix the fields listed.', problems);
         if (patch.name !== undefined && patch.name !== webhook.name && (await findWebhookByName(trx, patch.name))) {
           throw errors.alreadyExists('webhook', patch.name);
@@ -184,6 +187,24 @@ export class WebhookService {
     });
     this.deps.wake?.();
     return delivery;
+  }
+
+  /**
+   * The fields' problems, and where the URL leads: its host must resolve, and only to addresses a
+   * webhook may reach. (Each delivery checks again: a name can resolve elsewhere later.)
+   */
+  private async problems(fields: NewWebhook | WebhookPatch): Promise<FieldProblem[]> {
+    const problems = webhookProblems(fields);
+    if (fields.url === undefined || problems.some((problem) => problem.path === '/url')) return problems;
+    const checked = await this.deps.addresses.check(new URL(fields.url).hostname);
+    if (checked.ok) return problems;
+    const advice =
+      checked.refused === undefined
+        ? 'a webhook needs a host name that resolves to a public address'
+        : 'webhooks reach public addresses only (an administrator can allow a network in CHANGEGATE_WEBHOOK_ALLOW)';
+    // Where webhookProblems would have put it: after the name.
+    const named = problems.filter((problem) => problem.path === '/name');
+    return [...named, { path: '/url', message: `${checked.reason}: ${advice}` }, ...problems.slice(named.length)];
   }
 
   private async existing(trx: Tx, id: string): Promise<Webhook> {

@@ -104,7 +104,7 @@ function urlProblem(text: string): string | undefined {
     return 'is not a URL';
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http:// or https:// URL';
-  // fetch refuses URLs with credentials; the signature authenticates Changegate to the receiver.
+  // Credentials in the URL would be sent as Basic auth; the signature authenticates Changegate to the receiver.
   if (url.username !== '' || url.password !== '') return 'must not hold a user name or password';
   return undefined;
 }

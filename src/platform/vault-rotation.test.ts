@@ -50,7 +50,7 @@ describe.each(DATABASE_KINDS)('vault rotation on %s', (kind) => {
   };
 
   beforeAll(async () => {
-    t = await startTestChangegate(kind);
+    t = await startTestChangegate(kind, { CHANGEGATE_WEBHOOK_ALLOW: '127.0.0.1/32' });
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-vault-'));
     expect((await t.admin.post('/devices', { name: 'db01', hostname: '127.0.0.1' })).status).toBe(201);
     const password = await t.admin.post('/credentials', { device: 'db01', account: 'root', secret: { password: secrets.password } });
