@@ -200,7 +200,7 @@ export class SignInLimits {
 
   private track<W extends SourceWindow | UsernameWindow>(map: Map<string, W>, key: string, window: W, limit: 'address' | 'username'): void {
     if (map.size >= MAX_TRACKED) {
-      this.sweep(window.start, true);
+      this.sweep(window.start);
       if (map.size >= MAX_TRACKED) {
         // Full of open windows: the oldest goes, its refusals reported.
         const [oldestKey, oldest] = map.entries().next().value as [string, W];
