@@ -146,11 +146,14 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     (await openDatabase(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir }));
   let dispatcher: Dispatcher | undefined;
   let gateway: Gateway | undefined;
+  let auth: AuthService | undefined;
   const live = new LiveSessions();
   const timers: NodeJS.Timeout[] = [];
   const close = async () => {
     for (const timer of timers) clearInterval(timer);
     await gateway?.close();
+    // The counts of refused sign-ins so far go to the event log before the database closes.
+    await auth?.close();
     await Promise.all(live.all().map((session) => session.stop()));
     await dispatcher?.stop();
     if (!options.database) await database.close();
@@ -194,8 +197,9 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     });
     const changes = new ChangeService({ db, clock, objects, requests, live });
     const credentials = new CredentialService({ db, objects, vault: secrets });
+    auth = new AuthService({ db, clock, secrets, policy: config, logger: options.logger });
     const services: Services = {
-      auth: new AuthService({ db, clock, secrets, policy: config }),
+      auth,
       // Access-group roles count toward what a user administrator must hold to act on an account.
       users: new UserService({ db, clock, objects, live, roles: accessGroupRoles }),
       grants: new GrantService({ db, clock }),

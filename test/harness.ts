@@ -65,6 +65,8 @@ export class TestClient {
   constructor(
     private readonly cg: Changegate,
     readonly credentials: Credentials,
+    /** Where the requests come from (the server's `request.ip`); Fastify's inject says 127.0.0.1 otherwise. */
+    readonly from?: string,
   ) {}
 
   get = (url: string) => this.request('GET', url);
@@ -83,6 +85,7 @@ export class TestClient {
       method,
       url: url.startsWith('/api/') ? url : `/api/v1${url}`,
       headers,
+      ...(this.from !== undefined && { remoteAddress: this.from }),
       ...(body !== undefined && { payload: body as object }),
     });
     const text = response.body;
@@ -99,13 +102,13 @@ function safeJson(text: string): unknown {
 }
 
 /** Signs in over the API and returns a client holding the session cookie and CSRF token. */
-export async function signIn(cg: Changegate, username: string, password: string, totp?: string): Promise<TestClient> {
-  const answer = await new TestClient(cg, undefined).post('/auth/login', { username, password, ...(totp && { totp }) });
+export async function signIn(cg: Changegate, username: string, password: string, totp?: string, from?: string): Promise<TestClient> {
+  const answer = await new TestClient(cg, undefined, from).post('/auth/login', { username, password, ...(totp && { totp }) });
   if (answer.status !== 200) throw new Error(`sign-in as ${username} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
   const setCookie = String(answer.headers['set-cookie']);
   const cookie = /changegate_session=([^;]+)/.exec(setCookie)?.[1];
   if (!cookie) throw new Error('no session cookie was set');
-  return new TestClient(cg, { cookie, csrf: answer.body.csrfToken });
+  return new TestClient(cg, { cookie, csrf: answer.body.csrfToken }, from);
 }
 
 let userCounter = 0;

@@ -66,7 +66,7 @@ export const UserSchema = Type.Object({
   timeZone: Type.String(),
   disabled: Type.Boolean(),
   totpEnabled: Type.Boolean(),
-  lockedUntil: Type.Union([Type.String(), Type.Null()]),
+  lockedUntil: Type.Union([Type.String(), Type.Null()], { description: 'The end of the latest sign-in lock of any source address; null when none holds' }),
   version: Type.Integer(),
   createdAt: Type.String(),
   createdBy: Type.String(),

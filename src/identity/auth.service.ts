@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
+import type { Logger } from '../platform/logger.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
@@ -28,12 +29,14 @@ import {
 } from './credential.store.ts';
 import { verifyAgainstNothing, verifyPassword } from './password.ts';
 import { SYSTEM } from './privilege.ts';
+import { clearSignInFailures, countSignInFailure, findSignInLock, lockSignIn } from './sign-in-lock.store.ts';
+import { SignInLimits, signInSource, type AttemptOutcome, type SignInLimitSettings, type ThrottleReport } from './sign-in-limits.ts';
 import { newTotpSecret, totpSealContext, totpUri, verifyTotp } from './totp.ts';
 import { presentUser, type UserView } from './user.ts';
 import { findUserById, findUserByName, updateSignInState, updateUser, type UserRow } from './user.store.ts';
 
-export interface AuthPolicy {
-  /** Consecutive failures that lock an account, and for how long. */
+export interface AuthPolicy extends SignInLimitSettings {
+  /** Consecutive failures from one source address that lock the account at that address, and for how long. */
   readonly lockoutThreshold: number;
   readonly lockoutMinutes: number;
   /** A web session ends after this long without a request, and in any case 12 hours after sign-in. */
@@ -45,6 +48,7 @@ export interface AuthServiceDeps {
   readonly clock: Clock;
   readonly secrets: SecretBox;
   readonly policy: AuthPolicy;
+  readonly logger?: Logger;
 }
 
 export interface LoginInput {
@@ -97,16 +101,32 @@ const presentToken = (row: ApiTokenRow): ApiTokenView => ({
   lastUsedAt: row.last_used_at?.toISOString() ?? null,
 });
 
-/** Sign-in (password, TOTP, lockout), web sessions, API tokens and TOTP enrolment. */
+/** Sign-in (password, TOTP, rate limits, lockout), web sessions, API tokens and TOTP enrolment. */
 export class AuthService {
-  constructor(private readonly deps: AuthServiceDeps) {}
+  private readonly limits: SignInLimits;
+  /** Writes the counts of refused attempts while the server is idle; it does not keep the process alive. */
+  private readonly reportTimer: NodeJS.Timeout;
+  private reporting: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: AuthServiceDeps) {
+    this.limits = new SignInLimits(deps.policy);
+    this.reportTimer = setInterval(() => void this.writeThrottleReports(), Math.min(deps.policy.signInLimitWindowSeconds, 60) * 1000);
+    this.reportTimer.unref();
+  }
+
+  /** Stops the report timer and writes the counts of refused attempts so far, open windows included. */
+  async close(): Promise<void> {
+    clearInterval(this.reportTimer);
+    await this.writeThrottleReports({ all: true });
+  }
 
   /**
    * Signs a user in with password and, when enrolled, a TOTP code. Success and failure are both
    * written to the event log; failures count toward the lockout even though the call then fails.
+   * Beyond the rate limits the attempt is refused at once with `too_many_requests`.
    */
   async login(input: LoginInput): Promise<WebSession> {
-    const outcome = await this.deps.db.transaction().execute(async (trx): Promise<WebSession | AppError> => {
+    return this.limited(input, () => this.deps.db.transaction().execute(async (trx): Promise<WebSession | AppError> => {
       const now = this.deps.clock.now();
       const user = await this.checkCredentials(trx, input, now);
       if (user instanceof AppError) return user;
@@ -126,10 +146,8 @@ export class AuthService {
         second_factor: user.totp_enabled_at !== null,
       });
       await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null });
-      return { token, csrfToken, expiresAt, user: presentUser({ ...user, failed_logins: 0, locked_until: null }, now) };
-    });
-    if (outcome instanceof AppError) throw outcome;
-    return outcome;
+      return { token, csrfToken, expiresAt, user: presentUser(user, now) };
+    }));
   }
 
   /**
@@ -137,27 +155,27 @@ export class AuthService {
    * checks, lockout and event log as the web sign-in, without a web session.
    */
   async authenticatePassword(input: LoginInput): Promise<Actor> {
-    const outcome = await this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
+    return this.limited(input, () => this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
       const now = this.deps.clock.now();
       const user = await this.checkCredentials(trx, input, now);
       if (user instanceof AppError) return user;
       await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null, via: 'ssh' });
       return gatewayActor(user);
-    });
-    if (outcome instanceof AppError) throw outcome;
-    return outcome;
+    }));
   }
 
   /**
    * Signs a user in at the SSH gateway with one of their registered public keys; the caller has
-   * checked the key's signature. Returns undefined (and logs the failure) when the key is not theirs.
+   * checked the key's signature. Returns undefined (and logs the failure) when the key is not theirs,
+   * or when the user is locked at this address: a key is a failure like a wrong password.
    */
   async authenticatePublicKey(input: { username: string; fingerprint: string; sourceIp: string }): Promise<Actor | undefined> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    const signIn = this.limited(input, () => this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
       const now = this.deps.clock.now();
       const user = await findUserByName(trx, input.username);
       const key = user && !user.disabled_at ? await findSshKeyByFingerprint(trx, user.id, input.fingerprint) : undefined;
-      const locked = user?.locked_until && user.locked_until > now;
+      const lock = user ? await findSignInLock(trx, user.id, signInSource(input.sourceIp)) : undefined;
+      const locked = lock?.locked_until && lock.locked_until > now;
       if (!user || !key || locked) {
         await appendEvent(trx, {
           actor: user?.username ?? 'anonymous',
@@ -166,11 +184,18 @@ export class AuthService {
           data: { reason: !user ? 'unknown_user' : locked ? 'locked' : 'unknown_key', sourceIp: input.sourceIp, via: 'ssh', fingerprint: input.fingerprint },
           time: now,
         });
-        return undefined;
+        return errors.invalidCredentials();
       }
+      await clearSignInFailures(trx, user.id, signInSource(input.sourceIp), now);
       await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, via: 'ssh', fingerprint: input.fingerprint });
       return gatewayActor(user);
-    });
+    }));
+    try {
+      return await signIn;
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'invalid_credentials') return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -208,8 +233,60 @@ export class AuthService {
   }
 
   /**
-   * Checks a password and TOTP code, counting failures toward the lockout and logging them.
-   * Returns the user, or the error to answer once the transaction has committed.
+   * Runs one sign-in attempt within the rate limits: refused at once (429) beyond them, before any
+   * password check or database write; otherwise counted, and given back unless it failed. The
+   * attempt answers its user or the error to throw; the refused attempts of closed windows are
+   * written to the event log first, when there are any.
+   */
+  private async limited<T>(input: { username: string; sourceIp: string }, attempt: () => Promise<T | AppError>): Promise<T> {
+    const admission = this.limits.admit(input.sourceIp, input.username, this.deps.clock.now());
+    if (!admission.admitted) {
+      throw errors.tooManyRequests(
+        admission.retryAfterSeconds,
+        admission.limit === 'address'
+          ? `Too many failed sign-ins from your address: wait ${admission.retryAfterSeconds} s before trying again.`
+          : `Too many failed sign-ins for this username from your address: wait ${admission.retryAfterSeconds} s, or sign in from another address.`,
+      );
+    }
+    let outcome: AttemptOutcome = 'neutral';
+    try {
+      if (this.limits.hasReports(this.deps.clock.now())) await this.writeThrottleReports();
+      const result = await attempt();
+      if (result instanceof AppError) {
+        // A right password without its code is the first of two steps, not a failure.
+        outcome = result.code === 'totp_required' ? 'neutral' : 'failure';
+        throw result;
+      }
+      outcome = 'success';
+      return result;
+    } finally {
+      admission.settle(outcome, this.deps.clock.now());
+    }
+  }
+
+  /** Writes one `auth.login.throttled` event per source (and per throttled username) and window, with the count. */
+  private writeThrottleReports(options: { all?: boolean } = {}): Promise<void> {
+    this.reporting = this.reporting.then(async () => {
+      const now = this.deps.clock.now();
+      const reports = this.limits.takeReports(now, options);
+      if (reports.length === 0) return;
+      try {
+        await this.deps.db.transaction().execute(async (trx) => {
+          for (const report of reports) await appendEvent(trx, throttledEvent(report, this.deps.policy, now));
+        });
+      } catch (error) {
+        this.deps.logger?.error({ err: error, reports: reports.length }, 'the counts of refused sign-ins could not be written to the event log');
+      }
+    });
+    return this.reporting;
+  }
+
+  /**
+   * Checks a password and TOTP code, counting failures toward the lockout of the source address
+   * and logging them. Returns the user, or the error to answer once the transaction has committed.
+   * At an address where the user is locked, only the right password and a valid TOTP code in the
+   * same attempt pass, and every other answer is `account_locked`: a locked address never learns
+   * whether the password was right.
    */
   private async checkCredentials(trx: Tx, input: LoginInput, now: Date): Promise<UserRow | AppError> {
     const user = await findUserByName(trx, input.username);
@@ -227,19 +304,40 @@ export class AuthService {
       await verifyAgainstNothing(input.password);
       return fail(!user ? 'unknown_user' : user.disabled_at ? 'disabled' : 'no_password', errors.invalidCredentials());
     }
-    if (user.locked_until && user.locked_until > now) return fail('locked', errors.accountLocked(user.locked_until));
-    if (!(await verifyPassword(input.password, user.password_hash))) return this.recordFailure(trx, user, now, 'bad_password', fail);
+    const source = signInSource(input.sourceIp);
+    const lock = await findSignInLock(trx, user.id, source);
+    if (lock?.locked_until && lock.locked_until > now) {
+      const locked = errors.accountLocked(lock.locked_until);
+      if (!user.totp_enabled_at || !user.totp_secret || !input.totp) return fail('locked', locked);
+      if (!(await verifyPassword(input.password, user.password_hash))) return fail('locked', locked);
+      const step = this.checkTotp(user, input.totp, now);
+      if (typeof step !== 'number') return fail('locked', locked);
+      // Password and code: the user, who passes the lock; it stays for whoever else is at the address.
+      await updateSignInState(trx, user.id, { totp_last_step: step });
+      return user;
+    }
+    const failed = (reason: string) => this.recordFailure(trx, user, { source, sourceIp: input.sourceIp }, now, reason, fail);
+    if (!(await verifyPassword(input.password, user.password_hash))) return failed('bad_password');
     let totpStep = user.totp_last_step;
     if (user.totp_enabled_at && user.totp_secret) {
       // A correct password without a code is the first of two steps, not a failure.
       if (!input.totp) return errors.totpRequired();
-      const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpSealContext(user.id)), input.totp, now);
-      if (step === undefined) return this.recordFailure(trx, user, now, 'bad_totp', fail);
-      if (user.totp_last_step !== null && step <= user.totp_last_step) return this.recordFailure(trx, user, now, 'totp_replayed', fail);
+      const step = this.checkTotp(user, input.totp, now);
+      if (typeof step !== 'number') return failed(step);
       totpStep = step;
     }
-    await updateSignInState(trx, user.id, { failed_logins: 0, locked_until: null, totp_last_step: totpStep });
+    if (lock) await clearSignInFailures(trx, user.id, source, now);
+    if (totpStep !== user.totp_last_step) await updateSignInState(trx, user.id, { totp_last_step: totpStep });
     return user;
+  }
+
+  /** The time step of a valid TOTP code not used before, or why it does not pass. */
+  private checkTotp(user: UserRow, code: string, now: Date): number | 'bad_totp' | 'totp_replayed' {
+    if (!user.totp_secret) return 'bad_totp';
+    const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpSealContext(user.id)), code, now);
+    if (step === undefined) return 'bad_totp';
+    if (user.totp_last_step !== null && step <= user.totp_last_step) return 'totp_replayed';
+    return step;
   }
 
   private async recordSuccess(trx: Tx, user: UserRow, now: Date, data: Record<string, unknown>): Promise<void> {
@@ -273,9 +371,10 @@ export class AuthService {
         signIn: signIn?.kind ?? null,
       });
     }
-    const outcome = await this.deps.db.transaction().execute(async (trx): Promise<{ authenticatedAt: Date; recentUntil: Date } | AppError> => {
+    const attempt = { username: actor.username, password: input.password, totp: input.totp, sourceIp: input.sourceIp };
+    return this.limited(attempt, () => this.deps.db.transaction().execute(async (trx): Promise<{ authenticatedAt: Date; recentUntil: Date } | AppError> => {
       const now = this.deps.clock.now();
-      const user = await this.checkCredentials(trx, { username: actor.username, password: input.password, totp: input.totp, sourceIp: input.sourceIp }, now);
+      const user = await this.checkCredentials(trx, attempt, now);
       if (user instanceof AppError) return user;
       await markWebSessionAuthenticated(trx, signIn.sessionId, now, user.totp_enabled_at !== null);
       await appendEvent(trx, {
@@ -286,9 +385,7 @@ export class AuthService {
         time: now,
       });
       return { authenticatedAt: now, recentUntil: new Date(now.getTime() + RECENT_SIGN_IN_MINUTES * 60_000) };
-    });
-    if (outcome instanceof AppError) throw outcome;
-    return outcome;
+    }));
   }
 
   /** Resolves a session cookie to its user, sliding the idle expiry; undefined when not valid. */
@@ -439,29 +536,46 @@ export class AuthService {
     });
   }
 
+  /** Counts a failure from one source; at the threshold the user is locked at that source only. */
   private async recordFailure(
     trx: Tx,
     user: UserRow,
+    { source, sourceIp }: { source: string; sourceIp: string },
     now: Date,
     reason: string,
     fail: (reason: string, error: AppError) => Promise<AppError>,
   ): Promise<AppError> {
-    const failures = user.failed_logins + 1;
-    const locks = failures >= this.deps.policy.lockoutThreshold;
-    const lockedUntil = locks ? new Date(now.getTime() + this.deps.policy.lockoutMinutes * 60_000) : null;
-    await updateSignInState(trx, user.id, { failed_logins: locks ? 0 : failures, locked_until: lockedUntil });
-    if (lockedUntil) {
-      await appendEvent(trx, {
-        actor: 'system',
-        action: 'auth.lockout',
-        subject: `user:${user.username}`,
-        data: { failures, lockedUntil: lockedUntil.toISOString() },
-        time: now,
-      });
-      return fail(reason, errors.accountLocked(lockedUntil));
-    }
-    return fail(reason, errors.invalidCredentials());
+    const failures = await countSignInFailure(trx, user.id, source, now);
+    if (failures < this.deps.policy.lockoutThreshold) return fail(reason, errors.invalidCredentials());
+    const lockedUntil = new Date(now.getTime() + this.deps.policy.lockoutMinutes * 60_000);
+    await lockSignIn(trx, user.id, source, lockedUntil, now);
+    await appendEvent(trx, {
+      actor: 'system',
+      action: 'auth.lockout',
+      subject: `user:${user.username}`,
+      data: { failures, lockedUntil: lockedUntil.toISOString(), sourceIp, source },
+      time: now,
+    });
+    return fail(reason, errors.accountLocked(lockedUntil));
   }
+}
+
+/** The event that stands for the attempts one limit refused in one window. */
+function throttledEvent(report: ThrottleReport, policy: SignInLimitSettings, now: Date) {
+  const bySource = report.limit === 'address';
+  return {
+    actor: 'system',
+    action: 'auth.login.throttled',
+    subject: bySource ? `address:${report.key}` : `user:${report.key}`,
+    data: {
+      limit: report.limit,
+      refused: report.refused,
+      from: report.from.toISOString(),
+      until: report.until.toISOString(),
+      maxFailures: bySource ? policy.signInLimitPerAddress : policy.signInLimitPerUser,
+    },
+    time: now,
+  };
 }
 
 /** The actor of a gateway sign-in, holding the user's sign-in epoch of the moment. */

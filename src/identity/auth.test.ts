@@ -29,7 +29,7 @@ describe.each(DATABASE_KINDS)('sign-in on %s', (kind) => {
     expect(events.body[0].data.reason).toBe('bad_password');
   });
 
-  it('locks the account after the threshold of failures, even for the right password, until the lockout ends', async () => {
+  it('locks the account at the failing address after the threshold of failures, even for the right password, until the lockout ends', async () => {
     const { username, password } = await buildUser(t);
     const anonymous = new TestClient(t.cg, undefined);
     const attempts = [];

@@ -5,11 +5,12 @@ import type { Database } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { revokeSignIns } from './account-security.ts';
 import { hashPassword, passwordProblem } from './password.ts';
+import { liftSignInLocks } from './sign-in-lock.store.ts';
 import { findUserByName, updateUser } from './user.store.ts';
 
 export interface BreakGlassReset {
   readonly username: string;
-  /** The account was locked by failed sign-ins until the reset lifted it. */
+  /** The account was locked (at one address or more) by failed sign-ins until the reset lifted it. */
   readonly wasLocked: boolean;
   /** A disabled account stays disabled: the reset is about a password, not about who may sign in. */
   readonly disabled: boolean;
@@ -21,7 +22,7 @@ export interface BreakGlassReset {
  * out of every account that could reset it through the API. It needs no Changegate privilege: it
  * runs only where the database and master key can be read, and whoever can read them could write
  * the row anyway. So it is logged by the one who holds them, `operator` (`cli:<os user>@<host>`).
- * In one transaction: the new password, the lockout lifted, the user's web sessions ended and API
+ * In one transaction: the new password, the locks of every address lifted, the user's web sessions ended and API
  * tokens revoked (whoever held them no longer should), and the event.
  */
 export async function breakGlassResetPassword(
@@ -37,7 +38,8 @@ export async function breakGlassResetPassword(
     if (!user) throw errors.notFound('user', input.username);
     const now = clock.now();
     const wasLocked = user.locked_until !== null && user.locked_until > now;
-    await updateUser(trx, user.id, { password_hash: passwordHash, failed_logins: 0, locked_until: null, updated_at: now, updated_by: input.operator });
+    await updateUser(trx, user.id, { password_hash: passwordHash, updated_at: now, updated_by: input.operator });
+    await liftSignInLocks(trx, user.id);
     // Whoever knew the old password is out: web sessions, API tokens and open gateway connections.
     const revoked = await revokeSignIns(trx, user, { actor: { username: input.operator }, cause: 'user.password.reset', now });
     await appendEvent(trx, {

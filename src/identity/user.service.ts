@@ -15,7 +15,8 @@ import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
 import { SYSTEM } from './privilege.ts';
 import { parseSshPublicKey } from './ssh-key.ts';
 import { presentUser, profileProblems, USERNAME_PATTERN, type ProfileInput, type UserView } from './user.ts';
-import { findUserById, findUserByName, findUserProfile, listUsers, setPasswordHash, updateSignInState, updateUser, userKind, type UserRow } from './user.store.ts';
+import { findUserById, findUserByName, findUserProfile, listUsers, setPasswordHash, updateUser, userKind, type UserRow } from './user.store.ts';
+import { liftSignInLocks } from './sign-in-lock.store.ts';
 import { globalPartitionId } from './partition.store.ts';
 import type { UserProfile } from './user.ts';
 import type { Tx } from '../platform/database.ts';
@@ -161,7 +162,7 @@ export class UserService {
       const now = this.deps.clock.now();
       const disabledAt = disabled ? (user.disabled_at ?? now) : null;
       await this.deps.objects.update(trx, userKind, await this.profile(trx, user.id), { disabledAt }, actor, { verb: disabled ? 'disable' : 'enable' });
-      await updateSignInState(trx, user.id, { failed_logins: 0, locked_until: null });
+      await liftSignInLocks(trx, user.id);
       if (disabled) await revokeSignIns(trx, user, { actor, cause: 'user.disable', now });
       return presentUser(await this.reread(trx, user.id), now);
     });
@@ -170,7 +171,7 @@ export class UserService {
   }
 
   /**
-   * An administrator sets a user's password; this also lifts a lockout. The user's web sessions,
+   * An administrator sets a user's password; this also lifts the user's locks at every address. The user's web sessions,
    * API tokens and live sessions end: whoever knew the old password is out.
    */
   async setPassword(actor: Actor, username: string, password: string): Promise<void> {
@@ -315,13 +316,9 @@ export class UserService {
     const weak = passwordProblem(password);
     if (weak) throw errors.validation(`The new password ${weak}.`, [{ path: '/password', message: weak }]);
     const now = this.deps.clock.now();
-    await updateUser(trx, user.id, {
-      password_hash: await hashPassword(password),
-      failed_logins: 0,
-      locked_until: null,
-      updated_at: now,
-      updated_by: actor.username,
-    });
+    await updateUser(trx, user.id, { password_hash: await hashPassword(password), updated_at: now, updated_by: actor.username });
+    // A new password lifts the locks of every address: whoever failed, failed with the old one.
+    await liftSignInLocks(trx, user.id);
     await this.event(trx, actor, action, user.username);
     await revokeSignIns(trx, user, { actor, cause: action, now, ...this.keepFor(actor, user) });
   }

@@ -40,12 +40,8 @@ export async function updateUser(db: Executor, id: string, patch: Updateable<Use
     .execute();
 }
 
-/** Sign-in bookkeeping (failure counter, lockout, last TOTP step) is not a profile change: no new version. */
-export async function updateSignInState(
-  db: Executor,
-  id: string,
-  state: Pick<Updateable<UserTable>, 'failed_logins' | 'locked_until' | 'totp_last_step'>,
-): Promise<void> {
+/** Sign-in bookkeeping (the last TOTP step) is not a profile change: no new version. Locks are in sign-in-lock.store.ts. */
+export async function updateSignInState(db: Executor, id: string, state: Pick<Updateable<UserTable>, 'totp_last_step'>): Promise<void> {
   await db.updateTable('app_user').set(state).where('id', '=', id).execute();
 }
 

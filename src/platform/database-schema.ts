@@ -18,6 +18,7 @@ export interface Database extends ChangeTables, NotificationTables, AuditingTabl
   api_token: ApiTokenTable;
   web_session: WebSessionTable;
   ssh_public_key: SshPublicKeyTable;
+  sign_in_lock: SignInLockTable;
   event: EventTable;
 }
 
@@ -56,7 +57,9 @@ export interface UserTable extends ObjectColumns {
   time_zone: string;
   password_hash: string | null;
   disabled_at: Date | null;
+  /** No longer used: failures are counted per source address in `sign_in_lock` (migration 0010). */
   failed_logins: number;
+  /** The latest lock of any source address, for display; the locks themselves are in `sign_in_lock`. */
   locked_until: Date | null;
   totp_secret: string | null;
   totp_enabled_at: Date | null;
@@ -111,6 +114,15 @@ export interface SshPublicKeyTable {
   created_at: CreatedOnly<Date>;
   /** Who registered the key: the user, or an administrator for them; null for keys from before it was recorded. */
   added_by: CreatedOnly<string | null>;
+}
+
+/** Failed sign-ins of a user from one source (an IPv4 address or an IPv6 /64), and its lock. */
+export interface SignInLockTable {
+  user_id: CreatedOnly<string>;
+  source: CreatedOnly<string>;
+  failed_logins: number;
+  locked_until: Date | null;
+  updated_at: Date;
 }
 
 export interface EventTable {

@@ -131,7 +131,10 @@ export class Gateway {
           try {
             return await this.deps.auth.authenticatePassword({ username, password, sourceIp });
           } catch (error) {
-            if (!(error instanceof AppError) || error.code !== 'totp_required') throw error;
+            // A code is asked for after a right password, and at an address where the account is
+            // locked (whatever the password): there, password and code together still sign in.
+            const askCode = error instanceof AppError && (error.code === 'totp_required' || (error.code === 'account_locked' && (await this.deps.auth.requiresTotp(username))));
+            if (!askCode) throw error;
           }
           const totp = await promptOnce(context, 'Verification code: ', true, username);
           if (totp === undefined) return reject(context);
@@ -145,6 +148,9 @@ export class Gateway {
       }
     } catch (error) {
       if (!(error instanceof AppError)) this.deps.logger?.error({ err: error }, 'gateway sign-in failed');
+      // Keyboard-interactive can tell the user why: OpenSSH prints the instruction of a request
+      // without prompts (at its default log level), then goes on to its next method.
+      if (error instanceof AppError && (error.code === 'too_many_requests' || error.code === 'account_locked')) return refuse(context, error.message);
       // A password that needs a code: offer keyboard-interactive, which can ask for it.
       context.reject(error instanceof AppError && error.code === 'totp_required' ? ['publickey', 'keyboard-interactive'] : METHODS);
       return undefined;
@@ -211,6 +217,13 @@ function reject(context: ssh2.AuthContext): undefined {
 function promptOnce(context: ssh2.AuthContext, prompt: string, echo: boolean, username: string): Promise<string | undefined> {
   if (context.method !== 'keyboard-interactive') return Promise.resolve(undefined);
   return new Promise((resolve) => context.prompt([{ prompt, echo }], 'Changegate', `Sign in as ${username}`, (answers) => resolve(answers[0])));
+}
+
+/** Rejects a refused attempt, telling a keyboard-interactive user why first (other methods have no way to). */
+function refuse(context: ssh2.AuthContext, message: string): undefined {
+  if (context.method !== 'keyboard-interactive') return reject(context);
+  context.prompt([], '', `Changegate: ${message}`, () => context.reject(METHODS));
+  return undefined;
 }
 
 /** The user's end of a session at the SSH gateway: an SSH session channel. */
