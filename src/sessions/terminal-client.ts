@@ -5,6 +5,18 @@ import type { ClientSide } from './session-runner.ts';
 const MAX_ANSWER = 2000;
 /** How much typing ahead of a session's start is kept for it. */
 const MAX_TYPED_AHEAD = 64 * 1024;
+/**
+ * The largest terminal a session gets. The capture's emulator holds every cell of the screen and
+ * its scrollback (12 bytes each): 1000 × 500 costs about 12 MB, 20000 × 20000 about 5 GB.
+ */
+export const MAX_COLS = 1000;
+export const MAX_ROWS = 500;
+
+/** A terminal size the user asked for, within 1 × 1 and `MAX_COLS` × `MAX_ROWS`. */
+export function clampTerminalSize(cols: number, rows: number): { cols: number; rows: number } {
+  const clamp = (value: number, max: number) => (Number.isFinite(value) ? Math.min(max, Math.max(1, Math.floor(value))) : 1);
+  return { cols: clamp(cols, MAX_COLS), rows: clamp(rows, MAX_ROWS) };
+}
 
 export interface TerminalClientInit {
   readonly kind: SessionKind;
@@ -48,8 +60,10 @@ export abstract class TerminalClient implements ClientSide {
     this.kind = init.kind;
     this.interactive = init.interactive;
     this.term = init.term;
-    this.cols = init.cols;
-    this.rows = init.rows;
+    // Whatever the client asked for, the device, the recording and the capture see this size.
+    const size = clampTerminalSize(init.cols, init.rows);
+    this.cols = size.cols;
+    this.rows = size.rows;
     this.sourceIp = init.sourceIp;
     this.sourcePort = init.sourcePort;
     this.notices = init.notices ?? [];
@@ -142,9 +156,10 @@ export abstract class TerminalClient implements ClientSide {
   }
 
   protected resized(cols: number, rows: number): void {
-    this.cols = cols;
-    this.rows = rows;
-    this.resizeListeners.forEach((listener) => listener(cols, rows));
+    const size = clampTerminalSize(cols, rows);
+    this.cols = size.cols;
+    this.rows = size.rows;
+    this.resizeListeners.forEach((listener) => listener(size.cols, size.rows));
   }
 
   protected signalled(name: string): void {
