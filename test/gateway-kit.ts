@@ -276,11 +276,11 @@ export async function setUpExecutor(
  * 0.5 GB → 5 GB was) sampled every few milliseconds, so a short-lived peak is seen too. `stop()`
  * returns the highest growth over the start, in bytes.
  */
-export function sampleMemory(everyMs = 10): { stop(): number } {
-  const start = process.memoryUsage.rss();
+export function sampleMemory(everyMs = 10, measure: () => number = () => process.memoryUsage.rss()): { stop(): number } {
+  const start = measure();
   let peak = start;
   const sample = () => {
-    peak = Math.max(peak, process.memoryUsage.rss());
+    peak = Math.max(peak, measure());
   };
   const timer = setInterval(sample, everyMs);
   return {
@@ -290,6 +290,14 @@ export function sampleMemory(everyMs = 10): { stop(): number } {
       return peak - start;
     },
   };
+}
+
+/**
+ * Like `sampleMemory`, but what is still reachable at each sample (`retainedMemory`, after a full
+ * collection): what the process keeps, without the garbage a busy session leaves for a while.
+ */
+export function sampleRetainedMemory(everyMs = 200): { stop(): number } {
+  return sampleMemory(everyMs, retainedMemory);
 }
 
 let gc: (() => void) | undefined;

@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDevice, addOpenChange, approvedRequest, keyPair, must, OutputWatcher, PROMPT, sampleMemory, waitUntil } from '../../test/gateway-kit.ts';
+import { addDevice, addOpenChange, approvedRequest, keyPair, must, OutputWatcher, PROMPT, sampleMemory, sampleRetainedMemory, waitUntil } from '../../test/gateway-kit.ts';
 import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import type { Started } from '../changegate.ts';
@@ -17,8 +19,15 @@ import { parseCast } from './recorder.ts';
  * window change.
  */
 const MEMORY_BOUND = 256 * 1024 * 1024;
+/**
+ * How much more the test process may hold (reachable after a full collection, sampled every
+ * 200 ms) while a 148 MB session runs with a watcher that reads nothing: the watcher's bound
+ * (8 MiB) beside the session's own buffers (ssh2 windows both ways, the recording's). Measured:
+ * about 30 MB; without the bound, 164 MB (all of it, kept for the watcher).
+ */
+const WATCH_MEMORY_BOUND = 64 * 1024 * 1024;
 
-describe('terminal sizes at the gateway', () => {
+describe('what a session can make the gateway hold', () => {
   let dir: string;
   let sshd: TestSshd;
   let t: TestChangegate;
@@ -45,6 +54,13 @@ describe('terminal sizes at the gateway', () => {
     await sshd?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
+
+  /** The last session on web01 once it is stored. */
+  const lastSession = () =>
+    waitUntil(async () => {
+      const rows = (await t.admin.get('/sessions?device=web01&limit=1')).body;
+      return rows[0]?.live === false ? rows[0] : undefined;
+    }, 'the session to be stored');
 
   /** A shell through the gateway from an in-process ssh2 client, which can ask for any size. */
   async function shell(size: { cols: number; rows: number }): Promise<{ channel: ssh2.ClientChannel; screen: OutputWatcher; client: ssh2.Client }> {
@@ -118,5 +134,47 @@ describe('terminal sizes at the gateway', () => {
     const cast = parseCast(String((await t.admin.get(`/sessions/${session.number}/recording`)).body));
     expect(cast.header).toMatchObject({ width: 80, height: 24 });
     expect(cast.events.filter(([, code]) => code === 'r').map(([, , size]) => size)).toEqual(['200x60']);
+  });
+
+  it('drops a watcher that does not read, keeping at most its bound for it, while the user gets every byte', { timeout: 120_000 }, async () => {
+    // base64 of 110 MB of zeros: 148 MB of output, as fast as the device and the user go.
+    const command = 'head -c 110000000 /dev/zero | base64; echo done-printing';
+    const total = Buffer.alloc(110_000_000).toString('base64').replace(/.{76}/g, '$&\n').length + 1 + 'done-printing\n'.length;
+    const user = spawn('ssh', ['-F', '/dev/null', '-p', String(started.sshPort), '-i', aliceKey.file, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-T', 'alice@web01@127.0.0.1', `sleep 1; ${command}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let received = 0;
+    user.stdout.on('data', (chunk: Buffer) => (received += chunk.length));
+    const exited = new Promise<number | null>((resolve) => user.once('exit', resolve));
+    const live = await waitUntil(async () => (await t.admin.get('/sessions?live=true&device=web01')).body[0], 'the live session');
+
+    const address = await t.cg.app.listen({ port: 0, host: '127.0.0.1' });
+    const cookie = `changegate_session=${(t.admin.credentials as { cookie: string }).cookie}`;
+    const watcher = new WebSocket(`${address.replace('http', 'ws')}/api/v1/sessions/${live.number}/watch`, { headers: { cookie } });
+    await new Promise((resolve) => watcher.once('open', resolve));
+    watcher.pause(); // reads nothing: the gateway's sends pile up for it
+    const memory = sampleRetainedMemory();
+    expect(await exited).toBe(0);
+    const grew = memory.stop();
+    expect(received).toBe(total);
+
+    let watched = 0;
+    let last = '';
+    watcher.on('message', (data: Buffer) => {
+      watched += data.length;
+      last = String(data);
+    });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => watcher.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    watcher.resume();
+    expect(await closed).toEqual({ code: 4008, reason: 'watcher_too_slow' });
+    expect(JSON.parse(last)).toMatchObject({ type: 'error', error: { code: 'watcher_too_slow' } });
+    expect(watched).toBeLessThan(total / 4);
+    // What the gateway held for the watcher: its bound (8 MiB) at most, beside the session's own churn.
+    expect(grew).toBeLessThan(WATCH_MEMORY_BOUND);
+
+    // The recording and the exec command's record are whole and bounded.
+    const session = await lastSession();
+    expect(session.bytesOut).toBe(total);
+    const [record] = (await t.admin.get(`/sessions/${session.number}/commands`)).body as Array<{ output: string; outputTruncated: boolean }>;
+    expect(record?.outputTruncated).toBe(true);
+    expect(record?.output.length).toBeLessThanOrEqual(64 * 1024);
   });
 });
