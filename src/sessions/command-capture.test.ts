@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Client, type ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
-import { CommandCapture, execCommand, isPlainOutput, type CapturedCommand } from './command-capture.ts';
+import { retainedMemory } from '../../test/gateway-kit.ts';
+import { CommandCapture, DEFAULT_MAX_BACKLOG_BYTES, execCommand, isPlainOutput, type CapturedCommand } from './command-capture.ts';
 import { splitShellInput } from './shell-line.ts';
 import { PlainText, plainText, TerminalTextDecoder } from './terminal-text.ts';
 
@@ -778,5 +779,51 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
       outputTruncated: false,
       exitStatus: 3,
     });
+  });
+});
+
+describe('what the capture holds, measured', () => {
+  it('holds at most maxBacklogBytes (8 MiB) of output waiting, however much arrives at once', async () => {
+    const capture = new CommandCapture({ cols: 80, rows: 24, onCommand: () => undefined });
+    const before = retainedMemory();
+    // 64 MiB in fresh buffers, in one turn: the emulator parses nothing meanwhile.
+    for (let k = 0; k < 64; k++) capture.output(Buffer.alloc(1024 * 1024, 0x79), k);
+    expect(capture.backlogBytes).toBeLessThanOrEqual(DEFAULT_MAX_BACKLOG_BYTES);
+    expect(capture.lossy).toBe(true);
+    const held = retainedMemory() - before;
+    expect(held).toBeGreaterThanOrEqual(DEFAULT_MAX_BACKLOG_BYTES); // the measure sees what is queued
+    expect(held).toBeLessThan(DEFAULT_MAX_BACKLOG_BYTES + 2 * 1024 * 1024);
+    expect(await capture.finish()).toBe(0);
+  });
+
+  it('keeps no command once it is handed over, and at most maxOutputBytes of the output of each', async () => {
+    const maxOutputBytes = 4096;
+    let handed = 0;
+    let longest = 0;
+    const capture = new CommandCapture({
+      cols: 80,
+      rows: 24,
+      maxOutputBytes,
+      maxBacklogBytes: 256 * 1024 * 1024,
+      onCommand: (command) => {
+        handed++;
+        longest = Math.max(longest, command.output.length);
+      },
+    });
+    const output = `${'z'.repeat(79)}\r\n`.repeat(100); // 8 KB a command, twice what is kept
+    const before = retainedMemory();
+    capture.output('cg$ ', 0);
+    for (let k = 0; k < 2000; k++) {
+      capture.input(`true ${k}`, k);
+      capture.output(`true ${k}`, k);
+      capture.input('\r', k);
+      capture.output(`\r\n${output}cg$ `, k);
+    }
+    expect(await capture.finish()).toBe(2000);
+    const held = retainedMemory() - before;
+    expect(handed).toBe(2000);
+    expect(longest).toBe(maxOutputBytes);
+    // Kept, the 2000 outputs alone would hold 8 MB.
+    expect(held).toBeLessThan(1024 * 1024);
   });
 });
