@@ -374,6 +374,14 @@ class SshClientSide extends TerminalClient {
     });
   }
 
+  pauseInput(): void {
+    this.channel.pause();
+  }
+
+  resumeInput(): void {
+    this.channel.resume();
+  }
+
   resize(cols: number, rows: number): void {
     this.resized(cols, rows);
   }

@@ -26,6 +26,13 @@ const MEMORY_BOUND = 256 * 1024 * 1024;
  * about 30 MB; without the bound, 164 MB (all of it, kept for the watcher).
  */
 const WATCH_MEMORY_BOUND = 64 * 1024 * 1024;
+/**
+ * The same for a user who sends 100 MB to a device that reads nothing for 3 s: the typed-ahead
+ * bound before the device is connected, the windows on the way, and no more. Measured: about
+ * 6 MB; without pausing the user, 99 MB (and, before the typed-ahead bound paused the user
+ * instead of dropping, a third of the input was lost).
+ */
+const INPUT_MEMORY_BOUND = 64 * 1024 * 1024;
 
 describe('what a session can make the gateway hold', () => {
   let dir: string;
@@ -176,5 +183,21 @@ describe('what a session can make the gateway hold', () => {
     const [record] = (await t.admin.get(`/sessions/${session.number}/commands`)).body as Array<{ output: string; outputTruncated: boolean }>;
     expect(record?.outputTruncated).toBe(true);
     expect(record?.output.length).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it('stops reading a user who sends faster than the device reads, instead of holding it, and delivers it all', { timeout: 120_000 }, async () => {
+    // The device reads nothing for a while (sleep), then all of it (wc): 100 MB wait on the way.
+    const options = ['-F', '/dev/null', '-p', String(started.sshPort), '-i', aliceKey.file, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-T'];
+    const user = spawn('sh', ['-c', `head -c 100000000 /dev/zero | ssh ${options.join(' ')} alice@web01@127.0.0.1 'sleep 3; wc -c'`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    user.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => user.once('exit', resolve));
+    const memory = sampleRetainedMemory();
+    expect(await exited).toBe(0);
+    const grew = memory.stop();
+    expect(stdout.trim()).toBe('100000000');
+    expect(grew).toBeLessThan(INPUT_MEMORY_BOUND);
+    const session = await lastSession();
+    expect(session.bytesIn).toBe(100_000_000);
   });
 });

@@ -49,6 +49,12 @@ export interface ClientSide {
    */
   ask(question: string, options: { echo: boolean; anyKey?: boolean; signal?: AbortSignal }): Promise<string | undefined>;
   onInput(listener: (data: Buffer) => void): void;
+  /**
+   * Stops reading the user's input until `resumeInput`: while the device reads slower than the
+   * user sends (a paste into a busy program), so that the gateway does not buffer it without bound.
+   */
+  pauseInput(): void;
+  resumeInput(): void;
   onResize(listener: (cols: number, rows: number) => void): void;
   onSignal(listener: (signal: string) => void): void;
   onEof(listener: () => void): void;
@@ -390,6 +396,8 @@ class LiveRun {
   /** The device's channel once open, and whether its output is paused for a slow reader. */
   private upstream: ssh2.ClientChannel | undefined;
   private paused = false;
+  /** Whether the user's input is paused while the device catches up with it. */
+  private inputPaused = false;
 
   constructor(
     private readonly deps: SessionRunnerDeps,
@@ -455,7 +463,19 @@ class LiveRun {
       // The capture must see what the device printed before this keystroke first.
       this.output.flush();
       this.bytesIn += data.length;
-      channel.write(data);
+      if (!channel.write(data) && !this.inputPaused) {
+        // The device's window is shut: stop reading the user until it drains.
+        this.inputPaused = true;
+        this.client.pauseInput();
+        const resume = () => {
+          channel.off('drain', resume);
+          channel.off('close', resume);
+          this.inputPaused = false;
+          this.client.resumeInput();
+        };
+        channel.on('drain', resume);
+        channel.on('close', resume);
+      }
       this.capture?.input(data, this.recorder.offsetSeconds);
     });
     this.client.onResize((cols, rows) => {

@@ -236,6 +236,14 @@ class WebClientSide extends TerminalClient {
     this.write(data);
   }
 
+  pauseInput(): void {
+    this.socket.pause();
+  }
+
+  resumeInput(): void {
+    this.socket.resume();
+  }
+
   /** The browser reads slower than the device writes while the socket holds more than this. */
   private static readonly MAX_BUFFERED = 1024 * 1024;
 

@@ -22,6 +22,13 @@ class TestTerminal extends TerminalClient {
   backlogged(): undefined {
     return undefined;
   }
+  paused = false;
+  pauseInput(): void {
+    this.paused = true;
+  }
+  resumeInput(): void {
+    this.paused = false;
+  }
   protected end(): void {}
 }
 
@@ -47,6 +54,24 @@ describe('what a user can make the gateway hold before a session opens', () => {
     // Once the session listens, input goes straight through, unbounded by the typed-ahead limit.
     terminal.type(Buffer.alloc(100 * 1024, 7));
     expect(handed.at(-1)?.length).toBe(100 * 1024);
+  });
+
+  it('pauses the user at the typed-ahead bound instead of dropping, and reads again for a prompt and for the session', async () => {
+    const terminal = new TestTerminal();
+    terminal.type(Buffer.alloc(60 * 1024, 1));
+    expect(terminal.paused).toBe(false);
+    terminal.type(Buffer.alloc(8 * 1024, 2)); // crosses the bound: kept, and the user waits
+    expect(terminal.paused).toBe(true);
+    const answer = terminal.ask('Justification: ', { echo: false });
+    expect(terminal.paused).toBe(false);
+    terminal.type('because\r');
+    expect(await answer).toBe('because');
+    terminal.type(Buffer.alloc(1024, 3)); // full: dropped, and paused again
+    expect(terminal.paused).toBe(true);
+    const handed: Buffer[] = [];
+    terminal.onInput((data) => handed.push(data));
+    expect(terminal.paused).toBe(false);
+    expect(Buffer.concat(handed).length).toBe(68 * 1024);
   });
 });
 
