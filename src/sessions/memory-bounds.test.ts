@@ -183,6 +183,24 @@ describe('what a session can make the gateway hold', () => {
     const [record] = (await t.admin.get(`/sessions/${session.number}/commands`)).body as Array<{ output: string; outputTruncated: boolean }>;
     expect(record?.outputTruncated).toBe(true);
     expect(record?.output.length).toBeLessThanOrEqual(64 * 1024);
+
+    // Watching the ended session replays its 148 MB recording a line at a time, as fast as the
+    // watcher reads, rather than reading the file whole.
+    const replay = new WebSocket(`${address.replace('http', 'ws')}/api/v1/sessions/${session.number}/watch`, { headers: { cookie } });
+    let replayed = 0;
+    const replayMemory = sampleRetainedMemory();
+    await new Promise<void>((resolve, reject) => {
+      replay.on('message', (data: Buffer) => {
+        const message = JSON.parse(String(data)) as [number, string, string] | { type: string };
+        if (Array.isArray(message)) replayed += message[1] === 'o' ? Buffer.byteLength(message[2]) : 0;
+        else if (message.type === 'end') resolve();
+        else reject(new Error(String(data)));
+      });
+    });
+    const replayGrew = replayMemory.stop();
+    replay.close();
+    expect(replayed).toBe(total);
+    expect(replayGrew).toBeLessThan(WATCH_MEMORY_BOUND);
   });
 
   it('stops reading a user who sends faster than the device reads, instead of holding it, and delivers it all', { timeout: 120_000 }, async () => {
