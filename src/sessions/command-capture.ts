@@ -43,6 +43,12 @@ export const DEFAULT_MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
 const SCROLLBACK_ROWS = 500;
 /** How far up from an accepted line its prompt is looked for. */
 const MAX_LINE_ROWS = 100;
+/**
+ * Enters kept waiting for the shell to accept their lines. Lines typed into a running program
+ * (`cat`) wait until the next shell prompt; past this many the oldest is forgotten, since no
+ * shell reads that far ahead of its prompt.
+ */
+export const MAX_PENDING_ENTERS = 1024;
 /** How much text after an accepted line is kept to tell a bare continuation prompt from output. */
 const SINCE_ACCEPT_BYTES = 1024;
 /** Held plain output is cut down to its last lines once it grows past this. */
@@ -290,6 +296,11 @@ export class CommandCapture {
       this.ended = true;
     }
     return this.finishing;
+  }
+
+  /** Enters whose lines the shell has not accepted yet: at most `MAX_PENDING_ENTERS`. */
+  get pendingEnters(): number {
+    return this.pending.length;
   }
 
   /** Bytes of output and input waiting to be analysed: at most `maxBacklogBytes`. */
@@ -564,6 +575,7 @@ export class CommandCapture {
     const bracketed = this.terminal.modes.bracketedPasteMode;
     const movesDown = bracketed || kind === 'maybe' || line.inherited ? 0 : this.rowsBelowCursorInLine();
     this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown });
+    if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
   }
 
   /** Rows of the line being edited below the cursor's: readline moves down them before accepting. */
