@@ -266,7 +266,15 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     const startBackground = async (): Promise<Started> => {
       const interruptedSessions = await services.sessions.recoverInterrupted(instanceId);
       const hostKey = await loadGatewayHostKey(path.join(config.dataDir, 'gateway_host_ed25519_key'));
-      gateway = new Gateway({ auth: services.auth, runner, live, hostKey: hostKey.privateKey, logger: options.logger });
+      gateway = new Gateway({
+        auth: services.auth,
+        runner,
+        live,
+        hostKey: hostKey.privateKey,
+        logger: options.logger,
+        authTimeoutSeconds: config.gatewayAuthTimeoutSeconds,
+        maxUnauthenticated: config.gatewayMaxUnauthenticated,
+      });
       const sshPort = await gateway.listen(config.sshPort, config.httpHost);
       activeDispatcher.start();
       const every = (ms: number, work: () => Promise<unknown>, what: string) => {

@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Answer, TestClient } from './harness.ts';
 
 const run = promisify(execFile);
@@ -267,4 +269,51 @@ export async function setUpExecutor(
   const carol = await signInOver(baseUrl, 'carol', 'password-of-carol');
   await approvedRequest(alice, carol, 'web01');
   return { admin, alice, carol };
+}
+
+/**
+ * Measures the test process's memory while something runs: resident memory (`rss`, what the issue's
+ * 0.5 GB → 5 GB was) sampled every few milliseconds, so a short-lived peak is seen too. `stop()`
+ * returns the highest growth over the start, in bytes.
+ */
+export function sampleMemory(everyMs = 10, measure: () => number = () => process.memoryUsage.rss()): { stop(): number } {
+  const start = measure();
+  let peak = start;
+  const sample = () => {
+    peak = Math.max(peak, measure());
+  };
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return peak - start;
+    },
+  };
+}
+
+/**
+ * Like `sampleMemory`, but what is still reachable at each sample (`retainedMemory`, after a full
+ * collection): what the process keeps, without the garbage a busy session leaves for a while.
+ */
+export function sampleRetainedMemory(everyMs = 200): { stop(): number } {
+  return sampleMemory(everyMs, retainedMemory);
+}
+
+let gc: (() => void) | undefined;
+
+/**
+ * What the process holds after a full garbage collection: the JavaScript heap and the memory of
+ * Buffers and other ArrayBuffers, in bytes. What a structure keeps is the difference of two calls.
+ */
+export function retainedMemory(): number {
+  if (!gc) {
+    // The test runner starts workers without --expose-gc; the flag can be set at run time.
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as () => void;
+  }
+  gc();
+  gc();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
 }

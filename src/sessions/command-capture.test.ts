@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Client, type ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
-import { CommandCapture, execCommand, isPlainOutput, type CapturedCommand } from './command-capture.ts';
+import { retainedMemory } from '../../test/gateway-kit.ts';
+import { CommandCapture, DEFAULT_MAX_BACKLOG_BYTES, MAX_PENDING_ENTERS, execCommand, isPlainOutput, type CapturedCommand } from './command-capture.ts';
 import { splitShellInput } from './shell-line.ts';
 import { PlainText, plainText, TerminalTextDecoder } from './terminal-text.ts';
 
@@ -168,7 +169,7 @@ describe('CommandCapture backlog', () => {
     expect(capture.lossy).toBe(true); // 6.4 MB offered, 4 MiB accepted
     expect(total).toBeLessThan(50); // 100 calls; the emulator has not parsed a byte yet
     expect(Number(slowest) / 1e6).toBeLessThan(10);
-    expect(await capture.finish()).toEqual([]);
+    expect(await capture.finish()).toBe(0);
     expect(commands).toEqual([]);
   });
 
@@ -393,7 +394,8 @@ async function openShell(options: { env?: Record<string, string>; maxOutputBytes
     async close() {
       client.end();
       await new Promise((resolve) => channel.once('close', resolve));
-      return capture.finish();
+      await capture.finish();
+      return commands;
     },
   };
   await shell.waitForPrompt();
@@ -777,5 +779,81 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
       outputTruncated: false,
       exitStatus: 3,
     });
+  });
+});
+
+describe('what the capture holds, measured', () => {
+  it(`keeps at most ${MAX_PENDING_ENTERS} lines typed into a running program waiting for the shell`, async () => {
+    const capture = new CommandCapture({ cols: 80, rows: 24, maxBacklogBytes: 64 * 1024 * 1024, onCommand: () => undefined });
+    capture.output('cg$ ', 0);
+    capture.input('cat', 0);
+    capture.output('cat', 0);
+    capture.input('\r', 0);
+    capture.output('\r\n', 0);
+    capture.output(`${'y'.repeat(79)}\r\n`.repeat(600), 0); // fills the scrollback first
+    await new Promise<void>((resolve) => {
+      const check = () => (capture.backlogBytes === 0 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    const before = retainedMemory();
+    for (let k = 0; k < 100_000; k++) {
+      capture.input('x', k);
+      capture.output('x', k);
+      capture.input('\r', k);
+      capture.output('\r\n', k);
+    }
+    capture.output('x\r\n', 0); // parsed after all of the above
+    await new Promise<void>((resolve) => {
+      const check = () => (capture.backlogBytes === 0 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    expect(capture.pendingEnters).toBe(MAX_PENDING_ENTERS);
+    // 100 000 of them, kept, held 22 MB (measured).
+    expect(retainedMemory() - before).toBeLessThan(2 * 1024 * 1024);
+    await capture.finish();
+  });
+
+  it('holds at most maxBacklogBytes (8 MiB) of output waiting, however much arrives at once', async () => {
+    const capture = new CommandCapture({ cols: 80, rows: 24, onCommand: () => undefined });
+    const before = retainedMemory();
+    // 64 MiB in fresh buffers, in one turn: the emulator parses nothing meanwhile.
+    for (let k = 0; k < 64; k++) capture.output(Buffer.alloc(1024 * 1024, 0x79), k);
+    expect(capture.backlogBytes).toBeLessThanOrEqual(DEFAULT_MAX_BACKLOG_BYTES);
+    expect(capture.lossy).toBe(true);
+    const held = retainedMemory() - before;
+    expect(held).toBeGreaterThan(DEFAULT_MAX_BACKLOG_BYTES * 0.9); // the measure sees what is queued
+    expect(held).toBeLessThan(DEFAULT_MAX_BACKLOG_BYTES + 2 * 1024 * 1024);
+    expect(await capture.finish()).toBe(0);
+  });
+
+  it('keeps no command once it is handed over, and at most maxOutputBytes of the output of each', async () => {
+    const maxOutputBytes = 4096;
+    let handed = 0;
+    let longest = 0;
+    const capture = new CommandCapture({
+      cols: 80,
+      rows: 24,
+      maxOutputBytes,
+      maxBacklogBytes: 256 * 1024 * 1024,
+      onCommand: (command) => {
+        handed++;
+        longest = Math.max(longest, command.output.length);
+      },
+    });
+    const output = `${'z'.repeat(79)}\r\n`.repeat(100); // 8 KB a command, twice what is kept
+    const before = retainedMemory();
+    capture.output('cg$ ', 0);
+    for (let k = 0; k < 2000; k++) {
+      capture.input(`true ${k}`, k);
+      capture.output(`true ${k}`, k);
+      capture.input('\r', k);
+      capture.output(`\r\n${output}cg$ `, k);
+    }
+    expect(await capture.finish()).toBe(2000);
+    const held = retainedMemory() - before;
+    expect(handed).toBe(2000);
+    expect(longest).toBe(maxOutputBytes);
+    // Kept, the 2000 outputs alone would hold 8 MB.
+    expect(held).toBeLessThan(1024 * 1024);
   });
 });

@@ -43,6 +43,12 @@ export const DEFAULT_MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
 const SCROLLBACK_ROWS = 500;
 /** How far up from an accepted line its prompt is looked for. */
 const MAX_LINE_ROWS = 100;
+/**
+ * Enters kept waiting for the shell to accept their lines. Lines typed into a running program
+ * (`cat`) wait until the next shell prompt; past this many the oldest is forgotten, since no
+ * shell reads that far ahead of its prompt.
+ */
+export const MAX_PENDING_ENTERS = 1024;
 /** How much text after an accepted line is kept to tell a bare continuation prompt from output. */
 const SINCE_ACCEPT_BYTES = 1024;
 /** Held plain output is cut down to its last lines once it grows past this. */
@@ -158,7 +164,7 @@ type QueuedEvent =
  * const capture = new CommandCapture({ cols: 80, rows: 24, onCommand: (c) => store(c) });
  * channel.on('data', (data) => capture.output(data, recorder.offsetSeconds));
  * client.on('data', (data) => capture.input(data, recorder.offsetSeconds));
- * const commands = await capture.finish(); // at the end of the session
+ * const count = await capture.finish(); // at the end of the session
  */
 export class CommandCapture {
   private readonly terminal: Terminal;
@@ -170,9 +176,9 @@ export class CommandCapture {
   private readonly queue: (QueuedEvent | undefined)[] = [];
   private queueHead = 0;
   private pumping = false;
-  private backlogBytes = 0;
+  private waitingBytes = 0;
   private overflowed = false;
-  private finishing: Promise<CapturedCommand[]> | undefined;
+  private finishing: Promise<number> | undefined;
   private ended = false;
   /** A bug of ours: capture stops (and is lossy), the session goes on. */
   private internalError: unknown;
@@ -214,7 +220,6 @@ export class CommandCapture {
   private shellPromptEnding: string | undefined;
   private continuationPrompt = '> ';
   private seq = 0;
-  private readonly commands: CapturedCommand[] = [];
 
   constructor(options: CommandCaptureOptions) {
     requireCount('cols', options.cols);
@@ -277,27 +282,39 @@ export class CommandCapture {
   }
 
   /**
-   * Drains the backlog and completes the last command; resolves with every command captured.
-   * Rejects with the first error `onCommand` threw, if it threw (every command was still offered).
+   * Drains the backlog and completes the last command; resolves with how many commands were
+   * captured. Each was given to `onCommand` as it completed and is not kept here: a long session
+   * must not hold every command's output. Rejects with the first error `onCommand` threw, if it
+   * threw (every command was still offered).
    */
-  finish(): Promise<CapturedCommand[]> {
+  finish(): Promise<number> {
     if (!this.finishing) {
       this.finishing = new Promise<void>((done) => this.enqueue({ kind: 'finish', done })).then(() => {
         if (this.callbackError !== undefined) throw this.callbackError;
-        return [...this.commands];
+        return this.seq;
       });
       this.ended = true;
     }
     return this.finishing;
   }
 
+  /** Enters whose lines the shell has not accepted yet: at most `MAX_PENDING_ENTERS`. */
+  get pendingEnters(): number {
+    return this.pending.length;
+  }
+
+  /** Bytes of output and input waiting to be analysed: at most `maxBacklogBytes`. */
+  get backlogBytes(): number {
+    return this.waitingBytes;
+  }
+
   private enqueueData(event: Extract<QueuedEvent, { bytes: number }>): void {
     if (this.ended) return;
-    if (this.backlogBytes + event.bytes > this.maxBacklogBytes) {
+    if (this.waitingBytes + event.bytes > this.maxBacklogBytes) {
       this.overflowed = true;
       return;
     }
-    this.backlogBytes += event.bytes;
+    this.waitingBytes += event.bytes;
     this.enqueue(event);
   }
 
@@ -327,7 +344,7 @@ export class CommandCapture {
         this.queueHead = 0;
       }
       if (event.kind === 'output' && holdable) {
-        this.backlogBytes -= event.bytes;
+        this.waitingBytes -= event.bytes;
         if (this.hold(event.data as Buffer)) return;
       } else if (event.kind === 'output') {
         const text = typeof event.data === 'string' ? event.data : this.outputDecoder.write(event.data);
@@ -335,9 +352,9 @@ export class CommandCapture {
           this.writePieces(text, 0, event.bytes);
           return;
         }
-        this.backlogBytes -= event.bytes;
+        this.waitingBytes -= event.bytes;
       } else if (event.kind === 'input') {
-        this.backlogBytes -= event.bytes;
+        this.waitingBytes -= event.bytes;
         const text = typeof event.data === 'string' ? event.data : this.inputDecoder.write(event.data);
         this.guard(() => this.readKeys(text, event.time, event.offsetSeconds));
       } else if (event.kind === 'resize') {
@@ -369,7 +386,7 @@ export class CommandCapture {
       if (end < text.length && this.internalError === undefined) {
         this.writePieces(text, end, bytes);
       } else {
-        this.backlogBytes -= bytes;
+        this.waitingBytes -= bytes;
         this.pump();
       }
     });
@@ -558,6 +575,7 @@ export class CommandCapture {
     const bracketed = this.terminal.modes.bracketedPasteMode;
     const movesDown = bracketed || kind === 'maybe' || line.inherited ? 0 : this.rowsBelowCursorInLine();
     this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown });
+    if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
   }
 
   /** Rows of the line being edited below the cursor's: readline moves down them before accepting. */
@@ -660,7 +678,6 @@ export class CommandCapture {
         // A line that is only a comment runs nothing: the status the shell reports after it is the previous command's.
         exitStatus: last && !isOnlyComment(text) ? candidate.exitStatus : null,
       };
-      this.commands.push(command);
       try {
         this.onCommand(command);
       } catch (error) {
@@ -686,10 +703,13 @@ export class CommandCapture {
 
 }
 
-/** An exec request (`ssh host 'uptime'`): the command is exactly what the client asked to run. */
-export function execCommand(text: string, time: Date, offsetSeconds: number, output: string, exitStatus: number | null): CapturedCommand {
+/**
+ * An exec request (`ssh host 'uptime'`): the command is exactly what the client asked to run.
+ * `cut`: the caller kept only the start of the output.
+ */
+export function execCommand(text: string, time: Date, offsetSeconds: number, output: string, exitStatus: number | null, cut = false): CapturedCommand {
   const plain = plainText(output, DEFAULT_MAX_OUTPUT_BYTES);
-  return { seq: 1, time, offsetSeconds, text, output: plain.text, outputTruncated: plain.truncated, exitStatus };
+  return { seq: 1, time, offsetSeconds, text, output: plain.text, outputTruncated: plain.truncated || cut, exitStatus };
 }
 
 /** A line the shell reads as a comment alone (`# step 2 done`). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Actor, AuthService } from '../identity/index.ts';
 import { AppError } from '../platform/errors.ts';
@@ -17,6 +17,30 @@ export interface GatewayDeps {
   /** The gateway's own host key (OpenSSH private key). */
   readonly hostKey: string;
   readonly logger?: Logger;
+  /** A connection that has not signed in within this many seconds is closed; 30 unless set. */
+  readonly authTimeoutSeconds?: number;
+  /** Connections not signed in yet, open at once; while full, new ones are closed at once. 64 unless set. */
+  readonly maxUnauthenticated?: number;
+}
+
+const DEFAULT_AUTH_TIMEOUT_SECONDS = 30;
+const DEFAULT_MAX_UNAUTHENTICATED = 64;
+/**
+ * Sign-in attempts per connection, as OpenSSH's MaxAuthTries: a signed public key, a password, a
+ * keyboard-interactive exchange. Neither the first `none` request (how a client learns the methods)
+ * nor asking whether a key would do counts, but a client asking more often than this is closed too.
+ */
+export const MAX_AUTH_TRIES = 6;
+/** How long a signed-in connection is given to close by itself after the gateway ends it at a stop. */
+const CLOSE_GRACE_MS = 2000;
+
+/** One TCP connection to the gateway, from accept to close. */
+interface Admission {
+  readonly socket: net.Socket;
+  /** The SSH connection on the socket, once its client has sent its version line. */
+  connection: ssh2.Connection | undefined;
+  signedIn: boolean;
+  readonly deadline: NodeJS.Timeout;
 }
 
 /**
@@ -48,12 +72,25 @@ const METHODS: Array<'publickey' | 'keyboard-interactive' | 'password'> = ['publ
  * the device. Agent forwarding, port forwarding, X11 and subsystems (sftp) are refused.
  */
 export class Gateway {
-  private server: ssh2.Server | undefined;
+  /** Accepts TCP connections and hands those it admits to the SSH server. */
+  private server: net.Server | undefined;
+  /** Open connections by the client's `address:port` (what ssh2 tells about a connection). */
+  private readonly admissions = new Map<string, Admission>();
+  private unauthenticated = 0;
+  private refusing = false;
 
   constructor(private readonly deps: GatewayDeps) {}
 
+  /** Connections open now that have not signed in. */
+  get unauthenticatedConnections(): number {
+    return this.unauthenticated;
+  }
+
   async listen(port: number, host: string): Promise<number> {
-    const server = new ssh2.Server({ hostKeys: [this.deps.hostKey], ident: 'Changegate' }, (connection, info) => this.accept(connection, info));
+    const ssh = new ssh2.Server({ hostKeys: [this.deps.hostKey], ident: 'Changegate' }, (connection, info) => this.accept(connection, info));
+    // ssh2 listens on its own net server, which admits everyone; the gateway's decides first, so a
+    // connection refused costs a socket and nothing more: no version line, no key exchange.
+    const server = net.createServer((socket) => this.admit(socket, ssh));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -65,34 +102,103 @@ export class Gateway {
     return (server.address() as AddressInfo).port;
   }
 
-  /** Stops accepting connections and ends the running sessions, telling their users. */
+  /**
+   * Stops accepting connections, ends the running sessions (telling their users), and ends every
+   * other connection: one still signing in at once, a signed-in one (at a prompt of the broker, or
+   * with nothing open) with a disconnect, destroyed if it does not close within a grace period.
+   */
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    for (const admission of this.admissions.values()) if (!admission.signedIn) admission.socket.destroy();
     await Promise.all(this.deps.live.all().map((session) => session.stop()));
+    for (const admission of this.admissions.values()) this.end(admission);
     await closed;
   }
 
+  /** Admits a TCP connection while fewer than the maximum are signing in, and gives it a deadline. */
+  private admit(socket: net.Socket, ssh: ssh2.Server): void {
+    const max = this.deps.maxUnauthenticated ?? DEFAULT_MAX_UNAUTHENTICATED;
+    if (!this.server || this.unauthenticated >= max || socket.remoteAddress === undefined) {
+      if (this.server && !this.refusing) {
+        // Once per episode: a flood must not flood the log too.
+        this.refusing = true;
+        this.deps.logger?.warn({ max, from: socket.remoteAddress }, 'gateway full: connections that have not signed in are refused');
+      }
+      socket.destroy();
+      return;
+    }
+    this.refusing = false;
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const seconds = this.deps.authTimeoutSeconds ?? DEFAULT_AUTH_TIMEOUT_SECONDS;
+    const admission: Admission = {
+      socket,
+      connection: undefined,
+      signedIn: false,
+      deadline: setTimeout(() => {
+        this.deps.logger?.info({ from: key, seconds }, 'gateway connection closed: not signed in in time');
+        socket.destroy();
+      }, seconds * 1000),
+    };
+    this.unauthenticated++;
+    this.admissions.set(key, admission);
+    socket.once('close', () => {
+      clearTimeout(admission.deadline);
+      if (!admission.signedIn) this.unauthenticated--;
+      this.admissions.delete(key);
+    });
+    ssh.injectSocket(socket);
+  }
+
+  /** Ends a connection politely (SSH disconnect), and surely after a grace period. */
+  private end(admission: Admission): void {
+    if (admission.connection) admission.connection.end();
+    else admission.socket.end();
+    setTimeout(() => admission.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
   private accept(connection: ssh2.Connection, info: ssh2.ClientInfo): void {
+    const admission = this.admissions.get(`${info.ip}:${info.port}`);
+    if (!admission) {
+      // Its socket closed between its version line and here.
+      connection.end();
+      return;
+    }
+    admission.connection = connection;
     let actor: Actor | undefined;
     let login = '';
+    let attempts = 0;
+    let queries = 0;
+    let asked = false;
     // Keystrokes are tiny packets: without this, Nagle's algorithm holds each echo ~40 ms.
     // ssh2's server-side Connection has setNoDelay, but its type declarations omit it.
     (connection as ssh2.Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
     (connection as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     connection.on('error', (error) => this.deps.logger?.debug({ err: error }, 'gateway connection error'));
     connection.on('authentication', (context) => {
+      if (context.method === 'publickey' && !context.signature) queries++;
+      else if (context.method !== 'none' || asked) attempts++;
+      asked = true;
+      if (queries > MAX_AUTH_TRIES) return this.tooManyAttempts(admission, info);
       login = context.username;
       const { username } = parseSessionTarget(context.username);
       void this.authenticate(context, username, info.ip).then((signedIn) => {
-        if (!signedIn) return;
+        if (!signedIn) {
+          if (attempts >= MAX_AUTH_TRIES) this.tooManyAttempts(admission, info);
+          return;
+        }
         // Known before accepting: 'ready' may follow at once.
         actor = signedIn;
         context.accept();
       });
     });
     connection.on('ready', () => {
+      if (!admission.signedIn) {
+        admission.signedIn = true;
+        this.unauthenticated--;
+        clearTimeout(admission.deadline);
+      }
       const signedIn = actor as Actor;
       const target = parseSessionTarget(login);
       connection.on('session', (acceptSession) => this.session(acceptSession(), signedIn, target, info));
@@ -101,6 +207,11 @@ export class Gateway {
       connection.on('request', (_accept, reject) => reject?.());
       connection.on('openssh.streamlocal', (_accept, reject) => reject());
     });
+  }
+
+  private tooManyAttempts(admission: Admission, info: ssh2.ClientInfo): void {
+    this.deps.logger?.info({ from: info.ip, max: MAX_AUTH_TRIES }, 'gateway connection closed: too many sign-in attempts');
+    this.end(admission);
   }
 
   /** Checks one sign-in attempt; the caller accepts when it returns the user, the method has rejected otherwise. */
@@ -274,6 +385,14 @@ class SshClientSide extends TerminalClient {
       this.channel.on('drain', done);
       this.channel.on('close', done);
     });
+  }
+
+  pauseInput(): void {
+    this.channel.pause();
+  }
+
+  resumeInput(): void {
+    this.channel.resume();
   }
 
   resize(cols: number, rows: number): void {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { retainedMemory } from '../../test/gateway-kit.ts';
 import { OutputBatch, type OutputBatchOptions, type OutputStream } from './output-batch.ts';
 
 function batch(options?: OutputBatchOptions): { output: OutputBatch; delivered: Array<[string, OutputStream]> } {
@@ -70,5 +71,24 @@ describe('OutputBatch', () => {
     output.add(Buffer.from('e'), 'stdout'); // an echo after the stream ended: out after the turn
     await nextTurn();
     expect(delivered[3]).toEqual(['e', 'stdout']);
+  });
+});
+
+describe('what a batch holds, measured', () => {
+  it('never holds a full batch (32 KiB) between calls, however much the device sends in one turn', () => {
+    let delivered = 0;
+    const output = new OutputBatch((data) => (delivered += data.length));
+    const before = retainedMemory();
+    let most = 0;
+    // 64 MiB in ssh2's largest channel packets (32 KiB) and in odd sizes, without a turn in between.
+    for (let k = 0; k < 4096; k++) {
+      output.add(Buffer.alloc(k % 2 === 0 ? 32 * 1024 : 777, 0x61), 'stdout');
+      most = Math.max(most, output.pendingBytes);
+    }
+    const held = retainedMemory() - before;
+    expect(most).toBeLessThan(32 * 1024);
+    expect(held).toBeLessThan(1024 * 1024); // a batch and the measure's own noise, of 64 MiB sent
+    output.flush();
+    expect(delivered).toBe(2048 * 32 * 1024 + 2048 * 777);
   });
 });

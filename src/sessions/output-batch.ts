@@ -62,6 +62,11 @@ export class OutputBatch {
     }
   }
 
+  /** Bytes waiting for delivery: under `maxBytes` between calls (a batch that reaches it goes at once). */
+  get pendingBytes(): number {
+    return this.bytes;
+  }
+
   /** Delivers what is waiting now. */
   flush(): void {
     if (this.scheduled?.kind === 'timeout') clearTimeout(this.scheduled.handle);

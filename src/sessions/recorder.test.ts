@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCast, Recorder, type CastEvent } from './recorder.ts';
+import { MAX_UNWRITTEN, parseCast, Recorder, type CastEvent } from './recorder.ts';
 
 const dirs: string[] = [];
 
@@ -85,5 +85,27 @@ describe('Recorder', () => {
     await rec.close();
     const { events } = parseCast(readFileSync(file, 'utf8'));
     expect(outputOf(events)).toBe(`${line.repeat(40_000)}mixé\r\n`);
+  });
+});
+
+describe('what the recorder holds', () => {
+  it('says it is behind once more than 16 Mi characters wait for the disk, and catches up', async () => {
+    const { recorder: rec, file } = await recorder();
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    // In one turn, as if the disk never answered: every write waits.
+    let k = 0;
+    while (rec.backlogged() === undefined) {
+      rec.output(chunk);
+      k++;
+      expect(k).toBeLessThan(1000);
+    }
+    expect(rec.unwrittenBytes).toBeGreaterThan(MAX_UNWRITTEN);
+    expect(rec.unwrittenBytes).toBeLessThan(MAX_UNWRITTEN + 2 * chunk.length);
+    // The session pauses the device on this promise; once written, the recorder is not behind.
+    await rec.backlogged();
+    expect(rec.backlogged()).toBeUndefined();
+    expect(rec.unwrittenBytes).toBe(0);
+    await rec.close();
+    expect(outputOf(parseCast(readFileSync(file, 'utf8')).events)).toHaveLength(k * chunk.length);
   });
 });

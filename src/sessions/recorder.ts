@@ -21,6 +21,8 @@ export interface RecordingHeader {
 const FLUSH_INTERVAL_MS = 1000;
 /** A buffer this large is written at once rather than waiting for the timer. */
 const FLUSH_BYTES = 64 * 1024;
+/** Characters handed to the file but not yet written beyond which the session waits (`backlogged`). */
+export const MAX_UNWRITTEN = 16 * 1024 * 1024;
 
 /**
  * Records a terminal session as an asciicast v2 file (https://docs.asciinema.org/manual/asciicast/v2/):
@@ -32,6 +34,8 @@ const FLUSH_BYTES = 64 * 1024;
 export class Recorder {
   private buffer: string[] = [];
   private bufferedBytes = 0;
+  /** Characters buffered or on their way to the file. */
+  private unwritten = 0;
   private writing: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
   private readonly decoders = new Map<string, StringDecoder>();
@@ -105,15 +109,29 @@ export class Recorder {
     this.buffer = [];
     this.bufferedBytes = 0;
     this.writing = this.writing.then(async () => {
-      if (this.failure) return;
       try {
-        await this.file.write(chunk);
+        if (!this.failure) await this.file.write(chunk);
       } catch (error) {
         // A full disk must not take the session down; the end of the session reports it.
         this.failure = error as Error;
+      } finally {
+        this.unwritten -= chunk.length;
       }
     });
     return this.writing;
+  }
+
+  /** Characters recorded but not yet written to the file. */
+  get unwrittenBytes(): number {
+    return this.unwritten;
+  }
+
+  /**
+   * When the file is written slower than the session runs (a slow disk): resolves once what was
+   * recorded has been written. Undefined while it keeps up; the session pauses the device meanwhile.
+   */
+  backlogged(): Promise<void> | undefined {
+    return this.unwritten > MAX_UNWRITTEN ? this.writing : undefined;
   }
 
   /** Writes the rest, syncs and closes the file, and returns its SHA-256. */
@@ -141,6 +159,7 @@ export class Recorder {
     const line = `${JSON.stringify(event)}\n`;
     this.buffer.push(line);
     this.bufferedBytes += line.length;
+    this.unwritten += line.length;
     const index = this.count++;
     for (const listener of this.listeners) listener(event, index);
     if (this.bufferedBytes >= FLUSH_BYTES) void this.flush();

@@ -49,6 +49,12 @@ export interface ClientSide {
    */
   ask(question: string, options: { echo: boolean; anyKey?: boolean; signal?: AbortSignal }): Promise<string | undefined>;
   onInput(listener: (data: Buffer) => void): void;
+  /**
+   * Stops reading the user's input until `resumeInput`: while the device reads slower than the
+   * user sends (a paste into a busy program), so that the gateway does not buffer it without bound.
+   */
+  pauseInput(): void;
+  resumeInput(): void;
   onResize(listener: (cols: number, rows: number) => void): void;
   onSignal(listener: (signal: string) => void): void;
   onEof(listener: () => void): void;
@@ -85,7 +91,10 @@ export interface SessionRunnerDeps {
 /** Exit status for "your request waits for approval", so scripts can tell it from a refusal (1). */
 export const EXIT_PENDING = 2;
 const EXIT_REFUSED = 1;
+/** An exec request's output kept for its command record (plain text cut to 64 KiB later). */
 const MAX_EXEC_OUTPUT = 64 * 1024;
+/** Captured commands waiting to be stored beyond which the device waits. */
+const MAX_UNSTORED_COMMANDS = 256;
 const DEFAULT_WARNINGS_MS = [5 * 60_000, 60_000];
 /** setTimeout holds at most this; longer waits re-arm. */
 const MAX_TIMER_MS = 2_147_000_000;
@@ -378,13 +387,17 @@ class LiveRun {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly capture: CommandCapture | undefined;
   private execOutput = '';
+  private execOutputCut = false;
   private commandWrites: Promise<void> = Promise.resolve();
+  private unstoredCommands = 0;
   private finishing: Promise<void> | undefined;
   private connection: ssh2.Client | undefined;
   private readonly output = new OutputBatch((data, stream) => this.relay(data, stream));
   /** The device's channel once open, and whether its output is paused for a slow reader. */
   private upstream: ssh2.ClientChannel | undefined;
   private paused = false;
+  /** Whether the user's input is paused while the device catches up with it. */
+  private inputPaused = false;
 
   constructor(
     private readonly deps: SessionRunnerDeps,
@@ -450,7 +463,19 @@ class LiveRun {
       // The capture must see what the device printed before this keystroke first.
       this.output.flush();
       this.bytesIn += data.length;
-      channel.write(data);
+      if (!channel.write(data) && !this.inputPaused) {
+        // The device's window is shut: stop reading the user until it drains.
+        this.inputPaused = true;
+        this.client.pauseInput();
+        const resume = () => {
+          channel.off('drain', resume);
+          channel.off('close', resume);
+          this.inputPaused = false;
+          this.client.resumeInput();
+        };
+        channel.on('drain', resume);
+        channel.on('close', resume);
+      }
       this.capture?.input(data, this.recorder.offsetSeconds);
     });
     this.client.onResize((cols, rows) => {
@@ -482,7 +507,7 @@ class LiveRun {
     else this.client.writeError(data);
     this.recorder.output(data, stream);
     this.observe(data);
-    const waiting = this.upstream && !this.paused ? this.client.backlogged() : undefined;
+    const waiting = this.upstream && !this.paused ? this.behind() : undefined;
     if (waiting && this.upstream) {
       // Stop reading from the device: ssh2 then stops opening its window, and the device waits.
       const channel = this.upstream;
@@ -497,13 +522,29 @@ class LiveRun {
     }
   }
 
+  /**
+   * Whatever the device's output goes to and is behind (the user, the recording's file, the
+   * command store): resolves once all have caught up. The device is paused meanwhile.
+   */
+  private behind(): Promise<unknown> | undefined {
+    const waits = [this.client.backlogged(), this.recorder.backlogged(), this.unstoredCommands > MAX_UNSTORED_COMMANDS ? this.commandWrites : undefined].filter(
+      (wait) => wait !== undefined,
+    );
+    return waits.length > 0 ? Promise.all(waits) : undefined;
+  }
+
   private observe(data: Buffer): void {
     if (this.capture) this.capture.output(data, this.recorder.offsetSeconds);
-    else if (this.execOutput.length < MAX_EXEC_OUTPUT) this.execOutput += data.toString('utf8');
+    else if (this.execOutput.length + data.length <= MAX_EXEC_OUTPUT) this.execOutput += data.toString('utf8');
+    else {
+      this.execOutputCut = true;
+      if (this.execOutput.length < MAX_EXEC_OUTPUT) this.execOutput += data.subarray(0, MAX_EXEC_OUTPUT - this.execOutput.length).toString('utf8');
+    }
   }
 
   private store(command: CapturedCommand): void {
     this.recorder.marker(command.text);
+    this.unstoredCommands++;
     this.commandWrites = this.commandWrites
       .then(() =>
         insertCommand(this.deps.db, {
@@ -517,7 +558,8 @@ class LiveRun {
           exit_status: command.exitStatus,
         }),
       )
-      .catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'storing a captured command failed'));
+      .catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'storing a captured command failed'))
+      .finally(() => this.unstoredCommands--);
   }
 
   private scheduleWindow(): void {
@@ -561,7 +603,7 @@ class LiveRun {
     if (this.capture) {
       await this.capture.finish().catch(() => []);
     } else {
-      this.store(execCommand(this.client.command ?? '', this.startedAt, 0, this.execOutput, this.exitStatus));
+      this.store(execCommand(this.client.command ?? '', this.startedAt, 0, this.execOutput, this.exitStatus, this.execOutputCut));
     }
     await this.commandWrites;
     const { sha256 } = await this.recorder.close();

@@ -9,7 +9,7 @@ import { errors, isAppError } from '../platform/errors.ts';
 import type { Api } from '../platform/http.ts';
 import { parseSessionTarget } from './session.ts';
 import type { SessionRunner } from './session-runner.ts';
-import type { SessionService } from './session.service.ts';
+import type { SessionService, Watcher } from './session.service.ts';
 import { TerminalClient } from './terminal-client.ts';
 
 const SessionSchema = Type.Object({
@@ -144,18 +144,26 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
     (socket, request) => {
       let stop: (() => void) | undefined;
       socket.on('close', () => stop?.());
+      const watcher: Watcher = {
+        send: (event) => socket.send(JSON.stringify(event)),
+        behindBytes: () => socket.bufferedAmount,
+        drop: () => {
+          const error = { code: 'watcher_too_slow', message: 'The watch fell too far behind the session and was ended: watch again to catch up from the recording.' };
+          socket.send(JSON.stringify({ type: 'error', error }));
+          socket.close(4008, error.code);
+        },
+        get closed() {
+          return socket.readyState !== socket.OPEN;
+        },
+      };
       void (async () => {
         if (!sameOrigin(request)) throw errors.forbidden('Cross-origin WebSocket refused.');
         const actor = actorOf(request);
-        stop = await sessions.watch(
-          actor,
-          request.params.session,
-          (event) => socket.send(JSON.stringify(event)),
-          () => {
-            socket.send(JSON.stringify({ type: 'end' }));
-            socket.close(1000, 'session ended');
-          },
-        );
+        stop = await sessions.watch(actor, request.params.session, watcher, () => {
+          socket.send(JSON.stringify({ type: 'end' }));
+          socket.close(1000, 'session ended');
+        });
+        if (watcher.closed) stop();
       })().catch((error: unknown) => closeWithError(socket, error));
     },
   );
@@ -226,6 +234,14 @@ class WebClientSide extends TerminalClient {
 
   writeError(data: Buffer | string): void {
     this.write(data);
+  }
+
+  pauseInput(): void {
+    this.socket.pause();
+  }
+
+  resumeInput(): void {
+    this.socket.resume();
   }
 
   /** The browser reads slower than the device writes while the socket holds more than this. */

@@ -1,4 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import type { Kysely } from 'kysely';
 import { findChangeByName } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
@@ -9,7 +11,7 @@ import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import type { LiveSessions } from './live.ts';
-import { parseCast, sha256OfFile, type CastEvent } from './recorder.ts';
+import { sha256OfFile, type CastEvent } from './recorder.ts';
 import { presentCommand, presentSession, type CommandView, type SessionRow, type SessionView } from './session.ts';
 import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, listSessions, orphanedSessions, requestNumbers } from './session.store.ts';
 
@@ -23,6 +25,59 @@ export interface SessionListFilter {
   /** Sessions that ran a command containing this text (e.g. `rm -rf`). */
   readonly command?: string;
   readonly limit?: number;
+}
+
+/**
+ * How far a watcher may fall behind a live session, in characters of events not yet taken, before
+ * it is dropped: a few seconds of heavy output (a terminal streams 15–30 MB/s at most).
+ */
+export const MAX_WATCH_BEHIND_BYTES = 8 * 1024 * 1024;
+
+/** Someone watching a session: where its events go, and how far behind they are. */
+export interface Watcher {
+  send(event: CastEvent): void;
+  /** Characters sent but not yet taken by the watcher (a WebSocket's `bufferedAmount`). */
+  behindBytes(): number;
+  /** The watcher fell too far behind the live session; it is told so and disconnected. */
+  drop(): void;
+  readonly closed: boolean;
+}
+
+/**
+ * Sends a recording's events to a watcher, a line of the file at a time, waiting while the watcher
+ * is behind, so that replaying a long recording holds a line and the watcher's bound, not the
+ * file. Stops at a torn last line (a crash mid-write) or when `stopped()`; returns the events sent.
+ */
+async function replayRecording(file: string, watcher: Watcher, stopped: () => boolean): Promise<number> {
+  let count = 0;
+  let header = true;
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  // A recording not written yet (or gone) replays as nothing, as before.
+  input.on('error', () => lines.close());
+  try {
+    for await (const line of lines) {
+      if (stopped() || watcher.closed) break;
+      if (line.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        break;
+      }
+      if (header) {
+        header = false;
+        continue;
+      }
+      watcher.send(value as CastEvent);
+      count++;
+      while (watcher.behindBytes() > MAX_WATCH_BEHIND_BYTES / 2 && !watcher.closed && !stopped()) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+  return count;
 }
 
 /** A session is silent this long before another instance declares it interrupted. */
@@ -85,10 +140,14 @@ export class SessionService {
   }
 
   /**
-   * Follows a session with Session.Watch: the events recorded so far, then each new one. `onEnd`
-   * is called when the session ends (or at once for an ended session, after its events).
+   * Follows a session with Session.Watch: the events recorded so far, read from the file a line at
+   * a time and sent as fast as the watcher takes them, then each new one. `onEnd` is called when
+   * the session ends (or at once for an ended session, after its events). A watcher that falls
+   * behind the live session by more than `MAX_WATCH_BEHIND_BYTES` (events waiting while the file
+   * is replayed, or unsent in its socket) is dropped (`watcher.drop()`): the session never waits
+   * for a watcher, and the gateway keeps no unbounded output for one.
    */
-  async watch(actor: Actor, ref: string, onEvent: (event: CastEvent) => void, onEnd: () => void): Promise<() => void> {
+  async watch(actor: Actor, ref: string, watcher: Watcher, onEnd: () => void): Promise<() => void> {
     const session = await this.deps.db.transaction().execute(async (trx) => {
       const found = await this.visible(trx, actor, ref);
       if (!(await hasPrivilege(trx, actor, 'Session.Watch', inPartition(found.partition_id)))) {
@@ -97,32 +156,50 @@ export class SessionService {
       return found;
     });
     const queued: Array<[CastEvent, number]> = [];
+    let queuedBytes = 0;
     let replayed = -1;
+    let dropped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let unsubscribe: (() => void) | undefined;
+    const stop = () => {
+      if (timer) clearInterval(timer);
+      unsubscribe?.();
+    };
+    const drop = () => {
+      if (dropped) return;
+      dropped = true;
+      stop();
+      queued.length = 0;
+      watcher.drop();
+    };
     const live = this.deps.live.get(session.id);
-    const unsubscribe = this.deps.live.follow(session.id, (event, index) => {
-      if (replayed < 0) queued.push([event, index]);
-      else if (index >= replayed) onEvent(event);
+    unsubscribe = this.deps.live.follow(session.id, (event, index) => {
+      if (dropped) return;
+      if (replayed < 0) {
+        queued.push([event, index]);
+        queuedBytes += event[2].length;
+        if (queuedBytes > MAX_WATCH_BEHIND_BYTES) drop();
+      } else if (index >= replayed) {
+        if (watcher.behindBytes() > MAX_WATCH_BEHIND_BYTES) drop();
+        else watcher.send(event);
+      }
     });
     await live?.recorder.flush();
-    const { events } = parseCast(await readFile(session.recording_path, 'utf8').catch(() => ''));
-    for (const event of events) onEvent(event);
-    replayed = events.length;
-    for (const [event, index] of queued) if (index >= replayed) onEvent(event);
+    const count = await replayRecording(session.recording_path, watcher, () => dropped);
+    if (dropped) return () => {};
+    replayed = count;
+    for (const [event, index] of queued.splice(0)) if (index >= replayed) watcher.send(event);
     if (!unsubscribe) {
       onEnd();
       return () => {};
     }
-    const timer = setInterval(() => {
+    timer = setInterval(() => {
       if (!this.deps.live.get(session.id)) {
-        clearInterval(timer);
-        unsubscribe();
+        stop();
         onEnd();
       }
     }, 250);
-    return () => {
-      clearInterval(timer);
-      unsubscribe();
-    };
+    return stop;
   }
 
   /** Ends a running session with Session.Terminate; its user sees who ended it. */

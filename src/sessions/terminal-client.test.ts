@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { TerminalClient } from './terminal-client.ts';
+import { clampTerminalSize, MAX_COLS, MAX_ROWS, TerminalClient } from './terminal-client.ts';
 
 /** The user's end of a session with nothing behind it: what it echoes is kept, what it is sent comes from the test. */
 class TestTerminal extends TerminalClient {
   echoed = '';
-  constructor() {
-    super({ kind: 'shell', interactive: true, term: 'xterm', cols: 80, rows: 24, sourceIp: '127.0.0.1', sourcePort: null });
+  constructor(cols = 80, rows = 24) {
+    super({ kind: 'shell', interactive: true, term: 'xterm', cols, rows, sourceIp: '127.0.0.1', sourcePort: null });
+  }
+  resize(cols: number, rows: number): void {
+    this.resized(cols, rows);
   }
   type(data: string | Buffer): void {
     this.received(Buffer.isBuffer(data) ? data : Buffer.from(data));
@@ -18,6 +21,13 @@ class TestTerminal extends TerminalClient {
   }
   backlogged(): undefined {
     return undefined;
+  }
+  paused = false;
+  pauseInput(): void {
+    this.paused = true;
+  }
+  resumeInput(): void {
+    this.paused = false;
   }
   protected end(): void {}
 }
@@ -44,5 +54,44 @@ describe('what a user can make the gateway hold before a session opens', () => {
     // Once the session listens, input goes straight through, unbounded by the typed-ahead limit.
     terminal.type(Buffer.alloc(100 * 1024, 7));
     expect(handed.at(-1)?.length).toBe(100 * 1024);
+  });
+
+  it('pauses the user at the typed-ahead bound instead of dropping, and reads again for a prompt and for the session', async () => {
+    const terminal = new TestTerminal();
+    terminal.type(Buffer.alloc(60 * 1024, 1));
+    expect(terminal.paused).toBe(false);
+    terminal.type(Buffer.alloc(8 * 1024, 2)); // crosses the bound: kept, and the user waits
+    expect(terminal.paused).toBe(true);
+    const answer = terminal.ask('Justification: ', { echo: false });
+    expect(terminal.paused).toBe(false);
+    terminal.type('because\r');
+    expect(await answer).toBe('because');
+    terminal.type(Buffer.alloc(1024, 3)); // full: dropped, and paused again
+    expect(terminal.paused).toBe(true);
+    const handed: Buffer[] = [];
+    terminal.onInput((data) => handed.push(data));
+    expect(terminal.paused).toBe(false);
+    expect(Buffer.concat(handed).length).toBe(68 * 1024);
+  });
+});
+
+describe('terminal sizes', () => {
+  it('clamps what a client asks for to 1 × 1 … 1000 × 500, at the start and at each resize', () => {
+    expect(clampTerminalSize(20000, 20000)).toEqual({ cols: MAX_COLS, rows: MAX_ROWS });
+    expect(clampTerminalSize(0, -5)).toEqual({ cols: 1, rows: 1 });
+    expect(clampTerminalSize(200.7, 60)).toEqual({ cols: 200, rows: 60 });
+    expect(clampTerminalSize(Number.NaN, Number.POSITIVE_INFINITY)).toEqual({ cols: 1, rows: 1 });
+
+    const terminal = new TestTerminal(20000, 20000);
+    expect([terminal.cols, terminal.rows]).toEqual([1000, 500]);
+    const heard: Array<[number, number]> = [];
+    terminal.onResize((cols, rows) => heard.push([cols, rows]));
+    terminal.resize(65535, 65535);
+    terminal.resize(200, 60);
+    expect(heard).toEqual([
+      [1000, 500],
+      [200, 60],
+    ]);
+    expect([terminal.cols, terminal.rows]).toEqual([200, 60]);
   });
 });

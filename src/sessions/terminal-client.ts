@@ -3,8 +3,24 @@ import type { ClientSide } from './session-runner.ts';
 
 /** The longest answer a prompt keeps (a justification, an account, a code). */
 const MAX_ANSWER = 2000;
-/** How much typing ahead of a session's start is kept for it. */
-const MAX_TYPED_AHEAD = 64 * 1024;
+/**
+ * How much typing ahead of a session's start is kept for it (and the chunk that crosses it). At
+ * the bound the user's input is paused until the device is connected; what a client sends anyway
+ * is dropped.
+ */
+export const MAX_TYPED_AHEAD = 64 * 1024;
+/**
+ * The largest terminal a session gets. The capture's emulator holds every cell of the screen and
+ * its scrollback (12 bytes each): 1000 × 500 costs about 12 MB, 20000 × 20000 about 5 GB.
+ */
+export const MAX_COLS = 1000;
+export const MAX_ROWS = 500;
+
+/** A terminal size the user asked for, within 1 × 1 and `MAX_COLS` × `MAX_ROWS`. */
+export function clampTerminalSize(cols: number, rows: number): { cols: number; rows: number } {
+  const clamp = (value: number, max: number) => (Number.isFinite(value) ? Math.min(max, Math.max(1, Math.floor(value))) : 1);
+  return { cols: clamp(cols, MAX_COLS), rows: clamp(rows, MAX_ROWS) };
+}
 
 export interface TerminalClientInit {
   readonly kind: SessionKind;
@@ -38,6 +54,8 @@ export abstract class TerminalClient implements ClientSide {
   private inputListener: ((data: Buffer) => void) | undefined;
   private typedAhead: Buffer[] = [];
   private typedAheadBytes = 0;
+  /** The input is paused because the typed-ahead buffer is full. */
+  private typedAheadFull = false;
   private pendingAsk: ((data: Buffer) => void) | undefined;
   private readonly resizeListeners: Array<(cols: number, rows: number) => void> = [];
   private readonly signalListeners: Array<(signal: string) => void> = [];
@@ -48,8 +66,10 @@ export abstract class TerminalClient implements ClientSide {
     this.kind = init.kind;
     this.interactive = init.interactive;
     this.term = init.term;
-    this.cols = init.cols;
-    this.rows = init.rows;
+    // Whatever the client asked for, the device, the recording and the capture see this size.
+    const size = clampTerminalSize(init.cols, init.rows);
+    this.cols = size.cols;
+    this.rows = size.rows;
     this.sourceIp = init.sourceIp;
     this.sourcePort = init.sourcePort;
     this.notices = init.notices ?? [];
@@ -59,11 +79,15 @@ export abstract class TerminalClient implements ClientSide {
   abstract write(data: Buffer | string): void;
   abstract writeError(data: Buffer | string): void;
   abstract backlogged(): Promise<void> | undefined;
+  abstract pauseInput(): void;
+  abstract resumeInput(): void;
   protected abstract end(status: number | null, signal?: string): void;
 
   ask(question: string, options: { echo: boolean; anyKey?: boolean; signal?: AbortSignal }): Promise<string | undefined> {
     if (this.closed || options.signal?.aborted) return Promise.resolve(undefined);
     if (question) this.write(question);
+    // The answer must get through, even behind a full typed-ahead buffer.
+    this.releaseTypedAhead();
     return new Promise((resolve) => {
       let answer = '';
       const withdraw = () => done(undefined);
@@ -106,6 +130,13 @@ export abstract class TerminalClient implements ClientSide {
     this.typedAhead = [];
     this.typedAheadBytes = 0;
     for (const data of ahead) listener(data);
+    this.releaseTypedAhead();
+  }
+
+  private releaseTypedAhead(): void {
+    if (!this.typedAheadFull) return;
+    this.typedAheadFull = false;
+    this.resumeInput();
   }
 
   onResize(listener: (cols: number, rows: number) => void): void {
@@ -134,17 +165,25 @@ export abstract class TerminalClient implements ClientSide {
   protected received(data: Buffer): void {
     if (this.pendingAsk) this.pendingAsk(data);
     else if (this.inputListener) this.inputListener(data);
-    else if (this.typedAheadBytes + data.length <= MAX_TYPED_AHEAD) {
-      // Typed before the session opened, kept for it; a flood past the bound is dropped, not held.
-      this.typedAhead.push(data);
-      this.typedAheadBytes += data.length;
+    else {
+      // Sent before the session opened (typing, or an exec's piped input), kept for it up to the
+      // bound; then the user's side waits, and what a client sends regardless is dropped, not held.
+      if (this.typedAheadBytes < MAX_TYPED_AHEAD) {
+        this.typedAhead.push(data);
+        this.typedAheadBytes += data.length;
+      }
+      if (this.typedAheadBytes >= MAX_TYPED_AHEAD && !this.typedAheadFull) {
+        this.typedAheadFull = true;
+        this.pauseInput();
+      }
     }
   }
 
   protected resized(cols: number, rows: number): void {
-    this.cols = cols;
-    this.rows = rows;
-    this.resizeListeners.forEach((listener) => listener(cols, rows));
+    const size = clampTerminalSize(cols, rows);
+    this.cols = size.cols;
+    this.rows = size.rows;
+    this.resizeListeners.forEach((listener) => listener(size.cols, size.rows));
   }
 
   protected signalled(name: string): void {

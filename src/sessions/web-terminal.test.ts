@@ -38,6 +38,10 @@ class WebTerminal {
     this.socket.send(JSON.stringify({ type: 'input', data }));
   }
 
+  resize(cols: number, rows: number): void {
+    this.socket.send(JSON.stringify({ type: 'resize', cols, rows }));
+  }
+
   close(): void {
     this.socket.close();
   }
@@ -110,6 +114,43 @@ describe('the web terminal: a brokered, recorded session over a WebSocket', () =
     const file = path.join(dir, 'web.cast');
     writeFileSync(file, recording.body);
     expect((await run('asciinema', ['play', '-i', '0.05', file], { timeout: 30_000 })).stdout).toContain('web-42-works');
+  });
+
+  it('clamps a resize to 20000 × 20000 to 1000 × 500 for the device and the recording, and passes 200 × 60 on', async () => {
+    expect((await alice.client.post('/requests', { device: 'web01' })).status).toBeLessThan(300);
+    const pending = (await carol.client.get('/requests?scope=approvals&status=pending')).body as Array<{ number: number }>;
+    for (const request of pending) expect((await carol.client.post(`/requests/${request.number}/approve`, { comment: 'go' })).status).toBe(200);
+    const terminal = new WebTerminal(terminalUrl('web01'), { cookie: cookieOf(alice.client), origin: base });
+    const sttySize = async (): Promise<string> => {
+      const before = terminal.screen.text.length;
+      terminal.type('echo "size=$(stty size)."\r');
+      const size = () => /size=(\d+ \d+)\./.exec(terminal.screen.text.slice(before))?.[1];
+      await waitUntil(async () => size(), 'stty size');
+      return size() as string;
+    };
+    try {
+      await terminal.screen.waitFor(PROMPT);
+      expect(await sttySize()).toBe('30 100');
+      terminal.resize(20000, 20000);
+      expect(await sttySize()).toBe('500 1000');
+      terminal.resize(200, 60);
+      expect(await sttySize()).toBe('60 200');
+      terminal.type('exit\r');
+      await terminal.closed;
+    } finally {
+      terminal.close();
+    }
+    const session = await waitUntil(async () => {
+      const rows = (await t.admin.get('/sessions?device=web01&limit=1')).body;
+      return rows[0]?.live === false ? rows[0] : undefined;
+    }, 'the web session to be stored');
+    const cast = String((await t.admin.get(`/sessions/${session.number}/recording`)).body);
+    const resizes = cast
+      .split('\n')
+      .slice(1)
+      .filter((line) => line.includes('"r"'))
+      .map((line) => (JSON.parse(line) as [number, string, string])[2]);
+    expect(resizes).toEqual(['1000x500', '200x60']);
   });
 
   /**
