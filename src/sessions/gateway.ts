@@ -174,7 +174,6 @@ export class Gateway {
     // Keystrokes are tiny packets: without this, Nagle's algorithm holds each echo ~40 ms.
     // ssh2's server-side Connection has setNoDelay, but its type declarations omit it.
     (connection as ssh2.Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
-    (connection as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     connection.on('error', (error) => this.deps.logger?.debug({ err: error }, 'gateway connection error'));
     connection.on('authentication', (context) => {
       if (context.method === 'publickey' && !context.signature) queries++;
