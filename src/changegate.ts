@@ -299,7 +299,7 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
   const core = await openChangegate({ ...options, logger });
   const { services, database, config } = core;
   try {
-    const app = await createHttpServer({ logger, version: VERSION });
+    const app = await createHttpServer({ logger, version: VERSION, trustedProxies: config.trustedProxies });
     await app.register(
       async (api) => {
         registerAuthentication(api, services.auth);

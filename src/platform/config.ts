@@ -39,6 +39,11 @@ export interface Config {
   readonly signInLimitPerUser: number;
   /** The window of both sign-in limits, in seconds. */
   readonly signInLimitWindowSeconds: number;
+  /**
+   * Reverse proxies or load balancers (CIDRs) whose `X-Forwarded-For` names the client: only then
+   * do sign-in limits, lockout and session records see the client's address instead of the proxy's.
+   */
+  readonly trustedProxies: readonly string[];
   /** SSH connections that have not signed in yet, open at once; new ones are refused while full. */
   readonly gatewayMaxUnauthenticated: number;
   /** An SSH connection that has not signed in within this many seconds is closed. */
@@ -161,6 +166,7 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     fallback: 60,
     parse: integer(1, 86_400, 'seconds'),
   },
+  trustedProxies: { key: 'trustedProxies', env: 'CHANGEGATE_TRUSTED_PROXIES', fallback: [], parse: (raw) => parseCidrList(raw) },
   gatewayMaxUnauthenticated: {
     key: 'gatewayMaxUnauthenticated',
     env: 'CHANGEGATE_GATEWAY_MAX_UNAUTHENTICATED',

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
+import { ADMIN_PASSWORD, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './http.ts';
 
 describe('jsonNestsDeeperThan', () => {
@@ -133,6 +133,48 @@ describe('security headers', () => {
     for (const [, attributes, body] of scripts) {
       expect(attributes).toMatch(/src="\/api\/docs\//);
       expect(body?.trim()).toBe('');
+    }
+  });
+});
+
+describe('the client address behind a reverse proxy', () => {
+  const login = (t: TestChangegate, forwardedFor: string, password: string) =>
+    t.cg.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+      payload: JSON.stringify({ username: 'admin', password }),
+    });
+  const failUntilRefused = async (t: TestChangegate, forwardedFor: (attempt: number) => string) => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const answer = await login(t, forwardedFor(attempt), 'not the password');
+      if (answer.statusCode === 429) return attempt;
+      expect([401, 423]).toContain(answer.statusCode);
+    }
+    throw new Error('never refused');
+  };
+
+  it('is the forwarded one only from a trusted proxy: one client hitting the limit leaves the others behind the proxy alone', async () => {
+    const t = await startTestChangegate('pglite', { CHANGEGATE_TRUSTED_PROXIES: '127.0.0.1/32' });
+    try {
+      expect(await failUntilRefused(t, () => '203.0.113.5')).toBe(10);
+      const other = await login(t, '203.0.113.6', ADMIN_PASSWORD);
+      expect(other.statusCode).toBe(200);
+      const failures = (await t.admin.get('/events?action=auth.login.failure&limit=1000')).body as { data: { sourceIp: string } }[];
+      expect(failures.map((event) => event.data.sourceIp)).toContain('203.0.113.5');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is the socket peer otherwise: a forged X-Forwarded-For does not buy fresh attempts', async () => {
+    const t = await startTestChangegate('pglite');
+    try {
+      expect(await failUntilRefused(t, (attempt) => `198.51.100.${attempt}`)).toBe(10);
+      const failures = (await t.admin.get('/events?action=auth.login.failure&limit=1000')).body as { data: { sourceIp: string } }[];
+      expect(new Set(failures.map((event) => event.data.sourceIp))).toEqual(new Set(['127.0.0.1']));
+    } finally {
+      await t.close();
     }
   });
 });

@@ -45,6 +45,11 @@ const CONTENT_SECURITY_POLICY = {
 export interface HttpOptions {
   readonly logger: Logger;
   readonly version: string;
+  /**
+   * Proxies (CIDRs) whose `X-Forwarded-For` is believed. Empty: the client is the socket's peer,
+   * and a forwarded header, which anyone can send, is ignored.
+   */
+  readonly trustedProxies?: readonly string[];
 }
 
 /**
@@ -56,6 +61,7 @@ export async function createHttpServer(options: HttpOptions): Promise<Api> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
+    trustProxy: options.trustedProxies && options.trustedProxies.length > 0 ? [...options.trustedProxies] : false,
     // Unknown fields are an error the caller should hear about, not something silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
