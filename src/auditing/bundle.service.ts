@@ -192,6 +192,12 @@ export class BundleService {
   async promote(actor: Actor, bundle: unknown, request: PromoteRequest): Promise<PromoteResult> {
     const read = readBundle(bundle);
     if (!read.ok) throw errors.validation(`The bundle to promote is not valid: ${read.problems.map((p) => `${p.path} ${p.message}`).join('; ')}.`, read.problems);
+    // An empty bundle would need no privilege at all, and only carry the caller's token to the target.
+    if (read.bundle.objects.length === 0) {
+      throw errors.validation('The bundle to promote holds no object: export what you want to promote, or keep at least one object in it.', [
+        { path: '/body/bundle/objects', message: 'must hold at least one object' },
+      ]);
+    }
     await this.deps.db.transaction().execute((trx) => requireCreatePrivileges(trx, actor, read.bundle));
     const target = this.target(request.target);
     const report = await this.send(target, request, read.bundle);

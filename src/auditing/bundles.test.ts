@@ -223,6 +223,13 @@ describe.each(DATABASE_KINDS)('export, import and promotion on %s', (kind) => {
       expect([refused.status, refused.body.error.code]).toEqual([403, 'forbidden']);
       expect(refused.body.error.message).toContain('the AuditingRule.Create privilege for partition Finance');
     }
+    // An empty bundle needs no privilege to create anything: it is refused, not sent as a token relay,
+    // and the refusal names no target (those who may not see the targets do not learn them here).
+    const nobody = await buildUser(source, { grants: [] });
+    const empty = await nobody.client.post('/audit/promote', { target: 'trap', token: 'cg_guess', dryRun: true, bundle: { ...bundle, objects: [] } });
+    expect([empty.status, empty.body.error.code, empty.body.error.details.problems]).toEqual([400, 'validation_failed', [{ path: '/body/bundle/objects', message: 'must hold at least one object' }]]);
+    const unknownTarget = await nobody.client.post('/audit/promote', { target: 'no-such-target', token: 'cg_guess', bundle });
+    expect([unknownTarget.status, JSON.stringify(unknownTarget.body)]).toEqual([403, expect.not.stringContaining('trap')]);
 
     // One who may create rules in Finance promotes a rule of Finance; its partition, not without Partition.Create.
     const author = await buildUser(source, { grants: [{ privilege: 'AuditingRule.View', partition: 'Finance' }, { privilege: 'AuditingRule.Create', partition: 'Finance' }] });

@@ -82,11 +82,12 @@ export class WebhookService {
   }
 
   async create(actor: Actor, input: NewWebhook): Promise<WebhookWithSecret> {
+    await this.requireAdministrator(actor);
+    const problems = await this.problems(input);
+    if (problems.length > 0) throw errors.validation('The webhook cannot be created: fix the fields listed.', problems);
     return this.uniqueName(input.name, () =>
       this.deps.db.transaction().execute(async (trx) => {
         await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
-        const problems = await this.problems(input);
-        if (problems.length > 0) throw errors.validation('The webhook cannot be created: fix the fields listed.', problems);
         if (await findWebhookByName(trx, input.name)) throw errors.alreadyExists('webhook', input.name);
         const partition = await findPartitionByName(trx, GLOBAL_PARTITION);
         if (!partition) throw new Error(`the ${GLOBAL_PARTITION} partition is missing`);
@@ -113,12 +114,13 @@ export class WebhookService {
   }
 
   async update(actor: Actor, id: string, patch: WebhookPatch): Promise<WebhookView> {
+    await this.requireAdministrator(actor);
+    const problems = await this.problems(patch);
+    if (problems.length > 0) throw errors.validation('The webhook cannot be saved: fix the fields listed.', problems);
     return this.uniqueName(patch.name, () =>
       this.deps.db.transaction().execute(async (trx) => {
         await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
         const webhook = await this.existing(trx, id);
-        const problems = await this.problems(patch);
-        if (problems.length > 0) throw errors.validation('The webhook cannot be saved: fix the fields listed.', problems);
         if (patch.name !== undefined && patch.name !== webhook.name && (await findWebhookByName(trx, patch.name))) {
           throw errors.alreadyExists('webhook', patch.name);
         }
@@ -138,6 +140,15 @@ export class WebhookService {
         return presentWebhook(updated);
       }),
     );
+  }
+
+  /**
+   * The privilege check before a URL is checked: resolving its name can take seconds, so it runs
+   * outside any transaction (one would hold a database connection all that time), and only for
+   * those who may save webhooks. The write's transaction checks the privilege again.
+   */
+  private async requireAdministrator(actor: Actor): Promise<void> {
+    await this.deps.db.transaction().execute((trx) => requirePrivilege(trx, actor, 'User.Admin', SYSTEM));
   }
 
   /** Deletes a webhook with its deliveries, sent or not. */

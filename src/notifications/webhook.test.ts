@@ -301,7 +301,14 @@ describe.each(DATABASE_KINDS)('webhook addresses on %s', (kind) => {
   let receiver: WebhookReceiver;
   /** The test's DNS: names it knows, and `.invalid` names that do not resolve; the rest (localhost) is the system's. */
   const zone = new Map<string, string[]>();
+  /** Names whose answer the test holds back, as a slow DNS server would. */
+  const slow = new Map<string, { asked(): void; answer: Promise<string[]> }>();
   const dns: Resolver = async (name) => {
+    const held = slow.get(name);
+    if (held) {
+      held.asked();
+      return held.answer;
+    }
     const known = zone.get(name);
     if (known) return known;
     if (name.endsWith('.invalid')) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
@@ -352,6 +359,19 @@ describe.each(DATABASE_KINDS)('webhook addresses on %s', (kind) => {
     expect(await stored()).toEqual(before);
     expect((await n.admin.get(`/webhooks/${kept.body.webhook.id}`)).body).toMatchObject({ url: 'https://hooks.public.test/in', version: 1 });
     expect(receiver.received.size).toBe(0);
+  });
+
+  it('looks a name up outside any transaction: a slow DNS server holds no database connection', async () => {
+    let answer: (addresses: string[]) => void = () => {};
+    let asked: () => void = () => {};
+    const lookingUp = new Promise<void>((resolve) => (asked = resolve));
+    slow.set('hooks.slow.test', { asked, answer: new Promise((resolve) => (answer = resolve)) });
+    const saving = n.admin.post('/webhooks', { name: 'slow', url: 'https://hooks.slow.test/in', kinds: ['slow.kind'] });
+    await lookingUp;
+    // While the name is being looked up, the server (one connection on PGlite) still answers.
+    expect((await n.admin.get('/webhooks')).status).toBe(200);
+    answer(['93.184.215.15']);
+    expect((await saving).status).toBe(201);
   });
 
   it('resolves again at delivery: a name that now leads to 127.0.0.1 is refused for good, and the receiver hears nothing', async () => {
