@@ -46,11 +46,21 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   /** SSH connections that have not signed in yet, open at once; new ones are refused while full. */
   readonly gatewayMaxUnauthenticated: number;
+  /** The name the event log's checkpoints carry (C2SP tlog-checkpoint origin); undefined derives it from the public URL. */
+  readonly logOrigin: string | undefined;
+  /** The Ed25519 key that signs checkpoints (a C2SP signed-note private key); undefined uses `<dataDir>/log-signing.key`. */
+  readonly logSigningKey: string | undefined;
+  /** A checkpoint is signed when the log has grown, at most this often. */
+  readonly checkpointIntervalSeconds: number;
+  /** A directory each new checkpoint is also written to (another disk, a write-once mount). */
+  readonly checkpointDir: string | undefined;
+  /** Witnesses each new checkpoint is POSTed to, by name (`name=URL,…`). */
+  readonly witnesses: readonly PromoteTargetSetting[];
   /** An SSH connection that has not signed in within this many seconds is closed. */
   readonly gatewayAuthTimeoutSeconds: number;
 }
 
-/** One entry of `CHANGEGATE_PROMOTE_TARGETS`: a name users choose, and the instance's base URL. */
+/** One entry of `CHANGEGATE_PROMOTE_TARGETS` or `CHANGEGATE_WITNESSES`: a name, and a base URL. */
 export interface PromoteTargetSetting {
   readonly name: string;
   readonly url: string;
@@ -67,7 +77,7 @@ export class ConfigError extends Error {
 }
 
 /** Settings whose value may hold a secret: never echoed in an error. */
-const SECRET_SETTINGS = new Set<keyof Config>(['masterKey', 'adminPassword', 'smtpUrl', 'databaseUrl']);
+const SECRET_SETTINGS = new Set<keyof Config>(['masterKey', 'adminPassword', 'smtpUrl', 'databaseUrl', 'logSigningKey']);
 
 type Parsed<T> = { value: T } | { problem: string };
 
@@ -151,7 +161,7 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
       /^smtps?:\/\/\S+$/.test(raw.trim()) ? { value: raw.trim() } : { problem: 'expected smtp://[user:password@]host[:port] or smtps://…' },
   },
   smtpFrom: { key: 'smtpFrom', env: 'CHANGEGATE_SMTP_FROM', fallback: 'Changegate <changegate@localhost>', parse: text },
-  promoteTargets: { key: 'promoteTargets', env: 'CHANGEGATE_PROMOTE_TARGETS', fallback: [], parse: (raw) => parsePromoteTargets(raw) },
+  promoteTargets: { key: 'promoteTargets', env: 'CHANGEGATE_PROMOTE_TARGETS', fallback: [], parse: (raw) => parseNamedUrls(raw) },
   webhookAllow: { key: 'webhookAllow', env: 'CHANGEGATE_WEBHOOK_ALLOW', fallback: [], parse: (raw) => parseCidrList(raw) },
   signInLimitPerAddress: {
     key: 'signInLimitPerAddress',
@@ -173,6 +183,29 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     fallback: 64,
     parse: integer(1, 100_000, 'a number of connections'),
   },
+  logOrigin: {
+    key: 'logOrigin',
+    env: 'CHANGEGATE_LOG_ORIGIN',
+    fallback: undefined,
+    parse: (raw) =>
+      /^[\x21-\x7e][\x20-\x7e]{0,254}$/.test(raw.trim()) && !raw.includes('+')
+        ? { value: raw.trim() }
+        : { problem: 'expected one line of printable ASCII without "+", such as changegate.example.com/log' },
+  },
+  logSigningKey: {
+    key: 'logSigningKey',
+    env: 'CHANGEGATE_LOG_SIGNING_KEY',
+    fallback: undefined,
+    parse: (raw) => (/^PRIVATE\+KEY\+[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(raw.trim()) ? { value: raw.trim() } : { problem: 'expected a signed-note private key: PRIVATE+KEY+<name>+<hash>+<base64>' }),
+  },
+  checkpointIntervalSeconds: {
+    key: 'checkpointIntervalSeconds',
+    env: 'CHANGEGATE_CHECKPOINT_INTERVAL_SECONDS',
+    fallback: 5,
+    parse: integer(1, 3600, 'seconds'),
+  },
+  checkpointDir: { key: 'checkpointDir', env: 'CHANGEGATE_CHECKPOINT_DIR', fallback: undefined, parse: text },
+  witnesses: { key: 'witnesses', env: 'CHANGEGATE_WITNESSES', fallback: [], parse: (raw) => parseNamedUrls(raw) },
   gatewayAuthTimeoutSeconds: {
     key: 'gatewayAuthTimeoutSeconds',
     env: 'CHANGEGATE_GATEWAY_AUTH_TIMEOUT_SECONDS',
@@ -183,8 +216,8 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
 
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** `prod=https://cg.prod.example.com,staging=https://cg.staging.example.com`. */
-function parsePromoteTargets(raw: string): Parsed<readonly PromoteTargetSetting[]> {
+/** `prod=https://cg.prod.example.com,staging=https://cg.staging.example.com`: promotion targets, witnesses. */
+function parseNamedUrls(raw: string): Parsed<readonly PromoteTargetSetting[]> {
   const targets: PromoteTargetSetting[] = [];
   for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
     const equals = entry.indexOf('=');
