@@ -88,7 +88,8 @@ async function replayRecording(file: string, watcher: Watcher, stopped: () => bo
       }
       watcher.send(value as CastEvent);
       events++;
-      // Progress is what the watcher takes: what it is behind by going down.
+      // Progress is what the watcher takes: what it is behind by going down. Real time, not the
+      // service's clock: this is the pace of a network peer.
       let behind = watcher.behindBytes();
       let progressAt = Date.now();
       while (behind > MAX_WATCH_BEHIND_BYTES / 2 && !watcher.closed && !stopped()) {
