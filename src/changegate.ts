@@ -133,8 +133,11 @@ export interface ChangegateOptions {
   readonly hostKeys?: HostKeyProbe;
   /** How sessions reach devices; tests may pass their own. */
   readonly upstream?: UpstreamConnector;
-  /** Session timing: warnings before the due date (default 5 and 1 minutes), how often a waiting user's request is checked. */
-  readonly sessionTiming?: { readonly warningsBeforeDueMs?: readonly number[]; readonly decisionPollMs?: number };
+  /**
+   * Session timing: warnings before the due date (default 5 and 1 minutes), how often a waiting
+   * user's request is checked, how long a replaying watcher may take nothing (default 60 s).
+   */
+  readonly sessionTiming?: { readonly warningsBeforeDueMs?: readonly number[]; readonly decisionPollMs?: number; readonly watchStallMs?: number };
 }
 
 /** Opens the database, applies migrations, prepares the first start and builds the services. */
@@ -240,7 +243,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       }),
       filters,
       bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
-      sessions: new SessionService({ db, clock, live }),
+      sessions: new SessionService({ db, clock, live, watchStallMs: options.sessionTiming?.watchStallMs }),
       reviews: new ReviewService({ db, clock }),
     };
     const instanceId = await loadInstanceId(config);

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import ssh2 from 'ssh2';
+import { WebSocket } from 'ws';
 import type { Answer, TestClient } from './harness.ts';
 
 const run = promisify(execFile);
@@ -316,4 +318,73 @@ export function retainedMemory(): number {
   gc();
   const usage = process.memoryUsage();
   return usage.heapUsed + usage.arrayBuffers;
+}
+
+/** An in-process ssh2 client signed in at the gateway as `login` with a private key. */
+export async function connectSsh2(port: number, login: string, privateKey: string): Promise<ssh2.Client> {
+  const client = new ssh2.Client();
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve).once('error', reject);
+    client.connect({ host: '127.0.0.1', port, username: login, privateKey });
+  });
+  return client;
+}
+
+/**
+ * The raw requests of an ssh2 client's protocol, to send what no well-behaved client sends (a
+ * request repeated a thousand times, a second shell on one channel). ssh2 keeps it private
+ * (`_protocol`); `chan` is the gateway's id of the channel (`channel.outgoing.id`).
+ */
+export interface RawSshRequests {
+  shell(chan: number, wantReply: boolean): void;
+  exec(chan: number, command: string, wantReply: boolean): void;
+  openssh_agentForward(chan: number, wantReply: boolean): void;
+  x11Forward(chan: number, cfg: { single: boolean; protocol: string; cookie: string; screen: number }, wantReply: boolean): void;
+}
+
+export function rawRequests(client: ssh2.Client): RawSshRequests {
+  return (client as unknown as { _protocol: RawSshRequests })._protocol;
+}
+
+/** Runs a command on an ssh2 client's new channel: its output and exit status, once it closes. */
+export function execOver(client: ssh2.Client, command: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) =>
+    client.exec(command, (error, channel) => {
+      if (error) return reject(error);
+      let stdout = '';
+      let stderr = '';
+      let code: number | null = null;
+      channel.on('data', (data: Buffer) => (stdout += data.toString('utf8')));
+      channel.stderr.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
+      channel.on('exit', (status: number | null) => (code = status));
+      channel.on('close', () => resolve({ stdout, stderr, code }));
+    }),
+  );
+}
+
+/** One `GET /sessions/{n}/watch` WebSocket: the messages it received, and how it closed. */
+export class WatchSocket {
+  readonly messages: unknown[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  readonly socket: WebSocket;
+
+  constructor(baseUrl: string, session: number | string, cookie: string) {
+    this.socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/api/v1/sessions/${session}/watch`, { headers: { cookie: `changegate_session=${cookie}` } });
+    this.socket.on('message', (data: Buffer) => this.messages.push(JSON.parse(String(data))));
+    this.closed = new Promise((resolve) => this.socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  }
+
+  /** The asciicast events received so far (`[time, code, data]`). */
+  get events(): Array<[number, string, string]> {
+    return this.messages.filter((message): message is [number, string, string] => Array.isArray(message));
+  }
+
+  /** Resolves once an event has arrived: the watch was admitted and replays or follows the session. */
+  admitted(): Promise<void> {
+    return waitUntil(async () => (this.events.length > 0 ? true : undefined), 'the first event of the watch').then(() => undefined);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyPair, must, ssh, waitUntil } from '../../test/gateway-kit.ts';
 import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import type { Started } from '../changegate.ts';
-import { Gateway, MAX_AUTH_TRIES } from './gateway.ts';
+import { connectionSource, Gateway, MAX_AUTH_TRIES, MAX_UNAUTHENTICATED_PER_SOURCE } from './gateway.ts';
 import { LiveSessions } from './live.ts';
 
 /** A raw TCP connection to the gateway that never speaks: what it received, and when it closed. */
@@ -16,8 +16,9 @@ class IdleConnection {
   readonly closed: Promise<void>;
   private readonly socket: net.Socket;
 
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
+  /** `from` is the local address to connect from (another loopback address is another source). */
+  constructor(port: number, from?: string) {
+    this.socket = net.connect({ port, host: '127.0.0.1', ...(from && { localAddress: from }) });
     this.socket.on('data', (data: Buffer) => (this.received += data.toString('latin1')));
     this.socket.on('error', () => undefined);
     this.closed = new Promise((resolve) => this.socket.once('close', () => resolve()));
@@ -138,6 +139,60 @@ describe('the SSH gateway before sign-in', () => {
     expect(signedIn).toBe(false);
     // The attempt after the sixth refusal is never answered: the gateway has closed the connection.
     expect(failures).toBe(MAX_AUTH_TRIES);
+  });
+
+  it(`refuses a ${MAX_UNAUTHENTICATED_PER_SOURCE + 1}th connection from one address while ${MAX_UNAUTHENTICATED_PER_SOURCE} of its own are signing in, and a user from another address still signs in`, async () => {
+    // The cap for everyone is far above the one per source: one address alone cannot fill the gateway.
+    const gateway = new Gateway({
+      auth: t.cg.services.auth,
+      runner: t.cg.runner,
+      live: new LiveSessions(),
+      hostKey: ssh2.utils.generateKeyPairSync('ed25519').private,
+      authTimeoutSeconds: 600,
+      maxUnauthenticated: 64,
+    });
+    const port = await gateway.listen(0, '127.0.0.1');
+    const attacker: IdleConnection[] = [];
+    try {
+      for (let k = 0; k < MAX_UNAUTHENTICATED_PER_SOURCE; k++) attacker.push(new IdleConnection(port, '127.0.0.2'));
+      for (const connection of attacker) expect(await connection.greeting()).toBe('SSH-2.0-Changegate');
+      expect(gateway.unauthenticatedConnections).toBe(MAX_UNAUTHENTICATED_PER_SOURCE);
+
+      const oneMore = new IdleConnection(port, '127.0.0.2');
+      attacker.push(oneMore);
+      expect(await oneMore.greeting()).toBeUndefined(); // closed before any byte, as when the gateway is full
+      await oneMore.closed;
+      expect(attacker.slice(0, MAX_UNAUTHENTICATED_PER_SOURCE).every((connection) => connection.isOpen)).toBe(true);
+
+      // alice, from 127.0.0.1, signs in with her key through the real client (no device named: exit status 1).
+      const result = await ssh(port, 'alice', 'true', { key: aliceKey.file });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('say which device to reach');
+      // Another address gets its own connections too.
+      const neighbour = new IdleConnection(port, '127.0.0.3');
+      attacker.push(neighbour);
+      expect(await neighbour.greeting()).toBe('SSH-2.0-Changegate');
+
+      // Once one of its connections closes, the address gets one again.
+      attacker[0]?.destroy();
+      const again = await waitUntil(async () => {
+        const candidate = new IdleConnection(port, '127.0.0.2');
+        attacker.push(candidate);
+        return (await candidate.greeting()) ? candidate : undefined;
+      }, 'a connection from 127.0.0.2 to be admitted once one of its own closed');
+      expect(again.isOpen).toBe(true);
+    } finally {
+      for (const connection of attacker) connection.destroy();
+      await gateway.close();
+    }
+  });
+
+  it('counts an IPv4 address as itself, also IPv4-mapped, and an IPv6 address by its /64', () => {
+    expect(connectionSource('192.0.2.7')).toBe('192.0.2.7');
+    expect(connectionSource('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(connectionSource('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(connectionSource('2001:db8:1:2:bbbb::9')).toBe(connectionSource('2001:db8:1:2:aaaa::1'));
+    expect(connectionSource('2001:db8:1:3::1')).not.toBe(connectionSource('2001:db8:1:2::1'));
   });
 
   it('stops without waiting for connections that have not signed in, however long their timeout', async () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import ssh2 from 'ssh2';
 import type { Actor, AuthService } from '../identity/index.ts';
 import { AppError } from '../platform/errors.ts';
@@ -21,10 +22,16 @@ export interface GatewayDeps {
   readonly authTimeoutSeconds?: number;
   /** Connections not signed in yet, open at once; while full, new ones are closed at once. 64 unless set. */
   readonly maxUnauthenticated?: number;
+  /** The same from one source (`connectionSource`), so that one source cannot fill the gateway. `MAX_UNAUTHENTICATED_PER_SOURCE` unless set. */
+  readonly maxUnauthenticatedPerSource?: number;
 }
 
 const DEFAULT_AUTH_TIMEOUT_SECONDS = 30;
 const DEFAULT_MAX_UNAUTHENTICATED = 64;
+/** Connections not signed in yet from one source, as OpenSSH's PerSourceMaxStartups. */
+export const MAX_UNAUTHENTICATED_PER_SOURCE = 8;
+/** Session channels open at once on one connection, as OpenSSH's MaxSessions; further opens are refused. */
+export const MAX_SESSIONS_PER_CONNECTION = 10;
 /**
  * Sign-in attempts per connection, as OpenSSH's MaxAuthTries: a signed public key, a password, a
  * keyboard-interactive exchange. Neither the first `none` request (how a client learns the methods)
@@ -37,9 +44,13 @@ const CLOSE_GRACE_MS = 2000;
 /** One TCP connection to the gateway, from accept to close. */
 interface Admission {
   readonly socket: net.Socket;
+  /** Where it comes from, as the per-source cap counts (`connectionSource`). */
+  readonly source: string;
   /** The SSH connection on the socket, once its client has sent its version line. */
   connection: ssh2.Connection | undefined;
   signedIn: boolean;
+  /** Counted among the connections signing in (globally and for its source): until it signs in or closes. */
+  counted: boolean;
   readonly deadline: NodeJS.Timeout;
 }
 
@@ -64,6 +75,19 @@ export async function loadGatewayHostKey(file: string): Promise<{ privateKey: st
   return { privateKey, fingerprint, created };
 }
 
+/**
+ * What the per-source cap counts by: an IPv4 address (an IPv4-mapped IPv6 address counts as the
+ * IPv4 address it holds), or the /64 network of an IPv6 address, which one subscriber usually holds
+ * whole: counting single IPv6 addresses would let one subscriber fill the gateway.
+ */
+export function connectionSource(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const address = ipaddr.process(ip);
+  if (address.kind() === 'ipv4') return address.toString();
+  const parts = (address as ipaddr.IPv6).parts.slice(0, 4);
+  return `${new ipaddr.IPv6([...parts, 0, 0, 0, 0]).toString()}/64`;
+}
+
 const METHODS: Array<'publickey' | 'keyboard-interactive' | 'password'> = ['publickey', 'keyboard-interactive', 'password'];
 
 /**
@@ -78,6 +102,11 @@ export class Gateway {
   private readonly admissions = new Map<string, Admission>();
   private unauthenticated = 0;
   private refusing = false;
+  /**
+   * Connections not signed in yet, by source; a source leaves when it has none, so this holds at
+   * most as many entries as such connections. `refusing` logs a refused source once per episode.
+   */
+  private readonly bySource = new Map<string, { open: number; refusing: boolean }>();
 
   constructor(private readonly deps: GatewayDeps) {}
 
@@ -117,25 +146,45 @@ export class Gateway {
     await closed;
   }
 
-  /** Admits a TCP connection while fewer than the maximum are signing in, and gives it a deadline. */
+  /**
+   * Admits a TCP connection while fewer than the maximum are signing in, from everywhere and from
+   * its source, and gives it a deadline.
+   */
   private admit(socket: net.Socket, ssh: ssh2.Server): void {
     const max = this.deps.maxUnauthenticated ?? DEFAULT_MAX_UNAUTHENTICATED;
-    if (!this.server || this.unauthenticated >= max || socket.remoteAddress === undefined) {
+    const maxPerSource = this.deps.maxUnauthenticatedPerSource ?? MAX_UNAUTHENTICATED_PER_SOURCE;
+    const ip = socket.remoteAddress;
+    if (!this.server || this.unauthenticated >= max || ip === undefined) {
       if (this.server && !this.refusing) {
         // Once per episode: a flood must not flood the log too.
         this.refusing = true;
-        this.deps.logger?.warn({ max, from: socket.remoteAddress }, 'gateway full: connections that have not signed in are refused');
+        this.deps.logger?.warn({ max, from: ip }, 'gateway full: connections that have not signed in are refused');
+      }
+      socket.destroy();
+      return;
+    }
+    const source = connectionSource(ip);
+    const fromSource = this.bySource.get(source) ?? { open: 0, refusing: false };
+    if (fromSource.open >= maxPerSource) {
+      if (!fromSource.refusing) {
+        fromSource.refusing = true;
+        this.deps.logger?.warn({ max: maxPerSource, source }, 'gateway full for one source: its connections that have not signed in are refused');
       }
       socket.destroy();
       return;
     }
     this.refusing = false;
-    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    fromSource.open++;
+    fromSource.refusing = false;
+    this.bySource.set(source, fromSource);
+    const key = `${ip}:${socket.remotePort}`;
     const seconds = this.deps.authTimeoutSeconds ?? DEFAULT_AUTH_TIMEOUT_SECONDS;
     const admission: Admission = {
       socket,
+      source,
       connection: undefined,
       signedIn: false,
+      counted: true,
       deadline: setTimeout(() => {
         this.deps.logger?.info({ from: key, seconds }, 'gateway connection closed: not signed in in time');
         socket.destroy();
@@ -144,11 +193,20 @@ export class Gateway {
     this.unauthenticated++;
     this.admissions.set(key, admission);
     socket.once('close', () => {
-      clearTimeout(admission.deadline);
-      if (!admission.signedIn) this.unauthenticated--;
+      this.uncount(admission);
       this.admissions.delete(key);
     });
     ssh.injectSocket(socket);
+  }
+
+  /** A connection leaves the counts of those signing in: it signed in, or it closed before. */
+  private uncount(admission: Admission): void {
+    clearTimeout(admission.deadline);
+    if (!admission.counted) return;
+    admission.counted = false;
+    this.unauthenticated--;
+    const fromSource = this.bySource.get(admission.source);
+    if (fromSource && --fromSource.open <= 0) this.bySource.delete(admission.source);
   }
 
   /** Ends a connection politely (SSH disconnect), and surely after a grace period. */
@@ -193,14 +251,19 @@ export class Gateway {
       });
     });
     connection.on('ready', () => {
-      if (!admission.signedIn) {
-        admission.signedIn = true;
-        this.unauthenticated--;
-        clearTimeout(admission.deadline);
-      }
+      admission.signedIn = true;
+      this.uncount(admission);
       const signedIn = actor as Actor;
       const target = parseSessionTarget(login);
-      connection.on('session', (acceptSession) => this.session(acceptSession(), signedIn, target, info));
+      let sessions = 0;
+      connection.on('session', (acceptSession, rejectSession) => {
+        // The client reports "open failed: administratively prohibited".
+        if (sessions >= MAX_SESSIONS_PER_CONNECTION) return rejectSession();
+        sessions++;
+        const session = acceptSession();
+        session.once('close', () => sessions--);
+        this.session(session, signedIn, target, info);
+      });
       // Port forwarding either way is refused; the client reports "administratively prohibited".
       connection.on('tcpip', (_accept, reject) => reject());
       connection.on('request', (_accept, reject) => reject?.());
@@ -269,25 +332,39 @@ export class Gateway {
 
   private session(session: ssh2.Session, actor: Actor, target: ReturnType<typeof parseSessionTarget>, info: ssh2.ClientInfo): void {
     let pty: ssh2.PseudoTtyInfo | undefined;
+    // Each once, however often the client asks: it may ask without end.
     const notices: string[] = [];
+    const notice = (text: string) => {
+      if (!notices.includes(text)) notices.push(text);
+    };
+    let started = false;
     session.on('pty', (accept, _reject, requested) => {
       pty = requested;
       accept?.();
     });
     session.on('env', (accept) => accept?.());
     session.on('auth-agent', (_accept, reject) => {
-      notices.push('agent forwarding is refused: the device is reached with a vaulted credential.');
+      notice('agent forwarding is refused: the device is reached with a vaulted credential.');
       reject?.();
     });
     session.on('x11', (_accept, reject) => {
-      notices.push('X11 forwarding is refused.');
+      notice('X11 forwarding is refused.');
       reject?.();
     });
     session.on('subsystem', (_accept, reject, requested) => {
       this.deps.logger?.info({ subsystem: requested.name, user: actor.username }, 'subsystem refused');
       reject?.();
     });
-    const start = (kind: SessionKind, channel: ssh2.ServerChannel, command?: string) => {
+    const start = (kind: SessionKind, acceptChannel: () => ssh2.ServerChannel | undefined, reject: (() => void) | undefined, command?: string) => {
+      // A channel runs one program. ssh2 gives no channel for a second shell or exec (and, once
+      // the first has started, answers nothing to the request: neither reject nor accept replies).
+      const channel = started ? undefined : acceptChannel();
+      if (!channel) {
+        this.deps.logger?.debug({ kind, user: actor.username }, 'second shell or exec on a session channel refused');
+        reject?.();
+        return;
+      }
+      started = true;
       const client = new SshClientSide(channel, kind, pty, info, notices, command);
       session.on('window-change', (accept, _reject, size) => {
         accept?.();
@@ -314,8 +391,8 @@ export class Gateway {
           }
         });
     };
-    session.on('shell', (accept) => start('shell', accept()));
-    session.on('exec', (accept, _reject, requested) => start('exec', accept(), requested.command));
+    session.on('shell', (accept, reject) => start('shell', accept, reject));
+    session.on('exec', (accept, reject, requested) => start('exec', accept, reject, requested.command));
   }
 }
 

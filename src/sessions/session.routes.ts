@@ -147,10 +147,9 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
       const watcher: Watcher = {
         send: (event) => socket.send(JSON.stringify(event)),
         behindBytes: () => socket.bufferedAmount,
-        drop: () => {
-          const error = { code: 'watcher_too_slow', message: 'The watch fell too far behind the session and was ended: watch again to catch up from the recording.' };
-          socket.send(JSON.stringify({ type: 'error', error }));
-          socket.close(4008, error.code);
+        drop: (why) => {
+          socket.send(JSON.stringify({ type: 'error', error: why }));
+          socket.close(4008, why.code);
         },
         get closed() {
           return socket.readyState !== socket.OPEN;

@@ -33,23 +33,40 @@ export interface SessionListFilter {
  */
 export const MAX_WATCH_BEHIND_BYTES = 8 * 1024 * 1024;
 
+/** Watchers of one session at once, in this instance; more are refused with `too_many_watchers`. */
+export const MAX_WATCHERS_PER_SESSION = 16;
+/** Watchers one user has open at once, over all sessions, in this instance; more are refused too. */
+export const MAX_WATCHERS_PER_USER = 16;
+/**
+ * A watcher that takes nothing of the replayed recording for this long is dropped: it holds its
+ * bound, an open file and a poll, and an ended session gives no other reason to let it go.
+ */
+export const WATCH_STALL_MS = 60_000;
+
+/** Why a watcher is disconnected: an error message with a stable code. */
+export interface WatchDrop {
+  readonly code: 'watcher_too_slow';
+  readonly message: string;
+}
+
 /** Someone watching a session: where its events go, and how far behind they are. */
 export interface Watcher {
   send(event: CastEvent): void;
   /** Characters sent but not yet taken by the watcher (a WebSocket's `bufferedAmount`). */
   behindBytes(): number;
-  /** The watcher fell too far behind the live session; it is told so and disconnected. */
-  drop(): void;
+  /** The watcher fell too far behind the live session, or took nothing for too long; it is told why and disconnected. */
+  drop(why: WatchDrop): void;
   readonly closed: boolean;
 }
 
 /**
  * Sends a recording's events to a watcher, a line of the file at a time, waiting while the watcher
  * is behind, so that replaying a long recording holds a line and the watcher's bound, not the
- * file. Stops at a torn last line (a crash mid-write) or when `stopped()`; returns the events sent.
+ * file. Stops at a torn last line (a crash mid-write), when `stopped()`, when the watcher closes,
+ * or when it has taken nothing for `stallMs` while behind (`stalled`); returns the events sent.
  */
-async function replayRecording(file: string, watcher: Watcher, stopped: () => boolean): Promise<number> {
-  let count = 0;
+async function replayRecording(file: string, watcher: Watcher, stopped: () => boolean, stallMs: number): Promise<{ events: number; stalled: boolean }> {
+  let events = 0;
   let header = true;
   const input = createReadStream(file, { encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
@@ -70,14 +87,43 @@ async function replayRecording(file: string, watcher: Watcher, stopped: () => bo
         continue;
       }
       watcher.send(value as CastEvent);
-      count++;
-      while (watcher.behindBytes() > MAX_WATCH_BEHIND_BYTES / 2 && !watcher.closed && !stopped()) await new Promise((resolve) => setTimeout(resolve, 20));
+      events++;
+      // Progress is what the watcher takes: what it is behind by going down. Real time, not the
+      // service's clock: this is the pace of a network peer.
+      let behind = watcher.behindBytes();
+      let progressAt = Date.now();
+      while (behind > MAX_WATCH_BEHIND_BYTES / 2 && !watcher.closed && !stopped()) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const now = watcher.behindBytes();
+        if (now < behind) progressAt = Date.now();
+        else if (Date.now() - progressAt > stallMs) return { events, stalled: true };
+        behind = now;
+      }
     }
   } finally {
     lines.close();
     input.destroy();
   }
-  return count;
+  return { events, stalled: false };
+}
+
+/** How many of something are open, by key; a key with none is forgotten. */
+class OpenCount {
+  private readonly counts = new Map<string, number>();
+
+  of(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  add(key: string): void {
+    this.counts.set(key, this.of(key) + 1);
+  }
+
+  remove(key: string): void {
+    const left = this.of(key) - 1;
+    if (left > 0) this.counts.set(key, left);
+    else this.counts.delete(key);
+  }
 }
 
 /** A session is silent this long before another instance declares it interrupted. */
@@ -88,7 +134,24 @@ const SILENT_AFTER_MS = 90_000;
  * watching and terminating. Users always see their own sessions; others need Session.View.
  */
 export class SessionService {
-  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly clock: Clock; readonly live: LiveSessions }) {}
+  /** Watchers open in this instance, by session and by user. */
+  private readonly watchersOfSession = new OpenCount();
+  private readonly watchersOfUser = new OpenCount();
+
+  constructor(
+    private readonly deps: {
+      readonly db: Kysely<Database>;
+      readonly clock: Clock;
+      readonly live: LiveSessions;
+      /** A replaying watcher that takes nothing this long is dropped; `WATCH_STALL_MS` unless set. */
+      readonly watchStallMs?: number;
+    },
+  ) {}
+
+  /** Watchers of a session (by id) open now in this instance. */
+  watcherCount(sessionId: string): number {
+    return this.watchersOfSession.of(sessionId);
+  }
 
   async list(actor: Actor, filter: SessionListFilter = {}): Promise<SessionView[]> {
     return this.deps.db.transaction().execute(async (trx) => {
@@ -144,8 +207,11 @@ export class SessionService {
    * a time and sent as fast as the watcher takes them, then each new one. `onEnd` is called when
    * the session ends (or at once for an ended session, after its events). A watcher that falls
    * behind the live session by more than `MAX_WATCH_BEHIND_BYTES` (events waiting while the file
-   * is replayed, or unsent in its socket) is dropped (`watcher.drop()`): the session never waits
-   * for a watcher, and the gateway keeps no unbounded output for one.
+   * is replayed, or unsent in its socket), or takes nothing of the replay for `WATCH_STALL_MS`, is
+   * dropped (`watcher.drop()`): the session never waits for a watcher, and the gateway keeps no
+   * unbounded output for one. At most `MAX_WATCHERS_PER_SESSION` watch a session and a user has at
+   * most `MAX_WATCHERS_PER_USER` watches open (`429 too_many_watchers`). Returns the function that
+   * ends the watch; it ends by itself when the session ends or the watcher is dropped.
    */
   async watch(actor: Actor, ref: string, watcher: Watcher, onEnd: () => void): Promise<() => void> {
     const session = await this.deps.db.transaction().execute(async (trx) => {
@@ -155,51 +221,78 @@ export class SessionService {
       }
       return found;
     });
+    if (this.watchersOfSession.of(session.id) >= MAX_WATCHERS_PER_SESSION) {
+      throw new AppError('too_many_watchers', 429, `Session ${session.number} has ${MAX_WATCHERS_PER_SESSION} watchers already: try again once one of them has left.`);
+    }
+    if (this.watchersOfUser.of(actor.userId) >= MAX_WATCHERS_PER_USER) {
+      throw new AppError('too_many_watchers', 429, `You are watching ${MAX_WATCHERS_PER_USER} times already: close a watch before opening another.`);
+    }
+    this.watchersOfSession.add(session.id);
+    this.watchersOfUser.add(actor.userId);
     const queued: Array<[CastEvent, number]> = [];
     let queuedBytes = 0;
     let replayed = -1;
     let dropped = false;
+    let finished = false;
     let timer: NodeJS.Timeout | undefined;
     let unsubscribe: (() => void) | undefined;
-    const stop = () => {
+    const finish = () => {
+      if (finished) return;
+      finished = true;
       if (timer) clearInterval(timer);
       unsubscribe?.();
+      queued.length = 0;
+      this.watchersOfSession.remove(session.id);
+      this.watchersOfUser.remove(actor.userId);
     };
-    const drop = () => {
+    const drop = (why: WatchDrop) => {
       if (dropped) return;
       dropped = true;
-      stop();
-      queued.length = 0;
-      watcher.drop();
+      finish();
+      watcher.drop(why);
     };
-    const live = this.deps.live.get(session.id);
-    unsubscribe = this.deps.live.follow(session.id, (event, index) => {
-      if (dropped) return;
-      if (replayed < 0) {
-        queued.push([event, index]);
-        queuedBytes += event[2].length;
-        if (queuedBytes > MAX_WATCH_BEHIND_BYTES) drop();
-      } else if (index >= replayed) {
-        if (watcher.behindBytes() > MAX_WATCH_BEHIND_BYTES) drop();
-        else watcher.send(event);
+    const tooSlow = () => drop({ code: 'watcher_too_slow', message: 'The watch fell too far behind the session and was ended: watch again to catch up from the recording.' });
+    try {
+      const live = this.deps.live.get(session.id);
+      unsubscribe = this.deps.live.follow(session.id, (event, index) => {
+        if (dropped) return;
+        if (replayed < 0) {
+          queued.push([event, index]);
+          queuedBytes += event[2].length;
+          if (queuedBytes > MAX_WATCH_BEHIND_BYTES) tooSlow();
+        } else if (index >= replayed) {
+          if (watcher.behindBytes() > MAX_WATCH_BEHIND_BYTES) tooSlow();
+          else watcher.send(event);
+        }
+      });
+      await live?.recorder.flush();
+      const stallMs = this.deps.watchStallMs ?? WATCH_STALL_MS;
+      const replay = await replayRecording(session.recording_path, watcher, () => dropped, stallMs);
+      if (replay.stalled) {
+        drop({ code: 'watcher_too_slow', message: `The watch took nothing of the recording for ${Math.round(stallMs / 1000)} s and was ended: watch again when you can read it.` });
       }
-    });
-    await live?.recorder.flush();
-    const count = await replayRecording(session.recording_path, watcher, () => dropped);
-    if (dropped) return () => {};
-    replayed = count;
-    for (const [event, index] of queued.splice(0)) if (index >= replayed) watcher.send(event);
-    if (!unsubscribe) {
-      onEnd();
-      return () => {};
-    }
-    timer = setInterval(() => {
-      if (!this.deps.live.get(session.id)) {
-        stop();
+      if (dropped || watcher.closed) {
+        finish();
+        return finish;
+      }
+      replayed = replay.events;
+      for (const [event, index] of queued.splice(0)) if (index >= replayed) watcher.send(event);
+      if (!unsubscribe) {
+        finish();
         onEnd();
+        return finish;
       }
-    }, 250);
-    return stop;
+      timer = setInterval(() => {
+        if (!this.deps.live.get(session.id)) {
+          finish();
+          onEnd();
+        }
+      }, 250);
+      return finish;
+    } catch (error) {
+      finish();
+      throw error;
+    }
   }
 
   /** Ends a running session with Session.Terminate; its user sees who ended it. */
