@@ -9,9 +9,9 @@ export async function lockForAppend(trx: Tx): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
 }
 
-export async function lastEntry(db: Executor): Promise<{ seq: number; chainHash: string } | undefined> {
-  const row = await db.selectFrom('event').select(['seq', 'chain_hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  return row && { seq: row.seq, chainHash: row.chain_hash };
+export async function lastEntry(db: Executor): Promise<{ seq: number; leafHash: string; chainHash: string } | undefined> {
+  const row = await db.selectFrom('event').select(['seq', 'leaf_hash', 'chain_hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row && { seq: row.seq, leafHash: row.leaf_hash, chainHash: row.chain_hash };
 }
 
 export async function insertEntry(trx: Tx, entry: HashedEventEntry): Promise<void> {

@@ -2,3 +2,4 @@ export { appendEvent, type NewEvent } from './event-append.ts';
 export { EventLogService, type EventView, type VerifyReport } from './event.service.ts';
 export { eventRoutes } from './event.routes.ts';
 export { verifyEventLog } from './event-verify.ts';
+export { consistencyProof, inclusionProof, rootAt, treeSize, type ConsistencyProof, type InclusionProof } from './event-tree.ts';
