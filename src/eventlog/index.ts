@@ -3,3 +3,7 @@ export { EventLogService, type EventView, type VerifyReport } from './event.serv
 export { eventRoutes } from './event.routes.ts';
 export { verifyEventLog } from './event-verify.ts';
 export { consistencyProof, inclusionProof, rootAt, treeSize, type ConsistencyProof, type InclusionProof } from './event-tree.ts';
+export { LogProofService, type ConsistencyProofView, type InclusionProofView, type RootView } from './proof.service.ts';
+export { proofRoutes } from './proof.routes.ts';
+export { leafHash } from './event.ts';
+export { verifyConsistency, verifyInclusion } from './merkle.ts';
