@@ -1,7 +1,7 @@
 import type { Tx } from '../platform/database.ts';
 import { GENESIS_CHAIN_HASH, hashEntry, type HashedEventEntry } from './event.ts';
 import { insertEntry, lastEntry, lockForAppend } from './event.store.ts';
-import { addToTree } from './event-tree.ts';
+import { subtreesCompletedBy } from './event-tree.ts';
 
 export interface NewEvent {
   readonly actor: string;
@@ -31,7 +31,6 @@ export async function appendEvent(trx: Tx, event: NewEvent): Promise<HashedEvent
     },
     last?.chainHash ?? GENESIS_CHAIN_HASH,
   );
-  await insertEntry(trx, entry);
-  await addToTree(trx, entry.seq, entry.leafHash, last?.leafHash);
+  await insertEntry(trx, entry, await subtreesCompletedBy(trx, entry.seq, entry.leafHash, last?.leafHash));
   return entry;
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Executor, Tx } from '../platform/database.ts';
+import type { Executor } from '../platform/database.ts';
 import { subtreeWidth, type Subtree } from './merkle.ts';
 
 /** A stored perfect-subtree hash. Level 0 is a leaf: the event with seq index + 1. */
@@ -47,12 +47,3 @@ export async function readLeavesOf(db: Executor, subtree: Subtree): Promise<Buff
   return rows.map((row) => Buffer.from(row.leaf_hash, 'hex'));
 }
 
-/** Stores subtree hashes (level ≥ 1). One that is there already is left as it is: its hash can only be the same. */
-export async function insertSubtrees(trx: Tx, subtrees: readonly StoredSubtree[]): Promise<void> {
-  if (subtrees.length === 0) return;
-  await trx
-    .insertInto('event_tree_node')
-    .values(subtrees.map((subtree) => ({ level: subtree.level, idx: subtree.index, hash: subtree.hash.toString('hex') })))
-    .onConflict((conflict) => conflict.columns(['level', 'idx']).doNothing())
-    .execute();
-}
