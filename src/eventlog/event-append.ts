@@ -1,6 +1,6 @@
 import type { Tx } from '../platform/database.ts';
 import { GENESIS_CHAIN_HASH, hashEntry, type HashedEventEntry } from './event.ts';
-import { insertEntry, lastEntry, lockForAppend } from './event.store.ts';
+import { insertEntry, lockAndReadLast } from './event.store.ts';
 import { subtreesCompletedBy } from './event-tree.ts';
 
 export interface NewEvent {
@@ -17,8 +17,7 @@ export interface NewEvent {
  * a secret in `data`.
  */
 export async function appendEvent(trx: Tx, event: NewEvent): Promise<HashedEventEntry> {
-  await lockForAppend(trx);
-  const last = await lastEntry(trx);
+  const last = await lockAndReadLast(trx);
   const entry = hashEntry(
     {
       seq: (last?.seq ?? 0) + 1,

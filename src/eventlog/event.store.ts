@@ -10,6 +10,16 @@ export async function lockForAppend(trx: Tx): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
 }
 
+/**
+ * Takes the append lock and then reads the last entry, in one round trip (the function
+ * `event_lock_for_append()`, migration 0012): what `lockForAppend` then `lastEntry` do in two.
+ */
+export async function lockAndReadLast(trx: Tx): Promise<{ seq: number; leafHash: string; chainHash: string } | undefined> {
+  const { rows } = await sql<{ seq: number; leaf_hash: string; chain_hash: string }>`SELECT seq, leaf_hash, chain_hash FROM event_lock_for_append()`.execute(trx);
+  const row = rows[0];
+  return row && { seq: Number(row.seq), leafHash: row.leaf_hash, chainHash: row.chain_hash };
+}
+
 export async function lastEntry(db: Executor): Promise<{ seq: number; leafHash: string; chainHash: string } | undefined> {
   const row = await db.selectFrom('event').select(['seq', 'leaf_hash', 'chain_hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   return row && { seq: row.seq, leafHash: row.leaf_hash, chainHash: row.chain_hash };
