@@ -5,9 +5,9 @@ import { lastSeq, readLeavesOf, readSubtrees, type StoredSubtree } from './event
 
 /**
  * The event log as an RFC 9162 Merkle tree. Leaf i is the stored `leaf_hash` of entry seq i + 1
- * (SHA-256(0x00 ‖ canonical entry), never hashed again). Every append stores the perfect subtrees
- * it completes (`subtreesCompletedBy`), so a root or a proof combines at most ~2·log2(n) stored hashes, read
- * in one query, whatever the size of the log.
+ * (SHA-256(0x00 ‖ canonical entry), never hashed again). Every append stores the perfect
+ * subtrees it completes (`subtreesCompletedBy`), so a root or a proof combines at most ~2·log2(n)
+ * stored hashes, read in one query, whatever the size of the log.
  *
  * Entries and subtree hashes are only ever inserted, so a read needs no lock: a size up to
  * `treeSize` read earlier always has all its leaves.
