@@ -22,7 +22,7 @@ import { credentialKind, deviceKind } from './inventory/index.ts';
 import { webhookKind } from './notifications/index.ts';
 import { applicationKind, partitionKind, userKind } from './identity/index.ts';
 import { AccessGroupService, ChangeService, changeRoutes, RequestService } from './changes/index.ts';
-import { EventLogService, eventRoutes } from './eventlog/index.ts';
+import { EventLogService, eventRoutes, LogProofService, proofRoutes } from './eventlog/index.ts';
 import { CredentialService, DeviceService, type Device, INVENTORY_SEALED_COLUMNS, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
 import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
 import { ReviewService, reviewRoutes } from './review/index.ts';
@@ -62,6 +62,7 @@ export interface Services {
   readonly grants: GrantService;
   readonly partitions: PartitionService;
   readonly events: EventLogService;
+  readonly proofs: LogProofService;
   readonly devices: DeviceService;
   readonly credentials: CredentialService;
   readonly groups: AccessGroupService;
@@ -208,6 +209,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       grants: new GrantService({ db, clock }),
       partitions: new PartitionService({ db, clock, objects }),
       events: new EventLogService({ db }),
+      proofs: new LogProofService({ db }),
       devices: new DeviceService({
         db,
         clock,
@@ -312,6 +314,7 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
         grantRoutes(api, services.grants);
         partitionRoutes(api, services.partitions);
         eventRoutes(api, services.events);
+        proofRoutes(api, services.proofs);
         inventoryRoutes(api, services);
         changeRoutes(api, services);
         notificationRoutes(api, services.notifications);

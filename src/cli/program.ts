@@ -12,6 +12,7 @@ import { registerGrantCommands } from './grant.command.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { registerGroupCommands } from './group.command.ts';
 import { registerLoginCommands } from './login.command.ts';
+import { registerLogProofCommands } from './log-proof.command.ts';
 import { registerMigrateCommand } from './migrate.command.ts';
 import { formatTable } from './output.ts';
 import { registerRequestCommands } from './request.command.ts';
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerSessionCommands(program);
   registerAuditCommands(program);
   registerVerifyCommand(program);
+  registerLogProofCommands(program.command('log').description("the event log's Merkle tree: proofs"));
   registerVaultCommands(program);
   return program;
 }

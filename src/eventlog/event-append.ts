@@ -1,6 +1,7 @@
 import type { Tx } from '../platform/database.ts';
 import { GENESIS_CHAIN_HASH, hashEntry, type HashedEventEntry } from './event.ts';
-import { insertEntry, lastEntry, lockForAppend } from './event.store.ts';
+import { insertEntry, lockAndReadLast } from './event.store.ts';
+import { subtreesCompletedBy } from './event-tree.ts';
 
 export interface NewEvent {
   readonly actor: string;
@@ -12,11 +13,11 @@ export interface NewEvent {
 
 /**
  * Appends an entry to the event log inside the caller's transaction, so the entry exists exactly
- * when the change it records does. Never put a secret in `data`.
+ * when the change it records does, and with it the Merkle tree's subtrees it completes. Never put
+ * a secret in `data`.
  */
 export async function appendEvent(trx: Tx, event: NewEvent): Promise<HashedEventEntry> {
-  await lockForAppend(trx);
-  const last = await lastEntry(trx);
+  const last = await lockAndReadLast(trx);
   const entry = hashEntry(
     {
       seq: (last?.seq ?? 0) + 1,
@@ -29,6 +30,6 @@ export async function appendEvent(trx: Tx, event: NewEvent): Promise<HashedEvent
     },
     last?.chainHash ?? GENESIS_CHAIN_HASH,
   );
-  await insertEntry(trx, entry);
+  await insertEntry(trx, entry, await subtreesCompletedBy(trx, entry.seq, entry.leafHash, last?.leafHash));
   return entry;
 }

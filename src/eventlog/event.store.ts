@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor, Tx } from '../platform/database.ts';
+import type { StoredSubtree } from './event-tree.store.ts';
 import type { HashedEventEntry } from './event.ts';
 
 /** Serializes appends across every instance sharing the database: one writer computes the next link. */
@@ -9,24 +10,46 @@ export async function lockForAppend(trx: Tx): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
 }
 
-export async function lastEntry(db: Executor): Promise<{ seq: number; chainHash: string } | undefined> {
-  const row = await db.selectFrom('event').select(['seq', 'chain_hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  return row && { seq: row.seq, chainHash: row.chain_hash };
+/**
+ * Takes the append lock and then reads the last entry, in one round trip (the function
+ * `event_lock_for_append()`, migration 0012): what `lockForAppend` then `lastEntry` do in two.
+ */
+export async function lockAndReadLast(trx: Tx): Promise<{ seq: number; leafHash: string; chainHash: string } | undefined> {
+  const { rows } = await sql<{ seq: number; leaf_hash: string; chain_hash: string }>`SELECT seq, leaf_hash, chain_hash FROM event_lock_for_append()`.execute(trx);
+  const row = rows[0];
+  return row && { seq: Number(row.seq), leafHash: row.leaf_hash, chainHash: row.chain_hash };
 }
 
-export async function insertEntry(trx: Tx, entry: HashedEventEntry): Promise<void> {
+export async function lastEntry(db: Executor): Promise<{ seq: number; leafHash: string; chainHash: string } | undefined> {
+  const row = await db.selectFrom('event').select(['seq', 'leaf_hash', 'chain_hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row && { seq: row.seq, leafHash: row.leaf_hash, chainHash: row.chain_hash };
+}
+
+/**
+ * Inserts an entry, and in the same statement the Merkle tree's subtrees it completes (see
+ * event-tree.ts): one round trip, whatever the tree adds. A subtree already there (written by
+ * `event_tree_build()`) is left as it is: its hash can only be the same.
+ */
+export async function insertEntry(trx: Tx, entry: HashedEventEntry, subtrees: readonly StoredSubtree[] = []): Promise<void> {
+  const row = {
+    seq: entry.seq,
+    time: entry.time,
+    actor: entry.actor,
+    action: entry.action,
+    subject: entry.subject,
+    data: JSON.stringify(entry.data) as unknown as Record<string, unknown>,
+    leaf_hash: entry.leafHash,
+    chain_hash: entry.chainHash,
+  };
+  if (subtrees.length === 0) {
+    await trx.insertInto('event').values(row).execute();
+    return;
+  }
+  const nodes = subtrees.map((subtree) => ({ level: subtree.level, idx: subtree.index, hash: subtree.hash.toString('hex') }));
   await trx
+    .with('tree', (db) => db.insertInto('event_tree_node').values(nodes).onConflict((conflict) => conflict.columns(['level', 'idx']).doNothing()).returning('level'))
     .insertInto('event')
-    .values({
-      seq: entry.seq,
-      time: entry.time,
-      actor: entry.actor,
-      action: entry.action,
-      subject: entry.subject,
-      data: JSON.stringify(entry.data) as unknown as Record<string, unknown>,
-      leaf_hash: entry.leafHash,
-      chain_hash: entry.chainHash,
-    })
+    .values(row)
     .execute();
 }
 

@@ -20,6 +20,7 @@ export interface Database extends ChangeTables, NotificationTables, AuditingTabl
   ssh_public_key: SshPublicKeyTable;
   sign_in_lock: SignInLockTable;
   event: EventTable;
+  event_tree_node: EventTreeNodeTable;
 }
 
 export type CreatedOnly<T> = ColumnType<T, T, never>;
@@ -134,6 +135,13 @@ export interface EventTable {
   data: CreatedOnly<Record<string, unknown>>;
   leaf_hash: CreatedOnly<string>;
   chain_hash: CreatedOnly<string>;
+}
+
+/** A perfect subtree of the event log's Merkle tree: the hash of leaves [idx·2^level, (idx+1)·2^level). */
+export interface EventTreeNodeTable {
+  level: CreatedOnly<number>;
+  idx: CreatedOnly<number>;
+  hash: CreatedOnly<string>;
 }
 
 export type { Generated };

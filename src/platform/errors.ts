@@ -71,6 +71,8 @@ export const errors = {
       { count, objects },
     );
   },
+  /** A tree size, entry or pair of sizes the event log's Merkle tree cannot answer for. */
+  invalidLogRange: (message: string, details?: ErrorDetails) => new AppError('invalid_log_range', 400, message, details),
   payloadTooLarge: (limit: number) => new AppError('payload_too_large', 413, `The request body is larger than ${limit} bytes.`),
   unsupportedMediaType: (type: string) =>
     new AppError('unsupported_media_type', 415, `Content type "${type}" is not accepted: send application/json.`),

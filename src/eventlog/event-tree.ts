@@ -1,0 +1,107 @@
+import type { Executor } from '../platform/database.ts';
+import * as merkle from './merkle.ts';
+import { subtreeKey, type Subtree } from './merkle.ts';
+import { lastSeq, readLeavesOf, readSubtrees, type StoredSubtree } from './event-tree.store.ts';
+
+/**
+ * The event log as an RFC 9162 Merkle tree. Leaf i is the stored `leaf_hash` of entry seq i + 1
+ * (SHA-256(0x00 ‖ canonical entry), never hashed again). Every append stores the perfect
+ * subtrees it completes (`subtreesCompletedBy`), so a root or a proof combines at most ~2·log2(n)
+ * stored hashes, read in one query, whatever the size of the log.
+ *
+ * Entries and subtree hashes are only ever inserted, so a read needs no lock: a size up to
+ * `treeSize` read earlier always has all its leaves.
+ */
+
+/** The number of entries in the log, which is the size of its Merkle tree. */
+export async function treeSize(db: Executor): Promise<number> {
+  return lastSeq(db);
+}
+
+/** The root hash (32 raw bytes) of the tree of the first `size` entries (0 ≤ size ≤ treeSize). */
+export async function rootAt(db: Executor, size: number): Promise<Buffer> {
+  const range = { start: 0, end: size };
+  const hashes = await subtreeHashes(db, merkle.subtreesOf(range));
+  return merkle.rangeHash(range, hashes);
+}
+
+export interface InclusionProof {
+  readonly leafHash: Buffer;
+  /** Sibling hashes from the leaf up (RFC 9162 §2.1.3). */
+  readonly proof: Buffer[];
+  readonly root: Buffer;
+}
+
+/** The proof that entry `seq` is in the tree of the first `size` entries (1 ≤ seq ≤ size ≤ treeSize), with that tree's root. */
+export async function inclusionProof(db: Executor, seq: number, size: number): Promise<InclusionProof> {
+  const index = seq - 1;
+  const ranges = merkle.inclusionRanges(index, size);
+  const leaf = { level: 0, index };
+  const hashes = await subtreeHashes(db, [leaf, ...merkle.subtreesOfRanges([...ranges, { start: 0, end: size }])]);
+  return {
+    leafHash: hashes(leaf),
+    proof: ranges.map((range) => merkle.rangeHash(range, hashes)),
+    root: merkle.rangeHash({ start: 0, end: size }, hashes),
+  };
+}
+
+export interface ConsistencyProof {
+  readonly proof: Buffer[];
+  readonly fromRoot: Buffer;
+  readonly toRoot: Buffer;
+}
+
+/** The proof that the tree of the first `from` entries is the beginning of the tree of the first `to` (1 ≤ from ≤ to ≤ treeSize), with both roots. */
+export async function consistencyProof(db: Executor, from: number, to: number): Promise<ConsistencyProof> {
+  const ranges = merkle.consistencyRanges(from, to);
+  const older = { start: 0, end: from };
+  const newer = { start: 0, end: to };
+  const hashes = await subtreeHashes(db, merkle.subtreesOfRanges([...ranges, older, newer]));
+  return { proof: ranges.map((range) => merkle.rangeHash(range, hashes)), fromRoot: merkle.rangeHash(older, hashes), toRoot: merkle.rangeHash(newer, hashes) };
+}
+
+/**
+ * The perfect subtrees that the entry appended as `seq` completes: one per trailing zero bit of
+ * seq, so at most log2(n) and on average one. `appendEvent` stores them with the entry, under its
+ * lock and in its transaction. The left sibling at level 0 is the entry before (`previousLeafHash`,
+ * already read for the chain); those above are read, in one query, only when seq is a multiple of 4.
+ */
+export async function subtreesCompletedBy(db: Executor, seq: number, leafHash: string, previousLeafHash: string | undefined): Promise<StoredSubtree[]> {
+  let completed = 0;
+  while (seq % merkle.subtreeWidth(completed + 1) === 0) completed += 1;
+  if (completed === 0) return [];
+  // The new subtree at level l − 1 has index seq/2^(l−1) − 1; its left sibling is the one before.
+  const siblingAt = (level: number): Subtree => ({ level, index: seq / merkle.subtreeWidth(level) - 2 });
+  const siblings = await subtreeHashes(db, Array.from({ length: completed - 1 }, (_, k) => siblingAt(k + 1)));
+  let hash: Buffer = Buffer.from(leafHash, 'hex');
+  const added: StoredSubtree[] = [];
+  for (let level = 1; level <= completed; level += 1) {
+    const left = level === 1 ? Buffer.from(previousLeafHash ?? '', 'hex') : siblings(siblingAt(level - 1));
+    hash = merkle.hashChildren(left, hash);
+    added.push({ level, index: seq / merkle.subtreeWidth(level) - 1, hash });
+  }
+  return added;
+}
+
+/**
+ * The hashes of these subtrees, as a lookup for the pure proof functions. One query reads the
+ * stored ones. A subtree not stored — entries appended by an older version of Changegate during an
+ * upgrade, before `event_tree_build()` filled them in — is computed from its leaves: slower, as right.
+ */
+async function subtreeHashes(db: Executor, subtrees: readonly Subtree[]): Promise<merkle.SubtreeHashes> {
+  const found = new Map<string, Buffer>();
+  for (const stored of await readSubtrees(db, subtrees)) found.set(subtreeKey(stored), stored.hash);
+  for (const subtree of subtrees) {
+    if (found.has(subtreeKey(subtree))) continue;
+    const leaves = subtree.level === 0 ? [] : await readLeavesOf(db, subtree);
+    if (leaves.length !== merkle.subtreeWidth(subtree.level)) {
+      throw new Error(`The event log lacks entries ${subtree.index * merkle.subtreeWidth(subtree.level) + 1}–${(subtree.index + 1) * merkle.subtreeWidth(subtree.level)} (some of them): run \`changegate verify\`.`);
+    }
+    found.set(subtreeKey(subtree), merkle.rootOf(leaves));
+  }
+  return (subtree) => {
+    const hash = found.get(subtreeKey(subtree));
+    if (!hash) throw new Error(`subtree ${subtreeKey(subtree)} was not read`);
+    return hash;
+  };
+}
