@@ -11,6 +11,7 @@ import { registerDeviceCommands } from './device.command.ts';
 import { registerGrantCommands } from './grant.command.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { registerGroupCommands } from './group.command.ts';
+import { registerLogCommands } from './log.command.ts';
 import { registerLoginCommands } from './login.command.ts';
 import { registerMigrateCommand } from './migrate.command.ts';
 import { formatTable } from './output.ts';
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerSessionCommands(program);
   registerAuditCommands(program);
   registerVerifyCommand(program);
+  registerLogCommands(program);
   registerVaultCommands(program);
   return program;
 }
