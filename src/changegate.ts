@@ -22,7 +22,20 @@ import { credentialKind, deviceKind } from './inventory/index.ts';
 import { webhookKind } from './notifications/index.ts';
 import { applicationKind, partitionKind, userKind } from './identity/index.ts';
 import { AccessGroupService, ChangeService, changeRoutes, RequestService } from './changes/index.ts';
-import { EventLogService, eventRoutes, LogProofService, proofRoutes } from './eventlog/index.ts';
+import {
+  CheckpointPublisher,
+  CheckpointService,
+  DirectorySink,
+  EventLogService,
+  eventRoutes,
+  loadLogSigningKey,
+  logRoutes,
+  LogProofService,
+  proofRoutes,
+  StoredTreeHead,
+  WitnessSink,
+  type LogSigningKey,
+} from './eventlog/index.ts';
 import { CredentialService, DeviceService, type Device, INVENTORY_SEALED_COLUMNS, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
 import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
 import { ReviewService, reviewRoutes } from './review/index.ts';
@@ -63,6 +76,7 @@ export interface Services {
   readonly partitions: PartitionService;
   readonly events: EventLogService;
   readonly proofs: LogProofService;
+  readonly checkpoints: CheckpointService;
   readonly devices: DeviceService;
   readonly credentials: CredentialService;
   readonly groups: AccessGroupService;
@@ -108,6 +122,10 @@ export interface ChangegateCore {
   readonly dispatcher: Dispatcher;
   /** Brokers, connects and records sessions, behind the SSH gateway and the web terminal. */
   readonly runner: SessionRunner;
+  /** The key that signs the event log's checkpoints (outside the database), and the log's origin. */
+  readonly logSigningKey: LogSigningKey;
+  /** Signs checkpoints of the event log and copies them to the sinks; runs once `startBackground` starts it. */
+  readonly checkpointPublisher: CheckpointPublisher;
   /**
    * Starts what a serving instance runs besides HTTP: marks sessions a crash left open as
    * interrupted, opens the SSH gateway, and starts deliveries, request expiry and session heartbeats.
@@ -151,6 +169,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
   let dispatcher: Dispatcher | undefined;
   let gateway: Gateway | undefined;
   let auth: AuthService | undefined;
+  let checkpointPublisher: CheckpointPublisher | undefined;
   const live = new LiveSessions();
   const timers: NodeJS.Timeout[] = [];
   const close = async () => {
@@ -160,11 +179,14 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     await auth?.close();
     await Promise.all(live.all().map((session) => session.stop()));
     await dispatcher?.stop();
+    // The last checkpoint covers everything logged until now, the sessions' ends included.
+    await checkpointPublisher?.close();
     if (!options.database) await database.close();
   };
   try {
     await migrate(database.db);
     const { secrets, created: masterKeyCreated } = await openSecretBox(config);
+    const logSigningKey = await loadLogSigningKey(config);
     const bootstrap = await bootstrapInstallation(database.db, clock, { adminPassword: config.adminPassword });
     const db = database.db;
     const objects = new ObjectStore(clock);
@@ -210,6 +232,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       partitions: new PartitionService({ db, clock, objects }),
       events: new EventLogService({ db }),
       proofs: new LogProofService({ db }),
+      checkpoints: new CheckpointService({ db, signingKey: logSigningKey }),
       devices: new DeviceService({
         db,
         clock,
@@ -248,6 +271,20 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       sessions: new SessionService({ db, clock, live, watchStallMs: options.sessionTiming?.watchStallMs }),
       reviews: new ReviewService({ db, clock }),
     };
+    const activePublisher = new CheckpointPublisher({
+      db,
+      clock,
+      // Until the incremental Merkle tree lands: the root recomputed from every stored leaf hash.
+      treeHead: new StoredTreeHead(db),
+      signingKey: logSigningKey,
+      intervalSeconds: config.checkpointIntervalSeconds,
+      sinks: [
+        ...(config.checkpointDir ? [new DirectorySink(config.checkpointDir)] : []),
+        ...config.witnesses.map((witness) => new WitnessSink(witness, logSigningKey.key)),
+      ],
+      logger: options.logger,
+    });
+    checkpointPublisher = activePublisher;
     const instanceId = await loadInstanceId(config);
     const runner = new SessionRunner({
       db,
@@ -282,6 +319,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       });
       const sshPort = await gateway.listen(config.sshPort, config.httpHost);
       activeDispatcher.start();
+      activePublisher.start();
       const every = (ms: number, work: () => Promise<unknown>, what: string) => {
         const timer = setInterval(() => void work().catch((error: unknown) => options.logger?.error({ err: error }, `${what} failed`)), ms);
         timer.unref();
@@ -291,7 +329,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       every(HEARTBEAT_INTERVAL_MS, () => heartbeat(db, live.all().map((session) => ({ id: session.id, ...session.counters() })), clock.now()), 'session heartbeat');
       return { sshPort, gatewayFingerprint: hostKey.fingerprint, interruptedSessions };
     };
-    return { config, database, services, bootstrap, masterKeyCreated, objects, secrets, dispatcher: activeDispatcher, runner, startBackground, close };
+    const checkpoints = { logSigningKey, checkpointPublisher: activePublisher };
+    return { config, database, services, bootstrap, masterKeyCreated, objects, secrets, dispatcher: activeDispatcher, runner, ...checkpoints, startBackground, close };
   } catch (error) {
     await close();
     throw error;
@@ -315,6 +354,7 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
         partitionRoutes(api, services.partitions);
         eventRoutes(api, services.events);
         proofRoutes(api, services.proofs);
+        logRoutes(api, services.checkpoints);
         inventoryRoutes(api, services);
         changeRoutes(api, services);
         notificationRoutes(api, services.notifications);

@@ -107,7 +107,10 @@ describe('migrate, --password-stdin, and acting as the signed-in user', () => {
       // Each run is logged with the operating-system user and host, as the verify below sees.
       // The first command to open the installation creates the administrator; a configured password is never printed.
       const verified = await local.changegate(['verify']);
-      expect(verified.stderr).toBe('Created the administrator "admin" with the configured password (CHANGEGATE_ADMIN_PASSWORD).\n');
+      expect(verified.stderr).toBe(
+        'Created the administrator "admin" with the configured password (CHANGEGATE_ADMIN_PASSWORD).\n' +
+          `Created the event log's signing key ${path.join(dataDir, 'log-signing.key')}: back it up and keep it secret, apart from the database; it signs the log's checkpoints.\n`,
+      );
       expect(verified.stderr).not.toContain('configured-admin-password');
       const report = JSON.parse((await local.changegate(['verify', '--json'])).stdout) as { verified: number };
       const client = new pg.Client({ connectionString: database.url });

@@ -44,4 +44,12 @@ describe('the serve banner', () => {
       'Press Ctrl+C to stop.',
     ]);
   });
+
+  it("prints the log's verifier key, and tells of a new signing key file once", () => {
+    const lines = serveBanner({ version: '1.2.3', config, port: 8080, notes: [], logKey: 'localhost:8080+0badc0de+AQID' });
+    expect(lines).toContain('  Log key:         localhost:8080+0badc0de+AQID');
+    const notes = firstStartNotes({ config, bootstrap: { adminCreated: false }, masterKeyCreated: false, logSigningKey: { created: true, file: '/srv/changegate/log-signing.key' } });
+    expect(notes).toEqual([expect.stringMatching(/^Created the event log's signing key \/srv\/changegate\/log-signing\.key: back it up/)]);
+    expect(firstStartNotes({ config, bootstrap: { adminCreated: false }, masterKeyCreated: false, logSigningKey: { created: false, file: '/srv/changegate/log-signing.key' } })).toEqual([]);
+  });
 });

@@ -8,7 +8,9 @@ import type { Config } from '../platform/config.ts';
  * administrator (it exists nowhere else) and a newly written master key (lost, it takes every
  * vaulted secret with it). Empty on later starts.
  */
-export function firstStartNotes(core: Pick<ChangegateCore, 'bootstrap' | 'masterKeyCreated' | 'config'>): string[] {
+export function firstStartNotes(
+  core: Pick<ChangegateCore, 'bootstrap' | 'masterKeyCreated' | 'config'> & { readonly logSigningKey?: Pick<ChangegateCore['logSigningKey'], 'created' | 'file'> },
+): string[] {
   const notes: string[] = [];
   const { generatedAdminPassword, adminCreated } = core.bootstrap;
   if (generatedAdminPassword !== undefined) {
@@ -19,6 +21,9 @@ export function firstStartNotes(core: Pick<ChangegateCore, 'bootstrap' | 'master
   }
   if (core.masterKeyCreated) {
     notes.push(`Created the master key ${masterKeyFile(core.config)}: back it up and keep it secret; without it no vaulted secret can be read.`);
+  }
+  if (core.logSigningKey?.created) {
+    notes.push(`Created the event log's signing key ${core.logSigningKey.file}: back it up and keep it secret, apart from the database; it signs the log's checkpoints.`);
   }
   return notes;
 }
@@ -43,6 +48,8 @@ export function localUrl(host: string, port: number): string {
 export interface BannerFacts {
   /** The SSH gateway's port and host key fingerprint, once it listens. */
   readonly gateway?: { readonly sshPort: number; readonly fingerprint: string };
+  /** The event log's verifier key, which verifies its signed checkpoints. */
+  readonly logKey?: string;
   readonly version: string;
   readonly config: Config;
   /** The port actually bound: differs from the configuration when that asked for 0. */
@@ -63,6 +70,7 @@ export function serveBanner(facts: BannerFacts): string[] {
           ['Gateway key', facts.gateway.fingerprint],
         ] as Array<[string, string]>)
       : []),
+    ...(facts.logKey ? [['Log key', facts.logKey] as [string, string]] : []),
     ['Database', describeDatabase(facts.config)],
     ['Data directory', facts.config.dataDir],
   ];

@@ -11,6 +11,7 @@ import { registerDeviceCommands } from './device.command.ts';
 import { registerGrantCommands } from './grant.command.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { registerGroupCommands } from './group.command.ts';
+import { registerLogCommands } from './log.command.ts';
 import { registerLoginCommands } from './login.command.ts';
 import { registerLogProofCommands } from './log-proof.command.ts';
 import { registerMigrateCommand } from './migrate.command.ts';
@@ -50,7 +51,7 @@ export function buildProgram(): Command {
   registerSessionCommands(program);
   registerAuditCommands(program);
   registerVerifyCommand(program);
-  registerLogProofCommands(program.command('log').description("the event log's Merkle tree: proofs"));
+  registerLogProofCommands(registerLogCommands(program));
   registerVaultCommands(program);
   return program;
 }

@@ -48,7 +48,7 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
         ...firstStartNotes(changegate),
         ...(started.interruptedSessions > 0 ? [`${started.interruptedSessions} session(s) left open by a crash are now marked interrupted.`] : []),
       ];
-      printLines(...serveBanner({ version: VERSION, config, port, notes, gateway: { sshPort: started.sshPort, fingerprint: started.gatewayFingerprint } }));
+      printLines(...serveBanner({ version: VERSION, config, port, notes, gateway: { sshPort: started.sshPort, fingerprint: started.gatewayFingerprint }, logKey: changegate.logSigningKey.verifierKey }));
       await stop.requested;
     } finally {
       await changegate.close();

@@ -1,6 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { AuditingTables } from './tables/auditing.ts';
 import type { ChangeTables } from './tables/changes.ts';
+import type { CheckpointTables } from './tables/checkpoints.ts';
 import type { NotificationTables } from './tables/notifications.ts';
 import type { ReviewTables } from './tables/review.ts';
 import type { SessionTables } from './tables/sessions.ts';
@@ -9,7 +10,7 @@ import type { SessionTables } from './tables/sessions.ts';
  * The tables as Kysely sees them. Each module owns its tables; they are listed here because Kysely
  * types one database. Migrations in `migrations/` are the source of truth; keep this in step.
  */
-export interface Database extends ChangeTables, NotificationTables, AuditingTables, SessionTables, ReviewTables {
+export interface Database extends ChangeTables, NotificationTables, AuditingTables, SessionTables, ReviewTables, CheckpointTables {
   schema_migration: SchemaMigrationTable;
   partition: PartitionTable;
   application: ApplicationTable;

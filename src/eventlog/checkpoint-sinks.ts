@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { PromoteTargetSetting } from '../platform/config.ts';
+import { OutboundFailure, postOutbound } from '../platform/outbound-request.ts';
+import type { StoredCheckpoint } from './checkpoint.store.ts';
+import { formatKeyId, NoteError, parseNote, parseSignatureLines, type NoteSignature } from './signed-note.ts';
+
+/** A witness's signature line over a checkpoint, as it answered it. */
+export interface Cosignature {
+  readonly keyName: string;
+  readonly keyId: string;
+  readonly line: string;
+}
+
+/** What publishing a checkpoint to a sink gave back. */
+export interface SinkOutcome {
+  readonly cosignatures: readonly Cosignature[];
+  /** The sink took the checkpoint but its answer was unusable: said once, not retried. */
+  readonly warning?: string;
+}
+
+/**
+ * A place each new checkpoint is copied to, out of reach of whoever can rewrite the database.
+ * `publish` throws (an Error whose message may be logged) when it should be tried again later.
+ */
+export interface CheckpointSink {
+  /** For log lines: `directory /mnt/worm/changegate`, `witness w1`. */
+  readonly name: string;
+  /** Set for a witness: its name in CHANGEGATE_WITNESSES, under which its cosignatures are kept. */
+  readonly witness?: string;
+  publish(checkpoint: StoredCheckpoint): Promise<SinkOutcome>;
+}
+
+/**
+ * Writes each checkpoint to `checkpoint-<size>.txt` in a directory, created and never overwritten,
+ * and points `latest` at the newest (written aside, then renamed, so a reader never sees half a
+ * file). Meant for another disk or a write-once mount.
+ */
+export class DirectorySink implements CheckpointSink {
+  readonly name: string;
+
+  constructor(private readonly dir: string) {
+    this.name = `directory ${dir}`;
+  }
+
+  async publish(checkpoint: StoredCheckpoint): Promise<SinkOutcome> {
+    await mkdir(this.dir, { recursive: true });
+    const file = path.join(this.dir, `checkpoint-${checkpoint.size}.txt`);
+    try {
+      await writeFile(file, checkpoint.note, { flag: 'wx', mode: 0o644 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // Written before (a retry, a restart, another instance): fine if it is the same checkpoint.
+      if ((await readFile(file, 'utf8')) !== checkpoint.note) {
+        throw new Error(`${file} already holds a different checkpoint of size ${checkpoint.size}; it is kept as it is: compare the two (another signing key, or a rewritten log)`);
+      }
+    }
+    await this.pointLatestAt(checkpoint);
+    return { cosignatures: [] };
+  }
+
+  private async pointLatestAt(checkpoint: StoredCheckpoint): Promise<void> {
+    const latest = path.join(this.dir, 'latest');
+    const current = await readFile(latest, 'utf8').catch(() => '');
+    // Another instance may have written a newer one meanwhile.
+    const currentSize = Number(/^[^\n]*\n(\d+)\n/.exec(current)?.[1] ?? -1);
+    if (currentSize >= checkpoint.size) return;
+    const aside = path.join(this.dir, `.latest.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await writeFile(aside, checkpoint.note, { flag: 'wx', mode: 0o644 });
+      await rename(aside, latest);
+    } catch (error) {
+      await rm(aside, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  }
+}
+
+/** How long a witness has to answer, and the most of its answer read. */
+const WITNESS_TIMEOUT_MS = 10_000;
+const WITNESS_MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * POSTs each checkpoint (the signed note, text/plain) to a witness, webhook-style. A witness may
+ * answer 200 with its signature lines over the same checkpoint text (alone, as c2sp.org/tlog-witness
+ * answers, or in the whole note): they are kept. Errors name the status or the kind of network
+ * failure, never what the witness answered.
+ */
+export class WitnessSink implements CheckpointSink {
+  readonly name: string;
+  readonly witness: string;
+
+  constructor(
+    private readonly target: PromoteTargetSetting,
+    /** The log's own key, whose signature line a whole-note answer repeats. */
+    private readonly own: { readonly name: string; readonly keyId: number },
+    private readonly limits: { readonly timeoutMs: number; readonly maxAnswerBytes: number } = { timeoutMs: WITNESS_TIMEOUT_MS, maxAnswerBytes: WITNESS_MAX_ANSWER_BYTES },
+  ) {
+    this.name = `witness ${target.name}`;
+    this.witness = target.name;
+  }
+
+  async publish(checkpoint: StoredCheckpoint): Promise<SinkOutcome> {
+    let answer;
+    try {
+      answer = await postOutbound({
+        url: new URL(this.target.url),
+        headers: { 'content-type': 'text/plain; charset=utf-8', 'user-agent': 'Changegate checkpoint publisher' },
+        body: Buffer.from(checkpoint.note, 'utf8'),
+        timeoutMs: this.limits.timeoutMs,
+        maxAnswerBytes: this.limits.maxAnswerBytes,
+      });
+    } catch (error) {
+      if (error instanceof OutboundFailure) throw new Error(`${this.name} did not answer: ${error.message}`);
+      throw error;
+    }
+    if (answer.status < 200 || answer.status > 299) throw new Error(`${this.name} answered HTTP ${answer.status}`);
+    if (answer.body.length === 0) return { cosignatures: [] };
+    try {
+      return { cosignatures: this.cosignaturesIn(answer.body, checkpoint) };
+    } catch (error) {
+      if (!(error instanceof NoteError)) throw error;
+      return { cosignatures: [], warning: `${this.name} answered ${answer.status} with no usable signature lines (${error.message})` };
+    }
+  }
+
+  private cosignaturesIn(body: Buffer, checkpoint: StoredCheckpoint): Cosignature[] {
+    const text = body.toString('utf8');
+    let lines: readonly NoteSignature[];
+    if (text.includes('\n\n')) {
+      const note = parseNote(body);
+      if (note.text !== parseNote(checkpoint.note).text) throw new NoteError('malformed', 'it signed another text than the checkpoint');
+      lines = note.signatures;
+    } else {
+      lines = parseSignatureLines(text);
+    }
+    return lines
+      .filter((line) => !(line.name === this.own.name && line.keyId === this.own.keyId))
+      .map((line) => ({ keyName: line.name, keyId: formatKeyId(line.keyId), line: line.line }));
+  }
+}

@@ -1,0 +1,78 @@
+import type { Kysely } from 'kysely';
+import { requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
+import type { Database } from '../platform/database.ts';
+import { errors } from '../platform/errors.ts';
+import { cosignaturesOf, latestCheckpoint, type StoredCheckpoint, type StoredCosignature } from './checkpoint.store.ts';
+import type { LogSigningKey } from './log-signing-key.ts';
+
+/** The log's public key: public on purpose, so anyone can verify a checkpoint they hold. */
+export interface LogKeyView {
+  readonly origin: string;
+  /** `<origin>+<key ID>+<base64(0x01 ‖ public key)>`, a C2SP signed-note verifier key. */
+  readonly verifierKey: string;
+  readonly keyId: string;
+  readonly algorithm: 'Ed25519';
+}
+
+export interface CosignatureView {
+  readonly witness: string;
+  readonly keyName: string;
+  readonly keyId: string;
+  readonly line: string;
+  readonly receivedAt: string;
+}
+
+export interface CheckpointView {
+  readonly origin: string;
+  readonly size: number;
+  /** Base64, as in the checkpoint's third line. */
+  readonly rootHash: string;
+  readonly keyId: string;
+  readonly createdAt: string;
+  /** The signed note: the checkpoint, a blank line, the log's signature, then the witnesses' lines. */
+  readonly note: string;
+  readonly cosignatures: CosignatureView[];
+}
+
+export const presentLogKey = (key: LogSigningKey): LogKeyView => ({ origin: key.origin, verifierKey: key.verifierKey, keyId: key.keyId, algorithm: 'Ed25519' });
+
+/**
+ * A checkpoint as served: its note with the witnesses' signature lines after the log's own. A
+ * signed note may carry any number of signatures and verifiers skip those of keys they do not know,
+ * so the whole is still a note an auditor verifies with the log's key alone.
+ */
+export function presentCheckpoint(checkpoint: StoredCheckpoint, cosignatures: readonly StoredCosignature[]): CheckpointView {
+  return {
+    origin: checkpoint.origin,
+    size: checkpoint.size,
+    rootHash: checkpoint.rootHash.toString('base64'),
+    keyId: checkpoint.keyId,
+    createdAt: checkpoint.createdAt.toISOString(),
+    note: checkpoint.note + cosignatures.map((cosignature) => cosignature.line).join(''),
+    cosignatures: cosignatures.map((cosignature) => ({
+      witness: cosignature.witness,
+      keyName: cosignature.keyName,
+      keyId: cosignature.keyId,
+      line: cosignature.line,
+      receivedAt: cosignature.receivedAt.toISOString(),
+    })),
+  };
+}
+
+/** The log's public key and its latest signed checkpoint. */
+export class CheckpointService {
+  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly signingKey: LogSigningKey }) {}
+
+  key(): LogKeyView {
+    return presentLogKey(this.deps.signingKey);
+  }
+
+  async latest(actor: Actor): Promise<CheckpointView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      await requirePrivilege(trx, actor, 'EventLog.View', SYSTEM);
+      const checkpoint = await latestCheckpoint(trx);
+      if (!checkpoint) throw errors.unavailable('No checkpoint of the event log is signed yet: a serving instance signs one as it starts and whenever the log grows. Try again in a few seconds.');
+      return presentCheckpoint(checkpoint, await cosignaturesOf(trx, checkpoint.size));
+    });
+  }
+}

@@ -1,0 +1,80 @@
+import type { Executor } from '../platform/database.ts';
+
+/** A signed checkpoint as stored. */
+export interface StoredCheckpoint {
+  readonly size: number;
+  /** 32-byte root hash. */
+  readonly rootHash: Buffer;
+  readonly origin: string;
+  readonly keyId: string;
+  /** The signed note exactly as signed: text, blank line, the log's signature line. */
+  readonly note: string;
+  readonly createdAt: Date;
+}
+
+/** A signature line a witness answered for a checkpoint. */
+export interface StoredCosignature {
+  readonly size: number;
+  readonly witness: string;
+  readonly keyName: string;
+  readonly keyId: string;
+  readonly line: string;
+  readonly receivedAt: Date;
+}
+
+/** Stores a checkpoint unless one of its size exists (another instance signed it): true when this one was stored. */
+export async function insertCheckpoint(db: Executor, checkpoint: StoredCheckpoint): Promise<boolean> {
+  const result = await db
+    .insertInto('checkpoint')
+    .values({
+      tree_size: checkpoint.size,
+      root_hash: checkpoint.rootHash.toString('hex'),
+      origin: checkpoint.origin,
+      key_id: checkpoint.keyId,
+      note: checkpoint.note,
+      created_at: checkpoint.createdAt,
+    })
+    .onConflict((conflict) => conflict.column('tree_size').doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+/** The checkpoint of the largest tree size, if any was signed. */
+export async function latestCheckpoint(db: Executor): Promise<StoredCheckpoint | undefined> {
+  const row = await db.selectFrom('checkpoint').selectAll().orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+  return (
+    row && {
+      size: row.tree_size,
+      rootHash: Buffer.from(row.root_hash, 'hex'),
+      origin: row.origin,
+      keyId: row.key_id,
+      note: row.note,
+      createdAt: row.created_at,
+    }
+  );
+}
+
+/** Keeps a witness's signature lines; one already kept is ignored. */
+export async function insertCosignatures(db: Executor, cosignatures: readonly StoredCosignature[]): Promise<void> {
+  if (cosignatures.length === 0) return;
+  await db
+    .insertInto('checkpoint_cosignature')
+    .values(
+      cosignatures.map((cosignature) => ({
+        tree_size: cosignature.size,
+        witness: cosignature.witness,
+        key_name: cosignature.keyName,
+        key_id: cosignature.keyId,
+        signature_line: cosignature.line,
+        received_at: cosignature.receivedAt,
+      })),
+    )
+    .onConflict((conflict) => conflict.columns(['tree_size', 'witness', 'key_name', 'key_id']).doNothing())
+    .execute();
+}
+
+/** The witnesses' signature lines of one checkpoint, in the order they came. */
+export async function cosignaturesOf(db: Executor, size: number): Promise<StoredCosignature[]> {
+  const rows = await db.selectFrom('checkpoint_cosignature').selectAll().where('tree_size', '=', size).orderBy('received_at').orderBy('witness').orderBy('key_name').execute();
+  return rows.map((row) => ({ size: row.tree_size, witness: row.witness, keyName: row.key_name, keyId: row.key_id, line: row.signature_line, receivedAt: row.received_at }));
+}
