@@ -69,8 +69,8 @@ interface UsernameWindow extends Window {
   failures: number;
   /** Sources that failed for this username in the window, oldest first. */
   readonly failedFrom: Set<string>;
-  /** Attempts under way for this username, by source. */
-  readonly pending: Map<string, number>;
+  /** Attempts under way for this username, by source; none without any (most windows, most of the time). */
+  pending: Map<string, number> | undefined;
 }
 
 /**
@@ -155,7 +155,7 @@ export class SignInLimits {
       }
     }
     let user = this.current(this.usernames, usernameKey, time);
-    if (user && user.failures >= user.maxFailures && (user.failedFrom.has(sourceKey) || user.pending.has(sourceKey))) {
+    if (user && user.failures >= user.maxFailures && (user.failedFrom.has(sourceKey) || user.pending?.has(sourceKey))) {
       // Throttled: a source that failed waits for the window's end, a new one tries one at a time.
       user.refused += 1;
       return this.refusal(user, time);
@@ -170,9 +170,10 @@ export class SignInLimits {
       return [scope.key, window] as const;
     });
     if (!user) {
-      user = { start: time, limit: 'username', maxFailures: this.settings.signInLimitPerUser, failures: 0, failedFrom: new Set(), pending: new Map(), refused: 0 };
+      user = { start: time, limit: 'username', maxFailures: this.settings.signInLimitPerUser, failures: 0, failedFrom: new Set(), pending: undefined, refused: 0 };
       this.track(this.usernames, usernameKey, user);
     }
+    user.pending ??= new Map();
     user.pending.set(sourceKey, (user.pending.get(sourceKey) ?? 0) + 1);
     const pendingIn = user;
     let settled = false;
@@ -181,9 +182,10 @@ export class SignInLimits {
       settle: (outcome, at) => {
         if (settled) return;
         settled = true;
-        const left = (pendingIn.pending.get(sourceKey) ?? 1) - 1;
-        if (left > 0) pendingIn.pending.set(sourceKey, left);
-        else pendingIn.pending.delete(sourceKey);
+        const left = (pendingIn.pending?.get(sourceKey) ?? 1) - 1;
+        if (left > 0) pendingIn.pending?.set(sourceKey, left);
+        else pendingIn.pending?.delete(sourceKey);
+        if (pendingIn.pending?.size === 0) pendingIn.pending = undefined;
         if (outcome === 'failure') this.recordFailure(usernameKey, sourceKey, at.getTime());
         else {
           for (const [key, window] of counted) {
@@ -192,7 +194,7 @@ export class SignInLimits {
             if (window.counted === 0 && window.refused === 0 && this.sources.get(key) === window) this.sources.delete(key);
           }
         }
-        if (pendingIn.failures === 0 && pendingIn.pending.size === 0 && pendingIn.refused === 0 && this.usernames.get(usernameKey) === pendingIn) {
+        if (pendingIn.failures === 0 && !pendingIn.pending && pendingIn.refused === 0 && this.usernames.get(usernameKey) === pendingIn) {
           this.usernames.delete(usernameKey);
         }
       },
@@ -229,14 +231,14 @@ export class SignInLimits {
   /** What is held in memory: the sizes of its structures, for the memory bound. */
   size(): { sources: number; usernames: number; sourcesPerUsername: number; reports: number } {
     let sourcesPerUsername = 0;
-    for (const window of this.usernames.values()) sourcesPerUsername = Math.max(sourcesPerUsername, window.failedFrom.size, window.pending.size);
+    for (const window of this.usernames.values()) sourcesPerUsername = Math.max(sourcesPerUsername, window.failedFrom.size, window.pending?.size ?? 0);
     return { sources: this.sources.size, usernames: this.usernames.size, sourcesPerUsername, reports: this.reports.length };
   }
 
   private recordFailure(usernameKey: string, sourceKey: string, time: number): void {
     let user = this.current(this.usernames, usernameKey, time);
     if (!user) {
-      user = { start: time, limit: 'username', maxFailures: this.settings.signInLimitPerUser, failures: 0, failedFrom: new Set(), pending: new Map(), refused: 0 };
+      user = { start: time, limit: 'username', maxFailures: this.settings.signInLimitPerUser, failures: 0, failedFrom: new Set(), pending: undefined, refused: 0 };
       this.track(this.usernames, usernameKey, user);
     }
     user.failures += 1;
