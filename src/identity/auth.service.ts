@@ -140,28 +140,31 @@ export class AuthService {
    * Beyond the rate limits the attempt is refused at once with `too_many_requests`.
    */
   async login(input: LoginInput): Promise<WebSession> {
-    return this.limited(input, 'password', () => this.deps.db.transaction().execute(async (trx): Promise<WebSession | AppError> => {
-      const now = this.deps.clock.now();
-      const user = await this.checkCredentials(trx, input, now);
-      if (user instanceof AppError) return user;
-      const token = randomBytes(32).toString('base64url');
-      const csrfToken = randomBytes(24).toString('base64url');
-      const expiresAt = new Date(now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000);
-      await insertWebSession(trx, {
-        id: randomUUID(),
-        user_id: user.id,
-        token_hash: sha256(token),
-        csrf_token: csrfToken,
-        source_ip: input.sourceIp,
-        created_at: now,
-        expires_at: expiresAt,
-        last_seen_at: now,
-        authenticated_at: now,
-        second_factor: user.totp_enabled_at !== null,
+    return this.limited(input, 'password', async () => {
+      const proof = await this.provePassword(input.username, input.password);
+      return this.deps.db.transaction().execute(async (trx): Promise<WebSession | AppError> => {
+        const now = this.deps.clock.now();
+        const user = await this.checkCredentials(trx, input, now, proof);
+        if (user instanceof AppError) return user;
+        const token = randomBytes(32).toString('base64url');
+        const csrfToken = randomBytes(24).toString('base64url');
+        const expiresAt = new Date(now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000);
+        await insertWebSession(trx, {
+          id: randomUUID(),
+          user_id: user.id,
+          token_hash: sha256(token),
+          csrf_token: csrfToken,
+          source_ip: input.sourceIp,
+          created_at: now,
+          expires_at: expiresAt,
+          last_seen_at: now,
+          authenticated_at: now,
+          second_factor: user.totp_enabled_at !== null,
       });
       await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null });
       return { token, csrfToken, expiresAt, user: presentUser(user, now) };
-    }));
+      });
+    });
   }
 
   /**
@@ -169,13 +172,16 @@ export class AuthService {
    * checks, lockout and event log as the web sign-in, without a web session.
    */
   async authenticatePassword(input: LoginInput): Promise<Actor> {
-    return this.limited(input, 'password', () => this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
-      const now = this.deps.clock.now();
-      const user = await this.checkCredentials(trx, input, now);
-      if (user instanceof AppError) return user;
-      await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null, via: 'ssh' });
-      return gatewayActor(user);
-    }));
+    return this.limited(input, 'password', async () => {
+      const proof = await this.provePassword(input.username, input.password);
+      return this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
+        const now = this.deps.clock.now();
+        const user = await this.checkCredentials(trx, input, now, proof);
+        if (user instanceof AppError) return user;
+        await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null, via: 'ssh' });
+        return gatewayActor(user);
+      });
+    });
   }
 
   /**
@@ -291,6 +297,17 @@ export class AuthService {
     return this.reporting;
   }
 
+  /**
+   * Checks a password against the user's hash (or against nothing, for an unknown, disabled or
+   * password-less user, in the same time) before the transaction: the scrypt work then holds no
+   * database connection, which PGlite has only one of.
+   */
+  private async provePassword(username: string, password: string): Promise<PasswordProof> {
+    const user = await findUserByName(this.deps.db, username);
+    if (!user?.password_hash || user.disabled_at) return { hash: null, right: await verifyAgainstNothing(password) };
+    return { hash: user.password_hash, right: await verifyPassword(password, user.password_hash) };
+  }
+
   /** Forgets failures that no longer count: those of rows with no lock in force, last failed `lockoutMinutes` ago. */
   async forgetStaleFailures(): Promise<void> {
     const now = this.deps.clock.now();
@@ -313,8 +330,10 @@ export class AuthService {
    * same attempt pass, and every other answer is `account_locked`: a locked address never learns
    * whether the password was right.
    */
-  private async checkCredentials(trx: Tx, input: LoginInput, now: Date): Promise<UserRow | AppError> {
+  private async checkCredentials(trx: Tx, input: LoginInput, now: Date, proof: PasswordProof): Promise<UserRow | AppError> {
     const user = await findUserByName(trx, input.username);
+    // The proof holds for the hash it was checked against; if that changed since, check again.
+    const passwordRight = async (hash: string) => (proof.hash === hash ? proof.right : verifyPassword(input.password, hash));
     const fail = async (reason: string, error: AppError) => {
       await appendEvent(trx, {
         actor: user?.username ?? 'anonymous',
@@ -326,7 +345,7 @@ export class AuthService {
       return error;
     };
     if (!user || !user.password_hash || user.disabled_at) {
-      await verifyAgainstNothing(input.password);
+      // The proof spent the time of a check already, so this answer is not told apart by timing.
       return fail(!user ? 'unknown_user' : user.disabled_at ? 'disabled' : 'no_password', errors.invalidCredentials());
     }
     const source = signInSource(input.sourceIp);
@@ -335,7 +354,7 @@ export class AuthService {
       const locked = errors.accountLocked(lock.locked_until);
       if (!input.totp) return fail('locked', locked);
       // The password is checked whether or not the account has TOTP, so the time taken does not tell.
-      if (!(await verifyPassword(input.password, user.password_hash)) || !user.totp_enabled_at || !user.totp_secret) return fail('locked', locked);
+      if (!(await passwordRight(user.password_hash)) || !user.totp_enabled_at || !user.totp_secret) return fail('locked', locked);
       const step = this.checkTotp(user, input.totp, now);
       if (typeof step !== 'number') return fail('locked', locked);
       // Password and code: the user, who passes the lock; it stays for whoever else is at the address.
@@ -343,7 +362,7 @@ export class AuthService {
       return user;
     }
     const failed = (reason: string) => this.recordFailure(trx, user, { source, sourceIp: input.sourceIp }, now, reason, fail);
-    if (!(await verifyPassword(input.password, user.password_hash))) return failed('bad_password');
+    if (!(await passwordRight(user.password_hash))) return failed('bad_password');
     let totpStep = user.totp_last_step;
     if (user.totp_enabled_at && user.totp_secret) {
       // A correct password without a code is the first of two steps, not a failure.
@@ -398,20 +417,23 @@ export class AuthService {
       });
     }
     const attempt = { username: actor.username, password: input.password, totp: input.totp, sourceIp: input.sourceIp };
-    return this.limited(attempt, 'password', () => this.deps.db.transaction().execute(async (trx): Promise<{ authenticatedAt: Date; recentUntil: Date } | AppError> => {
-      const now = this.deps.clock.now();
-      const user = await this.checkCredentials(trx, attempt, now);
-      if (user instanceof AppError) return user;
-      await markWebSessionAuthenticated(trx, signIn.sessionId, now, user.totp_enabled_at !== null);
-      await appendEvent(trx, {
-        actor: user.username,
-        action: 'auth.reauthenticate',
-        subject: `user:${user.username}`,
-        data: { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null },
-        time: now,
+    return this.limited(attempt, 'password', async () => {
+      const proof = await this.provePassword(attempt.username, attempt.password);
+      return this.deps.db.transaction().execute(async (trx): Promise<{ authenticatedAt: Date; recentUntil: Date } | AppError> => {
+        const now = this.deps.clock.now();
+        const user = await this.checkCredentials(trx, attempt, now, proof);
+        if (user instanceof AppError) return user;
+        await markWebSessionAuthenticated(trx, signIn.sessionId, now, user.totp_enabled_at !== null);
+        await appendEvent(trx, {
+          actor: user.username,
+          action: 'auth.reauthenticate',
+          subject: `user:${user.username}`,
+          data: { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null },
+          time: now,
       });
       return { authenticatedAt: now, recentUntil: new Date(now.getTime() + RECENT_SIGN_IN_MINUTES * 60_000) };
-    }));
+      });
+    });
   }
 
   /** Resolves a session cookie to its user, sliding the idle expiry; undefined when not valid. */
@@ -586,6 +608,12 @@ export class AuthService {
     });
     return fail(reason, errors.accountLocked(lockedUntil));
   }
+}
+
+/** A password checked before the transaction, against `hash` (none: checked against nothing). */
+interface PasswordProof {
+  readonly hash: string | null;
+  readonly right: boolean;
 }
 
 /** Retry-After of a check refused because too many wait. */
