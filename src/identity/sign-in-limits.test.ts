@@ -331,8 +331,8 @@ describe('the password check queue', () => {
   };
   const at = (username: string, source: string) => ({ username, source, time: 0 });
 
-  it('runs a few checks at once, the others in order of arrival, and refuses beyond its waiting bound', async () => {
-    const queue = new SignInQueue(2);
+  it('runs a few checks at once, the others in order of arrival, keeping a place for known users, and refuses beyond its waiting bound', async () => {
+    const queue = new SignInQueue(3);
     const started: number[] = [];
     const checks = Array.from({ length: MAX_WAITING + 2 }, () => held());
     const runs = checks.map((one, k) => queue.run(() => (started.push(k), one.check()), at(`nobody${k}`, `10.0.${k}.1`)));
@@ -340,10 +340,13 @@ describe('the password check queue', () => {
     expect(await queue.run(async () => 'ran', at('nobody', '10.9.9.9'))).toBe(BUSY);
     await Promise.resolve();
     expect(started).toEqual([0, 1]);
+    // The last place is a known user's: one who signed in from there lately starts at once.
+    queue.signedInFrom('alice', '198.51.100.1', 0);
+    expect(await queue.run(async () => 'ran', at('alice', '198.51.100.1'))).toBe('ran');
     for (const one of checks) one.end();
     await Promise.all(runs);
     expect(started).toEqual(checks.map((_, k) => k));
-    expect(queue.size()).toMatchObject({ running: 0, waiting: 0, peak: 2 });
+    expect(queue.size()).toMatchObject({ running: 0, waiting: 0, peak: 3 });
   });
 
   it('lets a user who signed in from a source lately go ahead of the others there, and only that user from that source', async () => {

@@ -20,13 +20,14 @@ export const BUSY = Symbol('busy');
 /**
  * Password checks, a few at a time (`CHECKS_AT_ONCE`), each in its turn: first come, first
  * checked, except that a user signing in again from a source where they signed in lately goes
- * ahead of the others, so that a flood from many addresses, which the rate limits count one
- * address at a time, delays the known users little. A flood gets at most a handful of checks
- * from such a source (its rate limits hold), so it cannot use that lane. At most `MAX_WAITING`
- * others wait; beyond it a check is refused at once.
+ * ahead of the others, and the others never hold the last place: so a flood from many addresses,
+ * which the rate limits count one address at a time, delays the known users little. A flood gets
+ * at most a handful of checks from such a source (its rate limits hold), so it cannot use that
+ * lane. At most `MAX_WAITING` others wait; beyond it a check is refused at once.
  */
 export class SignInQueue {
   private running = 0;
+  private runningOthers = 0;
   private readonly known: Array<() => void> = [];
   private readonly others: Array<() => void> = [];
   /** When each `username\nsource` pair last signed in, oldest first. */
@@ -37,19 +38,19 @@ export class SignInQueue {
 
   /** Runs a check when its turn comes, or answers `BUSY` at once when too many others wait. */
   async run<T>(check: () => Promise<T>, from: { username: string; source: string; time: number }): Promise<T | typeof BUSY> {
-    if (this.running >= this.atOnce) {
-      const known = this.isKnown(from.username, from.source, from.time);
+    const known = this.isKnown(from.username, from.source, from.time);
+    if (this.mayStart(known)) this.take(known);
+    else {
       if (!known && this.others.length >= MAX_WAITING) return BUSY;
+      // Whoever wakes this one has taken its place for it.
       await new Promise<void>((resolve) => (known ? this.known : this.others).push(resolve));
-    } else this.running += 1;
-    this.peak = Math.max(this.peak, this.running);
+    }
     try {
       return await check();
     } finally {
-      // The place passes to the next in line (the count stays), or is given back.
-      const next = this.known.shift() ?? this.others.shift();
-      if (next) next();
-      else this.running -= 1;
+      this.running -= 1;
+      if (!known) this.runningOthers -= 1;
+      this.wakeNext();
     }
   }
 
@@ -67,6 +68,25 @@ export class SignInQueue {
   /** Checks running and waiting now, the most that ran at once so far, and the pairs remembered. */
   size(): { running: number; waiting: number; peak: number; known: number } {
     return { running: this.running, waiting: this.known.length + this.others.length, peak: this.peak, known: this.signedIn.size };
+  }
+
+  /** Whether a check may start now: a place is free, and for one not known, not the last one (unless there is only one). */
+  private mayStart(known: boolean): boolean {
+    return this.running < this.atOnce && (known || this.runningOthers < Math.max(1, this.atOnce - 1));
+  }
+
+  private take(known: boolean): void {
+    this.running += 1;
+    if (!known) this.runningOthers += 1;
+    this.peak = Math.max(this.peak, this.running);
+  }
+
+  private wakeNext(): void {
+    const known = this.known.length > 0 && this.mayStart(true);
+    const next = known ? this.known.shift() : this.mayStart(false) ? this.others.shift() : undefined;
+    if (!next) return;
+    this.take(known);
+    next();
   }
 
   private isKnown(username: string, source: string, time: number): boolean {
