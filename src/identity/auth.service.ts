@@ -29,14 +29,18 @@ import {
 } from './credential.store.ts';
 import { verifyAgainstNothing, verifyPassword } from './password.ts';
 import { SYSTEM } from './privilege.ts';
-import { clearSignInFailures, countSignInFailure, findSignInLock, lockSignIn } from './sign-in-lock.store.ts';
-import { SignInLimits, signInSource, type AttemptOutcome, type SignInLimitSettings, type ThrottleReport } from './sign-in-limits.ts';
+import { clearSignInFailures, countSignInFailure, findSignInLock, lockSignIn, purgeStaleSignInLocks } from './sign-in-lock.store.ts';
+import { SignInLimits, signInSource, type AttemptOutcome, type SignInLimitSettings, type ThrottleLimit, type ThrottleReport } from './sign-in-limits.ts';
+import { BUSY, SignInQueue } from './sign-in-queue.ts';
 import { newTotpSecret, totpSealContext, totpUri, verifyTotp } from './totp.ts';
 import { presentUser, type UserView } from './user.ts';
 import { findUserById, findUserByName, updateSignInState, updateUser, type UserRow } from './user.store.ts';
 
 export interface AuthPolicy extends SignInLimitSettings {
-  /** Consecutive failures from one source address that lock the account at that address, and for how long. */
+  /**
+   * Failures from one source address that lock the account at that address, and for how long; a
+   * failure more than `lockoutMinutes` after the one before starts the count again.
+   */
   readonly lockoutThreshold: number;
   readonly lockoutMinutes: number;
   /** A web session ends after this long without a request, and in any case 12 hours after sign-in. */
@@ -104,13 +108,23 @@ const presentToken = (row: ApiTokenRow): ApiTokenView => ({
 /** Sign-in (password, TOTP, rate limits, lockout), web sessions, API tokens and TOTP enrolment. */
 export class AuthService {
   private readonly limits: SignInLimits;
-  /** Writes the counts of refused attempts while the server is idle; it does not keep the process alive. */
+  /** Password checks, a few at a time. */
+  readonly checks = new SignInQueue();
+  /**
+   * Writes the counts of refused attempts while the server is idle, and forgets stale failures;
+   * it does not keep the process alive.
+   */
   private readonly reportTimer: NodeJS.Timeout;
   private reporting: Promise<void> = Promise.resolve();
+  /** Refusing checks because too many wait: logged once per episode. */
+  private busy = false;
 
   constructor(private readonly deps: AuthServiceDeps) {
     this.limits = new SignInLimits(deps.policy);
-    this.reportTimer = setInterval(() => void this.writeThrottleReports(), Math.min(deps.policy.signInLimitWindowSeconds, 60) * 1000);
+    this.reportTimer = setInterval(() => {
+      void this.writeThrottleReports();
+      void this.forgetStaleFailures();
+    }, Math.min(deps.policy.signInLimitWindowSeconds, 60) * 1000);
     this.reportTimer.unref();
   }
 
@@ -126,28 +140,31 @@ export class AuthService {
    * Beyond the rate limits the attempt is refused at once with `too_many_requests`.
    */
   async login(input: LoginInput): Promise<WebSession> {
-    return this.limited(input, () => this.deps.db.transaction().execute(async (trx): Promise<WebSession | AppError> => {
-      const now = this.deps.clock.now();
-      const user = await this.checkCredentials(trx, input, now);
-      if (user instanceof AppError) return user;
-      const token = randomBytes(32).toString('base64url');
-      const csrfToken = randomBytes(24).toString('base64url');
-      const expiresAt = new Date(now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000);
-      await insertWebSession(trx, {
-        id: randomUUID(),
-        user_id: user.id,
-        token_hash: sha256(token),
-        csrf_token: csrfToken,
-        source_ip: input.sourceIp,
-        created_at: now,
-        expires_at: expiresAt,
-        last_seen_at: now,
-        authenticated_at: now,
-        second_factor: user.totp_enabled_at !== null,
+    return this.limited(input, 'password', async () => {
+      const proof = await this.provePassword(input.username, input.password);
+      return this.deps.db.transaction().execute(async (trx): Promise<WebSession | AppError> => {
+        const now = this.deps.clock.now();
+        const user = await this.checkCredentials(trx, input, now, proof);
+        if (user instanceof AppError) return user;
+        const token = randomBytes(32).toString('base64url');
+        const csrfToken = randomBytes(24).toString('base64url');
+        const expiresAt = new Date(now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000);
+        await insertWebSession(trx, {
+          id: randomUUID(),
+          user_id: user.id,
+          token_hash: sha256(token),
+          csrf_token: csrfToken,
+          source_ip: input.sourceIp,
+          created_at: now,
+          expires_at: expiresAt,
+          last_seen_at: now,
+          authenticated_at: now,
+          second_factor: user.totp_enabled_at !== null,
       });
       await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null });
       return { token, csrfToken, expiresAt, user: presentUser(user, now) };
-    }));
+      });
+    });
   }
 
   /**
@@ -155,13 +172,16 @@ export class AuthService {
    * checks, lockout and event log as the web sign-in, without a web session.
    */
   async authenticatePassword(input: LoginInput): Promise<Actor> {
-    return this.limited(input, () => this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
-      const now = this.deps.clock.now();
-      const user = await this.checkCredentials(trx, input, now);
-      if (user instanceof AppError) return user;
-      await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null, via: 'ssh' });
-      return gatewayActor(user);
-    }));
+    return this.limited(input, 'password', async () => {
+      const proof = await this.provePassword(input.username, input.password);
+      return this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
+        const now = this.deps.clock.now();
+        const user = await this.checkCredentials(trx, input, now, proof);
+        if (user instanceof AppError) return user;
+        await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null, via: 'ssh' });
+        return gatewayActor(user);
+      });
+    });
   }
 
   /**
@@ -170,7 +190,7 @@ export class AuthService {
    * or when the user is locked at this address: a key is a failure like a wrong password.
    */
   async authenticatePublicKey(input: { username: string; fingerprint: string; sourceIp: string }): Promise<Actor | undefined> {
-    const signIn = this.limited(input, () => this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
+    const signIn = this.limited(input, 'key', () => this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
       const now = this.deps.clock.now();
       const user = await findUserByName(trx, input.username);
       const key = user && !user.disabled_at ? await findSshKeyByFingerprint(trx, user.id, input.fingerprint) : undefined;
@@ -226,38 +246,34 @@ export class AuthService {
     }
   }
 
-  /** Whether a user must give a TOTP code to sign in, so the gateway knows what to ask. */
-  async requiresTotp(username: string): Promise<boolean> {
-    const user = await findUserByName(this.deps.db, username);
-    return Boolean(user?.totp_enabled_at);
-  }
-
   /**
    * Runs one sign-in attempt within the rate limits: refused at once (429) beyond them, before any
-   * password check or database write; otherwise counted, and given back unless it failed. The
-   * attempt answers its user or the error to throw; the refused attempts of closed windows are
-   * written to the event log first, when there are any.
+   * password check or database write; otherwise counted, and given back unless it failed. A
+   * password attempt then waits for its turn among the password checks (429 at once when too many
+   * wait). The attempt answers its user or the error to throw; the refused attempts of closed
+   * windows are written to the event log first, when there are any.
    */
-  private async limited<T>(input: { username: string; sourceIp: string }, attempt: () => Promise<T | AppError>): Promise<T> {
+  private async limited<T>(input: { username: string; sourceIp: string }, check: 'password' | 'key', attempt: () => Promise<T | AppError>): Promise<T> {
     const admission = this.limits.admit(input.sourceIp, input.username, this.deps.clock.now());
-    if (!admission.admitted) {
-      throw errors.tooManyRequests(
-        admission.retryAfterSeconds,
-        admission.limit === 'address'
-          ? `Too many failed sign-ins from your address: wait ${admission.retryAfterSeconds} s before trying again.`
-          : `Too many failed sign-ins for this username from your address: wait ${admission.retryAfterSeconds} s, or sign in from another address.`,
-      );
-    }
+    if (!admission.admitted) throw errors.tooManyRequests(admission.retryAfterSeconds, refusalMessage(admission.limit, admission.retryAfterSeconds));
     let outcome: AttemptOutcome = 'neutral';
+    const source = signInSource(input.sourceIp);
     try {
       if (this.limits.hasReports(this.deps.clock.now())) await this.writeThrottleReports();
-      const result = await attempt();
+      const result = check === 'key' ? await attempt() : await this.checks.run(attempt, { username: input.username, source, time: this.deps.clock.now().getTime() });
+      if (result === BUSY) {
+        if (!this.busy) this.deps.logger?.warn({ waiting: this.checks.size().waiting }, 'too many sign-ins waiting for a password check: new ones are refused');
+        this.busy = true;
+        throw errors.tooManyRequests(BUSY_RETRY_SECONDS, `Changegate is checking many sign-ins at the moment: try again in ${BUSY_RETRY_SECONDS} s.`);
+      }
+      this.busy = false;
       if (result instanceof AppError) {
         // A right password without its code is the first of two steps, not a failure.
         outcome = result.code === 'totp_required' ? 'neutral' : 'failure';
         throw result;
       }
       outcome = 'success';
+      this.checks.signedInFrom(input.username, source, this.deps.clock.now().getTime());
       return result;
     } finally {
       admission.settle(outcome, this.deps.clock.now());
@@ -272,7 +288,7 @@ export class AuthService {
       if (reports.length === 0) return;
       try {
         await this.deps.db.transaction().execute(async (trx) => {
-          for (const report of reports) await appendEvent(trx, throttledEvent(report, this.deps.policy, now));
+          for (const report of reports) await appendEvent(trx, throttledEvent(report, now));
         });
       } catch (error) {
         this.deps.logger?.error({ err: error, reports: reports.length }, 'the counts of refused sign-ins could not be written to the event log');
@@ -282,14 +298,42 @@ export class AuthService {
   }
 
   /**
+   * Checks a password against the user's hash (or against nothing, for an unknown, disabled or
+   * password-less user, in the same time) before the transaction: the scrypt work then holds no
+   * database connection, which PGlite has only one of.
+   */
+  private async provePassword(username: string, password: string): Promise<PasswordProof> {
+    const user = await findUserByName(this.deps.db, username);
+    if (!user?.password_hash || user.disabled_at) return { hash: null, right: await verifyAgainstNothing(password) };
+    return { hash: user.password_hash, right: await verifyPassword(password, user.password_hash) };
+  }
+
+  /** Forgets failures that no longer count: those of rows with no lock in force, last failed `lockoutMinutes` ago. */
+  async forgetStaleFailures(): Promise<void> {
+    const now = this.deps.clock.now();
+    try {
+      await purgeStaleSignInLocks(this.deps.db, this.staleBefore(now), now);
+    } catch (error) {
+      this.deps.logger?.error({ err: error }, 'stale sign-in failures could not be forgotten');
+    }
+  }
+
+  /** Failures before this no longer count toward a lock. */
+  private staleBefore(now: Date): Date {
+    return new Date(now.getTime() - this.deps.policy.lockoutMinutes * 60_000);
+  }
+
+  /**
    * Checks a password and TOTP code, counting failures toward the lockout of the source address
    * and logging them. Returns the user, or the error to answer once the transaction has committed.
    * At an address where the user is locked, only the right password and a valid TOTP code in the
    * same attempt pass, and every other answer is `account_locked`: a locked address never learns
    * whether the password was right.
    */
-  private async checkCredentials(trx: Tx, input: LoginInput, now: Date): Promise<UserRow | AppError> {
+  private async checkCredentials(trx: Tx, input: LoginInput, now: Date, proof: PasswordProof): Promise<UserRow | AppError> {
     const user = await findUserByName(trx, input.username);
+    // The proof holds for the hash it was checked against; if that changed since, check again.
+    const passwordRight = async (hash: string) => (proof.hash === hash ? proof.right : verifyPassword(input.password, hash));
     const fail = async (reason: string, error: AppError) => {
       await appendEvent(trx, {
         actor: user?.username ?? 'anonymous',
@@ -301,15 +345,16 @@ export class AuthService {
       return error;
     };
     if (!user || !user.password_hash || user.disabled_at) {
-      await verifyAgainstNothing(input.password);
+      // The proof spent the time of a check already, so this answer is not told apart by timing.
       return fail(!user ? 'unknown_user' : user.disabled_at ? 'disabled' : 'no_password', errors.invalidCredentials());
     }
     const source = signInSource(input.sourceIp);
     const lock = await findSignInLock(trx, user.id, source);
     if (lock?.locked_until && lock.locked_until > now) {
       const locked = errors.accountLocked(lock.locked_until);
-      if (!user.totp_enabled_at || !user.totp_secret || !input.totp) return fail('locked', locked);
-      if (!(await verifyPassword(input.password, user.password_hash))) return fail('locked', locked);
+      if (!input.totp) return fail('locked', locked);
+      // The password is checked whether or not the account has TOTP, so the time taken does not tell.
+      if (!(await passwordRight(user.password_hash)) || !user.totp_enabled_at || !user.totp_secret) return fail('locked', locked);
       const step = this.checkTotp(user, input.totp, now);
       if (typeof step !== 'number') return fail('locked', locked);
       // Password and code: the user, who passes the lock; it stays for whoever else is at the address.
@@ -317,7 +362,7 @@ export class AuthService {
       return user;
     }
     const failed = (reason: string) => this.recordFailure(trx, user, { source, sourceIp: input.sourceIp }, now, reason, fail);
-    if (!(await verifyPassword(input.password, user.password_hash))) return failed('bad_password');
+    if (!(await passwordRight(user.password_hash))) return failed('bad_password');
     let totpStep = user.totp_last_step;
     if (user.totp_enabled_at && user.totp_secret) {
       // A correct password without a code is the first of two steps, not a failure.
@@ -372,20 +417,23 @@ export class AuthService {
       });
     }
     const attempt = { username: actor.username, password: input.password, totp: input.totp, sourceIp: input.sourceIp };
-    return this.limited(attempt, () => this.deps.db.transaction().execute(async (trx): Promise<{ authenticatedAt: Date; recentUntil: Date } | AppError> => {
-      const now = this.deps.clock.now();
-      const user = await this.checkCredentials(trx, attempt, now);
-      if (user instanceof AppError) return user;
-      await markWebSessionAuthenticated(trx, signIn.sessionId, now, user.totp_enabled_at !== null);
-      await appendEvent(trx, {
-        actor: user.username,
-        action: 'auth.reauthenticate',
-        subject: `user:${user.username}`,
-        data: { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null },
-        time: now,
+    return this.limited(attempt, 'password', async () => {
+      const proof = await this.provePassword(attempt.username, attempt.password);
+      return this.deps.db.transaction().execute(async (trx): Promise<{ authenticatedAt: Date; recentUntil: Date } | AppError> => {
+        const now = this.deps.clock.now();
+        const user = await this.checkCredentials(trx, attempt, now, proof);
+        if (user instanceof AppError) return user;
+        await markWebSessionAuthenticated(trx, signIn.sessionId, now, user.totp_enabled_at !== null);
+        await appendEvent(trx, {
+          actor: user.username,
+          action: 'auth.reauthenticate',
+          subject: `user:${user.username}`,
+          data: { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null },
+          time: now,
       });
       return { authenticatedAt: now, recentUntil: new Date(now.getTime() + RECENT_SIGN_IN_MINUTES * 60_000) };
-    }));
+      });
+    });
   }
 
   /** Resolves a session cookie to its user, sliding the idle expiry; undefined when not valid. */
@@ -545,7 +593,9 @@ export class AuthService {
     reason: string,
     fail: (reason: string, error: AppError) => Promise<AppError>,
   ): Promise<AppError> {
-    const failures = await countSignInFailure(trx, user.id, source, now);
+    const staleBefore = this.staleBefore(now);
+    await purgeStaleSignInLocks(trx, staleBefore, now, user.id);
+    const failures = await countSignInFailure(trx, user.id, source, now, staleBefore);
     if (failures < this.deps.policy.lockoutThreshold) return fail(reason, errors.invalidCredentials());
     const lockedUntil = new Date(now.getTime() + this.deps.policy.lockoutMinutes * 60_000);
     await lockSignIn(trx, user.id, source, lockedUntil, now);
@@ -560,20 +610,33 @@ export class AuthService {
   }
 }
 
+/** A password checked before the transaction, against `hash` (none: checked against nothing). */
+interface PasswordProof {
+  readonly hash: string | null;
+  readonly right: boolean;
+}
+
+/** Retry-After of a check refused because too many wait. */
+const BUSY_RETRY_SECONDS = 5;
+
+function refusalMessage(limit: ThrottleLimit, retryAfterSeconds: number): string {
+  switch (limit) {
+    case 'address':
+      return `Too many failed sign-ins from your address: wait ${retryAfterSeconds} s before trying again.`;
+    case 'network':
+      return `Too many failed sign-ins from your network: wait ${retryAfterSeconds} s before trying again.`;
+    case 'username':
+      return `Too many failed sign-ins for this username from your address: wait ${retryAfterSeconds} s, or sign in from another address.`;
+  }
+}
+
 /** The event that stands for the attempts one limit refused in one window. */
-function throttledEvent(report: ThrottleReport, policy: SignInLimitSettings, now: Date) {
-  const bySource = report.limit === 'address';
+function throttledEvent(report: ThrottleReport, now: Date) {
   return {
     actor: 'system',
     action: 'auth.login.throttled',
-    subject: bySource ? `address:${report.key}` : `user:${report.key}`,
-    data: {
-      limit: report.limit,
-      refused: report.refused,
-      from: report.from.toISOString(),
-      until: report.until.toISOString(),
-      maxFailures: bySource ? policy.signInLimitPerAddress : policy.signInLimitPerUser,
-    },
+    subject: report.limit === 'username' ? `user:${report.key}` : `address:${report.key}`,
+    data: { limit: report.limit, refused: report.refused, from: report.from.toISOString(), until: report.until.toISOString(), maxFailures: report.maxFailures },
     time: now,
   };
 }

@@ -86,4 +86,59 @@ describe.each(DATABASE_KINDS)('account lockout per source address on %s', (kind)
       expect((await from(address).post('/auth/login', { username: victim.username, password: next })).status).toBe(200);
     }
   });
+
+  /** The addresses where a user has failures or a lock on record. */
+  const rowsOf = async (userId: string) =>
+    (await t.cg.database.db.selectFrom('sign_in_lock').select('source').where('user_id', '=', userId).orderBy('source').execute()).map((row) => row.source);
+  const userIdOf = async (username: string) => (await t.admin.get(`/users/${username}`)).body.id as string;
+
+  it('failures more than the lockout time apart do not add up: old typos and one today do not lock the user', async () => {
+    const victim = await buildUser(t);
+    const office = '192.0.2.90';
+    for (let k = 0; k < THRESHOLD - 1; k += 1) {
+      expect((await from(office).post('/auth/login', { username: victim.username, password: `typo-${k}` })).body.error.code).toBe('invalid_credentials');
+    }
+    t.clock.advance(15 * 60_000 + 1000);
+    // One more, long after: the count starts again at 1, so no lock, and the right password signs in.
+    expect((await from(office).post('/auth/login', { username: victim.username, password: 'typo-again' })).body.error.code).toBe('invalid_credentials');
+    expect((await from(office).post('/auth/login', { username: victim.username, password: victim.password })).status).toBe(200);
+    expect((await t.admin.get(`/events?action=auth.lockout&subject=user:${victim.username}`)).body).toHaveLength(0);
+    // Failures within the lockout time of each other still lock, however slowly they come.
+    for (let k = 0; k < THRESHOLD; k += 1) {
+      t.clock.advance(14 * 60_000);
+      // The administrator's session, idle otherwise, would end.
+      expect((await t.admin.get('/me')).status).toBe(200);
+      await from(ATTACKER).post('/auth/login', { username: victim.username, password: `wrong-guess-${k}` });
+    }
+    const locked = await from(ATTACKER).post('/auth/login', { username: victim.username, password: victim.password });
+    expect([locked.status, locked.body.error.code]).toEqual([423, 'account_locked']);
+  });
+
+  it('forgets the failures that no longer count: at the next failure of the user, and in the periodic sweep', async () => {
+    const victim = await buildUser(t);
+    const id = await userIdOf(victim.username);
+    const addresses = ['192.0.2.101', '192.0.2.102', '192.0.2.103'];
+    for (const address of addresses) await from(address).post('/auth/login', { username: victim.username, password: 'one-typo-here' });
+    await lockAt('192.0.2.104', victim.username);
+    expect(await rowsOf(id)).toEqual([...addresses, '192.0.2.104']);
+
+    // Still within the lockout time: a failure elsewhere forgets nothing.
+    t.clock.advance(10 * 60_000);
+    await from('192.0.2.105').post('/auth/login', { username: victim.username, password: 'one-typo-here' });
+    expect(await rowsOf(id)).toHaveLength(5);
+    // Later, the next failure of the user forgets the stale rows (and the lock that ended); the recent one stays.
+    t.clock.advance(6 * 60_000);
+    await from('192.0.2.106').post('/auth/login', { username: victim.username, password: 'one-typo-here' });
+    expect(await rowsOf(id)).toEqual(['192.0.2.105', '192.0.2.106']);
+
+    // The sweep forgets those of users who do not fail again; a lock in force stays.
+    const other = await buildUser(t);
+    await lockAt('192.0.2.107', other.username);
+    t.clock.advance(15 * 60_000 + 1000);
+    await lockAt('192.0.2.108', other.username);
+    await t.cg.services.auth.forgetStaleFailures();
+    expect(await rowsOf(id)).toEqual([]);
+    expect(await rowsOf(await userIdOf(other.username))).toEqual(['192.0.2.108']);
+    expect((await from('192.0.2.108').post('/auth/login', { username: other.username, password: other.password })).status).toBe(423);
+  });
 });

@@ -157,4 +157,18 @@ describe('sign-in rate limits and lockout at the SSH gateway', () => {
     const both = await sshSignIn(started.sshPort, 'carol@web01', from, { answers: [carol.password, code] });
     expect(both).toEqual({ signedIn: true, shown: asked });
   });
+
+  it('at a locked address the prompts are the same whether or not the account has TOTP: they do not tell', async () => {
+    const dave = await buildUser(t, { username: 'dave' });
+    const from = '127.0.0.5';
+    for (let k = 0; k < THRESHOLD; k += 1) expect((await sshSignIn(started.sshPort, 'dave@web01', from, { answers: ['guessing-a-password'] })).signedIn).toBe(false);
+    // Dave has no TOTP; the gateway asks for a code all the same, as it does for carol above.
+    const asked = ['Sign in as dave', 'Password: ', 'Sign in as dave', 'Verification code: '];
+    expect(await sshSignIn(started.sshPort, 'dave@web01', from, { answers: [dave.password] })).toEqual({ signedIn: false, shown: asked });
+    // With any code the answer is the lock.
+    expect(await sshSignIn(started.sshPort, 'dave@web01', from, { answers: [dave.password, '123456'] })).toEqual({ signedIn: false, shown: asked });
+    expect((await failuresFrom(from)).map((event) => event.data.reason)).toEqual(['bad_password', 'bad_password', 'locked', 'locked', 'locked']);
+    // From another address, the password alone signs dave in, without a code.
+    expect(await sshSignIn(started.sshPort, 'dave@web01', '127.0.0.6', { answers: [dave.password] })).toEqual({ signedIn: true, shown: ['Sign in as dave', 'Password: '] });
+  });
 });

@@ -3,7 +3,8 @@ import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { buildUser, startTestChangegate, TestClient, type Answer, type TestChangegate } from '../../test/harness.ts';
-import { MAX_SOURCES_PER_USERNAME, MAX_TRACKED, SignInLimits, signInSource } from './sign-in-limits.ts';
+import { MAX_SOURCES_PER_USERNAME, MAX_TRACKED, SignInLimits, signInSource, type AdmittedAttempt } from './sign-in-limits.ts';
+import { BUSY, CHECKS_AT_ONCE, MAX_WAITING, SignInQueue } from './sign-in-queue.ts';
 
 const WINDOW_MS = 60_000;
 const PER_ADDRESS = 10;
@@ -132,10 +133,150 @@ describe.each(DATABASE_KINDS)('the per-username limit on %s', (kind) => {
     expect(throttled.map((event) => event.data)).toEqual([expect.objectContaining({ limit: 'username', refused: 4, maxFailures: 3 })]);
     expect((await from(t, '203.0.113.1').post('/auth/login', { username: victim.username, password: victim.password })).status).toBe(200);
   });
+
+  it('a throttled username gets one attempt at a time from a new address: 10 in parallel are one checked attempt', async () => {
+    const victim = await buildUser(t);
+    for (const address of ['203.0.113.11', '203.0.113.12', '203.0.113.13']) {
+      expect((await from(t, address).post('/auth/login', { username: victim.username, password: 'guessing-a-password' })).status).toBe(401);
+    }
+    const fresh = from(t, '192.0.2.77');
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, k) => fresh.post('/auth/login', { username: victim.username, password: `guess-${k}` })));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([401, ...Array<number>(9).fill(429)]);
+    // The refused ones ran no check: one failure logged from that address.
+    const failures = (await events(t, `action=auth.login.failure&subject=user:${victim.username}`)).filter((event) => event.data.sourceIp === '192.0.2.77');
+    expect(failures).toHaveLength(1);
+    // The user, from an address with no failure for their name, signs in (one at a time is no limit to one person).
+    expect((await from(t, '198.51.100.19').post('/auth/login', { username: victim.username, password: victim.password })).status).toBe(200);
+    expect((await from(t, '198.51.100.19').post('/auth/login', { username: victim.username, password: victim.password })).status).toBe(200);
+  });
+});
+
+describe.each(DATABASE_KINDS)('the limits of wider networks on %s', (kind) => {
+  // 2 failures per address, so 8 per IPv6 /56 and 32 per IPv6 /48 or IPv4 /24.
+  const PER = 2;
+  let t: TestChangegate;
+  beforeAll(async () => {
+    t = await startTestChangegate(kind, { CHANGEGATE_SIGNIN_LIMIT_PER_ADDRESS: String(PER), CHANGEGATE_SIGNIN_LIMIT_PER_USER: '100000', CHANGEGATE_LOCKOUT_THRESHOLD: '100' });
+  });
+  afterAll(() => t.close());
+
+  /** Guesses at a password, twice from each address in turn; answers the statuses. */
+  async function guess(username: string, addresses: readonly string[]): Promise<number[]> {
+    const statuses: number[] = [];
+    for (const address of addresses) {
+      for (let k = 0; k < PER; k += 1) statuses.push((await from(t, address).post('/auth/login', { username, password: `guess-${k}` })).status);
+    }
+    return statuses;
+  }
+
+  it('an attacker holding an IPv6 /48 gets 16 times the per-address failures, not 65 536 times; the user elsewhere signs in', async () => {
+    const victim = await buildUser(t);
+    // A new /64 for every two guesses, each in a new /56: only the /48 stops it.
+    const addresses = Array.from({ length: 24 }, (_, k) => `2001:db8:ab:${(k << 8).toString(16)}::${k + 1}`);
+    const statuses = await guess(victim.username, addresses);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(16 * PER);
+    expect(statuses.slice(16 * PER)).toEqual(Array<number>(statuses.length - 16 * PER).fill(429));
+    const refused = await from(t, '2001:db8:ab:ff00::1').post('/auth/login', { username: victim.username, password: victim.password });
+    expect(refused.body.error).toMatchObject({ code: 'too_many_requests', message: expect.stringMatching(/from your network/) });
+    // The user, from another network, signs in.
+    expect((await from(t, '2001:db8:cafe:1::7').post('/auth/login', { username: victim.username, password: victim.password })).status).toBe(200);
+
+    t.clock.advance(WINDOW_MS);
+    expect((await from(t, '2001:db8:cafe:1::7').post('/auth/login', { username: victim.username, password: victim.password })).status).toBe(200);
+    const throttled = await events(t, 'action=auth.login.throttled&subject=address:2001:db8:ab::/48');
+    expect(throttled.map((event) => event.data)).toEqual([expect.objectContaining({ limit: 'network', refused: statuses.length - 16 * PER + 1, maxFailures: 16 * PER })]);
+  });
+
+  it('an IPv6 /56 gets 4 times the per-address failures, and an IPv4 /24 16 times', async () => {
+    const victim = await buildUser(t);
+    const in56 = Array.from({ length: 6 }, (_, k) => `2001:db8:cd:${(0x1200 + k).toString(16)}::1`);
+    const statuses56 = await guess(victim.username, in56);
+    expect(statuses56).toEqual([...Array<number>(4 * PER).fill(401), ...Array<number>(statuses56.length - 4 * PER).fill(429)]);
+    // The rest of that /48 is not held up by one /56.
+    expect((await guess(victim.username, ['2001:db8:cd:1300::1']))).toEqual([401, 401]);
+
+    const in24 = Array.from({ length: 20 }, (_, k) => `192.0.2.${100 + k}`);
+    const statuses24 = await guess(victim.username, in24);
+    expect(statuses24).toEqual([...Array<number>(16 * PER).fill(401), ...Array<number>(statuses24.length - 16 * PER).fill(429)]);
+    expect((await from(t, '192.0.3.1').post('/auth/login', { username: victim.username, password: victim.password })).status).toBe(200);
+  });
+});
+
+describe.each(DATABASE_KINDS)('password checks under a flood from many addresses on %s', (kind) => {
+  let t: TestChangegate;
+  beforeAll(async () => {
+    t = await startTestChangegate(kind);
+  });
+  afterAll(() => t.close());
+
+  it('run a few at a time, and a user signing in again from their address goes ahead of the flood', async () => {
+    const real = await buildUser(t);
+    const home = from(t, '198.51.100.30');
+    expect((await home.post('/auth/login', { username: real.username, password: real.password })).status).toBe(200);
+    // Each attempt from its own /24, so that no rate limit applies: only the queue bounds them.
+    const order: string[] = [];
+    const flood = Array.from({ length: 40 }, (_, k) =>
+      from(t, `10.${k}.${k}.1`)
+        .post('/auth/login', { username: `nobody${k}`, password: 'guessing-a-password' })
+        .then((answer) => {
+          order.push('flood');
+          return answer;
+        }),
+    );
+    const signedIn = home.post('/auth/login', { username: real.username, password: real.password }).then((answer) => {
+      order.push('user');
+      return answer;
+    });
+    const [answers, user] = await Promise.all([Promise.all(flood), signedIn]);
+    expect(user.status).toBe(200);
+    expect(answers.every((answer) => answer.status === 401)).toBe(true);
+    const checks = t.cg.services.auth.checks.size();
+    expect(checks.peak).toBeLessThanOrEqual(CHECKS_AT_ONCE);
+    expect(checks).toMatchObject({ running: 0, waiting: 0 });
+    // Queued behind 40 checks, the user's was next once a place was free.
+    expect(order.indexOf('user')).toBeLessThanOrEqual(2 * CHECKS_AT_ONCE);
+  });
 });
 
 describe('the limits in memory', () => {
   const settings = { signInLimitPerAddress: 10, signInLimitPerUser: 10, signInLimitWindowSeconds: 60 };
+
+  it('an attacker holding an IPv6 /48 gets 160 password checks per window, whatever the /64s it uses', () => {
+    const limits = new SignInLimits(settings);
+    const now = new Date('2026-11-21T12:00:00Z');
+    let admitted = 0;
+    for (let net = 0; net < 65536; net += 7) {
+      for (let k = 0; k < 12; k += 1) {
+        const attempt = limits.admit(`2001:470:abcd:${net.toString(16)}::1`, 'alice', now);
+        if (!attempt.admitted) break;
+        admitted += 1;
+        attempt.settle('failure', now);
+      }
+    }
+    expect(admitted).toBe(160);
+    expect(limits.admit('2001:470:abce:1::1', 'bob', now).admitted).toBe(true);
+    expect(limits.size().sources).toBeLessThan(200);
+  });
+
+  it('a throttled username: a fresh address sending 10 at once gets one admitted, the next when that one has settled', () => {
+    const limits = new SignInLimits(settings);
+    const now = new Date('2026-11-21T12:00:00Z');
+    for (let k = 0; k < 10; k += 1) {
+      const attempt = limits.admit(`198.51.100.${k}`, 'alice', now);
+      if (attempt.admitted) attempt.settle('failure', now);
+    }
+    const fresh = Array.from({ length: 10 }, () => limits.admit('203.0.113.9', 'alice', now));
+    const admitted = fresh.filter((attempt): attempt is AdmittedAttempt => attempt.admitted);
+    expect(admitted).toHaveLength(1);
+    expect(fresh[1]).toMatchObject({ admitted: false, limit: 'username' });
+    // Right password (a success): the address may try again. Another address meanwhile gets its own one.
+    expect(limits.admit('203.0.113.10', 'alice', now).admitted).toBe(true);
+    admitted[0]?.settle('success', now);
+    const next = limits.admit('203.0.113.9', 'alice', now);
+    expect(next.admitted).toBe(true);
+    if (next.admitted) next.settle('failure', now);
+    expect(limits.admit('203.0.113.9', 'alice', now)).toMatchObject({ admitted: false, limit: 'username' });
+  });
 
   it('counts an IPv6 /64 as one source, and an IPv4-mapped address as its IPv4 address', () => {
     expect(signInSource('2001:db8:1:2:aaaa::1')).toBe(signInSource('2001:db8:1:2:bbbb::2'));
@@ -161,11 +302,12 @@ describe('the limits in memory', () => {
     const now = new Date('2026-11-21T12:00:00Z');
     // Failed sign-ins each from a new address for a new name, more than are tracked; then more addresses at one name than it remembers.
     for (let k = 0; k < MAX_TRACKED + 30_000; k += 1) {
-      const attempt = limits.admit(`10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`, `name${k}`, now);
+      // Each in its own /24, so that the network limit does not stop the filling.
+      const attempt = limits.admit(`${(k & 127) + 1}.${(k >> 7) & 255}.${(k >> 15) & 255}.1`, `name${k}`, now);
       if (attempt.admitted) attempt.settle('failure', now);
     }
     for (let k = 0; k < MAX_SOURCES_PER_USERNAME * 3; k += 1) {
-      const attempt = limits.admit(`172.16.${(k >> 8) & 255}.${k & 255}`, 'alice', now);
+      const attempt = limits.admit(`172.${16 + ((k >> 8) & 15)}.${k & 255}.1`, 'alice', now);
       if (attempt.admitted) attempt.settle('failure', now);
     }
     const size = limits.size();
@@ -177,5 +319,46 @@ describe('the limits in memory', () => {
     // Measured, not guessed: the structures at their bound stay under 32 MB of heap.
     expect(held).toBeLessThan(32 * 1024 * 1024);
     expect(limits.size().sources).toBeGreaterThan(0);
+  });
+});
+
+describe('the password check queue', () => {
+  /** A check that ends when told. */
+  const held = () => {
+    let end!: () => void;
+    const done = new Promise<void>((resolve) => (end = resolve));
+    return { end, check: () => done };
+  };
+  const at = (username: string, source: string) => ({ username, source, time: 0 });
+
+  it('runs a few checks at once, the others in order of arrival, keeping a place for known users, and refuses beyond its waiting bound', async () => {
+    const queue = new SignInQueue(3);
+    const started: number[] = [];
+    const checks = Array.from({ length: MAX_WAITING + 2 }, () => held());
+    const runs = checks.map((one, k) => queue.run(() => (started.push(k), one.check()), at(`nobody${k}`, `10.0.${k}.1`)));
+    // One more than the queue holds: refused at once, never run.
+    expect(await queue.run(async () => 'ran', at('nobody', '10.9.9.9'))).toBe(BUSY);
+    await Promise.resolve();
+    expect(started).toEqual([0, 1]);
+    // The last place is a known user's: one who signed in from there lately starts at once.
+    queue.signedInFrom('alice', '198.51.100.1', 0);
+    expect(await queue.run(async () => 'ran', at('alice', '198.51.100.1'))).toBe('ran');
+    for (const one of checks) one.end();
+    await Promise.all(runs);
+    expect(started).toEqual(checks.map((_, k) => k));
+    expect(queue.size()).toMatchObject({ running: 0, waiting: 0, peak: 3 });
+  });
+
+  it('lets a user who signed in from a source lately go ahead of the others there, and only that user from that source', async () => {
+    const queue = new SignInQueue(1);
+    queue.signedInFrom('alice', '198.51.100.1', 0);
+    const first = held();
+    const started: string[] = [];
+    const run = (name: string, source: string) => queue.run(async () => void started.push(`${name}@${source}`), at(name, source));
+    const running = queue.run(first.check, at('nobody', '10.0.0.1'));
+    const waiting = [run('nobody', '10.0.0.2'), run('alice', '203.0.113.1'), run('alice', '198.51.100.1')];
+    first.end();
+    await Promise.all([running, ...waiting]);
+    expect(started).toEqual(['alice@198.51.100.1', 'nobody@10.0.0.2', 'alice@203.0.113.1']);
   });
 });

@@ -18,11 +18,17 @@ export interface AdmittedAttempt {
   settle(outcome: AttemptOutcome, now: Date): void;
 }
 
+/**
+ * Which limit refused: `address`, the source address (an IPv4 address or an IPv6 /64) used up its
+ * failures; `network`, the wider network around it did (an IPv4 /24, an IPv6 /56 or /48);
+ * `username`, this address failed too often for this username, or has an attempt at it under way.
+ */
+export type ThrottleLimit = 'address' | 'network' | 'username';
+
 /** An attempt refused before any password check or database write. */
 export interface RefusedAttempt {
   readonly admitted: false;
-  /** `address`: the source address used up its failures; `username`: this address failed too often for this username. */
-  readonly limit: 'address' | 'username';
+  readonly limit: ThrottleLimit;
   readonly retryAfterSeconds: number;
 }
 
@@ -30,9 +36,11 @@ export type Admission = AdmittedAttempt | RefusedAttempt;
 
 /** Attempts refused in one window, for one event in the log instead of one per attempt. */
 export interface ThrottleReport {
-  readonly limit: 'address' | 'username';
-  /** The source (an IPv4 address or an IPv6 /64) or the username. */
+  readonly limit: ThrottleLimit;
+  /** The source (an IPv4 address or an IPv6 /64), the network (`198.51.100.0/24`, `2001:db8:1::/48`) or the username. */
   readonly key: string;
+  /** The failures the limit allows per window. */
+  readonly maxFailures: number;
   readonly refused: number;
   readonly from: Date;
   readonly until: Date;
@@ -45,41 +53,77 @@ export const MAX_SOURCES_PER_USERNAME = 1_000;
 /** Usernames longer than a username can be are cut here (the login schema allows 200 characters). */
 const MAX_USERNAME_KEY = 64;
 
-interface SourceWindow {
+interface Window {
   readonly start: number;
-  /** Attempts under way plus failures: an attempt takes its place when it starts. */
-  counted: number;
+  readonly limit: ThrottleLimit;
+  readonly maxFailures: number;
   refused: number;
 }
 
-interface UsernameWindow {
-  readonly start: number;
+interface SourceWindow extends Window {
+  /** Attempts under way plus failures: an attempt takes its place when it starts. */
+  counted: number;
+}
+
+interface UsernameWindow extends Window {
   failures: number;
   /** Sources that failed for this username in the window, oldest first. */
   readonly failedFrom: Set<string>;
-  refused: number;
+  /** Attempts under way for this username, by source; none without any (most windows, most of the time). */
+  pending: Map<string, number> | undefined;
 }
 
 /**
- * What the rate limits count by: an IPv4 address, or the /64 network of an IPv6 address (one
- * subscriber usually holds a whole /64, so counting single IPv6 addresses would count nothing).
+ * The wider networks counted beside each source, as multiples of the per-address limit: one
+ * holder of an IPv6 /48 (free from tunnel brokers) has 65 536 /64s, and a /56 is what many
+ * providers give one customer; an IPv4 /24 is bounded too, as a cheap brake on one holder of
+ * many neighbouring addresses.
+ */
+export const NETWORK_LIMITS: ReadonlyArray<{ readonly kind: 'ipv4' | 'ipv6'; readonly prefix: number; readonly timesPerAddress: number }> = [
+  { kind: 'ipv4', prefix: 24, timesPerAddress: 16 },
+  { kind: 'ipv6', prefix: 56, timesPerAddress: 4 },
+  { kind: 'ipv6', prefix: 48, timesPerAddress: 16 },
+];
+
+/**
+ * What the rate limits and the lockout count by: an IPv4 address, or the /64 network of an IPv6
+ * address (one subscriber usually holds a whole /64, so counting single IPv6 addresses would count
+ * nothing).
  */
 export function signInSource(ip: string): string {
   if (!ipaddr.isValid(ip)) return ip;
   const address = ipaddr.process(ip);
   if (address.kind() === 'ipv4') return address.toString();
-  const parts = (address as ipaddr.IPv6).parts.slice(0, 4);
-  return `${new ipaddr.IPv6([...parts, 0, 0, 0, 0]).toString()}/64`;
+  return networkOf(address, 64);
+}
+
+/** The source of an address and the wider networks counted with it, each with the failures it may make per window. */
+export function signInScopes(ip: string, perAddress: number): Array<{ key: string; limit: 'address' | 'network'; maxFailures: number }> {
+  const scopes: Array<{ key: string; limit: 'address' | 'network'; maxFailures: number }> = [{ key: signInSource(ip), limit: 'address', maxFailures: perAddress }];
+  if (!ipaddr.isValid(ip)) return scopes;
+  const address = ipaddr.process(ip);
+  for (const network of NETWORK_LIMITS) {
+    if (network.kind !== address.kind()) continue;
+    scopes.push({ key: networkOf(address, network.prefix), limit: 'network', maxFailures: perAddress * network.timesPerAddress });
+  }
+  return scopes;
+}
+
+function networkOf(address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): string {
+  const bytes = address.toByteArray();
+  for (let bit = prefix; bit < bytes.length * 8; bit += 1) bytes[bit >> 3] = (bytes[bit >> 3] ?? 0) & ~(0x80 >> (bit & 7));
+  return `${ipaddr.fromByteArray(bytes).toString()}/${prefix}`;
 }
 
 /**
  * The sign-in rate limits, in memory, per instance. Per source: at most `signInLimitPerAddress`
- * failed sign-ins per window; an attempt is counted when it starts, so that parallel attempts
- * cannot all pass before the first fails, and a success or an unfinished first step gives its
- * place back. Per username: after `signInLimitPerUser` failures from all sources in the window,
- * the username is refused to the sources that already failed for it there, so that an attacker
- * spread over many sources cannot keep the real user out: a source with no failure for it still
- * gets its attempts. Each window starts at its first counted attempt and lasts
+ * failed sign-ins per window, and for its wider networks (`NETWORK_LIMITS`) a multiple of it; an
+ * attempt is counted in each when it starts, so that parallel attempts cannot all pass before the
+ * first fails, and a success or an unfinished first step gives its place back. Per username:
+ * after `signInLimitPerUser` failures from all sources in the window, the username is refused to
+ * the sources that already failed for it there, so that an attacker spread over many sources
+ * cannot keep the real user out: a source with no failure for it still gets its attempts, one
+ * under way at a time. Each window starts at its first counted attempt and lasts
  * `signInLimitWindowSeconds`. Refused attempts are only counted; `takeReports` hands out the
  * counts of closed windows, for one event per window.
  */
@@ -100,37 +144,59 @@ export class SignInLimits {
   admit(ip: string, username: string, now: Date): Admission {
     const time = now.getTime();
     this.sweep(time);
-    const sourceKey = signInSource(ip);
+    const scopes = signInScopes(ip, this.settings.signInLimitPerAddress);
+    const sourceKey = scopes[0]?.key ?? ip;
     const usernameKey = username.slice(0, MAX_USERNAME_KEY);
-    let source = this.current(this.sources, 'address', sourceKey, time);
-    if (source && source.counted >= this.settings.signInLimitPerAddress) {
-      source.refused += 1;
-      return this.refusal('address', source.start, time);
+    const windows = scopes.map((scope) => this.current(this.sources, scope.key, time));
+    for (const window of windows) {
+      if (window && window.counted >= window.maxFailures) {
+        window.refused += 1;
+        return this.refusal(window, time);
+      }
     }
-    const user = this.current(this.usernames, 'username', usernameKey, time);
-    if (user && user.failures >= this.settings.signInLimitPerUser && user.failedFrom.has(sourceKey)) {
+    let user = this.current(this.usernames, usernameKey, time);
+    if (user && user.failures >= user.maxFailures && (user.failedFrom.has(sourceKey) || user.pending?.has(sourceKey))) {
+      // Throttled: a source that failed waits for the window's end, a new one tries one at a time.
       user.refused += 1;
-      return this.refusal('username', user.start, time);
+      return this.refusal(user, time);
     }
-    if (!source) {
-      source = { start: time, counted: 0, refused: 0 };
-      this.track(this.sources, sourceKey, source, 'address');
+    const counted = scopes.map((scope, k) => {
+      let window = windows[k];
+      if (!window) {
+        window = { start: time, limit: scope.limit, maxFailures: scope.maxFailures, counted: 0, refused: 0 };
+        this.track(this.sources, scope.key, window);
+      }
+      window.counted += 1;
+      return [scope.key, window] as const;
+    });
+    if (!user) {
+      user = { start: time, limit: 'username', maxFailures: this.settings.signInLimitPerUser, failures: 0, failedFrom: new Set(), pending: undefined, refused: 0 };
+      this.track(this.usernames, usernameKey, user);
     }
-    source.counted += 1;
-    const window = source;
+    user.pending ??= new Map();
+    user.pending.set(sourceKey, (user.pending.get(sourceKey) ?? 0) + 1);
+    const pendingIn = user;
     let settled = false;
     return {
       admitted: true,
       settle: (outcome, at) => {
         if (settled) return;
         settled = true;
-        if (outcome === 'failure') {
-          this.recordFailure(usernameKey, sourceKey, at.getTime());
-          return;
+        const left = (pendingIn.pending?.get(sourceKey) ?? 1) - 1;
+        if (left > 0) pendingIn.pending?.set(sourceKey, left);
+        else pendingIn.pending?.delete(sourceKey);
+        if (pendingIn.pending?.size === 0) pendingIn.pending = undefined;
+        if (outcome === 'failure') this.recordFailure(usernameKey, sourceKey, at.getTime());
+        else {
+          for (const [key, window] of counted) {
+            window.counted -= 1;
+            // Signing in leaves nothing behind.
+            if (window.counted === 0 && window.refused === 0 && this.sources.get(key) === window) this.sources.delete(key);
+          }
         }
-        window.counted -= 1;
-        // Signing in leaves nothing behind.
-        if (window.counted === 0 && window.refused === 0 && this.sources.get(sourceKey) === window) this.sources.delete(sourceKey);
+        if (pendingIn.failures === 0 && !pendingIn.pending && pendingIn.refused === 0 && this.usernames.get(usernameKey) === pendingIn) {
+          this.usernames.delete(usernameKey);
+        }
       },
     };
   }
@@ -143,14 +209,14 @@ export class SignInLimits {
     const time = now.getTime();
     this.sweep(time, true);
     if (options.all) {
-      for (const [key, window] of this.sources) this.close('address', key, window, time);
-      for (const [key, window] of this.usernames) this.close('username', key, window, time);
+      for (const [key, window] of this.sources) this.close(key, window, time);
+      for (const [key, window] of this.usernames) this.close(key, window, time);
       this.sources.clear();
       this.usernames.clear();
     }
     const taken = this.reports.splice(0);
     if (this.unreported > 0) {
-      taken.push({ limit: 'address', key: '*', refused: this.unreported, from: new Date(time - this.windowMs), until: now });
+      taken.push({ limit: 'address', key: '*', maxFailures: this.settings.signInLimitPerAddress, refused: this.unreported, from: new Date(time - this.windowMs), until: now });
       this.unreported = 0;
     }
     return taken;
@@ -165,15 +231,15 @@ export class SignInLimits {
   /** What is held in memory: the sizes of its structures, for the memory bound. */
   size(): { sources: number; usernames: number; sourcesPerUsername: number; reports: number } {
     let sourcesPerUsername = 0;
-    for (const window of this.usernames.values()) sourcesPerUsername = Math.max(sourcesPerUsername, window.failedFrom.size);
+    for (const window of this.usernames.values()) sourcesPerUsername = Math.max(sourcesPerUsername, window.failedFrom.size, window.pending?.size ?? 0);
     return { sources: this.sources.size, usernames: this.usernames.size, sourcesPerUsername, reports: this.reports.length };
   }
 
   private recordFailure(usernameKey: string, sourceKey: string, time: number): void {
-    let user = this.current(this.usernames, 'username', usernameKey, time);
+    let user = this.current(this.usernames, usernameKey, time);
     if (!user) {
-      user = { start: time, failures: 0, failedFrom: new Set(), refused: 0 };
-      this.track(this.usernames, usernameKey, user, 'username');
+      user = { start: time, limit: 'username', maxFailures: this.settings.signInLimitPerUser, failures: 0, failedFrom: new Set(), pending: undefined, refused: 0 };
+      this.track(this.usernames, usernameKey, user);
     }
     user.failures += 1;
     user.failedFrom.delete(sourceKey);
@@ -184,56 +250,59 @@ export class SignInLimits {
     }
   }
 
-  private refusal(limit: 'address' | 'username', start: number, time: number): RefusedAttempt {
-    return { admitted: false, limit, retryAfterSeconds: Math.max(1, Math.ceil((start + this.windowMs - time) / 1000)) };
+  private refusal(window: Window, time: number): RefusedAttempt {
+    return { admitted: false, limit: window.limit, retryAfterSeconds: Math.max(1, Math.ceil((window.start + this.windowMs - time) / 1000)) };
   }
 
   /** The open window of a key, closing (and reporting) it when it has ended. */
-  private current<W extends SourceWindow | UsernameWindow>(map: Map<string, W>, limit: 'address' | 'username', key: string, time: number): W | undefined {
+  private current<W extends Window>(map: Map<string, W>, key: string, time: number): W | undefined {
     const window = map.get(key);
     if (!window || time < window.start + this.windowMs) return window;
     // Attempts still under way hold the window they were counted in; the new one starts empty.
     map.delete(key);
-    this.close(limit, key, window, time);
+    this.close(key, window, time);
     return undefined;
   }
 
-  private track<W extends SourceWindow | UsernameWindow>(map: Map<string, W>, key: string, window: W, limit: 'address' | 'username'): void {
+  private track<W extends Window>(map: Map<string, W>, key: string, window: W): void {
     if (map.size >= MAX_TRACKED) {
       this.sweep(window.start);
       if (map.size >= MAX_TRACKED) {
         // Full of open windows: the oldest goes, its refusals reported.
         const [oldestKey, oldest] = map.entries().next().value as [string, W];
         map.delete(oldestKey);
-        this.close(limit, oldestKey, oldest, window.start);
+        this.close(oldestKey, oldest, window.start);
       }
     }
     map.set(key, window);
   }
 
-  private close(limit: 'address' | 'username', key: string, window: SourceWindow | UsernameWindow, time: number): void {
+  private close(key: string, window: Window, time: number): void {
     if (window.refused === 0) return;
     if (this.reports.length >= MAX_TRACKED) {
       this.unreported += window.refused;
       return;
     }
-    this.reports.push({ limit, key, refused: window.refused, from: new Date(window.start), until: new Date(Math.min(time, window.start + this.windowMs)) });
+    this.reports.push({
+      limit: window.limit,
+      key,
+      maxFailures: window.maxFailures,
+      refused: window.refused,
+      from: new Date(window.start),
+      until: new Date(Math.min(time, window.start + this.windowMs)),
+    });
   }
 
   /** Closes the windows that have ended, at most once a second unless forced. */
   private sweep(time: number, force = false): void {
     if (!force && time < this.nextSweep) return;
     this.nextSweep = time + 1000;
-    for (const [key, window] of this.sources) {
-      if (time >= window.start + this.windowMs) {
-        this.sources.delete(key);
-        this.close('address', key, window, time);
-      }
-    }
-    for (const [key, window] of this.usernames) {
-      if (time >= window.start + this.windowMs) {
-        this.usernames.delete(key);
-        this.close('username', key, window, time);
+    for (const map of [this.sources, this.usernames] as Array<Map<string, Window>>) {
+      for (const [key, window] of map) {
+        if (time >= window.start + this.windowMs) {
+          map.delete(key);
+          this.close(key, window, time);
+        }
       }
     }
   }

@@ -305,8 +305,9 @@ export class Gateway {
             return await this.deps.auth.authenticatePassword({ username, password, sourceIp });
           } catch (error) {
             // A code is asked for after a right password, and at an address where the account is
-            // locked (whatever the password): there, password and code together still sign in.
-            const askCode = error instanceof AppError && (error.code === 'totp_required' || (error.code === 'account_locked' && (await this.deps.auth.requiresTotp(username))));
+            // locked, whatever the password and whether or not the account has TOTP: there,
+            // password and code together still sign in, and the prompts tell nothing.
+            const askCode = error instanceof AppError && (error.code === 'totp_required' || error.code === 'account_locked');
             if (!askCode) throw error;
           }
           const totp = await promptOnce(context, 'Verification code: ', true, username);
