@@ -316,6 +316,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         logger: options.logger,
         authTimeoutSeconds: config.gatewayAuthTimeoutSeconds,
         maxUnauthenticated: config.gatewayMaxUnauthenticated,
+        maxUnauthenticatedPerSource: config.gatewayMaxUnauthenticatedPerSource,
       });
       const sshPort = await gateway.listen(config.sshPort, config.httpHost);
       activeDispatcher.start();

@@ -49,11 +49,13 @@ describe('the log signing key', () => {
     expect(() => statSync(path.join(config.dataDir, 'log-signing.key'))).toThrow();
   });
 
-  it('refuses a key made for another origin, and a key file that holds no key, saying what to do', async () => {
+  it('keeps the origin its key was made for when the public URL or port changes, refuses another origin set explicitly, and a key file that holds no key, saying what to do', async () => {
     const dir = dataDir();
     await loadLogSigningKey(configOf({ CHANGEGATE_DATA_DIR: dir, CHANGEGATE_PUBLIC_URL: 'https://old.example.com' }));
-    await expect(loadLogSigningKey(configOf({ CHANGEGATE_DATA_DIR: dir, CHANGEGATE_PUBLIC_URL: 'https://new.example.com' }))).rejects.toThrow(
-      /is for the origin "old\.example\.com", but the origin is now "new\.example\.com".*set CHANGEGATE_LOG_ORIGIN=old\.example\.com/,
+    expect((await loadLogSigningKey(configOf({ CHANGEGATE_DATA_DIR: dir, CHANGEGATE_PUBLIC_URL: 'https://new.example.com' }))).origin).toBe('old.example.com');
+    expect((await loadLogSigningKey(configOf({ CHANGEGATE_DATA_DIR: dir, CHANGEGATE_HTTP_PORT: '9090' }))).origin).toBe('old.example.com');
+    await expect(loadLogSigningKey(configOf({ CHANGEGATE_DATA_DIR: dir, CHANGEGATE_LOG_ORIGIN: 'new.example.com' }))).rejects.toThrow(
+      /is for the origin "old\.example\.com", but CHANGEGATE_LOG_ORIGIN says "new\.example\.com".*set CHANGEGATE_LOG_ORIGIN=old\.example\.com/,
     );
     writeFileSync(path.join(dir, 'log-signing.key'), 'not a key\n');
     await expect(loadLogSigningKey(configOf({ CHANGEGATE_DATA_DIR: dir }))).rejects.toThrow(/log-signing\.key does not hold a valid log signing key: .*PRIVATE\+KEY\+/);

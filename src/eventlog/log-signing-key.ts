@@ -34,17 +34,18 @@ export function logOrigin(config: Pick<Config, 'logOrigin' | 'publicUrl' | 'http
 /**
  * Loads the checkpoint signing key: CHANGEGATE_LOG_SIGNING_KEY, else `<dataDir>/log-signing.key`,
  * written (mode 0600) on the first start. It lives outside the database on purpose: whoever can
- * rewrite the database cannot also sign a checkpoint for the rewritten log. Its name must be the
- * origin, so that an origin that changed after the fact is refused rather than silently making a
- * new log identity auditors do not know.
+ * rewrite the database cannot also sign a checkpoint for the rewritten log. The key's name is the
+ * log's origin: once the key exists, the origin stays the one it was made for (a new port or
+ * public URL does not make a new log identity that auditors do not know); an origin set
+ * explicitly in CHANGEGATE_LOG_ORIGIN that differs from the key's is refused, naming both.
  */
 export async function loadLogSigningKey(config: Pick<Config, 'logOrigin' | 'publicUrl' | 'httpPort' | 'logSigningKey' | 'dataDir'>): Promise<LogSigningKey> {
-  const origin = logOrigin(config);
-  if (!isValidKeyName(origin)) {
-    throw new Error(`The event log's origin "${origin}" cannot name its signing key: set CHANGEGATE_LOG_ORIGIN to one without spaces, such as changegate.example.com/log.`);
+  const wanted = logOrigin(config);
+  if (!isValidKeyName(wanted)) {
+    throw new Error(`The event log's origin "${wanted}" cannot name its signing key: set CHANGEGATE_LOG_ORIGIN to one without spaces, such as changegate.example.com/log.`);
   }
   const from = config.logSigningKey ? 'CHANGEGATE_LOG_SIGNING_KEY' : logSigningKeyFile(config);
-  const { text, created } = config.logSigningKey ? { text: config.logSigningKey, created: false } : await readOrCreateKeyFile(logSigningKeyFile(config), origin);
+  const { text, created } = config.logSigningKey ? { text: config.logSigningKey, created: false } : await readOrCreateKeyFile(logSigningKeyFile(config), wanted);
   let key: SigningKey;
   try {
     key = parsePrivateKey(text);
@@ -52,12 +53,13 @@ export async function loadLogSigningKey(config: Pick<Config, 'logOrigin' | 'publ
     if (error instanceof NoteError) throw new Error(`${from} does not hold a valid log signing key: ${error.message}.`);
     throw error;
   }
-  if (key.name !== origin) {
+  if (config.logOrigin && key.name !== config.logOrigin) {
     throw new Error(
-      `The log signing key in ${from} is for the origin "${key.name}", but the origin is now "${origin}" (from ${config.logOrigin ? 'CHANGEGATE_LOG_ORIGIN' : 'the public URL'}). ` +
-        `Auditors know the log by its origin: set CHANGEGATE_LOG_ORIGIN=${key.name} to keep it, or start a new log identity with a new key.`,
+      `The log signing key in ${from} is for the origin "${key.name}", but CHANGEGATE_LOG_ORIGIN says "${config.logOrigin}". ` +
+        `Auditors know the log by its origin: set CHANGEGATE_LOG_ORIGIN=${key.name} (or unset it) to keep it, or start a new log identity with a new key.`,
     );
   }
+  const origin = key.name;
   return {
     origin,
     key,

@@ -254,7 +254,7 @@ export class AuthService {
    * windows are written to the event log first, when there are any.
    */
   private async limited<T>(input: { username: string; sourceIp: string }, check: 'password' | 'key', attempt: () => Promise<T | AppError>): Promise<T> {
-    const admission = this.limits.admit(input.sourceIp, input.username, this.deps.clock.now());
+    const admission = this.limits.admit(input.sourceIp, input.username, this.deps.clock.now(), { reserve: check === 'password' });
     if (!admission.admitted) throw errors.tooManyRequests(admission.retryAfterSeconds, refusalMessage(admission.limit, admission.retryAfterSeconds));
     let outcome: AttemptOutcome = 'neutral';
     const source = signInSource(input.sourceIp);

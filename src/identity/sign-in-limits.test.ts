@@ -258,6 +258,25 @@ describe('the limits in memory', () => {
     expect(limits.size().sources).toBeLessThan(200);
   });
 
+  it('admits any number of key sign-ins at once from one host (automation), while failed ones still count toward the limit', () => {
+    const limits = new SignInLimits(settings);
+    const now = new Date('2026-11-21T12:00:00Z');
+    const parallel = Array.from({ length: 40 }, () => limits.admit('192.0.2.7', 'deploy', now, { reserve: false }));
+    expect(parallel.every((attempt) => attempt.admitted)).toBe(true);
+    for (const attempt of parallel) if (attempt.admitted) attempt.settle('success', now);
+    // Password checks at once from the same host still reserve their place: the 11th waits its turn.
+    const guesses = Array.from({ length: 11 }, () => limits.admit('192.0.2.7', 'deploy', now));
+    expect(guesses.map((attempt) => attempt.admitted)).toEqual([...Array.from({ length: 10 }, () => true), false]);
+    for (const attempt of guesses) if (attempt.admitted) attempt.settle('success', now);
+    // Wrong keys are failures: after ten, even a key sign-in from there is refused.
+    for (let k = 0; k < 10; k += 1) {
+      const wrong = limits.admit('192.0.2.7', 'deploy', now, { reserve: false });
+      expect(wrong.admitted).toBe(true);
+      if (wrong.admitted) wrong.settle('failure', now);
+    }
+    expect(limits.admit('192.0.2.7', 'deploy', now, { reserve: false }).admitted).toBe(false);
+  });
+
   it('a throttled username: a fresh address sending 10 at once gets one admitted, the next when that one has settled', () => {
     const limits = new SignInLimits(settings);
     const now = new Date('2026-11-21T12:00:00Z');

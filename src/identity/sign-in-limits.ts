@@ -141,7 +141,12 @@ export class SignInLimits {
   }
 
   /** Admits an attempt (counted from now on) or refuses it. */
-  admit(ip: string, username: string, now: Date): Admission {
+  admit(ip: string, username: string, now: Date, options: { readonly reserve?: boolean } = {}): Admission {
+    // A password check reserves its place at the start, so that parallel guesses cannot all pass
+    // before the first fails. A key sign-in costs no password hash and cannot be guessed: it is
+    // refused once the limits are reached, but counts only when it fails, so that a host opening
+    // many sessions at once (automation) is not refused for being busy.
+    const reserve = options.reserve ?? true;
     const time = now.getTime();
     this.sweep(time);
     const scopes = signInScopes(ip, this.settings.signInLimitPerAddress);
@@ -160,15 +165,17 @@ export class SignInLimits {
       user.refused += 1;
       return this.refusal(user, time);
     }
-    const counted = scopes.map((scope, k) => {
-      let window = windows[k];
-      if (!window) {
-        window = { start: time, limit: scope.limit, maxFailures: scope.maxFailures, counted: 0, refused: 0 };
-        this.track(this.sources, scope.key, window);
-      }
-      window.counted += 1;
-      return [scope.key, window] as const;
-    });
+    const count = (at: number) =>
+      scopes.map((scope) => {
+        let window = this.current(this.sources, scope.key, at);
+        if (!window) {
+          window = { start: at, limit: scope.limit, maxFailures: scope.maxFailures, counted: 0, refused: 0 };
+          this.track(this.sources, scope.key, window);
+        }
+        window.counted += 1;
+        return [scope.key, window] as const;
+      });
+    const counted = reserve ? count(time) : [];
     if (!user) {
       user = { start: time, limit: 'username', maxFailures: this.settings.signInLimitPerUser, failures: 0, failedFrom: new Set(), pending: undefined, refused: 0 };
       this.track(this.usernames, usernameKey, user);
@@ -186,8 +193,10 @@ export class SignInLimits {
         if (left > 0) pendingIn.pending?.set(sourceKey, left);
         else pendingIn.pending?.delete(sourceKey);
         if (pendingIn.pending?.size === 0) pendingIn.pending = undefined;
-        if (outcome === 'failure') this.recordFailure(usernameKey, sourceKey, at.getTime());
-        else {
+        if (outcome === 'failure') {
+          if (!reserve) count(at.getTime());
+          this.recordFailure(usernameKey, sourceKey, at.getTime());
+        } else {
           for (const [key, window] of counted) {
             window.counted -= 1;
             // Signing in leaves nothing behind.

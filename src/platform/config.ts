@@ -46,6 +46,8 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   /** SSH connections that have not signed in yet, open at once; new ones are refused while full. */
   readonly gatewayMaxUnauthenticated: number;
+  /** The same from one source (an IPv4 address or an IPv6 /64), so that one source cannot fill the gateway. */
+  readonly gatewayMaxUnauthenticatedPerSource: number;
   /** The name the event log's checkpoints carry (C2SP tlog-checkpoint origin); undefined derives it from the public URL. */
   readonly logOrigin: string | undefined;
   /** The Ed25519 key that signs checkpoints (a C2SP signed-note private key); undefined uses `<dataDir>/log-signing.key`. */
@@ -180,7 +182,13 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
   gatewayMaxUnauthenticated: {
     key: 'gatewayMaxUnauthenticated',
     env: 'CHANGEGATE_GATEWAY_MAX_UNAUTHENTICATED',
-    fallback: 64,
+    fallback: 128,
+    parse: integer(1, 100_000, 'a number of connections'),
+  },
+  gatewayMaxUnauthenticatedPerSource: {
+    key: 'gatewayMaxUnauthenticatedPerSource',
+    env: 'CHANGEGATE_GATEWAY_MAX_UNAUTHENTICATED_PER_SOURCE',
+    fallback: 32,
     parse: integer(1, 100_000, 'a number of connections'),
   },
   logOrigin: {

@@ -20,16 +20,16 @@ export interface GatewayDeps {
   readonly logger?: Logger;
   /** A connection that has not signed in within this many seconds is closed; 30 unless set. */
   readonly authTimeoutSeconds?: number;
-  /** Connections not signed in yet, open at once; while full, new ones are closed at once. 64 unless set. */
+  /** Connections not signed in yet, open at once; while full, new ones are closed at once. 128 unless set. */
   readonly maxUnauthenticated?: number;
   /** The same from one source (`connectionSource`), so that one source cannot fill the gateway. `MAX_UNAUTHENTICATED_PER_SOURCE` unless set. */
   readonly maxUnauthenticatedPerSource?: number;
 }
 
 const DEFAULT_AUTH_TIMEOUT_SECONDS = 30;
-const DEFAULT_MAX_UNAUTHENTICATED = 64;
+const DEFAULT_MAX_UNAUTHENTICATED = 128;
 /** Connections not signed in yet from one source, as OpenSSH's PerSourceMaxStartups. */
-export const MAX_UNAUTHENTICATED_PER_SOURCE = 8;
+export const MAX_UNAUTHENTICATED_PER_SOURCE = 32;
 /** Session channels open at once on one connection, as OpenSSH's MaxSessions; further opens are refused. */
 export const MAX_SESSIONS_PER_CONNECTION = 10;
 /**

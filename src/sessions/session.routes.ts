@@ -163,7 +163,10 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
           socket.close(1000, 'session ended');
         });
         if (watcher.closed) stop();
-      })().catch((error: unknown) => closeWithError(socket, error));
+      })().catch((error: unknown) => {
+        if (!isAppError(error)) request.log.error({ err: error }, 'watching a session failed');
+        closeWithError(socket, error);
+      });
     },
   );
 

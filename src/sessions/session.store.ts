@@ -118,5 +118,5 @@ export async function listSessions(db: Executor, filter: SessionFilter): Promise
       eb.exists(eb.selectFrom('session_command as c').select('c.seq').whereRef('c.session_id', '=', 'session.id').where('c.text', 'like', pattern)),
     );
   }
-  return query.orderBy('started_at', 'desc').limit(filter.limit).execute();
+  return query.orderBy('started_at', 'desc').orderBy('number', 'desc').limit(filter.limit).execute();
 }
