@@ -56,7 +56,7 @@ export interface CheckpointVerifyReport {
   /** Entries rehashed and found to match before the pass stopped. */
   readonly verified: number;
   /** Sizes of the log's own stored checkpoints, signed by the same key, that narrowed down where a rewrite begins. */
-  readonly narrowedBy: readonly number[];
+  readonly narrowedBy: number[];
   readonly failure?: CheckpointVerifyFailure;
 }
 
