@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import type { Executor } from '../platform/database.ts';
 import { CheckpointFormatError, parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { canonicalEntry, GENESIS_CHAIN_HASH } from './event.ts';
 import { rootAt, treeSize } from './event-tree.ts';
-import { nodeKey, readCheckpointsBetween, readEntryPage, readNodesCompletedBy, type StoredCheckpointNote } from './log-audit.store.ts';
-import { EMPTY_ROOT, hashChildren, subtreeWidth } from './merkle.ts';
+import { nodeKey, readCheckpointsBetween, readEntryPage, readNodesCompletedBy, type StoredCheckpointNote, type StoredEntryRow } from './log-audit.store.ts';
+import { EMPTY_ROOT, subtreeWidth } from './merkle.ts';
 import { encodeVerifierKey, formatKeyId, NoteError, parseNote, verifyNote, type VerifierKey } from './signed-note.ts';
 
 /**
@@ -68,8 +68,28 @@ export interface CheckpointVerifyInput {
 }
 
 /** Rows read per page: large enough that round trips do not dominate, small enough to stay light. */
-const PAGE = 5000;
-const LEAF_PREFIX = Buffer.from([0x00]);
+const PAGE = 8192;
+
+/*
+ * The pass hashes three times per entry (leaf, chain link, on average one tree node): one-shot
+ * `crypto.hash` over a reused buffer, a third of the time of a Hash object per call. Same bytes as
+ * event.ts and merkle.ts hash: SHA-256(0x00 ‖ canonical entry), SHA-256(previous chain ‖ leaf),
+ * SHA-256(0x01 ‖ left ‖ right).
+ */
+const sha256 = (data: Buffer | string): Buffer => digest('sha256', data, 'buffer');
+const leafOf = (canonical: string): Buffer => sha256(`\u0000${canonical}`);
+const link = Buffer.alloc(64);
+function chainOf(previous: Buffer, leaf: Buffer): Buffer {
+  previous.copy(link, 0);
+  leaf.copy(link, 32);
+  return sha256(link);
+}
+const children = Buffer.alloc(65, 0x01);
+function hashChildren(left: Buffer, right: Buffer): Buffer {
+  left.copy(children, 1);
+  right.copy(children, 33);
+  return sha256(children);
+}
 const base64 = (hash: Buffer): string => hash.toString('base64');
 
 /**
@@ -217,7 +237,7 @@ interface PassResult {
 
 async function rehashAll(db: Executor, checkpoint: Checkpoint, key: VerifierKey, onProgress?: (verified: number) => void): Promise<PassResult> {
   const tree = new CompactRange();
-  let previousChain = Buffer.from(GENESIS_CHAIN_HASH, 'hex');
+  let previousChain: Buffer = Buffer.from(GENESIS_CHAIN_HASH, 'hex');
   let expected = 1;
   let computedRoot: Buffer | undefined = checkpoint.size === 0 ? EMPTY_ROOT : undefined;
   // Where a rewrite begins: after `matched` (a signed checkpoint still agrees), at or before `differs`.
@@ -244,13 +264,25 @@ async function rehashAll(db: Executor, checkpoint: Checkpoint, key: VerifierKey,
     };
   };
 
-  pages: for (;;) {
-    const rows = await readEntryPage(db, expected - 1, PAGE);
-    const last = Math.min(expected + rows.length - 1, checkpoint.size);
-    const inTree = expected <= checkpoint.size && rows.length > 0;
-    const nodes = inTree ? await readNodesCompletedBy(db, expected, last) : new Map<number, string>();
-    // The log's own checkpoints before the one given; a stored one past a failure is never reached.
-    const checkpoints = inTree ? await readCheckpointsBetween(db, expected, Math.min(last, checkpoint.size - 1)) : [];
+  // Reads the next page (entries, the subtrees they complete, the log's checkpoints among them)
+  // while this one is hashed: the database and the hashing overlap. A page past a gap is never used.
+  const fetchPage = (after: number) => {
+    const first = after + 1;
+    const last = Math.min(after + PAGE, checkpoint.size);
+    const inTree = first <= checkpoint.size;
+    return Promise.all([
+      readEntryPage(db, after, PAGE),
+      inTree ? readNodesCompletedBy(db, first, last) : new Map<number, string>(),
+      inTree ? readCheckpointsBetween(db, first, Math.min(last, checkpoint.size - 1)) : [],
+    ]);
+  };
+  let next: ReturnType<typeof fetchPage> | undefined = fetchPage(0);
+  pages: while (next) {
+    const [rows, nodes, checkpoints]: [StoredEntryRow[], Map<number, string>, StoredCheckpointNote[]] = await next;
+    const lastRow = rows[rows.length - 1];
+    next = rows.length === PAGE && lastRow ? fetchPage(lastRow.seq) : undefined;
+    // A page read ahead and not used must not fail unheard.
+    next?.catch(() => undefined);
     let nextCheckpoint = 0;
     const onNode = (level: number, index: number, hash: Buffer) => {
       const stored = nodes.get(nodeKey(level, index));
@@ -262,7 +294,7 @@ async function rehashAll(db: Executor, checkpoint: Checkpoint, key: VerifierKey,
         exact = { kind: 'deleted', seq: expected, message: `Entry ${expected} was deleted: the next stored entry is ${row.seq}.` };
         break pages;
       }
-      const leaf = createHash('sha256').update(LEAF_PREFIX).update(canonicalEntry(row), 'utf8').digest();
+      const leaf = leafOf(canonicalEntry(row));
       if (leaf.toString('hex') !== row.leafHash) {
         exact = {
           kind: 'edited',
@@ -271,7 +303,7 @@ async function rehashAll(db: Executor, checkpoint: Checkpoint, key: VerifierKey,
         };
         break pages;
       }
-      const chain = createHash('sha256').update(previousChain).update(leaf).digest();
+      const chain = chainOf(previousChain, leaf);
       if (chain.toString('hex') !== row.chainHash) {
         exact = {
           kind: 'chain_broken',
@@ -304,7 +336,6 @@ async function rehashAll(db: Executor, checkpoint: Checkpoint, key: VerifierKey,
       expected += 1;
     }
     onProgress?.(expected - 1);
-    if (rows.length < PAGE) break;
   }
   const narrowedBy = [matched?.size, differs !== undefined && differs < checkpoint.size ? differs : undefined].filter((size): size is number => size !== undefined);
   const verified = expected - 1;

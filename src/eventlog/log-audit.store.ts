@@ -16,23 +16,14 @@ export interface StoredEntryRow {
 
 /** Entries in seq order after `afterSeq`: one page of a verification pass. */
 export async function readEntryPage(db: Executor, afterSeq: number, limit: number): Promise<StoredEntryRow[]> {
-  const rows = await db
+  // Rows as the driver gives them, renamed in SQL: no second object per row.
+  return db
     .selectFrom('event')
-    .select(['seq', 'time', 'actor', 'action', 'subject', 'data', 'leaf_hash', 'chain_hash'])
+    .select(['seq', 'time', 'actor', 'action', 'subject', 'data', 'leaf_hash as leafHash', 'chain_hash as chainHash'])
     .where('seq', '>', afterSeq)
     .orderBy('seq')
     .limit(limit)
     .execute();
-  return rows.map((row) => ({
-    seq: Number(row.seq),
-    time: row.time,
-    actor: row.actor,
-    action: row.action,
-    subject: row.subject,
-    data: row.data,
-    leafHash: row.leaf_hash,
-    chainHash: row.chain_hash,
-  }));
 }
 
 /** A key for a stored node in a Map: exact below 2^46 entries. */
