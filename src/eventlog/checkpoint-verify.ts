@@ -337,7 +337,8 @@ async function rehashAll(db: Executor, checkpoint: Checkpoint, key: VerifierKey,
     }
     onProgress?.(expected - 1);
   }
-  const narrowedBy = [matched?.size, differs !== undefined && differs < checkpoint.size ? differs : undefined].filter((size): size is number => size !== undefined);
+  const lower = matched && signedBy(matched, key) ? matched : undefined;
+  const narrowedBy = [lower?.size, differs !== undefined && differs < checkpoint.size ? differs : undefined].filter((size): size is number => size !== undefined);
   const verified = expected - 1;
   if (differs !== undefined) return { verified, computedRoot, narrowedBy, failure: rewrite() };
   if (exact) return { verified, computedRoot, narrowedBy, failure: exact };
