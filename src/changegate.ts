@@ -30,6 +30,7 @@ import {
   eventRoutes,
   loadLogSigningKey,
   logRoutes,
+  LogVerifyService,
   LogProofService,
   proofRoutes,
   StoredTreeHead,
@@ -77,6 +78,7 @@ export interface Services {
   readonly events: EventLogService;
   readonly proofs: LogProofService;
   readonly checkpoints: CheckpointService;
+  readonly logVerify: LogVerifyService;
   readonly devices: DeviceService;
   readonly credentials: CredentialService;
   readonly groups: AccessGroupService;
@@ -233,6 +235,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       events: new EventLogService({ db }),
       proofs: new LogProofService({ db }),
       checkpoints: new CheckpointService({ db, signingKey: logSigningKey }),
+      logVerify: new LogVerifyService({ db, signingKey: logSigningKey }),
       devices: new DeviceService({
         db,
         clock,
@@ -355,7 +358,7 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
         partitionRoutes(api, services.partitions);
         eventRoutes(api, services.events);
         proofRoutes(api, services.proofs);
-        logRoutes(api, services.checkpoints);
+        logRoutes(api, services.checkpoints, services.logVerify);
         inventoryRoutes(api, services);
         changeRoutes(api, services);
         notificationRoutes(api, services.notifications);

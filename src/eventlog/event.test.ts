@@ -118,3 +118,27 @@ describe.each(DATABASE_KINDS)('tampering the event log on %s', (kind) => {
     expect(report.failure).toMatchObject({ seq: 2, reason: 'missing' });
   });
 });
+
+describe('the canonical form of an entry', () => {
+  it('is RFC 8785 canonicalization of the whole entry, for any entry', async () => {
+    const fc = (await import('fast-check')).default;
+    const canonicalizeWhole = (await import('canonicalize')).default as unknown as (input: unknown) => string;
+    fc.assert(
+      fc.property(
+        fc.record({
+          seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+          time: fc.date({ min: new Date(0), max: new Date(Date.UTC(9999, 0, 1)), noInvalidDate: true }),
+          actor: fc.string({ unit: 'binary' }),
+          action: fc.string({ unit: 'binary' }),
+          subject: fc.string({ unit: 'binary' }),
+          data: fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue()),
+        }),
+        (entry) => {
+          const whole = canonicalizeWhole({ ...entry, time: entry.time.toISOString() });
+          expect(canonicalEntry(entry)).toBe(whole);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -13,3 +13,5 @@ export { CheckpointService, type CheckpointView, type LogKeyView } from './check
 export { loadLogSigningKey, logOrigin, logSigningKeyFile, type LogSigningKey } from './log-signing-key.ts';
 export { logRoutes } from './log.routes.ts';
 export { StoredTreeHead, type TreeHead, type TreeHeadSource } from './tree-head.ts';
+export { LogVerifyService, givenVerifierKey, type CheckpointVerifyReport, type CheckpointVerifyRequest } from './log-verify.service.ts';
+export { verifyAgainstCheckpoint, type CheckpointFailureKind } from './checkpoint-verify.ts';

@@ -2,6 +2,8 @@ import { Type } from 'typebox';
 import { actorOf } from '../identity/index.ts';
 import type { Api } from '../platform/http.ts';
 import type { CheckpointService } from './checkpoint.service.ts';
+import type { CheckpointFailureKind } from './checkpoint-verify.ts';
+import type { LogVerifyService } from './log-verify.service.ts';
 
 const LogKeySchema = Type.Object({
   origin: Type.String({ description: 'The log identity: the first line of every checkpoint, and the key name' }),
@@ -25,8 +27,36 @@ const CheckpointSchema = Type.Object({
 
 const TEXT = 'text/plain; charset=utf-8';
 
+/** A checkpoint note is a few hundred bytes; witnesses' lines add a little each. */
+const NOTE_LIMIT = 64 * 1024;
+
+const FAILURE_KINDS: readonly CheckpointFailureKind[] = ['malformed_checkpoint', 'unknown_key', 'invalid_signature', 'wrong_origin', 'truncated', 'deleted', 'edited', 'chain_broken', 'rewritten', 'tree_altered'];
+
+const VerifyReportSchema = Type.Object({
+  ok: Type.Boolean(),
+  checkpoint: Type.Optional(Type.Object({ origin: Type.String(), size: Type.Integer(), rootHash: Type.String({ description: 'Base64' }) }, { description: 'What the checkpoint says, once its signature verified' })),
+  key: Type.Object(
+    { verifierKey: Type.String(), keyId: Type.String(), source: Type.Union([Type.Literal('given'), Type.Literal('log')]) },
+    { description: "The key that verified the checkpoint: `given` by the caller, or by default (`log`) the running log's own, which only proves as much as the server" },
+  ),
+  storedSize: Type.Optional(Type.Integer({ description: 'Entries stored' })),
+  storedRoot: Type.Optional(Type.String({ description: "Base64 root of the stored tree at the checkpoint's size, from its stored subtree hashes" })),
+  computedRoot: Type.Optional(Type.String({ description: "Base64 root at the checkpoint's size recomputed from the entries' content" })),
+  forked: Type.Boolean({ description: "The stored tree's root at the checkpoint's size is not the checkpoint's" }),
+  verified: Type.Integer({ description: 'Entries rehashed and found to match before the first failure' }),
+  narrowedBy: Type.Array(Type.Integer(), { description: "Sizes of the log's own signed checkpoints that located a rewrite" }),
+  failure: Type.Optional(
+    Type.Object({
+      kind: Type.Unsafe<CheckpointFailureKind>({ type: 'string', enum: [...FAILURE_KINDS] }),
+      seq: Type.Optional(Type.Integer({ description: 'The first entry that does not match (or the first of the range it lies in)' })),
+      toSeq: Type.Optional(Type.Integer({ description: 'When only a range is known, its last entry' })),
+      message: Type.String(),
+    }),
+  ),
+});
+
 /** The event log's public key and signed checkpoints (C2SP tlog-checkpoint). */
-export function logRoutes(app: Api, checkpoints: CheckpointService): void {
+export function logRoutes(app: Api, checkpoints: CheckpointService, verifier: LogVerifyService): void {
   const tags = ['event log'];
 
   app.get(
@@ -63,4 +93,36 @@ export function logRoutes(app: Api, checkpoints: CheckpointService): void {
       return reply.type(TEXT).send(checkpoint.note);
     },
   );
+
+  // The only route that takes a text body: the note as saved, so `curl --data-binary @cp.txt` works.
+  void app.register(async (scoped: Api) => {
+    scoped.addContentTypeParser('text/plain', { parseAs: 'string', bodyLimit: NOTE_LIMIT }, (_request, body, done) => done(null, body));
+    scoped.post(
+      '/log/verify',
+      {
+        bodyLimit: NOTE_LIMIT,
+        schema: {
+          tags,
+          summary:
+            'Verify the stored log against a checkpoint kept elsewhere (EventLog.Verify): its signature, then that the log holds that many entries, that its tree has that root, and that every entry hashes to its leaf. ' +
+            "Send the note as text/plain, or JSON {checkpoint, verifierKey}: without verifierKey the running log's own key is used, which proves only as much as this server. Names the first entry that does not match",
+          body: Type.Union([
+            Type.String({ description: 'The signed checkpoint note, as saved' }),
+            Type.Object(
+              {
+                checkpoint: Type.String({ description: 'The signed checkpoint note, as saved' }),
+                verifierKey: Type.Optional(Type.String({ description: 'A verifier key obtained independently: <origin>+<key ID>+<base64 key>' })),
+              },
+              { additionalProperties: false },
+            ),
+          ]),
+          response: { 200: VerifyReportSchema },
+        },
+      },
+      async (request) => {
+        const body = request.body;
+        return verifier.verify(actorOf(request), typeof body === 'string' ? { checkpoint: body } : body);
+      },
+    );
+  });
 }
