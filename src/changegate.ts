@@ -37,6 +37,7 @@ import {
   WitnessSink,
   type LogSigningKey,
 } from './eventlog/index.ts';
+import { EvidenceService, evidenceRoutes } from './evidence/index.ts';
 import { CredentialService, DeviceService, type Device, INVENTORY_SEALED_COLUMNS, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
 import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
 import { ReviewService, reviewRoutes } from './review/index.ts';
@@ -93,6 +94,7 @@ export interface Services {
   readonly bundles: BundleService;
   readonly sessions: SessionService;
   readonly reviews: ReviewService;
+  readonly evidence: EvidenceService;
 }
 
 /** How often the server expires requests whose change window closed. */
@@ -273,6 +275,13 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
       sessions: new SessionService({ db, clock, live, watchStallMs: options.sessionTiming?.watchStallMs }),
       reviews: new ReviewService({ db, clock }),
+      // An export has a checkpoint signed at once when the latest does not cover it (the publisher is built below).
+      evidence: new EvidenceService({
+        db,
+        clock,
+        boards: { audit: (actor, change) => services.reviews.audit(actor, change) },
+        log: { key: () => services.checkpoints.key(), latest: (actor) => services.checkpoints.latest(actor), signNow: () => activePublisher.signNow() },
+      }),
     };
     const activePublisher = new CheckpointPublisher({
       db,
@@ -366,6 +375,7 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
         auditingRoutes(api, services);
         sessionRoutes(api, { sessions: services.sessions, runner: core.runner });
         reviewRoutes(api, services.reviews);
+        evidenceRoutes(api, services.evidence);
       },
       { prefix: API_PREFIX },
     );

@@ -8,6 +8,7 @@ import { cliIo, withCliIo, type CliIo } from './cli-io.ts';
 import { CommandError, EXIT, reportError } from './command-error.ts';
 import { registerCredentialCommands } from './credential.command.ts';
 import { registerDeviceCommands } from './device.command.ts';
+import { registerEvidenceCommands } from './evidence.command.ts';
 import { registerGrantCommands } from './grant.command.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { registerGroupCommands } from './group.command.ts';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerRequestCommands(program);
   registerSessionCommands(program);
   registerAuditCommands(program);
+  registerEvidenceCommands(program);
   registerVerifyCommand(program);
   registerLogProofCommands(registerLogCommands(program));
   registerVaultCommands(program);

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { strToU8, unzipSync, zipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signedInOperator, startCliServer, type CliOperator, type CliServer } from '../../test/cli-kit.ts';
+import { addOpenChange, approvedRequest, must } from '../../test/gateway-kit.ts';
+import { ADMIN_PASSWORD, signIn } from '../../test/harness.ts';
+
+// `changegate evidence` saves a change's bundle over HTTP; `changegate verify-evidence` checks the
+// zip with no server. The export itself is covered on both databases in src/evidence/evidence.test.ts.
+describe('changegate evidence and verify-evidence', () => {
+  let server: CliServer;
+  let admin: CliOperator;
+  let dir: string;
+  let bundle: string;
+
+  beforeAll(async () => {
+    server = await startCliServer('pglite');
+    admin = await signedInOperator(server, 'admin', ADMIN_PASSWORD);
+    dir = mkdtempSync(path.join(tmpdir(), 'changegate-evidence-cli-'));
+    await must(server.admin.post('/users', { username: 'alice', password: 'alice-password-123', displayName: 'Alice' }), 201, 'adding alice');
+    await must(server.admin.post('/devices', { name: 'web01', hostname: '192.0.2.10' }), 201, 'adding web01');
+    await addOpenChange(server.admin, { name: 'CHG-CLI', devices: ['web01'], executors: ['alice'], approvers: ['admin'] }, server.clock.now().getTime());
+    await approvedRequest(await signIn(server.cg, 'alice', 'alice-password-123'), server.admin, 'web01');
+    bundle = path.join(dir, 'chg.zip');
+  });
+  afterAll(async () => {
+    admin?.remove();
+    await server?.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('saves the bundle, says where and its SHA-256, and verify-evidence reads the zip and says OK', async () => {
+    const saved = await admin.changegate(['evidence', 'CHG-CLI', '-o', bundle]);
+    const bytes = readFileSync(bundle);
+    expect(saved.stdout).toBe(`Saved the evidence bundle of CHG-CLI to ${bundle} (${bytes.length} bytes).\nSHA-256: ${createHash('sha256').update(bytes).digest('hex')}\n`);
+    const checked = await admin.changegate(['verify-evidence', bundle, '--key', server.cg.logSigningKey.verifierKey]);
+    expect(checked.stdout).toContain(`Log key: ${server.cg.logSigningKey.verifierKey}`);
+    expect(checked.stdout).toContain('ok   decision: request #1: approve by admin is logged');
+    expect(checked.stdout).toMatch(/OK: the bundle is complete, unaltered, and rests on the signed log\.\n$/);
+  });
+
+  it('exits 1 and names the file when the zip was altered, and says what to give when it is no zip', async () => {
+    const files = unzipSync(readFileSync(bundle));
+    files['change.json'] = strToU8(Buffer.from(files['change.json'] as Uint8Array).toString('utf8').replace('echo one', 'rm -rf /'));
+    files['extra.txt'] = strToU8('added');
+    const altered = path.join(dir, 'altered.zip');
+    writeFileSync(altered, zipSync(files));
+    const failed = await admin.changegate(['verify-evidence', altered], 1);
+    expect(failed.stdout).toContain('FAIL file: change.json was changed');
+    expect(failed.stdout).toContain('FAIL file: extra.txt was added to the bundle: it is not in the manifest');
+    expect(failed.stdout).toMatch(/FAILED\n$/);
+
+    writeFileSync(path.join(dir, 'not.zip'), 'hello');
+    const refused = await admin.changegate(['verify-evidence', path.join(dir, 'not.zip')], 1);
+    expect(refused.stderr).toMatch(/not\.zip is not a zip file .*: give the bundle `changegate evidence` saved\./);
+  });
+
+  it('answers a change it cannot find with the server’s message', async () => {
+    const missing = await admin.changegate(['evidence', 'CHG-NONE', '-o', path.join(dir, 'none.zip')], 1);
+    expect(missing.stderr).toContain('No change "CHG-NONE" exists, or you may not see it.');
+  });
+});

@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { unzipSync } from 'fflate';
+import { bundleFileName } from '../evidence/index.ts';
+import { formatReport, verifyBundle } from '../evidence/verify.mjs';
+import { segment } from './api-client.ts';
+import { withApi } from './api-connection.ts';
+import { CommandError, CommandFailed } from './command-error.ts';
+import { printLines } from './output.ts';
+
+/**
+ * `changegate evidence <change>` saves a change's evidence bundle; `changegate verify-evidence
+ * <zip>` checks one offline, reading the zip directly with the same code as the bundle's own
+ * verify.mjs (imported, not copied), so both say the same thing.
+ */
+export function registerEvidenceCommands(program: Command): void {
+  program
+    .command('evidence')
+    .description("save a change's evidence bundle (zip): everything about the change, the log entries it rests on with their proofs, a signed checkpoint and an offline verifier")
+    .argument('<change>', 'the change ID, such as CHG-42')
+    .option('-o, --output <file>', 'where to write it (default: <change>-evidence.zip in the current directory)')
+    .addHelpText('after', '\nNeeds Session.View and EventLog.View. The export is logged. Check the bundle with `changegate verify-evidence <file>`, or unzip it and run `node verify.mjs` inside.')
+    .action((change: string, options: { output?: string }) =>
+      withApi(async (api) => {
+        const response = await api.send('GET', `/changes/${segment(change)}/evidence`);
+        const zip = Buffer.from(await response.arrayBuffer());
+        const target = path.resolve(options.output ?? bundleFileName(change));
+        // Whole or not at all: an interrupted write leaves no half bundle under the name.
+        await writeFile(`${target}.partial`, zip, { mode: 0o640 });
+        await rename(`${target}.partial`, target).catch(async (error: unknown) => {
+          await rm(`${target}.partial`, { force: true });
+          throw error;
+        });
+        printLines(`Saved the evidence bundle of ${change} to ${target} (${zip.length} bytes).`, `SHA-256: ${createHash('sha256').update(zip).digest('hex')}`);
+      }),
+    );
+
+  program
+    .command('verify-evidence')
+    .description('verify an evidence bundle offline (no server, no sign-in): its checkpoint, every log entry and proof, the manifest and every file; exits 1 when anything fails')
+    .argument('<zip>', 'the bundle, as `changegate evidence` saved it')
+    .option('--key <verifier key>', "the log's key as you obtained it independently (default: the bundle's own, printed to compare)")
+    .option('--checkpoint <file>', "a checkpoint of the same size you obtained independently (from a checkpoint directory or a witness), compared with the bundle's")
+    .action(async (file: string, options: { key?: string; checkpoint?: string }) => {
+      const files = await readBundleZip(file);
+      const checkpoint = options.checkpoint === undefined ? undefined : await readFile(options.checkpoint, 'utf8');
+      const report = verifyBundle(files, { ...(options.key !== undefined && { key: options.key }), ...(checkpoint !== undefined && { checkpoint }) });
+      printLines(...formatReport(report));
+      if (!report.ok) throw new CommandFailed();
+    });
+}
+
+/** The files of a zip by path, directories left out. */
+async function readBundleZip(file: string): Promise<Map<string, Uint8Array>> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    throw new CommandError(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+  }
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes);
+  } catch (error) {
+    throw new CommandError(`${file} is not a zip file (${(error as Error).message}): give the bundle \`changegate evidence\` saved.`);
+  }
+  return new Map(Object.entries(entries).filter(([name]) => !name.endsWith('/')));
+}

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The layout of a change's evidence bundle, a zip whose files sit at its root (docs/evidence.md,
+ * "The evidence bundle"):
+ *
+ * ```text
+ * manifest.json                     every file below with its SHA-256 and size (bound to the log)
+ * README.txt, verify.mjs            what this is; the offline verifier
+ * change.json                       the change as it is, and as approved (the plans the approvals name)
+ * requests.json                     its requests, each with every decision
+ * review.json                       the change audit: board and score
+ * audit-trail.json                  the audit-trail entries of the change object
+ * sessions/<number>/session.json    each session's record
+ * sessions/<number>/commands.json   …its captured commands
+ * sessions/<number>/recording.cast  …its recording, as recorded
+ * log/events.json                   the event-log entries all this rests on
+ * log/export-event.json             the `evidence.export` entry, which holds the manifest's SHA-256
+ * log/proofs.json                   an inclusion proof of every entry, to the checkpoint's size
+ * log/checkpoint.txt                the signed checkpoint the proofs lead to
+ * log/key.txt                       the log's verifier key
+ * ```
+ *
+ * The last five cannot be in the manifest: the export entry holds its hash, and the proofs and
+ * checkpoint come after that entry. Each is checked against the signed log instead.
+ */
+export const BUNDLE_FORMAT = 'changegate-evidence';
+export const BUNDLE_VERSION = 1;
+
+export const BUNDLE_PATHS = {
+  manifest: 'manifest.json',
+  readme: 'README.txt',
+  verifier: 'verify.mjs',
+  change: 'change.json',
+  requests: 'requests.json',
+  review: 'review.json',
+  auditTrail: 'audit-trail.json',
+  events: 'log/events.json',
+  exportEvent: 'log/export-event.json',
+  proofs: 'log/proofs.json',
+  checkpoint: 'log/checkpoint.txt',
+  key: 'log/key.txt',
+} as const;
+
+export const sessionPaths = (number: number) => ({
+  session: `sessions/${number}/session.json`,
+  commands: `sessions/${number}/commands.json`,
+  recording: `sessions/${number}/recording.cast`,
+});
+
+/** The file name an export is offered as: `CHG-42-evidence.zip`. */
+export const bundleFileName = (change: string) => `${change}-evidence.zip`;
+
+export interface ManifestFile {
+  readonly path: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface Manifest {
+  readonly format: typeof BUNDLE_FORMAT;
+  readonly version: typeof BUNDLE_VERSION;
+  readonly change: string;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly files: ManifestFile[];
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** JSON as a bundle holds it: indented for a reader, with a final newline. */
+export const jsonFile = (value: unknown): Buffer => Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+
+/** The manifest of these files, by path. */
+export function buildManifest(files: ReadonlyMap<string, Uint8Array>, about: { change: string; createdAt: Date; createdBy: string }): Manifest {
+  return {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    change: about.change,
+    createdAt: about.createdAt.toISOString(),
+    createdBy: about.createdBy,
+    files: [...files.entries()].map(([path, bytes]) => ({ path, sha256: sha256(bytes), size: bytes.length })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+  };
+}
+
+export const manifestHash = (manifest: Uint8Array): string => sha256(manifest);
+
+/** What an auditor reads first. */
+export function readme(change: string): string {
+  return [
+    `Evidence bundle of change ${change}, exported from Changegate.`,
+    '',
+    'Verify it offline, with Node.js 20 or later and nothing else:',
+    '',
+    '    node verify.mjs',
+    '    node verify.mjs --key <the log key you obtained> --checkpoint <a checkpoint file you kept>',
+    '',
+    'It checks the checkpoint in log/ against the log key, every log entry in log/ against the',
+    'checkpoint, the manifest against the export entry logged when this bundle was made, every file',
+    'against the manifest, and each recording and decision against its log entry. It prints the key',
+    'and the checkpoint: compare them with ones you obtained elsewhere (the key recorded when the',
+    'installation was set up, a checkpoint from a checkpoint directory or a witness). It ends with',
+    'OK or FAILED. See docs/evidence.md in Changegate, "The evidence bundle".',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,27 @@
+import { Type } from 'typebox';
+import { actorOf } from '../identity/index.ts';
+import type { Api } from '../platform/http.ts';
+import type { EvidenceService } from './evidence.service.ts';
+
+const ChangeRef = Type.Object({ change: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** A change's evidence bundle, as a zip an auditor verifies offline. */
+export function evidenceRoutes(app: Api, evidence: EvidenceService): void {
+  app.get(
+    '/changes/:change/evidence',
+    {
+      schema: {
+        tags: ['change audit'],
+        summary:
+          'The evidence bundle of a change (zip): the change as approved, requests and decisions, sessions with recordings and commands, the board, its audit trail, the log entries it rests on with inclusion proofs, a signed checkpoint, the log key and verify.mjs (Session.View and EventLog.View). The export is logged.',
+        params: ChangeRef,
+      },
+    },
+    async (request, reply) => {
+      const bundle = await evidence.export(actorOf(request), request.params.change);
+      void reply.header('content-type', 'application/zip');
+      void reply.header('content-disposition', `attachment; filename="${bundle.fileName}"`);
+      return reply.send(Buffer.from(bundle.zip.buffer, bundle.zip.byteOffset, bundle.zip.byteLength));
+    },
+  );
+}

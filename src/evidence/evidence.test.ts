@@ -1,0 +1,235 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { unzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASE_KINDS } from '../../test/databases.ts';
+import { addDevice, addOpenChange, approvedRequest, keyPair, must, ssh, waitUntil } from '../../test/gateway-kit.ts';
+import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
+import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import { generateSigningKey, parseNote, signNote } from '../eventlog/signed-note.ts';
+
+/**
+ * A change run for real (one exec session through the gateway to a real sshd), exported as an
+ * evidence bundle, unzipped, and verified by the bundle's own verify.mjs in a child process with no
+ * database and no server; then each kind of tampering is caught and named.
+ */
+
+const run = promisify(execFile);
+
+/** `node verify.mjs [args]` in the unzipped bundle: its exit code and what it printed. */
+async function verifyOffline(dir: string, args: readonly string[] = []): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [path.join(dir, 'verify.mjs'), ...args], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? '' } });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
+  }
+}
+
+/** GET of a binary answer, as the signed-in client. */
+async function download(t: TestChangegate, client: TestClient, url: string) {
+  const credentials = client.credentials as { cookie: string };
+  const response = await t.cg.app.inject({ method: 'GET', url: `/api/v1${url}`, headers: { cookie: `changegate_session=${credentials.cookie}` } });
+  return { status: response.statusCode, headers: response.headers, bytes: response.rawPayload, json: () => JSON.parse(response.body) as { error: { code: string; message: string } } };
+}
+
+function unzipTo(zip: Uint8Array, dir: string): void {
+  for (const [name, bytes] of Object.entries(unzipSync(zip))) {
+    if (name.endsWith('/')) continue;
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), bytes);
+  }
+}
+
+const eventCount = async (t: TestChangegate) => Number((await t.cg.database.db.selectFrom('event').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) => {
+  let dir: string;
+  let sshd: TestSshd;
+  let t: TestChangegate;
+  let auditor: TestClient;
+  let pristine: string;
+  let sessionNumber: number;
+
+  /** A copy of the verified bundle to tamper with. */
+  const copy = (name: string) => {
+    const target = path.join(dir, name);
+    cpSync(pristine, target, { recursive: true });
+    return target;
+  };
+  const editJson = (file: string, edit: (value: any) => void) => {
+    const value = JSON.parse(readFileSync(file, 'utf8'));
+    edit(value);
+    writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'changegate-evidence-'));
+    const deviceKey = keyPair(dir, 'device_root');
+    const aliceKey = keyPair(dir, 'alice');
+    sshd = await startSshd({ authorizedKeys: [deviceKey.publicKey] });
+    t = await startTestChangegate(kind, { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
+    const { sshPort } = await t.cg.startBackground();
+    const alice = await buildUser(t, { username: 'alice' });
+    const carol = await buildUser(t, { username: 'carol' });
+    auditor = (await buildUser(t, { username: 'auditor', grants: [{ privilege: 'Change.View' }, { privilege: 'Session.View' }, { privilege: 'EventLog.View' }] })).client;
+    await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'adding alice’s key');
+    await must(t.admin.post('/audit/rules', { name: 'Changes', objectType: 'Change', level: 'full_audit' }), 201, 'auditing changes');
+    await addDevice(t.admin, 'web01', sshd, deviceKey.privateKey);
+    await addOpenChange(t.admin, { name: 'CHG-42', devices: ['web01'], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
+    await approvedRequest(alice.client, carol.client, 'web01');
+    const ran = await ssh(sshPort, 'alice@web01', 'echo one', { key: aliceKey.file });
+    expect(ran.stdout).toContain('one');
+    sessionNumber = await waitUntil(async () => {
+      const [session] = (await t.admin.get('/sessions?change=CHG-42')).body as Array<{ number: number; recordingSha256: string | null }>;
+      const scored = (await t.admin.get('/audit/sessions?change=CHG-42')).body as Array<{ changeScore: number | null }>;
+      return session?.recordingSha256 && scored[0]?.changeScore !== null && scored[0]?.changeScore !== undefined ? session.number : undefined;
+    }, 'the session to end and be scored');
+
+    const answer = await download(t, auditor, '/changes/CHG-42/evidence');
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-type']).toBe('application/zip');
+    expect(answer.headers['content-disposition']).toBe('attachment; filename="CHG-42-evidence.zip"');
+    pristine = path.join(dir, 'chg42');
+    unzipTo(answer.bytes, pristine);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await sshd?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds the change as approved, its request and decision, the session with its recording and commands, the board and the log entries', () => {
+    const read = (name: string) => JSON.parse(readFileSync(path.join(pristine, name), 'utf8'));
+    const change = read('change.json');
+    expect(change.change).toMatchObject({ name: 'CHG-42', script: 'echo one\nuptime', accessGroup: 'chg-42-team', devices: ['web01'] });
+    expect(change.asApproved).toEqual([expect.objectContaining({ digest: change.change.planDigest, version: change.change.version, requests: [1] })]);
+    expect(read('requests.json')).toEqual([expect.objectContaining({ number: 1, status: 'approved', requester: 'alice', decisions: [expect.objectContaining({ approver: 'carol', decision: 'approve', digest: change.change.planDigest })] })]);
+    const session = read(`sessions/${sessionNumber}/session.json`);
+    expect(session).toMatchObject({ user: 'alice', device: 'web01', change: 'CHG-42', request: 1, execCommand: 'echo one' });
+    expect(readFileSync(path.join(pristine, `sessions/${sessionNumber}/recording.cast`), 'utf8')).toContain('one');
+    expect(read('review.json').board).toMatchObject({ change: { name: 'CHG-42' }, score: expect.any(Number) });
+    expect(read('audit-trail.json')).toEqual([expect.objectContaining({ objectType: 'Change', businessKey: 'GLOBAL.CHG-42', action: 'C' })]);
+    const actions = (read('log/events.json') as Array<{ action: string }>).map((event) => event.action);
+    expect(actions).toEqual(expect.arrayContaining(['change.create', 'request.create', 'request.approve', 'session.start', 'session.end']));
+    expect(read('log/export-event.json')).toMatchObject({ action: 'evidence.export', actor: 'auditor', subject: 'change:GLOBAL.CHG-42', data: { change: 'CHG-42' } });
+    expect(readFileSync(path.join(pristine, 'log/key.txt'), 'utf8').trim()).toBe(t.cg.logSigningKey.verifierKey);
+  });
+
+  it('verifies offline: node verify.mjs in the unzipped bundle, with no server and no database, prints each check and OK', async () => {
+    const { code, output } = await verifyOffline(pristine);
+    expect(output).toContain(`Log key: ${t.cg.logSigningKey.verifierKey}`);
+    expect(output).toMatch(/ok {3}checkpoint: signed by/);
+    expect(output).toMatch(/ok {3}events: all \d+ log entries/);
+    expect(output).toMatch(/ok {3}manifest: manifest.json \(SHA-256 [0-9a-f]{64}\) is the one logged as entry \d+ by auditor/);
+    expect(output).toMatch(/ok {3}files: all \d+ files match the manifest, and no file was added/);
+    expect(output).toContain(`ok   recording: sessions/${sessionNumber}/recording.cast is the recording logged when session ${sessionNumber} ended`);
+    expect(output).toContain('ok   decision: request #1: approve by carol is logged');
+    expect(output).toMatch(/OK: the bundle is complete/);
+    expect(code).toBe(0);
+  });
+
+  it('verifies against a key and checkpoint obtained independently, and refuses another key', async () => {
+    const checkpointFile = path.join(dir, 'independent-checkpoint.txt');
+    writeFileSync(checkpointFile, readFileSync(path.join(pristine, 'log/checkpoint.txt')));
+    const good = await verifyOffline(pristine, ['--key', t.cg.logSigningKey.verifierKey, '--checkpoint', checkpointFile]);
+    expect(good.output).toContain("the checkpoint given is the bundle's");
+    expect(good.code).toBe(0);
+    const other = generateSigningKey(t.cg.logSigningKey.origin);
+    const bad = await verifyOffline(pristine, ['--key', `${other.name}+${other.keyId.toString(16).padStart(8, '0')}+${Buffer.concat([Buffer.from([1]), other.publicKey]).toString('base64')}`]);
+    expect(bad.output).toMatch(/FAIL key: the key given .* is not the bundle's/);
+    expect(bad.output).toMatch(/FAIL checkpoint: log\/checkpoint.txt: the checkpoint carries no signature of the key/);
+    expect(bad.code).toBe(1);
+  });
+
+  const tamperings: Array<[string, (bundle: string) => void, RegExp]> = [
+    [
+      'a changed byte of a recording',
+      (bundle) => {
+        const file = path.join(bundle, `sessions/${sessionNumber}/recording.cast`);
+        const bytes = readFileSync(file);
+        bytes.writeUInt8(bytes.readUInt8(bytes.length - 3) ^ 0x01, bytes.length - 3);
+        writeFileSync(file, bytes);
+      },
+      /FAIL file: sessions\/\d+\/recording\.cast was changed[\s\S]*FAIL recording: sessions\/\d+\/recording\.cast hashes to [0-9a-f]{64}, not to the SHA-256 logged/,
+    ],
+    ['a changed JSON file', (bundle) => editJson(path.join(bundle, 'change.json'), (value) => (value.change.script = 'rm -rf /')), /FAIL file: change\.json was changed/],
+    ['a removed file', (bundle) => rmSync(path.join(bundle, `sessions/${sessionNumber}/commands.json`)), /FAIL file: sessions\/\d+\/commands\.json was removed from the bundle/],
+    ['a removed log file', (bundle) => rmSync(path.join(bundle, 'log/proofs.json')), /FAIL file: log\/proofs\.json was removed from the bundle/],
+    ['an added file', (bundle) => writeFileSync(path.join(bundle, 'sessions', 'notes.txt'), 'nothing to see'), /FAIL file: sessions\/notes\.txt was added to the bundle: it is not in the manifest/],
+    [
+      'an edited event',
+      (bundle) => editJson(path.join(bundle, 'log/export-event.json'), (value) => (value.actor = 'someone-else')),
+      /FAIL event: event \d+ \(evidence\.export change:GLOBAL\.CHG-42\) was changed: it hashes to [0-9a-f]{64}, the log's leaf \d+ is [0-9a-f]{64}/,
+    ],
+    [
+      'an edited event the manifest covers',
+      (bundle) => editJson(path.join(bundle, 'log/events.json'), (events) => (events.find((event: { action: string }) => event.action === 'session.end').data.exitStatus = 99)),
+      /FAIL event: event \d+ \(session\.end session:[0-9a-f-]+\) was changed[\s\S]*FAIL file: log\/events\.json was changed/,
+    ],
+    [
+      'an edited proof hash',
+      (bundle) =>
+        editJson(path.join(bundle, 'log/proofs.json'), (proofs) => {
+          const first = proofs.proofs.find((entry: { proof: string[] }) => entry.proof.length > 0);
+          first.proof[0] = `${first.proof[0][0] === 'A' ? 'B' : 'A'}${first.proof[0].slice(1)}`;
+        }),
+      /FAIL proof: the inclusion proof of event \d+ \(.+\) does not lead to the checkpoint's root/,
+    ],
+    [
+      'a checkpoint signed by another key of the same name',
+      (bundle) => {
+        const file = path.join(bundle, 'log/checkpoint.txt');
+        const { text } = parseNote(readFileSync(file, 'utf8'));
+        writeFileSync(file, signNote(text, generateSigningKey(t.cg.logSigningKey.origin)));
+      },
+      /FAIL checkpoint: log\/checkpoint\.txt: the checkpoint carries no signature of the key .*: it was signed by another key/,
+    ],
+    [
+      'the manifest replaced with one consistent with the changed files',
+      (bundle) => {
+        editJson(path.join(bundle, 'change.json'), (value) => (value.change.script = 'rm -rf /'));
+        editJson(path.join(bundle, 'manifest.json'), (manifest) => {
+          const entry = manifest.files.find((file: { path: string }) => file.path === 'change.json');
+          const bytes = readFileSync(path.join(bundle, 'change.json'));
+          entry.sha256 = createHash('sha256').update(bytes).digest('hex');
+          entry.size = bytes.length;
+        });
+      },
+      /FAIL manifest: manifest\.json hashes to [0-9a-f]{64}, but the export logged as entry \d+ holds [0-9a-f]{64}: the manifest was replaced/,
+    ],
+  ];
+
+  it.each(tamperings)('detects and names %s', async (what, tamper, expected) => {
+    const bundle = copy(what.replaceAll(' ', '-'));
+    tamper(bundle);
+    const { code, output } = await verifyOffline(bundle);
+    expect(output).toMatch(expected);
+    expect(output).toMatch(/FAILED\n$/);
+    expect(code).toBe(1);
+  });
+
+  it('refuses an export without Session.View or EventLog.View (403), or of a change the caller cannot see (404): nothing exported, nothing logged', async () => {
+    const noSessions = (await buildUser(t, { grants: [{ privilege: 'Change.View' }, { privilege: 'EventLog.View' }] })).client;
+    const noLog = (await buildUser(t, { grants: [{ privilege: 'Change.View' }, { privilege: 'Session.View' }] })).client;
+    const nobody = (await buildUser(t)).client;
+    const before = await eventCount(t);
+    for (const [client, status, message] of [
+      [noSessions, 403, /Session\.View/],
+      [noLog, 403, /EventLog\.View/],
+      [nobody, 404, /No change "CHG-42"/],
+    ] as const) {
+      const answer = await download(t, client, '/changes/CHG-42/evidence');
+      expect(answer.status).toBe(status);
+      expect(answer.headers['content-type']).toMatch(/json/);
+      expect(answer.json().error.message).toMatch(message);
+    }
+    expect(await eventCount(t)).toBe(before);
+  });
+});
