@@ -39,7 +39,7 @@ import {
 import { CredentialService, DeviceService, type Device, INVENTORY_SEALED_COLUMNS, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
 import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
 import { ReviewService, reviewRoutes } from './review/index.ts';
-import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, SessionRunner, sessionRoutes, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
+import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, sessionRoutes, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
 import {
   AuthService,
   authRoutes,
@@ -170,6 +170,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
   let gateway: Gateway | undefined;
   let auth: AuthService | undefined;
   let checkpointPublisher: CheckpointPublisher | undefined;
+  let recordingLog: RecordingLog | undefined;
   const live = new LiveSessions();
   const timers: NodeJS.Timeout[] = [];
   const close = async () => {
@@ -178,6 +179,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     // The counts of refused sign-ins so far go to the event log before the database closes.
     await auth?.close();
     await Promise.all(live.all().map((session) => session.stop()));
+    await recordingLog?.close();
     await dispatcher?.stop();
     // The last checkpoint covers everything logged until now, the sessions' ends included.
     await checkpointPublisher?.close();
@@ -286,6 +288,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     });
     checkpointPublisher = activePublisher;
     const instanceId = await loadInstanceId(config);
+    recordingLog = new RecordingLog({ db, clock, logger: options.logger });
     const runner = new SessionRunner({
       db,
       clock,
@@ -296,6 +299,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       live,
       recordingsDir: path.join(config.dataDir, 'recordings'),
       instanceId,
+      recordingLog,
       ...options.sessionTiming,
       logger: options.logger,
       signIns: services.auth,
