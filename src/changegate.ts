@@ -311,6 +311,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     });
     const startBackground = async (): Promise<Started> => {
       const interruptedSessions = await services.sessions.recoverInterrupted(instanceId);
+      // Their changes' scores, which no session end recomputed.
+      if (interruptedSessions > 0) await services.reviews.recomputeAfterInterruptions();
       const hostKey = await loadGatewayHostKey(path.join(config.dataDir, 'gateway_host_ed25519_key'));
       gateway = new Gateway({
         auth: services.auth,

@@ -116,6 +116,9 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
       ]);
       const interrupted = (await auditor.get(`/events?action=session.interrupted&subject=session:${live.id}`)).body;
       expect(interrupted).toEqual([expect.objectContaining({ actor: 'system', data: expect.objectContaining({ recordingSha256: sha256, recordingBytes: recorded.length }) })]);
+      // No session end scored the change: the restart did, and logged the result.
+      const results = (await auditor.get('/events?action=review.result&subject=change:CHG-CRASH')).body;
+      expect(results).toEqual([expect.objectContaining({ actor: 'system', data: expect.objectContaining({ score: expect.any(Number), boardDigest: expect.stringMatching(/^[0-9a-f]{64}$/) }) })]);
       expect((await must(auditor.post('/events/verify'), 200, 'verifying the event log')).body).toMatchObject({ ok: true });
 
       expect((await second.stop('SIGTERM')).code).toBe(0);
