@@ -99,8 +99,9 @@ export interface Clockish {
 
 /**
  * The one place configuration objects are written. Every create, update and delete goes through
- * here: it keeps the version and the created/updated columns, appends the event-log entry in the
- * same transaction, and hands the write to the hooks (the audit rules) unless the system made it.
+ * here: it keeps the version and the created/updated columns, hands the write to the hooks (the
+ * audit rules) unless the system made it, and appends the event-log entry in the same
+ * transaction, with the hash of the audit-trail entry a hook wrote.
  */
 export class ObjectStore {
   private readonly hooks: ObjectWriteHook[] = [];
