@@ -41,7 +41,7 @@ import { EvidenceService, evidenceRoutes } from './evidence/index.ts';
 import { CredentialService, DeviceService, type Device, INVENTORY_SEALED_COLUMNS, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
 import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
 import { ReviewService, reviewRoutes } from './review/index.ts';
-import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, SessionRunner, sessionRoutes, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
+import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, sessionRoutes, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
 import {
   AuthService,
   authRoutes,
@@ -174,6 +174,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
   let gateway: Gateway | undefined;
   let auth: AuthService | undefined;
   let checkpointPublisher: CheckpointPublisher | undefined;
+  let recordingLog: RecordingLog | undefined;
   const live = new LiveSessions();
   const timers: NodeJS.Timeout[] = [];
   const close = async () => {
@@ -182,6 +183,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     // The counts of refused sign-ins so far go to the event log before the database closes.
     await auth?.close();
     await Promise.all(live.all().map((session) => session.stop()));
+    await recordingLog?.close();
     await dispatcher?.stop();
     // The last checkpoint covers everything logged until now, the sessions' ends included.
     await checkpointPublisher?.close();
@@ -298,6 +300,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     });
     checkpointPublisher = activePublisher;
     const instanceId = await loadInstanceId(config);
+    recordingLog = new RecordingLog({ db, clock, logger: options.logger });
     const runner = new SessionRunner({
       db,
       clock,
@@ -308,6 +311,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       live,
       recordingsDir: path.join(config.dataDir, 'recordings'),
       instanceId,
+      recordingLog,
       ...options.sessionTiming,
       logger: options.logger,
       signIns: services.auth,
@@ -319,6 +323,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     });
     const startBackground = async (): Promise<Started> => {
       const interruptedSessions = await services.sessions.recoverInterrupted(instanceId);
+      // Their changes' scores, which no session end recomputed.
+      if (interruptedSessions > 0) await services.reviews.recomputeAfterInterruptions();
       const hostKey = await loadGatewayHostKey(path.join(config.dataDir, 'gateway_host_ed25519_key'));
       gateway = new Gateway({
         auth: services.auth,

@@ -1,6 +1,7 @@
 import type { Executor, Tx } from '../platform/database.ts';
 import { auditDecision, compileRuleSet, type AuditTarget, type CompiledRule } from './audit-rule.ts';
 import { enabledRules, ruleGeneration } from './audit-rule.store.ts';
+import { auditEntryDigest, type LoggedAuditEntry } from './audit-entry-log.ts';
 import { insertEntry } from './audit-trail.store.ts';
 import { snapshot, type ObjectWrite, type ObjectWriteHook } from './object-store.ts';
 import { fieldDiff, type ObjectMeta, type ObjectType } from './object.ts';
@@ -9,7 +10,8 @@ type ApplicationFacts = NonNullable<AuditTarget['application']>;
 
 /**
  * The audit rules at work: the object store hands every write by a user to `afterWrite`, inside
- * the write's transaction, and this writes the audit entry when an enabled rule matches.
+ * the write's transaction, and this writes the audit entry when an enabled rule matches. It returns
+ * the entry's number and hash, which the object store puts in the write's event-log entry.
  *
  * Speed matters, as every save pays for it. The enabled rules are kept compiled (GLOBs to string
  * tests, the regular expressions of a type merged into one RE2 set), grouped by object type with
@@ -21,16 +23,16 @@ export class AuditRecorder implements ObjectWriteHook {
   private cache: { readonly generation: number; readonly rules: Map<ObjectType, CompiledRule[]> } | undefined;
   private readonly applications = new Map<string, ApplicationFacts>();
 
-  async afterWrite(trx: Tx, write: ObjectWrite): Promise<void> {
+  async afterWrite(trx: Tx, write: ObjectWrite): Promise<LoggedAuditEntry | undefined> {
     const object = write.after ?? write.before;
-    if (!object) return;
+    if (!object) return undefined;
     let decision: { level: 1 | 2; ruleId: string | null } | undefined;
     if (write.restoring !== undefined) {
       // A restore is always audited at Full, so that it can itself be restored.
       decision = { level: 2, ruleId: null };
     } else {
       const rules = (await this.rules(trx)).get(write.kind.type);
-      if (!rules) return;
+      if (!rules) return undefined;
       // A rule matches a change when it matches the object before it or after it: moving an object
       // out of a rule's reach (another name, application or partition) is audited by that rule.
       const partition = write.businessKey.slice(0, write.businessKey.indexOf('.'));
@@ -42,10 +44,10 @@ export class AuditRecorder implements ObjectWriteHook {
         if (found && (!decision || found.level > decision.level)) decision = found;
       }
     }
-    if (!decision) return;
+    if (!decision) return undefined;
     const before = write.before && snapshot(write.before);
     const after = write.after && snapshot(write.after);
-    await insertEntry(trx, {
+    const entry = await insertEntry(trx, {
       time: write.time,
       objectType: write.kind.type,
       objectId: object.id,
@@ -62,6 +64,7 @@ export class AuditRecorder implements ObjectWriteHook {
       ruleId: decision.ruleId,
       restoredFrom: write.restoring ?? null,
     });
+    return { seq: entry.seq, sha256: auditEntryDigest(entry) };
   }
 
   /** The enabled rules by object type, compiled; reloaded when the generation moved. */

@@ -31,8 +31,9 @@ function toEntry(row: AuditEntryRow): AuditEntry {
 /** An entry before the trail numbers it. */
 export type NewAuditEntry = Omit<AuditEntry, 'seq'>;
 
-export async function insertEntry(db: Executor, entry: NewAuditEntry): Promise<void> {
-  await db
+/** Writes an entry and returns it as stored (numbered, its JSON as the database gives it back). */
+export async function insertEntry(db: Executor, entry: NewAuditEntry): Promise<AuditEntry> {
+  const row = await db
     .insertInto('audit_entry')
     .values({
       time: entry.time,
@@ -51,7 +52,9 @@ export async function insertEntry(db: Executor, entry: NewAuditEntry): Promise<v
       rule_id: entry.ruleId,
       restored_from: entry.restoredFrom,
     })
-    .execute();
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toEntry(row);
 }
 
 export async function findEntry(db: Executor, seq: number): Promise<AuditEntry | undefined> {

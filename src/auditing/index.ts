@@ -5,6 +5,7 @@ export { BUILTIN_RULE_NAME, type AuditLevel, type AuditRule, type LevelName, typ
 export { AuditRuleService, type AuditRuleView, type NewAuditRule, type RulePatch, type SecurityInput, type Permalinks } from './audit-rule.service.ts';
 export { auditRuleKind, ensureBuiltinRule } from './audit-rule.store.ts';
 export { AuditRecorder } from './audit-recorder.ts';
+export { auditEntryDigest, canonicalAuditEntry, checkAuditEntryInLog, findAuditEntryEvent, type AuditEntryCheck, type AuditEntryEvent, type LoggedAuditEntry } from './audit-entry-log.ts';
 export { AuditTrailService, type EntryPage, type PurgeResult, type RestoreConsequences, type RestoreResult, type SearchInput } from './audit-trail.service.ts';
 export type { AuditEntry, AuditEntryView, RestoreSide } from './audit-trail.ts';
 export { FilterService, type NewFilter, type FilterPatch } from './filter.service.ts';

@@ -3,6 +3,7 @@ import { appendEvent } from '../eventlog/index.ts';
 import type { Actor, Privilege } from '../identity/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
+import type { LoggedAuditEntry } from './audit-entry-log.ts';
 import { businessKey, fieldDiff, toJson, type ObjectFields, type ObjectMeta, type ObjectReference, type ObjectType } from './object.ts';
 
 /** How one object type is written. Its store implements this; the object store does the rest. */
@@ -71,9 +72,13 @@ export interface ObjectWrite<T extends ObjectMeta = ObjectMeta> {
   readonly restoring?: number;
 }
 
-/** Called inside the write's transaction after every write by a user (not by the system). */
+/**
+ * Called inside the write's transaction after every write by a user (not by the system), before
+ * the write's event is appended. A hook that wrote an audit-trail entry returns its number and
+ * hash, and the event carries them: every audit-trail entry is in the event log, once.
+ */
 export interface ObjectWriteHook {
-  afterWrite(trx: Tx, write: ObjectWrite): Promise<void>;
+  afterWrite(trx: Tx, write: ObjectWrite): Promise<LoggedAuditEntry | undefined>;
 }
 
 export interface WriteOptions {
@@ -94,8 +99,9 @@ export interface Clockish {
 
 /**
  * The one place configuration objects are written. Every create, update and delete goes through
- * here: it keeps the version and the created/updated columns, appends the event-log entry in the
- * same transaction, and hands the write to the hooks (the audit rules) unless the system made it.
+ * here: it keeps the version and the created/updated columns, hands the write to the hooks (the
+ * audit rules) unless the system made it, and appends the event-log entry in the same
+ * transaction, with the hash of the audit-trail entry a hook wrote.
  */
 export class ObjectStore {
   private readonly hooks: ObjectWriteHook[] = [];
@@ -176,6 +182,13 @@ export class ObjectStore {
     const key = businessKey(partition?.name ?? object.partitionId, object.name);
     const verb = verbOption ?? { C: 'create', M: 'update', D: 'delete' }[write.action];
     const diff = redact(write.kind, fieldDiff(write.before && snapshot(write.before), write.after && snapshot(write.after)));
+    let audited: LoggedAuditEntry | undefined;
+    for (const hook of this.hooks) {
+      const entry = await hook.afterWrite(trx, { ...write, businessKey: key } as ObjectWrite);
+      // One write is audited once; a second entry would have no event to carry it.
+      if (entry && audited) throw new Error(`two audit-trail entries for one write of ${key}`);
+      audited ??= entry;
+    }
     await appendEvent(trx, {
       actor: write.actor.username,
       action: `${write.kind.event}.${verb}`,
@@ -186,10 +199,10 @@ export class ObjectStore {
         changes: diff,
         ...(write.reason && { reason: write.reason }),
         ...(write.restoring !== undefined && { restoredFrom: write.restoring }),
+        ...(audited && { auditEntry: { seq: audited.seq, sha256: audited.sha256 } }),
       },
       time: write.time,
     });
-    for (const hook of this.hooks) await hook.afterWrite(trx, { ...write, businessKey: key } as ObjectWrite);
   }
 }
 

@@ -2,3 +2,4 @@ export { compareChange, compareDevice, type BoardRow, type ChangeComparison, typ
 export { renderReport, REPORT_FORMATS, type ReportFormat } from './report.ts';
 export { reviewRoutes } from './review.routes.ts';
 export { ReviewService, type AuditedSessionView, type ChangeAuditView } from './review.service.ts';
+export { boardDigest, checkReviewResultInLog, findReviewResultEvent, REVIEW_RESULT_ACTION, type ChangeAuditResult, type LoggedReviewResult, type ReviewResultCheck, type ReviewResultEvent } from './review-log.ts';

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { changeStatus, findChange, findVisibleChange, parseScript, type Change } from '../changes/index.ts';
+import { appendEvent } from '../eventlog/index.ts';
 import { findUserByName, hasPrivilege, inPartition, partitionsWith, type Actor } from '../identity/index.ts';
 import { findDeviceByRef, findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -7,7 +8,8 @@ import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { commandCountsOf, presentSession, requestNumbersOf, type SessionView } from '../sessions/index.ts';
 import { compareChange, type BoardRow, type ComparisonCounts, type ExecutedCommand, type Outcome } from './comparison.ts';
-import { commandsOfChange, reviewsOf, saveReview, type ChangeCommandRow } from './review.store.ts';
+import { findReviewResultEvent, loggedResult, REVIEW_RESULT_ACTION, type LoggedReviewResult } from './review-log.ts';
+import { changesScoredBeforeInterruption, commandsOfChange, reviewsOf, saveReview, storedReview, type ChangeCommandRow } from './review.store.ts';
 
 export interface BoardCommandView {
   readonly session: number;
@@ -155,15 +157,38 @@ export class ReviewService {
     });
   }
 
-  /** Recomputes and stores a change's score after one of its sessions ended. A system change. */
+  /**
+   * Recomputes and stores a change's score after one of its sessions ended, and logs the result
+   * (score, outcome, counts, board digest) in the event log in the same transaction: a
+   * `review.result` event, once per distinct result (a session that changed nothing on the board
+   * writes nothing). A system change.
+   */
   async recompute(changeId: string): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
       const change = await findChange(trx, changeId);
       if (!change) return;
       const audit = await this.build(trx, change);
+      const result = loggedResult(change.id, audit);
+      const stored = await storedReview(trx, change.id);
+      if (stored && stored.score === result.score && stored.outcome === result.outcome) {
+        const previous = await findReviewResultEvent(trx, change.id, stored.computedAt);
+        if (previous && sameResult(previous.logged, result)) return;
+      }
+      const now = this.deps.clock.now();
       const devices = audit.devices.map((device) => ({ ...device, rows: [] }));
-      await saveReview(trx, change.id, { devices, counts: audit.counts, score: audit.score, outcome: audit.outcome }, this.deps.clock.now());
+      await saveReview(trx, change.id, { devices, counts: audit.counts, score: audit.score, outcome: audit.outcome }, now);
+      await appendEvent(trx, { actor: 'system', action: REVIEW_RESULT_ACTION, subject: `change:${change.name}`, data: { ...result }, time: now });
     });
+  }
+
+  /**
+   * After a restart marked sessions a crash left open as interrupted: recomputes (and logs) the
+   * score of their changes, as a session's end would have. Returns how many changes.
+   */
+  async recomputeAfterInterruptions(): Promise<number> {
+    const changeIds = await changesScoredBeforeInterruption(this.deps.db);
+    for (const changeId of changeIds) await this.recomputeAfterSession(changeId);
+    return changeIds.length;
   }
 
   /** Scores of several changes, for lists. */
@@ -248,3 +273,6 @@ export class ReviewService {
     };
   }
 }
+
+/** The change's counts are the devices' summed, which the board holds: the digest covers them. */
+const sameResult = (a: LoggedReviewResult, b: LoggedReviewResult) => a.score === b.score && a.outcome === b.outcome && a.boardDigest === b.boardDigest;

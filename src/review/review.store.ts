@@ -61,6 +61,25 @@ export async function saveReview(db: Executor, changeId: string, comparison: Cha
     .execute();
 }
 
+/** The stored result of a change, if computed: its score, outcome and when it was computed. */
+export async function storedReview(db: Executor, changeId: string): Promise<{ score: number; outcome: string; computedAt: Date } | undefined> {
+  const row = await db.selectFrom('change_review').select(['score', 'outcome', 'computed_at']).where('change_id', '=', changeId).executeTakeFirst();
+  return row && { score: row.score, outcome: row.outcome, computedAt: row.computed_at };
+}
+
+/** Changes with a session a crash interrupted (no session end recomputed their score) since their score was last computed. */
+export async function changesScoredBeforeInterruption(db: Executor): Promise<string[]> {
+  const rows = await db
+    .selectFrom('session as s')
+    .leftJoin('change_review as r', 'r.change_id', 's.change_id')
+    .select('s.change_id')
+    .distinct()
+    .where('s.end_reason', '=', 'interrupted')
+    .where((eb) => eb.or([eb('r.computed_at', 'is', null), eb('r.computed_at', '<', eb.ref('s.ended_at'))]))
+    .execute();
+  return rows.map((row) => row.change_id);
+}
+
 export async function reviewsOf(db: Executor, changeIds: readonly string[]): Promise<Map<string, { score: number; outcome: string }>> {
   if (changeIds.length === 0) return new Map();
   const rows = await db.selectFrom('change_review').select(['change_id', 'score', 'outcome']).where('change_id', 'in', changeIds).execute();

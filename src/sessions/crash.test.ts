@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +10,9 @@ import { gatewayPortOf, keyPair, must, PROMPT, setUpExecutor, signInOver, Termin
 import { ADMIN_PASSWORD } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import { newInstallation, startServer } from '../cli/cli-process.testing.ts';
+import { openDatabase } from '../platform/database.ts';
 import { parseCast } from './recorder.ts';
+import { verifyRecordingAgainstLog } from './recording-verify.ts';
 
 const run = promisify(execFile);
 
@@ -75,6 +77,12 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
       // The command's output, not its echo: it follows the line break (and bash's bracketed-paste switch).
       await waitUntil(async () => (/\rbefore-crash-3\r\n/.test(outputOf(readFileSync(file, 'utf8'))) ? true : undefined), 'the output to reach the recording file');
       await waitUntil(async () => ((await admin.get(`/sessions/${live.number}/commands`)).body.length === 2 ? true : undefined), 'both commands to be stored');
+      // …and the event log vouches for the file as it is now: its length is in a recording.chunks event, within a second.
+      const onDisk = readFileSync(file).length;
+      await waitUntil(async () => {
+        const logged = (await admin.get('/events?action=recording.chunks&limit=1000')).body as Array<{ data: { chunks: Array<{ session: string; bytes: number }> } }>;
+        return logged.some((event) => event.data.chunks.some((chunk) => chunk.session === live.id && chunk.bytes === onDisk)) ? true : undefined;
+      }, 'the recording.chunks event covering the file');
       const killed = await first.stop('SIGKILL');
       const killedAt = Date.now();
       expect(killed.signal).toBe('SIGKILL');
@@ -108,9 +116,22 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
       ]);
       const interrupted = (await auditor.get(`/events?action=session.interrupted&subject=session:${live.id}`)).body;
       expect(interrupted).toEqual([expect.objectContaining({ actor: 'system', data: expect.objectContaining({ recordingSha256: sha256, recordingBytes: recorded.length }) })]);
+      // No session end scored the change: the restart did, and logged the result.
+      const results = (await auditor.get('/events?action=review.result&subject=change:CHG-CRASH')).body;
+      expect(results).toEqual([expect.objectContaining({ actor: 'system', data: expect.objectContaining({ score: expect.any(Number), boardDigest: expect.stringMatching(/^[0-9a-f]{64}$/) }) })]);
       expect((await must(auditor.post('/events/verify'), 200, 'verifying the event log')).body).toMatchObject({ ok: true });
 
       expect((await second.stop('SIGTERM')).code).toBe(0);
+
+      // The recording as the crash left it verifies against the log: every logged write, and the whole file.
+      const database = await openDatabase(kind === 'postgres' ? { kind, url: installation.env.DATABASE_URL ?? '' } : { kind, dataDir: installation.dataDir });
+      onTestFinished(() => database.close());
+      expect(await verifyRecordingAgainstLog(database.db, live.id, file)).toMatchObject({ verifiedBytes: recorded.length, complete: true });
+      const changed = Buffer.from(recorded);
+      changed[changed.indexOf('before-crash-2') + 7] = 'X'.charCodeAt(0);
+      const tampered = path.join(dir, `${kind}-tampered.cast`);
+      writeFileSync(tampered, changed);
+      expect((await verifyRecordingAgainstLog(database.db, live.id, tampered)).firstMismatchOffset).toBeLessThan(changed.indexOf('before-crash-2'));
     },
   );
 });

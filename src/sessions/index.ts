@@ -1,6 +1,8 @@
 export { Gateway, loadGatewayHostKey } from './gateway.ts';
 export { LiveSessions } from './live.ts';
-export { parseCast, type CastEvent } from './recorder.ts';
+export { parseCast, type CastEvent, type RecordingWritten } from './recorder.ts';
+export { RECORDING_CHUNKS_ACTION, RecordingLog, type LoggedRecordingChunk, type RecordingWrites } from './recording-log.ts';
+export { verifyRecordingAgainstLog, type RecordingCheck } from './recording-verify.ts';
 export { parseSessionTarget, presentSession, type CommandView, type SessionTarget, type SessionView } from './session.ts';
 export { EXIT_PENDING, SessionRunner, type ClientSide } from './session-runner.ts';
 export { sessionRoutes } from './session.routes.ts';

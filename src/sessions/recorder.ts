@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +17,12 @@ export interface RecordingHeader {
   readonly term: string;
 }
 
+/** What the file holds after a write: its length in bytes and the SHA-256 of those bytes. */
+export interface RecordingWritten {
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
 /** Written data reaches the file at least this often, so a crash loses at most this much. */
 const FLUSH_INTERVAL_MS = 1000;
 /** A buffer this large is written at once rather than waiting for the timer. */
@@ -29,7 +35,9 @@ export const MAX_UNWRITTEN = 16 * 1024 * 1024;
  * a JSON header line, then one JSON array per event. Events are appended to the file while the
  * session runs, at least once a second, so after a crash the file holds everything up to the last
  * flush and still plays. Output bytes are decoded as UTF-8 per stream, so a character split across
- * two chunks stays whole.
+ * two chunks stays whole. After each write, `onWrite` learns the file's length and the running
+ * SHA-256 of its bytes so far, which the event log keeps (see recording-log.ts): a recording cut
+ * short by a crash still verifies up to its last logged write.
  */
 export class Recorder {
   private buffer: string[] = [];
@@ -45,20 +53,24 @@ export class Recorder {
   private readonly started = performance.now();
   private closed = false;
   private failure: Error | undefined;
+  /** SHA-256 over every byte written so far, and their count. */
+  private readonly hash: Hash = createHash('sha256');
+  private bytesWritten = 0;
 
   private constructor(
     private readonly file: FileHandle,
     readonly path: string,
+    private readonly onWrite: ((written: RecordingWritten) => void) | undefined,
   ) {
     this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
     this.timer.unref();
   }
 
   /** Creates the file (and its directory) and writes the header at once. */
-  static async create(file: string, header: RecordingHeader): Promise<Recorder> {
+  static async create(file: string, header: RecordingHeader, options: { onWrite?: (written: RecordingWritten) => void } = {}): Promise<Recorder> {
     await mkdir(path.dirname(file), { recursive: true });
     const handle = await open(file, 'wx', 0o640);
-    const recorder = new Recorder(handle, file);
+    const recorder = new Recorder(handle, file, options.onWrite);
     const line = JSON.stringify({
       version: 2,
       width: header.width,
@@ -67,7 +79,7 @@ export class Recorder {
       title: header.title,
       env: { TERM: header.term, SHELL: '/bin/sh' },
     });
-    await handle.write(`${line}\n`);
+    await recorder.write(Buffer.from(`${line}\n`, 'utf8'));
     return recorder;
   }
 
@@ -110,7 +122,7 @@ export class Recorder {
     this.bufferedBytes = 0;
     this.writing = this.writing.then(async () => {
       try {
-        if (!this.failure) await this.file.write(chunk);
+        if (!this.failure) await this.write(Buffer.from(chunk, 'utf8'));
       } catch (error) {
         // A full disk must not take the session down; the end of the session reports it.
         this.failure = error as Error;
@@ -119,6 +131,19 @@ export class Recorder {
       }
     });
     return this.writing;
+  }
+
+  /** Appends bytes to the file, then tells `onWrite` what the file now holds. */
+  private async write(bytes: Buffer): Promise<void> {
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.file.write(bytes, done, bytes.length - done);
+      if (bytesWritten === 0) throw new Error(`nothing could be written to ${this.path}`);
+      done += bytesWritten;
+    }
+    this.hash.update(bytes);
+    this.bytesWritten += bytes.length;
+    this.onWrite?.({ bytes: this.bytesWritten, sha256: this.hash.copy().digest('hex') });
   }
 
   /** Characters recorded but not yet written to the file. */

@@ -14,6 +14,7 @@ import { CommandCapture, execCommand, type CapturedCommand } from './command-cap
 import type { LiveSessions } from './live.ts';
 import { OutputBatch, type OutputStream } from './output-batch.ts';
 import { Recorder } from './recorder.ts';
+import type { RecordingWrites } from './recording-log.ts';
 import type { SessionEndReason, SessionKind, SessionTarget } from './session.ts';
 import { endSession, insertCommand, insertSession } from './session.store.ts';
 import { HostKeyMismatchError, type UpstreamConnector } from './upstream.ts';
@@ -74,6 +75,8 @@ export interface SessionRunnerDeps {
   readonly live: LiveSessions;
   readonly recordingsDir: string;
   readonly instanceId: string;
+  /** Where each recording's writes are reported, for the event log (a `RecordingLog`). */
+  readonly recordingLog?: RecordingWrites;
   /** How long before the due date the user is warned; default 5 minutes and 1 minute. */
   readonly warningsBeforeDueMs?: readonly number[];
   /** How often a waiting user's request is checked for a decision. */
@@ -210,13 +213,12 @@ export class SessionRunner {
       });
     });
 
-    const recorder = await Recorder.create(recordingPath, {
-      width: client.cols,
-      height: client.rows,
-      startedAt,
-      title: `${change.name} ${actor.username}@${device.name}`,
-      term: client.term,
-    });
+    const recordingLog = this.deps.recordingLog;
+    const recorder = await Recorder.create(
+      recordingPath,
+      { width: client.cols, height: client.rows, startedAt, title: `${change.name} ${actor.username}@${device.name}`, term: client.term },
+      { onWrite: recordingLog && ((written) => recordingLog.report(sessionId, written)) },
+    );
     const live = new LiveRun(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt);
     this.deps.live.add({
       id: sessionId,

@@ -70,7 +70,7 @@ async function replayRecording(file: string, watcher: Watcher, stopped: () => bo
   let header = true;
   const input = createReadStream(file, { encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
-  // A recording not written yet (or gone) replays as nothing, as before.
+  // A recording not written yet replays as nothing (the error reaches the loop below).
   input.on('error', () => lines.close());
   try {
     for await (const line of lines) {
@@ -100,6 +100,10 @@ async function replayRecording(file: string, watcher: Watcher, stopped: () => bo
         behind = now;
       }
     }
+  } catch (error) {
+    // A recording not written yet (a session that has printed nothing so far) replays as nothing;
+    // the watcher gets its events live.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   } finally {
     lines.close();
     input.destroy();

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASE_KINDS } from '../../test/databases.ts';
+import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
+import { findChangeByName } from '../changes/index.ts';
+import { verifyEventLog } from '../eventlog/index.ts';
+import { boardDigest, checkReviewResultInLog, REVIEW_RESULT_ACTION } from './review-log.ts';
+import { storeSession } from './review.test-kit.ts';
+
+describe.each(DATABASE_KINDS)('change-audit results in the event log on %s', (kind) => {
+  let t: TestChangegate;
+  let alice: { username: string; client: TestClient };
+  const db = () => t.cg.database.db;
+  const at = (minutes: number) => new Date(t.clock.now().getTime() + minutes * 60_000);
+
+  const changeId = async (name: string) => {
+    const change = await findChangeByName(db(), name);
+    if (!change) throw new Error(`no change ${name}`);
+    return change.id;
+  };
+  const resultEvents = (name: string) =>
+    db().selectFrom('event').select(['seq', 'actor', 'data']).where('action', '=', REVIEW_RESULT_ACTION).where('subject', '=', `change:${name}`).orderBy('seq').execute();
+  const audit = async (name: string) => {
+    const answer = await t.admin.get(`/changes/${name}/audit`);
+    expect(answer.status).toBe(200);
+    return answer.body;
+  };
+  /** A change on web01 whose script is `uptime` then `df -h`, with one session that ran `uptime`. */
+  const changeWithSession = async (name: string) => {
+    const created = await t.admin.post('/changes', { name, title: 'Check the disks', startAt: at(-5).toISOString(), dueAt: at(600).toISOString(), accessGroup: 'ops', devices: ['web01'], script: 'uptime\ndf -h' });
+    expect(created.status).toBe(201);
+    await storeSession(t, { change: name, device: 'web01', user: alice, startMinute: 0, commands: [{ text: 'uptime', output: ' 12:00:00 up 1 day' }] });
+  };
+
+  beforeAll(async () => {
+    t = await startTestChangegate(kind, { CHANGEGATE_SESSION_IDLE_MINUTES: '1440' });
+    const user = await buildUser(t, { username: 'alice' });
+    alice = { username: 'alice', client: user.client };
+    expect((await t.admin.post('/devices', { name: 'web01', hostname: '192.0.2.10' })).status).toBe(201);
+    expect((await t.admin.post('/access-groups', { name: 'ops', executors: ['alice'], approvers: ['admin'] })).status).toBe(201);
+  });
+  afterAll(() => t?.close());
+
+  it('logs the score, outcome and board digest of each distinct result as it is computed, and the audit shown matches it', async () => {
+    await changeWithSession('CHG-L1');
+    const id = await changeId('CHG-L1');
+    const first = await audit('CHG-L1');
+    expect(first).toMatchObject({ score: expect.any(Number), outcome: 'incomplete' });
+    const [logged] = await resultEvents('CHG-L1');
+    expect(logged).toMatchObject({ actor: 'system', data: { change: id, score: first.score, outcome: 'incomplete', counts: first.counts, boardDigest: boardDigest(first.devices) } });
+    expect(await checkReviewResultInLog(db(), id, first)).toEqual({ ok: true, eventSeq: logged?.seq, logged: logged?.data });
+
+    // Reading the audit, or recomputing an unchanged result, logs nothing more.
+    await audit('CHG-L1');
+    await t.cg.services.reviews.recompute(id);
+    expect(await resultEvents('CHG-L1')).toHaveLength(1);
+
+    // A second session completes the script: a new result, logged; the check follows it.
+    await storeSession(t, { change: 'CHG-L1', device: 'web01', user: alice, startMinute: 20, commands: [{ text: 'df -h', output: '/dev/sda1 40G' }] });
+    const second = await audit('CHG-L1');
+    expect(second).toMatchObject({ score: 100, outcome: 'as_planned' });
+    const events = await resultEvents('CHG-L1');
+    expect(events.map((event) => [event.data.score, event.data.outcome])).toEqual([
+      [first.score, 'incomplete'],
+      [100, 'as_planned'],
+    ]);
+    expect(await checkReviewResultInLog(db(), id, second)).toMatchObject({ ok: true, eventSeq: events[1]?.seq });
+    // The earlier result is no longer the change's.
+    expect(await checkReviewResultInLog(db(), id, first)).toMatchObject({ ok: false, reason: 'differs', differences: ['score', 'outcome', 'board'] });
+    expect(await verifyEventLog(db())).toMatchObject({ ok: true });
+  });
+
+  it("catches a board rebuilt from a command whose output was edited in the database, with the same score", async () => {
+    await changeWithSession('CHG-L2');
+    const id = await changeId('CHG-L2');
+    await db().updateTable('session_command').set({ output: ' 12:00:00 up 300 days' }).where('text', '=', 'uptime').where('session_id', 'in', (eb) => eb.selectFrom('session').select('id').where('change_id', '=', id)).execute();
+    const check = await checkReviewResultInLog(db(), id, await audit('CHG-L2'));
+    expect(check).toMatchObject({ ok: false, reason: 'differs', differences: ['board'] });
+    expect(!check.ok && check.message).toContain('differs from the result event');
+  });
+
+  it('catches a score that differs from the logged one: a command removed from the records', async () => {
+    await changeWithSession('CHG-L3');
+    const id = await changeId('CHG-L3');
+    await db().deleteFrom('session_command').where('session_id', 'in', (eb) => eb.selectFrom('session').select('id').where('change_id', '=', id)).execute();
+    const shown = await audit('CHG-L3');
+    expect(await checkReviewResultInLog(db(), id, shown)).toMatchObject({ ok: false, reason: 'differs', differences: expect.arrayContaining(['score', 'board']) });
+    // A forged result with the logged score and outcome but another board is caught too.
+    const [logged] = await resultEvents('CHG-L3');
+    const forged = { ...shown, score: logged?.data.score, outcome: logged?.data.outcome };
+    expect(await checkReviewResultInLog(db(), id, forged)).toMatchObject({ ok: false, differences: ['board'] });
+  });
+
+  it('says when a change has no logged result', async () => {
+    const created = await t.admin.post('/changes', { name: 'CHG-L4', title: 'Nothing ran', startAt: at(-5).toISOString(), dueAt: at(600).toISOString(), accessGroup: 'ops', devices: ['web01'], script: 'uptime' });
+    expect(created.status).toBe(201);
+    expect(await checkReviewResultInLog(db(), await changeId('CHG-L4'), await audit('CHG-L4'))).toMatchObject({ ok: false, reason: 'not_logged' });
+  });
+});

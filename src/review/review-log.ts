@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
+import { sql } from 'kysely';
+import type { Executor } from '../platform/database.ts';
+import type { ComparisonCounts, Outcome } from './comparison.ts';
+import type { ChangeAuditView } from './review.service.ts';
+
+// The package is CommonJS (`module.exports = serialize`) but its types declare an ES default export.
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+
+export const REVIEW_RESULT_ACTION = 'review.result';
+
+/** A change-audit result as the event log keeps it (`data` of a `review.result` event). */
+export interface LoggedReviewResult {
+  /** The change's id (its name is the event's subject, `change:CHG-42`). */
+  readonly change: string;
+  readonly score: number;
+  readonly outcome: Outcome;
+  readonly counts: ComparisonCounts;
+  /** Hex SHA-256 of the board's canonical JSON (`boardDigest`). */
+  readonly boardDigest: string;
+}
+
+/** What a result is checked on: the score, the outcome and the board of a change audit. */
+export type ChangeAuditResult = Pick<ChangeAuditView, 'score' | 'outcome' | 'devices'>;
+
+/**
+ * The SHA-256 (hex) of the board: the RFC 8785 canonical JSON of the audit's `devices`, each
+ * device's score, outcome, counts and every row (script step, command with its output, links),
+ * as `GET /changes/{name}/audit` and the JSON report show them.
+ */
+export function boardDigest(devices: ChangeAuditView['devices']): string {
+  const text = canonicalize(devices);
+  if (text === undefined) throw new Error('the board cannot be canonicalized');
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** The logged form of a computed result. */
+export function loggedResult(changeId: string, audit: Pick<ChangeAuditView, 'score' | 'outcome' | 'counts' | 'devices'>): LoggedReviewResult {
+  return { change: changeId, score: audit.score, outcome: audit.outcome, counts: audit.counts, boardDigest: boardDigest(audit.devices) };
+}
+
+export interface ReviewResultEvent {
+  readonly eventSeq: number;
+  readonly time: Date;
+  readonly logged: LoggedReviewResult;
+}
+
+/**
+ * The latest `review.result` event of a change. `at`, the stored result's computation time (the
+ * event's time), lets the event time index find it; without it, or if nothing is at that time,
+ * every result event is searched.
+ */
+export async function findReviewResultEvent(db: Executor, changeId: string, at?: Date): Promise<ReviewResultEvent | undefined> {
+  const find = (time?: Date) => {
+    let query = db
+      .selectFrom('event')
+      .select(['seq', 'time', 'data'])
+      .where('action', '=', REVIEW_RESULT_ACTION)
+      .where(sql<boolean>`data @> ${JSON.stringify({ change: changeId })}::jsonb`);
+    if (time) query = query.where('time', '=', time);
+    return query.orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  };
+  const row = (at && (await find(at))) || (await find());
+  return row && { eventSeq: Number(row.seq), time: row.time, logged: row.data as unknown as LoggedReviewResult };
+}
+
+export type ReviewResultCheck =
+  | { readonly ok: true; readonly eventSeq: number; readonly logged: LoggedReviewResult }
+  | {
+      readonly ok: false;
+      /** `not_logged`: the change has no logged result; `differs`: the score, outcome or board is not the last one logged. */
+      readonly reason: 'not_logged' | 'differs';
+      readonly eventSeq?: number;
+      readonly logged?: LoggedReviewResult;
+      /** What differs: `score`, `outcome`, `board`. */
+      readonly differences: readonly string[];
+      readonly message: string;
+    };
+
+/**
+ * Checks a change-audit result (what `GET /changes/{name}/audit` answers, or an evidence bundle
+ * holds) against the last result the event log holds for the change: the score, the outcome and
+ * the board digest. The result is logged when it is computed and stored, after each of the
+ * change's sessions ends; a board rebuilt from records edited since (a command's text or output,
+ * a session row) differs from it.
+ *
+ * @example
+ * const check = await checkReviewResultInLog(db, change.id, await reviews.audit(actor, 'CHG-42'));
+ * if (!check.ok) console.log(check.message);
+ */
+export async function checkReviewResultInLog(db: Executor, changeId: string, result: ChangeAuditResult): Promise<ReviewResultCheck> {
+  const stored = await db.selectFrom('change_review').select('computed_at').where('change_id', '=', changeId).executeTakeFirst();
+  const event = await findReviewResultEvent(db, changeId, stored?.computed_at);
+  if (!event) {
+    return { ok: false, reason: 'not_logged', differences: ['score', 'outcome', 'board'], message: 'the event log holds no change-audit result for this change' };
+  }
+  const { logged } = event;
+  const differences = [
+    ...(logged.score !== result.score ? ['score'] : []),
+    ...(logged.outcome !== result.outcome ? ['outcome'] : []),
+    ...(logged.boardDigest !== boardDigest(result.devices) ? ['board'] : []),
+  ];
+  if (differences.length === 0) return { ok: true, eventSeq: event.eventSeq, logged };
+  const said = `score ${logged.score}, outcome ${logged.outcome}, board ${logged.boardDigest.slice(0, 12)}…`;
+  return {
+    ok: false,
+    reason: 'differs',
+    eventSeq: event.eventSeq,
+    logged,
+    differences,
+    message: `the change audit differs from the result event ${event.eventSeq} logged (${said}) in its ${differences.join(', ')}: the records it is computed from changed since`,
+  };
+}
