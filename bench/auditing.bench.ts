@@ -7,6 +7,7 @@ import { auditDecision } from '../src/auditing/audit-rule.ts';
 import { deviceKind, findDevice } from '../src/inventory/index.ts';
 import { ManualClock } from '../src/platform/clock.ts';
 import { migrate, openDatabase, type Database } from '../src/platform/database.ts';
+import { percentile, random, timeAll } from './bench-kit.ts';
 import type { Benchmark, BenchResult } from './run.ts';
 
 /**
@@ -21,34 +22,6 @@ const OBJECTS = 50_000;
 const NOW = new Date('2026-11-21T12:00:00Z');
 const YEAR_SECONDS = 365 * 24 * 3600;
 const RUNS = 200;
-
-/** Deterministic PRNG (mulberry32), so every run asks the same questions. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function percentile(times: number[], p: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-async function timeAll(runs: number, run: (k: number) => Promise<unknown>, warmup = 5): Promise<number[]> {
-  for (let k = 0; k < warmup; k++) await run(k);
-  const times: number[] = [];
-  for (let k = 0; k < runs; k++) {
-    const start = performance.now();
-    await run(k);
-    times.push(performance.now() - start);
-  }
-  return times;
-}
 
 /** One million entries, written by SQL in one statement: a year of changes by 200 users to 50,000 objects in 20 partitions. */
 async function seed(db: Kysely<Database>): Promise<void> {

@@ -1,19 +1,8 @@
 import { diffArrays } from 'diff';
 import { parseScript, type Script } from '../src/changes/script.ts';
 import { compareDevice, type ExecutedCommand } from '../src/review/comparison.ts';
+import { random } from './bench-kit.ts';
 import type { Benchmark, BenchResult, Measure } from './run.ts';
-
-/** Deterministic PRNG (mulberry32), so every run measures the same data. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A script line like a real change's: mostly distinct, some repeated, 5% with placeholders. */
 function scriptLine(i: number, next: () => number): string {
