@@ -114,6 +114,16 @@ describe('the SSH gateway before sign-in', () => {
   });
 
   it(`closes a connection after ${MAX_AUTH_TRIES} failed sign-in attempts`, async () => {
+    // A gateway of its own with a long deadline: six password checks must not race the 2 s one.
+    const gateway = new Gateway({
+      auth: t.cg.services.auth,
+      runner: t.cg.runner,
+      live: new LiveSessions(),
+      hostKey: ssh2.utils.generateKeyPairSync('ed25519').private,
+      authTimeoutSeconds: 600,
+      maxUnauthenticated: 10,
+    });
+    const port = await gateway.listen(0, '127.0.0.1');
     let calls = 0;
     let failures = 0;
     let signedIn = false;
@@ -125,7 +135,7 @@ describe('the SSH gateway before sign-in', () => {
     client.on('ready', () => (signedIn = true));
     client.connect({
       host: '127.0.0.1',
-      port: started.sshPort,
+      port,
       username: 'nobody-here',
       // Tries another password for as long as the gateway answers (an unknown user: nothing to lock).
       authHandler: (methodsLeft, _partial, next) => {
@@ -135,10 +145,14 @@ describe('the SSH gateway before sign-in', () => {
         next({ type: 'password', username: 'nobody-here', password: `guess-${calls}` });
       },
     });
-    await ended;
-    expect(signedIn).toBe(false);
-    // The attempt after the sixth refusal is never answered: the gateway has closed the connection.
-    expect(failures).toBe(MAX_AUTH_TRIES);
+    try {
+      await ended;
+      expect(signedIn).toBe(false);
+      // The attempt after the sixth refusal is never answered: the gateway has closed the connection.
+      expect(failures).toBe(MAX_AUTH_TRIES);
+    } finally {
+      await gateway.close();
+    }
   });
 
   it(`refuses a ${MAX_UNAUTHENTICATED_PER_SOURCE + 1}th connection from one address while ${MAX_UNAUTHENTICATED_PER_SOURCE} of its own are signing in, and a user from another address still signs in`, async () => {

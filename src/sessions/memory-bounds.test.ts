@@ -147,11 +147,16 @@ describe('what a session can make the gateway hold', () => {
     // base64 of 110 MB of zeros: 148 MB of output, as fast as the device and the user go.
     const command = 'head -c 110000000 /dev/zero | base64; echo done-printing';
     const total = Buffer.alloc(110_000_000).toString('base64').replace(/.{76}/g, '$&\n').length + 1 + 'done-printing\n'.length;
+    // The session to watch is the one started here, not one of an earlier test still ending.
+    const earlier = ((await t.admin.get('/sessions?device=web01&limit=1')).body as Array<{ number: number }>)[0]?.number ?? 0;
     const user = spawn('ssh', ['-F', '/dev/null', '-p', String(started.sshPort), '-i', aliceKey.file, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-T', 'alice@web01@127.0.0.1', `sleep 1; ${command}`], { stdio: ['ignore', 'pipe', 'ignore'] });
     let received = 0;
     user.stdout.on('data', (chunk: Buffer) => (received += chunk.length));
     const exited = new Promise<number | null>((resolve) => user.once('exit', resolve));
-    const live = await waitUntil(async () => (await t.admin.get('/sessions?live=true&device=web01')).body[0], 'the live session');
+    const live = await waitUntil(
+      async () => ((await t.admin.get('/sessions?live=true&device=web01')).body as Array<{ id: string; number: number }>).find((session) => session.number > earlier),
+      'the live session',
+    );
 
     const address = await t.cg.app.listen({ port: 0, host: '127.0.0.1' });
     const cookie = `changegate_session=${(t.admin.credentials as { cookie: string }).cookie}`;

@@ -17,6 +17,8 @@ export interface LoggedRecordingChunk {
 /** What a recorder needs of the collector: somewhere to say what its file now holds. */
 export interface RecordingWrites {
   report(sessionId: string, written: RecordingWritten): void;
+  /** The session's end is in the log with the whole file's hash: its progress need not be logged. */
+  ended(sessionId: string): void;
 }
 
 export interface RecordingLogConfig {
@@ -60,6 +62,10 @@ export class RecordingLog implements RecordingWrites {
       this.timer = setTimeout(() => void this.flush(), this.intervalMs);
       this.timer.unref();
     }
+  }
+
+  ended(sessionId: string): void {
+    this.pending.delete(sessionId);
   }
 
   /** Appends what was reported since the last append, now; resolves once it is in the log (or failed and was logged). */

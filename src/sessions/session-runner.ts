@@ -629,6 +629,9 @@ class LiveRun {
         time: endedAt,
       });
     });
+    // The end's hash covers the whole file: a session that ended between two appends of the
+    // recordings' progress adds nothing more to the log.
+    this.deps.recordingLog?.ended(this.sessionId);
     if (!this.client.closed) this.client.exit(reason === 'client_closed' ? this.exitStatus : (this.exitStatus ?? 255), this.exitSignal);
     await this.deps.onSessionEnd?.(this.sessionId).catch((error: unknown) => this.deps.logger?.error({ err: error }, 'after-session work failed'));
   }
