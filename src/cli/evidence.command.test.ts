@@ -40,6 +40,30 @@ describe('changegate evidence and verify-evidence', () => {
     expect(checked.stdout).toContain(`Log key: ${server.cg.logSigningKey.verifierKey}`);
     expect(checked.stdout).toContain('ok   decision: request #1: approve by admin is logged');
     expect(checked.stdout).toMatch(/OK: the bundle is complete, unaltered, and rests on the signed log\.\n$/);
+    expect(checked.stdout).not.toContain('WARNING');
+  });
+
+  it('without --key runs every check but says UNANCHORED and exits 3, never OK', async () => {
+    const checked = await admin.changegate(['verify-evidence', bundle], 3);
+    expect(checked.stdout).toContain('ok   decision: request #1: approve by admin is logged');
+    expect(checked.stdout).not.toMatch(/^OK/m);
+    expect(checked.stdout).toMatch(/UNANCHORED: every check passed, but the bundle's own key was used; pass --key with the log's key obtained independently/);
+  });
+
+  it("warns when the bundle's verify.mjs is not the installation's, says which to trust, and prints its own verifier's hash", async () => {
+    const own = readFileSync(new URL('../evidence/verify.mjs', import.meta.url));
+    const printed = await admin.changegate(['verify-evidence', '--print-verifier-hash']);
+    expect(printed.stdout).toBe(`${createHash('sha256').update(own).digest('hex')}  verify.mjs\n`);
+
+    // A bundle whose verifier always says OK: the CLI warns, and its own verdict names the changed file.
+    const files = unzipSync(readFileSync(bundle));
+    files['verify.mjs'] = strToU8("console.log('OK: the bundle is complete, unaltered, and rests on the signed log.');\n");
+    const lying = path.join(dir, 'lying-verifier.zip');
+    writeFileSync(lying, zipSync(files));
+    const checked = await admin.changegate(['verify-evidence', lying, '--key', server.cg.logSigningKey.verifierKey], 1);
+    expect(checked.stdout).toMatch(/^WARNING: the bundle's verify\.mjs \(SHA-256 [0-9a-f]{64}\) is not this installation's/);
+    expect(checked.stdout).toContain("This verdict is this installation's verifier's: trust it, not the bundle's copy");
+    expect(checked.stdout).toContain('FAIL file: verify.mjs was changed');
   });
 
   it('exits 1 and names the file when the zip was altered, and says what to give when it is no zip', async () => {
@@ -48,7 +72,7 @@ describe('changegate evidence and verify-evidence', () => {
     files['extra.txt'] = strToU8('added');
     const altered = path.join(dir, 'altered.zip');
     writeFileSync(altered, zipSync(files));
-    const failed = await admin.changegate(['verify-evidence', altered], 1);
+    const failed = await admin.changegate(['verify-evidence', altered, '--key', server.cg.logSigningKey.verifierKey], 1);
     expect(failed.stdout).toContain('FAIL file: change.json was changed');
     expect(failed.stdout).toContain('FAIL file: extra.txt was added to the bundle: it is not in the manifest');
     expect(failed.stdout).toMatch(/FAILED\n$/);

@@ -4,10 +4,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { unzipSync } from 'fflate';
 import { bundleFileName } from '../evidence/index.ts';
-import { formatReport, verifyBundle } from '../evidence/verify.mjs';
+import { exitCodeOf, formatReport, sha256Hex, verifyBundle } from '../evidence/verify.mjs';
 import { segment } from './api-client.ts';
 import { withApi } from './api-connection.ts';
-import { CommandError, CommandFailed } from './command-error.ts';
+import { CommandError, CommandFailed, EXIT } from './command-error.ts';
 import { printLines } from './output.ts';
 
 /**
@@ -21,7 +21,7 @@ export function registerEvidenceCommands(program: Command): void {
     .description("save a change's evidence bundle (zip): everything about the change, the log entries it rests on with their proofs, a signed checkpoint and an offline verifier")
     .argument('<change>', 'the change ID, such as CHG-42')
     .option('-o, --output <file>', 'where to write it (default: <change>-evidence.zip in the current directory)')
-    .addHelpText('after', '\nNeeds Session.View and EventLog.View. The export is logged. Check the bundle with `changegate verify-evidence <file>`, or unzip it and run `node verify.mjs` inside.')
+    .addHelpText('after', '\nNeeds Session.View and EventLog.View. The export is logged. Check the bundle with `changegate verify-evidence <file> --key <the log key, obtained independently>`.')
     .action((change: string, options: { output?: string }) =>
       withApi(async (api) => {
         const response = await api.send('GET', `/changes/${segment(change)}/evidence`);
@@ -39,18 +39,40 @@ export function registerEvidenceCommands(program: Command): void {
 
   program
     .command('verify-evidence')
-    .description('verify an evidence bundle offline (no server, no sign-in): its checkpoint, every log entry and proof, the manifest and every file; exits 1 when anything fails')
-    .argument('<zip>', 'the bundle, as `changegate evidence` saved it')
-    .option('--key <verifier key>', "the log's key as you obtained it independently (default: the bundle's own, printed to compare)")
+    .description(
+      "verify an evidence bundle offline (no server, no sign-in) with this installation's verifier: its checkpoint, every log entry and proof, the manifest and every file; exits 1 when anything fails, 3 (UNANCHORED) when all passed without --key",
+    )
+    .argument('[zip]', 'the bundle, as `changegate evidence` saved it')
+    .option('--key <verifier key>', "the log's key as you obtained it independently; without it the bundle's own is used and the verdict is UNANCHORED, not OK")
     .option('--checkpoint <file>', "a checkpoint of the same size you obtained independently (from a checkpoint directory or a witness), compared with the bundle's")
-    .action(async (file: string, options: { key?: string; checkpoint?: string }) => {
+    .option('--print-verifier-hash', "print the SHA-256 of this installation's verify.mjs, to compare with a copy you run elsewhere, and exit")
+    .action(async (file: string | undefined, options: { key?: string; checkpoint?: string; printVerifierHash?: boolean }) => {
+      const ownVerifier = await readFile(OWN_VERIFIER);
+      if (options.printVerifierHash) {
+        printLines(`${sha256Hex(ownVerifier)}  verify.mjs`);
+        return;
+      }
+      if (file === undefined) throw new CommandError('Name the bundle to verify: changegate verify-evidence <zip> --key <the log key>.', EXIT.usage);
       const files = await readBundleZip(file);
       const checkpoint = options.checkpoint === undefined ? undefined : await readFile(options.checkpoint, 'utf8');
       const report = verifyBundle(files, { ...(options.key !== undefined && { key: options.key }), ...(checkpoint !== undefined && { checkpoint }) });
-      printLines(...formatReport(report));
-      if (!report.ok) throw new CommandFailed();
+      const theirs = files.get('verify.mjs');
+      const warning =
+        theirs === undefined || Buffer.compare(Buffer.from(theirs), ownVerifier) === 0
+          ? []
+          : [
+              `WARNING: the bundle's verify.mjs (SHA-256 ${sha256Hex(theirs)}) is not this installation's (SHA-256 ${sha256Hex(ownVerifier)}).`,
+              "This verdict is this installation's verifier's: trust it, not the bundle's copy, which may have been made to say OK whatever the bundle holds.",
+              '',
+            ];
+      printLines(...warning, ...formatReport(report));
+      const code = exitCodeOf(report);
+      if (code !== EXIT.ok) throw new CommandFailed(code);
     });
 }
+
+/** This installation's verifier: the one an auditor trusts, rather than whatever a bundle carries. */
+const OWN_VERIFIER = new URL('../evidence/verify.mjs', import.meta.url);
 
 /** The files of a zip by path, directories left out. */
 async function readBundleZip(file: string): Promise<Map<string, Uint8Array>> {

@@ -55,6 +55,8 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
   let auditor: TestClient;
   let pristine: string;
   let sessionNumber: number;
+  /** The log's key as an auditor obtains it: from the server's public /log/key, not from the bundle. */
+  let logKey: string;
 
   /** A copy of the verified bundle to tamper with. */
   const copy = (name: string) => {
@@ -97,6 +99,9 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(answer.headers['content-disposition']).toBe('attachment; filename="CHG-42-evidence.zip"');
     pristine = path.join(dir, 'chg42');
     unzipTo(answer.bytes, pristine);
+    const key = await t.cg.app.inject({ method: 'GET', url: '/api/v1/log/key?format=text' });
+    expect(key.statusCode).toBe(200);
+    logKey = key.body.trim();
   });
 
   afterAll(async () => {
@@ -122,8 +127,8 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(readFileSync(path.join(pristine, 'log/key.txt'), 'utf8').trim()).toBe(t.cg.logSigningKey.verifierKey);
   });
 
-  it('verifies offline: node verify.mjs in the unzipped bundle, with no server and no database, prints each check and OK', async () => {
-    const { code, output } = await verifyOffline(pristine);
+  it('verifies offline: node verify.mjs --key <the log key> in the unzipped bundle, with no server and no database, prints each check and OK', async () => {
+    const { code, output } = await verifyOffline(pristine, ['--key', logKey]);
     expect(output).toContain(`Log key: ${t.cg.logSigningKey.verifierKey}`);
     expect(output).toMatch(/ok {3}checkpoint: signed by/);
     expect(output).toMatch(/ok {3}events: all \d+ log entries/);
@@ -135,10 +140,36 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(code).toBe(0);
   });
 
+  it("never says OK with only the bundle's own key: every check runs, the verdict is UNANCHORED, exit 3", async () => {
+    const { code, output } = await verifyOffline(pristine);
+    expect(output).toMatch(/ok {3}checkpoint: signed by/);
+    expect(output).toMatch(/ok {3}files: all \d+ files match the manifest/);
+    expect(output).not.toMatch(/^OK/m);
+    expect(output).toMatch(/UNANCHORED: every check passed, but the bundle's own key was used; pass --key with the log's key obtained independently/);
+    expect(code).toBe(3);
+  });
+
+  it('a bundle re-signed end to end with a forger’s key passes its own checks but is UNANCHORED, and fails against the log’s key', async () => {
+    const bundle = copy('forged-key');
+    const forger = generateSigningKey(t.cg.logSigningKey.origin);
+    const forgerKey = `${forger.name}+${forger.keyId.toString(16).padStart(8, '0')}+${Buffer.concat([Buffer.from([1]), forger.publicKey]).toString('base64')}`;
+    const file = path.join(bundle, 'log/checkpoint.txt');
+    writeFileSync(file, signNote(parseNote(readFileSync(file, 'utf8')).text, forger));
+    writeFileSync(path.join(bundle, 'log/key.txt'), `${forgerKey}\n`);
+    const alone = await verifyOffline(bundle);
+    expect(alone.output).toContain(`Log key: ${forgerKey}`);
+    expect(alone.output).toMatch(/UNANCHORED/);
+    expect(alone.code).toBe(3);
+    const anchored = await verifyOffline(bundle, ['--key', logKey]);
+    expect(anchored.output).toMatch(/FAIL key: the key given .* is not the bundle's/);
+    expect(anchored.output).toMatch(/FAILED\n$/);
+    expect(anchored.code).toBe(1);
+  });
+
   it('verifies against a key and checkpoint obtained independently, and refuses another key', async () => {
     const checkpointFile = path.join(dir, 'independent-checkpoint.txt');
     writeFileSync(checkpointFile, readFileSync(path.join(pristine, 'log/checkpoint.txt')));
-    const good = await verifyOffline(pristine, ['--key', t.cg.logSigningKey.verifierKey, '--checkpoint', checkpointFile]);
+    const good = await verifyOffline(pristine, ['--key', logKey, '--checkpoint', checkpointFile]);
     expect(good.output).toContain("the checkpoint given is the bundle's");
     expect(good.code).toBe(0);
     const other = generateSigningKey(t.cg.logSigningKey.origin);
@@ -209,7 +240,7 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
   it.each(tamperings)('detects and names %s', async (what, tamper, expected) => {
     const bundle = copy(what.replaceAll(' ', '-'));
     tamper(bundle);
-    const { code, output } = await verifyOffline(bundle);
+    const { code, output } = await verifyOffline(bundle, ['--key', logKey]);
     expect(output).toMatch(expected);
     expect(output).toMatch(/FAILED\n$/);
     expect(code).toBe(1);

@@ -22,6 +22,11 @@
  *    requests.json is a logged decision with the same plan digest; each approved plan in change.json
  *    hashes to its digest.
  *
+ * Without --key the checks run against the bundle's own key (log/key.txt) and the verdict is
+ * UNANCHORED (exit 3), never OK: a bundle that carries its own key proves nothing until that key is
+ * the log's. Run a verify.mjs you obtained independently (`changegate verify-evidence
+ * --print-verifier-hash` prints the SHA-256 of the installation's), not the bundle's copy blindly.
+ *
  * The same functions run inside `changegate verify-evidence`, which reads the zip directly.
  */
 import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
@@ -176,8 +181,18 @@ export function verifyCheckpoint(note, key) {
  * @typedef {{ ok: boolean, check: string, detail: string }} CheckResult
  * @typedef {{ path: string, sha256: string, size: number }} ManifestFile
  * @typedef {{ format: string, version: number, change: string, createdAt: string, files: ManifestFile[] }} Manifest
- * @typedef {{ checks: CheckResult[], ok: boolean, key: string | undefined, checkpoint: string | undefined }} BundleReport
+ * @typedef {{ checks: CheckResult[], ok: boolean, anchored: boolean, key: string | undefined, checkpoint: string | undefined }} BundleReport
  */
+
+/**
+ * Exit codes: 0 every check passed against a key the auditor gave; 1 a check failed; 3 every check
+ * passed but only against the bundle's own key (UNANCHORED: anyone can make a key and sign a bundle
+ * with it, so that proves nothing until the key is compared with the log's).
+ */
+export const EXIT_CODES = { ok: 0, failed: 1, unanchored: 3 };
+
+/** @param {BundleReport} report @returns {number} */
+export const exitCodeOf = (report) => (!report.ok ? EXIT_CODES.failed : report.anchored ? EXIT_CODES.ok : EXIT_CODES.unanchored);
 
 /**
  * Runs every check on a bundle's files (path → bytes, paths with `/`). `key` and `checkpoint` are
@@ -194,7 +209,8 @@ export function verifyBundle(files, options = {}) {
   const pass = (/** @type {string} */ check, /** @type {string} */ detail) => checks.push({ ok: true, check, detail });
   const fail = (/** @type {string} */ check, /** @type {string} */ detail) => checks.push({ ok: false, check, detail });
   const text = (/** @type {string} */ name) => Buffer.from(/** @type {Uint8Array} */ (files.get(name))).toString('utf8');
-  const report = () => ({ checks, ok: checks.every((c) => c.ok), key: keyText, checkpoint: checkpointText });
+  const anchored = options.key !== undefined;
+  const report = () => ({ checks, ok: checks.every((c) => c.ok), anchored, key: keyText, checkpoint: checkpointText });
   /** @param {string} name @returns {any} */
   const json = (name) => {
     try {
@@ -389,7 +405,14 @@ export function formatReport(report) {
   if (report.checkpoint) lines.push('Checkpoint:', ...report.checkpoint.trimEnd().split('\n').map((line) => `  ${line}`));
   lines.push('Compare both with ones you obtained independently (docs/evidence.md).', '');
   for (const check of report.checks) lines.push(`${check.ok ? 'ok  ' : 'FAIL'} ${check.check}: ${check.detail}`);
-  lines.push('', report.ok ? 'OK: the bundle is complete, unaltered, and rests on the signed log.' : 'FAILED');
+  if (!report.ok) lines.push('', 'FAILED');
+  else if (report.anchored) lines.push('', 'OK: the bundle is complete, unaltered, and rests on the signed log.');
+  else {
+    lines.push(
+      '',
+      "UNANCHORED: every check passed, but the bundle's own key was used; pass --key with the log's key obtained independently (anyone can make a key and sign a bundle with it).",
+    );
+  }
   return lines;
 }
 
@@ -411,7 +434,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   try {
     const report = verifyBundle(readBundleDirectory(path.dirname(fileURLToPath(import.meta.url))), parseArguments(process.argv.slice(2)));
     process.stdout.write(`${formatReport(report).join('\n')}\n`);
-    process.exitCode = report.ok ? 0 : 1;
+    process.exitCode = exitCodeOf(report);
   } catch (error) {
     process.stderr.write(`${/** @type {Error} */ (error).message}\nFAILED\n`);
     process.exitCode = 1;
