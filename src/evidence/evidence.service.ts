@@ -94,7 +94,7 @@ export class EvidenceService {
     const now = this.deps.clock.now();
     const { files, exportEvent, events } = await this.deps.db.transaction().execute(async (trx) => {
       const change = await this.authorize(trx, actor, changeName);
-      const gathered = await this.gather(trx, change, board);
+      const gathered = await this.gather(trx, actor, change, board);
       gathered.files.set(BUNDLE_PATHS.verifier, await readFile(VERIFIER));
       gathered.files.set(BUNDLE_PATHS.readme, Buffer.from(readme(change.name), 'utf8'));
       gathered.files.set(BUNDLE_PATHS.events, jsonFile(gathered.events));
@@ -162,12 +162,18 @@ export class EvidenceService {
     return checkpoint;
   }
 
-  private async gather(trx: Tx, change: Change, board: ChangeAuditView | undefined) {
+  private async gather(trx: Tx, actor: Actor, change: Change, board: ChangeAuditView | undefined) {
     const now = this.deps.clock.now();
+    // What the caller could not read elsewhere stays out: the audit trail's full snapshots need
+    // AuditTrail.View in the change's partition, a device's address and host key Device.View in its.
+    const seesAuditTrail = await hasPrivilege(trx, actor, 'AuditTrail.View', inPartition(change.partitionId));
     const files = new Map<string, Uint8Array>();
     const partition = (await trx.selectFrom('partition').select('name').where('id', '=', change.partitionId).executeTakeFirst())?.name ?? change.partitionId;
     const group = (await findAccessGroup(trx, change.accessGroupId)) as AccessGroup;
-    const devices = await findDevicesByIds(trx, change.devices);
+    const devices = [];
+    for (const device of await findDevicesByIds(trx, change.devices)) {
+      devices.push((await hasPrivilege(trx, actor, 'Device.View', inPartition(device.partitionId))) ? device : { id: device.id, name: device.name, hidden: true as const });
+    }
     const deviceNames = new Map(devices.map((device) => [device.id, device.name]));
     const requests = await requestsOfChange(trx, change.id);
     const decisions = await decisionsOf(trx, requests.map((request) => request.id));
@@ -199,27 +205,27 @@ export class EvidenceService {
         stored: stored ? { score: stored.score, outcome: stored.outcome, counts: stored.counts, devices: stored.devices, computedAt: stored.computed_at.toISOString() } : null,
       }),
     );
-    files.set(
-      BUNDLE_PATHS.auditTrail,
-      jsonFile(
-        auditEntries.map((entry) => ({
-          seq: Number(entry.seq),
-          time: entry.time.toISOString(),
-          objectType: entry.object_type,
-          objectId: entry.object_id,
-          businessKey: entry.business_key,
-          action: entry.action,
-          level: entry.level,
-          user: entry.username,
-          reason: entry.reason,
-          objectVersion: entry.object_version,
-          diff: entry.diff,
-          before: entry.before,
-          after: entry.after,
-          restoredFrom: entry.restored_from === null ? null : Number(entry.restored_from),
-        })),
-      ),
-    );
+    // Each entry with every field its logged SHA-256 covers (canonicalAuditEntry), so verify.mjs rehashes it.
+    const auditTrail = auditEntries.map((entry) => ({
+      seq: Number(entry.seq),
+      time: entry.time.toISOString(),
+      objectType: entry.object_type,
+      objectId: entry.object_id,
+      businessKey: entry.business_key,
+      partitionId: entry.partition_id,
+      action: entry.action,
+      level: entry.level,
+      user: entry.username,
+      reason: entry.reason,
+      objectVersion: entry.object_version,
+      diff: entry.diff,
+      before: entry.before,
+      after: entry.after,
+      ruleId: entry.rule_id,
+      restoredFrom: entry.restored_from === null ? null : Number(entry.restored_from),
+    }));
+    const leftOut = `The audit trail of ${change.name} (its full snapshots) needs the AuditTrail.View privilege in its partition; it was left out.`;
+    files.set(BUNDLE_PATHS.auditTrail, jsonFile(seesAuditTrail ? auditTrail : { entries: null, note: leftOut }));
     const requestNumbers = new Map(requests.map((request) => [request.id, request.number]));
     for (const session of sessions) {
       const paths = sessionPaths(session.number);
@@ -267,7 +273,7 @@ export class EvidenceService {
       partition: string;
       group: AccessGroup;
       deviceNames: Map<string, string>;
-      devices: ReadonlyArray<{ id: string; name: string; hostname: string; port: number; hostKeyFingerprint: string | null }>;
+      devices: ReadonlyArray<{ id: string; name: string; hostname: string; port: number; hostKeyFingerprint: string | null } | { id: string; name: string; hidden: true }>;
       auditEntries: ReadonlyArray<{ object_version: number; before: Record<string, unknown> | null; after: Record<string, unknown> | null }>;
       decisions: ReadonlyArray<{ request_id: string; decision: string; digest: string | null }>;
       requests: ReadonlyArray<{ id: string; number: number }>;
@@ -302,7 +308,11 @@ export class EvidenceService {
         requiresJustification: group.requiresJustification,
         plannerMayExecute: group.plannerMayExecute,
       },
-      devices: context.devices.map((device) => ({ id: device.id, name: device.name, hostname: device.hostname, port: device.port, hostKeyFingerprint: device.hostKeyFingerprint })),
+      devices: context.devices.map((device) =>
+        'hidden' in device
+          ? { name: device.name, note: 'Its host name, port and host key need the Device.View privilege in its partition; they were left out.' }
+          : { id: device.id, name: device.name, hostname: device.hostname, port: device.port, hostKeyFingerprint: device.hostKeyFingerprint },
+      ),
       asApproved: [...approvals.entries()].flatMap(([digest, requests]) => {
         const found = versions.get(digest);
         return found ? [{ digest, version: found.version, plan: found.plan, requests }] : [];

@@ -79,7 +79,7 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     const { sshPort } = await t.cg.startBackground();
     const alice = await buildUser(t, { username: 'alice' });
     const carol = await buildUser(t, { username: 'carol' });
-    auditor = (await buildUser(t, { username: 'auditor', grants: [{ privilege: 'Change.View' }, { privilege: 'Session.View' }, { privilege: 'EventLog.View' }] })).client;
+    auditor = (await buildUser(t, { username: 'auditor', grants: [{ privilege: 'Change.View' }, { privilege: 'Session.View' }, { privilege: 'EventLog.View' }, { privilege: 'AuditTrail.View' }, { privilege: 'Device.View' }] })).client;
     await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'adding alice’s key');
     await must(t.admin.post('/audit/rules', { name: 'Changes', objectType: 'Change', level: 'full_audit' }), 201, 'auditing changes');
     await addDevice(t.admin, 'web01', sshd, deviceKey.privateKey);
@@ -120,7 +120,8 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(session).toMatchObject({ user: 'alice', device: 'web01', change: 'CHG-42', request: 1, execCommand: 'echo one' });
     expect(readFileSync(path.join(pristine, `sessions/${sessionNumber}/recording.cast`), 'utf8')).toContain('one');
     expect(read('review.json').board).toMatchObject({ change: { name: 'CHG-42' }, score: expect.any(Number) });
-    expect(read('audit-trail.json')).toEqual([expect.objectContaining({ objectType: 'Change', businessKey: 'GLOBAL.CHG-42', action: 'C' })]);
+    expect(read('audit-trail.json')).toEqual([expect.objectContaining({ objectType: 'Change', businessKey: 'GLOBAL.CHG-42', action: 'C', partitionId: expect.any(String), ruleId: expect.any(String) })]);
+    expect(change.devices).toEqual([expect.objectContaining({ name: 'web01', hostname: '127.0.0.1', port: sshd.port, hostKeyFingerprint: expect.any(String) })]);
     const actions = (read('log/events.json') as Array<{ action: string }>).map((event) => event.action);
     expect(actions).toEqual(expect.arrayContaining(['change.create', 'request.create', 'request.approve', 'session.start', 'session.end']));
     expect(read('log/export-event.json')).toMatchObject({ action: 'evidence.export', actor: 'auditor', subject: 'change:GLOBAL.CHG-42', data: { change: 'CHG-42' } });
@@ -244,6 +245,24 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(output).toMatch(expected);
     expect(output).toMatch(/FAILED\n$/);
     expect(code).toBe(1);
+  });
+
+  it('leaves out the audit trail without AuditTrail.View and a device’s address and host key without Device.View, saying why; the rest verifies', async () => {
+    const narrow = (await buildUser(t, { grants: [{ privilege: 'Change.View' }, { privilege: 'Session.View' }, { privilege: 'EventLog.View' }] })).client;
+    const answer = await download(t, narrow, '/changes/CHG-42/evidence');
+    expect(answer.status).toBe(200);
+    const bundle = path.join(dir, 'narrow');
+    unzipTo(answer.bytes, bundle);
+    const auditTrail = readFileSync(path.join(bundle, 'audit-trail.json'), 'utf8');
+    expect(JSON.parse(auditTrail)).toEqual({ entries: null, note: expect.stringMatching(/needs the AuditTrail\.View privilege in its partition; it was left out/) });
+    const change = readFileSync(path.join(bundle, 'change.json'), 'utf8');
+    expect(JSON.parse(change).devices).toEqual([{ name: 'web01', note: expect.stringMatching(/need the Device\.View privilege in its partition; they were left out/) }]);
+    expect(change).not.toContain('127.0.0.1');
+    expect(change).not.toContain('"port"');
+    expect(change).not.toContain('hostKeyFingerprint');
+    const { code, output } = await verifyOffline(bundle, ['--key', logKey]);
+    expect(output).toMatch(/OK: the bundle is complete/);
+    expect(code).toBe(0);
   });
 
   it('refuses an export without Session.View or EventLog.View (403), or of a change the caller cannot see (404): nothing exported, nothing logged', async () => {
