@@ -11,6 +11,7 @@ import { addDevice, addOpenChange, approvedRequest, keyPair, must, ssh, waitUnti
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import { generateSigningKey, parseNote, signNote } from '../eventlog/signed-note.ts';
+import { readBundleDirectory, verifyBundle } from './verify.mjs';
 
 /**
  * A change run for real (one exec session through the gateway to a real sshd), exported as an
@@ -92,6 +93,11 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
       const scored = (await t.admin.get('/audit/sessions?change=CHG-42')).body as Array<{ changeScore: number | null }>;
       return session?.recordingSha256 && scored[0]?.changeScore !== null && scored[0]?.changeScore !== undefined ? session.number : undefined;
     }, 'the session to end and be scored');
+    // The recording's progress is logged within a second of its writes.
+    await waitUntil(
+      async () => (await t.cg.database.db.selectFrom('event').select('seq').where('action', '=', 'recording.chunks').executeTakeFirst()) !== undefined || undefined,
+      "the recording's progress to be logged",
+    );
 
     const answer = await download(t, auditor, '/changes/CHG-42/evidence');
     expect(answer.status).toBe(200);
@@ -245,6 +251,46 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(output).toMatch(expected);
     expect(output).toMatch(/FAILED\n$/);
     expect(code).toBe(1);
+  });
+
+  it('holds the change-audit result and the recording progress, and checks each audit-trail entry against the hash its write logged', async () => {
+    const events = JSON.parse(readFileSync(path.join(pristine, 'log/events.json'), 'utf8')) as Array<{ action: string; subject: string; data: any }>;
+    const sessionId = JSON.parse(readFileSync(path.join(pristine, `sessions/${sessionNumber}/session.json`), 'utf8')).id as string;
+    expect(events).toContainEqual(expect.objectContaining({ action: 'review.result', subject: 'change:CHG-42' }));
+    expect(events).toContainEqual(expect.objectContaining({ action: 'recording.chunks', subject: 'recordings', data: expect.objectContaining({ chunks: expect.arrayContaining([expect.objectContaining({ session: sessionId })]) }) }));
+    const { output } = await verifyOffline(pristine, ['--key', logKey]);
+    expect(output).toMatch(/ok {3}audit entry: audit-trail entry \d+ is the one logged with entry \d+ \(change\.create\)/);
+  });
+
+  /** The pristine bundle's files with an edit, checked in process against the log's key. */
+  const verifyEdited = (edit: (files: Map<string, Uint8Array>) => void) => {
+    const files = readBundleDirectory(pristine);
+    edit(files);
+    const report = verifyBundle(files, { key: logKey });
+    return { ok: report.ok, failures: report.checks.filter((check) => !check.ok).map((check) => `${check.check}: ${check.detail}`) };
+  };
+  const rewriteJson = (files: Map<string, Uint8Array>, name: string, edit: (value: any) => void) => {
+    const value = JSON.parse(Buffer.from(files.get(name) as Uint8Array).toString('utf8'));
+    edit(value);
+    files.set(name, Buffer.from(`${JSON.stringify(value, null, 2)}\n`));
+  };
+
+  it('detects a recording left out, even with its manifest line removed', () => {
+    const result = verifyEdited((files) => {
+      files.delete(`sessions/${sessionNumber}/recording.cast`);
+      rewriteJson(files, 'manifest.json', (manifest) => (manifest.files = manifest.files.filter((file: { path: string }) => !file.path.endsWith('recording.cast'))));
+    });
+    expect(result.ok).toBe(false);
+    expect(result.failures).toContainEqual(expect.stringMatching(new RegExp(`^recording: sessions/${sessionNumber}/recording\\.cast is missing: session ${sessionNumber} ended with a recording logged as entry \\d+`)));
+  });
+
+  it('detects a logged decision left out of requests.json, and an audit-trail entry changed', () => {
+    const decision = verifyEdited((files) => rewriteJson(files, 'requests.json', (requests) => (requests[0].decisions = [])));
+    expect(decision.failures).toContainEqual(expect.stringMatching(/^decision: the approve of request #1 by carol \(entry \d+, plan [0-9a-f]{64}\) is logged but not in requests\.json: it was left out/));
+    const entry = verifyEdited((files) => rewriteJson(files, 'audit-trail.json', (entries) => (entries[0].after.script = 'rm -rf /')));
+    expect(entry.failures).toContainEqual(expect.stringMatching(/^audit entry: audit-trail entry \d+ hashes to [0-9a-f]{64}, not to the SHA-256 logged with entry \d+ .*: it was changed/));
+    const dropped = verifyEdited((files) => rewriteJson(files, 'audit-trail.json', (entries) => entries.splice(0, 1)));
+    expect(dropped.failures).toContainEqual(expect.stringMatching(/^audit entry: audit-trail entry \d+, logged with entry \d+ \(change\.create\), is not in audit-trail\.json: it was left out/));
   });
 
   it('leaves out the audit trail without AuditTrail.View and a device’s address and host key without Device.View, saying why; the rest verifies', async () => {

@@ -352,12 +352,68 @@ export function verifyBundle(files, options = {}) {
     else if (hash !== actual) fail('recording', `${entry.path} hashes to ${actual}, not to the SHA-256 logged when session ${session.number} ended (${hash})`);
     else pass('recording', `${entry.path} is the recording logged when session ${session.number} ended (SHA-256 ${hash})`);
   }
+  // Every session whose end logged a recording's hash must have that recording here: one left out is named.
+  /** @type {Map<string, number>} */
+  const sessionNumbers = new Map();
+  for (const name of files.keys()) {
+    const found = /^sessions\/([^/]+)\/session\.json$/.exec(name);
+    const session = found ? json(name) : undefined;
+    if (session && typeof session.id === 'string') sessionNumbers.set(session.id, session.number);
+  }
+  for (const event of events) {
+    if (!['session.end', 'session.interrupted'].includes(event?.action) || typeof event.data?.recordingSha256 !== 'string') continue;
+    const id = String(event.subject).replace(/^session:/, '');
+    const number = sessionNumbers.get(id);
+    const where = number === undefined ? undefined : `sessions/${number}/recording.cast`;
+    if (where === undefined) fail('recording', `session ${id} ended with a recording logged as entry ${event.seq} (SHA-256 ${event.data.recordingSha256}), but the bundle has no session.json for it: the session was left out`);
+    else if (!files.has(where) || !inManifest.has(where)) fail('recording', `${where} is missing: session ${number} ended with a recording logged as entry ${event.seq} (SHA-256 ${event.data.recordingSha256})`);
+  }
+  // Each decision in requests.json is logged, and each logged decision is in requests.json.
   const requests = files.has('requests.json') ? json('requests.json') : undefined;
+  /** @type {Set<string>} */
+  const listedDecisions = new Set();
   for (const request of Array.isArray(requests) ? requests : []) {
     for (const decision of request.decisions ?? []) {
+      listedDecisions.add(`${request.number} ${decision.decision} ${decision.approver} ${decision.digest}`);
       const found = logged(`request:${request.number}`, [`request.${decision.decision}`]).some((event) => event.actor === decision.approver && (event.data.digest ?? null) === decision.digest);
       if (found) pass('decision', `request #${request.number}: ${decision.decision} by ${decision.approver} is logged, for plan ${decision.digest}`);
       else fail('decision', `request #${request.number}: no logged ${decision.decision} by ${decision.approver} for plan ${decision.digest}`);
+    }
+  }
+  for (const event of events) {
+    if (!['request.approve', 'request.deny'].includes(event?.action)) continue;
+    const number = String(event.subject).replace(/^request:/, '');
+    const decision = String(event.action).slice('request.'.length);
+    if (!listedDecisions.has(`${number} ${decision} ${event.actor} ${event.data?.digest ?? null}`)) {
+      fail('decision', `the ${decision} of request #${number} by ${event.actor} (entry ${event.seq}, plan ${String(event.data?.digest ?? null)}) is logged but not in requests.json: it was left out`);
+    }
+  }
+  // Each audit-trail entry against the SHA-256 its write's event logged (canonicalAuditEntry on the server).
+  const auditTrail = files.has('audit-trail.json') ? json('audit-trail.json') : undefined;
+  if (Array.isArray(auditTrail)) {
+    /** @type {Map<number, EventEntry>} */
+    const byEntry = new Map();
+    for (const event of events) {
+      const seq = /** @type {{ seq?: unknown }} */ (event?.data?.auditEntry ?? {}).seq;
+      if (typeof seq === 'number') byEntry.set(seq, event);
+    }
+    /** @type {Set<number>} */
+    const listedEntries = new Set();
+    for (const entry of auditTrail) {
+      listedEntries.add(entry?.seq);
+      const event = byEntry.get(entry?.seq);
+      if (!event) {
+        pass('audit entry', `audit-trail entry ${entry?.seq}: no log entry in the bundle holds its hash (written before the log held them); the manifest covers it`);
+        continue;
+      }
+      const { seq, time, objectType, objectId, businessKey, partitionId, action, level, user, reason, objectVersion, diff, before, after, ruleId, restoredFrom } = entry;
+      const hash = sha256Hex(Buffer.from(canonicalJson({ seq, time, objectType, objectId, businessKey, partitionId, action, level, user, reason, objectVersion, diff, before, after, ruleId, restoredFrom }), 'utf8'));
+      const expected = /** @type {{ sha256?: unknown }} */ (event.data.auditEntry).sha256;
+      if (hash === expected) pass('audit entry', `audit-trail entry ${seq} is the one logged with entry ${event.seq} (${event.action})`);
+      else fail('audit entry', `audit-trail entry ${seq} hashes to ${hash}, not to the SHA-256 logged with entry ${event.seq} (${String(expected)}): it was changed`);
+    }
+    for (const [seq, event] of byEntry) {
+      if (event.subject === exportEvent.subject && !listedEntries.has(seq)) fail('audit entry', `audit-trail entry ${seq}, logged with entry ${event.seq} (${event.action}), is not in audit-trail.json: it was left out`);
     }
   }
   const change = files.has('change.json') ? json('change.json') : undefined;
