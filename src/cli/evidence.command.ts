@@ -74,7 +74,29 @@ export function registerEvidenceCommands(program: Command): void {
 /** This installation's verifier: the one an auditor trusts, rather than whatever a bundle carries. */
 const OWN_VERIFIER = new URL('../evidence/verify.mjs', import.meta.url);
 
-/** The files of a zip by path, directories left out. */
+/**
+ * Why a zip entry's name is refused, or undefined. Tools read such names differently (one extracts
+ * `../x` outside the folder, `__proto__` is no ordinary key of a JavaScript object, `a\\b` is a
+ * folder on Windows and a file name elsewhere), so a bundle holding one could show an auditor's
+ * tool other files than the ones verified.
+ */
+export function zipEntryNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'it is empty';
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'it holds a control character';
+  if (name.includes('\\')) return 'it holds a backslash';
+  if (name.startsWith('/')) return 'it starts with /';
+  const segments = name.replace(/\/$/, '').split('/');
+  if (segments.some((segment) => segment === '..' || segment === '.')) return 'it holds a . or .. segment';
+  if (segments.some((segment) => segment === '')) return 'it holds an empty segment (//)';
+  if (segments.some((segment) => segment === '__proto__')) return 'it is __proto__';
+  return undefined;
+}
+
+/**
+ * The files of a zip by path, directories left out, read from its central directory as unzip tools
+ * read it. A zip with a name twice (tools disagree on which copy they show) or a name tools read
+ * differently is refused before anything is checked.
+ */
 async function readBundleZip(file: string): Promise<Map<string, Uint8Array>> {
   let bytes: Buffer;
   try {
@@ -82,11 +104,25 @@ async function readBundleZip(file: string): Promise<Map<string, Uint8Array>> {
   } catch (error) {
     throw new CommandError(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
   }
+  const seen = new Set<string>();
+  const refuse = (name: string, why: string) =>
+    new CommandError(`${file} holds an entry named ${JSON.stringify(name)}, which ${why}: a bundle \`changegate evidence\` saved holds none; this one was altered, and is not verified.`);
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes);
+    entries = unzipSync(bytes, {
+      filter: (entry) => {
+        const problem = zipEntryNameProblem(entry.name);
+        if (problem !== undefined) throw refuse(entry.name, problem.replace(/^it /, ''));
+        if (seen.has(entry.name)) throw refuse(entry.name, 'is there twice (unzip tools disagree on which copy they show)');
+        seen.add(entry.name);
+        return true;
+      },
+    });
   } catch (error) {
+    if (error instanceof CommandError) throw error;
     throw new CommandError(`${file} is not a zip file (${(error as Error).message}): give the bundle \`changegate evidence\` saved.`);
   }
-  return new Map(Object.entries(entries).filter(([name]) => !name.endsWith('/')));
+  const files = new Map<string, Uint8Array>();
+  for (const name of seen) if (!name.endsWith('/')) files.set(name, entries[name] as Uint8Array);
+  return files;
 }
