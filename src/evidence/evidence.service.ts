@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { zipSync } from 'fflate';
 import type { Kysely } from 'kysely';
 import { businessKey } from '../auditing/index.ts';
@@ -15,7 +15,7 @@ import { hasPrivilege, inPartition, requirePrivilege, SYSTEM, type Actor } from 
 import { findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
-import { errors, isAppError } from '../platform/errors.ts';
+import { AppError, errors, isAppError } from '../platform/errors.ts';
 import type { ChangeAuditView } from '../review/index.ts';
 import { commandsOf, presentSession } from '../sessions/index.ts';
 import { BUNDLE_PATHS, buildManifest, bundleFileName, jsonFile, manifestHash, readme, sessionPaths } from './evidence-bundle.ts';
@@ -40,7 +40,15 @@ export interface EvidenceServiceDeps {
   readonly clock: Clock;
   readonly log: EvidenceLog;
   readonly boards: ChangeBoards;
+  /** The most recording bytes one bundle holds, all sessions together (default `MAX_RECORDING_BYTES`). */
+  readonly maxRecordingBytes?: number;
 }
+
+/**
+ * A bundle is built in memory (its recordings, then the zip): past this many bytes of recordings
+ * the export is refused (413 `evidence_too_large`) rather than running the server out of memory.
+ */
+export const MAX_RECORDING_BYTES = 1024 ** 3;
 
 export interface EvidenceExport {
   readonly fileName: string;
@@ -84,7 +92,10 @@ export class EvidenceService {
 
   async export(actor: Actor, changeName: string): Promise<EvidenceExport> {
     // Refused before anything is read or logged.
-    await this.deps.db.transaction().execute((trx) => this.authorize(trx, actor, changeName));
+    const sessions = await this.deps.db.transaction().execute(async (trx) => sessionsOfChange(trx, (await this.authorize(trx, actor, changeName)).id));
+    // Recordings are read outside any transaction (no connection held while the disk is read), and
+    // only when they all fit the bound.
+    const recordings = await this.readRecordings(changeName, sessions);
     // Its own transaction (PGlite has one connection): read before ours opens. It needs Change.View;
     // an executor or approver who sees the change as a member of its group gets the stored score only.
     const board = await this.deps.boards.audit(actor, changeName).catch((error: unknown) => {
@@ -94,7 +105,7 @@ export class EvidenceService {
     const now = this.deps.clock.now();
     const { files, exportEvent, events } = await this.deps.db.transaction().execute(async (trx) => {
       const change = await this.authorize(trx, actor, changeName);
-      const gathered = await this.gather(trx, actor, change, board);
+      const gathered = await this.gather(trx, actor, change, board, recordings);
       gathered.files.set(BUNDLE_PATHS.verifier, await readFile(VERIFIER));
       gathered.files.set(BUNDLE_PATHS.readme, Buffer.from(readme(change.name), 'utf8'));
       gathered.files.set(BUNDLE_PATHS.events, jsonFile(gathered.events));
@@ -162,7 +173,26 @@ export class EvidenceService {
     return checkpoint;
   }
 
-  private async gather(trx: Tx, actor: Actor, change: Change, board: ChangeAuditView | undefined) {
+  /** Each session's recording (undefined when its file is gone), if together they fit the bound. */
+  private async readRecordings(changeName: string, sessions: ReadonlyArray<{ id: string; recording_path: string }>): Promise<Map<string, Buffer | undefined>> {
+    const limit = this.deps.maxRecordingBytes ?? MAX_RECORDING_BYTES;
+    const missing = (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error));
+    let total = 0;
+    for (const session of sessions) total += (await stat(session.recording_path).catch(missing))?.size ?? 0;
+    if (total > limit) throw evidenceTooLarge(changeName, total, limit);
+    const recordings = new Map<string, Buffer | undefined>();
+    let read = 0;
+    for (const session of sessions) {
+      const recording = await readFile(session.recording_path).catch(missing);
+      read += recording?.length ?? 0;
+      // A live session's recording grows between the sizes and the reads.
+      if (read > limit) throw evidenceTooLarge(changeName, read, limit);
+      recordings.set(session.id, recording);
+    }
+    return recordings;
+  }
+
+  private async gather(trx: Tx, actor: Actor, change: Change, board: ChangeAuditView | undefined, recordings: ReadonlyMap<string, Buffer | undefined>) {
     const now = this.deps.clock.now();
     // What the caller could not read elsewhere stays out: the audit trail's full snapshots need
     // AuditTrail.View in the change's partition, a device's address and host key Device.View in its.
@@ -230,7 +260,8 @@ export class EvidenceService {
     for (const session of sessions) {
       const paths = sessionPaths(session.number);
       const commands = await commandsOf(trx, session.id);
-      const recording = await readFile(session.recording_path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+      if (!recordings.has(session.id)) throw errors.conflict(`A session of ${change.name} started while its evidence was being gathered: export it again.`);
+      const recording = recordings.get(session.id);
       files.set(paths.session, jsonFile({ ...presentSession(session, now, commands.length, requestNumbers.get(session.request_id) ?? null), recordingInBundle: recording !== undefined }));
       files.set(
         paths.commands,
@@ -321,3 +352,11 @@ export class EvidenceService {
     };
   }
 }
+
+const evidenceTooLarge = (change: string, bytes: number, limit: number) =>
+  new AppError(
+    'evidence_too_large',
+    413,
+    `The recordings of ${change} hold ${bytes} bytes, more than the ${limit} bytes one evidence bundle may hold (it is built in memory): download the recordings one by one (\`changegate session download\`) and verify each against the log.`,
+    { bytes, limit },
+  );

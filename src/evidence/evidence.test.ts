@@ -11,6 +11,7 @@ import { addDevice, addOpenChange, approvedRequest, keyPair, must, ssh, waitUnti
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import { generateSigningKey, parseNote, signNote } from '../eventlog/signed-note.ts';
+import { EvidenceService } from './evidence.service.ts';
 import { readBundleDirectory, verifyBundle } from './verify.mjs';
 
 /**
@@ -309,6 +310,27 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     const { code, output } = await verifyOffline(bundle, ['--key', logKey]);
     expect(output).toMatch(/OK: the bundle is complete/);
     expect(code).toBe(0);
+  });
+
+  it('refuses (413 evidence_too_large, saying how large and the bound) a bundle whose recordings exceed the bound, logging nothing', async () => {
+    const recording = readFileSync(path.join(pristine, `sessions/${sessionNumber}/recording.cast`));
+    const auditorId = (await t.cg.database.db.selectFrom('app_user').select('id').where('username', '=', 'auditor').executeTakeFirstOrThrow()).id;
+    const service = (maxRecordingBytes: number) =>
+      new EvidenceService({
+        db: t.cg.database.db,
+        clock: t.clock,
+        boards: { audit: (actor, change) => t.cg.services.reviews.audit(actor, change) },
+        log: { key: () => t.cg.services.checkpoints.key(), latest: (actor) => t.cg.services.checkpoints.latest(actor), signNow: () => t.cg.checkpointPublisher.signNow() },
+        maxRecordingBytes,
+      });
+    const before = await eventCount(t);
+    const refused = await service(recording.length - 1)
+      .export({ userId: auditorId, username: 'auditor' }, 'CHG-42')
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'evidence_too_large', status: 413, message: expect.stringContaining(`hold ${recording.length} bytes, more than the ${recording.length - 1} bytes one evidence bundle may hold`) });
+    expect(await eventCount(t)).toBe(before);
+    const fits = await service(recording.length).export({ userId: auditorId, username: 'auditor' }, 'CHG-42');
+    expect(fits.zip.length).toBeGreaterThan(0);
   });
 
   it('refuses an export without Session.View or EventLog.View (403), or of a change the caller cannot see (404): nothing exported, nothing logged', async () => {
