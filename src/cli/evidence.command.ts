@@ -4,10 +4,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { unzipSync } from 'fflate';
 import { bundleFileName } from '../evidence/index.ts';
-import { formatReport, verifyBundle } from '../evidence/verify.mjs';
+import { exitCodeOf, formatReport, sha256Hex, verifyBundle } from '../evidence/verify.mjs';
 import { segment } from './api-client.ts';
 import { withApi } from './api-connection.ts';
-import { CommandError, CommandFailed } from './command-error.ts';
+import { CommandError, CommandFailed, EXIT } from './command-error.ts';
 import { printLines } from './output.ts';
 
 /**
@@ -21,7 +21,7 @@ export function registerEvidenceCommands(program: Command): void {
     .description("save a change's evidence bundle (zip): everything about the change, the log entries it rests on with their proofs, a signed checkpoint and an offline verifier")
     .argument('<change>', 'the change ID, such as CHG-42')
     .option('-o, --output <file>', 'where to write it (default: <change>-evidence.zip in the current directory)')
-    .addHelpText('after', '\nNeeds Session.View and EventLog.View. The export is logged. Check the bundle with `changegate verify-evidence <file>`, or unzip it and run `node verify.mjs` inside.')
+    .addHelpText('after', '\nNeeds Session.View and EventLog.View. The export is logged. Check the bundle with `changegate verify-evidence <file> --key <the log key, obtained independently>`.')
     .action((change: string, options: { output?: string }) =>
       withApi(async (api) => {
         const response = await api.send('GET', `/changes/${segment(change)}/evidence`);
@@ -39,20 +39,64 @@ export function registerEvidenceCommands(program: Command): void {
 
   program
     .command('verify-evidence')
-    .description('verify an evidence bundle offline (no server, no sign-in): its checkpoint, every log entry and proof, the manifest and every file; exits 1 when anything fails')
-    .argument('<zip>', 'the bundle, as `changegate evidence` saved it')
-    .option('--key <verifier key>', "the log's key as you obtained it independently (default: the bundle's own, printed to compare)")
+    .description(
+      "verify an evidence bundle offline (no server, no sign-in) with this installation's verifier: its checkpoint, every log entry and proof, the manifest and every file; exits 1 when anything fails, 3 (UNANCHORED) when all passed without --key",
+    )
+    .argument('[zip]', 'the bundle, as `changegate evidence` saved it')
+    .option('--key <verifier key>', "the log's key as you obtained it independently; without it the bundle's own is used and the verdict is UNANCHORED, not OK")
     .option('--checkpoint <file>', "a checkpoint of the same size you obtained independently (from a checkpoint directory or a witness), compared with the bundle's")
-    .action(async (file: string, options: { key?: string; checkpoint?: string }) => {
+    .option('--print-verifier-hash', "print the SHA-256 of this installation's verify.mjs, to compare with a copy you run elsewhere, and exit")
+    .action(async (file: string | undefined, options: { key?: string; checkpoint?: string; printVerifierHash?: boolean }) => {
+      const ownVerifier = await readFile(OWN_VERIFIER);
+      if (options.printVerifierHash) {
+        printLines(`${sha256Hex(ownVerifier)}  verify.mjs`);
+        return;
+      }
+      if (file === undefined) throw new CommandError('Name the bundle to verify: changegate verify-evidence <zip> --key <the log key>.', EXIT.usage);
       const files = await readBundleZip(file);
       const checkpoint = options.checkpoint === undefined ? undefined : await readFile(options.checkpoint, 'utf8');
       const report = verifyBundle(files, { ...(options.key !== undefined && { key: options.key }), ...(checkpoint !== undefined && { checkpoint }) });
-      printLines(...formatReport(report));
-      if (!report.ok) throw new CommandFailed();
+      const theirs = files.get('verify.mjs');
+      const warning =
+        theirs === undefined || Buffer.compare(Buffer.from(theirs), ownVerifier) === 0
+          ? []
+          : [
+              `WARNING: the bundle's verify.mjs (SHA-256 ${sha256Hex(theirs)}) is not this installation's (SHA-256 ${sha256Hex(ownVerifier)}).`,
+              "This verdict is this installation's verifier's: trust it, not the bundle's copy, which may have been made to say OK whatever the bundle holds.",
+              '',
+            ];
+      printLines(...warning, ...formatReport(report));
+      const code = exitCodeOf(report);
+      if (code !== EXIT.ok) throw new CommandFailed(code);
     });
 }
 
-/** The files of a zip by path, directories left out. */
+/** This installation's verifier: the one an auditor trusts, rather than whatever a bundle carries. */
+const OWN_VERIFIER = new URL('../evidence/verify.mjs', import.meta.url);
+
+/**
+ * Why a zip entry's name is refused, or undefined. Tools read such names differently (one extracts
+ * `../x` outside the folder, `__proto__` is no ordinary key of a JavaScript object, `a\\b` is a
+ * folder on Windows and a file name elsewhere), so a bundle holding one could show an auditor's
+ * tool other files than the ones verified.
+ */
+export function zipEntryNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'it is empty';
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'it holds a control character';
+  if (name.includes('\\')) return 'it holds a backslash';
+  if (name.startsWith('/')) return 'it starts with /';
+  const segments = name.replace(/\/$/, '').split('/');
+  if (segments.some((segment) => segment === '..' || segment === '.')) return 'it holds a . or .. segment';
+  if (segments.some((segment) => segment === '')) return 'it holds an empty segment (//)';
+  if (segments.some((segment) => segment === '__proto__')) return 'it is __proto__';
+  return undefined;
+}
+
+/**
+ * The files of a zip by path, directories left out, read from its central directory as unzip tools
+ * read it. A zip with a name twice (tools disagree on which copy they show) or a name tools read
+ * differently is refused before anything is checked.
+ */
 async function readBundleZip(file: string): Promise<Map<string, Uint8Array>> {
   let bytes: Buffer;
   try {
@@ -60,11 +104,25 @@ async function readBundleZip(file: string): Promise<Map<string, Uint8Array>> {
   } catch (error) {
     throw new CommandError(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
   }
+  const seen = new Set<string>();
+  const refuse = (name: string, why: string) =>
+    new CommandError(`${file} holds an entry named ${JSON.stringify(name)}, which ${why}: a bundle \`changegate evidence\` saved holds none; this one was altered, and is not verified.`);
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes);
+    entries = unzipSync(bytes, {
+      filter: (entry) => {
+        const problem = zipEntryNameProblem(entry.name);
+        if (problem !== undefined) throw refuse(entry.name, problem.replace(/^it /, ''));
+        if (seen.has(entry.name)) throw refuse(entry.name, 'is there twice (unzip tools disagree on which copy they show)');
+        seen.add(entry.name);
+        return true;
+      },
+    });
   } catch (error) {
+    if (error instanceof CommandError) throw error;
     throw new CommandError(`${file} is not a zip file (${(error as Error).message}): give the bundle \`changegate evidence\` saved.`);
   }
-  return new Map(Object.entries(entries).filter(([name]) => !name.endsWith('/')));
+  const files = new Map<string, Uint8Array>();
+  for (const name of seen) if (!name.endsWith('/')) files.set(name, entries[name] as Uint8Array);
+  return files;
 }

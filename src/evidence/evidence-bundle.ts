@@ -90,9 +90,14 @@ export function readme(change: string): string {
   return [
     `Evidence bundle of change ${change}, exported from Changegate.`,
     '',
-    'Verify it offline, with Node.js 20 or later and nothing else:',
+    'Verify it offline with a verifier you trust, not blindly with the verify.mjs in here (whoever',
+    'handed you this bundle could have changed it): your own Changegate installation,',
     '',
-    '    node verify.mjs',
+    '    changegate verify-evidence <this zip> --key <the log key you obtained independently>',
+    '',
+    "or a verify.mjs whose SHA-256 matches what `changegate verify-evidence --print-verifier-hash`",
+    'prints on an installation you trust, copied here and run with Node.js 20 or later:',
+    '',
     '    node verify.mjs --key <the log key you obtained> --checkpoint <a checkpoint file you kept>',
     '',
     'It checks the checkpoint in log/ against the log key, every log entry in log/ against the',
@@ -100,7 +105,8 @@ export function readme(change: string): string {
     'against the manifest, and each recording and decision against its log entry. It prints the key',
     'and the checkpoint: compare them with ones you obtained elsewhere (the key recorded when the',
     'installation was set up, a checkpoint from a checkpoint directory or a witness). It ends with',
-    'OK or FAILED. See docs/evidence.md in Changegate, "The evidence bundle".',
+    'OK, FAILED, or UNANCHORED when no --key was given (the bundle\'s own key proves nothing).',
+    'See docs/evidence.md in Changegate, "The evidence bundle".',
     '',
   ].join('\n');
 }

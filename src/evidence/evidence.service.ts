@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { zipSync } from 'fflate';
 import type { Kysely } from 'kysely';
 import { businessKey } from '../auditing/index.ts';
@@ -15,7 +15,7 @@ import { hasPrivilege, inPartition, requirePrivilege, SYSTEM, type Actor } from 
 import { findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
-import { errors, isAppError } from '../platform/errors.ts';
+import { AppError, errors, isAppError } from '../platform/errors.ts';
 import type { ChangeAuditView } from '../review/index.ts';
 import { commandsOf, presentSession } from '../sessions/index.ts';
 import { BUNDLE_PATHS, buildManifest, bundleFileName, jsonFile, manifestHash, readme, sessionPaths } from './evidence-bundle.ts';
@@ -40,7 +40,15 @@ export interface EvidenceServiceDeps {
   readonly clock: Clock;
   readonly log: EvidenceLog;
   readonly boards: ChangeBoards;
+  /** The most recording bytes one bundle holds, all sessions together (default `MAX_RECORDING_BYTES`). */
+  readonly maxRecordingBytes?: number;
 }
+
+/**
+ * A bundle is built in memory (its recordings, then the zip): past this many bytes of recordings
+ * the export is refused (413 `evidence_too_large`) rather than running the server out of memory.
+ */
+export const MAX_RECORDING_BYTES = 1024 ** 3;
 
 export interface EvidenceExport {
   readonly fileName: string;
@@ -84,7 +92,10 @@ export class EvidenceService {
 
   async export(actor: Actor, changeName: string): Promise<EvidenceExport> {
     // Refused before anything is read or logged.
-    await this.deps.db.transaction().execute((trx) => this.authorize(trx, actor, changeName));
+    const sessions = await this.deps.db.transaction().execute(async (trx) => sessionsOfChange(trx, (await this.authorize(trx, actor, changeName)).id));
+    // Recordings are read outside any transaction (no connection held while the disk is read), and
+    // only when they all fit the bound.
+    const recordings = await this.readRecordings(changeName, sessions);
     // Its own transaction (PGlite has one connection): read before ours opens. It needs Change.View;
     // an executor or approver who sees the change as a member of its group gets the stored score only.
     const board = await this.deps.boards.audit(actor, changeName).catch((error: unknown) => {
@@ -94,7 +105,7 @@ export class EvidenceService {
     const now = this.deps.clock.now();
     const { files, exportEvent, events } = await this.deps.db.transaction().execute(async (trx) => {
       const change = await this.authorize(trx, actor, changeName);
-      const gathered = await this.gather(trx, change, board);
+      const gathered = await this.gather(trx, actor, change, board, recordings);
       gathered.files.set(BUNDLE_PATHS.verifier, await readFile(VERIFIER));
       gathered.files.set(BUNDLE_PATHS.readme, Buffer.from(readme(change.name), 'utf8'));
       gathered.files.set(BUNDLE_PATHS.events, jsonFile(gathered.events));
@@ -162,12 +173,37 @@ export class EvidenceService {
     return checkpoint;
   }
 
-  private async gather(trx: Tx, change: Change, board: ChangeAuditView | undefined) {
+  /** Each session's recording (undefined when its file is gone), if together they fit the bound. */
+  private async readRecordings(changeName: string, sessions: ReadonlyArray<{ id: string; recording_path: string }>): Promise<Map<string, Buffer | undefined>> {
+    const limit = this.deps.maxRecordingBytes ?? MAX_RECORDING_BYTES;
+    const missing = (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error));
+    let total = 0;
+    for (const session of sessions) total += (await stat(session.recording_path).catch(missing))?.size ?? 0;
+    if (total > limit) throw evidenceTooLarge(changeName, total, limit);
+    const recordings = new Map<string, Buffer | undefined>();
+    let read = 0;
+    for (const session of sessions) {
+      const recording = await readFile(session.recording_path).catch(missing);
+      read += recording?.length ?? 0;
+      // A live session's recording grows between the sizes and the reads.
+      if (read > limit) throw evidenceTooLarge(changeName, read, limit);
+      recordings.set(session.id, recording);
+    }
+    return recordings;
+  }
+
+  private async gather(trx: Tx, actor: Actor, change: Change, board: ChangeAuditView | undefined, recordings: ReadonlyMap<string, Buffer | undefined>) {
     const now = this.deps.clock.now();
+    // What the caller could not read elsewhere stays out: the audit trail's full snapshots need
+    // AuditTrail.View in the change's partition, a device's address and host key Device.View in its.
+    const seesAuditTrail = await hasPrivilege(trx, actor, 'AuditTrail.View', inPartition(change.partitionId));
     const files = new Map<string, Uint8Array>();
     const partition = (await trx.selectFrom('partition').select('name').where('id', '=', change.partitionId).executeTakeFirst())?.name ?? change.partitionId;
     const group = (await findAccessGroup(trx, change.accessGroupId)) as AccessGroup;
-    const devices = await findDevicesByIds(trx, change.devices);
+    const devices = [];
+    for (const device of await findDevicesByIds(trx, change.devices)) {
+      devices.push((await hasPrivilege(trx, actor, 'Device.View', inPartition(device.partitionId))) ? device : { id: device.id, name: device.name, hidden: true as const });
+    }
     const deviceNames = new Map(devices.map((device) => [device.id, device.name]));
     const requests = await requestsOfChange(trx, change.id);
     const decisions = await decisionsOf(trx, requests.map((request) => request.id));
@@ -199,32 +235,33 @@ export class EvidenceService {
         stored: stored ? { score: stored.score, outcome: stored.outcome, counts: stored.counts, devices: stored.devices, computedAt: stored.computed_at.toISOString() } : null,
       }),
     );
-    files.set(
-      BUNDLE_PATHS.auditTrail,
-      jsonFile(
-        auditEntries.map((entry) => ({
-          seq: Number(entry.seq),
-          time: entry.time.toISOString(),
-          objectType: entry.object_type,
-          objectId: entry.object_id,
-          businessKey: entry.business_key,
-          action: entry.action,
-          level: entry.level,
-          user: entry.username,
-          reason: entry.reason,
-          objectVersion: entry.object_version,
-          diff: entry.diff,
-          before: entry.before,
-          after: entry.after,
-          restoredFrom: entry.restored_from === null ? null : Number(entry.restored_from),
-        })),
-      ),
-    );
+    // Each entry with every field its logged SHA-256 covers (canonicalAuditEntry), so verify.mjs rehashes it.
+    const auditTrail = auditEntries.map((entry) => ({
+      seq: Number(entry.seq),
+      time: entry.time.toISOString(),
+      objectType: entry.object_type,
+      objectId: entry.object_id,
+      businessKey: entry.business_key,
+      partitionId: entry.partition_id,
+      action: entry.action,
+      level: entry.level,
+      user: entry.username,
+      reason: entry.reason,
+      objectVersion: entry.object_version,
+      diff: entry.diff,
+      before: entry.before,
+      after: entry.after,
+      ruleId: entry.rule_id,
+      restoredFrom: entry.restored_from === null ? null : Number(entry.restored_from),
+    }));
+    const leftOut = `The audit trail of ${change.name} (its full snapshots) needs the AuditTrail.View privilege in its partition; it was left out.`;
+    files.set(BUNDLE_PATHS.auditTrail, jsonFile(seesAuditTrail ? auditTrail : { entries: null, note: leftOut }));
     const requestNumbers = new Map(requests.map((request) => [request.id, request.number]));
     for (const session of sessions) {
       const paths = sessionPaths(session.number);
       const commands = await commandsOf(trx, session.id);
-      const recording = await readFile(session.recording_path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+      if (!recordings.has(session.id)) throw errors.conflict(`A session of ${change.name} started while its evidence was being gathered: export it again.`);
+      const recording = recordings.get(session.id);
       files.set(paths.session, jsonFile({ ...presentSession(session, now, commands.length, requestNumbers.get(session.request_id) ?? null), recordingInBundle: recording !== undefined }));
       files.set(
         paths.commands,
@@ -267,7 +304,7 @@ export class EvidenceService {
       partition: string;
       group: AccessGroup;
       deviceNames: Map<string, string>;
-      devices: ReadonlyArray<{ id: string; name: string; hostname: string; port: number; hostKeyFingerprint: string | null }>;
+      devices: ReadonlyArray<{ id: string; name: string; hostname: string; port: number; hostKeyFingerprint: string | null } | { id: string; name: string; hidden: true }>;
       auditEntries: ReadonlyArray<{ object_version: number; before: Record<string, unknown> | null; after: Record<string, unknown> | null }>;
       decisions: ReadonlyArray<{ request_id: string; decision: string; digest: string | null }>;
       requests: ReadonlyArray<{ id: string; number: number }>;
@@ -302,7 +339,11 @@ export class EvidenceService {
         requiresJustification: group.requiresJustification,
         plannerMayExecute: group.plannerMayExecute,
       },
-      devices: context.devices.map((device) => ({ id: device.id, name: device.name, hostname: device.hostname, port: device.port, hostKeyFingerprint: device.hostKeyFingerprint })),
+      devices: context.devices.map((device) =>
+        'hidden' in device
+          ? { name: device.name, note: 'Its host name, port and host key need the Device.View privilege in its partition; they were left out.' }
+          : { id: device.id, name: device.name, hostname: device.hostname, port: device.port, hostKeyFingerprint: device.hostKeyFingerprint },
+      ),
       asApproved: [...approvals.entries()].flatMap(([digest, requests]) => {
         const found = versions.get(digest);
         return found ? [{ digest, version: found.version, plan: found.plan, requests }] : [];
@@ -311,3 +352,11 @@ export class EvidenceService {
     };
   }
 }
+
+const evidenceTooLarge = (change: string, bytes: number, limit: number) =>
+  new AppError(
+    'evidence_too_large',
+    413,
+    `The recordings of ${change} hold ${bytes} bytes, more than the ${limit} bytes one evidence bundle may hold (it is built in memory): download the recordings one by one (\`changegate session download\`) and verify each against the log.`,
+    { bytes, limit },
+  );

@@ -27,8 +27,10 @@ export interface LoggedEvent {
  * by its subject (`change:…`, `request:N`, `session:<id>`), or by a top-level field of its data —
  * `change` (the change ID, as request and session entries write it), `changeId`, `id` or `objectId`
  * (the change object, as the object store and the audit trail write it), `request` or `requestId`,
- * `session` or `sessionId`. Entries other modules add later (recording chunks, change-audit results,
- * audit-trail entry hashes) are found the same way when they name these. In `seq` order.
+ * `session` or `sessionId` — and the entries that name them otherwise: a change-audit result
+ * (`review.result`, subject `change:<name>`, which another partition's change may share, so it is
+ * matched by `data.change`, the change's UUID) and recording progress (`recording.chunks`, subject
+ * `recordings`, matched by `data @> {"chunks":[{"session": <id>}]}`). In `seq` order.
  */
 export async function eventsNaming(db: Executor, names: EvidenceNames): Promise<LoggedEvent[]> {
   const field = (key: string) => sql<string>`data ->> ${sql.lit(key)}`;
@@ -41,7 +43,7 @@ export async function eventsNaming(db: Executor, names: EvidenceNames): Promise<
     .where((eb) =>
       eb.or([
         eb('subject', 'in', names.subjects.length > 0 ? [...names.subjects] : ['']),
-        among('change', [names.changeName]),
+        among('change', [names.changeName, names.changeId]),
         among('changeId', changeObject),
         among('id', changeObject),
         among('objectId', changeObject),
@@ -49,6 +51,7 @@ export async function eventsNaming(db: Executor, names: EvidenceNames): Promise<
         among('requestId', names.requestIds),
         among('session', names.sessionIds),
         among('sessionId', names.sessionIds),
+        ...names.sessionIds.map((id) => sql<SqlBool>`data @> ${JSON.stringify({ chunks: [{ session: id }] })}::jsonb`),
       ]),
     )
     .orderBy('seq')

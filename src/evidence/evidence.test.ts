@@ -11,6 +11,8 @@ import { addDevice, addOpenChange, approvedRequest, keyPair, must, ssh, waitUnti
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import { generateSigningKey, parseNote, signNote } from '../eventlog/signed-note.ts';
+import { EvidenceService } from './evidence.service.ts';
+import { readBundleDirectory, verifyBundle } from './verify.mjs';
 
 /**
  * A change run for real (one exec session through the gateway to a real sshd), exported as an
@@ -55,6 +57,8 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
   let auditor: TestClient;
   let pristine: string;
   let sessionNumber: number;
+  /** The log's key as an auditor obtains it: from the server's public /log/key, not from the bundle. */
+  let logKey: string;
 
   /** A copy of the verified bundle to tamper with. */
   const copy = (name: string) => {
@@ -77,7 +81,7 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     const { sshPort } = await t.cg.startBackground();
     const alice = await buildUser(t, { username: 'alice' });
     const carol = await buildUser(t, { username: 'carol' });
-    auditor = (await buildUser(t, { username: 'auditor', grants: [{ privilege: 'Change.View' }, { privilege: 'Session.View' }, { privilege: 'EventLog.View' }] })).client;
+    auditor = (await buildUser(t, { username: 'auditor', grants: [{ privilege: 'Change.View' }, { privilege: 'Session.View' }, { privilege: 'EventLog.View' }, { privilege: 'AuditTrail.View' }, { privilege: 'Device.View' }] })).client;
     await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'adding alice’s key');
     await must(t.admin.post('/audit/rules', { name: 'Changes', objectType: 'Change', level: 'full_audit' }), 201, 'auditing changes');
     await addDevice(t.admin, 'web01', sshd, deviceKey.privateKey);
@@ -90,6 +94,11 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
       const scored = (await t.admin.get('/audit/sessions?change=CHG-42')).body as Array<{ changeScore: number | null }>;
       return session?.recordingSha256 && scored[0]?.changeScore !== null && scored[0]?.changeScore !== undefined ? session.number : undefined;
     }, 'the session to end and be scored');
+    // The recording's progress is logged within a second of its writes.
+    await waitUntil(
+      async () => (await t.cg.database.db.selectFrom('event').select('seq').where('action', '=', 'recording.chunks').executeTakeFirst()) !== undefined || undefined,
+      "the recording's progress to be logged",
+    );
 
     const answer = await download(t, auditor, '/changes/CHG-42/evidence');
     expect(answer.status).toBe(200);
@@ -97,6 +106,9 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(answer.headers['content-disposition']).toBe('attachment; filename="CHG-42-evidence.zip"');
     pristine = path.join(dir, 'chg42');
     unzipTo(answer.bytes, pristine);
+    const key = await t.cg.app.inject({ method: 'GET', url: '/api/v1/log/key?format=text' });
+    expect(key.statusCode).toBe(200);
+    logKey = key.body.trim();
   });
 
   afterAll(async () => {
@@ -115,15 +127,16 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(session).toMatchObject({ user: 'alice', device: 'web01', change: 'CHG-42', request: 1, execCommand: 'echo one' });
     expect(readFileSync(path.join(pristine, `sessions/${sessionNumber}/recording.cast`), 'utf8')).toContain('one');
     expect(read('review.json').board).toMatchObject({ change: { name: 'CHG-42' }, score: expect.any(Number) });
-    expect(read('audit-trail.json')).toEqual([expect.objectContaining({ objectType: 'Change', businessKey: 'GLOBAL.CHG-42', action: 'C' })]);
+    expect(read('audit-trail.json')).toEqual([expect.objectContaining({ objectType: 'Change', businessKey: 'GLOBAL.CHG-42', action: 'C', partitionId: expect.any(String), ruleId: expect.any(String) })]);
+    expect(change.devices).toEqual([expect.objectContaining({ name: 'web01', hostname: '127.0.0.1', port: sshd.port, hostKeyFingerprint: expect.any(String) })]);
     const actions = (read('log/events.json') as Array<{ action: string }>).map((event) => event.action);
     expect(actions).toEqual(expect.arrayContaining(['change.create', 'request.create', 'request.approve', 'session.start', 'session.end']));
     expect(read('log/export-event.json')).toMatchObject({ action: 'evidence.export', actor: 'auditor', subject: 'change:GLOBAL.CHG-42', data: { change: 'CHG-42' } });
     expect(readFileSync(path.join(pristine, 'log/key.txt'), 'utf8').trim()).toBe(t.cg.logSigningKey.verifierKey);
   });
 
-  it('verifies offline: node verify.mjs in the unzipped bundle, with no server and no database, prints each check and OK', async () => {
-    const { code, output } = await verifyOffline(pristine);
+  it('verifies offline: node verify.mjs --key <the log key> in the unzipped bundle, with no server and no database, prints each check and OK', async () => {
+    const { code, output } = await verifyOffline(pristine, ['--key', logKey]);
     expect(output).toContain(`Log key: ${t.cg.logSigningKey.verifierKey}`);
     expect(output).toMatch(/ok {3}checkpoint: signed by/);
     expect(output).toMatch(/ok {3}events: all \d+ log entries/);
@@ -135,10 +148,36 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(code).toBe(0);
   });
 
+  it("never says OK with only the bundle's own key: every check runs, the verdict is UNANCHORED, exit 3", async () => {
+    const { code, output } = await verifyOffline(pristine);
+    expect(output).toMatch(/ok {3}checkpoint: signed by/);
+    expect(output).toMatch(/ok {3}files: all \d+ files match the manifest/);
+    expect(output).not.toMatch(/^OK/m);
+    expect(output).toMatch(/UNANCHORED: every check passed, but the bundle's own key was used; pass --key with the log's key obtained independently/);
+    expect(code).toBe(3);
+  });
+
+  it('a bundle re-signed end to end with a forger’s key passes its own checks but is UNANCHORED, and fails against the log’s key', async () => {
+    const bundle = copy('forged-key');
+    const forger = generateSigningKey(t.cg.logSigningKey.origin);
+    const forgerKey = `${forger.name}+${forger.keyId.toString(16).padStart(8, '0')}+${Buffer.concat([Buffer.from([1]), forger.publicKey]).toString('base64')}`;
+    const file = path.join(bundle, 'log/checkpoint.txt');
+    writeFileSync(file, signNote(parseNote(readFileSync(file, 'utf8')).text, forger));
+    writeFileSync(path.join(bundle, 'log/key.txt'), `${forgerKey}\n`);
+    const alone = await verifyOffline(bundle);
+    expect(alone.output).toContain(`Log key: ${forgerKey}`);
+    expect(alone.output).toMatch(/UNANCHORED/);
+    expect(alone.code).toBe(3);
+    const anchored = await verifyOffline(bundle, ['--key', logKey]);
+    expect(anchored.output).toMatch(/FAIL key: the key given .* is not the bundle's/);
+    expect(anchored.output).toMatch(/FAILED\n$/);
+    expect(anchored.code).toBe(1);
+  });
+
   it('verifies against a key and checkpoint obtained independently, and refuses another key', async () => {
     const checkpointFile = path.join(dir, 'independent-checkpoint.txt');
     writeFileSync(checkpointFile, readFileSync(path.join(pristine, 'log/checkpoint.txt')));
-    const good = await verifyOffline(pristine, ['--key', t.cg.logSigningKey.verifierKey, '--checkpoint', checkpointFile]);
+    const good = await verifyOffline(pristine, ['--key', logKey, '--checkpoint', checkpointFile]);
     expect(good.output).toContain("the checkpoint given is the bundle's");
     expect(good.code).toBe(0);
     const other = generateSigningKey(t.cg.logSigningKey.origin);
@@ -209,10 +248,89 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
   it.each(tamperings)('detects and names %s', async (what, tamper, expected) => {
     const bundle = copy(what.replaceAll(' ', '-'));
     tamper(bundle);
-    const { code, output } = await verifyOffline(bundle);
+    const { code, output } = await verifyOffline(bundle, ['--key', logKey]);
     expect(output).toMatch(expected);
     expect(output).toMatch(/FAILED\n$/);
     expect(code).toBe(1);
+  });
+
+  it('holds the change-audit result and the recording progress, and checks each audit-trail entry against the hash its write logged', async () => {
+    const events = JSON.parse(readFileSync(path.join(pristine, 'log/events.json'), 'utf8')) as Array<{ action: string; subject: string; data: any }>;
+    const sessionId = JSON.parse(readFileSync(path.join(pristine, `sessions/${sessionNumber}/session.json`), 'utf8')).id as string;
+    expect(events).toContainEqual(expect.objectContaining({ action: 'review.result', subject: 'change:CHG-42' }));
+    expect(events).toContainEqual(expect.objectContaining({ action: 'recording.chunks', subject: 'recordings', data: expect.objectContaining({ chunks: expect.arrayContaining([expect.objectContaining({ session: sessionId })]) }) }));
+    const { output } = await verifyOffline(pristine, ['--key', logKey]);
+    expect(output).toMatch(/ok {3}audit entry: audit-trail entry \d+ is the one logged with entry \d+ \(change\.create\)/);
+  });
+
+  /** The pristine bundle's files with an edit, checked in process against the log's key. */
+  const verifyEdited = (edit: (files: Map<string, Uint8Array>) => void) => {
+    const files = readBundleDirectory(pristine);
+    edit(files);
+    const report = verifyBundle(files, { key: logKey });
+    return { ok: report.ok, failures: report.checks.filter((check) => !check.ok).map((check) => `${check.check}: ${check.detail}`) };
+  };
+  const rewriteJson = (files: Map<string, Uint8Array>, name: string, edit: (value: any) => void) => {
+    const value = JSON.parse(Buffer.from(files.get(name) as Uint8Array).toString('utf8'));
+    edit(value);
+    files.set(name, Buffer.from(`${JSON.stringify(value, null, 2)}\n`));
+  };
+
+  it('detects a recording left out, even with its manifest line removed', () => {
+    const result = verifyEdited((files) => {
+      files.delete(`sessions/${sessionNumber}/recording.cast`);
+      rewriteJson(files, 'manifest.json', (manifest) => (manifest.files = manifest.files.filter((file: { path: string }) => !file.path.endsWith('recording.cast'))));
+    });
+    expect(result.ok).toBe(false);
+    expect(result.failures).toContainEqual(expect.stringMatching(new RegExp(`^recording: sessions/${sessionNumber}/recording\\.cast is missing: session ${sessionNumber} ended with a recording logged as entry \\d+`)));
+  });
+
+  it('detects a logged decision left out of requests.json, and an audit-trail entry changed', () => {
+    const decision = verifyEdited((files) => rewriteJson(files, 'requests.json', (requests) => (requests[0].decisions = [])));
+    expect(decision.failures).toContainEqual(expect.stringMatching(/^decision: the approve of request #1 by carol \(entry \d+, plan [0-9a-f]{64}\) is logged but not in requests\.json: it was left out/));
+    const entry = verifyEdited((files) => rewriteJson(files, 'audit-trail.json', (entries) => (entries[0].after.script = 'rm -rf /')));
+    expect(entry.failures).toContainEqual(expect.stringMatching(/^audit entry: audit-trail entry \d+ hashes to [0-9a-f]{64}, not to the SHA-256 logged with entry \d+ .*: it was changed/));
+    const dropped = verifyEdited((files) => rewriteJson(files, 'audit-trail.json', (entries) => entries.splice(0, 1)));
+    expect(dropped.failures).toContainEqual(expect.stringMatching(/^audit entry: audit-trail entry \d+, logged with entry \d+ \(change\.create\), is not in audit-trail\.json: it was left out/));
+  });
+
+  it('leaves out the audit trail without AuditTrail.View and a device’s address and host key without Device.View, saying why; the rest verifies', async () => {
+    const narrow = (await buildUser(t, { grants: [{ privilege: 'Change.View' }, { privilege: 'Session.View' }, { privilege: 'EventLog.View' }] })).client;
+    const answer = await download(t, narrow, '/changes/CHG-42/evidence');
+    expect(answer.status).toBe(200);
+    const bundle = path.join(dir, 'narrow');
+    unzipTo(answer.bytes, bundle);
+    const auditTrail = readFileSync(path.join(bundle, 'audit-trail.json'), 'utf8');
+    expect(JSON.parse(auditTrail)).toEqual({ entries: null, note: expect.stringMatching(/needs the AuditTrail\.View privilege in its partition; it was left out/) });
+    const change = readFileSync(path.join(bundle, 'change.json'), 'utf8');
+    expect(JSON.parse(change).devices).toEqual([{ name: 'web01', note: expect.stringMatching(/need the Device\.View privilege in its partition; they were left out/) }]);
+    expect(change).not.toContain('127.0.0.1');
+    expect(change).not.toContain('"port"');
+    expect(change).not.toContain('hostKeyFingerprint');
+    const { code, output } = await verifyOffline(bundle, ['--key', logKey]);
+    expect(output).toMatch(/OK: the bundle is complete/);
+    expect(code).toBe(0);
+  });
+
+  it('refuses (413 evidence_too_large, saying how large and the bound) a bundle whose recordings exceed the bound, logging nothing', async () => {
+    const recording = readFileSync(path.join(pristine, `sessions/${sessionNumber}/recording.cast`));
+    const auditorId = (await t.cg.database.db.selectFrom('app_user').select('id').where('username', '=', 'auditor').executeTakeFirstOrThrow()).id;
+    const service = (maxRecordingBytes: number) =>
+      new EvidenceService({
+        db: t.cg.database.db,
+        clock: t.clock,
+        boards: { audit: (actor, change) => t.cg.services.reviews.audit(actor, change) },
+        log: { key: () => t.cg.services.checkpoints.key(), latest: (actor) => t.cg.services.checkpoints.latest(actor), signNow: () => t.cg.checkpointPublisher.signNow() },
+        maxRecordingBytes,
+      });
+    const before = await eventCount(t);
+    const refused = await service(recording.length - 1)
+      .export({ userId: auditorId, username: 'auditor' }, 'CHG-42')
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'evidence_too_large', status: 413, message: expect.stringContaining(`hold ${recording.length} bytes, more than the ${recording.length - 1} bytes one evidence bundle may hold`) });
+    expect(await eventCount(t)).toBe(before);
+    const fits = await service(recording.length).export({ userId: auditorId, username: 'auditor' }, 'CHG-42');
+    expect(fits.zip.length).toBeGreaterThan(0);
   });
 
   it('refuses an export without Session.View or EventLog.View (403), or of a change the caller cannot see (404): nothing exported, nothing logged', async () => {

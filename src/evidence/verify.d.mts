@@ -18,6 +18,8 @@ export interface CheckResult {
 export interface BundleReport {
   checks: CheckResult[];
   ok: boolean;
+  /** Whether the key was given (--key) rather than the bundle's own. */
+  anchored: boolean;
   key: string | undefined;
   checkpoint: string | undefined;
 }
@@ -30,3 +32,5 @@ export declare function rootFromInclusionProof(index: number, size: number, leaf
 export declare function verifyBundle(files: Map<string, Uint8Array>, options?: { key?: string; checkpoint?: string }): BundleReport;
 export declare function readBundleDirectory(dir: string): Map<string, Uint8Array>;
 export declare function formatReport(report: BundleReport): string[];
+export declare const EXIT_CODES: { ok: 0; failed: 1; unanchored: 3 };
+export declare function exitCodeOf(report: BundleReport): number;

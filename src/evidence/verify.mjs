@@ -22,6 +22,11 @@
  *    requests.json is a logged decision with the same plan digest; each approved plan in change.json
  *    hashes to its digest.
  *
+ * Without --key the checks run against the bundle's own key (log/key.txt) and the verdict is
+ * UNANCHORED (exit 3), never OK: a bundle that carries its own key proves nothing until that key is
+ * the log's. Run a verify.mjs you obtained independently (`changegate verify-evidence
+ * --print-verifier-hash` prints the SHA-256 of the installation's), not the bundle's copy blindly.
+ *
  * The same functions run inside `changegate verify-evidence`, which reads the zip directly.
  */
 import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
@@ -176,8 +181,18 @@ export function verifyCheckpoint(note, key) {
  * @typedef {{ ok: boolean, check: string, detail: string }} CheckResult
  * @typedef {{ path: string, sha256: string, size: number }} ManifestFile
  * @typedef {{ format: string, version: number, change: string, createdAt: string, files: ManifestFile[] }} Manifest
- * @typedef {{ checks: CheckResult[], ok: boolean, key: string | undefined, checkpoint: string | undefined }} BundleReport
+ * @typedef {{ checks: CheckResult[], ok: boolean, anchored: boolean, key: string | undefined, checkpoint: string | undefined }} BundleReport
  */
+
+/**
+ * Exit codes: 0 every check passed against a key the auditor gave; 1 a check failed; 3 every check
+ * passed but only against the bundle's own key (UNANCHORED: anyone can make a key and sign a bundle
+ * with it, so that proves nothing until the key is compared with the log's).
+ */
+export const EXIT_CODES = { ok: 0, failed: 1, unanchored: 3 };
+
+/** @param {BundleReport} report @returns {number} */
+export const exitCodeOf = (report) => (!report.ok ? EXIT_CODES.failed : report.anchored ? EXIT_CODES.ok : EXIT_CODES.unanchored);
 
 /**
  * Runs every check on a bundle's files (path → bytes, paths with `/`). `key` and `checkpoint` are
@@ -194,7 +209,8 @@ export function verifyBundle(files, options = {}) {
   const pass = (/** @type {string} */ check, /** @type {string} */ detail) => checks.push({ ok: true, check, detail });
   const fail = (/** @type {string} */ check, /** @type {string} */ detail) => checks.push({ ok: false, check, detail });
   const text = (/** @type {string} */ name) => Buffer.from(/** @type {Uint8Array} */ (files.get(name))).toString('utf8');
-  const report = () => ({ checks, ok: checks.every((c) => c.ok), key: keyText, checkpoint: checkpointText });
+  const anchored = options.key !== undefined;
+  const report = () => ({ checks, ok: checks.every((c) => c.ok), anchored, key: keyText, checkpoint: checkpointText });
   /** @param {string} name @returns {any} */
   const json = (name) => {
     try {
@@ -336,12 +352,68 @@ export function verifyBundle(files, options = {}) {
     else if (hash !== actual) fail('recording', `${entry.path} hashes to ${actual}, not to the SHA-256 logged when session ${session.number} ended (${hash})`);
     else pass('recording', `${entry.path} is the recording logged when session ${session.number} ended (SHA-256 ${hash})`);
   }
+  // Every session whose end logged a recording's hash must have that recording here: one left out is named.
+  /** @type {Map<string, number>} */
+  const sessionNumbers = new Map();
+  for (const name of files.keys()) {
+    const found = /^sessions\/([^/]+)\/session\.json$/.exec(name);
+    const session = found ? json(name) : undefined;
+    if (session && typeof session.id === 'string') sessionNumbers.set(session.id, session.number);
+  }
+  for (const event of events) {
+    if (!['session.end', 'session.interrupted'].includes(event?.action) || typeof event.data?.recordingSha256 !== 'string') continue;
+    const id = String(event.subject).replace(/^session:/, '');
+    const number = sessionNumbers.get(id);
+    const where = number === undefined ? undefined : `sessions/${number}/recording.cast`;
+    if (where === undefined) fail('recording', `session ${id} ended with a recording logged as entry ${event.seq} (SHA-256 ${event.data.recordingSha256}), but the bundle has no session.json for it: the session was left out`);
+    else if (!files.has(where) || !inManifest.has(where)) fail('recording', `${where} is missing: session ${number} ended with a recording logged as entry ${event.seq} (SHA-256 ${event.data.recordingSha256})`);
+  }
+  // Each decision in requests.json is logged, and each logged decision is in requests.json.
   const requests = files.has('requests.json') ? json('requests.json') : undefined;
+  /** @type {Set<string>} */
+  const listedDecisions = new Set();
   for (const request of Array.isArray(requests) ? requests : []) {
     for (const decision of request.decisions ?? []) {
+      listedDecisions.add(`${request.number} ${decision.decision} ${decision.approver} ${decision.digest}`);
       const found = logged(`request:${request.number}`, [`request.${decision.decision}`]).some((event) => event.actor === decision.approver && (event.data.digest ?? null) === decision.digest);
       if (found) pass('decision', `request #${request.number}: ${decision.decision} by ${decision.approver} is logged, for plan ${decision.digest}`);
       else fail('decision', `request #${request.number}: no logged ${decision.decision} by ${decision.approver} for plan ${decision.digest}`);
+    }
+  }
+  for (const event of events) {
+    if (!['request.approve', 'request.deny'].includes(event?.action)) continue;
+    const number = String(event.subject).replace(/^request:/, '');
+    const decision = String(event.action).slice('request.'.length);
+    if (!listedDecisions.has(`${number} ${decision} ${event.actor} ${event.data?.digest ?? null}`)) {
+      fail('decision', `the ${decision} of request #${number} by ${event.actor} (entry ${event.seq}, plan ${String(event.data?.digest ?? null)}) is logged but not in requests.json: it was left out`);
+    }
+  }
+  // Each audit-trail entry against the SHA-256 its write's event logged (canonicalAuditEntry on the server).
+  const auditTrail = files.has('audit-trail.json') ? json('audit-trail.json') : undefined;
+  if (Array.isArray(auditTrail)) {
+    /** @type {Map<number, EventEntry>} */
+    const byEntry = new Map();
+    for (const event of events) {
+      const seq = /** @type {{ seq?: unknown }} */ (event?.data?.auditEntry ?? {}).seq;
+      if (typeof seq === 'number') byEntry.set(seq, event);
+    }
+    /** @type {Set<number>} */
+    const listedEntries = new Set();
+    for (const entry of auditTrail) {
+      listedEntries.add(entry?.seq);
+      const event = byEntry.get(entry?.seq);
+      if (!event) {
+        pass('audit entry', `audit-trail entry ${entry?.seq}: no log entry in the bundle holds its hash (written before the log held them); the manifest covers it`);
+        continue;
+      }
+      const { seq, time, objectType, objectId, businessKey, partitionId, action, level, user, reason, objectVersion, diff, before, after, ruleId, restoredFrom } = entry;
+      const hash = sha256Hex(Buffer.from(canonicalJson({ seq, time, objectType, objectId, businessKey, partitionId, action, level, user, reason, objectVersion, diff, before, after, ruleId, restoredFrom }), 'utf8'));
+      const expected = /** @type {{ sha256?: unknown }} */ (event.data.auditEntry).sha256;
+      if (hash === expected) pass('audit entry', `audit-trail entry ${seq} is the one logged with entry ${event.seq} (${event.action})`);
+      else fail('audit entry', `audit-trail entry ${seq} hashes to ${hash}, not to the SHA-256 logged with entry ${event.seq} (${String(expected)}): it was changed`);
+    }
+    for (const [seq, event] of byEntry) {
+      if (event.subject === exportEvent.subject && !listedEntries.has(seq)) fail('audit entry', `audit-trail entry ${seq}, logged with entry ${event.seq} (${event.action}), is not in audit-trail.json: it was left out`);
     }
   }
   const change = files.has('change.json') ? json('change.json') : undefined;
@@ -389,7 +461,14 @@ export function formatReport(report) {
   if (report.checkpoint) lines.push('Checkpoint:', ...report.checkpoint.trimEnd().split('\n').map((line) => `  ${line}`));
   lines.push('Compare both with ones you obtained independently (docs/evidence.md).', '');
   for (const check of report.checks) lines.push(`${check.ok ? 'ok  ' : 'FAIL'} ${check.check}: ${check.detail}`);
-  lines.push('', report.ok ? 'OK: the bundle is complete, unaltered, and rests on the signed log.' : 'FAILED');
+  if (!report.ok) lines.push('', 'FAILED');
+  else if (report.anchored) lines.push('', 'OK: the bundle is complete, unaltered, and rests on the signed log.');
+  else {
+    lines.push(
+      '',
+      "UNANCHORED: every check passed, but the bundle's own key was used; pass --key with the log's key obtained independently (anyone can make a key and sign a bundle with it).",
+    );
+  }
   return lines;
 }
 
@@ -411,7 +490,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   try {
     const report = verifyBundle(readBundleDirectory(path.dirname(fileURLToPath(import.meta.url))), parseArguments(process.argv.slice(2)));
     process.stdout.write(`${formatReport(report).join('\n')}\n`);
-    process.exitCode = report.ok ? 0 : 1;
+    process.exitCode = exitCodeOf(report);
   } catch (error) {
     process.stderr.write(`${/** @type {Error} */ (error).message}\nFAILED\n`);
     process.exitCode = 1;
