@@ -65,12 +65,18 @@ describe.each(DATABASE_KINDS)("a device's identity guards its credentials, on %s
     const device = await db.selectFrom('device').selectAll().where('name', '=', 'web01').executeTakeFirstOrThrow();
     const credential = await db.selectFrom('credential').selectAll().where('id', '=', credentialId).executeTakeFirstOrThrow();
     const requests = await db.selectFrom('access_request').select(['number', 'status']).where('device_id', '=', device.id).orderBy('number').execute();
-    const lastEvent = await db.selectFrom('event').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirstOrThrow();
+    const lastEvent = await db.selectFrom('event').select((eb) => eb.fn.max('seq').as('seq')).where('action', 'not in', BACKGROUND).executeTakeFirstOrThrow();
     return { device, credential, requests, lastEvent: Number(lastEvent.seq) };
   }
 
+  /**
+   * What earlier sessions log in the background once they have ended (their recordings' progress,
+   * their change's new audit result) is not what an attack wrote: left out of both.
+   */
+  const BACKGROUND = ['recording.chunks', 'review.result'];
+
   async function eventsSince(seq: number): Promise<Event[]> {
-    return (await events({})).filter((event) => event.seq > seq);
+    return (await events({})).filter((event) => event.seq > seq && !BACKGROUND.includes(event.action));
   }
 
   /** alice asks again after her request was cancelled, and carol approves: the request's number. */
