@@ -4,7 +4,7 @@ import type { Database } from '../platform/database.ts';
 import type { Logger } from '../platform/logger.ts';
 import { formatCheckpoint } from './checkpoint.ts';
 import type { CheckpointSink } from './checkpoint-sinks.ts';
-import { insertCheckpoint, insertCosignatures, latestCheckpoint, type StoredCheckpoint } from './checkpoint.store.ts';
+import { insertCheckpoint, insertCosignature, latestCheckpoint, type StoredCheckpoint } from './checkpoint.store.ts';
 import type { LogSigningKey } from './log-signing-key.ts';
 import { signNote } from './signed-note.ts';
 import type { TreeHeadSource } from './tree-head.ts';
@@ -136,13 +136,13 @@ export class CheckpointPublisher {
         if ((this.published.get(sink) ?? -1) >= checkpoint.size) return;
         try {
           const outcome = await sink.publish(checkpoint);
-          if (sink.witness !== undefined && outcome.cosignatures.length > 0) {
-            const receivedAt = this.config.clock.now();
-            const witness = sink.witness;
-            await insertCosignatures(
-              this.config.db,
-              outcome.cosignatures.map((cosignature) => ({ size: checkpoint.size, witness, ...cosignature, receivedAt })),
-            );
+          // A witness's one line (the sink keeps no more), unless its key name is another witness's.
+          const [cosignature] = outcome.cosignatures;
+          if (sink.witness !== undefined && cosignature) {
+            const kept = await insertCosignature(this.config.db, { size: checkpoint.size, witness: sink.witness, ...cosignature, receivedAt: this.config.clock.now() });
+            if (kept.claimedBy !== undefined) {
+              this.warnOnce(`claimed:${sink.witness}:${cosignature.keyName}`, `${sink.name} answered a signature under the key name ${cosignature.keyName}, which witness ${kept.claimedBy} answers under: it is not kept (check which witness holds that key)`);
+            }
           }
           if (outcome.warning) this.config.logger?.warn({ sink: sink.name, size: checkpoint.size }, outcome.warning);
           this.published.set(sink, checkpoint.size);

@@ -83,8 +83,9 @@ const WITNESS_MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
  * POSTs each checkpoint (the signed note, text/plain) to a witness, webhook-style. A witness may
- * answer 200 with its signature lines over the same checkpoint text (alone, as c2sp.org/tlog-witness
- * answers, or in the whole note): they are kept. Errors name the status or the kind of network
+ * answer 200 with its signature line over the same checkpoint text (alone, as c2sp.org/tlog-witness
+ * answers, or in the whole note): the first line not under the log's key name is kept, one per
+ * witness; any other line it answers is ignored. Errors name the status or the kind of network
  * failure, never what the witness answered.
  */
 export class WitnessSink implements CheckpointSink {
@@ -93,8 +94,8 @@ export class WitnessSink implements CheckpointSink {
 
   constructor(
     private readonly target: PromoteTargetSetting,
-    /** The log's own key, whose signature line a whole-note answer repeats. */
-    private readonly own: { readonly name: string; readonly keyId: number },
+    /** The log's own key name, whose signature line a whole-note answer repeats: never kept as a witness's. */
+    private readonly own: { readonly name: string },
     private readonly limits: { readonly timeoutMs: number; readonly maxAnswerBytes: number } = { timeoutMs: WITNESS_TIMEOUT_MS, maxAnswerBytes: WITNESS_MAX_ANSWER_BYTES },
   ) {
     this.name = `witness ${target.name}`;
@@ -127,16 +128,20 @@ export class WitnessSink implements CheckpointSink {
 
   private cosignaturesIn(body: Buffer, checkpoint: StoredCheckpoint): Cosignature[] {
     const text = body.toString('utf8');
-    let lines: readonly NoteSignature[];
-    if (text.includes('\n\n')) {
-      const note = parseNote(body);
-      if (note.text !== parseNote(checkpoint.note).text) throw new NoteError('malformed', 'it signed another text than the checkpoint');
-      lines = note.signatures;
-    } else {
-      lines = parseSignatureLines(text);
+    let block = text;
+    const split = text.lastIndexOf('\n\n');
+    if (split >= 0) {
+      if (text.slice(0, split + 1) !== parseNote(checkpoint.note).text) throw new NoteError('malformed', 'it signed another text than the checkpoint');
+      block = text.slice(split + 2);
     }
-    return lines
-      .filter((line) => !(line.name === this.own.name && line.keyId === this.own.keyId))
-      .map((line) => ({ keyName: line.name, keyId: formatKeyId(line.keyId), line: line.line }));
+    if (block === '' || !block.endsWith('\n')) throw new NoteError('malformed', 'signature lines each end with a newline');
+    // One line per witness: its own, the first not under the log's key name (a whole-note answer
+    // repeats the log's line). Lines after it are not even read, so no answer can crowd the served
+    // note past what a verifier reads, nor add lines under other names.
+    for (const raw of block.slice(0, -1).split('\n')) {
+      const [line] = parseSignatureLines(`${raw}\n`) as [NoteSignature];
+      if (line.name !== this.own.name) return [{ keyName: line.name, keyId: formatKeyId(line.keyId), line: line.line }];
+    }
+    return [];
   }
 }
