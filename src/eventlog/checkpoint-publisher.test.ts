@@ -207,7 +207,7 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     // A witness answers its signature line over the same checkpoint text (as c2sp.org/tlog-witness does).
     const witness = await startWitness((note) => ({ status: 200, body: signatureLine(parseNote(note).text, witnessKey) }));
     try {
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w1', url: witness.url }, key)] });
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w1', url: witness.url }, verifierOf(key))] });
       await append();
       const signed = (await signer.signNow())!;
       expect(witness.received).toEqual([{ contentType: 'text/plain; charset=utf-8', body: signed.note }]);
@@ -226,7 +226,7 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     const witnessKey = generateSigningKey('witness.example/w2');
     const witness = await startWitness((note) => ({ status: 200, body: note + signatureLine(parseNote(note).text, witnessKey) }));
     try {
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w2', url: witness.url }, key)] });
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w2', url: witness.url }, verifierOf(key))] });
       await append();
       const signed = (await signer.signNow())!;
       expect((await cosignaturesOf(database.db, signed.size)).map((cosignature) => cosignature.keyName)).toEqual(['witness.example/w2']);
@@ -285,7 +285,7 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     try {
       const { logger, text } = capturedLogger();
       const clock = new ManualClock();
-      const signer = publisher({ clock, sinks: [new WitnessSink({ name: 'w3', url: witness.url }, key)], logger });
+      const signer = publisher({ clock, sinks: [new WitnessSink({ name: 'w3', url: witness.url }, verifierOf(key))], logger });
       await append();
       const signed = (await signer.signNow())!;
       expect(text()).toContain('witness w3 answered HTTP 500');
@@ -330,7 +330,7 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     const witness = await startWitness(() => ({ status: 200, body: '<html>welcome-page-9</html>' }));
     try {
       const { logger, text } = capturedLogger();
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w4', url: witness.url }, key)], logger });
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w4', url: witness.url }, verifierOf(key))], logger });
       await append();
       const signed = (await signer.signNow())!;
       expect(await cosignaturesOf(database.db, signed.size)).toEqual([]);

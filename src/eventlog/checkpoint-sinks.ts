@@ -94,8 +94,8 @@ export class WitnessSink implements CheckpointSink {
 
   constructor(
     private readonly target: PromoteTargetSetting,
-    /** The log's own key name, whose signature line a whole-note answer repeats: never kept as a witness's. */
-    private readonly own: { readonly name: string },
+    /** The log's own key name, whose signature line a whole-note answer repeats: never kept as a witness's. Never the signing key itself (`seed?: never`). */
+    private readonly own: { readonly name: string; readonly seed?: never },
     private readonly limits: { readonly timeoutMs: number; readonly maxAnswerBytes: number } = { timeoutMs: WITNESS_TIMEOUT_MS, maxAnswerBytes: WITNESS_MAX_ANSWER_BYTES },
   ) {
     this.name = `witness ${target.name}`;
