@@ -31,7 +31,8 @@ export class TreeNodeConflictError extends Error {
     const ranges = subtrees.map(({ level, index }) => `${index * 2 ** level + 1}–${(index + 1) * 2 ** level}`).join(', ');
     super(
       `Entry ${entry.seq} is not appended: the event log's Merkle tree already holds a different hash for a subtree it completes (over entries ${ranges}). ` +
-        'A row was written to event_tree_node ahead of its entries, outside Changegate: find who can write to the database, and run `changegate verify`.',
+        'Entries were deleted from the log\'s end (their subtree hashes stay), or a row was written to event_tree_node ahead of its entries, outside Changegate: ' +
+        'find who can write to the database, and run `changegate verify --checkpoint` with a checkpoint kept elsewhere.',
     );
     this.name = 'TreeNodeConflictError';
   }
