@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -182,6 +182,26 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     expect(readFileSync(path.join(dir, `checkpoint-${first.size}.txt`), 'utf8')).toBe(first.note);
     expect(readFileSync(path.join(dir, 'latest'), 'utf8')).toBe(third.note);
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('keeps writing checkpoint files where `latest` cannot be replaced, saying so once', async () => {
+    const dir = tempDir();
+    // What a write-once mount does to a rename over an existing file, here a directory in the way.
+    mkdirSync(path.join(dir, 'latest'));
+    const { logger, text } = capturedLogger();
+    const clock = new ManualClock();
+    const signer = publisher({ clock, sinks: [new DirectorySink(dir)], logger });
+    await append();
+    const first = (await signer.signNow())!;
+    expect(readFileSync(path.join(dir, `checkpoint-${first.size}.txt`), 'utf8')).toBe(first.note);
+    expect(text()).toContain(`directory ${dir} refused to replace latest`);
+    expect(text()).not.toContain('trying again on the next pass');
+    await append();
+    clock.advance(INTERVAL_SECONDS * 1000);
+    const second = (await signer.tick())!;
+    expect(readFileSync(path.join(dir, `checkpoint-${second.size}.txt`), 'utf8')).toBe(second.note);
+    expect(text().split('refused to replace latest')).toHaveLength(2);
+    expect(readdirSync(dir).sort()).toEqual([`checkpoint-${first.size}.txt`, `checkpoint-${second.size}.txt`, 'latest'].sort());
   });
 
   it('logs a directory it cannot write, never throws, and writes the checkpoint on the next pass', async () => {

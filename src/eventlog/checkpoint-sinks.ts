@@ -35,10 +35,13 @@ export interface CheckpointSink {
 /**
  * Writes each checkpoint to `checkpoint-<size>.txt` in a directory, created and never overwritten,
  * and points `latest` at the newest (written aside, then renamed, so a reader never sees half a
- * file). Meant for another disk or a write-once mount.
+ * file). Meant for another disk or a write-once mount; where `latest` cannot be replaced, it is
+ * skipped (said once) and the checkpoint files alone are kept.
  */
 export class DirectorySink implements CheckpointSink {
   readonly name: string;
+  /** Set once replacing `latest` failed: it is skipped from then on. */
+  private latestRefused = false;
 
   constructor(private readonly dir: string) {
     this.name = `directory ${dir}`;
@@ -56,7 +59,15 @@ export class DirectorySink implements CheckpointSink {
         throw new Error(`${file} already holds a different checkpoint of size ${checkpoint.size}; it is kept as it is: compare the two (another signing key, or a rewritten log)`);
       }
     }
-    await this.pointLatestAt(checkpoint);
+    if (this.latestRefused) return { cosignatures: [] };
+    try {
+      await this.pointLatestAt(checkpoint);
+    } catch (error) {
+      // A write-once mount takes new files but refuses to replace one: the checkpoint file is what
+      // counts, and it is written. `latest` is not tried again (each try could leave a file behind).
+      this.latestRefused = true;
+      return { cosignatures: [], warning: `${this.name} refused to replace latest (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): checkpoint-${checkpoint.size}.txt and the next ones are written, latest is no longer updated` };
+    }
     return { cosignatures: [] };
   }
 

@@ -82,6 +82,11 @@ describe.each(DATABASE_KINDS)('a planted subtree hash on %s', (kind) => {
       expect(checkpoint.size).toBe(all.length);
       expect(checkpoint.rootHash.equals(rootOf(all))).toBe(true);
     }
+    // The signed checkpoints cannot be emptied wholesale either.
+    for (const table of ['checkpoint_cosignature', 'checkpoint']) {
+      await expect(sql`TRUNCATE ${sql.table(table)} CASCADE`.execute(db)).rejects.toThrow(/signed checkpoints are append-only: TRUNCATE on checkpoint/);
+    }
+    expect((await latestCheckpoint(db))?.size).toBe(23);
   });
 
   it('refuses to sign, saying why, when a subtree hash written since the last checkpoint was altered', async () => {

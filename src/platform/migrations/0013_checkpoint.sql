@@ -44,3 +44,7 @@ CREATE TRIGGER checkpoint_append_only BEFORE UPDATE OR DELETE ON checkpoint
   FOR EACH ROW EXECUTE FUNCTION checkpoint_refuse_change();
 CREATE TRIGGER checkpoint_cosignature_append_only BEFORE UPDATE OR DELETE ON checkpoint_cosignature
   FOR EACH ROW EXECUTE FUNCTION checkpoint_refuse_change();
+CREATE TRIGGER checkpoint_no_truncate BEFORE TRUNCATE ON checkpoint
+  FOR EACH STATEMENT EXECUTE FUNCTION checkpoint_refuse_change();
+CREATE TRIGGER checkpoint_cosignature_no_truncate BEFORE TRUNCATE ON checkpoint_cosignature
+  FOR EACH STATEMENT EXECUTE FUNCTION checkpoint_refuse_change();
