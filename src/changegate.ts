@@ -288,13 +288,13 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     const activePublisher = new CheckpointPublisher({
       db,
       clock,
-      // Until the incremental Merkle tree lands: the root recomputed from every stored leaf hash.
+      // The root from the stored subtree hashes, rechecked against the leaves since the last checkpoint before it is signed.
       treeHead: new StoredTreeHead(db),
       signingKey: logSigningKey,
       intervalSeconds: config.checkpointIntervalSeconds,
       sinks: [
         ...(config.checkpointDir ? [new DirectorySink(config.checkpointDir)] : []),
-        ...config.witnesses.map((witness) => new WitnessSink(witness, logSigningKey.key)),
+        ...config.witnesses.map((witness) => new WitnessSink(witness, { name: logSigningKey.origin })),
       ],
       logger: options.logger,
     });

@@ -4,6 +4,8 @@ import { runCliInProcess, signedInOperator, startCliServer, type CliOperator, ty
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { ADMIN_PASSWORD, signIn } from '../../test/harness.ts';
 import { verifyConsistency, verifyInclusion } from '../eventlog/index.ts';
+import { consistencyRanges, hashLeaf, inclusionRanges, rangeHash, rootOf, subtreesOfLeaves } from '../eventlog/merkle.ts';
+import { consistencyAnswerProblems, inclusionAnswerProblems } from './log-proof.command.ts';
 
 const b64 = (value: string) => Buffer.from(value, 'base64');
 
@@ -21,6 +23,32 @@ describe('changegate log proof on the command line', () => {
     const result = await runCliInProcess(['log', 'proof', 'inclusion', '--seq', '1', '--root', 'abc'], { env: {} });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('expected a SHA-256 root hash in base64');
+  });
+});
+
+describe('a server that answers for another entry or size than asked', () => {
+  const leaves = Array.from({ length: 11 }, (_, k) => hashLeaf(Buffer.from(`entry ${k + 1}`)));
+  const hashes = subtreesOfLeaves(leaves);
+
+  it('is refused even when the proof it sends verifies', () => {
+    // Asked for entry 3 in the tree of 11; sent a genuine proof for entry 5 (the leaf the lying server chose) in the tree of 9.
+    const proof = inclusionRanges(4, 9).map((range) => rangeHash(range, hashes));
+    expect(verifyInclusion(4, 9, leaves[4] as Buffer, proof, rootOf(leaves.slice(0, 9)))).toBe(true);
+    expect(inclusionAnswerProblems({ seq: 3, size: 11 }, { seq: 3, leafIndex: 4, treeSize: 9 })).toEqual([
+      'the server answered for entry 3 at leaf index 4, not entry 3 at leaf index 2',
+      'the server answered for a tree of 9 entries, not the 11 asked',
+    ]);
+    expect(inclusionAnswerProblems({ seq: 3 }, { seq: 5, leafIndex: 4, treeSize: 11 })).toHaveLength(1);
+    // Asked 4 → 11, sent a genuine proof 6 → 11.
+    expect(verifyConsistency(6, 11, consistencyRanges(6, 11).map((range) => rangeHash(range, hashes)), rootOf(leaves.slice(0, 6)), rootOf(leaves))).toBe(true);
+    expect(consistencyAnswerProblems({ from: 4, to: 11 }, { from: 6, to: 11 })).toEqual(['the server answered from a tree of 6 entries, not the 4 asked']);
+    expect(consistencyAnswerProblems({ from: 4, to: 11 }, { from: 4, to: 10 })).toEqual(['the server answered to a tree of 10 entries, not the 11 asked']);
+  });
+
+  it('is not refused when it answers what was asked', () => {
+    expect(inclusionAnswerProblems({ seq: 3, size: 11 }, { seq: 3, leafIndex: 2, treeSize: 11 })).toEqual([]);
+    expect(inclusionAnswerProblems({ seq: 3 }, { seq: 3, leafIndex: 2, treeSize: 40 })).toEqual([]);
+    expect(consistencyAnswerProblems({ from: 4 }, { from: 4, to: 40 })).toEqual([]);
   });
 });
 

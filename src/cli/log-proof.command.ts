@@ -17,6 +17,25 @@ function rootHash(raw: string): Buffer {
 const fromBase64 = (value: string): Buffer => Buffer.from(value, 'base64');
 
 /**
+ * What is wrong with where a served inclusion proof says it is from: a proof for another position
+ * or another tree size may verify, and prove nothing about the entry and size asked for.
+ */
+export function inclusionAnswerProblems(asked: { readonly seq: number; readonly size?: number }, served: Pick<InclusionProofView, 'seq' | 'leafIndex' | 'treeSize'>): string[] {
+  const problems: string[] = [];
+  if (served.seq !== asked.seq || served.leafIndex !== asked.seq - 1) problems.push(`the server answered for entry ${served.seq} at leaf index ${served.leafIndex}, not entry ${asked.seq} at leaf index ${asked.seq - 1}`);
+  if (asked.size !== undefined && served.treeSize !== asked.size) problems.push(`the server answered for a tree of ${served.treeSize} entries, not the ${asked.size} asked`);
+  return problems;
+}
+
+/** What is wrong with the sizes a served consistency proof says it links. */
+export function consistencyAnswerProblems(asked: { readonly from: number; readonly to?: number }, served: Pick<ConsistencyProofView, 'from' | 'to'>): string[] {
+  const problems: string[] = [];
+  if (served.from !== asked.from) problems.push(`the server answered from a tree of ${served.from} entries, not the ${asked.from} asked`);
+  if (asked.to !== undefined && served.to !== asked.to) problems.push(`the server answered to a tree of ${served.to} entries, not the ${asked.to} asked`);
+  return problems;
+}
+
+/**
  * `changegate log proof inclusion|consistency`: fetches a Merkle proof from the server and checks
  * it here, with the RFC 9162 algorithms, so a server that lies is caught by the one who asked. Given
  * a root from a checkpoint kept elsewhere (`--root`, `--from-root`), the proof is checked against
@@ -38,7 +57,7 @@ export function registerLogProofCommands(log: Command): void {
         const served = await api.get<InclusionProofView>('/log/proof/inclusion', { seq: options.seq, size: options.size });
         const [entry] = await api.get<EventView[]>('/events', { after: options.seq - 1, limit: 1 });
         const root = options.root ?? fromBase64(served.rootHash);
-        const problems: string[] = [];
+        const problems = inclusionAnswerProblems({ seq: options.seq, size: options.size }, served);
         const ownLeaf = entry?.seq === options.seq ? leafHash({ ...entry, time: new Date(entry.time) }) : undefined;
         if (ownLeaf === undefined) problems.push(`the server did not send entry ${options.seq}`);
         else if (Buffer.from(ownLeaf, 'hex').toString('base64') !== served.leafHash) problems.push(`entry ${options.seq} as sent does not hash to the leaf the proof is for`);
@@ -75,7 +94,7 @@ export function registerLogProofCommands(log: Command): void {
         const served = await api.get<ConsistencyProofView>('/log/proof/consistency', { from: options.from, to: options.to });
         const fromRoot = options.fromRoot ?? fromBase64(served.fromRoot);
         const toRoot = options.toRoot ?? fromBase64(served.toRoot);
-        const problems: string[] = [];
+        const problems = consistencyAnswerProblems({ from: options.from, to: options.to }, served);
         if (options.fromRoot && !options.fromRoot.equals(fromBase64(served.fromRoot))) problems.push(`the server's root for size ${served.from} is not the one you gave: the first ${served.from} entries are not what they were`);
         if (options.toRoot && !options.toRoot.equals(fromBase64(served.toRoot))) problems.push(`the server's root for size ${served.to} is not the one you gave`);
         if (!verifyConsistency(served.from, served.to, served.proof.map(fromBase64), fromRoot, toRoot)) problems.push('the proof does not link the two roots');

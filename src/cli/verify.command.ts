@@ -44,22 +44,15 @@ function verifyChain(options: VerifyOptions, command: Command): Promise<void> {
   return withLocalChangegate(globalOptionsOf(command), async (core, operator) => {
     const report = await verifyEventLog(core.database.db, progress(options));
     endProgress(options);
-    await core.database.db.transaction().execute((trx) =>
-      appendEvent(trx, {
-        actor: operator,
-        action: 'eventlog.verify',
-        subject: 'eventlog',
-        data: { ok: report.ok, verified: report.verified, headSeq: report.headSeq, ...(report.failure && { failedAt: report.failure.seq }) },
-        time: systemClock.now(),
-      }),
-    );
+    const logged = await logRun(core, operator, { ok: report.ok, verified: report.verified, headSeq: report.headSeq, ...(report.failure && { failedAt: report.failure.seq }) });
     if (options.json) printJson(report);
     else if (report.ok) printLines(`Event log verified: ${report.verified} entries; head ${report.headSeq} ${report.headChainHash}`);
     else {
       const seq = report.failure?.seq ?? report.headSeq + 1;
       printLines(`Event log verification FAILED at entry ${seq}: ${report.failure?.message ?? 'it does not match'}`);
     }
-    if (!report.ok) throw new CommandFailed();
+    logged.complain();
+    if (!report.ok || !logged.ok) throw new CommandFailed();
   });
 }
 
@@ -77,27 +70,33 @@ async function verifyCheckpoint(file: string, options: VerifyOptions, command: C
     throw error;
   }
   await withLocalChangegate(globalOptionsOf(command), async (core, operator) => {
-    const report = await verifyAgainstCheckpoint(core.database.db, { note, key: key ?? core.logSigningKey.key, keySource: key ? 'given' : 'log' }, progress(options));
+    const report = await verifyAgainstCheckpoint(core.database.db, { note, key: key ?? core.logSigningKey.key, keySource: key ? 'given' : 'log', logOrigin: core.logSigningKey.origin }, progress(options));
     endProgress(options);
-    await core.database.db.transaction().execute((trx) =>
-      appendEvent(trx, {
-        actor: operator,
-        action: 'eventlog.verify',
-        subject: 'eventlog',
-        data: {
-          ok: report.ok,
-          verified: report.verified,
-          checkpointSize: report.checkpoint?.size ?? null,
-          keyId: report.key.keyId,
-          ...(report.failure && { kind: report.failure.kind, failedAt: report.failure.seq ?? null }),
-        },
-        time: systemClock.now(),
-      }),
-    );
+    const logged = await logRun(core, operator, {
+      ok: report.ok,
+      verified: report.verified,
+      checkpointSize: report.checkpoint?.size ?? null,
+      keyId: report.key.keyId,
+      ...(report.failure && { kind: report.failure.kind, failedAt: report.failure.seq ?? null }),
+    });
     if (options.json) printJson(report);
     else printLines(...describeCheckpointReport(report));
-    if (!report.ok) throw new CommandFailed();
+    logged.complain();
+    if (!report.ok || !logged.ok) throw new CommandFailed();
   });
+}
+
+/**
+ * Logs the run in the event log. A log that refuses the entry (one whose end was deleted, say) must
+ * not hide the report: the report is printed first, then why the run could not be logged (exit 1).
+ */
+async function logRun(core: Parameters<Parameters<typeof withLocalChangegate>[1]>[0], operator: string, data: Record<string, unknown>): Promise<{ ok: boolean; complain(): void }> {
+  try {
+    await core.database.db.transaction().execute((trx) => appendEvent(trx, { actor: operator, action: 'eventlog.verify', subject: 'eventlog', data, time: systemClock.now() }));
+    return { ok: true, complain: () => undefined };
+  } catch (error) {
+    return { ok: false, complain: () => cliIo().stderr.write(`error: this run could not be logged in the event log: ${(error as Error).message}\n`) };
+  }
 }
 
 /** --key is the key itself or a file that holds it. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -184,6 +184,26 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('keeps writing checkpoint files where `latest` cannot be replaced, saying so once', async () => {
+    const dir = tempDir();
+    // What a write-once mount does to a rename over an existing file, here a directory in the way.
+    mkdirSync(path.join(dir, 'latest'));
+    const { logger, text } = capturedLogger();
+    const clock = new ManualClock();
+    const signer = publisher({ clock, sinks: [new DirectorySink(dir)], logger });
+    await append();
+    const first = (await signer.signNow())!;
+    expect(readFileSync(path.join(dir, `checkpoint-${first.size}.txt`), 'utf8')).toBe(first.note);
+    expect(text()).toContain(`directory ${dir} refused to replace latest`);
+    expect(text()).not.toContain('trying again on the next pass');
+    await append();
+    clock.advance(INTERVAL_SECONDS * 1000);
+    const second = (await signer.tick())!;
+    expect(readFileSync(path.join(dir, `checkpoint-${second.size}.txt`), 'utf8')).toBe(second.note);
+    expect(text().split('refused to replace latest')).toHaveLength(2);
+    expect(readdirSync(dir).sort()).toEqual([`checkpoint-${first.size}.txt`, `checkpoint-${second.size}.txt`, 'latest'].sort());
+  });
+
   it('logs a directory it cannot write, never throws, and writes the checkpoint on the next pass', async () => {
     const parent = tempDir();
     const dir = path.join(parent, 'mount');
@@ -207,7 +227,7 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     // A witness answers its signature line over the same checkpoint text (as c2sp.org/tlog-witness does).
     const witness = await startWitness((note) => ({ status: 200, body: signatureLine(parseNote(note).text, witnessKey) }));
     try {
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w1', url: witness.url }, key)] });
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w1', url: witness.url }, verifierOf(key))] });
       await append();
       const signed = (await signer.signNow())!;
       expect(witness.received).toEqual([{ contentType: 'text/plain; charset=utf-8', body: signed.note }]);
@@ -226,12 +246,56 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     const witnessKey = generateSigningKey('witness.example/w2');
     const witness = await startWitness((note) => ({ status: 200, body: note + signatureLine(parseNote(note).text, witnessKey) }));
     try {
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w2', url: witness.url }, key)] });
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w2', url: witness.url }, verifierOf(key))] });
       await append();
       const signed = (await signer.signNow())!;
       expect((await cosignaturesOf(database.db, signed.size)).map((cosignature) => cosignature.keyName)).toEqual(['witness.example/w2']);
     } finally {
       await witness.close();
+    }
+  });
+
+  it('keeps one line of a witness that answers 150, so the served note stays one every verifier reads', async () => {
+    const witnessKey = generateSigningKey('witness.example/w5');
+    // The log's name first (a forged log signature), then the witness's own line, then 148 lines under other names.
+    const crowd = (text: string) =>
+      [signatureLine(text, generateSigningKey(ORIGIN)), signatureLine(text, witnessKey), ...Array.from({ length: 148 }, (_, k) => signatureLine(text, generateSigningKey(`crowd.example/${k}`)))].join('');
+    const witness = await startWitness((note) => ({ status: 200, body: crowd(parseNote(note).text) }));
+    try {
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w5', url: witness.url }, verifierOf(key))] });
+      await append();
+      const signed = (await signer.signNow())!;
+      const stored = await cosignaturesOf(database.db, signed.size);
+      expect(stored.map((cosignature) => [cosignature.witness, cosignature.keyName])).toEqual([['w5', 'witness.example/w5']]);
+      // What an auditor does with `changegate log checkpoint > cp.txt`: the note parses, and verifies with either key.
+      const served = presentCheckpoint(signed, stored).note;
+      expect(parseNote(served).signatures.map((signature) => signature.name)).toEqual([ORIGIN, 'witness.example/w5']);
+      expect(verifyNote(served, verifierOf(key)).text).toBe(parseNote(signed.note).text);
+      expect(verifyNote(served, verifierOf(witnessKey)).verified.name).toBe('witness.example/w5');
+    } finally {
+      await witness.close();
+    }
+  });
+
+  it("refuses a witness's line under a key name another witness answers under, saying so", async () => {
+    const honestKey = generateSigningKey('witness.example/w6');
+    const honest = await startWitness((note) => ({ status: 200, body: signatureLine(parseNote(note).text, honestKey) }));
+    // Another witness answers under w6's key name, with a signature that cannot verify.
+    const squatter = await startWitness((note) => ({ status: 200, body: signatureLine(parseNote(note).text, generateSigningKey('witness.example/w6')) }));
+    try {
+      const { logger, text } = capturedLogger();
+      await append();
+      await publisher({ sinks: [new WitnessSink({ name: 'w6', url: honest.url }, verifierOf(key))] }).signNow();
+      await append();
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w6', url: honest.url }, verifierOf(key)), new WitnessSink({ name: 'w7', url: squatter.url }, verifierOf(key))], logger });
+      const signed = (await signer.signNow())!;
+      const stored = await cosignaturesOf(database.db, signed.size);
+      expect(stored.map((cosignature) => cosignature.witness)).toEqual(['w6']);
+      expect(text()).toContain('witness w7 answered a signature under the key name witness.example/w6, which witness w6 answers under: it is not kept');
+      expect(verifyNote(presentCheckpoint(signed, stored).note, verifierOf(honestKey)).verified.name).toBe('witness.example/w6');
+    } finally {
+      await honest.close();
+      await squatter.close();
     }
   });
 
@@ -241,7 +305,7 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     try {
       const { logger, text } = capturedLogger();
       const clock = new ManualClock();
-      const signer = publisher({ clock, sinks: [new WitnessSink({ name: 'w3', url: witness.url }, key)], logger });
+      const signer = publisher({ clock, sinks: [new WitnessSink({ name: 'w3', url: witness.url }, verifierOf(key))], logger });
       await append();
       const signed = (await signer.signNow())!;
       expect(text()).toContain('witness w3 answered HTTP 500');
@@ -259,11 +323,34 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     }
   });
 
+  it('serves at most 15 witness lines, one per witness and key name, none under the log\'s name', async () => {
+    await append();
+    const signed = (await publisher().signNow())!;
+    const text = parseNote(signed.note).text;
+    const row = (witness: string, signer: SigningKey) => ({ size: signed.size, witness, keyName: signer.name, keyId: formatKeyId(signer.keyId), line: signatureLine(text, signer), receivedAt: new Date() });
+    // What rows planted in the table could hold: the log's name, a second line of a witness, a name twice, 40 witnesses.
+    const first = generateSigningKey('witness.example/a');
+    const planted = [
+      row('x', generateSigningKey(ORIGIN)),
+      row('a', first),
+      row('a', generateSigningKey('witness.example/a2')),
+      row('b', generateSigningKey('witness.example/a')),
+      { ...row('c', generateSigningKey('witness.example/c')), line: `${signatureLine(text, generateSigningKey('witness.example/c'))}${signatureLine(text, generateSigningKey('witness.example/c'))}` },
+      ...Array.from({ length: 40 }, (_, k) => row(`w${k}`, generateSigningKey(`many.example/${k}`))),
+    ];
+    const served = presentCheckpoint(signed, planted);
+    const names = parseNote(served.note).signatures.map((signature) => signature.name);
+    expect(names).toEqual([ORIGIN, 'witness.example/a', ...Array.from({ length: 14 }, (_, k) => `many.example/${k}`)]);
+    expect(served.cosignatures).toHaveLength(15);
+    expect(verifyNote(served.note, verifierOf(key)).text).toBe(text);
+    expect(verifyNote(served.note, verifierOf(first)).verified.name).toBe('witness.example/a');
+  });
+
   it('ignores a witness answer that holds no signature lines, saying so without quoting it', async () => {
     const witness = await startWitness(() => ({ status: 200, body: '<html>welcome-page-9</html>' }));
     try {
       const { logger, text } = capturedLogger();
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w4', url: witness.url }, key)], logger });
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w4', url: witness.url }, verifierOf(key))], logger });
       await append();
       const signed = (await signer.signNow())!;
       expect(await cosignaturesOf(database.db, signed.size)).toEqual([]);

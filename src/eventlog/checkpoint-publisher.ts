@@ -2,12 +2,14 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import type { Logger } from '../platform/logger.ts';
-import { formatCheckpoint } from './checkpoint.ts';
+import { CheckpointFormatError, formatCheckpoint, parseCheckpoint } from './checkpoint.ts';
 import type { CheckpointSink } from './checkpoint-sinks.ts';
-import { insertCheckpoint, insertCosignatures, latestCheckpoint, type StoredCheckpoint } from './checkpoint.store.ts';
+import { insertCheckpoint, insertCosignature, latestCheckpoint, type StoredCheckpoint } from './checkpoint.store.ts';
 import type { LogSigningKey } from './log-signing-key.ts';
-import { signNote } from './signed-note.ts';
-import type { TreeHeadSource } from './tree-head.ts';
+import { TreeAlteredError } from './event-tree.ts';
+import { EMPTY_ROOT } from './merkle.ts';
+import { NoteError, signNote, verifierOf, verifyNote } from './signed-note.ts';
+import type { TreeHead, TreeHeadSource } from './tree-head.ts';
 
 export interface CheckpointPublisherConfig {
   readonly db: Kysely<Database>;
@@ -42,6 +44,8 @@ export class CheckpointPublisher {
   private lastPassAt: number | undefined;
   /** The largest checkpoint size each sink has taken. */
   private readonly published = new Map<CheckpointSink, number>();
+  /** The last head this publisher signed: what a new root is recomputed from when the latest checkpoint is not its log's. */
+  private signedHead: TreeHead | undefined;
   /** Said once, not on every pass: the log is shorter than its checkpoint, or another key signs. */
   private readonly warned = new Set<string>();
 
@@ -104,8 +108,15 @@ export class CheckpointPublisher {
 
   private async signIfGrown(): Promise<{ signed?: StoredCheckpoint; latest?: StoredCheckpoint }> {
     const { db, clock, signingKey } = this.config;
-    const head = await this.config.treeHead.head();
     const latest = await latestCheckpoint(db);
+    let head: TreeHead;
+    try {
+      head = await this.config.treeHead.head(this.trustedHead(latest));
+    } catch (error) {
+      if (!(error instanceof TreeAlteredError)) throw error;
+      this.warnOnce(`altered:${error.message}`, `the event log's tree is not what its entries give: ${error.message}; no checkpoint is signed until this is resolved (run \`changegate verify\`)`);
+      return latest ? { latest } : {};
+    }
     if (latest && latest.keyId !== signingKey.keyId) this.warnOnce(`key:${latest.keyId}`, `the latest checkpoint was signed with key ${latest.keyId}, this instance signs with ${signingKey.keyId}: instances sharing a database must share the log signing key (CHANGEGATE_LOG_SIGNING_KEY)`);
     if (latest && head.size < latest.size) {
       // Never sign a checkpoint inconsistent with one signed before: entries were deleted, or the database restored.
@@ -126,8 +137,26 @@ export class CheckpointPublisher {
       createdAt: clock.now(),
     };
     const inserted = await insertCheckpoint(db, checkpoint);
+    this.signedHead = head;
     // Another instance signed this size first: theirs is the one kept.
     return inserted ? { signed: checkpoint, latest: checkpoint } : { latest: await latestCheckpoint(db) };
+  }
+
+  /**
+   * The head a new root is recomputed from: the latest checkpoint if its signature verifies with
+   * this log's key (a row inserted by hand cannot be signed), else the last this publisher signed,
+   * else the empty tree (every leaf is then hashed once).
+   */
+  private trustedHead(latest: StoredCheckpoint | undefined): TreeHead {
+    if (latest) {
+      try {
+        const checkpoint = parseCheckpoint(verifyNote(latest.note, verifierOf(this.config.signingKey.key)).text);
+        if (checkpoint.origin === this.config.signingKey.origin && checkpoint.size === latest.size) return { size: checkpoint.size, root: checkpoint.rootHash };
+      } catch (error) {
+        if (!(error instanceof NoteError || error instanceof CheckpointFormatError)) throw error;
+      }
+    }
+    return this.signedHead ?? { size: 0, root: EMPTY_ROOT };
   }
 
   private async publish(checkpoint: StoredCheckpoint): Promise<void> {
@@ -136,13 +165,13 @@ export class CheckpointPublisher {
         if ((this.published.get(sink) ?? -1) >= checkpoint.size) return;
         try {
           const outcome = await sink.publish(checkpoint);
-          if (sink.witness !== undefined && outcome.cosignatures.length > 0) {
-            const receivedAt = this.config.clock.now();
-            const witness = sink.witness;
-            await insertCosignatures(
-              this.config.db,
-              outcome.cosignatures.map((cosignature) => ({ size: checkpoint.size, witness, ...cosignature, receivedAt })),
-            );
+          // A witness's one line (the sink keeps no more), unless its key name is another witness's.
+          const [cosignature] = outcome.cosignatures;
+          if (sink.witness !== undefined && cosignature) {
+            const kept = await insertCosignature(this.config.db, { size: checkpoint.size, witness: sink.witness, ...cosignature, receivedAt: this.config.clock.now() });
+            if (kept.claimedBy !== undefined) {
+              this.warnOnce(`claimed:${sink.witness}:${cosignature.keyName}`, `${sink.name} answered a signature under the key name ${cosignature.keyName}, which witness ${kept.claimedBy} answers under: it is not kept (check which witness holds that key)`);
+            }
           }
           if (outcome.warning) this.config.logger?.warn({ sink: sink.name, size: checkpoint.size }, outcome.warning);
           this.published.set(sink, checkpoint.size);

@@ -35,10 +35,13 @@ export interface CheckpointSink {
 /**
  * Writes each checkpoint to `checkpoint-<size>.txt` in a directory, created and never overwritten,
  * and points `latest` at the newest (written aside, then renamed, so a reader never sees half a
- * file). Meant for another disk or a write-once mount.
+ * file). Meant for another disk or a write-once mount; where `latest` cannot be replaced, it is
+ * skipped (said once) and the checkpoint files alone are kept.
  */
 export class DirectorySink implements CheckpointSink {
   readonly name: string;
+  /** Set once replacing `latest` failed: it is skipped from then on. */
+  private latestRefused = false;
 
   constructor(private readonly dir: string) {
     this.name = `directory ${dir}`;
@@ -56,7 +59,15 @@ export class DirectorySink implements CheckpointSink {
         throw new Error(`${file} already holds a different checkpoint of size ${checkpoint.size}; it is kept as it is: compare the two (another signing key, or a rewritten log)`);
       }
     }
-    await this.pointLatestAt(checkpoint);
+    if (this.latestRefused) return { cosignatures: [] };
+    try {
+      await this.pointLatestAt(checkpoint);
+    } catch (error) {
+      // A write-once mount takes new files but refuses to replace one: the checkpoint file is what
+      // counts, and it is written. `latest` is not tried again (each try could leave a file behind).
+      this.latestRefused = true;
+      return { cosignatures: [], warning: `${this.name} refused to replace latest (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): checkpoint-${checkpoint.size}.txt and the next ones are written, latest is no longer updated` };
+    }
     return { cosignatures: [] };
   }
 
@@ -83,8 +94,9 @@ const WITNESS_MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
  * POSTs each checkpoint (the signed note, text/plain) to a witness, webhook-style. A witness may
- * answer 200 with its signature lines over the same checkpoint text (alone, as c2sp.org/tlog-witness
- * answers, or in the whole note): they are kept. Errors name the status or the kind of network
+ * answer 200 with its signature line over the same checkpoint text (alone, as c2sp.org/tlog-witness
+ * answers, or in the whole note): the first line not under the log's key name is kept, one per
+ * witness; any other line it answers is ignored. Errors name the status or the kind of network
  * failure, never what the witness answered.
  */
 export class WitnessSink implements CheckpointSink {
@@ -93,8 +105,8 @@ export class WitnessSink implements CheckpointSink {
 
   constructor(
     private readonly target: PromoteTargetSetting,
-    /** The log's own key, whose signature line a whole-note answer repeats. */
-    private readonly own: { readonly name: string; readonly keyId: number },
+    /** The log's own key name, whose signature line a whole-note answer repeats: never kept as a witness's. Never the signing key itself (`seed?: never`). */
+    private readonly own: { readonly name: string; readonly seed?: never },
     private readonly limits: { readonly timeoutMs: number; readonly maxAnswerBytes: number } = { timeoutMs: WITNESS_TIMEOUT_MS, maxAnswerBytes: WITNESS_MAX_ANSWER_BYTES },
   ) {
     this.name = `witness ${target.name}`;
@@ -127,16 +139,20 @@ export class WitnessSink implements CheckpointSink {
 
   private cosignaturesIn(body: Buffer, checkpoint: StoredCheckpoint): Cosignature[] {
     const text = body.toString('utf8');
-    let lines: readonly NoteSignature[];
-    if (text.includes('\n\n')) {
-      const note = parseNote(body);
-      if (note.text !== parseNote(checkpoint.note).text) throw new NoteError('malformed', 'it signed another text than the checkpoint');
-      lines = note.signatures;
-    } else {
-      lines = parseSignatureLines(text);
+    let block = text;
+    const split = text.lastIndexOf('\n\n');
+    if (split >= 0) {
+      if (text.slice(0, split + 1) !== parseNote(checkpoint.note).text) throw new NoteError('malformed', 'it signed another text than the checkpoint');
+      block = text.slice(split + 2);
     }
-    return lines
-      .filter((line) => !(line.name === this.own.name && line.keyId === this.own.keyId))
-      .map((line) => ({ keyName: line.name, keyId: formatKeyId(line.keyId), line: line.line }));
+    if (block === '' || !block.endsWith('\n')) throw new NoteError('malformed', 'signature lines each end with a newline');
+    // One line per witness: its own, the first not under the log's key name (a whole-note answer
+    // repeats the log's line). Lines after it are not even read, so no answer can crowd the served
+    // note past what a verifier reads, nor add lines under other names.
+    for (const raw of block.slice(0, -1).split('\n')) {
+      const [line] = parseSignatureLines(`${raw}\n`) as [NoteSignature];
+      if (line.name !== this.own.name) return [{ keyName: line.name, keyId: formatKeyId(line.keyId), line: line.line }];
+    }
+    return [];
   }
 }

@@ -70,7 +70,7 @@ describe.each(DATABASE_KINDS)('verifying the event log against a checkpoint on %
         await sql`ALTER TABLE event_tree_node DISABLE TRIGGER USER`.execute(trx);
         await tamper(trx);
         result = {
-          report: await verifyAgainstCheckpoint(trx, { note: options.note ?? saved, key: options.key ?? key, keySource: 'given' }),
+          report: await verifyAgainstCheckpoint(trx, { note: options.note ?? saved, key: options.key ?? key, keySource: 'given', logOrigin: ORIGIN }),
           chainOnly: await verifyEventLog(trx),
         };
         throw new Rollback();
@@ -106,7 +106,7 @@ describe.each(DATABASE_KINDS)('verifying the event log against a checkpoint on %
   }
 
   it('verifies the untouched log, naming what it checked', async () => {
-    const report = await verifyAgainstCheckpoint(database.db, { note: saved, key, keySource: 'given' });
+    const report = await verifyAgainstCheckpoint(database.db, { note: saved, key, keySource: 'given', logOrigin: ORIGIN });
     const checkpoint = parseCheckpoint(parseNote(saved).text);
     expect(report).toMatchObject({
       ok: true,
@@ -216,7 +216,18 @@ describe.each(DATABASE_KINDS)('verifying the event log against a checkpoint on %
     expect(elsewhere.report.failure?.kind).toBe('unknown_key');
   });
 
+  it('refuses a checkpoint of another log, verified with that log\'s key, as of the wrong origin rather than a rewrite', async () => {
+    const elsewhere = generateSigningKey('elsewhere.example');
+    // A genuine checkpoint of another log, of the same size as this one.
+    const note = signNote(formatCheckpoint({ origin: 'elsewhere.example', size: ENTRIES, rootHash: Buffer.alloc(32, 7), extensions: [] }), elsewhere);
+    const report = await verifyAgainstCheckpoint(database.db, { note, key: verifierOf(elsewhere), keySource: 'given', logOrigin: ORIGIN });
+    expect(report).toMatchObject({ ok: false, verified: 0, failure: { kind: 'wrong_origin' } });
+    expect(report.failure?.message).toContain(`it is of the log "elsewhere.example", but the log stored here is "${ORIGIN}"`);
+    // This log's own checkpoint with the auditor's key still verifies.
+    expect((await verifyAgainstCheckpoint(database.db, { note: saved, key, keySource: 'given', logOrigin: ORIGIN })).ok).toBe(true);
+  });
+
   it('still verifies once every tampering above was rolled back', async () => {
-    expect((await verifyAgainstCheckpoint(database.db, { note: saved, key, keySource: 'log' })).ok).toBe(true);
+    expect((await verifyAgainstCheckpoint(database.db, { note: saved, key, keySource: 'log', logOrigin: ORIGIN })).ok).toBe(true);
   });
 });

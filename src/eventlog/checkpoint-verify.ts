@@ -65,6 +65,8 @@ export interface CheckpointVerifyInput {
   readonly note: string;
   readonly key: VerifierKey;
   readonly keySource: 'given' | 'log';
+  /** The origin of the log stored here: a checkpoint of another log is refused as `wrong_origin`, not reported as a rewrite. */
+  readonly logOrigin: string;
 }
 
 /** Rows read per page: large enough that round trips do not dominate, small enough to stay light. */
@@ -128,7 +130,8 @@ class CompactRange {
  * Verifies the stored event log against a checkpoint kept elsewhere, in this order, stopping at the
  * first step that fails and naming it:
  *
- * 1. the note's signature, by the key given (an auditor's, obtained independently) or this log's own;
+ * 1. the note's signature, by the key given (an auditor's, obtained independently) or this log's own,
+ *    and its origin: the key's name and the stored log's origin (`wrong_origin`, not a false `rewritten`);
  * 2. the log holds at least the checkpoint's size of entries, else `truncated`;
  * 3. the stored tree's root at that size (from its stored subtree hashes) is the checkpoint's, else
  *    the history `forked`;
@@ -153,6 +156,12 @@ export async function verifyAgainstCheckpoint(db: Executor, input: CheckpointVer
   const opened = openCheckpoint(input.note, input.key);
   if ('kind' in opened) return refused(opened.kind, opened.message);
   const checkpoint = opened;
+  if (checkpoint.origin !== input.logOrigin) {
+    return refused(
+      'wrong_origin',
+      `The checkpoint is refused: it is of the log "${checkpoint.origin}", but the log stored here is "${input.logOrigin}". Verify it against the database of the log it came from; nothing was compared.`,
+    );
+  }
   const described = { origin: checkpoint.origin, size: checkpoint.size, rootHash: base64(checkpoint.rootHash) };
   const base = { key, checkpoint: described };
 

@@ -4,6 +4,7 @@ import type { Database } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { cosignaturesOf, latestCheckpoint, type StoredCheckpoint, type StoredCosignature } from './checkpoint.store.ts';
 import type { LogSigningKey } from './log-signing-key.ts';
+import { NoteError, parseSignatureLines } from './signed-note.ts';
 
 /** The log's public key: public on purpose, so anyone can verify a checkpoint they hold. */
 export interface LogKeyView {
@@ -37,11 +38,29 @@ export interface CheckpointView {
 export const presentLogKey = (key: LogSigningKey): LogKeyView => ({ origin: key.origin, verifierKey: key.verifierKey, keyId: key.keyId, algorithm: 'Ed25519' });
 
 /**
- * A checkpoint as served: its note with the witnesses' signature lines after the log's own. A
- * signed note may carry any number of signatures and verifiers skip those of keys they do not know,
- * so the whole is still a note an auditor verifies with the log's key alone.
+ * Witness lines served with a checkpoint at most: with the log's own line, 16 signatures, what the
+ * spec asks every verifier to read (Go's note.Open reads up to 100).
  */
-export function presentCheckpoint(checkpoint: StoredCheckpoint, cosignatures: readonly StoredCosignature[]): CheckpointView {
+export const MAX_SERVED_COSIGNATURES = 15;
+
+/**
+ * A checkpoint as served: its note, the log's own signature line first, then the witnesses' lines.
+ * A signed note may carry several signatures and verifiers skip those of keys they do not know, so
+ * the whole is still a note an auditor verifies with the log's key alone. What the table holds is
+ * served only as a verifier can read it: one line per witness and per key name, none under the
+ * log's own name, at most MAX_SERVED_COSIGNATURES of them, in the order they came.
+ */
+export function presentCheckpoint(checkpoint: StoredCheckpoint, stored: readonly StoredCosignature[]): CheckpointView {
+  const witnesses = new Set<string>();
+  const keyNames = new Set<string>([checkpoint.origin]);
+  const cosignatures: StoredCosignature[] = [];
+  for (const cosignature of stored) {
+    if (cosignatures.length >= MAX_SERVED_COSIGNATURES) break;
+    if (witnesses.has(cosignature.witness) || keyNames.has(cosignature.keyName) || !isOneSignatureLine(cosignature)) continue;
+    witnesses.add(cosignature.witness);
+    keyNames.add(cosignature.keyName);
+    cosignatures.push(cosignature);
+  }
   return {
     origin: checkpoint.origin,
     size: checkpoint.size,
@@ -57,6 +76,17 @@ export function presentCheckpoint(checkpoint: StoredCheckpoint, cosignatures: re
       receivedAt: cosignature.receivedAt.toISOString(),
     })),
   };
+}
+
+/** A stored line is served only if it is one signature line under the key name stored beside it. */
+function isOneSignatureLine(cosignature: StoredCosignature): boolean {
+  try {
+    const lines = parseSignatureLines(cosignature.line);
+    return lines.length === 1 && lines[0]?.name === cosignature.keyName;
+  } catch (error) {
+    if (error instanceof NoteError) return false;
+    throw error;
+  }
 }
 
 /** The log's public key and its latest signed checkpoint. */

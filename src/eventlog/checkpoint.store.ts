@@ -54,23 +54,35 @@ export async function latestCheckpoint(db: Executor): Promise<StoredCheckpoint |
   );
 }
 
-/** Keeps a witness's signature lines; one already kept is ignored. */
-export async function insertCosignatures(db: Executor, cosignatures: readonly StoredCosignature[]): Promise<void> {
-  if (cosignatures.length === 0) return;
+/**
+ * Keeps a witness's signature line for a checkpoint unless it has one for it already, or another
+ * witness answered under the same key name (for this checkpoint or any before): a key name is the
+ * first witness's to use it. Returns the witness that holds the key name when it is another's.
+ */
+export async function insertCosignature(db: Executor, cosignature: StoredCosignature): Promise<{ claimedBy?: string }> {
+  const claim = await db
+    .selectFrom('checkpoint_cosignature')
+    .select('witness')
+    .where('key_name', '=', cosignature.keyName)
+    .where('witness', '<>', cosignature.witness)
+    .orderBy('received_at')
+    .limit(1)
+    .executeTakeFirst();
+  if (claim) return { claimedBy: claim.witness };
   await db
     .insertInto('checkpoint_cosignature')
-    .values(
-      cosignatures.map((cosignature) => ({
-        tree_size: cosignature.size,
-        witness: cosignature.witness,
-        key_name: cosignature.keyName,
-        key_id: cosignature.keyId,
-        signature_line: cosignature.line,
-        received_at: cosignature.receivedAt,
-      })),
-    )
-    .onConflict((conflict) => conflict.columns(['tree_size', 'witness', 'key_name', 'key_id']).doNothing())
+    .values({
+      tree_size: cosignature.size,
+      witness: cosignature.witness,
+      key_name: cosignature.keyName,
+      key_id: cosignature.keyId,
+      signature_line: cosignature.line,
+      received_at: cosignature.receivedAt,
+    })
+    // One line per witness and checkpoint, one witness per key name: whichever came first stays.
+    .onConflict((conflict) => conflict.doNothing())
     .execute();
+  return {};
 }
 
 /** The witnesses' signature lines of one checkpoint, in the order they came. */

@@ -47,3 +47,15 @@ export async function readLeavesOf(db: Executor, subtree: Subtree): Promise<Buff
   return rows.map((row) => Buffer.from(row.leaf_hash, 'hex'));
 }
 
+
+/** The leaf hashes of up to `limit` entries after seq `after`, in order. */
+export async function readLeafHashesAfter(db: Executor, after: number, limit: number): Promise<Buffer[]> {
+  const rows = await db.selectFrom('event').select(['seq', 'leaf_hash']).where('seq', '>', after).orderBy('seq').limit(limit).execute();
+  // A gap (an entry deleted) ends the answer: the caller sees too few leaves.
+  const leaves: Buffer[] = [];
+  for (const row of rows) {
+    if (Number(row.seq) !== after + leaves.length + 1) break;
+    leaves.push(Buffer.from(row.leaf_hash, 'hex'));
+  }
+  return leaves;
+}

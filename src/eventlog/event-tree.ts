@@ -1,7 +1,8 @@
 import type { Executor } from '../platform/database.ts';
 import * as merkle from './merkle.ts';
 import { subtreeKey, type Subtree } from './merkle.ts';
-import { lastSeq, readLeavesOf, readSubtrees, type StoredSubtree } from './event-tree.store.ts';
+import { lastSeq, readLeafHashesAfter, readLeavesOf, readSubtrees, type StoredSubtree } from './event-tree.store.ts';
+import { nodeKey, readNodesCompletedBy } from './log-audit.store.ts';
 
 /**
  * The event log as an RFC 9162 Merkle tree. Leaf i is the stored `leaf_hash` of entry seq i + 1
@@ -23,6 +24,62 @@ export async function rootAt(db: Executor, size: number): Promise<Buffer> {
   const range = { start: 0, end: size };
   const hashes = await subtreeHashes(db, merkle.subtreesOf(range));
   return merkle.rangeHash(range, hashes);
+}
+
+/** A stored subtree hash is not the one the leaves give: the tree table was written to outside appends. */
+export class TreeAlteredError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TreeAlteredError';
+  }
+}
+
+/** Leaf hashes read per query when recomputing a root. */
+const LEAF_PAGE = 8192;
+
+/**
+ * The root of the first `size` entries, recomputed rather than trusted: from the subtrees of a
+ * trusted earlier head (a signed checkpoint's size and root, which they must fold to) and the leaf
+ * hashes of the entries appended since, pushed one by one. Every stored subtree hash those entries
+ * complete is compared with the one recomputed; a stored hash that disagrees throws a
+ * TreeAlteredError naming its entries. So a row planted in event_tree_node cannot make a signer
+ * sign a root of someone's choosing. Costs ~log2(size) stored hashes plus the entries since the
+ * trusted head (a few per checkpoint interval); without one, every leaf.
+ */
+export async function recomputedRootAt(db: Executor, size: number, trusted?: { readonly size: number; readonly root: Buffer }): Promise<Buffer> {
+  const from = trusted?.size ?? 0;
+  if (from > size) throw new Error(`the trusted head (${from} entries) is past the size asked (${size})`);
+  const base = merkle.subtreesOf({ start: 0, end: from });
+  const hashes = await subtreeHashes(db, base);
+  const stack = base.map(hashes);
+  if (trusted && !merkle.rangeHash({ start: 0, end: from }, hashes).equals(trusted.root)) {
+    throw new TreeAlteredError(`the stored subtree hashes of the first ${from} entries do not give the root their signed checkpoint states: event_tree_node was altered`);
+  }
+  let count = from;
+  while (count < size) {
+    const last = Math.min(count + LEAF_PAGE, size);
+    const [leaves, stored] = await Promise.all([readLeafHashesAfter(db, count, last - count), readNodesCompletedBy(db, count + 1, last)]);
+    if (leaves.length !== last - count) throw new Error(`The event log lacks entries among ${count + 1}–${last}: run \`changegate verify\`.`);
+    for (const leaf of leaves) {
+      let hash = leaf;
+      let level = 0;
+      count += 1;
+      while (count % merkle.subtreeWidth(level + 1) === 0) {
+        hash = merkle.hashChildren(stack.pop() as Buffer, hash);
+        level += 1;
+        const index = count / merkle.subtreeWidth(level) - 1;
+        const kept = stored.get(nodeKey(level, index));
+        if (kept !== undefined && kept !== hash.toString('hex')) {
+          throw new TreeAlteredError(`the stored hash of the subtree over entries ${index * merkle.subtreeWidth(level) + 1}–${count} is not the one their leaf hashes give: event_tree_node was altered`);
+        }
+      }
+      stack.push(hash);
+    }
+  }
+  let root = stack.pop();
+  if (root === undefined) return merkle.EMPTY_ROOT;
+  for (let k = stack.length - 1; k >= 0; k -= 1) root = merkle.hashChildren(stack[k] as Buffer, root);
+  return root;
 }
 
 export interface InclusionProof {

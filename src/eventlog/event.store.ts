@@ -25,10 +25,25 @@ export async function lastEntry(db: Executor): Promise<{ seq: number; leafHash: 
   return row && { seq: row.seq, leafHash: row.leaf_hash, chainHash: row.chain_hash };
 }
 
+/** A subtree hash was stored before the entries that complete it, and it is not theirs: the append is refused. */
+export class TreeNodeConflictError extends Error {
+  constructor(entry: HashedEventEntry, subtrees: readonly StoredSubtree[]) {
+    const ranges = subtrees.map(({ level, index }) => `${index * 2 ** level + 1}–${(index + 1) * 2 ** level}`).join(', ');
+    super(
+      `Entry ${entry.seq} is not appended: the event log's Merkle tree already holds a different hash for a subtree it completes (over entries ${ranges}). ` +
+        'Entries were deleted from the log\'s end (their subtree hashes stay), or a row was written to event_tree_node ahead of its entries, outside Changegate: ' +
+        'find who can write to the database, and run `changegate verify --checkpoint` with a checkpoint kept elsewhere.',
+    );
+    this.name = 'TreeNodeConflictError';
+  }
+}
+
 /**
  * Inserts an entry, and in the same statement the Merkle tree's subtrees it completes (see
- * event-tree.ts): one round trip, whatever the tree adds. A subtree already there (written by
- * `event_tree_build()`) is left as it is: its hash can only be the same.
+ * event-tree.ts): one round trip, whatever the tree adds. A subtree already there with the same
+ * hash (written by `event_tree_build()`) is left as it is; one with another hash was planted, and
+ * is never silently kept: the statement turns into an UPDATE, which the table's append-only
+ * trigger refuses, and the append fails with a TreeNodeConflictError.
  */
 export async function insertEntry(trx: Tx, entry: HashedEventEntry, subtrees: readonly StoredSubtree[] = []): Promise<void> {
   const row = {
@@ -46,11 +61,27 @@ export async function insertEntry(trx: Tx, entry: HashedEventEntry, subtrees: re
     return;
   }
   const nodes = subtrees.map((subtree) => ({ level: subtree.level, idx: subtree.index, hash: subtree.hash.toString('hex') }));
-  await trx
-    .with('tree', (db) => db.insertInto('event_tree_node').values(nodes).onConflict((conflict) => conflict.columns(['level', 'idx']).doNothing()).returning('level'))
-    .insertInto('event')
-    .values(row)
-    .execute();
+  try {
+    await trx
+      .with('tree', (db) =>
+        db
+          .insertInto('event_tree_node')
+          .values(nodes)
+          .onConflict((conflict) =>
+            conflict
+              .columns(['level', 'idx'])
+              .doUpdateSet({ hash: sql<string>`excluded.hash` })
+              .where(sql<boolean>`event_tree_node.hash <> excluded.hash`),
+          )
+          .returning('level'),
+      )
+      .insertInto('event')
+      .values(row)
+      .execute();
+  } catch (error) {
+    if (/event_tree_node/.test((error as Error).message)) throw new TreeNodeConflictError(entry, subtrees);
+    throw error;
+  }
 }
 
 export interface EventQuery {

@@ -61,4 +61,40 @@ describe('the log signing key', () => {
     await expect(loadLogSigningKey(configOf({ CHANGEGATE_DATA_DIR: dir }))).rejects.toThrow(/log-signing\.key does not hold a valid log signing key: .*PRIVATE\+KEY\+/);
     await expect(loadLogSigningKey(configOf({ CHANGEGATE_DATA_DIR: dataDir(), CHANGEGATE_LOG_ORIGIN: 'has space' }))).rejects.toThrow(/without spaces/);
   });
+
+  it('never puts any part of a mis-pasted private key into the startup error', async () => {
+    const windows = (text: string) => Array.from({ length: text.length - 5 }, (_, k) => text.slice(k, k + 6));
+    for (let n = 0; n < 40; n += 1) {
+      const key = generateSigningKey('log.example');
+      const good = encodePrivateKey(key);
+      const secret = good.slice(good.lastIndexOf('+', good.length - 45) + 1);
+      const seed = key.seed.toString('base64');
+      const pastes = [
+        `PRIVATE+KEY+${secret}`,
+        secret,
+        seed,
+        `PRIVATE+KEY+log.example+${secret}`,
+        `PRIVATE+KEY+${seed}`,
+        good.replace(secret, seed),
+        good.replace(/\+[0-9a-f]{8}\+/, '+00000000+'),
+        `PRIVATE+KEY+log.example+${key.seed.toString('hex').slice(0, 8)}+${secret}`,
+      ];
+      for (const paste of pastes) {
+        // In the environment (as loadConfig passes on a key of the right shape), and in the key file (which nothing checks before).
+        const dir = dataDir();
+        writeFileSync(path.join(dir, 'log-signing.key'), `${paste}\n`);
+        const fromEnv = { ...configOf({ CHANGEGATE_DATA_DIR: dataDir() }), logSigningKey: paste };
+        for (const config of [fromEnv, configOf({ CHANGEGATE_DATA_DIR: dir })]) {
+          const error = await loadLogSigningKey(config).then(
+            () => undefined,
+            (refused: Error) => refused,
+          );
+          expect(error?.message).toMatch(/^(CHANGEGATE_LOG_SIGNING_KEY|.*log-signing\.key) does not hold a valid log signing key: /);
+          const message = error?.message ?? '';
+          const leaked = [...windows(secret), ...windows(seed), ...windows(key.seed.toString('hex'))].filter((window) => message.includes(window));
+          expect(leaked, `${paste} → ${message}`).toEqual([]);
+        }
+      }
+    }
+  });
 });

@@ -30,7 +30,7 @@ export function givenVerifierKey(text: string): VerifierKey {
 
 /** Verifying the stored event log against a checkpoint kept elsewhere (EventLog.Verify). */
 export class LogVerifyService {
-  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly signingKey: Pick<LogSigningKey, 'key'> }) {}
+  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly signingKey: Pick<LogSigningKey, 'key' | 'origin'> }) {}
 
   /**
    * Reads the whole log in pages, outside any one transaction: entries are only ever appended, so a
@@ -39,6 +39,6 @@ export class LogVerifyService {
   async verify(actor: Actor, request: CheckpointVerifyRequest, onProgress?: (verified: number) => void): Promise<CheckpointVerifyReport> {
     await requirePrivilege(this.deps.db, actor, 'EventLog.Verify', SYSTEM);
     const key = request.verifierKey === undefined ? this.deps.signingKey.key : givenVerifierKey(request.verifierKey);
-    return verifyAgainstCheckpoint(this.deps.db, { note: request.checkpoint, key, keySource: request.verifierKey === undefined ? 'log' : 'given' }, onProgress);
+    return verifyAgainstCheckpoint(this.deps.db, { note: request.checkpoint, key, keySource: request.verifierKey === undefined ? 'log' : 'given', logOrigin: this.deps.signingKey.origin }, onProgress);
   }
 }

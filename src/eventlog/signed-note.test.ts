@@ -77,9 +77,9 @@ describe('signed notes, against the Go reference implementation', () => {
   it('refuses mangled key texts as Go does, each with a reason', () => {
     expect(refusal(() => parseVerifierKey('PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==')).reason).toBe('bad_key');
     expect(refusal(() => parseVerifierKey('PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWAAAA')).message).toContain('32 bytes');
-    expect(refusal(() => parseVerifierKey('PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW')).message).toContain('only Ed25519 (0x01)');
+    expect(refusal(() => parseVerifierKey('PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW')).message).toContain('only Ed25519 keys are supported');
     expect(refusal(() => parseVerifierKey('PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW')).message).toContain('does not match its name and key');
-    expect(refusal(() => parseVerifierKey('Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW')).message).toContain('cannot name a key');
+    expect(refusal(() => parseVerifierKey('Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW')).message).toContain('holds no spaces');
     expect(refusal(() => parseVerifierKey('PeterNeumann')).message).toContain('<name>+<key ID>+<base64 key>');
     expect(refusal(() => parsePrivateKey(GO.peterVerifier)).message).toContain('starts with PRIVATE+KEY+');
     // Every single changed byte of the key texts is refused.

@@ -144,10 +144,15 @@ export function parsePrivateKey(text: string): SigningKey {
   if (!trimmed.startsWith('PRIVATE+KEY+')) throw new NoteError('bad_key', 'a signed-note private key starts with PRIVATE+KEY+ (then <name>+<key ID>+<base64 key>)');
   const { name, keyId, key } = splitKeyText(trimmed.slice('PRIVATE+KEY+'.length), 'private key', 'PRIVATE+KEY+<name>+<key ID>+<base64 key>');
   const signing = signingKeyOf(name, key);
-  if (signing.keyId !== keyId) throw new NoteError('bad_key', `the private key's ID ${hex8(keyId)} does not match its name and key (${hex8(signing.keyId)}): the key text was altered`);
+  if (signing.keyId !== keyId) throw new NoteError('bad_key', "the private key's ID does not match its name and key: the key text was altered");
   return signing;
 }
 
+/**
+ * Splits a key text. Its errors never quote any part of it: a private key pasted in the wrong shape
+ * (`PRIVATE+KEY+<seed>`, a seed alone) would put a fragment of the seed into a startup error and
+ * the logs it is copied to; a verifier key's errors follow the same rule, for simplicity.
+ */
 function splitKeyText(text: string, what: string, shape: string): { name: string; keyId: number; key: Buffer } {
   // The name holds no '+', the ID neither; base64 may: split on the first two.
   const first = text.indexOf('+');
@@ -156,11 +161,11 @@ function splitKeyText(text: string, what: string, shape: string): { name: string
   const name = text.slice(0, first);
   const id = text.slice(first + 1, second);
   const encoded = text.slice(second + 1);
-  requireKeyName(name);
-  if (!/^[0-9a-f]{8}$/.test(id)) throw new NoteError('bad_key', `the key ID of a ${what} is 8 lower-case hex digits, not "${id}"`);
+  if (!isValidKeyName(name)) throw new NoteError('bad_key', `the name of a ${what} (before its first "+") is non-empty and holds no spaces`);
+  if (!/^[0-9a-f]{8}$/.test(id)) throw new NoteError('bad_key', `the key ID of a ${what} (between its first two "+") is 8 lower-case hex digits; the form is ${shape}`);
   const bytes = strictBase64(encoded);
-  if (!bytes) throw new NoteError('bad_key', `the key of a ${what} is not standard base64`);
-  if (bytes[0] !== ED25519) throw new NoteError('bad_key', `the ${what} is of signature type 0x${(bytes[0] ?? 0).toString(16).padStart(2, '0')}; only Ed25519 (0x01) is supported`);
+  if (!bytes) throw new NoteError('bad_key', `the key of a ${what} (after its second "+") is not standard base64`);
+  if (bytes[0] !== ED25519) throw new NoteError('bad_key', `the ${what} is not of signature type Ed25519 (its first byte is not 0x01): only Ed25519 keys are supported`);
   if (bytes.length !== 33) throw new NoteError('bad_key', `an Ed25519 ${what} holds 32 bytes after its type byte, not ${bytes.length - 1}`);
   return { name, keyId: Number.parseInt(id, 16), key: bytes.subarray(1) };
 }

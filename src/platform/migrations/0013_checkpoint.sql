@@ -13,9 +13,10 @@ CREATE TABLE checkpoint (
   created_at timestamptz NOT NULL
 );
 
--- Signature lines a witness answered for a checkpoint: signatures by the witness's key over the
--- same checkpoint text. The witness's key is not configured, so they are kept as answered and
--- verified by whoever knows the key (append them to the note and verify it with that key).
+-- The signature line a witness answered for a checkpoint: a signature by the witness's key over the
+-- same checkpoint text. The witness's key is not configured, so it is kept as answered and verified
+-- by whoever knows the key (append it to the note and verify it with that key). One line per
+-- witness and checkpoint, and a key name is one witness's: the first to answer under it.
 CREATE TABLE checkpoint_cosignature (
   tree_size bigint NOT NULL REFERENCES checkpoint (tree_size),
   -- The witness's name in CHANGEGATE_WITNESSES.
@@ -25,8 +26,12 @@ CREATE TABLE checkpoint_cosignature (
   -- The whole signature line, with its newline.
   signature_line text NOT NULL,
   received_at timestamptz NOT NULL,
-  PRIMARY KEY (tree_size, witness, key_name, key_id)
+  PRIMARY KEY (tree_size, witness),
+  UNIQUE (tree_size, key_name)
 );
+
+-- Which witness answered under a key name first (a later one answering under it is refused).
+CREATE INDEX checkpoint_cosignature_key_name ON checkpoint_cosignature (key_name, received_at);
 
 CREATE FUNCTION checkpoint_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -39,3 +44,7 @@ CREATE TRIGGER checkpoint_append_only BEFORE UPDATE OR DELETE ON checkpoint
   FOR EACH ROW EXECUTE FUNCTION checkpoint_refuse_change();
 CREATE TRIGGER checkpoint_cosignature_append_only BEFORE UPDATE OR DELETE ON checkpoint_cosignature
   FOR EACH ROW EXECUTE FUNCTION checkpoint_refuse_change();
+CREATE TRIGGER checkpoint_no_truncate BEFORE TRUNCATE ON checkpoint
+  FOR EACH STATEMENT EXECUTE FUNCTION checkpoint_refuse_change();
+CREATE TRIGGER checkpoint_cosignature_no_truncate BEFORE TRUNCATE ON checkpoint_cosignature
+  FOR EACH STATEMENT EXECUTE FUNCTION checkpoint_refuse_change();
