@@ -73,6 +73,19 @@ describe('the SSH gateway before sign-in', () => {
     return connection;
   };
 
+  /** A gateway beside the shared one, on the same services, with a long deadline: for tests of its own limits. */
+  async function gatewayOfItsOwn(maxUnauthenticated: number): Promise<{ gateway: Gateway; port: number }> {
+    const gateway = new Gateway({
+      auth: t.cg.services.auth,
+      runner: t.cg.runner,
+      live: new LiveSessions(),
+      hostKey: ssh2.utils.generateKeyPairSync('ed25519').private,
+      authTimeoutSeconds: 600,
+      maxUnauthenticated,
+    });
+    return { gateway, port: await gateway.listen(0, '127.0.0.1') };
+  }
+
   it('closes a connection that has not signed in within the timeout (2 s here)', async () => {
     const silent = open();
     expect(await silent.greeting()).toBe('SSH-2.0-Changegate');
@@ -115,15 +128,7 @@ describe('the SSH gateway before sign-in', () => {
 
   it(`closes a connection after ${MAX_AUTH_TRIES} failed sign-in attempts`, async () => {
     // A gateway of its own with a long deadline: six password checks must not race the 2 s one.
-    const gateway = new Gateway({
-      auth: t.cg.services.auth,
-      runner: t.cg.runner,
-      live: new LiveSessions(),
-      hostKey: ssh2.utils.generateKeyPairSync('ed25519').private,
-      authTimeoutSeconds: 600,
-      maxUnauthenticated: 10,
-    });
-    const port = await gateway.listen(0, '127.0.0.1');
+    const { gateway, port } = await gatewayOfItsOwn(10);
     let calls = 0;
     let failures = 0;
     let signedIn = false;
@@ -157,15 +162,7 @@ describe('the SSH gateway before sign-in', () => {
 
   it(`refuses a ${MAX_UNAUTHENTICATED_PER_SOURCE + 1}th connection from one address while ${MAX_UNAUTHENTICATED_PER_SOURCE} of its own are signing in, and a user from another address still signs in`, async () => {
     // The cap for everyone is far above the one per source: one address alone cannot fill the gateway.
-    const gateway = new Gateway({
-      auth: t.cg.services.auth,
-      runner: t.cg.runner,
-      live: new LiveSessions(),
-      hostKey: ssh2.utils.generateKeyPairSync('ed25519').private,
-      authTimeoutSeconds: 600,
-      maxUnauthenticated: 64,
-    });
-    const port = await gateway.listen(0, '127.0.0.1');
+    const { gateway, port } = await gatewayOfItsOwn(64);
     const attacker: IdleConnection[] = [];
     try {
       for (let k = 0; k < MAX_UNAUTHENTICATED_PER_SOURCE; k++) attacker.push(new IdleConnection(port, '127.0.0.2'));
@@ -210,15 +207,7 @@ describe('the SSH gateway before sign-in', () => {
   });
 
   it('stops without waiting for connections that have not signed in, however long their timeout', async () => {
-    const gateway = new Gateway({
-      auth: t.cg.services.auth,
-      runner: t.cg.runner,
-      live: new LiveSessions(),
-      hostKey: ssh2.utils.generateKeyPairSync('ed25519').private,
-      authTimeoutSeconds: 600,
-      maxUnauthenticated: 10,
-    });
-    const port = await gateway.listen(0, '127.0.0.1');
+    const { gateway, port } = await gatewayOfItsOwn(10);
     const connections = [new IdleConnection(port), new IdleConnection(port), new IdleConnection(port)];
     for (const connection of connections) expect(await connection.greeting()).toBe('SSH-2.0-Changegate');
     expect(gateway.unauthenticatedConnections).toBe(3);
