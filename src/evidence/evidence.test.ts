@@ -87,7 +87,9 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     await addDevice(t.admin, 'web01', sshd, deviceKey.privateKey);
     await addOpenChange(t.admin, { name: 'CHG-42', devices: ['web01'], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
     await approvedRequest(alice.client, carol.client, 'web01');
-    const ran = await ssh(sshPort, 'alice@web01', 'echo one', { key: aliceKey.file });
+    // Long enough for the recording's progress to be logged while it runs (once a second); a
+    // shorter session's end alone vouches for its recording.
+    const ran = await ssh(sshPort, 'alice@web01', 'echo one; sleep 3', { key: aliceKey.file });
     expect(ran.stdout).toContain('one');
     sessionNumber = await waitUntil(async () => {
       const [session] = (await t.admin.get('/sessions?change=CHG-42')).body as Array<{ number: number; recordingSha256: string | null }>;
@@ -124,7 +126,7 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(change.asApproved).toEqual([expect.objectContaining({ digest: change.change.planDigest, version: change.change.version, requests: [1] })]);
     expect(read('requests.json')).toEqual([expect.objectContaining({ number: 1, status: 'approved', requester: 'alice', decisions: [expect.objectContaining({ approver: 'carol', decision: 'approve', digest: change.change.planDigest })] })]);
     const session = read(`sessions/${sessionNumber}/session.json`);
-    expect(session).toMatchObject({ user: 'alice', device: 'web01', change: 'CHG-42', request: 1, execCommand: 'echo one' });
+    expect(session).toMatchObject({ user: 'alice', device: 'web01', change: 'CHG-42', request: 1, execCommand: 'echo one; sleep 3' });
     expect(readFileSync(path.join(pristine, `sessions/${sessionNumber}/recording.cast`), 'utf8')).toContain('one');
     expect(read('review.json').board).toMatchObject({ change: { name: 'CHG-42' }, score: expect.any(Number) });
     expect(read('audit-trail.json')).toEqual([expect.objectContaining({ objectType: 'Change', businessKey: 'GLOBAL.CHG-42', action: 'C', partitionId: expect.any(String), ruleId: expect.any(String) })]);

@@ -55,6 +55,19 @@ interface Admission {
 }
 
 /**
+ * A new Ed25519 host key (OpenSSH private key text). ssh2's generator writes a key its own parser
+ * refuses about once in 300 tries ("Malformed OpenSSH private key"): such a key is made again.
+ */
+export function generateGatewayHostKey(): string {
+  for (let attempt = 1; ; attempt++) {
+    const key = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'changegate-gateway' }).private;
+    const parsed = ssh2.utils.parseKey(key);
+    if (!(parsed instanceof Error) && !Array.isArray(parsed)) return key;
+    if (attempt >= 20) throw new Error(`generating the gateway's host key failed 20 times: ${parsed instanceof Error ? parsed.message : 'several keys'}`);
+  }
+}
+
+/**
  * Loads the gateway's host key from the data directory, generating an Ed25519 key on the first
  * start (mode 0600). Returns the private key and its public fingerprint, as users will see it.
  */
@@ -65,7 +78,7 @@ export async function loadGatewayHostKey(file: string): Promise<{ privateKey: st
     privateKey = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    privateKey = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'changegate-gateway' }).private;
+    privateKey = generateGatewayHostKey();
     await writeFile(file, privateKey, { mode: 0o600, flag: 'wx' });
     created = true;
   }

@@ -71,6 +71,18 @@ describe.each(DATABASE_KINDS)('recordings in the event log on %s', (kind) => {
     expect(await verifyEventLog(db())).toMatchObject({ ok: true });
   });
 
+  it('logs nothing more for a session whose end has been logged with the whole file', async () => {
+    const log = new RecordingLog({ db: db(), clock, intervalMs: BY_HAND_MS });
+    const before = await lastSeq();
+    const [ended, running] = [randomUUID(), randomUUID()];
+    log.report(ended, { bytes: 10, sha256: 'a'.repeat(64) });
+    log.report(running, { bytes: 20, sha256: 'b'.repeat(64) });
+    log.ended(ended);
+    await log.flush();
+    const listed = (await chunkEvents(before)).flatMap((event) => event.data.chunks as LoggedRecordingChunk[]);
+    expect(listed.map((chunk) => chunk.session)).toEqual([running]);
+  });
+
   it('appends on its own within its interval of a write', async () => {
     const log = new RecordingLog({ db: db(), clock });
     const before = await lastSeq();
