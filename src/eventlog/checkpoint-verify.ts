@@ -1,9 +1,10 @@
 import { hash as digest } from 'node:crypto';
 import type { Executor } from '../platform/database.ts';
 import { CheckpointFormatError, parseCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { canonicalEntry, GENESIS_CHAIN_HASH } from './event.ts';
+import { canonicalEntry, GENESIS_CHAIN_HASH, type HashedEventEntry } from './event.ts';
+import { listEntries } from './event.store.ts';
 import { rootAt, treeSize } from './event-tree.ts';
-import { nodeKey, readCheckpointsBetween, readEntryPage, readNodesCompletedBy, type StoredCheckpointNote, type StoredEntryRow } from './log-audit.store.ts';
+import { nodeKey, readCheckpointsBetween, readNodesCompletedBy, type StoredCheckpointNote } from './log-audit.store.ts';
 import { EMPTY_ROOT, subtreeWidth } from './merkle.ts';
 import { encodeVerifierKey, formatKeyId, NoteError, parseNote, verifyNote, type VerifierKey } from './signed-note.ts';
 
@@ -280,14 +281,14 @@ async function rehashAll(db: Executor, checkpoint: Checkpoint, key: VerifierKey,
     const last = Math.min(after + PAGE, checkpoint.size);
     const inTree = first <= checkpoint.size;
     return Promise.all([
-      readEntryPage(db, after, PAGE),
+      listEntries(db, { afterSeq: after, limit: PAGE }),
       inTree ? readNodesCompletedBy(db, first, last) : new Map<number, string>(),
       inTree ? readCheckpointsBetween(db, first, Math.min(last, checkpoint.size - 1)) : [],
     ]);
   };
   let next: ReturnType<typeof fetchPage> | undefined = fetchPage(0);
   pages: while (next) {
-    const [rows, nodes, checkpoints]: [StoredEntryRow[], Map<number, string>, StoredCheckpointNote[]] = await next;
+    const [rows, nodes, checkpoints]: [HashedEventEntry[], Map<number, string>, StoredCheckpointNote[]] = await next;
     const lastRow = rows[rows.length - 1];
     next = rows.length === PAGE && lastRow ? fetchPage(lastRow.seq) : undefined;
     // A page read ahead and not used must not fail unheard.

@@ -92,21 +92,15 @@ export interface EventQuery {
   readonly subject?: string;
 }
 
-/** Entries in sequence order after `afterSeq`, for paging through the log. */
+/** Entries in sequence order after `afterSeq`, for paging through the log (and verifying it). */
 export async function listEntries(db: Executor, query: EventQuery): Promise<HashedEventEntry[]> {
-  let select = db.selectFrom('event').selectAll().where('seq', '>', query.afterSeq ?? 0);
+  // Rows as the driver gives them, renamed in SQL: no second object per row on a long verification.
+  let select = db
+    .selectFrom('event')
+    .select(['seq', 'time', 'actor', 'action', 'subject', 'data', 'leaf_hash as leafHash', 'chain_hash as chainHash'])
+    .where('seq', '>', query.afterSeq ?? 0);
   if (query.action) select = select.where('action', '=', query.action);
   if (query.actor) select = select.where('actor', '=', query.actor);
   if (query.subject) select = select.where('subject', '=', query.subject);
-  const rows = await select.orderBy('seq').limit(query.limit).execute();
-  return rows.map((row) => ({
-    seq: row.seq,
-    time: row.time,
-    actor: row.actor,
-    action: row.action,
-    subject: row.subject,
-    data: row.data,
-    leafHash: row.leaf_hash,
-    chainHash: row.chain_hash,
-  }));
+  return select.orderBy('seq').limit(query.limit).execute();
 }

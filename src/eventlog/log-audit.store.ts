@@ -1,31 +1,6 @@
 import type { Executor } from '../platform/database.ts';
 import { subtreeWidth } from './merkle.ts';
 
-/** An entry as stored, read for verification: only what is hashed and the two stored hashes. */
-export interface StoredEntryRow {
-  readonly seq: number;
-  readonly time: Date;
-  readonly actor: string;
-  readonly action: string;
-  readonly subject: string;
-  readonly data: Readonly<Record<string, unknown>>;
-  /** Hex, as stored. */
-  readonly leafHash: string;
-  readonly chainHash: string;
-}
-
-/** Entries in seq order after `afterSeq`: one page of a verification pass. */
-export async function readEntryPage(db: Executor, afterSeq: number, limit: number): Promise<StoredEntryRow[]> {
-  // Rows as the driver gives them, renamed in SQL: no second object per row.
-  return db
-    .selectFrom('event')
-    .select(['seq', 'time', 'actor', 'action', 'subject', 'data', 'leaf_hash as leafHash', 'chain_hash as chainHash'])
-    .where('seq', '>', afterSeq)
-    .orderBy('seq')
-    .limit(limit)
-    .execute();
-}
-
 /** A key for a stored node in a Map: exact below 2^46 entries. */
 export const nodeKey = (level: number, index: number): number => index * 64 + level;
 
