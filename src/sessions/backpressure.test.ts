@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDevice, addOpenChange, approvedRequest, keyPair, must, waitUntil } from '../../test/gateway-kit.ts';
-import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import { keyPair, waitUntil } from '../../test/gateway-kit.ts';
+import type { TestChangegate } from '../../test/harness.ts';
+import { startExecutorRig, type ExecutorRig } from '../../test/executor-rig.ts';
 import type { Started } from '../changegate.ts';
 import { parseCast } from './recorder.ts';
 
@@ -16,30 +15,18 @@ const BYTES_PER_MEGABYTE = Buffer.alloc(1_000_000).toString('base64').replace(/.
 
 describe('a user who reads slower than the device writes', () => {
   let dir: string;
-  let sshd: TestSshd;
+  let rig: ExecutorRig | undefined;
   let t: TestChangegate;
   let started: Started;
   let aliceKey: ReturnType<typeof keyPair>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'changegate-backpressure-'));
-    const deviceKey = keyPair(dir, 'device_root');
-    aliceKey = keyPair(dir, 'alice');
-    sshd = await startSshd({ authorizedKeys: [deviceKey.publicKey] });
-    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
-    started = await t.cg.startBackground();
-    const alice = await buildUser(t, { username: 'alice' });
-    const carol = await buildUser(t, { username: 'carol' });
-    await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'registering alice’s key');
-    await addDevice(t.admin, 'web01', sshd, deviceKey.privateKey);
-    await addOpenChange(t.admin, { name: 'CHG-SLOW', devices: ['web01'], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
-    await approvedRequest(alice.client, carol.client, 'web01');
+    rig = await startExecutorRig({ name: 'backpressure', change: 'CHG-SLOW' });
+    ({ dir, t, started, aliceKey } = rig);
   });
 
   afterAll(async () => {
-    await t?.close();
-    await sshd?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('pauses the device instead of buffering its output, then delivers and records all of it', { timeout: 120_000 }, async () => {

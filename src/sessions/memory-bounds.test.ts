@@ -1,13 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import ssh2 from 'ssh2';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDevice, addOpenChange, approvedRequest, keyPair, must, OutputWatcher, PROMPT, sampleMemory, sampleRetainedMemory, waitUntil } from '../../test/gateway-kit.ts';
-import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import { keyPair, OutputWatcher, PROMPT, sampleMemory, sampleRetainedMemory, waitUntil } from '../../test/gateway-kit.ts';
+import type { TestChangegate } from '../../test/harness.ts';
+import { startExecutorRig, type ExecutorRig } from '../../test/executor-rig.ts';
 import type { Started } from '../changegate.ts';
 import { parseCast } from './recorder.ts';
 
@@ -35,31 +32,18 @@ const WATCH_MEMORY_BOUND = 64 * 1024 * 1024;
 const INPUT_MEMORY_BOUND = 64 * 1024 * 1024;
 
 describe('what a session can make the gateway hold', () => {
-  let dir: string;
-  let sshd: TestSshd;
+  let rig: ExecutorRig | undefined;
   let t: TestChangegate;
   let started: Started;
   let aliceKey: ReturnType<typeof keyPair>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'changegate-terminal-size-'));
-    const deviceKey = keyPair(dir, 'device_root');
-    aliceKey = keyPair(dir, 'alice');
-    sshd = await startSshd({ authorizedKeys: [deviceKey.publicKey] });
-    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1', CHANGEGATE_LOG_LEVEL: process.env.DEBUG_LOG ?? 'silent' });
-    started = await t.cg.startBackground();
-    const alice = await buildUser(t, { username: 'alice' });
-    const carol = await buildUser(t, { username: 'carol' });
-    await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'registering alice’s key');
-    await addDevice(t.admin, 'web01', sshd, deviceKey.privateKey);
-    await addOpenChange(t.admin, { name: 'CHG-SIZE', devices: ['web01'], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
-    await approvedRequest(alice.client, carol.client, 'web01');
+    rig = await startExecutorRig({ name: 'terminal-size', change: 'CHG-SIZE', env: { CHANGEGATE_LOG_LEVEL: process.env.DEBUG_LOG ?? 'silent' } });
+    ({ t, started, aliceKey } = rig);
   });
 
   afterAll(async () => {
-    await t?.close();
-    await sshd?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   /** The last session on web01 once it is stored. */

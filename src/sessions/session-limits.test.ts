@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDevice, addOpenChange, approvedRequest, connectSsh2, execOver, keyPair, must, OutputWatcher, rawRequests, waitUntil, WatchSocket } from '../../test/gateway-kit.ts';
-import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import { connectSsh2, execOver, keyPair, OutputWatcher, rawRequests, waitUntil, WatchSocket } from '../../test/gateway-kit.ts';
+import { buildUser, type TestChangegate } from '../../test/harness.ts';
+import { startExecutorRig, type ExecutorRig } from '../../test/executor-rig.ts';
 import type { Started } from '../changegate.ts';
 import { MAX_SESSIONS_PER_CONNECTION } from './gateway.ts';
 import { MAX_WATCHERS_PER_SESSION, MAX_WATCHERS_PER_USER } from './session.service.ts';
@@ -14,8 +11,7 @@ import { MAX_WATCHERS_PER_SESSION, MAX_WATCHERS_PER_USER } from './session.servi
 const WATCH_STALL_MS = 2000;
 
 describe('what a signed-in user can open: session channels, requests on them, watchers', () => {
-  let dir: string;
-  let sshd: TestSshd;
+  let rig: ExecutorRig | undefined;
   let t: TestChangegate;
   let started: Started;
   let baseUrl: string;
@@ -26,30 +22,18 @@ describe('what a signed-in user can open: session channels, requests on them, wa
   const watches: WatchSocket[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'changegate-session-limits-'));
-    const deviceKey = keyPair(dir, 'device_root');
-    aliceKey = keyPair(dir, 'alice');
-    sshd = await startSshd({ authorizedKeys: [deviceKey.publicKey] });
-    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' }, { sessionTiming: { watchStallMs: WATCH_STALL_MS } });
-    started = await t.cg.startBackground();
+    rig = await startExecutorRig({ name: 'session-limits', change: 'CHG-LIMITS', options: { sessionTiming: { watchStallMs: WATCH_STALL_MS } } });
+    ({ t, started, aliceKey } = rig);
     baseUrl = await t.cg.app.listen({ port: 0, host: '127.0.0.1' });
-    const alice = await buildUser(t, { username: 'alice' });
-    const carol = await buildUser(t, { username: 'carol' });
     const auditor = await buildUser(t, { username: 'auditor', grants: [{ privilege: 'Session.View' }, { privilege: 'Session.Watch' }] });
     auditorCookie = (auditor.client.credentials as { cookie: string }).cookie;
     adminCookie = (t.admin.credentials as { cookie: string }).cookie;
-    await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'registering alice’s key');
-    await addDevice(t.admin, 'web01', sshd, deviceKey.privateKey);
-    await addOpenChange(t.admin, { name: 'CHG-LIMITS', devices: ['web01'], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
-    await approvedRequest(alice.client, carol.client, 'web01');
   });
 
   afterAll(async () => {
     for (const watch of watches) watch.close();
     for (const client of clients) client.end();
-    await t?.close();
-    await sshd?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   const connect = async (login: string): Promise<ssh2.Client> => {
