@@ -30,7 +30,8 @@ import {
 import { verifyAgainstNothing, verifyPassword } from './password.ts';
 import { SYSTEM } from './privilege.ts';
 import { clearSignInFailures, countSignInFailure, findSignInLock, lockSignIn, purgeStaleSignInLocks } from './sign-in-lock.store.ts';
-import { SignInLimits, signInSource, type AttemptOutcome, type SignInLimitSettings, type ThrottleLimit, type ThrottleReport } from './sign-in-limits.ts';
+import { SignInLimits, type AttemptOutcome, type SignInLimitSettings, type ThrottleLimit, type ThrottleReport } from './sign-in-limits.ts';
+import { sourceOf } from '../platform/source-address.ts';
 import { BUSY, SignInQueue } from './sign-in-queue.ts';
 import { newTotpSecret, totpSealContext, totpUri, verifyTotp } from './totp.ts';
 import { presentUser, type UserView } from './user.ts';
@@ -194,7 +195,7 @@ export class AuthService {
       const now = this.deps.clock.now();
       const user = await findUserByName(trx, input.username);
       const key = user && !user.disabled_at ? await findSshKeyByFingerprint(trx, user.id, input.fingerprint) : undefined;
-      const lock = user ? await findSignInLock(trx, user.id, signInSource(input.sourceIp)) : undefined;
+      const lock = user ? await findSignInLock(trx, user.id, sourceOf(input.sourceIp)) : undefined;
       const locked = lock?.locked_until && lock.locked_until > now;
       if (!user || !key || locked) {
         await appendEvent(trx, {
@@ -206,7 +207,7 @@ export class AuthService {
         });
         return errors.invalidCredentials();
       }
-      await clearSignInFailures(trx, user.id, signInSource(input.sourceIp), now);
+      await clearSignInFailures(trx, user.id, sourceOf(input.sourceIp), now);
       await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, via: 'ssh', fingerprint: input.fingerprint });
       return gatewayActor(user);
     }));
@@ -257,7 +258,7 @@ export class AuthService {
     const admission = this.limits.admit(input.sourceIp, input.username, this.deps.clock.now(), { reserve: check === 'password' });
     if (!admission.admitted) throw errors.tooManyRequests(admission.retryAfterSeconds, refusalMessage(admission.limit, admission.retryAfterSeconds));
     let outcome: AttemptOutcome = 'neutral';
-    const source = signInSource(input.sourceIp);
+    const source = sourceOf(input.sourceIp);
     try {
       if (this.limits.hasReports(this.deps.clock.now())) await this.writeThrottleReports();
       const result = check === 'key' ? await attempt() : await this.checks.run(attempt, { username: input.username, source, time: this.deps.clock.now().getTime() });
@@ -348,7 +349,7 @@ export class AuthService {
       // The proof spent the time of a check already, so this answer is not told apart by timing.
       return fail(!user ? 'unknown_user' : user.disabled_at ? 'disabled' : 'no_password', errors.invalidCredentials());
     }
-    const source = signInSource(input.sourceIp);
+    const source = sourceOf(input.sourceIp);
     const lock = await findSignInLock(trx, user.id, source);
     if (lock?.locked_until && lock.locked_until > now) {
       const locked = errors.accountLocked(lock.locked_until);

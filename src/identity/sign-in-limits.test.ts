@@ -3,7 +3,8 @@ import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { buildUser, startTestChangegate, TestClient, type Answer, type TestChangegate } from '../../test/harness.ts';
-import { MAX_SOURCES_PER_USERNAME, MAX_TRACKED, SignInLimits, signInSource, type AdmittedAttempt } from './sign-in-limits.ts';
+import { MAX_SOURCES_PER_USERNAME, MAX_TRACKED, SignInLimits, type AdmittedAttempt } from './sign-in-limits.ts';
+import { sourceOf } from '../platform/source-address.ts';
 import { BUSY, CHECKS_AT_ONCE, MAX_WAITING, SignInQueue } from './sign-in-queue.ts';
 
 const WINDOW_MS = 60_000;
@@ -298,9 +299,9 @@ describe('the limits in memory', () => {
   });
 
   it('counts an IPv6 /64 as one source, and an IPv4-mapped address as its IPv4 address', () => {
-    expect(signInSource('2001:db8:1:2:aaaa::1')).toBe(signInSource('2001:db8:1:2:bbbb::2'));
-    expect(signInSource('2001:db8:1:2::1')).not.toBe(signInSource('2001:db8:1:3::1'));
-    expect(signInSource('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(sourceOf('2001:db8:1:2:aaaa::1')).toBe(sourceOf('2001:db8:1:2:bbbb::2'));
+    expect(sourceOf('2001:db8:1:2::1')).not.toBe(sourceOf('2001:db8:1:3::1'));
+    expect(sourceOf('::ffff:192.0.2.1')).toBe('192.0.2.1');
     const limits = new SignInLimits(settings);
     const now = new Date('2026-11-21T12:00:00Z');
     for (let k = 0; k < 10; k += 1) {

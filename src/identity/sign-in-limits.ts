@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { networkOf, sourceOf } from '../platform/source-address.ts';
 
 /** The settings of the sign-in rate limits (a part of `Config`). */
 export interface SignInLimitSettings {
@@ -85,21 +86,9 @@ export const NETWORK_LIMITS: ReadonlyArray<{ readonly kind: 'ipv4' | 'ipv6'; rea
   { kind: 'ipv6', prefix: 48, timesPerAddress: 16 },
 ];
 
-/**
- * What the rate limits and the lockout count by: an IPv4 address, or the /64 network of an IPv6
- * address (one subscriber usually holds a whole /64, so counting single IPv6 addresses would count
- * nothing).
- */
-export function signInSource(ip: string): string {
-  if (!ipaddr.isValid(ip)) return ip;
-  const address = ipaddr.process(ip);
-  if (address.kind() === 'ipv4') return address.toString();
-  return networkOf(address, 64);
-}
-
 /** The source of an address and the wider networks counted with it, each with the failures it may make per window. */
 export function signInScopes(ip: string, perAddress: number): Array<{ key: string; limit: 'address' | 'network'; maxFailures: number }> {
-  const scopes: Array<{ key: string; limit: 'address' | 'network'; maxFailures: number }> = [{ key: signInSource(ip), limit: 'address', maxFailures: perAddress }];
+  const scopes: Array<{ key: string; limit: 'address' | 'network'; maxFailures: number }> = [{ key: sourceOf(ip), limit: 'address', maxFailures: perAddress }];
   if (!ipaddr.isValid(ip)) return scopes;
   const address = ipaddr.process(ip);
   for (const network of NETWORK_LIMITS) {
@@ -107,12 +96,6 @@ export function signInScopes(ip: string, perAddress: number): Array<{ key: strin
     scopes.push({ key: networkOf(address, network.prefix), limit: 'network', maxFailures: perAddress * network.timesPerAddress });
   }
   return scopes;
-}
-
-function networkOf(address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): string {
-  const bytes = address.toByteArray();
-  for (let bit = prefix; bit < bytes.length * 8; bit += 1) bytes[bit >> 3] = (bytes[bit >> 3] ?? 0) & ~(0x80 >> (bit & 7));
-  return `${ipaddr.fromByteArray(bytes).toString()}/${prefix}`;
 }
 
 /**

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyPair, must, ssh, waitUntil } from '../../test/gateway-kit.ts';
 import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import type { Started } from '../changegate.ts';
-import { connectionSource, Gateway, generateGatewayHostKey, MAX_AUTH_TRIES, MAX_UNAUTHENTICATED_PER_SOURCE } from './gateway.ts';
+import { Gateway, generateGatewayHostKey, MAX_AUTH_TRIES, MAX_UNAUTHENTICATED_PER_SOURCE } from './gateway.ts';
+import { sourceOf } from '../platform/source-address.ts';
 import { LiveSessions } from './live.ts';
 
 /** A raw TCP connection to the gateway that never speaks: what it received, and when it closed. */
@@ -206,11 +207,11 @@ describe('the SSH gateway before sign-in', () => {
   });
 
   it('counts an IPv4 address as itself, also IPv4-mapped, and an IPv6 address by its /64', () => {
-    expect(connectionSource('192.0.2.7')).toBe('192.0.2.7');
-    expect(connectionSource('::ffff:192.0.2.7')).toBe('192.0.2.7');
-    expect(connectionSource('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
-    expect(connectionSource('2001:db8:1:2:bbbb::9')).toBe(connectionSource('2001:db8:1:2:aaaa::1'));
-    expect(connectionSource('2001:db8:1:3::1')).not.toBe(connectionSource('2001:db8:1:2::1'));
+    expect(sourceOf('192.0.2.7')).toBe('192.0.2.7');
+    expect(sourceOf('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(sourceOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(sourceOf('2001:db8:1:2:bbbb::9')).toBe(sourceOf('2001:db8:1:2:aaaa::1'));
+    expect(sourceOf('2001:db8:1:3::1')).not.toBe(sourceOf('2001:db8:1:2::1'));
   });
 
   it('stops without waiting for connections that have not signed in, however long their timeout', async () => {

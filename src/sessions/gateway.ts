@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
-import ipaddr from 'ipaddr.js';
 import ssh2 from 'ssh2';
 import type { Actor, AuthService } from '../identity/index.ts';
 import { AppError } from '../platform/errors.ts';
+import { sourceOf } from '../platform/source-address.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { LiveSessions } from './live.ts';
 import { parseSessionTarget, type SessionKind } from './session.ts';
@@ -22,7 +22,7 @@ export interface GatewayDeps {
   readonly authTimeoutSeconds?: number;
   /** Connections not signed in yet, open at once; while full, new ones are closed at once. 128 unless set. */
   readonly maxUnauthenticated?: number;
-  /** The same from one source (`connectionSource`), so that one source cannot fill the gateway. `MAX_UNAUTHENTICATED_PER_SOURCE` unless set. */
+  /** The same from one source (`sourceOf`), so that one source cannot fill the gateway. `MAX_UNAUTHENTICATED_PER_SOURCE` unless set. */
   readonly maxUnauthenticatedPerSource?: number;
 }
 
@@ -44,7 +44,7 @@ const CLOSE_GRACE_MS = 2000;
 /** One TCP connection to the gateway, from accept to close. */
 interface Admission {
   readonly socket: net.Socket;
-  /** Where it comes from, as the per-source cap counts (`connectionSource`). */
+  /** Where it comes from, as the per-source cap counts (`sourceOf`). */
   readonly source: string;
   /** The SSH connection on the socket, once its client has sent its version line. */
   connection: ssh2.Connection | undefined;
@@ -86,19 +86,6 @@ export async function loadGatewayHostKey(file: string): Promise<{ privateKey: st
   if (parsed instanceof Error || Array.isArray(parsed)) throw new Error(`${file} does not hold an SSH private key`);
   const fingerprint = `SHA256:${createHash('sha256').update(parsed.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
   return { privateKey, fingerprint, created };
-}
-
-/**
- * What the per-source cap counts by: an IPv4 address (an IPv4-mapped IPv6 address counts as the
- * IPv4 address it holds), or the /64 network of an IPv6 address, which one subscriber usually holds
- * whole: counting single IPv6 addresses would let one subscriber fill the gateway.
- */
-export function connectionSource(ip: string): string {
-  if (!ipaddr.isValid(ip)) return ip;
-  const address = ipaddr.process(ip);
-  if (address.kind() === 'ipv4') return address.toString();
-  const parts = (address as ipaddr.IPv6).parts.slice(0, 4);
-  return `${new ipaddr.IPv6([...parts, 0, 0, 0, 0]).toString()}/64`;
 }
 
 const METHODS: Array<'publickey' | 'keyboard-interactive' | 'password'> = ['publickey', 'keyboard-interactive', 'password'];
@@ -176,7 +163,7 @@ export class Gateway {
       socket.destroy();
       return;
     }
-    const source = connectionSource(ip);
+    const source = sourceOf(ip);
     const fromSource = this.bySource.get(source) ?? { open: 0, refusing: false };
     if (fromSource.open >= maxPerSource) {
       if (!fromSource.refusing) {
