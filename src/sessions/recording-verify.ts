@@ -75,54 +75,34 @@ export async function verifyRecordingAgainstLog(db: Executor, sessionId: string,
   }
   const lastPoint = points.at(-1)?.bytes ?? 0;
   const loggedBytes = Math.max(lastPoint, end?.bytes ?? 0);
-  if (mismatch !== undefined) {
-    return {
-      verifiedBytes: verified,
-      complete: false,
-      firstMismatchOffset: mismatch,
-      loggedBytes,
-      fileBytes: position,
-      eventSeqs,
-      message: `the recording differs from the event log after byte ${mismatch}: the log's hash of its first ${points[next - 1]?.bytes} bytes does not match`,
-    };
-  }
   const fileBytes = position;
+  /** The file vouched for up to `verified` only: `mismatchAt` where a logged stretch fails. */
+  const partly = (message: string, mismatchAt?: number): RecordingCheck => ({
+    verifiedBytes: verified,
+    complete: false,
+    ...(mismatchAt !== undefined && { firstMismatchOffset: mismatchAt }),
+    loggedBytes,
+    fileBytes,
+    eventSeqs,
+    message,
+  });
+  if (mismatch !== undefined) {
+    return partly(`the recording differs from the event log after byte ${mismatch}: the log's hash of its first ${points[next - 1]?.bytes} bytes does not match`, mismatch);
+  }
   if (next < points.length) {
-    return {
-      verifiedBytes: verified,
-      complete: false,
-      firstMismatchOffset: verified,
-      loggedBytes,
-      fileBytes,
-      eventSeqs,
-      message: `the recording is ${fileBytes} bytes, but the event log vouches for ${lastPoint}: it was cut short after it was logged`,
-    };
+    return partly(`the recording is ${fileBytes} bytes, but the event log vouches for ${lastPoint}: it was cut short after it was logged`, verified);
   }
   if (!end) {
-    return {
-      verifiedBytes: verified,
-      complete: false,
-      loggedBytes,
-      fileBytes,
-      eventSeqs,
-      message:
-        fileBytes > verified
-          ? `the first ${verified} bytes match the event log; the ${fileBytes - verified} after them were written after the last logged write (the session is live, or was cut off)`
-          : `the recording matches the event log (${verified} bytes); its end is not logged yet`,
-    };
+    return partly(
+      fileBytes > verified
+        ? `the first ${verified} bytes match the event log; the ${fileBytes - verified} after them were written after the last logged write (the session is live, or was cut off)`
+        : `the recording matches the event log (${verified} bytes); its end is not logged yet`,
+    );
   }
   if (hash.digest('hex') === end.sha256) {
     return { verifiedBytes: fileBytes, complete: true, loggedBytes: fileBytes, fileBytes, eventSeqs, message: `the whole recording (${fileBytes} bytes) matches the event log` };
   }
-  return {
-    verifiedBytes: verified,
-    complete: false,
-    firstMismatchOffset: verified,
-    loggedBytes,
-    fileBytes,
-    eventSeqs,
-    message: `the recording does not match the hash logged at the session's end: it differs after byte ${verified}, the last logged write that matches`,
-  };
+  return partly(`the recording does not match the hash logged at the session's end: it differs after byte ${verified}, the last logged write that matches`, verified);
 }
 
 /** The session's logged writes in file order, and its end's hash (with the length, after a crash). */
