@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliOperator, startCliServer, type CliOperator, type CliServer } from '../../test/cli-kit.ts';
 import { DATABASE_KINDS } from '../../test/databases.ts';
+import { signInOver } from '../../test/gateway-kit.ts';
 import { parseCheckpoint } from '../eventlog/checkpoint.ts';
 import { generateSigningKey, encodeVerifierKey, parseNote, verifierOf } from '../eventlog/signed-note.ts';
 import { openDatabase } from '../platform/database.ts';
@@ -44,6 +45,15 @@ describe.each(DATABASE_KINDS)('verifying the log against a saved checkpoint on %
     expect(badKey.status).toBe(400);
     expect(badKey.body).toMatchObject({ error: { code: 'validation_failed' } });
     expect((badKey.body as { error: { message: string } }).error.message).toContain('The verifier key is not valid');
+  });
+
+  it('needs EventLog.Verify: a user who may only view the log is refused, and nothing is logged', async () => {
+    expect((await server.admin.post('/grants', { username: 'user0', privilege: 'EventLog.View' })).status).toBe(201);
+    const viewer = await signInOver(server.url, 'user0', 'a-long-password-123');
+    const before = ((await server.admin.get('/events?limit=1000')).body as Array<{ seq: number }>).length;
+    const refused = await viewer.post('/log/verify', { checkpoint: note });
+    expect([refused.status, refused.body.error.code]).toEqual([403, 'forbidden']);
+    expect(((await server.admin.get('/events?limit=1000')).body as Array<{ seq: number }>).length).toBe(before);
   });
 
   it('catches entries deleted at the end, which the chain alone misses, naming the kind and the entries', async () => {
