@@ -7,7 +7,7 @@ import { nodeKey, readNodesCompletedBy } from './log-audit.store.ts';
 /**
  * The event log as an RFC 9162 Merkle tree. Leaf i is the stored `leaf_hash` of entry seq i + 1
  * (SHA-256(0x00 ‖ canonical entry), never hashed again). Every append stores the perfect
- * subtrees it completes (`subtreesCompletedBy`), so a root or a proof combines at most ~2·log2(n)
+ * subtrees it completes (`CompactRange.push`), so a root or a proof combines at most ~2·log2(n)
  * stored hashes, read in one query, whatever the size of the log.
  *
  * Entries and subtree hashes are only ever inserted, so a read needs no lock: a size up to
@@ -117,27 +117,11 @@ export async function consistencyProof(db: Executor, from: number, to: number): 
   return { proof: ranges.map((range) => merkle.rangeHash(range, hashes)), fromRoot: merkle.rangeHash(older, hashes), toRoot: merkle.rangeHash(newer, hashes) };
 }
 
-/**
- * The perfect subtrees that the entry appended as `seq` completes: one per trailing zero bit of
- * seq, so at most log2(n) and on average one. `appendEvent` stores them with the entry, under its
- * lock and in its transaction. The left sibling at level 0 is the entry before (`previousLeafHash`,
- * already read for the chain); those above are read, in one query, only when seq is a multiple of 4.
- */
-export async function subtreesCompletedBy(db: Executor, seq: number, leafHash: string, previousLeafHash: string | undefined): Promise<StoredSubtree[]> {
-  let completed = 0;
-  while (seq % merkle.subtreeWidth(completed + 1) === 0) completed += 1;
-  if (completed === 0) return [];
-  // The new subtree at level l − 1 has index seq/2^(l−1) − 1; its left sibling is the one before.
-  const siblingAt = (level: number): Subtree => ({ level, index: seq / merkle.subtreeWidth(level) - 2 });
-  const siblings = await subtreeHashes(db, Array.from({ length: completed - 1 }, (_, k) => siblingAt(k + 1)));
-  let hash: Buffer = Buffer.from(leafHash, 'hex');
-  const added: StoredSubtree[] = [];
-  for (let level = 1; level <= completed; level += 1) {
-    const left = level === 1 ? Buffer.from(previousLeafHash ?? '', 'hex') : siblings(siblingAt(level - 1));
-    hash = merkle.hashChildren(left, hash);
-    added.push({ level, index: seq / merkle.subtreeWidth(level) - 1, hash });
-  }
-  return added;
+/** The compact range of the first `size` entries, read in one query (see subtreeHashes): what an append builds on. */
+export async function readRightEdge(db: Executor, size: number): Promise<merkle.CompactRange> {
+  const subtrees = merkle.subtreesOf({ start: 0, end: size });
+  const hashes = await subtreeHashes(db, subtrees);
+  return merkle.CompactRange.of(size, subtrees.map(hashes));
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Executor } from '../platform/database.ts';
-import { checkEntry, GENESIS_CHAIN_HASH, type VerifyFailure } from './event.ts';
+import { EntryWalk, type EntryFailure } from './event.ts';
 import { listEntries } from './event.store.ts';
 
 export interface VerifyReport {
@@ -8,29 +8,28 @@ export interface VerifyReport {
   readonly verified: number;
   readonly headSeq: number;
   readonly headChainHash: string;
-  readonly failure?: VerifyFailure;
+  readonly failure?: EntryFailure;
 }
 
-const BATCH = 1000;
+const PAGE = 8192;
 
 /**
  * Recomputes every leaf and chain hash from the first entry on and stops at the first entry that
  * does not match, naming it. Reads in pages, so a long log needs no long transaction: entries are
- * only ever appended, so what was read stays what is stored.
+ * only ever appended, so what was read stays what is stored. The chain alone cannot see entries
+ * deleted at the end, nor a history rewritten with every hash: `verifyAgainstCheckpoint` can.
  */
 export async function verifyEventLog(db: Executor, onProgress?: (verified: number) => void): Promise<VerifyReport> {
-  let previous = GENESIS_CHAIN_HASH;
-  let expected = 1;
+  const walk = new EntryWalk();
+  const report = (failure?: EntryFailure): VerifyReport => ({ ok: !failure, verified: walk.expected - 1, headSeq: walk.expected - 1, headChainHash: walk.headChainHash, ...(failure && { failure }) });
   for (;;) {
-    const batch = await listEntries(db, { afterSeq: expected - 1, limit: BATCH });
     // Entries are requested after the last good one; a gap shows up as a higher first seq.
-    for (const entry of batch) {
-      const failure = checkEntry(entry, expected, previous);
-      if (failure) return { ok: false, verified: expected - 1, headSeq: expected - 1, headChainHash: previous, failure };
-      previous = entry.chainHash;
-      expected += 1;
+    const page = await listEntries(db, { afterSeq: walk.expected - 1, limit: PAGE });
+    for (const entry of page) {
+      const checked = walk.check(entry);
+      if (!Buffer.isBuffer(checked)) return report(checked);
     }
-    onProgress?.(expected - 1);
-    if (batch.length < BATCH) return { ok: true, verified: expected - 1, headSeq: expected - 1, headChainHash: previous };
+    onProgress?.(walk.expected - 1);
+    if (page.length < PAGE) return report();
   }
 }

@@ -55,7 +55,15 @@ export function eventRoutes(app: Api, events: EventLogService): void {
             verified: Type.Integer(),
             headSeq: Type.Integer(),
             headChainHash: Type.String(),
-            failure: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String(), message: Type.String() })),
+            failure: Type.Optional(
+              Type.Object({
+                kind: Type.Union([Type.Literal('deleted'), Type.Literal('edited'), Type.Literal('chain_broken')], {
+                  description: 'deleted: an entry is missing; edited: its content no longer matches its leaf hash; chain_broken: it does not link to the entry before',
+                }),
+                seq: Type.Integer(),
+                message: Type.String(),
+              }),
+            ),
           }),
         },
       },

@@ -3,28 +3,6 @@ import type { Executor, Tx } from '../platform/database.ts';
 import type { StoredSubtree } from './event-tree.store.ts';
 import type { HashedEventEntry } from './event.ts';
 
-/** Serializes appends across every instance sharing the database: one writer computes the next link. */
-const APPEND_LOCK = 7_311_002;
-
-export async function lockForAppend(trx: Tx): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
-}
-
-/**
- * Takes the append lock and then reads the last entry, in one round trip (the function
- * `event_lock_for_append()`, migration 0012): what `lockForAppend` then `lastEntry` do in two.
- */
-export async function lockAndReadLast(trx: Tx): Promise<{ seq: number; leafHash: string; chainHash: string } | undefined> {
-  const { rows } = await sql<{ seq: number; leaf_hash: string; chain_hash: string }>`SELECT seq, leaf_hash, chain_hash FROM event_lock_for_append()`.execute(trx);
-  const row = rows[0];
-  return row && { seq: Number(row.seq), leafHash: row.leaf_hash, chainHash: row.chain_hash };
-}
-
-export async function lastEntry(db: Executor): Promise<{ seq: number; leafHash: string; chainHash: string } | undefined> {
-  const row = await db.selectFrom('event').select(['seq', 'leaf_hash', 'chain_hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  return row && { seq: row.seq, leafHash: row.leaf_hash, chainHash: row.chain_hash };
-}
-
 /** A subtree hash was stored before the entries that complete it, and it is not theirs: the append is refused. */
 export class TreeNodeConflictError extends Error {
   constructor(entry: HashedEventEntry, subtrees: readonly StoredSubtree[]) {
@@ -38,46 +16,44 @@ export class TreeNodeConflictError extends Error {
   }
 }
 
+/** The log's last entry, as an append needs it. */
+export interface LogHead {
+  readonly seq: number;
+  readonly leafHash: string;
+  readonly chainHash: string;
+}
+
 /**
- * Inserts an entry, and in the same statement the Merkle tree's subtrees it completes (see
- * event-tree.ts): one round trip, whatever the tree adds. A subtree already there with the same
- * hash (written by `event_tree_build()`) is left as it is; one with another hash was planted, and
- * is never silently kept: the statement turns into an UPDATE, which the table's append-only
- * trigger refuses, and the append fails with a TreeNodeConflictError.
+ * Appends an entry and the Merkle subtrees it completes (see event-tree.ts) in one round trip,
+ * through the function `event_append()` (migration 0014): it takes the append lock, and appends only
+ * if the log's last entry is still the one `entry` was computed after (seq − 1, and the chain hash
+ * `entry` links to). If not, nothing is written and the log's actual head is returned (undefined:
+ * the log is empty), for the caller to compute the entry again — it holds the lock by then.
+ *
+ * A subtree already there with the same hash (written by `event_tree_build()`) is left as it is;
+ * one with another hash was planted, and is never silently kept: the append fails with a
+ * TreeNodeConflictError.
  */
-export async function insertEntry(trx: Tx, entry: HashedEventEntry, subtrees: readonly StoredSubtree[] = []): Promise<void> {
-  const row = {
-    seq: entry.seq,
-    time: entry.time,
-    actor: entry.actor,
-    action: entry.action,
-    subject: entry.subject,
-    data: JSON.stringify(entry.data) as unknown as Record<string, unknown>,
-    leaf_hash: entry.leafHash,
-    chain_hash: entry.chainHash,
-  };
-  if (subtrees.length === 0) {
-    await trx.insertInto('event').values(row).execute();
-    return;
-  }
-  const nodes = subtrees.map((subtree) => ({ level: subtree.level, idx: subtree.index, hash: subtree.hash.toString('hex') }));
+export async function appendAfter(
+  trx: Tx,
+  entry: HashedEventEntry,
+  previousChainHash: string,
+  subtrees: readonly StoredSubtree[],
+): Promise<{ appended: true } | { appended: false; head: LogHead | undefined }> {
   try {
-    await trx
-      .with('tree', (db) =>
-        db
-          .insertInto('event_tree_node')
-          .values(nodes)
-          .onConflict((conflict) =>
-            conflict
-              .columns(['level', 'idx'])
-              .doUpdateSet({ hash: sql<string>`excluded.hash` })
-              .where(sql<boolean>`event_tree_node.hash <> excluded.hash`),
-          )
-          .returning('level'),
-      )
-      .insertInto('event')
-      .values(row)
-      .execute();
+    const { rows } = await sql<{ appended: boolean; head_seq: string | number | null; head_leaf_hash: string | null; head_chain_hash: string | null }>`
+      SELECT appended, head_seq, head_leaf_hash, head_chain_hash FROM event_append(
+        ${entry.seq}, ${previousChainHash}, ${entry.time}, ${entry.actor}, ${entry.action}, ${entry.subject}, ${JSON.stringify(entry.data)}::jsonb,
+        ${entry.leafHash}, ${entry.chainHash},
+        ${subtrees.map((subtree) => subtree.level)}::smallint[], ${subtrees.map((subtree) => subtree.index)}::bigint[],
+        ${subtrees.map((subtree) => subtree.hash.toString('hex'))}::text[])`.execute(trx);
+    const row = rows[0];
+    if (!row) throw new Error('event_append() answered no row');
+    if (row.appended) return { appended: true };
+    return {
+      appended: false,
+      head: row.head_seq === null ? undefined : { seq: Number(row.head_seq), leafHash: row.head_leaf_hash as string, chainHash: row.head_chain_hash as string },
+    };
   } catch (error) {
     if (/event_tree_node/.test((error as Error).message)) throw new TreeNodeConflictError(entry, subtrees);
     throw error;

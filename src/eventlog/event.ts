@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 
 // The package is CommonJS (`module.exports = serialize`) but its types declare an ES default export.
@@ -44,14 +44,26 @@ export function canonicalEntry(entry: EventEntry): string {
   );
 }
 
+/*
+ * Hashing with one-shot `crypto.hash` (a verification of a long log hashes each entry twice, and a
+ * Hash object per call costs three times as much); the link buffer is reused: hashing is synchronous.
+ */
+const leafBytes = (entry: EventEntry): Buffer => hash('sha256', `\u0000${canonicalEntry(entry)}`, 'buffer');
+const link = Buffer.alloc(64);
+function linkBytes(previous: Buffer, leaf: Buffer): Buffer {
+  previous.copy(link, 0);
+  leaf.copy(link, 32);
+  return hash('sha256', link, 'buffer');
+}
+
 /** Leaf hash per RFC 9162: SHA-256(0x00 ‖ entry). */
 export function leafHash(entry: EventEntry): string {
-  return createHash('sha256').update(Buffer.from([0])).update(canonicalEntry(entry), 'utf8').digest('hex');
+  return leafBytes(entry).toString('hex');
 }
 
 /** Links an entry to everything before it: SHA-256(previous chain hash ‖ leaf hash), over the raw bytes. */
 export function chainHash(previousChainHash: string, leaf: string): string {
-  return createHash('sha256').update(Buffer.from(previousChainHash, 'hex')).update(Buffer.from(leaf, 'hex')).digest('hex');
+  return linkBytes(Buffer.from(previousChainHash, 'hex'), Buffer.from(leaf, 'hex')).toString('hex');
 }
 
 export function hashEntry(entry: EventEntry, previousChainHash: string): HashedEventEntry {
@@ -59,35 +71,51 @@ export function hashEntry(entry: EventEntry, previousChainHash: string): HashedE
   return { ...entry, leafHash: leaf, chainHash: chainHash(previousChainHash, leaf) };
 }
 
-/** What verification found wrong with one stored entry. */
-export interface VerifyFailure {
+/**
+ * What is wrong with a stored entry, found reading the log in order:
+ * - `deleted`: an entry is missing (a seq skipped);
+ * - `edited`: its content no longer matches its stored leaf hash;
+ * - `chain_broken`: its stored chain hash does not link it to the entry before.
+ */
+export interface EntryFailure {
+  readonly kind: 'deleted' | 'edited' | 'chain_broken';
   readonly seq: number;
-  readonly reason: 'missing' | 'content_changed' | 'chain_broken';
   readonly message: string;
 }
 
 /**
- * Checks one stored entry against the chain so far. Returns the failure, or undefined when the
- * entry is exactly what was appended.
+ * Reads the stored log in order from its first entry, rehashing each: the one check of an entry
+ * that `changegate verify` makes with or without a checkpoint.
  */
-export function checkEntry(stored: HashedEventEntry, expectedSeq: number, previousChainHash: string): VerifyFailure | undefined {
-  if (stored.seq !== expectedSeq) {
-    return { seq: expectedSeq, reason: 'missing', message: `entry ${expectedSeq} is missing: the next stored entry is ${stored.seq}` };
+export class EntryWalk {
+  /** The seq the next entry must have: the entries before it are exactly as appended. */
+  expected = 1;
+  private previous: Buffer = Buffer.from(GENESIS_CHAIN_HASH, 'hex');
+
+  /** The chain hash of the last entry that checked (the genesis hash before the first). */
+  get headChainHash(): string {
+    return this.previous.toString('hex');
   }
-  const leaf = leafHash(stored);
-  if (leaf !== stored.leafHash) {
-    return {
-      seq: stored.seq,
-      reason: 'content_changed',
-      message: `entry ${stored.seq} (${stored.action} ${stored.subject}) does not match its leaf hash: its content was changed after it was written`,
-    };
+
+  /** The entry's leaf hash when it is exactly as appended (and the walk moves past it), else what is wrong. */
+  check(stored: HashedEventEntry): Buffer | EntryFailure {
+    if (stored.seq !== this.expected) {
+      return { kind: 'deleted', seq: this.expected, message: `Entry ${this.expected} was deleted: the next stored entry is ${stored.seq}.` };
+    }
+    const leaf = leafBytes(stored);
+    if (leaf.toString('hex') !== stored.leafHash) {
+      return { kind: 'edited', seq: stored.seq, message: `Entry ${stored.seq} (${stored.action} ${stored.subject}) was edited: its content no longer matches its leaf hash.` };
+    }
+    const chain = linkBytes(this.previous, leaf);
+    if (chain.toString('hex') !== stored.chainHash) {
+      return {
+        kind: 'chain_broken',
+        seq: stored.seq,
+        message: `Entry ${stored.seq} (${stored.action} ${stored.subject}) does not link to entry ${stored.seq - 1}: its chain hash was changed or the chain rewritten.`,
+      };
+    }
+    this.previous = chain;
+    this.expected += 1;
+    return leaf;
   }
-  if (chainHash(previousChainHash, leaf) !== stored.chainHash) {
-    return {
-      seq: stored.seq,
-      reason: 'chain_broken',
-      message: `entry ${stored.seq} (${stored.action} ${stored.subject}) does not link to entry ${stored.seq - 1}: the chain was rewritten`,
-    };
-  }
-  return undefined;
 }

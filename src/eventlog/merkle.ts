@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * RFC 9162 (Certificate Transparency v2) Merkle trees, §2.1: hashing, roots, inclusion and
@@ -31,23 +31,28 @@ export type SubtreeHashes = (subtree: Subtree) => Buffer;
 /** Bytes in a SHA-256 hash. */
 export const HASH_SIZE = 32;
 
-const sha256 = (...parts: Buffer[]): Buffer => {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest();
-};
-
-const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
+/*
+ * One-shot `crypto.hash`: a verification of a long log hashes millions of nodes, and a Hash object
+ * per call costs three times as much. The node buffer is reused: hashing is synchronous.
+ */
+const sha256 = (data: Buffer): Buffer => hash('sha256', data, 'buffer');
 
 /** The root of the empty tree: SHA-256 of nothing (RFC 9162 §2.1.1). */
-export const EMPTY_ROOT: Buffer = sha256();
+export const EMPTY_ROOT: Buffer = sha256(Buffer.alloc(0));
 
 /** SHA-256(0x00 ‖ entry). An event's stored `leaf_hash` is this already: never hash it again. */
-export const hashLeaf = (entry: Buffer): Buffer => sha256(LEAF_PREFIX, entry);
+export const hashLeaf = (entry: Buffer): Buffer => sha256(Buffer.concat([Buffer.from([0x00]), entry]));
+
+const node = Buffer.alloc(1 + 2 * HASH_SIZE, 0x01);
 
 /** SHA-256(0x01 ‖ left ‖ right). */
-export const hashChildren = (left: Buffer, right: Buffer): Buffer => sha256(NODE_PREFIX, left, right);
+export function hashChildren(left: Buffer, right: Buffer): Buffer {
+  // A proof may carry an element of another length: hashed as given, never padded with stale bytes.
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) return sha256(Buffer.concat([node.subarray(0, 1), left, right]));
+  left.copy(node, 1);
+  right.copy(node, 1 + HASH_SIZE);
+  return sha256(node);
+}
 
 /** The number of leaves in a subtree of this level. */
 export const subtreeWidth = (level: number): number => 2 ** level;
@@ -74,6 +79,58 @@ export function subtreesOf({ start, end }: LeafRange): Subtree[] {
     at += subtreeWidth(level);
   }
   return subtrees;
+}
+
+/**
+ * The compact range of the leaves [0, size): the hashes of the perfect subtrees `subtreesOf` splits
+ * it into, largest first (one per bit set in size, so at most log2(n)). It is all an append needs
+ * to know of a tree: pushing a leaf merges the equal subtrees at the right, completing the nodes a
+ * store keeps; the root folds the hashes from the right, as RFC 9162 splits a tree.
+ */
+export class CompactRange {
+  private constructor(
+    private count: number,
+    private readonly hashes: Buffer[],
+  ) {}
+
+  static empty(): CompactRange {
+    return new CompactRange(0, []);
+  }
+
+  /** The range of the first `size` leaves from the hashes of `subtreesOf({ start: 0, end: size })`, in order. */
+  static of(size: number, hashes: readonly Buffer[]): CompactRange {
+    if (hashes.length !== subtreesOf({ start: 0, end: size }).length) throw new Error(`a compact range of ${size} leaves has one hash per bit set in its size, not ${hashes.length}`);
+    return new CompactRange(size, [...hashes]);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds a leaf, calling `completed` for each perfect subtree (level ≥ 1) it completes. */
+  push(leaf: Buffer, completed?: (subtree: Subtree, hash: Buffer) => void): void {
+    let hash = leaf;
+    let level = 0;
+    const count = this.count + 1;
+    while (count % subtreeWidth(level + 1) === 0) {
+      hash = hashChildren(this.hashes.pop() as Buffer, hash);
+      level += 1;
+      completed?.({ level, index: count / subtreeWidth(level) - 1 }, hash);
+    }
+    this.hashes.push(hash);
+    this.count = count;
+  }
+
+  root(): Buffer {
+    let hash = this.hashes[this.hashes.length - 1];
+    if (hash === undefined) return EMPTY_ROOT;
+    for (let k = this.hashes.length - 2; k >= 0; k -= 1) hash = hashChildren(this.hashes[k] as Buffer, hash);
+    return hash;
+  }
+
+  clone(): CompactRange {
+    return new CompactRange(this.count, [...this.hashes]);
+  }
 }
 
 /** MTH of the leaves [start, end) from their perfect subtrees: folded from the right, as RFC 9162 splits. */
