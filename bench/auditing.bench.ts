@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { createEmptyPostgresDatabase } from '../test/databases.ts';
-import { AuditRecorder, auditRuleKind, AuditTrailService, ObjectStore, parseEntrySearch, type AuditRule } from '../src/auditing/index.ts';
-import { bootstrapInstallation, findUserByName, type Actor } from '../src/identity/index.ts';
+import { AuditRecorder, auditRuleKind, AuditTrailService, parseEntrySearch, type AuditRule } from '../src/auditing/index.ts';
+import { ObjectStore } from '../src/objects/index.ts';
+import { bootstrapInstallation, findUserByName } from '../src/identity/index.ts';
+import { type Actor } from '../src/access/index.ts';
 import { auditDecision } from '../src/auditing/audit-rule.ts';
 import { deviceKind, findDevice } from '../src/inventory/index.ts';
 import { ManualClock } from '../src/platform/clock.ts';

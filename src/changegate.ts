@@ -4,58 +4,37 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
-import {
-  AuditRecorder,
-  auditingRoutes,
-  auditRuleKind,
-  AuditRuleService,
-  AuditTrailService,
-  BundleService,
-  ensureBuiltinRule,
-  filterKind,
-  FilterService,
-  ObjectStore,
-} from './auditing/index.ts';
+import { AuditRecorder, auditRuleKind, AuditRuleService, AuditTrailService, BundleService, ensureBuiltinRule, filterKind, FilterService } from './auditing/index.ts';
+import { auditingRoutes } from './auditing/auditing.routes.ts';
+import { ObjectStore } from './objects/index.ts';
 import { accessGroupKind, changeKind } from './changes/index.ts';
 import { accessGroupRoles } from './changes/access-group-roles.ts';
 import { credentialKind, deviceKind } from './inventory/index.ts';
 import { webhookKind } from './notifications/index.ts';
-import { applicationKind, partitionKind, userKind } from './identity/index.ts';
-import { AccessGroupService, ChangeService, changeRoutes, RequestService } from './changes/index.ts';
-import {
-  CheckpointPublisher,
-  CheckpointService,
-  DirectorySink,
-  EventLogService,
-  eventRoutes,
-  loadLogSigningKey,
-  logRoutes,
-  LogVerifyService,
-  LogProofService,
-  proofRoutes,
-  StoredTreeHead,
-  WitnessSink,
-  type LogSigningKey,
-} from './eventlog/index.ts';
-import { EvidenceService, evidenceRoutes } from './evidence/index.ts';
-import { CredentialService, DeviceService, type Device, INVENTORY_SEALED_COLUMNS, inventoryRoutes, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
-import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, notificationRoutes, WebhookService, webhookRoutes } from './notifications/index.ts';
-import { ReviewService, reviewRoutes } from './review/index.ts';
-import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, sessionRoutes, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
-import {
-  AuthService,
-  authRoutes,
-  bootstrapInstallation,
-  GrantService,
-  grantRoutes,
-  IDENTITY_SEALED_COLUMNS,
-  PartitionService,
-  partitionRoutes,
-  registerAuthentication,
-  UserService,
-  userRoutes,
-  type BootstrapResult,
-} from './identity/index.ts';
+import { applicationKind, partitionKind } from './objects/index.ts';
+import { userKind } from './identity/index.ts';
+import { AccessGroupService, ChangeService, RequestService } from './changes/index.ts';
+import { changeRoutes } from './changes/changes.routes.ts';
+import { CheckpointPublisher, CheckpointService, DirectorySink, EventLogService, loadLogSigningKey, LogVerifyService, LogProofService, StoredTreeHead, WitnessSink, type LogSigningKey } from './eventlog/index.ts';
+import { eventRoutes } from './eventlog/event.routes.ts';
+import { logRoutes } from './eventlog/log.routes.ts';
+import { proofRoutes } from './eventlog/proof.routes.ts';
+import { EvidenceService } from './evidence/index.ts';
+import { evidenceRoutes } from './evidence/evidence.routes.ts';
+import { CredentialService, DeviceService, type Device, INVENTORY_SEALED_COLUMNS, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
+import { inventoryRoutes } from './inventory/inventory.routes.ts';
+import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, WebhookService } from './notifications/index.ts';
+import { notificationRoutes } from './notifications/notification.routes.ts';
+import { webhookRoutes } from './notifications/webhook.routes.ts';
+import { ReviewService } from './review/index.ts';
+import { reviewRoutes } from './review/review.routes.ts';
+import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
+import { sessionRoutes } from './sessions/session.routes.ts';
+import { AuthService, bootstrapInstallation, GrantService, IDENTITY_SEALED_COLUMNS, PartitionService, UserService, type BootstrapResult } from './identity/index.ts';
+import { authRoutes, registerAuthentication } from './identity/auth.routes.ts';
+import { grantRoutes } from './identity/grant.routes.ts';
+import { partitionRoutes } from './identity/partition.routes.ts';
+import { userRoutes } from './identity/user.routes.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import type { Config } from './platform/config.ts';
 import { migrate, openDatabase, type DatabaseHandle } from './platform/database.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
 import { buildDevice } from '../changes/changes.test-kit.ts';
-import { findPartitionByName } from '../identity/index.ts';
+import { findPartitionByName } from '../objects/index.ts';
 import { deviceKind } from '../inventory/index.ts';
 import { buildApplication, buildPartition, buildRule, entries, history, unique, type EntryView } from './auditing.test-kit.ts';
 

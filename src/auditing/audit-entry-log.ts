@@ -3,16 +3,12 @@ import canonicalizeModule from 'canonicalize';
 import { sql } from 'kysely';
 import type { Executor } from '../platform/database.ts';
 import type { AuditEntry } from './audit-trail.ts';
+import type { LoggedAuditEntry } from '../objects/object-store.ts';
+
+export type { LoggedAuditEntry };
 
 // The package is CommonJS (`module.exports = serialize`) but its types declare an ES default export.
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
-
-/** What the event log holds of an audit-trail entry: its number and the hash of its content. */
-export interface LoggedAuditEntry {
-  readonly seq: number;
-  /** Hex SHA-256 of the entry's canonical JSON (`auditEntryDigest`). */
-  readonly sha256: string;
-}
 
 /**
  * The bytes an audit-trail entry is hashed over: RFC 8785 canonical JSON of every field (sorted

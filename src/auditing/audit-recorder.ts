@@ -3,8 +3,8 @@ import { auditDecision, compileRuleSet, type AuditTarget, type CompiledRule } fr
 import { enabledRules, ruleGeneration } from './audit-rule.store.ts';
 import { auditEntryDigest, type LoggedAuditEntry } from './audit-entry-log.ts';
 import { insertEntry } from './audit-trail.store.ts';
-import { snapshot, type ObjectWrite, type ObjectWriteHook } from './object-store.ts';
-import { fieldDiff, type ObjectMeta, type ObjectType } from './object.ts';
+import { snapshot, type ObjectWrite, type ObjectWriteHook } from '../objects/object-store.ts';
+import { fieldDiff, type ObjectMeta, type ObjectType } from '../objects/object.ts';
 
 type ApplicationFacts = NonNullable<AuditTarget['application']>;
 

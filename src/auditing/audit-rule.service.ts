@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { findApplication, findPartitionByName, inPartition, partitionsWith, requirePrivilege, resolvePlace, type Actor } from '../identity/index.ts';
+import { findApplication, findPartitionByName, resolvePlace } from '../objects/index.ts';
+import { inPartition, partitionsWith, requirePrivilege, type Actor } from '../access/index.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
 import { AppError, errors, type FieldProblem } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
@@ -18,9 +19,9 @@ import {
   type RuleSecurity,
 } from './audit-rule.ts';
 import { auditRuleKind, findRule, findRuleInPartition, findRulesNamed, listRules } from './audit-rule.store.ts';
-import { findByRef } from './object-ref.ts';
-import type { ObjectStore } from './object-store.ts';
-import type { ObjectFields, ObjectType } from './object.ts';
+import { findByRef } from '../objects/object-ref.ts';
+import type { ObjectStore } from '../objects/object-store.ts';
+import type { ObjectFields, ObjectType } from '../objects/object.ts';
 import { parseRuleSearch, ruleSearchMatches, type RuleTerm } from './search.ts';
 import { searchError } from './search-error.ts';
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Selectable } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
-import { SYSTEM_ACTOR_NAME } from '../identity/index.ts';
+import { SYSTEM_ACTOR_NAME } from '../access/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { AuditRuleTable } from '../platform/tables/auditing.ts';
 import { BUILTIN_RULE_NAME, BUILTIN_RULE_REFUSAL, OPEN_SECURITY, type AuditRule } from './audit-rule.ts';
-import type { ObjectKind } from './object-store.ts';
-import { fromJson, type ObjectType } from './object.ts';
+import type { ObjectKind } from '../objects/object-store.ts';
+import { fromJson, type ObjectType } from '../objects/object.ts';
 
 type AuditRuleRow = Selectable<AuditRuleTable>;
 

@@ -1,6 +1,6 @@
 import { RE2JS, RE2Set } from 're2js';
 import type { FieldProblem } from '../platform/errors.ts';
-import { OBJECT_TYPES, type ObjectMeta, type ObjectType } from './object.ts';
+import { OBJECT_TYPES, type ObjectMeta, type ObjectType } from '../objects/object.ts';
 
 /** Diff only (1) keeps the changed fields; Full (2) keeps the whole object before and after, so it can be restored. */
 export type AuditLevel = 1 | 2;

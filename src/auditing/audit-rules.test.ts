@@ -5,7 +5,7 @@ import { buildUser, startTestChangegate, type TestChangegate } from '../../test/
 import { buildChange, buildDevice, buildGroup } from '../changes/changes.test-kit.ts';
 import { findChangeByName } from '../changes/index.ts';
 import { buildApplication, buildPartition, buildRule, entries, history, rowCounts, unique } from './auditing.test-kit.ts';
-import { OBJECT_TYPES } from './object.ts';
+import { OBJECT_TYPES } from '../objects/object.ts';
 
 describe.each(DATABASE_KINDS)('audit rules on %s', (kind) => {
   let t: TestChangegate;

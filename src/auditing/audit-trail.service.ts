@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
-import { hasPrivilege, inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
+import { hasPrivilege, inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
@@ -8,8 +8,8 @@ import { securityAllows, type AuditRule } from './audit-rule.ts';
 import { presentEntry, restoreAvailability, restoreReason, unavailableReason, type AuditEntry, type AuditEntryView, type RestoreSide } from './audit-trail.ts';
 import { findEntryFor, type RuleViewer, lastKnownKey, latestEntryOf, purgeEntries, searchEntries, timeZoneOf } from './audit-trail.store.ts';
 import { parseDuration, subtractDuration } from './duration.ts';
-import type { ObjectKind, ObjectStore } from './object-store.ts';
-import { META_FIELDS, type ObjectMeta, type ObjectType } from './object.ts';
+import type { ObjectKind, ObjectStore } from '../objects/object-store.ts';
+import { META_FIELDS, type ObjectMeta, type ObjectType } from '../objects/object.ts';
 import { restoreNeeds } from './restore-privileges.ts';
 import { searchError } from './search-error.ts';
 import { parseEntrySearch } from './search.ts';

@@ -2,7 +2,7 @@ import { sql, type Expression, type ExpressionBuilder, type RawBuilder, type Sel
 import type { Database, Executor } from '../platform/database.ts';
 import type { AuditEntryTable } from '../platform/tables/auditing.ts';
 import type { AuditEntry } from './audit-trail.ts';
-import type { ObjectType } from './object.ts';
+import type { ObjectType } from '../objects/object.ts';
 import { escapeLike, type EntryTerm } from './search.ts';
 
 type AuditEntryRow = Selectable<AuditEntryTable>;

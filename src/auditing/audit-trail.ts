@@ -1,5 +1,5 @@
 import type { AuditLevel } from './audit-rule.ts';
-import type { ObjectType } from './object.ts';
+import type { ObjectType } from '../objects/object.ts';
 
 /** One audited write. For Full (level 2) it keeps the whole object before and after, so it can be restored. */
 export interface AuditEntry {

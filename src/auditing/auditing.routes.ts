@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { actorOf } from '../identity/index.ts';
+import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import { APPLICATION_RULES, LEVEL_NAMES, MATCH_TYPES } from './audit-rule.ts';
 import type { AuditRuleService } from './audit-rule.service.ts';
@@ -9,7 +9,7 @@ import { BundleSchema, ImportReportSchema } from './bundle.ts';
 import type { BundleService } from './bundle.service.ts';
 import { FILTER_TARGETS } from './filter.ts';
 import type { FilterService } from './filter.service.ts';
-import { OBJECT_TYPES } from './object.ts';
+import { OBJECT_TYPES } from '../objects/object.ts';
 import { SEARCH_MAX_LENGTH } from './search.ts';
 
 export interface AuditingRouteServices {

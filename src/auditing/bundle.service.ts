@@ -1,24 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { Value } from 'typebox/value';
 import { appendEvent } from '../eventlog/index.ts';
-import {
-  APPLICATION_NAME,
-  applicationKind,
-  findApplication,
-  findApplicationObject,
-  findPartitionByName,
-  findPartitionObjectByName,
-  globalPartitionId,
-  hasPrivilege,
-  inPartition,
-  PARTITION_NAME,
-  partitionKind,
-  partitionsWith,
-  requirePrivilege,
-  SYSTEM,
-  type Actor,
-  type Privilege,
-} from '../identity/index.ts';
+import { APPLICATION_NAME, applicationKind, findApplication, findApplicationObject, findPartitionByName, findPartitionObjectByName, globalPartitionId, PARTITION_NAME, partitionKind } from '../objects/index.ts';
+import { hasPrivilege, inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor, type Privilege } from '../access/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
 import type { PromoteTargetSetting } from '../platform/config.ts';
@@ -45,8 +29,8 @@ import {
 import { filterQueryError, viewPrivilegeOf, type Filter } from './filter.ts';
 import { findVisibleFilter, type FilterService } from './filter.service.ts';
 import { filterKind, findFilterInPartition } from './filter.store.ts';
-import type { ObjectStore } from './object-store.ts';
-import type { ObjectFields } from './object.ts';
+import type { ObjectStore } from '../objects/object-store.ts';
+import type { ObjectFields } from '../objects/object.ts';
 
 export interface BundleServiceDeps {
   readonly db: Kysely<Database>;

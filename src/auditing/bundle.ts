@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { APPLICATION_RULES, LEVEL_NAMES, MATCH_TYPES } from './audit-rule.ts';
 import { FILTER_TARGETS } from './filter.ts';
-import { OBJECT_TYPES } from './object.ts';
+import { OBJECT_TYPES } from '../objects/object.ts';
 
 /**
  * Bundles: the seed's export files ("CAR files"). A bundle is JSON, versioned, and portable between

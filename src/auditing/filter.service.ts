@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { findPartitionByName, hasPrivilege, inPartition, partitionsWith, requirePrivilege, resolvePlace, SYSTEM, type Actor } from '../identity/index.ts';
+import { findPartitionByName, resolvePlace } from '../objects/index.ts';
+import { hasPrivilege, inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';
@@ -7,7 +8,7 @@ import { isUuid } from '../platform/ids.ts';
 import { permalinksOf, type Permalinks } from './audit-rule.service.ts';
 import { FILTER_NAME, FILTER_TARGETS, filterQueryError, presentFilter, viewPrivilegeOf, type Filter, type FilterTarget, type FilterView } from './filter.ts';
 import { addToNavigation, filterKind, findFilter, findFilterInPartition, findFiltersNamed, listFilters, navigationOf, removeFromNavigation } from './filter.store.ts';
-import type { ObjectStore } from './object-store.ts';
+import type { ObjectStore } from '../objects/object-store.ts';
 import { searchError } from './search-error.ts';
 
 export interface NewFilter {

@@ -2,9 +2,9 @@ import type { Selectable } from 'kysely';
 import type { Executor } from '../platform/database.ts';
 import type { AuditFilterTable } from '../platform/tables/auditing.ts';
 import type { Filter } from './filter.ts';
-import type { ObjectKind } from './object-store.ts';
-import { fromJson } from './object.ts';
-import { tableWriter } from './table-writer.ts';
+import type { ObjectKind } from '../objects/object-store.ts';
+import { fromJson } from '../objects/object.ts';
+import { tableWriter } from '../objects/table-writer.ts';
 
 type FilterRow = Selectable<AuditFilterTable>;
 

@@ -1,5 +1,5 @@
-import type { Privilege } from '../identity/index.ts';
-import type { ObjectMeta } from './object.ts';
+import type { Privilege } from '../access/index.ts';
+import type { ObjectMeta } from '../objects/object.ts';
 import { parseEntrySearch, parseRuleSearch, type SearchError } from './search.ts';
 
 /** What a filter searches: the audit trail or the audit rules. */

@@ -1,6 +1,3 @@
-export { businessKey, fieldDiff, fromJson, META_FIELDS, OBJECT_TYPES, toJson, type FieldChange, type ObjectFields, type ObjectMeta, type ObjectReference, type ObjectType } from './object.ts';
-export { ObjectStore, snapshot, type ObjectKind, type ObjectWrite, type ObjectWriteHook, type WriteAction, type WriteOptions } from './object-store.ts';
-export { findByRef, type RefLookup } from './object-ref.ts';
 export { BUILTIN_RULE_NAME, type AuditLevel, type AuditRule, type LevelName, type MatchType, type ApplicationRule, type RuleSecurity } from './audit-rule.ts';
 export { AuditRuleService, type AuditRuleView, type NewAuditRule, type RulePatch, type SecurityInput, type Permalinks } from './audit-rule.service.ts';
 export { auditRuleKind, ensureBuiltinRule } from './audit-rule.store.ts';
@@ -15,5 +12,3 @@ export { BundleService, type PromoteResult, type PromoteRequest } from './bundle
 export { BUNDLE_FORMAT, BUNDLE_VERSION, readBundle, type Bundle, type ImportReport } from './bundle.ts';
 export { parseEntrySearch, parseRuleSearch, type EntryTerm, type SearchError } from './search.ts';
 export { parseDuration } from './duration.ts';
-export { auditingRoutes } from './auditing.routes.ts';
-export { tableWriter } from './table-writer.ts';

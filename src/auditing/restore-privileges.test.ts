@@ -7,7 +7,7 @@ import { keyPair, ssh } from '../../test/gateway-kit.ts';
 import { buildUser, startTestChangegate, TestClient, type TestChangegate } from '../../test/harness.ts';
 import { buildChange, buildDevice, buildGroup, eventsWhere } from '../changes/changes.test-kit.ts';
 import { buildRule, history, rowCounts, unique, type EntryView } from './auditing.test-kit.ts';
-import type { ObjectMeta } from './object.ts';
+import type { ObjectMeta } from '../objects/object.ts';
 import { AuditTrailService, type RestoreConsequences } from './audit-trail.service.ts';
 import { restoreNeeds } from './restore-privileges.ts';
 

@@ -1,6 +1,6 @@
-import type { Privilege } from '../identity/index.ts';
-import type { RestorePrivileges } from './object-store.ts';
-import type { ObjectMeta } from './object.ts';
+import type { Privilege } from '../access/index.ts';
+import type { RestorePrivileges } from '../objects/object-store.ts';
+import type { ObjectMeta } from '../objects/object.ts';
 
 /** One privilege a restore needs, where, and why: the 403 names it. */
 export interface RestoreNeed {

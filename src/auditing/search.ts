@@ -1,6 +1,6 @@
 import { compilePattern, LEVEL_NAMES, type AuditLevel, type Matcher } from './audit-rule.ts';
 import { parseDuration, subtractDuration } from './duration.ts';
-import { OBJECT_TYPES, type ObjectType } from './object.ts';
+import { OBJECT_TYPES, type ObjectType } from '../objects/object.ts';
 import { addDays, dateIn, instantOf, isValidDate, type CalendarDate } from './zoned-time.ts';
 
 /**

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
-import { findByRef, type ObjectStore } from '../auditing/index.ts';
-import { inPartition, partitionsWith, requirePrivilege, resolvePlace, type Actor } from '../identity/index.ts';
+import { findByRef, type ObjectStore } from '../objects/index.ts';
+import { inPartition, partitionsWith, requirePrivilege, type Actor } from '../access/index.ts';
+import { resolvePlace } from '../objects/index.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';
 import { GROUP_NAME, presentAccessGroup, type AccessGroup, type AccessGroupView } from './access-group.ts';

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import { fromJson, tableWriter, type ObjectKind } from '../auditing/index.ts';
+import { fromJson, tableWriter, type ObjectKind } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
 import type { AccessGroupTable } from '../platform/tables/changes.ts';
 import type { AccessGroup } from './access-group.ts';

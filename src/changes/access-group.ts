@@ -1,4 +1,4 @@
-import type { ObjectMeta } from '../auditing/index.ts';
+import type { ObjectMeta } from '../objects/index.ts';
 
 /**
  * Who may run the changes that name this group (executors) and who approves their requests

@@ -1,4 +1,4 @@
-import { partitionsWith, type Actor, type Privilege } from '../identity/index.ts';
+import { partitionsWith, type Actor, type Privilege } from '../access/index.ts';
 import type { Tx } from '../platform/database.ts';
 import type { AccessGroup } from './access-group.ts';
 import type { Change } from './change.ts';

@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { ObjectStore } from '../auditing/index.ts';
+import type { ObjectStore } from '../objects/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import { findDeviceByRef } from '../inventory/index.ts';
-import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, resolvePlace, type Actor } from '../identity/index.ts';
+import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, type Actor } from '../access/index.ts';
+import { resolvePlace } from '../objects/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';

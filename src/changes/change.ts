@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
-import type { ObjectMeta } from '../auditing/index.ts';
+import type { ObjectMeta } from '../objects/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
 import { formatScriptError, parseScript, type ScriptError } from './script.ts';
 

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { actorOf } from '../identity/index.ts';
+import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import type { AccessGroupService } from './access-group.service.ts';
 import type { ChangeService } from './change.service.ts';

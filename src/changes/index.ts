@@ -6,7 +6,6 @@ export { findChange, findChangeByName } from './change.store.ts';
 export type { RequestStatus, RequestView } from './request.ts';
 export { RequestService, type AccessOutcome, type AccessQuery, type RequestNotifier } from './request.service.ts';
 export { parseScript, formatScriptError, type Script, type ScriptStep, type ScriptError } from './script.ts';
-export { changeRoutes } from './changes.routes.ts';
 export { findRequestByNumber, type OpenRequestMatch, type RequestRow } from './request.store.ts';
 export { accessGroupKind } from './access-group.store.ts';
 export { changeKind } from './change.store.ts';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
-import { findPartitionByName, hasPrivilege, inPartition, partitionsWith, type Actor } from '../identity/index.ts';
+import { findPartitionByName } from '../objects/index.ts';
+import { hasPrivilege, inPartition, partitionsWith, type Actor } from '../access/index.ts';
 import { findDevicesByIds, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';

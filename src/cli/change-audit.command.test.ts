@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliInProcess, signedInOperator, startCliServer, type CliOperator, type CliServer } from '../../test/cli-kit.ts';
 import { ADMIN_PASSWORD } from '../../test/harness.ts';
 import { findChangeByName, findRequestByNumber } from '../changes/index.ts';
-import type { Actor } from '../identity/index.ts';
+import type { Actor } from '../access/index.ts';
 
 /**
  * `changegate audit sessions|change|logs|report` on an installation holding one finished session,

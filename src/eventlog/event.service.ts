@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
+import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Database } from '../platform/database.ts';
 import type { HashedEventEntry } from './event.ts';
 import { verifyEventLog, type VerifyReport } from './event-verify.ts';

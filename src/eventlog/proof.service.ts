@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
+import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Database, Executor } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { consistencyProof, inclusionProof, rootAt, treeSize } from './event-tree.ts';

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { zipSync } from 'fflate';
 import type { Kysely } from 'kysely';
-import { businessKey } from '../auditing/index.ts';
+import { businessKey } from '../objects/index.ts';
 import { changeKind, findChangeByName, type Change, type ChangeView } from '../changes/index.ts';
 import { findAccessGroup, usernamesOf } from '../changes/access-group.store.ts';
 import type { AccessGroup } from '../changes/access-group.ts';
@@ -11,7 +11,7 @@ import { presentRequest } from '../changes/request.ts';
 import { decisionsOf } from '../changes/request.store.ts';
 import { appendEvent, inclusionProof } from '../eventlog/index.ts';
 import type { CheckpointView, LogKeyView } from '../eventlog/index.ts';
-import { hasPrivilege, inPartition, requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
+import { hasPrivilege, inPartition, requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import { findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';

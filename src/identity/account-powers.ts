@@ -1,5 +1,5 @@
 import type { Executor } from '../platform/database.ts';
-import { levelCovers, scopeCovers, type GrantLevel, type Privilege } from './privilege.ts';
+import { levelCovers, scopeCovers, type GrantLevel, type Privilege } from '../access/privilege.ts';
 
 /**
  * What a user may do, as far as taking over their account would hand it to someone else: each of

@@ -2,9 +2,9 @@ import { appendEvent } from '../eventlog/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { describePower, uncoveredPower, type AccessGroupRoles, type AccountPower } from './account-powers.ts';
-import type { Actor, SignIn } from './actor.ts';
+import type { Actor, SignIn } from '../access/actor.ts';
 import { deleteWebSessionsOf, findWebSessionById, revokeApiTokensOf } from './credential.store.ts';
-import { listGrants } from './grant.store.ts';
+import { listGrants } from '../access/grant.store.ts';
 import { bumpSigninEpoch, findUserById, type UserRow } from './user.store.ts';
 
 /** How long after proving the password a web session may create tokens, add keys, or change a password or TOTP. */

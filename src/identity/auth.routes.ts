@@ -1,27 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { errors } from '../platform/errors.ts';
 import type { Api } from '../platform/http.ts';
-import type { Actor } from './actor.ts';
-import type { Authenticated, AuthService } from './auth.service.ts';
+import type { Actor } from '../access/actor.ts';
+import type { AuthService } from './auth.service.ts';
+import { actorOf } from '../access/request-actor.ts';
 import type { GrantService } from './grant.service.ts';
 import type { UserService } from './user.service.ts';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    authenticated?: Authenticated;
-  }
-}
-
 export const SESSION_COOKIE = 'changegate_session';
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-/** The user behind a request, or 401. Every route but login and health calls this first. */
-export function actorOf(request: FastifyRequest): Actor {
-  if (!request.authenticated) throw errors.unauthenticated();
-  return request.authenticated.actor;
-}
 
 const sameToken = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 

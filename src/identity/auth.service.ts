@@ -7,9 +7,10 @@ import type { Database, Executor, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import type { SecretBox } from '../platform/secret-box.ts';
-import { hasPrivilege } from './access.ts';
+import { hasPrivilege } from '../access/access.ts';
 import { RECENT_SIGN_IN_MINUTES, requireRecentSignIn, revokeSignIns } from './account-security.ts';
-import type { Actor } from './actor.ts';
+import type { Authenticated } from '../access/request-actor.ts';
+import type { Actor } from '../access/actor.ts';
 import {
   deleteWebSession,
   findApiToken,
@@ -28,7 +29,7 @@ import {
   type ApiTokenRow,
 } from './credential.store.ts';
 import { verifyAgainstNothing, verifyPassword } from './password.ts';
-import { SYSTEM } from './privilege.ts';
+import { SYSTEM } from '../access/privilege.ts';
 import { clearSignInFailures, countSignInFailure, findSignInLock, lockSignIn, purgeStaleSignInLocks } from './sign-in-lock.store.ts';
 import { SignInLimits, type AttemptOutcome, type SignInLimitSettings, type ThrottleLimit, type ThrottleReport } from './sign-in-limits.ts';
 import { sourceOf } from '../platform/source-address.ts';
@@ -69,13 +70,6 @@ export interface WebSession {
   readonly csrfToken: string;
   readonly expiresAt: Date;
   readonly user: UserView;
-}
-
-export interface Authenticated {
-  readonly actor: Actor;
-  /** Set for cookie sessions: state-changing requests must echo it in `X-CSRF-Token`. */
-  readonly csrfToken?: string;
-  readonly sessionId?: string;
 }
 
 export interface ApiTokenView {

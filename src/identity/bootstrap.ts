@@ -3,12 +3,12 @@ import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
-import { SYSTEM_ACTOR_NAME } from './actor.ts';
-import { insertGrant } from './grant.store.ts';
-import { findPartitionByName, insertPartition } from './partition.store.ts';
-import { GLOBAL_PARTITION } from './partition.service.ts';
+import { SYSTEM_ACTOR_NAME } from '../access/actor.ts';
+import { insertGrant } from '../access/grant.store.ts';
+import { findPartitionByName, insertPartition } from '../objects/partition.store.ts';
+import { GLOBAL_PARTITION } from '../objects/partition.ts';
 import { generatePassword, hashPassword } from './password.ts';
-import { PRIVILEGES } from './privilege.ts';
+import { PRIVILEGES } from '../access/privilege.ts';
 import { countUsers, insertUser } from './user.store.ts';
 
 export const FIRST_ADMIN = 'admin';

@@ -1,8 +1,9 @@
 import { Type } from 'typebox';
 import type { Api } from '../platform/http.ts';
-import { actorOf, GrantSchema } from './auth.routes.ts';
+import { actorOf } from '../access/request-actor.ts';
+import { GrantSchema } from './auth.routes.ts';
 import type { GrantService } from './grant.service.ts';
-import { isSystemOnly, PRIVILEGES } from './privilege.ts';
+import { isSystemOnly, PRIVILEGES } from '../access/privilege.ts';
 
 /** Grants of privileges, and the privilege catalogue. */
 export function grantRoutes(app: Api, grants: GrantService): void {

@@ -5,11 +5,11 @@ import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
-import { hasPrivilege, requirePrivilege } from './access.ts';
-import type { Actor } from './actor.ts';
-import { deleteGrant, findGrant, findGrantByScope, insertGrant, listGrants, updateGrantLevel, type GrantRow } from './grant.store.ts';
-import { findPartitionByName } from './partition.store.ts';
-import { isPrivilege, isSystemOnly, PRIVILEGES, SYSTEM, type GrantLevel, type Privilege, type Scope } from './privilege.ts';
+import { hasPrivilege, requirePrivilege } from '../access/access.ts';
+import type { Actor } from '../access/actor.ts';
+import { deleteGrant, findGrant, findGrantByScope, insertGrant, listGrants, updateGrantLevel, type GrantRow } from '../access/grant.store.ts';
+import { findPartitionByName } from '../objects/partition.store.ts';
+import { isPrivilege, isSystemOnly, PRIVILEGES, SYSTEM, type GrantLevel, type Privilege, type Scope } from '../access/privilege.ts';
 import { findUserByName } from './user.store.ts';
 
 export interface GrantView {

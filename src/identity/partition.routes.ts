@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { Api } from '../platform/http.ts';
-import { actorOf } from './auth.routes.ts';
+import { actorOf } from '../access/request-actor.ts';
 import type { PartitionService } from './partition.service.ts';
 
 const ObjectSchema = {

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
-import type { ObjectStore } from '../auditing/index.ts';
+import type { ObjectStore } from '../objects/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import { hasPrivilege, partitionsWith, requireObjectPrivilege, requirePrivilege } from './access.ts';
-import type { Actor } from './actor.ts';
+import { hasPrivilege, partitionsWith, requireObjectPrivilege, requirePrivilege } from '../access/access.ts';
+import type { Actor } from '../access/actor.ts';
 import {
   applicationKind,
   countApplicationsIn,
@@ -24,16 +24,9 @@ import {
   type ApplicationUserKind,
   type ApplicationWithPartition,
   type PartitionRow,
-} from './partition.store.ts';
-import { inPartition, SYSTEM, type Privilege } from './privilege.ts';
-
-/** The partition every installation has; it cannot be deleted. */
-export const GLOBAL_PARTITION = 'GLOBAL';
-
-/** Partition names are the first half of business keys (`PARTITION.NAME`), so they hold no dot. */
-export const PARTITION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-/** Application names are paths of segments: `Finance/Reporting`. */
-export const APPLICATION_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}(\/[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}){0,7}$/;
+} from '../objects/partition.store.ts';
+import { inPartition, SYSTEM, type Privilege } from '../access/privilege.ts';
+import { APPLICATION_NAME, GLOBAL_PARTITION, PARTITION_NAME } from '../objects/partition.ts';
 
 /** At most this many objects are named when an application still in use cannot be deleted. */
 export const MAX_USERS_LISTED = 20;

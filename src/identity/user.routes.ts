@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { Api } from '../platform/http.ts';
-import { actorOf, NewSshKey, ProfilePatch, SshKeySchema, UserSchema } from './auth.routes.ts';
+import { actorOf } from '../access/request-actor.ts';
+import { NewSshKey, ProfilePatch, SshKeySchema, UserSchema } from './auth.routes.ts';
 import type { UserService } from './user.service.ts';
 
 const Username = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) });

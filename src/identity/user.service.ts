@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { ObjectStore } from '../auditing/index.ts';
+import type { ObjectStore } from '../objects/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import type { LiveSessionControl } from '../platform/live-session-control.ts';
-import { hasPrivilege, requirePrivilege } from './access.ts';
+import { hasPrivilege, requirePrivilege } from '../access/access.ts';
 import type { AccessGroupRoles } from './account-powers.ts';
 import { requireMayAdminister, requireRecentSignIn, revokeSignIns } from './account-security.ts';
-import type { Actor } from './actor.ts';
+import type { Actor } from '../access/actor.ts';
 import { deleteSshKey, findSshKey, findSshKeyByFingerprint, insertSshKey, listSshKeys, type SshKeyRow } from './credential.store.ts';
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
-import { SYSTEM } from './privilege.ts';
+import { SYSTEM } from '../access/privilege.ts';
 import { parseSshPublicKey } from './ssh-key.ts';
 import { presentUser, profileProblems, USERNAME_PATTERN, type ProfileInput, type UserView } from './user.ts';
 import { findUserById, findUserByName, findUserProfile, listUsers, setPasswordHash, updateUser, userKind, type UserRow } from './user.store.ts';
 import { liftSignInLocks } from './sign-in-lock.store.ts';
-import { globalPartitionId } from './partition.store.ts';
+import { globalPartitionId } from '../objects/partition.store.ts';
 import type { UserProfile } from './user.ts';
 import type { Tx } from '../platform/database.ts';
 

@@ -1,9 +1,9 @@
 import type { Selectable, Updateable } from 'kysely';
-import type { ObjectKind } from '../auditing/index.ts';
+import type { ObjectKind } from '../objects/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { UserTable } from '../platform/database-schema.ts';
-import { reviveDates } from './partition.ts';
-import { globalPartitionId } from './partition.store.ts';
+import { reviveDates } from '../objects/partition.ts';
+import { globalPartitionId } from '../objects/partition.store.ts';
 import type { UserProfile } from './user.ts';
 
 export type UserRow = Selectable<UserTable>;

@@ -1,4 +1,4 @@
-import type { ObjectMeta } from '../auditing/index.ts';
+import type { ObjectMeta } from '../objects/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
 import type { UserRow } from './user.store.ts';
 

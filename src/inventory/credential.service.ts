@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import ssh2 from 'ssh2';
-import type { ObjectStore } from '../auditing/index.ts';
-import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, type Actor } from '../identity/index.ts';
+import type { ObjectStore } from '../objects/index.ts';
+import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, type Actor } from '../access/index.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';
 import type { SecretBox } from '../platform/secret-box.ts';

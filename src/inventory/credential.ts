@@ -1,4 +1,4 @@
-import type { ObjectMeta } from '../auditing/index.ts';
+import type { ObjectMeta } from '../objects/index.ts';
 import type { SealedColumn } from '../platform/reseal.ts';
 
 /** An account on a device and its secret, sealed by the vault. */

@@ -1,7 +1,9 @@
 import type { Kysely } from 'kysely';
-import { findByRef, type ObjectStore } from '../auditing/index.ts';
+import { findByRef, type ObjectStore } from '../objects/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
-import { findPartitionByName, inPartition, parseSshPublicKey, partitionsWith, requirePrivilege, resolvePlace, type Actor } from '../identity/index.ts';
+import { findPartitionByName, resolvePlace } from '../objects/index.ts';
+import { inPartition, partitionsWith, requirePrivilege, type Actor } from '../access/index.ts';
+import { parseSshPublicKey } from '../identity/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors, type FieldProblem } from '../platform/errors.ts';

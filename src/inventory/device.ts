@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { ObjectMeta } from '../auditing/index.ts';
+import type { ObjectMeta } from '../objects/index.ts';
 import { AppError, type FieldProblem } from '../platform/errors.ts';
 
 /** A server Changegate brokers sessions to. */

@@ -5,7 +5,6 @@ export type { Device, DeviceView } from './device.ts';
 export { DeviceService, findDeviceByRef, hostKeyMismatch, type NewDevice, type OpenRequestCanceller } from './device.service.ts';
 export { findDevice, findDevicesByIds } from './device.store.ts';
 export { sshHostKeyProbe, type HostKeyProbe } from './host-key-probe.ts';
-export { inventoryRoutes } from './inventory.routes.ts';
 export { findCredential } from './credential.store.ts';
 export { credentialKind } from './credential.store.ts';
 export { deviceKind } from './device.store.ts';

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { actorOf } from '../identity/index.ts';
+import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import type { CredentialService } from './credential.service.ts';
 import type { DeviceService } from './device.service.ts';

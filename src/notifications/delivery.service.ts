@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
-import { requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
+import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';

@@ -17,6 +17,4 @@ export { DeliveryService, type DeliveryQuery, type DeliveryServiceDeps } from '.
 export { DEFAULT_RETRY_DELAYS_MS, type DeliveryChannel, type DeliveryStatus, type DeliveryView } from './delivery.ts';
 export { Dispatcher, type AttemptResult, type DeliveryAttempt, type DispatcherOptions } from './dispatcher.ts';
 export { SmtpMailer, type MailMessage, type Mailer } from './email-sender.ts';
-export { notificationRoutes } from './notification.routes.ts';
-export { webhookRoutes, type WebhookRouteServices } from './webhook.routes.ts';
 export { webhookKind } from './webhook.store.ts';

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { actorOf } from '../identity/index.ts';
+import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import { NOTIFICATION_PAGE_DEFAULT, NOTIFICATION_PAGE_MAX } from './notification.ts';
 import type { NotificationService } from './notification.service.ts';

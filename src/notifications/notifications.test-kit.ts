@@ -8,9 +8,11 @@ import { createServer as createHttpListener, type Server as HttpServer } from 'n
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { startTestChangegate, TEST_MASTER_KEY, TestClient, type TestChangegate } from '../../test/harness.ts';
-import { ObjectStore } from '../auditing/index.ts';
+import { ObjectStore } from '../objects/index.ts';
 import type { Changegate } from '../changegate.ts';
-import { findUserByName, registerAuthentication, type Actor } from '../identity/index.ts';
+import { findUserByName } from '../identity/index.ts';
+import { registerAuthentication } from '../identity/auth.routes.ts';
+import { type Actor } from '../access/index.ts';
 import type { DatabaseKind } from '../platform/database.ts';
 import { API_PREFIX, createHttpServer } from '../platform/http.ts';
 import { createLogger } from '../platform/logger.ts';

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { ObjectStore } from '../auditing/index.ts';
+import type { ObjectStore } from '../objects/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
-import { findPartitionByName, GLOBAL_PARTITION, requirePrivilege, SYSTEM, type Actor } from '../identity/index.ts';
+import { findPartitionByName, GLOBAL_PARTITION } from '../objects/index.ts';
+import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import { isUniqueViolation, type Database, type Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ObjectMeta } from '../auditing/index.ts';
+import type { ObjectMeta } from '../objects/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
 import type { SealedColumn } from '../platform/reseal.ts';
 import { NOTICE_KIND_PATTERN } from './notice.ts';

@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { AuditingTables } from './tables/auditing.ts';
+import type { CreatedOnly, ObjectColumns } from './tables/columns.ts';
 import type { ChangeTables } from './tables/changes.ts';
 import type { CheckpointTables } from './tables/checkpoints.ts';
 import type { NotificationTables } from './tables/notifications.ts';
@@ -24,21 +25,9 @@ export interface Database extends ChangeTables, NotificationTables, AuditingTabl
   event_tree_node: EventTreeNodeTable;
 }
 
-export type CreatedOnly<T> = ColumnType<T, T, never>;
-
 export interface SchemaMigrationTable {
   name: string;
   applied_at: Date;
-}
-
-/** The columns every configuration object carries. */
-export interface ObjectColumns {
-  id: CreatedOnly<string>;
-  version: number;
-  created_at: CreatedOnly<Date>;
-  created_by: CreatedOnly<string>;
-  updated_at: Date;
-  updated_by: string;
 }
 
 export interface PartitionTable extends ObjectColumns {
@@ -146,3 +135,5 @@ export interface EventTreeNodeTable {
 }
 
 export type { Generated };
+
+export type { CreatedOnly, ObjectColumns } from './tables/columns.ts';

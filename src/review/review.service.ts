@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { changeStatus, findChange, findVisibleChange, parseScript, type Change } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
-import { findUserByName, hasPrivilege, inPartition, partitionsWith, type Actor } from '../identity/index.ts';
+import { findUserByName } from '../identity/index.ts';
+import { hasPrivilege, inPartition, partitionsWith, type Actor } from '../access/index.ts';
 import { findDeviceByRef, findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';

@@ -5,7 +5,6 @@ export { RECORDING_CHUNKS_ACTION, RecordingLog, type LoggedRecordingChunk, type 
 export { verifyRecordingAgainstLog, type RecordingCheck } from './recording-verify.ts';
 export { parseSessionTarget, presentSession, type CommandView, type SessionTarget, type SessionView } from './session.ts';
 export { EXIT_PENDING, SessionRunner, type ClientSide } from './session-runner.ts';
-export { sessionRoutes } from './session.routes.ts';
 export { SessionService, type SessionListFilter } from './session.service.ts';
 export { commandCounts as commandCountsOf, commandsOf, heartbeat, requestNumbers as requestNumbersOf } from './session.store.ts';
 export { HostKeyMismatchError, sshUpstream, type UpstreamConnector } from './upstream.ts';

@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type ssh2 from 'ssh2';
 import { findChange, findRequestByNumber, type ChangeService, type RequestService, type RequestView } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
-import type { Actor } from '../identity/index.ts';
+import type { Actor } from '../access/index.ts';
 import { confirmedForHostKey, findDevice, type Credential, type CredentialService, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { CreatedOnly, ObjectColumns } from '../database-schema.ts';
+import type { CreatedOnly, ObjectColumns } from './columns.ts';
 
 /** Tables of active auditing (audit rules, the audit trail, filters, the navigation bar). */
 export interface AuditingTables {

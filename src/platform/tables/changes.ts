@@ -1,5 +1,5 @@
 import type { ColumnType } from 'kysely';
-import type { CreatedOnly, ObjectColumns } from '../database-schema.ts';
+import type { CreatedOnly, ObjectColumns } from './columns.ts';
 
 /** Tables of inventory (devices, credentials) and changes (access groups, changes, requests). */
 export interface ChangeTables {

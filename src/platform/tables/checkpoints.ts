@@ -1,4 +1,4 @@
-import type { CreatedOnly } from '../database-schema.ts';
+import type { CreatedOnly } from './columns.ts';
 
 /** Tables of the event log's signed checkpoints (migration 0013). */
 export interface CheckpointTables {

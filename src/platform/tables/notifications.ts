@@ -1,5 +1,5 @@
 import type { Generated } from 'kysely';
-import type { CreatedOnly, ObjectColumns } from '../database-schema.ts';
+import type { CreatedOnly, ObjectColumns } from './columns.ts';
 
 /** Tables of the notifications module (in-app notices, webhooks, the delivery outbox). */
 export interface NotificationTables {

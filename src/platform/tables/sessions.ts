@@ -1,5 +1,5 @@
 import type { ColumnType } from 'kysely';
-import type { CreatedOnly } from '../database-schema.ts';
+import type { CreatedOnly } from './columns.ts';
 
 /** Tables of brokered sessions and their captured commands. */
 export interface SessionTables {

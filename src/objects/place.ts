@@ -1,7 +1,7 @@
 import type { Executor } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { findApplication, findPartitionByName } from './partition.store.ts';
-import { GLOBAL_PARTITION } from './partition.service.ts';
+import { GLOBAL_PARTITION } from './partition.ts';
 
 /** Where an object lives: its partition and, optionally, its application. */
 export interface Place {

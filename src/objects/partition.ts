@@ -1,4 +1,12 @@
-import type { ObjectMeta } from '../auditing/index.ts';
+import type { ObjectMeta } from './object.ts';
+
+/** The partition every installation has; it cannot be deleted. */
+export const GLOBAL_PARTITION = 'GLOBAL';
+
+/** Partition names are the first half of business keys (`PARTITION.NAME`), so they hold no dot. */
+export const PARTITION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Application names are paths of segments: `Finance/Reporting`. */
+export const APPLICATION_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}(\/[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}){0,7}$/;
 
 /**
  * A partition as a configuration object. Partitions are system-wide, like users and webhooks: they

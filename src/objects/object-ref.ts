@@ -1,4 +1,5 @@
-import { findPartitionByName, hasPrivilege, inPartition, partitionsWith, type Actor, type Privilege } from '../identity/index.ts';
+import { findPartitionByName } from './partition.store.ts';
+import { hasPrivilege, inPartition, partitionsWith, type Actor, type Privilege } from '../access/index.ts';
 import type { Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import type { ObjectMeta } from './object.ts';

@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import type { ObjectKind } from '../auditing/index.ts';
+import type { ObjectKind } from './object-store.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { ApplicationTable, PartitionTable } from '../platform/database-schema.ts';
 import { reviveDates, type Application, type Partition } from './partition.ts';

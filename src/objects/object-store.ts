@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { appendEvent } from '../eventlog/index.ts';
-import type { Actor, Privilege } from '../identity/index.ts';
+import type { Actor, Privilege } from '../access/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import type { LoggedAuditEntry } from './audit-entry-log.ts';
 import { businessKey, fieldDiff, toJson, type ObjectFields, type ObjectMeta, type ObjectReference, type ObjectType } from './object.ts';
+
+
+/** What the event log holds of an audit-trail entry: its number and the hash of its content. */
+export interface LoggedAuditEntry {
+  readonly seq: number;
+  /** Hex SHA-256 of the entry's canonical JSON (`auditEntryDigest`). */
+  readonly sha256: string;
+}
 
 /** How one object type is written. Its store implements this; the object store does the rest. */
 export interface ObjectKind<T extends ObjectMeta> {
