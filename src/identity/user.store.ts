@@ -4,9 +4,9 @@ import type { Executor, Tx } from '../platform/database.ts';
 import type { UserTable } from '../platform/database-schema.ts';
 import { reviveDates } from '../objects/partition.ts';
 import { globalPartitionId } from '../objects/partition.store.ts';
-import type { UserProfile } from './user.ts';
+import type { UserProfile, UserRow } from './user.ts';
 
-export type UserRow = Selectable<UserTable>;
+export type { UserRow };
 
 export async function findUserByName(db: Executor, username: string): Promise<UserRow | undefined> {
   return db.selectFrom('app_user').selectAll().where('username', '=', username).executeTakeFirst();

@@ -1,6 +1,10 @@
 import type { ObjectMeta } from '../objects/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
-import type { UserRow } from './user.store.ts';
+import type { Selectable } from 'kysely';
+import type { UserTable } from '../platform/database-schema.ts';
+
+/** An account as stored. */
+export type UserRow = Selectable<UserTable>;
 
 /**
  * A user's profile as a configuration object: what the object store versions and the audit trail
