@@ -35,6 +35,7 @@ import {
   proofRoutes,
   StoredTreeHead,
   WitnessSink,
+  witnessesOf,
   type LogSigningKey,
 } from './eventlog/index.ts';
 import { EvidenceService, evidenceRoutes } from './evidence/index.ts';
@@ -193,6 +194,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     await migrate(database.db);
     const { secrets, created: masterKeyCreated } = await openSecretBox(config);
     const logSigningKey = await loadLogSigningKey(config);
+    const witnesses = witnessesOf(config.witnesses);
     const bootstrap = await bootstrapInstallation(database.db, clock, { adminPassword: config.adminPassword });
     const db = database.db;
     const objects = new ObjectStore(clock);
@@ -238,7 +240,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       partitions: new PartitionService({ db, clock, objects }),
       events: new EventLogService({ db }),
       proofs: new LogProofService({ db }),
-      checkpoints: new CheckpointService({ db, signingKey: logSigningKey }),
+      checkpoints: new CheckpointService({ db, signingKey: logSigningKey, witnesses }),
       logVerify: new LogVerifyService({ db, signingKey: logSigningKey }),
       devices: new DeviceService({
         db,
@@ -277,12 +279,12 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
       sessions: new SessionService({ db, clock, live, watchStallMs: options.sessionTiming?.watchStallMs }),
       reviews: new ReviewService({ db, clock }),
-      // An export has a checkpoint signed at once when the latest does not cover it (the publisher is built below).
+      // An export waits for the publisher's next pass when the latest checkpoint does not cover it (the publisher is built below).
       evidence: new EvidenceService({
         db,
         clock,
         boards: { audit: (actor, change) => services.reviews.audit(actor, change) },
-        log: { key: () => services.checkpoints.key(), latest: (actor) => services.checkpoints.latest(actor), signNow: () => activePublisher.signNow() },
+        log: { key: () => services.checkpoints.key(), latest: (actor) => services.checkpoints.latest(actor), checkpointCovering: (size) => activePublisher.checkpointCovering(size) },
       }),
     };
     const activePublisher = new CheckpointPublisher({
@@ -294,7 +296,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       intervalSeconds: config.checkpointIntervalSeconds,
       sinks: [
         ...(config.checkpointDir ? [new DirectorySink(config.checkpointDir)] : []),
-        ...config.witnesses.map((witness) => new WitnessSink(witness, { name: logSigningKey.origin })),
+        ...witnesses.map((witness) => new WitnessSink(witness)),
       ],
       logger: options.logger,
     });

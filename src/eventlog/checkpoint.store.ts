@@ -39,19 +39,38 @@ export async function insertCheckpoint(db: Executor, checkpoint: StoredCheckpoin
   return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
-/** The checkpoint of the largest tree size, if any was signed. */
+type CheckpointRecord = { tree_size: number; root_hash: string; origin: string; key_id: string; note: string; created_at: Date };
+
+const storedCheckpointOf = (row: CheckpointRecord): StoredCheckpoint => ({
+  size: Number(row.tree_size),
+  rootHash: Buffer.from(row.root_hash, 'hex'),
+  origin: row.origin,
+  keyId: row.key_id,
+  note: row.note,
+  createdAt: row.created_at,
+});
+
+/**
+ * The row of the largest tree size, whatever it holds: its signature is not checked here, and a
+ * row can be inserted by anyone who can write to the table. What the log trusts is
+ * `latestTrustedCheckpoint` (checkpoint-trust.ts).
+ */
 export async function latestCheckpoint(db: Executor): Promise<StoredCheckpoint | undefined> {
   const row = await db.selectFrom('checkpoint').selectAll().orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
-  return (
-    row && {
-      size: row.tree_size,
-      rootHash: Buffer.from(row.root_hash, 'hex'),
-      origin: row.origin,
-      keyId: row.key_id,
-      note: row.note,
-      createdAt: row.created_at,
-    }
-  );
+  return row && storedCheckpointOf(row);
+}
+
+/** Up to `limit` rows, largest size first, below size `below` (all when undefined). */
+export async function checkpointsBelow(db: Executor, below: number | undefined, limit: number): Promise<StoredCheckpoint[]> {
+  let query = db.selectFrom('checkpoint').selectAll();
+  if (below !== undefined) query = query.where('tree_size', '<', below);
+  return (await query.orderBy('tree_size', 'desc').limit(limit).execute()).map(storedCheckpointOf);
+}
+
+/** The row of one tree size, if any. */
+export async function checkpointAt(db: Executor, size: number): Promise<StoredCheckpoint | undefined> {
+  const row = await db.selectFrom('checkpoint').selectAll().where('tree_size', '=', size).executeTakeFirst();
+  return row && storedCheckpointOf(row);
 }
 
 /**
@@ -89,4 +108,10 @@ export async function insertCosignature(db: Executor, cosignature: StoredCosigna
 export async function cosignaturesOf(db: Executor, size: number): Promise<StoredCosignature[]> {
   const rows = await db.selectFrom('checkpoint_cosignature').selectAll().where('tree_size', '=', size).orderBy('received_at').orderBy('witness').orderBy('key_name').execute();
   return rows.map((row) => ({ size: row.tree_size, witness: row.witness, keyName: row.key_name, keyId: row.key_id, line: row.signature_line, receivedAt: row.received_at }));
+}
+
+/** Whether the event log already records the rejection of this checkpoint row (`log.checkpoint.rejected`, by size and note hash). */
+export async function rejectionLogged(db: Executor, size: number, noteSha256: string): Promise<boolean> {
+  const rows = await db.selectFrom('event').select('data').where('action', '=', 'log.checkpoint.rejected').where('subject', '=', `checkpoint:${size}`).execute();
+  return rows.some((row) => (row.data as { noteSha256?: unknown }).noteSha256 === noteSha256);
 }
