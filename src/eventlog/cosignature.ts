@@ -14,7 +14,7 @@ import { formatKeyId, isValidKeyName, NoteError, strictBase64, type NoteSignatur
  * the key ID is SHA-256(name ‖ 0x0A ‖ type ‖ key)[:4], as both specs say.
  *
  * @example
- * const key = parseWitnessKey('witness.example/w1+1c2a5f10+BN3x…');
+ * const key = parseWitnessKey('witness.example/w1+002a8886+BBBE…');
  * verifyCosignature(checkpointText, line, key); // undefined when it verifies, else why not
  */
 export interface WitnessKey {

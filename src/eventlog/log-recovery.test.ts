@@ -2,11 +2,12 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS, openTestDatabase, type TestDatabase } from '../../test/databases.ts';
 import { ManualClock } from '../platform/clock.ts';
+import type { Logger } from '../platform/logger.ts';
 import { CheckpointPublisher } from './checkpoint-publisher.ts';
 import { capturedLogger } from './checkpoint.test-kit.ts';
 import { verifyAgainstCheckpoint } from './checkpoint-verify.ts';
 import { appendEvent } from './event-append.ts';
-import { formatKeyId, generateSigningKey } from './signed-note.ts';
+import { formatKeyId, generateSigningKey, type SigningKey } from './signed-note.ts';
 import { StoredTreeHead } from './tree-head.ts';
 
 /**
@@ -67,5 +68,46 @@ describe.each(DATABASE_KINDS)("the log's last entries deleted, then restored fro
     // Appends and signing go on where they stopped.
     expect((await append('after-the-restore')).seq).toBe(13);
     expect((await publisher.signNow())?.size).toBe(13);
+  });
+  it('goes on under a new key, once the subtree hashes of entries no backup holds are removed; the old checkpoints up to the loss still verify', async () => {
+    database = await openTestDatabase(kind);
+    const { db } = database;
+    const origin = 'changegate.test/recovery';
+    const publisherWith = (key: SigningKey, logger?: Logger) =>
+      new CheckpointPublisher({ db, clock: new ManualClock(), treeHead: new StoredTreeHead(db), signingKey: { origin, key, keyId: formatKeyId(key.keyId) }, intervalSeconds: 5, sinks: [], logger });
+    const append = (subject: string) => db.transaction().execute((trx) => appendEvent(trx, { actor: 'alice', action: 'test.recovery', subject, time: new Date() }));
+    const oldKey = generateSigningKey(origin);
+    const old = publisherWith(oldKey);
+    for (let i = 1; i <= 7; i += 1) await append(`item:${i}`);
+    const beforeLoss = (await old.signNow())!;
+    for (let i = 8; i <= 12; i += 1) await append(`item:${i}`);
+    const lost = (await old.signNow())!;
+    await sql`ALTER TABLE event DISABLE TRIGGER event_append_only`.execute(db);
+    await sql`DELETE FROM event WHERE seq > 9`.execute(db);
+    await sql`ALTER TABLE event ENABLE TRIGGER event_append_only`.execute(db);
+    await expect(append('refused')).rejects.toThrow(/Entry 10 is not appended/);
+
+    // docs/evidence.md, "If the entries are truly gone": the subtree hashes of the lost entries removed, in one transaction…
+    await db.transaction().execute(async (trx) => {
+      await sql`ALTER TABLE event_tree_node DISABLE TRIGGER event_tree_node_append_only`.execute(trx);
+      await sql`DELETE FROM event_tree_node WHERE ((idx + 1) << level) > (SELECT coalesce(max(seq), 0) FROM event)`.execute(trx);
+      await sql`ALTER TABLE event_tree_node ENABLE TRIGGER event_tree_node_append_only`.execute(trx);
+    });
+    // …then a new key for the same origin.
+    const newKey = generateSigningKey(origin);
+    const { logger, text } = capturedLogger();
+    const resumed = publisherWith(newKey, logger);
+    expect((await append('after-the-break')).seq).toBe(10);
+    const first = (await resumed.signNow())!;
+    expect(first.size).toBeGreaterThan(10);
+    expect(await verifyAgainstCheckpoint(db, { note: first.note, key: newKey, keySource: 'given', logOrigin: origin })).toMatchObject({ ok: true });
+    // The old key's checkpoints are ignored, and said to be another key's.
+    expect(text()).toContain(`a row of the checkpoint table is not this log's and is ignored: checkpoint ${lost.size} carries no signature of this log's key`);
+    // An auditor's checkpoint from before the loss still verifies, with the old key; the one of the lost entries does not.
+    expect(await verifyAgainstCheckpoint(db, { note: beforeLoss.note, key: oldKey, keySource: 'given', logOrigin: origin })).toMatchObject({ ok: true });
+    expect(await verifyAgainstCheckpoint(db, { note: lost.note, key: oldKey, keySource: 'given', logOrigin: origin })).toMatchObject({ ok: false });
+    // The old key signs nothing more over this log: it would contradict its checkpoint of 12.
+    await append('later');
+    expect(await old.signNow()).toBeUndefined();
   });
 });

@@ -53,7 +53,7 @@ describe('configuration', () => {
   });
 
   it('reads witnesses as name=URL=key, a URL alone meaning a witness only published to', () => {
-    const key = 'witness.example/w1+1c2a5f10+BN3xQm4X2lT3Nf4u8qHbYkq6bF0Qx3kXm7p0eY2n8s0A';
+    const key = 'witness.example/w1+002a8886+BBBE7APUMdhZKSlbRAQYjcDziuhYTn3IIx7kbTyfQ9yG';
     const config = loadConfig({ env: { CHANGEGATE_WITNESSES: `w1=https://w1.example/add-checkpoint=${key}, w2=http://10.0.0.9:8080/` } });
     expect(config.witnesses).toEqual([
       { name: 'w1', url: 'https://w1.example/add-checkpoint', verifierKey: key },

@@ -257,7 +257,7 @@ function parseNamedUrls(raw: string): Parsed<readonly PromoteTargetSetting[]> {
 const VERIFIER_KEY = /^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$/;
 
 /**
- * `w1=https://w1.example/add-checkpoint=witness.example/w1+1c2a5f10+BN3x…,w2=https://w2.example`:
+ * `w1=https://w1.example/add-checkpoint=witness.example/w1+002a8886+BBBE…,w2=https://w2.example`:
  * each witness `name=URL`, then `=` and its verifier key when its cosignatures are to be kept. The
  * URL holds no `=` (it has no query), so the entry splits on its first two; the key's own base64
  * may end in `=`. A key contains no comma, so the list stays comma-separated.
