@@ -230,28 +230,27 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     }
   });
 
-  it("refuses a witness's line under a key name another witness answers under, saying so", async () => {
+  it("keeps a witness's verified line although rows planted before claim its key name for another witness", async () => {
     const honestKey = generateSigningKey('witness.example/w6');
     const honest = await startWitness((note) => ({ status: 200, body: signatureLine(parseNote(note).text, honestKey) }));
-    // Another witness is configured with a key of the same name (a copy-paste slip): its lines verify with its key, under w6's name.
-    const squatterKey = generateSigningKey('witness.example/w6');
-    const squatter = await startWitness((note) => ({ status: 200, body: signatureLine(parseNote(note).text, squatterKey) }));
     try {
-      const { logger, text } = capturedLogger();
+      await append();
+      const earlier = (await publisher().signNow())!;
+      // Someone who can write to the table answers for a witness of their own under w6's key name.
+      await database.db
+        .insertInto('checkpoint_cosignature')
+        .values({ tree_size: earlier.size, witness: 'w7', key_name: 'witness.example/w6', key_id: formatKeyId(honestKey.keyId), signature_line: signatureLine(parseNote(earlier.note).text, generateSigningKey('witness.example/w6')), received_at: new Date(0) })
+        .execute();
       const w6 = { name: 'w6', url: honest.url, key: witnessKeyOf(honestKey, 'note') };
-      const w7 = { name: 'w7', url: squatter.url, key: witnessKeyOf(squatterKey, 'note') };
       await append();
-      await publisher({ sinks: [new WitnessSink(w6)] }).signNow();
-      await append();
-      const signer = publisher({ sinks: [new WitnessSink(w6), new WitnessSink(w7)], logger });
-      const signed = (await signer.signNow())!;
+      const signed = (await publisher({ sinks: [new WitnessSink(w6)] }).signNow())!;
       const stored = await cosignaturesOf(database.db, signed.size);
       expect(stored.map((cosignature) => cosignature.witness)).toEqual(['w6']);
-      expect(text()).toContain('witness w7 answered a signature under the key name witness.example/w6, which witness w6 answers under: it is not kept');
-      expect(verifyNote(presentCheckpoint(signed, stored, [w6, w7]).note, verifierOf(honestKey)).verified.name).toBe('witness.example/w6');
+      expect(verifyNote(presentCheckpoint(signed, stored, [w6]).note, verifierOf(honestKey)).verified.name).toBe('witness.example/w6');
+      // The planted line is never served, with or without a witness w7 configured.
+      expect(presentCheckpoint(earlier, await cosignaturesOf(database.db, earlier.size), [w6]).note).toBe(earlier.note);
     } finally {
       await honest.close();
-      await squatter.close();
     }
   });
 

@@ -348,13 +348,10 @@ export class CheckpointPublisher {
         if ((this.published.get(sink) ?? -1) >= checkpoint.size) return;
         try {
           const outcome = await sink.publish(checkpoint);
-          // A witness's one verified line (the sink keeps no more), unless its key name is another witness's.
+          // A witness's one line, verified with its key by the sink (which keeps no more).
           const [cosignature] = outcome.cosignatures;
           if (sink.witness !== undefined && cosignature) {
-            const kept = await insertCosignature(this.config.db, { size: checkpoint.size, witness: sink.witness, ...cosignature, receivedAt: this.config.clock.now() });
-            if (kept.claimedBy !== undefined) {
-              this.warnOnce(`claimed:${sink.witness}:${cosignature.keyName}`, `${sink.name} answered a signature under the key name ${cosignature.keyName}, which witness ${kept.claimedBy} answers under: it is not kept (check which witness holds that key)`);
-            }
+            await insertCosignature(this.config.db, { size: checkpoint.size, witness: sink.witness, ...cosignature, receivedAt: this.config.clock.now() });
           }
           if (outcome.warning) this.config.logger?.warn({ sink: sink.name, size: checkpoint.size }, outcome.warning);
           this.published.set(sink, checkpoint.size);

@@ -105,16 +105,26 @@ export interface Witness {
   readonly key?: WitnessKey;
 }
 
-/** The witnesses of CHANGEGATE_WITNESSES with their keys read; a key that does not read stops the start, naming the witness. */
+/**
+ * The witnesses of CHANGEGATE_WITNESSES with their keys read. A key that does not read stops the
+ * start, naming the witness; so do two witnesses with keys of the same name, since a key name is
+ * what tells a verifier whose line it reads.
+ */
 export function witnessesOf(settings: readonly WitnessSetting[]): Witness[] {
+  const byKeyName = new Map<string, string>();
   return settings.map((setting) => {
     if (setting.verifierKey === undefined) return { name: setting.name, url: setting.url };
+    let key: WitnessKey;
     try {
-      return { name: setting.name, url: setting.url, key: parseWitnessKey(setting.verifierKey) };
+      key = parseWitnessKey(setting.verifierKey);
     } catch (error) {
       if (error instanceof NoteError) throw new Error(`CHANGEGATE_WITNESSES: the key of witness "${setting.name}" is not valid: ${error.message}. Give the witness's verifier key as it publishes it.`);
       throw error;
     }
+    const other = byKeyName.get(key.name);
+    if (other !== undefined) throw new Error(`CHANGEGATE_WITNESSES: witnesses "${other}" and "${setting.name}" have keys of the same name, ${key.name}: a key name is one witness's. Check which of them holds that key.`);
+    byKeyName.set(key.name, setting.name);
+    return { name: setting.name, url: setting.url, key };
   });
 }
 

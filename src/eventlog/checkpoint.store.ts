@@ -74,20 +74,11 @@ export async function checkpointAt(db: Executor, size: number): Promise<StoredCh
 }
 
 /**
- * Keeps a witness's signature line for a checkpoint unless it has one for it already, or another
- * witness answered under the same key name (for this checkpoint or any before): a key name is the
- * first witness's to use it. Returns the witness that holds the key name when it is another's.
+ * Keeps a witness's verified signature line for a checkpoint, unless the table holds one of that
+ * witness, or one under that key name, for it already: whichever came first stays. (Key names are
+ * one witness's by configuration: `witnessesOf` refuses two witnesses with keys of the same name.)
  */
-export async function insertCosignature(db: Executor, cosignature: StoredCosignature): Promise<{ claimedBy?: string }> {
-  const claim = await db
-    .selectFrom('checkpoint_cosignature')
-    .select('witness')
-    .where('key_name', '=', cosignature.keyName)
-    .where('witness', '<>', cosignature.witness)
-    .orderBy('received_at')
-    .limit(1)
-    .executeTakeFirst();
-  if (claim) return { claimedBy: claim.witness };
+export async function insertCosignature(db: Executor, cosignature: StoredCosignature): Promise<void> {
   await db
     .insertInto('checkpoint_cosignature')
     .values({
@@ -98,10 +89,8 @@ export async function insertCosignature(db: Executor, cosignature: StoredCosigna
       signature_line: cosignature.line,
       received_at: cosignature.receivedAt,
     })
-    // One line per witness and checkpoint, one witness per key name: whichever came first stays.
     .onConflict((conflict) => conflict.doNothing())
     .execute();
-  return {};
 }
 
 /** The witnesses' signature lines of one checkpoint, in the order they came. */

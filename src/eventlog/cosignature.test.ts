@@ -60,5 +60,13 @@ describe('witness keys and cosignatures (C2SP tlog-cosignature, signed-note)', (
       expect((error as Error).message).not.toContain(base64);
     }
     expect(witnessesOf([{ name: 'w4', url: 'https://w4.example' }])).toEqual([{ name: 'w4', url: 'https://w4.example' }]);
+    // Two witnesses whose keys have one name: a verifier could not tell their lines apart.
+    const twin = encodeWitnessKey(witnessKeyOf(generateSigningKey('witness.example/w3')));
+    expect(() =>
+      witnessesOf([
+        { name: 'w3', url: 'https://w3.example', verifierKey: text },
+        { name: 'w5', url: 'https://w5.example', verifierKey: twin },
+      ]),
+    ).toThrow('CHANGEGATE_WITNESSES: witnesses "w3" and "w5" have keys of the same name, witness.example/w3: a key name is one witness\'s.');
   });
 });
