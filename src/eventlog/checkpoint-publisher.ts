@@ -337,8 +337,8 @@ export class CheckpointPublisher {
         this.config.logger?.error({ size: checkpoint.size, reason: (error as Error).message }, `recording the rejected checkpoint row ${checkpoint.size} in the event log failed`);
       }
     }
-    if (total > rejected.length) {
-      this.warnOnce(`rejected-many:${total}`, `${total} rows of the checkpoint table above the latest checkpoint of this log do not verify with its key; the first ${rejected.length} are reported one by one`);
+    if (total > MAX_REPORTED) {
+      this.warnOnce(`rejected-many:${total}`, `${total} rows of the checkpoint table above the latest checkpoint of this log do not verify with its key; at most ${MAX_REPORTED} are reported in a pass`);
     }
   }
 

@@ -32,15 +32,18 @@ export async function latestTrustedCheckpoint(db: Executor, log: LogIdentity): P
   const rejected: RejectedCheckpoint[] = [];
   let rejectedCount = 0;
   let below: number | undefined;
+  // The largest row alone first: it is the log's own but for a planted row or a change of key.
+  let limit = 1;
   for (;;) {
-    const page = await checkpointsBelow(db, below, PAGE);
+    const page = await checkpointsBelow(db, below, limit);
     for (const checkpoint of page) {
       const problem = checkpointRowProblem(checkpoint, log);
       if (!problem) return { trusted: checkpoint, rejected, rejectedCount };
       rejectedCount += 1;
       if (rejected.length < MAX_LISTED) rejected.push({ checkpoint, ...problem });
     }
-    if (page.length < PAGE) return { rejected, rejectedCount };
+    if (page.length < limit) return { rejected, rejectedCount };
     below = (page[page.length - 1] as StoredCheckpoint).size;
+    limit = PAGE;
   }
 }
