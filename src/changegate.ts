@@ -15,7 +15,7 @@ import { applicationKind, partitionKind } from './objects/index.ts';
 import { userKind } from './identity/index.ts';
 import { AccessGroupService, ChangeService, RequestService } from './changes/index.ts';
 import { changeRoutes } from './changes/changes.routes.ts';
-import { CheckpointPublisher, CheckpointService, DirectorySink, EventLogService, loadLogSigningKey, LogVerifyService, LogProofService, StoredTreeHead, WitnessSink, type LogSigningKey } from './eventlog/index.ts';
+import { CheckpointPublisher, CheckpointService, DirectorySink, EventLogService, loadLogSigningKey, LogVerifyService, LogProofService, StoredTreeHead, WitnessSink, witnessesOf, type LogSigningKey } from './eventlog/index.ts';
 import { eventRoutes } from './eventlog/event.routes.ts';
 import { logRoutes } from './eventlog/log.routes.ts';
 import { proofRoutes } from './eventlog/proof.routes.ts';
@@ -172,6 +172,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     await migrate(database.db);
     const { secrets, created: masterKeyCreated } = await openSecretBox(config);
     const logSigningKey = await loadLogSigningKey(config);
+    const witnesses = witnessesOf(config.witnesses);
     const bootstrap = await bootstrapInstallation(database.db, clock, { adminPassword: config.adminPassword });
     const db = database.db;
     const objects = new ObjectStore(clock);
@@ -217,7 +218,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       partitions: new PartitionService({ db, clock, objects }),
       events: new EventLogService({ db }),
       proofs: new LogProofService({ db }),
-      checkpoints: new CheckpointService({ db, signingKey: logSigningKey }),
+      checkpoints: new CheckpointService({ db, signingKey: logSigningKey, witnesses }),
       logVerify: new LogVerifyService({ db, signingKey: logSigningKey }),
       devices: new DeviceService({
         db,
@@ -256,12 +257,12 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
       sessions: new SessionService({ db, clock, live, watchStallMs: options.sessionTiming?.watchStallMs }),
       reviews: new ReviewService({ db, clock }),
-      // An export has a checkpoint signed at once when the latest does not cover it (the publisher is built below).
+      // An export waits for the publisher's next pass when the latest checkpoint does not cover it (the publisher is built below).
       evidence: new EvidenceService({
         db,
         clock,
         boards: { audit: (actor, change) => services.reviews.audit(actor, change) },
-        log: { key: () => services.checkpoints.key(), latest: (actor) => services.checkpoints.latest(actor), signNow: () => activePublisher.signNow() },
+        log: { key: () => services.checkpoints.key(), latest: (actor) => services.checkpoints.latest(actor), checkpointCovering: (size) => activePublisher.checkpointCovering(size) },
       }),
     };
     const activePublisher = new CheckpointPublisher({
@@ -273,7 +274,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       intervalSeconds: config.checkpointIntervalSeconds,
       sinks: [
         ...(config.checkpointDir ? [new DirectorySink(config.checkpointDir)] : []),
-        ...config.witnesses.map((witness) => new WitnessSink(witness, { name: logSigningKey.origin })),
+        ...witnesses.map((witness) => new WitnessSink(witness)),
       ],
       logger: options.logger,
     });

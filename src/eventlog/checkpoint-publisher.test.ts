@@ -1,55 +1,23 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS, openTestDatabase, type TestDatabase } from '../../test/databases.ts';
 import { ManualClock } from '../platform/clock.ts';
-import { createLogger } from '../platform/logger.ts';
 import { appendEvent } from './event-append.ts';
 import { CheckpointPublisher } from './checkpoint-publisher.ts';
+import { capturedLogger, startWitness } from './checkpoint.test-kit.ts';
 import { DirectorySink, WitnessSink, type CheckpointSink } from './checkpoint-sinks.ts';
 import { cosignaturesOf, latestCheckpoint } from './checkpoint.store.ts';
 import { parseCheckpoint } from './checkpoint.ts';
 import { presentCheckpoint } from './checkpoint.service.ts';
-import { encodeVerifierKey, formatKeyId, generateSigningKey, parseNote, parseVerifierKey, signatureLine, verifierOf, verifyNote, type SigningKey } from './signed-note.ts';
-import { StoredTreeHead } from './tree-head.ts';
+import { cosignatureProblem, witnessKeyOf, witnessSignatureLine } from './cosignature.ts';
+import { encodeVerifierKey, formatKeyId, generateSigningKey, parseNote, parseVerifierKey, signatureLine, signNote, verifierOf, verifyNote, type SigningKey } from './signed-note.ts';
+import { StoredTreeHead, type TreeHeadSource } from './tree-head.ts';
 
 const ORIGIN = 'changegate.test/log';
 const INTERVAL_SECONDS = 5;
-
-/** What the publisher logged, as text: to show what an operator reads, and what they never do. */
-function capturedLogger() {
-  const lines: string[] = [];
-  // Kept as each line is written, so a test reads it as soon as the publisher returns.
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { logger: createLogger('trace', sink), text: () => lines.join('\n') };
-}
-
-/** A witness on a loopback port: keeps what it was sent, and answers as told. */
-async function startWitness(answer: (note: string) => { status: number; body: string }) {
-  const received: Array<{ contentType: string | undefined; body: string }> = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      received.push({ contentType: request.headers['content-type'], body });
-      const reply = answer(body);
-      response.writeHead(reply.status, { 'content-type': 'text/plain' }).end(reply.body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/add-checkpoint`;
-  return { url, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
 
 describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
   let database: TestDatabase;
@@ -67,14 +35,16 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     dirs.push(dir);
     return dir;
   };
-  const publisher = (options: { clock?: ManualClock; sinks?: CheckpointSink[]; logger?: ReturnType<typeof capturedLogger>['logger']; signingKey?: SigningKey } = {}) => {
+  const publisher = (
+    options: { clock?: ManualClock; sinks?: CheckpointSink[]; logger?: ReturnType<typeof capturedLogger>['logger']; signingKey?: SigningKey; intervalSeconds?: number; treeHead?: TreeHeadSource } = {},
+  ) => {
     const signingKey = options.signingKey ?? key;
     return new CheckpointPublisher({
       db: database.db,
       clock: options.clock ?? new ManualClock(),
-      treeHead: new StoredTreeHead(database.db),
+      treeHead: options.treeHead ?? new StoredTreeHead(database.db),
       signingKey: { origin: signingKey.name, key: signingKey, keyId: formatKeyId(signingKey.keyId) },
-      intervalSeconds: INTERVAL_SECONDS,
+      intervalSeconds: options.intervalSeconds ?? INTERVAL_SECONDS,
       sinks: options.sinks ?? [],
       logger: options.logger,
     });
@@ -136,25 +106,6 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     expect(signed.filter(Boolean)).toHaveLength(1);
     const rows = await database.db.selectFrom('checkpoint').select('tree_size').where('tree_size', '=', count).execute();
     expect(rows).toHaveLength(1);
-  });
-
-  it('signs nothing, and says why, when the log is shorter than a checkpoint already signed', async () => {
-    const { logger, text } = capturedLogger();
-    // A checkpoint another instance signed when the log was longer (the log then lost entries).
-    const other = publisher({ logger });
-    await append();
-    await other.signNow();
-    const stored = (await latestCheckpoint(database.db))!;
-    const fakeLonger = { ...stored, size: stored.size + 10, note: stored.note };
-    await database.db
-      .insertInto('checkpoint')
-      .values({ tree_size: fakeLonger.size, root_hash: stored.rootHash.toString('hex'), origin: ORIGIN, key_id: stored.keyId, note: stored.note, created_at: new Date() })
-      .execute();
-    await append();
-    expect(await other.signNow()).toBeUndefined();
-    expect(text()).toContain(`the event log has ${count} entries but checkpoint ${fakeLonger.size} was signed: entries were removed`);
-    // Put the log back ahead so the later tests sign again.
-    await append(20);
   });
 
   it('writes each new checkpoint to the directory, never overwriting one, with `latest` the newest', async () => {
@@ -227,14 +178,15 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     // A witness answers its signature line over the same checkpoint text (as c2sp.org/tlog-witness does).
     const witness = await startWitness((note) => ({ status: 200, body: signatureLine(parseNote(note).text, witnessKey) }));
     try {
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w1', url: witness.url }, verifierOf(key))] });
+      const w1 = { name: 'w1', url: witness.url, key: witnessKeyOf(witnessKey, 'note') };
+      const signer = publisher({ sinks: [new WitnessSink(w1)] });
       await append();
       const signed = (await signer.signNow())!;
       expect(witness.received).toEqual([{ contentType: 'text/plain; charset=utf-8', body: signed.note }]);
       const cosignatures = await cosignaturesOf(database.db, signed.size);
       expect(cosignatures).toEqual([expect.objectContaining({ witness: 'w1', keyName: 'witness.example/w1', keyId: formatKeyId(witnessKey.keyId) })]);
       // The checkpoint as served carries both signatures: each verifies with its own key.
-      const served = presentCheckpoint(signed, cosignatures).note;
+      const served = presentCheckpoint(signed, cosignatures, [w1]).note;
       expect(verifyNote(served, verifierOf(key)).text).toBe(parseNote(signed.note).text);
       expect(verifyNote(served, verifierOf(witnessKey)).verified.name).toBe('witness.example/w1');
     } finally {
@@ -246,7 +198,7 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     const witnessKey = generateSigningKey('witness.example/w2');
     const witness = await startWitness((note) => ({ status: 200, body: note + signatureLine(parseNote(note).text, witnessKey) }));
     try {
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w2', url: witness.url }, verifierOf(key))] });
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w2', url: witness.url, key: witnessKeyOf(witnessKey, 'note') })] });
       await append();
       const signed = (await signer.signNow())!;
       expect((await cosignaturesOf(database.db, signed.size)).map((cosignature) => cosignature.keyName)).toEqual(['witness.example/w2']);
@@ -262,13 +214,14 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
       [signatureLine(text, generateSigningKey(ORIGIN)), signatureLine(text, witnessKey), ...Array.from({ length: 148 }, (_, k) => signatureLine(text, generateSigningKey(`crowd.example/${k}`)))].join('');
     const witness = await startWitness((note) => ({ status: 200, body: crowd(parseNote(note).text) }));
     try {
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w5', url: witness.url }, verifierOf(key))] });
+      const w5 = { name: 'w5', url: witness.url, key: witnessKeyOf(witnessKey, 'note') };
+      const signer = publisher({ sinks: [new WitnessSink(w5)] });
       await append();
       const signed = (await signer.signNow())!;
       const stored = await cosignaturesOf(database.db, signed.size);
       expect(stored.map((cosignature) => [cosignature.witness, cosignature.keyName])).toEqual([['w5', 'witness.example/w5']]);
       // What an auditor does with `changegate log checkpoint > cp.txt`: the note parses, and verifies with either key.
-      const served = presentCheckpoint(signed, stored).note;
+      const served = presentCheckpoint(signed, stored, [w5]).note;
       expect(parseNote(served).signatures.map((signature) => signature.name)).toEqual([ORIGIN, 'witness.example/w5']);
       expect(verifyNote(served, verifierOf(key)).text).toBe(parseNote(signed.note).text);
       expect(verifyNote(served, verifierOf(witnessKey)).verified.name).toBe('witness.example/w5');
@@ -277,25 +230,27 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     }
   });
 
-  it("refuses a witness's line under a key name another witness answers under, saying so", async () => {
+  it("keeps a witness's verified line although rows planted before claim its key name for another witness", async () => {
     const honestKey = generateSigningKey('witness.example/w6');
     const honest = await startWitness((note) => ({ status: 200, body: signatureLine(parseNote(note).text, honestKey) }));
-    // Another witness answers under w6's key name, with a signature that cannot verify.
-    const squatter = await startWitness((note) => ({ status: 200, body: signatureLine(parseNote(note).text, generateSigningKey('witness.example/w6')) }));
     try {
-      const { logger, text } = capturedLogger();
       await append();
-      await publisher({ sinks: [new WitnessSink({ name: 'w6', url: honest.url }, verifierOf(key))] }).signNow();
+      const earlier = (await publisher().signNow())!;
+      // Someone who can write to the table answers for a witness of their own under w6's key name.
+      await database.db
+        .insertInto('checkpoint_cosignature')
+        .values({ tree_size: earlier.size, witness: 'w7', key_name: 'witness.example/w6', key_id: formatKeyId(honestKey.keyId), signature_line: signatureLine(parseNote(earlier.note).text, generateSigningKey('witness.example/w6')), received_at: new Date(0) })
+        .execute();
+      const w6 = { name: 'w6', url: honest.url, key: witnessKeyOf(honestKey, 'note') };
       await append();
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w6', url: honest.url }, verifierOf(key)), new WitnessSink({ name: 'w7', url: squatter.url }, verifierOf(key))], logger });
-      const signed = (await signer.signNow())!;
+      const signed = (await publisher({ sinks: [new WitnessSink(w6)] }).signNow())!;
       const stored = await cosignaturesOf(database.db, signed.size);
       expect(stored.map((cosignature) => cosignature.witness)).toEqual(['w6']);
-      expect(text()).toContain('witness w7 answered a signature under the key name witness.example/w6, which witness w6 answers under: it is not kept');
-      expect(verifyNote(presentCheckpoint(signed, stored).note, verifierOf(honestKey)).verified.name).toBe('witness.example/w6');
+      expect(verifyNote(presentCheckpoint(signed, stored, [w6]).note, verifierOf(honestKey)).verified.name).toBe('witness.example/w6');
+      // The planted line is never served, with or without a witness w7 configured.
+      expect(presentCheckpoint(earlier, await cosignaturesOf(database.db, earlier.size), [w6]).note).toBe(earlier.note);
     } finally {
       await honest.close();
-      await squatter.close();
     }
   });
 
@@ -305,7 +260,7 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     try {
       const { logger, text } = capturedLogger();
       const clock = new ManualClock();
-      const signer = publisher({ clock, sinks: [new WitnessSink({ name: 'w3', url: witness.url }, verifierOf(key))], logger });
+      const signer = publisher({ clock, sinks: [new WitnessSink({ name: 'w3', url: witness.url })], logger });
       await append();
       const signed = (await signer.signNow())!;
       expect(text()).toContain('witness w3 answered HTTP 500');
@@ -323,34 +278,55 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     }
   });
 
-  it('serves at most 15 witness lines, one per witness and key name, none under the log\'s name', async () => {
+  it("serves at most 15 witness lines, one per witness and key name, none under the log's name, each verifying with its witness's key", async () => {
     await append();
     const signed = (await publisher().signNow())!;
     const text = parseNote(signed.note).text;
     const row = (witness: string, signer: SigningKey) => ({ size: signed.size, witness, keyName: signer.name, keyId: formatKeyId(signer.keyId), line: signatureLine(text, signer), receivedAt: new Date() });
-    // What rows planted in the table could hold: the log's name, a second line of a witness, a name twice, 40 witnesses.
+    // What rows planted in the table could hold: a line no configured key verifies, a witness with no key,
+    // the log's name, a second line of a witness, a name twice, two lines in one, 40 witnesses.
     const first = generateSigningKey('witness.example/a');
+    const keys = {
+      y: generateSigningKey('witness.example/y'),
+      x: generateSigningKey(ORIGIN),
+      b: generateSigningKey('witness.example/a'),
+      c: generateSigningKey('witness.example/c'),
+      many: Array.from({ length: 40 }, (_, k) => generateSigningKey(`many.example/${k}`)),
+    };
     const planted = [
-      row('x', generateSigningKey(ORIGIN)),
+      row('y', generateSigningKey('witness.example/y')),
+      row('z', generateSigningKey('witness.example/z')),
+      row('x', keys.x),
       row('a', first),
       row('a', generateSigningKey('witness.example/a2')),
-      row('b', generateSigningKey('witness.example/a')),
-      { ...row('c', generateSigningKey('witness.example/c')), line: `${signatureLine(text, generateSigningKey('witness.example/c'))}${signatureLine(text, generateSigningKey('witness.example/c'))}` },
-      ...Array.from({ length: 40 }, (_, k) => row(`w${k}`, generateSigningKey(`many.example/${k}`))),
+      row('b', keys.b),
+      { ...row('c', keys.c), line: `${signatureLine(text, keys.c)}${signatureLine(text, keys.c)}` },
+      ...keys.many.map((signer, k) => row(`w${k}`, signer)),
     ];
-    const served = presentCheckpoint(signed, planted);
+    const witnesses = [
+      { name: 'y', url: 'http://y.invalid', key: witnessKeyOf(keys.y, 'note') },
+      { name: 'z', url: 'http://z.invalid' },
+      { name: 'x', url: 'http://x.invalid', key: witnessKeyOf(keys.x, 'note') },
+      { name: 'a', url: 'http://a.invalid', key: witnessKeyOf(first, 'note') },
+      { name: 'b', url: 'http://b.invalid', key: witnessKeyOf(keys.b, 'note') },
+      { name: 'c', url: 'http://c.invalid', key: witnessKeyOf(keys.c, 'note') },
+      ...keys.many.map((signer, k) => ({ name: `w${k}`, url: 'http://w.invalid', key: witnessKeyOf(signer, 'note') })),
+    ];
+    const served = presentCheckpoint(signed, planted, witnesses);
     const names = parseNote(served.note).signatures.map((signature) => signature.name);
     expect(names).toEqual([ORIGIN, 'witness.example/a', ...Array.from({ length: 14 }, (_, k) => `many.example/${k}`)]);
     expect(served.cosignatures).toHaveLength(15);
     expect(verifyNote(served.note, verifierOf(key)).text).toBe(text);
     expect(verifyNote(served.note, verifierOf(first)).verified.name).toBe('witness.example/a');
+    // Without the witnesses' keys configured, nothing but the log's own line is served.
+    expect(presentCheckpoint(signed, planted, []).note).toBe(signed.note);
   });
 
   it('ignores a witness answer that holds no signature lines, saying so without quoting it', async () => {
     const witness = await startWitness(() => ({ status: 200, body: '<html>welcome-page-9</html>' }));
     try {
       const { logger, text } = capturedLogger();
-      const signer = publisher({ sinks: [new WitnessSink({ name: 'w4', url: witness.url }, verifierOf(key))], logger });
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w4', url: witness.url, key: witnessKeyOf(generateSigningKey('witness.example/w4')) })], logger });
       await append();
       const signed = (await signer.signNow())!;
       expect(await cosignaturesOf(database.db, signed.size)).toEqual([]);
@@ -359,5 +335,137 @@ describe.each(DATABASE_KINDS)('the checkpoint publisher on %s', (kind) => {
     } finally {
       await witness.close();
     }
+  });
+  it('keeps a C2SP cosignature/v1 a witness answers once it verifies with the key configured for it', async () => {
+    const witnessKey = generateSigningKey('witness.example/c2sp');
+    const witness = await startWitness((note) => ({ status: 200, body: witnessSignatureLine(parseNote(note).text, witnessKey, 'cosignature/v1', 1_700_000_000) }));
+    try {
+      const w9 = { name: 'w9', url: witness.url, key: witnessKeyOf(witnessKey) };
+      await append();
+      const signed = (await publisher({ sinks: [new WitnessSink(w9)] }).signNow())!;
+      const stored = await cosignaturesOf(database.db, signed.size);
+      expect(stored).toEqual([expect.objectContaining({ witness: 'w9', keyName: 'witness.example/c2sp', keyId: formatKeyId(w9.key.keyId) })]);
+      // What an auditor holding the witness's key checks: the served line verifies over the checkpoint's text.
+      const served = parseNote(presentCheckpoint(signed, stored, [w9]).note);
+      expect(served.signatures.map((signature) => signature.name)).toEqual([ORIGIN, 'witness.example/c2sp']);
+      expect(cosignatureProblem(served.text, served.signatures[1]!, w9.key)).toBeUndefined();
+    } finally {
+      await witness.close();
+    }
+  });
+
+  it("stores no cosignature that does not verify with the witness's key, nor one of a witness without a key, and says why", async () => {
+    const witnessKey = generateSigningKey('witness.example/w10');
+    const tamper = (line: string) => {
+      // One bit of the signature flipped: the key name and key ID still say it is the witness's.
+      const [prefix, name, encoded] = line.trimEnd().split(' ') as [string, string, string];
+      const bytes = Buffer.from(encoded, 'base64');
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+      return `${prefix} ${name} ${bytes.toString('base64')}\n`;
+    };
+    const forged = await startWitness((note) => ({ status: 200, body: tamper(witnessSignatureLine(parseNote(note).text, witnessKey)) }));
+    const stranger = await startWitness((note) => ({ status: 200, body: witnessSignatureLine(parseNote(note).text, generateSigningKey('witness.example/w11')) }));
+    const keyless = await startWitness((note) => ({ status: 200, body: witnessSignatureLine(parseNote(note).text, generateSigningKey('witness.example/w12')) }));
+    try {
+      const { logger, text } = capturedLogger();
+      const sinks = [
+        new WitnessSink({ name: 'w10', url: forged.url, key: witnessKeyOf(witnessKey) }),
+        new WitnessSink({ name: 'w11', url: stranger.url, key: witnessKeyOf(generateSigningKey('witness.example/w11')) }),
+        new WitnessSink({ name: 'w12', url: keyless.url }),
+      ];
+      await append();
+      const signed = (await publisher({ sinks, logger }).signNow())!;
+      // Each was sent the checkpoint; none of their lines is kept.
+      for (const witness of [forged, stranger, keyless]) expect(witness.received.map((request) => request.body)).toEqual([signed.note]);
+      expect(await cosignaturesOf(database.db, signed.size)).toEqual([]);
+      expect(text()).toContain(`witness w10 answered a signature under its key witness.example/w10+${formatKeyId(witnessKeyOf(witnessKey).keyId)} that does not verify over checkpoint ${signed.size}: it is not kept`);
+      expect(text()).toMatch(/witness w11 answered 1 signature line\(s\), none under its key witness\.example\/w11\+[0-9a-f]{8}: nothing is kept/);
+      expect(text()).not.toContain('witness w12');
+    } finally {
+      await forged.close();
+      await stranger.close();
+      await keyless.close();
+    }
+  });
+
+  it('answers at once a caller whose entries the latest checkpoint covers', async () => {
+    const witness = await startWitness(() => ({ status: 200, body: '' }));
+    try {
+      const signer = publisher({ sinks: [new WitnessSink({ name: 'w13', url: witness.url })] });
+      await append();
+      const signed = (await signer.signNow())!;
+      expect(await signer.checkpointCovering(signed.size)).toMatchObject({ size: signed.size, note: signed.note });
+      expect(await signer.checkpointCovering(signed.size - 1)).toMatchObject({ size: signed.size });
+      expect(witness.received).toHaveLength(1);
+    } finally {
+      await witness.close();
+    }
+  });
+
+  it('gives ten callers waiting for their entries one checkpoint and one POST per witness, an interval after the last pass', async () => {
+    const witness = await startWitness(() => ({ status: 200, body: '' }));
+    // Started with a clock that never moves: the interval timer never finds an interval passed, so
+    // the publisher is idle; the pass the callers wait for comes all the same.
+    const signer = publisher({ sinks: [new WitnessSink({ name: 'w14', url: witness.url })], intervalSeconds: 1 });
+    try {
+      await append();
+      signer.start();
+      const before = performance.now();
+      // The pass the start began, then one more (which finds nothing new): the last pass is after `before`.
+      await signer.signNow();
+      const first = (await latestCheckpoint(database.db))!;
+      expect(first.size).toBe(count);
+      const rows = async () => Number((await database.db.selectFrom('checkpoint').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const rowsBefore = await rows();
+      // Ten exports at once: each logs its entry, then waits for a checkpoint covering it.
+      const exports = await Promise.all(
+        Array.from({ length: 10 }, async (_, k) => {
+          const entry = await database.db.transaction().execute((trx) => appendEvent(trx, { actor: 'auditor', action: 'evidence.export', subject: `change:CHG-${k}`, time: new Date() }));
+          return { seq: entry.seq, checkpoint: await signer.checkpointCovering(entry.seq) };
+        }),
+      );
+      count += 10;
+      const waited = performance.now() - before;
+      for (const { seq, checkpoint } of exports) expect(checkpoint.size).toBeGreaterThanOrEqual(seq);
+      // One pass signed them all: one new checkpoint, one more POST.
+      expect(new Set(exports.map(({ checkpoint }) => checkpoint.note)).size).toBe(1);
+      expect(exports[0]?.checkpoint.size).toBe(count);
+      expect(await rows()).toBe(rowsBefore + 1);
+      expect(witness.received.map((request) => request.body)).toEqual([first.note, exports[0]?.checkpoint.note]);
+      // Not before an interval after the last pass.
+      expect(waited).toBeGreaterThanOrEqual(1000 - 50);
+      expect(verifyNote(exports[0]!.checkpoint.note, verifierOf(key)).text).toBe(`${ORIGIN}\n${count}\n${exports[0]!.checkpoint.rootHash.toString('base64')}\n`);
+    } finally {
+      await signer.close();
+      await witness.close();
+    }
+  });
+
+  it('fails a waiting caller at once, saying why, when the pass it waited for cannot sign', async () => {
+    const { logger, text } = capturedLogger();
+    // A key whose secret part is damaged: it cannot sign anything.
+    const broken = publisher({ signingKey: { ...key, seed: Buffer.alloc(7) }, intervalSeconds: 1, logger });
+    await append();
+    const refused = await broken.checkpointCovering(count).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'unavailable', status: 503, message: `No checkpoint covering entry ${count} can be signed: signing failed (the server log says why). See docs/evidence.md, "Signed checkpoints".` });
+    expect(text()).toContain('signing a checkpoint of the event log failed');
+    // The server's own publisher then covers it, as usual.
+    expect((await publisher().signNow())?.size).toBe(count);
+  });
+
+  it('fails a waiting caller after its bound when no pass comes, and answers those still waiting at shutdown', async () => {
+    await append();
+    // A pass that never ends (a database that stopped answering).
+    const stuck = publisher({ treeHead: { head: () => new Promise(() => undefined) } });
+    const timedOut = await stuck.checkpointCovering(count, { timeoutMs: 200 }).catch((error: unknown) => error);
+    expect(timedOut).toMatchObject({ code: 'unavailable', message: expect.stringContaining(`No checkpoint covering entry ${count} was signed within 0.2 s: the server logs why it signs none`) });
+
+    const signer = publisher({ intervalSeconds: 3600 });
+    await signer.signNow();
+    await append();
+    const waiting = signer.checkpointCovering(count).catch((error: unknown) => error);
+    await signer.close();
+    expect(await waiting).toMatchObject({ code: 'unavailable', message: expect.stringContaining(`The server is shutting down: it signs no checkpoint covering entry ${count} any more`) });
+    await publisher().signNow();
   });
 });

@@ -39,36 +39,46 @@ export async function insertCheckpoint(db: Executor, checkpoint: StoredCheckpoin
   return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
-/** The checkpoint of the largest tree size, if any was signed. */
+type CheckpointRecord = { tree_size: number; root_hash: string; origin: string; key_id: string; note: string; created_at: Date };
+
+const storedCheckpointOf = (row: CheckpointRecord): StoredCheckpoint => ({
+  size: Number(row.tree_size),
+  rootHash: Buffer.from(row.root_hash, 'hex'),
+  origin: row.origin,
+  keyId: row.key_id,
+  note: row.note,
+  createdAt: row.created_at,
+});
+
+/**
+ * The row of the largest tree size, whatever it holds: its signature is not checked here, and a
+ * row can be inserted by anyone who can write to the table. What the log trusts is
+ * `latestTrustedCheckpoint` (checkpoint-trust.ts).
+ */
 export async function latestCheckpoint(db: Executor): Promise<StoredCheckpoint | undefined> {
   const row = await db.selectFrom('checkpoint').selectAll().orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
-  return (
-    row && {
-      size: row.tree_size,
-      rootHash: Buffer.from(row.root_hash, 'hex'),
-      origin: row.origin,
-      keyId: row.key_id,
-      note: row.note,
-      createdAt: row.created_at,
-    }
-  );
+  return row && storedCheckpointOf(row);
+}
+
+/** Up to `limit` rows, largest size first, below size `below` (all when undefined). */
+export async function checkpointsBelow(db: Executor, below: number | undefined, limit: number): Promise<StoredCheckpoint[]> {
+  let query = db.selectFrom('checkpoint').selectAll();
+  if (below !== undefined) query = query.where('tree_size', '<', below);
+  return (await query.orderBy('tree_size', 'desc').limit(limit).execute()).map(storedCheckpointOf);
+}
+
+/** The row of one tree size, if any. */
+export async function checkpointAt(db: Executor, size: number): Promise<StoredCheckpoint | undefined> {
+  const row = await db.selectFrom('checkpoint').selectAll().where('tree_size', '=', size).executeTakeFirst();
+  return row && storedCheckpointOf(row);
 }
 
 /**
- * Keeps a witness's signature line for a checkpoint unless it has one for it already, or another
- * witness answered under the same key name (for this checkpoint or any before): a key name is the
- * first witness's to use it. Returns the witness that holds the key name when it is another's.
+ * Keeps a witness's verified signature line for a checkpoint, unless the table holds one of that
+ * witness, or one under that key name, for it already: whichever came first stays. (Key names are
+ * one witness's by configuration: `witnessesOf` refuses two witnesses with keys of the same name.)
  */
-export async function insertCosignature(db: Executor, cosignature: StoredCosignature): Promise<{ claimedBy?: string }> {
-  const claim = await db
-    .selectFrom('checkpoint_cosignature')
-    .select('witness')
-    .where('key_name', '=', cosignature.keyName)
-    .where('witness', '<>', cosignature.witness)
-    .orderBy('received_at')
-    .limit(1)
-    .executeTakeFirst();
-  if (claim) return { claimedBy: claim.witness };
+export async function insertCosignature(db: Executor, cosignature: StoredCosignature): Promise<void> {
   await db
     .insertInto('checkpoint_cosignature')
     .values({
@@ -79,14 +89,18 @@ export async function insertCosignature(db: Executor, cosignature: StoredCosigna
       signature_line: cosignature.line,
       received_at: cosignature.receivedAt,
     })
-    // One line per witness and checkpoint, one witness per key name: whichever came first stays.
     .onConflict((conflict) => conflict.doNothing())
     .execute();
-  return {};
 }
 
 /** The witnesses' signature lines of one checkpoint, in the order they came. */
 export async function cosignaturesOf(db: Executor, size: number): Promise<StoredCosignature[]> {
   const rows = await db.selectFrom('checkpoint_cosignature').selectAll().where('tree_size', '=', size).orderBy('received_at').orderBy('witness').orderBy('key_name').execute();
   return rows.map((row) => ({ size: row.tree_size, witness: row.witness, keyName: row.key_name, keyId: row.key_id, line: row.signature_line, receivedAt: row.received_at }));
+}
+
+/** Whether the event log already records the rejection of this checkpoint row (`log.checkpoint.rejected`, by size and note hash). */
+export async function rejectionLogged(db: Executor, size: number, noteSha256: string): Promise<boolean> {
+  const rows = await db.selectFrom('event').select('data').where('action', '=', 'log.checkpoint.rejected').where('subject', '=', `checkpoint:${size}`).execute();
+  return rows.some((row) => (row.data as { noteSha256?: unknown }).noteSha256 === noteSha256);
 }

@@ -1,4 +1,4 @@
-import { strictBase64 } from './signed-note.ts';
+import { formatKeyId, NoteError, strictBase64, verifyNote, type VerifierKey } from './signed-note.ts';
 
 /**
  * The body of a C2SP checkpoint (https://c2sp.org/tlog-checkpoint): the log's origin, its tree
@@ -54,4 +54,39 @@ export function parseCheckpoint(text: string): Checkpoint {
   const rootHash = strictBase64(rootText);
   if (!rootHash || rootHash.length !== 32) throw new CheckpointFormatError('the root hash (line 3) is the standard base64 of 32 bytes');
   return { origin, size, rootHash, extensions };
+}
+
+/** Why a stored checkpoint is not the log's: what `log.checkpoint.rejected` entries name. */
+export type CheckpointRejection = 'malformed' | 'unknown_key' | 'invalid_signature' | 'wrong_origin' | 'mismatch';
+
+/** A checkpoint as a row holds it: the note, and the columns kept beside it to find it by. */
+export interface CheckpointRow {
+  readonly size: number;
+  readonly rootHash: Buffer;
+  readonly origin: string;
+  readonly note: string;
+}
+
+/**
+ * Whether a stored checkpoint is one this log signed: its note verifies with the log's key, its
+ * origin is the log's, and its size and root are the row's. Undefined when it is; else the reason
+ * and a sentence (which quotes nothing from the row but its size and key ID). Whoever can write
+ * the table can insert any row, but cannot sign one: only a row that passes may be trusted.
+ */
+export function checkpointRowProblem(row: CheckpointRow, log: { readonly origin: string; readonly key: VerifierKey }): { reason: CheckpointRejection; message: string } | undefined {
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = parseCheckpoint(verifyNote(row.note, log.key).text);
+  } catch (error) {
+    if (error instanceof CheckpointFormatError) return { reason: 'malformed', message: `checkpoint ${row.size} is signed with the log's key but is not a checkpoint` };
+    if (!(error instanceof NoteError)) throw error;
+    if (error.reason === 'unknown_key') return { reason: 'unknown_key', message: `checkpoint ${row.size} carries no signature of this log's key ${log.key.name}+${formatKeyId(log.key.keyId)}` };
+    if (error.reason === 'invalid_signature') return { reason: 'invalid_signature', message: `the log's signature on checkpoint ${row.size} does not verify: its text or signature was changed` };
+    return { reason: 'malformed', message: `checkpoint ${row.size} is not a signed note` };
+  }
+  if (checkpoint.origin !== log.origin) return { reason: 'wrong_origin', message: `checkpoint ${row.size} is of another log than ${log.origin}` };
+  if (checkpoint.size !== row.size || !checkpoint.rootHash.equals(row.rootHash) || row.origin !== checkpoint.origin) {
+    return { reason: 'mismatch', message: `the row of checkpoint ${row.size} does not hold what its note signed (${checkpoint.size} entries): the note was copied into another row` };
+  }
+  return undefined;
 }

@@ -6,7 +6,7 @@ export { LogProofService, type ConsistencyProofView, type InclusionProofView, ty
 export { leafHash } from './event.ts';
 export { verifyConsistency, verifyInclusion } from './merkle.ts';
 export { CheckpointPublisher } from './checkpoint-publisher.ts';
-export { DirectorySink, WitnessSink, type CheckpointSink } from './checkpoint-sinks.ts';
+export { DirectorySink, WitnessSink, witnessesOf, type CheckpointSink, type Witness } from './checkpoint-sinks.ts';
 export { CheckpointService, type CheckpointView, type LogKeyView } from './checkpoint.service.ts';
 export { loadLogSigningKey, logOrigin, logSigningKeyFile, type LogSigningKey } from './log-signing-key.ts';
 export { StoredTreeHead, type TreeHead, type TreeHeadSource } from './tree-head.ts';

@@ -21,7 +21,7 @@ const CheckpointSchema = Type.Object({
   note: Type.String({ description: 'The signed note, exactly as served with format=text' }),
   cosignatures: Type.Array(
     Type.Object({ witness: Type.String(), keyName: Type.String(), keyId: Type.String(), line: Type.String(), receivedAt: Type.String() }),
-    { description: "Witnesses' signature lines over the same checkpoint, as they answered them (not verified here: their keys are not configured)" },
+    { description: "Witnesses' signature lines over the same checkpoint, each verified with the key configured for its witness in CHANGEGATE_WITNESSES; lines of witnesses without a key are never kept" },
   ),
 });
 
@@ -82,7 +82,8 @@ export function logRoutes(app: Api, checkpoints: CheckpointService, verifier: Lo
     {
       schema: {
         tags,
-        summary: 'The latest signed checkpoint as a C2SP signed note, text/plain (EventLog.View); save it to verify the log against later. `format=json` describes it',
+        summary:
+          "The latest checkpoint the log signed, as a C2SP signed note, text/plain (EventLog.View): the largest stored one whose signature verifies with the log's key, with the witnesses' verified cosignatures; save it to verify the log against later. `format=json` describes it",
         querystring: Type.Object({ format: Type.Union([Type.Literal('text'), Type.Literal('json')], { default: 'text' }) }, { additionalProperties: false }),
         response: { 200: { content: { 'text/plain': { schema: Type.String() }, 'application/json': { schema: CheckpointSchema } } } },
       },

@@ -21,13 +21,17 @@ import { commandsOf, presentSession } from '../sessions/index.ts';
 import { BUNDLE_PATHS, buildManifest, bundleFileName, jsonFile, manifestHash, readme, sessionPaths } from './evidence-bundle.ts';
 import { auditEntriesOf, eventsNaming, requestsOfChange, sessionsOfChange, storedReview, type LoggedEvent } from './evidence.store.ts';
 
-/** The event log as the export needs it: its key, its latest checkpoint, and a way to have one signed now. */
+/** The event log as the export needs it: its key, its latest checkpoint, and a way to wait for one covering the export. */
 export interface EvidenceLog {
   key(): LogKeyView;
   /** The latest signed checkpoint (`CheckpointService.latest`: it checks EventLog.View). */
   latest(actor: Actor): Promise<CheckpointView>;
-  /** Signs a checkpoint if the log grew since the last one (`CheckpointPublisher.signNow`). */
-  signNow(): Promise<unknown>;
+  /**
+   * Resolves once a checkpoint covers the first `size` entries: at once, or with the publisher's
+   * next scheduled pass, shared by every export waiting (`CheckpointPublisher.checkpointCovering`).
+   * Rejects with a 503 saying why when none comes.
+   */
+  checkpointCovering(size: number): Promise<unknown>;
 }
 
 /** The change audit's board, as `ReviewService.audit` answers it. */
@@ -162,7 +166,7 @@ export class EvidenceService {
     const latest = () => this.deps.log.latest(actor).catch((error: unknown) => (isAppError(error) && error.code === 'unavailable' ? undefined : Promise.reject(error)));
     let checkpoint = await latest();
     if (!covers(checkpoint)) {
-      await this.deps.log.signNow();
+      await this.deps.log.checkpointCovering(seq);
       checkpoint = await latest();
     }
     if (!checkpoint || !covers(checkpoint)) {

@@ -52,6 +52,20 @@ describe('configuration', () => {
     expect(problemsOf(() => loadConfig({ env: { CHANGEGATE_PROMOTE_TARGETS: 'prod=https://user:pw@a.example' } })).join('\n')).toMatch(/without credentials/);
   });
 
+  it('reads witnesses as name=URL=key, a URL alone meaning a witness only published to', () => {
+    const key = 'witness.example/w1+002a8886+BBBE7APUMdhZKSlbRAQYjcDziuhYTn3IIx7kbTyfQ9yG';
+    const config = loadConfig({ env: { CHANGEGATE_WITNESSES: `w1=https://w1.example/add-checkpoint=${key}, w2=http://10.0.0.9:8080/` } });
+    expect(config.witnesses).toEqual([
+      { name: 'w1', url: 'https://w1.example/add-checkpoint', verifierKey: key },
+      { name: 'w2', url: 'http://10.0.0.9:8080' },
+    ]);
+    expect(problemsOf(() => loadConfig({ env: { CHANGEGATE_WITNESSES: 'w1=https://w1.example=not a key' } })).join('\n')).toMatch(
+      /CHANGEGATE_WITNESSES = .* the key of "w1" \(after its URL and "="\) must be the witness's verifier key, <name>\+<key ID>\+<base64 key>/,
+    );
+    expect(problemsOf(() => loadConfig({ env: { CHANGEGATE_WITNESSES: `w1=https://a.example=${key},w1=https://b.example` } })).join('\n')).toMatch(/"w1" is named twice/);
+    expect(problemsOf(() => loadConfig({ env: { CHANGEGATE_WITNESSES: `w1=ftp://a.example=${key}` } })).join('\n')).toMatch(/must be an http:\/\/ or https:\/\/ base URL/);
+  });
+
   it('never repeats a secret in its complaint', () => {
     const problems = problemsOf(() => loadConfig({ env: { CHANGEGATE_MASTER_KEY: 'hunter2-not-a-key', CHANGEGATE_ADMIN_PASSWORD: 'short' } }));
     expect(problems.join('\n')).not.toContain('hunter2');

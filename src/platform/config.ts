@@ -56,8 +56,8 @@ export interface Config {
   readonly checkpointIntervalSeconds: number;
   /** A directory each new checkpoint is also written to (another disk, a write-once mount). */
   readonly checkpointDir: string | undefined;
-  /** Witnesses each new checkpoint is POSTed to, by name (`name=URL,…`). */
-  readonly witnesses: readonly PromoteTargetSetting[];
+  /** Witnesses each new checkpoint is POSTed to, by name, with the key their cosignatures verify with (`name=URL=key,…`). */
+  readonly witnesses: readonly WitnessSetting[];
   /** An SSH connection that has not signed in within this many seconds is closed. */
   readonly gatewayAuthTimeoutSeconds: number;
 }
@@ -66,6 +66,12 @@ export interface Config {
 export interface PromoteTargetSetting {
   readonly name: string;
   readonly url: string;
+}
+
+/** One entry of `CHANGEGATE_WITNESSES`: a name, the URL checkpoints are POSTed to, and the witness's verifier key if given. */
+export interface WitnessSetting extends PromoteTargetSetting {
+  /** `<name>+<key ID>+<base64 key>` (checked in shape here, read in full at start); without it the witness is only published to. */
+  readonly verifierKey?: string;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -213,7 +219,7 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     parse: integer(1, 3600, 'seconds'),
   },
   checkpointDir: { key: 'checkpointDir', env: 'CHANGEGATE_CHECKPOINT_DIR', fallback: undefined, parse: text },
-  witnesses: { key: 'witnesses', env: 'CHANGEGATE_WITNESSES', fallback: [], parse: (raw) => parseNamedUrls(raw) },
+  witnesses: { key: 'witnesses', env: 'CHANGEGATE_WITNESSES', fallback: [], parse: (raw) => parseWitnesses(raw) },
   gatewayAuthTimeoutSeconds: {
     key: 'gatewayAuthTimeoutSeconds',
     env: 'CHANGEGATE_GATEWAY_AUTH_TIMEOUT_SECONDS',
@@ -245,6 +251,34 @@ function parseNamedUrls(raw: string): Parsed<readonly PromoteTargetSetting[]> {
     targets.push({ name, url: url.href.replace(/\/+$/, '') });
   }
   return { value: targets };
+}
+
+/** A signed-note verifier key's shape: its key ID and base64 are checked in full at start. */
+const VERIFIER_KEY = /^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * `w1=https://w1.example/add-checkpoint=witness.example/w1+002a8886+BBBE…,w2=https://w2.example`:
+ * each witness `name=URL`, then `=` and its verifier key when its cosignatures are to be kept. The
+ * URL holds no `=` (it has no query), so the entry splits on its first two; the key's own base64
+ * may end in `=`. A key contains no comma, so the list stays comma-separated.
+ */
+function parseWitnesses(raw: string): Parsed<readonly WitnessSetting[]> {
+  const entries = raw.split(',').map((part) => part.trim()).filter(Boolean);
+  const keys = new Map<string, string>();
+  const namedUrls: string[] = [];
+  for (const entry of entries) {
+    const first = entry.indexOf('=');
+    const second = first < 0 ? -1 : entry.indexOf('=', first + 1);
+    namedUrls.push(second < 0 ? entry : entry.slice(0, second));
+    if (second < 0) continue;
+    const name = entry.slice(0, first).trim();
+    const key = entry.slice(second + 1).trim();
+    if (!VERIFIER_KEY.test(key)) return { problem: `the key of "${name}" (after its URL and "=") must be the witness's verifier key, <name>+<key ID>+<base64 key>` };
+    keys.set(name, key);
+  }
+  const parsed = parseNamedUrls(namedUrls.join(','));
+  if ('problem' in parsed) return parsed;
+  return { value: parsed.value.map((target) => (keys.has(target.name) ? { ...target, verifierKey: keys.get(target.name) } : target)) };
 }
 
 /** `10.0.0.0/8, 127.0.0.1/32, ::1/128`: each a valid CIDR. */
