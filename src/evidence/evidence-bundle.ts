@@ -22,7 +22,8 @@ import { createHash } from 'node:crypto';
  * ```
  *
  * The last five cannot be in the manifest: the export entry holds its hash, and the proofs and
- * checkpoint come after that entry. Each is checked against the signed log instead.
+ * checkpoint come after that entry. Each is checked against the signed log instead. In the zip they
+ * come last, after the manifest's files in path order: a download cut short lacks them.
  */
 export const BUNDLE_FORMAT = 'changegate-evidence';
 export const BUNDLE_VERSION = 1;
