@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { strToU8, unzipSync, Zip, ZipPassThrough, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signedInOperator, startCliServer, type CliOperator, type CliServer } from '../../test/cli-kit.ts';
+import { cliOperator, signedInOperator, startCliServer, type CliOperator, type CliServer } from '../../test/cli-kit.ts';
 import { addOpenChange, approvedRequest, must } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD, signIn } from '../../test/harness.ts';
 
@@ -52,6 +53,7 @@ describe('changegate evidence and verify-evidence', () => {
     const saved = await admin.changegate(['evidence', 'CHG-CLI', '-o', bundle]);
     const bytes = readFileSync(bundle);
     expect(saved.stdout).toBe(`Saved the evidence bundle of CHG-CLI to ${bundle} (${bytes.length} bytes).\nSHA-256: ${createHash('sha256').update(bytes).digest('hex')}\n`);
+    expect(existsSync(`${bundle}.partial`)).toBe(false);
     const checked = await admin.changegate(['verify-evidence', bundle, '--key', server.cg.logSigningKey.verifierKey]);
     expect(checked.stdout).toContain(`Log key: ${server.cg.logSigningKey.verifierKey}`);
     expect(checked.stdout).toContain('ok   decision: request #1: approve by admin is logged');
@@ -95,7 +97,7 @@ describe('changegate evidence and verify-evidence', () => {
 
     writeFileSync(path.join(dir, 'not.zip'), 'hello');
     const refused = await admin.changegate(['verify-evidence', path.join(dir, 'not.zip')], 1);
-    expect(refused.stderr).toMatch(/not\.zip is not a zip file .*: give the bundle `changegate evidence` saved\./);
+    expect(refused.stderr).toMatch(/not\.zip is not a zip file, or not a whole one .*: give the bundle `changegate evidence` saved\./);
   });
 
   it('refuses a zip with a name twice, whichever copy an unzip tool would show, and verifies the same entries written once', async () => {
@@ -133,6 +135,51 @@ describe('changegate evidence and verify-evidence', () => {
     expect(refused.stderr).toMatch(expected);
     expect(refused.stderr).toContain('this one was altered, and is not verified');
     expect(refused.stdout).toBe('');
+  });
+
+  /**
+   * A server that answers the export with the first half of a real bundle, then breaks the
+   * connection off (as Changegate does when an export fails mid-way), or ends the answer there as
+   * if whole (as a proxy in between might pass a broken answer on).
+   */
+  const halfBundleServer = async (end: 'break off' | 'end as if whole'): Promise<{ server: Server; url: string }> => {
+    const half = readFileSync(bundle).subarray(0, Math.floor(readFileSync(bundle).length / 2));
+    const server = createServer((request, response) => {
+      response.writeHead(200, { 'content-type': 'application/zip' });
+      if (end === 'end as if whole') response.end(half);
+      else response.write(half, () => response.socket?.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    return { server, url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` };
+  };
+
+  it.each(['break off', 'end as if whole'] as const)('saves nothing when the download does not arrive whole (the answer %s), and says so', async (end) => {
+    const { server, url } = await halfBundleServer(end);
+    const operator = cliOperator({ CHANGEGATE_URL: url, CHANGEGATE_TOKEN: 'cg_any' });
+    const target = path.join(dir, `broken-${end.replaceAll(' ', '-')}`, 'chg.zip');
+    try {
+      mkdirSync(path.dirname(target));
+      const failed = await operator.changegate(['evidence', 'CHG-CLI', '-o', target], 1);
+      expect(failed.stderr).toContain(`The evidence bundle of CHG-CLI did not arrive whole (`);
+      expect(failed.stderr).toContain(`nothing was saved to ${target}. Export it again.`);
+      expect(failed.stdout).toBe('');
+      expect(readdirSync(path.dirname(target))).toEqual([]);
+    } finally {
+      operator.remove();
+      server.close();
+    }
+  });
+
+  it('refuses a bundle cut short, saying it is not a whole zip', async () => {
+    const bytes = readFileSync(bundle);
+    for (const length of [Math.floor(bytes.length / 2), bytes.length - 1]) {
+      const cut = path.join(dir, `cut-${length}.zip`);
+      writeFileSync(cut, bytes.subarray(0, length));
+      const refused = await admin.changegate(['verify-evidence', cut, '--key', server.cg.logSigningKey.verifierKey], 1);
+      expect(refused.stderr).toMatch(/is not a zip file, or not a whole one \(.+\): give the bundle `changegate evidence` saved\./);
+      expect(refused.stdout).toBe('');
+    }
   });
 
   it('answers a change it cannot find with the server’s message', async () => {

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
 import { unzipSync } from 'fflate';
 import { bundleFileName } from '../evidence/index.ts';
@@ -25,15 +29,12 @@ export function registerEvidenceCommands(program: Command): void {
     .action((change: string, options: { output?: string }) =>
       withApi(async (api) => {
         const response = await api.send('GET', `/changes/${segment(change)}/evidence`);
-        const zip = Buffer.from(await response.arrayBuffer());
+        if (!response.body) throw new CommandError(`The server sent no evidence bundle for ${change}.`);
         const target = path.resolve(options.output ?? bundleFileName(change));
-        // Whole or not at all: an interrupted write leaves no half bundle under the name.
-        await writeFile(`${target}.partial`, zip, { mode: 0o640 });
-        await rename(`${target}.partial`, target).catch(async (error: unknown) => {
-          await rm(`${target}.partial`, { force: true });
-          throw error;
+        const saved = await saveBundle(response.body, target).catch((error: unknown) => {
+          throw new CommandError(`The evidence bundle of ${change} did not arrive whole (${reasonOf(error)}): nothing was saved to ${target}. Export it again.`);
         });
-        printLines(`Saved the evidence bundle of ${change} to ${target} (${zip.length} bytes).`, `SHA-256: ${createHash('sha256').update(zip).digest('hex')}`);
+        printLines(`Saved the evidence bundle of ${change} to ${target} (${saved.bytes} bytes).`, `SHA-256: ${saved.sha256}`);
       }),
     );
 
@@ -69,6 +70,54 @@ export function registerEvidenceCommands(program: Command): void {
       const code = exitCodeOf(report);
       if (code !== EXIT.ok) throw new CommandFailed(code);
     });
+}
+
+/**
+ * Writes the bundle as it arrives, hashing it, to a file beside the target, and renames it to the
+ * target once it is whole: a download that breaks off leaves no half bundle under the name. Whole
+ * means the HTTP answer ended as it should (the server breaks the connection off when the export
+ * fails mid-way) and the zip ends with its end record, which a proxy that turned a broken answer into
+ * a short one would have cut off.
+ */
+async function saveBundle(body: ReadableStream<Uint8Array>, target: string): Promise<{ sha256: string; bytes: number }> {
+  const partial = `${target}.partial`;
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(body as WebReadableStream<Uint8Array>), hashing, createWriteStream(partial, { mode: 0o640 }));
+    if (!(await endsWithZipEnd(partial))) throw new Error('the zip stops before its end record');
+    await rename(partial, target);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** A bundle ends with the zip's end-of-central-directory record (22 bytes; the server writes no comment). */
+async function endsWithZipEnd(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size < 22) return false;
+    const { buffer } = await handle.read(Buffer.alloc(22), 0, 22, size - 22);
+    return buffer.readUInt32LE(0) === 0x06054b50;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Why a download failed, in a few words: `terminated`, `other side closed`. */
+function reasonOf(error: unknown): string {
+  const cause = (error as { cause?: { message?: string } }).cause;
+  return [(error as Error).message, cause?.message].filter(Boolean).join(': ');
 }
 
 /** This installation's verifier: the one an auditor trusts, rather than whatever a bundle carries. */
@@ -120,7 +169,7 @@ async function readBundleZip(file: string): Promise<Map<string, Uint8Array>> {
     });
   } catch (error) {
     if (error instanceof CommandError) throw error;
-    throw new CommandError(`${file} is not a zip file (${(error as Error).message}): give the bundle \`changegate evidence\` saved.`);
+    throw new CommandError(`${file} is not a zip file, or not a whole one (${(error as Error).message}): give the bundle \`changegate evidence\` saved.`);
   }
   const files = new Map<string, Uint8Array>();
   for (const name of seen) if (!name.endsWith('/')) files.set(name, entries[name] as Uint8Array);

@@ -22,7 +22,8 @@ import { createHash } from 'node:crypto';
  * ```
  *
  * The last five cannot be in the manifest: the export entry holds its hash, and the proofs and
- * checkpoint come after that entry. Each is checked against the signed log instead.
+ * checkpoint come after that entry. Each is checked against the signed log instead. In the zip they
+ * come last, after the manifest's files in path order: a download cut short lacks them.
  */
 export const BUNDLE_FORMAT = 'changegate-evidence';
 export const BUNDLE_VERSION = 1;
@@ -71,15 +72,18 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 /** JSON as a bundle holds it: indented for a reader, with a final newline. */
 export const jsonFile = (value: unknown): Buffer => Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
 
-/** The manifest of these files, by path. */
-export function buildManifest(files: ReadonlyMap<string, Uint8Array>, about: { change: string; createdAt: Date; createdBy: string }): Manifest {
+/** Files in path order, as the manifest lists them and the zip holds them. */
+export const byPath = <T extends { readonly path: string }>(files: readonly T[]): T[] => [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+
+/** The manifest of these files (hashed beforehand: a recording is read from disk in chunks, never held whole). */
+export function buildManifest(files: readonly ManifestFile[], about: { change: string; createdAt: Date; createdBy: string }): Manifest {
   return {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
     change: about.change,
     createdAt: about.createdAt.toISOString(),
     createdBy: about.createdBy,
-    files: [...files.entries()].map(([path, bytes]) => ({ path, sha256: sha256(bytes), size: bytes.length })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    files: byPath(files).map(({ path, sha256, size }) => ({ path, sha256, size })),
   };
 }
 

@@ -18,10 +18,13 @@ export function evidenceRoutes(app: Api, evidence: EvidenceService): void {
       },
     },
     async (request, reply) => {
+      // Refusals come from here, before any byte. Once the zip streams, a failure destroys the
+      // connection (Fastify does, for a stream that errors after the headers): the client sees a
+      // broken download, never a zip cut short that ends as if whole.
       const bundle = await evidence.export(actorOf(request), request.params.change);
       void reply.header('content-type', 'application/zip');
       void reply.header('content-disposition', `attachment; filename="${bundle.fileName}"`);
-      return reply.send(Buffer.from(bundle.zip.buffer, bundle.zip.byteOffset, bundle.zip.byteLength));
+      return reply.send(bundle.zip);
     },
   );
 }

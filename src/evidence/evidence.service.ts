@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { zipSync } from 'fflate';
+import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { businessKey } from '../objects/index.ts';
 import { changeKind, findChangeByName, type Change, type ChangeView } from '../changes/index.ts';
@@ -18,7 +18,8 @@ import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors, isAppError } from '../platform/errors.ts';
 import type { ChangeAuditView } from '../review/index.ts';
 import { commandsOf, presentSession } from '../sessions/index.ts';
-import { BUNDLE_PATHS, buildManifest, bundleFileName, jsonFile, manifestHash, readme, sessionPaths } from './evidence-bundle.ts';
+import { BUNDLE_PATHS, buildManifest, bundleFileName, byPath, jsonFile, manifestHash, readme, sessionPaths } from './evidence-bundle.ts';
+import { bundleZip, fingerprintFile, inMemory, type BundleEntry } from './evidence-zip.ts';
 import { auditEntriesOf, eventsNaming, requestsOfChange, sessionsOfChange, storedReview, type LoggedEvent } from './evidence.store.ts';
 
 /** The event log as the export needs it: its key, its latest checkpoint, and a way to wait for one covering the export. */
@@ -44,21 +45,36 @@ export interface EvidenceServiceDeps {
   readonly clock: Clock;
   readonly log: EvidenceLog;
   readonly boards: ChangeBoards;
-  /** The most recording bytes one bundle holds, all sessions together (default `MAX_RECORDING_BYTES`). */
-  readonly maxRecordingBytes?: number;
+  /** The most bytes the files of one bundle hold together, recordings included (default `MAX_BUNDLE_BYTES`). */
+  readonly maxBundleBytes?: number;
 }
 
 /**
- * A bundle is built in memory (its recordings, then the zip): past this many bytes of recordings
- * the export is refused (413 `evidence_too_large`) rather than running the server out of memory.
+ * The most bytes the files of one bundle hold together (413 `evidence_too_large` past it). Not for
+ * the server's memory (the zip is streamed), but so that the bundle can be verified: it is a zip
+ * without Zip64 (under 4 GiB), and both verifiers read files whole with Node.js, which reads at
+ * most 2 GiB at once (`changegate verify-evidence` the whole zip, verify.mjs each file). The 16 MiB
+ * kept back cover the zip's headers and deflate's worst case on data that does not compress.
  */
-export const MAX_RECORDING_BYTES = 1024 ** 3;
+export const MAX_BUNDLE_BYTES = 2 * 1024 ** 3 - 16 * 1024 ** 2;
 
 export interface EvidenceExport {
   readonly fileName: string;
-  readonly zip: Uint8Array;
+  /**
+   * The zip, written as it is read. Everything that can be refused was checked before it was
+   * returned; it errors mid-way only if a recording changes on disk or cannot be read meanwhile,
+   * and is then never finished (no zip tool takes it for whole).
+   */
+  readonly zip: Readable;
   /** The seq of the `evidence.export` entry that logged the manifest. */
   readonly exportSeq: number;
+}
+
+/** A recording as the manifest lists it: its file, and its size and SHA-256 when the export hashed it. */
+interface RecordingFile {
+  readonly file: string;
+  readonly size: number;
+  readonly sha256: string;
 }
 
 /** What the approvals of a change were given on: the fields `planDigest` hashes, as it hashes them. */
@@ -90,6 +106,11 @@ const VERIFIER = new URL('./verify.mjs', import.meta.url);
  * that have no log entry of their own are bound to the signed log through the manifest. That entry
  * must be committed before a checkpoint can cover it, so an export is three steps, not one
  * transaction: gather and log (one transaction), have a checkpoint signed, read the proofs.
+ *
+ * Recordings are never held whole: they are hashed in a first pass over their files (the manifest
+ * needs their hashes before the export is logged), and read again, in chunks, as the zip is sent.
+ * Everything that can be refused (privileges, an unknown change, the size bound, no checkpoint) is
+ * decided before the zip's first byte, so a refusal is a plain JSON error.
  */
 export class EvidenceService {
   constructor(private readonly deps: EvidenceServiceDeps) {}
@@ -97,9 +118,10 @@ export class EvidenceService {
   async export(actor: Actor, changeName: string): Promise<EvidenceExport> {
     // Refused before anything is read or logged.
     const sessions = await this.deps.db.transaction().execute(async (trx) => sessionsOfChange(trx, (await this.authorize(trx, actor, changeName)).id));
-    // Recordings are read outside any transaction (no connection held while the disk is read), and
-    // only when they all fit the bound.
-    const recordings = await this.readRecordings(changeName, sessions);
+    // Recordings are hashed outside any transaction (no connection held while the disk is read), and
+    // only when they fit the bound.
+    const limit = this.deps.maxBundleBytes ?? MAX_BUNDLE_BYTES;
+    const recordings = await this.fingerprintRecordings(changeName, sessions, limit);
     // Its own transaction (PGlite has one connection): read before ours opens. It needs Change.View;
     // an executor or approver who sees the change as a member of its group gets the stored score only.
     const board = await this.deps.boards.audit(actor, changeName).catch((error: unknown) => {
@@ -107,23 +129,27 @@ export class EvidenceService {
       throw error;
     });
     const now = this.deps.clock.now();
-    const { files, exportEvent, events } = await this.deps.db.transaction().execute(async (trx) => {
+    const { files, manifest, exportEvent, events } = await this.deps.db.transaction().execute(async (trx) => {
       const change = await this.authorize(trx, actor, changeName);
       const gathered = await this.gather(trx, actor, change, board, recordings);
-      gathered.files.set(BUNDLE_PATHS.verifier, await readFile(VERIFIER));
-      gathered.files.set(BUNDLE_PATHS.readme, Buffer.from(readme(change.name), 'utf8'));
-      gathered.files.set(BUNDLE_PATHS.events, jsonFile(gathered.events));
-      const manifest = jsonFile(buildManifest(gathered.files, { change: change.name, createdAt: now, createdBy: actor.username }));
+      gathered.files.push(
+        inMemory(BUNDLE_PATHS.verifier, await readFile(VERIFIER)),
+        inMemory(BUNDLE_PATHS.readme, Buffer.from(readme(change.name), 'utf8')),
+        inMemory(BUNDLE_PATHS.events, jsonFile(gathered.events)),
+      );
+      const listed = byPath(gathered.files);
+      const manifest = jsonFile(buildManifest(listed, { change: change.name, createdAt: now, createdBy: actor.username }));
+      // Refused here, the export is not logged (the transaction rolls back).
+      checkBound(changeName, [...listed, inMemory(BUNDLE_PATHS.manifest, manifest)], limit);
       const entry = await appendEvent(trx, {
         actor: actor.username,
         action: 'evidence.export',
         subject: gathered.subject,
-        data: { change: change.name, manifestSha256: manifestHash(manifest), files: gathered.files.size, events: gathered.events.length },
+        data: { change: change.name, manifestSha256: manifestHash(manifest), files: listed.length, events: gathered.events.length },
         time: now,
       });
-      gathered.files.set(BUNDLE_PATHS.manifest, manifest);
       const exported: LoggedEvent = { seq: entry.seq, time: entry.time.toISOString(), actor: entry.actor, action: entry.action, subject: entry.subject, data: { ...entry.data } };
-      return { files: gathered.files, exportEvent: exported, events: gathered.events };
+      return { files: listed, manifest, exportEvent: exported, events: gathered.events };
     });
 
     const checkpoint = await this.checkpointCovering(actor, exportEvent.seq);
@@ -135,12 +161,20 @@ export class EvidenceService {
       }
       proofs.push({ seq: event.seq, leafIndex: event.seq - 1, leafHash: proof.leafHash.toString('hex'), proof: proof.proof.map((hash) => hash.toString('base64')) });
     }
-    files.set(BUNDLE_PATHS.exportEvent, jsonFile(exportEvent));
-    files.set(BUNDLE_PATHS.proofs, jsonFile({ treeSize: checkpoint.size, rootHash: checkpoint.rootHash, proofs }));
-    files.set(BUNDLE_PATHS.checkpoint, Buffer.from(checkpoint.note, 'utf8'));
-    files.set(BUNDLE_PATHS.key, Buffer.from(`${this.deps.log.key().verifierKey}\n`, 'utf8'));
-    const zip = zipSync(Object.fromEntries([...files.entries()].sort(([a], [b]) => (a < b ? -1 : 1))), { level: 6, mtime: now });
-    return { fileName: bundleFileName(changeName), zip, exportSeq: exportEvent.seq };
+    // The manifest and what anchors it come last: a download cut short lacks them, and fails to verify
+    // even in a tool that extracts the entries it finds before the cut.
+    const entries = [
+      ...files,
+      inMemory(BUNDLE_PATHS.manifest, manifest),
+      inMemory(BUNDLE_PATHS.exportEvent, jsonFile(exportEvent)),
+      inMemory(BUNDLE_PATHS.proofs, jsonFile({ treeSize: checkpoint.size, rootHash: checkpoint.rootHash, proofs })),
+      inMemory(BUNDLE_PATHS.checkpoint, Buffer.from(checkpoint.note, 'utf8')),
+      inMemory(BUNDLE_PATHS.key, Buffer.from(`${this.deps.log.key().verifierKey}\n`, 'utf8')),
+    ];
+    // The proofs, unknown until the export is logged, are small beside the recordings; still, a bundle
+    // they push past the bound is refused rather than sent unverifiable (the export stays logged).
+    checkBound(changeName, entries, limit);
+    return { fileName: bundleFileName(changeName), zip: bundleZip(entries, now), exportSeq: exportEvent.seq };
   }
 
   /**
@@ -159,7 +193,7 @@ export class EvidenceService {
     return change;
   }
 
-  /** The latest checkpoint if it covers entry `seq` (and is signed by this log's key); else one signed now. */
+  /** The latest checkpoint if it covers entry `seq` (and is signed by this log's key); else the next scheduled one. */
   private async checkpointCovering(actor: Actor, seq: number): Promise<CheckpointView> {
     const keyId = this.deps.log.key().keyId;
     const covers = (checkpoint: CheckpointView | undefined) => checkpoint !== undefined && checkpoint.size >= seq && checkpoint.keyId === keyId;
@@ -177,31 +211,29 @@ export class EvidenceService {
     return checkpoint;
   }
 
-  /** Each session's recording (undefined when its file is gone), if together they fit the bound. */
-  private async readRecordings(changeName: string, sessions: ReadonlyArray<{ id: string; recording_path: string }>): Promise<Map<string, Buffer | undefined>> {
-    const limit = this.deps.maxRecordingBytes ?? MAX_RECORDING_BYTES;
+  /**
+   * Each session's recording with its size and SHA-256, read in chunks (undefined when its file is
+   * gone). Sizes first: recordings that cannot fit the bound are not read at all.
+   */
+  private async fingerprintRecordings(changeName: string, sessions: ReadonlyArray<{ id: string; recording_path: string }>, limit: number): Promise<Map<string, RecordingFile | undefined>> {
     const missing = (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error));
     let total = 0;
     for (const session of sessions) total += (await stat(session.recording_path).catch(missing))?.size ?? 0;
     if (total > limit) throw evidenceTooLarge(changeName, total, limit);
-    const recordings = new Map<string, Buffer | undefined>();
-    let read = 0;
+    const recordings = new Map<string, RecordingFile | undefined>();
     for (const session of sessions) {
-      const recording = await readFile(session.recording_path).catch(missing);
-      read += recording?.length ?? 0;
-      // A live session's recording grows between the sizes and the reads.
-      if (read > limit) throw evidenceTooLarge(changeName, read, limit);
-      recordings.set(session.id, recording);
+      const found = await fingerprintFile(session.recording_path);
+      recordings.set(session.id, found && { file: session.recording_path, ...found });
     }
     return recordings;
   }
 
-  private async gather(trx: Tx, actor: Actor, change: Change, board: ChangeAuditView | undefined, recordings: ReadonlyMap<string, Buffer | undefined>) {
+  private async gather(trx: Tx, actor: Actor, change: Change, board: ChangeAuditView | undefined, recordings: ReadonlyMap<string, RecordingFile | undefined>) {
     const now = this.deps.clock.now();
     // What the caller could not read elsewhere stays out: the audit trail's full snapshots need
     // AuditTrail.View in the change's partition, a device's address and host key Device.View in its.
     const seesAuditTrail = await hasPrivilege(trx, actor, 'AuditTrail.View', inPartition(change.partitionId));
-    const files = new Map<string, Uint8Array>();
+    const files: BundleEntry[] = [];
     const partition = (await trx.selectFrom('partition').select('name').where('id', '=', change.partitionId).executeTakeFirst())?.name ?? change.partitionId;
     const group = (await findAccessGroup(trx, change.accessGroupId)) as AccessGroup;
     const devices = [];
@@ -216,28 +248,32 @@ export class EvidenceService {
     const name = (id: string) => users.get(id) ?? id;
     const auditEntries = await auditEntriesOf(trx, change.id);
 
-    files.set(BUNDLE_PATHS.change, jsonFile(this.changeAsApproved(change, now, { partition, group, deviceNames, devices, auditEntries, decisions, requests, name })));
-    files.set(
-      BUNDLE_PATHS.requests,
-      jsonFile(
-        requests.map((request) =>
-          presentRequest(
-            request,
-            decisions.filter((decision) => decision.request_id === request.id),
-            { change, device: deviceNames.get(request.device_id) ?? request.device_id, approvers: group.approvers, approvalsRequired: group.approvalsRequired },
-            users,
+    files.push(inMemory(BUNDLE_PATHS.change, jsonFile(this.changeAsApproved(change, now, { partition, group, deviceNames, devices, auditEntries, decisions, requests, name }))));
+    files.push(
+      inMemory(
+        BUNDLE_PATHS.requests,
+        jsonFile(
+          requests.map((request) =>
+            presentRequest(
+              request,
+              decisions.filter((decision) => decision.request_id === request.id),
+              { change, device: deviceNames.get(request.device_id) ?? request.device_id, approvers: group.approvers, approvalsRequired: group.approvalsRequired },
+              users,
+            ),
           ),
         ),
       ),
     );
     const stored = await storedReview(trx, change.id);
-    files.set(
-      BUNDLE_PATHS.review,
-      jsonFile({
-        board: board ?? null,
-        ...(board === undefined && { note: 'The board needs the Change.View privilege; the stored score is shown.' }),
-        stored: stored ? { score: stored.score, outcome: stored.outcome, counts: stored.counts, devices: stored.devices, computedAt: stored.computed_at.toISOString() } : null,
-      }),
+    files.push(
+      inMemory(
+        BUNDLE_PATHS.review,
+        jsonFile({
+          board: board ?? null,
+          ...(board === undefined && { note: 'The board needs the Change.View privilege; the stored score is shown.' }),
+          stored: stored ? { score: stored.score, outcome: stored.outcome, counts: stored.counts, devices: stored.devices, computedAt: stored.computed_at.toISOString() } : null,
+        }),
+      ),
     );
     // Each entry with every field its logged SHA-256 covers (canonicalAuditEntry), so verify.mjs rehashes it.
     const auditTrail = auditEntries.map((entry) => ({
@@ -259,29 +295,31 @@ export class EvidenceService {
       restoredFrom: entry.restored_from === null ? null : Number(entry.restored_from),
     }));
     const leftOut = `The audit trail of ${change.name} (its full snapshots) needs the AuditTrail.View privilege in its partition; it was left out.`;
-    files.set(BUNDLE_PATHS.auditTrail, jsonFile(seesAuditTrail ? auditTrail : { entries: null, note: leftOut }));
+    files.push(inMemory(BUNDLE_PATHS.auditTrail, jsonFile(seesAuditTrail ? auditTrail : { entries: null, note: leftOut })));
     const requestNumbers = new Map(requests.map((request) => [request.id, request.number]));
     for (const session of sessions) {
       const paths = sessionPaths(session.number);
       const commands = await commandsOf(trx, session.id);
       if (!recordings.has(session.id)) throw errors.conflict(`A session of ${change.name} started while its evidence was being gathered: export it again.`);
       const recording = recordings.get(session.id);
-      files.set(paths.session, jsonFile({ ...presentSession(session, now, commands.length, requestNumbers.get(session.request_id) ?? null), recordingInBundle: recording !== undefined }));
-      files.set(
-        paths.commands,
-        jsonFile(
-          commands.map((command) => ({
-            seq: command.seq,
-            time: command.time.toISOString(),
-            offsetSeconds: command.offset_seconds,
-            text: command.text,
-            output: command.output,
-            outputTruncated: command.output_truncated,
-            exitStatus: command.exit_status,
-          })),
+      files.push(inMemory(paths.session, jsonFile({ ...presentSession(session, now, commands.length, requestNumbers.get(session.request_id) ?? null), recordingInBundle: recording !== undefined })));
+      files.push(
+        inMemory(
+          paths.commands,
+          jsonFile(
+            commands.map((command) => ({
+              seq: command.seq,
+              time: command.time.toISOString(),
+              offsetSeconds: command.offset_seconds,
+              text: command.text,
+              output: command.output,
+              outputTruncated: command.output_truncated,
+              exitStatus: command.exit_status,
+            })),
+          ),
         ),
       );
-      if (recording) files.set(paths.recording, recording);
+      if (recording) files.push({ path: paths.recording, size: recording.size, sha256: recording.sha256, content: { file: recording.file } });
     }
     const subject = `change:${businessKey(partition, change.name)}`;
     const events = await eventsNaming(trx, {
@@ -357,10 +395,16 @@ export class EvidenceService {
   }
 }
 
+/** Refuses a bundle whose files hold more than `limit` bytes together. */
+function checkBound(change: string, files: readonly BundleEntry[], limit: number): void {
+  const bytes = files.reduce((sum, file) => sum + file.size, 0);
+  if (bytes > limit) throw evidenceTooLarge(change, bytes, limit);
+}
+
 const evidenceTooLarge = (change: string, bytes: number, limit: number) =>
   new AppError(
     'evidence_too_large',
     413,
-    `The recordings of ${change} hold ${bytes} bytes, more than the ${limit} bytes one evidence bundle may hold (it is built in memory): download the recordings one by one (\`changegate session download\`) and verify each against the log.`,
+    `The evidence bundle of ${change} would hold at least ${bytes} bytes, more than the ${limit} bytes one bundle may hold (a zip the verifiers read whole): download the recordings one by one (\`changegate session download\`) and verify each against the log.`,
     { bytes, limit },
   );

@@ -314,25 +314,31 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
     expect(code).toBe(0);
   });
 
-  it('refuses (413 evidence_too_large, saying how large and the bound) a bundle whose recordings exceed the bound, logging nothing', async () => {
+  it('refuses (413 evidence_too_large, saying how large and the bound) a bundle past the bound, by its recordings alone or with its other files, logging nothing', async () => {
     const recording = readFileSync(path.join(pristine, `sessions/${sessionNumber}/recording.cast`));
     const auditorId = (await t.cg.database.db.selectFrom('app_user').select('id').where('username', '=', 'auditor').executeTakeFirstOrThrow()).id;
-    const service = (maxRecordingBytes: number) =>
+    const service = (maxBundleBytes?: number) =>
       new EvidenceService({
         db: t.cg.database.db,
         clock: t.clock,
         boards: { audit: (actor, change) => t.cg.services.reviews.audit(actor, change) },
         log: { key: () => t.cg.services.checkpoints.key(), latest: (actor) => t.cg.services.checkpoints.latest(actor), checkpointCovering: (size) => t.cg.checkpointPublisher.checkpointCovering(size) },
-        maxRecordingBytes,
+        ...(maxBundleBytes !== undefined && { maxBundleBytes }),
       });
+    const exportAs = (maxBundleBytes?: number) => service(maxBundleBytes).export({ userId: auditorId, username: 'auditor' }, 'CHG-42');
     const before = await eventCount(t);
-    const refused = await service(recording.length - 1)
-      .export({ userId: auditorId, username: 'auditor' }, 'CHG-42')
-      .catch((error: unknown) => error);
-    expect(refused).toMatchObject({ code: 'evidence_too_large', status: 413, message: expect.stringContaining(`hold ${recording.length} bytes, more than the ${recording.length - 1} bytes one evidence bundle may hold`) });
+    // Refused on the recordings' sizes, before they are read.
+    expect(await exportAs(recording.length - 1).catch((error: unknown) => error)).toMatchObject({
+      code: 'evidence_too_large',
+      status: 413,
+      message: expect.stringContaining(`would hold at least ${recording.length} bytes, more than the ${recording.length - 1} bytes one bundle may hold`),
+    });
+    // The JSON files, the verifier and the manifest count too.
+    expect(await exportAs(recording.length).catch((error: unknown) => error)).toMatchObject({ code: 'evidence_too_large', details: { bytes: expect.any(Number), limit: recording.length } });
     expect(await eventCount(t)).toBe(before);
-    const fits = await service(recording.length).export({ userId: auditorId, username: 'auditor' }, 'CHG-42');
-    expect(fits.zip.length).toBeGreaterThan(0);
+    const fits = await exportAs();
+    const zip = Buffer.concat(await fits.zip.toArray());
+    expect(Buffer.from(unzipSync(zip)[`sessions/${sessionNumber}/recording.cast`] as Uint8Array)).toEqual(recording);
   });
 
   it('refuses an export without Session.View or EventLog.View (403), or of a change the caller cannot see (404): nothing exported, nothing logged', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
 import { findChangeByName } from '../changes/index.ts';
-import { verifyEventLog } from '../eventlog/index.ts';
+import { appendEvent, verifyEventLog } from '../eventlog/index.ts';
 import { boardDigest, checkReviewResultInLog, REVIEW_RESULT_ACTION } from './review-log.ts';
 import { storeSession } from './review.test-kit.ts';
 
@@ -24,12 +24,18 @@ describe.each(DATABASE_KINDS)('change-audit results in the event log on %s', (ki
     expect(answer.status).toBe(200);
     return answer.body;
   };
-  /** A change on web01 whose script is `uptime` then `df -h`, with one session that ran `uptime`. */
-  const changeWithSession = async (name: string) => {
-    const created = await t.admin.post('/changes', { name, title: 'Check the disks', startAt: at(-5).toISOString(), dueAt: at(600).toISOString(), accessGroup: 'ops', devices: ['web01'], script: 'uptime\ndf -h' });
+  /** A change on the device (web01 unless told) whose script is `uptime` then `df -h`, with one session that ran `uptime`. */
+  const changeWithSession = async (name: string, device = 'web01') => {
+    const created = await t.admin.post('/changes', { name, title: 'Check the disks', startAt: at(-5).toISOString(), dueAt: at(600).toISOString(), accessGroup: 'ops', devices: [device], script: 'uptime\ndf -h' });
     expect(created.status).toBe(201);
-    await storeSession(t, { change: name, device: 'web01', user: alice, startMinute: 0, commands: [{ text: 'uptime', output: ' 12:00:00 up 1 day' }] });
+    await storeSession(t, { change: name, device, user: alice, startMinute: 0, commands: [{ text: 'uptime', output: ' 12:00:00 up 1 day' }] });
   };
+  const addDevice = async (name: string) => expect((await t.admin.post('/devices', { name, hostname: '192.0.2.20' })).status).toBe(201);
+  /**
+   * Renames a device. The API has no rename; restoring a device's earlier version from the audit
+   * trail, or importing it, can give it another name: the board shows whatever it is called now.
+   */
+  const rename = (from: string, to: string) => db().updateTable('device').set({ name: to }).where('name', '=', from).execute();
 
   beforeAll(async () => {
     t = await startTestChangegate(kind, { CHANGEGATE_SESSION_IDLE_MINUTES: '1440' });
@@ -88,6 +94,57 @@ describe.each(DATABASE_KINDS)('change-audit results in the event log on %s', (ki
     const [logged] = await resultEvents('CHG-L3');
     const forged = { ...shown, score: logged?.data.score, outcome: logged?.data.outcome };
     expect(await checkReviewResultInLog(db(), id, forged)).toMatchObject({ ok: false, differences: ['board'] });
+  });
+
+  it('finds the same board when a device was renamed since the result was logged, and still catches a changed fact of the board', async () => {
+    await addDevice('db01');
+    await changeWithSession('CHG-L5', 'db01');
+    const id = await changeId('CHG-L5');
+    const [logged] = await resultEvents('CHG-L5');
+    expect(logged?.data).toMatchObject({ boardDigestVersion: 2 });
+
+    await rename('db01', 'db01-eu');
+    const renamed = await audit('CHG-L5');
+    expect(renamed.devices.map((device: { device: string }) => device.device)).toEqual(['db01-eu']);
+    expect(await checkReviewResultInLog(db(), id, renamed)).toEqual({ ok: true, eventSeq: logged?.seq, logged: logged?.data });
+
+    // A fact of the board: the exit status of a command, edited in the records.
+    await db().updateTable('session_command').set({ exit_status: 1 }).where('session_id', 'in', (eb) => eb.selectFrom('session').select('id').where('change_id', '=', id)).execute();
+    expect(await checkReviewResultInLog(db(), id, await audit('CHG-L5'))).toMatchObject({ ok: false, reason: 'differs', differences: ['board'] });
+  });
+
+  it('checks a result logged before boards were hashed by device ID by its device names, as it was logged, until the next recompute logs it anew', async () => {
+    await addDevice('app01');
+    await changeWithSession('CHG-L6', 'app01');
+    const id = await changeId('CHG-L6');
+    const shown = await audit('CHG-L6');
+    // An entry as earlier versions logged it: the digest over the devices' names, no digest version.
+    const computedAt = (await db().selectFrom('change_review').select('computed_at').where('change_id', '=', id).executeTakeFirstOrThrow()).computed_at;
+    const old = await db()
+      .transaction()
+      .execute((trx) =>
+        appendEvent(trx, {
+          actor: 'system',
+          action: REVIEW_RESULT_ACTION,
+          subject: 'change:CHG-L6',
+          data: { change: id, score: shown.score, outcome: shown.outcome, counts: shown.counts, boardDigest: boardDigest(shown.devices, 1) },
+          time: computedAt,
+        }),
+      );
+    expect(await checkReviewResultInLog(db(), id, shown)).toMatchObject({ ok: true, eventSeq: old.seq });
+
+    // Its digest holds the old name: a rename shows, and the message says why.
+    await rename('app01', 'app01-eu');
+    const check = await checkReviewResultInLog(db(), id, await audit('CHG-L6'));
+    expect(check).toMatchObject({ ok: false, reason: 'differs', eventSeq: old.seq, differences: ['board'] });
+    expect(!check.ok && check.message).toContain('logged before boards were hashed by device ID: a device renamed since also makes its board differ');
+
+    // The next recompute logs the same result by device ID; the rename no longer shows.
+    await t.cg.services.reviews.recompute(id);
+    const latest = (await resultEvents('CHG-L6')).at(-1);
+    expect(latest?.data).toMatchObject({ score: shown.score, outcome: shown.outcome, boardDigestVersion: 2 });
+    expect(await checkReviewResultInLog(db(), id, await audit('CHG-L6'))).toMatchObject({ ok: true, eventSeq: latest?.seq });
+    expect(await verifyEventLog(db())).toMatchObject({ ok: true });
   });
 
   it('says when a change has no logged result', async () => {

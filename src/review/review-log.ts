@@ -19,25 +19,39 @@ export interface LoggedReviewResult {
   readonly counts: ComparisonCounts;
   /** Hex SHA-256 of the board's canonical JSON (`boardDigest`). */
   readonly boardDigest: string;
+  /** How `boardDigest` was computed (`BOARD_DIGEST_VERSION`); results logged before it was written are version 1. */
+  readonly boardDigestVersion?: BoardDigestVersion;
 }
+
+/**
+ * 1: over each device's name (results logged before version 2, which hold no version); a device
+ * renamed since makes the board differ. 2: over each device's ID, which a rename keeps.
+ */
+export type BoardDigestVersion = 1 | 2;
+export const BOARD_DIGEST_VERSION: BoardDigestVersion = 2;
 
 /** What a result is checked on: the score, the outcome and the board of a change audit. */
 export type ChangeAuditResult = Pick<ChangeAuditView, 'score' | 'outcome' | 'devices'>;
 
 /**
  * The SHA-256 (hex) of the board: the RFC 8785 canonical JSON of the audit's `devices`, each
- * device's score, outcome, counts and every row (script step, command with its output, links),
- * as `GET /changes/{name}/audit` and the JSON report show them.
+ * device's ID (version 2; its name in version 1), score, outcome, counts and every row (script
+ * step, command with its output, links), as `GET /changes/{name}/audit` and the JSON report show
+ * them. Names are left out of version 2 because a rename changes no fact of the board.
  */
-export function boardDigest(devices: ChangeAuditView['devices']): string {
-  const text = canonicalize(devices);
+export function boardDigest(devices: ChangeAuditView['devices'], version: BoardDigestVersion = BOARD_DIGEST_VERSION): string {
+  const hashed =
+    version === 1
+      ? devices.map(({ device, score, outcome, counts, rows }) => ({ device, score, outcome, counts, rows }))
+      : devices.map(({ deviceId, score, outcome, counts, rows }) => ({ deviceId, score, outcome, counts, rows }));
+  const text = canonicalize(hashed);
   if (text === undefined) throw new Error('the board cannot be canonicalized');
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** The logged form of a computed result. */
 export function loggedResult(changeId: string, audit: Pick<ChangeAuditView, 'score' | 'outcome' | 'counts' | 'devices'>): LoggedReviewResult {
-  return { change: changeId, score: audit.score, outcome: audit.outcome, counts: audit.counts, boardDigest: boardDigest(audit.devices) };
+  return { change: changeId, score: audit.score, outcome: audit.outcome, counts: audit.counts, boardDigest: boardDigest(audit.devices), boardDigestVersion: BOARD_DIGEST_VERSION };
 }
 
 export interface ReviewResultEvent {
@@ -96,19 +110,25 @@ export async function checkReviewResultInLog(db: Executor, changeId: string, res
     return { ok: false, reason: 'not_logged', differences: ['score', 'outcome', 'board'], message: 'the event log holds no change-audit result for this change' };
   }
   const { logged } = event;
+  // Each result is checked the way it was hashed: an older entry is never held to a newer digest.
+  const version = logged.boardDigestVersion ?? 1;
   const differences = [
     ...(logged.score !== result.score ? ['score'] : []),
     ...(logged.outcome !== result.outcome ? ['outcome'] : []),
-    ...(logged.boardDigest !== boardDigest(result.devices) ? ['board'] : []),
+    ...(logged.boardDigest !== boardDigest(result.devices, version) ? ['board'] : []),
   ];
   if (differences.length === 0) return { ok: true, eventSeq: event.eventSeq, logged };
   const said = `score ${logged.score}, outcome ${logged.outcome}, board ${logged.boardDigest.slice(0, 12)}…`;
+  const byNames =
+    version === 1 && differences.includes('board')
+      ? ` (that result was logged before boards were hashed by device ID: a device renamed since also makes its board differ; the next session's end logs it anew)`
+      : '';
   return {
     ok: false,
     reason: 'differs',
     eventSeq: event.eventSeq,
     logged,
     differences,
-    message: `the change audit differs from the result event ${event.eventSeq} logged (${said}) in its ${differences.join(', ')}: the records it is computed from changed since`,
+    message: `the change audit differs from the result event ${event.eventSeq} logged (${said}) in its ${differences.join(', ')}: the records it is computed from changed since${byNames}`,
   };
 }

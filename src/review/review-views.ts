@@ -24,7 +24,10 @@ export interface BoardRowView {
 }
 
 export interface DeviceAuditView {
+  /** The device's name as it is now. */
   readonly device: string;
+  /** Its ID, which a rename keeps: the board digest covers it rather than the name. */
+  readonly deviceId: string;
   readonly score: number;
   readonly outcome: Outcome;
   readonly counts: ComparisonCounts;

@@ -136,15 +136,15 @@ export class ReviewService {
     const devices = await findDevicesByIds(trx, change.devices);
     const names = new Map(devices.map((device) => [device.id, device.name]));
     const executed = await commandsOfChange(trx, change.id);
-    const byDevice = new Map<string, ExecutedCommand[]>(change.devices.map((id) => [names.get(id) ?? id, []]));
+    // By ID: a board is the same board whatever its devices are called now.
+    const byDevice = new Map<string, ExecutedCommand[]>(change.devices.map((id) => [id, []]));
     const rowsById = new Map<string, ChangeCommandRow>();
     const lastSeq = new Map<string, number>();
     for (const row of executed) lastSeq.set(row.session_id, Math.max(row.seq, lastSeq.get(row.session_id) ?? 0));
     for (const row of executed) {
       const id = `${row.session_id}:${row.seq}`;
       rowsById.set(id, row);
-      const name = names.get(row.device_id) ?? row.device_id;
-      const list = byDevice.get(name) ?? [];
+      const list = byDevice.get(row.device_id) ?? [];
       // An interactive shell that exited (the device sent its exit status; nothing else ended the session first).
       const shellExited = row.session_kind !== 'exec' && row.session_end_reason === 'client_closed' && row.session_exit_status !== null;
       list.push({
@@ -157,7 +157,7 @@ export class ReviewService {
         exitStatus: row.exit_status,
         lastOfExitedShell: shellExited && lastSeq.get(row.session_id) === row.seq,
       });
-      byDevice.set(name, list);
+      byDevice.set(row.device_id, list);
     }
     const comparison = compareChange(script, byDevice);
     const presentCommand = (command: ExecutedCommand): BoardCommandView => {
@@ -200,12 +200,23 @@ export class ReviewService {
       score: comparison.score,
       outcome: comparison.outcome,
       counts: comparison.counts,
-      devices: comparison.devices.map((device) => ({ device: device.device, score: device.score, outcome: device.outcome, counts: device.counts, rows: device.rows.map(presentRow) })),
+      devices: comparison.devices.map((device) => ({
+        device: names.get(device.device) ?? device.device,
+        deviceId: device.device,
+        score: device.score,
+        outcome: device.outcome,
+        counts: device.counts,
+        rows: device.rows.map(presentRow),
+      })),
       sessions: sessionRows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0, requests.get(row.request_id) ?? null)),
       generatedAt: now.toISOString(),
     };
   }
 }
 
-/** The change's counts are the devices' summed, which the board holds: the digest covers them. */
-const sameResult = (a: LoggedReviewResult, b: LoggedReviewResult) => a.score === b.score && a.outcome === b.outcome && a.boardDigest === b.boardDigest;
+/**
+ * The change's counts are the devices' summed, which the board holds: the digest covers them. A
+ * result logged with an older digest is not the same: it is logged again, with the current one.
+ */
+const sameResult = (a: LoggedReviewResult, b: LoggedReviewResult) =>
+  a.score === b.score && a.outcome === b.outcome && a.boardDigest === b.boardDigest && (a.boardDigestVersion ?? 1) === (b.boardDigestVersion ?? 1);
