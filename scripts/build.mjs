@@ -9,9 +9,10 @@
  * `../package.json`) finds the same file from either.
  *
  * esbuild does the transpiling: a full build takes about a second, where `tsc` takes ten or more
- * and would make the first `npm start` slower than running the sources through tsx. Types are
- * checked by `npm run typecheck`, not here; `isolatedModules` and `verbatimModuleSyntax` in
- * tsconfig.json make a file-by-file transpile mean the same as tsc's.
+ * and would make the first `npm start` slower than running the sources through tsx. It is a
+ * dependency, not a development one, because `npm start` builds. Types are checked by
+ * `npm run typecheck`, not here; `isolatedModules` and `verbatimModuleSyntax` in tsconfig.json make
+ * a file-by-file transpile mean the same as tsc's.
  *
  * dist/.build.json holds a hash of everything the build reads: the sources and assets, tsconfig.json,
  * package.json, package-lock.json (which pins esbuild) and this script. dist/ is current while that
@@ -30,7 +31,8 @@ import { fileURLToPath } from 'node:url';
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const STAMP = '.build.json';
-const LOCK = '.build.lock';
+/** Beside dist/, not in it: dist/ is replaced whole. */
+const LOCK = 'dist.lock';
 /** Files outside src/ that change what the build emits. */
 const SETTINGS = ['tsconfig.json', 'package.json', 'package-lock.json', 'scripts/build.mjs'];
 /** Tests and their kits stay out of dist/: nothing the program runs imports them. */
@@ -119,17 +121,17 @@ async function buildUnlocked(root, report) {
   // longer matches, so the next check builds again rather than trusting a mixed dist/.
   const hash = sourceHash(root);
   const esbuild = await loadEsbuild(root);
-  const dist = path.join(root, 'dist');
-  rmSync(path.join(dist, STAMP), { force: true });
-  // Emptied, not rebuilt on top: a module deleted from src/ must not live on in dist/.
-  for (const entry of readdirSync(dist)) if (entry !== LOCK) rmSync(path.join(dist, entry), { recursive: true, force: true });
-
+  // Built beside dist/ and swapped in whole: a server already running from dist/ still finds every
+  // file it reads later (migrations at start, verify.mjs at each export), and a failed build
+  // leaves dist/ as it was, whose hash still tells it is out of date.
+  for (const entry of readdirSync(root)) if (/^dist\.(next|old)-\d+$/.test(entry)) rmSync(path.join(root, entry), { recursive: true, force: true });
+  const next = `dist.next-${process.pid}`;
   const { modules, assets } = buildInputs(root);
   try {
     await esbuild.build({
       absWorkingDir: root,
       entryPoints: modules.map((name) => `src/${name}`),
-      outdir: 'dist',
+      outdir: next,
       outbase: 'src',
       platform: 'node',
       format: 'esm',
@@ -142,20 +144,26 @@ async function buildUnlocked(root, report) {
       logLevel: 'silent',
     });
   } catch (error) {
+    rmSync(path.join(root, next), { recursive: true, force: true });
     const messages = error.errors ? await esbuild.formatMessages(error.errors, { kind: 'error', color: false }) : [String(error)];
     throw new BuildError(`Building dist/ failed:\n${messages.join('')}Fix the source and run it again (\`npm run typecheck\` shows type errors too).`);
   } finally {
     await esbuild.stop?.();
   }
   for (const name of assets) {
-    const target = path.join(dist, name);
+    const target = path.join(root, next, name);
     mkdirSync(path.dirname(target), { recursive: true });
     copyFileSync(path.join(root, 'src', name), target);
   }
-  // Written last and in one rename: dist/ counts as built only once all of it is there.
-  const stamp = path.join(dist, `${STAMP}.${process.pid}`);
-  writeFileSync(stamp, `${JSON.stringify({ sourceHash: hash, esbuild: esbuild.version, modules: modules.length, assets: assets.length }, null, 2)}\n`);
-  renameSync(stamp, path.join(dist, STAMP));
+  writeFileSync(path.join(root, next, STAMP), `${JSON.stringify({ sourceHash: hash, esbuild: esbuild.version, modules: modules.length, assets: assets.length }, null, 2)}\n`);
+  const old = path.join(root, `dist.old-${process.pid}`);
+  try {
+    renameSync(path.join(root, 'dist'), old);
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+  }
+  renameSync(path.join(root, next), path.join(root, 'dist'));
+  rmSync(old, { recursive: true, force: true });
   report(`Built dist/ from src/: ${modules.length} modules and ${assets.length} other files in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 }
 
@@ -172,18 +180,13 @@ async function loadEsbuild(root) {
     return await import('esbuild');
   } catch (error) {
     if (error.code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    throw new BuildError(
-      `dist/ in ${root} does not match src/, and it cannot be built here: esbuild, a development dependency, is not installed. ` +
-        'Install with development dependencies (`npm ci`), then run `npm run build`.',
-    );
+    throw new BuildError(`dist/ in ${root} does not match src/, and it cannot be built: esbuild is not installed. Run \`npm ci\`, then \`npm run build\`.`);
   }
 }
 
-/** Runs `work` while holding dist/.build.lock, waiting for a build under way in another process. */
+/** Runs `work` while holding dist.lock, waiting for a build under way in another process. */
 async function withBuildLock(root, work) {
-  const dist = path.join(root, 'dist');
-  mkdirSync(dist, { recursive: true });
-  const lock = path.join(dist, LOCK);
+  const lock = path.join(root, LOCK);
   for (;;) {
     try {
       writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
