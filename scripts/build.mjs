@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Compiles Changegate's src/ into dist/, the JavaScript that `npm start` and the `changegate` bin run.
+ * Compiles Changegate's src/ into dist/, the JavaScript that `npm start` and the `changegate` bin
+ * run.
  *
  * Each TypeScript module (tests left out) becomes one JavaScript module at the same path under
  * dist/, its `.ts` imports rewritten to `.js`, and every other file under src/ (migrations, the
@@ -14,16 +15,16 @@
  * `npm run typecheck`, not here; `isolatedModules` and `verbatimModuleSyntax` in tsconfig.json make
  * a file-by-file transpile mean the same as tsc's.
  *
- * dist/.build.json holds a hash of everything the build reads: the sources and assets, tsconfig.json,
- * package.json, package-lock.json (which pins esbuild) and this script. dist/ is current while that
- * hash matches, so checking costs one read of those files (some 20 ms), and any change to them, a
- * file added or removed included, is seen whatever the files' times say.
+ * dist/.build.json holds a hash of everything the build reads: the sources and assets,
+ * tsconfig.json, package.json, package-lock.json (which pins esbuild) and this script. dist/ is
+ * current while that hash matches, so checking costs one read of those files (some 20 ms), and any
+ * change to them, a file added or removed included, is seen whatever the files' times say.
  *
  *   node scripts/build.mjs             build now (npm run build)
  *   node scripts/build.mjs --if-stale  build only if dist/ does not match the sources
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -167,11 +168,22 @@ async function buildUnlocked(root, report) {
   report(`Built dist/ from src/: ${modules.length} modules and ${assets.length} other files in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 }
 
-/** Each relative import stays a separate module, its `.ts` named `.js` as in dist/. */
+/**
+ * Each relative import stays a separate module, its `.ts` named `.js` as in dist/. One that dist/
+ * would not hold (a test, a file outside src/, a file that is not there) fails the build here
+ * rather than the program when it runs.
+ */
 const relativeImportsStayModules = {
   name: 'relative-imports-stay-modules',
   setup(build) {
-    build.onResolve({ filter: /^\.\.?\// }, (args) => (args.kind === 'entry-point' ? undefined : { path: args.path.replace(/\.([cm]?)ts$/, '.$1js'), external: true }));
+    const src = path.join(build.initialOptions.absWorkingDir, 'src') + path.sep;
+    build.onResolve({ filter: /^\.\.?\// }, (args) => {
+      if (args.kind === 'entry-point') return undefined;
+      const target = path.resolve(args.resolveDir, args.path);
+      const missing = !target.startsWith(src) ? 'lies outside src/' : TEST_FILE.test(target) ? 'is a test file' : !existsSync(target) ? 'does not exist' : undefined;
+      if (missing) return { errors: [{ text: `"${args.path}" ${missing}, so dist/ would not hold it` }] };
+      return { path: args.path.replace(/\.([cm]?)ts$/, '.$1js'), external: true };
+    });
   },
 };
 

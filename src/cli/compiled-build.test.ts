@@ -125,7 +125,7 @@ describe('the compiled program', () => {
     expect(await isCurrent(root)).toBe(true);
   }, 120_000);
 
-  it('the bin rebuilds a changed source before running it, and runs nothing when the source does not compile', async ({ onTestFinished }) => {
+  it('the bin rebuilds a changed source before running it, and runs nothing when the source does not compile or imports what dist/ leaves out', async ({ onTestFinished }) => {
     const root = freshCheckout(onTestFinished);
     expect((await node(root, 'scripts/build.mjs')).code).toBe(0);
     const main = path.join(root, 'src', 'cli', 'main.ts');
@@ -144,8 +144,16 @@ describe('the compiled program', () => {
     expect(broken.stdout).toBe('');
     expect(broken.stderr).toContain('Building dist/ failed');
     expect(broken.stderr).toContain('src/cli/main.ts:');
-    // Still refused the next time: the half-built dist/ is not taken for a build.
+    // Still refused the next time: the dist/ left from before is not taken for a build of this.
     expect((await node(root, 'bin/changegate.js', ['--version'])).code).toBe(1);
+
+    // Imports that would compile but fail at run time, because dist/ does not hold what they name.
+    writeFileSync(main, `import '../../test/harness.ts';\nimport './cli-process.testing.ts';\nimport './gone.ts';\n${original}`);
+    const unresolved = await node(root, 'bin/changegate.js', ['--version']);
+    expect(unresolved).toMatchObject({ code: 1, stdout: '' });
+    expect(unresolved.stderr).toContain('"../../test/harness.ts" lies outside src/, so dist/ would not hold it');
+    expect(unresolved.stderr).toContain('"./cli-process.testing.ts" is a test file, so dist/ would not hold it');
+    expect(unresolved.stderr).toContain('"./gone.ts" does not exist, so dist/ would not hold it');
 
     writeFileSync(main, original);
     const fixed = await node(root, 'bin/changegate.js', ['--version']);
