@@ -180,8 +180,8 @@ const relativeImportsStayModules = {
     build.onResolve({ filter: /^\.\.?\// }, (args) => {
       if (args.kind === 'entry-point') return undefined;
       const target = path.resolve(args.resolveDir, args.path);
-      const missing = !target.startsWith(src) ? 'lies outside src/' : TEST_FILE.test(target) ? 'is a test file' : !existsSync(target) ? 'does not exist' : undefined;
-      if (missing) return { errors: [{ text: `"${args.path}" ${missing}, so dist/ would not hold it` }] };
+      const problem = !target.startsWith(src) ? 'lies outside src/' : TEST_FILE.test(target) ? 'is a test file' : !existsSync(target) ? 'does not exist' : undefined;
+      if (problem) return { errors: [{ text: `"${args.path}" ${problem}, so dist/ would not hold it` }] };
       return { path: args.path.replace(/\.([cm]?)ts$/, '.$1js'), external: true };
     });
   },
