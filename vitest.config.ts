@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The process tests run the compiled program in dist/: build it once, before any of them.
+    globalSetup: ['./test/build-dist.ts'],
     // Much of the suite waits on real sshd, ssh and PostgreSQL processes: more workers than the
     // default (cores - 1) keep both cores of a small CI machine busy.
     maxWorkers: 3,

@@ -1,7 +1,7 @@
 /**
  * Test support for the `changegate` command line, run in-process: `runCli` against a real
  * Changegate listening on a loopback port, so each command goes over real HTTP like the installed
- * CLI, without the second or two a spawned `node --import tsx` costs.
+ * CLI, without the second or so a spawned `changegate` process costs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,7 @@
 /**
  * Test support: runs the real `changegate` command as a child process against a fresh data
- * directory (embedded PGlite) or a fresh PostgreSQL database, the way an operator would.
+ * directory (embedded PGlite) or a fresh PostgreSQL database, the way an operator would: the
+ * compiled program in dist/, which the suite's global setup (test/build-dist.ts) builds first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,8 @@ import { TEST_MASTER_KEY } from '../../test/harness.ts';
 import type { DatabaseKind } from '../platform/database.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = path.join('src', 'cli', 'main.ts');
+/** What the bin and `npm start` run, without the bin's check that dist/ matches the sources (done once for the suite). */
+const MAIN = path.join('dist', 'cli', 'main.js');
 /** Only a guard against a hang: every wait below ends on a condition long before. */
 const START_TIMEOUT_MS = 90_000;
 
@@ -116,9 +118,7 @@ export async function startServer(installation: Pick<Installation, 'env'>, args:
 }
 
 function spawnChangegate(installation: Pick<Installation, 'env'> | undefined, args: readonly string[], entry = MAIN): ChildProcess {
-  // The bin registers tsx itself; the TypeScript entry needs it on the command line.
-  const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  return spawn(process.execPath, [...loader, entry, ...args], {
+  return spawn(process.execPath, [entry, ...args], {
     cwd: PROJECT_ROOT,
     env: { ...inheritedEnv(), ...installation?.env },
     stdio: ['pipe', 'pipe', 'pipe'],

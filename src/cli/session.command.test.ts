@@ -23,9 +23,9 @@ const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file
 const run = (args: readonly string[]) => runCliInProcess(args, { env: {} });
 
 /**
- * Starts `changegate <args>` through the package bin in `cwd` (the bin finds tsx itself, from any
- * directory), signed in as `operator`, and keeps hold of it: for a default output file, or a signal
- * mid-command. Only these need a process of their own.
+ * Starts `changegate <args>` through the package bin in `cwd` (the bin finds its compiled program
+ * itself, from any directory), signed in as `operator`, and keeps hold of it: for a default output
+ * file, or a signal mid-command. Only these need a process of their own.
  */
 function startChangegate(operator: CliOperator, args: readonly string[], cwd: string) {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CHANGEGATE_') && name !== 'DATABASE_URL'));
