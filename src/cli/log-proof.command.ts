@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { leafHash, verifyConsistency, verifyInclusion, type ConsistencyProofView, type EventView, type InclusionProofView } from '../eventlog/index.ts';
+import { leafHash, verifyConsistency, verifyInclusion } from '../eventlog/index.ts';
+import { type ConsistencyProofView, type EventView, type InclusionProofView } from '../evidence/index.ts';
 import { withApi } from './api-connection.ts';
 import { CommandFailed } from './command-error.ts';
 import { wholeNumber } from './option-values.ts';

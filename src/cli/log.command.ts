@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CheckpointView, LogKeyView } from '../eventlog/index.ts';
+import type { CheckpointView, LogKeyView } from '../evidence/index.ts';
 import { ApiClient, normalizeServerUrl } from './api-client.ts';
 import { withApi } from './api-connection.ts';
 import { cliIo } from './cli-io.ts';

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { appendEvent, givenVerifierKey, verifyAgainstCheckpoint, verifyEventLog, type CheckpointVerifyReport } from '../eventlog/index.ts';
+import { appendEvent, verifyAgainstCheckpoint, verifyEventLog } from '../eventlog/index.ts';
+import { givenVerifierKey, type CheckpointVerifyReport } from '../evidence/index.ts';
 import { systemClock } from '../platform/clock.ts';
 import { isAppError } from '../platform/errors.ts';
 import { cliIo } from './cli-io.ts';

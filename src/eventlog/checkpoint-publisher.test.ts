@@ -11,7 +11,7 @@ import { capturedLogger, startWitness } from './checkpoint.test-kit.ts';
 import { DirectorySink, WitnessSink, type CheckpointSink } from './checkpoint-sinks.ts';
 import { cosignaturesOf, latestCheckpoint } from './checkpoint.store.ts';
 import { parseCheckpoint } from './checkpoint.ts';
-import { presentCheckpoint } from './checkpoint.service.ts';
+import { presentCheckpoint } from '../evidence/checkpoint.service.ts';
 import { cosignatureProblem, witnessKeyOf, witnessSignatureLine } from './cosignature.ts';
 import { encodeVerifierKey, formatKeyId, generateSigningKey, parseNote, parseVerifierKey, signatureLine, signNote, verifierOf, verifyNote, type SigningKey } from './signed-note.ts';
 import { StoredTreeHead, type TreeHeadSource } from './tree-head.ts';

@@ -1,14 +1,10 @@
 export { appendEvent, type NewEvent } from './event-append.ts';
-export { EventLogService, type EventView, type VerifyReport } from './event.service.ts';
 export { verifyEventLog } from './event-verify.ts';
 export { consistencyProof, inclusionProof, rootAt, treeSize, type ConsistencyProof, type InclusionProof } from './event-tree.ts';
-export { LogProofService, type ConsistencyProofView, type InclusionProofView, type RootView } from './proof.service.ts';
 export { leafHash } from './event.ts';
 export { verifyConsistency, verifyInclusion } from './merkle.ts';
 export { CheckpointPublisher } from './checkpoint-publisher.ts';
 export { DirectorySink, WitnessSink, witnessesOf, type CheckpointSink, type Witness } from './checkpoint-sinks.ts';
-export { CheckpointService, type CheckpointView, type LogKeyView } from './checkpoint.service.ts';
 export { loadLogSigningKey, logOrigin, logSigningKeyFile, type LogSigningKey } from './log-signing-key.ts';
 export { StoredTreeHead, type TreeHead, type TreeHeadSource } from './tree-head.ts';
-export { LogVerifyService, givenVerifierKey, type CheckpointVerifyReport, type CheckpointVerifyRequest } from './log-verify.service.ts';
 export { verifyAgainstCheckpoint, type CheckpointFailureKind } from './checkpoint-verify.ts';

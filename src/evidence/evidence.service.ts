@@ -10,7 +10,7 @@ import { planDigest, presentChange } from '../changes/change.ts';
 import { presentRequest } from '../changes/request.ts';
 import { decisionsOf } from '../changes/request.store.ts';
 import { appendEvent, inclusionProof } from '../eventlog/index.ts';
-import type { CheckpointView, LogKeyView } from '../eventlog/index.ts';
+import type { CheckpointView, LogKeyView } from './checkpoint.service.ts';
 import { hasPrivilege, inPartition, requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import { findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';

@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
 import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Database } from '../platform/database.ts';
-import type { HashedEventEntry } from './event.ts';
-import { verifyEventLog, type VerifyReport } from './event-verify.ts';
-import { listEntries, type EventQuery } from './event.store.ts';
+import type { HashedEventEntry } from '../eventlog/event.ts';
+import { verifyEventLog, type VerifyReport } from '../eventlog/event-verify.ts';
+import { listEntries, type EventQuery } from '../eventlog/event.store.ts';
 
-export type { VerifyReport } from './event-verify.ts';
+export type { VerifyReport } from '../eventlog/event-verify.ts';
 
 export interface EventView {
   readonly seq: number;

@@ -2,12 +2,12 @@ import type { Kysely } from 'kysely';
 import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Database } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import type { Witness } from './checkpoint-sinks.ts';
-import { cosignaturesOf, type StoredCheckpoint, type StoredCosignature } from './checkpoint.store.ts';
-import { latestTrustedCheckpoint } from './checkpoint-trust.ts';
-import { cosignatureProblem, type WitnessKey } from './cosignature.ts';
-import type { LogSigningKey } from './log-signing-key.ts';
-import { formatKeyId, NoteError, parseNote, parseSignatureLines, verifierOf, type NoteSignature } from './signed-note.ts';
+import type { Witness } from '../eventlog/checkpoint-sinks.ts';
+import { cosignaturesOf, type StoredCheckpoint, type StoredCosignature } from '../eventlog/checkpoint.store.ts';
+import { latestTrustedCheckpoint } from '../eventlog/checkpoint-trust.ts';
+import { cosignatureProblem, type WitnessKey } from '../eventlog/cosignature.ts';
+import type { LogSigningKey } from '../eventlog/log-signing-key.ts';
+import { formatKeyId, NoteError, parseNote, parseSignatureLines, verifierOf, type NoteSignature } from '../eventlog/signed-note.ts';
 
 /** The log's public key: public on purpose, so anyone can verify a checkpoint they hold. */
 export interface LogKeyView {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Database, Executor } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import { consistencyProof, inclusionProof, rootAt, treeSize } from './event-tree.ts';
+import { consistencyProof, inclusionProof, rootAt, treeSize } from '../eventlog/event-tree.ts';
 
 /** Hashes leave the process in base64 (standard, padded), as the C2SP checkpoint carries its root. */
 const base64 = (hash: Buffer): string => hash.toString('base64');

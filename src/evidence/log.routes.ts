@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import type { CheckpointService } from './checkpoint.service.ts';
-import type { CheckpointFailureKind } from './checkpoint-verify.ts';
+import type { CheckpointFailureKind } from '../eventlog/checkpoint-verify.ts';
 import type { LogVerifyService } from './log-verify.service.ts';
 
 const LogKeySchema = Type.Object({

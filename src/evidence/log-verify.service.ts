@@ -2,11 +2,11 @@ import type { Kysely } from 'kysely';
 import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Database } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import { verifyAgainstCheckpoint, type CheckpointVerifyReport } from './checkpoint-verify.ts';
-import type { LogSigningKey } from './log-signing-key.ts';
-import { NoteError, parseVerifierKey, type VerifierKey } from './signed-note.ts';
+import { verifyAgainstCheckpoint, type CheckpointVerifyReport } from '../eventlog/checkpoint-verify.ts';
+import type { LogSigningKey } from '../eventlog/log-signing-key.ts';
+import { NoteError, parseVerifierKey, type VerifierKey } from '../eventlog/signed-note.ts';
 
-export type { CheckpointVerifyReport } from './checkpoint-verify.ts';
+export type { CheckpointVerifyReport } from '../eventlog/checkpoint-verify.ts';
 
 export interface CheckpointVerifyRequest {
   /** The signed checkpoint note, as saved. */
