@@ -198,6 +198,15 @@ describe('the shape of the code', () => {
     expect(circles(modules)).toEqual([]);
   });
 
+  it('registers routes only in the composition root, and no index.ts exports them', () => {
+    const routeImports = [...importGraph()].flatMap(([file, imports]) =>
+      imports.filter((imported) => imported.endsWith('.routes.ts') && moduleOf(imported) !== moduleOf(file) && path.relative(SRC, file) !== 'changegate.ts').map((imported) => `${path.relative(SRC, file)} → ${path.relative(SRC, imported)}`),
+    );
+    expect(routeImports).toEqual([]);
+    const barrels = files.filter((file) => path.basename(file) === 'index.ts');
+    expect(barrels.filter((barrel) => /routes\.ts'/.test(readFileSync(barrel, 'utf8'))).map((barrel) => path.relative(SRC, barrel))).toEqual([]);
+  });
+
   it('detects an import circle when there is one', () => {
     const a = path.join(SRC, 'a.ts');
     const b = path.join(SRC, 'b.ts');
