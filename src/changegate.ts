@@ -326,6 +326,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         timers.push(timer);
       };
       every(EXPIRY_INTERVAL_MS, () => services.requests.expireDue(), 'request expiry');
+      every(EXPIRY_INTERVAL_MS, () => services.auth.purgeExpiredWebSessions(), 'expired web session purge');
       every(HEARTBEAT_INTERVAL_MS, () => heartbeat(db, live.all().map((session) => ({ id: session.id, ...session.counters() })), clock.now()), 'session heartbeat');
       return { sshPort, gatewayFingerprint: hostKey.fingerprint, interruptedSessions };
     };

@@ -27,6 +27,7 @@ import {
   revokeApiToken,
   touchWebSession,
   type ApiTokenRow,
+  deleteExpiredWebSessions,
 } from './credential.store.ts';
 import { verifyAgainstNothing, verifyPassword } from './password.ts';
 import { SYSTEM } from '../access/privilege.ts';
@@ -429,6 +430,15 @@ export class AuthService {
       return { authenticatedAt: now, recentUntil: new Date(now.getTime() + RECENT_SIGN_IN_MINUTES * 60_000) };
       });
     });
+  }
+
+  /**
+   * Deletes the web sessions that expired (idle or at their hard end) and were never presented
+   * again: a background job, so the table does not grow with every sign-in forever. Answers how
+   * many went.
+   */
+  async purgeExpiredWebSessions(): Promise<number> {
+    return deleteExpiredWebSessions(this.deps.db, this.deps.clock.now());
   }
 
   /** Resolves a session cookie to its user, sliding the idle expiry; undefined when not valid. */

@@ -19,6 +19,25 @@ describe.each(DATABASE_KINDS)('sign-in on %s', (kind) => {
     expect(JSON.stringify(me.body)).not.toMatch(/password|scrypt/i);
   });
 
+  it('purges web sessions once they expired, keeping the ones still alive', async () => {
+    const { db } = t.cg.database;
+    const sessionsOf = async (username: string) =>
+      Number((await db.selectFrom('web_session').innerJoin('app_user', 'app_user.id', 'web_session.user_id').where('app_user.username', '=', username).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const idle = await buildUser(t);
+    const alive = await buildUser(t);
+    // The idle user's session ended a second ago and was never presented since.
+    const userId = (await db.selectFrom('app_user').select('id').where('username', '=', idle.username).executeTakeFirstOrThrow()).id;
+    await db.updateTable('web_session').set({ expires_at: new Date(t.clock.now().getTime() - 1000) }).where('user_id', '=', userId).execute();
+    expect(await sessionsOf(idle.username)).toBe(1);
+
+    expect(await t.cg.services.auth.purgeExpiredWebSessions()).toBe(1);
+
+    expect(await sessionsOf(idle.username)).toBe(0);
+    expect(await sessionsOf(alive.username)).toBe(1);
+    expect((await idle.client.get('/me')).status).toBe(401);
+    expect((await alive.client.get('/me')).status).toBe(200);
+  });
+
   it('refuses a wrong password with invalid_credentials and logs the failure', async () => {
     const { username } = await buildUser(t);
     const answer = await new TestClient(t.cg, undefined).post('/auth/login', { username, password: 'not-the-password' });

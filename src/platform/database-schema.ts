@@ -8,8 +8,9 @@ import type { ReviewTables } from './tables/review.ts';
 import type { SessionTables } from './tables/sessions.ts';
 
 /**
- * The tables as Kysely sees them. Each module owns its tables; they are listed here because Kysely
- * types one database. Migrations in `migrations/` are the source of truth; keep this in step.
+ * The tables as Kysely sees them, declared here because Kysely types one database. Each table is
+ * owned by one module, the only one whose queries name it: `TABLE_OWNERS` in
+ * test/architecture.test.ts says which (docs/architecture.md). Migrations in `migrations/` are the source of truth; keep this in step.
  */
 export interface Database extends ChangeTables, NotificationTables, AuditingTables, SessionTables, ReviewTables, CheckpointTables {
   schema_migration: SchemaMigrationTable;
