@@ -2,12 +2,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { unzipSync } from 'fflate';
 import type { Kysely } from 'kysely';
 import { addOpenChange, approvedRequest, must } from '../test/gateway-kit.ts';
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../test/harness.ts';
+import { peakGrowth } from '../src/evidence/evidence.test-kit.ts';
 import { appendEvent } from '../src/eventlog/index.ts';
 import { findChangeByName, findRequestByNumber } from '../src/changes/index.ts';
 import type { Actor } from '../src/access/index.ts';
@@ -55,40 +54,7 @@ async function writeBigRecording(file: string, bytes: number): Promise<string> {
   return hash.digest('hex');
 }
 
-/**
- * `gc()`, to measure what an export holds rather than the garbage it left: V8 lets tens of MiB of
- * read chunks, dead at once, pile up before it collects them, whatever the recordings' size. Each
- * sample first collects the young generation, where they die (a scavenge, a millisecond or two).
- */
-const collectGarbage: (options?: { type: 'major' | 'minor' }) => void = (() => {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as (options?: { type: 'major' | 'minor' }) => void;
-})();
-
-/** What the process holds that an export could fill: the JavaScript heap and array buffers. */
-const held = () => {
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-};
-
-/** The most held above what was held before `work`, sampled every 10 ms while it runs, and at its end. */
-async function peakGrowth(work: () => Promise<unknown>): Promise<number> {
-  collectGarbage();
-  const before = held();
-  let peak = before;
-  const sample = () => {
-    collectGarbage({ type: 'minor' });
-    peak = Math.max(peak, held());
-  };
-  const sampling = setInterval(sample, 10);
-  try {
-    await work();
-    sample();
-  } finally {
-    clearInterval(sampling);
-  }
-  return peak - before;
-}
+const peakBytes = async (work: () => Promise<unknown>): Promise<number> => (await peakGrowth(work)).bytes;
 
 interface SeededChange {
   readonly id: string;
@@ -203,9 +169,9 @@ export const benchmarks: Benchmark[] = [
         const entries = Object.values(unzipSync(readFileSync(zip)));
         const raw = entries.reduce((sum, bytes) => sum + bytes.length, 0);
         const size = statSync(zip).size;
-        const peak = await peakGrowth(() => exportTo(t, admin, 'CHG-BENCH', zip));
+        const peak = await peakBytes(() => exportTo(t, admin, 'CHG-BENCH', zip));
         const bigStart = performance.now();
-        const bigPeak = await peakGrowth(() => exportTo(t, admin, 'CHG-BIG', zip));
+        const bigPeak = await peakBytes(() => exportTo(t, admin, 'CHG-BIG', zip));
         const bigTime = performance.now() - bigStart;
         const bigSize = statSync(zip).size;
         rmSync(zip);

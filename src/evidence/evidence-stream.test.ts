@@ -7,15 +7,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Unzip, UnzipInflate, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliInProcess } from '../../test/cli-kit.ts';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
 import type { Actor } from '../access/index.ts';
-import { storeRecordedSession } from './evidence.test-kit.ts';
+import { peakGrowth, storeRecordedSession } from './evidence.test-kit.ts';
 
 /**
  * The evidence bundle is streamed: a recording is read in chunks as the zip is written, never held
@@ -31,21 +29,6 @@ const BIG_RECORDING_BYTES = 64 * MiB;
 /** What streaming it may hold above what the process held before: a few chunks, zlib's state. */
 const MEMORY_BOUND = 16 * MiB;
 
-/**
- * What an export holds, not the garbage it left: V8 lets tens of MiB of read chunks, dead at once,
- * pile up before it collects them, whatever the recording's size. So the test collects the young
- * generation (where they die; a scavenge takes a millisecond or two) before each sample.
- */
-const collectGarbage: (options?: { type: 'major' | 'minor' }) => void = (() => {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as (options?: { type: 'major' | 'minor' }) => void;
-})();
-
-/** What an export could fill: the heap, and array buffers (file chunks, zip chunks). */
-const held = () => {
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-};
 
 /** Unzips as a streaming extractor does, entry by entry from the front, keeping what it could read before the zip ends. */
 async function extractWhatItCan(zip: string, dir: string): Promise<string[]> {
@@ -124,23 +107,12 @@ describe.each(DATABASE_KINDS)('the evidence bundle, streamed, on %s', (kind) => 
     const number = await changeWithRecording('CHG-BIG', recording);
 
     const zip = path.join(dir, 'big.zip');
-    collectGarbage();
-    const before = held();
-    let peak = before;
-    let samples = 0;
-    const sample = setInterval(() => {
-      collectGarbage({ type: 'minor' });
-      peak = Math.max(peak, held());
-      samples += 1;
-    }, 10);
-    try {
+    const growth = await peakGrowth(async () => {
       const bundle = await t.cg.services.evidence.export(auditor.actor, 'CHG-BIG');
       await pipeline(bundle.zip, createWriteStream(zip));
-    } finally {
-      clearInterval(sample);
-    }
-    expect(samples).toBeGreaterThan(3);
-    expect(peak - before).toBeLessThan(MEMORY_BOUND);
+    });
+    expect(growth.samples).toBeGreaterThan(3);
+    expect(growth.bytes).toBeLessThan(MEMORY_BOUND);
 
     const unzipped = path.join(dir, 'big');
     for (const [name, bytes] of Object.entries(unzipSync(readFileSync(zip)))) {

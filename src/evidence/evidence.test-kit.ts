@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { TestChangegate, TestClient } from '../../test/harness.ts';
@@ -72,4 +74,45 @@ export async function storeRecordedSession(
     await appendEvent(trx, { actor: user.username, action: 'session.end', subject, data: { reason: 'client_closed', exitStatus: 0, recordingSha256: sha256 }, time: now });
     return row.number;
   });
+}
+
+/**
+ * `gc()`, to measure what an export holds rather than the garbage it left: V8 lets tens of MiB of
+ * read chunks, dead at once, pile up before it collects them, whatever the recordings' size. Each
+ * sample first collects the young generation, where they die (a scavenge, a millisecond or two).
+ */
+let gc: ((options?: { type: 'major' | 'minor' }) => void) | undefined;
+function collectGarbage(options?: { type: 'major' | 'minor' }): void {
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as (options?: { type: 'major' | 'minor' }) => void;
+  }
+  gc(options);
+}
+
+/** What the process holds that an export could fill: the JavaScript heap and array buffers. */
+const held = () => {
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+};
+
+/** The most held above what was held before `work`, sampled every 10 ms while it runs and at its end, with the number of samples. */
+export async function peakGrowth(work: () => Promise<unknown>): Promise<{ bytes: number; samples: number }> {
+  collectGarbage();
+  const before = held();
+  let peak = before;
+  let samples = 0;
+  const sample = () => {
+    collectGarbage({ type: 'minor' });
+    peak = Math.max(peak, held());
+    samples += 1;
+  };
+  const sampling = setInterval(sample, 10);
+  try {
+    await work();
+    sample();
+  } finally {
+    clearInterval(sampling);
+  }
+  return { bytes: peak - before, samples };
 }
