@@ -43,6 +43,11 @@ export interface PartitionedColumns<T extends ObjectMeta, K extends PartitionedT
 
 export type ObjectWrites<T extends ObjectMeta> = Pick<ObjectKind<T>, 'insert' | 'update' | 'remove'>;
 
+/** The bookkeeping fields of an object read from its row (its id aside, which comes first). */
+export function bookkeeping(row: Selectable<ObjectColumns>): Pick<ObjectMeta, 'version' | 'createdAt' | 'createdBy' | 'updatedAt' | 'updatedBy'> {
+  return { version: row.version, createdAt: row.created_at, createdBy: row.created_by, updatedAt: row.updated_at, updatedBy: row.updated_by };
+}
+
 /**
  * The writes of an object kind stored one object a row: insert, update guarded by the version the
  * caller read, delete. The bookkeeping columns (id, version, created_*, updated_*) are written here;
@@ -116,11 +121,7 @@ export function objectTable<T extends ObjectMeta, K extends PartitionedTable>(ta
       name: meta.name,
       applicationId: meta.application_id,
       ...columns.fromRow(row),
-      version: meta.version,
-      createdAt: meta.created_at,
-      createdBy: meta.created_by,
-      updatedAt: meta.updated_at,
-      updatedBy: meta.updated_by,
+      ...bookkeeping(meta),
     } as unknown as T;
   };
   const first = async (query: ObjectQuery<K>) => {
