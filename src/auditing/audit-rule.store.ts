@@ -1,24 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Selectable } from 'kysely';
+import { sql } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
 import { SYSTEM_ACTOR_NAME } from '../access/index.ts';
 import type { Executor, Tx } from '../platform/database.ts';
-import type { AuditRuleTable } from '../platform/tables/auditing.ts';
 import { BUILTIN_RULE_NAME, BUILTIN_RULE_REFUSAL, OPEN_SECURITY, type AuditRule } from './audit-rule.ts';
 import type { ObjectKind } from '../objects/object-store.ts';
 import { fromJson, type ObjectType } from '../objects/object.ts';
-
-type AuditRuleRow = Selectable<AuditRuleTable>;
+import { objectTable } from '../objects/object-table.ts';
 
 /** Any constant shared by every instance, apart from the other advisory locks. */
 const BUILTIN_RULE_LOCK = 7_311_006;
 
-function toRule(row: AuditRuleRow): AuditRule {
-  return {
-    id: row.id,
-    partitionId: row.partition_id,
-    name: row.name,
-    applicationId: row.application_id,
+/** Audit rules as stored: the table maps the shared columns, these the rule's own. */
+const rules = objectTable<AuditRule, 'audit_rule'>('audit_rule', {
+  fromRow: (row) => ({
     description: row.description,
     objectType: row.object_type as ObjectType,
     level: row.level,
@@ -31,19 +26,8 @@ function toRule(row: AuditRuleRow): AuditRule {
     enabled: row.enabled,
     builtin: row.builtin,
     security: row.security,
-    version: row.version,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    updatedAt: row.updated_at,
-    updatedBy: row.updated_by,
-  };
-}
-
-function toRow(rule: AuditRule) {
-  return {
-    partition_id: rule.partitionId,
-    name: rule.name,
-    application_id: rule.applicationId,
+  }),
+  toRow: (rule) => ({
     description: rule.description,
     object_type: rule.objectType,
     level: rule.level,
@@ -55,35 +39,21 @@ function toRow(rule: AuditRule) {
     partition_match: rule.partitionMatch,
     enabled: rule.enabled,
     security: JSON.stringify(rule.security),
-    version: rule.version,
-    updated_at: rule.updatedAt,
-    updated_by: rule.updatedBy,
-  };
-}
+  }),
+  // The built-in mark is set once, when the built-in rule is put in place.
+  created: (rule) => ({ builtin: rule.builtin }),
+});
 
-export async function findRule(db: Executor, id: string): Promise<AuditRule | undefined> {
-  const row = await db.selectFrom('audit_rule').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && toRule(row);
-}
-
-export async function findRulesNamed(db: Executor, name: string): Promise<AuditRule[]> {
-  return (await db.selectFrom('audit_rule').selectAll().where('name', '=', name).execute()).map(toRule);
-}
-
-export async function findRuleInPartition(db: Executor, partitionId: string, name: string): Promise<AuditRule | undefined> {
-  const row = await db.selectFrom('audit_rule').selectAll().where('partition_id', '=', partitionId).where('name', '=', name).executeTakeFirst();
-  return row && toRule(row);
-}
+export const findRule = rules.find;
+export const findRulesNamed = rules.findNamed;
+export const findRuleInPartition = rules.findInPartition;
 
 export async function listRules(db: Executor, partitionIds: 'all' | readonly string[]): Promise<AuditRule[]> {
-  if (partitionIds !== 'all' && partitionIds.length === 0) return [];
-  let query = db.selectFrom('audit_rule').selectAll();
-  if (partitionIds !== 'all') query = query.where('partition_id', 'in', partitionIds);
-  return (await query.orderBy('builtin', 'desc').orderBy('name').execute()).map(toRule);
+  return rules.list(db, partitionIds, (query) => query.orderBy('builtin', 'desc').orderBy('name'));
 }
 
 export async function enabledRules(db: Executor): Promise<AuditRule[]> {
-  return (await db.selectFrom('audit_rule').selectAll().where('enabled', '=', true).execute()).map(toRule);
+  return rules.list(db, 'all', (query) => query.where('enabled', '=', true));
 }
 
 /** The generation of the audit rules: it changes with every statement that changes a rule (a trigger sees to it). */
@@ -101,20 +71,7 @@ export const auditRuleKind: ObjectKind<AuditRule> = {
   event: 'audit_rule',
   // The rule's own security is checked as well, by the restore.
   restore: { create: 'AuditingRule.Create', edit: 'AuditingRule.Edit', delete: 'AuditingRule.Delete' },
-  async insert(trx: Tx, rule: AuditRule) {
-    await trx
-      .insertInto('audit_rule')
-      .values({ ...toRow(rule), id: rule.id, builtin: rule.builtin, created_at: rule.createdAt, created_by: rule.createdBy })
-      .execute();
-  },
-  async update(trx: Tx, rule: AuditRule, expectedVersion: number) {
-    const result = await trx.updateTable('audit_rule').set(toRow(rule)).where('id', '=', rule.id).where('version', '=', expectedVersion).executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, rule: AuditRule) {
-    await trx.deleteFrom('audit_rule').where('id', '=', rule.id).execute();
-  },
-  find: findRule,
+  ...rules.storage,
   fromSnapshot: (json) => fromJson<AuditRule>(json),
   references: (rule) => (rule.matchApplicationId ? [{ type: 'Application', id: rule.matchApplicationId, what: 'the application it matches' }] : []),
   async keyHolders(db, rule) {

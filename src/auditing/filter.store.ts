@@ -1,65 +1,22 @@
-import type { Selectable } from 'kysely';
 import type { Executor } from '../platform/database.ts';
-import type { AuditFilterTable } from '../platform/tables/auditing.ts';
 import type { Filter } from './filter.ts';
 import type { ObjectKind } from '../objects/object-store.ts';
 import { fromJson } from '../objects/object.ts';
-import { tableWriter } from '../objects/table-writer.ts';
+import { objectTable } from '../objects/object-table.ts';
 
-type FilterRow = Selectable<AuditFilterTable>;
+/** Filters as stored: the table maps the shared columns, these the filter's own. */
+const filters = objectTable<Filter, 'audit_filter'>('audit_filter', {
+  fromRow: (row) => ({ description: row.description, target: row.target, query: row.query, owner: row.owner }),
+  toRow: (filter) => ({ description: filter.description, target: filter.target, query: filter.query, owner: filter.owner }),
+});
 
-function toFilter(row: FilterRow): Filter {
-  return {
-    id: row.id,
-    partitionId: row.partition_id,
-    name: row.name,
-    applicationId: row.application_id,
-    description: row.description,
-    target: row.target,
-    query: row.query,
-    owner: row.owner,
-    version: row.version,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    updatedAt: row.updated_at,
-    updatedBy: row.updated_by,
-  };
-}
-
-function toRow(filter: Filter) {
-  return {
-    partition_id: filter.partitionId,
-    name: filter.name,
-    application_id: filter.applicationId,
-    description: filter.description,
-    target: filter.target,
-    query: filter.query,
-    owner: filter.owner,
-    version: filter.version,
-    updated_at: filter.updatedAt,
-    updated_by: filter.updatedBy,
-  };
-}
-
-export async function findFilter(db: Executor, id: string): Promise<Filter | undefined> {
-  const row = await db.selectFrom('audit_filter').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && toFilter(row);
-}
-
-export async function findFiltersNamed(db: Executor, name: string): Promise<Filter[]> {
-  return (await db.selectFrom('audit_filter').selectAll().where('name', '=', name).execute()).map(toFilter);
-}
-
-export async function findFilterInPartition(db: Executor, partitionId: string, name: string): Promise<Filter | undefined> {
-  const row = await db.selectFrom('audit_filter').selectAll().where('partition_id', '=', partitionId).where('name', '=', name).executeTakeFirst();
-  return row && toFilter(row);
-}
+export const findFilter = filters.find;
+export const findFiltersNamed = filters.findNamed;
+export const findFilterInPartition = filters.findInPartition;
 
 export async function listFilters(db: Executor, scopes: ReadonlyArray<{ target: Filter['target']; partitionIds: 'all' | readonly string[] }>): Promise<Filter[]> {
-  const rows = await db.selectFrom('audit_filter').selectAll().orderBy('name').execute();
-  return rows
-    .map(toFilter)
-    .filter((filter) => scopes.some((scope) => scope.target === filter.target && (scope.partitionIds === 'all' || scope.partitionIds.includes(filter.partitionId))));
+  const all = await filters.list(db, 'all');
+  return all.filter((filter) => scopes.some((scope) => scope.target === filter.target && (scope.partitionIds === 'all' || scope.partitionIds.includes(filter.partitionId))));
 }
 
 /** How the object store writes filters. */
@@ -68,8 +25,7 @@ export const filterKind: ObjectKind<Filter> = {
   event: 'filter',
   // Owners edit their own filters; a restore, which may hand one back to another owner, is for user administrators.
   restore: { create: 'User.Admin', edit: 'User.Admin', delete: 'User.Admin', scope: 'system' },
-  ...tableWriter('audit_filter', toRow),
-  find: findFilter,
+  ...filters.storage,
   fromSnapshot: (json) => fromJson<Filter>(json),
   references: () => [],
   async keyHolders(db, filter) {

@@ -1,46 +1,33 @@
-import type { Selectable } from 'kysely';
-import { fromJson, tableWriter, type ObjectKind } from '../objects/index.ts';
+import { fromJson, objectTable, type ObjectKind } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
-import type { AccessGroupTable } from '../platform/tables/changes.ts';
 import type { AccessGroup } from './access-group.ts';
 
-type AccessGroupRow = Selectable<AccessGroupTable>;
-
-function toGroup(row: AccessGroupRow): AccessGroup {
-  return {
-    id: row.id,
-    partitionId: row.partition_id,
-    name: row.name,
-    applicationId: row.application_id,
+/** Access groups as stored: the table maps the shared columns, these the group's own. */
+const groups = objectTable<AccessGroup, 'access_group'>('access_group', {
+  fromRow: (row) => ({
     description: row.description,
     executors: row.executors,
     approvers: row.approvers,
     requiresJustification: row.requires_justification,
     approvalsRequired: row.approvals_required,
     plannerMayExecute: row.planner_may_execute,
-    version: row.version,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    updatedAt: row.updated_at,
-    updatedBy: row.updated_by,
-  };
-}
-
-function toRow(group: AccessGroup) {
-  return {
-    partition_id: group.partitionId,
-    name: group.name,
-    application_id: group.applicationId,
+  }),
+  toRow: (group) => ({
     description: group.description,
     executors: JSON.stringify(group.executors),
     approvers: JSON.stringify(group.approvers),
     requires_justification: group.requiresJustification,
     approvals_required: group.approvalsRequired,
     planner_may_execute: group.plannerMayExecute,
-    version: group.version,
-    updated_at: group.updatedAt,
-    updated_by: group.updatedBy,
-  };
+  }),
+});
+
+export const findAccessGroup = groups.find;
+export const findAccessGroupsNamed = groups.findNamed;
+export const findAccessGroupsByIds = groups.findByIds;
+
+export async function listAccessGroups(db: Executor, partitionIds: 'all' | readonly string[]): Promise<AccessGroup[]> {
+  return groups.list(db, partitionIds);
 }
 
 /** How the object store writes access groups. */
@@ -48,8 +35,7 @@ export const accessGroupKind: ObjectKind<AccessGroup> = {
   type: 'AccessGroup',
   event: 'access_group',
   restore: { create: 'AccessGroup.Create', edit: 'AccessGroup.Edit', delete: 'AccessGroup.Delete' },
-  ...tableWriter('access_group', toRow),
-  find: (db, id) => findAccessGroup(db, id),
+  ...groups.storage,
   fromSnapshot: (json) => fromJson<AccessGroup>(json),
   references: (group) => [
     ...group.executors.map((id) => ({ type: 'User' as const, id, what: 'an executor' })),
@@ -60,27 +46,6 @@ export const accessGroupKind: ObjectKind<AccessGroup> = {
     return holders.length > 0 ? [`another access group is now named ${group.name} in its partition`] : [];
   },
 };
-
-export async function findAccessGroup(db: Executor, id: string): Promise<AccessGroup | undefined> {
-  const row = await db.selectFrom('access_group').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && toGroup(row);
-}
-
-export async function findAccessGroupsNamed(db: Executor, name: string): Promise<AccessGroup[]> {
-  return (await db.selectFrom('access_group').selectAll().where('name', '=', name).execute()).map(toGroup);
-}
-
-export async function findAccessGroupsByIds(db: Executor, ids: readonly string[]): Promise<AccessGroup[]> {
-  if (ids.length === 0) return [];
-  return (await db.selectFrom('access_group').selectAll().where('id', 'in', ids).execute()).map(toGroup);
-}
-
-export async function listAccessGroups(db: Executor, partitionIds: 'all' | readonly string[]): Promise<AccessGroup[]> {
-  if (partitionIds !== 'all' && partitionIds.length === 0) return [];
-  let query = db.selectFrom('access_group').selectAll();
-  if (partitionIds !== 'all') query = query.where('partition_id', 'in', partitionIds);
-  return (await query.orderBy('name').execute()).map(toGroup);
-}
 
 /** Maps user ids to usernames, for presenting members. */
 export async function usernamesOf(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {

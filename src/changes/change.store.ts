@@ -1,17 +1,11 @@
-import { sql, type Selectable } from 'kysely';
-import { fromJson, tableWriter, type ObjectKind } from '../objects/index.ts';
+import { sql } from 'kysely';
+import { fromJson, objectTable, type ObjectKind } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
-import type { ChangeTable } from '../platform/tables/changes.ts';
 import type { Change, ChangeStatus } from './change.ts';
 
-type ChangeRow = Selectable<ChangeTable>;
-
-function toChange(row: ChangeRow): Change {
-  return {
-    id: row.id,
-    partitionId: row.partition_id,
-    name: row.name,
-    applicationId: row.application_id,
+/** Changes as stored: the table maps the shared columns, these the change's own. */
+const changes = objectTable<Change, 'change'>('change', {
+  fromRow: (row) => ({
     title: row.title,
     description: row.description,
     startAt: row.start_at,
@@ -23,19 +17,8 @@ function toChange(row: ChangeRow): Change {
     cancelledBy: row.cancelled_by,
     cancelReason: row.cancel_reason,
     scriptFrozenAt: row.script_frozen_at,
-    version: row.version,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    updatedAt: row.updated_at,
-    updatedBy: row.updated_by,
-  };
-}
-
-function toRow(change: Change) {
-  return {
-    partition_id: change.partitionId,
-    name: change.name,
-    application_id: change.applicationId,
+  }),
+  toRow: (change) => ({
     title: change.title,
     description: change.description,
     start_at: change.startAt,
@@ -47,19 +30,19 @@ function toRow(change: Change) {
     cancelled_by: change.cancelledBy,
     cancel_reason: change.cancelReason,
     script_frozen_at: change.scriptFrozenAt,
-    version: change.version,
-    updated_at: change.updatedAt,
-    updated_by: change.updatedBy,
-  };
-}
+  }),
+});
+
+export const findChange = changes.find;
+/** The change with this change ID: change IDs are unique everywhere. */
+export const findChangeByName = changes.findByName;
 
 /** How the object store writes changes. */
 export const changeKind: ObjectKind<Change> = {
   type: 'Change',
   event: 'change',
   restore: { create: 'Change.Create', edit: 'Change.Edit', delete: 'Change.Delete' },
-  ...tableWriter('change', toRow),
-  find: (db, id) => findChange(db, id),
+  ...changes.storage,
   fromSnapshot: (json) => fromJson<Change>(json, ['startAt', 'dueAt', 'cancelledAt', 'scriptFrozenAt']),
   references: (change) => [
     { type: 'AccessGroup', id: change.accessGroupId, what: 'its access group' },
@@ -81,16 +64,6 @@ export const changeKind: ObjectKind<Change> = {
   },
 };
 
-export async function findChange(db: Executor, id: string): Promise<Change | undefined> {
-  const row = await db.selectFrom('change').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && toChange(row);
-}
-
-export async function findChangeByName(db: Executor, name: string): Promise<Change | undefined> {
-  const row = await db.selectFrom('change').selectAll().where('name', '=', name).executeTakeFirst();
-  return row && toChange(row);
-}
-
 export interface ChangeFilter {
   readonly partitionIds: 'all' | readonly string[];
   readonly status?: ChangeStatus;
@@ -99,25 +72,25 @@ export interface ChangeFilter {
 }
 
 export async function listChanges(db: Executor, filter: ChangeFilter): Promise<Change[]> {
-  if (filter.partitionIds !== 'all' && filter.partitionIds.length === 0) return [];
-  let query = db.selectFrom('change').selectAll();
-  if (filter.partitionIds !== 'all') query = query.where('partition_id', 'in', filter.partitionIds);
-  if (filter.deviceId) query = query.where(sql<boolean>`devices @> ${JSON.stringify([filter.deviceId])}::jsonb`);
-  switch (filter.status) {
-    case 'cancelled':
-      query = query.where('cancelled_at', 'is not', null);
-      break;
-    case 'scheduled':
-      query = query.where('cancelled_at', 'is', null).where('start_at', '>', filter.now);
-      break;
-    case 'open':
-      query = query.where('cancelled_at', 'is', null).where('start_at', '<=', filter.now).where('due_at', '>', filter.now);
-      break;
-    case 'closed':
-      query = query.where('cancelled_at', 'is', null).where('due_at', '<=', filter.now);
-      break;
-  }
-  return (await query.orderBy('start_at', 'desc').orderBy('name').execute()).map(toChange);
+  return changes.list(db, filter.partitionIds, (selected) => {
+    let query = selected;
+    if (filter.deviceId) query = query.where(sql<boolean>`devices @> ${JSON.stringify([filter.deviceId])}::jsonb`);
+    switch (filter.status) {
+      case 'cancelled':
+        query = query.where('cancelled_at', 'is not', null);
+        break;
+      case 'scheduled':
+        query = query.where('cancelled_at', 'is', null).where('start_at', '>', filter.now);
+        break;
+      case 'open':
+        query = query.where('cancelled_at', 'is', null).where('start_at', '<=', filter.now).where('due_at', '>', filter.now);
+        break;
+      case 'closed':
+        query = query.where('cancelled_at', 'is', null).where('due_at', '<=', filter.now);
+        break;
+    }
+    return query.orderBy('start_at', 'desc').orderBy('name');
+  });
 }
 
 /** Every change, in any state, whose device list holds the device. */

@@ -1,6 +1,6 @@
 import type { Selectable, Updateable } from 'kysely';
-import type { ObjectKind } from '../objects/index.ts';
-import type { Executor, Tx } from '../platform/database.ts';
+import { bookkeeping, tableWriter, type ObjectKind } from '../objects/index.ts';
+import type { Executor } from '../platform/database.ts';
 import type { UserTable } from '../platform/database-schema.ts';
 import { reviveDates } from '../objects/partition.ts';
 import { globalPartitionId } from '../objects/partition.store.ts';
@@ -68,11 +68,7 @@ const profileOf = (row: UserRow, globalId: string): UserProfile => ({
   email: row.email,
   timeZone: row.time_zone,
   disabledAt: row.disabled_at,
-  version: row.version,
-  createdAt: row.created_at,
-  createdBy: row.created_by,
-  updatedAt: row.updated_at,
-  updatedBy: row.updated_by,
+  ...bookkeeping(row),
 });
 
 export async function findUserProfile(db: Executor, id: string): Promise<UserProfile | undefined> {
@@ -90,50 +86,19 @@ export const userKind: ObjectKind<UserProfile> = {
   restore: { create: 'User.Admin', edit: 'User.Admin', delete: 'User.Admin', scope: 'system' },
   // Enabling and disabling are the user service's (disabling revokes sessions and tokens): a restore never does either.
   keptOnRestore: ['disabledAt'],
-  async insert(trx: Tx, user: UserProfile) {
-    await trx
-      .insertInto('app_user')
-      .values({
-        id: user.id,
-        username: user.name,
-        display_name: user.displayName,
-        email: user.email,
-        time_zone: user.timeZone,
-        password_hash: null,
-        disabled_at: user.disabledAt,
-        failed_logins: 0,
-        locked_until: null,
-        totp_secret: null,
-        totp_enabled_at: null,
-        totp_last_step: null,
-        version: user.version,
-        created_at: user.createdAt,
-        created_by: user.createdBy,
-        updated_at: user.updatedAt,
-        updated_by: user.updatedBy,
-      })
-      .execute();
-  },
-  async update(trx: Tx, user: UserProfile, expectedVersion: number) {
-    const result = await trx
-      .updateTable('app_user')
-      .set({
-        display_name: user.displayName,
-        email: user.email,
-        time_zone: user.timeZone,
-        disabled_at: user.disabledAt,
-        version: user.version,
-        updated_at: user.updatedAt,
-        updated_by: user.updatedBy,
-      })
-      .where('id', '=', user.id)
-      .where('version', '=', expectedVersion)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, user: UserProfile) {
-    await trx.deleteFrom('app_user').where('id', '=', user.id).execute();
-  },
+  ...tableWriter<UserProfile, 'app_user'>('app_user', {
+    toRow: (user) => ({ display_name: user.displayName, email: user.email, time_zone: user.timeZone, disabled_at: user.disabledAt }),
+    // A new account has no password, TOTP or sign-in state: those are the sign-in code's to set.
+    created: (user) => ({
+      username: user.name,
+      password_hash: null,
+      failed_logins: 0,
+      locked_until: null,
+      totp_secret: null,
+      totp_enabled_at: null,
+      totp_last_step: null,
+    }),
+  }),
   find: findUserProfile,
   fromSnapshot: (json) => reviveDates<UserProfile>(json, ['disabledAt']),
   references: () => [],

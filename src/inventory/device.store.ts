@@ -1,17 +1,11 @@
-import { sql, type Selectable } from 'kysely';
-import { fromJson, tableWriter, type ObjectKind } from '../objects/index.ts';
+import { sql } from 'kysely';
+import { fromJson, objectTable, type ObjectKind } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
-import type { DeviceTable } from '../platform/tables/changes.ts';
 import type { Device } from './device.ts';
 
-type DeviceRow = Selectable<DeviceTable>;
-
-function toDevice(row: DeviceRow): Device {
-  return {
-    id: row.id,
-    partitionId: row.partition_id,
-    name: row.name,
-    applicationId: row.application_id,
+/** Devices as stored: the table maps the shared columns, these the device's own. */
+const devices = objectTable<Device, 'device'>('device', {
+  fromRow: (row) => ({
     hostname: row.hostname,
     port: row.port,
     protocol: row.protocol,
@@ -19,19 +13,8 @@ function toDevice(row: DeviceRow): Device {
     tags: row.tags,
     hostKey: row.host_key,
     hostKeyFingerprint: row.host_key_fingerprint,
-    version: row.version,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    updatedAt: row.updated_at,
-    updatedBy: row.updated_by,
-  };
-}
-
-function toRow(device: Device) {
-  return {
-    partition_id: device.partitionId,
-    name: device.name,
-    application_id: device.applicationId,
+  }),
+  toRow: (device) => ({
     hostname: device.hostname,
     port: device.port,
     protocol: device.protocol,
@@ -39,11 +22,14 @@ function toRow(device: Device) {
     tags: JSON.stringify(device.tags),
     host_key: device.hostKey,
     host_key_fingerprint: device.hostKeyFingerprint,
-    version: device.version,
-    updated_at: device.updatedAt,
-    updated_by: device.updatedBy,
-  };
-}
+  }),
+});
+
+export const findDevice = devices.find;
+/** Devices called `name`, in every partition (names are unique within a partition only). */
+export const findDevicesNamed = devices.findNamed;
+export const findDeviceInPartition = devices.findInPartition;
+export const findDevicesByIds = devices.findByIds;
 
 /** How the object store writes devices. */
 export const deviceKind: ObjectKind<Device> = {
@@ -61,8 +47,7 @@ export const deviceKind: ObjectKind<Device> = {
       what: 'hostname, port or host key',
     },
   },
-  ...tableWriter('device', toRow),
-  find: (db, id) => findDevice(db, id),
+  ...devices.storage,
   fromSnapshot: (json) => fromJson<Device>(json),
   references: () => [],
   async keyHolders(db, device) {
@@ -70,26 +55,6 @@ export const deviceKind: ObjectKind<Device> = {
     return holder && holder.id !== device.id ? [`another device is now named ${device.name} in its partition`] : [];
   },
 };
-
-export async function findDevice(db: Executor, id: string): Promise<Device | undefined> {
-  const row = await db.selectFrom('device').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && toDevice(row);
-}
-
-/** Devices called `name`, in every partition (names are unique within a partition only). */
-export async function findDevicesNamed(db: Executor, name: string): Promise<Device[]> {
-  return (await db.selectFrom('device').selectAll().where('name', '=', name).execute()).map(toDevice);
-}
-
-export async function findDeviceInPartition(db: Executor, partitionId: string, name: string): Promise<Device | undefined> {
-  const row = await db.selectFrom('device').selectAll().where('partition_id', '=', partitionId).where('name', '=', name).executeTakeFirst();
-  return row && toDevice(row);
-}
-
-export async function findDevicesByIds(db: Executor, ids: readonly string[]): Promise<Device[]> {
-  if (ids.length === 0) return [];
-  return (await db.selectFrom('device').selectAll().where('id', 'in', ids).execute()).map(toDevice);
-}
 
 export interface DeviceFilter {
   readonly partitionIds: 'all' | readonly string[];
@@ -99,15 +64,15 @@ export interface DeviceFilter {
 }
 
 export async function listDevices(db: Executor, filter: DeviceFilter): Promise<Device[]> {
-  if (filter.partitionIds !== 'all' && filter.partitionIds.length === 0) return [];
-  let query = db.selectFrom('device').selectAll();
-  if (filter.partitionIds !== 'all') query = query.where('partition_id', 'in', filter.partitionIds);
-  if (filter.tag) query = query.where(sql<boolean>`tags @> ${JSON.stringify([filter.tag])}::jsonb`);
-  if (filter.search) {
-    const pattern = `%${filter.search.replace(/[\\%_]/g, '\\$&')}%`;
-    query = query.where((eb) => eb.or([eb('name', 'ilike', pattern), eb('hostname', 'ilike', pattern)]));
-  }
-  return (await query.orderBy('name').execute()).map(toDevice);
+  return devices.list(db, filter.partitionIds, (selected) => {
+    let query = selected;
+    if (filter.tag) query = query.where(sql<boolean>`tags @> ${JSON.stringify([filter.tag])}::jsonb`);
+    if (filter.search) {
+      const pattern = `%${filter.search.replace(/[\\%_]/g, '\\$&')}%`;
+      query = query.where((eb) => eb.or([eb('name', 'ilike', pattern), eb('hostname', 'ilike', pattern)]));
+    }
+    return query.orderBy('name');
+  });
 }
 
 /** Names of the partitions and applications the given objects point at, for presenting them. */

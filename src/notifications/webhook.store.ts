@@ -1,42 +1,19 @@
-import type { Selectable } from 'kysely';
-import { fromJson, tableWriter, type ObjectKind } from '../objects/index.ts';
+import { fromJson, objectTable, type ObjectKind } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
-import type { WebhookTable } from '../platform/tables/notifications.ts';
 import type { Webhook } from './webhook.ts';
 
-type WebhookRow = Selectable<WebhookTable>;
+/** Webhooks as stored: the table maps the shared columns, these the webhook's own. */
+const webhooks = objectTable<Webhook, 'webhook'>('webhook', {
+  fromRow: (row) => ({ url: row.url, secret: row.secret, kinds: row.kinds, enabled: row.enabled }),
+  toRow: (webhook) => ({ url: webhook.url, secret: webhook.secret, kinds: [...webhook.kinds], enabled: webhook.enabled }),
+});
 
-function toWebhook(row: WebhookRow): Webhook {
-  return {
-    id: row.id,
-    partitionId: row.partition_id,
-    name: row.name,
-    applicationId: row.application_id,
-    url: row.url,
-    secret: row.secret,
-    kinds: row.kinds,
-    enabled: row.enabled,
-    version: row.version,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    updatedAt: row.updated_at,
-    updatedBy: row.updated_by,
-  };
-}
+export const findWebhook = webhooks.find;
+/** The webhook with this name: webhooks are system-wide, their names unique everywhere. */
+export const findWebhookByName = webhooks.findByName;
 
-function toRow(webhook: Webhook) {
-  return {
-    partition_id: webhook.partitionId,
-    name: webhook.name,
-    application_id: webhook.applicationId,
-    url: webhook.url,
-    secret: webhook.secret,
-    kinds: [...webhook.kinds],
-    enabled: webhook.enabled,
-    version: webhook.version,
-    updated_at: webhook.updatedAt,
-    updated_by: webhook.updatedBy,
-  };
+export async function listWebhooks(db: Executor): Promise<Webhook[]> {
+  return webhooks.list(db, 'all');
 }
 
 /**
@@ -48,8 +25,7 @@ export const webhookKind: ObjectKind<Webhook> = {
   event: 'webhook',
   restore: { create: 'User.Admin', edit: 'User.Admin', delete: 'User.Admin', scope: 'system' },
   secretFields: ['secret', 'url'],
-  ...tableWriter('webhook', toRow),
-  find: (db, id) => findWebhook(db, id),
+  ...webhooks.storage,
   fromSnapshot: (json) => fromJson<Webhook>(json),
   references: () => [],
   async keyHolders(db, webhook) {
@@ -57,20 +33,6 @@ export const webhookKind: ObjectKind<Webhook> = {
     return holder && holder.id !== webhook.id ? [`another webhook is now named ${webhook.name}`] : [];
   },
 };
-
-export async function findWebhook(db: Executor, id: string): Promise<Webhook | undefined> {
-  const row = await db.selectFrom('webhook').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && toWebhook(row);
-}
-
-export async function findWebhookByName(db: Executor, name: string): Promise<Webhook | undefined> {
-  const row = await db.selectFrom('webhook').selectAll().where('name', '=', name).executeTakeFirst();
-  return row && toWebhook(row);
-}
-
-export async function listWebhooks(db: Executor): Promise<Webhook[]> {
-  return (await db.selectFrom('webhook').selectAll().orderBy('name').execute()).map(toWebhook);
-}
 
 /** The enabled webhooks that receive notices of this kind: those listing it, and those listing none (all kinds). */
 export async function subscribedWebhookIds(db: Executor, kind: string): Promise<string[]> {

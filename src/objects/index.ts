@@ -13,4 +13,4 @@ export {
 } from './partition.store.ts';
 export { APPLICATION_NAME, GLOBAL_PARTITION, PARTITION_NAME, type Application, type Partition } from './partition.ts';
 export { resolvePlace, type Place } from './place.ts';
-export { tableWriter } from './table-writer.ts';
+export { bookkeeping, objectTable, tableWriter, type ObjectQuery, type ObjectTable } from './object-table.ts';

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { ObjectKind } from './object-store.ts';
-import type { Executor, Tx } from '../platform/database.ts';
+import type { Executor } from '../platform/database.ts';
+import { bookkeeping, tableWriter } from './object-table.ts';
 import type { ApplicationTable, PartitionTable } from '../platform/database-schema.ts';
 import { reviveDates, type Application, type Partition } from './partition.ts';
 
@@ -86,11 +87,7 @@ const partitionObject = (row: PartitionRow, globalId: string): Partition => ({
   name: row.name,
   applicationId: null,
   description: row.description,
-  version: row.version,
-  createdAt: row.created_at,
-  createdBy: row.created_by,
-  updatedAt: row.updated_at,
-  updatedBy: row.updated_by,
+  ...bookkeeping(row),
 });
 
 export async function findPartitionObject(db: Executor, id: string): Promise<Partition | undefined> {
@@ -108,33 +105,8 @@ export const partitionKind: ObjectKind<Partition> = {
   type: 'Partition',
   event: 'partition',
   restore: { create: 'Partition.Create', edit: 'Partition.Edit', delete: 'Partition.Delete', scope: 'self' },
-  async insert(trx: Tx, partition: Partition) {
-    await trx
-      .insertInto('partition')
-      .values({
-        id: partition.id,
-        name: partition.name,
-        description: partition.description,
-        version: partition.version,
-        created_at: partition.createdAt,
-        created_by: partition.createdBy,
-        updated_at: partition.updatedAt,
-        updated_by: partition.updatedBy,
-      })
-      .execute();
-  },
-  async update(trx: Tx, partition: Partition, expectedVersion: number) {
-    const result = await trx
-      .updateTable('partition')
-      .set({ description: partition.description, version: partition.version, updated_at: partition.updatedAt, updated_by: partition.updatedBy })
-      .where('id', '=', partition.id)
-      .where('version', '=', expectedVersion)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, partition: Partition) {
-    await deletePartition(trx, partition.id);
-  },
+  // Its name is set once; its place is GLOBAL, not a column.
+  ...tableWriter<Partition, 'partition'>('partition', { toRow: (partition) => ({ description: partition.description }), created: (partition) => ({ name: partition.name }) }),
   find: findPartitionObject,
   fromSnapshot: (json) => reviveDates<Partition>(json, []),
   references: () => [],
@@ -151,11 +123,7 @@ const applicationObject = (row: ApplicationRow): Application => ({
   name: row.name,
   applicationId: null,
   description: row.description,
-  version: row.version,
-  createdAt: row.created_at,
-  createdBy: row.created_by,
-  updatedAt: row.updated_at,
-  updatedBy: row.updated_by,
+  ...bookkeeping(row),
 });
 
 export async function findApplicationObject(db: Executor, id: string): Promise<Application | undefined> {
@@ -168,31 +136,11 @@ export const applicationKind: ObjectKind<Application> = {
   type: 'Application',
   event: 'application',
   restore: { create: 'Application.Create', edit: 'Application.Edit', delete: 'Application.Delete' },
-  async insert(trx: Tx, application: Application) {
-    await insertApplication(trx, {
-      id: application.id,
-      partition_id: application.partitionId,
-      name: application.name,
-      description: application.description,
-      version: application.version,
-      created_at: application.createdAt,
-      created_by: application.createdBy,
-      updated_at: application.updatedAt,
-      updated_by: application.updatedBy,
-    });
-  },
-  async update(trx: Tx, application: Application, expectedVersion: number) {
-    const result = await trx
-      .updateTable('application')
-      .set({ description: application.description, version: application.version, updated_at: application.updatedAt, updated_by: application.updatedBy })
-      .where('id', '=', application.id)
-      .where('version', '=', expectedVersion)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  },
-  async remove(trx: Tx, application: Application) {
-    await deleteApplication(trx, application.id);
-  },
+  // Its partition and name (the path) are set once.
+  ...tableWriter<Application, 'application'>('application', {
+    toRow: (application) => ({ description: application.description }),
+    created: (application) => ({ partition_id: application.partitionId, name: application.name }),
+  }),
   find: findApplicationObject,
   fromSnapshot: (json) => reviveDates<Application>(json, []),
   references: () => [],
