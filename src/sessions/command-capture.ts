@@ -1,8 +1,6 @@
-import { StringDecoder } from 'node:string_decoder';
 import xterm from '@xterm/headless';
-import type { Terminal } from '@xterm/headless';
-import { BulkOutputHolder, isPlainOutput } from './bulk-output.ts';
-import { LineReader, MAX_LINE_ROWS, type CapturedCommand } from './line-reader.ts';
+import { CaptureQueue } from './capture-queue.ts';
+import { LineReader, type CapturedCommand } from './line-reader.ts';
 import { plainText } from './terminal-text.ts';
 
 export { isPlainOutput } from './bulk-output.ts';
@@ -25,12 +23,6 @@ export const DEFAULT_MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
 /** Rows kept above the screen: room for a long command line and a completion listing under it. */
 const SCROLLBACK_ROWS = 500;
 
-type QueuedEvent =
-  | { readonly kind: 'output'; readonly data: Buffer | string; readonly bytes: number }
-  | { readonly kind: 'input'; readonly data: Buffer | string; readonly bytes: number; readonly time: Date; readonly offsetSeconds: number }
-  | { readonly kind: 'resize'; readonly cols: number; readonly rows: number }
-  | { readonly kind: 'finish'; readonly done: () => void };
-
 /**
  * Captures the commands typed in an interactive session by emulating the user's terminal
  * (@xterm/headless) and reading each line from its screen at the moment the shell accepts it,
@@ -42,9 +34,9 @@ type QueuedEvent =
  *    the emulator in order, and a keystroke is looked at only once everything printed before it
  *    has been parsed (`terminal.write(data, callback)`). While an Enter waits, output is written
  *    in pieces ending at each line feed and each DECRST 2004, so the screen can be read at those
- *    exact points. Bulk output is held back rather than emulated (see `canHold`): once the
- *    running command's output is kept in full, plain text only scrolls the screen, so only its
- *    last lines reach the emulator, when something next needs the screen.
+ *    exact points. Bulk output is held back rather than emulated: once the running command's
+ *    output is kept in full, plain text only scrolls the screen, so only its last lines reach
+ *    the emulator, when something next needs the screen. (`CaptureQueue`, `BulkOutputHolder`.)
  * 2. At the first keystroke of a line (outside the alternate screen, where vim, less and top
  *    run and nothing typed is a command), the text before the cursor is the line's prompt: a
  *    shell prompt when it ends like one (`$ `, `# `, `> `…, or like the session's first prompt),
@@ -62,7 +54,7 @@ type QueuedEvent =
  *    by `\n` (a multi-line paste). The text after the prompt is the line, up to the last
  *    non-blank or up to where the cursor stood before the accepting `\r\n`, if further (a space
  *    typed last is kept, one left by a rubout `\b \b` is not). Lines typed at a secret prompt
- *    are never read, and an echo of one is cut from the output.
+ *    are never read, and an echo of one is cut from the output. (Points 2 to 5: `LineReader`.)
  * 4. Lines are grouped by `splitShellInput`: an odd trailing `\`, an open quote, a here-document
  *    or an open compound command wait for more lines, and so does a line followed by nothing but
  *    a PS2 prompt. Ctrl-C drops the line and the unfinished command it continues. A line typed
@@ -86,63 +78,49 @@ type QueuedEvent =
  * const count = await capture.finish(); // at the end of the session
  */
 export class CommandCapture {
-  private readonly terminal: Terminal;
   private readonly clock: { now(): Date };
-  private readonly maxBacklogBytes: number;
   /** The line reading: prompts, lines, commands and their output, off the emulated screen. */
   private readonly reader: LineReader;
-  /** Bulk output held back from the emulator. */
-  private readonly holder = new BulkOutputHolder();
-
-  private readonly queue: (QueuedEvent | undefined)[] = [];
-  private queueHead = 0;
-  private pumping = false;
-  private waitingBytes = 0;
-  private overflowed = false;
+  /** The order and pace of the work, and the bulk output held back. */
+  private readonly queue: CaptureQueue;
   private finishing: Promise<number> | undefined;
-  private ended = false;
-  /** A bug of ours: capture stops (and is lossy), the session goes on. */
-  private internalError: unknown;
-
-  private readonly outputDecoder = new StringDecoder('utf8');
-  private readonly inputDecoder = new StringDecoder('utf8');
 
   constructor(options: CommandCaptureOptions) {
     requireCount('cols', options.cols);
     requireCount('rows', options.rows);
     const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-    this.maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
+    const maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
     requireCount('maxOutputBytes', maxOutputBytes);
-    requireCount('maxBacklogBytes', this.maxBacklogBytes);
+    requireCount('maxBacklogBytes', maxBacklogBytes);
     this.clock = options.clock ?? { now: () => new Date() };
-    this.terminal = new xterm.Terminal({ cols: options.cols, rows: options.rows, scrollback: SCROLLBACK_ROWS, allowProposedApi: true });
-    this.reader = new LineReader(this.terminal, { onCommand: options.onCommand, maxOutputBytes });
+    const terminal = new xterm.Terminal({ cols: options.cols, rows: options.rows, scrollback: SCROLLBACK_ROWS, allowProposedApi: true });
+    this.reader = new LineReader(terminal, { onCommand: options.onCommand, maxOutputBytes });
+    this.queue = new CaptureQueue(terminal, this.reader, maxBacklogBytes);
   }
 
   /** True when the backlog overflowed and some output was not analysed (or analysis failed). */
   get lossy(): boolean {
-    return this.overflowed;
+    return this.queue.lossy;
   }
 
   /** Bytes of bulk output that never reached the emulator because only its last lines could matter. */
   get skippedBytes(): number {
-    return this.holder.skippedBytes;
+    return this.queue.skippedBytes;
   }
 
   /** Bytes the device sent to the user (terminal output). Never blocks; returns immediately. */
   output(data: Buffer | string, offsetSeconds: number): void {
     void offsetSeconds; // a command takes the offset passed with its Enter keystroke
-    this.enqueueData({ kind: 'output', data, bytes: data.length });
+    this.queue.output(data);
   }
 
   /** Bytes the user typed. Never blocks. */
   input(data: Buffer | string, offsetSeconds: number): void {
-    this.enqueueData({ kind: 'input', data, bytes: data.length, time: this.clock.now(), offsetSeconds });
+    this.queue.input(data, this.clock.now(), offsetSeconds);
   }
 
   resize(cols: number, rows: number): void {
-    if (this.ended || !Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1) return;
-    this.enqueue({ kind: 'resize', cols, rows });
+    this.queue.resize(cols, rows);
   }
 
   /**
@@ -152,13 +130,10 @@ export class CommandCapture {
    * threw (every command was still offered).
    */
   finish(): Promise<number> {
-    if (!this.finishing) {
-      this.finishing = new Promise<void>((done) => this.enqueue({ kind: 'finish', done })).then(() => {
-        if (this.reader.callbackError !== undefined) throw this.reader.callbackError;
-        return this.reader.commands;
-      });
-      this.ended = true;
-    }
+    this.finishing ??= this.queue.finish().then(() => {
+      if (this.reader.callbackError !== undefined) throw this.reader.callbackError;
+      return this.reader.commands;
+    });
     return this.finishing;
   }
 
@@ -169,112 +144,7 @@ export class CommandCapture {
 
   /** Bytes of output and input waiting to be analysed: at most `maxBacklogBytes`. */
   get backlogBytes(): number {
-    return this.waitingBytes;
-  }
-
-  private enqueueData(event: Extract<QueuedEvent, { bytes: number }>): void {
-    if (this.ended) return;
-    if (this.waitingBytes + event.bytes > this.maxBacklogBytes) {
-      this.overflowed = true;
-      return;
-    }
-    this.waitingBytes += event.bytes;
-    this.enqueue(event);
-  }
-
-  private enqueue(event: QueuedEvent): void {
-    this.queue.push(event);
-    if (!this.pumping) {
-      this.pumping = true;
-      this.terminal.write('', () => this.pump());
-    }
-  }
-
-  /** Handles queued events until one is output for the emulator to parse. Runs in xterm's write loop. */
-  private pump(): void {
-    for (;;) {
-      const event = this.queue[this.queueHead];
-      const holdable = event?.kind === 'output' && this.canHold(event.data);
-      if (event !== undefined && !holdable && this.holder.bytes > 0) return this.releaseHeld();
-      if (event === undefined) {
-        this.queue.length = 0;
-        this.queueHead = 0;
-        this.pumping = false;
-        return;
-      }
-      this.queue[this.queueHead++] = undefined;
-      if (this.queueHead >= 1024) {
-        this.queue.splice(0, this.queueHead);
-        this.queueHead = 0;
-      }
-      if (event.kind === 'output' && holdable) {
-        this.waitingBytes -= event.bytes;
-        if (this.holder.hold(event.data as Buffer, this.terminal.rows + MAX_LINE_ROWS)) return this.releaseHeld();
-      } else if (event.kind === 'output') {
-        const text = typeof event.data === 'string' ? event.data : this.outputDecoder.write(event.data);
-        if (this.internalError === undefined && text !== '') {
-          this.writePieces(text, 0, event.bytes);
-          return;
-        }
-        this.waitingBytes -= event.bytes;
-      } else if (event.kind === 'input') {
-        this.waitingBytes -= event.bytes;
-        const text = typeof event.data === 'string' ? event.data : this.inputDecoder.write(event.data);
-        this.guard(() => this.reader.keys(text, event.time, event.offsetSeconds));
-      } else if (event.kind === 'resize') {
-        this.guard(() => this.terminal.resize(event.cols, event.rows));
-      } else {
-        this.guard(() => this.reader.end());
-        setImmediate(() => this.terminal.dispose()); // not from inside xterm's own write loop
-        event.done();
-      }
-    }
-  }
-
-  /** Writes output to the emulator, in the pieces the line reader needs to see the screen at. */
-  private writePieces(text: string, from: number, bytes: number): void {
-    const end = this.reader.pieceEnd(text, from);
-    const piece = text.slice(from, end);
-    this.terminal.write(piece, () => {
-      this.guard(() => this.reader.parsed(piece));
-      if (end < text.length && this.internalError === undefined) {
-        this.writePieces(text, end, bytes);
-      } else {
-        this.waitingBytes -= bytes;
-        this.pump();
-      }
-    });
-  }
-
-  /**
-   * Whether output can wait outside the emulator: the line reader reads nothing of the screen
-   * until the next keystroke, resize or end, and the output is plain: text, line breaks and
-   * colours, nothing that changes the terminal's modes. Such output scrolls the screen and
-   * nothing else, so the screen it leaves is its last lines.
-   */
-  private canHold(data: Buffer | string): data is Buffer {
-    return typeof data !== 'string' && this.internalError === undefined && this.reader.readsNothing && isPlainOutput(data);
-  }
-
-  /** Gives the emulator the held output, then goes on with the queue. */
-  private releaseHeld(): void {
-    const { data, skipped } = this.holder.take();
-    // A character the skipped output began belongs to it, not to the line held after it.
-    if (skipped) this.outputDecoder.end();
-    const text = this.outputDecoder.write(data);
-    if (text === '') return this.pump();
-    this.writePieces(text, 0, 0);
-  }
-
-  /** Never lets an error escape into xterm's write loop: capture stops, the session goes on. */
-  private guard(action: () => void): void {
-    if (this.internalError !== undefined) return;
-    try {
-      action();
-    } catch (error) {
-      this.internalError = error;
-      this.overflowed = true;
-    }
+    return this.queue.backlogBytes;
   }
 }
 
