@@ -128,7 +128,7 @@ export class SessionRunner {
       { width: client.cols, height: client.rows, startedAt, title: `${change.name} ${actor.username}@${device.name}`, term: client.term },
       { onWrite: recordingLog && ((written) => recordingLog.report(sessionId, written)) },
     );
-    const live = new SessionRelay(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt);
+    const relay = new SessionRelay(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt);
     this.deps.live.add({
       id: sessionId,
       userId: actor.userId,
@@ -136,9 +136,9 @@ export class SessionRunner {
       requestId: row.id,
       changeId: change.id,
       recorder,
-      counters: () => live.counters(),
-      terminate: (by, reason) => live.finish('terminated', by, reason),
-      stop: () => live.finish('gateway_stopped'),
+      counters: () => relay.counters(),
+      terminate: (by, reason) => relay.finish('terminated', by, reason),
+      stop: () => relay.finish('gateway_stopped'),
     });
 
     let connection: ssh2.Client;
@@ -159,9 +159,9 @@ export class SessionRunner {
       } else {
         client.writeError(line(`cannot connect to ${device.name}: ${(error as Error).message}`));
       }
-      await live.finish('upstream_failed');
+      await relay.finish('upstream_failed');
       return;
     }
-    await live.attach(connection);
+    await relay.attach(connection);
   }
 }
