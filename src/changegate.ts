@@ -256,7 +256,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       }),
       filters,
       bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
-      sessions: new SessionService({ db, clock, live, watchStallMs: options.sessionTiming?.watchStallMs }),
+      sessions: new SessionService({ db, clock, live, scripts: changes, watchStallMs: options.sessionTiming?.watchStallMs }),
       reviews: new ReviewService({ db, clock }),
       // An export waits for the publisher's next pass when the latest checkpoint does not cover it (the publisher is built below).
       evidence: new EvidenceService({
@@ -286,7 +286,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       db,
       clock,
       requests: services.requests,
-      changes,
+      sessions: services.sessions,
       credentials,
       upstream: options.upstream ?? sshUpstream,
       live,

@@ -2,19 +2,19 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Kysely } from 'kysely';
-import { findChangeByName } from '../changes/index.ts';
+import { findChangeByName, type Change, type ChangeService } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import { findUserByName } from '../identity/index.ts';
 import { hasPrivilege, inPartition, partitionsWith, type Actor } from '../access/index.ts';
-import { findDeviceByRef } from '../inventory/index.ts';
+import { findDeviceByRef, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import type { LiveSessions } from './live.ts';
 import { sha256OfFile, type CastEvent } from './recorder.ts';
-import { presentCommand, presentSession, type CommandView, type SessionRow, type SessionView } from './session.ts';
-import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, listSessions, orphanedSessions, requestNumbers } from './session.store.ts';
+import { presentCommand, presentSession, type CommandView, type SessionKind, type SessionRow, type SessionView } from './session.ts';
+import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, insertSession, listSessions, orphanedSessions, requestNumbers, type SessionEnd } from './session.store.ts';
 
 export interface SessionListFilter {
   readonly user?: string;
@@ -43,6 +43,31 @@ export const MAX_WATCHERS_PER_USER = 16;
  * bound, an open file and a poll, and an ended session gives no other reason to let it go.
  */
 export const WATCH_STALL_MS = 60_000;
+
+/** A brokered session about to connect: who, from where, to which device account, under which change and request. */
+export interface SessionStart {
+  readonly id: string;
+  readonly kind: SessionKind;
+  readonly actor: Actor;
+  readonly sourceIp: string;
+  readonly sourcePort: number | null;
+  readonly device: Device;
+  readonly account: string;
+  readonly change: Change;
+  readonly request: { readonly id: string; readonly number: number };
+  /** The command of an exec request. */
+  readonly execCommand: string | null;
+  /** The terminal type of an interactive session. */
+  readonly term: string | null;
+  readonly startedAt: Date;
+  readonly recordingPath: string;
+  readonly instanceId: string;
+}
+
+/** How a session ended, and who ended it (`endedBy`, for a termination) and why. */
+export interface SessionEnding extends SessionEnd {
+  readonly why?: string;
+}
 
 /** Why a watcher is disconnected: an error message with a stable code. */
 export interface WatchDrop {
@@ -148,10 +173,79 @@ export class SessionService {
       readonly db: Kysely<Database>;
       readonly clock: Clock;
       readonly live: LiveSessions;
+      /** A change's script is frozen once its first session starts. */
+      readonly scripts: Pick<ChangeService, 'freezeScript'>;
       /** A replaying watcher that takes nothing this long is dropped; `WATCH_STALL_MS` unless set. */
       readonly watchStallMs?: number;
     },
   ) {}
+
+  /**
+   * Stores a session as it starts, with its `session.start` event, and freezes its change's
+   * script. The gateway calls it once the broker has admitted the user (an approved request):
+   * that admission is the privilege check.
+   */
+  async start(session: SessionStart): Promise<void> {
+    const { actor, device, change } = session;
+    await this.deps.db.transaction().execute(async (trx) => {
+      await this.deps.scripts.freezeScript(trx, change);
+      await insertSession(trx, {
+        id: session.id,
+        kind: session.kind,
+        user_id: actor.userId,
+        username: actor.username,
+        source_ip: session.sourceIp,
+        source_port: session.sourcePort,
+        device_id: device.id,
+        device_name: device.name,
+        partition_id: device.partitionId,
+        account: session.account,
+        change_id: change.id,
+        change_name: change.name,
+        request_id: session.request.id,
+        exec_command: session.execCommand,
+        term: session.term,
+        started_at: session.startedAt,
+        recording_path: session.recordingPath,
+        instance_id: session.instanceId,
+        heartbeat_at: session.startedAt,
+        ended_at: null,
+        end_reason: null,
+        ended_by: null,
+        exit_status: null,
+        bytes_in: 0,
+        bytes_out: 0,
+        recording_sha256: null,
+        capture_lossy: false,
+      });
+      await appendEvent(trx, {
+        actor: actor.username,
+        action: 'session.start',
+        subject: `session:${session.id}`,
+        data: { kind: session.kind, device: device.name, account: session.account, change: change.name, request: session.request.number, sourceIp: session.sourceIp },
+        time: session.startedAt,
+      });
+    });
+  }
+
+  /**
+   * Stores how a session of this instance ended, with its `session.end` event; a session already
+   * ended keeps its first ending (and no second event). Called by the gateway that ran it.
+   */
+  async end(sessionId: string, actor: Actor, ending: SessionEnding): Promise<void> {
+    const { why, ...end } = ending;
+    await this.deps.db.transaction().execute(async (trx) => {
+      const ended = await endSession(trx, sessionId, end);
+      if (!ended) return;
+      await appendEvent(trx, {
+        actor: end.endedBy ?? actor.username,
+        action: 'session.end',
+        subject: `session:${sessionId}`,
+        data: { reason: end.reason, ...(why && { why }), exitStatus: end.exitStatus, bytesIn: end.bytesIn, bytesOut: end.bytesOut, recordingSha256: end.recordingSha256 },
+        time: end.endedAt,
+      });
+    });
+  }
 
   /** Watchers of a session (by id) open now in this instance. */
   watcherCount(sessionId: string): number {

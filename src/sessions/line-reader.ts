@@ -1,0 +1,527 @@
+import type { IBuffer, IMarker, Terminal } from '@xterm/headless';
+import { splitShellInput } from './shell-line.ts';
+import { PlainText, TerminalTextDecoder, type TerminalTextSink } from './terminal-text.ts';
+
+/** One command typed in a session (or run by an exec request), as the device's shell read it. */
+export interface CapturedCommand {
+  /** 1, 2, … in the order the commands were entered, per session. */
+  readonly seq: number;
+  /** When Enter was pressed (the last Enter, for a command typed over several lines). */
+  readonly time: Date;
+  /** Offset in the session's recording, as the caller passed it with that Enter keystroke. */
+  readonly offsetSeconds: number;
+  /** The logical command line as the shell saw it (lines of a multi-line command joined by `\n`). */
+  readonly text: string;
+  /** What the command printed until the next prompt, as plain text, at most `maxOutputBytes`. */
+  readonly output: string;
+  /** `output` was cut at `maxOutputBytes`. */
+  readonly outputTruncated: boolean;
+  /**
+   * The exit status, when known: an exec request's, or the one the shell reported with its
+   * `OSC 133;D;<status>` mark; null (unknown) otherwise, never guessed.
+   */
+  readonly exitStatus: number | null;
+}
+
+/** How far up from an accepted line its prompt is looked for. */
+export const MAX_LINE_ROWS = 100;
+/**
+ * Enters kept waiting for the shell to accept their lines. Lines typed into a running program
+ * (`cat`) wait until the next shell prompt; past this many the oldest is forgotten, since no
+ * shell reads that far ahead of its prompt.
+ */
+export const MAX_PENDING_ENTERS = 1024;
+/** How much text after an accepted line is kept to tell a bare continuation prompt from output. */
+const SINCE_ACCEPT_BYTES = 1024;
+
+/** The end of a prompt a shell or a REPL prints: `$ `, `# `, `% `, `> `, `❯ `, `λ `. */
+const PROMPT_END = /[$#%>❯➜»λ]\s*$/u;
+/** A prompt for something never to be stored: sudo, su, ssh, gpg, 2FA codes. */
+const SECRET_PROMPT = /(?:password|passphrase|passcode|verification code|one-time|\bPIN\b|\bOTP\b|\btoken\b)[^\n]*[:?]\s*$/i;
+/** Bracketed paste (xterm's DECSET 2004): what the user pasted is text, not keystrokes. */
+const PASTE_START = '\x1b[200~';
+const PASTE_END = '\x1b[201~';
+/** DECRST 2004, which readline sends right after the line feed that accepts a line. */
+const PASTE_MODE_OFF = '\x1b[?2004l';
+
+type LineKind = 'prompt' | 'program' | 'secret';
+
+/** A line being typed: what was on the screen before the cursor at its first keystroke. */
+interface TypedLine {
+  readonly kind: LineKind;
+  readonly prompt: string;
+  /** The line's first row, so the search for its prompt starts no higher. */
+  readonly marker: IMarker | undefined;
+  /** Typed right after the previous line's Enter, before any output: same prompt, same kind. */
+  readonly inherited: boolean;
+  /** Continues a command the shell is still reading (PS2). */
+  readonly continuation: boolean;
+  cleared: boolean;
+}
+
+/** An Enter whose line the shell has not yet shown as accepted (the line feed after it). */
+interface PendingEnter {
+  readonly kind: 'prompt' | 'secret' | 'maybe';
+  readonly prompt: string;
+  readonly inherited: boolean;
+  readonly time: Date;
+  readonly offsetSeconds: number;
+  readonly marker: IMarker | undefined;
+  readonly lowestRowIsScreenTop: boolean;
+  /** Bracketed paste was on: the shell (readline ≥ 8.1) turns it off right after accepting the line. */
+  readonly bracketed: boolean;
+  /** Without bracketed paste: line feeds readline sends to reach the line's last row, not accepting it. */
+  movesDown: number;
+}
+
+/** A command being read over one or more lines, then running until the next prompt. */
+interface Candidate {
+  readonly pieces: string[];
+  reading: boolean;
+  commands: readonly string[];
+  time: Date;
+  offsetSeconds: number;
+  exitStatus: number | null;
+}
+
+export interface LineReaderOptions {
+  /** Called once per command, when its output is complete: at the next prompt, or at `end()`. */
+  readonly onCommand: (command: CapturedCommand) => void;
+  /** Cap of each command's `output`, in bytes of UTF-8. */
+  readonly maxOutputBytes: number;
+}
+
+/**
+ * Reads the commands of an interactive session off an emulated terminal's screen: the prompt at a
+ * line's first keystroke, the line when the shell accepts it, the output until the next prompt
+ * (see `CommandCapture` for how). Its caller writes the device's output to `terminal` in the
+ * pieces `pieceEnd` cuts, calling `parsed` after each, and gives it the user's keystrokes with
+ * `keys` once everything printed before them has been parsed.
+ */
+export class LineReader {
+  private readonly onCommand: (command: CapturedCommand) => void;
+  private readonly maxOutputBytes: number;
+  /** The first error `onCommand` threw. */
+  private firstCallbackError: unknown;
+  private readonly textDecoder = new TerminalTextDecoder();
+  private readonly sink: TerminalTextSink;
+  private inputCarry = '';
+  private inPaste = false;
+
+  /** Counts output pieces parsed, to tell whether anything was printed between two keystrokes. */
+  private outputMark = 0;
+  private alternate = false;
+  private pasteModeEnded = false;
+  /** The cursor's column when the last piece was parsed. */
+  private cursorX = 0;
+  /** Where the cursor stood on the row that the last "\r\n" piece ended. */
+  private lineEnd: { readonly column: number; readonly outputMark: number } | undefined;
+  /** The output of the running command; frozen by OSC 133;A. */
+  private commandOutput: PlainText;
+  private outputFrozen = false;
+  /** All text since the last accepted line, to tell a bare PS2 prompt from output. */
+  private sinceAccept: PlainText;
+
+  private line: TypedLine | undefined;
+  private lastEnter: { readonly line: TypedLine; readonly outputMark: number } | undefined;
+  private readonly pending: PendingEnter[] = [];
+  private lastAccept: IMarker | undefined;
+  private candidate: Candidate | undefined;
+  private shellPrompt: string | undefined;
+  private shellPromptEnding: string | undefined;
+  private continuationPrompt = '> ';
+  private seq = 0;
+
+  constructor(
+    private readonly terminal: Terminal,
+    options: LineReaderOptions,
+  ) {
+    this.onCommand = options.onCommand;
+    this.maxOutputBytes = options.maxOutputBytes;
+    this.commandOutput = new PlainText(this.maxOutputBytes);
+    this.sinceAccept = new PlainText(SINCE_ACCEPT_BYTES);
+    const both = (write: (text: PlainText) => void): void => {
+      if (this.alternate) return; // a full-screen program's screen is not output
+      if (!this.outputFrozen) write(this.commandOutput);
+      write(this.sinceAccept);
+    };
+    this.sink = {
+      print: (text) => both((plain) => plain.print(text)),
+      control: (code) => both((plain) => plain.control(code)),
+      eraseLine: (mode) => both((plain) => plain.eraseLine(mode)),
+      alternateScreen: (active) => {
+        this.alternate = active;
+      },
+      bracketedPaste: (active) => {
+        if (!active) this.pasteModeEnded = true;
+      },
+      shellMark: (mark, exitStatus) => {
+        if (mark === 'A') this.outputFrozen = true;
+        else if (mark === 'D' && this.candidate && !this.candidate.reading) this.candidate.exitStatus = exitStatus;
+      },
+    };
+  }
+
+
+  /**
+   * Whether the screen matters to nobody until the next keystroke, resize or end: no line typed,
+   * no Enter waiting, not a full-screen program, the text kept of the running command complete
+   * (both `PlainText`s full), no escape sequence open. Plain output may then wait outside the
+   * emulator.
+   */
+  get readsNothing(): boolean {
+    return (
+      this.pending.length === 0 &&
+      this.line === undefined &&
+      !this.alternate &&
+      this.sinceAccept.full &&
+      (this.outputFrozen || this.commandOutput.full) &&
+      this.textDecoder.idle
+    );
+  }
+
+  /** Enters whose lines the shell has not accepted yet: at most `MAX_PENDING_ENTERS`. */
+  get pendingEnters(): number {
+    return this.pending.length;
+  }
+
+  /** Commands given to `onCommand` so far. */
+  get commands(): number {
+    return this.seq;
+  }
+
+  /** The first error `onCommand` threw, if it threw. */
+  get callbackError(): unknown {
+    return this.firstCallbackError;
+  }
+
+  /**
+   * Where the next piece of `text` (from `from`) ends: while an Enter waits, after each line feed
+   * and after each DECRST 2004, with "\r\n" in a piece of its own, so that the shell accepting the
+   * line is seen and the cursor column before it (where readline's line ends) is known.
+   */
+  pieceEnd(text: string, from: number): number {
+    let end = text.length;
+    if (this.pending.length > 0) {
+      const newline = text.indexOf('\n', from);
+      const pasteOff = text.indexOf(PASTE_MODE_OFF, from);
+      end = Math.min(newline === -1 ? end : newline + 1, pasteOff === -1 ? end : pasteOff + PASTE_MODE_OFF.length);
+      if (end === newline + 1 && newline - 1 > from && text.charAt(newline - 1) === '\r') end = newline - 1;
+    }
+    return end;
+  }
+
+  /** The emulator has parsed `piece` of the device's output (pieces as `pieceEnd` cuts them). */
+  parsed(piece: string): void {
+    this.outputMark++;
+    this.pasteModeEnded = false;
+    this.textDecoder.feed(piece, this.sink);
+    const buffer = this.buffer();
+    if (piece.startsWith('\r\n')) this.lineEnd = { column: this.cursorX, outputMark: this.outputMark };
+    this.cursorX = buffer.cursorX;
+    const enter = this.pending[0];
+    if (enter === undefined || buffer.type !== 'normal') return;
+    const lineFeed = piece.endsWith('\n');
+    // With bracketed paste on, a line feed may be readline redrawing a line of several rows.
+    if (enter.bracketed ? this.pasteModeEnded : lineFeed && enter.movesDown-- <= 0) this.accepted(enter, lineFeed);
+  }
+
+  /** Keystrokes the user typed, once the emulator has parsed everything printed before them. */
+  keys(data: string, time: Date, offsetSeconds: number): void {
+    const text = this.inputCarry + data;
+    this.inputCarry = '';
+    for (let k = 0; k < text.length; k++) {
+      if (text.charCodeAt(k) === 0x1b) {
+        const marker = text.slice(k, k + PASTE_START.length);
+        if (marker.length < PASTE_START.length && (PASTE_START.startsWith(marker) || PASTE_END.startsWith(marker))) {
+          this.inputCarry = marker; // a paste marker cut across chunks
+          return;
+        }
+        if (marker === PASTE_START || marker === PASTE_END) {
+          if (this.line === undefined) this.startLine();
+          this.inPaste = marker === PASTE_START;
+          k += PASTE_START.length - 1;
+          continue;
+        }
+      }
+      if (this.line === undefined) this.startLine();
+      if (this.inPaste) continue; // pasted text, even a newline, is text
+      const ch = text.charAt(k);
+      if (ch === '\r' || ch === '\n') this.enter(time, offsetSeconds);
+      else if (ch === '\x03') this.interrupt();
+      else if (ch === '\x04' && this.line !== undefined && this.line.kind !== 'prompt') this.dropLine();
+      else if (ch === '\x0c' && this.line !== undefined) this.line.cleared = true;
+    }
+  }
+
+  /** The first keystroke of a line: note its prompt; at a new shell prompt, finish the last command. */
+  private startLine(): void {
+    const buffer = this.buffer();
+    if (buffer.type === 'alternate') return;
+    const previous = this.lastEnter;
+    if (previous && previous.outputMark === this.outputMark) {
+      // Typed right after Enter, before any output: the shell will read it after the same prompt.
+      this.line = { ...previous.line, marker: undefined, inherited: true, continuation: this.candidate?.reading === true, cleared: false };
+      return;
+    }
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    const startRow = logicalStart(buffer, cursorRow);
+    const prompt = textBeforeCursor(buffer, startRow, cursorRow, buffer.cursorX);
+    const kind = this.classify(prompt);
+    // Typed before the shell printed its PS2 prompt (or anything): still the command it reads.
+    const continuation = kind === 'prompt' ? this.atPrompt(prompt) : this.candidate?.reading === true;
+    const marker = kind === 'program' ? undefined : this.terminal.registerMarker(startRow - cursorRow);
+    this.line = { kind, prompt, marker, inherited: false, continuation, cleared: false };
+  }
+
+  private classify(prompt: string): LineKind {
+    if (SECRET_PROMPT.test(prompt)) return 'secret';
+    if (PROMPT_END.test(prompt) || (this.shellPromptEnding !== undefined && prompt.endsWith(this.shellPromptEnding))) return 'prompt';
+    // The session's first line is typed at the shell's prompt, whatever it looks like.
+    if (this.shellPrompt === undefined && this.candidate === undefined && this.seq === 0 && prompt.trim() !== '') return 'prompt';
+    return 'program';
+  }
+
+  /** A fresh prompt: either the shell asks for the rest of a command (PS2) or the last command is done. */
+  private atPrompt(prompt: string): boolean {
+    for (const enter of this.pending.splice(0)) enter.marker?.dispose();
+    const candidate = this.candidate;
+    if (candidate) {
+      const onlyPrompt = this.sinceAccept.text.trim() === prompt.trim();
+      const isPs2 = prompt === this.continuationPrompt || prompt.trim() === '>';
+      // PS1 again after a line the lexer thought unfinished: the shell disagreed, the command ran.
+      const isPs1 = prompt === this.shellPrompt && !isPs2;
+      if (onlyPrompt && !isPs1 && (candidate.reading || isPs2)) {
+        if (candidate.reading) this.continuationPrompt = prompt;
+        candidate.reading = true;
+        return true;
+      }
+      if (!this.outputFrozen) this.commandOutput.removeFromCurrentLine(prompt);
+      this.complete();
+    }
+    this.shellPrompt = prompt;
+    this.shellPromptEnding = /\S\s*$/.exec(prompt)?.[0];
+    return false;
+  }
+
+  private enter(time: Date, offsetSeconds: number): void {
+    const line = this.line;
+    this.line = undefined;
+    if (line === undefined) return;
+    if (this.buffer().type === 'alternate') {
+      line.marker?.dispose();
+      return;
+    }
+    this.lastEnter = { line, outputMark: this.outputMark };
+    let kind: PendingEnter['kind'];
+    let prompt = line.prompt;
+    if (line.kind === 'program') {
+      // Typed while something ran: a command only if the shell later shows it after its prompt.
+      if (this.shellPrompt === undefined) return;
+      kind = 'maybe';
+      prompt = this.shellPrompt;
+    } else {
+      kind = line.kind;
+    }
+    const marker = line.inherited || kind === 'maybe' ? undefined : line.marker;
+    const bracketed = this.terminal.modes.bracketedPasteMode;
+    const movesDown = bracketed || kind === 'maybe' || line.inherited ? 0 : this.rowsBelowCursorInLine();
+    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown });
+    if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
+  }
+
+  /** Rows of the line being edited below the cursor's: readline moves down them before accepting. */
+  private rowsBelowCursorInLine(): number {
+    const buffer = this.buffer();
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    let last = cursorRow;
+    while (last - cursorRow < MAX_LINE_ROWS && continuesOnNextRow(buffer, last)) last++;
+    return last - cursorRow;
+  }
+
+  private interrupt(): void {
+    const line = this.dropLine();
+    this.lastEnter = undefined;
+    if (line?.continuation && this.candidate?.reading) this.candidate = undefined;
+  }
+
+  /** Ends the line being typed without an Enter (Ctrl-C; Ctrl-D at a program's prompt). */
+  private dropLine(): TypedLine | undefined {
+    const line = this.line;
+    this.line = undefined;
+    line?.marker?.dispose();
+    return line;
+  }
+
+  /** The shell accepted a line (line feed, or DECRST 2004): is it the oldest waiting Enter's? */
+  private accepted(enter: PendingEnter, afterLineFeed: boolean): void {
+    const buffer = this.buffer();
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    const endRow = afterLineFeed || buffer.cursorX === 0 ? cursorRow - 1 : cursorRow;
+    if (endRow < 0) return;
+    // A line typed ahead shows up after whatever prompt the shell prints when it reads it.
+    const typedAhead = enter.inherited || enter.kind === 'maybe';
+    const prompt = !typedAhead ? enter.prompt : this.candidate?.reading ? this.continuationPrompt : (this.shellPrompt ?? enter.prompt);
+    // Its prompt is no higher than its first row; for a line typed ahead, than the last line accepted.
+    const lowest = typedAhead ? this.lastAccept : enter.marker;
+    let lowRow = lowest && !lowest.isDisposed ? lowest.line : 0;
+    if (enter.lowestRowIsScreenTop) lowRow = Math.min(lowRow, buffer.baseY); // Ctrl-L drew it at the top
+    const row = findPromptRow(buffer, prompt, Math.max(lowRow, endRow - MAX_LINE_ROWS), endRow);
+    if (row === undefined) return;
+    this.pending.shift();
+    enter.marker?.dispose();
+    this.lastAccept?.dispose();
+    this.lastAccept = this.terminal.registerMarker(0);
+    const lineEnd = this.lineEnd && this.lineEnd.outputMark >= this.outputMark - 1 ? this.lineEnd.column : 0;
+    const typed = acceptedText(buffer, row, endRow, lineEnd).slice(prompt.length);
+    if (enter.kind === 'secret') {
+      if (typed.trim() !== '') {
+        this.commandOutput.redactLastLine(prompt);
+        this.sinceAccept.redactLastLine(prompt);
+      }
+      return;
+    }
+    this.accept(typed, enter, prompt);
+  }
+
+  private accept(typed: string, enter: PendingEnter, prompt: string): void {
+    let candidate = this.candidate;
+    if (candidate?.reading) {
+      candidate.pieces.push(typed);
+    } else {
+      if (candidate) {
+        // Typed ahead: the running command's output ends where this line's prompt begins.
+        if (!this.outputFrozen) this.commandOutput.cutAtLineStartingWith(prompt);
+        this.complete();
+      }
+      candidate = { pieces: [typed], reading: true, commands: [], time: enter.time, offsetSeconds: enter.offsetSeconds, exitStatus: null };
+      this.candidate = candidate;
+    }
+    candidate.time = enter.time;
+    candidate.offsetSeconds = enter.offsetSeconds;
+    const input = splitShellInput(candidate.pieces.join('\n'));
+    if (input.incomplete === null) {
+      candidate.reading = false;
+      candidate.commands = input.commands;
+      if (input.commands.length === 0) this.candidate = undefined;
+    }
+    this.commandOutput = new PlainText(this.maxOutputBytes);
+    this.sinceAccept = new PlainText(SINCE_ACCEPT_BYTES);
+    this.outputFrozen = false;
+  }
+
+  /** Emits the running command (each command of it, for a multi-line paste). */
+  private complete(): void {
+    const candidate = this.candidate;
+    this.candidate = undefined;
+    if (!candidate) return;
+    const texts = candidate.reading ? [candidate.pieces.join('\n')].filter((t) => t.trim() !== '') : candidate.commands;
+    const output = this.commandOutput.text;
+    const truncated = this.commandOutput.truncated;
+    texts.forEach((text, k) => {
+      const last = k === texts.length - 1;
+      const command: CapturedCommand = {
+        seq: ++this.seq,
+        time: candidate.time,
+        offsetSeconds: candidate.offsetSeconds,
+        text,
+        output: last ? output : '',
+        outputTruncated: last && truncated,
+        // A line that is only a comment runs nothing: the status the shell reports after it is the previous command's.
+        exitStatus: last && !isOnlyComment(text) ? candidate.exitStatus : null,
+      };
+      try {
+        this.onCommand(command);
+      } catch (error) {
+        this.firstCallbackError ??= error;
+      }
+    });
+    this.commandOutput = new PlainText(this.maxOutputBytes);
+  }
+
+  /** The session ended: the running command is complete, a command still being read is dropped. */
+  end(): void {
+    for (const enter of this.pending.splice(0)) enter.marker?.dispose();
+    if (this.candidate?.reading) {
+      this.candidate = undefined; // the session ended before the shell had the whole command
+    } else if (this.candidate) {
+      if (!this.outputFrozen && this.shellPrompt !== undefined) this.commandOutput.removeFromCurrentLine(this.shellPrompt);
+      this.complete();
+    }
+  }
+
+  private buffer(): IBuffer {
+    return this.terminal.buffer.active;
+  }
+}
+
+/** A line the shell reads as a comment alone (`# step 2 done`). */
+function isOnlyComment(text: string): boolean {
+  return text.trimStart().startsWith('#');
+}
+
+/** The first row of the logical line `row` belongs to (rows continued by wrapping share one). */
+function logicalStart(buffer: IBuffer, row: number): number {
+  let start = row;
+  while (start > 0 && buffer.getLine(start)?.isWrapped === true) start--;
+  return start;
+}
+
+/** The text of a logical line from its first row up to the cursor, as the cells hold it. */
+function textBeforeCursor(buffer: IBuffer, from: number, cursorRow: number, cursorX: number): string {
+  let text = '';
+  for (let row = from; row < cursorRow; row++) text += buffer.getLine(row)?.translateToString(false) ?? '';
+  return text + (buffer.getLine(cursorRow)?.translateToString(false, 0, cursorX) ?? '');
+}
+
+/**
+ * The text of rows `from`..`to`: a row that continues the one above (see `continuesOnNextRow`)
+ * is appended to it, any other starts a new line (`\n`, trailing blanks before it dropped). The
+ * last row runs to its last non-blank cell, or to `endColumn` (where the cursor stood) if further.
+ */
+function acceptedText(buffer: IBuffer, from: number, to: number, endColumn: number): string {
+  let text = '';
+  for (let row = from; row <= to; row++) {
+    const line = buffer.getLine(row);
+    if (!line) break;
+    if (row > from && !continuesOnNextRow(buffer, row - 1)) text = `${text.trimEnd()}\n`;
+    if (row < to) {
+      text += line.translateToString(false);
+    } else {
+      // Not translateToString(true): that keeps the spaces of a rubout (`\b \b`), written cells.
+      const trimmed = line.translateToString(true).trimEnd();
+      const toCursor = line.translateToString(false, 0, endColumn);
+      text += toCursor.length > trimmed.length ? toCursor : trimmed;
+    }
+  }
+  return text;
+}
+
+/**
+ * Whether the row below continues this row's line. xterm marks a row it wrapped onto
+ * (`isWrapped`), but clears the mark when a line feed moves the cursor onto the row, as readline
+ * does to move around a line of several rows; so a row filled to its last column counts too.
+ */
+function continuesOnNextRow(buffer: IBuffer, row: number): boolean {
+  const next = buffer.getLine(row + 1);
+  if (!next) return false;
+  if (next.isWrapped) return true;
+  const line = buffer.getLine(row);
+  const last = line?.getCell(line.length - 1);
+  return last !== undefined && (last.getChars() !== '' || last.getWidth() === 0);
+}
+
+/** The nearest row at or above `to` (down to `from`) where a line starting with `prompt` begins. */
+function findPromptRow(buffer: IBuffer, prompt: string, from: number, to: number): number | undefined {
+  const start = prompt.trimEnd();
+  const first = String.fromCodePoint(start.codePointAt(0) ?? 0x20);
+  for (let row = to; row >= Math.max(0, from); row--) {
+    const line = buffer.getLine(row);
+    // Most rows differ in their first cell; only the others are read whole.
+    if (!line || line.isWrapped || !line.translateToString(false, 0, 1).startsWith(first)) continue;
+    let end = row;
+    while (end < to && buffer.getLine(end + 1)?.isWrapped === true) end++;
+    if (acceptedText(buffer, row, end, 0).startsWith(start)) return row;
+  }
+  return undefined;
+}

@@ -1,0 +1,291 @@
+import type { Kysely } from 'kysely';
+import type ssh2 from 'ssh2';
+import type { Actor } from '../access/index.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Database } from '../platform/database.ts';
+import type { Logger } from '../platform/logger.ts';
+import { line } from './broker-dialogue.ts';
+import type { ClientSide } from './client-side.ts';
+import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
+import type { LiveSessions } from './live.ts';
+import { OutputBatch, type OutputStream } from './output-batch.ts';
+import type { Recorder } from './recorder.ts';
+import type { RecordingWrites } from './recording-log.ts';
+import type { SessionEndReason } from './session.ts';
+import type { SessionService } from './session.service.ts';
+import { insertCommand } from './session.store.ts';
+
+export interface SessionRelayDeps {
+  readonly db: Kysely<Database>;
+  readonly clock: Clock;
+  readonly live: Pick<LiveSessions, 'remove'>;
+  readonly sessions: Pick<SessionService, 'end'>;
+  /** Where each recording's writes are reported, for the event log (a `RecordingLog`). */
+  readonly recordingLog?: Pick<RecordingWrites, 'ended'>;
+  /** How long before the due date the user is warned; default 5 minutes and 1 minute. */
+  readonly warningsBeforeDueMs?: readonly number[];
+  readonly logger?: Logger;
+  /** Called after a session has ended and been stored (the change audit recomputes its score). */
+  readonly onSessionEnd?: (sessionId: string) => Promise<void>;
+}
+
+/** An exec request's output kept for its command record (plain text cut to 64 KiB later). */
+const MAX_EXEC_OUTPUT = 64 * 1024;
+/** Captured commands waiting to be stored beyond which the device waits. */
+const MAX_UNSTORED_COMMANDS = 256;
+const DEFAULT_WARNINGS_MS = [5 * 60_000, 60_000];
+/** setTimeout holds at most this; longer waits re-arm. */
+const MAX_TIMER_MS = 2_147_000_000;
+
+/** The connected part of a session: relaying, recording, capturing, the due date, and its one ending. */
+export class SessionRelay {
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private exitStatus: number | null = null;
+  private exitSignal: string | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly capture: CommandCapture | undefined;
+  private execOutput = '';
+  private execOutputCut = false;
+  private commandWrites: Promise<void> = Promise.resolve();
+  private unstoredCommands = 0;
+  private finishing: Promise<void> | undefined;
+  private connection: ssh2.Client | undefined;
+  private readonly output = new OutputBatch((data, stream) => this.relay(data, stream));
+  /** The device's channel once open, and whether its output is paused for a slow reader. */
+  private upstream: ssh2.ClientChannel | undefined;
+  private paused = false;
+  /** Whether the user's input is paused while the device catches up with it. */
+  private inputPaused = false;
+
+  constructor(
+    private readonly deps: SessionRelayDeps,
+    private readonly client: ClientSide,
+    private readonly recorder: Recorder,
+    private readonly sessionId: string,
+    private readonly actor: Actor,
+    private readonly changeName: string,
+    private readonly dueAt: Date,
+    private readonly startedAt: Date,
+  ) {
+    if (client.kind !== 'exec') {
+      this.capture = new CommandCapture({
+        cols: client.cols,
+        rows: client.rows,
+        clock: deps.clock,
+        onCommand: (command) => this.store(command),
+      });
+    }
+    this.scheduleWindow();
+    client.onClose(() => void this.finish('client_closed'));
+  }
+
+  counters(): { bytesIn: number; bytesOut: number } {
+    return { bytesIn: this.bytesIn, bytesOut: this.bytesOut };
+  }
+
+  /** Opens the shell or runs the command on the device and relays both ways. */
+  async attach(connection: ssh2.Client): Promise<void> {
+    this.connection = connection;
+    connection.on('error', () => void this.finish('upstream_failed'));
+    connection.on('close', () => void this.finish('client_closed'));
+    if (this.finishing) return;
+    const pty = { term: this.client.term, cols: this.client.cols, rows: this.client.rows, width: 0, height: 0 };
+    let channel: ssh2.ClientChannel;
+    try {
+      channel = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
+        const done = (error: Error | undefined, opened: ssh2.ClientChannel) => (error ? reject(error) : resolve(opened));
+        if (this.client.kind === 'exec') connection.exec(this.client.command ?? '', this.client.interactive ? { pty } : {}, done);
+        else connection.shell(pty, done);
+      });
+    } catch (error) {
+      this.client.writeError(line(`the device refused the session: ${(error as Error).message}`));
+      return this.finish('upstream_failed');
+    }
+    this.upstream = channel;
+    channel.on('data', (data: Buffer) => this.output.add(data, 'stdout'));
+    channel.stderr.on('data', (data: Buffer) => this.output.add(data, 'stderr'));
+    channel.on('exit', (code: number | null, signal?: string) => {
+      this.exitStatus = code ?? null;
+      this.exitSignal = signal ?? undefined;
+    });
+    // ssh2 emits 'exit' as soon as it reads the device's exit status, which can come in the same
+    // read as the exec reply, before the listener above is attached; 'close' repeats it.
+    channel.on('close', (code?: number | null, signal?: string) => {
+      if (this.exitStatus === null && this.exitSignal === undefined) {
+        this.exitStatus = code ?? null;
+        this.exitSignal = signal ?? undefined;
+      }
+      void this.finish('client_closed');
+    });
+    this.client.onInput((data) => {
+      // The capture must see what the device printed before this keystroke first.
+      this.output.flush();
+      this.bytesIn += data.length;
+      if (!channel.write(data) && !this.inputPaused) {
+        // The device's window is shut: stop reading the user until it drains.
+        this.inputPaused = true;
+        this.client.pauseInput();
+        const resume = () => {
+          channel.off('drain', resume);
+          channel.off('close', resume);
+          this.inputPaused = false;
+          this.client.resumeInput();
+        };
+        channel.on('drain', resume);
+        channel.on('close', resume);
+      }
+      this.capture?.input(data, this.recorder.offsetSeconds);
+    });
+    this.client.onResize((cols, rows) => {
+      this.output.flush();
+      channel.setWindow(rows, cols, 0, 0);
+      this.recorder.resize(cols, rows);
+      this.capture?.resize(cols, rows);
+    });
+    this.client.onSignal((signal) => channel.signal(signal));
+    this.client.onEof(() => channel.end());
+  }
+
+  /**
+   * Ends the session once, whatever ends it first, and stores how it ended. Never rejects: most
+   * callers cannot wait (a closed socket), and a failure here must not take the server down.
+   */
+  finish(reason: SessionEndReason, by?: string, why?: string): Promise<void> {
+    this.finishing ??= this.end(reason, by, why)
+      .catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'ending the session failed'))
+      // Listed as live until it is stored: closing the server waits for sessions that are ending.
+      .finally(() => this.deps.live.remove(this.sessionId));
+    return this.finishing;
+  }
+
+  /** Relays a batch of the device's output to the user, the recording and the capture. */
+  private relay(data: Buffer, stream: OutputStream): void {
+    this.bytesOut += data.length;
+    if (stream === 'stdout') this.client.write(data);
+    else this.client.writeError(data);
+    this.recorder.output(data, stream);
+    this.observe(data);
+    const waiting = this.upstream && !this.paused ? this.behind() : undefined;
+    if (waiting && this.upstream) {
+      // Stop reading from the device: ssh2 then stops opening its window, and the device waits.
+      const channel = this.upstream;
+      this.paused = true;
+      channel.pause();
+      channel.stderr.pause();
+      void waiting.then(() => {
+        this.paused = false;
+        channel.resume();
+        channel.stderr.resume();
+      });
+    }
+  }
+
+  /**
+   * Whatever the device's output goes to and is behind (the user, the recording's file, the
+   * command store): resolves once all have caught up. The device is paused meanwhile.
+   */
+  private behind(): Promise<unknown> | undefined {
+    const waits = [this.client.backlogged(), this.recorder.backlogged(), this.unstoredCommands > MAX_UNSTORED_COMMANDS ? this.commandWrites : undefined].filter(
+      (wait) => wait !== undefined,
+    );
+    return waits.length > 0 ? Promise.all(waits) : undefined;
+  }
+
+  private observe(data: Buffer): void {
+    if (this.capture) this.capture.output(data, this.recorder.offsetSeconds);
+    else if (this.execOutput.length + data.length <= MAX_EXEC_OUTPUT) this.execOutput += data.toString('utf8');
+    else {
+      this.execOutputCut = true;
+      if (this.execOutput.length < MAX_EXEC_OUTPUT) this.execOutput += data.subarray(0, MAX_EXEC_OUTPUT - this.execOutput.length).toString('utf8');
+    }
+  }
+
+  private store(command: CapturedCommand): void {
+    this.recorder.marker(command.text);
+    this.unstoredCommands++;
+    this.commandWrites = this.commandWrites
+      .then(() =>
+        insertCommand(this.deps.db, {
+          session_id: this.sessionId,
+          seq: command.seq,
+          time: command.time,
+          offset_seconds: command.offsetSeconds,
+          text: command.text,
+          output: command.output,
+          output_truncated: command.outputTruncated,
+          exit_status: command.exitStatus,
+        }),
+      )
+      .catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'storing a captured command failed'))
+      .finally(() => this.unstoredCommands--);
+  }
+
+  private scheduleWindow(): void {
+    const now = this.deps.clock.now().getTime();
+    const due = this.dueAt.getTime();
+    const at = (when: number, action: () => void) => {
+      const delay = when - now;
+      // Past already, or beyond what a timer holds (the re-armed schedule will take it).
+      if (delay <= 0 || delay > MAX_TIMER_MS) return;
+      this.timers.push(setTimeout(action, delay));
+    };
+    for (const lead of this.deps.warningsBeforeDueMs ?? DEFAULT_WARNINGS_MS) {
+      at(due - lead, () => this.warn(`the window of ${this.changeName} closes in ${describe(lead)} (at ${this.dueAt.toISOString()}): the session will end then.`));
+    }
+    const endsIn = due - now;
+    if (endsIn <= 0) return void this.finish('due_date_reached');
+    this.timers.push(
+      setTimeout(() => {
+        // A window longer than a timer can hold is re-armed from the time left.
+        if (endsIn > MAX_TIMER_MS) return this.scheduleWindow();
+        this.warn(`the window of ${this.changeName} closed at ${this.dueAt.toISOString()}: the session ends now.`);
+        void this.finish('due_date_reached');
+      }, Math.min(endsIn, MAX_TIMER_MS)),
+    );
+  }
+
+  private warn(message: string): void {
+    this.output.flush();
+    const text = line(message);
+    this.client.writeError(text);
+    this.recorder.output(text, 'stderr');
+  }
+
+  private async end(reason: SessionEndReason, by?: string, why?: string): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.output.flush();
+    if (reason === 'terminated' && by) this.warn(`the session was terminated by ${by}${why ? `: ${why}` : ''}.`);
+    if (reason === 'gateway_stopped') this.warn('Changegate is stopping: the session ends now.');
+    this.connection?.end();
+    const endedAt = this.deps.clock.now();
+    if (this.capture) {
+      await this.capture.finish().catch(() => []);
+    } else {
+      this.store(execCommand(this.client.command ?? '', this.startedAt, 0, this.execOutput, this.exitStatus, this.execOutputCut));
+    }
+    await this.commandWrites;
+    const { sha256 } = await this.recorder.close();
+    await this.deps.sessions.end(this.sessionId, this.actor, {
+      endedAt,
+      reason,
+      endedBy: by ?? null,
+      exitStatus: this.exitStatus,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      recordingSha256: sha256,
+      captureLossy: this.capture?.lossy ?? false,
+      ...(why && { why }),
+    });
+    // The end's hash covers the whole file: a session that ended between two appends of the
+    // recordings' progress adds nothing more to the log.
+    this.deps.recordingLog?.ended(this.sessionId);
+    if (!this.client.closed) this.client.exit(reason === 'client_closed' ? this.exitStatus : (this.exitStatus ?? 255), this.exitSignal);
+    await this.deps.onSessionEnd?.(this.sessionId).catch((error: unknown) => this.deps.logger?.error({ err: error }, 'after-session work failed'));
+  }
+}
+
+function describe(milliseconds: number): string {
+  if (milliseconds % 60_000 === 0) return `${milliseconds / 60_000} minute${milliseconds === 60_000 ? '' : 's'}`;
+  return `${Math.round(milliseconds / 1000)} seconds`;
+}
