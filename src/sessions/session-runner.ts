@@ -8,7 +8,7 @@ import type { Actor } from '../identity/index.ts';
 import { confirmedForHostKey, findDevice, type Credential, type CredentialService, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
-import { AppError } from '../platform/errors.ts';
+import { isAppError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
 import type { LiveSessions } from './live.ts';
@@ -268,14 +268,14 @@ export class SessionRunner {
       try {
         outcome = await this.deps.requests.requestAccess(actor, device, query);
       } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        if (error.code === 'justification_required' && client.interactive && !query.justification) {
+        if (!isAppError(error)) throw error;
+        if (isAppError(error, 'justification_required') && client.interactive && !query.justification) {
           const answer = await client.ask(`${error.message}\r\nJustification: `, { echo: true });
           if (!answer?.trim()) return this.refuse(client, 'a justification is required; nothing was requested.');
           query.justification = answer.trim();
           continue;
         }
-        if (error.code === 'change_ambiguous' && client.interactive) {
+        if (isAppError(error, 'change_ambiguous') && client.interactive) {
           const choices = ((error.details as { choices?: Array<{ change: string; title: string }> } | undefined)?.choices ?? []);
           const menu = choices.map((choice, index) => `  ${index + 1}) ${choice.change}  ${choice.title}`).join('\r\n');
           const answer = await client.ask(`Several open changes include ${device}:\r\n${menu}\r\nWhich one [1-${choices.length}]? `, { echo: true });
@@ -284,7 +284,7 @@ export class SessionRunner {
           query.change = picked.change;
           continue;
         }
-        return this.refuse(client, error.code === 'change_ambiguous' ? `${error.message} Connect as <you>@${device}+<change>.` : error.message);
+        return this.refuse(client, isAppError(error, 'change_ambiguous') ? `${error.message} Connect as <you>@${device}+<change>.` : error.message);
       }
       const request = outcome.request;
       const approvers = `${request.approvers.join(', ')} (${request.approvalsRequired} approval${request.approvalsRequired > 1 ? 's' : ''} needed)`;
