@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { findApplication, findPartitionByName, resolvePlace } from '../objects/index.ts';
 import { inPartition, partitionsWith, requirePrivilege, type Actor } from '../access/index.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
-import { AppError, errors, type FieldProblem } from '../platform/errors.ts';
+import { errors, type FieldProblem } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import {
   BUILTIN_RULE_REFUSAL,
@@ -23,7 +23,6 @@ import { findByRef } from '../objects/object-ref.ts';
 import type { ObjectStore } from '../objects/object-store.ts';
 import type { ObjectFields, ObjectType } from '../objects/object.ts';
 import { parseRuleSearch, ruleSearchMatches, type RuleTerm } from './search.ts';
-import { searchError } from './search-error.ts';
 
 /** The fields of a rule a caller may set, as the API names them. */
 export interface RuleFields {
@@ -99,9 +98,6 @@ export interface AuditRuleServiceDeps {
   readonly publicUrl?: string;
 }
 
-/** What the API answers when the built-in rule is to be changed: 409 `builtin_rule`. */
-export const builtinRefusal = () => new AppError('builtin_rule', 409, BUILTIN_RULE_REFUSAL);
-
 /**
  * Finds a rule by id, `PARTITION.name` or name, as the caller may see it: with AuditingRule.View in
  * its partition and, when the rule's security lists viewers, listed. Otherwise "not found".
@@ -137,7 +133,7 @@ export class AuditRuleService {
       let terms: readonly RuleTerm[] = [];
       if (filter.q) {
         const parsed = parseRuleSearch(filter.q);
-        if (!parsed.ok) throw searchError(parsed.error, filter.q);
+        if (!parsed.ok) throw errors.searchInvalid(parsed.error, filter.q);
         terms = parsed.terms;
       }
       const rules = (await listRules(trx, partitionIds)).filter((rule) => securityAllows(rule.security, 'view', actor.username));
@@ -241,7 +237,7 @@ export class AuditRuleService {
     return this.deps.db.transaction().execute(async (trx) => {
       const rule = await findVisibleRule(trx, actor, ref);
       await requirePrivilege(trx, actor, action === 'edit' ? 'AuditingRule.Edit' : 'AuditingRule.Delete', inPartition(rule.partitionId));
-      if (rule.builtin) throw builtinRefusal();
+      if (rule.builtin) throw errors.builtinRule(BUILTIN_RULE_REFUSAL);
       if (!securityAllows(rule.security, action, actor.username)) {
         throw errors.forbidden(`The security of audit rule ${rule.name} does not let you ${action} it: ask one of ${(rule.security[action] ?? []).join(', ') || 'nobody'}.`);
       }

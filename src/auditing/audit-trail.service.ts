@@ -3,7 +3,7 @@ import { appendEvent } from '../eventlog/index.ts';
 import { hasPrivilege, inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
-import { AppError, errors } from '../platform/errors.ts';
+import { errors } from '../platform/errors.ts';
 import { securityAllows, type AuditRule } from './audit-rule.ts';
 import { presentEntry, restoreAvailability, restoreReason, unavailableReason, type AuditEntry, type AuditEntryView, type RestoreSide } from './audit-trail.ts';
 import { findEntryFor, type RuleViewer, lastKnownKey, latestEntryOf, purgeEntries, searchEntries, timeZoneOf } from './audit-trail.store.ts';
@@ -11,7 +11,6 @@ import { parseDuration, subtractDuration } from './duration.ts';
 import type { ObjectKind, ObjectStore } from '../objects/object-store.ts';
 import { META_FIELDS, type ObjectMeta, type ObjectType } from '../objects/object.ts';
 import { restoreNeeds } from './restore-privileges.ts';
-import { searchError } from './search-error.ts';
 import { parseEntrySearch } from './search.ts';
 
 /** Reads a saved filter's query: the trail searches with it. */
@@ -159,9 +158,9 @@ export class AuditTrailService {
       await requirePrivilege(trx, actor, 'AuditTrail.Restore', inPartition(entry.partitionId));
       const kind = this.deps.objects.kindOf(entry.objectType);
       if (fromTrash) await this.requireInTrash(trx, entry, kind);
-      if (!restoreAvailability(entry)[side]) throw new AppError('restore_unavailable', 409, unavailableReason(entry, side));
+      if (!restoreAvailability(entry)[side]) throw errors.restoreUnavailable(unavailableReason(entry, side));
       const snapshot = side === 'before' ? entry.before : entry.after;
-      if (!kind || !snapshot) throw new AppError('restore_unavailable', 409, `Entry #${seq} cannot be restored: objects of type ${entry.objectType} are not known here.`);
+      if (!kind || !snapshot) throw errors.restoreUnknownType(seq, entry.objectType);
       const current = await kind.find(trx, entry.objectId);
       let target = kind.fromSnapshot(snapshot);
       if (kind.keptOnRestore) {
@@ -176,7 +175,7 @@ export class AuditTrailService {
       }
       const blockers = await this.blockers(trx, kind, target, current);
       if (blockers.length > 0) {
-        throw new AppError('restore_blocked', 409, `Entry #${seq} cannot be restored to ${side}: ${blockers.join('; ')}. Nothing was written.`, { blockers });
+        throw errors.restoreBlocked(seq, side, blockers);
       }
       const options = { reason: restoreReason(seq, side, reason), restoring: seq };
       const written = current
@@ -207,24 +206,20 @@ export class AuditTrailService {
     for (const need of restoreNeeds(kind.restore, objectWord(kind.type), current, target)) {
       if (await hasPrivilege(trx, actor, need.privilege, need.partitionId === null ? SYSTEM : inPartition(need.partitionId))) continue;
       const where = need.partitionId === null ? 'system-wide' : `in partition ${await this.partitionName(trx, need.partitionId)}`;
-      throw new AppError(
-        'forbidden',
-        403,
-        `Restoring entry #${seq} ${need.because}: that needs the ${need.privilege} privilege ${where}, besides AuditTrail.Restore. Nothing was written.`,
-        { privilege: need.privilege },
-      );
+      throw errors.forbidden(`Restoring entry #${seq} ${need.because}: that needs the ${need.privilege} privilege ${where}, besides AuditTrail.Restore. Nothing was written.`, {
+        privilege: need.privilege,
+      });
     }
   }
 
   /** Only the deletion of an object still deleted is in the Trash Can. */
   private async requireInTrash(trx: Tx, entry: AuditEntry, kind: ObjectKind<ObjectMeta> | undefined): Promise<void> {
-    const notInTrash = (why: string) => new AppError('not_in_trash', 409, `Entry #${entry.seq} is not in the Trash Can: ${why}.`);
     if (entry.action !== 'D') {
-      throw notInTrash(`it records a ${entry.action === 'C' ? 'creation' : 'modification'}, not a deletion; restore it from the audit trail instead`);
+      throw errors.notInTrash(entry.seq, `it records a ${entry.action === 'C' ? 'creation' : 'modification'}, not a deletion; restore it from the audit trail instead`);
     }
     const latest = await latestEntryOf(trx, entry.objectId);
-    if (latest && latest.seq !== entry.seq) throw notInTrash(`${entry.businessKey} was brought back or changed since (entry #${latest.seq})`);
-    if (kind && (await kind.find(trx, entry.objectId))) throw notInTrash(`${entry.businessKey} exists again`);
+    if (latest && latest.seq !== entry.seq) throw errors.notInTrash(entry.seq, `${entry.businessKey} was brought back or changed since (entry #${latest.seq})`);
+    if (kind && (await kind.find(trx, entry.objectId))) throw errors.notInTrash(entry.seq, `${entry.businessKey} exists again`);
   }
 
   /** The object as it was last known, from its newest snapshot: for what an object brought back keeps. */
@@ -276,7 +271,7 @@ export class AuditTrailService {
 
   private async parse(trx: Tx, actor: Actor, q: string) {
     const parsed = parseEntrySearch(q, { now: this.deps.clock.now(), timeZone: await timeZoneOf(trx, actor.userId) });
-    if (!parsed.ok) throw searchError(parsed.error, q);
+    if (!parsed.ok) throw errors.searchInvalid(parsed.error, q);
     return parsed.terms;
   }
 

@@ -9,7 +9,7 @@ import type { PromoteTargetSetting } from '../platform/config.ts';
 import { AppError, errors } from '../platform/errors.ts';
 import { OutboundFailure, postOutbound, type OutboundAnswer } from '../platform/outbound-request.ts';
 import { BUILTIN_RULE_REFUSAL, levelOf, LEVEL_NAMES, RULE_NAME, ruleProblems, securityAllows, type AuditRule } from './audit-rule.ts';
-import { builtinRefusal, findVisibleRule, resolveApplicationRef } from './audit-rule.service.ts';
+import { findVisibleRule, resolveApplicationRef } from './audit-rule.service.ts';
 import { auditRuleKind, findRuleInPartition } from './audit-rule.store.ts';
 import {
   BUNDLE_FORMAT,
@@ -241,17 +241,17 @@ export class BundleService {
         maxAnswerBytes: PROMOTE_ANSWER_MAX_BYTES,
       });
     } catch (error) {
-      if (error instanceof OutboundFailure) throw promoteFailed(target, `cannot reach it: ${error.message}`, { reason: error.message });
+      if (error instanceof OutboundFailure) throw errors.promoteFailed(target, `cannot reach it: ${error.message}`, { reason: error.message });
       throw error;
     }
-    if (answer.status < 200 || answer.status > 299) throw promoteFailed(target, remoteStatusMeaning(answer.status), { status: answer.status });
+    if (answer.status < 200 || answer.status > 299) throw errors.promoteFailed(target, remoteStatusMeaning(answer.status), { status: answer.status });
     let body: unknown;
     try {
       body = JSON.parse(answer.body.toString('utf8'));
     } catch {
       body = undefined;
     }
-    if (!Value.Check(ImportReportSchema, body)) throw promoteFailed(target, 'it did not answer with an import report: is its URL that of a Changegate?', { status: answer.status });
+    if (!Value.Check(ImportReportSchema, body)) throw errors.promoteFailed(target, 'it did not answer with an import report: is its URL that of a Changegate?', { status: answer.status });
     return body;
   }
 
@@ -353,7 +353,7 @@ export class BundleService {
       if (!overwrite) return { message: `Audit rule ${businessKey} exists here with other values.`, fields };
       await requirePrivilege(trx, actor, 'AuditingRule.Edit', inPartition(partition.id));
       if (!securityAllows(existing.security, 'edit', actor.username)) throw errors.forbidden(`The security of audit rule ${existing.name} does not let you edit it.`);
-      if (existing.builtin) throw builtinRefusal();
+      if (existing.builtin) throw errors.builtinRule(BUILTIN_RULE_REFUSAL);
       const resolved = await this.resolveRule(trx, snapshot, partition.id);
       if ('message' in resolved) return resolved;
       await this.deps.objects.update(trx, auditRuleKind, existing, resolved, actor, { reason });
@@ -433,11 +433,6 @@ export class BundleService {
     await this.deps.filters.insert(trx, actor, { ...snapshot }, reason);
     return 'created';
   }
-}
-
-/** A promotion that the other instance refused, or that did not reach it: 502, naming the target. */
-function promoteFailed(target: PromoteTargetSetting, why: string, details: Record<string, unknown>): AppError {
-  return new AppError('promote_failed', 502, `Promotion to ${target.name} (${target.url}) failed: ${why}.`, { target: target.name, ...details });
 }
 
 /** What another Changegate's HTTP status means to someone promoting: the status alone, never its body. */

@@ -9,7 +9,6 @@ import { permalinksOf, type Permalinks } from './audit-rule.service.ts';
 import { FILTER_NAME, FILTER_TARGETS, filterQueryError, presentFilter, viewPrivilegeOf, type Filter, type FilterTarget, type FilterView } from './filter.ts';
 import { addToNavigation, filterKind, findFilter, findFilterInPartition, findFiltersNamed, listFilters, navigationOf, removeFromNavigation } from './filter.store.ts';
 import type { ObjectStore } from '../objects/object-store.ts';
-import { searchError } from './search-error.ts';
 
 export interface NewFilter {
   readonly name: string;
@@ -237,5 +236,5 @@ export class FilterService {
 
 function checkQuery(target: FilterTarget, query: string): void {
   const error = filterQueryError(target, query);
-  if (error) throw searchError(error, query);
+  if (error) throw errors.searchInvalid(error, query);
 }

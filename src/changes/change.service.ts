@@ -6,7 +6,7 @@ import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, 
 import { resolvePlace } from '../objects/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
-import { AppError, errors } from '../platform/errors.ts';
+import { errors, isAppError } from '../platform/errors.ts';
 import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import { findAccessGroupByRef } from './access-group.service.ts';
 import { findAccessGroupsByIds } from './access-group.store.ts';
@@ -115,13 +115,9 @@ export class ChangeService {
     const { view, voided } = await this.deps.db.transaction().execute(async (trx) => {
       const change = await findVisibleChange(trx, actor, name);
       await requirePrivilege(trx, actor, 'Change.Edit', inPartition(change.partitionId));
-      if (change.cancelledAt) throw new AppError('change_cancelled', 409, `Change ${name} was cancelled on ${change.cancelledAt.toISOString()}: it cannot be edited.`);
+      if (change.cancelledAt) throw errors.changeCancelled(name, change.cancelledAt);
       if (patch.script !== undefined && patch.script !== change.script && change.scriptFrozenAt) {
-        throw new AppError(
-          'script_frozen',
-          409,
-          `The script of ${name} is frozen since ${change.scriptFrozenAt.toISOString()}, when its first session started: the audit compares the sessions with it. Register a new change for a different script.`,
-        );
+        throw errors.scriptFrozen(name, change.scriptFrozenAt);
       }
       this.check({ ...patch, startAt: patch.startAt ?? change.startAt, dueAt: patch.dueAt ?? change.dueAt });
       const references = await this.references(trx, actor, change.partitionId, patch);
@@ -204,10 +200,7 @@ export class ChangeService {
     if (problems.length === 0) return;
     const scriptOnly = problems.every((problem) => problem.path === '/script');
     if (scriptOnly) {
-      throw new AppError('script_invalid', 400, `The script has ${scriptErrors.length} error(s): ${problems.map((problem) => problem.message).join('; ')}.`, {
-        problems,
-        errors: scriptErrors,
-      });
+      throw errors.scriptInvalid(problems, scriptErrors);
     }
     throw errors.validation(`The change cannot be saved: ${problems.map((problem) => `${problem.path} ${problem.message}`).join('; ')}.`, problems);
   }
@@ -219,7 +212,7 @@ export class ChangeService {
     let accessGroupId: string | undefined;
     if (input.accessGroup !== undefined) {
       const group = await findAccessGroupByRef(trx, actor, input.accessGroup).catch((error: unknown) => {
-        throw error instanceof AppError && error.code === 'not_found'
+        throw isAppError(error, 'not_found')
           ? errors.validation(`Access group "${input.accessGroup}" does not exist, or you may not see it.`, [{ path: '/accessGroup', message: 'no such access group' }])
           : error;
       });
@@ -231,7 +224,7 @@ export class ChangeService {
       devices = [];
       for (const [index, ref] of input.devices.entries()) {
         const device = await findDeviceByRef(trx, actor, ref).catch((error: unknown) => {
-          throw error instanceof AppError && error.code === 'not_found'
+          throw isAppError(error, 'not_found')
             ? errors.validation(`Device "${ref}" does not exist, or you may not see it.`, [{ path: `/devices/${index}`, message: 'no such device' }])
             : error;
         });

@@ -67,9 +67,6 @@ export interface RequestListFilter {
   readonly limit?: number;
 }
 
-/** Why a user cannot run a change on a device now; each has its own stable code for the gateway and the CLI. */
-const denied = (code: string, message: string, details?: Record<string, unknown>) => new AppError(code, 403, message, details);
-
 /**
  * Requests to run a change on a device, and their approval (the seed's "Requesting a change").
  * `requestAccess` is what the session gateway asks before it connects anyone.
@@ -109,9 +106,9 @@ export class RequestService {
       if (named) {
         const only = named.id;
         changes = changes.filter((change) => change.id === only);
-        if (changes.length === 0) throw denied('no_change', `Change ${named.name} does not include device ${deviceRef}.`);
+        if (changes.length === 0) throw errors.noChange(deviceRef, named.name);
       }
-      if (changes.length === 0) throw denied('no_change', `No change lets you onto device ${deviceRef}: ask a planner to register one that includes it.`);
+      if (changes.length === 0) throw errors.noChange(deviceRef);
 
       const groupOf = (change: Change) => groups.get(change.accessGroupId) as AccessGroup;
       const asExecutor = changes.filter((change) => groupOf(change).executors.includes(actor.userId));
@@ -122,28 +119,17 @@ export class RequestService {
           const group = groupOf(change);
           if (!names.includes(group.name) && (await sight.group(group, change))) names.push(group.name);
         }
-        throw denied(
-          'not_executor',
-          names.length > 0
-            ? `You are not an executor of access group ${names.join(' or ')}, which runs the changes on ${deviceRef}.`
-            : `You are not an executor of the access group that runs the changes on ${deviceRef}.`,
-          { groups: names },
-        );
+        throw errors.notExecutor(deviceRef, names);
       }
       const allowed = asExecutor.filter((change) => groupOf(change).plannerMayExecute || change.createdBy !== actor.username);
       if (allowed.length === 0) {
-        throw denied('planner_may_not_execute', `You planned ${asExecutor.map((change) => change.name).join(', ')}, and its access group does not let the planner execute it: another executor must run it.`);
+        throw errors.plannerMayNotExecute(asExecutor.map((change) => change.name));
       }
       const open = allowed.filter((change) => changeStatus(change, now) === 'open');
       if (open.length === 0) throw windowProblem(allowed, now, deviceRef);
       if (open.length > 1) {
         const choices = open.map((change) => ({ change: change.name, title: change.title, dueAt: change.dueAt.toISOString() }));
-        throw new AppError(
-          'change_ambiguous',
-          409,
-          `Several open changes include ${deviceRef}: pick one (${choices.map((choice) => `${choice.change} "${choice.title}"`).join(', ')}).`,
-          { choices },
-        );
+        throw errors.changeAmbiguous(deviceRef, choices);
       }
       const change = open[0] as Change;
       const group = groupOf(change);
@@ -155,11 +141,7 @@ export class RequestService {
         // admits a session only while the change is still exactly the plan every approver saw.
         if (await approvalHolds(trx, latest, change)) return { request: await this.present(trx, latest), created: false };
         if (!query.again) {
-          throw denied(
-            'approval_outdated',
-            `Request #${latest.number} was approved for ${change.name} as it was planned then; its window, devices, script or access group changed since, so the approval no longer holds. Ask again for a new approval ("again": true in the API, or \`changegate request create ${deviceRef} --again\`).`,
-            { request: latest.number, change: change.name },
-          );
+          throw errors.approvalOutdated(latest.number, change.name, deviceRef);
         }
         const reason = 'the change was edited after its approval';
         await closeRequestIn(trx, latest.id, ['approved'], 'cancelled', now, reason);
@@ -170,9 +152,7 @@ export class RequestService {
 
       const justification = query.justification?.trim() || null;
       if (group.requiresJustification && !justification) {
-        throw new AppError('justification_required', 400, `Access group ${group.name} requires a justification: say why you need to run ${change.name} now.`, {
-          problems: [{ path: '/justification', message: 'required by the access group' }],
-        });
+        throw errors.justificationRequired(group.name, change.name);
       }
       const row = await insertRequest(trx, { id: randomUUID(), changeId: change.id, deviceId: device.id, requesterId: actor.userId, justification, createdAt: now });
       await appendEvent(trx, {
@@ -207,7 +187,7 @@ export class RequestService {
     return this.deps.db.transaction().execute(async (trx) => {
       const request = await findRequestByNumber(trx, number);
       if (!request || request.requester_id !== actor.userId) throw errors.notFound('request', String(number));
-      if (request.status !== 'pending' && request.status !== 'approved') throw notOpen(request);
+      if (request.status !== 'pending' && request.status !== 'approved') throw errors.requestNotPending(request.number, request.status);
       const now = this.deps.clock.now();
       await setRequestStatus(trx, request.id, 'cancelled', now, `cancelled by ${actor.username}`);
       await appendEvent(trx, { actor: actor.username, action: 'request.cancel', subject: `request:${number}`, time: now });
@@ -237,18 +217,13 @@ export class RequestService {
       }
       if (why === '') throw errors.validation('Say why the request is revoked: its requester is told.', [{ path: '/reason', message: 'must not be empty' }]);
       if (request.status !== 'approved') {
-        throw new AppError(
-          'request_not_approved',
-          409,
-          `Request #${number} is ${request.status}: only an approved request can be revoked${request.status === 'pending' ? ' (deny a pending one)' : ''}.`,
-          { status: request.status },
-        );
+        throw errors.requestNotApproved(number, request.status);
       }
       const now = this.deps.clock.now();
       const closeReason = `revoked by ${actor.username}: ${why}`;
       // Conditional on the status read above: a concurrent cancel or expiry wins, and this answers 409.
       const closed = await closeRequestIn(trx, request.id, ['approved'], 'cancelled', now, closeReason);
-      if (!closed) throw notOpen({ ...request, status: 'cancelled' });
+      if (!closed) throw errors.requestNotPending(request.number, 'cancelled');
       const device = (await findDevicesByIds(trx, [request.device_id]))[0];
       await appendEvent(trx, {
         actor: actor.username,
@@ -387,16 +362,16 @@ export class RequestService {
         throw errors.forbidden(`You are not an approver of ${which}.`);
       }
       if (request.requester_id === actor.userId) {
-        throw new AppError('self_approval', 403, 'You cannot decide your own request: another approver of the group must.');
+        throw errors.selfApproval();
       }
       const now = this.deps.clock.now();
       if (request.status === 'pending' && changeStatus(change, now) !== 'open') {
         // The window closed before the expiry job ran: expire it now and say so.
         await setRequestStatus(trx, request.id, 'expired', now, 'the change window closed');
         await appendEvent(trx, { actor: 'system', action: 'request.expire', subject: `request:${number}`, data: { change: change.name }, time: now });
-        return new AppError('request_not_pending', 409, `Request #${number} expired: the window of ${change.name} is no longer open.`);
+        return errors.requestExpired(number, change.name);
       }
-      if (request.status !== 'pending') throw notOpen(request);
+      if (request.status !== 'pending') throw errors.requestNotPending(request.number, request.status);
       const earlier = await decisionsOf(trx, [request.id]);
       if (earlier.some((row) => row.approver_id === actor.userId)) throw errors.conflict(`You already decided request #${number}.`);
       // The decision is for the plan as it is now: a later edit voids it (see `approvalHolds`).
@@ -490,27 +465,15 @@ function windowProblem(changes: readonly Change[], now: Date, deviceRef: string)
   const scheduled = changes.filter((change) => changeStatus(change, now) === 'scheduled').sort((a, b) => a.startAt.getTime() - b.startAt.getTime());
   const next = scheduled[0];
   if (next) {
-    return denied('window_not_open', `The window of ${next.name} on ${deviceRef} opens at ${next.startAt.toISOString()}: connect again then.`, {
-      change: next.name,
-      opensAt: next.startAt.toISOString(),
-    });
+    return errors.windowNotOpen(next.name, deviceRef, next.startAt);
   }
   const closed = changes.filter((change) => changeStatus(change, now) === 'closed').sort((a, b) => b.dueAt.getTime() - a.dueAt.getTime());
   const last = closed[0];
   if (last) {
-    return denied('window_closed', `The window of ${last.name} on ${deviceRef} closed at ${last.dueAt.toISOString()}: ask a planner for a new change.`, {
-      change: last.name,
-      closedAt: last.dueAt.toISOString(),
-    });
+    return errors.windowClosed(last.name, deviceRef, last.dueAt);
   }
   const cancelled = changes[0] as Change;
-  return denied('change_cancelled', `Change ${cancelled.name} on ${deviceRef} was cancelled${cancelled.cancelReason ? `: ${cancelled.cancelReason}` : ''}.`, {
-    change: cancelled.name,
-  });
-}
-
-function notOpen(request: RequestRow): AppError {
-  return new AppError('request_not_pending', 409, `Request #${request.number} is ${request.status}: it cannot change any more.`, { status: request.status });
+  return errors.changeCancelledForRequest(cancelled.name, deviceRef, cancelled.cancelReason);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { AppError } from '../platform/errors.ts';
+import { AppError, isAppError, isErrorCode } from '../platform/errors.ts';
 import { CommandError, EXIT } from './command-error.ts';
 
 /** How a request proves who calls: an API token, or a web session's cookie and CSRF token (sign-in only). */
@@ -38,7 +38,7 @@ export function normalizeServerUrl(raw: string): string {
 /**
  * A client of Changegate's HTTP API (`/api/v1`, JSON). An error answer `{"error": {code, message,
  * details}}` is thrown as the same `AppError` the server raised, so commands present it, and branch
- * on its code, exactly as they would in-process.
+ * on its code, exactly as they would in-process (a code this build does not know, as a CommandError).
  */
 export class ApiClient {
   constructor(
@@ -90,10 +90,13 @@ export class ApiClient {
     if (!problem) {
       return new CommandError(`The server at ${this.baseUrl} answered ${response.status} ${response.statusText} without a Changegate error: is this the address of a Changegate server?`);
     }
-    if (response.status === 401 && problem.code === 'unauthenticated' && this.credentials && 'token' in this.credentials) {
-      return new TokenRejected(`${problem.message} ${this.signInHint}`);
+    // A code this build does not know comes from a newer server: its message is all there is to go on.
+    if (!isErrorCode(problem.code)) return new CommandError(problem.message);
+    const error = new AppError(problem.code, problem.message, problem.details as AppError['details'], response.status);
+    if (response.status === 401 && isAppError(error, 'unauthenticated') && this.credentials && 'token' in this.credentials) {
+      return new TokenRejected(`${error.message} ${this.signInHint}`);
     }
-    return new AppError(problem.code, response.status, problem.message, problem.details as AppError['details']);
+    return error;
   }
 }
 

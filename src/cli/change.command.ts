@@ -181,7 +181,7 @@ async function reportingScriptErrors<T>(options: ScriptOptions, save: () => Prom
   try {
     return await save();
   } catch (error) {
-    if (!isAppError(error) || error.code !== 'script_invalid' || !scriptErrorsOf(error.details)) throw error;
+    if (!isAppError(error, 'script_invalid') || !scriptErrorsOf(error.details)) throw error;
     const errors = scriptErrorsOf(error.details) as ScriptError[];
     const source = options.scriptFile ?? '<stdin>';
     cliIo().stderr.write(

@@ -43,7 +43,7 @@ export async function signInWithPassword(url: string, answers: SignInAnswers): P
   try {
     answer = await login(answers.totp ?? env.CHANGEGATE_TOTP);
   } catch (error) {
-    if (!isAppError(error) || error.code !== 'totp_required') throw error;
+    if (!isAppError(error, 'totp_required')) throw error;
     if (!atTerminal) throw new CommandError(`${username} signs in with a one-time code: give it with --totp <code> (or CHANGEGATE_TOTP).`, EXIT.usage);
     answer = await login(await promptVisible('Two-factor code from your authenticator app: '));
   }

@@ -15,7 +15,7 @@ import { hasPrivilege, inPartition, requirePrivilege, SYSTEM, type Actor } from 
 import { findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
-import { AppError, errors, isAppError } from '../platform/errors.ts';
+import { errors, isAppError } from '../platform/errors.ts';
 import type { ChangeAuditView } from '../review/index.ts';
 import { commandsOf, presentSession } from '../sessions/index.ts';
 import { BUNDLE_PATHS, buildManifest, bundleFileName, byPath, jsonFile, manifestHash, readme, sessionPaths } from './evidence-bundle.ts';
@@ -125,7 +125,7 @@ export class EvidenceService {
     // Its own transaction (PGlite has one connection): read before ours opens. It needs Change.View;
     // an executor or approver who sees the change as a member of its group gets the stored score only.
     const board = await this.deps.boards.audit(actor, changeName).catch((error: unknown) => {
-      if (isAppError(error) && error.code === 'not_found') return undefined;
+      if (isAppError(error, 'not_found')) return undefined;
       throw error;
     });
     const now = this.deps.clock.now();
@@ -197,7 +197,7 @@ export class EvidenceService {
   private async checkpointCovering(actor: Actor, seq: number): Promise<CheckpointView> {
     const keyId = this.deps.log.key().keyId;
     const covers = (checkpoint: CheckpointView | undefined) => checkpoint !== undefined && checkpoint.size >= seq && checkpoint.keyId === keyId;
-    const latest = () => this.deps.log.latest(actor).catch((error: unknown) => (isAppError(error) && error.code === 'unavailable' ? undefined : Promise.reject(error)));
+    const latest = () => this.deps.log.latest(actor).catch((error: unknown) => (isAppError(error, 'unavailable') ? undefined : Promise.reject(error)));
     let checkpoint = await latest();
     if (!covers(checkpoint)) {
       await this.deps.log.checkpointCovering(seq);
@@ -219,7 +219,7 @@ export class EvidenceService {
     const missing = (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error));
     let total = 0;
     for (const session of sessions) total += (await stat(session.recording_path).catch(missing))?.size ?? 0;
-    if (total > limit) throw evidenceTooLarge(changeName, total, limit);
+    if (total > limit) throw errors.evidenceTooLarge(changeName, total, limit);
     const recordings = new Map<string, RecordingFile | undefined>();
     for (const session of sessions) {
       const found = await fingerprintFile(session.recording_path);
@@ -398,13 +398,5 @@ export class EvidenceService {
 /** Refuses a bundle whose files hold more than `limit` bytes together. */
 function checkBound(change: string, files: readonly BundleEntry[], limit: number): void {
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
-  if (bytes > limit) throw evidenceTooLarge(change, bytes, limit);
+  if (bytes > limit) throw errors.evidenceTooLarge(change, bytes, limit);
 }
-
-const evidenceTooLarge = (change: string, bytes: number, limit: number) =>
-  new AppError(
-    'evidence_too_large',
-    413,
-    `The evidence bundle of ${change} would hold at least ${bytes} bytes, more than the ${limit} bytes one bundle may hold (a zip the verifiers read whole): download the recordings one by one (\`changegate session download\`) and verify each against the log.`,
-    { bytes, limit },
-  );

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Type } from 'typebox';
-import { errors } from '../platform/errors.ts';
+import { ERROR_CODES, errors, type ErrorCode } from '../platform/errors.ts';
 import type { Api } from '../platform/http.ts';
 import type { Actor } from '../access/actor.ts';
 import type { AuthService } from './auth.service.ts';
@@ -43,7 +43,9 @@ export function registerAuthentication(app: Api, auth: AuthService): void {
   });
 }
 
-const Problem = Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) });
+// The enum documents the codes; it does not check them (the serializer writes any string as it is).
+const ProblemCode = Type.Unsafe<ErrorCode>({ type: 'string', enum: [...ERROR_CODES], description: 'A stable code: docs/errors.md says what each means and what to do.' });
+const Problem = Type.Object({ code: ProblemCode, message: Type.String(), details: Type.Optional(Type.Unknown()) });
 export const ErrorResponse = Type.Object({ error: Problem });
 
 export const UserSchema = Type.Object({

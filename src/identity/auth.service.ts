@@ -4,7 +4,7 @@ import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
-import { AppError, errors } from '../platform/errors.ts';
+import { AppError, errors, isAppError } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import type { SecretBox } from '../platform/secret-box.ts';
 import { hasPrivilege } from '../access/access.ts';
@@ -209,7 +209,7 @@ export class AuthService {
     try {
       return await signIn;
     } catch (error) {
-      if (error instanceof AppError && error.code === 'invalid_credentials') return undefined;
+      if (isAppError(error, 'invalid_credentials')) return undefined;
       throw error;
     }
   }
@@ -265,7 +265,7 @@ export class AuthService {
       this.busy = false;
       if (result instanceof AppError) {
         // A right password without its code is the first of two steps, not a failure.
-        outcome = result.code === 'totp_required' ? 'neutral' : 'failure';
+        outcome = isAppError(result, 'totp_required') ? 'neutral' : 'failure';
         throw result;
       }
       outcome = 'success';

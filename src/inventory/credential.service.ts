@@ -10,7 +10,7 @@ import { ACCOUNT_NAME, credentialSealContext, presentCredential, type Credential
 import { credentialKind, credentialsOfDevice, findCredential, listCredentials } from './credential.store.ts';
 import { findDeviceByRef } from './device.service.ts';
 import { findDevice, findDevicesByIds } from './device.store.ts';
-import { deviceTrustErrors, FINGERPRINT } from './device.ts';
+import { FINGERPRINT } from './device.ts';
 
 export interface CredentialServiceDeps {
   readonly db: Kysely<Database>;
@@ -140,8 +140,8 @@ export class CredentialService {
         ]);
       }
       const device = await findDevice(trx, credential.deviceId);
-      if (!device?.hostKeyFingerprint) throw deviceTrustErrors.hostKeyNotPinned(device?.name ?? credential.deviceId);
-      if (confirmation.fingerprint !== device.hostKeyFingerprint) throw deviceTrustErrors.notThePinnedKey(device, confirmation.fingerprint);
+      if (!device?.hostKeyFingerprint) throw errors.hostKeyNotPinned(device?.name ?? credential.deviceId);
+      if (confirmation.fingerprint !== device.hostKeyFingerprint) throw errors.notThePinnedKey(device, confirmation.fingerprint);
       // Already confirmed for this key: nothing to write (asking twice is harmless).
       if (credential.hostKeyFingerprint === device.hostKeyFingerprint) return (await this.present(trx, [credential]))[0] as CredentialView;
       const confirmed = await this.deps.objects.update(trx, credentialKind, credential, { hostKeyFingerprint: device.hostKeyFingerprint }, actor, {

@@ -11,7 +11,6 @@ import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import { credentialsOfDevice } from './credential.store.ts';
 import {
   deviceProblems,
-  deviceTrustErrors,
   FINGERPRINT,
   identityChangeReason,
   identityChanges,
@@ -217,10 +216,10 @@ export class DeviceService {
     try {
       offered = await this.deps.hostKeys.fetch(device.hostname, device.port);
     } catch (error) {
-      throw new AppError('device_unreachable', 502, `Cannot reach ${device.hostname}:${device.port}: ${(error as Error).message}.`);
+      throw errors.deviceUnreachable(device.hostname, device.port, (error as Error).message);
     }
     const parsed = parseSshPublicKey(offered);
-    if (!parsed.ok) throw new AppError('device_unreachable', 502, `The device offered a host key Changegate cannot read: ${parsed.problem}.`);
+    if (!parsed.ok) throw errors.unreadableHostKey(parsed.problem);
     const fingerprint = parsed.key.fingerprint;
     const outcome = await this.deps.db.transaction().execute(async (trx): Promise<{ test: ConnectionTest; moved?: MovedDevice } | AppError> => {
       const current = await findDeviceByRef(trx, actor, ref);
@@ -236,7 +235,7 @@ export class DeviceService {
         return refuse(
           'device.hostkey.unexpected',
           { pinned: current.hostKeyFingerprint, expected: expectedFingerprint, offered: fingerprint },
-          deviceTrustErrors.hostKeyNotExpected(current, expectedFingerprint, fingerprint),
+          errors.hostKeyNotExpected(current, expectedFingerprint, fingerprint),
         );
       }
       if (current.hostKeyFingerprint === fingerprint) {
@@ -244,11 +243,11 @@ export class DeviceService {
       }
       if (expectedFingerprint === undefined) {
         if (current.hostKeyFingerprint !== null) {
-          return refuse('device.hostkey.mismatch', { pinned: current.hostKeyFingerprint, offered: fingerprint }, hostKeyMismatch(current, fingerprint));
+          return refuse('device.hostkey.mismatch', { pinned: current.hostKeyFingerprint, offered: fingerprint }, errors.hostKeyMismatch(current, fingerprint));
         }
         const credentials = (await credentialsOfDevice(trx, current.id)).map((credential) => credential.name);
         if (credentials.length > 0) {
-          return refuse('device.hostkey.unverified', { pinned: null, offered: fingerprint, credentials }, deviceTrustErrors.hostKeyUnverified(current, fingerprint, credentials));
+          return refuse('device.hostkey.unverified', { pinned: null, offered: fingerprint, credentials }, errors.hostKeyUnverified(current, fingerprint, credentials));
         }
       }
       // A pin decided in the first transaction may have become one the caller could not make.
@@ -308,17 +307,6 @@ export class DeviceService {
     const names = await objectPlaceNames(trx, devices);
     return devices.map((device) => presentDevice(device, names(device)));
   }
-}
-
-/** The answer when a device shows another host key than the pinned one: possibly a machine in the middle. */
-export function hostKeyMismatch(device: Device, offered: string): AppError {
-  return new AppError(
-    'host_key_mismatch',
-    409,
-    `Device ${device.name} presented host key ${offered}, not the pinned ${device.hostKeyFingerprint}. ` +
-      'If the server was really reinstalled, an administrator must pin the new key (PATCH the device with hostKey); otherwise someone may be in the middle.',
-    { pinned: device.hostKeyFingerprint, offered },
-  );
 }
 
 async function partitionName(trx: Tx, device: Device): Promise<string> {

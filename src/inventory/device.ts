@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { ObjectMeta } from '../objects/index.ts';
-import { AppError, type FieldProblem } from '../platform/errors.ts';
+import type { FieldProblem } from '../platform/errors.ts';
 
 /** A server Changegate brokers sessions to. */
 export interface Device extends ObjectMeta {
@@ -112,40 +112,3 @@ export function identityChangeReason(name: string, changed: readonly IdentityFie
   const key = changed.includes('hostKeyFingerprint');
   return `the ${address && key ? 'address and host key' : address ? 'address' : 'host key'} of device ${name} changed`;
 }
-
-/** The refusals about a device's host key and the credentials it guards; each says what to do next. */
-export const deviceTrustErrors = {
-  /** A device that holds credentials is not pinned on first use: its key must be checked out of band. */
-  hostKeyUnverified: (device: Pick<Device, 'name' | 'hostKeyFingerprint'>, offered: string, credentials: readonly string[]) =>
-    new AppError(
-      'host_key_unverified',
-      409,
-      `Device ${device.name} offered host key ${offered}. It holds credentials (${credentials.join(', ')}), so a key is not trusted on first use: ` +
-        `check that fingerprint on the server itself (ssh-keygen -l -f /etc/ssh/ssh_host_ed25519_key.pub), then test the connection again with "expectedFingerprint": "${offered}" (needs Device.Pin). ` +
-        'Nothing was pinned.',
-      { pinned: device.hostKeyFingerprint, offered, credentials },
-    ),
-  /** The caller checked one fingerprint out of band, and the device offered another. */
-  hostKeyNotExpected: (device: Pick<Device, 'name' | 'hostKeyFingerprint'>, expected: string, offered: string) =>
-    new AppError(
-      'host_key_not_expected',
-      409,
-      `Device ${device.name} offered host key ${offered}, not the ${expected} you expected: nothing was pinned. ` +
-        'Check the address and the fingerprint on the server itself; a server that shows another key than its own may be someone in the middle.',
-      { pinned: device.hostKeyFingerprint, expected, offered },
-    ),
-  /** Confirming a credential for a key the device does not have pinned (any more). */
-  notThePinnedKey: (device: Pick<Device, 'name' | 'hostKeyFingerprint'>, given: string) =>
-    new AppError(
-      'host_key_not_pinned',
-      409,
-      `Device ${device.name} has host key ${device.hostKeyFingerprint} pinned, not ${given}: a credential is confirmed only for the pinned key. ` +
-        'Read the device again and confirm the fingerprint it shows, once you have checked it.',
-      { pinned: device.hostKeyFingerprint, given },
-    ),
-  /** A device with no pinned key yet: nothing to confirm a credential for. */
-  hostKeyNotPinned: (name: string) =>
-    new AppError('host_key_not_pinned', 409, `Device ${name} has no host key pinned: pin it first (test the connection), then confirm the credential for it.`, {
-      pinned: null,
-    }),
-} as const;

@@ -136,8 +136,8 @@ function toAppError(error: FastifyError | AppError): AppError {
   }
   if (error instanceof SyntaxError) return errors.invalidJson(error.message);
   const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500) return new AppError('bad_request', status, error.message);
-  return new AppError('internal_error', 500, 'Something went wrong on the server; the details are in its log.');
+  if (status >= 400 && status < 500) return errors.badRequest(error.message, status);
+  return errors.internal();
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { sql, type Kysely } from 'kysely';
 import type { Database, Tx } from './database.ts';
-import { AppError } from './errors.ts';
+import { errors } from './errors.ts';
 import { resealAll, type SealedColumn } from './reseal.ts';
 import { parseMasterKeys, SecretBox, writeKeyFile } from './secret-box.ts';
 
@@ -58,7 +58,7 @@ export async function rotateVault(options: RotateVaultOptions): Promise<VaultRot
   if (source.kind === 'setting') {
     ring = [...source.keys];
     // The same key twice is one key: there would be nothing to rotate to.
-    if (new SecretBox(ring).keyIds.length < 2) throw singleKeySetting();
+    if (new SecretBox(ring).keyIds.length < 2) throw errors.vaultRotationNeedsKeys();
   } else {
     ring = [randomBytes(32), ...(await readKeyFile(source.file))];
     await writeKeyFile(source.file, ring);
@@ -106,18 +106,4 @@ async function countNotSealedWith(db: Kysely<Database>, keyId: string, columns: 
     count += rows.rows.filter((row) => SecretBox.keyIdOf(row.value) !== keyId).length;
   }
   return count;
-}
-
-function singleKeySetting(): AppError {
-  return new AppError(
-    'vault_rotation_needs_keys',
-    400,
-    [
-      'The master key comes from CHANGEGATE_MASTER_KEY (or masterKey in the config file), which holds one key: Changegate cannot put a new key there.',
-      'Generate a new key and give both, the new one first, for this one run:',
-      '  NEW=$(openssl rand -base64 32)',
-      '  CHANGEGATE_MASTER_KEY="$NEW,<old key>" changegate vault rotate',
-      'then set CHANGEGATE_MASTER_KEY to the new key alone and restart the server.',
-    ].join('\n'),
-  );
 }

@@ -3,7 +3,7 @@ import { findRequestByNumber, type RequestService, type RequestView } from '../c
 import type { Actor } from '../access/index.ts';
 import { findDevice, type Credential, type CredentialService, type Device } from '../inventory/index.ts';
 import type { Database } from '../platform/database.ts';
-import { AppError } from '../platform/errors.ts';
+import { isAppError } from '../platform/errors.ts';
 import type { ClientSide } from './client-side.ts';
 
 /** Exit status for "your request waits for approval", so scripts can tell it from a refusal (1). */
@@ -62,14 +62,14 @@ export class BrokerDialogue {
       try {
         outcome = await this.deps.requests.requestAccess(actor, device, query);
       } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        if (error.code === 'justification_required' && client.interactive && !query.justification) {
+        if (!isAppError(error)) throw error;
+        if (isAppError(error, 'justification_required') && client.interactive && !query.justification) {
           const answer = await client.ask(`${error.message}\r\nJustification: `, { echo: true });
           if (!answer?.trim()) return this.refuse(client, 'a justification is required; nothing was requested.');
           query.justification = answer.trim();
           continue;
         }
-        if (error.code === 'change_ambiguous' && client.interactive) {
+        if (isAppError(error, 'change_ambiguous') && client.interactive) {
           const choices = ((error.details as { choices?: Array<{ change: string; title: string }> } | undefined)?.choices ?? []);
           const menu = choices.map((choice, index) => `  ${index + 1}) ${choice.change}  ${choice.title}`).join('\r\n');
           const answer = await client.ask(`Several open changes include ${device}:\r\n${menu}\r\nWhich one [1-${choices.length}]? `, { echo: true });
@@ -78,7 +78,7 @@ export class BrokerDialogue {
           query.change = picked.change;
           continue;
         }
-        return this.refuse(client, error.code === 'change_ambiguous' ? `${error.message} Connect as <you>@${device}+<change>.` : error.message);
+        return this.refuse(client, isAppError(error, 'change_ambiguous') ? `${error.message} Connect as <you>@${device}+<change>.` : error.message);
       }
       const request = outcome.request;
       const approvers = `${request.approvers.join(', ')} (${request.approvalsRequired} approval${request.approvalsRequired > 1 ? 's' : ''} needed)`;

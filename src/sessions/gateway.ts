@@ -4,7 +4,7 @@ import net, { type AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Actor } from '../access/index.ts';
 import type { AuthService } from '../identity/index.ts';
-import { AppError } from '../platform/errors.ts';
+import { isAppError } from '../platform/errors.ts';
 import { sourceOf } from '../platform/source-address.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { LiveSessions } from './live.ts';
@@ -308,7 +308,7 @@ export class Gateway {
             // A code is asked for after a right password, and at an address where the account is
             // locked, whatever the password and whether or not the account has TOTP: there,
             // password and code together still sign in, and the prompts tell nothing.
-            const askCode = error instanceof AppError && (error.code === 'totp_required' || error.code === 'account_locked');
+            const askCode = isAppError(error, 'totp_required', 'account_locked');
             if (!askCode) throw error;
           }
           const totp = await promptOnce(context, 'Verification code: ', true, username);
@@ -322,12 +322,12 @@ export class Gateway {
           return undefined;
       }
     } catch (error) {
-      if (!(error instanceof AppError)) this.deps.logger?.error({ err: error }, 'gateway sign-in failed');
+      if (!isAppError(error)) this.deps.logger?.error({ err: error }, 'gateway sign-in failed');
       // Keyboard-interactive can tell the user why: OpenSSH prints the instruction of a request
       // without prompts (at its default log level), then goes on to its next method.
-      if (error instanceof AppError && (error.code === 'too_many_requests' || error.code === 'account_locked')) return refuse(context, error.message);
+      if (isAppError(error, 'too_many_requests', 'account_locked')) return refuse(context, error.message);
       // A password that needs a code: offer keyboard-interactive, which can ask for it.
-      context.reject(error instanceof AppError && error.code === 'totp_required' ? ['publickey', 'keyboard-interactive'] : METHODS);
+      context.reject(isAppError(error, 'totp_required') ? ['publickey', 'keyboard-interactive'] : METHODS);
       return undefined;
     }
   }

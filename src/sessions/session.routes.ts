@@ -70,7 +70,8 @@ function sameOrigin(request: FastifyRequest): boolean {
 }
 
 function closeWithError(socket: WebSocket, error: unknown): void {
-  const message = isAppError(error) ? { code: error.code, message: error.message } : { code: 'internal_error', message: 'The session failed on the server.' };
+  const shown = isAppError(error) ? error : errors.internal('The session failed on the server.');
+  const message = { code: shown.code, message: shown.message };
   socket.send(JSON.stringify({ type: 'error', error: message }));
   socket.close(isAppError(error) ? 4000 + Math.min(error.status, 999) - 400 : 1011, message.code);
 }
@@ -149,7 +150,7 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
         send: (event) => socket.send(JSON.stringify(event)),
         behindBytes: () => socket.bufferedAmount,
         drop: (why) => {
-          socket.send(JSON.stringify({ type: 'error', error: why }));
+          socket.send(JSON.stringify({ type: 'error', error: { code: why.code, message: why.message } }));
           socket.close(4008, why.code);
         },
         get closed() {

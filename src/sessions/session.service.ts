@@ -9,7 +9,7 @@ import { hasPrivilege, inPartition, partitionsWith, type Actor } from '../access
 import { findDeviceByRef, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
-import { AppError, errors } from '../platform/errors.ts';
+import { errors, type AppError } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import type { LiveSessions } from './live.ts';
 import { sha256OfFile, type CastEvent } from './recorder.ts';
@@ -70,10 +70,7 @@ export interface SessionEnding extends SessionEnd {
 }
 
 /** Why a watcher is disconnected: an error message with a stable code. */
-export interface WatchDrop {
-  readonly code: 'watcher_too_slow';
-  readonly message: string;
-}
+export type WatchDrop = AppError<'watcher_too_slow'>;
 
 /** Someone watching a session: where its events go, and how far behind they are. */
 export interface Watcher {
@@ -321,10 +318,10 @@ export class SessionService {
       return found;
     });
     if (this.watchersOfSession.of(session.id) >= MAX_WATCHERS_PER_SESSION) {
-      throw new AppError('too_many_watchers', 429, `Session ${session.number} has ${MAX_WATCHERS_PER_SESSION} watchers already: try again once one of them has left.`);
+      throw errors.tooManyWatchersOfSession(session.number, MAX_WATCHERS_PER_SESSION);
     }
     if (this.watchersOfUser.of(actor.userId) >= MAX_WATCHERS_PER_USER) {
-      throw new AppError('too_many_watchers', 429, `You are watching ${MAX_WATCHERS_PER_USER} times already: close a watch before opening another.`);
+      throw errors.tooManyWatchersOfUser(MAX_WATCHERS_PER_USER);
     }
     this.watchersOfSession.add(session.id);
     this.watchersOfUser.add(actor.userId);
@@ -350,7 +347,7 @@ export class SessionService {
       finish();
       watcher.drop(why);
     };
-    const tooSlow = () => drop({ code: 'watcher_too_slow', message: 'The watch fell too far behind the session and was ended: watch again to catch up from the recording.' });
+    const tooSlow = () => drop(errors.watcherFellBehind());
     try {
       const live = this.deps.live.get(session.id);
       unsubscribe = this.deps.live.follow(session.id, (event, index) => {
@@ -368,7 +365,7 @@ export class SessionService {
       const stallMs = this.deps.watchStallMs ?? WATCH_STALL_MS;
       const replay = await replayRecording(session.recording_path, watcher, () => dropped, stallMs);
       if (replay.stalled) {
-        drop({ code: 'watcher_too_slow', message: `The watch took nothing of the recording for ${Math.round(stallMs / 1000)} s and was ended: watch again when you can read it.` });
+        drop(errors.watcherStalled(Math.round(stallMs / 1000)));
       }
       if (dropped || watcher.closed) {
         finish();
@@ -403,9 +400,9 @@ export class SessionService {
       }
       return found;
     });
-    if (session.ended_at) throw new AppError('session_ended', 409, `Session ${session.number} already ended (${session.end_reason}).`);
+    if (session.ended_at) throw errors.sessionEnded(session.number, session.end_reason);
     const live = this.deps.live.get(session.id);
-    if (!live) throw new AppError('session_elsewhere', 409, `Session ${session.number} runs on another Changegate instance: terminate it there.`);
+    if (!live) throw errors.sessionElsewhere(session.number);
     await live.terminate(actor.username);
     return this.get(actor, session.id);
   }
