@@ -8,6 +8,8 @@ export default defineConfig({
     maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Counts each test's assertions for the summary line.
+    setupFiles: ['./test/assertion-count.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
   },
 });
