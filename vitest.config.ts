@@ -10,6 +10,11 @@ export default defineConfig({
     maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // A migrated database made once per run (or kept from an earlier run with the same migrations), copied for each test.
+    globalSetup: ['./test/global-setup-databases.ts'],
+    // Counts each test's assertions for the summary line; hashes passwords at a test cost; waits
+    // for a test file's databases to be dropped.
+    setupFiles: ['./test/assertion-count.ts', './test/password-cost.ts', './test/database-drops-setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
   },
 });

@@ -13,7 +13,8 @@ import { runCli } from '../src/cli/program.ts';
 import { ManualClock } from '../src/platform/clock.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import type { DatabaseKind } from '../src/platform/database.ts';
-import { createEmptyPostgresDatabase, openTestDatabase } from './databases.ts';
+import { dropLater } from './database-drops.ts';
+import { createMigratedPostgresDatabase, openMigratedPgliteIn, openTestDatabase } from './databases.ts';
 import { ADMIN_PASSWORD, signIn, TEST_MASTER_KEY, type TestClient } from './harness.ts';
 
 export interface CliResult {
@@ -38,10 +39,11 @@ export async function runCliInProcess(args: readonly string[], options: { readon
 }
 
 /**
- * A Changegate for CLI tests, listening on a loopback port. On PostgreSQL it has a database of its
- * own that the commands opening the database themselves (`verify`, `admin`, `vault`) can share
- * with it; PGlite runs in memory as in the harness, or with `onDisk` in the data directory, for
- * those commands once the server stopped. The clock moves only when told, as in the harness.
+ * A Changegate for CLI tests, listening on a loopback port, on a migrated database of its own (a
+ * copy, see test/databases.ts). On PostgreSQL the commands opening the database themselves
+ * (`verify`, `admin`, `vault`) can share it with the server; PGlite runs in memory as in the
+ * harness, or with `onDisk` in the data directory, for those commands once the server stopped.
+ * The clock moves only when told, as in the harness.
  */
 export interface CliServer {
   readonly kind: DatabaseKind;
@@ -73,8 +75,8 @@ export async function startCliServer(
   } = {},
 ): Promise<CliServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-cli-'));
-  const database = kind === 'postgres' ? await createEmptyPostgresDatabase() : undefined;
-  const inMemory = kind === 'pglite' && !options.onDisk ? await openTestDatabase('pglite') : undefined;
+  const database = kind === 'postgres' ? await createMigratedPostgresDatabase() : undefined;
+  const pglite = kind === 'pglite' ? await (options.onDisk ? openMigratedPgliteIn(dataDir) : openTestDatabase('pglite')) : undefined;
   const all: Record<string, string> = {
     CHANGEGATE_DATA_DIR: dataDir,
     CHANGEGATE_MASTER_KEY: TEST_MASTER_KEY,
@@ -86,7 +88,7 @@ export async function startCliServer(
   };
   const clock = new ManualClock();
   const { realTime, onDisk: _onDisk, ...changegateOptions } = options;
-  const cg = await createChangegate({ ...changegateOptions, config: loadConfig({ env: all }), ...(!realTime && { clock }), ...(inMemory && { database: inMemory }) });
+  const cg = await createChangegate({ ...changegateOptions, config: loadConfig({ env: all }), ...(!realTime && { clock }), ...(pglite && { database: pglite }) });
   await cg.app.listen({ port: 0, host: '127.0.0.1' });
   const address = cg.app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -95,7 +97,7 @@ export async function startCliServer(
     if (!running) return;
     running = false;
     await cg.close();
-    await inMemory?.close();
+    await pglite?.close();
   };
   return {
     kind,
@@ -108,7 +110,7 @@ export async function startCliServer(
     stop,
     remove: async () => {
       await stop();
-      await database?.drop();
+      if (database) dropLater(database.drop);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,14 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { migrate, openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/platform/database.ts';
+import { readFile } from 'node:fs/promises';
+import { inject } from 'vitest';
+import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/platform/database.ts';
+import { dropLater } from './database-drops.ts';
+import { adminQuery, migrationsKey, pgliteSnapshot, postgresTemplate, TEST_POSTGRES_URL, withDatabase } from './database-snapshot.ts';
+
+export { TEST_POSTGRES_URL } from './database-snapshot.ts';
 
 /**
  * Every store test runs on both databases. PostgreSQL must answer at CHANGEGATE_TEST_PG (default
  * the machine's server); each call makes a fresh database and drops it on close, so runs never
  * see each other's data. A missing server fails the tests: it is never skipped.
+ *
+ * A test database starts migrated: a copy of one migrated once per run (test/database-snapshot.ts,
+ * made by test/global-setup-databases.ts). `migrate` itself runs from an empty database in the
+ * tests of migrations, in the tests that start `changegate` as a process, and with
+ * `createEmptyPostgresDatabase`; every Changegate started on a copy still runs it, finding
+ * nothing to do.
  */
-export const TEST_POSTGRES_URL = process.env.CHANGEGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-
 export const DATABASE_KINDS: readonly DatabaseKind[] = ['pglite', 'postgres'];
 
 export interface TestDatabase extends DatabaseHandle {
@@ -16,50 +25,53 @@ export interface TestDatabase extends DatabaseHandle {
   readonly url?: string;
 }
 
+let migrated: Promise<{ pglite: Blob; postgres: string }> | undefined;
+
+/** The migrated copies to start from: those the global setup made, or made here when a run has none. */
+function migratedDatabases(): Promise<{ pglite: Blob; postgres: string }> {
+  migrated ??= (async () => {
+    const key = inject('pgliteSnapshot') && inject('postgresTemplate') ? undefined : await migrationsKey();
+    const snapshot = inject('pgliteSnapshot') ?? (await pgliteSnapshot(key as string));
+    const template = inject('postgresTemplate') ?? (await postgresTemplate(TEST_POSTGRES_URL, key as string));
+    return { pglite: new Blob([await readFile(snapshot)]), postgres: template };
+  })();
+  return migrated;
+}
+
+/** A fresh, migrated database of the kind; PGlite in memory. */
 export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
-  if (kind === 'pglite') {
-    const handle = await openDatabase({ kind: 'pglite' });
-    await migrate(handle.db);
-    return handle;
-  }
-  const name = `changegate_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
-  const url = withDatabase(TEST_POSTGRES_URL, name);
-  const handle = await openDatabase({ kind: 'postgres', url });
-  await migrate(handle.db);
+  const start = await migratedDatabases();
+  if (kind === 'pglite') return openDatabase({ kind: 'pglite', startFrom: start.pglite });
+  const database = await createPostgresDatabase(start.postgres);
+  const handle = await openDatabase({ kind: 'postgres', url: database.url });
   return {
     ...handle,
-    url,
+    url: database.url,
     close: async () => {
       await handle.close();
-      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      dropLater(database.drop);
     },
   };
 }
 
+/** A fresh, migrated PGlite in the data directory `dataDir` (in `db/`, where Changegate keeps it), for the commands that open it later. */
+export async function openMigratedPgliteIn(dataDir: string): Promise<TestDatabase> {
+  const start = await migratedDatabases();
+  return openDatabase({ kind: 'pglite', dataDir, startFrom: start.pglite });
+}
+
+/** A fresh, migrated PostgreSQL database for a server started with its URL. */
+export async function createMigratedPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  return createPostgresDatabase((await migratedDatabases()).postgres);
+}
+
 /** A fresh, empty PostgreSQL database (no migrations) for tests that start a server themselves. */
 export async function createEmptyPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  return createPostgresDatabase();
+}
+
+async function createPostgresDatabase(template?: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `changegate_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
-  return { url: withDatabase(TEST_POSTGRES_URL, name), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-async function adminQuery(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new Error(`PostgreSQL does not answer at ${TEST_POSTGRES_URL} (set CHANGEGATE_TEST_PG): ${(error as Error).message}`);
-  }
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
+  await adminQuery(TEST_POSTGRES_URL, `CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
+  return { url: withDatabase(TEST_POSTGRES_URL, name), drop: () => adminQuery(TEST_POSTGRES_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined) };
 }

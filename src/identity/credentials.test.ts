@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { withProductionPasswordCost } from '../../test/password-cost.ts';
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
 import { parseSshPublicKey } from './ssh-key.ts';
 import { totpCode, verifyTotp, newTotpSecret } from './totp.ts';
 
 describe('passwords', () => {
+  withProductionPasswordCost();
+
   it('hash with scrypt and a fresh salt each time, and verify only the right password', async () => {
     const first = await hashPassword('correct horse battery');
     const second = await hashPassword('correct horse battery');

@@ -6,6 +6,8 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
  * invalidating existing passwords.
  */
 const LOG_N = 15;
+/** The cost new hashes get: `LOG_N`, unless a test lowered it (`setPasswordCostForTests`). */
+let logNForNewHashes = LOG_N;
 const R = 8;
 const P = 1;
 const KEY_LENGTH = 32;
@@ -22,8 +24,20 @@ function scrypt(password: string, salt: Buffer, logN: number, r: number, p: numb
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scrypt(password, salt, LOG_N, R, P);
-  return `$scrypt$ln=${LOG_N},r=${R},p=${P}$${salt.toString('base64')}$${key.toString('base64')}`;
+  const logN = logNForNewHashes;
+  const key = await scrypt(password, salt, logN, R, P);
+  return `$scrypt$ln=${logN},r=${R},p=${P}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/**
+ * Test seam: new hashes at a lower cost (`ln`), or the production one again with `undefined`.
+ * The test suite hashes and checks passwords thousands of times, each a tenth of a second of a
+ * core at the production cost; a hash names its own cost, so it is checked the same way either
+ * way. Never called outside tests; the tests of hashing itself keep the production cost.
+ */
+export function setPasswordCostForTests(logN: number | undefined): void {
+  logNForNewHashes = logN ?? LOG_N;
+  dummyHash = undefined;
 }
 
 const FORMAT = /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;

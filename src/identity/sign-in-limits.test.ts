@@ -3,6 +3,7 @@ import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { buildUser, startTestChangegate, TestClient, type Answer, type TestChangegate } from '../../test/harness.ts';
+import { withProductionPasswordCost } from '../../test/password-cost.ts';
 import { MAX_SOURCES_PER_USERNAME, MAX_TRACKED, SignInLimits, type AdmittedAttempt } from './sign-in-limits.ts';
 import { sourceOf } from '../platform/source-address.ts';
 import { BUSY, CHECKS_AT_ONCE, MAX_WAITING, SignInQueue } from './sign-in-queue.ts';
@@ -204,6 +205,8 @@ describe.each(DATABASE_KINDS)('the limits of wider networks on %s', (kind) => {
 });
 
 describe.each(DATABASE_KINDS)('password checks under a flood from many addresses on %s', (kind) => {
+  // Checks that take as long as in production, so that the flood does queue up.
+  withProductionPasswordCost();
   let t: TestChangegate;
   beforeAll(async () => {
     t = await startTestChangegate(kind);
