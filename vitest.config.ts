@@ -3,15 +3,15 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // The process tests run the compiled program in dist/: build it once, before any of them.
-    globalSetup: ['./test/build-dist.ts'],
     // Much of the suite waits on real sshd, ssh and PostgreSQL processes: more workers than the
     // default (cores - 1) keep both cores of a small CI machine busy.
     maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // A migrated database made once per run (or kept from an earlier run with the same migrations), copied for each test.
-    globalSetup: ['./test/global-setup-databases.ts'],
+    // The process tests run the compiled program in dist/: build it once, before any of them. A
+    // migrated database is made once per run (or kept from an earlier run with the same
+    // migrations) and copied for each test.
+    globalSetup: ['./test/build-dist.ts', './test/global-setup-databases.ts'],
     // Counts each test's assertions for the summary line; hashes passwords at a test cost; waits
     // for a test file's databases to be dropped.
     setupFiles: ['./test/assertion-count.ts', './test/password-cost.ts', './test/database-drops-setup.ts'],
