@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler';
 import fastifyCookie from '@fastify/cookie';
+import { SerializerSelector, type SerializerFactory } from '@fastify/fast-json-stringify-compiler';
 import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -42,6 +44,35 @@ const CONTENT_SECURITY_POLICY = {
   workerSrc: ["'self'", 'blob:'],
 };
 
+/**
+ * Each route's request validators and response serializers, compiled once per process rather than
+ * once per server: the schemas are the same for every server the process makes (the tests make
+ * hundreds), and compiling them is most of what starting a server costs. Keyed by the schema's
+ * JSON and the compiler's options, so a server with other options never gets another's code.
+ */
+/** What Fastify calls to compile one route's schema (it passes the route along with the schema). */
+type Compile = (route: { readonly schema: unknown }) => unknown;
+type CompilerFactory = (externalSchemas: unknown, options: unknown) => Compile;
+
+function onceCompiled(factory: CompilerFactory): CompilerFactory {
+  const compiled = new Map<string, unknown>();
+  return (externalSchemas, options) => {
+    const build = factory(externalSchemas, options);
+    const settings = JSON.stringify([externalSchemas, options]);
+    return (route) => {
+      const key = `${settings}\n${JSON.stringify(route.schema)}`;
+      if (!compiled.has(key)) compiled.set(key, build(route));
+      return compiled.get(key);
+    };
+  };
+}
+
+// The factories' published types describe the compiler as taking the schema alone; Fastify passes the route.
+const SHARED_COMPILERS = {
+  buildValidator: onceCompiled(AjvCompiler() as unknown as CompilerFactory) as unknown as ValidatorFactory,
+  buildSerializer: onceCompiled(SerializerSelector() as unknown as CompilerFactory) as unknown as SerializerFactory,
+};
+
 export interface HttpOptions {
   readonly logger: Logger;
   readonly version: string;
@@ -64,6 +95,7 @@ export async function createHttpServer(options: HttpOptions): Promise<Api> {
     trustProxy: options.trustedProxies && options.trustedProxies.length > 0 ? [...options.trustedProxies] : false,
     // Unknown fields are an error the caller should hear about, not something silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+    schemaController: { compilersFactory: SHARED_COMPILERS },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(fastifyHelmet, { contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY }, frameguard: { action: 'deny' } });

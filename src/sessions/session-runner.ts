@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type ssh2 from 'ssh2';
@@ -105,29 +106,37 @@ export class SessionRunner {
     const sessionId = randomUUID();
     const startedAt = this.deps.clock.now();
     const recordingPath = path.join(this.deps.recordingsDir, startedAt.toISOString().slice(0, 10), `${sessionId}.cast`);
-    await this.deps.sessions.start({
-      id: sessionId,
-      kind: client.kind,
-      actor,
-      sourceIp: client.sourceIp,
-      sourcePort: client.sourcePort,
-      device,
-      account: credential.account,
-      change,
-      request: { id: row.id, number: request.number },
-      execCommand: client.command ?? null,
-      term: client.interactive ? client.term : null,
-      startedAt,
-      recordingPath,
-      instanceId: this.deps.instanceId,
-    });
-
     const recordingLog = this.deps.recordingLog;
     const recorder = await Recorder.create(
       recordingPath,
       { width: client.cols, height: client.rows, startedAt, title: `${change.name} ${actor.username}@${device.name}`, term: client.term },
       { onWrite: recordingLog && ((written) => recordingLog.report(sessionId, written)) },
     );
+    // The recording exists before the session is stored, and the session is among the live ones
+    // as soon as it is stored: a watcher who finds it running always finds it to follow.
+    try {
+      await this.deps.sessions.start({
+        id: sessionId,
+        kind: client.kind,
+        actor,
+        sourceIp: client.sourceIp,
+        sourcePort: client.sourcePort,
+        device,
+        account: credential.account,
+        change,
+        request: { id: row.id, number: request.number },
+        execCommand: client.command ?? null,
+        term: client.interactive ? client.term : null,
+        startedAt,
+        recordingPath,
+        instanceId: this.deps.instanceId,
+      });
+    } catch (error) {
+      recordingLog?.ended(sessionId);
+      await recorder.close().catch(() => undefined);
+      await rm(recordingPath, { force: true });
+      throw error;
+    }
     const relay = new SessionRelay(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt);
     this.deps.live.add({
       id: sessionId,
