@@ -29,7 +29,7 @@ import { notificationRoutes } from './notifications/notification.routes.ts';
 import { webhookRoutes } from './notifications/webhook.routes.ts';
 import { ReviewService } from './review/index.ts';
 import { reviewRoutes } from './review/review.routes.ts';
-import { Gateway, heartbeat, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
+import { findSession, Gateway, heartbeat, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
 import { sessionRoutes } from './sessions/session.routes.ts';
 import { AuthService, bootstrapInstallation, GrantService, IDENTITY_SEALED_COLUMNS, PartitionService, UserService, type BootstrapResult } from './identity/index.ts';
 import { authRoutes, registerAuthentication } from './identity/auth.routes.ts';
@@ -298,8 +298,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       signIns: services.auth,
       // The change audit's score follows each session as it ends.
       onSessionEnd: async (sessionId) => {
-        const session = await db.selectFrom('session').select('change_id').where('id', '=', sessionId).executeTakeFirst();
-        if (session) await services.reviews.recomputeAfterSession(session.change_id);
+        const session = await findSession(db, sessionId);
+        if (session) await services.reviews.recomputeAfterSession(session.changeId);
       },
     });
     const startBackground = async (): Promise<Started> => {

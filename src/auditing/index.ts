@@ -5,6 +5,7 @@ export { AuditRecorder } from './audit-recorder.ts';
 export { auditEntryDigest, canonicalAuditEntry, checkAuditEntryInLog, findAuditEntryEvent, type AuditEntryCheck, type AuditEntryEvent, type LoggedAuditEntry } from './audit-entry-log.ts';
 export { AuditTrailService, type EntryPage, type PurgeResult, type RestoreConsequences, type RestoreResult, type SearchInput } from './audit-trail.service.ts';
 export type { AuditEntry, AuditEntryView, RestoreSide } from './audit-trail.ts';
+export { entriesOfObject } from './object-history.ts';
 export { FilterService, type NewFilter, type FilterPatch } from './filter.service.ts';
 export { filterKind } from './filter.store.ts';
 export type { Filter, FilterTarget, FilterView } from './filter.ts';

@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
 import type { AccessGroupRole, AccessGroupRoles } from '../identity/index.ts';
+import { partitionNames } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
+import { accessGroupsWithMember } from './access-group.store.ts';
 
 /**
  * A user's roles in access groups, for identity's rule that a user administrator may act only on
@@ -9,20 +10,18 @@ import type { Executor } from '../platform/database.ts';
  */
 export const accessGroupRoles: AccessGroupRoles = {
   async rolesOf(db: Executor, userId: string): Promise<AccessGroupRole[]> {
-    const member = JSON.stringify([userId]);
-    const rows = await db
-      .selectFrom('access_group as g')
-      .innerJoin('partition as p', 'p.id', 'g.partition_id')
-      .select(['g.id', 'g.name', 'g.partition_id', 'p.name as partition_name'])
-      .select(sql<boolean>`g.executors @> ${member}::jsonb`.as('is_executor'))
-      .select(sql<boolean>`g.approvers @> ${member}::jsonb`.as('is_approver'))
-      .where((eb) => eb.or([sql<boolean>`g.executors @> ${member}::jsonb`, sql<boolean>`g.approvers @> ${member}::jsonb`]))
-      .orderBy('p.name')
-      .orderBy('g.name')
-      .execute();
-    return rows.flatMap((row) => {
-      const base = { kind: 'role' as const, groupId: row.id, group: `${row.partition_name}.${row.name}`, partitionId: row.partition_id };
-      return [...(row.is_executor ? [{ ...base, role: 'executor' as const }] : []), ...(row.is_approver ? [{ ...base, role: 'approver' as const }] : [])];
+    // Groups come by name; a stable sort by their partition's place in the name order puts them
+    // by partition, then name, as the database orders names.
+    const groups = await accessGroupsWithMember(db, userId);
+    const partitions = await partitionNames(db, groups.map((group) => group.partitionId));
+    const rank = new Map([...partitions.keys()].map((id, index) => [id, index]));
+    const byPartition = [...groups].sort((a, b) => (rank.get(a.partitionId) ?? -1) - (rank.get(b.partitionId) ?? -1));
+    return byPartition.flatMap((group) => {
+      const base = { kind: 'role' as const, groupId: group.id, group: `${partitions.get(group.partitionId)}.${group.name}`, partitionId: group.partitionId };
+      return [
+        ...(group.executors.includes(userId) ? [{ ...base, role: 'executor' as const }] : []),
+        ...(group.approvers.includes(userId) ? [{ ...base, role: 'approver' as const }] : []),
+      ];
     });
   },
 };

@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely';
 import { findByRef, type ObjectStore } from '../objects/index.ts';
 import { inPartition, partitionsWith, requirePrivilege, type Actor } from '../access/index.ts';
-import { resolvePlace } from '../objects/index.ts';
+import { partitionNames, resolvePlace } from '../objects/index.ts';
+import { userIdsOf, usernamesOf } from '../identity/index.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';
 import { GROUP_NAME, presentAccessGroup, type AccessGroup, type AccessGroupView } from './access-group.ts';
-import { accessGroupKind, findAccessGroupsNamed, listAccessGroups, userIdsOf, usernamesOf } from './access-group.store.ts';
+import { accessGroupKind, findAccessGroupsNamed, listAccessGroups } from './access-group.store.ts';
 
 export interface AccessGroupInput {
   readonly description?: string;
@@ -130,7 +131,7 @@ export class AccessGroupService {
 
   private async present(trx: Tx, groups: readonly AccessGroup[]): Promise<AccessGroupView[]> {
     const usernames = await usernamesOf(trx, groups.flatMap((group) => [...group.executors, ...group.approvers]));
-    const partitions = new Map((await trx.selectFrom('partition').select(['id', 'name']).execute()).map((row) => [row.id, row.name]));
+    const partitions = await partitionNames(trx, groups.map((group) => group.partitionId));
     return groups.map((group) => presentAccessGroup(group, partitions.get(group.partitionId) ?? '', usernames));
   }
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { fromJson, objectTable, type ObjectKind } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
 import type { AccessGroup } from './access-group.ts';
@@ -30,6 +31,14 @@ export async function listAccessGroups(db: Executor, partitionIds: 'all' | reado
   return groups.list(db, partitionIds);
 }
 
+/** The access groups a user executes or approves for, by name. */
+export async function accessGroupsWithMember(db: Executor, userId: string): Promise<AccessGroup[]> {
+  const member = JSON.stringify([userId]);
+  return groups.list(db, 'all', (query) =>
+    query.where((eb) => eb.or([sql<boolean>`executors @> ${member}::jsonb`, sql<boolean>`approvers @> ${member}::jsonb`])).orderBy('name'),
+  );
+}
+
 /** How the object store writes access groups. */
 export const accessGroupKind: ObjectKind<AccessGroup> = {
   type: 'AccessGroup',
@@ -46,18 +55,3 @@ export const accessGroupKind: ObjectKind<AccessGroup> = {
     return holders.length > 0 ? [`another access group is now named ${group.name} in its partition`] : [];
   },
 };
-
-/** Maps user ids to usernames, for presenting members. */
-export async function usernamesOf(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('app_user').select(['id', 'username']).where('id', 'in', [...new Set(ids)]).execute();
-  return new Map(rows.map((row) => [row.id, row.username]));
-}
-
-/** Resolves usernames to ids; returns the names that do not exist too. */
-export async function userIdsOf(db: Executor, usernames: readonly string[]): Promise<{ ids: string[]; unknown: string[] }> {
-  if (usernames.length === 0) return { ids: [], unknown: [] };
-  const rows = await db.selectFrom('app_user').select(['id', 'username']).where('username', 'in', [...new Set(usernames)]).execute();
-  const byName = new Map(rows.map((row) => [row.username, row.id]));
-  return { ids: [...new Set(usernames)].map((name) => byName.get(name)).filter((id): id is string => id !== undefined), unknown: usernames.filter((name) => !byName.has(name)) };
-}

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { ObjectStore } from '../objects/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
-import { findDeviceByRef } from '../inventory/index.ts';
+import { findDeviceByRef, findDevicesByIds } from '../inventory/index.ts';
 import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, type Actor } from '../access/index.ts';
-import { resolvePlace } from '../objects/index.ts';
+import { partitionNames, resolvePlace } from '../objects/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, isAppError } from '../platform/errors.ts';
@@ -12,6 +12,7 @@ import { findAccessGroupByRef } from './access-group.service.ts';
 import { findAccessGroupsByIds } from './access-group.store.ts';
 import { changeProblems, changeStatus, planChanges, planDigest, presentChange, type Change, type ChangeStatus, type ChangeView } from './change.ts';
 import { changeKind, findChangeByName, listChanges } from './change.store.ts';
+import { changeHasRequests } from './request.store.ts';
 import type { RequestService } from './request.service.ts';
 
 export interface ChangeInput {
@@ -178,8 +179,7 @@ export class ChangeService {
     await this.deps.db.transaction().execute(async (trx) => {
       const change = await findVisibleChange(trx, actor, name);
       await requirePrivilege(trx, actor, 'Change.Delete', inPartition(change.partitionId));
-      const requests = await trx.selectFrom('access_request').select('number').where('change_id', '=', change.id).execute();
-      if (change.scriptFrozenAt || requests.length > 0) {
+      if (change.scriptFrozenAt || (await changeHasRequests(trx, change.id))) {
         throw errors.conflict(`Change ${name} has requests or sessions, which the audit must keep: cancel it instead.`);
       }
       await this.deps.objects.delete(trx, changeKind, change, actor, { expectedVersion });
@@ -239,10 +239,8 @@ export class ChangeService {
     const now = this.deps.clock.now();
     const groups = new Map((await findAccessGroupsByIds(trx, [...new Set(changes.map((change) => change.accessGroupId))])).map((group) => [group.id, group.name]));
     const deviceIds = [...new Set(changes.flatMap((change) => change.devices))];
-    const devices = new Map(
-      deviceIds.length ? (await trx.selectFrom('device').select(['id', 'name']).where('id', 'in', deviceIds).execute()).map((row) => [row.id, row.name]) : [],
-    );
-    const partitions = new Map((await trx.selectFrom('partition').select(['id', 'name']).execute()).map((row) => [row.id, row.name]));
+    const devices = new Map((await findDevicesByIds(trx, deviceIds)).map((device) => [device.id, device.name]));
+    const partitions = await partitionNames(trx, changes.map((change) => change.partitionId));
     return changes.map((change) =>
       presentChange(change, now, {
         partition: partitions.get(change.partitionId) ?? '',

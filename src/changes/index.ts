@@ -3,9 +3,9 @@ export { AccessGroupService, type NewAccessGroup } from './access-group.service.
 export { changeStatus, type Change, type ChangeStatus, type ChangeView } from './change.ts';
 export { ChangeService, findVisibleChange, type NewChange } from './change.service.ts';
 export { findChange, findChangeByName } from './change.store.ts';
-export type { RequestStatus, RequestView } from './request.ts';
+export type { AccessRequest, RequestDecision, RequestStatus, RequestView } from './request.ts';
 export { RequestService, type AccessOutcome, type AccessQuery, type RequestNotifier } from './request.service.ts';
 export { parseScript, formatScriptError, type Script, type ScriptStep, type ScriptError } from './script.ts';
-export { findRequestByNumber, type OpenRequestMatch, type RequestRow } from './request.store.ts';
+export { decisionsOf, findRequestByNumber, requestNumbers, requestsOfChange, type OpenRequestMatch } from './request.store.ts';
 export { accessGroupKind } from './access-group.store.ts';
 export { changeKind } from './change.store.ts';

@@ -3,17 +3,18 @@ import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
 import { findPartitionByName } from '../objects/index.ts';
 import { hasPrivilege, inPartition, partitionsWith, type Actor } from '../access/index.ts';
-import { findDevicesByIds, type Device } from '../inventory/index.ts';
+import { usernamesOf } from '../identity/index.ts';
+import { findDeviceInPartition, findDevicesByIds, findDevicesNamed, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
 import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import type { AccessGroup } from './access-group.ts';
-import { findAccessGroupsByIds, usernamesOf } from './access-group.store.ts';
+import { findAccessGroupsByIds } from './access-group.store.ts';
 import { ChangeVisibility } from './change-visibility.ts';
 import { changeStatus, planDigest, type Change } from './change.ts';
 import { changesCoveringDevice, findChange, findChangeByName } from './change.store.ts';
-import { decide, presentRequest, type RequestStatus, type RequestView } from './request.ts';
+import { decide, presentRequest, type AccessRequest, type RequestStatus, type RequestView } from './request.ts';
 import {
   closeOpenRequests,
   closeRequestIn,
@@ -27,7 +28,6 @@ import {
   setRequestStatus,
   type ClosedRequest,
   type OpenRequestMatch,
-  type RequestRow,
 } from './request.store.ts';
 
 /** What a request tells people. The notifications module implements it; it must not do network I/O in the transaction. */
@@ -186,12 +186,12 @@ export class RequestService {
   async cancel(actor: Actor, number: number): Promise<RequestView> {
     return this.deps.db.transaction().execute(async (trx) => {
       const request = await findRequestByNumber(trx, number);
-      if (!request || request.requester_id !== actor.userId) throw errors.notFound('request', String(number));
+      if (!request || request.requesterId !== actor.userId) throw errors.notFound('request', String(number));
       if (request.status !== 'pending' && request.status !== 'approved') throw errors.requestNotPending(request.number, request.status);
       const now = this.deps.clock.now();
       await setRequestStatus(trx, request.id, 'cancelled', now, `cancelled by ${actor.username}`);
       await appendEvent(trx, { actor: actor.username, action: 'request.cancel', subject: `request:${number}`, time: now });
-      return this.present(trx, { ...request, status: 'cancelled', closed_at: now, close_reason: `cancelled by ${actor.username}` });
+      return this.present(trx, { ...request, status: 'cancelled', closedAt: now, closeReason: `cancelled by ${actor.username}` });
     });
   }
 
@@ -205,11 +205,11 @@ export class RequestService {
     const why = reason.trim();
     const { view, requestId } = await this.deps.db.transaction().execute(async (trx) => {
       const request = await findRequestByNumber(trx, number);
-      const change = request && (await findChange(trx, request.change_id));
+      const change = request && (await findChange(trx, request.changeId));
       const group = change && (await findAccessGroupsByIds(trx, [change.accessGroupId]))[0];
       if (!request || !change || !group) throw errors.notFound('request', String(number));
       const mayRevoke = group.approvers.includes(actor.userId) || (await hasPrivilege(trx, actor, 'Request.Revoke', inPartition(change.partitionId)));
-      const mayView = mayRevoke || request.requester_id === actor.userId || (await hasPrivilege(trx, actor, 'Request.View', inPartition(change.partitionId)));
+      const mayView = mayRevoke || request.requesterId === actor.userId || (await hasPrivilege(trx, actor, 'Request.View', inPartition(change.partitionId)));
       if (!mayView) throw errors.notFound('request', String(number));
       if (!mayRevoke) {
         const which = (await new ChangeVisibility(trx, actor).group(group, change)) ? `access group ${group.name}` : "the request's access group";
@@ -224,7 +224,7 @@ export class RequestService {
       // Conditional on the status read above: a concurrent cancel or expiry wins, and this answers 409.
       const closed = await closeRequestIn(trx, request.id, ['approved'], 'cancelled', now, closeReason);
       if (!closed) throw errors.requestNotPending(request.number, 'cancelled');
-      const device = (await findDevicesByIds(trx, [request.device_id]))[0];
+      const device = (await findDevicesByIds(trx, [request.deviceId]))[0];
       await appendEvent(trx, {
         actor: actor.username,
         action: 'request.revoke',
@@ -234,13 +234,13 @@ export class RequestService {
       });
       await this.deps.notifier.notify(trx, {
         kind: 'request.revoked',
-        recipients: [request.requester_id],
+        recipients: [request.requesterId],
         title: `Request #${number} revoked by ${actor.username}: ${change.name}`,
         body: `Your approved request #${number} to run ${change.name} "${change.title}" on ${device?.name ?? 'its device'} was revoked by ${actor.username}: ${why}.\nIts sessions were ended. A new request, and a new approval, is needed to run it.`,
         link: `/requests/${number}`,
         data: { request: number, change: change.name, by: actor.username, reason: why },
       });
-      return { view: await this.present(trx, { ...request, status: 'cancelled', closed_at: now, close_reason: closeReason }), requestId: request.id };
+      return { view: await this.present(trx, { ...request, status: 'cancelled', closedAt: now, closeReason }), requestId: request.id };
     });
     await this.deps.live.end({ requestId }, { by: actor.username, reason: why });
     return view;
@@ -257,9 +257,9 @@ export class RequestService {
     const now = this.deps.clock.now();
     const closed = await closeOpenRequests(trx, match, 'cancelled', now, why.reason);
     for (const request of closed) {
-      const change = (await findChange(trx, request.change_id)) as Change;
+      const change = (await findChange(trx, request.changeId)) as Change;
       const group = (await findAccessGroupsByIds(trx, [change.accessGroupId]))[0];
-      const device = (await findDevicesByIds(trx, [request.device_id]))[0];
+      const device = (await findDevicesByIds(trx, [request.deviceId]))[0];
       await appendEvent(trx, {
         actor: why.actor,
         action: 'request.cancel',
@@ -270,7 +270,7 @@ export class RequestService {
       const approvers = why.tellApprovers && group ? group.approvers : [];
       await this.deps.notifier.notify(trx, {
         kind: 'request.cancelled',
-        recipients: [...new Set([request.requester_id, ...approvers])],
+        recipients: [...new Set([request.requesterId, ...approvers])],
         title: noticeTitle(`Request #${request.number} cancelled: ${why.reason}`),
         body: `Request #${request.number} to run ${change.name} "${change.title}" on ${device?.name ?? 'its device'} was cancelled: ${why.reason}.\nA new request, and a new approval, is needed to run it.`,
         link: `/requests/${request.number}`,
@@ -339,11 +339,11 @@ export class RequestService {
       const due = await requestsPastDue(trx, now);
       for (const request of due) {
         await setRequestStatus(trx, request.id, 'expired', now, 'the change window closed');
-        const change = (await findChange(trx, request.change_id)) as Change;
+        const change = (await findChange(trx, request.changeId)) as Change;
         await appendEvent(trx, { actor: 'system', action: 'request.expire', subject: `request:${request.number}`, data: { change: change.name }, time: now });
         await this.deps.notifier.notify(trx, {
           kind: 'request.expired',
-          recipients: [request.requester_id],
+          recipients: [request.requesterId],
           title: `Request #${request.number} expired: the window of ${change.name} closed`,
           body: `Your request #${request.number} to run ${change.name} "${change.title}" expired when its window closed at ${change.dueAt.toISOString()}.`,
           link: `/requests/${request.number}`,
@@ -361,7 +361,7 @@ export class RequestService {
         const which = (await new ChangeVisibility(trx, actor).group(group, change)) ? `access group ${group.name}` : "this request's access group";
         throw errors.forbidden(`You are not an approver of ${which}.`);
       }
-      if (request.requester_id === actor.userId) {
+      if (request.requesterId === actor.userId) {
         throw errors.selfApproval();
       }
       const now = this.deps.clock.now();
@@ -373,10 +373,10 @@ export class RequestService {
       }
       if (request.status !== 'pending') throw errors.requestNotPending(request.number, request.status);
       const earlier = await decisionsOf(trx, [request.id]);
-      if (earlier.some((row) => row.approver_id === actor.userId)) throw errors.conflict(`You already decided request #${number}.`);
+      if (earlier.some((row) => row.approverId === actor.userId)) throw errors.conflict(`You already decided request #${number}.`);
       // The decision is for the plan as it is now: a later edit voids it (see `approvalHolds`).
       const digest = planDigest(change);
-      await insertDecision(trx, { request_id: request.id, approver_id: actor.userId, decision, comment, decided_at: now, digest });
+      await insertDecision(trx, { requestId: request.id, approverId: actor.userId, decision, comment, decidedAt: now, digest });
       const status = decide([...earlier, { decision }], group.approvalsRequired);
       await appendEvent(trx, {
         actor: actor.username,
@@ -390,27 +390,27 @@ export class RequestService {
         const verdict = status === 'approved' ? 'approved' : `denied by ${actor.username}`;
         await this.deps.notifier.notify(trx, {
           kind: 'request.decided',
-          recipients: [request.requester_id],
+          recipients: [request.requesterId],
           title: `Request #${number} ${verdict}: ${change.name}`,
           body: `Your request #${number} to run ${change.name} "${change.title}" was ${verdict}.${comment ? `\nComment: ${comment}` : ''}${status === 'approved' ? '\nConnect again to start the session.' : ''}`,
           link: `/requests/${number}`,
           data: { request: number, change: change.name, status },
         });
       }
-      return this.present(trx, { ...request, status, decided_at: status === 'pending' ? null : now });
+      return this.present(trx, { ...request, status, decidedAt: status === 'pending' ? null : now });
     });
     if (outcome instanceof AppError) throw outcome;
     return outcome;
   }
 
   /** A request, with its change and group, if the caller is its requester, one of its approvers, or holds Request.View. */
-  private async visibleRequest(trx: Tx, actor: Actor, number: number): Promise<{ request: RequestRow; change: Change; group: AccessGroup }> {
+  private async visibleRequest(trx: Tx, actor: Actor, number: number): Promise<{ request: AccessRequest; change: Change; group: AccessGroup }> {
     const request = await findRequestByNumber(trx, number);
-    const change = request && (await findChange(trx, request.change_id));
+    const change = request && (await findChange(trx, request.changeId));
     const group = change && (await findAccessGroupsByIds(trx, [change.accessGroupId]))[0];
     if (!request || !change || !group) throw errors.notFound('request', String(number));
     const mayView =
-      request.requester_id === actor.userId ||
+      request.requesterId === actor.userId ||
       group.approvers.includes(actor.userId) ||
       (await hasPrivilege(trx, actor, 'Request.View', inPartition(change.partitionId)));
     if (!mayView) throw errors.notFound('request', String(number));
@@ -427,16 +427,16 @@ export class RequestService {
     };
   }
 
-  private async present(trx: Tx, row: RequestRow): Promise<RequestView> {
-    const change = (await findChange(trx, row.change_id)) as Change;
+  private async present(trx: Tx, request: AccessRequest): Promise<RequestView> {
+    const change = (await findChange(trx, request.changeId)) as Change;
     const group = (await findAccessGroupsByIds(trx, [change.accessGroupId]))[0] as AccessGroup;
-    const device = (await findDevicesByIds(trx, [row.device_id]))[0];
-    const decisions = await decisionsOf(trx, [row.id]);
-    const usernames = await usernamesOf(trx, [row.requester_id, ...group.approvers, ...decisions.map((decision) => decision.approver_id)]);
+    const device = (await findDevicesByIds(trx, [request.deviceId]))[0];
+    const decisions = await decisionsOf(trx, [request.id]);
+    const usernames = await usernamesOf(trx, [request.requesterId, ...group.approvers, ...decisions.map((decision) => decision.approverId)]);
     return presentRequest(
-      row,
+      request,
       decisions,
-      { change, device: device?.name ?? row.device_id, approvers: group.approvers, approvalsRequired: group.approvalsRequired },
+      { change, device: device?.name ?? request.deviceId, approvers: group.approvers, approvalsRequired: group.approvalsRequired },
       usernames,
     );
   }
@@ -451,13 +451,10 @@ async function devicesByRef(trx: Tx, ref: string): Promise<Device[]> {
   const dot = ref.indexOf('.');
   if (dot > 0) {
     const partition = await findPartitionByName(trx, ref.slice(0, dot));
-    if (partition) {
-      const row = await trx.selectFrom('device').select('id').where('partition_id', '=', partition.id).where('name', '=', ref.slice(dot + 1)).executeTakeFirst();
-      if (row) return findDevicesByIds(trx, [row.id]);
-    }
+    const device = partition && (await findDeviceInPartition(trx, partition.id, ref.slice(dot + 1)));
+    if (device) return [device];
   }
-  const rows = await trx.selectFrom('device').select('id').where('name', '=', ref).execute();
-  return findDevicesByIds(trx, rows.map((row) => row.id));
+  return findDevicesNamed(trx, ref);
 }
 
 /** Says why none of the changes is open now: the earliest window still to open, or else the last one that closed. */
@@ -481,7 +478,7 @@ function windowProblem(changes: readonly Change[], now: Date, deviceRef: string)
  * digest of exactly the plan the change has now. An approval recorded before approvals kept a
  * digest says nothing about what it was for, so it does not hold.
  */
-async function approvalHolds(trx: Tx, request: RequestRow, change: Change): Promise<boolean> {
+async function approvalHolds(trx: Tx, request: AccessRequest, change: Change): Promise<boolean> {
   const approvals = (await decisionsOf(trx, [request.id])).filter((decision) => decision.decision === 'approve');
   const digest = planDigest(change);
   return approvals.length > 0 && approvals.every((decision) => decision.digest === digest);

@@ -1,15 +1,39 @@
 import type { Selectable } from 'kysely';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { AccessRequestTable, RequestDecisionTable, RequestStatus } from '../platform/tables/changes.ts';
+import type { AccessRequest, RequestDecision } from './request.ts';
 
-export type RequestRow = Selectable<AccessRequestTable>;
-export type DecisionRow = Selectable<RequestDecisionTable>;
+type RequestRow = Selectable<AccessRequestTable>;
+type DecisionRow = Selectable<RequestDecisionTable>;
+
+const toRequest = (row: RequestRow): AccessRequest => ({
+  id: row.id,
+  number: Number(row.number),
+  changeId: row.change_id,
+  deviceId: row.device_id,
+  requesterId: row.requester_id,
+  justification: row.justification,
+  status: row.status,
+  createdAt: row.created_at,
+  decidedAt: row.decided_at,
+  closedAt: row.closed_at,
+  closeReason: row.close_reason,
+});
+
+const toDecision = (row: DecisionRow): RequestDecision => ({
+  requestId: row.request_id,
+  approverId: row.approver_id,
+  decision: row.decision,
+  comment: row.comment,
+  decidedAt: row.decided_at,
+  digest: row.digest,
+});
 
 export async function insertRequest(
   trx: Tx,
   request: { id: string; changeId: string; deviceId: string; requesterId: string; justification: string | null; createdAt: Date },
-): Promise<RequestRow> {
-  return trx
+): Promise<AccessRequest> {
+  const row = await trx
     .insertInto('access_request')
     .values({
       id: request.id,
@@ -25,15 +49,34 @@ export async function insertRequest(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+  return toRequest(row);
 }
 
-export async function findRequestByNumber(db: Executor, number: number): Promise<RequestRow | undefined> {
-  return db.selectFrom('access_request').selectAll().where('number', '=', number).executeTakeFirst();
+export async function findRequestByNumber(db: Executor, number: number): Promise<AccessRequest | undefined> {
+  const row = await db.selectFrom('access_request').selectAll().where('number', '=', number).executeTakeFirst();
+  return row && toRequest(row);
+}
+
+/** The requests of a change, by number. */
+export async function requestsOfChange(db: Executor, changeId: string): Promise<AccessRequest[]> {
+  return (await db.selectFrom('access_request').selectAll().where('change_id', '=', changeId).orderBy('number').execute()).map(toRequest);
+}
+
+/** Whether any request was ever made under the change. */
+export async function changeHasRequests(db: Executor, changeId: string): Promise<boolean> {
+  return (await db.selectFrom('access_request').select('number').where('change_id', '=', changeId).executeTakeFirst()) !== undefined;
+}
+
+/** The numbers people know requests by, keyed by request id. */
+export async function requestNumbers(db: Executor, requestIds: readonly string[]): Promise<Map<string, number>> {
+  if (requestIds.length === 0) return new Map();
+  const rows = await db.selectFrom('access_request').select(['id', 'number']).where('id', 'in', [...new Set(requestIds)]).execute();
+  return new Map(rows.map((row) => [row.id, Number(row.number)]));
 }
 
 /** The newest request of a user for a device under a change. */
-export async function latestRequest(db: Executor, changeId: string, deviceId: string, requesterId: string): Promise<RequestRow | undefined> {
-  return db
+export async function latestRequest(db: Executor, changeId: string, deviceId: string, requesterId: string): Promise<AccessRequest | undefined> {
+  const row = await db
     .selectFrom('access_request')
     .selectAll()
     .where('change_id', '=', changeId)
@@ -42,6 +85,7 @@ export async function latestRequest(db: Executor, changeId: string, deviceId: st
     .orderBy('number', 'desc')
     .limit(1)
     .executeTakeFirst();
+  return row && toRequest(row);
 }
 
 export interface RequestFilter {
@@ -55,7 +99,7 @@ export interface RequestFilter {
   readonly limit: number;
 }
 
-export async function listRequests(db: Executor, filter: RequestFilter): Promise<RequestRow[]> {
+export async function listRequests(db: Executor, filter: RequestFilter): Promise<AccessRequest[]> {
   if (filter.changeIds?.length === 0 || filter.deviceIds?.length === 0) return [];
   let query = db.selectFrom('access_request').selectAll();
   if (filter.requesterId) query = query.where('requester_id', '=', filter.requesterId);
@@ -63,16 +107,26 @@ export async function listRequests(db: Executor, filter: RequestFilter): Promise
   if (filter.deviceIds) query = query.where('device_id', 'in', filter.deviceIds);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.pendingFirst) query = query.orderBy((eb) => eb.case().when('status', '=', 'pending').then(0).else(1).end());
-  return query.orderBy('number', 'desc').limit(filter.limit).execute();
+  return (await query.orderBy('number', 'desc').limit(filter.limit).execute()).map(toRequest);
 }
 
-export async function decisionsOf(db: Executor, requestIds: readonly string[]): Promise<DecisionRow[]> {
+export async function decisionsOf(db: Executor, requestIds: readonly string[]): Promise<RequestDecision[]> {
   if (requestIds.length === 0) return [];
-  return db.selectFrom('request_decision').selectAll().where('request_id', 'in', requestIds).orderBy('decided_at').execute();
+  return (await db.selectFrom('request_decision').selectAll().where('request_id', 'in', requestIds).orderBy('decided_at').execute()).map(toDecision);
 }
 
-export async function insertDecision(trx: Tx, decision: DecisionRow): Promise<void> {
-  await trx.insertInto('request_decision').values(decision).execute();
+export async function insertDecision(trx: Tx, decision: RequestDecision): Promise<void> {
+  await trx
+    .insertInto('request_decision')
+    .values({
+      request_id: decision.requestId,
+      approver_id: decision.approverId,
+      decision: decision.decision,
+      comment: decision.comment,
+      decided_at: decision.decidedAt,
+      digest: decision.digest,
+    })
+    .execute();
 }
 
 export async function setRequestStatus(
@@ -98,7 +152,7 @@ export interface OpenRequestMatch {
 }
 
 /** A closed request, and the status it had before (`was`): pending or approved. */
-export type ClosedRequest = RequestRow & { readonly was: RequestStatus };
+export type ClosedRequest = AccessRequest & { readonly was: RequestStatus };
 
 /** Closes the pending and approved requests that match (cancelled or expired) and returns them. */
 export async function closeOpenRequests(trx: Tx, match: OpenRequestMatch, status: 'cancelled' | 'expired', at: Date, reason: string): Promise<ClosedRequest[]> {
@@ -116,7 +170,7 @@ export async function closeOpenRequests(trx: Tx, match: OpenRequestMatch, status
     .where('id', 'in', [...was.keys()])
     .returningAll()
     .execute();
-  return closed.map((row) => ({ ...row, was: was.get(row.id) ?? row.status })).sort((a, b) => a.number - b.number);
+  return closed.map((row) => ({ ...toRequest(row), was: was.get(row.id) ?? row.status })).sort((a, b) => a.number - b.number);
 }
 
 /** Closes one request if its status is still one of `from`; returns it, or undefined when it had moved on. */
@@ -127,23 +181,25 @@ export async function closeRequestIn(
   status: 'cancelled' | 'expired',
   at: Date,
   reason: string,
-): Promise<RequestRow | undefined> {
-  return trx
+): Promise<AccessRequest | undefined> {
+  const row = await trx
     .updateTable('access_request')
     .set({ status, closed_at: at, close_reason: reason })
     .where('id', '=', id)
     .where('status', 'in', [...from])
     .returningAll()
     .executeTakeFirst();
+  return row && toRequest(row);
 }
 
 /** Pending or approved requests whose change's window has closed by `now`. */
-export async function requestsPastDue(db: Executor, now: Date): Promise<RequestRow[]> {
-  return db
+export async function requestsPastDue(db: Executor, now: Date): Promise<AccessRequest[]> {
+  const rows = await db
     .selectFrom('access_request as r')
     .innerJoin('change as c', 'c.id', 'r.change_id')
     .selectAll('r')
     .where('r.status', 'in', ['pending', 'approved'])
     .where('c.due_at', '<=', now)
     .execute();
+  return rows.map(toRequest);
 }

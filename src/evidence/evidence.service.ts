@@ -1,26 +1,27 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
-import { businessKey } from '../objects/index.ts';
-import { changeKind, findChangeByName, type Change, type ChangeView } from '../changes/index.ts';
-import { findAccessGroup, usernamesOf } from '../changes/access-group.store.ts';
+import { businessKey, partitionName } from '../objects/index.ts';
+import { changeKind, decisionsOf, findChangeByName, requestsOfChange, type Change, type ChangeView } from '../changes/index.ts';
+import { findAccessGroup } from '../changes/access-group.store.ts';
 import type { AccessGroup } from '../changes/access-group.ts';
 import { ChangeVisibility } from '../changes/change-visibility.ts';
 import { planDigest, presentChange } from '../changes/change.ts';
 import { presentRequest } from '../changes/request.ts';
-import { decisionsOf } from '../changes/request.store.ts';
 import { appendEvent, inclusionProof } from '../eventlog/index.ts';
 import type { CheckpointView, LogKeyView } from './checkpoint.service.ts';
 import { hasPrivilege, inPartition, requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
+import { entriesOfObject } from '../auditing/index.ts';
+import { usernamesOf } from '../identity/index.ts';
 import { findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, isAppError } from '../platform/errors.ts';
-import type { ChangeAuditView } from '../review/index.ts';
-import { commandsOf, presentSession } from '../sessions/index.ts';
+import { storedReview, type ChangeAuditView } from '../review/index.ts';
+import { commandsOf, presentCommand, presentSession, sessionsOfChange } from '../sessions/index.ts';
 import { BUNDLE_PATHS, buildManifest, bundleFileName, byPath, jsonFile, manifestHash, readme, sessionPaths } from './evidence-bundle.ts';
 import { bundleZip, fingerprintFile, inMemory, type BundleEntry } from './evidence-zip.ts';
-import { auditEntriesOf, eventsNaming, requestsOfChange, sessionsOfChange, storedReview, type LoggedEvent } from './evidence.store.ts';
+import { eventsNaming, type LoggedEvent } from './evidence-events.ts';
 
 /** The event log as the export needs it: its key, its latest checkpoint, and a way to wait for one covering the export. */
 export interface EvidenceLog {
@@ -117,7 +118,7 @@ export class EvidenceService {
 
   async export(actor: Actor, changeName: string): Promise<EvidenceExport> {
     // Refused before anything is read or logged.
-    const sessions = await this.deps.db.transaction().execute(async (trx) => sessionsOfChange(trx, (await this.authorize(trx, actor, changeName)).id));
+    const sessions = await this.deps.db.transaction().execute(async (trx) => sessionsOfChange(trx, (await this.authorize(trx, actor, changeName)).id, 'number'));
     // Recordings are hashed outside any transaction (no connection held while the disk is read), and
     // only when they fit the bound.
     const limit = this.deps.maxBundleBytes ?? MAX_BUNDLE_BYTES;
@@ -215,15 +216,15 @@ export class EvidenceService {
    * Each session's recording with its size and SHA-256, read in chunks (undefined when its file is
    * gone). Sizes first: recordings that cannot fit the bound are not read at all.
    */
-  private async fingerprintRecordings(changeName: string, sessions: ReadonlyArray<{ id: string; recording_path: string }>, limit: number): Promise<Map<string, RecordingFile | undefined>> {
+  private async fingerprintRecordings(changeName: string, sessions: ReadonlyArray<{ id: string; recordingPath: string }>, limit: number): Promise<Map<string, RecordingFile | undefined>> {
     const missing = (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error));
     let total = 0;
-    for (const session of sessions) total += (await stat(session.recording_path).catch(missing))?.size ?? 0;
+    for (const session of sessions) total += (await stat(session.recordingPath).catch(missing))?.size ?? 0;
     if (total > limit) throw errors.evidenceTooLarge(changeName, total, limit);
     const recordings = new Map<string, RecordingFile | undefined>();
     for (const session of sessions) {
-      const found = await fingerprintFile(session.recording_path);
-      recordings.set(session.id, found && { file: session.recording_path, ...found });
+      const found = await fingerprintFile(session.recordingPath);
+      recordings.set(session.id, found && { file: session.recordingPath, ...found });
     }
     return recordings;
   }
@@ -234,7 +235,7 @@ export class EvidenceService {
     // AuditTrail.View in the change's partition, a device's address and host key Device.View in its.
     const seesAuditTrail = await hasPrivilege(trx, actor, 'AuditTrail.View', inPartition(change.partitionId));
     const files: BundleEntry[] = [];
-    const partition = (await trx.selectFrom('partition').select('name').where('id', '=', change.partitionId).executeTakeFirst())?.name ?? change.partitionId;
+    const partition = (await partitionName(trx, change.partitionId)) ?? change.partitionId;
     const group = (await findAccessGroup(trx, change.accessGroupId)) as AccessGroup;
     const devices = [];
     for (const device of await findDevicesByIds(trx, change.devices)) {
@@ -243,10 +244,10 @@ export class EvidenceService {
     const deviceNames = new Map(devices.map((device) => [device.id, device.name]));
     const requests = await requestsOfChange(trx, change.id);
     const decisions = await decisionsOf(trx, requests.map((request) => request.id));
-    const sessions = await sessionsOfChange(trx, change.id);
-    const users = await usernamesOf(trx, [...group.executors, ...group.approvers, ...requests.map((r) => r.requester_id), ...decisions.map((d) => d.approver_id)]);
+    const sessions = await sessionsOfChange(trx, change.id, 'number');
+    const users = await usernamesOf(trx, [...group.executors, ...group.approvers, ...requests.map((r) => r.requesterId), ...decisions.map((d) => d.approverId)]);
     const name = (id: string) => users.get(id) ?? id;
-    const auditEntries = await auditEntriesOf(trx, change.id);
+    const auditEntries = await entriesOfObject(trx, change.id);
 
     files.push(inMemory(BUNDLE_PATHS.change, jsonFile(this.changeAsApproved(change, now, { partition, group, deviceNames, devices, auditEntries, decisions, requests, name }))));
     files.push(
@@ -256,8 +257,8 @@ export class EvidenceService {
           requests.map((request) =>
             presentRequest(
               request,
-              decisions.filter((decision) => decision.request_id === request.id),
-              { change, device: deviceNames.get(request.device_id) ?? request.device_id, approvers: group.approvers, approvalsRequired: group.approvalsRequired },
+              decisions.filter((decision) => decision.requestId === request.id),
+              { change, device: deviceNames.get(request.deviceId) ?? request.deviceId, approvers: group.approvers, approvalsRequired: group.approvalsRequired },
               users,
             ),
           ),
@@ -271,29 +272,12 @@ export class EvidenceService {
         jsonFile({
           board: board ?? null,
           ...(board === undefined && { note: 'The board needs the Change.View privilege; the stored score is shown.' }),
-          stored: stored ? { score: stored.score, outcome: stored.outcome, counts: stored.counts, devices: stored.devices, computedAt: stored.computed_at.toISOString() } : null,
+          stored: stored ? { score: stored.score, outcome: stored.outcome, counts: stored.counts, devices: stored.devices, computedAt: stored.computedAt.toISOString() } : null,
         }),
       ),
     );
     // Each entry with every field its logged SHA-256 covers (canonicalAuditEntry), so verify.mjs rehashes it.
-    const auditTrail = auditEntries.map((entry) => ({
-      seq: Number(entry.seq),
-      time: entry.time.toISOString(),
-      objectType: entry.object_type,
-      objectId: entry.object_id,
-      businessKey: entry.business_key,
-      partitionId: entry.partition_id,
-      action: entry.action,
-      level: entry.level,
-      user: entry.username,
-      reason: entry.reason,
-      objectVersion: entry.object_version,
-      diff: entry.diff,
-      before: entry.before,
-      after: entry.after,
-      ruleId: entry.rule_id,
-      restoredFrom: entry.restored_from === null ? null : Number(entry.restored_from),
-    }));
+    const auditTrail = auditEntries.map((entry) => ({ ...entry, time: entry.time.toISOString() }));
     const leftOut = `The audit trail of ${change.name} (its full snapshots) needs the AuditTrail.View privilege in its partition; it was left out.`;
     files.push(inMemory(BUNDLE_PATHS.auditTrail, jsonFile(seesAuditTrail ? auditTrail : { entries: null, note: leftOut })));
     const requestNumbers = new Map(requests.map((request) => [request.id, request.number]));
@@ -302,23 +286,8 @@ export class EvidenceService {
       const commands = await commandsOf(trx, session.id);
       if (!recordings.has(session.id)) throw errors.conflict(`A session of ${change.name} started while its evidence was being gathered: export it again.`);
       const recording = recordings.get(session.id);
-      files.push(inMemory(paths.session, jsonFile({ ...presentSession(session, now, commands.length, requestNumbers.get(session.request_id) ?? null), recordingInBundle: recording !== undefined })));
-      files.push(
-        inMemory(
-          paths.commands,
-          jsonFile(
-            commands.map((command) => ({
-              seq: command.seq,
-              time: command.time.toISOString(),
-              offsetSeconds: command.offset_seconds,
-              text: command.text,
-              output: command.output,
-              outputTruncated: command.output_truncated,
-              exitStatus: command.exit_status,
-            })),
-          ),
-        ),
-      );
+      files.push(inMemory(paths.session, jsonFile({ ...presentSession(session, now, commands.length, requestNumbers.get(session.requestId) ?? null), recordingInBundle: recording !== undefined })));
+      files.push(inMemory(paths.commands, jsonFile(commands.map(presentCommand))));
       if (recording) files.push({ path: paths.recording, size: recording.size, sha256: recording.sha256, content: { file: recording.file } });
     }
     const subject = `change:${businessKey(partition, change.name)}`;
@@ -347,8 +316,8 @@ export class EvidenceService {
       group: AccessGroup;
       deviceNames: Map<string, string>;
       devices: ReadonlyArray<{ id: string; name: string; hostname: string; port: number; hostKeyFingerprint: string | null } | { id: string; name: string; hidden: true }>;
-      auditEntries: ReadonlyArray<{ object_version: number; before: Record<string, unknown> | null; after: Record<string, unknown> | null }>;
-      decisions: ReadonlyArray<{ request_id: string; decision: string; digest: string | null }>;
+      auditEntries: ReadonlyArray<{ objectVersion: number; before: Readonly<Record<string, unknown>> | null; after: Readonly<Record<string, unknown>> | null }>;
+      decisions: ReadonlyArray<{ requestId: string; decision: string; digest: string | null }>;
       requests: ReadonlyArray<{ id: string; number: number }>;
       name: (id: string) => string;
     },
@@ -366,7 +335,7 @@ export class EvidenceService {
     const approvals = new Map<string, number[]>();
     for (const decision of context.decisions) {
       if (decision.decision !== 'approve' || decision.digest === null) continue;
-      const number = context.requests.find((request) => request.id === decision.request_id)?.number;
+      const number = context.requests.find((request) => request.id === decision.requestId)?.number;
       if (number !== undefined) approvals.set(decision.digest, [...new Set([...(approvals.get(decision.digest) ?? []), number])]);
     }
     const view: ChangeView = presentChange(change, now, { partition: context.partition, accessGroup: group.name, devices: change.devices.map((id) => deviceNames.get(id) ?? id) });

@@ -6,6 +6,7 @@ export { breakGlassResetPassword, type BreakGlassReset } from './break-glass.ts'
 export { GrantService, type GrantInput, type GrantView } from './grant.service.ts';
 export { PartitionService, type ApplicationView, type PartitionView } from './partition.service.ts';
 export { findUserByName, userKind } from './user.store.ts';
+export { userIdsOf, usernamesOf } from './user-names.ts';
 export { IDENTITY_SEALED_COLUMNS, totpCode } from './totp.ts';
 export { UserService, type NewUser, type SshKeyView } from './user.service.ts';
 export type { UserView } from './user.ts';

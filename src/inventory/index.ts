@@ -4,6 +4,7 @@ export { credentialsOfDevice } from './credential.store.ts';
 export type { Device, DeviceView } from './device.ts';
 export { DeviceService, findDeviceByRef, type NewDevice, type OpenRequestCanceller } from './device.service.ts';
 export { findDevice, findDevicesByIds } from './device.store.ts';
+export { findDeviceInPartition, findDevicesNamed } from './device.store.ts';
 export { sshHostKeyProbe, type HostKeyProbe } from './host-key-probe.ts';
 export { findCredential } from './credential.store.ts';
 export { credentialKind } from './credential.store.ts';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
-import { sql } from 'kysely';
+import { findEntries } from '../eventlog/index.ts';
 import type { Executor } from '../platform/database.ts';
 import type { ComparisonCounts, Outcome } from './comparison.ts';
 import type { ChangeAuditView } from './review-views.ts';
@@ -66,17 +66,10 @@ export interface ReviewResultEvent {
  * every result event is searched.
  */
 export async function findReviewResultEvent(db: Executor, changeId: string, at?: Date): Promise<ReviewResultEvent | undefined> {
-  const find = (time?: Date) => {
-    let query = db
-      .selectFrom('event')
-      .select(['seq', 'time', 'data'])
-      .where('action', '=', REVIEW_RESULT_ACTION)
-      .where(sql<boolean>`data @> ${JSON.stringify({ change: changeId })}::jsonb`);
-    if (time) query = query.where('time', '=', time);
-    return query.orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  };
-  const row = (at && (await find(at))) || (await find());
-  return row && { eventSeq: Number(row.seq), time: row.time, logged: row.data as unknown as LoggedReviewResult };
+  const find = async (time?: Date) =>
+    (await findEntries(db, { actions: [REVIEW_RESULT_ACTION], dataHolds: { change: changeId }, ...(time && { at: time }), newestFirst: true, limit: 1 }))[0];
+  const entry = (at && (await find(at))) || (await find());
+  return entry && { eventSeq: entry.seq, time: entry.time, logged: entry.data as unknown as LoggedReviewResult };
 }
 
 export type ReviewResultCheck =

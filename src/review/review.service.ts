@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { changeStatus, findChange, findVisibleChange, parseScript, type Change } from '../changes/index.ts';
+import { changeStatus, findChange, findVisibleChange, parseScript, requestNumbers, type Change } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import { findUserByName } from '../identity/index.ts';
 import { hasPrivilege, inPartition, partitionsWith, type Actor } from '../access/index.ts';
@@ -7,12 +7,15 @@ import { findDeviceByRef, findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import { commandCountsOf, presentSession, requestNumbersOf, type SessionView } from '../sessions/index.ts';
+import { partitionName } from '../objects/index.ts';
+import { commandCountsOf, commandsOfChange, interruptedSessionEnds, listSessions, presentSession, sessionsOfChange, type ChangeCommand } from '../sessions/index.ts';
 import { compareChange, type BoardRow, type ComparisonCounts, type ExecutedCommand, type Outcome } from './comparison.ts';
 import { findReviewResultEvent, loggedResult, REVIEW_RESULT_ACTION, type LoggedReviewResult } from './review-log.ts';
 import type { BoardCommandView, BoardRowView, DeviceAuditView, ChangeAuditView, AuditedSessionView, AuditedSessionFilter } from './review-views.ts';
-import { changesScoredBeforeInterruption, commandsOfChange, reviewsOf, saveReview, storedReview, type ChangeCommandRow } from './review.store.ts';
+import { changesScored, computedTimes, reviewsOf, saveReview, storedReview } from './review.store.ts';
 
+/** An id no user or device has: a filter naming one that does not exist matches nothing. */
+const NO_ONE = '00000000-0000-0000-0000-000000000000';
 
 /**
  * The change audit (the seed's "Auditing the sessions"): the commands executed on each device of a
@@ -61,31 +64,31 @@ export class ReviewService {
     return this.deps.db.transaction().execute(async (trx) => {
       const partitions = await partitionsWith(trx, actor, 'Session.View');
       if (partitions !== 'all' && partitions.length === 0) throw errors.forbidden('You need the Session.View privilege to list audited sessions.');
-      let query = trx.selectFrom('session as s').leftJoin('change_review as r', 'r.change_id', 's.change_id').selectAll('s').select(['r.score', 'r.outcome']).where('s.ended_at', 'is not', null);
-      if (partitions !== 'all') query = query.where('s.partition_id', 'in', partitions);
-      if (filter.change) query = query.where('s.change_name', '=', filter.change);
-      if (filter.user) query = query.where('s.user_id', '=', (await findUserByName(trx, filter.user))?.id ?? '00000000-0000-0000-0000-000000000000');
-      if (filter.device) {
-        const device = await findDeviceByRef(trx, actor, filter.device).catch(() => undefined);
-        query = query.where('s.device_id', '=', device?.id ?? '00000000-0000-0000-0000-000000000000');
-      }
-      if (filter.from) query = query.where('s.started_at', '>=', filter.from);
-      if (filter.to) query = query.where('s.started_at', '<', filter.to);
-      if (filter.outcome) query = query.where('r.outcome', '=', filter.outcome);
-      if (filter.scoreMin !== undefined) query = query.where('r.score', '>=', filter.scoreMin);
-      if (filter.scoreMax !== undefined) query = query.where('r.score', '<=', filter.scoreMax);
-      if (filter.command) {
-        const pattern = `%${filter.command.replace(/[\\%_]/g, '\\$&')}%`;
-        query = query.where((eb) => eb.exists(eb.selectFrom('session_command as c').select('c.seq').whereRef('c.session_id', '=', 's.id').where('c.text', 'like', pattern)));
-      }
-      const rows = await query.orderBy('s.started_at', 'desc').limit(filter.limit ?? 200).execute();
-      const counts = await commandCountsOf(trx, rows.map((row) => row.id));
-      const requests = await requestNumbersOf(trx, rows.map((row) => row.request_id));
+      // Sessions are the sessions module's, scores this one's: the score filters pick the changes first.
+      const scored = filter.outcome || filter.scoreMin !== undefined || filter.scoreMax !== undefined;
+      const changeIds = scored ? await changesScored(trx, { outcome: filter.outcome, scoreMin: filter.scoreMin, scoreMax: filter.scoreMax }) : undefined;
+      const userId = filter.user ? ((await findUserByName(trx, filter.user))?.id ?? NO_ONE) : undefined;
+      const deviceId = filter.device ? ((await findDeviceByRef(trx, actor, filter.device).catch(() => undefined))?.id ?? NO_ONE) : undefined;
+      const sessions = await listSessions(trx, {
+        partitionIds: partitions,
+        changeIds,
+        changeName: filter.change,
+        userId,
+        deviceId,
+        live: false,
+        from: filter.from,
+        to: filter.to,
+        commandText: filter.command,
+        limit: filter.limit ?? 200,
+      });
+      const reviews = await reviewsOf(trx, [...new Set(sessions.map((session) => session.changeId))]);
+      const counts = await commandCountsOf(trx, sessions.map((session) => session.id));
+      const requests = await requestNumbers(trx, sessions.map((session) => session.requestId));
       const now = this.deps.clock.now();
-      return rows.map(({ score, outcome, ...session }) => ({
-        ...presentSession(session, now, counts.get(session.id) ?? 0, requests.get(session.request_id) ?? null),
-        changeScore: score,
-        changeOutcome: outcome,
+      return sessions.map((session) => ({
+        ...presentSession(session, now, counts.get(session.id) ?? 0, requests.get(session.requestId) ?? null),
+        changeScore: reviews.get(session.changeId)?.score ?? null,
+        changeOutcome: reviews.get(session.changeId)?.outcome ?? null,
       }));
     });
   }
@@ -119,7 +122,7 @@ export class ReviewService {
    * score of their changes, as a session's end would have. Returns how many changes.
    */
   async recomputeAfterInterruptions(): Promise<number> {
-    const changeIds = await changesScoredBeforeInterruption(this.deps.db);
+    const changeIds = await this.scoredBeforeInterruption();
     for (const changeId of changeIds) await this.recomputeAfterSession(changeId);
     return changeIds.length;
   }
@@ -127,6 +130,18 @@ export class ReviewService {
   /** Scores of several changes, for lists. */
   async scores(changeIds: readonly string[]): Promise<Map<string, { score: number; outcome: string }>> {
     return reviewsOf(this.deps.db, changeIds);
+  }
+
+  /** Changes with a session a crash interrupted (no session end recomputed their score) since their score was last computed. */
+  private async scoredBeforeInterruption(): Promise<string[]> {
+    const interrupted = await interruptedSessionEnds(this.deps.db);
+    const computed = await computedTimes(this.deps.db, [...interrupted.keys()]);
+    return [...interrupted]
+      .filter(([changeId, lastEnded]) => {
+        const at = computed.get(changeId);
+        return at === undefined || (lastEnded !== null && at < lastEnded);
+      })
+      .map(([changeId]) => changeId);
   }
 
   private async build(trx: Tx, change: Change): Promise<ChangeAuditView> {
@@ -138,40 +153,40 @@ export class ReviewService {
     const executed = await commandsOfChange(trx, change.id);
     // By ID: a board is the same board whatever its devices are called now.
     const byDevice = new Map<string, ExecutedCommand[]>(change.devices.map((id) => [id, []]));
-    const rowsById = new Map<string, ChangeCommandRow>();
+    const rowsById = new Map<string, ChangeCommand>();
     const lastSeq = new Map<string, number>();
-    for (const row of executed) lastSeq.set(row.session_id, Math.max(row.seq, lastSeq.get(row.session_id) ?? 0));
+    for (const row of executed) lastSeq.set(row.sessionId, Math.max(row.seq, lastSeq.get(row.sessionId) ?? 0));
     for (const row of executed) {
-      const id = `${row.session_id}:${row.seq}`;
+      const id = `${row.sessionId}:${row.seq}`;
       rowsById.set(id, row);
-      const list = byDevice.get(row.device_id) ?? [];
+      const list = byDevice.get(row.deviceId) ?? [];
       // An interactive shell that exited (the device sent its exit status; nothing else ended the session first).
-      const shellExited = row.session_kind !== 'exec' && row.session_end_reason === 'client_closed' && row.session_exit_status !== null;
+      const shellExited = row.sessionKind !== 'exec' && row.sessionEndReason === 'client_closed' && row.sessionExitStatus !== null;
       list.push({
         id,
-        sessionId: row.session_id,
+        sessionId: row.sessionId,
         time: row.time,
-        offsetSeconds: row.offset_seconds,
+        offsetSeconds: row.offsetSeconds,
         text: row.text,
         output: row.output,
-        exitStatus: row.exit_status,
-        lastOfExitedShell: shellExited && lastSeq.get(row.session_id) === row.seq,
+        exitStatus: row.exitStatus,
+        lastOfExitedShell: shellExited && lastSeq.get(row.sessionId) === row.seq,
       });
-      byDevice.set(row.device_id, list);
+      byDevice.set(row.deviceId, list);
     }
     const comparison = compareChange(script, byDevice);
     const presentCommand = (command: ExecutedCommand): BoardCommandView => {
-      const row = rowsById.get(command.id) as ChangeCommandRow;
+      const row = rowsById.get(command.id) as ChangeCommand;
       return {
-        session: row.session_number,
+        session: row.sessionNumber,
         seq: row.seq,
         time: row.time.toISOString(),
-        offsetSeconds: row.offset_seconds,
+        offsetSeconds: row.offsetSeconds,
         text: row.text,
         output: row.output,
-        outputTruncated: row.output_truncated,
-        exitStatus: row.exit_status,
-        recording: `/api/v1/sessions/${row.session_number}/recording`,
+        outputTruncated: row.outputTruncated,
+        exitStatus: row.exitStatus,
+        recording: `/api/v1/sessions/${row.sessionNumber}/recording`,
       };
     };
     const presentRow = (row: BoardRow): BoardRowView => ({
@@ -180,17 +195,17 @@ export class ReviewService {
       command: 'command' in row ? presentCommand(row.command) : null,
       linkedRow: row.kind === 'missing' ? (row.outOfOrderRow ?? null) : row.kind === 'out_of_order' ? row.missingRow : null,
     });
-    const sessionRows = await trx.selectFrom('session').selectAll().where('change_id', '=', change.id).orderBy('started_at').execute();
-    const counts = await commandCountsOf(trx, sessionRows.map((row) => row.id));
-    const requests = await requestNumbersOf(trx, sessionRows.map((row) => row.request_id));
+    const sessions = await sessionsOfChange(trx, change.id, 'started');
+    const counts = await commandCountsOf(trx, sessions.map((session) => session.id));
+    const requests = await requestNumbers(trx, sessions.map((session) => session.requestId));
     const now = this.deps.clock.now();
-    const partition = await trx.selectFrom('partition').select('name').where('id', '=', change.partitionId).executeTakeFirst();
+    const partition = await partitionName(trx, change.partitionId);
     return {
       change: {
         name: change.name,
         title: change.title,
         description: change.description,
-        partition: partition?.name ?? '',
+        partition: partition ?? '',
         startAt: change.startAt.toISOString(),
         dueAt: change.dueAt.toISOString(),
         status: changeStatus(change, now),
@@ -208,7 +223,7 @@ export class ReviewService {
         counts: device.counts,
         rows: device.rows.map(presentRow),
       })),
-      sessions: sessionRows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0, requests.get(row.request_id) ?? null)),
+      sessions: sessions.map((session) => presentSession(session, now, counts.get(session.id) ?? 0, requests.get(session.requestId) ?? null)),
       generatedAt: now.toISOString(),
     };
   }

@@ -1,50 +1,6 @@
 import type { Executor } from '../platform/database.ts';
+import type { ChangeReviewTable } from '../platform/tables/review.ts';
 import type { ChangeComparison } from './comparison.ts';
-
-/** A command executed under a change, with where it ran and where it sits in its recording. */
-export interface ChangeCommandRow {
-  readonly session_id: string;
-  readonly session_number: number;
-  readonly device_id: string;
-  readonly seq: number;
-  readonly time: Date;
-  readonly offset_seconds: number;
-  readonly text: string;
-  readonly output: string;
-  readonly output_truncated: boolean;
-  readonly exit_status: number | null;
-  /** Why its session ended, and the status the device's shell exited with (null if it did not exit). */
-  readonly session_kind: string;
-  readonly session_end_reason: string | null;
-  readonly session_exit_status: number | null;
-}
-
-/** Every command captured in the change's sessions, in time order. */
-export async function commandsOfChange(db: Executor, changeId: string): Promise<ChangeCommandRow[]> {
-  return db
-    .selectFrom('session_command as c')
-    .innerJoin('session as s', 's.id', 'c.session_id')
-    .select([
-      'c.session_id',
-      's.number as session_number',
-      's.device_id',
-      'c.seq',
-      'c.time',
-      'c.offset_seconds',
-      'c.text',
-      'c.output',
-      'c.output_truncated',
-      'c.exit_status',
-      's.kind as session_kind',
-      's.end_reason as session_end_reason',
-      's.exit_status as session_exit_status',
-    ])
-    .where('s.change_id', '=', changeId)
-    .orderBy('c.time')
-    .orderBy('s.number')
-    .orderBy('c.seq')
-    .execute();
-}
 
 export async function saveReview(db: Executor, changeId: string, comparison: ChangeComparison, at: Date): Promise<void> {
   const row = {
@@ -61,23 +17,36 @@ export async function saveReview(db: Executor, changeId: string, comparison: Cha
     .execute();
 }
 
-/** The stored result of a change, if computed: its score, outcome and when it was computed. */
-export async function storedReview(db: Executor, changeId: string): Promise<{ score: number; outcome: string; computedAt: Date } | undefined> {
-  const row = await db.selectFrom('change_review').select(['score', 'outcome', 'computed_at']).where('change_id', '=', changeId).executeTakeFirst();
-  return row && { score: row.score, outcome: row.outcome, computedAt: row.computed_at };
+/** A change's stored result, as the last session's end computed it. */
+export interface StoredReview {
+  readonly score: number;
+  readonly outcome: ChangeReviewTable['outcome'];
+  readonly counts: Record<string, number>;
+  /** Each device's part of the result (its board is not stored). */
+  readonly devices: Array<{ device: string; score: number; outcome: string; counts: Record<string, number> }>;
+  readonly computedAt: Date;
 }
 
-/** Changes with a session a crash interrupted (no session end recomputed their score) since their score was last computed. */
-export async function changesScoredBeforeInterruption(db: Executor): Promise<string[]> {
-  const rows = await db
-    .selectFrom('session as s')
-    .leftJoin('change_review as r', 'r.change_id', 's.change_id')
-    .select('s.change_id')
-    .distinct()
-    .where('s.end_reason', '=', 'interrupted')
-    .where((eb) => eb.or([eb('r.computed_at', 'is', null), eb('r.computed_at', '<', eb.ref('s.ended_at'))]))
-    .execute();
-  return rows.map((row) => row.change_id);
+/** The stored result of a change, if computed. */
+export async function storedReview(db: Executor, changeId: string): Promise<StoredReview | undefined> {
+  const row = await db.selectFrom('change_review').selectAll().where('change_id', '=', changeId).executeTakeFirst();
+  return row && { score: row.score, outcome: row.outcome, counts: row.counts, devices: row.devices, computedAt: row.computed_at };
+}
+
+/** When the results of these changes were last computed, for those computed at all. */
+export async function computedTimes(db: Executor, changeIds: readonly string[]): Promise<Map<string, Date>> {
+  if (changeIds.length === 0) return new Map();
+  const rows = await db.selectFrom('change_review').select(['change_id', 'computed_at']).where('change_id', 'in', [...changeIds]).execute();
+  return new Map(rows.map((row) => [row.change_id, row.computed_at]));
+}
+
+/** The changes whose stored result matches: an outcome, a score range; every condition given must hold. */
+export async function changesScored(db: Executor, filter: { outcome?: ChangeReviewTable['outcome']; scoreMin?: number; scoreMax?: number }): Promise<string[]> {
+  let query = db.selectFrom('change_review').select('change_id');
+  if (filter.outcome) query = query.where('outcome', '=', filter.outcome);
+  if (filter.scoreMin !== undefined) query = query.where('score', '>=', filter.scoreMin);
+  if (filter.scoreMax !== undefined) query = query.where('score', '<=', filter.scoreMax);
+  return (await query.execute()).map((row) => row.change_id);
 }
 
 export async function reviewsOf(db: Executor, changeIds: readonly string[]): Promise<Map<string, { score: number; outcome: string }>> {

@@ -41,7 +41,7 @@ export class BrokerDialogue {
     }
     const row = await findRequestByNumber(this.deps.db, number);
     if (row?.status !== 'approved') {
-      return `request #${number} is ${row?.status ?? 'gone'}${row?.close_reason ? ` (${row.close_reason})` : ''}: nothing was opened.`;
+      return `request #${number} is ${row?.status ?? 'gone'}${row?.closeReason ? ` (${row.closeReason})` : ''}: nothing was opened.`;
     }
     const now = await findDevice(this.deps.db, device.id);
     if (!now || now.hostname !== device.hostname || now.port !== device.port || now.hostKeyFingerprint !== device.hostKeyFingerprint) {

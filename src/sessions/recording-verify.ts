@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { sql } from 'kysely';
+import { findEntries } from '../eventlog/index.ts';
 import type { Executor } from '../platform/database.ts';
 import { RECORDING_CHUNKS_ACTION, type LoggedRecordingChunk } from './recording-log.ts';
+import { findSession } from './session.store.ts';
 
 /** What the event log vouches for of a recording file, and how much of the file matches it. */
 export interface RecordingCheck {
@@ -107,34 +108,25 @@ export async function verifyRecordingAgainstLog(db: Executor, sessionId: string,
 
 /** The session's logged writes in file order, and its end's hash (with the length, after a crash). */
 async function loggedProgress(db: Executor, sessionId: string): Promise<{ points: LoggedPoint[]; end: { sha256: string; bytes?: number } | undefined; eventSeqs: number[] }> {
-  const session = await db.selectFrom('session').select(['started_at', 'ended_at']).where('id', '=', sessionId).executeTakeFirst();
-  let query = db
-    .selectFrom('event')
-    .select(['seq', 'data'])
-    .where('action', '=', RECORDING_CHUNKS_ACTION)
-    .where(sql<boolean>`data @> ${JSON.stringify({ chunks: [{ session: sessionId }] })}::jsonb`);
+  const session = await findSession(db, sessionId);
   // The session's times narrow the search through the time index; without its row, the whole log is searched.
-  if (session) query = query.where('time', '>=', new Date(session.started_at.getTime() - WINDOW_SLACK_MS));
-  if (session?.ended_at) query = query.where('time', '<=', new Date(session.ended_at.getTime() + WINDOW_SLACK_MS));
-  const rows = await query.orderBy('seq').execute();
+  const rows = await findEntries(db, {
+    actions: [RECORDING_CHUNKS_ACTION],
+    dataHolds: { chunks: [{ session: sessionId }] },
+    ...(session && { from: new Date(session.startedAt.getTime() - WINDOW_SLACK_MS) }),
+    ...(session?.endedAt && { until: new Date(session.endedAt.getTime() + WINDOW_SLACK_MS) }),
+  });
   const points: LoggedPoint[] = [];
   const eventSeqs: number[] = [];
   for (const row of rows) {
     const chunks = (row.data.chunks ?? []) as LoggedRecordingChunk[];
     for (const chunk of chunks) if (chunk.session === sessionId) points.push({ bytes: Number(chunk.bytes), sha256: String(chunk.sha256) });
-    eventSeqs.push(Number(row.seq));
+    eventSeqs.push(row.seq);
   }
   points.sort((a, b) => a.bytes - b.bytes);
-  const ending = await db
-    .selectFrom('event')
-    .select(['seq', 'data'])
-    .where('action', 'in', ['session.end', 'session.interrupted'])
-    .where('subject', '=', `session:${sessionId}`)
-    .orderBy('seq')
-    .limit(1)
-    .executeTakeFirst();
+  const [ending] = await findEntries(db, { actions: ['session.end', 'session.interrupted'], subject: `session:${sessionId}`, limit: 1 });
   const sha256 = ending?.data.recordingSha256;
-  if (ending) eventSeqs.push(Number(ending.seq));
+  if (ending) eventSeqs.push(ending.seq);
   const end = typeof sha256 === 'string' ? { sha256, ...(typeof ending?.data.recordingBytes === 'number' && { bytes: ending.data.recordingBytes }) } : undefined;
   return { points, end, eventSeqs };
 }

@@ -207,14 +207,14 @@ export class SessionRelay {
     this.commandWrites = this.commandWrites
       .then(() =>
         insertCommand(this.deps.db, {
-          session_id: this.sessionId,
+          sessionId: this.sessionId,
           seq: command.seq,
           time: command.time,
-          offset_seconds: command.offsetSeconds,
+          offsetSeconds: command.offsetSeconds,
           text: command.text,
           output: command.output,
-          output_truncated: command.outputTruncated,
-          exit_status: command.exitStatus,
+          outputTruncated: command.outputTruncated,
+          exitStatus: command.exitStatus,
         }),
       )
       .catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'storing a captured command failed'))

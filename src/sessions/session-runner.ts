@@ -7,6 +7,7 @@ import { findChange, findRequestByNumber, type RequestService } from '../changes
 import { appendEvent } from '../eventlog/index.ts';
 import type { Actor } from '../access/index.ts';
 import { confirmedForHostKey, findDevice, type CredentialService } from '../inventory/index.ts';
+import { partitionName } from '../objects/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -71,8 +72,8 @@ export class SessionRunner {
     const request = await this.dialogue.admit(client, actor, target.device, target.change);
     if (!request) return;
     const row = await findRequestByNumber(this.deps.db, request.number);
-    const change = row && (await findChange(this.deps.db, row.change_id));
-    const device = row && (await findDevice(this.deps.db, row.device_id));
+    const change = row && (await findChange(this.deps.db, row.changeId));
+    const device = row && (await findDevice(this.deps.db, row.deviceId));
     if (!row || !change || !device) return this.dialogue.refuse(client, `request #${request.number} is no longer usable: connect again.`);
     if (!device.hostKey) {
       return this.dialogue.refuse(client, `device ${device.name} has no pinned host key yet: an administrator must run a test connection first.`);
@@ -87,11 +88,11 @@ export class SessionRunner {
     // server: it stays in the vault until someone with Credential.Edit confirms it for the new key.
     if (credential.kind === 'password' && !confirmedForHostKey(credential, device.hostKeyFingerprint)) {
       await this.deps.db.transaction().execute(async (trx) => {
-        const partition = await trx.selectFrom('partition').select('name').where('id', '=', credential.partitionId).executeTakeFirst();
+        const partition = await partitionName(trx, credential.partitionId);
         await appendEvent(trx, {
           actor: actor.username,
           action: 'credential.hostkey.unconfirmed',
-          subject: `credential:${partition?.name ?? credential.partitionId}.${credential.name}`,
+          subject: `credential:${partition ?? credential.partitionId}.${credential.name}`,
           data: { device: device.name, account: credential.account, pinned: device.hostKeyFingerprint, confirmedFor: credential.hostKeyFingerprint, request: request.number },
           time: this.deps.clock.now(),
         });

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Kysely } from 'kysely';
-import { findChangeByName, type Change, type ChangeService } from '../changes/index.ts';
+import { findChangeByName, requestNumbers, type Change, type ChangeService } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import { findUserByName } from '../identity/index.ts';
 import { hasPrivilege, inPartition, partitionsWith, type Actor } from '../access/index.ts';
@@ -13,8 +13,8 @@ import { errors, type AppError } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import type { LiveSessions } from './live.ts';
 import { sha256OfFile, type CastEvent } from './recorder.ts';
-import { presentCommand, presentSession, type CommandView, type SessionKind, type SessionRow, type SessionView } from './session.ts';
-import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, insertSession, listSessions, orphanedSessions, requestNumbers, type SessionEnd } from './session.store.ts';
+import { presentCommand, presentSession, type CommandView, type Session, type SessionKind, type SessionView } from './session.ts';
+import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, insertSession, listSessions, orphanedSessions, type SessionEnd } from './session.store.ts';
 
 export interface SessionListFilter {
   readonly user?: string;
@@ -189,31 +189,31 @@ export class SessionService {
       await insertSession(trx, {
         id: session.id,
         kind: session.kind,
-        user_id: actor.userId,
+        userId: actor.userId,
         username: actor.username,
-        source_ip: session.sourceIp,
-        source_port: session.sourcePort,
-        device_id: device.id,
-        device_name: device.name,
-        partition_id: device.partitionId,
+        sourceIp: session.sourceIp,
+        sourcePort: session.sourcePort,
+        deviceId: device.id,
+        deviceName: device.name,
+        partitionId: device.partitionId,
         account: session.account,
-        change_id: change.id,
-        change_name: change.name,
-        request_id: session.request.id,
-        exec_command: session.execCommand,
+        changeId: change.id,
+        changeName: change.name,
+        requestId: session.request.id,
+        execCommand: session.execCommand,
         term: session.term,
-        started_at: session.startedAt,
-        recording_path: session.recordingPath,
-        instance_id: session.instanceId,
-        heartbeat_at: session.startedAt,
-        ended_at: null,
-        end_reason: null,
-        ended_by: null,
-        exit_status: null,
-        bytes_in: 0,
-        bytes_out: 0,
-        recording_sha256: null,
-        capture_lossy: false,
+        startedAt: session.startedAt,
+        recordingPath: session.recordingPath,
+        instanceId: session.instanceId,
+        heartbeatAt: session.startedAt,
+        endedAt: null,
+        endReason: null,
+        endedBy: null,
+        exitStatus: null,
+        bytesIn: 0,
+        bytesOut: 0,
+        recordingSha256: null,
+        captureLossy: false,
       });
       await appendEvent(trx, {
         actor: actor.username,
@@ -294,7 +294,7 @@ export class SessionService {
   async recording(actor: Actor, ref: string): Promise<{ path: string; sha256: string | null; live: boolean; number: number }> {
     return this.deps.db.transaction().execute(async (trx) => {
       const session = await this.visible(trx, actor, ref);
-      return { path: session.recording_path, sha256: session.recording_sha256, live: session.ended_at === null, number: session.number };
+      return { path: session.recordingPath, sha256: session.recordingSha256, live: session.endedAt === null, number: session.number };
     });
   }
 
@@ -312,7 +312,7 @@ export class SessionService {
   async watch(actor: Actor, ref: string, watcher: Watcher, onEnd: () => void): Promise<() => void> {
     const session = await this.deps.db.transaction().execute(async (trx) => {
       const found = await this.visible(trx, actor, ref);
-      if (!(await hasPrivilege(trx, actor, 'Session.Watch', inPartition(found.partition_id)))) {
+      if (!(await hasPrivilege(trx, actor, 'Session.Watch', inPartition(found.partitionId)))) {
         throw errors.forbidden('You need the Session.Watch privilege to watch sessions.');
       }
       return found;
@@ -363,7 +363,7 @@ export class SessionService {
       });
       await live?.recorder.flush();
       const stallMs = this.deps.watchStallMs ?? WATCH_STALL_MS;
-      const replay = await replayRecording(session.recording_path, watcher, () => dropped, stallMs);
+      const replay = await replayRecording(session.recordingPath, watcher, () => dropped, stallMs);
       if (replay.stalled) {
         drop(errors.watcherStalled(Math.round(stallMs / 1000)));
       }
@@ -395,12 +395,12 @@ export class SessionService {
   async terminate(actor: Actor, ref: string): Promise<SessionView> {
     const session = await this.deps.db.transaction().execute(async (trx) => {
       const found = await this.visible(trx, actor, ref);
-      if (!(await hasPrivilege(trx, actor, 'Session.Terminate', inPartition(found.partition_id)))) {
+      if (!(await hasPrivilege(trx, actor, 'Session.Terminate', inPartition(found.partitionId)))) {
         throw errors.forbidden('You need the Session.Terminate privilege to end sessions.');
       }
       return found;
     });
-    if (session.ended_at) throw errors.sessionEnded(session.number, session.end_reason);
+    if (session.endedAt) throw errors.sessionEnded(session.number, session.endReason);
     const live = this.deps.live.get(session.id);
     if (!live) throw errors.sessionElsewhere(session.number);
     await live.terminate(actor.username);
@@ -416,28 +416,28 @@ export class SessionService {
     const now = this.deps.clock.now();
     const orphans = await orphanedSessions(this.deps.db, instanceId, new Date(now.getTime() - SILENT_AFTER_MS));
     for (const session of orphans) {
-      const sha256 = await sha256OfFile(session.recording_path).catch(() => null);
-      const file = await stat(session.recording_path).catch(() => undefined);
+      const sha256 = await sha256OfFile(session.recordingPath).catch(() => null);
+      const file = await stat(session.recordingPath).catch(() => undefined);
       const size = file?.size ?? 0;
       // The recording is flushed every second, heartbeats come every 15: its last write says better when the session was last alive.
-      const lastWrite = file && file.mtime > session.heartbeat_at && file.mtime <= now ? file.mtime : undefined;
+      const lastWrite = file && file.mtime > session.heartbeatAt && file.mtime <= now ? file.mtime : undefined;
       await this.deps.db.transaction().execute(async (trx) => {
         const ended = await endSession(trx, session.id, {
-          endedAt: lastWrite ?? session.heartbeat_at,
+          endedAt: lastWrite ?? session.heartbeatAt,
           reason: 'interrupted',
           endedBy: null,
           exitStatus: null,
-          bytesIn: session.bytes_in,
-          bytesOut: session.bytes_out,
+          bytesIn: session.bytesIn,
+          bytesOut: session.bytesOut,
           recordingSha256: sha256,
-          captureLossy: session.capture_lossy,
+          captureLossy: session.captureLossy,
         });
         if (!ended) return;
         await appendEvent(trx, {
           actor: 'system',
           action: 'session.interrupted',
           subject: `session:${session.id}`,
-          data: { lastHeartbeat: session.heartbeat_at.toISOString(), lastRecordingWrite: file?.mtime.toISOString() ?? null, recordingSha256: sha256, recordingBytes: size },
+          data: { lastHeartbeat: session.heartbeatAt.toISOString(), lastRecordingWrite: file?.mtime.toISOString() ?? null, recordingSha256: sha256, recordingBytes: size },
           time: now,
         });
       });
@@ -445,17 +445,17 @@ export class SessionService {
     return orphans.length;
   }
 
-  private async visible(trx: Tx, actor: Actor, ref: string): Promise<SessionRow> {
+  private async visible(trx: Tx, actor: Actor, ref: string): Promise<Session> {
     const session = /^\d+$/.test(ref) && Number(ref) <= Number.MAX_SAFE_INTEGER ? await findSessionByNumber(trx, Number(ref)) : isUuid(ref) ? await findSession(trx, ref) : undefined;
-    const mayView = session && (session.user_id === actor.userId || (await hasPrivilege(trx, actor, 'Session.View', inPartition(session.partition_id))));
+    const mayView = session && (session.userId === actor.userId || (await hasPrivilege(trx, actor, 'Session.View', inPartition(session.partitionId))));
     if (!session || !mayView) throw errors.notFound('session', ref);
     return session;
   }
 
-  private async present(trx: Tx, rows: readonly SessionRow[]): Promise<SessionView[]> {
+  private async present(trx: Tx, rows: readonly Session[]): Promise<SessionView[]> {
     const counts = await commandCounts(trx, rows.map((row) => row.id));
-    const numbers = await requestNumbers(trx, rows.map((row) => row.request_id));
+    const numbers = await requestNumbers(trx, rows.map((row) => row.requestId));
     const now = this.deps.clock.now();
-    return rows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0, numbers.get(row.request_id) ?? null));
+    return rows.map((row) => presentSession(row, now, counts.get(row.id) ?? 0, numbers.get(row.requestId) ?? null));
   }
 }

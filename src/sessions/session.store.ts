@@ -1,18 +1,102 @@
-import type { Insertable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { Executor } from '../platform/database.ts';
-import type { SessionEndReason, SessionTable } from '../platform/tables/sessions.ts';
-import type { SessionCommandRow, SessionRow } from './session.ts';
+import type { SessionCommandTable, SessionEndReason, SessionTable } from '../platform/tables/sessions.ts';
+import type { ChangeCommand, Session, SessionCommand } from './session.ts';
 
-export async function insertSession(db: Executor, row: Insertable<SessionTable>): Promise<SessionRow> {
-  return db.insertInto('session').values(row).returningAll().executeTakeFirstOrThrow();
+const toSession = (row: Selectable<SessionTable>): Session => ({
+  id: row.id,
+  number: Number(row.number),
+  kind: row.kind,
+  userId: row.user_id,
+  username: row.username,
+  sourceIp: row.source_ip,
+  sourcePort: row.source_port,
+  deviceId: row.device_id,
+  deviceName: row.device_name,
+  partitionId: row.partition_id,
+  account: row.account,
+  changeId: row.change_id,
+  changeName: row.change_name,
+  requestId: row.request_id,
+  execCommand: row.exec_command,
+  term: row.term,
+  startedAt: row.started_at,
+  endedAt: row.ended_at,
+  endReason: row.end_reason,
+  endedBy: row.ended_by,
+  exitStatus: row.exit_status,
+  bytesIn: row.bytes_in,
+  bytesOut: row.bytes_out,
+  recordingPath: row.recording_path,
+  recordingSha256: row.recording_sha256,
+  captureLossy: row.capture_lossy,
+  instanceId: row.instance_id,
+  heartbeatAt: row.heartbeat_at,
+});
+
+const toCommand = (row: Selectable<SessionCommandTable>): SessionCommand => ({
+  sessionId: row.session_id,
+  seq: row.seq,
+  time: row.time,
+  offsetSeconds: row.offset_seconds,
+  text: row.text,
+  output: row.output,
+  outputTruncated: row.output_truncated,
+  exitStatus: row.exit_status,
+});
+
+/** Stores a session as it starts; the database numbers it. */
+export async function insertSession(db: Executor, session: Omit<Session, 'number'>): Promise<Session> {
+  const row = await db
+    .insertInto('session')
+    .values({
+      id: session.id,
+      kind: session.kind,
+      user_id: session.userId,
+      username: session.username,
+      source_ip: session.sourceIp,
+      source_port: session.sourcePort,
+      device_id: session.deviceId,
+      device_name: session.deviceName,
+      partition_id: session.partitionId,
+      account: session.account,
+      change_id: session.changeId,
+      change_name: session.changeName,
+      request_id: session.requestId,
+      exec_command: session.execCommand,
+      term: session.term,
+      started_at: session.startedAt,
+      recording_path: session.recordingPath,
+      instance_id: session.instanceId,
+      heartbeat_at: session.heartbeatAt,
+      ended_at: session.endedAt,
+      end_reason: session.endReason,
+      ended_by: session.endedBy,
+      exit_status: session.exitStatus,
+      bytes_in: session.bytesIn,
+      bytes_out: session.bytesOut,
+      recording_sha256: session.recordingSha256,
+      capture_lossy: session.captureLossy,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toSession(row);
 }
 
-export async function findSession(db: Executor, id: string): Promise<SessionRow | undefined> {
-  return db.selectFrom('session').selectAll().where('id', '=', id).executeTakeFirst();
+export async function findSession(db: Executor, id: string): Promise<Session | undefined> {
+  const row = await db.selectFrom('session').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toSession(row);
 }
 
-export async function findSessionByNumber(db: Executor, number: number): Promise<SessionRow | undefined> {
-  return db.selectFrom('session').selectAll().where('number', '=', number).executeTakeFirst();
+export async function findSessionByNumber(db: Executor, number: number): Promise<Session | undefined> {
+  const row = await db.selectFrom('session').selectAll().where('number', '=', number).executeTakeFirst();
+  return row && toSession(row);
+}
+
+/** The sessions of a change: by number, or in the order they started. */
+export async function sessionsOfChange(db: Executor, changeId: string, order: 'number' | 'started'): Promise<Session[]> {
+  const query = db.selectFrom('session').selectAll().where('change_id', '=', changeId);
+  return (await query.orderBy(order === 'number' ? 'number' : 'started_at').execute()).map(toSession);
 }
 
 export interface SessionEnd {
@@ -54,21 +138,71 @@ export async function heartbeat(db: Executor, beats: ReadonlyArray<{ id: string;
 }
 
 /** Sessions still open in the database whose instance is this one (it restarted) or has gone silent. */
-export async function orphanedSessions(db: Executor, instanceId: string, silentSince: Date): Promise<SessionRow[]> {
-  return db
+export async function orphanedSessions(db: Executor, instanceId: string, silentSince: Date): Promise<Session[]> {
+  const rows = await db
     .selectFrom('session')
     .selectAll()
     .where('ended_at', 'is', null)
     .where((eb) => eb.or([eb('instance_id', '=', instanceId), eb('heartbeat_at', '<', silentSince)]))
     .execute();
+  return rows.map(toSession);
 }
 
-export async function insertCommand(db: Executor, row: SessionCommandRow): Promise<void> {
-  await db.insertInto('session_command').values(row).onConflict((oc) => oc.columns(['session_id', 'seq']).doNothing()).execute();
+/**
+ * The changes with a session a crash interrupted, each with when its last such session ended
+ * (null if none of them has an end time): the change audit recomputes those it scored before then.
+ */
+export async function interruptedSessionEnds(db: Executor): Promise<Map<string, Date | null>> {
+  const rows = await db
+    .selectFrom('session')
+    .select(['change_id', (eb) => eb.fn.max('ended_at').as('last_ended_at')])
+    .where('end_reason', '=', 'interrupted')
+    .groupBy('change_id')
+    .execute();
+  return new Map(rows.map((row) => [row.change_id, row.last_ended_at]));
 }
 
-export async function commandsOf(db: Executor, sessionId: string): Promise<SessionCommandRow[]> {
-  return db.selectFrom('session_command').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute();
+export async function insertCommand(db: Executor, command: SessionCommand): Promise<void> {
+  await db
+    .insertInto('session_command')
+    .values({
+      session_id: command.sessionId,
+      seq: command.seq,
+      time: command.time,
+      offset_seconds: command.offsetSeconds,
+      text: command.text,
+      output: command.output,
+      output_truncated: command.outputTruncated,
+      exit_status: command.exitStatus,
+    })
+    .onConflict((oc) => oc.columns(['session_id', 'seq']).doNothing())
+    .execute();
+}
+
+export async function commandsOf(db: Executor, sessionId: string): Promise<SessionCommand[]> {
+  return (await db.selectFrom('session_command').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute()).map(toCommand);
+}
+
+/** Every command captured in the change's sessions, in time order. */
+export async function commandsOfChange(db: Executor, changeId: string): Promise<ChangeCommand[]> {
+  const rows = await db
+    .selectFrom('session_command as c')
+    .innerJoin('session as s', 's.id', 'c.session_id')
+    .selectAll('c')
+    .select(['s.number as session_number', 's.device_id', 's.kind as session_kind', 's.end_reason as session_end_reason', 's.exit_status as session_exit_status'])
+    .where('s.change_id', '=', changeId)
+    .orderBy('c.time')
+    .orderBy('s.number')
+    .orderBy('c.seq')
+    .execute();
+  return rows.map((row) => ({
+    ...toCommand(row),
+    sessionNumber: Number(row.session_number),
+    deviceId: row.device_id,
+    sessionKind: row.session_kind,
+    sessionEndReason: row.session_end_reason,
+    sessionExitStatus: row.session_exit_status,
+  }));
 }
 
 export async function commandCounts(db: Executor, sessionIds: readonly string[]): Promise<Map<string, number>> {
@@ -82,18 +216,15 @@ export async function commandCounts(db: Executor, sessionIds: readonly string[])
   return new Map(rows.map((row) => [row.session_id, Number(row.count)]));
 }
 
-/** The numbers people know the sessions' requests by, keyed by request id. */
-export async function requestNumbers(db: Executor, requestIds: readonly string[]): Promise<Map<string, number>> {
-  if (requestIds.length === 0) return new Map();
-  const rows = await db.selectFrom('access_request').select(['id', 'number']).where('id', 'in', requestIds).execute();
-  return new Map(rows.map((row) => [row.id, Number(row.number)]));
-}
-
 export interface SessionFilter {
   readonly partitionIds: 'all' | readonly string[];
   readonly userId?: string;
   readonly deviceId?: string;
   readonly changeId?: string;
+  /** Only sessions under these changes. */
+  readonly changeIds?: readonly string[];
+  /** Only sessions whose change had this change ID when they started. */
+  readonly changeName?: string;
   readonly live?: boolean;
   readonly from?: Date;
   readonly to?: Date;
@@ -102,13 +233,17 @@ export interface SessionFilter {
   readonly limit: number;
 }
 
-export async function listSessions(db: Executor, filter: SessionFilter): Promise<SessionRow[]> {
+/** Sessions that match, newest first. */
+export async function listSessions(db: Executor, filter: SessionFilter): Promise<Session[]> {
   if (filter.partitionIds !== 'all' && filter.partitionIds.length === 0) return [];
+  if (filter.changeIds?.length === 0) return [];
   let query = db.selectFrom('session').selectAll();
   if (filter.partitionIds !== 'all') query = query.where('partition_id', 'in', filter.partitionIds);
   if (filter.userId) query = query.where('user_id', '=', filter.userId);
   if (filter.deviceId) query = query.where('device_id', '=', filter.deviceId);
   if (filter.changeId) query = query.where('change_id', '=', filter.changeId);
+  if (filter.changeIds) query = query.where('change_id', 'in', filter.changeIds);
+  if (filter.changeName) query = query.where('change_name', '=', filter.changeName);
   if (filter.live !== undefined) query = query.where('ended_at', filter.live ? 'is' : 'is not', null);
   if (filter.from) query = query.where('started_at', '>=', filter.from);
   if (filter.to) query = query.where('started_at', '<', filter.to);
@@ -118,5 +253,5 @@ export async function listSessions(db: Executor, filter: SessionFilter): Promise
       eb.exists(eb.selectFrom('session_command as c').select('c.seq').whereRef('c.session_id', '=', 'session.id').where('c.text', 'like', pattern)),
     );
   }
-  return query.orderBy('started_at', 'desc').orderBy('number', 'desc').limit(filter.limit).execute();
+  return (await query.orderBy('started_at', 'desc').orderBy('number', 'desc').limit(filter.limit).execute()).map(toSession);
 }

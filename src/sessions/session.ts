@@ -1,9 +1,66 @@
-import type { Selectable } from 'kysely';
-import type { SessionCommandTable, SessionEndReason, SessionKind, SessionTable } from '../platform/tables/sessions.ts';
+import type { SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
 
 export type { SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
-export type SessionRow = Selectable<SessionTable>;
-export type SessionCommandRow = Selectable<SessionCommandTable>;
+
+/**
+ * A brokered session as stored: who ran it from where, on which device account, under which
+ * change and request, and how it ended (`endedAt` null while it runs). Names are kept as they were
+ * when it started, so a later rename does not rewrite the record.
+ */
+export interface Session {
+  readonly id: string;
+  /** The number people quote: session #7. */
+  readonly number: number;
+  readonly kind: SessionKind;
+  readonly userId: string;
+  readonly username: string;
+  readonly sourceIp: string;
+  readonly sourcePort: number | null;
+  readonly deviceId: string;
+  readonly deviceName: string;
+  readonly partitionId: string;
+  readonly account: string;
+  readonly changeId: string;
+  readonly changeName: string;
+  readonly requestId: string;
+  readonly execCommand: string | null;
+  readonly term: string | null;
+  readonly startedAt: Date;
+  readonly endedAt: Date | null;
+  readonly endReason: SessionEndReason | null;
+  readonly endedBy: string | null;
+  readonly exitStatus: number | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly recordingPath: string;
+  readonly recordingSha256: string | null;
+  readonly captureLossy: boolean;
+  /** The gateway instance that runs it, and when that instance last said it was alive. */
+  readonly instanceId: string;
+  readonly heartbeatAt: Date;
+}
+
+/** A command captured in a session, with its output, at its offset in the recording. */
+export interface SessionCommand {
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly time: Date;
+  readonly offsetSeconds: number;
+  readonly text: string;
+  readonly output: string;
+  readonly outputTruncated: boolean;
+  readonly exitStatus: number | null;
+}
+
+/** A command run under a change, with the session it ran in: what the change audit compares with the script. */
+export interface ChangeCommand extends SessionCommand {
+  readonly sessionNumber: number;
+  readonly deviceId: string;
+  readonly sessionKind: SessionKind;
+  /** Why its session ended, and the status the device's shell exited with (null if it did not exit). */
+  readonly sessionEndReason: SessionEndReason | null;
+  readonly sessionExitStatus: number | null;
+}
 
 /** What a user typed to reach a device at the gateway: `alice@web01`, `alice@web01:root`, `alice@web01:root+CHG-42`. */
 export interface SessionTarget {
@@ -65,31 +122,31 @@ export interface SessionView {
   readonly commandCount: number;
 }
 
-export function presentSession(row: SessionRow, now: Date, commandCount: number, requestNumber: number | null = null): SessionView {
-  const end = row.ended_at ?? now;
+export function presentSession(session: Session, now: Date, commandCount: number, requestNumber: number | null = null): SessionView {
+  const end = session.endedAt ?? now;
   return {
-    id: row.id,
-    number: row.number,
-    kind: row.kind,
-    user: row.username,
-    sourceIp: row.source_ip,
-    sourcePort: row.source_port,
-    device: row.device_name,
-    account: row.account,
-    change: row.change_name,
+    id: session.id,
+    number: session.number,
+    kind: session.kind,
+    user: session.username,
+    sourceIp: session.sourceIp,
+    sourcePort: session.sourcePort,
+    device: session.deviceName,
+    account: session.account,
+    change: session.changeName,
     request: requestNumber,
-    execCommand: row.exec_command,
-    startedAt: row.started_at.toISOString(),
-    endedAt: row.ended_at?.toISOString() ?? null,
-    durationSeconds: Math.max(0, Math.round((end.getTime() - row.started_at.getTime()) / 1000)),
-    live: row.ended_at === null,
-    endReason: row.end_reason,
-    endedBy: row.ended_by,
-    exitStatus: row.exit_status,
-    bytesIn: row.bytes_in,
-    bytesOut: row.bytes_out,
-    recordingSha256: row.recording_sha256,
-    captureLossy: row.capture_lossy,
+    execCommand: session.execCommand,
+    startedAt: session.startedAt.toISOString(),
+    endedAt: session.endedAt?.toISOString() ?? null,
+    durationSeconds: Math.max(0, Math.round((end.getTime() - session.startedAt.getTime()) / 1000)),
+    live: session.endedAt === null,
+    endReason: session.endReason,
+    endedBy: session.endedBy,
+    exitStatus: session.exitStatus,
+    bytesIn: session.bytesIn,
+    bytesOut: session.bytesOut,
+    recordingSha256: session.recordingSha256,
+    captureLossy: session.captureLossy,
     commandCount,
   };
 }
@@ -104,12 +161,12 @@ export interface CommandView {
   readonly exitStatus: number | null;
 }
 
-export const presentCommand = (row: SessionCommandRow): CommandView => ({
-  seq: row.seq,
-  time: row.time.toISOString(),
-  offsetSeconds: row.offset_seconds,
-  text: row.text,
-  output: row.output,
-  outputTruncated: row.output_truncated,
-  exitStatus: row.exit_status,
+export const presentCommand = (command: SessionCommand): CommandView => ({
+  seq: command.seq,
+  time: command.time.toISOString(),
+  offsetSeconds: command.offsetSeconds,
+  text: command.text,
+  output: command.output,
+  outputTruncated: command.outputTruncated,
+  exitStatus: command.exitStatus,
 });
