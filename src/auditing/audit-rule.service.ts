@@ -23,6 +23,7 @@ import { findByRef } from '../objects/object-ref.ts';
 import type { ObjectStore } from '../objects/object-store.ts';
 import type { ObjectFields, ObjectType } from '../objects/object.ts';
 import { parseRuleSearch, ruleSearchMatches, type RuleTerm } from './search.ts';
+import type { AuditRuleView, Permalinks } from './audit-rule.views.ts';
 
 /** The fields of a rule a caller may set, as the API names them. */
 export interface RuleFields {
@@ -58,36 +59,7 @@ export interface SecurityInput {
   readonly delete?: readonly string[] | null;
 }
 
-export interface AuditRuleView {
-  readonly id: string;
-  readonly name: string;
-  readonly partition: string;
-  readonly businessKey: string;
-  readonly application: string | null;
-  readonly description: string;
-  readonly objectType: ObjectType;
-  readonly level: LevelName;
-  readonly namePattern: string;
-  readonly nameMatch: MatchType;
-  readonly applicationRule: ApplicationRule;
-  /** `PARTITION.Path` of the application matched, or its id while it is deleted. */
-  readonly matchApplication: string | null;
-  readonly partitionPattern: string;
-  readonly partitionMatch: MatchType;
-  readonly enabled: boolean;
-  readonly builtin: boolean;
-  readonly security: { view: string[] | null; edit: string[] | null; delete: string[] | null };
-  readonly version: number;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-}
-
-export interface Permalinks {
-  readonly businessKey: string;
-  readonly links: Record<'self' | 'export' | 'exportWithRelated' | 'auditTrail', string>;
-}
+export type { Permalinks } from './audit-rule.views.ts';
 
 export interface AuditRuleServiceDeps {
   readonly db: Kysely<Database>;

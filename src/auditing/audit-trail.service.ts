@@ -12,6 +12,7 @@ import type { ObjectKind, ObjectStore } from '../objects/object-store.ts';
 import { META_FIELDS, type ObjectMeta, type ObjectType } from '../objects/object.ts';
 import { restoreNeeds } from './restore-privileges.ts';
 import { parseEntrySearch } from './search.ts';
+import type { EntryPage, PurgeResult, RestoreResult } from './audit-trail.views.ts';
 
 /** Reads a saved filter's query: the trail searches with it. */
 export interface FilterQueries {
@@ -37,12 +38,6 @@ export interface AuditTrailServiceDeps {
   readonly consequences?: RestoreConsequences;
 }
 
-export interface EntryPage {
-  readonly entries: AuditEntryView[];
-  /** Pass as `cursor` for the next (older) page; null on the last page. */
-  readonly nextCursor: number | null;
-}
-
 export interface SearchInput {
   /** The IntelliSearch query: `t:14:05-14:06 u:jdoe`. */
   readonly q?: string;
@@ -52,24 +47,6 @@ export interface SearchInput {
   readonly cursor?: number;
   /** With each entry's whole object before and after (Full entries): the seed's Expand All. */
   readonly expand?: boolean;
-}
-
-/** What a restore did: the object as written, and the audit entry that records it. */
-export interface RestoreResult {
-  readonly restoredFrom: number;
-  readonly side: RestoreSide;
-  readonly objectType: ObjectType;
-  readonly objectId: string;
-  readonly businessKey: string;
-  readonly action: 'C' | 'M';
-  readonly version: number;
-  readonly entry: AuditEntryView | null;
-}
-
-export interface PurgeResult {
-  readonly changedBefore: string;
-  readonly cutoff: string;
-  readonly purged: number;
 }
 
 const DEFAULT_LIMIT = 50;

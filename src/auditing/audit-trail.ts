@@ -1,5 +1,6 @@
 import type { AuditLevel } from './audit-rule.ts';
 import type { ObjectType } from '../objects/object.ts';
+import type { AuditEntryView } from './audit-trail.views.ts';
 
 /** One audited write. For Full (level 2) it keeps the whole object before and after, so it can be restored. */
 export interface AuditEntry {
@@ -65,25 +66,7 @@ export function redactFields<T extends Readonly<Record<string, unknown>> | null>
 const isFieldChange = (value: unknown): value is { before: unknown; after: unknown } =>
   typeof value === 'object' && value !== null && 'before' in value && 'after' in value;
 
-export interface AuditEntryView {
-  readonly seq: number;
-  readonly time: string;
-  readonly objectType: ObjectType;
-  readonly objectId: string;
-  readonly businessKey: string;
-  readonly action: 'C' | 'M' | 'D';
-  readonly level: AuditLevel;
-  readonly user: string;
-  readonly reason: string | null;
-  readonly objectVersion: number;
-  readonly diff: Record<string, unknown>;
-  readonly restoredFrom: number | null;
-  /** Which restores this entry offers. */
-  readonly restore: Record<RestoreSide, boolean>;
-  /** The whole object before and after (Full entries), when asked for. */
-  readonly before?: Record<string, unknown> | null;
-  readonly after?: Record<string, unknown> | null;
-}
+export type { AuditEntryView } from './audit-trail.views.ts';
 
 export function presentEntry(entry: AuditEntry, secretFields: readonly string[], expand: boolean): AuditEntryView {
   return {

@@ -11,6 +11,9 @@ import { FILTER_TARGETS } from './filter.ts';
 import type { FilterService } from './filter.service.ts';
 import { OBJECT_TYPES } from '../objects/object.ts';
 import { SEARCH_MAX_LENGTH } from './search.ts';
+import { AuditRuleViewSchema, PermalinksSchema, RuleUsersSchema } from './audit-rule.views.ts';
+import { EntryPageSchema, AuditEntryViewSchema, PurgeResultSchema, RestoreResultSchema } from './audit-trail.views.ts';
+import { FilterViewSchema } from './filter.views.ts';
 
 export interface AuditingRouteServices {
   readonly auditRules: AuditRuleService;
@@ -20,39 +23,9 @@ export interface AuditingRouteServices {
 }
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
-const Users = Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000 }));
 const Level = Type.Enum([LEVEL_NAMES[1], LEVEL_NAMES[2]], { description: 'diff_only keeps the changed fields; full_audit the whole object before and after, so it can be restored' });
 const Match = Type.Enum(MATCH_TYPES, { description: 'GLOB (* and ?) or RE2 regular expression, matching the whole name, case-sensitive or not' });
 const Reason = Type.String({ maxLength: 2000, description: 'Why: written into the audit entry' });
-
-const Meta = {
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
-};
-
-export const AuditRuleSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  partition: Type.String(),
-  businessKey: Type.String(),
-  application: Nullable(Type.String()),
-  description: Type.String(),
-  objectType: Type.String(),
-  level: Type.String(),
-  namePattern: Type.String(),
-  nameMatch: Type.String(),
-  applicationRule: Type.String(),
-  matchApplication: Nullable(Type.String()),
-  partitionPattern: Type.String(),
-  partitionMatch: Type.String(),
-  enabled: Type.Boolean(),
-  builtin: Type.Boolean(),
-  security: Type.Object({ view: Users, edit: Users, delete: Users }),
-  ...Meta,
-});
 
 const RuleFieldsSchema = {
   description: Type.Optional(Type.String({ maxLength: 2000 })),
@@ -66,60 +39,10 @@ const RuleFieldsSchema = {
 };
 
 const SecurityBody = {
-  view: Type.Optional(Users),
-  edit: Type.Optional(Users),
-  delete: Type.Optional(Users),
+  view: Type.Optional(RuleUsersSchema),
+  edit: Type.Optional(RuleUsersSchema),
+  delete: Type.Optional(RuleUsersSchema),
 };
-
-const EntrySchema = Type.Object({
-  seq: Type.Integer(),
-  time: Type.String(),
-  objectType: Type.String(),
-  objectId: Type.String(),
-  businessKey: Type.String(),
-  action: Type.Enum(['C', 'M', 'D']),
-  level: Type.Integer(),
-  user: Type.String(),
-  reason: Nullable(Type.String()),
-  objectVersion: Type.Integer(),
-  diff: Type.Record(Type.String(), Type.Unknown()),
-  restoredFrom: Nullable(Type.Integer()),
-  restore: Type.Object({ before: Type.Boolean(), after: Type.Boolean() }),
-  before: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
-  after: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
-});
-
-const EntryPageSchema = Type.Object({ entries: Type.Array(EntrySchema), nextCursor: Nullable(Type.Integer()) });
-
-const RestoreSchema = Type.Object({
-  restoredFrom: Type.Integer(),
-  side: Type.Enum(['before', 'after']),
-  objectType: Type.String(),
-  objectId: Type.String(),
-  businessKey: Type.String(),
-  action: Type.Enum(['C', 'M']),
-  version: Type.Integer(),
-  entry: Nullable(EntrySchema),
-});
-
-export const FilterSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  partition: Type.String(),
-  businessKey: Type.String(),
-  application: Nullable(Type.String()),
-  description: Type.String(),
-  target: Type.String(),
-  query: Type.String(),
-  owner: Type.String(),
-  inNavigation: Type.Boolean(),
-  ...Meta,
-});
-
-const PermalinksSchema = Type.Object({
-  businessKey: Type.String(),
-  links: Type.Object({ self: Type.String(), export: Type.String(), exportWithRelated: Type.String(), auditTrail: Type.String() }),
-});
 
 const PromoteBody = {
   target: Type.String({ minLength: 1, maxLength: 64, description: 'The name of a promotion target an administrator configured (CHANGEGATE_PROMOTE_TARGETS); GET /audit/promote-targets lists them' }),
@@ -166,7 +89,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
         tags: rulesTag,
         summary: 'Audit rules you may view; q narrows them: n:Fin* o:Device l:2 e:yes p:GLOBAL',
         querystring: Type.Object(Query, { additionalProperties: false }),
-        response: { 200: Type.Array(AuditRuleSchema) },
+        response: { 200: Type.Array(AuditRuleViewSchema) },
       },
     },
     async (request) => auditRules.list(actorOf(request), request.query),
@@ -191,13 +114,13 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
           },
           { additionalProperties: false },
         ),
-        response: { 201: AuditRuleSchema },
+        response: { 201: AuditRuleViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await auditRules.create(actorOf(request), request.body)),
   );
 
-  app.get('/audit/rules/:ref', { schema: { tags: rulesTag, summary: 'One audit rule', params: Ref, response: { 200: AuditRuleSchema } } }, async (request) =>
+  app.get('/audit/rules/:ref', { schema: { tags: rulesTag, summary: 'One audit rule', params: Ref, response: { 200: AuditRuleViewSchema } } }, async (request) =>
     auditRules.get(actorOf(request), request.params.ref),
   );
 
@@ -218,7 +141,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
           },
           { additionalProperties: false },
         ),
-        response: { 200: AuditRuleSchema },
+        response: { 200: AuditRuleViewSchema },
       },
     },
     async (request) => auditRules.update(actorOf(request), request.params.ref, request.body),
@@ -243,7 +166,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
   for (const enabled of [false, true]) {
     app.post(
       `/audit/rules/:ref/${enabled ? 'enable' : 'disable'}`,
-      { ...optionalBody, schema: { tags: rulesTag, summary: enabled ? 'Enable an audit rule' : 'Disable an audit rule (never the built-in one)', params: Ref, body: ReasonBody, response: { 200: AuditRuleSchema } } },
+      { ...optionalBody, schema: { tags: rulesTag, summary: enabled ? 'Enable an audit rule' : 'Disable an audit rule (never the built-in one)', params: Ref, body: ReasonBody, response: { 200: AuditRuleViewSchema } } },
       async (request) => auditRules.setEnabled(actorOf(request), request.params.ref, enabled, request.body.reason),
     );
   }
@@ -256,7 +179,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
         summary: 'Edit security: who may view, edit and delete the rule (usernames; null: everyone holding the privilege)',
         params: Ref,
         body: Type.Object({ ...SecurityBody, reason: Type.Optional(Reason) }, { additionalProperties: false }),
-        response: { 200: AuditRuleSchema },
+        response: { 200: AuditRuleViewSchema },
       },
     },
     async (request) => auditRules.updateSecurity(actorOf(request), request.params.ref, request.body),
@@ -288,7 +211,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
     async (request) => auditTrail.search(actorOf(request), request.query),
   );
 
-  app.get('/audit/entries/:seq', { schema: { tags: trailTag, summary: 'One audit entry with its snapshots', params: Seq, response: { 200: EntrySchema } } }, async (request) =>
+  app.get('/audit/entries/:seq', { schema: { tags: trailTag, summary: 'One audit entry with its snapshots', params: Seq, response: { 200: AuditEntryViewSchema } } }, async (request) =>
     auditTrail.get(actorOf(request), request.params.seq),
   );
 
@@ -305,7 +228,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
               : 'Restore to after the change: undo every later change of the object',
           params: Seq,
           body: ReasonBody,
-          response: { 200: RestoreSchema },
+          response: { 200: RestoreResultSchema },
         },
       },
       async (request) =>
@@ -337,7 +260,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
         summary: 'Bring a deleted object back (restore to before its deletion); 409 not_in_trash unless the entry is the deletion of an object still deleted',
         params: Seq,
         body: ReasonBody,
-        response: { 200: RestoreSchema },
+        response: { 200: RestoreResultSchema },
       },
     },
     async (request) => auditTrail.restoreFromTrash(actorOf(request), request.params.seq, request.body.reason),
@@ -350,7 +273,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
         tags: trailTag,
         summary: 'Remove entries older than an ISO-8601 duration (P365D); needs AuditTrail.Restore at Admin level system-wide',
         body: Type.Object({ changedBefore: Type.String({ minLength: 2, maxLength: 40 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ changedBefore: Type.String(), cutoff: Type.String(), purged: Type.Integer() }) },
+        response: { 200: PurgeResultSchema },
       },
     },
     async (request) => auditTrail.purge(actorOf(request), request.body.changedBefore),
@@ -377,7 +300,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
         tags: filterTag,
         summary: 'Saved filters you may use',
         querystring: Type.Object({ target: Type.Optional(Type.Enum(FILTER_TARGETS)) }, { additionalProperties: false }),
-        response: { 200: Type.Array(FilterSchema) },
+        response: { 200: Type.Array(FilterViewSchema) },
       },
     },
     async (request) => filters.list(actorOf(request), request.query),
@@ -391,14 +314,14 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
           tags: filterTag,
           summary: path.endsWith('from-search') ? 'Create a filter from the current search' : 'New filter',
           body: NewFilterBody,
-          response: { 201: FilterSchema },
+          response: { 201: FilterViewSchema },
         },
       },
       async (request, reply) => reply.status(201).send(await filters.create(actorOf(request), request.body)),
     );
   }
 
-  app.get('/audit/filters/:ref', { schema: { tags: filterTag, summary: 'One filter', params: Ref, response: { 200: FilterSchema } } }, async (request) =>
+  app.get('/audit/filters/:ref', { schema: { tags: filterTag, summary: 'One filter', params: Ref, response: { 200: FilterViewSchema } } }, async (request) =>
     filters.get(actorOf(request), request.params.ref),
   );
 
@@ -417,7 +340,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
           },
           { additionalProperties: false },
         ),
-        response: { 200: FilterSchema },
+        response: { 200: FilterViewSchema },
       },
     },
     async (request) => filters.update(actorOf(request), request.params.ref, request.body),
@@ -437,7 +360,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
         summary: 'Duplicate a filter: a copy you own',
         params: Ref,
         body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false }),
-        response: { 201: FilterSchema },
+        response: { 201: FilterViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await filters.duplicate(actorOf(request), request.params.ref, request.body)),
@@ -456,17 +379,17 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
 
   app.post(
     '/audit/filters/:ref/navigation',
-    { schema: { tags: filterTag, summary: 'Add the filter to your navigation bar', params: Ref, response: { 200: Type.Array(FilterSchema) } } },
+    { schema: { tags: filterTag, summary: 'Add the filter to your navigation bar', params: Ref, response: { 200: Type.Array(FilterViewSchema) } } },
     async (request) => filters.addToNavigation(actorOf(request), request.params.ref),
   );
 
   app.delete(
     '/audit/filters/:ref/navigation',
-    { schema: { tags: filterTag, summary: 'Take the filter off your navigation bar', params: Ref, response: { 200: Type.Array(FilterSchema) } } },
+    { schema: { tags: filterTag, summary: 'Take the filter off your navigation bar', params: Ref, response: { 200: Type.Array(FilterViewSchema) } } },
     async (request) => filters.removeFromNavigation(actorOf(request), request.params.ref),
   );
 
-  app.get('/me/navigation', { schema: { tags: filterTag, summary: 'Your navigation bar: the filters you added', response: { 200: Type.Array(FilterSchema) } } }, async (request) =>
+  app.get('/me/navigation', { schema: { tags: filterTag, summary: 'Your navigation bar: the filters you added', response: { 200: Type.Array(FilterViewSchema) } } }, async (request) =>
     filters.navigation(actorOf(request)),
   );
 
@@ -526,7 +449,7 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
         tags: rulesTag,
         summary: 'The audit rule or filter a permalink names, by business key',
         params: Permalink,
-        response: { 200: Type.Object({ type: Type.String(), businessKey: Type.String(), rule: Type.Optional(AuditRuleSchema), filter: Type.Optional(FilterSchema) }) },
+        response: { 200: Type.Object({ type: Type.String(), businessKey: Type.String(), rule: Type.Optional(AuditRuleViewSchema), filter: Type.Optional(FilterViewSchema) }) },
       },
     },
     async (request) => {

@@ -1,6 +1,7 @@
 import type { Privilege } from '../access/index.ts';
 import type { ObjectMeta } from '../objects/object.ts';
 import { parseEntrySearch, parseRuleSearch, type SearchError } from './search.ts';
+import type { FilterView } from './filter.views.ts';
 
 /** What a filter searches: the audit trail or the audit rules. */
 export const FILTER_TARGETS = ['AuditEntry', 'AuditRule'] as const;
@@ -27,24 +28,7 @@ export function filterQueryError(target: FilterTarget, query: string): SearchErr
   return parsed.ok ? undefined : parsed.error;
 }
 
-export interface FilterView {
-  readonly id: string;
-  readonly name: string;
-  readonly partition: string;
-  readonly businessKey: string;
-  readonly application: string | null;
-  readonly description: string;
-  readonly target: FilterTarget;
-  readonly query: string;
-  readonly owner: string;
-  /** Whether it is on the caller's navigation bar. */
-  readonly inNavigation: boolean;
-  readonly version: number;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-}
+export type { FilterView } from './filter.views.ts';
 
 export function presentFilter(filter: Filter, names: { partition: string; application: string | null }, inNavigation: boolean): FilterView {
   return {

@@ -1,9 +1,11 @@
 export { BUILTIN_RULE_NAME, type AuditLevel, type AuditRule, type LevelName, type MatchType, type ApplicationRule, type RuleSecurity } from './audit-rule.ts';
-export { AuditRuleService, type AuditRuleView, type NewAuditRule, type RulePatch, type SecurityInput, type Permalinks } from './audit-rule.service.ts';
+export { AuditRuleService, type NewAuditRule, type RulePatch, type SecurityInput } from './audit-rule.service.ts';
+export type { AuditRuleView, Permalinks } from './audit-rule.views.ts';
 export { auditRuleKind, ensureBuiltinRule } from './audit-rule.store.ts';
 export { AuditRecorder } from './audit-recorder.ts';
 export { auditEntryDigest, canonicalAuditEntry, checkAuditEntryInLog, findAuditEntryEvent, type AuditEntryCheck, type AuditEntryEvent, type LoggedAuditEntry } from './audit-entry-log.ts';
-export { AuditTrailService, type EntryPage, type PurgeResult, type RestoreConsequences, type RestoreResult, type SearchInput } from './audit-trail.service.ts';
+export { AuditTrailService, type RestoreConsequences, type SearchInput } from './audit-trail.service.ts';
+export type { EntryPage, PurgeResult, RestoreResult } from './audit-trail.views.ts';
 export type { AuditEntry, AuditEntryView, RestoreSide } from './audit-trail.ts';
 export { entriesOfObject } from './object-history.ts';
 export { FilterService, type NewFilter, type FilterPatch } from './filter.service.ts';

@@ -1,4 +1,5 @@
 import type { ObjectMeta } from '../objects/index.ts';
+import type { AccessGroupView } from './access-group.views.ts';
 
 /**
  * Who may run the changes that name this group (executors) and who approves their requests
@@ -18,22 +19,7 @@ export interface AccessGroup extends ObjectMeta {
 
 export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$/;
 
-export interface AccessGroupView {
-  readonly id: string;
-  readonly name: string;
-  readonly partition: string;
-  readonly description: string;
-  readonly executors: string[];
-  readonly approvers: string[];
-  readonly requiresJustification: boolean;
-  readonly approvalsRequired: number;
-  readonly plannerMayExecute: boolean;
-  readonly version: number;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-}
+export type { AccessGroupView } from './access-group.views.ts';
 
 /** `usernames` maps user ids to usernames; members are shown by username. */
 export function presentAccessGroup(group: AccessGroup, partition: string, usernames: ReadonlyMap<string, string>): AccessGroupView {

@@ -3,6 +3,7 @@ import canonicalizeModule from 'canonicalize';
 import type { ObjectMeta } from '../objects/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
 import { formatScriptError, parseScript, type ScriptError } from './script.ts';
+import type { ChangeView } from './change.views.ts';
 
 /**
  * A planned change: which script, on which devices, in which time window, run by the executors of
@@ -107,32 +108,7 @@ export function changeProblems(input: ChangeFieldsInput): { problems: FieldProbl
   return { problems, scriptErrors };
 }
 
-export interface ChangeView {
-  readonly id: string;
-  /** The change ID the planner entered, such as CHG-2026-042. */
-  readonly name: string;
-  readonly partition: string;
-  readonly title: string;
-  readonly description: string;
-  readonly startAt: string;
-  readonly dueAt: string;
-  readonly status: ChangeStatus;
-  readonly accessGroup: string;
-  readonly devices: string[];
-  readonly script: string;
-  readonly scriptFrozen: boolean;
-  readonly scriptFrozenAt: string | null;
-  /** The digest of the plan (window, devices, script, access group) an approval records: see `planDigest`. */
-  readonly planDigest: string;
-  readonly cancelledAt: string | null;
-  readonly cancelledBy: string | null;
-  readonly cancelReason: string | null;
-  readonly version: number;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-}
+export type { ChangeView } from './change.views.ts';
 
 export function presentChange(change: Change, now: Date, names: { partition: string; accessGroup: string; devices: string[] }): ChangeView {
   return {

@@ -5,63 +5,9 @@ import type { Api } from '../platform/http.ts';
 import type { AccessGroupService } from './access-group.service.ts';
 import type { ChangeService } from './change.service.ts';
 import type { RequestService } from './request.service.ts';
-
-const stamps = { version: Type.Integer(), createdAt: Type.String(), createdBy: Type.String(), updatedAt: Type.String(), updatedBy: Type.String() };
-
-const GroupSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  partition: Type.String(),
-  description: Type.String(),
-  executors: Type.Array(Type.String()),
-  approvers: Type.Array(Type.String()),
-  requiresJustification: Type.Boolean(),
-  approvalsRequired: Type.Integer(),
-  plannerMayExecute: Type.Boolean(),
-  ...stamps,
-});
-
-const ChangeSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String({ description: 'The change ID, such as CHG-2026-042' }),
-  partition: Type.String(),
-  title: Type.String(),
-  description: Type.String(),
-  startAt: Type.String(),
-  dueAt: Type.String(),
-  status: Type.Union([Type.Literal('scheduled'), Type.Literal('open'), Type.Literal('closed'), Type.Literal('cancelled')]),
-  accessGroup: Type.String(),
-  devices: Type.Array(Type.String()),
-  script: Type.String(),
-  scriptFrozen: Type.Boolean(),
-  scriptFrozenAt: Type.Union([Type.String(), Type.Null()]),
-  planDigest: Type.String({ description: 'SHA-256 of the plan an approval is for: window, devices, script, access group' }),
-  cancelledAt: Type.Union([Type.String(), Type.Null()]),
-  cancelledBy: Type.Union([Type.String(), Type.Null()]),
-  cancelReason: Type.Union([Type.String(), Type.Null()]),
-  ...stamps,
-});
-
-const RequestStatus = Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('denied'), Type.Literal('cancelled'), Type.Literal('expired')]);
-
-const RequestSchema = Type.Object({
-  id: Type.String(),
-  number: Type.Integer(),
-  status: RequestStatus,
-  change: Type.String(),
-  changeTitle: Type.String(),
-  device: Type.String(),
-  requester: Type.String(),
-  justification: Type.Union([Type.String(), Type.Null()]),
-  approvers: Type.Array(Type.String()),
-  approvalsRequired: Type.Integer(),
-  decisions: Type.Array(Type.Object({ approver: Type.String(), decision: Type.Union([Type.Literal('approve'), Type.Literal('deny')]), comment: Type.String(), decidedAt: Type.String(), digest: Type.Union([Type.String(), Type.Null()]) })),
-  createdAt: Type.String(),
-  decidedAt: Type.Union([Type.String(), Type.Null()]),
-  closedAt: Type.Union([Type.String(), Type.Null()]),
-  closeReason: Type.Union([Type.String(), Type.Null()]),
-  expiresAt: Type.String(),
-});
+import { AccessGroupViewSchema } from './access-group.views.ts';
+import { ChangeStatusSchema, ChangeViewSchema } from './change.views.ts';
+import { AccessOutcomeSchema, RequestStatusSchema, RequestViewSchema } from './request.views.ts';
 
 const Usernames = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 500 });
 const GroupFields = {
@@ -92,7 +38,7 @@ const ChangeFields = {
 const RequestQuery = Type.Object(
   {
     scope: Type.Union([Type.Literal('mine'), Type.Literal('approvals'), Type.Literal('all')], { default: 'mine' }),
-    status: Type.Optional(RequestStatus),
+    status: Type.Optional(RequestStatusSchema),
     change: Type.Optional(Type.String()),
     device: Type.Optional(Type.String()),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
@@ -116,7 +62,7 @@ const date = (text: string | undefined) => (text === undefined ? undefined : new
 export function changeRoutes(app: Api, services: { groups: AccessGroupService; changes: ChangeService; requests: RequestService }): void {
   const { groups, changes, requests } = services;
 
-  app.get('/access-groups', { schema: { tags: ['access groups'], summary: 'Access groups you may view', response: { 200: Type.Array(GroupSchema) } } }, async (request) =>
+  app.get('/access-groups', { schema: { tags: ['access groups'], summary: 'Access groups you may view', response: { 200: Type.Array(AccessGroupViewSchema) } } }, async (request) =>
     groups.list(actorOf(request)),
   );
 
@@ -130,13 +76,13 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
           { name: Type.String({ minLength: 1, maxLength: 128 }), partition: Type.Optional(Type.String()), application: Type.Optional(Type.Union([Type.String(), Type.Null()])), ...GroupFields },
           { additionalProperties: false },
         ),
-        response: { 201: GroupSchema },
+        response: { 201: AccessGroupViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await groups.create(actorOf(request), request.body)),
   );
 
-  app.get('/access-groups/:group', { schema: { tags: ['access groups'], summary: 'One access group', params: GroupRef, response: { 200: GroupSchema } } }, async (request) =>
+  app.get('/access-groups/:group', { schema: { tags: ['access groups'], summary: 'One access group', params: GroupRef, response: { 200: AccessGroupViewSchema } } }, async (request) =>
     groups.get(actorOf(request), request.params.group),
   );
 
@@ -148,7 +94,7 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
         summary: 'Edit an access group',
         params: GroupRef,
         body: Type.Object({ ...GroupFields, expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
-        response: { 200: GroupSchema },
+        response: { 200: AccessGroupViewSchema },
       },
     },
     async (request) => groups.update(actorOf(request), request.params.group, request.body),
@@ -166,10 +112,10 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
         tags: ['changes'],
         summary: 'Changes you may view',
         querystring: Type.Object(
-          { status: Type.Optional(Type.Union([Type.Literal('scheduled'), Type.Literal('open'), Type.Literal('closed'), Type.Literal('cancelled')])), device: Type.Optional(Type.String()) },
+          { status: Type.Optional(ChangeStatusSchema), device: Type.Optional(Type.String()) },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Array(ChangeSchema) },
+        response: { 200: Type.Array(ChangeViewSchema) },
       },
     },
     async (request) => changes.list(actorOf(request), request.query),
@@ -185,7 +131,7 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
           { name: Type.String({ minLength: 1, maxLength: 64 }), partition: Type.Optional(Type.String()), application: Type.Optional(Type.Union([Type.String(), Type.Null()])), ...ChangeFields },
           { additionalProperties: false },
         ),
-        response: { 201: ChangeSchema },
+        response: { 201: ChangeViewSchema },
       },
     },
     async (request, reply) => {
@@ -195,7 +141,7 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
     },
   );
 
-  app.get('/changes/:change', { schema: { tags: ['changes'], summary: 'One change', params: ChangeRef, response: { 200: ChangeSchema } } }, async (request) =>
+  app.get('/changes/:change', { schema: { tags: ['changes'], summary: 'One change', params: ChangeRef, response: { 200: ChangeViewSchema } } }, async (request) =>
     changes.get(actorOf(request), request.params.change),
   );
 
@@ -207,7 +153,7 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
         summary: 'Edit a change (the script only until its first session: then 409 script_frozen)',
         params: ChangeRef,
         body: Type.Partial(Type.Object({ ...ChangeFields, description: Type.String({ maxLength: 10000 }), expectedVersion: Type.Integer({ minimum: 1 }) }), { additionalProperties: false }),
-        response: { 200: ChangeSchema },
+        response: { 200: ChangeViewSchema },
       },
     },
     async (request) => {
@@ -225,7 +171,7 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
         summary: 'Cancel a change; its open requests close',
         params: ChangeRef,
         body: Type.Optional(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false })),
-        response: { 200: ChangeSchema },
+        response: { 200: ChangeViewSchema },
       },
     },
     async (request) => changes.cancel(actorOf(request), request.params.change, request.body?.reason),
@@ -243,7 +189,7 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
         tags: ['requests'],
         summary: 'scope=mine (My requests), approvals (My approvals, pending first) or all (Request.View)',
         querystring: RequestQuery,
-        response: { 200: Type.Array(RequestSchema) },
+        response: { 200: Type.Array(RequestViewSchema) },
       },
     },
     async (request) => {
@@ -270,7 +216,7 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ request: RequestSchema, created: Type.Boolean() }), 201: Type.Object({ request: RequestSchema, created: Type.Boolean() }) },
+        response: { 200: AccessOutcomeSchema, 201: AccessOutcomeSchema },
       },
     },
     async (request, reply) => {
@@ -280,19 +226,19 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
     },
   );
 
-  app.get('/requests/:number', { schema: { tags: ['requests'], summary: 'One request', params: RequestNumber, response: { 200: RequestSchema } } }, async (request) =>
+  app.get('/requests/:number', { schema: { tags: ['requests'], summary: 'One request', params: RequestNumber, response: { 200: RequestViewSchema } } }, async (request) =>
     requests.get(actorOf(request), request.params.number),
   );
 
   app.post(
     '/requests/:number/approve',
-    { ...optionalBody, schema: { tags: ['requests'], summary: 'Approve (N of the approvers are needed)', params: RequestNumber, body: Type.Optional(Comment), response: { 200: RequestSchema } } },
+    { ...optionalBody, schema: { tags: ['requests'], summary: 'Approve (N of the approvers are needed)', params: RequestNumber, body: Type.Optional(Comment), response: { 200: RequestViewSchema } } },
     async (request) => requests.approve(actorOf(request), request.params.number, request.body?.comment),
   );
 
   app.post(
     '/requests/:number/deny',
-    { ...optionalBody, schema: { tags: ['requests'], summary: 'Deny, with a comment for the requester', params: RequestNumber, body: Type.Optional(Comment), response: { 200: RequestSchema } } },
+    { ...optionalBody, schema: { tags: ['requests'], summary: 'Deny, with a comment for the requester', params: RequestNumber, body: Type.Optional(Comment), response: { 200: RequestViewSchema } } },
     async (request) => requests.deny(actorOf(request), request.params.number, request.body?.comment),
   );
 
@@ -304,13 +250,13 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
         summary: 'Revoke an approved request (its approvers, or Request.Revoke): its live sessions end, its requester is told',
         params: RequestNumber,
         body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000, description: 'Why: the requester and the session user are told' }) }, { additionalProperties: false }),
-        response: { 200: RequestSchema },
+        response: { 200: RequestViewSchema },
       },
     },
     async (request) => requests.revoke(actorOf(request), request.params.number, request.body.reason),
   );
 
-  app.post('/requests/:number/cancel', { schema: { tags: ['requests'], summary: 'Withdraw your request', params: RequestNumber, response: { 200: RequestSchema } } }, async (request) =>
+  app.post('/requests/:number/cancel', { schema: { tags: ['requests'], summary: 'Withdraw your request', params: RequestNumber, response: { 200: RequestViewSchema } } }, async (request) =>
     requests.cancel(actorOf(request), request.params.number),
   );
 }

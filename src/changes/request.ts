@@ -1,4 +1,5 @@
 import type { RequestStatus } from '../platform/tables/changes.ts';
+import type { RequestView } from './request.views.ts';
 
 export type { RequestStatus } from '../platform/tables/changes.ts';
 export const REQUEST_STATUSES: readonly RequestStatus[] = ['pending', 'approved', 'denied', 'cancelled', 'expired'];
@@ -29,29 +30,7 @@ export interface RequestDecision {
   readonly digest: string | null;
 }
 
-/** What leaves the process about a request to run a change on a device. */
-export interface RequestView {
-  readonly id: string;
-  /** The number users quote: request #42. */
-  readonly number: number;
-  readonly status: RequestStatus;
-  readonly change: string;
-  readonly changeTitle: string;
-  readonly device: string;
-  readonly requester: string;
-  readonly justification: string | null;
-  /** Who may approve, and how many approvals it needs. */
-  readonly approvers: string[];
-  readonly approvalsRequired: number;
-  /** `digest`: SHA-256 of the change's plan (window, devices, script, access group) the approver decided on. */
-  readonly decisions: Array<{ approver: string; decision: 'approve' | 'deny'; comment: string; decidedAt: string; digest: string | null }>;
-  readonly createdAt: string;
-  readonly decidedAt: string | null;
-  readonly closedAt: string | null;
-  readonly closeReason: string | null;
-  /** The request lapses when the change's window closes. */
-  readonly expiresAt: string;
-}
+export type { RequestView } from './request.views.ts';
 
 export interface RequestContext {
   readonly change: { name: string; title: string; dueAt: Date };

@@ -8,35 +8,9 @@ import { latestTrustedCheckpoint } from '../eventlog/checkpoint-trust.ts';
 import { cosignatureProblem, type WitnessKey } from '../eventlog/cosignature.ts';
 import type { LogSigningKey } from '../eventlog/log-signing-key.ts';
 import { formatKeyId, NoteError, parseNote, parseSignatureLines, verifierOf, type NoteSignature } from '../eventlog/signed-note.ts';
+import type { CheckpointView, CosignatureView, LogKeyView } from './checkpoint.views.ts';
 
-/** The log's public key: public on purpose, so anyone can verify a checkpoint they hold. */
-export interface LogKeyView {
-  readonly origin: string;
-  /** `<origin>+<key ID>+<base64(0x01 ‖ public key)>`, a C2SP signed-note verifier key. */
-  readonly verifierKey: string;
-  readonly keyId: string;
-  readonly algorithm: 'Ed25519';
-}
-
-export interface CosignatureView {
-  readonly witness: string;
-  readonly keyName: string;
-  readonly keyId: string;
-  readonly line: string;
-  readonly receivedAt: string;
-}
-
-export interface CheckpointView {
-  readonly origin: string;
-  readonly size: number;
-  /** Base64, as in the checkpoint's third line. */
-  readonly rootHash: string;
-  readonly keyId: string;
-  readonly createdAt: string;
-  /** The signed note: the checkpoint, a blank line, the log's signature, then the witnesses' lines. */
-  readonly note: string;
-  readonly cosignatures: CosignatureView[];
-}
+export type { CheckpointView, LogKeyView } from './checkpoint.views.ts';
 
 export const presentLogKey = (key: LogSigningKey): LogKeyView => ({ origin: key.origin, verifierKey: key.verifierKey, keyId: key.keyId, algorithm: 'Ed25519' });
 

@@ -2,17 +2,7 @@ import { Type } from 'typebox';
 import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import type { EventLogService } from './event.service.ts';
-
-const EventSchema = Type.Object({
-  seq: Type.Integer(),
-  time: Type.String(),
-  actor: Type.String(),
-  action: Type.String(),
-  subject: Type.String(),
-  data: Type.Record(Type.String(), Type.Unknown()),
-  leafHash: Type.String(),
-  chainHash: Type.String(),
-});
+import { EventViewSchema } from './event.views.ts';
 
 /** Reading and verifying the tamper-evident event log. */
 export function eventRoutes(app: Api, events: EventLogService): void {
@@ -34,7 +24,7 @@ export function eventRoutes(app: Api, events: EventLogService): void {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Array(EventSchema) },
+        response: { 200: Type.Array(EventViewSchema) },
       },
     },
     async (request) => {

@@ -4,19 +4,9 @@ import type { Database } from '../platform/database.ts';
 import type { HashedEventEntry } from '../eventlog/event.ts';
 import { verifyEventLog, type VerifyReport } from '../eventlog/event-verify.ts';
 import { listEntries, type EventQuery } from '../eventlog/event.store.ts';
+import type { EventView } from './event.views.ts';
 
 export type { VerifyReport } from '../eventlog/event-verify.ts';
-
-export interface EventView {
-  readonly seq: number;
-  readonly time: string;
-  readonly actor: string;
-  readonly action: string;
-  readonly subject: string;
-  readonly data: Readonly<Record<string, unknown>>;
-  readonly leafHash: string;
-  readonly chainHash: string;
-}
 
 export const presentEvent = (entry: HashedEventEntry): EventView => ({ ...entry, time: entry.time.toISOString() });
 

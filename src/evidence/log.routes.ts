@@ -4,26 +4,7 @@ import type { Api } from '../platform/http.ts';
 import type { CheckpointService } from './checkpoint.service.ts';
 import type { CheckpointFailureKind } from '../eventlog/checkpoint-verify.ts';
 import type { LogVerifyService } from './log-verify.service.ts';
-
-const LogKeySchema = Type.Object({
-  origin: Type.String({ description: 'The log identity: the first line of every checkpoint, and the key name' }),
-  verifierKey: Type.String({ description: 'C2SP signed-note verifier key: <origin>+<key ID>+<base64(0x01 ‖ Ed25519 public key)>' }),
-  keyId: Type.String({ description: 'The key ID, 8 hex digits' }),
-  algorithm: Type.Literal('Ed25519'),
-});
-
-const CheckpointSchema = Type.Object({
-  origin: Type.String(),
-  size: Type.Integer({ description: 'Entries in the log the checkpoint covers' }),
-  rootHash: Type.String({ description: 'Base64 RFC 9162 Merkle tree hash at that size' }),
-  keyId: Type.String(),
-  createdAt: Type.String(),
-  note: Type.String({ description: 'The signed note, exactly as served with format=text' }),
-  cosignatures: Type.Array(
-    Type.Object({ witness: Type.String(), keyName: Type.String(), keyId: Type.String(), line: Type.String(), receivedAt: Type.String() }),
-    { description: "Witnesses' signature lines over the same checkpoint, each verified with the key configured for its witness in CHANGEGATE_WITNESSES; lines of witnesses without a key are never kept" },
-  ),
-});
+import { CheckpointViewSchema, LogKeyViewSchema } from './checkpoint.views.ts';
 
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -67,7 +48,7 @@ export function logRoutes(app: Api, checkpoints: CheckpointService, verifier: Lo
         summary: "The log's public (verifier) key, which verifies its checkpoints; needs no sign-in. `format=text` answers the verifier key alone, as text/plain",
         security: [],
         querystring: Type.Object({ format: Type.Union([Type.Literal('json'), Type.Literal('text')], { default: 'json' }) }, { additionalProperties: false }),
-        response: { 200: { content: { 'application/json': { schema: LogKeySchema }, 'text/plain': { schema: Type.String() } } } },
+        response: { 200: { content: { 'application/json': { schema: LogKeyViewSchema }, 'text/plain': { schema: Type.String() } } } },
       },
     },
     async (request, reply) => {
@@ -85,7 +66,7 @@ export function logRoutes(app: Api, checkpoints: CheckpointService, verifier: Lo
         summary:
           "The latest checkpoint the log signed, as a C2SP signed note, text/plain (EventLog.View): the largest stored one whose signature verifies with the log's key, with the witnesses' verified cosignatures; save it to verify the log against later. `format=json` describes it",
         querystring: Type.Object({ format: Type.Union([Type.Literal('text'), Type.Literal('json')], { default: 'text' }) }, { additionalProperties: false }),
-        response: { 200: { content: { 'text/plain': { schema: Type.String() }, 'application/json': { schema: CheckpointSchema } } } },
+        response: { 200: { content: { 'text/plain': { schema: Type.String() }, 'application/json': { schema: CheckpointViewSchema } } } },
       },
     },
     async (request, reply) => {

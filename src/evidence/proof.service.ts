@@ -3,32 +3,10 @@ import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Database, Executor } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { consistencyProof, inclusionProof, rootAt, treeSize } from '../eventlog/event-tree.ts';
+import type { ConsistencyProofView, InclusionProofView, RootView } from './proof.views.ts';
 
 /** Hashes leave the process in base64 (standard, padded), as the C2SP checkpoint carries its root. */
 const base64 = (hash: Buffer): string => hash.toString('base64');
-
-export interface InclusionProofView {
-  readonly seq: number;
-  /** seq − 1: the leaf's position in the tree, as RFC 9162 counts. */
-  readonly leafIndex: number;
-  readonly treeSize: number;
-  readonly leafHash: string;
-  readonly rootHash: string;
-  readonly proof: string[];
-}
-
-export interface ConsistencyProofView {
-  readonly from: number;
-  readonly to: number;
-  readonly fromRoot: string;
-  readonly toRoot: string;
-  readonly proof: string[];
-}
-
-export interface RootView {
-  readonly treeSize: number;
-  readonly rootHash: string;
-}
 
 /** The event log's Merkle tree: roots, inclusion and consistency proofs, for anyone holding EventLog.View. */
 export class LogProofService {

@@ -7,6 +7,10 @@ import type { AuthService } from './auth.service.ts';
 import { actorOf } from '../access/request-actor.ts';
 import type { GrantService } from './grant.service.ts';
 import type { UserService } from './user.service.ts';
+import { ApiTokenViewSchema, NewApiTokenViewSchema } from './api-token.views.ts';
+import { GrantViewSchema } from './grant.views.ts';
+import { SshKeyViewSchema } from './ssh-key.views.ts';
+import { UserViewSchema } from './user.views.ts';
 
 export const SESSION_COOKIE = 'changegate_session';
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -47,52 +51,6 @@ export function registerAuthentication(app: Api, auth: AuthService): void {
 const ProblemCode = Type.Unsafe<ErrorCode>({ type: 'string', enum: [...ERROR_CODES], description: 'A stable code: docs/errors.md says what each means and what to do.' });
 const Problem = Type.Object({ code: ProblemCode, message: Type.String(), details: Type.Optional(Type.Unknown()) });
 export const ErrorResponse = Type.Object({ error: Problem });
-
-export const UserSchema = Type.Object({
-  id: Type.String(),
-  username: Type.String(),
-  displayName: Type.String(),
-  email: Type.Union([Type.String(), Type.Null()]),
-  timeZone: Type.String(),
-  disabled: Type.Boolean(),
-  totpEnabled: Type.Boolean(),
-  lockedUntil: Type.Union([Type.String(), Type.Null()], { description: 'The end of the latest sign-in lock of any source address; null when none holds' }),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
-});
-
-export const GrantSchema = Type.Object({
-  id: Type.String(),
-  username: Type.String(),
-  privilege: Type.String(),
-  level: Type.Union([Type.Literal('access'), Type.Literal('admin')]),
-  partition: Type.Union([Type.String(), Type.Null()]),
-  grantedAt: Type.String(),
-  grantedBy: Type.String(),
-});
-
-export const SshKeySchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  algorithm: Type.String(),
-  fingerprint: Type.String(),
-  createdAt: Type.String(),
-  addedBy: Type.Union([Type.String(), Type.Null()], { description: 'Who registered the key; null for keys from before this was recorded' }),
-  addedByAdministrator: Type.Boolean({ description: 'An administrator registered it for the user' }),
-});
-
-const TokenSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  prefix: Type.String(),
-  createdAt: Type.String(),
-  expiresAt: Type.Union([Type.String(), Type.Null()]),
-  revokedAt: Type.Union([Type.String(), Type.Null()]),
-  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
-});
 
 export const ProfilePatch = Type.Object(
   {
@@ -138,7 +96,7 @@ export function authRoutes(app: Api, services: IdentityRouteServices): void {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ user: UserSchema, csrfToken: Type.String(), expiresAt: Type.String() }), '4xx': ErrorResponse },
+        response: { 200: Type.Object({ user: UserViewSchema, csrfToken: Type.String(), expiresAt: Type.String() }), '4xx': ErrorResponse },
       },
     },
     async (request, reply) => {
@@ -187,7 +145,7 @@ export function authRoutes(app: Api, services: IdentityRouteServices): void {
       schema: {
         tags,
         summary: 'The signed-in user, their grants and, for a web session, the CSRF token',
-        response: { 200: Type.Object({ user: UserSchema, grants: Type.Array(GrantSchema), csrfToken: Type.Optional(Type.String()) }) },
+        response: { 200: Type.Object({ user: UserViewSchema, grants: Type.Array(GrantViewSchema), csrfToken: Type.Optional(Type.String()) }) },
       },
     },
     async (request) => {
@@ -197,7 +155,7 @@ export function authRoutes(app: Api, services: IdentityRouteServices): void {
     },
   );
 
-  app.patch('/me', { schema: { tags, summary: 'Edit your profile', body: ProfilePatch, response: { 200: UserSchema } } }, async (request) => {
+  app.patch('/me', { schema: { tags, summary: 'Edit your profile', body: ProfilePatch, response: { 200: UserViewSchema } } }, async (request) => {
     const actor = actorOf(request);
     return users.update(actor, actor.username, request.body);
   });
@@ -239,12 +197,12 @@ export function authRoutes(app: Api, services: IdentityRouteServices): void {
     return reply.status(204).send();
   });
 
-  app.get('/me/ssh-keys', { schema: { tags, summary: 'Your SSH public keys for the gateway', response: { 200: Type.Array(SshKeySchema) } } }, async (request) => {
+  app.get('/me/ssh-keys', { schema: { tags, summary: 'Your SSH public keys for the gateway', response: { 200: Type.Array(SshKeyViewSchema) } } }, async (request) => {
     const actor = actorOf(request);
     return users.listSshKeys(actor, actor.username);
   });
 
-  app.post('/me/ssh-keys', { schema: { tags, summary: 'Register an SSH public key', body: NewSshKey, response: { 201: SshKeySchema } } }, async (request, reply) => {
+  app.post('/me/ssh-keys', { schema: { tags, summary: 'Register an SSH public key', body: NewSshKey, response: { 201: SshKeyViewSchema } } }, async (request, reply) => {
     const actor = actorOf(request);
     const key = await users.addSshKey(actor, actor.username, { name: request.body.name ?? '', publicKey: request.body.publicKey });
     return reply.status(201).send(key);
@@ -257,7 +215,7 @@ export function authRoutes(app: Api, services: IdentityRouteServices): void {
   });
 
   const tokenTags = ['tokens'];
-  app.get('/tokens', { schema: { tags: tokenTags, summary: 'Your API tokens (never the tokens themselves)', response: { 200: Type.Array(TokenSchema) } } }, async (request) =>
+  app.get('/tokens', { schema: { tags: tokenTags, summary: 'Your API tokens (never the tokens themselves)', response: { 200: Type.Array(ApiTokenViewSchema) } } }, async (request) =>
     auth.listTokens(actorOf(request)),
   );
 
@@ -271,13 +229,13 @@ export function authRoutes(app: Api, services: IdentityRouteServices): void {
           { name: Type.String({ minLength: 1, maxLength: 200 }), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })) },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Intersect([TokenSchema, Type.Object({ token: Type.String() })]) },
+        response: { 201: NewApiTokenViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await auth.createToken(actorOf(request), request.body)),
   );
 
-  app.delete('/tokens/:id', { schema: { tags: tokenTags, summary: 'Revoke an API token', params: Id, response: { 200: TokenSchema } } }, async (request) =>
+  app.delete('/tokens/:id', { schema: { tags: tokenTags, summary: 'Revoke an API token', params: Id, response: { 200: ApiTokenViewSchema } } }, async (request) =>
     auth.revokeToken(actorOf(request), request.params.id),
   );
 }

@@ -38,6 +38,7 @@ import { BUSY, SignInQueue } from './sign-in-queue.ts';
 import { newTotpSecret, totpSealContext, totpUri, verifyTotp } from './totp.ts';
 import { presentUser, type UserView } from './user.ts';
 import { findUserById, findUserByName, updateSignInState, updateUser, type UserRow } from './user.store.ts';
+import type { ApiTokenView } from './api-token.views.ts';
 
 export interface AuthPolicy extends SignInLimitSettings {
   /**
@@ -71,17 +72,6 @@ export interface WebSession {
   readonly csrfToken: string;
   readonly expiresAt: Date;
   readonly user: UserView;
-}
-
-export interface ApiTokenView {
-  readonly id: string;
-  readonly name: string;
-  /** The first characters, to tell tokens apart; the token itself is shown once, at creation. */
-  readonly prefix: string;
-  readonly createdAt: string;
-  readonly expiresAt: string | null;
-  readonly revokedAt: string | null;
-  readonly lastUsedAt: string | null;
 }
 
 const SESSION_MAX_MS = 12 * 60 * 60 * 1000;

@@ -1,9 +1,9 @@
 import { Type } from 'typebox';
 import type { Api } from '../platform/http.ts';
 import { actorOf } from '../access/request-actor.ts';
-import { GrantSchema } from './auth.routes.ts';
 import type { GrantService } from './grant.service.ts';
 import { isSystemOnly, PRIVILEGES } from '../access/privilege.ts';
+import { GrantViewSchema } from './grant.views.ts';
 
 /** Grants of privileges, and the privilege catalogue. */
 export function grantRoutes(app: Api, grants: GrantService): void {
@@ -31,7 +31,7 @@ export function grantRoutes(app: Api, grants: GrantService): void {
         tags,
         summary: 'Grants you may see: all for User.Admin, else yours and those you administer',
         querystring: Type.Object({ username: Type.Optional(Type.String()), privilege: Type.Optional(Type.String()) }, { additionalProperties: false }),
-        response: { 200: Type.Array(GrantSchema) },
+        response: { 200: Type.Array(GrantViewSchema) },
       },
     },
     async (request) => grants.list(actorOf(request), request.query),
@@ -52,7 +52,7 @@ export function grantRoutes(app: Api, grants: GrantService): void {
           },
           { additionalProperties: false },
         ),
-        response: { 201: GrantSchema },
+        response: { 201: GrantViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await grants.grant(actorOf(request), request.body)),

@@ -11,17 +11,7 @@ import { deleteGrant, findGrant, findGrantByScope, insertGrant, listGrants, upda
 import { findPartitionByName } from '../objects/partition.store.ts';
 import { isPrivilege, isSystemOnly, PRIVILEGES, SYSTEM, type GrantLevel, type Privilege, type Scope } from '../access/privilege.ts';
 import { findUserByName } from './user.store.ts';
-
-export interface GrantView {
-  readonly id: string;
-  readonly username: string;
-  readonly privilege: Privilege;
-  readonly level: GrantLevel;
-  /** The partition's name, or null for a system-wide grant. */
-  readonly partition: string | null;
-  readonly grantedAt: string;
-  readonly grantedBy: string;
-}
+import type { GrantView } from './grant.views.ts';
 
 export const presentGrant = (row: GrantRow): GrantView => ({
   id: row.id,

@@ -2,19 +2,8 @@ import { Type } from 'typebox';
 import type { Api } from '../platform/http.ts';
 import { actorOf } from '../access/request-actor.ts';
 import type { PartitionService } from './partition.service.ts';
+import { ApplicationViewSchema, PartitionViewSchema } from './partition.views.ts';
 
-const ObjectSchema = {
-  id: Type.String(),
-  name: Type.String(),
-  description: Type.String(),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
-};
-const PartitionSchema = Type.Object(ObjectSchema);
-const ApplicationSchema = Type.Object({ ...ObjectSchema, partition: Type.String(), parent: Type.Union([Type.String(), Type.Null()]) });
 const Description = Type.Object({ description: Type.String({ maxLength: 2000 }) }, { additionalProperties: false });
 const PartitionName = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
 /** Applications are addressed by partition and path: `/applications/GLOBAL/Finance/Reporting`. */
@@ -24,7 +13,7 @@ const ApplicationKey = Type.Object({ partition: Type.String({ minLength: 1, maxL
 export function partitionRoutes(app: Api, partitions: PartitionService): void {
   const tags = ['partitions'];
 
-  app.get('/partitions', { schema: { tags, summary: 'Partitions you may view', response: { 200: Type.Array(PartitionSchema) } } }, async (request) =>
+  app.get('/partitions', { schema: { tags, summary: 'Partitions you may view', response: { 200: Type.Array(PartitionViewSchema) } } }, async (request) =>
     partitions.listPartitions(actorOf(request)),
   );
 
@@ -35,19 +24,19 @@ export function partitionRoutes(app: Api, partitions: PartitionService): void {
         tags,
         summary: 'Create a partition',
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), description: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
-        response: { 201: PartitionSchema },
+        response: { 201: PartitionViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await partitions.createPartition(actorOf(request), request.body)),
   );
 
-  app.get('/partitions/:name', { schema: { tags, summary: 'One partition', params: PartitionName, response: { 200: PartitionSchema } } }, async (request) =>
+  app.get('/partitions/:name', { schema: { tags, summary: 'One partition', params: PartitionName, response: { 200: PartitionViewSchema } } }, async (request) =>
     partitions.getPartition(actorOf(request), request.params.name),
   );
 
   app.patch(
     '/partitions/:name',
-    { schema: { tags, summary: "Edit a partition's description", params: PartitionName, body: Description, response: { 200: PartitionSchema } } },
+    { schema: { tags, summary: "Edit a partition's description", params: PartitionName, body: Description, response: { 200: PartitionViewSchema } } },
     async (request) => partitions.updatePartition(actorOf(request), request.params.name, request.body),
   );
 
@@ -63,7 +52,7 @@ export function partitionRoutes(app: Api, partitions: PartitionService): void {
         tags,
         summary: 'Applications you may view',
         querystring: Type.Object({ partition: Type.Optional(Type.String()) }, { additionalProperties: false }),
-        response: { 200: Type.Array(ApplicationSchema) },
+        response: { 200: Type.Array(ApplicationViewSchema) },
       },
     },
     async (request) => partitions.listApplications(actorOf(request), request.query),
@@ -83,19 +72,19 @@ export function partitionRoutes(app: Api, partitions: PartitionService): void {
           },
           { additionalProperties: false },
         ),
-        response: { 201: ApplicationSchema },
+        response: { 201: ApplicationViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await partitions.createApplication(actorOf(request), request.body)),
   );
 
-  app.get('/applications/:partition/*', { schema: { tags, summary: 'One application', params: ApplicationKey, response: { 200: ApplicationSchema } } }, async (request) =>
+  app.get('/applications/:partition/*', { schema: { tags, summary: 'One application', params: ApplicationKey, response: { 200: ApplicationViewSchema } } }, async (request) =>
     partitions.getApplication(actorOf(request), request.params.partition, request.params['*']),
   );
 
   app.patch(
     '/applications/:partition/*',
-    { schema: { tags, summary: "Edit an application's description", params: ApplicationKey, body: Description, response: { 200: ApplicationSchema } } },
+    { schema: { tags, summary: "Edit an application's description", params: ApplicationKey, body: Description, response: { 200: ApplicationViewSchema } } },
     async (request) => partitions.updateApplication(actorOf(request), request.params.partition, request.params['*'], request.body),
   );
 

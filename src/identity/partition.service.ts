@@ -27,6 +27,7 @@ import {
 } from '../objects/partition.store.ts';
 import { inPartition, SYSTEM, type Privilege } from '../access/privilege.ts';
 import { APPLICATION_NAME, GLOBAL_PARTITION, PARTITION_NAME } from '../objects/partition.ts';
+import type { ApplicationView, PartitionView } from './partition.views.ts';
 
 /** At most this many objects are named when an application still in use cannot be deleted. */
 export const MAX_USERS_LISTED = 20;
@@ -42,23 +43,6 @@ const VIEW_PRIVILEGE: Record<ApplicationUserKind, { readonly privilege: Privileg
   'Filter:AuditEntry': { privilege: 'AuditTrail.View', type: 'Filter' },
   'Filter:AuditRule': { privilege: 'AuditingRule.View', type: 'Filter' },
 };
-
-export interface PartitionView {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string;
-  readonly version: number;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-}
-
-export interface ApplicationView extends PartitionView {
-  readonly partition: string;
-  /** The enclosing application (`Finance` for `Finance/Reporting`), or null at the top. */
-  readonly parent: string | null;
-}
 
 const objectColumns = (row: PartitionRow) => ({
   id: row.id,

@@ -1,8 +1,10 @@
 import { Type } from 'typebox';
 import type { Api } from '../platform/http.ts';
 import { actorOf } from '../access/request-actor.ts';
-import { NewSshKey, ProfilePatch, SshKeySchema, UserSchema } from './auth.routes.ts';
+import { NewSshKey, ProfilePatch } from './auth.routes.ts';
 import type { UserService } from './user.service.ts';
+import { SshKeyViewSchema } from './ssh-key.views.ts';
+import { UserViewSchema } from './user.views.ts';
 
 const Username = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) });
 const Password = Type.Object({ password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
@@ -18,7 +20,7 @@ export function userRoutes(app: Api, users: UserService): void {
         tags,
         summary: 'List users',
         querystring: Type.Object({ includeDisabled: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-        response: { 200: Type.Array(UserSchema) },
+        response: { 200: Type.Array(UserViewSchema) },
       },
     },
     async (request) => users.list(actorOf(request), { includeDisabled: request.query.includeDisabled ?? true }),
@@ -40,25 +42,25 @@ export function userRoutes(app: Api, users: UserService): void {
           },
           { additionalProperties: false },
         ),
-        response: { 201: UserSchema },
+        response: { 201: UserViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await users.create(actorOf(request), request.body)),
   );
 
-  app.get('/users/:username', { schema: { tags, summary: 'One user', params: Username, response: { 200: UserSchema } } }, async (request) =>
+  app.get('/users/:username', { schema: { tags, summary: 'One user', params: Username, response: { 200: UserViewSchema } } }, async (request) =>
     users.get(actorOf(request), request.params.username),
   );
 
-  app.patch('/users/:username', { schema: { tags, summary: 'Edit a profile', params: Username, body: ProfilePatch, response: { 200: UserSchema } } }, async (request) =>
+  app.patch('/users/:username', { schema: { tags, summary: 'Edit a profile', params: Username, body: ProfilePatch, response: { 200: UserViewSchema } } }, async (request) =>
     users.update(actorOf(request), request.params.username, request.body),
   );
 
-  app.post('/users/:username/disable', { schema: { tags, summary: 'Disable a user; their sessions end', params: Username, response: { 200: UserSchema } } }, async (request) =>
+  app.post('/users/:username/disable', { schema: { tags, summary: 'Disable a user; their sessions end', params: Username, response: { 200: UserViewSchema } } }, async (request) =>
     users.setDisabled(actorOf(request), request.params.username, true),
   );
 
-  app.post('/users/:username/enable', { schema: { tags, summary: 'Enable a user again', params: Username, response: { 200: UserSchema } } }, async (request) =>
+  app.post('/users/:username/enable', { schema: { tags, summary: 'Enable a user again', params: Username, response: { 200: UserViewSchema } } }, async (request) =>
     users.setDisabled(actorOf(request), request.params.username, false),
   );
 
@@ -72,13 +74,13 @@ export function userRoutes(app: Api, users: UserService): void {
     return reply.status(204).send();
   });
 
-  app.get('/users/:username/ssh-keys', { schema: { tags, summary: "A user's SSH public keys", params: Username, response: { 200: Type.Array(SshKeySchema) } } }, async (request) =>
+  app.get('/users/:username/ssh-keys', { schema: { tags, summary: "A user's SSH public keys", params: Username, response: { 200: Type.Array(SshKeyViewSchema) } } }, async (request) =>
     users.listSshKeys(actorOf(request), request.params.username),
   );
 
   app.post(
     '/users/:username/ssh-keys',
-    { schema: { tags, summary: 'Register an SSH public key for a user', params: Username, body: NewSshKey, response: { 201: SshKeySchema } } },
+    { schema: { tags, summary: 'Register an SSH public key for a user', params: Username, body: NewSshKey, response: { 201: SshKeyViewSchema } } },
     async (request, reply) =>
       reply.status(201).send(await users.addSshKey(actorOf(request), request.params.username, { name: request.body.name ?? '', publicKey: request.body.publicKey })),
   );

@@ -20,6 +20,7 @@ import { liftSignInLocks } from './sign-in-lock.store.ts';
 import { globalPartitionId } from '../objects/partition.store.ts';
 import type { UserProfile } from './user.ts';
 import type { Tx } from '../platform/database.ts';
+import type { SshKeyView } from './ssh-key.views.ts';
 
 export interface UserServiceDeps {
   readonly db: Kysely<Database>;
@@ -36,18 +37,6 @@ export interface NewUser extends ProfileInput {
   readonly username: string;
   readonly displayName?: string;
   readonly password?: string;
-}
-
-export interface SshKeyView {
-  readonly id: string;
-  readonly name: string;
-  readonly algorithm: string;
-  readonly fingerprint: string;
-  readonly createdAt: string;
-  /** Who registered the key; null for keys registered before Changegate recorded it. */
-  readonly addedBy: string | null;
-  /** True when an administrator registered it for the user rather than the user themself. */
-  readonly addedByAdministrator: boolean;
 }
 
 const presentSshKey = (row: SshKeyRow, owner: string): SshKeyView => ({

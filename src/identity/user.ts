@@ -2,6 +2,7 @@ import type { ObjectMeta } from '../objects/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
 import type { Selectable } from 'kysely';
 import type { UserTable } from '../platform/database-schema.ts';
+import type { UserView } from './user.views.ts';
 
 /** An account as stored. */
 export type UserRow = Selectable<UserTable>;
@@ -49,22 +50,7 @@ export function profileProblems(input: ProfileInput): FieldProblem[] {
   return problems;
 }
 
-/** What leaves the process about a user: never the password hash or the TOTP secret. */
-export interface UserView {
-  readonly id: string;
-  readonly username: string;
-  readonly displayName: string;
-  readonly email: string | null;
-  readonly timeZone: string;
-  readonly disabled: boolean;
-  readonly totpEnabled: boolean;
-  readonly lockedUntil: string | null;
-  readonly version: number;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-}
+export type { UserView } from './user.views.ts';
 
 export function presentUser(row: UserRow, now: Date): UserView {
   return {

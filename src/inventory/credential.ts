@@ -1,5 +1,6 @@
 import type { ObjectMeta } from '../objects/index.ts';
 import type { SealedColumn } from '../platform/reseal.ts';
+import type { CredentialView } from './credential.views.ts';
 
 /** An account on a device and its secret, sealed by the vault. */
 export interface Credential extends ObjectMeta {
@@ -31,31 +32,7 @@ export const INVENTORY_SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'credential', column: 'passphrase', context: (id) => credentialSealContext(id, 'passphrase') },
 ];
 
-/** What leaves the process about a credential: never the secret, sealed or not. */
-export interface CredentialView {
-  readonly id: string;
-  readonly name: string;
-  readonly device: string;
-  readonly partition: string;
-  readonly account: string;
-  readonly kind: 'password' | 'private_key';
-  readonly hasPassphrase: boolean;
-  /** Id of the master key that sealed the secret (it changes with `changegate vault rotate`). */
-  readonly sealedWithKey: string;
-  readonly description: string;
-  /** The device host key fingerprint the credential is confirmed for (null: none yet). */
-  readonly hostKeyFingerprint: string | null;
-  /**
-   * False when the device's pinned key is not the one the credential is confirmed for: the gateway
-   * will not send a password until someone with Credential.Edit confirms it for the new key.
-   */
-  readonly hostKeyConfirmed: boolean;
-  readonly version: number;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-}
+export type { CredentialView } from './credential.views.ts';
 
 /**
  * Whether the gateway may send this credential's password to its device, whose pinned host key

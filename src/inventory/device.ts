@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { ObjectMeta } from '../objects/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
+import type { DeviceView } from './device.views.ts';
 
 /** A server Changegate brokers sessions to. */
 export interface Device extends ObjectMeta {
@@ -43,24 +44,7 @@ export function deviceProblems(input: DeviceInput): FieldProblem[] {
   return problems;
 }
 
-export interface DeviceView {
-  readonly id: string;
-  readonly name: string;
-  readonly partition: string;
-  readonly application: string | null;
-  readonly hostname: string;
-  readonly port: number;
-  readonly protocol: 'ssh';
-  readonly description: string;
-  readonly tags: string[];
-  readonly hostKey: string | null;
-  readonly hostKeyFingerprint: string | null;
-  readonly version: number;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-}
+export type { DeviceView } from './device.views.ts';
 
 export function presentDevice(device: Device, names: { partition: string; application: string | null }): DeviceView {
   return {

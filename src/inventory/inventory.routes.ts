@@ -3,44 +3,8 @@ import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import type { CredentialService } from './credential.service.ts';
 import type { DeviceService } from './device.service.ts';
-
-const DeviceSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  partition: Type.String(),
-  application: Type.Union([Type.String(), Type.Null()]),
-  hostname: Type.String(),
-  port: Type.Integer(),
-  protocol: Type.Literal('ssh'),
-  description: Type.String(),
-  tags: Type.Array(Type.String()),
-  hostKey: Type.Union([Type.String(), Type.Null()]),
-  hostKeyFingerprint: Type.Union([Type.String(), Type.Null()]),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
-});
-
-const CredentialSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  device: Type.String(),
-  partition: Type.String(),
-  account: Type.String(),
-  kind: Type.Union([Type.Literal('password'), Type.Literal('private_key')]),
-  hasPassphrase: Type.Boolean(),
-  sealedWithKey: Type.String(),
-  description: Type.String(),
-  hostKeyFingerprint: Type.Union([Type.String(), Type.Null()], { description: 'The device host key fingerprint the credential is confirmed for' }),
-  hostKeyConfirmed: Type.Boolean({ description: "False when the device's pinned key is another: the gateway sends no password until the credential is confirmed for it" }),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
-});
+import { CredentialViewSchema } from './credential.views.ts';
+import { DeviceViewSchema } from './device.views.ts';
 
 const Secret = Type.Union([
   Type.Object({ password: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
@@ -66,7 +30,7 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
           { partition: Type.Optional(Type.String()), tag: Type.Optional(Type.String()), search: Type.Optional(Type.String({ maxLength: 200 })) },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Array(DeviceSchema) },
+        response: { 200: Type.Array(DeviceViewSchema) },
       },
     },
     async (request) => devices.list(actorOf(request), request.query),
@@ -91,13 +55,13 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
           },
           { additionalProperties: false },
         ),
-        response: { 201: DeviceSchema },
+        response: { 201: DeviceViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await devices.create(actorOf(request), request.body)),
   );
 
-  app.get('/devices/:device', { schema: { tags: ['devices'], summary: 'One device, by name or PARTITION.name', params: DeviceRef, response: { 200: DeviceSchema } } }, async (request) =>
+  app.get('/devices/:device', { schema: { tags: ['devices'], summary: 'One device, by name or PARTITION.name', params: DeviceRef, response: { 200: DeviceViewSchema } } }, async (request) =>
     devices.get(actorOf(request), request.params.device),
   );
 
@@ -120,7 +84,7 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
           },
           { additionalProperties: false },
         ),
-        response: { 200: DeviceSchema },
+        response: { 200: DeviceViewSchema },
       },
     },
     async (request) => devices.update(actorOf(request), request.params.device, request.body),
@@ -150,7 +114,7 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
             { additionalProperties: false },
           ),
         ),
-        response: { 200: Type.Object({ device: DeviceSchema, hostKeyStatus: Type.Union([Type.Literal('pinned'), Type.Literal('matched')]), hostKeyFingerprint: Type.String() }) },
+        response: { 200: Type.Object({ device: DeviceViewSchema, hostKeyStatus: Type.Union([Type.Literal('pinned'), Type.Literal('matched')]), hostKeyFingerprint: Type.String() }) },
       },
     },
     async (request) => devices.testConnection(actorOf(request), request.params.device, request.body ?? {}),
@@ -163,7 +127,7 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
         tags: ['credentials'],
         summary: 'Credentials you may view (never their secrets)',
         querystring: Type.Object({ device: Type.Optional(Type.String()) }, { additionalProperties: false }),
-        response: { 200: Type.Array(CredentialSchema) },
+        response: { 200: Type.Array(CredentialViewSchema) },
       },
     },
     async (request) => credentials.list(actorOf(request), request.query),
@@ -179,13 +143,13 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
           { device: Type.String({ minLength: 1 }), account: Type.String({ minLength: 1, maxLength: 64 }), secret: Secret, description: Type.Optional(Type.String({ maxLength: 2000 })) },
           { additionalProperties: false },
         ),
-        response: { 201: CredentialSchema },
+        response: { 201: CredentialViewSchema },
       },
     },
     async (request, reply) => reply.status(201).send(await credentials.create(actorOf(request), request.body)),
   );
 
-  app.get('/credentials/:id', { schema: { tags: ['credentials'], summary: 'One credential (never its secret)', params: CredentialId, response: { 200: CredentialSchema } } }, async (request) =>
+  app.get('/credentials/:id', { schema: { tags: ['credentials'], summary: 'One credential (never its secret)', params: CredentialId, response: { 200: CredentialViewSchema } } }, async (request) =>
     credentials.get(actorOf(request), request.params.id),
   );
 
@@ -197,7 +161,7 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
         summary: 'Replace the secret or edit the description',
         params: CredentialId,
         body: Type.Object({ secret: Type.Optional(Secret), description: Type.Optional(Type.String({ maxLength: 2000 })), expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
-        response: { 200: CredentialSchema },
+        response: { 200: CredentialViewSchema },
       },
     },
     async (request) => credentials.update(actorOf(request), request.params.id, request.body),
@@ -217,7 +181,7 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
           },
           { additionalProperties: false },
         ),
-        response: { 200: CredentialSchema },
+        response: { 200: CredentialViewSchema },
       },
     },
     async (request) => credentials.confirmHostKey(actorOf(request), request.params.id, request.body),

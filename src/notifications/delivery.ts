@@ -1,4 +1,5 @@
 import type { DeliveryChannel, DeliveryStatus } from '../platform/tables/notifications.ts';
+import type { DeliveryView } from './delivery.views.ts';
 
 export type { DeliveryChannel, DeliveryStatus } from '../platform/tables/notifications.ts';
 
@@ -53,27 +54,7 @@ export interface DeliveryLogRow {
   readonly webhook_name: string | null;
 }
 
-/** What the delivery log shows: attempts, the last error and the next attempt. */
-export interface DeliveryView {
-  readonly id: string;
-  readonly channel: DeliveryChannel;
-  readonly kind: string;
-  readonly title: string;
-  readonly status: DeliveryStatus;
-  readonly attempts: number;
-  /** Set while the delivery is pending. */
-  readonly nextAttemptAt: string | null;
-  readonly lastAttemptAt: string | null;
-  readonly lastError: string | null;
-  /** The HTTP status of the last webhook attempt, or the SMTP reply code of the last e-mail attempt. */
-  readonly lastStatusCode: number | null;
-  readonly deliveredAt: string | null;
-  readonly createdAt: string;
-  /** E-mail only: who and at which address. */
-  readonly recipient: { readonly username: string | null; readonly address: string } | null;
-  /** Webhook only. */
-  readonly webhook: { readonly id: string; readonly name: string } | null;
-}
+export type { DeliveryView } from './delivery.views.ts';
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 

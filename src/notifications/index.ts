@@ -1,7 +1,8 @@
 export { NOTICE_KINDS, type KnownNoticeKind, type Notice, type NoticeKind } from './notice.ts';
 export { NotificationService, type NotificationServiceDeps, type NotifyResult } from './notification.service.ts';
 export type { NotificationView } from './notification.ts';
-export { WebhookService, type NewWebhook, type WebhookPatch, type WebhookServiceDeps, type WebhookWithSecret } from './webhook.service.ts';
+export { WebhookService, type NewWebhook, type WebhookPatch, type WebhookServiceDeps } from './webhook.service.ts';
+export type { WebhookWithSecret } from './webhook.views.ts';
 export {
   DELIVERY_HEADER,
   EVENT_HEADER,

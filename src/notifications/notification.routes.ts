@@ -3,17 +3,7 @@ import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import { NOTIFICATION_PAGE_DEFAULT, NOTIFICATION_PAGE_MAX } from './notification.ts';
 import type { NotificationService } from './notification.service.ts';
-
-export const NotificationSchema = Type.Object({
-  id: Type.String(),
-  kind: Type.String(),
-  title: Type.String(),
-  body: Type.String(),
-  link: Type.Union([Type.String(), Type.Null()]),
-  data: Type.Record(Type.String(), Type.Unknown()),
-  createdAt: Type.String(),
-  readAt: Type.Union([Type.String(), Type.Null()]),
-});
+import { NotificationViewSchema } from './notification.views.ts';
 
 const Id = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
@@ -35,7 +25,7 @@ export function notificationRoutes(app: Api, notifications: NotificationService)
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Array(NotificationSchema) },
+        response: { 200: Type.Array(NotificationViewSchema) },
       },
     },
     async (request) => {
@@ -52,7 +42,7 @@ export function notificationRoutes(app: Api, notifications: NotificationService)
 
   app.post(
     '/notifications/:id/read',
-    { schema: { tags, summary: 'Mark one of your notifications read', params: Id, response: { 200: NotificationSchema } } },
+    { schema: { tags, summary: 'Mark one of your notifications read', params: Id, response: { 200: NotificationViewSchema } } },
     async (request) => notifications.markRead(actorOf(request), request.params.id),
   );
 

@@ -1,3 +1,5 @@
+import type { NotificationView } from './notification.views.ts';
+
 /** A recipient's in-app notification with its notice. */
 export interface NotificationListRow {
   readonly id: string;
@@ -11,16 +13,7 @@ export interface NotificationListRow {
   readonly read_at: Date | null;
 }
 
-export interface NotificationView {
-  readonly id: string;
-  readonly kind: string;
-  readonly title: string;
-  readonly body: string;
-  readonly link: string | null;
-  readonly data: Readonly<Record<string, unknown>>;
-  readonly createdAt: string;
-  readonly readAt: string | null;
-}
+export type { NotificationView } from './notification.views.ts';
 
 export function presentNotification(row: NotificationListRow): NotificationView {
   return {

@@ -3,51 +3,14 @@ import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import { DELIVERY_PAGE_DEFAULT, type DeliveryService } from './delivery.service.ts';
 import type { WebhookService } from './webhook.service.ts';
+import { DeliveryStatusSchema, DeliveryViewSchema } from './delivery.views.ts';
+import { WebhookViewSchema, WebhookWithSecretSchema } from './webhook.views.ts';
 
 const URL_DESCRIPTION =
   'http:// or https://; its host must resolve to public addresses only (checked again at each delivery), unless CHANGEGATE_WEBHOOK_ALLOW lists their network';
 
-export const WebhookSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  url: Type.String(),
-  kinds: Type.Array(Type.String()),
-  enabled: Type.Boolean(),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
-});
-
-/** Answered by create and secret rotation only: the one time the secret is shown. */
-const WebhookWithSecretSchema = Type.Object({
-  webhook: WebhookSchema,
-  secret: Type.String({ description: 'The HMAC-SHA256 key for X-Changegate-Signature. Shown this once: store it now.' }),
-});
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
-
-export const DeliverySchema = Type.Object({
-  id: Type.String(),
-  channel: Type.Union([Type.Literal('email'), Type.Literal('webhook')]),
-  kind: Type.String(),
-  title: Type.String(),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
-  attempts: Type.Integer(),
-  nextAttemptAt: Nullable(Type.String()),
-  lastAttemptAt: Nullable(Type.String()),
-  lastError: Nullable(Type.String()),
-  lastStatusCode: Nullable(Type.Integer()),
-  deliveredAt: Nullable(Type.String()),
-  createdAt: Type.String(),
-  recipient: Nullable(Type.Object({ username: Nullable(Type.String()), address: Type.String() })),
-  webhook: Nullable(Type.Object({ id: Type.String(), name: Type.String() })),
-});
-
 const Id = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const Kinds = Type.Array(Type.String({ maxLength: 100 }), { maxItems: 50, description: 'Notice kinds to receive, e.g. request.created; empty means all' });
-const Status = Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]);
 const Paging = {
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: DELIVERY_PAGE_DEFAULT }),
   before: Type.Optional(Type.String({ format: 'uuid', description: 'The id of the last delivery of the page you have' })),
@@ -63,7 +26,7 @@ export function webhookRoutes(app: Api, services: WebhookRouteServices): void {
   const { webhooks, deliveries } = services;
   const tags = ['webhooks'];
 
-  app.get('/webhooks', { schema: { tags, summary: 'List webhooks (never their secrets)', response: { 200: Type.Array(WebhookSchema) } } }, async (request) =>
+  app.get('/webhooks', { schema: { tags, summary: 'List webhooks (never their secrets)', response: { 200: Type.Array(WebhookViewSchema) } } }, async (request) =>
     webhooks.list(actorOf(request)),
   );
 
@@ -89,7 +52,7 @@ export function webhookRoutes(app: Api, services: WebhookRouteServices): void {
     async (request, reply) => reply.status(201).send(await webhooks.create(actorOf(request), request.body)),
   );
 
-  app.get('/webhooks/:id', { schema: { tags, summary: 'One webhook', params: Id, response: { 200: WebhookSchema } } }, async (request) =>
+  app.get('/webhooks/:id', { schema: { tags, summary: 'One webhook', params: Id, response: { 200: WebhookViewSchema } } }, async (request) =>
     webhooks.get(actorOf(request), request.params.id),
   );
 
@@ -110,7 +73,7 @@ export function webhookRoutes(app: Api, services: WebhookRouteServices): void {
           },
           { additionalProperties: false },
         ),
-        response: { 200: WebhookSchema },
+        response: { 200: WebhookViewSchema },
       },
     },
     async (request) => webhooks.update(actorOf(request), request.params.id, request.body),
@@ -137,7 +100,7 @@ export function webhookRoutes(app: Api, services: WebhookRouteServices): void {
 
   app.post(
     '/webhooks/:id/test',
-    { schema: { tags, summary: 'Send a webhook.test notice to this webhook alone', params: Id, response: { 202: DeliverySchema } } },
+    { schema: { tags, summary: 'Send a webhook.test notice to this webhook alone', params: Id, response: { 202: DeliveryViewSchema } } },
     async (request, reply) => reply.status(202).send(await webhooks.test(actorOf(request), request.params.id)),
   );
 
@@ -148,8 +111,8 @@ export function webhookRoutes(app: Api, services: WebhookRouteServices): void {
         tags,
         summary: "This webhook's deliveries, newest first: attempts, last error, next attempt",
         params: Id,
-        querystring: Type.Object({ status: Type.Optional(Status), ...Paging }, { additionalProperties: false }),
-        response: { 200: Type.Array(DeliverySchema) },
+        querystring: Type.Object({ status: Type.Optional(DeliveryStatusSchema), ...Paging }, { additionalProperties: false }),
+        response: { 200: Type.Array(DeliveryViewSchema) },
       },
     },
     async (request) => deliveries.ofWebhook(actorOf(request), request.params.id, request.query),
@@ -164,22 +127,22 @@ export function webhookRoutes(app: Api, services: WebhookRouteServices): void {
         tags: logTags,
         summary: 'The delivery log of e-mails and webhook calls, newest first',
         querystring: Type.Object(
-          { status: Type.Optional(Status), channel: Type.Optional(Type.Union([Type.Literal('email'), Type.Literal('webhook')])), ...Paging },
+          { status: Type.Optional(DeliveryStatusSchema), channel: Type.Optional(Type.Union([Type.Literal('email'), Type.Literal('webhook')])), ...Paging },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Array(DeliverySchema) },
+        response: { 200: Type.Array(DeliveryViewSchema) },
       },
     },
     async (request) => deliveries.list(actorOf(request), request.query),
   );
 
-  app.get('/deliveries/:id', { schema: { tags: logTags, summary: 'One delivery', params: Id, response: { 200: DeliverySchema } } }, async (request) =>
+  app.get('/deliveries/:id', { schema: { tags: logTags, summary: 'One delivery', params: Id, response: { 200: DeliveryViewSchema } } }, async (request) =>
     deliveries.get(actorOf(request), request.params.id),
   );
 
   app.post(
     '/deliveries/:id/retry',
-    { schema: { tags: logTags, summary: 'Send a failed delivery again now, with a fresh schedule of attempts', params: Id, response: { 200: DeliverySchema } } },
+    { schema: { tags: logTags, summary: 'Send a failed delivery again now, with a fresh schedule of attempts', params: Id, response: { 200: DeliveryViewSchema } } },
     async (request) => deliveries.retry(actorOf(request), request.params.id),
   );
 }

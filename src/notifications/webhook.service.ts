@@ -23,6 +23,7 @@ import {
   type WebhookView,
 } from './webhook.ts';
 import { findWebhook, findWebhookByName, listWebhooks, webhookKind } from './webhook.store.ts';
+import type { WebhookWithSecret } from './webhook.views.ts';
 
 export interface WebhookServiceDeps {
   readonly db: Kysely<Database>;
@@ -52,12 +53,6 @@ export interface WebhookPatch {
   readonly enabled?: boolean;
   /** The version the caller last read: a webhook changed since answers 409 instead of being overwritten. */
   readonly expectedVersion?: number;
-}
-
-/** A webhook with its secret: answered only by create and secret rotation. */
-export interface WebhookWithSecret {
-  readonly webhook: WebhookView;
-  readonly secret: string;
 }
 
 /**

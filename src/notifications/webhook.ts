@@ -3,6 +3,7 @@ import type { ObjectMeta } from '../objects/index.ts';
 import type { FieldProblem } from '../platform/errors.ts';
 import type { SealedColumn } from '../platform/reseal.ts';
 import { NOTICE_KIND_PATTERN } from './notice.ts';
+import type { WebhookView } from './webhook.views.ts';
 
 /**
  * Where notices are POSTed: a configuration object (versioned, in the event log, audited), always
@@ -30,20 +31,7 @@ export const secretContext = (webhookId: string) => `webhook:${webhookId}`;
 /** Where notifications keep sealed values, for the vault rotation. */
 export const NOTIFICATION_SEALED_COLUMNS: readonly SealedColumn[] = [{ table: 'webhook', column: 'secret', context: secretContext }];
 
-/** What leaves the process about a webhook: never its secret. */
-export interface WebhookView {
-  readonly id: string;
-  readonly name: string;
-  readonly url: string;
-  /** Notice kinds it receives; empty means all. */
-  readonly kinds: string[];
-  readonly enabled: boolean;
-  readonly version: number;
-  readonly createdAt: string;
-  readonly createdBy: string;
-  readonly updatedAt: string;
-  readonly updatedBy: string;
-}
+export type { WebhookView } from './webhook.views.ts';
 
 export function presentWebhook(webhook: Webhook): WebhookView {
   return {

@@ -12,42 +12,7 @@ import { parseSessionTarget } from './session.ts';
 import type { SessionRunner } from './session-runner.ts';
 import type { SessionService, Watcher } from './session.service.ts';
 import { TerminalClient } from './terminal-client.ts';
-
-const SessionSchema = Type.Object({
-  id: Type.String(),
-  number: Type.Integer(),
-  kind: Type.Union([Type.Literal('shell'), Type.Literal('exec'), Type.Literal('web')]),
-  user: Type.String(),
-  sourceIp: Type.String(),
-  sourcePort: Type.Union([Type.Integer(), Type.Null()]),
-  device: Type.String(),
-  account: Type.String(),
-  change: Type.String(),
-  request: Type.Union([Type.Integer(), Type.Null()], { description: 'The number of the approved request the session ran under' }),
-  execCommand: Type.Union([Type.String(), Type.Null()]),
-  startedAt: Type.String(),
-  endedAt: Type.Union([Type.String(), Type.Null()]),
-  durationSeconds: Type.Integer(),
-  live: Type.Boolean(),
-  endReason: Type.Union([Type.String(), Type.Null()]),
-  endedBy: Type.Union([Type.String(), Type.Null()]),
-  exitStatus: Type.Union([Type.Integer(), Type.Null()]),
-  bytesIn: Type.Integer(),
-  bytesOut: Type.Integer(),
-  recordingSha256: Type.Union([Type.String(), Type.Null()]),
-  captureLossy: Type.Boolean(),
-  commandCount: Type.Integer(),
-});
-
-const CommandSchema = Type.Object({
-  seq: Type.Integer(),
-  time: Type.String(),
-  offsetSeconds: Type.Number(),
-  text: Type.String(),
-  output: Type.String(),
-  outputTruncated: Type.Boolean(),
-  exitStatus: Type.Union([Type.Integer(), Type.Null()]),
-});
+import { CommandViewSchema, SessionViewSchema } from './session.views.ts';
 
 const SessionRef = Type.Object({ session: Type.String({ minLength: 1, maxLength: 64, description: 'The session number or id' }) });
 
@@ -100,7 +65,7 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Array(SessionSchema) },
+        response: { 200: Type.Array(SessionViewSchema) },
       },
     },
     async (request) => {
@@ -109,13 +74,13 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
     },
   );
 
-  app.get('/sessions/:session', { schema: { tags, summary: 'One session', params: SessionRef, response: { 200: SessionSchema } } }, async (request) =>
+  app.get('/sessions/:session', { schema: { tags, summary: 'One session', params: SessionRef, response: { 200: SessionViewSchema } } }, async (request) =>
     sessions.get(actorOf(request), request.params.session),
   );
 
   app.get(
     '/sessions/:session/commands',
-    { schema: { tags, summary: 'The commands captured in a session, with time, output and exit status', params: SessionRef, response: { 200: Type.Array(CommandSchema) } } },
+    { schema: { tags, summary: 'The commands captured in a session, with time, output and exit status', params: SessionRef, response: { 200: Type.Array(CommandViewSchema) } } },
     async (request) => sessions.commands(actorOf(request), request.params.session),
   );
 
@@ -133,7 +98,7 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
 
   app.post(
     '/sessions/:session/terminate',
-    { schema: { tags, summary: 'End a running session (Session.Terminate); its user sees who ended it', params: SessionRef, response: { 200: SessionSchema } } },
+    { schema: { tags, summary: 'End a running session (Session.Terminate); its user sees who ended it', params: SessionRef, response: { 200: SessionViewSchema } } },
     async (request) => sessions.terminate(actorOf(request), request.params.session),
   );
 

@@ -1,4 +1,5 @@
 import type { SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
+import type { CommandView, SessionView } from './session.views.ts';
 
 export type { SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
 
@@ -94,33 +95,7 @@ export function parseSessionTarget(login: string): SessionTarget {
   return { username, ...(device && { device }), ...(account && { account }), ...(change && { change }) };
 }
 
-export interface SessionView {
-  readonly id: string;
-  readonly number: number;
-  readonly kind: SessionKind;
-  readonly user: string;
-  readonly sourceIp: string;
-  readonly sourcePort: number | null;
-  readonly device: string;
-  readonly account: string;
-  readonly change: string;
-  /** The number of the approved request the session ran under; null where the caller did not look it up. */
-  readonly request: number | null;
-  readonly execCommand: string | null;
-  readonly startedAt: string;
-  readonly endedAt: string | null;
-  /** Seconds; for a live session, so far. */
-  readonly durationSeconds: number;
-  readonly live: boolean;
-  readonly endReason: SessionEndReason | null;
-  readonly endedBy: string | null;
-  readonly exitStatus: number | null;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly recordingSha256: string | null;
-  readonly captureLossy: boolean;
-  readonly commandCount: number;
-}
+export type { SessionView } from './session.views.ts';
 
 export function presentSession(session: Session, now: Date, commandCount: number, requestNumber: number | null = null): SessionView {
   const end = session.endedAt ?? now;
@@ -151,15 +126,7 @@ export function presentSession(session: Session, now: Date, commandCount: number
   };
 }
 
-export interface CommandView {
-  readonly seq: number;
-  readonly time: string;
-  readonly offsetSeconds: number;
-  readonly text: string;
-  readonly output: string;
-  readonly outputTruncated: boolean;
-  readonly exitStatus: number | null;
-}
+export type { CommandView } from './session.views.ts';
 
 export const presentCommand = (command: SessionCommand): CommandView => ({
   seq: command.seq,

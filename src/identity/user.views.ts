@@ -1,0 +1,20 @@
+import { Type, type Static } from 'typebox';
+
+/** What leaves the process about a user: never the password hash or the TOTP secret. */
+export const UserViewSchema = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  displayName: Type.String(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  timeZone: Type.String(),
+  disabled: Type.Boolean(),
+  totpEnabled: Type.Boolean(),
+  lockedUntil: Type.Union([Type.String(), Type.Null()], { description: 'The end of the latest sign-in lock of any source address; null when none holds' }),
+  version: Type.Integer(),
+  createdAt: Type.String(),
+  createdBy: Type.String(),
+  updatedAt: Type.String(),
+  updatedBy: Type.String(),
+});
+
+export type UserView = Static<typeof UserViewSchema>;

@@ -1,0 +1,26 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * What leaves the process about a device: the routes' response schema, and with `Static` the
+ * type `presentDevice` returns, so the two cannot drift apart.
+ */
+export const DeviceViewSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  partition: Type.String(),
+  application: Type.Union([Type.String(), Type.Null()]),
+  hostname: Type.String(),
+  port: Type.Integer(),
+  protocol: Type.Literal('ssh'),
+  description: Type.String(),
+  tags: Type.Array(Type.String()),
+  hostKey: Type.Union([Type.String(), Type.Null()]),
+  hostKeyFingerprint: Type.Union([Type.String(), Type.Null()]),
+  version: Type.Integer(),
+  createdAt: Type.String(),
+  createdBy: Type.String(),
+  updatedAt: Type.String(),
+  updatedBy: Type.String(),
+});
+
+export type DeviceView = Static<typeof DeviceViewSchema>;
