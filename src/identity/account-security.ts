@@ -4,7 +4,7 @@ import { errors } from '../platform/errors.ts';
 import { describePower, uncoveredPower, type AccessGroupRoles, type AccountPower } from './account-powers.ts';
 import type { Actor, SignIn } from '../access/actor.ts';
 import { deleteWebSessionsOf, findWebSessionById, revokeApiTokensOf } from './credential.store.ts';
-import { listGrants } from '../access/grant.store.ts';
+import { listNamedGrants } from './named-grants.ts';
 import { bumpSigninEpoch, findUserById, type UserRow } from './user.store.ts';
 
 /** How long after proving the password a web session may create tokens, add keys, or change a password or TOTP. */
@@ -43,7 +43,7 @@ export async function requireRecentSignIn(db: Executor, actor: Actor, now: Date,
 
 /** Everything a user may do that an account takeover would hand over: grants and access-group roles. */
 async function powersOf(db: Executor, userId: string, roles: AccessGroupRoles): Promise<AccountPower[]> {
-  const grants = await listGrants(db, { userId });
+  const grants = await listNamedGrants(db, { userId });
   return [
     ...grants.map((grant): AccountPower => ({ kind: 'grant', privilege: grant.privilege, level: grant.level, partitionId: grant.partitionId, partitionName: grant.partitionName })),
     ...(await roles.rolesOf(db, userId)),

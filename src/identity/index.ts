@@ -5,7 +5,7 @@ export { bootstrapInstallation, FIRST_ADMIN, type BootstrapResult } from './boot
 export { breakGlassResetPassword, type BreakGlassReset } from './break-glass.ts';
 export { GrantService, type GrantInput, type GrantView } from './grant.service.ts';
 export { PartitionService, type ApplicationView, type PartitionView } from './partition.service.ts';
-export { findUserByName, userKind } from './user.store.ts';
+export { contactsOf, existingUsernames, findUserByName, timeZoneOf, userKind, usernamesByIds, type UserContact } from './user.store.ts';
 export { IDENTITY_SEALED_COLUMNS, totpCode } from './totp.ts';
 export { UserService, type NewUser, type SshKeyView } from './user.service.ts';
 export type { UserView } from './user.ts';

@@ -22,6 +22,42 @@ export async function listUsers(db: Executor, filter: { includeDisabled: boolean
   return query.orderBy('username').execute();
 }
 
+/** Those of `usernames` that name a user. */
+export async function existingUsernames(db: Executor, usernames: readonly string[]): Promise<Set<string>> {
+  if (usernames.length === 0) return new Set();
+  const rows = await db.selectFrom('app_user').select('username').where('username', 'in', [...new Set(usernames)]).execute();
+  return new Set(rows.map((row) => row.username));
+}
+
+/** The usernames of the users with these ids, in the database's order of usernames (a caller sorting by username sorts by the position here). */
+export async function usernamesByIds(db: Executor, ids: Iterable<string>): Promise<Map<string, string>> {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return new Map();
+  const rows = await db.selectFrom('app_user').select(['id', 'username']).where('id', 'in', wanted).orderBy('username').execute();
+  return new Map(rows.map((row) => [row.id, row.username]));
+}
+
+/** The user's time zone, UTC for a user who does not exist. */
+export async function timeZoneOf(db: Executor, userId: string): Promise<string> {
+  const row = await db.selectFrom('app_user').select('time_zone').where('id', '=', userId).executeTakeFirst();
+  return row?.time_zone ?? 'UTC';
+}
+
+/** How to reach a user: what a notice addressed to them needs. */
+export interface UserContact {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string | null;
+  readonly disabled: boolean;
+}
+
+/** The contacts of the users with these ids that exist. */
+export async function contactsOf(db: Executor, ids: readonly string[]): Promise<UserContact[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('app_user').select(['id', 'username', 'email', 'disabled_at']).where('id', 'in', [...ids]).execute();
+  return rows.map((row) => ({ id: row.id, username: row.username, email: row.email, disabled: row.disabled_at !== null }));
+}
+
 export async function countUsers(db: Executor): Promise<number> {
   const row = await db.selectFrom('app_user').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
   return Number(row.count);
