@@ -4,22 +4,40 @@ import type { Executor } from '../platform/database.ts';
 import type { UserTable } from '../platform/database-schema.ts';
 import { reviveDates } from '../objects/partition.ts';
 import { globalPartitionId } from '../objects/partition.store.ts';
-import type { UserProfile, UserRow } from './user.ts';
+import type { User, UserProfile, UserRow } from './user.ts';
 
-export type { UserRow };
+export type { User, UserRow };
 
-export async function findUserByName(db: Executor, username: string): Promise<UserRow | undefined> {
-  return db.selectFrom('app_user').selectAll().where('username', '=', username).executeTakeFirst();
+const userOf = (row: UserRow): User => ({
+  id: row.id,
+  username: row.username,
+  displayName: row.display_name,
+  email: row.email,
+  timeZone: row.time_zone,
+  passwordHash: row.password_hash,
+  disabledAt: row.disabled_at,
+  lockedUntil: row.locked_until,
+  totpSecret: row.totp_secret,
+  totpEnabledAt: row.totp_enabled_at,
+  totpLastStep: row.totp_last_step,
+  signinEpoch: row.signin_epoch,
+  ...bookkeeping(row),
+});
+
+export async function findUserByName(db: Executor, username: string): Promise<User | undefined> {
+  const row = await db.selectFrom('app_user').selectAll().where('username', '=', username).executeTakeFirst();
+  return row && userOf(row);
 }
 
-export async function findUserById(db: Executor, id: string): Promise<UserRow | undefined> {
-  return db.selectFrom('app_user').selectAll().where('id', '=', id).executeTakeFirst();
+export async function findUserById(db: Executor, id: string): Promise<User | undefined> {
+  const row = await db.selectFrom('app_user').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && userOf(row);
 }
 
-export async function listUsers(db: Executor, filter: { includeDisabled: boolean }): Promise<UserRow[]> {
+export async function listUsers(db: Executor, filter: { includeDisabled: boolean }): Promise<User[]> {
   let query = db.selectFrom('app_user').selectAll();
   if (!filter.includeDisabled) query = query.where('disabled_at', 'is', null);
-  return query.orderBy('username').execute();
+  return (await query.orderBy('username').execute()).map(userOf);
 }
 
 /** Those of `usernames` that name a user. */
@@ -108,7 +126,7 @@ const profileOf = (row: UserRow, globalId: string): UserProfile => ({
 });
 
 export async function findUserProfile(db: Executor, id: string): Promise<UserProfile | undefined> {
-  const row = await findUserById(db, id);
+  const row = await db.selectFrom('app_user').selectAll().where('id', '=', id).executeTakeFirst();
   return row && profileOf(row, await globalPartitionId(db));
 }
 
