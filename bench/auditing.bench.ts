@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { createEmptyPostgresDatabase } from '../test/databases.ts';
 import { AuditRecorder, auditRuleKind, AuditTrailService, parseEntrySearch, type AuditRule } from '../src/auditing/index.ts';
 import { ObjectStore } from '../src/objects/index.ts';
-import { bootstrapInstallation, findUserByName } from '../src/identity/index.ts';
+import { bootstrapInstallation, findUserByName, timeZoneOf } from '../src/identity/index.ts';
 import { type Actor } from '../src/access/index.ts';
 import { auditDecision } from '../src/auditing/audit-rule.ts';
 import { deviceKind, findDevice } from '../src/inventory/index.ts';
@@ -66,7 +66,7 @@ export const benchmarks: Benchmark[] = [
         objects.register(deviceKind, auditRuleKind);
         const recorder = new AuditRecorder();
         objects.addHook(recorder);
-        const trail = new AuditTrailService({ db, clock, objects });
+        const trail = new AuditTrailService({ db, clock, objects, users: { timeZoneOf } });
 
         // --- the cost of audit rules on a save -----------------------------------------------------
         // Two installations side by side, alike but for the rules: 100 enabled rules on devices in

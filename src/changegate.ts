@@ -7,12 +7,12 @@ import { Type } from 'typebox';
 import { AuditRecorder, auditRuleKind, AuditRuleService, AuditTrailService, BundleService, ensureBuiltinRule, filterKind, FilterService } from './auditing/index.ts';
 import { auditingRoutes } from './auditing/auditing.routes.ts';
 import { ObjectStore } from './objects/index.ts';
-import { accessGroupKind, changeKind } from './changes/index.ts';
+import { accessGroupKind, changeKind, changesCoveringDevice } from './changes/index.ts';
 import { accessGroupRoles } from './changes/access-group-roles.ts';
 import { credentialKind, deviceKind } from './inventory/index.ts';
 import { webhookKind } from './notifications/index.ts';
 import { applicationKind, partitionKind } from './objects/index.ts';
-import { userKind } from './identity/index.ts';
+import { contactsOf, existingUsernames, timeZoneOf, userKind } from './identity/index.ts';
 import { AccessGroupService, ChangeService, RequestService } from './changes/index.ts';
 import { changeRoutes } from './changes/changes.routes.ts';
 import { CheckpointPublisher, DirectorySink, loadLogSigningKey, StoredTreeHead, WitnessSink, witnessesOf, type LogSigningKey } from './eventlog/index.ts';
@@ -180,6 +180,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     objects.register(partitionKind, applicationKind, userKind, deviceKind, credentialKind, accessGroupKind, changeKind, webhookKind, auditRuleKind, filterKind);
     objects.addHook(new AuditRecorder());
     await database.db.transaction().execute((trx) => ensureBuiltinRule(trx, clock.now()));
+    // Identity answers what auditing and notifications ask about users: it sits beside them, not below.
+    const users = { existingUsernames, timeZoneOf, recipientsOf: contactsOf };
     const filters = new FilterService({ db, clock, objects, publicUrl: config.publicUrl });
     // Webhooks reach public addresses only, checked at save and again at each delivery.
     const webhookAddresses = new OutboundAddresses({ allow: config.webhookAllow });
@@ -195,7 +197,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     });
     dispatcher = activeDispatcher;
     const wake = () => activeDispatcher.wake();
-    const notifications = new NotificationService({ db, clock, emailEnabled: config.smtpUrl !== undefined });
+    const notifications = new NotificationService({ db, clock, emailEnabled: config.smtpUrl !== undefined, users });
     const requests = new RequestService({
       db,
       clock,
@@ -228,6 +230,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         hostKeys: options.hostKeys ?? sshHostKeyProbe,
         // A device's new address or key cancels its open requests.
         requests,
+        // A device in a change is not deleted.
+        changes: { covering: changesCoveringDevice },
         live,
       }),
       credentials,
@@ -236,12 +240,13 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       requests,
       notifications,
       webhooks: new WebhookService({ db, clock, objects, secrets, addresses: webhookAddresses, wake }),
-      deliveries: new DeliveryService({ db, clock, wake }),
-      auditRules: new AuditRuleService({ db, objects, filters, publicUrl: config.publicUrl }),
+      deliveries: new DeliveryService({ db, clock, users, wake }),
+      auditRules: new AuditRuleService({ db, objects, users, filters, publicUrl: config.publicUrl }),
       auditTrail: new AuditTrailService({
         db,
         clock,
         objects,
+        users,
         filters,
         // A restore does what the same edit does: a device's requests cancelled and sessions ended
         // when its address or key changes; a user's profile only by whom may edit it.
@@ -255,7 +260,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         },
       }),
       filters,
-      bundles: new BundleService({ db, clock, objects, filters, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
+      bundles: new BundleService({ db, clock, objects, filters, users, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
       sessions: new SessionService({ db, clock, live, scripts: changes, watchStallMs: options.sessionTiming?.watchStallMs }),
       reviews: new ReviewService({ db, clock }),
       // An export waits for the publisher's next pass when the latest checkpoint does not cover it (the publisher is built below).

@@ -1,14 +1,13 @@
 import type { Executor } from '../platform/database.ts';
 import type { GrantLevel, Privilege } from './privilege.ts';
 
-export interface GrantRow {
+/** A privilege held by a user, system-wide (`partitionId` null) or in a partition. */
+export interface Grant {
   readonly id: string;
   readonly userId: string;
-  readonly username: string;
   readonly privilege: Privilege;
   readonly level: GrantLevel;
   readonly partitionId: string | null;
-  readonly partitionName: string | null;
   readonly grantedAt: Date;
   readonly grantedBy: string;
 }
@@ -16,39 +15,29 @@ export interface GrantRow {
 function grantQuery(db: Executor) {
   return db
     .selectFrom('privilege_grant as g')
-    .innerJoin('app_user as u', 'u.id', 'g.user_id')
-    .leftJoin('partition as p', 'p.id', 'g.partition_id')
-    .select([
-      'g.id',
-      'g.user_id as userId',
-      'u.username',
-      'g.privilege',
-      'g.level',
-      'g.partition_id as partitionId',
-      'p.name as partitionName',
-      'g.granted_at as grantedAt',
-      'g.granted_by as grantedBy',
-    ]);
+    .select(['g.id', 'g.user_id as userId', 'g.privilege', 'g.level', 'g.partition_id as partitionId', 'g.granted_at as grantedAt', 'g.granted_by as grantedBy']);
 }
 
-type RawGrant = Omit<GrantRow, 'privilege'> & { privilege: string };
-const toGrant = (row: RawGrant) => row as GrantRow;
+type RawGrant = Omit<Grant, 'privilege'> & { privilege: string };
+// The column holds only privileges of the catalogue: grants are written from checked names.
+const toGrant = (row: RawGrant) => row as Grant;
 
 /** The user's grants of one privilege, every scope. */
-export async function grantsOf(db: Executor, userId: string, privilege: Privilege): Promise<GrantRow[]> {
+export async function grantsOf(db: Executor, userId: string, privilege: Privilege): Promise<Grant[]> {
   const rows = await grantQuery(db).where('g.user_id', '=', userId).where('g.privilege', '=', privilege).execute();
   return rows.map(toGrant);
 }
 
-export async function listGrants(db: Executor, filter: { userId?: string; privilege?: string }): Promise<GrantRow[]> {
+/** Grants by privilege (the users and partitions they name are other modules' to order by). */
+export async function listGrants(db: Executor, filter: { userId?: string; privilege?: string }): Promise<Grant[]> {
   let query = grantQuery(db);
   if (filter.userId) query = query.where('g.user_id', '=', filter.userId);
   if (filter.privilege) query = query.where('g.privilege', '=', filter.privilege);
-  const rows = await query.orderBy('u.username').orderBy('g.privilege').orderBy('p.name').execute();
+  const rows = await query.orderBy('g.privilege').execute();
   return rows.map(toGrant);
 }
 
-export async function findGrant(db: Executor, id: string): Promise<GrantRow | undefined> {
+export async function findGrant(db: Executor, id: string): Promise<Grant | undefined> {
   const row = await grantQuery(db).where('g.id', '=', id).executeTakeFirst();
   return row && toGrant(row);
 }
@@ -58,7 +47,7 @@ export async function findGrantByScope(
   userId: string,
   privilege: Privilege,
   partitionId: string | null,
-): Promise<GrantRow | undefined> {
+): Promise<Grant | undefined> {
   let query = grantQuery(db).where('g.user_id', '=', userId).where('g.privilege', '=', privilege);
   query = partitionId === null ? query.where('g.partition_id', 'is', null) : query.where('g.partition_id', '=', partitionId);
   const row = await query.executeTakeFirst();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
-import { sql } from 'kysely';
+import { firstEventHolding } from '../eventlog/index.ts';
 import type { Executor } from '../platform/database.ts';
 import type { AuditEntry } from './audit-trail.ts';
 import type { LoggedAuditEntry } from '../objects/object-store.ts';
@@ -70,16 +70,11 @@ export type AuditEntryCheck =
  * entry), and then every event is searched.
  */
 export async function findAuditEntryEvent(db: Executor, seq: number, time?: Date): Promise<AuditEntryEvent | undefined> {
-  const names = sql<boolean>`data @> ${JSON.stringify({ auditEntry: { seq } })}::jsonb`;
-  const find = (at?: Date) => {
-    let query = db.selectFrom('event').select(['seq', 'action', 'subject', 'data']).where(names);
-    if (at) query = query.where('time', '=', at);
-    return query.orderBy('seq').limit(1).executeTakeFirst();
-  };
-  const row = (time && (await find(time))) || (await find());
-  if (!row) return undefined;
-  const logged = row.data.auditEntry as { seq: unknown; sha256: unknown };
-  return { eventSeq: Number(row.seq), action: row.action, subject: row.subject, logged: { seq: Number(logged.seq), sha256: String(logged.sha256) } };
+  const names = { auditEntry: { seq } };
+  const event = (time && (await firstEventHolding(db, names, time))) || (await firstEventHolding(db, names));
+  if (!event) return undefined;
+  const logged = event.data.auditEntry as { seq: unknown; sha256: unknown };
+  return { eventSeq: event.seq, action: event.action, subject: event.subject, logged: { seq: Number(logged.seq), sha256: String(logged.sha256) } };
 }
 
 /**

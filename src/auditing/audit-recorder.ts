@@ -5,6 +5,7 @@ import { auditEntryDigest, type LoggedAuditEntry } from './audit-entry-log.ts';
 import { insertEntry } from './audit-trail.store.ts';
 import { snapshot, type ObjectWrite, type ObjectWriteHook } from '../objects/object-store.ts';
 import { fieldDiff, type ObjectMeta, type ObjectType } from '../objects/object.ts';
+import { findApplicationsByIds, partitionNamesByIds, type Application } from '../objects/index.ts';
 
 type ApplicationFacts = NonNullable<AuditTarget['application']>;
 
@@ -74,11 +75,7 @@ export class AuditRecorder implements ObjectWriteHook {
     const rules = await enabledRules(db);
     const ids = [...new Set(rules.map((rule) => rule.matchApplicationId).filter((id): id is string => id !== null))];
     const applications = new Map<string, ApplicationFacts>();
-    if (ids.length > 0) {
-      for (const row of await db.selectFrom('application').select(['id', 'partition_id', 'name']).where('id', 'in', ids).execute()) {
-        applications.set(row.id, { id: row.id, partitionId: row.partition_id, path: row.name });
-      }
-    }
+    for (const application of await findApplicationsByIds(db, ids)) applications.set(application.id, facts(application));
     const compiled = compileRuleSet(rules, (id) => applications.get(id) ?? null);
     // A rule naming a deleted application matches nothing until the application is restored (its
     // id and all), which does not move the generation: keep such rules uncached, to see it come back.
@@ -87,21 +84,23 @@ export class AuditRecorder implements ObjectWriteHook {
   }
 
   private async partitionName(db: Executor, id: string): Promise<string> {
-    const row = await db.selectFrom('partition').select('name').where('id', '=', id).executeTakeFirst();
-    return row?.name ?? id;
+    return (await partitionNamesByIds(db, [id])).get(id) ?? id;
   }
 
   private async application(db: Executor, id: string | null): Promise<ApplicationFacts | null> {
     if (id === null) return null;
-    const known = this.applications.get(id);
-    if (known) return known;
-    const row = await db.selectFrom('application').select(['id', 'partition_id', 'name']).where('id', '=', id).executeTakeFirst();
-    if (!row) return null;
-    const facts = { id: row.id, partitionId: row.partition_id, path: row.name };
-    this.applications.set(id, facts);
-    return facts;
+    const cached = this.applications.get(id);
+    if (cached) return cached;
+    const [application] = await findApplicationsByIds(db, [id]);
+    if (!application) return null;
+    const known = facts(application);
+    this.applications.set(id, known);
+    return known;
   }
 }
+
+/** What a rule asks of an application: where it is and its path. */
+const facts = (application: Application): ApplicationFacts => ({ id: application.id, partitionId: application.partitionId, path: application.name });
 
 /** The states of the object a write is judged by: before and after, once each when they sit in the same place under the same name. */
 function sidesOf(write: ObjectWrite): ObjectMeta[] {

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { findApplication, findPartitionByName, resolvePlace } from '../objects/index.ts';
+import { findApplication, findApplicationsByIds, findPartitionByName, partitionNamesByIds, resolvePlace } from '../objects/index.ts';
 import { inPartition, partitionsWith, requirePrivilege, type Actor } from '../access/index.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';
@@ -24,6 +24,7 @@ import type { ObjectStore } from '../objects/object-store.ts';
 import type { ObjectFields, ObjectType } from '../objects/object.ts';
 import { parseRuleSearch, ruleSearchMatches, type RuleTerm } from './search.ts';
 import type { AuditRuleView, Permalinks } from './audit-rule.views.ts';
+import type { UserDirectory } from './user-directory.ts';
 
 /** The fields of a rule a caller may set, as the API names them. */
 export interface RuleFields {
@@ -64,6 +65,8 @@ export type { Permalinks } from './audit-rule.views.ts';
 export interface AuditRuleServiceDeps {
   readonly db: Kysely<Database>;
   readonly objects: ObjectStore;
+  /** Checks the usernames a rule's security lists. */
+  readonly users: UserDirectory;
   /** Reads a saved filter's query, for `list({ filter })`. */
   readonly filters?: { queryOf(actor: Actor, ref: string, target: 'AuditEntry' | 'AuditRule'): Promise<string> };
   /** Where this instance is reached (`http://changegate.example.com`), to make permalinks absolute. */
@@ -124,7 +127,7 @@ export class AuditRuleService {
       await requirePrivilege(trx, actor, 'AuditingRule.Create', inPartition(place.partitionId));
       const problems: FieldProblem[] = [];
       const fields = await ruleFields(trx, undefined, input, place.partitionId, problems);
-      const security = await checkSecurity(trx, OPEN_SECURITY, input.security ?? {}, problems);
+      const security = await checkSecurity(trx, this.deps.users, OPEN_SECURITY, input.security ?? {}, problems);
       problems.unshift(...ruleProblems({ name: input.name }, false));
       if (problems.length > 0) throw errors.validation(`The audit rule cannot be saved: ${describe(problems)}.`, problems);
       if (await findRuleInPartition(trx, place.partitionId, input.name)) throw errors.alreadyExists('audit rule', `${place.partitionName}.${input.name}`);
@@ -159,7 +162,7 @@ export class AuditRuleService {
   async updateSecurity(actor: Actor, ref: string, input: SecurityInput & { reason?: string }): Promise<AuditRuleView> {
     return this.write(actor, ref, 'edit', async (trx, rule) => {
       const problems: FieldProblem[] = [];
-      const security = await checkSecurity(trx, rule.security, input, problems);
+      const security = await checkSecurity(trx, this.deps.users, rule.security, input, problems);
       if (problems.length > 0) throw errors.validation(`The security cannot be saved: ${describe(problems)}.`, problems);
       if (!securityAllows(security, 'edit', actor.username)) {
         throw errors.validation('You would lock yourself out: keep yourself in the edit list (or leave it open to everyone holding AuditingRule.Edit).', [
@@ -187,15 +190,10 @@ export class AuditRuleService {
 
   /** Views of rules, for other services of the module (export, permalinks). */
   async present(db: Executor, rules: readonly AuditRule[]): Promise<AuditRuleView[]> {
-    const partitions = new Map((await db.selectFrom('partition').select(['id', 'name']).execute()).map((row) => [row.id, row.name]));
-    const applicationIds = [...new Set(rules.flatMap((rule) => [rule.applicationId, rule.matchApplicationId]).filter((id): id is string => id !== null))];
+    const partitions = await partitionNamesByIds(db, rules.map((rule) => rule.partitionId));
+    const applicationIds = rules.flatMap((rule) => [rule.applicationId, rule.matchApplicationId]).filter((id): id is string => id !== null);
     const applications = new Map(
-      applicationIds.length > 0
-        ? (await db.selectFrom('application').select(['id', 'partition_id', 'name']).where('id', 'in', applicationIds).execute()).map((row) => [
-            row.id,
-            { key: `${partitions.get(row.partition_id) ?? row.partition_id}.${row.name}`, path: row.name },
-          ])
-        : [],
+      (await findApplicationsByIds(db, applicationIds)).map((application) => [application.id, { key: `${application.partitionName}.${application.name}`, path: application.name }]),
     );
     return rules.map((rule) => presentRule(rule, partitions.get(rule.partitionId) ?? rule.partitionId, applications));
   }
@@ -316,23 +314,21 @@ export async function resolveApplicationRef(db: Executor, ref: string, partition
   if (dot > 0) {
     const partition = await findPartitionByName(db, ref.slice(0, dot));
     const application = partition && (await findApplication(db, partition.id, ref.slice(dot + 1)));
-    if (application) return { id: application.id, partitionId: application.partition_id, name: application.name };
+    if (application) return { id: application.id, partitionId: application.partitionId, name: application.name };
   }
   const application = await findApplication(db, partitionId, ref);
-  return application && { id: application.id, partitionId: application.partition_id, name: application.name };
+  return application && { id: application.id, partitionId: application.partitionId, name: application.name };
 }
 
 /** The rule security after `input`, with every username checked. */
-async function checkSecurity(db: Executor, current: RuleSecurity, input: SecurityInput, problems: FieldProblem[]): Promise<RuleSecurity> {
+async function checkSecurity(db: Executor, users: UserDirectory, current: RuleSecurity, input: SecurityInput, problems: FieldProblem[]): Promise<RuleSecurity> {
   const next = {
     view: input.view !== undefined ? input.view : current.view,
     edit: input.edit !== undefined ? input.edit : current.edit,
     delete: input.delete !== undefined ? input.delete : current.delete,
   };
   const names = [...new Set([next.view, next.edit, next.delete].flatMap((list) => list ?? []))];
-  const known = new Set(
-    names.length > 0 ? (await db.selectFrom('app_user').select('username').where('username', 'in', names).execute()).map((row) => row.username) : [],
-  );
+  const known = await users.existingUsernames(db, names);
   for (const action of ['view', 'edit', 'delete'] as const) {
     const unknown = (next[action] ?? []).filter((name) => !known.has(name));
     if (unknown.length > 0) problems.push({ path: `/security/${action}`, message: `no such user: ${unknown.join(', ')}` });

@@ -7,6 +7,7 @@ import { BUILTIN_RULE_NAME, BUILTIN_RULE_REFUSAL, OPEN_SECURITY, type AuditRule 
 import type { ObjectKind } from '../objects/object-store.ts';
 import { fromJson, type ObjectType } from '../objects/object.ts';
 import { objectTable } from '../objects/object-table.ts';
+import { globalPartitionId, GLOBAL_PARTITION } from '../objects/index.ts';
 
 /** Any constant shared by every instance, apart from the other advisory locks. */
 const BUILTIN_RULE_LOCK = 7_311_006;
@@ -72,6 +73,19 @@ export const auditRuleKind: ObjectKind<AuditRule> = {
   // The rule's own security is checked as well, by the restore.
   restore: { create: 'AuditingRule.Create', edit: 'AuditingRule.Edit', delete: 'AuditingRule.Delete' },
   ...rules.storage,
+  placement: {
+    countIn: rules.storage.placement.countIn,
+    // A rule matching an application uses it too: left matching a deleted one, it would match nothing.
+    async usersOf(db, applicationId) {
+      const rows = await db
+        .selectFrom('audit_rule')
+        .select(['partition_id', 'name'])
+        .where((eb) => eb.or([eb('application_id', '=', applicationId), eb('match_application_id', '=', applicationId)]))
+        .orderBy('name')
+        .execute();
+      return rows.map((row) => ({ partitionId: row.partition_id, name: row.name }));
+    },
+  },
   fromSnapshot: (json) => fromJson<AuditRule>(json),
   references: (rule) => (rule.matchApplicationId ? [{ type: 'Application', id: rule.matchApplicationId, what: 'the application it matches' }] : []),
   async keyHolders(db, rule) {
@@ -92,7 +106,7 @@ export async function ensureBuiltinRule(trx: Tx, now: Date): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(${BUILTIN_RULE_LOCK})`.execute(trx);
   const existing = await trx.selectFrom('audit_rule').select('id').where('builtin', '=', true).executeTakeFirst();
   if (existing) return;
-  const global = await trx.selectFrom('partition').select(['id', 'name']).where('name', '=', 'GLOBAL').executeTakeFirstOrThrow();
+  const global = { id: await globalPartitionId(trx), name: GLOBAL_PARTITION };
   const rule: AuditRule = {
     id: randomUUID(),
     partitionId: global.id,

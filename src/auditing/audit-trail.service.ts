@@ -6,13 +6,15 @@ import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { securityAllows, type AuditRule } from './audit-rule.ts';
 import { presentEntry, restoreAvailability, restoreReason, unavailableReason, type AuditEntry, type AuditEntryView, type RestoreSide } from './audit-trail.ts';
-import { findEntryFor, type RuleViewer, lastKnownKey, latestEntryOf, purgeEntries, searchEntries, timeZoneOf } from './audit-trail.store.ts';
+import { findEntryFor, type RuleViewer, lastKnownKey, latestEntryOf, purgeEntries, searchEntries } from './audit-trail.store.ts';
 import { parseDuration, subtractDuration } from './duration.ts';
 import type { ObjectKind, ObjectStore } from '../objects/object-store.ts';
 import { META_FIELDS, type ObjectMeta, type ObjectType } from '../objects/object.ts';
 import { restoreNeeds } from './restore-privileges.ts';
 import { parseEntrySearch } from './search.ts';
 import type { EntryPage, PurgeResult, RestoreResult } from './audit-trail.views.ts';
+import { partitionNamesByIds } from '../objects/index.ts';
+import type { UserDirectory } from './user-directory.ts';
 
 /** Reads a saved filter's query: the trail searches with it. */
 export interface FilterQueries {
@@ -34,6 +36,8 @@ export interface AuditTrailServiceDeps {
   readonly clock: Clock;
   readonly objects: ObjectStore;
   readonly filters?: FilterQueries;
+  /** The searcher's time zone: `t:14:05` is 14:05 where they are. */
+  readonly users: Pick<UserDirectory, 'timeZoneOf'>;
   /** The side effects of restored writes; none by default. */
   readonly consequences?: RestoreConsequences;
 }
@@ -207,8 +211,8 @@ export class AuditTrailService {
   }
 
   private async partitionName(trx: Tx, id: string): Promise<string> {
-    const row = await trx.selectFrom('partition').select('name').where('id', '=', id).executeTakeFirst();
-    if (row) return row.name;
+    const name = (await partitionNamesByIds(trx, [id])).get(id);
+    if (name !== undefined) return name;
     // A partition being brought back: the trail knows it as GLOBAL.<name>.
     const key = await lastKnownKey(trx, id);
     return key ? key.slice(key.indexOf('.') + 1) : id;
@@ -247,7 +251,7 @@ export class AuditTrailService {
   }
 
   private async parse(trx: Tx, actor: Actor, q: string) {
-    const parsed = parseEntrySearch(q, { now: this.deps.clock.now(), timeZone: await timeZoneOf(trx, actor.userId) });
+    const parsed = parseEntrySearch(q, { now: this.deps.clock.now(), timeZone: await this.deps.users.timeZoneOf(trx, actor.userId) });
     if (!parsed.ok) throw errors.searchInvalid(parsed.error, q);
     return parsed.terms;
   }

@@ -175,10 +175,3 @@ export async function purgeEntries(db: Executor, cutoff: Date): Promise<number> 
   const result = await db.deleteFrom('audit_entry').where('time', '<', cutoff).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
-
-/** The searcher's time zone: `t:14:05` is 14:05 where they are. */
-export async function timeZoneOf(db: Executor, userId: string): Promise<string> {
-  const row = await db.selectFrom('app_user').select('time_zone').where('id', '=', userId).executeTakeFirst();
-  return row?.time_zone ?? 'UTC';
-}
-

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { Value } from 'typebox/value';
 import { appendEvent } from '../eventlog/index.ts';
-import { APPLICATION_NAME, applicationKind, findApplication, findApplicationObject, findPartitionByName, findPartitionObjectByName, globalPartitionId, PARTITION_NAME, partitionKind } from '../objects/index.ts';
+import { APPLICATION_NAME, applicationKind, findApplication, findApplicationObject, findApplicationsByIds, findPartitionByName, globalPartitionId, PARTITION_NAME, partitionKind, partitionNamesByIds } from '../objects/index.ts';
+import type { UserDirectory } from './user-directory.ts';
 import { hasPrivilege, inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor, type Privilege } from '../access/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
@@ -37,6 +38,8 @@ export interface BundleServiceDeps {
   readonly clock: Clock;
   readonly objects: ObjectStore;
   readonly filters: FilterService;
+  /** Checks the usernames an imported rule's security lists. */
+  readonly users: UserDirectory;
   /** This Changegate's version and public address, written into the bundles it exports. */
   readonly version: string;
   readonly publicUrl?: string;
@@ -297,7 +300,7 @@ export class BundleService {
       case 'Partition': {
         const { name, description } = entry.snapshot;
         if (entry.businessKey !== `GLOBAL.${name}`) return { message: `The business key of partition ${name} is GLOBAL.${name}, not ${entry.businessKey}.` };
-        const existing = await findPartitionObjectByName(trx, name);
+        const existing = await findPartitionByName(trx, name);
         if (existing) {
           if (existing.description === description) return 'unchanged';
           if (!overwrite) return { message: `Partition ${name} exists here with another description.`, fields: ['description'] };
@@ -384,7 +387,7 @@ export class BundleService {
     const problems = ruleProblems({ ...snapshot }, matchApplicationId !== null);
     if (problems.length > 0) return { message: `The rule is not valid here: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}.` };
     const names = [...new Set([snapshot.security.view, snapshot.security.edit, snapshot.security.delete].flatMap((list) => list ?? []))];
-    const known = new Set(names.length > 0 ? (await trx.selectFrom('app_user').select('username').where('username', 'in', names).execute()).map((row) => row.username) : []);
+    const known = await this.deps.users.existingUsernames(trx, names);
     const unknown = names.filter((name) => !known.has(name));
     if (unknown.length > 0) return { message: `Its security names users who do not exist here: ${unknown.join(', ')}.`, fields: ['security'] };
     const { view, edit, delete: remove } = snapshot.security;
@@ -483,20 +486,23 @@ async function requireCreatePrivileges(trx: Tx, actor: Actor, bundle: Bundle): P
   }
 }
 
+/** The partition an object sits in, by name; it exists (the object's foreign key sees to it). */
+async function partitionOf(db: Executor, id: string): Promise<{ name: string }> {
+  const name = (await partitionNamesByIds(db, [id])).get(id);
+  if (name === undefined) throw new Error(`the partition ${id} is missing`);
+  return { name };
+}
+
 /** A rule as a bundle holds it: names and business keys instead of ids. */
 async function portableRule(db: Executor, rule: AuditRule): Promise<PortableRule> {
-  const partition = await db.selectFrom('partition').select('name').where('id', '=', rule.partitionId).executeTakeFirstOrThrow();
-  const application = rule.applicationId ? await db.selectFrom('application').select('name').where('id', '=', rule.applicationId).executeTakeFirst() : undefined;
+  const partition = await partitionOf(db, rule.partitionId);
+  const applications = await findApplicationsByIds(db, [rule.applicationId, rule.matchApplicationId].filter((id): id is string => id !== null));
+  const application = applications.find((candidate) => candidate.id === rule.applicationId);
   let matchApplication: string | null = null;
   if (rule.matchApplicationId) {
-    const matched = await db
-      .selectFrom('application as a')
-      .innerJoin('partition as p', 'p.id', 'a.partition_id')
-      .select(['a.name as name', 'p.name as partition'])
-      .where('a.id', '=', rule.matchApplicationId)
-      .executeTakeFirst();
+    const matched = applications.find((candidate) => candidate.id === rule.matchApplicationId);
     if (!matched) throw errors.conflict(`The application audit rule ${rule.name} matches was deleted: restore it from the Trash Can, or edit the rule, before exporting it.`);
-    matchApplication = `${matched.partition}.${matched.name}`;
+    matchApplication = `${matched.partitionName}.${matched.name}`;
   }
   return {
     partition: partition.name,
@@ -517,7 +523,7 @@ async function portableRule(db: Executor, rule: AuditRule): Promise<PortableRule
 }
 
 async function portableFilter(db: Executor, filter: Filter): Promise<PortableFilter> {
-  const partition = await db.selectFrom('partition').select('name').where('id', '=', filter.partitionId).executeTakeFirstOrThrow();
-  const application = filter.applicationId ? await db.selectFrom('application').select('name').where('id', '=', filter.applicationId).executeTakeFirst() : undefined;
+  const partition = await partitionOf(db, filter.partitionId);
+  const [application] = filter.applicationId ? await findApplicationsByIds(db, [filter.applicationId]) : [];
   return { partition: partition.name, name: filter.name, application: application?.name ?? null, description: filter.description, target: filter.target, query: filter.query };
 }

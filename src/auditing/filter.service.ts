@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { findPartitionByName, resolvePlace } from '../objects/index.ts';
+import { findApplicationsByIds, findPartitionByName, partitionNamesByIds, resolvePlace } from '../objects/index.ts';
 import { hasPrivilege, inPartition, partitionsWith, requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
@@ -113,15 +113,14 @@ export class FilterService {
         name = `${filter.name}_copy`.slice(0, 100);
         for (let k = 2; await findFilterInPartition(trx, filter.partitionId, name); k++) name = `${filter.name}_copy${k}`.slice(0, 100);
       }
-      const partition = await trx.selectFrom('partition').select('name').where('id', '=', filter.partitionId).executeTakeFirstOrThrow();
-      const application = filter.applicationId ? await trx.selectFrom('application').select('name').where('id', '=', filter.applicationId).executeTakeFirst() : undefined;
+      const { partitions, applications } = await placeNames(trx, [filter]);
       const copy = await this.insert(trx, actor, {
         name,
         target: filter.target,
         query: filter.query,
         description: filter.description,
-        partition: partition.name,
-        application: application?.name ?? null,
+        partition: partitions.get(filter.partitionId) ?? filter.partitionId,
+        application: (filter.applicationId && applications.get(filter.applicationId)) ?? null,
       });
       return this.presentOne(trx, actor, copy);
     });
@@ -167,11 +166,7 @@ export class FilterService {
 
   /** Views of filters, for other services of the module. */
   async present(db: Executor, actor: Actor, filters: readonly Filter[]): Promise<FilterView[]> {
-    const partitions = new Map((await db.selectFrom('partition').select(['id', 'name']).execute()).map((row) => [row.id, row.name]));
-    const applicationIds = [...new Set(filters.map((filter) => filter.applicationId).filter((id): id is string => id !== null))];
-    const applications = new Map(
-      applicationIds.length > 0 ? (await db.selectFrom('application').select(['id', 'name']).where('id', 'in', applicationIds).execute()).map((row) => [row.id, row.name]) : [],
-    );
+    const { partitions, applications } = await placeNames(db, filters);
     const navigation = new Set(await navigationOf(db, actor.userId));
     return filters.map((filter) =>
       presentFilter(
@@ -237,4 +232,12 @@ export class FilterService {
 function checkQuery(target: FilterTarget, query: string): void {
   const error = filterQueryError(target, query);
   if (error) throw errors.searchInvalid(error, query);
+}
+
+/** The names of the partitions and applications the filters sit in, by id. */
+async function placeNames(db: Executor, filters: readonly Filter[]): Promise<{ partitions: Map<string, string>; applications: Map<string, string> }> {
+  const partitions = await partitionNamesByIds(db, filters.map((filter) => filter.partitionId));
+  const applicationIds = filters.map((filter) => filter.applicationId).filter((id): id is string => id !== null);
+  const applications = new Map((await findApplicationsByIds(db, applicationIds)).map((application) => [application.id, application.name]));
+  return { partitions, applications };
 }

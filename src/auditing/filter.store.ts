@@ -26,6 +26,14 @@ export const filterKind: ObjectKind<Filter> = {
   // Owners edit their own filters; a restore, which may hand one back to another owner, is for user administrators.
   restore: { create: 'User.Admin', edit: 'User.Admin', delete: 'User.Admin', scope: 'system' },
   ...filters.storage,
+  placement: {
+    countIn: filters.storage.placement.countIn,
+    // What a filter filters decides who may see it, so the 409 naming it says which.
+    async usersOf(db, applicationId) {
+      const rows = await db.selectFrom('audit_filter').select(['partition_id', 'name', 'target']).where('application_id', '=', applicationId).orderBy('name').execute();
+      return rows.map((row) => ({ partitionId: row.partition_id, name: row.name, kind: `Filter:${row.target}` }));
+    },
+  },
   fromSnapshot: (json) => fromJson<Filter>(json),
   references: () => [],
   async keyHolders(db, filter) {

@@ -10,6 +10,7 @@ import { buildRule, history, rowCounts, unique, type EntryView } from './auditin
 import type { ObjectMeta } from '../objects/object.ts';
 import { AuditTrailService, type RestoreConsequences } from './audit-trail.service.ts';
 import { restoreNeeds } from './restore-privileges.ts';
+import { timeZoneOf } from '../identity/index.ts';
 
 const object = (fields: Partial<ObjectMeta> & Record<string, unknown>): ObjectMeta =>
   ({ id: 'o1', partitionId: 'p1', name: 'web01', applicationId: null, version: 1, createdAt: new Date(0), createdBy: 'a', updatedAt: new Date(0), updatedBy: 'a', ...fields }) as ObjectMeta;
@@ -403,7 +404,7 @@ describe.each(DATABASE_KINDS)('restore obeys the privilege model on %s', (kind) 
           };
         },
       };
-      const trail = new AuditTrailService({ db: t.cg.database.db, clock: t.clock, objects: t.cg.objects, consequences });
+      const trail = new AuditTrailService({ db: t.cg.database.db, clock: t.clock, objects: t.cg.objects, users: { timeZoneOf }, consequences });
       await trail.restoreBefore(admin, moved?.seq as number);
       expect(seen).toEqual(['admin Device 192.0.2.66 -> 192.0.2.10', 'after commit: 192.0.2.10']);
 
@@ -412,6 +413,7 @@ describe.each(DATABASE_KINDS)('restore obeys the privilege model on %s', (kind) 
         db: t.cg.database.db,
         clock: t.clock,
         objects: t.cg.objects,
+        users: { timeZoneOf },
         consequences: { afterRestore: async () => Promise.reject(new Error('refused')) },
       });
       const before = await world();

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { findByRef, type ObjectStore } from '../objects/index.ts';
 import { inPartition, partitionsWith, requirePrivilege, type Actor } from '../access/index.ts';
 import { partitionNames, resolvePlace } from '../objects/index.ts';
-import { userIdsOf, usernamesOf } from '../identity/index.ts';
+import { userIdsOf, usernamesByIds } from '../identity/index.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';
 import { GROUP_NAME, presentAccessGroup, type AccessGroup, type AccessGroupView } from './access-group.ts';
@@ -130,7 +130,7 @@ export class AccessGroupService {
   }
 
   private async present(trx: Tx, groups: readonly AccessGroup[]): Promise<AccessGroupView[]> {
-    const usernames = await usernamesOf(trx, groups.flatMap((group) => [...group.executors, ...group.approvers]));
+    const usernames = await usernamesByIds(trx, groups.flatMap((group) => [...group.executors, ...group.approvers]));
     const partitions = await partitionNames(trx, groups.map((group) => group.partitionId));
     return groups.map((group) => presentAccessGroup(group, partitions.get(group.partitionId) ?? '', usernames));
   }

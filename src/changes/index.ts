@@ -8,4 +8,4 @@ export { RequestService, type AccessOutcome, type AccessQuery, type RequestNotif
 export { parseScript, formatScriptError, type Script, type ScriptStep, type ScriptError } from './script.ts';
 export { decisionsOf, findRequestByNumber, requestNumbers, requestsOfChange, type OpenRequestMatch } from './request.store.ts';
 export { accessGroupKind } from './access-group.store.ts';
-export { changeKind } from './change.store.ts';
+export { changeKind, changesCoveringDevice } from './change.store.ts';

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
 import { findPartitionByName } from '../objects/index.ts';
 import { hasPrivilege, inPartition, partitionsWith, type Actor } from '../access/index.ts';
-import { usernamesOf } from '../identity/index.ts';
+import { usernamesByIds } from '../identity/index.ts';
 import { findDeviceInPartition, findDevicesByIds, findDevicesNamed, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
@@ -432,7 +432,7 @@ export class RequestService {
     const group = (await findAccessGroupsByIds(trx, [change.accessGroupId]))[0] as AccessGroup;
     const device = (await findDevicesByIds(trx, [request.deviceId]))[0];
     const decisions = await decisionsOf(trx, [request.id]);
-    const usernames = await usernamesOf(trx, [request.requesterId, ...group.approvers, ...decisions.map((decision) => decision.approverId)]);
+    const usernames = await usernamesByIds(trx, [request.requesterId, ...group.approvers, ...decisions.map((decision) => decision.approverId)]);
     return presentRequest(
       request,
       decisions,

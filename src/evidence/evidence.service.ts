@@ -12,7 +12,7 @@ import { appendEvent, inclusionProof } from '../eventlog/index.ts';
 import type { CheckpointView, LogKeyView } from './checkpoint.service.ts';
 import { hasPrivilege, inPartition, requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import { entriesOfObject } from '../auditing/index.ts';
-import { usernamesOf } from '../identity/index.ts';
+import { usernamesByIds } from '../identity/index.ts';
 import { findDevicesByIds } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
@@ -245,7 +245,7 @@ export class EvidenceService {
     const requests = await requestsOfChange(trx, change.id);
     const decisions = await decisionsOf(trx, requests.map((request) => request.id));
     const sessions = await sessionsOfChange(trx, change.id, 'number');
-    const users = await usernamesOf(trx, [...group.executors, ...group.approvers, ...requests.map((r) => r.requesterId), ...decisions.map((d) => d.approverId)]);
+    const users = await usernamesByIds(trx, [...group.executors, ...group.approvers, ...requests.map((r) => r.requesterId), ...decisions.map((d) => d.approverId)]);
     const name = (id: string) => users.get(id) ?? id;
     const auditEntries = await entriesOfObject(trx, change.id);
 

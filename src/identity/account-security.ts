@@ -4,8 +4,8 @@ import { errors } from '../platform/errors.ts';
 import { describePower, uncoveredPower, type AccessGroupRoles, type AccountPower } from './account-powers.ts';
 import type { Actor, SignIn } from '../access/actor.ts';
 import { deleteWebSessionsOf, findWebSessionById, revokeApiTokensOf } from './credential.store.ts';
-import { listGrants } from '../access/grant.store.ts';
-import { bumpSigninEpoch, findUserById, type UserRow } from './user.store.ts';
+import { listNamedGrants } from './named-grants.ts';
+import { bumpSigninEpoch, findUserById, type User } from './user.store.ts';
 
 /** How long after proving the password a web session may create tokens, add keys, or change a password or TOTP. */
 export const RECENT_SIGN_IN_MINUTES = 10;
@@ -30,20 +30,20 @@ export async function requireRecentSignIn(db: Executor, actor: Actor, now: Date,
   const user = await findUserById(db, actor.userId);
   if (!session || !user) throw errors.unauthenticated();
   const ageMs = now.getTime() - session.authenticated_at.getTime();
-  const needsTotp = user.totp_enabled_at !== null && !session.second_factor;
+  const needsTotp = user.totpEnabledAt !== null && !session.second_factor;
   if (ageMs > RECENT_SIGN_IN_MINUTES * 60_000 || needsTotp) {
-    const proof = user.totp_enabled_at !== null ? 'your password and a current TOTP code' : 'your password';
+    const proof = user.totpEnabledAt !== null ? 'your password and a current TOTP code' : 'your password';
     const why = needsTotp ? 'this session has not given a TOTP code' : `you last gave your password more than ${RECENT_SIGN_IN_MINUTES} minutes ago`;
     throw errors.recentSignInRequired(
       `To ${what}, sign in again: ${why}. Send ${proof} to POST /api/v1/auth/reauthenticate (or sign in anew), then retry.`,
-      { signIn: 'web_session', authenticatedAt: session.authenticated_at.toISOString(), maxAgeMinutes: RECENT_SIGN_IN_MINUTES, totpRequired: user.totp_enabled_at !== null },
+      { signIn: 'web_session', authenticatedAt: session.authenticated_at.toISOString(), maxAgeMinutes: RECENT_SIGN_IN_MINUTES, totpRequired: user.totpEnabledAt !== null },
     );
   }
 }
 
 /** Everything a user may do that an account takeover would hand over: grants and access-group roles. */
 async function powersOf(db: Executor, userId: string, roles: AccessGroupRoles): Promise<AccountPower[]> {
-  const grants = await listGrants(db, { userId });
+  const grants = await listNamedGrants(db, { userId });
   return [
     ...grants.map((grant): AccountPower => ({ kind: 'grant', privilege: grant.privilege, level: grant.level, partitionId: grant.partitionId, partitionName: grant.partitionName })),
     ...(await roles.rolesOf(db, userId)),
@@ -56,7 +56,7 @@ async function powersOf(db: Executor, userId: string, roles: AccessGroupRoles): 
  * access-group role that user holds; otherwise taking the account over would give them more than
  * they have. Answers 403 `more_privileged_user` naming the first power that stops it.
  */
-export async function requireMayAdminister(db: Executor, actor: Actor, target: UserRow, roles: AccessGroupRoles, what: string): Promise<void> {
+export async function requireMayAdminister(db: Executor, actor: Actor, target: User, roles: AccessGroupRoles, what: string): Promise<void> {
   if (target.id === actor.userId) return;
   const missing = uncoveredPower(await powersOf(db, target.id, roles), await powersOf(db, actor.userId, roles));
   if (missing === undefined) return;
@@ -80,7 +80,7 @@ export interface Revocation {
  * or token when they change their own account. Revoked tokens stay revoked: re-enabling a user or
  * restoring their profile brings none back.
  */
-export async function revokeSignIns(trx: Tx, user: UserRow, options: { actor: Pick<Actor, 'username'>; cause: string; now: Date; keep?: SignIn }): Promise<Revocation> {
+export async function revokeSignIns(trx: Tx, user: User, options: { actor: Pick<Actor, 'username'>; cause: string; now: Date; keep?: SignIn }): Promise<Revocation> {
   const { keep } = options;
   const webSessions = await deleteWebSessionsOf(trx, user.id, keep?.kind === 'web_session' ? keep.sessionId : undefined);
   const tokens = await revokeApiTokensOf(trx, user.id, options.now, keep?.kind === 'api_token' ? keep.tokenId : undefined);

@@ -37,7 +37,7 @@ import { sourceOf } from '../platform/source-address.ts';
 import { BUSY, SignInQueue } from './sign-in-queue.ts';
 import { newTotpSecret, totpSealContext, totpUri, verifyTotp } from './totp.ts';
 import { presentUser, type UserView } from './user.ts';
-import { findUserById, findUserByName, updateSignInState, updateUser, type UserRow } from './user.store.ts';
+import { findUserById, findUserByName, updateSignInState, updateUser, type User } from './user.store.ts';
 import type { ApiTokenView } from './api-token.views.ts';
 
 export interface AuthPolicy extends SignInLimitSettings {
@@ -145,9 +145,9 @@ export class AuthService {
           expires_at: expiresAt,
           last_seen_at: now,
           authenticated_at: now,
-          second_factor: user.totp_enabled_at !== null,
+          second_factor: user.totpEnabledAt !== null,
       });
-      await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null });
+      await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totpEnabledAt !== null });
       return { token, csrfToken, expiresAt, user: presentUser(user, now) };
       });
     });
@@ -164,7 +164,7 @@ export class AuthService {
         const now = this.deps.clock.now();
         const user = await this.checkCredentials(trx, input, now, proof);
         if (user instanceof AppError) return user;
-        await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null, via: 'ssh' });
+        await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totpEnabledAt !== null, via: 'ssh' });
         return gatewayActor(user);
       });
     });
@@ -179,7 +179,7 @@ export class AuthService {
     const signIn = this.limited(input, 'key', () => this.deps.db.transaction().execute(async (trx): Promise<Actor | AppError> => {
       const now = this.deps.clock.now();
       const user = await findUserByName(trx, input.username);
-      const key = user && !user.disabled_at ? await findSshKeyByFingerprint(trx, user.id, input.fingerprint) : undefined;
+      const key = user && !user.disabledAt ? await findSshKeyByFingerprint(trx, user.id, input.fingerprint) : undefined;
       const lock = user ? await findSignInLock(trx, user.id, sourceOf(input.sourceIp)) : undefined;
       const locked = lock?.locked_until && lock.locked_until > now;
       if (!user || !key || locked) {
@@ -217,7 +217,7 @@ export class AuthService {
     const now = this.deps.clock.now();
     switch (actor.signIn?.kind) {
       case 'gateway':
-        return actor.signIn.epoch === user.signin_epoch;
+        return actor.signIn.epoch === user.signinEpoch;
       case 'web_session': {
         // A web terminal keeps the actor of the socket's opening: the session must still stand.
         const session = await findWebSessionById(this.deps.db, actor.signIn.sessionId);
@@ -290,8 +290,8 @@ export class AuthService {
    */
   private async provePassword(username: string, password: string): Promise<PasswordProof> {
     const user = await findUserByName(this.deps.db, username);
-    if (!user?.password_hash || user.disabled_at) return { hash: null, right: await verifyAgainstNothing(password) };
-    return { hash: user.password_hash, right: await verifyPassword(password, user.password_hash) };
+    if (!user?.passwordHash || user.disabledAt) return { hash: null, right: await verifyAgainstNothing(password) };
+    return { hash: user.passwordHash, right: await verifyPassword(password, user.passwordHash) };
   }
 
   /** Forgets failures that no longer count: those of rows with no lock in force, last failed `lockoutMinutes` ago. */
@@ -316,7 +316,7 @@ export class AuthService {
    * same attempt pass, and every other answer is `account_locked`: a locked address never learns
    * whether the password was right.
    */
-  private async checkCredentials(trx: Tx, input: LoginInput, now: Date, proof: PasswordProof): Promise<UserRow | AppError> {
+  private async checkCredentials(trx: Tx, input: LoginInput, now: Date, proof: PasswordProof): Promise<User | AppError> {
     const user = await findUserByName(trx, input.username);
     // The proof holds for the hash it was checked against; if that changed since, check again.
     const passwordRight = async (hash: string) => (proof.hash === hash ? proof.right : verifyPassword(input.password, hash));
@@ -330,9 +330,9 @@ export class AuthService {
       });
       return error;
     };
-    if (!user || !user.password_hash || user.disabled_at) {
+    if (!user || !user.passwordHash || user.disabledAt) {
       // The proof spent the time of a check already, so this answer is not told apart by timing.
-      return fail(!user ? 'unknown_user' : user.disabled_at ? 'disabled' : 'no_password', errors.invalidCredentials());
+      return fail(!user ? 'unknown_user' : user.disabledAt ? 'disabled' : 'no_password', errors.invalidCredentials());
     }
     const source = sourceOf(input.sourceIp);
     const lock = await findSignInLock(trx, user.id, source);
@@ -340,7 +340,7 @@ export class AuthService {
       const locked = errors.accountLocked(lock.locked_until);
       if (!input.totp) return fail('locked', locked);
       // The password is checked whether or not the account has TOTP, so the time taken does not tell.
-      if (!(await passwordRight(user.password_hash)) || !user.totp_enabled_at || !user.totp_secret) return fail('locked', locked);
+      if (!(await passwordRight(user.passwordHash)) || !user.totpEnabledAt || !user.totpSecret) return fail('locked', locked);
       const step = this.checkTotp(user, input.totp, now);
       if (typeof step !== 'number') return fail('locked', locked);
       // Password and code: the user, who passes the lock; it stays for whoever else is at the address.
@@ -348,9 +348,9 @@ export class AuthService {
       return user;
     }
     const failed = (reason: string) => this.recordFailure(trx, user, { source, sourceIp: input.sourceIp }, now, reason, fail);
-    if (!(await passwordRight(user.password_hash))) return failed('bad_password');
-    let totpStep = user.totp_last_step;
-    if (user.totp_enabled_at && user.totp_secret) {
+    if (!(await passwordRight(user.passwordHash))) return failed('bad_password');
+    let totpStep = user.totpLastStep;
+    if (user.totpEnabledAt && user.totpSecret) {
       // A correct password without a code is the first of two steps, not a failure.
       if (!input.totp) return errors.totpRequired();
       const step = this.checkTotp(user, input.totp, now);
@@ -358,20 +358,20 @@ export class AuthService {
       totpStep = step;
     }
     if (lock) await clearSignInFailures(trx, user.id, source, now);
-    if (totpStep !== user.totp_last_step) await updateSignInState(trx, user.id, { totp_last_step: totpStep });
+    if (totpStep !== user.totpLastStep) await updateSignInState(trx, user.id, { totp_last_step: totpStep });
     return user;
   }
 
   /** The time step of a valid TOTP code not used before, or why it does not pass. */
-  private checkTotp(user: UserRow, code: string, now: Date): number | 'bad_totp' | 'totp_replayed' {
-    if (!user.totp_secret) return 'bad_totp';
-    const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpSealContext(user.id)), code, now);
+  private checkTotp(user: User, code: string, now: Date): number | 'bad_totp' | 'totp_replayed' {
+    if (!user.totpSecret) return 'bad_totp';
+    const step = verifyTotp(this.deps.secrets.open(user.totpSecret, totpSealContext(user.id)), code, now);
     if (step === undefined) return 'bad_totp';
-    if (user.totp_last_step !== null && step <= user.totp_last_step) return 'totp_replayed';
+    if (user.totpLastStep !== null && step <= user.totpLastStep) return 'totp_replayed';
     return step;
   }
 
-  private async recordSuccess(trx: Tx, user: UserRow, now: Date, data: Record<string, unknown>): Promise<void> {
+  private async recordSuccess(trx: Tx, user: User, now: Date, data: Record<string, unknown>): Promise<void> {
     await appendEvent(trx, { actor: user.username, action: 'auth.login.success', subject: `user:${user.username}`, data, time: now });
   }
 
@@ -409,12 +409,12 @@ export class AuthService {
         const now = this.deps.clock.now();
         const user = await this.checkCredentials(trx, attempt, now, proof);
         if (user instanceof AppError) return user;
-        await markWebSessionAuthenticated(trx, signIn.sessionId, now, user.totp_enabled_at !== null);
+        await markWebSessionAuthenticated(trx, signIn.sessionId, now, user.totpEnabledAt !== null);
         await appendEvent(trx, {
           actor: user.username,
           action: 'auth.reauthenticate',
           subject: `user:${user.username}`,
-          data: { sourceIp: input.sourceIp, totp: user.totp_enabled_at !== null },
+          data: { sourceIp: input.sourceIp, totp: user.totpEnabledAt !== null },
           time: now,
       });
       return { authenticatedAt: now, recentUntil: new Date(now.getTime() + RECENT_SIGN_IN_MINUTES * 60_000) };
@@ -535,7 +535,7 @@ export class AuthService {
     return this.deps.db.transaction().execute(async (trx) => {
       await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'enrol two-factor sign-in');
       const user = await ownUser(trx, actor);
-      if (user.totp_enabled_at) throw errors.conflict('Two-factor sign-in is already on: turn it off first to enrol a new authenticator.');
+      if (user.totpEnabledAt) throw errors.conflict('Two-factor sign-in is already on: turn it off first to enrol a new authenticator.');
       const secret = newTotpSecret();
       const now = this.deps.clock.now();
       await updateUser(trx, user.id, { totp_secret: this.deps.secrets.seal(secret, totpSealContext(user.id)), totp_last_step: null, updated_at: now, updated_by: actor.username });
@@ -549,10 +549,10 @@ export class AuthService {
     await this.deps.db.transaction().execute(async (trx) => {
       await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'enrol two-factor sign-in');
       const user = await ownUser(trx, actor);
-      if (user.totp_enabled_at) throw errors.conflict('Two-factor sign-in is already on.');
-      if (!user.totp_secret) throw errors.conflict('Start enrolment first: POST /api/v1/me/totp.');
+      if (user.totpEnabledAt) throw errors.conflict('Two-factor sign-in is already on.');
+      if (!user.totpSecret) throw errors.conflict('Start enrolment first: POST /api/v1/me/totp.');
       const now = this.deps.clock.now();
-      const step = verifyTotp(this.deps.secrets.open(user.totp_secret, totpSealContext(user.id)), code, now);
+      const step = verifyTotp(this.deps.secrets.open(user.totpSecret, totpSealContext(user.id)), code, now);
       if (step === undefined) throw errors.validation('The code does not match: check the authenticator\'s clock and try the current code.', [{ path: '/code', message: 'does not match' }]);
       await updateUser(trx, user.id, { totp_enabled_at: now, totp_last_step: step, updated_at: now, updated_by: actor.username });
       if (actor.signIn?.kind === 'web_session') await markWebSessionSecondFactor(trx, actor.signIn.sessionId);
@@ -568,9 +568,9 @@ export class AuthService {
     await this.deps.db.transaction().execute(async (trx) => {
       await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'remove two-factor sign-in');
       const user = await ownUser(trx, actor);
-      if (!user.totp_enabled_at || !user.totp_secret) throw errors.conflict('Two-factor sign-in is not on.');
+      if (!user.totpEnabledAt || !user.totpSecret) throw errors.conflict('Two-factor sign-in is not on.');
       const now = this.deps.clock.now();
-      if (verifyTotp(this.deps.secrets.open(user.totp_secret, totpSealContext(user.id)), code, now) === undefined) {
+      if (verifyTotp(this.deps.secrets.open(user.totpSecret, totpSealContext(user.id)), code, now) === undefined) {
         throw errors.validation('The code does not match.', [{ path: '/code', message: 'does not match' }]);
       }
       await updateUser(trx, user.id, { totp_secret: null, totp_enabled_at: null, totp_last_step: null, updated_at: now, updated_by: actor.username });
@@ -582,7 +582,7 @@ export class AuthService {
   /** Counts a failure from one source; at the threshold the user is locked at that source only. */
   private async recordFailure(
     trx: Tx,
-    user: UserRow,
+    user: User,
     { source, sourceIp }: { source: string; sourceIp: string },
     now: Date,
     reason: string,
@@ -637,14 +637,14 @@ function throttledEvent(report: ThrottleReport, now: Date) {
 }
 
 /** The actor of a gateway sign-in, holding the user's sign-in epoch of the moment. */
-const gatewayActor = (user: UserRow): Actor => ({ userId: user.id, username: user.username, signIn: { kind: 'gateway', epoch: user.signin_epoch } });
+const gatewayActor = (user: User): Actor => ({ userId: user.id, username: user.username, signIn: { kind: 'gateway', epoch: user.signinEpoch } });
 
-async function activeUser(db: Executor, userId: string): Promise<UserRow | undefined> {
+async function activeUser(db: Executor, userId: string): Promise<User | undefined> {
   const user = await findUserById(db, userId);
-  return user && !user.disabled_at ? user : undefined;
+  return user && !user.disabledAt ? user : undefined;
 }
 
-async function ownUser(db: Executor, actor: Actor): Promise<UserRow> {
+async function ownUser(db: Executor, actor: Actor): Promise<User> {
   const user = await activeUser(db, actor.userId);
   if (!user) throw errors.unauthenticated();
   return user;

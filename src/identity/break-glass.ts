@@ -37,7 +37,7 @@ export async function breakGlassResetPassword(
     const user = await findUserByName(trx, input.username);
     if (!user) throw errors.notFound('user', input.username);
     const now = clock.now();
-    const wasLocked = user.locked_until !== null && user.locked_until > now;
+    const wasLocked = user.lockedUntil !== null && user.lockedUntil > now;
     await updateUser(trx, user.id, { password_hash: passwordHash, updated_at: now, updated_by: input.operator });
     await liftSignInLocks(trx, user.id);
     // Whoever knew the old password is out: web sessions, API tokens and open gateway connections.
@@ -49,6 +49,6 @@ export async function breakGlassResetPassword(
       data: { breakGlass: true, lockoutCleared: wasLocked, revokedTokens: revoked.apiTokens },
       time: now,
     });
-    return { username: user.username, wasLocked, disabled: user.disabled_at !== null, revokedTokens: revoked.apiTokens };
+    return { username: user.username, wasLocked, disabled: user.disabledAt !== null, revokedTokens: revoked.apiTokens };
   });
 }

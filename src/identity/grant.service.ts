@@ -7,13 +7,14 @@ import { errors } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import { hasPrivilege, requirePrivilege } from '../access/access.ts';
 import type { Actor } from '../access/actor.ts';
-import { deleteGrant, findGrant, findGrantByScope, insertGrant, listGrants, updateGrantLevel, type GrantRow } from '../access/grant.store.ts';
+import { deleteGrant, findGrantByScope, insertGrant, updateGrantLevel } from '../access/grant.store.ts';
+import { findNamedGrant, listNamedGrants, nameGrants, type NamedGrant } from './named-grants.ts';
 import { findPartitionByName } from '../objects/partition.store.ts';
 import { isPrivilege, isSystemOnly, PRIVILEGES, SYSTEM, type GrantLevel, type Privilege, type Scope } from '../access/privilege.ts';
 import { findUserByName } from './user.store.ts';
 import type { GrantView } from './grant.views.ts';
 
-export const presentGrant = (row: GrantRow): GrantView => ({
+export const presentGrant = (row: NamedGrant): GrantView => ({
   id: row.id,
   username: row.username,
   privilege: row.privilege,
@@ -48,7 +49,7 @@ export class GrantService {
       const existing = await findGrantByScope(trx, user.id, privilege, scope.partitionId);
       let id: string;
       if (existing) {
-        if (existing.level === input.level) return presentGrant(existing);
+        if (existing.level === input.level) return presentGrant((await nameGrants(trx, [existing]))[0] as NamedGrant);
         await updateGrantLevel(trx, existing.id, input.level, now, actor.username);
         id = existing.id;
       } else {
@@ -62,13 +63,13 @@ export class GrantService {
         data: { privilege, level: input.level, partition: input.partition ?? null },
         time: now,
       });
-      return presentGrant((await findGrant(trx, id)) as GrantRow);
+      return presentGrant((await findNamedGrant(trx, id)) as NamedGrant);
     });
   }
 
   async revoke(actor: Actor, grantId: string): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
-      const grant = isUuid(grantId) ? await findGrant(trx, grantId) : undefined;
+      const grant = isUuid(grantId) ? await findNamedGrant(trx, grantId) : undefined;
       if (!grant || !(await hasPrivilege(trx, actor, grant.privilege, grant, 'admin'))) throw errors.notFound('grant', grantId);
       await deleteGrant(trx, grant.id);
       await appendEvent(trx, {
@@ -93,9 +94,9 @@ export class GrantService {
         if (!user) return [];
         userId = user.id;
       }
-      const rows = await listGrants(trx, { userId, privilege: filter.privilege });
+      const rows = await listNamedGrants(trx, { userId, privilege: filter.privilege });
       if (await hasPrivilege(trx, actor, 'User.Admin', SYSTEM)) return rows.map(presentGrant);
-      const administered = (await listGrants(trx, { userId: actor.userId })).filter((grant) => grant.level === 'admin');
+      const administered = (await listNamedGrants(trx, { userId: actor.userId })).filter((grant) => grant.level === 'admin');
       const visible = rows.filter(
         (row) =>
           row.userId === actor.userId ||
@@ -107,7 +108,7 @@ export class GrantService {
 
   /** The privileges a user holds, for `GET /me`. */
   async mine(actor: Actor): Promise<GrantView[]> {
-    return this.deps.db.transaction().execute(async (trx) => (await listGrants(trx, { userId: actor.userId })).map(presentGrant));
+    return this.deps.db.transaction().execute(async (trx) => (await listNamedGrants(trx, { userId: actor.userId })).map(presentGrant));
   }
 
   /**

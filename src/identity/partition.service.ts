@@ -8,32 +8,37 @@ import type { Actor } from '../access/actor.ts';
 import {
   applicationKind,
   countApplicationsIn,
-  countApplicationUsers,
   findApplication,
   findApplicationObject,
   findPartitionByName,
   findPartitionObject,
   globalPartitionId,
+  groupApplicationUsers,
   hasSubApplications,
   listApplications,
   listApplicationUsers,
   listPartitions,
-  objectsInPartition,
   partitionKind,
   type ApplicationUserGroup,
   type ApplicationUserKind,
   type ApplicationWithPartition,
-  type PartitionRow,
 } from '../objects/partition.store.ts';
+import type { ApplicationUser } from '../objects/object-store.ts';
 import { inPartition, SYSTEM, type Privilege } from '../access/privilege.ts';
-import { APPLICATION_NAME, GLOBAL_PARTITION, PARTITION_NAME } from '../objects/partition.ts';
+import { APPLICATION_NAME, GLOBAL_PARTITION, PARTITION_NAME, type Partition } from '../objects/partition.ts';
 import type { ApplicationView, PartitionView } from './partition.views.ts';
 
 /** At most this many objects are named when an application still in use cannot be deleted. */
 export const MAX_USERS_LISTED = 20;
 
+interface ViewPrivilege {
+  readonly privilege: Privilege;
+  readonly systemWide?: true;
+  readonly type: string;
+}
+
 /** The privilege that lets a caller see an object of each kind, so a refusal names only those. */
-const VIEW_PRIVILEGE: Record<ApplicationUserKind, { readonly privilege: Privilege; readonly systemWide?: true; readonly type: string }> = {
+const VIEW_PRIVILEGE: Record<ApplicationUserKind, ViewPrivilege> = {
   Device: { privilege: 'Device.View', type: 'Device' },
   Credential: { privilege: 'Credential.View', type: 'Credential' },
   AccessGroup: { privilege: 'AccessGroup.View', type: 'AccessGroup' },
@@ -44,23 +49,26 @@ const VIEW_PRIVILEGE: Record<ApplicationUserKind, { readonly privilege: Privileg
   'Filter:AuditRule': { privilege: 'AuditingRule.View', type: 'Filter' },
 };
 
-const objectColumns = (row: PartitionRow) => ({
-  id: row.id,
-  name: row.name,
-  description: row.description,
-  version: row.version,
-  createdAt: row.created_at.toISOString(),
-  createdBy: row.created_by,
-  updatedAt: row.updated_at.toISOString(),
-  updatedBy: row.updated_by,
+/** How a caller may see an object of a kind that uses an application; a kind not known here is counted, never named. */
+const viewPrivilegeOf = (kind: string): ViewPrivilege | undefined => (VIEW_PRIVILEGE as Partial<Record<string, ViewPrivilege>>)[kind];
+
+const objectColumns = (object: Partition | ApplicationWithPartition) => ({
+  id: object.id,
+  name: object.name,
+  description: object.description,
+  version: object.version,
+  createdAt: object.createdAt.toISOString(),
+  createdBy: object.createdBy,
+  updatedAt: object.updatedAt.toISOString(),
+  updatedBy: object.updatedBy,
 });
 
-export const presentPartition = (row: PartitionRow): PartitionView => objectColumns(row);
+export const presentPartition = (partition: Partition): PartitionView => objectColumns(partition);
 
-export const presentApplication = (row: ApplicationWithPartition): ApplicationView => ({
-  ...objectColumns(row),
-  partition: row.partition_name,
-  parent: row.name.includes('/') ? row.name.slice(0, row.name.lastIndexOf('/')) : null,
+export const presentApplication = (application: ApplicationWithPartition): ApplicationView => ({
+  ...objectColumns(application),
+  partition: application.partitionName,
+  parent: application.name.includes('/') ? application.name.slice(0, application.name.lastIndexOf('/')) : null,
 });
 
 /**
@@ -107,7 +115,7 @@ export class PartitionService {
       if (partition.name === GLOBAL_PARTITION) throw errors.conflict('The GLOBAL partition always exists and cannot be deleted.');
       const applications = await countApplicationsIn(trx, partition.id);
       if (applications > 0) throw errors.conflict(`Partition ${name} still holds ${applications} application(s): delete or move them first.`);
-      const held = await objectsInPartition(trx, partition.id);
+      const held = await this.deps.objects.heldIn(trx, partition.id);
       if (held.length > 0) throw errors.conflict(`Partition ${name} still holds objects (${held.join(', ')}): delete or move them first.`);
       await this.deps.objects.delete(trx, partitionKind, await this.object(trx, partition.id), actor);
     });
@@ -155,23 +163,23 @@ export class PartitionService {
   async updateApplication(actor: Actor, partition: string, name: string, input: { description: string }): Promise<ApplicationView> {
     return this.deps.db.transaction().execute(async (trx) => {
       const application = await this.visibleApplication(trx, actor, partition, name);
-      await requirePrivilege(trx, actor, 'Application.Edit', inPartition(application.partition_id));
+      await requirePrivilege(trx, actor, 'Application.Edit', inPartition(application.partitionId));
       await this.deps.objects.update(trx, applicationKind, await this.applicationObject(trx, application.id), { description: input.description }, actor);
-      return presentApplication(await this.rereadApplication(trx, application.partition_id, name));
+      return presentApplication(await this.rereadApplication(trx, application.partitionId, name));
     });
   }
 
   async deleteApplication(actor: Actor, partition: string, name: string): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
       const application = await this.visibleApplication(trx, actor, partition, name);
-      await requirePrivilege(trx, actor, 'Application.Delete', inPartition(application.partition_id));
-      if (await hasSubApplications(trx, application.partition_id, name)) throw errors.conflict(`Application ${name} has sub-applications: delete them first.`);
-      const users = await countApplicationUsers(trx, application.id);
+      await requirePrivilege(trx, actor, 'Application.Delete', inPartition(application.partitionId));
+      if (await hasSubApplications(trx, application.partitionId, name)) throw errors.conflict(`Application ${name} has sub-applications: delete them first.`);
+      const users = await this.deps.objects.applicationUsers(trx, application.id);
       if (users.length > 0) throw await this.inUse(trx, actor, application, users);
       try {
         await this.deps.objects.delete(trx, applicationKind, await this.applicationObject(trx, application.id), actor);
       } catch (error) {
-        // A table that refers to applications and that `countApplicationUsers` does not know yet.
+        // A table that refers to applications whose kind declares no placement.
         if ((error as { code?: unknown }).code === '23503') throw errors.applicationInUse(`${partition}.${name}`, null);
         throw error;
       }
@@ -179,19 +187,20 @@ export class PartitionService {
   }
 
   /** The 409 for an application objects still use: all are counted, only those the caller may see are named. */
-  private async inUse(trx: Tx, actor: Actor, application: ApplicationWithPartition, groups: readonly ApplicationUserGroup[]) {
+  private async inUse(trx: Tx, actor: Actor, application: ApplicationWithPartition, users: readonly ApplicationUser[]) {
+    const groups = groupApplicationUsers(users);
     const visible: ApplicationUserGroup[] = [];
     for (const group of groups) {
-      const { privilege, systemWide } = VIEW_PRIVILEGE[group.kind];
-      if (await hasPrivilege(trx, actor, privilege, systemWide ? SYSTEM : inPartition(group.partitionId))) visible.push(group);
+      const view = viewPrivilegeOf(group.kind);
+      if (view && (await hasPrivilege(trx, actor, view.privilege, view.systemWide ? SYSTEM : inPartition(group.partitionId)))) visible.push(group);
     }
-    const listed = await listApplicationUsers(trx, application.id, visible, MAX_USERS_LISTED);
+    const listed = await listApplicationUsers(trx, users, visible, MAX_USERS_LISTED);
     const count = groups.reduce((total, group) => total + group.count, 0);
-    const objects = listed.map((user) => ({ type: VIEW_PRIVILEGE[user.kind].type, businessKey: `${user.partitionName}.${user.name}` }));
-    return errors.applicationInUse(`${application.partition_name}.${application.name}`, count, objects);
+    const objects = listed.map((user) => ({ type: viewPrivilegeOf(user.kind)?.type ?? user.kind, businessKey: `${user.partitionName}.${user.name}` }));
+    return errors.applicationInUse(`${application.partitionName}.${application.name}`, count, objects);
   }
 
-  private async visiblePartition(trx: Tx, actor: Actor, name: string, privilege: 'Partition.View'): Promise<PartitionRow> {
+  private async visiblePartition(trx: Tx, actor: Actor, name: string, privilege: 'Partition.View'): Promise<Partition> {
     const partition = await findPartitionByName(trx, name);
     if (!partition) throw errors.notFound('partition', name);
     await requireObjectPrivilege(trx, actor, privilege, inPartition(partition.id), { what: 'partition', key: name });
@@ -203,7 +212,7 @@ export class PartitionService {
     const partition = await findPartitionByName(trx, partitionName);
     const application = partition && (await findApplication(trx, partition.id, name));
     if (!application) throw errors.notFound('application', key);
-    await requireObjectPrivilege(trx, actor, 'Application.View', inPartition(application.partition_id), { what: 'application', key });
+    await requireObjectPrivilege(trx, actor, 'Application.View', inPartition(application.partitionId), { what: 'application', key });
     return application;
   }
 
@@ -219,7 +228,7 @@ export class PartitionService {
     return application;
   }
 
-  private async reread(trx: Tx, name: string): Promise<PartitionRow> {
+  private async reread(trx: Tx, name: string): Promise<Partition> {
     const row = await findPartitionByName(trx, name);
     if (!row) throw errors.notFound('partition', name);
     return row;

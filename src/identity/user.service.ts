@@ -15,7 +15,7 @@ import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
 import { SYSTEM } from '../access/privilege.ts';
 import { parseSshPublicKey } from './ssh-key.ts';
 import { presentUser, profileProblems, USERNAME_PATTERN, type ProfileInput, type UserView } from './user.ts';
-import { findUserById, findUserByName, findUserProfile, listUsers, setPasswordHash, updateUser, userKind, type UserRow } from './user.store.ts';
+import { findUserById, findUserByName, findUserProfile, listUsers, setPasswordHash, updateUser, userKind, type User } from './user.store.ts';
 import { liftSignInLocks } from './sign-in-lock.store.ts';
 import { globalPartitionId } from '../objects/partition.store.ts';
 import type { UserProfile } from './user.ts';
@@ -149,7 +149,7 @@ export class UserService {
       if (disabled && user.id === actor.userId) throw errors.conflict('You cannot disable your own account: ask another administrator.');
       await requireMayAdminister(trx, actor, user, this.deps.roles, disabled ? 'disable' : 'enable');
       const now = this.deps.clock.now();
-      const disabledAt = disabled ? (user.disabled_at ?? now) : null;
+      const disabledAt = disabled ? (user.disabledAt ?? now) : null;
       await this.deps.objects.update(trx, userKind, await this.profile(trx, user.id), { disabledAt }, actor, { verb: disabled ? 'disable' : 'enable' });
       await liftSignInLocks(trx, user.id);
       if (disabled) await revokeSignIns(trx, user, { actor, cause: 'user.disable', now });
@@ -183,7 +183,7 @@ export class UserService {
     await this.deps.db.transaction().execute(async (trx) => {
       await requireRecentSignIn(trx, actor, this.deps.clock.now(), 'change your password');
       const user = await this.existingUser(trx, actor.username);
-      if (!user.password_hash || !(await verifyPassword(currentPassword, user.password_hash))) {
+      if (!user.passwordHash || !(await verifyPassword(currentPassword, user.passwordHash))) {
         throw errors.validation('The current password is not correct.', [{ path: '/currentPassword', message: 'is not correct' }]);
       }
       await this.writePassword(trx, actor, user, newPassword, 'user.password.change');
@@ -268,17 +268,17 @@ export class UserService {
   }
 
   /** A user changing their own account keeps the session or token they do it with. */
-  private keepFor(actor: Actor, user: UserRow): { keep?: Actor['signIn'] } {
+  private keepFor(actor: Actor, user: User): { keep?: Actor['signIn'] } {
     return user.id === actor.userId && actor.signIn ? { keep: actor.signIn } : {};
   }
 
   /** After an administrator's security change commits: the user's running sessions end, telling them why. */
-  private async endLiveSessions(actor: Actor, user: UserRow, reason: string): Promise<void> {
+  private async endLiveSessions(actor: Actor, user: User, reason: string): Promise<void> {
     if (user.id !== actor.userId) await this.deps.live.end({ userId: user.id }, { by: actor.username, reason });
   }
 
   /** The user themself, or anyone for a `User.Admin`; otherwise "not found", so names are not probed. */
-  private async visibleUser(trx: Tx, actor: Actor, username: string): Promise<UserRow> {
+  private async visibleUser(trx: Tx, actor: Actor, username: string): Promise<User> {
     if (username !== actor.username && !(await hasPrivilege(trx, actor, 'User.Admin', SYSTEM))) throw errors.notFound('user', username);
     return this.existingUser(trx, username);
   }
@@ -289,19 +289,19 @@ export class UserService {
     return profile;
   }
 
-  private async reread(trx: Tx, id: string): Promise<UserRow> {
+  private async reread(trx: Tx, id: string): Promise<User> {
     const row = await findUserById(trx, id);
     if (!row) throw errors.notFound('user', id);
     return row;
   }
 
-  private async existingUser(trx: Tx, username: string): Promise<UserRow> {
+  private async existingUser(trx: Tx, username: string): Promise<User> {
     const user = await findUserByName(trx, username);
     if (!user) throw errors.notFound('user', username);
     return user;
   }
 
-  private async writePassword(trx: Tx, actor: Actor, user: UserRow, password: string, action: string): Promise<void> {
+  private async writePassword(trx: Tx, actor: Actor, user: User, password: string, action: string): Promise<void> {
     const weak = passwordProblem(password);
     if (weak) throw errors.validation(`The new password ${weak}.`, [{ path: '/password', message: weak }]);
     const now = this.deps.clock.now();

@@ -4,22 +4,84 @@ import type { Executor } from '../platform/database.ts';
 import type { UserTable } from '../platform/database-schema.ts';
 import { reviveDates } from '../objects/partition.ts';
 import { globalPartitionId } from '../objects/partition.store.ts';
-import type { UserProfile, UserRow } from './user.ts';
+import type { User, UserProfile, UserRow } from './user.ts';
 
-export type { UserRow };
+export type { User, UserRow };
 
-export async function findUserByName(db: Executor, username: string): Promise<UserRow | undefined> {
-  return db.selectFrom('app_user').selectAll().where('username', '=', username).executeTakeFirst();
+const userOf = (row: UserRow): User => ({
+  id: row.id,
+  username: row.username,
+  displayName: row.display_name,
+  email: row.email,
+  timeZone: row.time_zone,
+  passwordHash: row.password_hash,
+  disabledAt: row.disabled_at,
+  lockedUntil: row.locked_until,
+  totpSecret: row.totp_secret,
+  totpEnabledAt: row.totp_enabled_at,
+  totpLastStep: row.totp_last_step,
+  signinEpoch: row.signin_epoch,
+  ...bookkeeping(row),
+});
+
+export async function findUserByName(db: Executor, username: string): Promise<User | undefined> {
+  const row = await db.selectFrom('app_user').selectAll().where('username', '=', username).executeTakeFirst();
+  return row && userOf(row);
 }
 
-export async function findUserById(db: Executor, id: string): Promise<UserRow | undefined> {
-  return db.selectFrom('app_user').selectAll().where('id', '=', id).executeTakeFirst();
+export async function findUserById(db: Executor, id: string): Promise<User | undefined> {
+  const row = await db.selectFrom('app_user').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && userOf(row);
 }
 
-export async function listUsers(db: Executor, filter: { includeDisabled: boolean }): Promise<UserRow[]> {
+export async function listUsers(db: Executor, filter: { includeDisabled: boolean }): Promise<User[]> {
   let query = db.selectFrom('app_user').selectAll();
   if (!filter.includeDisabled) query = query.where('disabled_at', 'is', null);
-  return query.orderBy('username').execute();
+  return (await query.orderBy('username').execute()).map(userOf);
+}
+
+/** Those of `usernames` that name a user. */
+export async function existingUsernames(db: Executor, usernames: readonly string[]): Promise<Set<string>> {
+  if (usernames.length === 0) return new Set();
+  const rows = await db.selectFrom('app_user').select('username').where('username', 'in', [...new Set(usernames)]).execute();
+  return new Set(rows.map((row) => row.username));
+}
+
+/** Resolves usernames to ids, in the order given; returns the names that do not exist too. */
+export async function userIdsOf(db: Executor, usernames: readonly string[]): Promise<{ ids: string[]; unknown: string[] }> {
+  if (usernames.length === 0) return { ids: [], unknown: [] };
+  const rows = await db.selectFrom('app_user').select(['id', 'username']).where('username', 'in', [...new Set(usernames)]).execute();
+  const byName = new Map(rows.map((row) => [row.username, row.id]));
+  return { ids: [...new Set(usernames)].map((name) => byName.get(name)).filter((id): id is string => id !== undefined), unknown: usernames.filter((name) => !byName.has(name)) };
+}
+
+/** The usernames of the users with these ids, in the database's order of usernames (a caller sorting by username sorts by the position here). */
+export async function usernamesByIds(db: Executor, ids: Iterable<string>): Promise<Map<string, string>> {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return new Map();
+  const rows = await db.selectFrom('app_user').select(['id', 'username']).where('id', 'in', wanted).orderBy('username').execute();
+  return new Map(rows.map((row) => [row.id, row.username]));
+}
+
+/** The user's time zone, UTC for a user who does not exist. */
+export async function timeZoneOf(db: Executor, userId: string): Promise<string> {
+  const row = await db.selectFrom('app_user').select('time_zone').where('id', '=', userId).executeTakeFirst();
+  return row?.time_zone ?? 'UTC';
+}
+
+/** How to reach a user: what a notice addressed to them needs. */
+export interface UserContact {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string | null;
+  readonly disabled: boolean;
+}
+
+/** The contacts of the users with these ids that exist. */
+export async function contactsOf(db: Executor, ids: readonly string[]): Promise<UserContact[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('app_user').select(['id', 'username', 'email', 'disabled_at']).where('id', 'in', [...ids]).execute();
+  return rows.map((row) => ({ id: row.id, username: row.username, email: row.email, disabled: row.disabled_at !== null }));
 }
 
 export async function countUsers(db: Executor): Promise<number> {
@@ -72,7 +134,7 @@ const profileOf = (row: UserRow, globalId: string): UserProfile => ({
 });
 
 export async function findUserProfile(db: Executor, id: string): Promise<UserProfile | undefined> {
-  const row = await findUserById(db, id);
+  const row = await db.selectFrom('app_user').selectAll().where('id', '=', id).executeTakeFirst();
   return row && profileOf(row, await globalPartitionId(db));
 }
 

@@ -8,6 +8,31 @@ import type { UserView } from './user.views.ts';
 export type UserRow = Selectable<UserTable>;
 
 /**
+ * An account as identity works with it: the profile, the password hash and sealed TOTP secret the
+ * sign-in code checks, and the sign-in state. It never leaves the process (`presentUser` decides what does).
+ */
+export interface User {
+  readonly id: string;
+  readonly username: string;
+  readonly displayName: string;
+  readonly email: string | null;
+  readonly timeZone: string;
+  readonly passwordHash: string | null;
+  readonly disabledAt: Date | null;
+  readonly lockedUntil: Date | null;
+  readonly totpSecret: string | null;
+  readonly totpEnabledAt: Date | null;
+  readonly totpLastStep: number | null;
+  /** Bumped by every security change: gateway connections signed in before it open no more sessions. */
+  readonly signinEpoch: number;
+  readonly version: number;
+  readonly createdAt: Date;
+  readonly createdBy: string;
+  readonly updatedAt: Date;
+  readonly updatedBy: string;
+}
+
+/**
  * A user's profile as a configuration object: what the object store versions and the audit trail
  * captures. Its name is the username; users are system-wide and sit in GLOBAL. Password hash,
  * TOTP secret and sign-in state are not part of it, so no snapshot ever holds them.
@@ -52,20 +77,20 @@ export function profileProblems(input: ProfileInput): FieldProblem[] {
 
 export type { UserView } from './user.views.ts';
 
-export function presentUser(row: UserRow, now: Date): UserView {
+export function presentUser(user: User, now: Date): UserView {
   return {
-    id: row.id,
-    username: row.username,
-    displayName: row.display_name,
-    email: row.email,
-    timeZone: row.time_zone,
-    disabled: row.disabled_at !== null,
-    totpEnabled: row.totp_enabled_at !== null,
-    lockedUntil: row.locked_until && row.locked_until > now ? row.locked_until.toISOString() : null,
-    version: row.version,
-    createdAt: row.created_at.toISOString(),
-    createdBy: row.created_by,
-    updatedAt: row.updated_at.toISOString(),
-    updatedBy: row.updated_by,
+    id: user.id,
+    username: user.username,
+    displayName: user.displayName,
+    email: user.email,
+    timeZone: user.timeZone,
+    disabled: user.disabledAt !== null,
+    totpEnabled: user.totpEnabledAt !== null,
+    lockedUntil: user.lockedUntil && user.lockedUntil > now ? user.lockedUntil.toISOString() : null,
+    version: user.version,
+    createdAt: user.createdAt.toISOString(),
+    createdBy: user.createdBy,
+    updatedAt: user.updatedAt.toISOString(),
+    updatedBy: user.updatedBy,
   };
 }

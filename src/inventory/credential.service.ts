@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import ssh2 from 'ssh2';
-import type { ObjectStore } from '../objects/index.ts';
+import { partitionNamesByIds, type ObjectStore } from '../objects/index.ts';
 import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, type Actor } from '../access/index.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';
@@ -191,9 +191,7 @@ export class CredentialService {
 
   private async present(trx: Tx, credentials: readonly Credential[]): Promise<CredentialView[]> {
     const devices = new Map((await findDevicesByIds(trx, [...new Set(credentials.map((credential) => credential.deviceId))])).map((device) => [device.id, device]));
-    const partitions = new Map(
-      (await trx.selectFrom('partition').select(['id', 'name']).execute()).map((row) => [row.id, row.name]),
-    );
+    const partitions = await partitionNamesByIds(trx, credentials.map((credential) => credential.partitionId));
     return credentials.map((credential) => {
       const device = devices.get(credential.deviceId);
       return presentCredential(credential, {

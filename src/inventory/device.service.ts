@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
 import { findByRef, type ObjectStore } from '../objects/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
-import { findPartitionByName, resolvePlace } from '../objects/index.ts';
+import { findPartitionByName, partitionNamesByIds, resolvePlace } from '../objects/index.ts';
 import { inPartition, partitionsWith, requirePrivilege, type Actor } from '../access/index.ts';
 import { parseSshPublicKey } from '../identity/index.ts';
 import type { Clock } from '../platform/clock.ts';
-import type { Database, Tx } from '../platform/database.ts';
+import type { Database, Executor, Tx } from '../platform/database.ts';
 import { AppError, errors, type FieldProblem } from '../platform/errors.ts';
 import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import { credentialsOfDevice } from './credential.store.ts';
@@ -31,6 +31,14 @@ export interface OpenRequestCanceller {
   cancelOpen(trx: Tx, match: { deviceId: string }, why: { actor: string; reason: string }): Promise<ReadonlyArray<{ readonly number: number }>>;
 }
 
+/**
+ * The changes whose device list holds a device: a device in a change is not deleted. Changes sit
+ * above inventory, so the composition root hands this in.
+ */
+export interface DeviceChanges {
+  covering(db: Executor, deviceId: string): Promise<ReadonlyArray<{ readonly name: string }>>;
+}
+
 export interface DeviceServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
@@ -38,6 +46,7 @@ export interface DeviceServiceDeps {
   readonly hostKeys: HostKeyProbe;
   /** Cancels a device's open requests when its address or key changes. */
   readonly requests: OpenRequestCanceller;
+  readonly changes: DeviceChanges;
   /** Ends a device's live sessions, after the change of its address or key commits. */
   readonly live: LiveSessionControl;
 }
@@ -179,11 +188,7 @@ export class DeviceService {
       if (credentials.length > 0) {
         throw errors.conflict(`Device ${device.name} still has credentials (${credentials.map((row) => row.name).join(', ')}): delete them first.`);
       }
-      const changes = await trx
-        .selectFrom('change')
-        .select('name')
-        .where((eb) => eb(eb.ref('devices'), '@>', JSON.stringify([device.id]) as never))
-        .execute();
+      const changes = await this.deps.changes.covering(trx, device.id);
       if (changes.length > 0) {
         throw errors.conflict(`Device ${device.name} belongs to changes (${changes.map((row) => row.name).join(', ')}): remove it from them first.`);
       }
@@ -310,8 +315,7 @@ export class DeviceService {
 }
 
 async function partitionName(trx: Tx, device: Device): Promise<string> {
-  const row = await trx.selectFrom('partition').select('name').where('id', '=', device.partitionId).executeTakeFirst();
-  return row?.name ?? device.partitionId;
+  return (await partitionNamesByIds(trx, [device.partitionId])).get(device.partitionId) ?? device.partitionId;
 }
 
 function parseHostKey(line: string, problems: Array<{ path: string; message: string }>): { line: string; fingerprint: string } | undefined {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { fromJson, objectTable, type ObjectKind } from '../objects/index.ts';
+import { findApplicationsByIds, fromJson, objectTable, partitionNamesByIds, type ObjectKind } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
 import type { Device } from './device.ts';
 
@@ -77,12 +77,9 @@ export async function listDevices(db: Executor, filter: DeviceFilter): Promise<D
 
 /** Names of the partitions and applications the given objects point at, for presenting them. */
 export async function objectPlaceNames(db: Executor, objects: ReadonlyArray<{ partitionId: string; applicationId: string | null }>) {
-  const partitionIds = [...new Set(objects.map((object) => object.partitionId))];
-  const applicationIds = [...new Set(objects.map((object) => object.applicationId).filter((id): id is string => id !== null))];
-  const partitions = partitionIds.length ? await db.selectFrom('partition').select(['id', 'name']).where('id', 'in', partitionIds).execute() : [];
-  const applications = applicationIds.length ? await db.selectFrom('application').select(['id', 'name']).where('id', 'in', applicationIds).execute() : [];
-  const partitionNames = new Map(partitions.map((row) => [row.id, row.name]));
-  const applicationNames = new Map(applications.map((row) => [row.id, row.name]));
+  const partitionNames = await partitionNamesByIds(db, objects.map((object) => object.partitionId));
+  const applicationIds = objects.map((object) => object.applicationId).filter((id): id is string => id !== null);
+  const applicationNames = new Map((await findApplicationsByIds(db, applicationIds)).map((application) => [application.id, application.name]));
   return (object: { partitionId: string; applicationId: string | null }) => ({
     partition: partitionNames.get(object.partitionId) ?? object.partitionId,
     application: object.applicationId === null ? null : (applicationNames.get(object.applicationId) ?? object.applicationId),

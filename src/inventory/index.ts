@@ -2,7 +2,7 @@ export { confirmedForHostKey, INVENTORY_SEALED_COLUMNS, type Credential, type Cr
 export { CredentialService, type NewCredential, type SecretInput, type UnsealedCredential } from './credential.service.ts';
 export { credentialsOfDevice } from './credential.store.ts';
 export type { Device, DeviceView } from './device.ts';
-export { DeviceService, findDeviceByRef, type NewDevice, type OpenRequestCanceller } from './device.service.ts';
+export { DeviceService, findDeviceByRef, type DeviceChanges, type NewDevice, type OpenRequestCanceller } from './device.service.ts';
 export { findDevice, findDevicesByIds } from './device.store.ts';
 export { findDeviceInPartition, findDevicesNamed } from './device.store.ts';
 export { sshHostKeyProbe, type HostKeyProbe } from './host-key-probe.ts';

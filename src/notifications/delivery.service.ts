@@ -4,13 +4,16 @@ import { requirePrivilege, SYSTEM, type Actor } from '../access/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
-import { presentDelivery, type DeliveryChannel, type DeliveryStatus, type DeliveryView } from './delivery.ts';
+import { presentDelivery, type DeliveryChannel, type DeliveryLogRow, type DeliveryStatus, type DeliveryView, type StoredDelivery } from './delivery.ts';
+import type { Recipients } from './recipients.ts';
 import { findDelivery, listDeliveries, requeueDelivery } from './delivery.store.ts';
 import { findWebhook } from './webhook.store.ts';
 
 export interface DeliveryServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
+  /** The usernames of e-mails' recipients. */
+  readonly users: Recipients;
   /** Called after a retry commits, so the dispatcher sends it now rather than at its next poll. */
   readonly wake?: () => void;
 }
@@ -50,7 +53,8 @@ export class DeliveryService {
       await requirePrivilege(trx, actor, 'User.Admin', SYSTEM);
       const row = await findDelivery(trx, id);
       if (!row) throw errors.notFound('delivery', id);
-      return presentDelivery(row);
+      const [named] = await this.withUsernames(trx, [row]);
+      return presentDelivery(named as DeliveryLogRow);
     });
   }
 
@@ -72,7 +76,8 @@ export class DeliveryService {
         data: { channel: row.channel, kind: row.kind, attemptsBefore: row.attempts, ...(row.webhook_name !== null && { webhook: row.webhook_name }) },
         time: now,
       });
-      return presentDelivery({ ...row, status: 'pending', attempts: 0, next_attempt_at: now, delivered_at: null });
+      const [named] = await this.withUsernames(trx, [row]);
+      return presentDelivery({ ...(named as DeliveryLogRow), status: 'pending', attempts: 0, next_attempt_at: now, delivered_at: null });
     });
     this.deps.wake?.();
     return view;
@@ -92,6 +97,13 @@ export class DeliveryService {
       ...(before && { before }),
       limit: query.limit ?? DELIVERY_PAGE_DEFAULT,
     });
-    return rows.map(presentDelivery);
+    return (await this.withUsernames(trx, rows)).map(presentDelivery);
+  }
+
+  /** The deliveries with their recipients' usernames, asked once for the page. */
+  private async withUsernames(trx: Tx, rows: readonly StoredDelivery[]): Promise<DeliveryLogRow[]> {
+    const userIds = [...new Set(rows.map((row) => row.user_id).filter((id): id is string => id !== null))];
+    const usernames = new Map((await this.deps.users.recipientsOf(trx, userIds)).map((user) => [user.id, user.username]));
+    return rows.map(({ user_id: userId, ...row }) => ({ ...row, username: (userId !== null && usernames.get(userId)) || null }));
   }
 }

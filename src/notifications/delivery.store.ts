@@ -1,7 +1,7 @@
 import type { Insertable, Updateable } from 'kysely';
 import type { Executor, Tx } from '../platform/database.ts';
 import type { DeliveryChannel, DeliveryStatus, NotificationDeliveryTable } from '../platform/tables/notifications.ts';
-import type { DeliveryLogRow } from './delivery.ts';
+import type { StoredDelivery } from './delivery.ts';
 
 export async function insertDeliveries(db: Executor, rows: ReadonlyArray<Insertable<NotificationDeliveryTable>>): Promise<void> {
   if (rows.length > 0) await db.insertInto('notification_delivery').values([...rows]).execute();
@@ -116,7 +116,6 @@ function logQuery(db: Executor) {
   return db
     .selectFrom('notification_delivery as d')
     .innerJoin('notice as n', 'n.id', 'd.notice_id')
-    .leftJoin('app_user as u', 'u.id', 'd.user_id')
     .leftJoin('webhook as w', 'w.id', 'd.webhook_id')
     .select([
       'd.id',
@@ -132,14 +131,14 @@ function logQuery(db: Executor) {
       'd.delivered_at',
       'd.created_at',
       'd.address',
-      'u.username',
+      'd.user_id',
       'd.webhook_id',
       'w.name as webhook_name',
     ]);
 }
 
 /** The delivery log, newest first. */
-export async function listDeliveries(db: Executor, filter: DeliveryLogFilter): Promise<DeliveryLogRow[]> {
+export async function listDeliveries(db: Executor, filter: DeliveryLogFilter): Promise<StoredDelivery[]> {
   let query = logQuery(db);
   if (filter.status) query = query.where('d.status', '=', filter.status);
   if (filter.channel) query = query.where('d.channel', '=', filter.channel);
@@ -149,7 +148,7 @@ export async function listDeliveries(db: Executor, filter: DeliveryLogFilter): P
   return query.orderBy('d.created_at', 'desc').orderBy('d.id', 'desc').limit(filter.limit).execute();
 }
 
-export async function findDelivery(db: Executor, id: string): Promise<DeliveryLogRow | undefined> {
+export async function findDelivery(db: Executor, id: string): Promise<StoredDelivery | undefined> {
   return logQuery(db).where('d.id', '=', id).executeTakeFirst();
 }
 

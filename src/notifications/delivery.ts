@@ -34,6 +34,9 @@ export function clipError(text: string): string {
   return oneLine.length > ERROR_TEXT_MAX ? `${oneLine.slice(0, ERROR_TEXT_MAX - 1)}…` : oneLine;
 }
 
+/** A delivery as stored, with its notice's kind and title and its webhook's name; the recipient is a user id. */
+export type StoredDelivery = Omit<DeliveryLogRow, 'username'> & { readonly user_id: string | null };
+
 /** A delivery with what the log shows about its notice and recipient. */
 export interface DeliveryLogRow {
   readonly id: string;

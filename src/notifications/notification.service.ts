@@ -11,7 +11,6 @@ import { NOTIFICATION_PAGE_DEFAULT, presentNotification, type NotificationFilter
 import {
   countUnread,
   findNotification,
-  findRecipients,
   insertNotice,
   insertNotifications,
   listNotifications,
@@ -19,12 +18,15 @@ import {
   markNotificationRead,
 } from './notification.store.ts';
 import { subscribedWebhookIds } from './webhook.store.ts';
+import type { Recipients } from './recipients.ts';
 
 export interface NotificationServiceDeps {
   readonly db: Kysely<Database>;
   readonly clock: Clock;
   /** SMTP is configured: recipients with an e-mail address also get an e-mail. */
   readonly emailEnabled: boolean;
+  /** Who the recipients are: their usernames, e-mail addresses, whether they are disabled. */
+  readonly users: Recipients;
 }
 
 /** What `notify` queued. */
@@ -70,7 +72,7 @@ export class NotificationService {
     const problem = noticeProblem(notice);
     if (problem) throw new Error(`notify: the notice is not valid: ${problem}`);
     const recipientIds = [...new Set(notice.recipients)];
-    const recipients = await findRecipients(trx, recipientIds);
+    const recipients = await this.deps.users.recipientsOf(trx, recipientIds);
     const missing = recipientIds.filter((id) => !recipients.some((recipient) => recipient.id === id));
     if (missing.length > 0) throw new Error(`notify: no user has the id ${missing.join(', ')}`);
 

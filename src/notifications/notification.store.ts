@@ -11,24 +11,6 @@ export async function insertNotifications(db: Executor, rows: ReadonlyArray<Inse
   if (rows.length > 0) await db.insertInto('notification').values([...rows]).execute();
 }
 
-export interface Recipient {
-  readonly id: string;
-  readonly username: string;
-  readonly email: string | null;
-  readonly disabled: boolean;
-}
-
-/**
- * The users a notice goes to. This reads identity's `app_user` table directly (id, username, e-mail,
- * disabled): identity exports no lookup by id, and the notice must be addressed inside the caller's
- * transaction.
- */
-export async function findRecipients(db: Executor, userIds: readonly string[]): Promise<Recipient[]> {
-  if (userIds.length === 0) return [];
-  const rows = await db.selectFrom('app_user').select(['id', 'username', 'email', 'disabled_at']).where('id', 'in', [...userIds]).execute();
-  return rows.map((row) => ({ id: row.id, username: row.username, email: row.email, disabled: row.disabled_at !== null }));
-}
-
 function listQuery(db: Executor, userId: string) {
   return db
     .selectFrom('notification')

@@ -10,7 +10,7 @@ import { SMTPServer } from 'smtp-server';
 import { startTestChangegate, TEST_MASTER_KEY, TestClient, type TestChangegate } from '../../test/harness.ts';
 import { ObjectStore } from '../objects/index.ts';
 import type { Changegate } from '../changegate.ts';
-import { findUserByName } from '../identity/index.ts';
+import { contactsOf, findUserByName } from '../identity/index.ts';
 import { registerAuthentication } from '../identity/auth.routes.ts';
 import { type Actor } from '../access/index.ts';
 import type { DatabaseKind } from '../platform/database.ts';
@@ -61,9 +61,9 @@ export async function startNotificationsTest(kind: DatabaseKind, options: Notifi
   const db = t.cg.database.db;
   const secrets = new SecretBox(parseMasterKeys(TEST_MASTER_KEY) ?? []);
   const addresses = new OutboundAddresses({ allow: options.webhookAllow ?? LOOPBACK_ALLOWED, resolve: options.dns ?? systemResolver });
-  const notifications = new NotificationService({ db, clock: t.clock, emailEnabled: options.emailEnabled ?? false });
+  const notifications = new NotificationService({ db, clock: t.clock, emailEnabled: options.emailEnabled ?? false, users: { recipientsOf: contactsOf } });
   const webhooks = new WebhookService({ db, clock: t.clock, objects: new ObjectStore(t.clock), secrets, addresses });
-  const deliveries = new DeliveryService({ db, clock: t.clock });
+  const deliveries = new DeliveryService({ db, clock: t.clock, users: { recipientsOf: contactsOf } });
   const app = await createHttpServer({ logger: createLogger('silent'), version: 'test' });
   await app.register(
     async (api) => {

@@ -190,7 +190,8 @@ export class WebhookService {
         { id: deliveryId, notice_id: noticeId, channel: 'webhook', webhook_id: id, status: 'pending', attempts: 0, next_attempt_at: now, created_at: now },
       ]);
       await appendEvent(trx, { actor: actor.username, action: 'webhook.test', subject: `webhook:${GLOBAL_PARTITION}.${webhook.name}`, data: { id, deliveryId }, time: now });
-      return presentDelivery((await findDelivery(trx, deliveryId)) ?? unreachable(deliveryId));
+      // A webhook call goes to no user: there is no username to show.
+      return presentDelivery({ ...((await findDelivery(trx, deliveryId)) ?? unreachable(deliveryId)), username: null });
     });
     this.deps.wake?.();
     return delivery;

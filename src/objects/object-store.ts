@@ -40,6 +40,30 @@ export interface ObjectKind<T extends ObjectMeta> {
   subject?(object: T, businessKey: string): string;
   /** The privileges that allow the same write directly: a restore needs them besides AuditTrail.Restore. */
   readonly restore: RestorePrivileges;
+  /** Where the kind's objects sit, for the kinds that live in partitions: what stops a partition or an application from being deleted. */
+  readonly placement?: Placement;
+}
+
+/**
+ * What of a kind sits in a partition or uses an application, asked by the owner of the kind's
+ * table: partitions and applications sit below every kind, so they learn what still uses them
+ * through the kinds registered with the object store, never by reading the kinds' tables.
+ */
+export interface Placement {
+  /** How many of the kind's objects sit in the partition. */
+  countIn(db: Executor, partitionId: string): Promise<number>;
+  /**
+   * The kind's objects that use the application, by name. `kind` names them where it is not the
+   * kind's type (filters say what they filter: `Filter:AuditEntry`).
+   */
+  usersOf(db: Executor, applicationId: string): Promise<ReadonlyArray<{ readonly partitionId: string; readonly name: string; readonly kind?: string }>>;
+}
+
+/** An object that uses an application: its kind (or what `Placement.usersOf` called it), its partition and its name. */
+export interface ApplicationUser {
+  readonly kind: string;
+  readonly partitionId: string;
+  readonly name: string;
 }
 
 /**
@@ -123,6 +147,28 @@ export class ObjectStore {
   /** Makes object types known by name, for what works from a type alone: restore, the trash, presenting snapshots. */
   register(...kinds: ReadonlyArray<ObjectKind<ObjectMeta>>): void {
     for (const kind of kinds) this.kinds.set(kind.type, kind);
+  }
+
+  /**
+   * What still sits in a partition, as `2 device(s)`, kind by kind in the order they were
+   * registered; empty when nothing does.
+   */
+  async heldIn(db: Executor, partitionId: string): Promise<string[]> {
+    const held: string[] = [];
+    for (const kind of this.kinds.values()) {
+      const count = kind.placement ? await kind.placement.countIn(db, partitionId) : 0;
+      if (count > 0) held.push(`${count} ${kindWords(kind.type)}(s)`);
+    }
+    return held;
+  }
+
+  /** Every object of a registered kind that uses an application, each kind's by name. */
+  async applicationUsers(db: Executor, applicationId: string): Promise<ApplicationUser[]> {
+    const users: ApplicationUser[] = [];
+    for (const kind of this.kinds.values()) {
+      for (const user of (await kind.placement?.usersOf(db, applicationId)) ?? []) users.push({ kind: user.kind ?? kind.type, partitionId: user.partitionId, name: user.name });
+    }
+    return users;
   }
 
   /** The registered kind of a type, if any. */
@@ -212,6 +258,9 @@ export class ObjectStore {
     });
   }
 }
+
+/** A type as a message says it: `AccessGroup` is `access group`. */
+const kindWords = (type: string): string => type.replace(/(?<=[a-z])(?=[A-Z])/g, ' ').toLowerCase();
 
 /** The object as plain JSON, secrets still sealed: what audit snapshots store. */
 export function snapshot(object: ObjectMeta): Record<string, unknown> {

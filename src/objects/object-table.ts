@@ -3,7 +3,7 @@ import type { Database, Executor, Tx } from '../platform/database.ts';
 import type { PartitionedObjectColumns } from '../platform/tables/changes.ts';
 import type { ObjectColumns } from '../platform/tables/columns.ts';
 import type { ObjectMeta } from './object.ts';
-import type { ObjectKind } from './object-store.ts';
+import type { ObjectKind, Placement } from './object-store.ts';
 
 /** Tables of configuration objects that live in a partition, by name, and may belong to an application. */
 export type PartitionedTable = 'device' | 'credential' | 'access_group' | 'change' | 'webhook' | 'audit_filter' | 'audit_rule';
@@ -83,8 +83,8 @@ export function tableWriter<T extends ObjectMeta, K extends ObjectTableName>(tab
 /** The reads and writes every partitioned object kind needs, its objects mapped from and to rows. */
 export interface ObjectTable<T extends ObjectMeta, K extends PartitionedTable> extends ObjectWrites<T> {
   readonly table: K;
-  /** What the kind's `ObjectKind` takes from the table: its writes and its read by id. */
-  readonly storage: Pick<ObjectKind<T>, 'insert' | 'update' | 'remove' | 'find'>;
+  /** What the kind's `ObjectKind` takes from the table: its writes, its read by id, and where its objects sit. */
+  readonly storage: Pick<ObjectKind<T>, 'insert' | 'update' | 'remove' | 'find'> & { readonly placement: Placement };
   toObject(row: Selectable<Database[K]>): T;
   /** Whole rows of the table, for the store's own lookups; map them with `toObject`. */
   select(db: Executor): ObjectQuery<K>;
@@ -133,9 +133,23 @@ export function objectTable<T extends ObjectMeta, K extends PartitionedTable>(ta
     created: columns.created,
   });
   const find = (db: Executor, id: string) => first(back(shared(select(db)).where('id', '=', id)));
+  const placement: Placement = {
+    async countIn(db, partitionId) {
+      const row = await shared(select(db))
+        .clearSelect()
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('partition_id', '=', partitionId)
+        .executeTakeFirstOrThrow();
+      return Number(row.count);
+    },
+    async usersOf(db, applicationId) {
+      const rows = await shared(select(db)).clearSelect().select(['partition_id', 'name']).where('application_id', '=', applicationId).orderBy('name').execute();
+      return rows.map((row) => ({ partitionId: row.partition_id, name: row.name }));
+    },
+  };
   return {
     table,
-    storage: { ...writes, find },
+    storage: { ...writes, find, placement },
     toObject,
     select,
     ...writes,

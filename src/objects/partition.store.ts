@@ -1,22 +1,47 @@
-import { sql, type Selectable } from 'kysely';
-import type { ObjectKind } from './object-store.ts';
+import type { Selectable } from 'kysely';
+import type { ApplicationUser, ObjectKind } from './object-store.ts';
 import type { Executor } from '../platform/database.ts';
 import { bookkeeping, tableWriter } from './object-table.ts';
 import type { ApplicationTable, PartitionTable } from '../platform/database-schema.ts';
-import { reviveDates, type Application, type Partition } from './partition.ts';
+import { GLOBAL_PARTITION, reviveDates, type Application, type Partition } from './partition.ts';
 
-export type PartitionRow = Selectable<PartitionTable>;
-export type ApplicationRow = Selectable<ApplicationTable>;
+type PartitionRow = Selectable<PartitionTable>;
+type ApplicationRow = Selectable<ApplicationTable>;
 
-export async function findPartitionByName(db: Executor, name: string): Promise<PartitionRow | undefined> {
-  return db.selectFrom('partition').selectAll().where('name', '=', name).executeTakeFirst();
+/** An application with the name of its partition, for what names it `PARTITION.Path`. */
+export interface ApplicationWithPartition extends Application {
+  readonly partitionName: string;
 }
 
-export async function listPartitions(db: Executor, only: 'all' | readonly string[]): Promise<PartitionRow[]> {
+/** Partitions, each with the id of GLOBAL, where partitions sit as objects. */
+function partitionQuery(db: Executor) {
+  return db
+    .selectFrom('partition')
+    .selectAll('partition')
+    .select((eb) => eb.selectFrom('partition as g').select('g.id').where('g.name', '=', GLOBAL_PARTITION).as('global_id'));
+}
+
+export async function findPartitionByName(db: Executor, name: string): Promise<Partition | undefined> {
+  const row = await partitionQuery(db).where('partition.name', '=', name).executeTakeFirst();
+  return row && partitionObject(row);
+}
+
+export async function listPartitions(db: Executor, only: 'all' | readonly string[]): Promise<Partition[]> {
   if (only !== 'all' && only.length === 0) return [];
-  let query = db.selectFrom('partition').selectAll();
-  if (only !== 'all') query = query.where('id', 'in', only);
-  return query.orderBy('name').execute();
+  let query = partitionQuery(db);
+  if (only !== 'all') query = query.where('partition.id', 'in', only);
+  return (await query.orderBy('partition.name').execute()).map(partitionObject);
+}
+
+/**
+ * The names of the partitions with these ids, in the database's order of names: a caller sorting
+ * by partition name sorts by the position here, as an `ORDER BY` over a join would.
+ */
+export async function partitionNamesByIds(db: Executor, ids: Iterable<string>): Promise<Map<string, string>> {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return new Map();
+  const rows = await db.selectFrom('partition').select(['id', 'name']).where('id', 'in', wanted).orderBy('name').execute();
+  return new Map(rows.map((row) => [row.id, row.name]));
 }
 
 export async function insertPartition(db: Executor, row: PartitionRow): Promise<void> {
@@ -36,16 +61,15 @@ export async function countApplicationsIn(db: Executor, partitionId: string): Pr
   return Number(row.count);
 }
 
-export interface ApplicationWithPartition extends ApplicationRow {
-  readonly partition_name: string;
-}
-
 function applicationQuery(db: Executor) {
   return db.selectFrom('application as a').innerJoin('partition as p', 'p.id', 'a.partition_id').selectAll('a').select('p.name as partition_name');
 }
 
+const applicationWithPartition = (row: ApplicationRow & { partition_name: string }): ApplicationWithPartition => ({ ...applicationObject(row), partitionName: row.partition_name });
+
 export async function findApplication(db: Executor, partitionId: string, name: string): Promise<ApplicationWithPartition | undefined> {
-  return applicationQuery(db).where('a.partition_id', '=', partitionId).where('a.name', '=', name).executeTakeFirst();
+  const row = await applicationQuery(db).where('a.partition_id', '=', partitionId).where('a.name', '=', name).executeTakeFirst();
+  return row && applicationWithPartition(row);
 }
 
 export async function listApplications(db: Executor, only: 'all' | readonly string[], partitionId?: string): Promise<ApplicationWithPartition[]> {
@@ -53,7 +77,14 @@ export async function listApplications(db: Executor, only: 'all' | readonly stri
   let query = applicationQuery(db);
   if (only !== 'all') query = query.where('a.partition_id', 'in', only);
   if (partitionId) query = query.where('a.partition_id', '=', partitionId);
-  return query.orderBy('p.name').orderBy('a.name').execute();
+  return (await query.orderBy('p.name').orderBy('a.name').execute()).map(applicationWithPartition);
+}
+
+/** The applications with these ids that exist, each with its partition's name. */
+export async function findApplicationsByIds(db: Executor, ids: Iterable<string>): Promise<ApplicationWithPartition[]> {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return [];
+  return (await applicationQuery(db).where('a.id', 'in', wanted).execute()).map(applicationWithPartition);
 }
 
 export async function hasSubApplications(db: Executor, partitionId: string, name: string): Promise<boolean> {
@@ -76,28 +107,19 @@ export async function deleteApplication(db: Executor, id: string): Promise<void>
 
 /** The id of the GLOBAL partition, where system-wide objects (partitions, users, webhooks) sit. */
 export async function globalPartitionId(db: Executor): Promise<string> {
-  const row = await db.selectFrom('partition').select('id').where('name', '=', 'GLOBAL').executeTakeFirst();
+  const row = await db.selectFrom('partition').select('id').where('name', '=', GLOBAL_PARTITION).executeTakeFirst();
   if (!row) throw new Error('the GLOBAL partition is missing');
   return row.id;
 }
 
-const partitionObject = (row: PartitionRow, globalId: string): Partition => ({
-  id: row.id,
-  partitionId: globalId,
-  name: row.name,
-  applicationId: null,
-  description: row.description,
-  ...bookkeeping(row),
-});
-
-export async function findPartitionObject(db: Executor, id: string): Promise<Partition | undefined> {
-  const row = await db.selectFrom('partition').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && partitionObject(row, row.name === 'GLOBAL' ? row.id : await globalPartitionId(db));
+function partitionObject(row: PartitionRow & { global_id: string | null }): Partition {
+  if (row.global_id === null) throw new Error('the GLOBAL partition is missing');
+  return { id: row.id, partitionId: row.global_id, name: row.name, applicationId: null, description: row.description, ...bookkeeping(row) };
 }
 
-export async function findPartitionObjectByName(db: Executor, name: string): Promise<Partition | undefined> {
-  const row = await findPartitionByName(db, name);
-  return row && partitionObject(row, row.name === 'GLOBAL' ? row.id : await globalPartitionId(db));
+export async function findPartitionObject(db: Executor, id: string): Promise<Partition | undefined> {
+  const row = await partitionQuery(db).where('partition.id', '=', id).executeTakeFirst();
+  return row && partitionObject(row);
 }
 
 /** How the object store writes partitions. Their name never changes; events name them `partition:<name>`. */
@@ -154,75 +176,48 @@ export const applicationKind: ObjectKind<Application> = {
   },
 };
 
-/** What still lives in a partition besides applications, as `2 device(s)`: it cannot be deleted then. */
-export async function objectsInPartition(db: Executor, partitionId: string): Promise<string[]> {
-  const tables = [
-    ['device', 'device(s)'],
-    ['credential', 'credential(s)'],
-    ['access_group', 'access group(s)'],
-    ['change', 'change(s)'],
-    ['audit_rule', 'audit rule(s)'],
-    ['audit_filter', 'filter(s)'],
-  ] as const;
-  const held: string[] = [];
-  for (const [table, what] of tables) {
-    const { rows } = await sql<{ count: number }>`SELECT count(*)::int AS count FROM ${sql.table(table)} WHERE partition_id = ${partitionId}`.execute(db);
-    const count = Number(rows[0]?.count ?? 0);
-    if (count > 0) held.push(`${count} ${what}`);
-  }
-  return held;
-}
-
 /** What an object that sits in (or, for an audit rule, matches) an application is, for the 409 naming it. */
 export type ApplicationUserKind = 'Device' | 'Credential' | 'AccessGroup' | 'Change' | 'Webhook' | 'AuditRule' | 'Filter:AuditEntry' | 'Filter:AuditRule';
 
 /** How many objects of one kind in one partition use an application. */
 export interface ApplicationUserGroup {
-  readonly kind: ApplicationUserKind;
+  readonly kind: string;
   readonly partitionId: string;
   readonly count: number;
 }
 
+/** The objects that use an application (`ObjectStore.applicationUsers`), counted by kind and partition, by kind; empty when none does. */
+export function groupApplicationUsers(users: readonly ApplicationUser[]): ApplicationUserGroup[] {
+  const groups = new Map<string, { kind: string; partitionId: string; count: number }>();
+  for (const user of users) {
+    const key = `${user.kind}/${user.partitionId}`;
+    const group = groups.get(key) ?? { kind: user.kind, partitionId: user.partitionId, count: 0 };
+    group.count += 1;
+    groups.set(key, group);
+  }
+  return [...groups.values()].sort((a, b) => compareText(a.kind, b.kind));
+}
+
 /**
- * Every object that refers to an application: the tables whose `application_id` references it,
- * and audit rules that match it (`match_application_id`, no foreign key, but a rule left matching
- * a deleted application would match nothing). Filters carry their target, which decides who may see them.
+ * The first `limit` of the users in the given groups: kind, partition name and name, in that order
+ * (each kind's users come by name from its owner; partitions are ordered as the database orders their names).
  */
-function applicationUsers(applicationId: string) {
-  return sql<{ kind: ApplicationUserKind; partition_id: string; name: string }>`
-    SELECT 'Device' AS kind, partition_id, name FROM device WHERE application_id = ${applicationId}
-    UNION ALL SELECT 'Credential', partition_id, name FROM credential WHERE application_id = ${applicationId}
-    UNION ALL SELECT 'AccessGroup', partition_id, name FROM access_group WHERE application_id = ${applicationId}
-    UNION ALL SELECT 'Change', partition_id, name FROM change WHERE application_id = ${applicationId}
-    UNION ALL SELECT 'Webhook', partition_id, name FROM webhook WHERE application_id = ${applicationId}
-    UNION ALL SELECT 'AuditRule', partition_id, name FROM audit_rule WHERE application_id = ${applicationId} OR match_application_id = ${applicationId}
-    UNION ALL SELECT 'Filter:' || target, partition_id, name FROM audit_filter WHERE application_id = ${applicationId}`;
-}
-
-/** The objects that use an application, counted by kind and partition; empty when none does. */
-export async function countApplicationUsers(db: Executor, applicationId: string): Promise<ApplicationUserGroup[]> {
-  const { rows } = await sql<{ kind: ApplicationUserKind; partition_id: string; count: number }>`
-    SELECT used.kind, used.partition_id, count(*)::int AS count FROM (${applicationUsers(applicationId)}) AS used
-    GROUP BY used.kind, used.partition_id ORDER BY used.kind`.execute(db);
-  return rows.map((row) => ({ kind: row.kind, partitionId: row.partition_id, count: Number(row.count) }));
-}
-
-/** The first `limit` objects of the given groups that use an application: kind, partition name and name, in that order. */
 export async function listApplicationUsers(
   db: Executor,
-  applicationId: string,
+  users: readonly ApplicationUser[],
   groups: readonly Pick<ApplicationUserGroup, 'kind' | 'partitionId'>[],
   limit: number,
-): Promise<{ kind: ApplicationUserKind; partitionName: string; name: string }[]> {
-  if (groups.length === 0) return [];
-  const wanted = sql.join(
-    groups.map((group) => sql`(used.kind = ${group.kind} AND used.partition_id = ${group.partitionId})`),
-    sql` OR `,
-  );
-  const { rows } = await sql<{ kind: ApplicationUserKind; partition_name: string; name: string }>`
-    SELECT used.kind, p.name AS partition_name, used.name FROM (${applicationUsers(applicationId)}) AS used
-    JOIN partition p ON p.id = used.partition_id
-    WHERE ${wanted}
-    ORDER BY used.kind, p.name, used.name LIMIT ${limit}`.execute(db);
-  return rows.map((row) => ({ kind: row.kind, partitionName: row.partition_name, name: row.name }));
+): Promise<{ kind: string; partitionName: string; name: string }[]> {
+  const wanted = users.filter((user) => groups.some((group) => group.kind === user.kind && group.partitionId === user.partitionId));
+  const names = await partitionNamesByIds(db, wanted.map((user) => user.partitionId));
+  const rank = new Map([...names.keys()].map((id, index) => [id, index]));
+  const place = (user: ApplicationUser) => rank.get(user.partitionId) ?? names.size;
+  // A stable sort: within a kind and a partition, users stay in their owner's order of names.
+  return [...wanted]
+    .sort((a, b) => compareText(a.kind, b.kind) || place(a) - place(b))
+    .slice(0, limit)
+    .map((user) => ({ kind: user.kind, partitionName: names.get(user.partitionId) ?? user.partitionId, name: user.name }));
 }
+
+/** Kinds are ASCII words: compared by code unit, as the database compares them. */
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
