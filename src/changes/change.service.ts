@@ -11,7 +11,7 @@ import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import { findAccessGroupByRef } from './access-group.service.ts';
 import { findAccessGroupsByIds } from './access-group.store.ts';
 import { changeProblems, changeStatus, planChanges, planDigest, presentChange, type Change, type ChangeStatus, type ChangeView } from './change.ts';
-import { changeKind, findChangeByName, listChanges } from './change.store.ts';
+import { changeKind, findChangeByName, listChanges, lockChange } from './change.store.ts';
 import { changeHasRequests } from './request.store.ts';
 import type { RequestService } from './request.service.ts';
 
@@ -192,7 +192,11 @@ export class ChangeService {
    */
   async freezeScript(trx: Tx, change: Change): Promise<Change> {
     if (change.scriptFrozenAt) return change;
-    return this.deps.objects.systemUpdate(trx, changeKind, change, { scriptFrozenAt: this.deps.clock.now() }, 'script.freeze');
+    // Several sessions of a change may start at once: the first freezes the script, and the others,
+    // waiting on the row, find it frozen rather than a version that moved under them.
+    const current = await lockChange(trx, change.id);
+    if (!current || current.scriptFrozenAt) return current ?? change;
+    return this.deps.objects.systemUpdate(trx, changeKind, current, { scriptFrozenAt: this.deps.clock.now() }, 'script.freeze');
   }
 
   private check(input: ChangeInput & { name?: string }): void {

@@ -34,6 +34,12 @@ const changes = objectTable<Change, 'change'>('change', {
 });
 
 export const findChange = changes.find;
+
+/** The change as stored, its row locked until the transaction ends: for a write that depends on what it finds. */
+export async function lockChange(trx: Executor, id: string): Promise<Change | undefined> {
+  await trx.selectFrom('change').select('id').where('id', '=', id).forUpdate().execute();
+  return findChange(trx, id);
+}
 /** The change with this change ID: change IDs are unique everywhere. */
 export const findChangeByName = changes.findByName;
 

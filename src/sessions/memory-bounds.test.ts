@@ -31,6 +31,9 @@ const WATCH_MEMORY_BOUND = 64 * 1024 * 1024;
  */
 const INPUT_MEMORY_BOUND = 64 * 1024 * 1024;
 
+/** A hundred megabytes through ssh, the gateway and ssh again take seconds alone, minutes beside the rest of the suite on two cores. */
+const BULK_TIMEOUT_MS = 300_000;
+
 describe('what a session can make the gateway hold', () => {
   let rig: ExecutorRig | undefined;
   let t: TestChangegate;
@@ -44,7 +47,7 @@ describe('what a session can make the gateway hold', () => {
 
   afterAll(async () => {
     await rig?.close();
-  });
+  }, BULK_TIMEOUT_MS);
 
   /** The last session on web01 once it is stored. */
   const lastSession = () =>
@@ -127,7 +130,7 @@ describe('what a session can make the gateway hold', () => {
     expect(cast.events.filter(([, code]) => code === 'r').map(([, , size]) => size)).toEqual(['200x60']);
   });
 
-  it('drops a watcher that does not read, keeping at most its bound for it, while the user gets every byte', { timeout: 120_000 }, async () => {
+  it('drops a watcher that does not read, keeping at most its bound for it, while the user gets every byte', { timeout: BULK_TIMEOUT_MS }, async () => {
     // base64 of 110 MB of zeros: 148 MB of output, as fast as the device and the user go.
     const command = 'head -c 110000000 /dev/zero | base64; echo done-printing';
     const total = Buffer.alloc(110_000_000).toString('base64').replace(/.{76}/g, '$&\n').length + 1 + 'done-printing\n'.length;
@@ -197,7 +200,7 @@ describe('what a session can make the gateway hold', () => {
     expect(replayGrew).toBeLessThan(WATCH_MEMORY_BOUND);
   });
 
-  it('stops reading a user who sends faster than the device reads, instead of holding it, and delivers it all', { timeout: 120_000 }, async () => {
+  it('stops reading a user who sends faster than the device reads, instead of holding it, and delivers it all', { timeout: BULK_TIMEOUT_MS }, async () => {
     // The device reads nothing for a while (sleep), then all of it (wc): 100 MB wait on the way.
     const options = ['-F', '/dev/null', '-p', String(started.sshPort), '-i', aliceKey.file, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-T'];
     const user = spawn('sh', ['-c', `head -c 100000000 /dev/zero | ssh ${options.join(' ')} alice@web01@127.0.0.1 'sleep 3; wc -c'`], { stdio: ['ignore', 'pipe', 'pipe'] });
