@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -45,11 +44,13 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { OutboundAddresses } from './platform/outbound-address.ts';
 import type { SealedColumn } from './platform/reseal.ts';
 import { loadOrCreateKeyFile, parseMasterKeys, SecretBox } from './platform/secret-box.ts';
+import { VERSION } from './platform/version.ts';
+
+export { VERSION } from './platform/version.ts';
 
 /** Every column whose values the master key seals, as each module declares them: what `vault rotate` re-seals. */
 export const SEALED_COLUMNS: readonly SealedColumn[] = [...INVENTORY_SEALED_COLUMNS, ...IDENTITY_SEALED_COLUMNS, ...NOTIFICATION_SEALED_COLUMNS];
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface Services {
   readonly auth: AuthService;

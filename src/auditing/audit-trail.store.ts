@@ -28,6 +28,12 @@ function toEntry(row: AuditEntryRow): AuditEntry {
   };
 }
 
+/** The audit-trail entries of one object, oldest first: its history as an evidence bundle shows it. */
+export async function entriesOfObject(db: Executor, objectId: string): Promise<AuditEntry[]> {
+  const rows = await db.selectFrom('audit_entry').selectAll().where('object_id', '=', objectId).orderBy('seq').execute();
+  return rows.map(toEntry);
+}
+
 /** An entry before the trail numbers it. */
 export type NewAuditEntry = Omit<AuditEntry, 'seq'>;
 

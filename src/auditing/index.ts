@@ -7,7 +7,7 @@ export { auditEntryDigest, canonicalAuditEntry, checkAuditEntryInLog, findAuditE
 export { AuditTrailService, type RestoreConsequences, type SearchInput } from './audit-trail.service.ts';
 export type { EntryPage, PurgeResult, RestoreResult } from './audit-trail.views.ts';
 export type { AuditEntry, AuditEntryView, RestoreSide } from './audit-trail.ts';
-export { entriesOfObject } from './object-history.ts';
+export { entriesOfObject } from './audit-trail.store.ts';
 export { FilterService, type NewFilter, type FilterPatch } from './filter.service.ts';
 export { filterKind } from './filter.store.ts';
 export type { Filter, FilterTarget, FilterView } from './filter.ts';

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { breakGlassResetPassword } from '../identity/index.ts';
 import { generatePassword } from '../identity/password.ts';
 import { systemClock } from '../platform/clock.ts';
 import { globalOptionsOf } from './global-options.ts';
@@ -31,6 +30,7 @@ export function registerAdminCommands(program: Command): void {
       // Read before opening the database, which stays locked while open.
       const password = options.passwordStdin ? await readLine() : generatePassword();
       await withLocalChangegate(globalOptionsOf(command), async (core, operator) => {
+        const { breakGlassResetPassword } = await import('../identity/index.ts');
         const reset = await breakGlassResetPassword(core.database.db, systemClock, { username, password, operator });
         const generated = options.passwordStdin ? undefined : password;
         if (options.json) return printJson({ ...reset, operator, ...(generated && { generatedPassword: generated }) });

@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { OBJECT_TYPES } from '../objects/index.ts';
-import { parseDuration, type AuditEntryView, type AuditRuleView, type EntryPage, type ImportReport, type NewAuditRule, type PromoteResult, type RestoreResult, type RulePatch } from '../auditing/index.ts';
+import { OBJECT_TYPES } from '../objects/object.ts';
+import { parseDuration } from '../auditing/duration.ts';
+import type { AuditEntryView, AuditRuleView, EntryPage, ImportReport, NewAuditRule, PromoteResult, RestoreResult, RulePatch } from '../auditing/index.ts';
 import { registerChangeAuditCommands } from './change-audit.command.ts';
 import { CommandError, EXIT } from './command-error.ts';
 import { printFields } from './field-list.ts';

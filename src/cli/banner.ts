@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ChangegateCore } from '../changegate.ts';
-import { FIRST_ADMIN } from '../identity/index.ts';
+import { FIRST_ADMIN } from '../identity/user.ts';
 import type { Config } from '../platform/config.ts';
 
 /**

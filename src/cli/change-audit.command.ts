@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { REPORT_FORMATS, type AuditedSessionView, type ChangeAuditView, type ReportFormat } from '../review/index.ts';
+import type { AuditedSessionView, ChangeAuditView } from '../review/index.ts';
+import { REPORT_FORMATS, type ReportFormat } from '../review/report.ts';
 import { segment } from './api-client.ts';
 import { withApi } from './api-connection.ts';
 import { cliIo } from './cli-io.ts';

@@ -63,11 +63,19 @@ describe('the compiled program', () => {
     const resolved = readFileSync(log, 'utf8').trim().split('\n');
     expect(resolved).toContain(pathToFileURL(path.join(PROJECT_ROOT, 'dist', 'cli', 'main.js')).href);
     expect(resolved.filter((url) => url.endsWith('.ts') || url.includes('/tsx/'))).toEqual([]);
+    // A command that goes through the API starts without the server's modules: no HTTP server, no
+    // database driver, no SSH gateway or terminal emulator is loaded for it.
+    const serverPackages = /\/node_modules\/(fastify|@fastify\/[^/]+|@electric-sql\/pglite|pg|kysely|@xterm\/headless|nodemailer)\//;
+    expect(resolved.filter((url) => serverPackages.test(url))).toEqual([]);
 
     // The same hook does see tsx where it is loaded, so its absence above means something.
     writeFileSync(log, '');
     expect((await node(PROJECT_ROOT, '--eval', ['0'], [...watched, '--import', 'tsx'])).code).toBe(0);
     expect(readFileSync(log, 'utf8')).toContain('/tsx/');
+    // And it sees the server's modules where they are loaded.
+    writeFileSync(log, '');
+    expect((await node(PROJECT_ROOT, '--eval', ["await import('./dist/changegate.js')"], [...watched, '--input-type=module'])).code).toBe(0);
+    expect(readFileSync(log, 'utf8').split('\n').filter((url) => serverPackages.test(url)).length).toBeGreaterThan(0);
   }, 60_000);
 
   it("finds the files it reads beside its modules: the migrations, verify.mjs, package.json's version", async () => {

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
 import { unzipSync } from 'fflate';
-import { bundleFileName } from '../evidence/index.ts';
+import { bundleFileName } from '../evidence/evidence-bundle.ts';
 import { exitCodeOf, formatReport, sha256Hex, verifyBundle } from '../evidence/verify.mjs';
 import { segment } from './api-client.ts';
 import { withApi } from './api-connection.ts';

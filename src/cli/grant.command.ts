@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
-import { isPrivilege, PRIVILEGES, type GrantLevel } from '../access/index.ts';
-import { type GrantView } from '../identity/index.ts';
+import { isPrivilege, PRIVILEGES, type GrantLevel } from '../access/privilege.ts';
+import type { GrantView } from '../identity/index.ts';
 import { CommandError } from './command-error.ts';
 import { segment } from './api-client.ts';
 import { withApi } from './api-connection.ts';

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { leafHash, verifyConsistency, verifyInclusion } from '../eventlog/index.ts';
-import { type ConsistencyProofView, type EventView, type InclusionProofView } from '../evidence/index.ts';
+import { leafHash } from '../eventlog/event.ts';
+import { verifyConsistency, verifyInclusion } from '../eventlog/merkle.ts';
+import type { ConsistencyProofView, EventView, InclusionProofView } from '../evidence/index.ts';
 import { withApi } from './api-connection.ts';
 import { CommandFailed } from './command-error.ts';
 import { wholeNumber } from './option-values.ts';

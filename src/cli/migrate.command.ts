@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { appendEvent } from '../eventlog/index.ts';
 import { systemClock } from '../platform/clock.ts';
-import { migrate, openDatabase } from '../platform/database.ts';
 import { describeDatabase } from './banner.ts';
 import { globalOptionsOf, loadCliConfig, type GlobalOptions } from './global-options.ts';
 import { localOperator } from './open-changegate.ts';
@@ -17,6 +15,8 @@ export function registerMigrateCommand(program: Command): void {
 
 async function migrateDatabase(globals: GlobalOptions): Promise<void> {
   const config = loadCliConfig(globals);
+  const { migrate, openDatabase } = await import('../platform/database.ts');
+  const { appendEvent } = await import('../eventlog/index.ts');
   const database = await openDatabase(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir });
   try {
     printLines(`Database: ${describeDatabase(config)}`);

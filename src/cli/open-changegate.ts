@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { openChangegate, type ChangegateCore } from '../changegate.ts';
+import type { ChangegateCore } from '../changegate.ts';
 import { firstStartNotes } from './banner.ts';
 import { cliIo } from './cli-io.ts';
 import { loadCliConfig, type GlobalOptions } from './global-options.ts';
@@ -26,7 +26,10 @@ export function localOperator(): string {
  * whatever happens: the embedded database stays locked by this process while it is open.
  */
 export async function withLocalChangegate<T>(globals: GlobalOptions, run: (core: ChangegateCore, operator: string) => Promise<T>): Promise<T> {
-  const core = await openChangegate({ config: loadCliConfig(globals) });
+  const config = loadCliConfig(globals);
+  // Loaded here, not at start: the commands that go through the API never need the server's modules.
+  const { openChangegate } = await import('../changegate.ts');
+  const core = await openChangegate({ config });
   try {
     // A first start can happen through any of them; its one-time notes go to stderr, apart from the output.
     for (const note of firstStartNotes(core)) cliIo().stderr.write(`${note}\n`);

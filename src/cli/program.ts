@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../changegate.ts';
+import { VERSION } from '../platform/version.ts';
 import { describeSettings } from '../platform/config.ts';
 import { registerAdminCommands } from './admin.command.ts';
 import { registerAuditCommands } from './audit.command.ts';

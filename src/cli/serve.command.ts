@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { createChangegate, VERSION } from '../changegate.ts';
-import { appendEvent } from '../eventlog/index.ts';
+import { VERSION } from '../platform/version.ts';
 import { systemClock } from '../platform/clock.ts';
 import { firstStartNotes, serveBanner } from './banner.ts';
 import type { Api } from '../platform/http.ts';
@@ -34,6 +33,9 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
   const config = loadCliConfig(globals, { httpPort: options.httpPort, httpHost: options.httpHost });
   const stop = listenForStop(() => printLines('Stopping…'));
   try {
+    // The server's modules load only for the command that runs it: every other command starts quickly.
+    const { createChangegate } = await import('../changegate.ts');
+    const { appendEvent } = await import('../eventlog/index.ts');
     const changegate = await createChangegate({ config });
     try {
       await listen(changegate.app, config.httpHost, config.httpPort);

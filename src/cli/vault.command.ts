@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { masterKeyFile, SEALED_COLUMNS } from '../changegate.ts';
-import { appendEvent } from '../eventlog/index.ts';
 import { systemClock } from '../platform/clock.ts';
 import { parseMasterKeys } from '../platform/secret-box.ts';
-import { rotateVault, type MasterKeySource, type VaultRotation } from '../platform/vault-rotation.ts';
+import type { MasterKeySource, VaultRotation } from '../platform/vault-rotation.ts';
 import { cliIo } from './cli-io.ts';
 import { globalOptionsOf } from './global-options.ts';
 import { withLocalChangegate } from './open-changegate.ts';
@@ -36,6 +34,9 @@ export function registerVaultCommands(program: Command): void {
     .action((options: { json?: boolean }, command: Command) =>
       withLocalChangegate(globalOptionsOf(command), async (core, operator) => {
         const { db } = core.database;
+        const { masterKeyFile, SEALED_COLUMNS } = await import('../changegate.ts');
+        const { appendEvent } = await import('../eventlog/index.ts');
+        const { rotateVault } = await import('../platform/vault-rotation.ts');
         const { stderr } = cliIo();
         const source: MasterKeySource = core.config.masterKey
           ? { kind: 'setting', keys: parseMasterKeys(core.config.masterKey) ?? [] }

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { appendEvent, verifyAgainstCheckpoint, verifyEventLog } from '../eventlog/index.ts';
-import { givenVerifierKey, type CheckpointVerifyReport } from '../evidence/index.ts';
+import type { CheckpointVerifyReport } from '../evidence/index.ts';
 import { systemClock } from '../platform/clock.ts';
 import { isAppError } from '../platform/errors.ts';
 import { cliIo } from './cli-io.ts';
@@ -43,6 +42,7 @@ export function registerVerifyCommand(program: Command): void {
 
 function verifyChain(options: VerifyOptions, command: Command): Promise<void> {
   return withLocalChangegate(globalOptionsOf(command), async (core, operator) => {
+    const { verifyEventLog } = await import('../eventlog/index.ts');
     const report = await verifyEventLog(core.database.db, progress(options));
     endProgress(options);
     const logged = await logRun(core, operator, { ok: report.ok, verified: report.verified, headSeq: report.headSeq, ...(report.failure && { failedAt: report.failure.seq }) });
@@ -63,6 +63,7 @@ async function verifyCheckpoint(file: string, options: VerifyOptions, command: C
     throw new CommandError(`Cannot read the checkpoint ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}.`, EXIT.usage);
   });
   const given = options.key === undefined ? undefined : await keyText(options.key);
+  const { givenVerifierKey } = await import('../evidence/index.ts');
   let key;
   try {
     key = given === undefined ? undefined : givenVerifierKey(given);
@@ -71,6 +72,7 @@ async function verifyCheckpoint(file: string, options: VerifyOptions, command: C
     throw error;
   }
   await withLocalChangegate(globalOptionsOf(command), async (core, operator) => {
+    const { verifyAgainstCheckpoint } = await import('../eventlog/index.ts');
     const report = await verifyAgainstCheckpoint(core.database.db, { note, key: key ?? core.logSigningKey.key, keySource: key ? 'given' : 'log', logOrigin: core.logSigningKey.origin }, progress(options));
     endProgress(options);
     const logged = await logRun(core, operator, {
@@ -93,6 +95,7 @@ async function verifyCheckpoint(file: string, options: VerifyOptions, command: C
  */
 async function logRun(core: Parameters<Parameters<typeof withLocalChangegate>[1]>[0], operator: string, data: Record<string, unknown>): Promise<{ ok: boolean; complain(): void }> {
   try {
+    const { appendEvent } = await import('../eventlog/index.ts');
     await core.database.db.transaction().execute((trx) => appendEvent(trx, { actor: operator, action: 'eventlog.verify', subject: 'eventlog', data, time: systemClock.now() }));
     return { ok: true, complain: () => undefined };
   } catch (error) {

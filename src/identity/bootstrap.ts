@@ -10,8 +10,9 @@ import { GLOBAL_PARTITION } from '../objects/partition.ts';
 import { generatePassword, hashPassword } from './password.ts';
 import { PRIVILEGES } from '../access/privilege.ts';
 import { countUsers, insertUser } from './user.store.ts';
+import { FIRST_ADMIN } from './user.ts';
 
-export const FIRST_ADMIN = 'admin';
+export { FIRST_ADMIN } from './user.ts';
 
 export interface BootstrapResult {
   /** Set on the first start only: the administrator's password when Changegate generated it. */

@@ -94,3 +94,6 @@ export function presentUser(user: User, now: Date): UserView {
     updatedBy: user.updatedBy,
   };
 }
+
+/** The administrator a new installation starts with. */
+export const FIRST_ADMIN = 'admin';
