@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RouteOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestChangegate, type TestChangegate } from './harness.ts';
+import type { TestChangegate } from './harness.ts';
 
 const routes: RouteOptions[] = [];
 
@@ -95,6 +95,10 @@ function answersOf(route: RouteOptions): Answer[] {
 describe('route answers and their views', () => {
   let t: TestChangegate;
   beforeAll(async () => {
+    // The suite shares modules between test files: load the server afresh here, so that it is
+    // built with the mocked createHttpServer above, and the views read below are the same objects.
+    vi.resetModules();
+    const { startTestChangegate } = await import('./harness.ts');
     t = await startTestChangegate('pglite');
   });
   afterAll(async () => {
