@@ -1,4 +1,5 @@
 import type { SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
+import type { CapturedCommand } from './line-reader.ts';
 import type { CommandView, SessionView } from './session.views.ts';
 
 export type { SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
@@ -42,15 +43,8 @@ export interface Session {
 }
 
 /** A command captured in a session, with its output, at its offset in the recording. */
-export interface SessionCommand {
+export interface SessionCommand extends CapturedCommand {
   readonly sessionId: string;
-  readonly seq: number;
-  readonly time: Date;
-  readonly offsetSeconds: number;
-  readonly text: string;
-  readonly output: string;
-  readonly outputTruncated: boolean;
-  readonly exitStatus: number | null;
 }
 
 /** A command run under a change, with the session it ran in: what the change audit compares with the script. */
