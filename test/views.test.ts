@@ -49,10 +49,6 @@ const NOT_YET_MOVED = new Set([
   'POST /api/v1/devices/:device/test-connection 200',
   'POST /api/v1/events/verify 200',
   'POST /api/v1/log/verify 200',
-  'GET /api/v1/audit/promote-targets 200',
-  'POST /api/v1/audit/promote 200',
-  'POST /api/v1/audit/rules/:ref/promote 200',
-  'POST /api/v1/audit/filters/:ref/promote 200',
   'GET /api/v1/audit/permalinks/:type/:key 200',
 ]);
 

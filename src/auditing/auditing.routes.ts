@@ -6,6 +6,7 @@ import { APPLICATION_RULES, LEVEL_NAMES, MATCH_TYPES } from './audit-rule.ts';
 import type { AuditRuleService } from './audit-rule.service.ts';
 import type { AuditTrailService } from './audit-trail.service.ts';
 import { BundleSchema, ImportReportSchema } from './bundle.ts';
+import { PromoteResultSchema, PromoteTargetSchema } from './promote.views.ts';
 import type { BundleService } from './bundle.service.ts';
 import { FILTER_TARGETS } from './filter.ts';
 import type { FilterService } from './filter.service.ts';
@@ -49,8 +50,6 @@ const PromoteBody = {
   token: Type.String({ minLength: 1, maxLength: 200, description: 'An API token of a user of that instance; sent there only, never stored or logged' }),
   dryRun: Type.Optional(Type.Boolean({ description: 'Have the other instance report what it would do, writing nothing' })),
 };
-const PromoteResultSchema = Type.Object({ target: Type.String(), url: Type.String(), report: ImportReportSchema });
-const PromoteTargetSchema = Type.Object({ name: Type.String(), url: Type.String() });
 
 const Ref = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 700, description: 'Id, PARTITION.name or name' }) });
 const Seq = Type.Object({ seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });

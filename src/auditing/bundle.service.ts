@@ -32,6 +32,7 @@ import { findVisibleFilter, type FilterService } from './filter.service.ts';
 import { filterKind, findFilterInPartition } from './filter.store.ts';
 import type { ObjectStore } from '../objects/object-store.ts';
 import type { ObjectFields } from '../objects/object.ts';
+import type { PromoteResult, PromoteTarget } from './promote.views.ts';
 
 export interface BundleServiceDeps {
   readonly db: Kysely<Database>;
@@ -53,13 +54,6 @@ export interface PromoteRequest {
   /** An API token of a user there: their privileges there decide what the import may do. */
   readonly token: string;
   readonly dryRun?: boolean;
-}
-
-export interface PromoteResult {
-  /** The target's name, and its address. */
-  readonly target: string;
-  readonly url: string;
-  readonly report: ImportReport;
 }
 
 const PROMOTE_TIMEOUT_MS = 15_000;
@@ -160,7 +154,7 @@ export class BundleService {
   }
 
   /** The instances one may promote to, for a Promote menu: needs AuditingRule.View somewhere. */
-  async promoteTargets(actor: Actor): Promise<PromoteTargetSetting[]> {
+  async promoteTargets(actor: Actor): Promise<PromoteTarget[]> {
     await this.deps.db.transaction().execute(async (trx) => {
       const visible = await partitionsWith(trx, actor, 'AuditingRule.View');
       if (visible !== 'all' && visible.length === 0) throw errors.forbidden('You need the AuditingRule.View privilege to see where rules may be promoted.');
