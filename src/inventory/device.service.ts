@@ -21,6 +21,7 @@ import {
 } from './device.ts';
 import { deviceKind, findDeviceInPartition, findDevicesNamed, listDevices, objectPlaceNames } from './device.store.ts';
 import type { HostKeyProbe } from './host-key-probe.ts';
+import type { ConnectionTest } from './device.views.ts';
 
 /**
  * Cancels the pending and approved requests of a device inside the caller's transaction, telling
@@ -73,12 +74,7 @@ export interface ConnectionTestOptions {
   readonly expectedFingerprint?: string;
 }
 
-export interface ConnectionTest {
-  readonly device: DeviceView;
-  /** `pinned`: the key was taken now; `matched`: it is the pinned one. A different key is an error. */
-  readonly hostKeyStatus: 'pinned' | 'matched';
-  readonly hostKeyFingerprint: string;
-}
+export type { ConnectionTest } from './device.views.ts';
 
 /** Finds a device by `name` or `PARTITION.name`; see `findByRef`. */
 export function findDeviceByRef(trx: Tx, actor: Actor, ref: string): Promise<Device> {

@@ -24,3 +24,11 @@ export const DeviceViewSchema = Type.Object({
 });
 
 export type DeviceView = Static<typeof DeviceViewSchema>;
+
+/** What a connection test found: the device, and whether its host key was pinned now or matched the pinned one (a different key is an error). */
+export const ConnectionTestSchema = Type.Object({
+  device: DeviceViewSchema,
+  hostKeyStatus: Type.Union([Type.Literal('pinned'), Type.Literal('matched')]),
+  hostKeyFingerprint: Type.String(),
+});
+export type ConnectionTest = Static<typeof ConnectionTestSchema>;

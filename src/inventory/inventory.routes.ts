@@ -4,7 +4,7 @@ import type { Api } from '../platform/http.ts';
 import type { CredentialService } from './credential.service.ts';
 import type { DeviceService } from './device.service.ts';
 import { CredentialViewSchema } from './credential.views.ts';
-import { DeviceViewSchema } from './device.views.ts';
+import { ConnectionTestSchema, DeviceViewSchema } from './device.views.ts';
 
 const Secret = Type.Union([
   Type.Object({ password: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
@@ -114,7 +114,7 @@ export function inventoryRoutes(app: Api, services: { devices: DeviceService; cr
             { additionalProperties: false },
           ),
         ),
-        response: { 200: Type.Object({ device: DeviceViewSchema, hostKeyStatus: Type.Union([Type.Literal('pinned'), Type.Literal('matched')]), hostKeyFingerprint: Type.String() }) },
+        response: { 200: ConnectionTestSchema },
       },
     },
     async (request) => devices.testConnection(actorOf(request), request.params.device, request.body ?? {}),
