@@ -6,6 +6,7 @@ import { APPLICATION_RULES, LEVEL_NAMES, MATCH_TYPES } from './audit-rule.ts';
 import type { AuditRuleService } from './audit-rule.service.ts';
 import type { AuditTrailService } from './audit-trail.service.ts';
 import { BundleSchema, ImportReportSchema } from './bundle.ts';
+import { PermalinkTargetSchema, type PermalinkTarget } from './permalink.views.ts';
 import { PromoteResultSchema, PromoteTargetSchema } from './promote.views.ts';
 import type { BundleService } from './bundle.service.ts';
 import { FILTER_TARGETS } from './filter.ts';
@@ -448,10 +449,10 @@ export function auditingRoutes(app: Api, services: AuditingRouteServices): void 
         tags: rulesTag,
         summary: 'The audit rule or filter a permalink names, by business key',
         params: Permalink,
-        response: { 200: Type.Object({ type: Type.String(), businessKey: Type.String(), rule: Type.Optional(AuditRuleViewSchema), filter: Type.Optional(FilterViewSchema) }) },
+        response: { 200: PermalinkTargetSchema },
       },
     },
-    async (request) => {
+    async (request): Promise<PermalinkTarget> => {
       const { type, key } = request.params;
       return type === 'AuditRule'
         ? { type, businessKey: key, rule: await auditRules.get(actorOf(request), key) }
