@@ -1,14 +1,11 @@
 import { Type, type Static } from 'typebox';
+import { objectStamps } from '../objects/index.ts';
 
 const objectFields = {
   id: Type.String(),
   name: Type.String(),
   description: Type.String(),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
+  ...objectStamps,
 };
 
 export const PartitionViewSchema = Type.Object(objectFields);

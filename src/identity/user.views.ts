@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { objectStamps } from '../objects/index.ts';
 
 /** What leaves the process about a user: never the password hash or the TOTP secret. */
 export const UserViewSchema = Type.Object({
@@ -10,11 +11,7 @@ export const UserViewSchema = Type.Object({
   disabled: Type.Boolean(),
   totpEnabled: Type.Boolean(),
   lockedUntil: Type.Union([Type.String(), Type.Null()], { description: 'The end of the latest sign-in lock of any source address; null when none holds' }),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
+  ...objectStamps,
 });
 
 export type UserView = Static<typeof UserViewSchema>;

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { objectStamps } from '../objects/index.ts';
 
 /** What leaves the process about a credential: never the secret, sealed or not. */
 export const CredentialViewSchema = Type.Object({
@@ -19,11 +20,7 @@ export const CredentialViewSchema = Type.Object({
    * will not send a password until someone with Credential.Edit confirms it for the new key.
    */
   hostKeyConfirmed: Type.Boolean({ description: "False when the device's pinned key is another: the gateway sends no password until the credential is confirmed for it" }),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
+  ...objectStamps,
 });
 
 export type CredentialView = Static<typeof CredentialViewSchema>;

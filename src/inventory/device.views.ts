@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { objectStamps } from '../objects/index.ts';
 
 /**
  * What leaves the process about a device: the routes' response schema, and with `Static` the
@@ -16,11 +17,7 @@ export const DeviceViewSchema = Type.Object({
   tags: Type.Array(Type.String()),
   hostKey: Type.Union([Type.String(), Type.Null()]),
   hostKeyFingerprint: Type.Union([Type.String(), Type.Null()]),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
+  ...objectStamps,
 });
 
 export type DeviceView = Static<typeof DeviceViewSchema>;

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { objectStamps } from '../objects/index.ts';
 
 /** What leaves the process about a webhook: never its secret. */
 export const WebhookViewSchema = Type.Object({
@@ -8,11 +9,7 @@ export const WebhookViewSchema = Type.Object({
   /** Notice kinds it receives; empty means all. */
   kinds: Type.Array(Type.String()),
   enabled: Type.Boolean(),
-  version: Type.Integer(),
-  createdAt: Type.String(),
-  createdBy: Type.String(),
-  updatedAt: Type.String(),
-  updatedBy: Type.String(),
+  ...objectStamps,
 });
 
 export type WebhookView = Static<typeof WebhookViewSchema>;
