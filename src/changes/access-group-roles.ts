@@ -1,5 +1,5 @@
 import type { AccessGroupRole, AccessGroupRoles } from '../identity/index.ts';
-import { partitionNames } from '../objects/index.ts';
+import { partitionNamesByIds } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
 import { accessGroupsWithMember } from './access-group.store.ts';
 
@@ -13,7 +13,7 @@ export const accessGroupRoles: AccessGroupRoles = {
     // Groups come by name; a stable sort by their partition's place in the name order puts them
     // by partition, then name, as the database orders names.
     const groups = await accessGroupsWithMember(db, userId);
-    const partitions = await partitionNames(db, groups.map((group) => group.partitionId));
+    const partitions = await partitionNamesByIds(db, groups.map((group) => group.partitionId));
     const rank = new Map([...partitions.keys()].map((id, index) => [id, index]));
     const byPartition = [...groups].sort((a, b) => (rank.get(a.partitionId) ?? -1) - (rank.get(b.partitionId) ?? -1));
     return byPartition.flatMap((group) => {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { findByRef, type ObjectStore } from '../objects/index.ts';
 import { inPartition, partitionsWith, requirePrivilege, type Actor } from '../access/index.ts';
-import { partitionNames, resolvePlace } from '../objects/index.ts';
+import { partitionNamesByIds, resolvePlace } from '../objects/index.ts';
 import { userIdsOf, usernamesByIds } from '../identity/index.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';
@@ -131,7 +131,7 @@ export class AccessGroupService {
 
   private async present(trx: Tx, groups: readonly AccessGroup[]): Promise<AccessGroupView[]> {
     const usernames = await usernamesByIds(trx, groups.flatMap((group) => [...group.executors, ...group.approvers]));
-    const partitions = await partitionNames(trx, groups.map((group) => group.partitionId));
+    const partitions = await partitionNamesByIds(trx, groups.map((group) => group.partitionId));
     return groups.map((group) => presentAccessGroup(group, partitions.get(group.partitionId) ?? '', usernames));
   }
 }

@@ -3,7 +3,7 @@ import type { ObjectStore } from '../objects/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import { findDeviceByRef, findDevicesByIds } from '../inventory/index.ts';
 import { inPartition, partitionsWith, requireObjectPrivilege, requirePrivilege, type Actor } from '../access/index.ts';
-import { partitionNames, resolvePlace } from '../objects/index.ts';
+import { partitionNamesByIds, resolvePlace } from '../objects/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, isAppError } from '../platform/errors.ts';
@@ -244,7 +244,7 @@ export class ChangeService {
     const groups = new Map((await findAccessGroupsByIds(trx, [...new Set(changes.map((change) => change.accessGroupId))])).map((group) => [group.id, group.name]));
     const deviceIds = [...new Set(changes.flatMap((change) => change.devices))];
     const devices = new Map((await findDevicesByIds(trx, deviceIds)).map((device) => [device.id, device.name]));
-    const partitions = await partitionNames(trx, changes.map((change) => change.partitionId));
+    const partitions = await partitionNamesByIds(trx, changes.map((change) => change.partitionId));
     return changes.map((change) =>
       presentChange(change, now, {
         partition: partitions.get(change.partitionId) ?? '',

@@ -11,10 +11,10 @@ export {
   findPartitionObject,
   globalPartitionId,
   partitionKind,
+  partitionName,
   partitionNamesByIds,
   type ApplicationWithPartition,
 } from './partition.store.ts';
 export { APPLICATION_NAME, GLOBAL_PARTITION, PARTITION_NAME, type Application, type Partition } from './partition.ts';
 export { resolvePlace, type Place } from './place.ts';
-export { partitionName, partitionNames } from './partition-names.ts';
 export { bookkeeping, objectTable, tableWriter, type ObjectQuery, type ObjectTable } from './object-table.ts';

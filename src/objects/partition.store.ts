@@ -44,6 +44,11 @@ export async function partitionNamesByIds(db: Executor, ids: Iterable<string>): 
   return new Map(rows.map((row) => [row.id, row.name]));
 }
 
+/** The name of one partition, or undefined when there is none with that id. */
+export async function partitionName(db: Executor, id: string): Promise<string | undefined> {
+  return (await partitionNamesByIds(db, [id])).get(id);
+}
+
 export async function insertPartition(db: Executor, row: PartitionRow): Promise<void> {
   await db.insertInto('partition').values(row).execute();
 }
