@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
-import { firstEventHolding } from '../eventlog/index.ts';
+import { findEntries } from '../eventlog/index.ts';
 import type { Executor } from '../platform/database.ts';
 import type { AuditEntry } from './audit-trail.ts';
 import type { LoggedAuditEntry } from '../objects/object-store.ts';
@@ -70,8 +70,8 @@ export type AuditEntryCheck =
  * entry), and then every event is searched.
  */
 export async function findAuditEntryEvent(db: Executor, seq: number, time?: Date): Promise<AuditEntryEvent | undefined> {
-  const names = { auditEntry: { seq } };
-  const event = (time && (await firstEventHolding(db, names, time))) || (await firstEventHolding(db, names));
+  const first = async (at?: Date) => (await findEntries(db, { dataHolds: { auditEntry: { seq } }, ...(at && { at }), limit: 1 }))[0];
+  const event = (time && (await first(time))) || (await first());
   if (!event) return undefined;
   const logged = event.data.auditEntry as { seq: unknown; sha256: unknown };
   return { eventSeq: event.seq, action: event.action, subject: event.subject, logged: { seq: Number(logged.seq), sha256: String(logged.sha256) } };

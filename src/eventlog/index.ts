@@ -1,6 +1,5 @@
 export { appendEvent, type NewEvent } from './event-append.ts';
 export { entriesMentioning, findEntries, type EntrySearch, type LoggedEntry, type Mentions } from './event-search.ts';
-export { firstEventHolding, type EventHolding } from './event-lookup.store.ts';
 export { verifyEventLog } from './event-verify.ts';
 export { consistencyProof, inclusionProof, rootAt, treeSize, type ConsistencyProof, type InclusionProof } from './event-tree.ts';
 export { leafHash } from './event.ts';
