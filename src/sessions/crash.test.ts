@@ -78,8 +78,9 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
       await waitUntil(async () => (/\rbefore-crash-3\r\n/.test(outputOf(readFileSync(file, 'utf8'))) ? true : undefined), 'the output to reach the recording file');
       await waitUntil(async () => ((await admin.get(`/sessions/${live.number}/commands`)).body.length === 2 ? true : undefined), 'both commands to be stored');
       // …and the event log vouches for the file as it is now: its length is in a recording.chunks event, within a second.
-      const onDisk = readFileSync(file).length;
+      // The file is read on each try: the prompt after the output may reach it a flush later, and only the size it ends at is logged.
       await waitUntil(async () => {
+        const onDisk = readFileSync(file).length;
         const logged = (await admin.get('/events?action=recording.chunks&limit=1000')).body as Array<{ data: { chunks: Array<{ session: string; bytes: number }> } }>;
         return logged.some((event) => event.data.chunks.some((chunk) => chunk.session === live.id && chunk.bytes === onDisk)) ? true : undefined;
       }, 'the recording.chunks event covering the file');
