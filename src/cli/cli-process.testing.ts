@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEmptyPostgresDatabase } from '../../test/databases.ts';
+import { sql } from 'kysely';
+import { createEmptyPostgresDatabase, createMigratedPostgresDatabase, openMigratedPgliteIn } from '../../test/databases.ts';
 import { TEST_MASTER_KEY } from '../../test/harness.ts';
 import type { DatabaseKind } from '../platform/database.ts';
 
@@ -26,10 +27,21 @@ export interface Installation {
   remove(): Promise<void>;
 }
 
-/** A fresh installation; settings the caller passes win over the defaults. */
-export async function newInstallation(kind: DatabaseKind, settings: Record<string, string> = {}): Promise<Installation> {
+/**
+ * A fresh installation; settings the caller passes win over the defaults. Its database is empty,
+ * so the first start creates it, unless `migrated`: then it starts as a copy of one migrated
+ * already (with the durability settings a server has), for tests about what comes after the
+ * first start.
+ */
+export async function newInstallation(kind: DatabaseKind, settings: Record<string, string> = {}, { migrated = false } = {}): Promise<Installation> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-cli-'));
-  const database = kind === 'postgres' ? await createEmptyPostgresDatabase() : undefined;
+  const database = kind === 'postgres' ? await (migrated ? createMigratedPostgresDatabase() : createEmptyPostgresDatabase()) : undefined;
+  if (kind === 'pglite' && migrated) {
+    const copy = await openMigratedPgliteIn(dataDir);
+    // The copy is made for tests that throw it away; a server's embedded database keeps every commit.
+    for (const setting of ['fsync', 'synchronous_commit', 'full_page_writes']) await sql.raw(`ALTER SYSTEM RESET ${setting}`).execute(copy.db);
+    await copy.close();
+  }
   return {
     kind,
     dataDir,

@@ -821,7 +821,8 @@ describe('what the capture holds, measured', () => {
     expect(capture.backlogBytes).toBeLessThanOrEqual(DEFAULT_MAX_BACKLOG_BYTES);
     expect(capture.lossy).toBe(true);
     const held = retainedMemory() - before;
-    expect(held).toBeGreaterThan(DEFAULT_MAX_BACKLOG_BYTES * 0.9); // the measure sees what is queued
+    // The measure sees what is queued; the margin is for memory other test files in this worker free meanwhile.
+    expect(held).toBeGreaterThan(DEFAULT_MAX_BACKLOG_BYTES * 0.5);
     expect(held).toBeLessThan(DEFAULT_MAX_BACKLOG_BYTES + 2 * 1024 * 1024);
     expect(await capture.finish()).toBe(0);
   });

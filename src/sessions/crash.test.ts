@@ -46,7 +46,7 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
     'on %s marks the session interrupted; its recording plays up to the last flush, its commands and the event log stand',
     { timeout: 90_000 },
     async (kind, { onTestFinished }) => {
-      const installation = await newInstallation(kind, { CHANGEGATE_HTTP_HOST: '127.0.0.1', CHANGEGATE_ADMIN_PASSWORD: ADMIN_PASSWORD });
+      const installation = await newInstallation(kind, { CHANGEGATE_HTTP_HOST: '127.0.0.1', CHANGEGATE_ADMIN_PASSWORD: ADMIN_PASSWORD }, { migrated: true });
       onTestFinished(() => installation.remove());
       const first = await startServer(installation);
       onTestFinished(async () => void (await first.stop('SIGKILL')));
