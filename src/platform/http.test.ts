@@ -137,6 +137,54 @@ describe('security headers', () => {
   });
 });
 
+describe('the API documentation', () => {
+  let t: TestChangegate;
+
+  beforeAll(async () => {
+    t = await startTestChangegate('pglite');
+  });
+  afterAll(() => t.close());
+
+  interface Scheme {
+    readonly type: string;
+    readonly in?: string;
+    readonly name?: string;
+    readonly scheme?: string;
+  }
+  const documentOf = async () =>
+    JSON.parse((await t.cg.app.inject({ method: 'GET', url: '/api/docs/json' })).body) as {
+      components: { securitySchemes: Record<string, Scheme> };
+      security: Array<Record<string, string[]>>;
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+
+  it('declares the bearer token, and the session cookie with its CSRF header, so its page can send a POST too', async () => {
+    const document = await documentOf();
+    expect(document.security).toEqual([{ bearer: [] }, { session: [], csrf: [] }]);
+    expect(document.components.securitySchemes).toMatchObject({
+      bearer: { type: 'http', scheme: 'bearer' },
+      session: { type: 'apiKey', in: 'cookie', name: 'changegate_session' },
+      csrf: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token' },
+    });
+    // Sign-in and health stay open to anyone.
+    expect(document.paths['/api/v1/auth/login']?.post?.security).toEqual([]);
+    expect(document.paths['/api/v1/health']?.get?.security).toEqual([]);
+
+    // What the page sends once the user puts the CSRF token under Authorize: the cookie, and the header the document names.
+    const signIn = await t.cg.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'admin', password: ADMIN_PASSWORD } });
+    const cookie = String(signIn.headers['set-cookie']).split(';')[0] as string;
+    const csrf = document.components.securitySchemes.csrf as Scheme;
+    const post = (headers: Record<string, string>) =>
+      t.cg.app.inject({ method: 'POST', url: '/api/v1/devices', headers: { cookie, ...headers }, payload: { name: 'docs01', hostname: '192.0.2.31' } });
+    const refused = await post({});
+    expect(refused.statusCode).toBe(403);
+    expect(JSON.parse(refused.body).error.code).toBe('csrf_token_invalid');
+    expect((await t.admin.get('/devices')).body.map((device: { name: string }) => device.name)).not.toContain('docs01');
+    const created = await post({ [csrf.name as string]: (JSON.parse(signIn.body) as { csrfToken: string }).csrfToken });
+    expect(created.statusCode).toBe(201);
+  });
+});
+
 describe('the client address behind a reverse proxy', () => {
   const login = (t: TestChangegate, forwardedFor: string, password: string) =>
     t.cg.app.inject({

@@ -107,10 +107,17 @@ export async function createHttpServer(options: HttpOptions): Promise<Api> {
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'An API token from POST /api/v1/tokens.' },
-          session: { type: 'apiKey', in: 'cookie', name: 'changegate_session' },
+          session: { type: 'apiKey', in: 'cookie', name: 'changegate_session', description: 'The web session POST /api/v1/auth/login sets.' },
+          csrf: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-CSRF-Token',
+            description: 'With the session cookie, every request that changes something echoes the csrfToken of POST /api/v1/auth/login or GET /api/v1/me.',
+          },
         },
       },
-      security: [{ bearer: [] }, { session: [] }],
+      // A token alone, or the session cookie with its CSRF token: so the documentation page can send what changes something too.
+      security: [{ bearer: [] }, { session: [], csrf: [] }],
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
