@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import type { EventLogService } from './event.service.ts';
-import { EventViewSchema } from './event.views.ts';
+import { EventLogVerifyReportViewSchema, EventViewSchema } from './event.views.ts';
 
 /** Reading and verifying the tamper-evident event log. */
 export function eventRoutes(app: Api, events: EventLogService): void {
@@ -40,21 +40,7 @@ export function eventRoutes(app: Api, events: EventLogService): void {
         tags,
         summary: 'Recompute every hash; names the first entry that does not match',
         response: {
-          200: Type.Object({
-            ok: Type.Boolean(),
-            verified: Type.Integer(),
-            headSeq: Type.Integer(),
-            headChainHash: Type.String(),
-            failure: Type.Optional(
-              Type.Object({
-                kind: Type.Union([Type.Literal('deleted'), Type.Literal('edited'), Type.Literal('chain_broken')], {
-                  description: 'deleted: an entry is missing; edited: its content no longer matches its leaf hash; chain_broken: it does not link to the entry before',
-                }),
-                seq: Type.Integer(),
-                message: Type.String(),
-              }),
-            ),
-          }),
+          200: EventLogVerifyReportViewSchema,
         },
       },
     },

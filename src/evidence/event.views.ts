@@ -13,3 +13,22 @@ export const EventViewSchema = Type.Object({
 });
 
 export type EventView = Static<typeof EventViewSchema>;
+
+/** What recomputing every hash of the log found (`POST /events/verify`). */
+export const EventLogVerifyReportViewSchema = Type.Object({
+  ok: Type.Boolean(),
+  verified: Type.Integer(),
+  headSeq: Type.Integer(),
+  headChainHash: Type.String(),
+  failure: Type.Optional(
+    Type.Object({
+      kind: Type.Union([Type.Literal('deleted'), Type.Literal('edited'), Type.Literal('chain_broken')], {
+        description: 'deleted: an entry is missing; edited: its content no longer matches its leaf hash; chain_broken: it does not link to the entry before',
+      }),
+      seq: Type.Integer(),
+      message: Type.String(),
+    }),
+  ),
+});
+
+export type EventLogVerifyReportView = Static<typeof EventLogVerifyReportViewSchema>;

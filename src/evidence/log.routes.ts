@@ -2,39 +2,13 @@ import { Type } from 'typebox';
 import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import type { CheckpointService } from './checkpoint.service.ts';
-import type { CheckpointFailureKind } from '../eventlog/checkpoint-verify.ts';
 import type { LogVerifyService } from './log-verify.service.ts';
-import { CheckpointViewSchema, LogKeyViewSchema } from './checkpoint.views.ts';
+import { CheckpointViewSchema, LogKeyViewSchema, LogVerifyReportViewSchema } from './checkpoint.views.ts';
 
 const TEXT = 'text/plain; charset=utf-8';
 
 /** A checkpoint note is a few hundred bytes; witnesses' lines add a little each. */
 const NOTE_LIMIT = 64 * 1024;
-
-const FAILURE_KINDS: readonly CheckpointFailureKind[] = ['malformed_checkpoint', 'unknown_key', 'invalid_signature', 'wrong_origin', 'truncated', 'deleted', 'edited', 'chain_broken', 'rewritten', 'tree_altered'];
-
-const VerifyReportSchema = Type.Object({
-  ok: Type.Boolean(),
-  checkpoint: Type.Optional(Type.Object({ origin: Type.String(), size: Type.Integer(), rootHash: Type.String({ description: 'Base64' }) }, { description: 'What the checkpoint says, once its signature verified' })),
-  key: Type.Object(
-    { verifierKey: Type.String(), keyId: Type.String(), source: Type.Union([Type.Literal('given'), Type.Literal('log')]) },
-    { description: "The key that verified the checkpoint: `given` by the caller, or by default (`log`) the running log's own, which only proves as much as the server" },
-  ),
-  storedSize: Type.Optional(Type.Integer({ description: 'Entries stored' })),
-  storedRoot: Type.Optional(Type.String({ description: "Base64 root of the stored tree at the checkpoint's size, from its stored subtree hashes" })),
-  computedRoot: Type.Optional(Type.String({ description: "Base64 root at the checkpoint's size recomputed from the entries' content" })),
-  forked: Type.Boolean({ description: "The stored tree's root at the checkpoint's size is not the checkpoint's" }),
-  verified: Type.Integer({ description: 'Entries rehashed and found to match before the first failure' }),
-  narrowedBy: Type.Array(Type.Integer(), { description: "Sizes of the log's own signed checkpoints that located a rewrite" }),
-  failure: Type.Optional(
-    Type.Object({
-      kind: Type.Unsafe<CheckpointFailureKind>({ type: 'string', enum: [...FAILURE_KINDS] }),
-      seq: Type.Optional(Type.Integer({ description: 'The first entry that does not match (or the first of the range it lies in)' })),
-      toSeq: Type.Optional(Type.Integer({ description: 'When only a range is known, its last entry' })),
-      message: Type.String(),
-    }),
-  ),
-});
 
 /** The event log's public key and signed checkpoints (C2SP tlog-checkpoint). */
 export function logRoutes(app: Api, checkpoints: CheckpointService, verifier: LogVerifyService): void {
@@ -98,7 +72,7 @@ export function logRoutes(app: Api, checkpoints: CheckpointService, verifier: Lo
               { additionalProperties: false },
             ),
           ]),
-          response: { 200: VerifyReportSchema },
+          response: { 200: LogVerifyReportViewSchema },
         },
       },
       async (request) => {
