@@ -1,4 +1,4 @@
-import type { BoardRowView, ChangeAuditView } from './review-views.ts';
+import type { BoardRowView, ChangeAuditView } from './review.views.ts';
 
 export type ReportFormat = 'json' | 'csv' | 'html';
 export const REPORT_FORMATS: readonly ReportFormat[] = ['json', 'csv', 'html'];

@@ -3,7 +3,7 @@ import canonicalizeModule from 'canonicalize';
 import { findEntries } from '../eventlog/index.ts';
 import type { Executor } from '../platform/database.ts';
 import type { ComparisonCounts, Outcome } from './comparison.ts';
-import type { ChangeAuditView } from './review-views.ts';
+import type { ChangeAuditView } from './review.views.ts';
 
 // The package is CommonJS (`module.exports = serialize`) but its types declare an ES default export.
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;

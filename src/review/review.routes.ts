@@ -3,9 +3,9 @@ import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import { renderReport, type ReportFormat } from './report.ts';
 import type { ReviewService } from './review.service.ts';
+import { AuditedSessionViewSchema, ChangeAuditViewSchema, OutcomeSchema } from './review.views.ts';
 
 const ChangeRef = Type.Object({ change: Type.String({ minLength: 1, maxLength: 64 }) });
-const Outcome = Type.Union([Type.Literal('as_planned'), Type.Literal('incomplete'), Type.Literal('exceeded'), Type.Literal('incomplete_and_exceeded')]);
 
 /** The change audit: the board and score of a change, its reports, and the audited sessions. */
 export function reviewRoutes(app: Api, reviews: ReviewService): void {
@@ -13,7 +13,14 @@ export function reviewRoutes(app: Api, reviews: ReviewService): void {
 
   app.get(
     '/changes/:change/audit',
-    { schema: { tags, summary: 'Change details, the board per device (missing, extra, …), the score and the sessions (Session.View)', params: ChangeRef } },
+    {
+      schema: {
+        tags,
+        summary: 'Change details, the board per device (missing, extra, …), the score and the sessions (Session.View)',
+        params: ChangeRef,
+        response: { 200: ChangeAuditViewSchema },
+      },
+    },
     async (request) => reviews.audit(actorOf(request), request.params.change),
   );
 
@@ -48,7 +55,7 @@ export function reviewRoutes(app: Api, reviews: ReviewService): void {
             device: Type.Optional(Type.String()),
             from: Type.Optional(Type.String({ format: 'date-time' })),
             to: Type.Optional(Type.String({ format: 'date-time' })),
-            outcome: Type.Optional(Outcome),
+            outcome: Type.Optional(OutcomeSchema),
             scoreMin: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
             scoreMax: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
             command: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
@@ -56,6 +63,7 @@ export function reviewRoutes(app: Api, reviews: ReviewService): void {
           },
           { additionalProperties: false },
         ),
+        response: { 200: Type.Array(AuditedSessionViewSchema) },
       },
     },
     async (request) => {

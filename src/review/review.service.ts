@@ -11,11 +11,26 @@ import { partitionName } from '../objects/index.ts';
 import { commandCountsOf, commandsOfChange, interruptedSessionEnds, listSessions, presentSession, sessionsOfChange, type ChangeCommand } from '../sessions/index.ts';
 import { compareChange, type BoardRow, type ComparisonCounts, type ExecutedCommand, type Outcome } from './comparison.ts';
 import { findReviewResultEvent, loggedResult, REVIEW_RESULT_ACTION, type LoggedReviewResult } from './review-log.ts';
-import type { BoardCommandView, BoardRowView, DeviceAuditView, ChangeAuditView, AuditedSessionView, AuditedSessionFilter } from './review-views.ts';
+import type { AuditedSessionView, BoardCommandView, BoardRowView, ChangeAuditView, DeviceAuditView } from './review.views.ts';
 import { changesScored, computedTimes, reviewsOf, saveReview, storedReview } from './review.store.ts';
 
 /** An id no user or device has: a filter naming one that does not exist matches nothing. */
 const NO_ONE = '00000000-0000-0000-0000-000000000000';
+
+/** Which audited sessions to list. */
+export interface AuditedSessionFilter {
+  readonly change?: string;
+  readonly user?: string;
+  readonly device?: string;
+  readonly from?: Date;
+  readonly to?: Date;
+  readonly outcome?: Outcome;
+  readonly scoreMin?: number;
+  readonly scoreMax?: number;
+  /** Sessions that ran a command containing this text, e.g. `rm -rf`. */
+  readonly command?: string;
+  readonly limit?: number;
+}
 
 /**
  * The change audit (the seed's "Auditing the sessions"): the commands executed on each device of a

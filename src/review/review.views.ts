@@ -1,0 +1,105 @@
+/** What the change audit shows: the board of a change, device by device, and the audited sessions. */
+import { Type, type Static } from 'typebox';
+import { SessionViewSchema } from '../sessions/index.ts';
+
+export const OutcomeSchema = Type.Union([Type.Literal('as_planned'), Type.Literal('incomplete'), Type.Literal('exceeded'), Type.Literal('incomplete_and_exceeded')], {
+  description: 'as_planned: every required step ran and nothing else; incomplete: a required step is missing; exceeded: commands beyond the script ran',
+});
+
+/** What a score is made of. */
+export const ComparisonCountsSchema = Type.Object({
+  matched: Type.Integer(),
+  missing: Type.Integer(),
+  skipped: Type.Integer(),
+  extra: Type.Integer(),
+  outOfOrder: Type.Integer(),
+  failedExpectation: Type.Integer(),
+  requiredSteps: Type.Integer(),
+  optionalRun: Type.Integer({ description: 'Optional steps that ran at their place (matched or failed their expectation)' }),
+});
+
+export const BoardCommandViewSchema = Type.Object({
+  session: Type.Integer({ description: 'The number of the session that ran it' }),
+  seq: Type.Integer(),
+  time: Type.String(),
+  offsetSeconds: Type.Number(),
+  text: Type.String(),
+  output: Type.String(),
+  outputTruncated: Type.Boolean(),
+  exitStatus: Type.Union([Type.Integer(), Type.Null()]),
+  recording: Type.String({ description: "Where to watch it: the session's recording, at `offsetSeconds`" }),
+});
+
+export type BoardCommandView = Static<typeof BoardCommandViewSchema>;
+
+export const BoardStepViewSchema = Type.Object({
+  index: Type.Integer(),
+  line: Type.Integer({ description: "The step's line in the script" }),
+  text: Type.String(),
+  optional: Type.Boolean(),
+  expect: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** One line of the board. */
+export const BoardRowViewSchema = Type.Object({
+  kind: Type.Union(
+    [
+      Type.Literal('matched'),
+      Type.Literal('failed_expectation'),
+      Type.Literal('missing'),
+      Type.Literal('skipped'),
+      Type.Literal('extra'),
+      Type.Literal('session_end'),
+      Type.Literal('out_of_order'),
+    ],
+    { description: 'missing is red on the board, extra green; a required step run at the wrong place shows as missing where the script has it and as out_of_order where it ran' },
+  ),
+  step: Type.Union([BoardStepViewSchema, Type.Null()]),
+  command: Type.Union([BoardCommandViewSchema, Type.Null()]),
+  linkedRow: Type.Union([Type.Integer(), Type.Null()], { description: 'For missing and out_of_order: the index of the row it pairs with' }),
+});
+
+export type BoardRowView = Static<typeof BoardRowViewSchema>;
+
+export const DeviceAuditViewSchema = Type.Object({
+  device: Type.String({ description: "The device's name as it is now" }),
+  deviceId: Type.String({ description: 'Its ID, which a rename keeps: the board digest covers it rather than the name' }),
+  score: Type.Integer(),
+  outcome: OutcomeSchema,
+  counts: ComparisonCountsSchema,
+  rows: Type.Array(BoardRowViewSchema),
+});
+
+export type DeviceAuditView = Static<typeof DeviceAuditViewSchema>;
+
+/** The seed's "Change details" and "Change Audit" board, and the "Session Logs", for one change. */
+export const ChangeAuditViewSchema = Type.Object({
+  change: Type.Object({
+    name: Type.String(),
+    title: Type.String(),
+    description: Type.String(),
+    partition: Type.String(),
+    startAt: Type.String(),
+    dueAt: Type.String(),
+    status: Type.String(),
+    devices: Type.Array(Type.String()),
+    script: Type.String(),
+  }),
+  score: Type.Integer(),
+  outcome: OutcomeSchema,
+  counts: ComparisonCountsSchema,
+  devices: Type.Array(DeviceAuditViewSchema),
+  sessions: Type.Array(SessionViewSchema),
+  generatedAt: Type.String(),
+});
+
+export type ChangeAuditView = Static<typeof ChangeAuditViewSchema>;
+
+/** A session, with the score and outcome of its change over all of the change's sessions. */
+export const AuditedSessionViewSchema = Type.Object({
+  ...SessionViewSchema.properties,
+  changeScore: Type.Union([Type.Integer(), Type.Null()]),
+  changeOutcome: Type.Union([Type.String(), Type.Null()]),
+});
+
+export type AuditedSessionView = Static<typeof AuditedSessionViewSchema>;
