@@ -44,6 +44,15 @@ const COMPOSED_IN_ROUTE = new Set([
   'POST /api/v1/notifications/read-all 200',
 ]);
 
+/** GET routes that answer a file or open a WebSocket: no JSON answer to declare. */
+const NOT_JSON = new Set([
+  '/api/v1/sessions/:session/recording',
+  '/api/v1/sessions/:session/watch',
+  '/api/v1/terminal',
+  '/api/v1/changes/:change/audit/report',
+  '/api/v1/changes/:change/evidence',
+]);
+
 /** Every schema a module exports from its `*.views.ts` files, and the bundle's (`auditing/bundle.ts`), which led the way. */
 async function viewSchemas(): Promise<Set<unknown>> {
   const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.views.ts'));
@@ -99,6 +108,14 @@ describe('route answers and their views', () => {
     expect(answers.length).toBeGreaterThan(50);
     const strays = answers.filter((answer) => !views.has(answer.schema) && !COMPOSED_IN_ROUTE.has(answer.where));
     expect(strays.map((answer) => answer.where)).toEqual([]);
+  });
+
+  it('declares the answer of every GET but the files and sockets listed, so the document describes what a client reads', () => {
+    const undeclared = routes
+      .filter((route) => [route.method].flat().includes('GET'))
+      .filter((route) => !Object.keys((route.schema?.response ?? {}) as object).some((status) => /^2/.test(status)))
+      .map((route) => route.url);
+    expect(undeclared.sort()).toEqual([...NOT_JSON].sort());
   });
 
   it('lists only routes that exist and still answer with their own schema', async () => {
