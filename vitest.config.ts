@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirstSequencer from './test/sequencer.ts';
 
 export default defineConfig({
   test: {
@@ -23,5 +24,6 @@ export default defineConfig({
     // for a test file's databases to be dropped.
     setupFiles: ['./test/assertion-count.ts', './test/password-cost.ts', './test/database-drops-setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
+    sequence: { sequencer: LongestFirstSequencer },
   },
 });
