@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASE_KINDS } from '../../test/databases.ts';
+import { addDevice, addOpenChange, approvedRequest, keyPair, must } from '../../test/gateway-kit.ts';
+import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
+import type { Actor } from '../access/index.ts';
+import { findChangeByName, findRequestByNumber } from '../changes/index.ts';
+import { findDevicesNamed } from '../inventory/index.ts';
+import type { SessionStart } from './session.service.ts';
+
+/**
+ * The session lifecycle as SessionService's two use cases, each one transaction: the gateway calls
+ * `start` once the device accepted the session and `end` once it is over. Sessions through a real
+ * gateway test them end to end (gateway.test.ts, crash.test.ts); these show what each writes, and
+ * that a start that cannot be logged leaves nothing behind.
+ */
+describe.each(DATABASE_KINDS)('SessionService start and end on %s', (kind) => {
+  let t: TestChangegate;
+  let dir: string;
+  let alice: Actor;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'changegate-lifecycle-'));
+    t = await startTestChangegate(kind);
+    const deviceKey = keyPair(dir, 'device_root');
+    const hostKey = keyPair(dir, 'host');
+    // No device is reached here: the service only stores what the gateway tells it.
+    await addDevice(t.admin, 'web01', { port: 22, hostKey: hostKey.publicKey.split(' ').slice(0, 2).join(' ') }, deviceKey.privateKey);
+    const executor = await buildUser(t, { username: 'alice' });
+    const approver = await buildUser(t, { username: 'carol' });
+    const now = t.clock.now().getTime();
+    await addOpenChange(t.admin, { name: 'CHG-1', devices: ['web01'], executors: ['alice'], approvers: ['carol'] }, now);
+    await approvedRequest(executor.client, approver.client, 'web01');
+    // A second change on the device, made after the request (with two open, the request would have to name one).
+    await addOpenChange(t.admin, { name: 'CHG-2', devices: ['web01'], executors: ['alice'], approvers: ['carol'] }, now);
+    const user = await must(t.admin.get('/users/alice'), 200, 'reading alice');
+    alice = { userId: user.body.id, username: 'alice' };
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** What the gateway passes once the device accepted a shell of alice on web01 for `changeName`. */
+  async function sessionStart(changeName: string): Promise<SessionStart> {
+    const db = t.cg.database.db;
+    const [device] = await findDevicesNamed(db, 'web01');
+    const change = await findChangeByName(db, changeName);
+    const request = await findRequestByNumber(db, 1);
+    if (!device || !change || !request) throw new Error('the fixture is missing its device, change or request');
+    const id = randomUUID();
+    return {
+      id,
+      kind: 'shell',
+      actor: alice,
+      sourceIp: '192.0.2.7',
+      sourcePort: 50_022,
+      device,
+      account: 'root',
+      change,
+      request: { id: request.id, number: request.number },
+      execCommand: null,
+      term: 'xterm-256color',
+      startedAt: t.clock.now(),
+      recordingPath: path.join(dir, `${id}.cast`),
+      instanceId: 'instance-1',
+    };
+  }
+
+  const eventsOf = async (id: string) => (await must(t.admin.get(`/events?subject=session:${id}`), 200, 'reading the session events')).body as Array<{ action: string; actor: string; data: Record<string, unknown> }>;
+  const sessionOf = async (id: string) =>
+    ((await must(t.admin.get('/sessions?limit=1000'), 200, 'listing sessions')).body as Array<Record<string, unknown>>).find((session) => session.id === id);
+  const changeOf = async (name: string) => (await must(t.admin.get(`/changes/${name}`), 200, `reading ${name}`)).body;
+
+  it('start stores the live session, freezes its change\'s script and logs session.start, together', async () => {
+    expect((await changeOf('CHG-1')).scriptFrozen).toBe(false);
+    const start = await sessionStart('CHG-1');
+    await t.cg.services.sessions.start(start);
+
+    expect(await sessionOf(start.id)).toMatchObject({ user: 'alice', device: 'web01', account: 'root', change: 'CHG-1', request: 1, live: true, endedAt: null, sourceIp: '192.0.2.7' });
+    expect((await changeOf('CHG-1')).scriptFrozen).toBe(true);
+    expect(await eventsOf(start.id)).toEqual([
+      expect.objectContaining({ action: 'session.start', actor: 'alice', data: expect.objectContaining({ device: 'web01', change: 'CHG-1', request: 1, account: 'root', sourceIp: '192.0.2.7' }) }),
+    ]);
+  });
+
+  it('start that cannot be logged stores no session and leaves the script as it was', async () => {
+    const start = await sessionStart('CHG-2');
+    const db = t.cg.database.db;
+    // The event log refuses this one entry: the append is the use case's last write.
+    await sql
+      .raw(
+        `CREATE FUNCTION refuse_this_start() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.subject = 'session:${start.id}' THEN RAISE EXCEPTION 'the log is unavailable'; END IF; RETURN NEW; END $$;` +
+          ' CREATE TRIGGER refuse_this_start BEFORE INSERT ON event FOR EACH ROW EXECUTE FUNCTION refuse_this_start();',
+      )
+      .execute(db);
+    try {
+      await expect(t.cg.services.sessions.start(start)).rejects.toThrow(/the log is unavailable/);
+    } finally {
+      await sql.raw('DROP TRIGGER refuse_this_start ON event; DROP FUNCTION refuse_this_start();').execute(db);
+    }
+    expect(await sessionOf(start.id)).toBeUndefined();
+    expect((await changeOf('CHG-2')).scriptFrozen).toBe(false);
+    expect(await eventsOf(start.id)).toEqual([]);
+  });
+
+  it('end stores the first ending with one session.end event; a second end changes and logs nothing', async () => {
+    const start = await sessionStart('CHG-1');
+    await t.cg.services.sessions.start(start);
+    const endedAt = new Date(start.startedAt.getTime() + 90_000);
+    const ending = { endedAt, reason: 'client_closed', endedBy: null, exitStatus: 0, bytesIn: 120, bytesOut: 4_096, recordingSha256: 'a'.repeat(64), captureLossy: false } as const;
+    await t.cg.services.sessions.end(start.id, alice, ending);
+    await t.cg.services.sessions.end(start.id, alice, { ...ending, endedAt: new Date(endedAt.getTime() + 5_000), reason: 'terminated', endedBy: 'admin', exitStatus: null });
+
+    expect(await sessionOf(start.id)).toMatchObject({
+      live: false,
+      endedAt: endedAt.toISOString(),
+      endReason: 'client_closed',
+      endedBy: null,
+      exitStatus: 0,
+      bytesIn: 120,
+      bytesOut: 4_096,
+      durationSeconds: 90,
+      recordingSha256: 'a'.repeat(64),
+    });
+    const events = await eventsOf(start.id);
+    expect(events.map((event) => event.action)).toEqual(['session.start', 'session.end']);
+    expect(events[1]).toMatchObject({ actor: 'alice', data: { reason: 'client_closed', exitStatus: 0, bytesIn: 120, bytesOut: 4_096, recordingSha256: 'a'.repeat(64) } });
+  });
+});
