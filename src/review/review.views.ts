@@ -1,6 +1,6 @@
 /** What the change audit shows: the board of a change, device by device, and the audited sessions. */
 import { Type, type Static } from 'typebox';
-import { SessionViewSchema } from '../sessions/index.ts';
+import { CommandViewSchema, SessionViewSchema } from '../sessions/index.ts';
 
 export const OutcomeSchema = Type.Union([Type.Literal('as_planned'), Type.Literal('incomplete'), Type.Literal('exceeded'), Type.Literal('incomplete_and_exceeded')], {
   description: 'as_planned: every required step ran and nothing else; incomplete: a required step is missing; exceeded: commands beyond the script ran',
@@ -18,15 +18,10 @@ export const ComparisonCountsSchema = Type.Object({
   optionalRun: Type.Integer({ description: 'Optional steps that ran at their place (matched or failed their expectation)' }),
 });
 
+/** A command on the board: the session's command, with which session ran it and where to watch it. */
 export const BoardCommandViewSchema = Type.Object({
   session: Type.Integer({ description: 'The number of the session that ran it' }),
-  seq: Type.Integer(),
-  time: Type.String(),
-  offsetSeconds: Type.Number(),
-  text: Type.String(),
-  output: Type.String(),
-  outputTruncated: Type.Boolean(),
-  exitStatus: Type.Union([Type.Integer(), Type.Null()]),
+  ...CommandViewSchema.properties,
   recording: Type.String({ description: "Where to watch it: the session's recording, at `offsetSeconds`" }),
 });
 

@@ -6,6 +6,6 @@ export { verifyRecordingAgainstLog, type RecordingCheck } from './recording-veri
 export { parseSessionTarget, presentCommand, presentSession, type ChangeCommand, type CommandView, type Session, type SessionCommand, type SessionTarget, type SessionView } from './session.ts';
 export { EXIT_PENDING, SessionRunner, type ClientSide } from './session-runner.ts';
 export { SessionService, type SessionListFilter } from './session.service.ts';
-export { SessionViewSchema } from './session.views.ts';
+export { CommandViewSchema, SessionViewSchema } from './session.views.ts';
 export { commandCounts as commandCountsOf, commandsOf, commandsOfChange, findSession, heartbeat, interruptedSessionEnds, listSessions, sessionsOfChange, type SessionFilter } from './session.store.ts';
 export { HostKeyMismatchError, sshUpstream, type UpstreamConnector } from './upstream.ts';
