@@ -40,6 +40,9 @@ export async function migrationsKey(): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
+/** The settings a PGlite snapshot turns off, for test databases only; `openMigratedPgliteIn` can turn them back on. */
+export const DURABILITY_SETTINGS = ['fsync', 'synchronous_commit', 'full_page_writes'] as const;
+
 /**
  * The file holding a dump of a migrated PGlite data directory; made now, unless an earlier run
  * with the same migrations made it. Its time is that of its last use, by which the dumps no run
@@ -63,7 +66,7 @@ export async function pgliteSnapshot(key: string): Promise<string> {
     // A test database lives in memory and is thrown away: it needs no durability, and writing no
     // full pages into the write-ahead log halves what each write costs in the WebAssembly
     // PostgreSQL. Changegate's own databases keep the defaults.
-    for (const setting of ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off']) await pglite.exec(`ALTER SYSTEM SET ${setting}`);
+    for (const setting of DURABILITY_SETTINGS) await pglite.exec(`ALTER SYSTEM SET ${setting} = off`);
     // Nothing in a test makes a database from a template: without the two, a copy is a third smaller and opens twice as fast.
     for (const template of ['template1', 'template0']) {
       await pglite.exec(`ALTER DATABASE ${template} IS_TEMPLATE false`);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { sql } from 'kysely';
 import { inject } from 'vitest';
 import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/platform/database.ts';
 import { dropLater } from './database-drops.ts';
-import { adminQuery, migrationsKey, pgliteSnapshot, postgresTemplate, TEST_POSTGRES_URL, withDatabase } from './database-snapshot.ts';
+import { adminQuery, DURABILITY_SETTINGS, migrationsKey, pgliteSnapshot, postgresTemplate, TEST_POSTGRES_URL, withDatabase } from './database-snapshot.ts';
 
 export { TEST_POSTGRES_URL } from './database-snapshot.ts';
 
@@ -73,10 +74,16 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase
   };
 }
 
-/** A fresh, migrated PGlite in the data directory `dataDir` (in `db/`, where Changegate keeps it), for the commands that open it later. */
-export async function openMigratedPgliteIn(dataDir: string): Promise<TestDatabase> {
+/**
+ * A fresh, migrated PGlite in the data directory `dataDir` (in `db/`, where Changegate keeps it),
+ * for the commands that open it later; `durable` gives it back the durability a server's embedded
+ * database has (the snapshot is made without), for a test of a crash.
+ */
+export async function openMigratedPgliteIn(dataDir: string, { durable = false } = {}): Promise<TestDatabase> {
   const start = await migratedDatabases();
-  return openDatabase({ kind: 'pglite', dataDir, startFrom: start.pglite });
+  const database = await openDatabase({ kind: 'pglite', dataDir, startFrom: start.pglite });
+  if (durable) for (const setting of DURABILITY_SETTINGS) await sql.raw(`ALTER SYSTEM RESET ${setting}`).execute(database.db);
+  return database;
 }
 
 /** A fresh, migrated PostgreSQL database for a server started with its URL. */

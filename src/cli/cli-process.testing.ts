@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sql } from 'kysely';
 import { createEmptyPostgresDatabase, createMigratedPostgresDatabase, openMigratedPgliteIn } from '../../test/databases.ts';
 import { TEST_MASTER_KEY } from '../../test/harness.ts';
 import type { DatabaseKind } from '../platform/database.ts';
@@ -37,10 +36,8 @@ export async function newInstallation(kind: DatabaseKind, settings: Record<strin
   const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-cli-'));
   const database = kind === 'postgres' ? await (migrated ? createMigratedPostgresDatabase() : createEmptyPostgresDatabase()) : undefined;
   if (kind === 'pglite' && migrated) {
-    const copy = await openMigratedPgliteIn(dataDir);
-    // The copy is made for tests that throw it away; a server's embedded database keeps every commit.
-    for (const setting of ['fsync', 'synchronous_commit', 'full_page_writes']) await sql.raw(`ALTER SYSTEM RESET ${setting}`).execute(copy.db);
-    await copy.close();
+    // A server's embedded database keeps every commit, as this one must for the crash it may be killed in.
+    await (await openMigratedPgliteIn(dataDir, { durable: true })).close();
   }
   return {
     kind,
