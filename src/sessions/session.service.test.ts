@@ -73,8 +73,12 @@ describe.each(DATABASE_KINDS)('SessionService start and end on %s', (kind) => {
   }
 
   const eventsOf = async (id: string) => (await must(t.admin.get(`/events?subject=session:${id}`), 200, 'reading the session events')).body as Array<{ action: string; actor: string; data: Record<string, unknown> }>;
-  const sessionOf = async (id: string) =>
-    ((await must(t.admin.get('/sessions?limit=1000'), 200, 'listing sessions')).body as Array<Record<string, unknown>>).find((session) => session.id === id);
+  /** The session as the API shows it, or undefined where it answers 404 (none stored). */
+  const sessionOf = async (id: string) => {
+    const answer = await t.admin.get(`/sessions/${id}`);
+    expect([200, 404]).toContain(answer.status);
+    return answer.status === 200 ? (answer.body as Record<string, unknown>) : undefined;
+  };
   const changeOf = async (name: string) => (await must(t.admin.get(`/changes/${name}`), 200, `reading ${name}`)).body;
 
   it('start stores the live session, freezes its change\'s script and logs session.start, together', async () => {
