@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { inject } from 'vitest';
 import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../src/platform/database.ts';
 import { dropLater } from './database-drops.ts';
+import { openReusedPglite } from './pglite-reuse.ts';
 import { adminQuery, DURABILITY_SETTINGS, migrationsKey, pgliteSnapshot, postgresTemplate, TEST_POSTGRES_URL, withDatabase } from './database-snapshot.ts';
 
 export { TEST_POSTGRES_URL } from './database-snapshot.ts';
@@ -24,6 +25,8 @@ export const DATABASE_KINDS: readonly DatabaseKind[] = ['pglite', 'postgres'];
 export interface TestDatabase extends DatabaseHandle {
   /** A URL another process can use to reach the same database (PostgreSQL only). */
   readonly url?: string;
+  /** PGlite only: handed out before, and put back to the migrated state when closed (test/pglite-reuse.ts). */
+  readonly reused?: boolean;
 }
 
 let migrated: Promise<{ pglite: Blob; postgres: string }> | undefined;
@@ -58,10 +61,13 @@ class SnapshotBlob extends Blob {
   }
 }
 
-/** A fresh, migrated database of the kind; PGlite in memory. */
+/**
+ * A migrated database of the kind that no other test sees: on PostgreSQL a fresh one, on PGlite
+ * one in memory, fresh or put back as migrated after an earlier test of the worker closed it.
+ */
 export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
   const start = await migratedDatabases();
-  if (kind === 'pglite') return openDatabase({ kind: 'pglite', startFrom: start.pglite });
+  if (kind === 'pglite') return openReusedPglite(start.pglite);
   const database = await createPostgresDatabase(start.postgres);
   const handle = await openDatabase({ kind: 'postgres', url: database.url });
   return {
@@ -72,6 +78,11 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase
       dropLater(database.drop);
     },
   };
+}
+
+/** A PGlite in memory made now from the migrated snapshot, never handed out before: to compare a reused one with. */
+export async function openNewTestPglite(): Promise<TestDatabase> {
+  return openDatabase({ kind: 'pglite', startFrom: (await migratedDatabases()).pglite });
 }
 
 /**

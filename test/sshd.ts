@@ -40,6 +40,8 @@ export interface StartSshdOptions {
    * sshd logs that it was sent.
    */
   readonly logAuthentication?: boolean;
+  /** Sessions keep their account's own home and dotfiles (a test user's shell profile), instead of an empty home. */
+  readonly accountHome?: boolean;
 }
 
 /**
@@ -54,6 +56,11 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<TestSsh
   const logFile = path.join(dir, 'sshd.log');
   writeFileSync(logFile, '');
   const logging = options.logAuthentication === true;
+  // Sessions get a home of their own, with no dotfiles: the shell starts and exits at once, as on a
+  // lean server, instead of running this machine's root dotfiles (on some machines they start
+  // version managers: most of a second of CPU for every session).
+  const home = path.join(dir, 'home');
+  mkdirSync(home);
   const port = await freePort();
   mkdirSync('/run/sshd', { recursive: true });
   writeFileSync(
@@ -67,6 +74,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<TestSsh
       'StrictModes no',
       'UsePAM no',
       'PermitRootLogin yes',
+      ...(options.accountHome ? [] : [`SetEnv HOME=${home}`]),
       ...(logging ? ['PasswordAuthentication yes', 'KbdInteractiveAuthentication no', 'LogLevel VERBOSE'] : ['PasswordAuthentication no', 'LogLevel ERROR']),
       ...(options.extraConfig ?? []),
     ].join('\n'),

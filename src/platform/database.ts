@@ -37,6 +37,9 @@ const NUMERIC = 1700;
 /** Both drivers return int8 and numeric as JS numbers: sequences and counters stay far below 2^53. */
 const toNumber = (value: string) => Number(value);
 
+/** The type parsers every PGlite Changegate opens is created with. */
+export const PGLITE_PARSERS = { [INT8]: toNumber, [NUMERIC]: toNumber };
+
 /** Opens the embedded PGlite database or a PostgreSQL server, with the same Kysely interface. */
 export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
   if (target.kind === 'postgres') {
@@ -60,7 +63,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
   }
   try {
     const pglite = await PGlite.create(target.dataDir ? path.join(target.dataDir, 'db') : 'memory://', {
-      parsers: { [INT8]: toNumber, [NUMERIC]: toNumber },
+      parsers: PGLITE_PARSERS,
       ...(target.startFrom && { loadDataDir: target.startFrom }),
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });

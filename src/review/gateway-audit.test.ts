@@ -80,7 +80,7 @@ describe.each(DATABASE_KINDS)('a change run through the gateway, then audited, o
     const deviceKey = keyPair(dir, 'device');
     ensureAccount(ACCOUNTS.osc, [`PROMPT_COMMAND='printf "\\033]133;D;%s\\007" "$?"'`], deviceKey.publicKey);
     ensureAccount(ACCOUNTS.plain, [], deviceKey.publicKey);
-    sshd = await startSshd({ extraConfig: [`Match User ${ACCOUNTS.osc},${ACCOUNTS.plain}`, '  AuthorizedKeysFile .ssh/authorized_keys_changegate_test'] });
+    sshd = await startSshd({ accountHome: true, extraConfig: [`Match User ${ACCOUNTS.osc},${ACCOUNTS.plain}`, '  AuthorizedKeysFile .ssh/authorized_keys_changegate_test'] });
     t = await startTestChangegate(kind, { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
     started = await t.cg.startBackground();
     aliceKey = keyPair(dir, 'alice');

@@ -249,6 +249,7 @@ beforeAll(async () => {
     own(path.join(work, name));
   }
   const sshd = await startSshd({
+    accountHome: true,
     extraConfig: ['AcceptEnv CG_HISTFILE CG_OSC133 CG_NO_BRACKETED_PASTE', `Match User ${USER}`, `  AuthorizedKeysFile ${path.join(work, 'authorized_keys')}`],
   });
   device = { sshd, work, privateKey };

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +18,7 @@ describe('the session runner, with a real sshd', () => {
     const deviceKey = keyPair(dir, 'device_root');
     const alice = keyPair(dir, 'alice');
     aliceKey = alice.file;
-    // No dotfiles on the device: its shell starts and exits at once, as on a lean server.
-    const home = path.join(dir, 'home');
-    mkdirSync(home);
-    sshd = await startSshd({ authorizedKeys: [deviceKey.publicKey], extraConfig: ['MaxStartups 100', `SetEnv HOME=${home}`] });
+    sshd = await startSshd({ authorizedKeys: [deviceKey.publicKey], extraConfig: ['MaxStartups 100'] });
     t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
     port = (await t.cg.startBackground()).sshPort;
     const executor = await buildUser(t, { username: 'alice' });
