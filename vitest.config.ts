@@ -3,7 +3,7 @@ import LongestFirstSequencer from './test/sequencer.ts';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'web/test/**/*.test.ts'],
     // Much of the suite waits on real sshd, ssh and PostgreSQL processes: more workers than the
     // default (cores - 1) keep both cores of a small CI machine busy.
     maxWorkers: 3,

@@ -196,9 +196,9 @@ async function loadEsbuild(root) {
   }
 }
 
-/** Runs `work` while holding dist.lock, waiting for a build under way in another process. */
-async function withBuildLock(root, work) {
-  const lock = path.join(root, LOCK);
+/** Runs `work` while holding the lock file `name` (dist.lock), waiting for a build under way in another process. */
+export async function withBuildLock(root, work, name = LOCK) {
+  const lock = path.join(root, name);
   for (;;) {
     try {
       writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });

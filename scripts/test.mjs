@@ -19,12 +19,16 @@ const tscBin = binOf('typescript', 'tsc');
 const vitestBin = binOf('vitest', 'vitest');
 
 let typeErrors = '';
-const typecheck = new Promise((resolve) => {
-  const tsc = spawn(process.execPath, [tscBin, '--noEmit'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  tsc.stdout.on('data', (chunk) => (typeErrors += chunk));
-  tsc.stderr.on('data', (chunk) => (typeErrors += chunk));
-  tsc.on('close', (code) => resolve(code ?? 1));
-});
+/** `tsc --noEmit` on one project: the server's (tsconfig.json) or the web console's (web/tsconfig.json). */
+const typecheckProject = (...args) =>
+  new Promise((resolve) => {
+    const tsc = spawn(process.execPath, [tscBin, '--noEmit', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    tsc.stdout.on('data', (chunk) => (typeErrors += chunk));
+    tsc.stderr.on('data', (chunk) => (typeErrors += chunk));
+    tsc.on('close', (code) => resolve(code ?? 1));
+  });
+// One after the other: the suite has the other core.
+const typecheck = typecheckProject().then(async (server) => (await typecheckProject('-p', 'web/tsconfig.json')) || server);
 // The suite's last line is `N passed, N failed, N assertions`: it is written again at the very end,
 // with the type check counted as one more test, so that CI reads one line for both.
 let summary;
@@ -42,7 +46,7 @@ const suite = new Promise((resolve) => {
 
 const [typecheckCode, suiteCode] = await Promise.all([typecheck, suite]);
 if (typecheckCode === 0) {
-  console.log('\nType check (tsc --noEmit, strict): no errors.');
+  console.log('\nType check (tsc --noEmit, strict; the server and the web console): no errors.');
 } else {
   process.stdout.write(`\n${typeErrors}`);
   console.log('Type check (tsc --noEmit, strict): FAILED, see the errors above.');

@@ -22,11 +22,15 @@ export interface TestChangegate {
 export async function startTestChangegate(
   kind: DatabaseKind,
   env: Record<string, string> = {},
-  options: Pick<ChangegateOptions, 'upstream' | 'sessionTiming' | 'hostKeys' | 'logger'> = {},
+  options: Pick<ChangegateOptions, 'upstream' | 'sessionTiming' | 'hostKeys' | 'logger'> & {
+    /** Where the clock starts (a fixed day by default); a browser, on the real clock, drops cookies that expired by its own. */
+    readonly clockStart?: Date;
+  } = {},
 ): Promise<TestChangegate> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-test-'));
   const database = await openTestDatabase(kind);
-  const clock = new ManualClock();
+  const { clockStart, ...changegateOptions } = options;
+  const clock = new ManualClock(clockStart);
   const config = loadConfig({
     env: {
       CHANGEGATE_DATA_DIR: dataDir,
@@ -36,7 +40,7 @@ export async function startTestChangegate(
       ...env,
     },
   });
-  const cg = await createChangegate({ ...options, config, clock, database });
+  const cg = await createChangegate({ ...changegateOptions, config, clock, database });
   const admin = await signIn(cg, 'admin', ADMIN_PASSWORD);
   return {
     cg,

@@ -8,6 +8,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from 'fastify';
+import { isConsolePage, registerConsole, sendPage } from './console.ts';
 import { AppError, errors, type FieldProblem } from './errors.ts';
 import type { Logger } from './logger.ts';
 
@@ -81,6 +82,8 @@ export interface HttpOptions {
    * and a forwarded header, which anyone can send, is ignored.
    */
   readonly trustedProxies?: readonly string[];
+  /** The web console's build to serve at `/` (default `web/dist`); without one, `/` leads to the API documentation. */
+  readonly consoleDir?: string;
 }
 
 /**
@@ -144,11 +147,12 @@ export async function createHttpServer(options: HttpOptions): Promise<Api> {
     if (appError.status === 429 && typeof retryAfter === 'number') void reply.header('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
     void reply.status(appError.status).send({ error: { code: appError.code, message: appError.message, ...(appError.details && { details: appError.details }) } });
   });
+  const consoleServed = await registerConsole(app, options.consoleDir);
   app.setNotFoundHandler((request, reply) => {
+    if (consoleServed && isConsolePage(request)) return sendPage(reply);
     const error = errors.routeNotFound(request.method, request.url.split('?')[0] ?? request.url);
     void reply.status(404).send({ error: { code: error.code, message: error.message } });
   });
-  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/api/docs'));
   return app;
 }
 

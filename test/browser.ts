@@ -1,0 +1,54 @@
+/**
+ * Browser tests of the web console: Debian's Chromium (`/usr/bin/chromium`, headless), driven by
+ * playwright-core; never a downloaded browser. One browser per test file; each test gets its own
+ * context (cookies, time zone). Screenshots land in `test-results/console/` for a reader to look at.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AxeBuilder } from '@axe-core/playwright';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+
+export const CHROMIUM = process.env.CHANGEGATE_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOTS = fileURLToPath(new URL('../test-results/console/', import.meta.url));
+
+export async function launchBrowser(): Promise<Browser> {
+  // No sandbox: the tests run as root in a container, where Chromium's sandbox cannot start.
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+}
+
+/** A fresh browser profile in `timeZone`, opening pages of `baseUrl`. */
+export async function newContext(browser: Browser, baseUrl: string, timeZone = 'Europe/Paris'): Promise<BrowserContext> {
+  const context = await browser.newContext({ baseURL: baseUrl, timezoneId: timeZone, locale: 'en-GB', viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(10_000);
+  return context;
+}
+
+/** Saves what the page shows now as `test-results/console/<name>.png`. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** axe-core on the page as it is: no serious or critical accessibility violation. */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const grave = results.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
+  expect(
+    grave.map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.map((node) => node.target.join(' ')).join('; ')})`),
+    `accessibility of ${what}`,
+  ).toEqual([]);
+}
+
+/** Signs in through the sign-in page; `totp` gives the code when the page asks for it. */
+export async function signInThroughPage(page: Page, username: string, password: string, totp?: () => string): Promise<void> {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  if (totp) {
+    await page.getByText('Authentication code', { exact: true }).waitFor();
+    await page.keyboard.type(totp());
+    await page.getByRole('button', { name: 'Verify and sign in' }).click();
+  }
+}

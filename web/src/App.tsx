@@ -1,0 +1,50 @@
+import { lazy, Suspense } from 'react';
+import { Navigate, Route, Routes } from 'react-router';
+import { Shell, visibleMenus } from './Shell.tsx';
+import { SignedIn, useMe } from './session.tsx';
+import { SignInPage } from './SignInPage.tsx';
+import { Loaded } from './ui.tsx';
+
+// Each area is its own chunk, loaded when first opened.
+const ChangesPage = lazy(() => import('./changes/ChangesPage.tsx'));
+const RequestsPage = lazy(() => import('./requests/RequestsPage.tsx'));
+const RequestPage = lazy(() => import('./requests/RequestPage.tsx'));
+
+/** The first page of the user's menus. */
+function Home() {
+  const first = visibleMenus(useMe())[0]?.pages[0]?.to ?? '/requests';
+  return <Navigate to={first} replace />;
+}
+
+const loading = <Loaded query={{ data: undefined, error: null, isPending: true }}>{() => null}</Loaded>;
+
+export function App() {
+  return (
+    <Routes>
+      <Route path="/signin" element={<SignInPage />} />
+      <Route
+        path="*"
+        element={
+          <SignedIn>
+            <Shell>
+              <Suspense fallback={loading}>
+                <Routes>
+                  <Route path="/" element={<Home />} />
+                  <Route path="/changes" element={<ChangesPage />} />
+                  <Route path="/requests" element={<RequestsPage scope="mine" />} />
+                  <Route path="/approvals" element={<RequestsPage scope="approvals" />} />
+                  <Route path="/requests/:number" element={<RequestPage />} />
+                  <Route path="*" element={<NotFound />} />
+                </Routes>
+              </Suspense>
+            </Shell>
+          </SignedIn>
+        }
+      />
+    </Routes>
+  );
+}
+
+function NotFound() {
+  return <Navigate to="/" replace />;
+}

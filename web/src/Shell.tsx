@@ -1,0 +1,127 @@
+import { ActionIcon, AppShell, Burger, Group, Indicator, Menu, NavLink, ScrollArea, Text, Title, UnstyledButton } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import type { ReactNode } from 'react';
+import { NavLink as RouterLink, useLocation, useNavigate } from 'react-router';
+import { api, setCsrfToken, unwrap } from './api/client.ts';
+import { holds, useMe, type Me, type Privilege } from './session.tsx';
+
+interface Page {
+  readonly label: string;
+  readonly to: string;
+  /** Shown to users holding this privilege; without one, to everyone signed in. */
+  readonly privilege?: Privilege;
+}
+
+/** The seed's menus. My requests and My approvals are everyone's: executors and approvers are named by access groups. */
+const MENUS: ReadonlyArray<{ readonly label: string; readonly pages: readonly Page[] }> = [
+  {
+    label: 'Change Audit',
+    pages: [
+      { label: 'Changes', to: '/changes', privilege: 'Change.View' },
+      { label: 'My requests', to: '/requests' },
+      { label: 'My approvals', to: '/approvals' },
+    ],
+  },
+];
+
+export function visibleMenus(me: Me) {
+  return MENUS.map((menu) => ({ ...menu, pages: menu.pages.filter((page) => !page.privilege || holds(me, page.privilege)) })).filter((menu) => menu.pages.length > 0);
+}
+
+/** How often the bell asks for the unread count: a decision shows within this. */
+const BELL_POLL_MS = 5_000;
+
+function Bell() {
+  const navigate = useNavigate();
+  const unread = useQuery({
+    queryKey: ['notifications', 'unread-count'],
+    queryFn: async () => unwrap(await api.GET('/api/v1/notifications/unread-count')).unread,
+    refetchInterval: BELL_POLL_MS,
+  });
+  const count = unread.data ?? 0;
+  const label = count === 0 ? 'Notifications: none unread' : `Notifications: ${count} unread`;
+  return (
+    <Indicator label={count > 99 ? '99+' : count} size={18} disabled={count === 0} offset={4} color="red">
+      <ActionIcon variant="subtle" size="lg" aria-label={label} title={label} onClick={() => navigate('/approvals')}>
+        <svg width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true">
+          <path d="M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+          <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+        </svg>
+      </ActionIcon>
+    </Indicator>
+  );
+}
+
+function UserMenu() {
+  const me = useMe();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const signOut = async () => {
+    await api.POST('/api/v1/auth/logout');
+    setCsrfToken(undefined);
+    queryClient.clear();
+    navigate('/signin', { replace: true });
+  };
+  return (
+    <Menu position="bottom-end" withArrow>
+      <Menu.Target>
+        <UnstyledButton aria-label={`Account of ${me.user.displayName}`} px="xs">
+          <Text size="sm" fw={500}>
+            {me.user.displayName}
+          </Text>
+          <Text size="xs" c="dimmed">
+            {me.user.timeZone}
+          </Text>
+        </UnstyledButton>
+      </Menu.Target>
+      <Menu.Dropdown>
+        <Menu.Label>Signed in as {me.user.username}</Menu.Label>
+        <Menu.Item onClick={() => void signOut()}>Sign out</Menu.Item>
+      </Menu.Dropdown>
+    </Menu>
+  );
+}
+
+export function Shell({ children }: { children: ReactNode }) {
+  const me = useMe();
+  const location = useLocation();
+  const [opened, { toggle, close }] = useDisclosure();
+  return (
+    <AppShell header={{ height: 56 }} navbar={{ width: 240, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group>
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Show the menu" />
+            <Title order={2} size="h4">
+              Changegate
+            </Title>
+          </Group>
+          <Group gap="xs">
+            <Bell />
+            <UserMenu />
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" component="nav" aria-label="Main">
+        <ScrollArea>
+          {visibleMenus(me).map((menu) => (
+            <NavLink key={menu.label} component="button" label={menu.label} defaultOpened childrenOffset="sm" fw={600}>
+              {menu.pages.map((page) => (
+                <NavLink
+                  key={page.to}
+                  component={RouterLink}
+                  to={page.to}
+                  label={page.label}
+                  active={location.pathname === page.to || location.pathname.startsWith(`${page.to}/`)}
+                  onClick={close}
+                />
+              ))}
+            </NavLink>
+          ))}
+        </ScrollArea>
+      </AppShell.Navbar>
+      <AppShell.Main>{children}</AppShell.Main>
+    </AppShell>
+  );
+}

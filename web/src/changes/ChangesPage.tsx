@@ -1,0 +1,85 @@
+import { Group, Select, Table, Text, TextInput, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { api, unwrap } from '../api/client.ts';
+import { useMe } from '../session.tsx';
+import { formatTime } from '../time.ts';
+import { Loaded, Paged, StatusBadge, useUrlFilters } from '../ui.tsx';
+
+const STATUSES = ['scheduled', 'open', 'closed', 'cancelled'] as const;
+type Status = (typeof STATUSES)[number];
+
+/** Change Audit ➔ Changes: the report of changes, filtered at the top. */
+export default function ChangesPage() {
+  const me = useMe();
+  const { values, set, page } = useUrlFilters(['status', 'device', 'text'] as const);
+  const status = (STATUSES as readonly string[]).includes(values.status) ? (values.status as Status) : undefined;
+  const changes = useQuery({
+    queryKey: ['changes', status, values.device],
+    queryFn: async () => unwrap(await api.GET('/api/v1/changes', { params: { query: { ...(status && { status }), ...(values.device && { device: values.device }) } } })),
+  });
+  const text = values.text.trim().toLowerCase();
+  return (
+    <>
+      <Title order={1} size="h2" mb="md">
+        Changes
+      </Title>
+      <Group mb="md" align="end">
+        <Select
+          label="Status"
+          placeholder="Any"
+          data={STATUSES.map((value) => ({ value, label: value }))}
+          value={status ?? null}
+          onChange={(value) => set('status', value ?? '')}
+          clearable
+          w={160}
+        />
+        <TextInput label="Device" placeholder="Any" value={values.device} onChange={(event) => set('device', event.currentTarget.value)} w={200} />
+        <TextInput label="ID or title contains" value={values.text} onChange={(event) => set('text', event.currentTarget.value)} w={240} />
+      </Group>
+      <Loaded query={changes}>
+        {(rows) => (
+          <Paged
+            rows={rows.filter((change) => !text || change.name.toLowerCase().includes(text) || change.title.toLowerCase().includes(text))}
+            page={page}
+            onPage={(next) => set('page', String(next))}
+          >
+            {(shown) => (
+              <Table striped highlightOnHover>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>ID</Table.Th>
+                    <Table.Th>Title</Table.Th>
+                    <Table.Th>Status</Table.Th>
+                    <Table.Th>Start</Table.Th>
+                    <Table.Th>Due</Table.Th>
+                    <Table.Th>Devices</Table.Th>
+                    <Table.Th>Access group</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {shown.map((change) => (
+                    <Table.Tr key={change.id}>
+                      <Table.Td>
+                        <Text size="sm" fw={500}>
+                          {change.name}
+                        </Text>
+                      </Table.Td>
+                      <Table.Td>{change.title}</Table.Td>
+                      <Table.Td>
+                        <StatusBadge status={change.status} />
+                      </Table.Td>
+                      <Table.Td>{formatTime(change.startAt, me.user.timeZone)}</Table.Td>
+                      <Table.Td>{formatTime(change.dueAt, me.user.timeZone)}</Table.Td>
+                      <Table.Td>{change.devices.join(', ')}</Table.Td>
+                      <Table.Td>{change.accessGroup}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )}
+          </Paged>
+        )}
+      </Loaded>
+    </>
+  );
+}

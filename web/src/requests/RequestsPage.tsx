@@ -1,0 +1,100 @@
+import { Anchor, Group, Select, Table, Text, TextInput, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { Link } from 'react-router';
+import { api, unwrap } from '../api/client.ts';
+import { useMe } from '../session.tsx';
+import { formatTime } from '../time.ts';
+import { Loaded, Paged, StatusBadge, useUrlFilters } from '../ui.tsx';
+
+export const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'cancelled', 'expired'] as const;
+type Status = (typeof REQUEST_STATUSES)[number];
+
+/** How often an open list asks again: a decision made elsewhere shows within this. */
+export const LIVE_POLL_MS = 5_000;
+
+/** My requests (`scope` mine) and My approvals (`scope` approvals, pending first). */
+export default function RequestsPage({ scope }: { scope: 'mine' | 'approvals' }) {
+  const me = useMe();
+  const { values, set, page } = useUrlFilters(['status', 'change', 'device'] as const);
+  const status = (REQUEST_STATUSES as readonly string[]).includes(values.status) ? (values.status as Status) : undefined;
+  const requests = useQuery({
+    queryKey: ['requests', scope, status, values.change, values.device],
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/api/v1/requests', {
+          params: { query: { scope, ...(status && { status }), ...(values.change && { change: values.change }), ...(values.device && { device: values.device }) } },
+        }),
+      ),
+    refetchInterval: LIVE_POLL_MS,
+  });
+  return (
+    <>
+      <Title order={1} size="h2" mb="md">
+        {scope === 'mine' ? 'My requests' : 'My approvals'}
+      </Title>
+      <Group mb="md" align="end">
+        <Select
+          label="Status"
+          placeholder="Any"
+          data={REQUEST_STATUSES.map((value) => ({ value, label: value }))}
+          value={status ?? null}
+          onChange={(value) => set('status', value ?? '')}
+          clearable
+          w={160}
+        />
+        <TextInput label="Change" placeholder="Any" value={values.change} onChange={(event) => set('change', event.currentTarget.value)} w={200} />
+        <TextInput label="Device" placeholder="Any" value={values.device} onChange={(event) => set('device', event.currentTarget.value)} w={200} />
+      </Group>
+      <Loaded query={requests}>
+        {(rows) => (
+          // Pending first, as the seed's approvers work through them; then the newest.
+          <Paged rows={[...rows].sort((a, b) => Number(b.status === 'pending') - Number(a.status === 'pending'))} page={page} onPage={(next) => set('page', String(next))}>
+            {(shown) => (
+              <Table striped highlightOnHover>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Request</Table.Th>
+                    <Table.Th>Status</Table.Th>
+                    <Table.Th>Change</Table.Th>
+                    <Table.Th>Device</Table.Th>
+                    {scope === 'approvals' && <Table.Th>Requester</Table.Th>}
+                    <Table.Th>Approvals</Table.Th>
+                    <Table.Th>Asked</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {shown.map((request) => (
+                    <Table.Tr key={request.id}>
+                      <Table.Td>
+                        <Anchor component={Link} to={`/requests/${request.number}`}>
+                          #{request.number}
+                        </Anchor>
+                      </Table.Td>
+                      <Table.Td>
+                        <StatusBadge status={request.status} />
+                      </Table.Td>
+                      <Table.Td>
+                        <Text size="sm" fw={500}>
+                          {request.change}
+                        </Text>
+                        <Text size="xs" c="dimmed">
+                          {request.changeTitle}
+                        </Text>
+                      </Table.Td>
+                      <Table.Td>{request.device}</Table.Td>
+                      {scope === 'approvals' && <Table.Td>{request.requester}</Table.Td>}
+                      <Table.Td>
+                        {request.decisions.filter((decision) => decision.decision === 'approve').length} of {request.approvalsRequired}
+                      </Table.Td>
+                      <Table.Td>{formatTime(request.createdAt, me.user.timeZone)}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )}
+          </Paged>
+        )}
+      </Loaded>
+    </>
+  );
+}

@@ -1,0 +1,78 @@
+import { Alert, Badge, Center, Group, Loader, Pagination, Text } from '@mantine/core';
+import type { ReactNode } from 'react';
+import { useSearchParams } from 'react-router';
+import { ApiError } from './api/client.ts';
+
+/** Dark enough for white text, or light enough for black (autoContrast picks), at AA contrast. */
+const STATUS_COLORS: Record<string, string> = {
+  scheduled: 'blue.8',
+  open: 'teal.9',
+  closed: 'gray.7',
+  cancelled: 'red.9',
+  pending: 'yellow.4',
+  approved: 'teal.9',
+  denied: 'red.9',
+  expired: 'gray.7',
+};
+
+export function StatusBadge({ status }: { status: string }) {
+  return (
+    <Badge color={STATUS_COLORS[status] ?? 'gray.7'} variant="filled" autoContrast>
+      {status}
+    </Badge>
+  );
+}
+
+/** A query's loading and error states, or its content. */
+export function Loaded<T>({ query, children }: { query: { data?: T; error: unknown; isPending: boolean }; children: (data: T) => ReactNode }) {
+  if (query.error) {
+    return (
+      <Alert color="red" role="alert" title="Could not load this page">
+        {query.error instanceof ApiError ? query.error.message : String(query.error)}
+      </Alert>
+    );
+  }
+  if (query.isPending || query.data === undefined) {
+    return (
+      <Center p="xl">
+        <Loader aria-label="Loading" />
+      </Center>
+    );
+  }
+  return <>{children(query.data)}</>;
+}
+
+/** The filters of a list, kept in the page's address so a link reproduces the view. */
+export function useUrlFilters<K extends string>(keys: readonly K[]) {
+  const [search, setSearch] = useSearchParams();
+  const values = Object.fromEntries(keys.map((key) => [key, search.get(key) ?? ''])) as Record<K, string>;
+  const set = (key: K | 'page', value: string) => {
+    const next = new URLSearchParams(search);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    // A new filter starts at the first page.
+    if (key !== 'page') next.delete('page');
+    setSearch(next, { replace: true });
+  };
+  const page = Math.max(1, Number(search.get('page')) || 1);
+  return { values, set, page };
+}
+
+export const PAGE_SIZE = 25;
+
+/** One page of `rows`, with the pager below when there is more than one. */
+export function Paged<T>({ rows, page, onPage, children }: { rows: readonly T[]; page: number; onPage: (page: number) => void; children: (rows: readonly T[]) => ReactNode }) {
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+  const current = Math.min(page, pages);
+  return (
+    <>
+      {children(rows.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE))}
+      <Group justify="space-between" mt="sm">
+        <Text size="sm" c="dimmed">
+          {rows.length === 0 ? 'Nothing matches.' : `${(current - 1) * PAGE_SIZE + 1}–${Math.min(current * PAGE_SIZE, rows.length)} of ${rows.length}`}
+        </Text>
+        {pages > 1 && <Pagination total={pages} value={current} onChange={onPage} getControlProps={(control) => ({ 'aria-label': `${control} page` })} />}
+      </Group>
+    </>
+  );
+}

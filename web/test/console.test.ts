@@ -1,0 +1,186 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCode } from '../../src/identity/totp.ts';
+import { expectAccessible, launchBrowser, newContext, screenshot, signInThroughPage } from '../../test/browser.ts';
+import { addDevice, addOpenChange, keyPair, must } from '../../test/gateway-kit.ts';
+import { ADMIN_PASSWORD, buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
+import { startSshd, type TestSshd } from '../../test/sshd.ts';
+
+/** The console in Chromium against a real server: devices web01 and web02 at real sshd, change CHG-1 on both. */
+describe('the web console', () => {
+  let t: TestChangegate;
+  let baseUrl: string;
+  let browser: Browser;
+  let dir: string;
+  const devices: TestSshd[] = [];
+  let alice: { username: string; password: string; client: TestClient };
+  let carol: { username: string; password: string; client: TestClient };
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'changegate-console-'));
+    const rootKey = keyPair(dir, 'device_root');
+    // Over plain HTTP on loopback; on the real day, as the browser's cookies are.
+    t = await startTestChangegate('pglite', { CHANGEGATE_COOKIE_SECURE: 'false' }, { clockStart: new Date() });
+    [browser, baseUrl] = await Promise.all([launchBrowser(), t.cg.app.listen({ port: 0, host: '127.0.0.1' })]);
+    for (const name of ['web01', 'web02']) {
+      const sshd = await startSshd({ authorizedKeys: [rootKey.publicKey] });
+      devices.push(sshd);
+      await addDevice(t.admin, name, sshd, rootKey.privateKey);
+    }
+    alice = await buildUser(t, { username: 'alice' });
+    carol = await buildUser(t, { username: 'carol' });
+    await must(alice.client.patch('/me', { timeZone: 'America/New_York' }), 200, 'setting alice’s time zone');
+    await addOpenChange(t.admin, { name: 'CHG-1', devices: ['web01', 'web02'], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
+  });
+  afterAll(async () => {
+    for (const context of contexts) await context.close();
+    await browser?.close();
+    await t?.close();
+    for (const sshd of devices) await sshd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function open(url: string, timeZone?: string): Promise<Page> {
+    const context = await newContext(browser, baseUrl, timeZone);
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(url);
+    return page;
+  }
+
+  async function signedIn(username: string, password: string, url: string): Promise<Page> {
+    const page = await open(url);
+    await signInThroughPage(page, username, password);
+    await page.waitForURL((address) => address.pathname === url.split('?')[0]);
+    return page;
+  }
+
+  it('sends a visitor to sign-in and back to the page asked for; asks for the TOTP code when the account has it; says plainly what was wrong', async () => {
+    const bob = await buildUser(t, { username: 'bob' });
+    const enrolment = await must(bob.client.post('/me/totp'), 200, 'starting TOTP enrolment');
+    await must(bob.client.post('/me/totp/confirm', { code: totpCode(enrolment.body.secret, t.clock.now()) }), 204, 'confirming TOTP');
+    // The confirmation spent this period's code.
+    t.clock.advance(30_000);
+
+    const page = await open('/approvals?status=pending');
+    await page.waitForURL((address) => address.pathname === '/signin');
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/approvals?status=pending');
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    // A visitor never signed in is not told a session ended.
+    expect(await page.getByText('Your session ended').count()).toBe(0);
+    await expectAccessible(page, 'the sign-in page');
+    await screenshot(page, 'sign-in');
+
+    await signInThroughPage(page, 'bob', 'not-his-password');
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('The username, password or code is not correct.');
+
+    await signInThroughPage(page, 'bob', bob.password);
+    await page.getByText('Authentication code', { exact: true }).waitFor();
+    await expectAccessible(page, 'the TOTP step');
+    await screenshot(page, 'sign-in-totp');
+    await page.keyboard.type(totpCode(enrolment.body.secret, t.clock.now()));
+    await page.getByRole('button', { name: 'Verify and sign in' }).click();
+
+    await page.getByRole('heading', { name: 'My approvals' }).waitFor();
+    expect(new URL(page.url()).pathname + new URL(page.url()).search).toBe('/approvals?status=pending');
+    await page.getByRole('button', { name: 'Account of User' }).click();
+    await page.getByRole('menuitem', { name: 'Sign out' }).click();
+    await page.waitForURL((address) => address.pathname === '/signin');
+    expect((await t.admin.get('/events?action=auth.logout&subject=user:bob')).body).toHaveLength(1);
+  });
+
+  it('shows each user the menus their privileges allow', async () => {
+    const executor = await signedIn('alice', alice.password, '/requests');
+    const menu = executor.getByRole('navigation', { name: 'Main' });
+    await menu.getByRole('link', { name: 'My requests' }).waitFor();
+    expect(await menu.getByRole('link').allTextContents()).toEqual(['My requests', 'My approvals']);
+
+    const admin = await signedIn('admin', ADMIN_PASSWORD, '/changes');
+    await admin.getByRole('heading', { name: 'Changes' }).waitFor();
+    expect(await admin.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Changes', 'My requests', 'My approvals']);
+  });
+
+  it('lists changes with their status, keeps the filter in the address, and shows times in the user’s time zone', async () => {
+    await must(t.admin.patch('/me', { timeZone: 'Asia/Tokyo' }), 200, 'setting admin’s time zone');
+    const page = await signedIn('admin', ADMIN_PASSWORD, '/changes');
+    const row = page.getByRole('row', { name: /CHG-1/ });
+    await row.waitFor();
+    expect(await row.getByText('open', { exact: true }).count()).toBe(1);
+    const change = (await t.admin.get('/changes/CHG-1')).body as { startAt: string };
+    const tokyo = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }).format(new Date(change.startAt));
+    expect(await row.textContent()).toContain(tokyo);
+    await expectAccessible(page, 'Changes');
+    await screenshot(page, 'changes');
+
+    await page.getByRole('combobox', { name: 'Status' }).click();
+    await page.getByRole('option', { name: 'closed' }).click();
+    await page.getByText('Nothing matches.').waitFor();
+    expect(new URL(page.url()).searchParams.get('status')).toBe('closed');
+    // A link to the view reproduces it.
+    await page.reload();
+    await page.getByText('Nothing matches.').waitFor();
+    expect(await page.getByRole('combobox', { name: 'Status' }).inputValue()).toBe('closed');
+  });
+
+  it('an approver sees the request at the bell and approves it with a comment; the executor’s open page shows it approved', async () => {
+    const executor = await signedIn('alice', alice.password, '/requests');
+    const asked = await must(alice.client.post('/requests', { device: 'web01', justification: 'Rotate the logs' }), 201, 'asking for web01');
+    const number = asked.body.request.number as number;
+
+    const approver = await signedIn('carol', carol.password, '/approvals');
+    await approver.getByRole('button', { name: 'Notifications: 1 unread' }).waitFor();
+    const row = approver.getByRole('row', { name: new RegExp(`#${number}`) });
+    await row.getByText('pending').waitFor();
+    await expectAccessible(approver, 'My approvals');
+    await screenshot(approver, 'my-approvals');
+    await row.getByRole('link', { name: `#${number}` }).click();
+    await approver.getByRole('heading', { name: `Request #${number}` }).waitFor();
+    expect(await approver.getByText('Justification: Rotate the logs').count()).toBe(1);
+    expect(await approver.getByText('Approvals: 0 of 1 needed').count()).toBe(1);
+    await approver.getByLabel('Comment').fill('Go ahead, within the window');
+    await expectAccessible(approver, 'a request');
+    await screenshot(approver, 'request');
+    await approver.getByRole('button', { name: 'Approve' }).click();
+    await approver.getByText('Approvals: 1 of 1 needed').waitFor();
+    expect(await approver.getByText(/carol approved .*: “Go ahead, within the window”/).count()).toBe(1);
+    expect(((await t.admin.get(`/requests/${number}`)).body as { status: string }).status).toBe('approved');
+
+    // alice's My requests, open all along, shows the decision without a reload.
+    await executor.getByRole('row', { name: new RegExp(`#${number}`) }).getByText('approved').waitFor({ timeout: 15_000 });
+    const askedAt = new Intl.DateTimeFormat('en-GB', { timeZone: 'America/New_York', dateStyle: 'medium', timeStyle: 'short' }).format(new Date(asked.body.request.createdAt));
+    expect(await executor.getByRole('row', { name: new RegExp(`#${number}`) }).textContent()).toContain(askedAt);
+  });
+
+  it('a denied request shows the approver’s comment to the executor, who can no longer withdraw it', async () => {
+    const asked = await must(alice.client.post('/requests', { device: 'web02' }), 201, 'asking for web02');
+    const number = asked.body.request.number as number;
+    const approver = await signedIn('carol', carol.password, `/requests/${number}`);
+    await approver.getByLabel('Comment').fill('Not during the freeze');
+    await approver.getByRole('button', { name: 'Deny' }).click();
+    await approver.getByText(/carol denied .*: “Not during the freeze”/).waitFor();
+    expect(await approver.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    expect(((await t.admin.get(`/requests/${number}`)).body as { status: string }).status).toBe('denied');
+
+    const executor = await signedIn('alice', alice.password, `/requests/${number}`);
+    await executor.getByText(/carol denied .*: “Not during the freeze”/).waitFor();
+    expect(await executor.getByText('denied', { exact: true }).count()).toBe(1);
+    expect(await executor.getByRole('button', { name: 'Withdraw my request' }).count()).toBe(0);
+  });
+
+  it('an expired web session returns to sign-in, then to the page the user was going to', async () => {
+    const page = await signedIn('carol', carol.password, '/approvals?status=approved');
+    await page.getByRole('heading', { name: 'My approvals' }).waitFor();
+    // Past any web session's lifetime: the next call is refused (here, opening another page).
+    t.clock.advance(25 * 60 * 60 * 1000);
+    await page.getByRole('link', { name: 'My requests' }).click();
+    await page.waitForURL((address) => address.pathname === '/signin', { timeout: 15_000 });
+    await page.getByText('Your session ended').waitFor();
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/requests');
+    await signInThroughPage(page, 'carol', carol.password);
+    await page.getByRole('heading', { name: 'My requests' }).waitFor();
+  });
+});
