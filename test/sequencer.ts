@@ -8,9 +8,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 const LONGEST = [
   'src/cli/serve.command.test.ts',
+  'src/sessions/crash.test.ts',
   // Mostly waiting on Chromium and on the pages' refreshes.
   'web/test/console.test.ts',
-  'src/sessions/crash.test.ts',
   'src/sessions/memory-bounds.test.ts',
   'src/changes/approvals.test.ts',
   'src/cli/compiled-build.test.ts',

@@ -12,6 +12,8 @@ import { findAccessGroupByRef } from './access-group.service.ts';
 import { findAccessGroupsByIds } from './access-group.store.ts';
 import { changeProblems, changeStatus, planChanges, planDigest, presentChange, type Change, type ChangeStatus, type ChangeView } from './change.ts';
 import { changeKind, findChangeByName, listChanges, lockChange } from './change.store.ts';
+import type { ScriptCheckView } from './change.views.ts';
+import { parseScript } from './script.ts';
 import { changeHasRequests } from './request.store.ts';
 import type { RequestService } from './request.service.ts';
 
@@ -68,6 +70,22 @@ export class ChangeService {
       const changes = await listChanges(trx, { partitionIds: await partitionsWith(trx, actor, 'Change.View'), status: filter.status, deviceId, now: this.deps.clock.now() });
       return this.present(trx, changes);
     });
+  }
+
+  /**
+   * Checks a script as the change editor sends it while the planner types; saves nothing. For
+   * planners: those who may register or edit a change somewhere.
+   */
+  async checkScript(actor: Actor, script: string): Promise<ScriptCheckView> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      for (const privilege of ['Change.Create', 'Change.Edit'] as const) {
+        const partitions = await partitionsWith(trx, actor, privilege);
+        if (partitions === 'all' || partitions.length > 0) return;
+      }
+      throw errors.forbidden('You need the Change.Create or Change.Edit privilege to check a change script.');
+    });
+    const parsed = parseScript(script);
+    return parsed.ok ? { steps: parsed.script.steps.length, errors: [] } : { steps: 0, errors: parsed.errors.map(({ line, column, message }) => ({ line, column, message })) };
   }
 
   async get(actor: Actor, name: string): Promise<ChangeView> {

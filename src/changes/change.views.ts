@@ -28,3 +28,13 @@ export const ChangeViewSchema = Type.Object({
 });
 
 export type ChangeView = Static<typeof ChangeViewSchema>;
+
+/** A script as the change editor checks it while the planner types: its steps, or where it is wrong. */
+export const ScriptCheckViewSchema = Type.Object({
+  steps: Type.Integer({ description: 'How many commands the script holds (0 while it has errors)' }),
+  errors: Type.Array(Type.Object({ line: Type.Integer({ minimum: 1 }), column: Type.Integer({ minimum: 1 }), message: Type.String() }), {
+    description: 'Every error, in line order, with its 1-based line and column',
+  }),
+});
+
+export type ScriptCheckView = Static<typeof ScriptCheckViewSchema>;

@@ -6,7 +6,7 @@ import type { AccessGroupService } from './access-group.service.ts';
 import type { ChangeService } from './change.service.ts';
 import type { RequestService } from './request.service.ts';
 import { AccessGroupViewSchema } from './access-group.views.ts';
-import { ChangeStatusSchema, ChangeViewSchema } from './change.views.ts';
+import { ChangeStatusSchema, ChangeViewSchema, ScriptCheckViewSchema } from './change.views.ts';
 import { AccessOutcomeSchema, RequestStatusSchema, RequestViewSchema } from './request.views.ts';
 
 const Usernames = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 500 });
@@ -139,6 +139,19 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
       const created = await changes.create(actorOf(request), { ...body, startAt: new Date(body.startAt), dueAt: new Date(body.dueAt) });
       return reply.status(201).send(created);
     },
+  );
+
+  app.post(
+    '/changes/script/check',
+    {
+      schema: {
+        tags: ['changes'],
+        summary: 'Check a change script without saving it (the editor, as the planner types): its steps, or its errors with line and column',
+        body: Type.Object({ script: ChangeFields.script }, { additionalProperties: false }),
+        response: { 200: ScriptCheckViewSchema },
+      },
+    },
+    async (request) => changes.checkScript(actorOf(request), request.body.script),
   );
 
   app.get('/changes/:change', { schema: { tags: ['changes'], summary: 'One change', params: ChangeRef, response: { 200: ChangeViewSchema } } }, async (request) =>

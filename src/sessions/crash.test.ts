@@ -44,7 +44,7 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
 
   it.for(DATABASE_KINDS)(
     'on %s marks the session interrupted; its recording plays up to the last flush, its commands and the event log stand',
-    { timeout: 90_000 },
+    { timeout: 180_000 },
     async (kind, { onTestFinished }) => {
       const installation = await newInstallation(kind, { CHANGEGATE_HTTP_HOST: '127.0.0.1', CHANGEGATE_ADMIN_PASSWORD: ADMIN_PASSWORD }, { migrated: true });
       onTestFinished(() => installation.remove());

@@ -7,6 +7,7 @@ import { Loaded } from './ui.tsx';
 
 // Each area is its own chunk, loaded when first opened.
 const ChangesPage = lazy(() => import('./changes/ChangesPage.tsx'));
+const ChangePage = lazy(() => import('./changes/ChangePage.tsx'));
 const RequestsPage = lazy(() => import('./requests/RequestsPage.tsx'));
 const RequestPage = lazy(() => import('./requests/RequestPage.tsx'));
 
@@ -31,6 +32,8 @@ export function App() {
                 <Routes>
                   <Route path="/" element={<Home />} />
                   <Route path="/changes" element={<ChangesPage />} />
+                  <Route path="/changes/new" element={<ChangePage />} />
+                  <Route path="/changes/:name" element={<ChangePage />} />
                   <Route path="/requests" element={<RequestsPage scope="mine" />} />
                   <Route path="/approvals" element={<RequestsPage scope="approvals" />} />
                   <Route path="/requests/:number" element={<RequestPage />} />

@@ -126,6 +126,48 @@ describe('the web console', () => {
     expect(await page.getByRole('combobox', { name: 'Status' }).inputValue()).toBe('closed');
   });
 
+  it('a planner registers a change: the form refuses it without devices as the product says, marks a script error at its line as it is typed, then saves it', async () => {
+    await must(t.admin.patch('/me', { timeZone: 'Asia/Tokyo' }), 200, 'setting admin’s time zone');
+    const page = await signedIn('admin', ADMIN_PASSWORD, '/changes');
+    await page.getByRole('button', { name: 'More actions' }).click();
+    await page.getByRole('menuitem', { name: 'New' }).click();
+    await page.getByRole('heading', { name: 'New change' }).waitFor();
+    await page.getByLabel('ID').fill('CHG-2');
+    await page.getByLabel('Title').fill('Restart the web tier');
+    await page.getByLabel('Start time').fill('2030-01-15T09:00');
+    await page.getByLabel('Due date').fill('2030-01-15T11:30');
+    await page.getByRole('combobox', { name: 'Access group' }).click();
+    await page.getByRole('option', { name: 'chg-1-team' }).click();
+    await page.getByRole('tab', { name: /Script/ }).click();
+    await page.getByRole('textbox', { name: 'Script' }).fill('systemctl stop nginx\necho {{bad name}}\nsystemctl start nginx');
+    // The server's check, a moment after typing stops: the error at its line and column, and the line marked.
+    await page.getByText(/Line 2, column 6: /).waitFor();
+    await expectAccessible(page, 'the change editor');
+    await screenshot(page, 'change-script-error');
+    await page.getByRole('textbox', { name: 'Script' }).fill('systemctl stop nginx\n# optional\necho {{name}}\nsystemctl start nginx');
+    await page.getByText('3 steps, no errors.').waitFor();
+
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('a change needs at least one device: add the devices it will change').waitFor();
+    expect(await page.getByRole('tab', { name: /Devices/ }).getAttribute('aria-selected')).toBe('true');
+    expect((await t.admin.get('/changes/CHG-2')).status).toBe(404);
+
+    await page.getByRole('button', { name: 'Add devices' }).click();
+    await page.getByLabel('Search devices').fill('web0');
+    await page.getByRole('checkbox', { name: /web01/ }).check();
+    await page.getByRole('checkbox', { name: /web02/ }).check();
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await screenshot(page, 'change-devices');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL((address) => address.pathname === '/changes/CHG-2');
+    const saved = (await t.admin.get('/changes/CHG-2')).body as { devices: string[]; startAt: string; dueAt: string; script: string; accessGroup: string };
+    // The admin's time zone is how the times were meant.
+    expect(saved).toMatchObject({ devices: ['web01', 'web02'], startAt: '2030-01-15T00:00:00.000Z', dueAt: '2030-01-15T02:30:00.000Z', accessGroup: 'chg-1-team' });
+    expect(saved.script).toBe('systemctl stop nginx\n# optional\necho {{name}}\nsystemctl start nginx');
+    await page.getByRole('button', { name: 'Back to Changes' }).click();
+    await page.getByRole('row', { name: /CHG-2/ }).getByText('scheduled').waitFor();
+  });
+
   it('an approver sees the request at the bell and approves it with a comment; the executor’s open page shows it approved', async () => {
     const executor = await signedIn('alice', alice.password, '/requests');
     const asked = await must(alice.client.post('/requests', { device: 'web01', justification: 'Rotate the logs' }), 201, 'asking for web01');

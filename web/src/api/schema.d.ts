@@ -3769,6 +3769,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/changes/script/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a change script without saving it (the editor, as the planner types): its steps, or its errors with line and column */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        script: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Every error, in line order, with its 1-based line and column */
+                            errors: {
+                                column: number;
+                                line: number;
+                                message: string;
+                            }[];
+                            /** @description How many commands the script holds (0 while it has errors) */
+                            steps: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/credentials": {
         parameters: {
             query?: never;

@@ -1,7 +1,8 @@
-import { Group, Select, Table, Text, TextInput, Title } from '@mantine/core';
+import { Anchor, Button, Group, Menu, Select, Table, TextInput, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
+import { Link, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
-import { useMe } from '../session.tsx';
+import { holds, useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, Paged, StatusBadge, useUrlFilters } from '../ui.tsx';
 
@@ -11,6 +12,7 @@ type Status = (typeof STATUSES)[number];
 /** Change Audit ➔ Changes: the report of changes, filtered at the top. */
 export default function ChangesPage() {
   const me = useMe();
+  const navigate = useNavigate();
   const { values, set, page } = useUrlFilters(['status', 'device', 'text'] as const);
   const status = (STATUSES as readonly string[]).includes(values.status) ? (values.status as Status) : undefined;
   const changes = useQuery({
@@ -20,9 +22,21 @@ export default function ChangesPage() {
   const text = values.text.trim().toLowerCase();
   return (
     <>
-      <Title order={1} size="h2" mb="md">
-        Changes
-      </Title>
+      <Group justify="space-between" mb="md">
+        <Title order={1} size="h2">
+          Changes
+        </Title>
+        {holds(me, 'Change.Create') && (
+          <Menu position="bottom-end">
+            <Menu.Target>
+              <Button variant="default">More actions</Button>
+            </Menu.Target>
+            <Menu.Dropdown>
+              <Menu.Item onClick={() => navigate('/changes/new')}>New</Menu.Item>
+            </Menu.Dropdown>
+          </Menu>
+        )}
+      </Group>
       <Group mb="md" align="end">
         <Select
           label="Status"
@@ -60,9 +74,9 @@ export default function ChangesPage() {
                   {shown.map((change) => (
                     <Table.Tr key={change.id}>
                       <Table.Td>
-                        <Text size="sm" fw={500}>
+                        <Anchor component={Link} to={`/changes/${encodeURIComponent(change.name)}`} size="sm" fw={500}>
                           {change.name}
-                        </Text>
+                        </Anchor>
                       </Table.Td>
                       <Table.Td>{change.title}</Table.Td>
                       <Table.Td>
