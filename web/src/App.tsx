@@ -10,6 +10,7 @@ const ChangesPage = lazy(() => import('./changes/ChangesPage.tsx'));
 const ChangePage = lazy(() => import('./changes/ChangePage.tsx'));
 const RequestsPage = lazy(() => import('./requests/RequestsPage.tsx'));
 const RequestPage = lazy(() => import('./requests/RequestPage.tsx'));
+const AccountPage = lazy(() => import('./account/AccountPage.tsx'));
 
 /** The first page of the user's menus. */
 function Home() {
@@ -37,6 +38,7 @@ export function App() {
                   <Route path="/requests" element={<RequestsPage scope="mine" />} />
                   <Route path="/approvals" element={<RequestsPage scope="approvals" />} />
                   <Route path="/requests/:number" element={<RequestPage />} />
+                  <Route path="/account" element={<AccountPage />} />
                   <Route path="*" element={<NotFound />} />
                 </Routes>
               </Suspense>

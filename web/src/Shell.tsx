@@ -77,6 +77,11 @@ function UserMenu() {
       </Menu.Target>
       <Menu.Dropdown>
         <Menu.Label>Signed in as {me.user.username}</Menu.Label>
+        <Menu.Item onClick={() => navigate('/account')}>Profile and time zone</Menu.Item>
+        <Menu.Item onClick={() => navigate('/account?tab=two-factor')}>Two-factor sign-in</Menu.Item>
+        <Menu.Item onClick={() => navigate('/account?tab=ssh-keys')}>SSH keys</Menu.Item>
+        <Menu.Item onClick={() => navigate('/account?tab=tokens')}>API tokens</Menu.Item>
+        <Menu.Divider />
         <Menu.Item onClick={() => void signOut()}>Sign out</Menu.Item>
       </Menu.Dropdown>
     </Menu>

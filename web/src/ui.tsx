@@ -1,4 +1,5 @@
 import { Alert, Badge, Center, Group, Loader, Pagination, Text } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
 import type { ReactNode } from 'react';
 import { useSearchParams } from 'react-router';
 import { ApiError } from './api/client.ts';
@@ -75,4 +76,9 @@ export function Paged<T>({ rows, page, onPage, children }: { rows: readonly T[];
       </Group>
     </>
   );
+}
+
+/** A short confirmation in the corner, with a labelled close button. */
+export function notifyDone(message: string): void {
+  notifications.show({ color: 'teal.9', message, closeButtonProps: { 'aria-label': 'Hide this message' } });
 }

@@ -213,6 +213,55 @@ describe('the web console', () => {
     expect(await executor.getByRole('button', { name: 'Withdraw my request' }).count()).toBe(0);
   });
 
+  it('the user menu: a user sets their time zone, turns on two-factor sign-in from the QR code, and after proving it is them adds an SSH key and creates an API token', async () => {
+    const dave = await buildUser(t, { username: 'dave' });
+    const page = await signedIn('dave', dave.password, '/requests');
+    await page.getByRole('button', { name: /Account of/ }).click();
+    await page.getByRole('menuitem', { name: 'Profile and time zone' }).click();
+    await page.getByRole('combobox', { name: 'Time zone' }).fill('Pacific/Auckland');
+    await page.getByRole('option', { name: 'Pacific/Auckland' }).click();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: /Account of/ }).getByText('Pacific/Auckland').waitFor();
+    expect(((await t.admin.get('/users/dave')).body as { timeZone: string }).timeZone).toBe('Pacific/Auckland');
+
+    await page.getByRole('tab', { name: 'Two-factor sign-in' }).click();
+    await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
+    await page.getByRole('img', { name: 'QR code of the two-factor sign-in key' }).waitFor();
+    const secret = (await page.getByText(/^Key:/).locator('code').textContent()) as string;
+    await expectAccessible(page, 'two-factor enrolment');
+    await screenshot(page, 'account-two-factor');
+    await page.getByLabel('Code from the app').fill(totpCode(secret, t.clock.now()));
+    await page.getByRole('button', { name: 'Turn it on' }).click();
+    await page.getByText(/^Two-factor sign-in is on: signing in asks/).waitFor();
+    expect(((await t.admin.get('/users/dave')).body as { totpEnabled: boolean }).totpEnabled).toBe(true);
+
+    // Past the ten minutes a sign-in counts as recent: adding a key asks for the password and a code.
+    t.clock.advance(11 * 60 * 1000);
+    await page.getByRole('tab', { name: 'SSH keys' }).click();
+    const key = keyPair(dir, 'dave');
+    await page.getByLabel('Key name').fill('laptop');
+    await page.getByLabel('Public key').fill(key.publicKey);
+    await page.getByRole('button', { name: 'Add the key' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.getByRole('textbox', { name: 'Password' }).fill(dave.password);
+    await dialog.getByLabel('Authentication code').fill(totpCode(secret, t.clock.now()));
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('row', { name: /laptop/ }).waitFor();
+    expect(((await t.admin.get('/users/dave/ssh-keys')).body as Array<{ name: string }>).map((row) => row.name)).toEqual(['laptop']);
+
+    await page.getByRole('tab', { name: 'API tokens' }).click();
+    await page.getByLabel('Token name').fill('deploy script');
+    await page.getByRole('button', { name: 'Create a token' }).click();
+    const shown = (await page.getByRole('alert').filter({ hasText: 'Token deploy script' }).locator('code').textContent()) as string;
+    await expectAccessible(page, 'API tokens');
+    await screenshot(page, 'account-tokens');
+    const me = await fetch(`${baseUrl}/api/v1/me`, { headers: { authorization: `Bearer ${shown}` } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { user: { username: string } }).user.username).toBe('dave');
+    await page.getByRole('button', { name: 'Hide the token' }).click();
+    expect(await page.getByText(shown).count()).toBe(0);
+  });
+
   it('an expired web session returns to sign-in, then to the page the user was going to', async () => {
     const page = await signedIn('carol', carol.password, '/approvals?status=approved');
     await page.getByRole('heading', { name: 'My approvals' }).waitFor();

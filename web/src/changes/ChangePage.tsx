@@ -1,13 +1,12 @@
 import { ActionIcon, Alert, Badge, Button, Checkbox, Group, Modal, ScrollArea, Select, Stack, Tabs, Text, Textarea, TextInput, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client.ts';
 import { holds, useMe } from '../session.tsx';
 import { formatTime, fromWallTime, toWallTime } from '../time.ts';
-import { Loaded, StatusBadge } from '../ui.tsx';
+import { Loaded, StatusBadge, notifyDone } from '../ui.tsx';
 import { ScriptEditor } from './ScriptEditor.tsx';
 
 interface Draft {
@@ -88,7 +87,7 @@ function ChangeForm({ existing }: { existing?: ChangeView }) {
     onSuccess: (saved) => {
       queryClient.setQueryData(['change', saved.name], saved);
       void queryClient.invalidateQueries({ queryKey: ['changes'] });
-      notifications.show({ color: 'teal.9', message: `Saved change ${saved.name}.` });
+      notifyDone(`Saved change ${saved.name}.`);
       navigate(`/changes/${encodeURIComponent(saved.name)}`, { replace: true });
     },
     onError: (error) => {
@@ -104,7 +103,7 @@ function ChangeForm({ existing }: { existing?: ChangeView }) {
       cancelDialog.close();
       queryClient.setQueryData(['change', saved.name], saved);
       void queryClient.invalidateQueries({ queryKey: ['changes'] });
-      notifications.show({ color: 'teal.9', message: `Cancelled change ${saved.name}: its open requests are closed.` });
+      notifyDone(`Cancelled change ${saved.name}: its open requests are closed.`);
     },
   });
   const error = save.error instanceof ApiError ? save.error : undefined;
@@ -200,7 +199,7 @@ function ChangeForm({ existing }: { existing?: ChangeView }) {
                     <Group key={device} justify="space-between" maw={420}>
                       <Text>{device}</Text>
                       {editable && (
-                        <Button variant="subtle" color="red.9" size="compact-sm" aria-label={`Remove ${device}`} onClick={() => set('devices', draft.devices.filter((name) => name !== device))}>
+                        <Button variant="outline" color="red.9" size="compact-sm" aria-label={`Remove ${device}`} onClick={() => set('devices', draft.devices.filter((name) => name !== device))}>
                           Remove
                         </Button>
                       )}

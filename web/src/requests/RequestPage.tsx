@@ -1,12 +1,11 @@
 import { Alert, Anchor, Button, Card, Group, List, Progress, Stack, Text, Textarea, Title } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client.ts';
 import { holds, useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
-import { Loaded, StatusBadge } from '../ui.tsx';
+import { Loaded, StatusBadge, notifyDone } from '../ui.tsx';
 import { LIVE_POLL_MS } from './RequestsPage.tsx';
 
 type Action = 'approve' | 'deny' | 'cancel' | 'revoke';
@@ -40,7 +39,7 @@ export default function RequestPage() {
       void queryClient.invalidateQueries({ queryKey: ['notifications'] });
       setComment('');
       setReason('');
-      notifications.show({ color: 'green', message: `${DONE[action]}: request #${number}.` });
+      notifyDone(`${DONE[action]}: request #${number}.`);
     },
   });
   const error = act.error instanceof ApiError ? act.error : undefined;
