@@ -10,11 +10,10 @@
  *   node scripts/build-console.mjs             build now (part of npm run build)
  *   node scripts/build-console.mjs --if-stale  build only if web/dist does not match web/
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BuildError, PROJECT_ROOT, withBuildLock } from './build.mjs';
+import { BuildError, hashFiles, PROJECT_ROOT, withBuildLock } from './build.mjs';
 
 const STAMP = '.build.json';
 const SETTINGS = ['package.json', 'package-lock.json', 'scripts/build-console.mjs'];
@@ -35,21 +34,7 @@ function consoleInputs(root) {
 
 /** A hash of every file the console's build reads, by name and content. */
 export function consoleHash(root = PROJECT_ROOT) {
-  const hash = createHash('sha256');
-  const add = (name, file) => {
-    let content;
-    try {
-      content = readFileSync(file);
-    } catch (error) {
-      if (error.code !== 'ENOENT') throw error;
-      content = null;
-    }
-    hash.update(`${name}\0${content === null ? -1 : content.length}\0`);
-    if (content !== null) hash.update(content);
-  };
-  for (const name of SETTINGS) add(name, path.join(root, name));
-  for (const name of consoleInputs(root)) add(`web/${name}`, path.join(root, 'web', name));
-  return hash.digest('hex');
+  return hashFiles(root, [...SETTINGS, ...consoleInputs(root).map((name) => `web/${name}`)]);
 }
 
 /** Whether web/dist holds the build of web/ as it is now. */

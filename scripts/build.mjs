@@ -66,20 +66,23 @@ export function buildInputs(root = PROJECT_ROOT) {
 /** A hash of every file the build reads, by name and content. */
 export function sourceHash(root = PROJECT_ROOT) {
   const { modules, assets } = buildInputs(root);
+  return hashFiles(root, [...SETTINGS, ...[...modules, ...assets].map((name) => `src/${name}`)]);
+}
+
+/** A hash of files by name (relative to `root`, `/` separators) and content; a missing file counts as such. */
+export function hashFiles(root, names) {
   const hash = createHash('sha256');
-  const add = (name, file) => {
+  for (const name of names) {
     let content;
     try {
-      content = readFileSync(file);
+      content = readFileSync(path.join(root, name));
     } catch (error) {
       if (error.code !== 'ENOENT') throw error;
       content = null;
     }
     hash.update(`${name}\0${content === null ? -1 : content.length}\0`);
     if (content !== null) hash.update(content);
-  };
-  for (const name of SETTINGS) add(name, path.join(root, name));
-  for (const name of [...modules, ...assets]) add(`src/${name}`, path.join(root, 'src', name));
+  }
   return hash.digest('hex');
 }
 

@@ -1,4 +1,4 @@
-import { Alert, Badge, Center, Group, Loader, Pagination, Text } from '@mantine/core';
+import { Alert, Badge, Center, Group, Loader, Pagination, Select, Text } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { ReactNode } from 'react';
 import { useSearchParams } from 'react-router';
@@ -81,4 +81,9 @@ export function Paged<T>({ rows, page, onPage, children }: { rows: readonly T[];
 /** A short confirmation in the corner, with a labelled close button. */
 export function notifyDone(message: string): void {
   notifications.show({ color: 'teal.9', message, closeButtonProps: { 'aria-label': 'Hide this message' } });
+}
+
+/** The status filter at the top of a list: one of `statuses`, or any. */
+export function StatusFilter({ statuses, value, onChange }: { statuses: readonly string[]; value: string | undefined; onChange: (status: string) => void }) {
+  return <Select label="Status" placeholder="Any" data={statuses.map((status) => ({ value: status, label: status }))} value={value ?? null} onChange={(status) => onChange(status ?? '')} clearable w={160} />;
 }

@@ -48,6 +48,23 @@ function errorOf(error: unknown): ApiError | undefined {
   return error instanceof ApiError ? error : undefined;
 }
 
+/**
+ * Runs an account change: asks for the password again when the API wants a recent sign-in, and
+ * keeps the API's refusal to show beside the form.
+ */
+function useAccountAction() {
+  const { guard, dialog } = useRecentSignIn();
+  const [error, setError] = useState<ApiError>();
+  const act = (work: () => Promise<void>) => {
+    setError(undefined);
+    return guard(work).catch((caught: unknown) => {
+      if (!errorOf(caught)) throw caught;
+      setError(errorOf(caught));
+    });
+  };
+  return { act, error, dialog };
+}
+
 function Profile() {
   const me = useMe();
   const queryClient = useQueryClient();
@@ -102,24 +119,16 @@ function Profile() {
 function TwoFactor() {
   const me = useMe();
   const queryClient = useQueryClient();
-  const { guard, dialog } = useRecentSignIn();
+  const { act, error, dialog } = useAccountAction();
   const [enrolment, setEnrolment] = useState<{ secret: string; qr: string }>();
   const [code, setCode] = useState('');
-  const [error, setError] = useState<ApiError>();
-  const run = (work: () => Promise<void>) => {
-    setError(undefined);
-    return guard(work).catch((caught: unknown) => {
-      if (!errorOf(caught)) throw caught;
-      setError(errorOf(caught));
-    });
-  };
   const begin = () =>
-    run(async () => {
+    act(async () => {
       const started = unwrap(await api.POST('/api/v1/me/totp'));
       setEnrolment({ secret: started.secret, qr: await QRCode.toDataURL(started.uri, { margin: 1, width: 200 }) });
     });
   const finish = () =>
-    run(async () => {
+    act(async () => {
       unwrap(await api.POST('/api/v1/me/totp/confirm', { body: { code: code.trim() } }));
       setEnrolment(undefined);
       setCode('');
@@ -127,7 +136,7 @@ function TwoFactor() {
       notifyDone('Two-factor sign-in is on.');
     });
   const turnOff = () =>
-    run(async () => {
+    act(async () => {
       unwrap(await api.DELETE('/api/v1/me/totp', { body: { code: code.trim() } }));
       setCode('');
       await queryClient.invalidateQueries({ queryKey: ['me'] });
@@ -180,18 +189,10 @@ function TwoFactor() {
 function SshKeys() {
   const me = useMe();
   const queryClient = useQueryClient();
-  const { guard, dialog } = useRecentSignIn();
+  const { act, error, dialog } = useAccountAction();
   const keys = useQuery({ queryKey: ['ssh-keys'], queryFn: async () => unwrap(await api.GET('/api/v1/me/ssh-keys')) });
   const [name, setName] = useState('');
   const [publicKey, setPublicKey] = useState('');
-  const [error, setError] = useState<ApiError>();
-  const act = (work: () => Promise<void>) => {
-    setError(undefined);
-    return guard(work).catch((caught: unknown) => {
-      if (!errorOf(caught)) throw caught;
-      setError(errorOf(caught));
-    });
-  };
   const add = () =>
     act(async () => {
       unwrap(await api.POST('/api/v1/me/ssh-keys', { body: { name: name.trim(), publicKey: publicKey.trim() } }));
@@ -276,19 +277,11 @@ function SshKeys() {
 function Tokens() {
   const me = useMe();
   const queryClient = useQueryClient();
-  const { guard, dialog } = useRecentSignIn();
+  const { act, error, dialog } = useAccountAction();
   const tokens = useQuery({ queryKey: ['tokens'], queryFn: async () => unwrap(await api.GET('/api/v1/tokens')) });
   const [name, setName] = useState('');
   const [days, setDays] = useState<string | null>('90');
   const [created, setCreated] = useState<{ name: string; token: string }>();
-  const [error, setError] = useState<ApiError>();
-  const act = (work: () => Promise<void>) => {
-    setError(undefined);
-    return guard(work).catch((caught: unknown) => {
-      if (!errorOf(caught)) throw caught;
-      setError(errorOf(caught));
-    });
-  };
   const create = () =>
     act(async () => {
       const answer = unwrap(await api.POST('/api/v1/tokens', { body: { name: name.trim(), ...(days && { expiresInDays: Number(days) }) } }));

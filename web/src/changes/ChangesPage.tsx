@@ -1,10 +1,10 @@
-import { Anchor, Button, Group, Menu, Select, Table, TextInput, Title } from '@mantine/core';
+import { Anchor, Button, Group, Menu, Table, TextInput, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
 import { holds, useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
-import { Loaded, Paged, StatusBadge, useUrlFilters } from '../ui.tsx';
+import { Loaded, Paged, StatusBadge, useUrlFilters, StatusFilter } from '../ui.tsx';
 
 const STATUSES = ['scheduled', 'open', 'closed', 'cancelled'] as const;
 type Status = (typeof STATUSES)[number];
@@ -38,15 +38,7 @@ export default function ChangesPage() {
         )}
       </Group>
       <Group mb="md" align="end">
-        <Select
-          label="Status"
-          placeholder="Any"
-          data={STATUSES.map((value) => ({ value, label: value }))}
-          value={status ?? null}
-          onChange={(value) => set('status', value ?? '')}
-          clearable
-          w={160}
-        />
+        <StatusFilter statuses={STATUSES} value={status} onChange={(value) => set('status', value)} />
         <TextInput label="Device" placeholder="Any" value={values.device} onChange={(event) => set('device', event.currentTarget.value)} w={200} />
         <TextInput label="ID or title contains" value={values.text} onChange={(event) => set('text', event.currentTarget.value)} w={240} />
       </Group>

@@ -1,10 +1,10 @@
-import { Anchor, Group, Select, Table, Text, TextInput, Title } from '@mantine/core';
+import { Anchor, Group, Table, Text, TextInput, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
-import { Loaded, Paged, StatusBadge, useUrlFilters } from '../ui.tsx';
+import { Loaded, Paged, StatusBadge, useUrlFilters, StatusFilter } from '../ui.tsx';
 
 export const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'cancelled', 'expired'] as const;
 type Status = (typeof REQUEST_STATUSES)[number];
@@ -33,15 +33,7 @@ export default function RequestsPage({ scope }: { scope: 'mine' | 'approvals' })
         {scope === 'mine' ? 'My requests' : 'My approvals'}
       </Title>
       <Group mb="md" align="end">
-        <Select
-          label="Status"
-          placeholder="Any"
-          data={REQUEST_STATUSES.map((value) => ({ value, label: value }))}
-          value={status ?? null}
-          onChange={(value) => set('status', value ?? '')}
-          clearable
-          w={160}
-        />
+        <StatusFilter statuses={REQUEST_STATUSES} value={status} onChange={(value) => set('status', value)} />
         <TextInput label="Change" placeholder="Any" value={values.change} onChange={(event) => set('change', event.currentTarget.value)} w={200} />
         <TextInput label="Device" placeholder="Any" value={values.device} onChange={(event) => set('device', event.currentTarget.value)} w={200} />
       </Group>
