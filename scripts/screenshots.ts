@@ -1,0 +1,124 @@
+/**
+ * `npm run screenshots`: regenerates the README's pictures of the web console's main pages in
+ * docs/images/, from a Changegate started here on a throwaway embedded database with a little
+ * example data, in Debian's Chromium (`/usr/bin/chromium`, or CHANGEGATE_TEST_CHROMIUM).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Page } from 'playwright-core';
+import ssh2 from 'ssh2';
+
+const IMAGES = fileURLToPath(new URL('../docs/images/', import.meta.url));
+const PASSWORD = 'a-password-for-the-pictures';
+
+async function main(): Promise<void> {
+  // The console as the sources are now.
+  execFileSync(process.execPath, [fileURLToPath(new URL('./build-console.mjs', import.meta.url)), '--if-stale'], { stdio: 'inherit' });
+  const { createChangegate } = await import('../src/changegate.ts');
+  const { loadConfig } = await import('../src/platform/config.ts');
+  const { openDatabase } = await import('../src/platform/database.ts');
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-screenshots-'));
+  const database = await openDatabase({ kind: 'pglite' });
+  const config = loadConfig({
+    env: { CHANGEGATE_DATA_DIR: dataDir, CHANGEGATE_MASTER_KEY: 'b'.repeat(64), CHANGEGATE_LOG_LEVEL: 'silent', CHANGEGATE_ADMIN_PASSWORD: PASSWORD, CHANGEGATE_COOKIE_SECURE: 'false' },
+  });
+  const changegate = await createChangegate({ config, database });
+  const browser = await chromium.launch({ executablePath: process.env.CHANGEGATE_TEST_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  try {
+    const baseUrl = await changegate.app.listen({ port: 0, host: '127.0.0.1' });
+    const admin = await session(baseUrl, 'admin', PASSWORD);
+    await admin('PATCH', '/me', { displayName: 'Ada Admin', timeZone: 'Europe/Paris' });
+    for (const [username, displayName] of [
+      ['alice', 'Alice Executor'],
+      ['carol', 'Carol Approver'],
+    ]) {
+      await admin('POST', '/users', { username, password: PASSWORD, displayName });
+      await admin('POST', '/grants', { username, privilege: 'Change.View', level: 'access' });
+    }
+    for (const name of ['web01', 'web02', 'db01']) {
+      const hostKey = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+      await admin('POST', '/devices', { name, hostname: `${name}.example.com`, port: 22, hostKey });
+    }
+    await admin('POST', '/access-groups', { name: 'web-team', executors: ['alice'], approvers: ['carol'], requiresJustification: true });
+    const hour = 3_600_000;
+    const now = Date.now();
+    await admin('POST', '/changes', {
+      name: 'CHG-2026-042',
+      title: 'Rotate the TLS certificates of the web tier',
+      description: 'The certificates expire on the 15th.',
+      startAt: new Date(now - hour).toISOString(),
+      dueAt: new Date(now + 3 * hour).toISOString(),
+      accessGroup: 'web-team',
+      devices: ['web01', 'web02'],
+      script: 'cp /etc/ssl/new/web.pem /etc/ssl/web.pem\n# expect: syntax is ok\nnginx -t\nsystemctl reload nginx\n# optional\ncurl -sI https://localhost/',
+    });
+    await admin('POST', '/changes', {
+      name: 'CHG-2026-043',
+      title: 'Upgrade PostgreSQL to 16.4',
+      startAt: new Date(now + 24 * hour).toISOString(),
+      dueAt: new Date(now + 26 * hour).toISOString(),
+      accessGroup: 'web-team',
+      devices: ['db01'],
+      script: 'systemctl stop postgresql\napt-get install -y postgresql-16\nsystemctl start postgresql',
+    });
+    const alice = await session(baseUrl, 'alice', PASSWORD);
+    await alice('POST', '/requests', { device: 'web01', justification: 'Certificates expire on the 15th' });
+
+    mkdirSync(IMAGES, { recursive: true });
+    const page = await (await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 720 }, locale: 'en-GB' })).newPage();
+    await page.goto('/changes');
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await shoot(page, 'sign-in');
+    await signIn(page, 'admin');
+    await page.getByRole('row', { name: /CHG-2026-042/ }).waitFor();
+    await shoot(page, 'changes');
+    await page.getByRole('link', { name: 'CHG-2026-042' }).click();
+    await page.getByRole('tab', { name: /Script/ }).click();
+    await page.getByText(/steps, no errors/).waitFor();
+    await shoot(page, 'change-script');
+
+    const approver = await (await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 720 }, locale: 'en-GB' })).newPage();
+    await approver.goto('/approvals');
+    await signIn(approver, 'carol');
+    await approver.getByRole('row', { name: /#1/ }).waitFor();
+    await shoot(approver, 'my-approvals');
+    await approver.getByRole('link', { name: '#1' }).click();
+    await approver.getByLabel('Comment').fill('Go ahead within the window.');
+    await shoot(approver, 'request');
+    process.stdout.write(`Wrote the console's pictures to ${path.relative(process.cwd(), IMAGES)}.\n`);
+  } finally {
+    await browser.close();
+    await changegate.close();
+    await database.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Signs in over the API: a function calling it with the session's cookie and CSRF token. */
+async function session(baseUrl: string, username: string, password: string) {
+  const login = await fetch(`${baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (!login.ok) throw new Error(`signing in as ${username}: ${login.status} ${await login.text()}`);
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+  const { csrfToken } = (await login.json()) as { csrfToken: string };
+  return async (method: string, url: string, body: unknown) => {
+    const answer = await fetch(`${baseUrl}/api/v1${url}`, { method, headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken }, body: JSON.stringify(body) });
+    if (!answer.ok) throw new Error(`${method} ${url}: ${answer.status} ${await answer.text()}`);
+    return answer.json() as Promise<unknown>;
+  };
+}
+
+async function signIn(page: Page, username: string): Promise<void> {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(IMAGES, `${name}.png`) });
+}
+
+await main();
