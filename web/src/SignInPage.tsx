@@ -6,9 +6,12 @@ import { useLocation, useNavigate, useSearchParams } from 'react-router';
 import { api, ApiError, setCsrfToken, unwrap } from './api/client.ts';
 import { formatTime } from './time.ts';
 
-/** Where to go after signing in: a page of the console, never another site. */
+/**
+ * Where to go after signing in: a page of the console, never another site (`//host` and `/\host`
+ * are addresses of other sites to a browser).
+ */
 function nextPage(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  return next && /^\/(?![/\\])/.test(next) ? next : '/';
 }
 
 /** What a refused sign-in tells the user, in plain words. */

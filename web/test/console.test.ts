@@ -93,6 +93,16 @@ describe('the web console', () => {
     expect((await t.admin.get('/events?action=auth.logout&subject=user:bob')).body).toHaveLength(1);
   });
 
+  it('after sign-in goes only to a page of the console, never to another site a link names', async () => {
+    for (const next of ['//evil.example/', '/\\evil.example/', 'https://evil.example/']) {
+      const page = await open(`/signin?next=${encodeURIComponent(next)}`);
+      await signInThroughPage(page, 'carol', carol.password);
+      await page.getByRole('navigation', { name: 'Main' }).waitFor();
+      expect(new URL(page.url()).origin, next).toBe(baseUrl);
+      await page.context().close();
+    }
+  });
+
   it('shows each user the menus their privileges allow', async () => {
     const executor = await signedIn('alice', alice.password, '/requests');
     const menu = executor.getByRole('navigation', { name: 'Main' });
