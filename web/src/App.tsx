@@ -11,6 +11,8 @@ const ChangePage = lazy(() => import('./changes/ChangePage.tsx'));
 const RequestsPage = lazy(() => import('./requests/RequestsPage.tsx'));
 const RequestPage = lazy(() => import('./requests/RequestPage.tsx'));
 const AccountPage = lazy(() => import('./account/AccountPage.tsx'));
+const DevicesPage = lazy(() => import('./pam/DevicesPage.tsx'));
+const AccessGroupsPage = lazy(() => import('./pam/AccessGroupsPage.tsx'));
 
 /** The first page of the user's menus. */
 function Home() {
@@ -39,6 +41,8 @@ export function App() {
                   <Route path="/approvals" element={<RequestsPage scope="approvals" />} />
                   <Route path="/requests/:number" element={<RequestPage />} />
                   <Route path="/account" element={<AccountPage />} />
+                  <Route path="/devices" element={<DevicesPage />} />
+                  <Route path="/access-groups" element={<AccessGroupsPage />} />
                   <Route path="*" element={<NotFound />} />
                 </Routes>
               </Suspense>

@@ -23,6 +23,13 @@ const MENUS: ReadonlyArray<{ readonly label: string; readonly pages: readonly Pa
       { label: 'My approvals', to: '/approvals' },
     ],
   },
+  {
+    label: 'PAM Core',
+    pages: [
+      { label: 'Devices', to: '/devices', privilege: 'Device.View' },
+      { label: 'Access groups', to: '/access-groups', privilege: 'AccessGroup.View' },
+    ],
+  },
 ];
 
 export function visibleMenus(me: Me) {
@@ -119,6 +126,8 @@ export function Shell({ children }: { children: ReactNode }) {
                   to={page.to}
                   label={page.label}
                   active={location.pathname === page.to || location.pathname.startsWith(`${page.to}/`)}
+                  // White on the primary colour: legible at AA contrast, hovered or not.
+                  variant="filled"
                   onClick={close}
                 />
               ))}

@@ -111,7 +111,28 @@ describe('the web console', () => {
 
     const admin = await signedIn('admin', ADMIN_PASSWORD, '/changes');
     await admin.getByRole('heading', { name: 'Changes' }).waitFor();
-    expect(await admin.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Changes', 'My requests', 'My approvals']);
+    expect(await admin.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Changes', 'My requests', 'My approvals', 'Devices', 'Access groups']);
+  });
+
+  it('PAM Core lists the devices with their pinned host keys and the access groups, filtered from the address', async () => {
+    const page = await signedIn('admin', ADMIN_PASSWORD, '/changes');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
+    for (const [index, name] of ['web01', 'web02'].entries()) {
+      const row = page.getByRole('row', { name: new RegExp(name) });
+      await row.waitFor();
+      expect(await row.textContent()).toContain((devices[index] as TestSshd).fingerprint);
+    }
+    await expectAccessible(page, 'Devices');
+    await page.getByLabel('Name or host contains').fill('web02');
+    await page.getByRole('row', { name: /web01/ }).waitFor({ state: 'detached' });
+    await page.getByRole('row', { name: /web02/ }).waitFor();
+    expect(new URL(page.url()).searchParams.get('search')).toBe('web02');
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Access groups' }).click();
+    const group = page.getByRole('row', { name: /chg-1-team/ });
+    await group.waitFor();
+    expect(await group.textContent()).toMatch(/alice.*carol/);
+    await expectAccessible(page, 'Access groups');
   });
 
   it('lists changes with their status, keeps the filter in the address, and shows times in the user’s time zone', async () => {

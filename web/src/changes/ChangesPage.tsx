@@ -1,5 +1,5 @@
 import { Anchor, Button, Group, Menu, Table, TextInput, Title } from '@mantine/core';
-import { useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { Link, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
 import { holds, useMe } from '../session.tsx';
@@ -17,6 +17,8 @@ export default function ChangesPage() {
   const status = (STATUSES as readonly string[]).includes(values.status) ? (values.status as Status) : undefined;
   const changes = useQuery({
     queryKey: ['changes', status, values.device],
+    // The rows shown stay while a changed filter loads, instead of a spinner at each keystroke.
+    placeholderData: keepPreviousData,
     queryFn: async () => unwrap(await api.GET('/api/v1/changes', { params: { query: { ...(status && { status }), ...(values.device && { device: values.device }) } } })),
   });
   const text = values.text.trim().toLowerCase();

@@ -1,5 +1,5 @@
 import { Anchor, Group, Table, Text, TextInput, Title } from '@mantine/core';
-import { useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
@@ -19,6 +19,8 @@ export default function RequestsPage({ scope }: { scope: 'mine' | 'approvals' })
   const status = (REQUEST_STATUSES as readonly string[]).includes(values.status) ? (values.status as Status) : undefined;
   const requests = useQuery({
     queryKey: ['requests', scope, status, values.change, values.device],
+    // The rows shown stay while a changed filter loads, instead of a spinner at each keystroke.
+    placeholderData: keepPreviousData,
     queryFn: async () =>
       unwrap(
         await api.GET('/api/v1/requests', {
