@@ -6,11 +6,11 @@
  *
  *   npm run api:types    start Changegate on a throwaway embedded database and write the file
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
+import { withThrowawayChangegate } from './throwaway-changegate.ts';
 
 export const API_TYPES_FILE = fileURLToPath(new URL('../web/src/api/schema.d.ts', import.meta.url));
 
@@ -23,25 +23,12 @@ export async function renderApiTypes(document: unknown): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const { createChangegate } = await import('../src/changegate.ts');
-  const { loadConfig } = await import('../src/platform/config.ts');
-  const { openDatabase } = await import('../src/platform/database.ts');
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-api-types-'));
-  const database = await openDatabase({ kind: 'pglite' });
-  try {
-    const config = loadConfig({ env: { CHANGEGATE_DATA_DIR: dataDir, CHANGEGATE_MASTER_KEY: 'a'.repeat(64), CHANGEGATE_LOG_LEVEL: 'silent', CHANGEGATE_ADMIN_PASSWORD: 'unused-password-for-the-document' } });
-    const changegate = await createChangegate({ config, database });
-    try {
-      await changegate.app.ready();
-      writeFileSync(API_TYPES_FILE, await renderApiTypes(changegate.app.swagger()));
-      process.stdout.write(`Wrote ${path.relative(process.cwd(), API_TYPES_FILE)}.\n`);
-    } finally {
-      await changegate.close();
-    }
-  } finally {
-    await database.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  const settings = { CHANGEGATE_MASTER_KEY: 'a'.repeat(64), CHANGEGATE_ADMIN_PASSWORD: 'unused-password-for-the-document' };
+  await withThrowawayChangegate(settings, async (changegate) => {
+    await changegate.app.ready();
+    writeFileSync(API_TYPES_FILE, await renderApiTypes(changegate.app.swagger()));
+  });
+  process.stdout.write(`Wrote ${path.relative(process.cwd(), API_TYPES_FILE)}.\n`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) await main();

@@ -4,12 +4,13 @@
  * example data, in Debian's Chromium (`/usr/bin/chromium`, or CHANGEGATE_TEST_CHROMIUM).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import ssh2 from 'ssh2';
+import type { Changegate } from '../src/changegate.ts';
+import { withThrowawayChangegate } from './throwaway-changegate.ts';
 
 const IMAGES = fileURLToPath(new URL('../docs/images/', import.meta.url));
 const PASSWORD = 'a-password-for-the-pictures';
@@ -17,15 +18,12 @@ const PASSWORD = 'a-password-for-the-pictures';
 async function main(): Promise<void> {
   // The console as the sources are now.
   execFileSync(process.execPath, [fileURLToPath(new URL('./build-console.mjs', import.meta.url)), '--if-stale'], { stdio: 'inherit' });
-  const { createChangegate } = await import('../src/changegate.ts');
-  const { loadConfig } = await import('../src/platform/config.ts');
-  const { openDatabase } = await import('../src/platform/database.ts');
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'changegate-screenshots-'));
-  const database = await openDatabase({ kind: 'pglite' });
-  const config = loadConfig({
-    env: { CHANGEGATE_DATA_DIR: dataDir, CHANGEGATE_MASTER_KEY: 'b'.repeat(64), CHANGEGATE_LOG_LEVEL: 'silent', CHANGEGATE_ADMIN_PASSWORD: PASSWORD, CHANGEGATE_COOKIE_SECURE: 'false' },
-  });
-  const changegate = await createChangegate({ config, database });
+  const settings = { CHANGEGATE_MASTER_KEY: 'b'.repeat(64), CHANGEGATE_ADMIN_PASSWORD: PASSWORD, CHANGEGATE_COOKIE_SECURE: 'false' };
+  await withThrowawayChangegate(settings, (changegate) => photograph(changegate));
+}
+
+/** Example data in `changegate`, then the pictures of the pages that show it. */
+async function photograph(changegate: Changegate): Promise<void> {
   const browser = await chromium.launch({ executablePath: process.env.CHANGEGATE_TEST_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
   try {
     const baseUrl = await changegate.app.listen({ port: 0, host: '127.0.0.1' });
@@ -91,9 +89,6 @@ async function main(): Promise<void> {
     process.stdout.write(`Wrote the console's pictures to ${path.relative(process.cwd(), IMAGES)}.\n`);
   } finally {
     await browser.close();
-    await changegate.close();
-    await database.close();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -3,7 +3,7 @@ import { Navigate, Route, Routes } from 'react-router';
 import { Shell, visibleMenus } from './Shell.tsx';
 import { SignedIn, useMe } from './session.tsx';
 import { SignInPage } from './SignInPage.tsx';
-import { Loaded } from './ui.tsx';
+import { Loading } from './ui.tsx';
 
 // Each area is its own chunk, loaded when first opened.
 const ChangesPage = lazy(() => import('./changes/ChangesPage.tsx'));
@@ -20,8 +20,6 @@ function Home() {
   return <Navigate to={first} replace />;
 }
 
-const loading = <Loaded query={{ data: undefined, error: null, isPending: true }}>{() => null}</Loaded>;
-
 export function App() {
   return (
     <Routes>
@@ -31,7 +29,7 @@ export function App() {
         element={
           <SignedIn>
             <Shell>
-              <Suspense fallback={loading}>
+              <Suspense fallback={<Loading />}>
                 <Routes>
                   <Route path="/" element={<Home />} />
                   <Route path="/changes" element={<ChangesPage />} />

@@ -33,14 +33,17 @@ export function Loaded<T>({ query, children }: { query: { data?: T; error: unkno
       </Alert>
     );
   }
-  if (query.isPending || query.data === undefined) {
-    return (
-      <Center p="xl">
-        <Loader aria-label="Loading" />
-      </Center>
-    );
-  }
+  if (query.isPending || query.data === undefined) return <Loading />;
   return <>{children(query.data)}</>;
+}
+
+/** What a page shows while its data or its code loads. */
+export function Loading() {
+  return (
+    <Center p="xl">
+      <Loader aria-label="Loading" />
+    </Center>
+  );
 }
 
 /** The filters of a list, kept in the page's address so a link reproduces the view. */
