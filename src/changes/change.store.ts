@@ -99,6 +99,14 @@ export async function listChanges(db: Executor, filter: ChangeFilter): Promise<C
   });
 }
 
+/** The changes of these access groups that are neither cancelled nor past their due date. */
+export async function unfinishedChangesOfGroups(db: Executor, accessGroupIds: readonly string[], now: Date): Promise<Change[]> {
+  if (accessGroupIds.length === 0) return [];
+  return changes.list(db, 'all', (query) =>
+    query.where('access_group_id', 'in', accessGroupIds).where('cancelled_at', 'is', null).where('due_at', '>', now).orderBy('start_at').orderBy('name'),
+  );
+}
+
 /** Every change, in any state, whose device list holds the device. */
 export async function changesCoveringDevice(db: Executor, deviceId: string): Promise<Change[]> {
   return listChanges(db, { partitionIds: 'all', deviceId, now: new Date(0) });

@@ -7,7 +7,7 @@ import type { ChangeService } from './change.service.ts';
 import type { RequestService } from './request.service.ts';
 import { AccessGroupViewSchema } from './access-group.views.ts';
 import { ChangeStatusSchema, ChangeViewSchema, ScriptCheckViewSchema } from './change.views.ts';
-import { AccessOutcomeSchema, RequestStatusSchema, RequestViewSchema } from './request.views.ts';
+import { AccessOutcomeSchema, RequestStatusSchema, RequestViewSchema, SessionTargetViewSchema } from './request.views.ts';
 
 const Usernames = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 500 });
 const GroupFields = {
@@ -212,6 +212,18 @@ export function changeRoutes(app: Api, services: { groups: AccessGroupService; c
       if (scope === 'all') return requests.listAll(actor, filter);
       return requests.listMine(actor, filter);
     },
+  );
+
+  app.get(
+    '/session-targets',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'Credentials ➔ All: the device accounts you may start a session on, as an executor of an open or scheduled change (account names only)',
+        response: { 200: Type.Array(SessionTargetViewSchema) },
+      },
+    },
+    async (request) => requests.sessionTargets(actorOf(request)),
   );
 
   app.post(

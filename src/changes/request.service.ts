@@ -1,20 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
-import { findPartitionByName } from '../objects/index.ts';
+import { findPartitionByName, partitionNamesByIds } from '../objects/index.ts';
 import { hasPrivilege, inPartition, partitionsWith, type Actor } from '../access/index.ts';
 import { usernamesByIds } from '../identity/index.ts';
-import { findDeviceInPartition, findDevicesByIds, findDevicesNamed, type Device } from '../inventory/index.ts';
+import { credentialsOfDevice, findDeviceInPartition, findDevicesByIds, findDevicesNamed, type Device } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
 import type { LiveSessionControl } from '../platform/live-session-control.ts';
 import type { AccessGroup } from './access-group.ts';
-import { findAccessGroupsByIds } from './access-group.store.ts';
+import { accessGroupsWithMember, findAccessGroupsByIds } from './access-group.store.ts';
 import { ChangeVisibility } from './change-visibility.ts';
 import { changeStatus, planDigest, type Change } from './change.ts';
-import { changesCoveringDevice, findChange, findChangeByName } from './change.store.ts';
+import { changesCoveringDevice, findChange, findChangeByName, unfinishedChangesOfGroups } from './change.store.ts';
 import { decide, presentRequest, type AccessRequest, type RequestStatus, type RequestView } from './request.ts';
+import type { SessionTargetView } from './request.views.ts';
 import {
   closeOpenRequests,
   closeRequestIn,
@@ -171,6 +172,60 @@ export class RequestService {
         data: { request: row.number, change: change.name, device: device.name, requester: actor.username },
       });
       return { request: await this.present(trx, row), created: true };
+    });
+  }
+
+  /**
+   * Credentials ➔ All: each device account the user may start a session on, as an executor of a
+   * change that is open or not yet open, with their latest request for it. Being an executor of
+   * the change's access group is the privilege; a planner who may not execute their own change
+   * does not see it here, as the broker would refuse them.
+   */
+  async sessionTargets(actor: Actor): Promise<SessionTargetView[]> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const groups = (await accessGroupsWithMember(trx, actor.userId)).filter((group) => group.executors.includes(actor.userId));
+      const groupById = new Map(groups.map((group) => [group.id, group]));
+      const changes = (await unfinishedChangesOfGroups(trx, [...groupById.keys()], now)).filter(
+        (change) => (groupById.get(change.accessGroupId) as AccessGroup).plannerMayExecute || change.createdBy !== actor.username,
+      );
+      const devices = new Map((await findDevicesByIds(trx, [...new Set(changes.flatMap((change) => change.devices))])).map((device) => [device.id, device]));
+      const partitions = await partitionNamesByIds(trx, [...devices.values()].map((device) => device.partitionId));
+      const approverNames = await usernamesByIds(trx, groups.flatMap((group) => group.approvers));
+      const accounts = new Map<string, string[]>();
+      for (const id of devices.keys()) accounts.set(id, (await credentialsOfDevice(trx, id)).map((credential) => credential.account));
+
+      const targets: SessionTargetView[] = [];
+      for (const change of changes) {
+        const group = groupById.get(change.accessGroupId) as AccessGroup;
+        const status = changeStatus(change, now);
+        if (status !== 'open' && status !== 'scheduled') continue;
+        for (const deviceId of change.devices) {
+          const device = devices.get(deviceId);
+          if (!device) continue;
+          const latest = await latestRequest(trx, change.id, device.id, actor.userId);
+          const partition = partitions.get(device.partitionId) ?? device.partitionId;
+          for (const account of accounts.get(device.id) ?? []) {
+            targets.push({
+              device: device.name,
+              partition,
+              account,
+              change: change.name,
+              changeTitle: change.title,
+              changeStatus: status,
+              startAt: change.startAt.toISOString(),
+              dueAt: change.dueAt.toISOString(),
+              accessGroup: group.name,
+              justificationRequired: group.requiresJustification,
+              approvers: group.approvers.map((id) => approverNames.get(id) ?? id),
+              approvalsRequired: group.approvalsRequired,
+              target: `${partition}.${device.name}:${account}+${change.name}`,
+              request: latest ? { number: latest.number, status: latest.status } : null,
+            });
+          }
+        }
+      }
+      return targets;
     });
   }
 

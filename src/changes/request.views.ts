@@ -30,3 +30,29 @@ export type RequestView = Static<typeof RequestViewSchema>;
 
 /** The answer to asking for access: the request, and whether this call created it (the approvers were just notified). */
 export const AccessOutcomeSchema = Type.Object({ request: RequestViewSchema, created: Type.Boolean() });
+
+/**
+ * A device account the user may start a session on (Credentials ➔ All): an executor of the change's
+ * access group, within or before its window. Account names only: never a secret.
+ */
+export const SessionTargetViewSchema = Type.Object({
+  device: Type.String(),
+  partition: Type.String(),
+  account: Type.String(),
+  change: Type.String(),
+  changeTitle: Type.String(),
+  /** `scheduled` until the window opens: a session can be started only while it is `open`. */
+  changeStatus: Type.Union([Type.Literal('scheduled'), Type.Literal('open')]),
+  startAt: Type.String(),
+  dueAt: Type.String(),
+  accessGroup: Type.String(),
+  justificationRequired: Type.Boolean(),
+  approvers: Type.Array(Type.String()),
+  approvalsRequired: Type.Integer(),
+  /** What to connect to, as after "you@" at the gateway and in the web terminal's `target`: `PARTITION.device:account+change`. */
+  target: Type.String(),
+  /** The user's latest request for this change and device, if any. */
+  request: Type.Union([Type.Object({ number: Type.Integer(), status: RequestStatusSchema }), Type.Null()]),
+});
+
+export type SessionTargetView = Static<typeof SessionTargetViewSchema>;
