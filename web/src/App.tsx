@@ -13,6 +13,12 @@ const RequestPage = lazy(() => import('./requests/RequestPage.tsx'));
 const AccountPage = lazy(() => import('./account/AccountPage.tsx'));
 const DevicesPage = lazy(() => import('./pam/DevicesPage.tsx'));
 const AccessGroupsPage = lazy(() => import('./pam/AccessGroupsPage.tsx'));
+const CredentialsPage = lazy(() => import('./credentials/CredentialsPage.tsx'));
+const StartSessionPage = lazy(() => import('./credentials/StartSessionPage.tsx'));
+const AuditedSessionsPage = lazy(() => import('./audit/AuditedSessionsPage.tsx'));
+const AuditedSessionPage = lazy(() => import('./audit/AuditedSessionPage.tsx'));
+const LiveSessionsPage = lazy(() => import('./live/LiveSessionsPage.tsx'));
+const WatchSessionPage = lazy(() => import('./live/WatchSessionPage.tsx'));
 
 /** The first page of the user's menus. */
 function Home() {
@@ -41,6 +47,12 @@ export function App() {
                   <Route path="/account" element={<AccountPage />} />
                   <Route path="/devices" element={<DevicesPage />} />
                   <Route path="/access-groups" element={<AccessGroupsPage />} />
+                  <Route path="/credentials" element={<CredentialsPage />} />
+                  <Route path="/credentials/session" element={<StartSessionPage />} />
+                  <Route path="/audited-sessions" element={<AuditedSessionsPage />} />
+                  <Route path="/audited-sessions/:session" element={<AuditedSessionPage />} />
+                  <Route path="/live-sessions" element={<LiveSessionsPage />} />
+                  <Route path="/live-sessions/:session" element={<WatchSessionPage />} />
                   <Route path="*" element={<NotFound />} />
                 </Routes>
               </Suspense>

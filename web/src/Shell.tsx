@@ -21,13 +21,16 @@ const MENUS: ReadonlyArray<{ readonly label: string; readonly pages: readonly Pa
       { label: 'Changes', to: '/changes', privilege: 'Change.View' },
       { label: 'My requests', to: '/requests' },
       { label: 'My approvals', to: '/approvals' },
+      { label: 'Audited sessions', to: '/audited-sessions', privilege: 'Session.View' },
     ],
   },
   {
     label: 'PAM Core',
     pages: [
+      { label: 'Credentials ➔ All', to: '/credentials' },
       { label: 'Devices', to: '/devices', privilege: 'Device.View' },
       { label: 'Access groups', to: '/access-groups', privilege: 'AccessGroup.View' },
+      { label: 'Live sessions', to: '/live-sessions', privilege: 'Session.Watch' },
     ],
   },
 ];

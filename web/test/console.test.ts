@@ -107,11 +107,20 @@ describe('the web console', () => {
     const executor = await signedIn('alice', alice.password, '/requests');
     const menu = executor.getByRole('navigation', { name: 'Main' });
     await menu.getByRole('link', { name: 'My requests' }).waitFor();
-    expect(await menu.getByRole('link').allTextContents()).toEqual(['My requests', 'My approvals']);
+    expect(await menu.getByRole('link').allTextContents()).toEqual(['My requests', 'My approvals', 'Credentials ➔ All']);
 
     const admin = await signedIn('admin', ADMIN_PASSWORD, '/changes');
     await admin.getByRole('heading', { name: 'Changes' }).waitFor();
-    expect(await admin.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Changes', 'My requests', 'My approvals', 'Devices', 'Access groups']);
+    expect(await admin.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual([
+      'Changes',
+      'My requests',
+      'My approvals',
+      'Audited sessions',
+      'Credentials ➔ All',
+      'Devices',
+      'Access groups',
+      'Live sessions',
+    ]);
   });
 
   it('PAM Core lists the devices with their pinned host keys and the access groups, filtered from the address', async () => {
@@ -242,7 +251,94 @@ describe('the web console', () => {
     await executor.getByText(/carol denied .*: “Not during the freeze”/).waitFor();
     expect(await executor.getByText('denied', { exact: true }).count()).toBe(1);
     expect(await executor.getByRole('button', { name: 'Withdraw my request' }).count()).toBe(0);
+
+    // Starting a session again shows the denial and offers to ask again, as the gateway does.
+    await executor.goto('/credentials?device=web02&change=CHG-1');
+    await executor.getByRole('row', { name: /web02.*CHG-1/ }).getByRole('link', { name: /Start session/ }).click();
+    await executor.getByText('Denied by carol: “Not during the freeze” You may ask again.').waitFor();
+    await executor.getByRole('button', { name: 'Ask again' }).click();
+    await executor.getByText(/Waiting for approval by carol/).waitFor();
+    const again = (await t.admin.get('/requests?scope=all&device=web02')).body as Array<{ number: number; status: string }>;
+    expect(again.map((request) => request.status).sort()).toEqual(['denied', 'pending']);
   });
+
+  it('the seed’s whole flow: a planner registers a change, the executor starts a session from Credentials ➔ All and waits, the approver approves from the bell, the terminal connects by itself, and the auditor reviews it', async () => {
+    const planner = await buildUser(t, { username: 'pat', grants: ['Change.Create', 'Change.View', 'Device.View', 'AccessGroup.View'].map((privilege) => ({ privilege })) });
+    await must(planner.client.patch('/me', { timeZone: 'Asia/Kolkata' }), 200, 'setting pat’s time zone');
+    await must(t.admin.post('/access-groups', { name: 'night-shift', executors: ['alice'], approvers: ['carol'], requiresJustification: true }), 201, 'adding the access group');
+
+    // The planner: Change Audit ➔ Change, More actions ▸ New; Details, Devices, Script; Save.
+    const plan = await signedIn('pat', planner.password, '/changes');
+    await plan.getByRole('button', { name: 'More actions' }).click();
+    await plan.getByRole('menuitem', { name: 'New' }).click();
+    await plan.getByRole('heading', { name: 'New change' }).waitFor();
+    await plan.getByLabel('ID').fill('CHG-SEED');
+    await plan.getByLabel('Title').fill('Rotate the web logs');
+    const now = t.clock.now().getTime();
+    await plan.getByLabel('Start time').fill(wallTime(now - 2 * 60_000, 'Asia/Kolkata'));
+    await plan.getByLabel('Due date').fill(wallTime(now + 2 * 60 * 60_000, 'Asia/Kolkata'));
+    await plan.getByRole('combobox', { name: 'Access group' }).click();
+    await plan.getByRole('option', { name: 'night-shift' }).click();
+    await plan.getByRole('tab', { name: /Devices/ }).click();
+    await plan.getByRole('button', { name: 'Add devices' }).click();
+    await plan.getByRole('checkbox', { name: /web01/ }).check();
+    await plan.getByRole('checkbox', { name: /web02/ }).check();
+    await plan.getByRole('button', { name: 'Add', exact: true }).click();
+    await plan.getByRole('tab', { name: /Script/ }).click();
+    await plan.getByRole('textbox', { name: 'Script' }).fill('cat /etc/hostname\necho rotate-the-logs\nls /\n');
+    await plan.getByText('3 steps, no errors.').waitFor();
+    await plan.getByRole('button', { name: 'Save' }).click();
+    await plan.waitForURL((address) => address.pathname === '/changes/CHG-SEED');
+    expect((await t.admin.get('/changes/CHG-SEED')).body).toMatchObject({ status: 'open', devices: ['web01', 'web02'], accessGroup: 'night-shift' });
+
+    // The executor: PAM Core ➔ Credentials ➔ All, Start session, the justification, and the wait.
+    const executor = await signedIn('alice', alice.password, '/credentials');
+    await executor.getByLabel('Change').fill('CHG-SEED');
+    const row = executor.getByRole('row', { name: /web01.*CHG-SEED/ });
+    await row.waitFor();
+    await expectAccessible(executor, 'Credentials ➔ All');
+    await screenshot(executor, 'credentials');
+    await row.getByRole('link', { name: /Start session/ }).click();
+    await executor.getByRole('heading', { name: 'Start session on web01' }).waitFor();
+    await executor.getByRole('button', { name: 'Request access' }).click();
+    // The group asks why: the server's refusal shows at the field.
+    await executor.getByText('Access group night-shift requires a justification: say why you need to run CHG-SEED now.').waitFor();
+    await executor.getByLabel(/Justification/).fill('The disk holding the web logs is 95% full');
+    await executor.getByRole('button', { name: 'Request access' }).click();
+    const waiting = executor.getByText(/Waiting for approval by carol: 0 of 1 so far/);
+    await waiting.waitFor();
+    const number = ((await t.admin.get('/requests?scope=all&change=CHG-SEED')).body as Array<{ number: number }>)[0]?.number;
+    expect(number).toBeGreaterThan(0);
+    await executor.getByRole('link', { name: `Request #${number}` }).waitFor();
+    await expectAccessible(executor, 'waiting for an approval');
+    await screenshot(executor, 'start-session-waiting');
+
+    // The approver: the bell shows the request; My approvals; Approve.
+    const approver = await signedIn('carol', carol.password, '/requests');
+    await approver.getByRole('button', { name: /Notifications: [1-9]\d* unread/ }).click();
+    await approver.getByRole('heading', { name: 'My approvals' }).waitFor();
+    await approver.getByRole('row', { name: new RegExp(`#${number}`) }).getByRole('link', { name: `#${number}` }).click();
+    await approver.getByText('Justification: The disk holding the web logs is 95% full').waitFor();
+    await approver.getByRole('button', { name: 'Approve' }).click();
+    await approver.getByText('Approvals: 1 of 1 needed').waitFor();
+
+    // The executor's page connects by itself; they run part of the script, skip a step, and run one more command.
+    const screen = executor.locator('.xterm-rows');
+    await expect.poll(() => screen.innerText(), { timeout: 20_000 }).toMatch(/[#$] ?\s*$/m);
+    await executor.getByRole('group', { name: 'Terminal of root@web01' }).click();
+    for (const command of ['cat /etc/hostname', 'ls /', 'id -un']) {
+      await executor.keyboard.type(command);
+      await executor.keyboard.press('Enter');
+    }
+    await expect.poll(() => screen.innerText(), { timeout: 10_000 }).toMatch(/^root\s*$/m);
+    await expectAccessible(executor, 'the terminal');
+    await screenshot(executor, 'terminal');
+    await executor.keyboard.type('exit');
+    await executor.keyboard.press('Enter');
+    await executor.getByText('The session ended with exit status 0.').waitFor();
+    const sessions = (await t.admin.get('/sessions?change=CHG-SEED')).body as Array<{ device: string; user: string; kind: string }>;
+    expect(sessions).toMatchObject([{ device: 'web01', user: 'alice', kind: 'web' }]);
+  }, 90_000);
 
   it('the user menu: a user sets their time zone, turns on two-factor sign-in from the QR code, and after proving it is them adds an SSH key and creates an API token', async () => {
     const dave = await buildUser(t, { username: 'dave' });
@@ -306,3 +402,13 @@ describe('the web console', () => {
     await page.getByRole('heading', { name: 'My requests' }).waitFor();
   });
 });
+
+/** What a `datetime-local` field shows for the instant `ms` in `timeZone`: 2026-12-02T14:05. */
+function wallTime(ms: number, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(new Date(ms))
+      .map((part) => [part.type, part.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
