@@ -1,10 +1,11 @@
-import { ActionIcon, AppShell, Burger, Group, Indicator, Menu, NavLink, ScrollArea, Text, Title, UnstyledButton } from '@mantine/core';
+import { ActionIcon, AppShell, Burger, Button, Group, Indicator, Menu, NavLink, Popover, ScrollArea, Stack, Text, Title, UnstyledButton } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { NavLink as RouterLink, useLocation, useNavigate } from 'react-router';
 import { api, setCsrfToken, unwrap } from './api/client.ts';
 import { holds, useMe, type Me, type Privilege } from './session.tsx';
+import { formatTime } from './time.ts';
 
 interface Page {
   readonly label: string;
@@ -43,23 +44,79 @@ export function visibleMenus(me: Me) {
 const BELL_POLL_MS = 5_000;
 
 function Bell() {
+  const me = useMe();
   const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [opened, { toggle, close }] = useDisclosure();
   const unread = useQuery({
     queryKey: ['notifications', 'unread-count'],
     queryFn: async () => unwrap(await api.GET('/api/v1/notifications/unread-count')).unread,
     refetchInterval: BELL_POLL_MS,
   });
   const count = unread.data ?? 0;
+  const recent = useQuery({
+    queryKey: ['notifications', 'recent', count],
+    queryFn: async () => unwrap(await api.GET('/api/v1/notifications', { params: { query: { limit: 8 } } })),
+    enabled: opened,
+  });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ['notifications'] });
+  const open = async (notice: { id: string; link: string | null; readAt: string | null }) => {
+    close();
+    if (!notice.readAt) await api.POST('/api/v1/notifications/{id}/read', { params: { path: { id: notice.id } } });
+    void refresh();
+    // A notice's link is a page of the console (`/requests/42`); anything else stays put.
+    if (notice.link?.startsWith('/') && !notice.link.startsWith('//')) navigate(notice.link);
+  };
   const label = count === 0 ? 'Notifications: none unread' : `Notifications: ${count} unread`;
   return (
-    <Indicator label={count > 99 ? '99+' : count} size={18} disabled={count === 0} offset={4} color="red">
-      <ActionIcon variant="subtle" size="lg" aria-label={label} title={label} onClick={() => navigate('/approvals')}>
-        <svg width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true">
-          <path d="M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
-          <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
-        </svg>
-      </ActionIcon>
-    </Indicator>
+    <Popover opened={opened} onChange={(next) => !next && close()} position="bottom-end" width={380} withArrow shadow="md" trapFocus>
+      <Popover.Target>
+        <ActionIcon variant="subtle" size="lg" aria-label={label} title={label} onClick={toggle}>
+          <Indicator label={count > 99 ? '99+' : count} size={18} disabled={count === 0} offset={-2} color="red.9">
+            <svg width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true" style={{ display: 'block' }}>
+              <path d="M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+              <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+            </svg>
+          </Indicator>
+        </ActionIcon>
+      </Popover.Target>
+      <Popover.Dropdown aria-label="Notifications" role="dialog">
+        <Group justify="space-between" mb="xs">
+          <Text fw={600}>Notifications</Text>
+          <Button
+            size="compact-xs"
+            variant="subtle"
+            disabled={count === 0}
+            onClick={async () => {
+              await api.POST('/api/v1/notifications/read-all');
+              void refresh();
+            }}
+          >
+            Mark all read
+          </Button>
+        </Group>
+        {recent.data?.length === 0 && (
+          <Text size="sm" c="dimmed">
+            Nothing yet.
+          </Text>
+        )}
+        <Stack gap={4}>
+          {recent.data?.map((notice) => (
+            <UnstyledButton key={notice.id} onClick={() => void open(notice)} p={6} style={{ borderRadius: 4 }} aria-label={`${notice.readAt ? '' : 'Unread: '}${notice.title}`}>
+              <Text size="sm" fw={notice.readAt ? 400 : 700} lineClamp={2}>
+                {notice.title}
+              </Text>
+              <Text size="xs" c="dimmed">
+                {formatTime(notice.createdAt, me.user.timeZone)}
+              </Text>
+            </UnstyledButton>
+          ))}
+        </Stack>
+        <Button variant="subtle" size="xs" mt="xs" fullWidth onClick={() => (close(), navigate('/approvals'))}>
+          Open My approvals
+        </Button>
+      </Popover.Dropdown>
+    </Popover>
   );
 }
 

@@ -316,8 +316,12 @@ describe('the web console', () => {
     // The approver: the bell shows the request; My approvals; Approve.
     const approver = await signedIn('carol', carol.password, '/requests');
     await approver.getByRole('button', { name: /Notifications: [1-9]\d* unread/ }).click();
-    await approver.getByRole('heading', { name: 'My approvals' }).waitFor();
-    await approver.getByRole('row', { name: new RegExp(`#${number}`) }).getByRole('link', { name: `#${number}` }).click();
+    const notice = approver.getByRole('dialog', { name: 'Notifications' }).getByRole('button', { name: `Unread: Request #${number}: alice asks to run CHG-SEED on web01` });
+    await notice.waitFor();
+    await expectAccessible(approver, 'the notifications under the bell');
+    await screenshot(approver, 'notifications');
+    await notice.click();
+    await approver.getByRole('heading', { name: `Request #${number}` }).waitFor();
     await approver.getByText('Justification: The disk holding the web logs is 95% full').waitFor();
     await approver.getByRole('button', { name: 'Approve' }).click();
     await approver.getByText('Approvals: 1 of 1 needed').waitFor();
