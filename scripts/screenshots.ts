@@ -39,6 +39,9 @@ async function photograph(changegate: Changegate): Promise<void> {
     for (const name of ['web01', 'web02', 'db01']) {
       const hostKey = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
       await admin('POST', '/devices', { name, hostname: `${name}.example.com`, port: 22, hostKey });
+      for (const account of name.startsWith('web') ? ['root', 'deploy'] : ['postgres']) {
+        await admin('POST', '/credentials', { device: name, account, secret: { password: `an example password of ${account}` } });
+      }
     }
     await admin('POST', '/access-groups', { name: 'web-team', executors: ['alice'], approvers: ['carol'], requiresJustification: true });
     const hour = 3_600_000;
@@ -86,6 +89,12 @@ async function photograph(changegate: Changegate): Promise<void> {
     await approver.getByRole('link', { name: '#1' }).click();
     await approver.getByLabel('Comment').fill('Go ahead within the window.');
     await shoot(approver, 'request');
+
+    const executor = await (await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 720 }, locale: 'en-GB' })).newPage();
+    await executor.goto('/credentials');
+    await signIn(executor, 'alice');
+    await executor.getByRole('row', { name: /web02.*root.*CHG-2026-042/ }).waitFor();
+    await shoot(executor, 'credentials');
     process.stdout.write(`Wrote the console's pictures to ${path.relative(process.cwd(), IMAGES)}.\n`);
   } finally {
     await browser.close();
