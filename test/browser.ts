@@ -52,3 +52,37 @@ export async function signInThroughPage(page: Page, username: string, password: 
     await page.getByRole('button', { name: 'Verify and sign in' }).click();
   }
 }
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTH_NAMES = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/**
+ * Picks a wall time (`2030-01-15T09:00`) in the console's date-time picker labelled `label`, as a
+ * user does: the calendar's year, month and day, then the hours and minutes, then the check button.
+ */
+export async function pickDateTime(page: Page, label: string, wall: string): Promise<void> {
+  const [date = '', time = ''] = wall.split('T');
+  const [year = 0, month = 1, day = 1] = date.split('-').map(Number);
+  const [hours = '', minutes = ''] = time.split(':');
+  await page.getByRole('button', { name: label, exact: true }).click();
+  // The picker's dropdown: the only dialog open.
+  const dropdown = page.getByRole('dialog');
+  // Up to the decade, to the year, its month, and the day.
+  await dropdown.getByRole('button', { name: 'Choose the month' }).click();
+  await dropdown.getByRole('button', { name: 'Choose the year' }).click();
+  for (let turns = 0; (await dropdown.getByRole('button', { name: String(year), exact: true }).count()) === 0; turns += 1) {
+    if (turns > 20) throw new Error(`the calendar never shows the year ${year}`);
+    const decade = Number(await dropdown.getByRole('button', { name: /^\d{4}$/ }).first().textContent());
+    await dropdown.getByRole('button', { name: year < decade ? 'Previous decade' : 'Next decade' }).click();
+  }
+  await dropdown.getByRole('button', { name: String(year), exact: true }).click();
+  await dropdown.getByRole('button', { name: MONTHS[month - 1], exact: true }).click();
+  await dropdown.getByRole('button', { name: `${day} ${MONTH_NAMES[month - 1]} ${year}`, exact: true }).click();
+  // Digit by digit, as typed: the hours field moves on to the minutes after two digits.
+  await dropdown.getByLabel('Hours').pressSequentially(hours, { delay: 30 });
+  await dropdown.getByLabel('Minutes').pressSequentially(minutes, { delay: 30 });
+  await expect.poll(() => dropdown.getByLabel('Minutes').inputValue()).toBe(minutes);
+  await expect.poll(() => dropdown.getByLabel('Hours').inputValue()).toBe(hours);
+  await dropdown.getByRole('button', { name: `Set the ${label.toLowerCase()}` }).click();
+  await dropdown.waitFor({ state: 'detached' });
+}

@@ -15,13 +15,13 @@ function offsetAt(utc: number, timeZone: string): number {
   return wall - Math.floor(utc / 1000) * 1000;
 }
 
-/** An instant as the wall time of a `datetime-local` field in `timeZone`: `2026-12-02T14:30`. */
+/** An instant as a wall time in `timeZone`, to the minute: `2026-12-02T14:30`. */
 export function toWallTime(iso: string, timeZone: string): string {
   const utc = new Date(iso).getTime();
   return new Date(utc + offsetAt(utc, timeZone)).toISOString().slice(0, 16);
 }
 
-/** The instant a `datetime-local` wall time (`2026-12-02T14:30`) means in `timeZone`, as ISO 8601; undefined when empty or not a time. */
+/** The instant a wall time (`2026-12-02T14:30`) means in `timeZone`, as ISO 8601; undefined when empty or not a time. */
 export function fromWallTime(wall: string, timeZone: string): string | undefined {
   const asUtc = Date.parse(`${wall}:00Z`);
   if (!wall || Number.isNaN(asUtc)) return undefined;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/identity/totp.ts';
-import { expectAccessible, launchBrowser, newContext, screenshot, signInThroughPage } from '../../test/browser.ts';
+import { expectAccessible, launchBrowser, newContext, pickDateTime, screenshot, signInThroughPage } from '../../test/browser.ts';
 import { addDevice, addOpenChange, keyPair, must } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD, buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
@@ -174,10 +174,16 @@ describe('the web console', () => {
     await page.getByRole('heading', { name: 'New change' }).waitFor();
     await page.getByLabel('ID').fill('CHG-2');
     await page.getByLabel('Title').fill('Restart the web tier');
-    await page.getByLabel('Start time').fill('2030-01-15T09:00');
-    await page.getByLabel('Due date').fill('2030-01-15T11:30');
+    await pickDateTime(page, 'Start time', '2030-01-15T09:00');
+    await pickDateTime(page, 'Due date', '2030-01-15T11:30');
     await page.getByRole('combobox', { name: 'Access group' }).click();
     await page.getByRole('option', { name: 'chg-1-team' }).click();
+    await page.getByRole('button', { name: 'Start time', exact: true }).getByText('15 Jan 2030, 09:00').waitFor();
+    await page.getByRole('button', { name: 'Due date', exact: true }).click();
+    await page.getByRole('button', { name: '15 January 2030', exact: true }).waitFor();
+    await expectAccessible(page, 'the date-time picker');
+    await screenshot(page, 'change-details');
+    await page.keyboard.press('Escape');
     await page.getByRole('tab', { name: /Script/ }).click();
     await page.getByRole('textbox', { name: 'Script' }).fill('systemctl stop nginx\necho {{bad name}}\nsystemctl start nginx');
     // The server's check, a moment after typing stops: the error at its line and column, and the line marked.
@@ -275,8 +281,8 @@ describe('the web console', () => {
     await plan.getByLabel('ID').fill('CHG-SEED');
     await plan.getByLabel('Title').fill('Rotate the web logs');
     const now = t.clock.now().getTime();
-    await plan.getByLabel('Start time').fill(wallTime(now - 2 * 60_000, 'Asia/Kolkata'));
-    await plan.getByLabel('Due date').fill(wallTime(now + 2 * 60 * 60_000, 'Asia/Kolkata'));
+    await pickDateTime(plan, 'Start time', wallTime(now - 2 * 60_000, 'Asia/Kolkata'));
+    await pickDateTime(plan, 'Due date', wallTime(now + 2 * 60 * 60_000, 'Asia/Kolkata'));
     await plan.getByRole('combobox', { name: 'Access group' }).click();
     await plan.getByRole('option', { name: 'night-shift' }).click();
     await plan.getByRole('tab', { name: /Devices/ }).click();
@@ -407,7 +413,7 @@ describe('the web console', () => {
   });
 });
 
-/** What a `datetime-local` field shows for the instant `ms` in `timeZone`: 2026-12-02T14:05. */
+/** The wall time of the instant `ms` in `timeZone`: 2026-12-02T14:05. */
 function wallTime(ms: number, timeZone: string): string {
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })

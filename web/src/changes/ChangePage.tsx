@@ -8,6 +8,7 @@ import { holds, useMe } from '../session.tsx';
 import { formatTime, fromWallTime, toWallTime } from '../time.ts';
 import { Loaded, StatusBadge, notifyDone } from '../ui.tsx';
 import { ScriptEditor } from './ScriptEditor.tsx';
+import { WallTimePicker } from './WallTimePicker.tsx';
 
 interface Draft {
   name: string;
@@ -157,8 +158,8 @@ function ChangeForm({ existing }: { existing?: ChangeView }) {
               <TextInput label="Title" required value={draft.title} readOnly={!editable} onChange={(event) => set('title', event.currentTarget.value)} error={fieldError('title')} />
               <Textarea label="Description" value={draft.description} readOnly={!editable} onChange={(event) => set('description', event.currentTarget.value)} autosize minRows={2} />
               <Group grow>
-                <TextInput type="datetime-local" label="Start time" description={`In your time zone, ${zone}`} required value={draft.startAt} readOnly={!editable} onChange={(event) => set('startAt', event.currentTarget.value)} error={fieldError('startAt')} />
-                <TextInput type="datetime-local" label="Due date" description={`In your time zone, ${zone}`} required value={draft.dueAt} readOnly={!editable} onChange={(event) => set('dueAt', event.currentTarget.value)} error={fieldError('dueAt')} />
+                <WallTimePicker label="Start time" timeZone={zone} value={draft.startAt} readOnly={!editable} onChange={(wall) => set('startAt', wall)} error={fieldError('startAt')} />
+                <WallTimePicker label="Due date" timeZone={zone} value={draft.dueAt} readOnly={!editable} onChange={(wall) => set('dueAt', wall)} error={fieldError('dueAt')} />
               </Group>
               <Select
                 label="Access group"
