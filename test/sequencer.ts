@@ -11,6 +11,8 @@ const LONGEST = [
   'src/sessions/crash.test.ts',
   // Mostly waiting on Chromium and on the pages' refreshes.
   'web/test/console.test.ts',
+  'web/test/audited-sessions.test.ts',
+  'web/test/live-sessions.test.ts',
   'src/sessions/memory-bounds.test.ts',
   'src/changes/approvals.test.ts',
   'src/cli/compiled-build.test.ts',

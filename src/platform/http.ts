@@ -28,7 +28,9 @@ export const MAX_JSON_DEPTH = 64;
  * What pages served here may load: scripts, styles, fonts, images and API calls from this origin
  * only (inline styles too, which the API docs and component libraries set), no plug-ins, no
  * framing by any page (`frame-ancestors 'none'`: no clickjacking of an approval button), forms
- * that post only here. JSON answers carry the same header; it is harmless there.
+ * that post only here. Scripts may compile WebAssembly (`'wasm-unsafe-eval'`: the recording
+ * player's terminal is WebAssembly), never JavaScript from a string (no `'unsafe-eval'`). JSON
+ * answers carry the same header; it is harmless there.
  */
 const CONTENT_SECURITY_POLICY = {
   defaultSrc: ["'self'"],
@@ -39,7 +41,7 @@ const CONTENT_SECURITY_POLICY = {
   frameAncestors: ["'none'"],
   imgSrc: ["'self'", 'data:'],
   objectSrc: ["'none'"],
-  scriptSrc: ["'self'"],
+  scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
   scriptSrcAttr: ["'none'"],
   styleSrc: ["'self'", "'unsafe-inline'"],
   workerSrc: ["'self'", 'blob:'],
