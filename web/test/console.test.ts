@@ -291,8 +291,8 @@ describe('the web console', () => {
     await plan.getByRole('checkbox', { name: /web02/ }).check();
     await plan.getByRole('button', { name: 'Add', exact: true }).click();
     await plan.getByRole('tab', { name: /Script/ }).click();
-    await plan.getByRole('textbox', { name: 'Script' }).fill('cat /etc/hostname\necho rotate-the-logs\nls /\n');
-    await plan.getByText('3 steps, no errors.').waitFor();
+    await plan.getByRole('textbox', { name: 'Script' }).fill('cat /etc/hostname\necho rotate-the-logs\nsleep 3\nls /\n');
+    await plan.getByText('4 steps, no errors.').waitFor();
     await plan.getByRole('button', { name: 'Save' }).click();
     await plan.waitForURL((address) => address.pathname === '/changes/CHG-SEED');
     expect((await t.admin.get('/changes/CHG-SEED')).body).toMatchObject({ status: 'open', devices: ['web01', 'web02'], accessGroup: 'night-shift' });
@@ -336,9 +336,11 @@ describe('the web console', () => {
     const screen = executor.locator('.xterm-rows');
     await expect.poll(() => screen.innerText(), { timeout: 20_000 }).toMatch(/[#$] ?\s*$/m);
     await executor.getByRole('group', { name: 'Terminal of root@web01' }).click();
-    for (const command of ['cat /etc/hostname', 'ls /', 'id -un']) {
+    for (const command of ['cat /etc/hostname', 'sleep 3', 'ls /', 'id -un']) {
       await executor.keyboard.type(command);
       await executor.keyboard.press('Enter');
+      // The next command once the shell prompts again, as a person would.
+      await expect.poll(async () => (await screen.innerText()).trimEnd(), { timeout: 10_000 }).toMatch(new RegExp(`${command.replace(/[/.]/g, '\\$&')}[\\s\\S]*[#$]$`));
     }
     await expect.poll(() => screen.innerText(), { timeout: 10_000 }).toMatch(/^root\s*$/m);
     await expectAccessible(executor, 'the terminal');
@@ -346,9 +348,49 @@ describe('the web console', () => {
     await executor.keyboard.type('exit');
     await executor.keyboard.press('Enter');
     await executor.getByText('The session ended with exit status 0.').waitFor();
-    const sessions = (await t.admin.get('/sessions?change=CHG-SEED')).body as Array<{ device: string; user: string; kind: string }>;
+    const sessions = (await t.admin.get('/sessions?change=CHG-SEED')).body as Array<{ number: number; device: string; user: string; kind: string }>;
     expect(sessions).toMatchObject([{ device: 'web01', user: 'alice', kind: 'web' }]);
-  }, 90_000);
+    const session = (sessions[0] as { number: number }).number;
+
+    // The auditor: Change Audit ➔ Audited sessions, the change's score, its board, the logs, the video.
+    const auditor = await signedIn('admin', ADMIN_PASSWORD, '/changes');
+    await auditor.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audited sessions' }).click();
+    await auditor.getByLabel('Change', { exact: true }).fill('CHG-SEED');
+    const audited = auditor.getByRole('row', { name: new RegExp(`#${session}\\b`) });
+    // web02 was never reached, so the change scores below full marks as soon as the session is scored.
+    await expect.poll(() => audited.textContent(), { timeout: 15_000 }).toMatch(/\d+ \/ 100/);
+    await audited.getByRole('button', { name: `Actions for session #${session}` }).click();
+    await auditor.getByRole('menuitem', { name: 'Change Audit' }).click();
+    const board = auditor.getByRole('table', { name: 'Board of web01' });
+    await board.getByRole('row').filter({ hasText: 'echo rotate-the-logs' }).getByText('missing', { exact: true }).waitFor();
+    await board.getByRole('row').filter({ hasText: 'id -un' }).getByText('extra', { exact: true }).waitFor();
+    expect(await board.getByRole('row').filter({ hasText: 'cat /etc/hostname' }).getByText('matched', { exact: true }).count()).toBe(1);
+    await screenshot(auditor, 'seed-board');
+
+    await auditor.getByRole('tab', { name: 'Session Logs' }).click();
+    await auditor.getByRole('button', { name: /cat \/etc\/hostname/ }).click();
+    await expect.poll(() => auditor.getByRole('region', { name: 'Output of cat /etc/hostname' }).textContent()).toMatch(/\S/);
+
+    await auditor.getByRole('tab', { name: 'Video of Session' }).click();
+    const position = async () => {
+      const [minutes = 0, seconds = 0] = (/^Position (\d+):(\d+)/.exec((await auditor.getByText(/^Position /).textContent()) ?? '') ?? []).slice(1).map(Number);
+      return minutes * 60 + seconds;
+    };
+    // The video starts by itself.
+    await expect.poll(async () => (await auditor.getByText(/^Position \d/).count()) > 0 && (await auditor.getByText(/^Position \d+:\d+ of \d/).count()) > 0, { timeout: 10_000 }).toBe(true);
+    const commands = (await t.admin.get(`/sessions/${session}/commands`)).body as Array<{ text: string; offsetSeconds: number }>;
+    const listing = commands.find((command) => command.text === 'ls /') as { offsetSeconds: number };
+    expect(listing.offsetSeconds).toBeGreaterThanOrEqual(3);
+    // Played to the end, then a click on a command: the player goes back to two seconds before it.
+    const end = commands.find((command) => command.text === 'exit') as { offsetSeconds: number };
+    await expect.poll(position, { timeout: 15_000 }).toBeGreaterThanOrEqual(Math.floor(end.offsetSeconds));
+    await auditor.getByRole('button', { name: /^\d\d:\d\d\s*ls \/$/ }).click();
+    // The player jumps to two seconds before the command.
+    expect(new URL(auditor.url()).hash).toMatch(/^#t=\d\d:\d\d$/);
+    await expect.poll(position).toBeGreaterThanOrEqual(Math.floor(Math.max(0, listing.offsetSeconds - 2)));
+    expect(await position()).toBeLessThanOrEqual(Math.ceil(listing.offsetSeconds) + 1);
+    await screenshot(auditor, 'seed-video');
+  }, 120_000);
 
   it('the user menu: a user sets their time zone, turns on two-factor sign-in from the QR code, and after proving it is them adds an SSH key and creates an API token', async () => {
     const dave = await buildUser(t, { username: 'dave' });
