@@ -47,7 +47,7 @@ describe('changegate session on the command line', () => {
     ['session show', ['<number>', 'exit status and output', '--json']],
     ['session download', ['<number>', '--output <file>', 'session-<number>.cast', 'SHA-256']],
     ['session play', ['<number>', '--speed <n>', '--idle-limit <seconds>', 'Ctrl+C']],
-    ['session terminate', ['<number>', 'Session.Terminate']],
+    ['session terminate', ['<number>', 'Session.Terminate', '--reason <text>']],
   ];
 
   it.each(HELP)('changegate %s --help exits 0 and names its options', async (command, mentions) => {
@@ -184,9 +184,9 @@ describe('changegate session against a server and its gateway', () => {
 
     // The open session is live; terminating it through the API ends it at once, and alice is told.
     expect((await json<Array<{ number: number }>>(['session', 'list', '--live', '--json'])).map((session) => session.number)).toEqual([numbers.live]);
-    expect((await changegate(['session', 'terminate', String(numbers.live)])).stdout).toBe(`Terminated session ${numbers.live} of alice on web01; alice was told.\n`);
+    expect((await changegate(['session', 'terminate', String(numbers.live), '--reason', 'the window moved'])).stdout).toBe(`Terminated session ${numbers.live} of alice on web01; alice was told: the window moved.\n`);
     await open.exited;
-    expect(open.output).toContain('terminated by admin');
+    expect(open.output).toContain('terminated by admin: the window moved');
 
     const from = new Date(Date.now() - 3_600_000).toISOString();
     const to = new Date(Date.now() + 60_000).toISOString();

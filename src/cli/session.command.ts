@@ -125,12 +125,13 @@ export function registerSessionCommands(program: Command): void {
 
   session
     .command('terminate')
-    .description('end a running session at once (needs Session.Terminate); its user sees who ended it')
+    .description('end a running session at once (needs Session.Terminate); its user sees who ended it, and why when --reason says')
     .argument('<number>', NUMBER, sessionNumber)
-    .action((number: number) =>
+    .option('--reason <text>', "why, in one line of at most 500 characters: shown in the user's terminal and kept with the session")
+    .action((number: number, options: { reason?: string }) =>
       withApi(async (api) => {
-        const ended = await api.post<SessionView>(`/sessions/${number}/terminate`);
-        printLines(`Terminated session ${ended.number} of ${ended.user} on ${ended.device}; ${ended.user} was told.`);
+        const ended = await api.post<SessionView>(`/sessions/${number}/terminate`, options.reason === undefined ? {} : { reason: options.reason });
+        printLines(`Terminated session ${ended.number} of ${ended.user} on ${ended.device}; ${ended.user} was told${ended.terminationReason ? `: ${visible(ended.terminationReason)}` : ''}.`);
       }),
     );
 }
@@ -288,7 +289,7 @@ function printSession(session: SessionView, recordingUrl: string, commands: read
     ['Started', secondTime(session.startedAt)],
     ['Ended', session.live ? 'still running' : secondTime(session.endedAt)],
     ['Duration', `${formatDuration(session.durationSeconds)}${session.live ? ' so far' : ''}`],
-    ['End reason', endReasonOf(session)],
+    ['End reason', session.terminationReason === null ? endReasonOf(session) : `${endReasonOf(session)}: ${visible(session.terminationReason)}`],
     ['Exit status', session.exitStatus ?? 'unknown'],
     ['Bytes in', session.bytesIn],
     ['Bytes out', session.bytesOut],

@@ -184,7 +184,7 @@ describe('the SSH gateway, with a real sshd and real ssh clients', () => {
     expect(session.endReason).toBe('due_date_reached');
   });
 
-  it('lets a watcher follow a live session and a terminator end it, telling the user who did', async () => {
+  it('lets a watcher follow a live session and a terminator end it, telling the user who did and why', async () => {
     const terminal = new Terminal(started.sshPort, 'alice@web01', aliceKey.file);
     await terminal.waitFor(/[#$] $/m);
     terminal.type('echo before-watch\r');
@@ -200,11 +200,26 @@ describe('the SSH gateway, with a real sshd and real ssh clients', () => {
     terminal.type('echo during-watch\r');
     await waitUntil(async () => (seen.some((message) => message.includes('during-watch')) ? true : undefined), 'a live event');
 
-    const ended = await t.admin.post(`/sessions/${live.number}/terminate`);
+    // Refused terminations change nothing: alice may not end her own session, and a reason
+    // longer than a terminal line is a 400 naming the field. The session goes on.
+    expect((await alice.client.post(`/sessions/${live.number}/terminate`, { reason: 'done' })).body.error.code).toBe('forbidden');
+    const tooLong = await t.admin.post(`/sessions/${live.number}/terminate`, { reason: 'x'.repeat(501) });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error.details.problems).toEqual([{ path: '/body/reason', message: expect.stringContaining('500') }]);
+    expect((await t.admin.get(`/sessions/${live.number}`)).body).toMatchObject({ live: true, endReason: null });
+    terminal.type('echo still-running\r');
+    await terminal.waitFor(/still-running\r?\n/);
+
+    const reason = 'the vendor recalled the patch';
+    const ended = await t.admin.post(`/sessions/${live.number}/terminate`, { reason: `  ${reason}\n` });
     expect(ended.status).toBe(200);
-    expect(ended.body).toMatchObject({ live: false, endReason: 'terminated', endedBy: 'admin' });
-    await terminal.waitFor('terminated by admin');
+    expect(ended.body).toMatchObject({ live: false, endReason: 'terminated', endedBy: 'admin', terminationReason: reason });
+    await terminal.waitFor(`the session was terminated by admin: ${reason}.`);
     await waitUntil(async () => (seen.some((message) => message.includes('"end"')) ? true : undefined), 'the end of the watch');
+    // The watcher read the reason too: it is in the recording.
+    expect(seen.some((message) => message.includes(reason))).toBe(true);
+    const events = (await t.admin.get(`/events?subject=session:${live.id}`)).body as Array<{ action: string; actor: string; data: Record<string, unknown> }>;
+    expect(events.find((event) => event.action === 'session.end')).toMatchObject({ actor: 'admin', data: { reason: 'terminated', why: reason } });
     socket.close();
   });
 

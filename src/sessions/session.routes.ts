@@ -10,7 +10,7 @@ import { errors, isAppError } from '../platform/errors.ts';
 import type { Api } from '../platform/http.ts';
 import { parseSessionTarget } from './session.ts';
 import type { SessionRunner } from './session-runner.ts';
-import type { SessionService, Watcher } from './session.service.ts';
+import { MAX_TERMINATION_REASON, type SessionService, type Watcher } from './session.service.ts';
 import { TerminalClient } from './terminal-client.ts';
 import { CommandViewSchema, SessionViewSchema } from './session.views.ts';
 
@@ -33,6 +33,13 @@ function sameOrigin(request: FastifyRequest): boolean {
     return false;
   }
 }
+
+/** A POST whose body is optional (the termination's reason): no body at all reads as `{}`, not 400 "must be object". */
+const optionalBody = {
+  preValidation: async (request: FastifyRequest) => {
+    request.body ??= {};
+  },
+};
 
 function closeWithError(socket: WebSocket, error: unknown): void {
   const shown = isAppError(error) ? error : errors.internal('The session failed on the server.');
@@ -98,8 +105,30 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
 
   app.post(
     '/sessions/:session/terminate',
-    { schema: { tags, summary: 'End a running session (Session.Terminate); its user sees who ended it', params: SessionRef, response: { 200: SessionViewSchema } } },
-    async (request) => sessions.terminate(actorOf(request), request.params.session),
+    {
+      ...optionalBody,
+      schema: {
+        tags,
+        summary: 'End a running session (Session.Terminate); its user sees who ended it and why',
+        description: 'Only the Changegate instance that runs the session can end it; another answers 409 `session_elsewhere`.',
+        params: SessionRef,
+        body: Type.Optional(
+          Type.Object(
+            {
+              reason: Type.Optional(
+                Type.String({
+                  maxLength: MAX_TERMINATION_REASON,
+                  description: "Why: shown in the user's terminal, logged with the session's end and kept with the session. One line; spaces are trimmed",
+                }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+        response: { 200: SessionViewSchema },
+      },
+    },
+    async (request) => sessions.terminate(actorOf(request), request.params.session, request.body?.reason),
   );
 
   app.get(

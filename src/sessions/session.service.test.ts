@@ -10,7 +10,9 @@ import { buildUser, startTestChangegate, type TestChangegate } from '../../test/
 import type { Actor } from '../access/index.ts';
 import { findChangeByName, findRequestByNumber } from '../changes/index.ts';
 import { findDevicesNamed } from '../inventory/index.ts';
-import type { SessionStart } from './session.service.ts';
+import { LiveSessions, type LiveSession } from './live.ts';
+import type { Recorder } from './recorder.ts';
+import { SessionService, type SessionStart } from './session.service.ts';
 
 /**
  * The session lifecycle as SessionService's two use cases, each one transaction: the gateway calls
@@ -135,5 +137,77 @@ describe.each(DATABASE_KINDS)('SessionService start and end on %s', (kind) => {
     const events = await eventsOf(start.id);
     expect(events.map((event) => event.action)).toEqual(['session.start', 'session.end']);
     expect(events[1]).toMatchObject({ actor: 'alice', data: { reason: 'client_closed', exitStatus: 0, bytesIn: 120, bytesOut: 4_096, recordingSha256: 'a'.repeat(64) } });
+  });
+
+  describe('terminate, with a stand-in for the running session (gateway.test.ts ends a real one)', () => {
+    /**
+     * A SessionService over the same database whose live sessions this test holds: each stand-in
+     * ends as the gateway's relay does, through `end` with who ended it and why.
+     */
+    function serviceWithLiveSession(start: SessionStart) {
+      const live = new LiveSessions();
+      const sessions = new SessionService({ db: t.cg.database.db, clock: t.clock, live, scripts: t.cg.services.changes });
+      const told: Array<{ by: string; reason: string | undefined }> = [];
+      const running: LiveSession = {
+        id: start.id,
+        userId: start.actor.userId,
+        deviceId: start.device.id,
+        requestId: start.request.id,
+        changeId: start.change.id,
+        // Never read: nothing watches the stand-in.
+        recorder: {} as Recorder,
+        counters: () => ({ bytesIn: 0, bytesOut: 0 }),
+        terminate: async (by, reason) => {
+          told.push({ by, reason });
+          const ending = { endedAt: t.clock.now(), reason: 'terminated', endedBy: by, exitStatus: null, bytesIn: 0, bytesOut: 0, recordingSha256: null, captureLossy: false } as const;
+          await sessions.end(start.id, start.actor, { ...ending, ...(reason && { why: reason }) });
+          live.remove(start.id);
+        },
+        stop: async () => undefined,
+      };
+      live.add(running);
+      return { sessions, told };
+    }
+
+    const adminActor = async (): Promise<Actor> => ({ userId: (await must(t.admin.get('/users/admin'), 200, 'reading admin')).body.id, username: 'admin' });
+
+    it('tells the user who ended the session and why, and keeps the reason in the session.end event and the session', async () => {
+      const start = await sessionStart('CHG-1');
+      await t.cg.services.sessions.start(start);
+      const { sessions, told } = serviceWithLiveSession(start);
+
+      const ended = await sessions.terminate(await adminActor(), String((await sessionOf(start.id))?.number), '  the vendor\nrecalled   the patch ');
+
+      expect(told).toEqual([{ by: 'admin', reason: 'the vendor recalled the patch' }]);
+      expect(ended).toMatchObject({ live: false, endReason: 'terminated', endedBy: 'admin', terminationReason: 'the vendor recalled the patch' });
+      expect(await sessionOf(start.id)).toMatchObject({ endReason: 'terminated', endedBy: 'admin', terminationReason: 'the vendor recalled the patch' });
+      expect((await eventsOf(start.id))[1]).toMatchObject({ action: 'session.end', actor: 'admin', data: { reason: 'terminated', why: 'the vendor recalled the patch' } });
+    });
+
+    it('ends a session without a reason as before: none told, none kept', async () => {
+      const start = await sessionStart('CHG-1');
+      await t.cg.services.sessions.start(start);
+      const { sessions, told } = serviceWithLiveSession(start);
+      await sessions.terminate(await adminActor(), start.id, '   ');
+      expect(told).toEqual([{ by: 'admin', reason: undefined }]);
+      expect(await sessionOf(start.id)).toMatchObject({ endedBy: 'admin', terminationReason: null });
+      expect((await eventsOf(start.id))[1]?.data).not.toHaveProperty('why');
+    });
+
+    it('refuses a user without Session.Terminate, and a reason too long or with control characters, before touching the session', async () => {
+      const start = await sessionStart('CHG-1');
+      await t.cg.services.sessions.start(start);
+      const { sessions, told } = serviceWithLiveSession(start);
+      const admin = await adminActor();
+
+      // alice sees her own session, but may not end it; the privilege is checked before the reason.
+      await expect(sessions.terminate(alice, start.id, 'x'.repeat(600))).rejects.toMatchObject({ code: 'forbidden' });
+      await expect(sessions.terminate(admin, start.id, 'x'.repeat(501))).rejects.toMatchObject({ code: 'validation_failed', details: { problems: [{ path: '/reason' }] } });
+      await expect(sessions.terminate(admin, start.id, 'see \u001b]0;pwned\u0007')).rejects.toMatchObject({ code: 'validation_failed', details: { problems: [{ path: '/reason', message: 'must not contain control characters' }] } });
+
+      expect(told).toEqual([]);
+      expect(await sessionOf(start.id)).toMatchObject({ live: true, endReason: null, terminationReason: null });
+      expect((await eventsOf(start.id)).map((event) => event.action)).toEqual(['session.start']);
+    });
   });
 });

@@ -153,6 +153,27 @@ class OpenCount {
   }
 }
 
+/** The longest reason for a termination: a line in the user's terminal. */
+export const MAX_TERMINATION_REASON = 500;
+
+/**
+ * A termination's reason as the user will read it, on one line of their terminal: runs of white
+ * space (newlines from a text box) become one space, and the ends are trimmed; an empty one is
+ * none. Other control characters are refused: they would steer the user's terminal (an escape
+ * sequence can retitle it, move the cursor or rewrite what they see).
+ */
+export function terminationReason(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const text = raw.replace(/\s+/g, ' ').trim();
+  if (text.length > MAX_TERMINATION_REASON) {
+    throw errors.validation(`The reason is longer than ${MAX_TERMINATION_REASON} characters.`, [{ path: '/reason', message: `must be at most ${MAX_TERMINATION_REASON} characters` }]);
+  }
+  if (/\p{Cc}/u.test(text)) {
+    throw errors.validation("The reason is shown in the user's terminal: it cannot hold control characters.", [{ path: '/reason', message: 'must not contain control characters' }]);
+  }
+  return text === '' ? undefined : text;
+}
+
 /** A session is silent this long before another instance declares it interrupted. */
 const SILENT_AFTER_MS = 90_000;
 
@@ -209,6 +230,7 @@ export class SessionService {
         endedAt: null,
         endReason: null,
         endedBy: null,
+        terminationReason: null,
         exitStatus: null,
         bytesIn: 0,
         bytesOut: 0,
@@ -232,7 +254,7 @@ export class SessionService {
   async end(sessionId: string, actor: Actor, ending: SessionEnding): Promise<void> {
     const { why, ...end } = ending;
     await this.deps.db.transaction().execute(async (trx) => {
-      const ended = await endSession(trx, sessionId, end);
+      const ended = await endSession(trx, sessionId, { ...end, terminationReason: why ?? null });
       if (!ended) return;
       await appendEvent(trx, {
         actor: end.endedBy ?? actor.username,
@@ -391,8 +413,12 @@ export class SessionService {
     }
   }
 
-  /** Ends a running session with Session.Terminate; its user sees who ended it. */
-  async terminate(actor: Actor, ref: string): Promise<SessionView> {
+  /**
+   * Ends a running session with Session.Terminate. Its user reads who ended it and, when given, why
+   * (`reason`: see `terminationReason`), which the `session.end` event and the stored session keep.
+   * Only the instance that runs the session reaches it; another refuses with `session_elsewhere`.
+   */
+  async terminate(actor: Actor, ref: string, reason?: string): Promise<SessionView> {
     const session = await this.deps.db.transaction().execute(async (trx) => {
       const found = await this.visible(trx, actor, ref);
       if (!(await hasPrivilege(trx, actor, 'Session.Terminate', inPartition(found.partitionId)))) {
@@ -400,10 +426,11 @@ export class SessionService {
       }
       return found;
     });
+    const why = terminationReason(reason);
     if (session.endedAt) throw errors.sessionEnded(session.number, session.endReason);
     const live = this.deps.live.get(session.id);
     if (!live) throw errors.sessionElsewhere(session.number);
-    await live.terminate(actor.username);
+    await live.terminate(actor.username, why);
     return this.get(actor, session.id);
   }
 

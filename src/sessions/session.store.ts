@@ -24,6 +24,7 @@ const toSession = (row: Selectable<SessionTable>): Session => ({
   endedAt: row.ended_at,
   endReason: row.end_reason,
   endedBy: row.ended_by,
+  terminationReason: row.termination_reason,
   exitStatus: row.exit_status,
   bytesIn: row.bytes_in,
   bytesOut: row.bytes_out,
@@ -72,6 +73,7 @@ export async function insertSession(db: Executor, session: Omit<Session, 'number
       ended_at: session.endedAt,
       end_reason: session.endReason,
       ended_by: session.endedBy,
+      termination_reason: session.terminationReason,
       exit_status: session.exitStatus,
       bytes_in: session.bytesIn,
       bytes_out: session.bytesOut,
@@ -103,6 +105,8 @@ export interface SessionEnd {
   readonly endedAt: Date;
   readonly reason: SessionEndReason;
   readonly endedBy: string | null;
+  /** What the user was told of a termination's reason; none when absent. */
+  readonly terminationReason?: string | null;
   readonly exitStatus: number | null;
   readonly bytesIn: number;
   readonly bytesOut: number;
@@ -118,6 +122,7 @@ export async function endSession(db: Executor, id: string, end: SessionEnd): Pro
       ended_at: end.endedAt,
       end_reason: end.reason,
       ended_by: end.endedBy,
+      termination_reason: end.terminationReason ?? null,
       exit_status: end.exitStatus,
       bytes_in: end.bytesIn,
       bytes_out: end.bytesOut,

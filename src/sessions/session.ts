@@ -31,6 +31,8 @@ export interface Session {
   readonly endedAt: Date | null;
   readonly endReason: SessionEndReason | null;
   readonly endedBy: string | null;
+  /** Why it was terminated, as whoever ended it said (null for any other ending, or none given). */
+  readonly terminationReason: string | null;
   readonly exitStatus: number | null;
   readonly bytesIn: number;
   readonly bytesOut: number;
@@ -111,6 +113,7 @@ export function presentSession(session: Session, now: Date, commandCount: number
     live: session.endedAt === null,
     endReason: session.endReason,
     endedBy: session.endedBy,
+    terminationReason: session.terminationReason,
     exitStatus: session.exitStatus,
     bytesIn: session.bytesIn,
     bytesOut: session.bytesOut,

@@ -23,6 +23,7 @@ export const SessionViewSchema = Type.Object({
   /** The document says `string`; the TypeScript type says which reasons the service writes. */
   endReason: Type.Union([Type.Unsafe<SessionEndReason>({ type: 'string' }), Type.Null()]),
   endedBy: Type.Union([Type.String(), Type.Null()]),
+  terminationReason: Type.Union([Type.String(), Type.Null()], { description: 'Why it was terminated, as whoever ended it told its user; null for any other ending' }),
   exitStatus: Type.Union([Type.Integer(), Type.Null()]),
   bytesIn: Type.Integer(),
   bytesOut: Type.Integer(),

@@ -31,6 +31,7 @@ export interface SessionTable {
   ended_at: Date | null;
   end_reason: SessionEndReason | null;
   ended_by: string | null;
+  termination_reason: string | null;
   exit_status: number | null;
   bytes_in: number;
   bytes_out: number;

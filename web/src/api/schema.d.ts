@@ -2853,6 +2853,8 @@ export interface paths {
                             sourceIp: string;
                             sourcePort: number | null;
                             startedAt: string;
+                            /** @description Why it was terminated, as whoever ended it told its user; null for any other ending */
+                            terminationReason: string | null;
                             user: string;
                         }[];
                     };
@@ -3611,6 +3613,8 @@ export interface paths {
                                 sourceIp: string;
                                 sourcePort: number | null;
                                 startedAt: string;
+                                /** @description Why it was terminated, as whoever ended it told its user; null for any other ending */
+                                terminationReason: string | null;
                                 user: string;
                             }[];
                         };
@@ -6507,6 +6511,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/session-targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Credentials ➔ All: the device accounts you may start a session on, as an executor of an open or scheduled change (account names only) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            accessGroup: string;
+                            account: string;
+                            approvalsRequired: number;
+                            approvers: string[];
+                            change: string;
+                            changeStatus: "scheduled" | "open";
+                            changeTitle: string;
+                            device: string;
+                            dueAt: string;
+                            justificationRequired: boolean;
+                            partition: string;
+                            request: {
+                                number: number;
+                                status: "pending" | "approved" | "denied" | "cancelled" | "expired";
+                            } | null;
+                            startAt: string;
+                            target: string;
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions": {
         parameters: {
             query?: never;
@@ -6564,6 +6622,8 @@ export interface paths {
                             sourceIp: string;
                             sourcePort: number | null;
                             startedAt: string;
+                            /** @description Why it was terminated, as whoever ended it told its user; null for any other ending */
+                            terminationReason: string | null;
                             user: string;
                         }[];
                     };
@@ -6628,6 +6688,8 @@ export interface paths {
                             sourceIp: string;
                             sourcePort: number | null;
                             startedAt: string;
+                            /** @description Why it was terminated, as whoever ended it told its user; null for any other ending */
+                            terminationReason: string | null;
                             user: string;
                         };
                     };
@@ -6735,7 +6797,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End a running session (Session.Terminate); its user sees who ended it */
+        /**
+         * End a running session (Session.Terminate); its user sees who ended it and why
+         * @description Only the Changegate instance that runs the session can end it; another answers 409 `session_elsewhere`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -6746,7 +6811,14 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Why: shown in the user's terminal, logged with the session's end and kept with the session. One line; spaces are trimmed */
+                        reason?: string;
+                    };
+                };
+            };
             responses: {
                 /** @description Default Response */
                 200: {
@@ -6778,6 +6850,8 @@ export interface paths {
                             sourceIp: string;
                             sourcePort: number | null;
                             startedAt: string;
+                            /** @description Why it was terminated, as whoever ended it told its user; null for any other ending */
+                            terminationReason: string | null;
                             user: string;
                         };
                     };
