@@ -1,15 +1,20 @@
 /**
  * `npm run screenshots`: regenerates the README's pictures of the web console's main pages in
  * docs/images/, from a Changegate started here on a throwaway embedded database with a little
- * example data, in Debian's Chromium (`/usr/bin/chromium`, or CHANGEGATE_TEST_CHROMIUM).
+ * example data, in Debian's Chromium (`/usr/bin/chromium`, or CHANGEGATE_TEST_CHROMIUM). The
+ * audited session is a real one, through the web terminal to an OpenSSH sshd started here
+ * (`/usr/sbin/sshd`, on a loopback port).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import ssh2 from 'ssh2';
 import type { Changegate } from '../src/changegate.ts';
+import { keyPair } from '../test/gateway-kit.ts';
+import { startSshd } from '../test/sshd.ts';
 import { withThrowawayChangegate } from './throwaway-changegate.ts';
 
 const IMAGES = fileURLToPath(new URL('../docs/images/', import.meta.url));
@@ -95,11 +100,71 @@ async function photograph(changegate: Changegate): Promise<void> {
     await signIn(executor, 'alice');
     await executor.getByRole('row', { name: /web02.*root.*CHG-2026-042/ }).waitFor();
     await shoot(executor, 'credentials');
+
+    await auditedSession(baseUrl, admin, executor, page);
     process.stdout.write(`Wrote the console's pictures to ${path.relative(process.cwd(), IMAGES)}.\n`);
   } finally {
     await browser.close();
   }
 }
+
+/** A real session on a local sshd through alice's web terminal, then its board and video as the admin sees them. */
+async function auditedSession(baseUrl: string, admin: Api, executor: Page, auditor: Page): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'changegate-screenshots-'));
+  const key = keyPair(dir, 'device_root');
+  const sshd = await startSshd({ authorizedKeys: [key.publicKey] });
+  try {
+    await admin('POST', '/devices', { name: 'app01', hostname: '127.0.0.1', port: sshd.port, hostKey: sshd.hostKey });
+    await admin('POST', '/credentials', { device: 'app01', account: 'root', secret: { privateKey: key.privateKey } });
+    await admin('POST', '/access-groups', { name: 'app-team', executors: ['alice'], approvers: ['carol'] });
+    const now = Date.now();
+    await admin('POST', '/changes', {
+      name: 'CHG-2026-044',
+      title: 'Clear the application cache',
+      startAt: new Date(now - 60_000).toISOString(),
+      dueAt: new Date(now + 3_600_000).toISOString(),
+      accessGroup: 'app-team',
+      devices: ['app01'],
+      script: 'df -h /\n# optional\ndu -sh /var/cache\necho cache-cleared\nuptime',
+    });
+    const asked = (await session(baseUrl, 'alice', PASSWORD).then((alice) => alice('POST', '/requests', { device: 'app01' }))) as { request: { number: number } };
+    const carol = await session(baseUrl, 'carol', PASSWORD);
+    await carol('POST', `/requests/${asked.request.number}/approve`, { comment: 'go' });
+
+    await executor.goto('/credentials?device=app01');
+    await executor.getByRole('row', { name: /app01/ }).getByRole('link', { name: /Start session/ }).click();
+    const screen = executor.locator('.xterm-rows');
+    const prompted = async () => /[#$]$/.test((await screen.innerText()).trimEnd());
+    for (let waited = 0; !(await prompted()); waited += 1) {
+      if (waited > 100) throw new Error('the terminal never showed a prompt');
+      await executor.waitForTimeout(100);
+    }
+    for (const command of ['df -h /', 'uptime', 'rm -rf /tmp/app-cache', 'exit']) {
+      await executor.keyboard.type(command, { delay: 40 });
+      await executor.keyboard.press('Enter');
+      await executor.waitForTimeout(700);
+    }
+    await executor.getByText(/The session ended/).waitFor();
+
+    await auditor.goto('/audited-sessions?change=CHG-2026-044');
+    const row = auditor.getByRole('row', { name: /CHG-2026-044/ });
+    await row.getByText(/\d+ \/ 100/).waitFor({ timeout: 15_000 });
+    await row.getByRole('button', { name: /Actions for session/ }).click();
+    await auditor.getByRole('menuitem', { name: 'Change Audit' }).click();
+    await auditor.getByText('extra', { exact: true }).first().waitFor();
+    await shoot(auditor, 'audit-board');
+    await auditor.getByRole('tab', { name: 'Video of Session' }).click();
+    await auditor.getByText(/^Position \d+:\d+ of/).waitFor();
+    await auditor.getByRole('button', { name: /^\d\d:\d\d\s*uptime$/ }).click();
+    await auditor.waitForTimeout(1500);
+    await shoot(auditor, 'session-video');
+  } finally {
+    await sshd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Api = Awaited<ReturnType<typeof session>>;
 
 /** Signs in over the API: a function calling it with the session's cookie and CSRF token. */
 async function session(baseUrl: string, username: string, password: string) {

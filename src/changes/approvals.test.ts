@@ -296,10 +296,12 @@ describe.each(DATABASE_KINDS)('approvals and what requests reveal, on %s', (kind
         await terminal.waitFor(/still-here\r?\n/);
         await waitUntil(async () => (await t.admin.get(`/sessions?live=true&device=${device}`)).body[0], 'the live session');
 
-        const revoked = await carol.client.post(`/requests/${number}/revoke`, { reason: 'the vendor found a bug in the package' });
+        // An escape sequence in the reason (here, clear the screen) reaches the user's terminal as a visible character, never as a command.
+        const revoked = await carol.client.post(`/requests/${number}/revoke`, { reason: 'the vendor found a bug in the package\u001b[2J' });
         expect(revoked.status).toBe(200);
-        expect(revoked.body).toMatchObject({ number, status: 'cancelled', closeReason: `revoked by ${carol.username}: the vendor found a bug in the package` });
-        await terminal.waitFor(`the session was terminated by ${carol.username}: the vendor found a bug in the package`);
+        expect(revoked.body).toMatchObject({ number, status: 'cancelled', closeReason: `revoked by ${carol.username}: the vendor found a bug in the package\u001b[2J` });
+        await terminal.waitFor(`the session was terminated by ${carol.username}: the vendor found a bug in the package\uFFFD[2J`);
+        expect(terminal.output).not.toContain('\u001b[2J');
         await terminal.exited;
         const session = await waitUntil(async () => {
           const rows = (await t.admin.get(`/sessions?device=${device}`)).body;
@@ -310,9 +312,9 @@ describe.each(DATABASE_KINDS)('approvals and what requests reveal, on %s', (kind
         terminal.close();
       }
       const notice = (await notificationsOf(alice)).find((candidate) => candidate.kind === 'request.revoked' && candidate.data.request === number);
-      expect(notice).toMatchObject({ title: `Request #${number} revoked by ${carol.username}: ${change}`, data: { by: carol.username, reason: 'the vendor found a bug in the package' } });
+      expect(notice).toMatchObject({ title: `Request #${number} revoked by ${carol.username}: ${change}`, data: { by: carol.username, reason: 'the vendor found a bug in the package\u001b[2J' } });
       expect(await eventsWhere(t, { action: 'request.revoke', subject: `request:${number}` })).toEqual([
-        expect.objectContaining({ actor: carol.username, data: { change, device, reason: 'the vendor found a bug in the package' } }),
+        expect.objectContaining({ actor: carol.username, data: { change, device, reason: 'the vendor found a bug in the package\u001b[2J' } }),
       ]);
       // The gateway no longer admits her on it.
       const after = await ssh(sshPort, `${alice.username}@${device}`, 'echo should-not-run', { key: aliceKey.file });

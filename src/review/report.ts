@@ -92,7 +92,7 @@ function reportHtml(audit: ChangeAuditView): string {
   const sessions = audit.sessions
     .map(
       (session) =>
-        `<tr><td>${session.number}</td><td>${e(session.user)}</td><td>${e(session.sourceIp)}${session.sourcePort ? `:${session.sourcePort}` : ''}</td><td>${e(session.device)}</td><td>${e(session.account)}</td><td>${e(session.startedAt)}</td><td>${session.durationSeconds} s</td><td>${e(session.endReason ?? 'running')}${session.endedBy ? ` by ${e(session.endedBy)}` : ''}</td><td><code>${e(session.recordingSha256 ?? '')}</code></td></tr>`,
+        `<tr><td>${session.number}</td><td>${e(session.user)}</td><td>${e(session.sourceIp)}${session.sourcePort ? `:${session.sourcePort}` : ''}</td><td>${e(session.device)}</td><td>${e(session.account)}</td><td>${e(session.startedAt)}</td><td>${session.durationSeconds} s</td><td>${e(session.endReason ?? 'running')}${session.endedBy ? ` by ${e(session.endedBy)}` : ''}${session.terminationReason ? `: ${e(session.terminationReason)}` : ''}</td><td><code>${e(session.recordingSha256 ?? '')}</code></td></tr>`,
     )
     .join('\n');
   const boards = audit.devices

@@ -247,7 +247,9 @@ export class SessionRelay {
 
   private warn(message: string): void {
     this.output.flush();
-    const text = line(message);
+    // A reason given by someone else (a revoke, a cancellation) must not steer the user's terminal:
+    // every control character, ESC first, is shown as a replacement character instead.
+    const text = line(message.replace(/\p{Cc}/gu, '\uFFFD'));
     this.client.writeError(text);
     this.recorder.output(text, 'stderr');
   }

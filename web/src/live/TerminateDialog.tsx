@@ -1,10 +1,7 @@
 import { Alert, Button, Group, Modal, Stack, Text, Textarea } from '@mantine/core';
-import { useState, type CSSProperties, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { ApiError } from '../api/client.ts';
 import { MAX_REASON_LENGTH, useTerminateSession, type SessionView } from './live-sessions.ts';
-
-/** Mantine's error red on white is below WCAG AA contrast for small text: the form's errors are a shade darker. */
-const LEGIBLE_ERRORS = { '--mantine-color-error': 'var(--mantine-color-red-9)' } as CSSProperties;
 
 /** The part of a session the dialog names. */
 type Terminated = Pick<SessionView, 'number' | 'user' | 'device' | 'account' | 'change'>;
@@ -39,7 +36,7 @@ export function TerminateDialog({ session: asked, onClose }: { session: Terminat
   return (
     <Modal opened={asked !== undefined} onClose={close} title={session ? `Terminate session #${session.number}` : ''} closeButtonProps={{ 'aria-label': 'Close without terminating' }}>
       {session && (
-        <form onSubmit={submit} noValidate style={LEGIBLE_ERRORS}>
+        <form onSubmit={submit} noValidate>
           <Stack>
             <Text size="sm">
               The session of <b>{session.user}</b> on <b>{session.device}</b> (account {session.account}, change {session.change}) ends at once. {session.user} reads who ended it and your
