@@ -10,6 +10,7 @@ const LONGEST = [
   'src/cli/serve.command.test.ts',
   'src/sessions/crash.test.ts',
   // Mostly waiting on Chromium and on the pages' refreshes.
+  'web/test/change-workflow.test.ts',
   'web/test/console.test.ts',
   'web/test/audited-sessions.test.ts',
   'web/test/live-sessions.test.ts',
