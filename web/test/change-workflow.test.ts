@@ -159,6 +159,7 @@ describe('the change workflow in the web console', { timeout: 60_000 }, () => {
     // The auditor: Change Audit ➔ Audited sessions, the change's score, its board, the logs, the video.
     const auditor = await world.signedIn('admin', ADMIN_PASSWORD, '/changes');
     await auditor.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audited sessions' }).click();
+    await auditor.getByRole('heading', { name: 'Audited sessions' }).waitFor();
     await auditor.getByLabel('Change', { exact: true }).fill('CHG-SEED');
     const audited = auditor.getByRole('row', { name: new RegExp(`#${session}\\b`) });
     // web02 was never reached, so the change scores below full marks as soon as the session is scored.

@@ -87,6 +87,7 @@ describe('the web console', { timeout: 60_000 }, () => {
   it('PAM Core lists the devices with their pinned host keys and the access groups, filtered from the address', async () => {
     const page = await world.signedIn('admin', ADMIN_PASSWORD, '/changes');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
+    await page.getByRole('heading', { name: 'Devices' }).waitFor();
     for (const [index, name] of ['web01', 'web02'].entries()) {
       const row = page.getByRole('row', { name: new RegExp(name) });
       await row.waitFor();
