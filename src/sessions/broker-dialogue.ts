@@ -10,8 +10,15 @@ import type { ClientSide } from './client-side.ts';
 export const EXIT_PENDING = 2;
 const EXIT_REFUSED = 1;
 
+/**
+ * Text written into a user's terminal that others wrote (a denial's comment, a change's title, a
+ * revoke's reason): every control character, ESC first, becomes a visible replacement character,
+ * so it cannot retitle their terminal, move the cursor or redraw what they see.
+ */
+export const printable = (text: string) => text.replace(/\p{Cc}/gu, '\uFFFD');
+
 /** A message from Changegate to the user, on a line of its own in their terminal. */
-export const line = (text: string) => `\r\nChangegate: ${text}\r\n`;
+export const line = (text: string) => `\r\nChangegate: ${printable(text)}\r\n`;
 
 export interface BrokerDialogueDeps {
   readonly db: Kysely<Database>;
@@ -64,14 +71,14 @@ export class BrokerDialogue {
       } catch (error) {
         if (!isAppError(error)) throw error;
         if (isAppError(error, 'justification_required') && client.interactive && !query.justification) {
-          const answer = await client.ask(`${error.message}\r\nJustification: `, { echo: true });
+          const answer = await client.ask(`${printable(error.message)}\r\nJustification: `, { echo: true });
           if (!answer?.trim()) return this.refuse(client, 'a justification is required; nothing was requested.');
           query.justification = answer.trim();
           continue;
         }
         if (isAppError(error, 'change_ambiguous') && client.interactive) {
           const choices = ((error.details as { choices?: Array<{ change: string; title: string }> } | undefined)?.choices ?? []);
-          const menu = choices.map((choice, index) => `  ${index + 1}) ${choice.change}  ${choice.title}`).join('\r\n');
+          const menu = choices.map((choice, index) => `  ${index + 1}) ${choice.change}  ${printable(choice.title)}`).join('\r\n');
           const answer = await client.ask(`Several open changes include ${device}:\r\n${menu}\r\nWhich one [1-${choices.length}]? `, { echo: true });
           const picked = choices[Number(answer) - 1];
           if (!picked) return this.refuse(client, 'no change chosen.');

@@ -247,9 +247,8 @@ export class SessionRelay {
 
   private warn(message: string): void {
     this.output.flush();
-    // A reason given by someone else (a revoke, a cancellation) must not steer the user's terminal:
-    // every control character, ESC first, is shown as a replacement character instead.
-    const text = line(message.replace(/\p{Cc}/gu, '\uFFFD'));
+    // A reason given by someone else (a revoke, a cancellation) cannot steer the user's terminal: `line` shows control characters as such.
+    const text = line(message);
     this.client.writeError(text);
     this.recorder.output(text, 'stderr');
   }

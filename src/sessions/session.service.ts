@@ -174,6 +174,13 @@ export function terminationReason(raw: string | undefined): string | undefined {
   return text === '' ? undefined : text;
 }
 
+/** A reason said elsewhere (a revoke, a cancellation), kept as a terminate's would be: one line of printable text, cut to the limit. */
+function storedReason(said: string): string | undefined {
+  const text = said.replace(/\p{Cc}/gu, ' ').replace(/\s+/g, ' ').trim();
+  if (text === '') return undefined;
+  return text.length > MAX_TERMINATION_REASON ? `${text.slice(0, MAX_TERMINATION_REASON - 1)}…` : text;
+}
+
 /** A session is silent this long before another instance declares it interrupted. */
 const SILENT_AFTER_MS = 90_000;
 
@@ -252,7 +259,10 @@ export class SessionService {
    * ended keeps its first ending (and no second event). Called by the gateway that ran it.
    */
   async end(sessionId: string, actor: Actor, ending: SessionEnding): Promise<void> {
-    const { why, ...end } = ending;
+    const { why: said, ...end } = ending;
+    // Whoever ended it may have said more than a terminate's reason allows (a revoke's reason is
+    // 2 000 characters of free text): the session keeps what a terminate would, on one line.
+    const why = said === undefined ? undefined : storedReason(said);
     await this.deps.db.transaction().execute(async (trx) => {
       const ended = await endSession(trx, sessionId, { ...end, terminationReason: why ?? null });
       if (!ended) return;

@@ -116,6 +116,30 @@ describe('the web terminal: a brokered, recorded session over a WebSocket', () =
     expect((await run('asciinema', ['play', '-i', '0.05', file], { timeout: 30_000 })).stdout).toContain('web-42-works');
   });
 
+  it('shows an approver’s denial in the user’s terminal as text: an escape sequence in the comment cannot steer the terminal', async () => {
+    await addOpenChange(t.admin, { name: 'CHG-DENY', devices: ['web01'], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
+    const terminal = new WebTerminal(terminalUrl('web01+CHG-DENY'), { cookie: cookieOf(alice.client), origin: base });
+    try {
+      await terminal.screen.waitFor('Wait here for the decision? [y/N] ');
+      terminal.type('y\r');
+      await terminal.screen.waitFor('Waiting for the decision');
+      const number = Number(/request #(\d+)/.exec(terminal.screen.text)?.[1]);
+      // Retitle the window, clear the screen, then write a fake prompt.
+      const comment = 'not now\u001b]0;pwned\u0007\u001b[2J\r\nroot@web01:~# ';
+      expect((await carol.client.post(`/requests/${number}/deny`, { comment })).status).toBe(200);
+      await terminal.screen.waitFor(`request #${number} was denied by carol: not now\uFFFD]0;pwned\uFFFD\uFFFD[2J\uFFFD\uFFFDroot@web01:~# .`);
+      const written = terminal.messages.flatMap((message) => (message.type === 'output' ? [message.data] : [])).join('');
+      expect(written).not.toContain('\u001b]0;pwned');
+      expect(written).not.toContain('\u001b[2J');
+      terminal.type('n\r');
+      expect((await terminal.closed).code).toBe(1000);
+    } finally {
+      terminal.close();
+      // web01 is again in one open change only, as the other tests expect.
+      expect((await t.admin.post('/changes/CHG-DENY/cancel', { reason: 'test over' })).status).toBe(200);
+    }
+  });
+
   it('clamps a resize to 20000 × 20000 to 1000 × 500 for the device and the recording, and passes 200 × 60 on', async () => {
     expect((await alice.client.post('/requests', { device: 'web01' })).status).toBeLessThan(300);
     const pending = (await carol.client.get('/requests?scope=approvals&status=pending')).body as Array<{ number: number }>;

@@ -64,8 +64,8 @@ function Bell() {
     close();
     if (!notice.readAt) await api.POST('/api/v1/notifications/{id}/read', { params: { path: { id: notice.id } } });
     void refresh();
-    // A notice's link is a page of the console (`/requests/42`); anything else stays put.
-    if (notice.link?.startsWith('/') && !notice.link.startsWith('//')) navigate(notice.link);
+    // A notice's link is a page of the console (`/requests/42`); anything else stays put (`//host` and `/\host` are other sites to a browser).
+    if (notice.link && /^\/(?![/\\])/.test(notice.link)) navigate(notice.link);
   };
   const label = count === 0 ? 'Notifications: none unread' : `Notifications: ${count} unread`;
   return (

@@ -1,6 +1,6 @@
-import { Alert, Badge, Center, Group, Loader, Pagination, Select, Text } from '@mantine/core';
+import { Alert, Badge, Center, Group, Loader, Pagination, Select, Table, Text } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import type { ReactNode } from 'react';
+import type { Key, ReactNode } from 'react';
 import { useSearchParams } from 'react-router';
 import { ApiError } from './api/client.ts';
 
@@ -78,6 +78,45 @@ export function Paged<T>({ rows, page, onPage, children }: { rows: readonly T[];
         {pages > 1 && <Pagination total={pages} value={current} onChange={onPage} getControlProps={(control) => ({ 'aria-label': `${control} page` })} />}
       </Group>
     </>
+  );
+}
+
+/** One page of `rows` as a table: the headers, then a row each (`children` gives its cells). */
+export function PagedTable<T>({
+  rows,
+  page,
+  onPage,
+  headers,
+  rowKey,
+  children,
+}: {
+  rows: readonly T[];
+  page: number;
+  onPage: (page: number) => void;
+  /** Nodes, not only texts: a column of buttons names itself for screen readers alone. */
+  headers: readonly ReactNode[];
+  rowKey: (row: T) => Key;
+  children: (row: T) => ReactNode;
+}) {
+  return (
+    <Paged rows={rows} page={page} onPage={onPage}>
+      {(shown) => (
+        <Table striped highlightOnHover>
+          <Table.Thead>
+            <Table.Tr>
+              {headers.map((header, column) => (
+                <Table.Th key={column}>{header}</Table.Th>
+              ))}
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {shown.map((row) => (
+              <Table.Tr key={rowKey(row)}>{children(row)}</Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+    </Paged>
   );
 }
 

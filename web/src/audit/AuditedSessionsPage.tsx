@@ -3,7 +3,7 @@ import { useDebouncedValue } from '@mantine/hooks';
 import { Link } from 'react-router';
 import { useMe } from '../session.tsx';
 import { formatTime, fromWallTime } from '../time.ts';
-import { Loaded, Paged, useUrlFilters } from '../ui.tsx';
+import { Loaded, PagedTable, useUrlFilters } from '../ui.tsx';
 import { LIST_LIMIT, reportUrl, sessionPath, useAuditedSessions, type AuditedSession, type AuditedSessionFilter, type Outcome } from './audit.queries.ts';
 import { OUTCOMES, OutcomeBadge, outcomeLabel, scoreText } from './Outcome.tsx';
 import { formatDuration } from './playback-time.ts';
@@ -81,34 +81,15 @@ export default function AuditedSessionsPage() {
                 The newest {LIST_LIMIT} sessions are shown: narrow the filters to see older ones.
               </Text>
             )}
-            <Paged rows={rows} page={page} onPage={(next) => set('page', String(next))}>
-              {(shown) => (
-                <Table striped highlightOnHover>
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th>Session</Table.Th>
-                      <Table.Th>Change</Table.Th>
-                      <Table.Th>User</Table.Th>
-                      <Table.Th>Device</Table.Th>
-                      <Table.Th>Source IP</Table.Th>
-                      <Table.Th>Started</Table.Th>
-                      <Table.Th>Duration</Table.Th>
-                      <Table.Th>Commands</Table.Th>
-                      <Table.Th>Score</Table.Th>
-                      <Table.Th>Outcome</Table.Th>
-                      <Table.Th>
-                        <VisuallyHidden>Actions</VisuallyHidden>
-                      </Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {shown.map((session) => (
-                      <SessionRow key={session.id} session={session} zone={zone} />
-                    ))}
-                  </Table.Tbody>
-                </Table>
-              )}
-            </Paged>
+            <PagedTable
+              rows={rows}
+              page={page}
+              onPage={(next) => set('page', String(next))}
+              headers={['Session', 'Change', 'User', 'Device', 'Source IP', 'Started', 'Duration', 'Commands', 'Score', 'Outcome', <VisuallyHidden>Actions</VisuallyHidden>]}
+              rowKey={(session) => session.id}
+            >
+              {(session) => <SessionCells session={session} zone={zone} />}
+            </PagedTable>
           </>
         )}
       </Loaded>
@@ -116,9 +97,10 @@ export default function AuditedSessionsPage() {
   );
 }
 
-function SessionRow({ session, zone }: { session: AuditedSession; zone: string }) {
+/** A session's row in the list, cell by cell. */
+function SessionCells({ session, zone }: { session: AuditedSession; zone: string }) {
   return (
-    <Table.Tr>
+    <>
       <Table.Td>
         <Anchor component={Link} to={sessionPath(session.number)} fw={500}>
           #{session.number}
@@ -140,7 +122,7 @@ function SessionRow({ session, zone }: { session: AuditedSession; zone: string }
       <Table.Td>
         <SessionActions session={session} />
       </Table.Td>
-    </Table.Tr>
+    </>
   );
 }
 

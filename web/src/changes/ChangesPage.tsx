@@ -4,7 +4,7 @@ import { Link, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
 import { holds, useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
-import { Loaded, Paged, StatusBadge, useUrlFilters, StatusFilter } from '../ui.tsx';
+import { Loaded, PagedTable, StatusBadge, useUrlFilters, StatusFilter } from '../ui.tsx';
 
 const STATUSES = ['scheduled', 'open', 'closed', 'cancelled'] as const;
 type Status = (typeof STATUSES)[number];
@@ -46,46 +46,31 @@ export default function ChangesPage() {
       </Group>
       <Loaded query={changes}>
         {(rows) => (
-          <Paged
+          <PagedTable
             rows={rows.filter((change) => !text || change.name.toLowerCase().includes(text) || change.title.toLowerCase().includes(text))}
             page={page}
             onPage={(next) => set('page', String(next))}
+            headers={['ID', 'Title', 'Status', 'Start', 'Due', 'Devices', 'Access group']}
+            rowKey={(change) => change.id}
           >
-            {(shown) => (
-              <Table striped highlightOnHover>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>ID</Table.Th>
-                    <Table.Th>Title</Table.Th>
-                    <Table.Th>Status</Table.Th>
-                    <Table.Th>Start</Table.Th>
-                    <Table.Th>Due</Table.Th>
-                    <Table.Th>Devices</Table.Th>
-                    <Table.Th>Access group</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {shown.map((change) => (
-                    <Table.Tr key={change.id}>
-                      <Table.Td>
-                        <Anchor component={Link} to={`/changes/${encodeURIComponent(change.name)}`} size="sm" fw={500}>
-                          {change.name}
-                        </Anchor>
-                      </Table.Td>
-                      <Table.Td>{change.title}</Table.Td>
-                      <Table.Td>
-                        <StatusBadge status={change.status} />
-                      </Table.Td>
-                      <Table.Td>{formatTime(change.startAt, me.user.timeZone)}</Table.Td>
-                      <Table.Td>{formatTime(change.dueAt, me.user.timeZone)}</Table.Td>
-                      <Table.Td>{change.devices.join(', ')}</Table.Td>
-                      <Table.Td>{change.accessGroup}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
+            {(change) => (
+              <>
+                <Table.Td>
+                  <Anchor component={Link} to={`/changes/${encodeURIComponent(change.name)}`} size="sm" fw={500}>
+                    {change.name}
+                  </Anchor>
+                </Table.Td>
+                <Table.Td>{change.title}</Table.Td>
+                <Table.Td>
+                  <StatusBadge status={change.status} />
+                </Table.Td>
+                <Table.Td>{formatTime(change.startAt, me.user.timeZone)}</Table.Td>
+                <Table.Td>{formatTime(change.dueAt, me.user.timeZone)}</Table.Td>
+                <Table.Td>{change.devices.join(', ')}</Table.Td>
+                <Table.Td>{change.accessGroup}</Table.Td>
+              </>
             )}
-          </Paged>
+          </PagedTable>
         )}
       </Loaded>
     </>

@@ -4,7 +4,7 @@ import { Link } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
-import { Loaded, Paged, StatusBadge, useUrlFilters } from '../ui.tsx';
+import { Loaded, PagedTable, StatusBadge, useUrlFilters } from '../ui.tsx';
 import { LIVE_POLL_MS } from '../requests/RequestsPage.tsx';
 
 /** Navigation state of a Start session click; a link alone (bookmark, e-mail) only shows the page. */
@@ -49,83 +49,73 @@ export default function CredentialsPage() {
             return <Text>No change names you as an executor now. A planner adds you to a change’s access group; its devices then appear here.</Text>;
           }
           return (
-            <Paged rows={rows} page={page} onPage={(next) => set('page', String(next))}>
-              {(shown) => (
-                <Table striped highlightOnHover>
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th>Device</Table.Th>
-                      <Table.Th>Account</Table.Th>
-                      <Table.Th>Change</Table.Th>
-                      <Table.Th>Window</Table.Th>
-                      <Table.Th>Your request</Table.Th>
-                      <Table.Th>Action</Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {shown.map((row) => (
-                      <Table.Tr key={`${row.change} ${row.partition}.${row.device} ${row.account}`}>
-                        <Table.Td>
-                          <Text size="sm" fw={500}>
-                            {row.device}
-                          </Text>
-                          <Text size="xs" c="dimmed">
-                            {row.partition}
-                          </Text>
-                        </Table.Td>
-                        <Table.Td>{row.account}</Table.Td>
-                        <Table.Td>
-                          <Text size="sm" fw={500}>
-                            {row.change}
-                          </Text>
-                          <Text size="xs" c="dimmed">
-                            {row.changeTitle}
-                          </Text>
-                        </Table.Td>
-                        <Table.Td>
-                          <Group gap="xs" wrap="nowrap">
-                            <StatusBadge status={row.changeStatus} />
-                            <Text size="xs">
-                              {formatTime(row.startAt, me.user.timeZone)} – {formatTime(row.dueAt, me.user.timeZone)}
-                            </Text>
-                          </Group>
-                        </Table.Td>
-                        <Table.Td>
-                          {row.request ? (
-                            <Group gap="xs" wrap="nowrap">
-                              <Anchor component={Link} to={`/requests/${row.request.number}`}>
-                                #{row.request.number}
-                              </Anchor>
-                              <StatusBadge status={row.request.status} />
-                            </Group>
-                          ) : (
-                            <Text size="sm" c="dimmed">
-                              none yet
-                            </Text>
-                          )}
-                        </Table.Td>
-                        <Table.Td>
-                          {row.changeStatus === 'open' ? (
-                            <Button
-                              component={Link}
-                              to={startSessionPath(row)}
-                              // The click is the user's intent: the page asks for access (or connects) at once.
-                              state={START_NOW}
-                              size="xs"
-                              aria-label={`Start session as ${row.account} on ${row.device} for ${row.change}`}
-                            >
-                              Start session
-                            </Button>
-                          ) : (
-                            <Text size="xs">Opens {formatTime(row.startAt, me.user.timeZone)}</Text>
-                          )}
-                        </Table.Td>
-                      </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
+            <PagedTable
+              rows={rows}
+              page={page}
+              onPage={(next) => set('page', String(next))}
+              headers={['Device', 'Account', 'Change', 'Window', 'Your request', 'Action']}
+              rowKey={(row) => `${row.change} ${row.partition}.${row.device} ${row.account}`}
+            >
+              {(row) => (
+                <>
+                  <Table.Td>
+                    <Text size="sm" fw={500}>
+                      {row.device}
+                    </Text>
+                    <Text size="xs" c="dimmed">
+                      {row.partition}
+                    </Text>
+                  </Table.Td>
+                  <Table.Td>{row.account}</Table.Td>
+                  <Table.Td>
+                    <Text size="sm" fw={500}>
+                      {row.change}
+                    </Text>
+                    <Text size="xs" c="dimmed">
+                      {row.changeTitle}
+                    </Text>
+                  </Table.Td>
+                  <Table.Td>
+                    <Group gap="xs" wrap="nowrap">
+                      <StatusBadge status={row.changeStatus} />
+                      <Text size="xs">
+                        {formatTime(row.startAt, me.user.timeZone)} – {formatTime(row.dueAt, me.user.timeZone)}
+                      </Text>
+                    </Group>
+                  </Table.Td>
+                  <Table.Td>
+                    {row.request ? (
+                      <Group gap="xs" wrap="nowrap">
+                        <Anchor component={Link} to={`/requests/${row.request.number}`}>
+                          #{row.request.number}
+                        </Anchor>
+                        <StatusBadge status={row.request.status} />
+                      </Group>
+                    ) : (
+                      <Text size="sm" c="dimmed">
+                        none yet
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    {row.changeStatus === 'open' ? (
+                      <Button
+                        component={Link}
+                        to={startSessionPath(row)}
+                        // The click is the user's intent: the page asks for access (or connects) at once.
+                        state={START_NOW}
+                        size="xs"
+                        aria-label={`Start session as ${row.account} on ${row.device} for ${row.change}`}
+                      >
+                        Start session
+                      </Button>
+                    ) : (
+                      <Text size="xs">Opens {formatTime(row.startAt, me.user.timeZone)}</Text>
+                    )}
+                  </Table.Td>
+                </>
               )}
-            </Paged>
+            </PagedTable>
           );
         }}
       </Loaded>

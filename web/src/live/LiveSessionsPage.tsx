@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { Link } from 'react-router';
 import { holds, useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
-import { Loaded, Paged, useUrlFilters } from '../ui.tsx';
+import { Loaded, PagedTable, useUrlFilters } from '../ui.tsx';
 import { runningFor, useLiveSessions, type SessionView } from './live-sessions.ts';
 import { TerminateDialog } from './TerminateDialog.tsx';
 
@@ -33,64 +33,52 @@ export default function LiveSessionsPage() {
               {filtered ? 'No running session matches these filters.' : 'No session is running now.'}
             </Text>
           ) : (
-            <Paged rows={rows} page={page} onPage={(next) => set('page', String(next))}>
-              {(shown) => (
-                <Table striped highlightOnHover>
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th>Session</Table.Th>
-                      <Table.Th>User</Table.Th>
-                      <Table.Th>Device</Table.Th>
-                      <Table.Th>Account</Table.Th>
-                      <Table.Th>Change</Table.Th>
-                      <Table.Th>Started</Table.Th>
-                      <Table.Th>Source IP</Table.Th>
-                      <Table.Th>Actions</Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {shown.map((session) => (
-                      <Table.Tr key={session.id}>
-                        <Table.Td>
-                          <Anchor component={Link} to={`/live-sessions/${session.number}`}>
-                            #{session.number}
-                          </Anchor>
-                        </Table.Td>
-                        <Table.Td fw={500}>{session.user}</Table.Td>
-                        <Table.Td>{session.device}</Table.Td>
-                        <Table.Td>{session.account}</Table.Td>
-                        <Table.Td>{session.change}</Table.Td>
-                        <Table.Td>
-                          <Text size="sm">{formatTime(session.startedAt, me.user.timeZone)}</Text>
-                          <Text size="xs" c="dimmed">
-                            running for {runningFor(session.durationSeconds)}
-                          </Text>
-                        </Table.Td>
-                        <Table.Td>{session.sourceIp}</Table.Td>
-                        <Table.Td>
-                          <Group gap="xs" wrap="nowrap">
-                            <Button component={Link} to={`/live-sessions/${session.number}`} size="compact-sm" variant="light" aria-label={`Watch session #${session.number} of ${session.user} on ${session.device}`}>
-                              Watch
-                            </Button>
-                            {mayTerminate && (
-                              <Button
-                                size="compact-sm"
-                                variant="outline"
-                                color="red.9"
-                                aria-label={`Terminate session #${session.number} of ${session.user} on ${session.device}`}
-                                onClick={() => setTerminating(session)}
-                              >
-                                Terminate
-                              </Button>
-                            )}
-                          </Group>
-                        </Table.Td>
-                      </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
+            <PagedTable
+              rows={rows}
+              page={page}
+              onPage={(next) => set('page', String(next))}
+              headers={['Session', 'User', 'Device', 'Account', 'Change', 'Started', 'Source IP', 'Actions']}
+              rowKey={(session) => session.id}
+            >
+              {(session) => (
+                <>
+                  <Table.Td>
+                    <Anchor component={Link} to={`/live-sessions/${session.number}`}>
+                      #{session.number}
+                    </Anchor>
+                  </Table.Td>
+                  <Table.Td fw={500}>{session.user}</Table.Td>
+                  <Table.Td>{session.device}</Table.Td>
+                  <Table.Td>{session.account}</Table.Td>
+                  <Table.Td>{session.change}</Table.Td>
+                  <Table.Td>
+                    <Text size="sm">{formatTime(session.startedAt, me.user.timeZone)}</Text>
+                    <Text size="xs" c="dimmed">
+                      running for {runningFor(session.durationSeconds)}
+                    </Text>
+                  </Table.Td>
+                  <Table.Td>{session.sourceIp}</Table.Td>
+                  <Table.Td>
+                    <Group gap="xs" wrap="nowrap">
+                      <Button component={Link} to={`/live-sessions/${session.number}`} size="compact-sm" variant="light" aria-label={`Watch session #${session.number} of ${session.user} on ${session.device}`}>
+                        Watch
+                      </Button>
+                      {mayTerminate && (
+                        <Button
+                          size="compact-sm"
+                          variant="outline"
+                          color="red.9"
+                          aria-label={`Terminate session #${session.number} of ${session.user} on ${session.device}`}
+                          onClick={() => setTerminating(session)}
+                        >
+                          Terminate
+                        </Button>
+                      )}
+                    </Group>
+                  </Table.Td>
+                </>
               )}
-            </Paged>
+            </PagedTable>
           )
         }
       </Loaded>

@@ -1,7 +1,7 @@
 import { Group, Table, TextInput, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../api/client.ts';
-import { Loaded, Paged, useUrlFilters } from '../ui.tsx';
+import { Loaded, PagedTable, useUrlFilters } from '../ui.tsx';
 
 /** PAM Core ➔ Access groups: who may run a group's changes, and who approves them. */
 export default function AccessGroupsPage() {
@@ -18,36 +18,23 @@ export default function AccessGroupsPage() {
       </Group>
       <Loaded query={groups}>
         {(rows) => (
-          <Paged
+          <PagedTable
             rows={rows.filter((group) => !text || [group.name, ...group.executors, ...group.approvers].some((name) => name.toLowerCase().includes(text)))}
             page={page}
             onPage={(next) => set('page', String(next))}
+            headers={['Name', 'Executors', 'Approvers', 'Approvals needed', 'Justification']}
+            rowKey={(group) => group.id}
           >
-            {(shown) => (
-              <Table striped highlightOnHover>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Name</Table.Th>
-                    <Table.Th>Executors</Table.Th>
-                    <Table.Th>Approvers</Table.Th>
-                    <Table.Th>Approvals needed</Table.Th>
-                    <Table.Th>Justification</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {shown.map((group) => (
-                    <Table.Tr key={group.id}>
-                      <Table.Td fw={500}>{group.name}</Table.Td>
-                      <Table.Td>{group.executors.join(', ')}</Table.Td>
-                      <Table.Td>{group.approvers.join(', ')}</Table.Td>
-                      <Table.Td>{group.approvalsRequired}</Table.Td>
-                      <Table.Td>{group.requiresJustification ? 'required' : 'optional'}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
+            {(group) => (
+              <>
+                <Table.Td fw={500}>{group.name}</Table.Td>
+                <Table.Td>{group.executors.join(', ')}</Table.Td>
+                <Table.Td>{group.approvers.join(', ')}</Table.Td>
+                <Table.Td>{group.approvalsRequired}</Table.Td>
+                <Table.Td>{group.requiresJustification ? 'required' : 'optional'}</Table.Td>
+              </>
             )}
-          </Paged>
+          </PagedTable>
         )}
       </Loaded>
     </>

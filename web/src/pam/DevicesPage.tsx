@@ -1,7 +1,7 @@
 import { Code, Group, Table, TextInput, Title } from '@mantine/core';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../api/client.ts';
-import { Loaded, Paged, useUrlFilters } from '../ui.tsx';
+import { Loaded, PagedTable, useUrlFilters } from '../ui.tsx';
 
 /** PAM Core ➔ Devices: the devices the user may view, with their pinned host keys. */
 export default function DevicesPage() {
@@ -29,34 +29,25 @@ export default function DevicesPage() {
       </Group>
       <Loaded query={devices}>
         {(rows) => (
-          <Paged rows={rows} page={page} onPage={(next) => set('page', String(next))}>
-            {(shown) => (
-              <Table striped highlightOnHover>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Name</Table.Th>
-                    <Table.Th>Host</Table.Th>
-                    <Table.Th>Partition</Table.Th>
-                    <Table.Th>Tags</Table.Th>
-                    <Table.Th>Host key</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {shown.map((device) => (
-                    <Table.Tr key={device.id}>
-                      <Table.Td fw={500}>{device.name}</Table.Td>
-                      <Table.Td>
-                        {device.hostname}:{device.port}
-                      </Table.Td>
-                      <Table.Td>{device.partition}</Table.Td>
-                      <Table.Td>{device.tags.join(', ') || '—'}</Table.Td>
-                      <Table.Td>{device.hostKeyFingerprint ? <Code>{device.hostKeyFingerprint}</Code> : 'not pinned'}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
+          <PagedTable
+            rows={rows}
+            page={page}
+            onPage={(next) => set('page', String(next))}
+            headers={['Name', 'Host', 'Partition', 'Tags', 'Host key']}
+            rowKey={(device) => device.id}
+          >
+            {(device) => (
+              <>
+                <Table.Td fw={500}>{device.name}</Table.Td>
+                <Table.Td>
+                  {device.hostname}:{device.port}
+                </Table.Td>
+                <Table.Td>{device.partition}</Table.Td>
+                <Table.Td>{device.tags.join(', ') || '—'}</Table.Td>
+                <Table.Td>{device.hostKeyFingerprint ? <Code>{device.hostKeyFingerprint}</Code> : 'not pinned'}</Table.Td>
+              </>
             )}
-          </Paged>
+          </PagedTable>
         )}
       </Loaded>
     </>

@@ -4,7 +4,7 @@ import { Link } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
-import { Loaded, Paged, StatusBadge, useUrlFilters, StatusFilter } from '../ui.tsx';
+import { Loaded, PagedTable, StatusBadge, useUrlFilters, StatusFilter } from '../ui.tsx';
 
 export const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'cancelled', 'expired'] as const;
 type Status = (typeof REQUEST_STATUSES)[number];
@@ -42,51 +42,40 @@ export default function RequestsPage({ scope }: { scope: 'mine' | 'approvals' })
       <Loaded query={requests}>
         {(rows) => (
           // Pending first, as the seed's approvers work through them; then the newest.
-          <Paged rows={[...rows].sort((a, b) => Number(b.status === 'pending') - Number(a.status === 'pending'))} page={page} onPage={(next) => set('page', String(next))}>
-            {(shown) => (
-              <Table striped highlightOnHover>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Request</Table.Th>
-                    <Table.Th>Status</Table.Th>
-                    <Table.Th>Change</Table.Th>
-                    <Table.Th>Device</Table.Th>
-                    {scope === 'approvals' && <Table.Th>Requester</Table.Th>}
-                    <Table.Th>Approvals</Table.Th>
-                    <Table.Th>Asked</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {shown.map((request) => (
-                    <Table.Tr key={request.id}>
-                      <Table.Td>
-                        <Anchor component={Link} to={`/requests/${request.number}`}>
-                          #{request.number}
-                        </Anchor>
-                      </Table.Td>
-                      <Table.Td>
-                        <StatusBadge status={request.status} />
-                      </Table.Td>
-                      <Table.Td>
-                        <Text size="sm" fw={500}>
-                          {request.change}
-                        </Text>
-                        <Text size="xs" c="dimmed">
-                          {request.changeTitle}
-                        </Text>
-                      </Table.Td>
-                      <Table.Td>{request.device}</Table.Td>
-                      {scope === 'approvals' && <Table.Td>{request.requester}</Table.Td>}
-                      <Table.Td>
-                        {request.decisions.filter((decision) => decision.decision === 'approve').length} of {request.approvalsRequired}
-                      </Table.Td>
-                      <Table.Td>{formatTime(request.createdAt, me.user.timeZone)}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
+          <PagedTable
+            rows={[...rows].sort((a, b) => Number(b.status === 'pending') - Number(a.status === 'pending'))}
+            page={page}
+            onPage={(next) => set('page', String(next))}
+            headers={['Request', 'Status', 'Change', 'Device', ...(scope === 'approvals' ? ['Requester'] : []), 'Approvals', 'Asked']}
+            rowKey={(request) => request.id}
+          >
+            {(request) => (
+              <>
+                <Table.Td>
+                  <Anchor component={Link} to={`/requests/${request.number}`}>
+                    #{request.number}
+                  </Anchor>
+                </Table.Td>
+                <Table.Td>
+                  <StatusBadge status={request.status} />
+                </Table.Td>
+                <Table.Td>
+                  <Text size="sm" fw={500}>
+                    {request.change}
+                  </Text>
+                  <Text size="xs" c="dimmed">
+                    {request.changeTitle}
+                  </Text>
+                </Table.Td>
+                <Table.Td>{request.device}</Table.Td>
+                {scope === 'approvals' && <Table.Td>{request.requester}</Table.Td>}
+                <Table.Td>
+                  {request.decisions.filter((decision) => decision.decision === 'approve').length} of {request.approvalsRequired}
+                </Table.Td>
+                <Table.Td>{formatTime(request.createdAt, me.user.timeZone)}</Table.Td>
+              </>
             )}
-          </Paged>
+          </PagedTable>
         )}
       </Loaded>
     </>
