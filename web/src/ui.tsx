@@ -129,3 +129,17 @@ export function notifyDone(message: string): void {
 export function StatusFilter({ statuses, value, onChange }: { statuses: readonly string[]; value: string | undefined; onChange: (status: string) => void }) {
   return <Select label="Status" placeholder="Any" data={statuses.map((status) => ({ value: status, label: status }))} value={value ?? null} onChange={(status) => onChange(status ?? '')} clearable w={160} />;
 }
+
+/** A table cell naming something, with a dimmed line that places it: a change and its title, a device and its partition. */
+export function NamedCell({ name, detail }: { name: ReactNode; detail: ReactNode }) {
+  return (
+    <Table.Td>
+      <Text size="sm" fw={500}>
+        {name}
+      </Text>
+      <Text size="xs" c="dimmed">
+        {detail}
+      </Text>
+    </Table.Td>
+  );
+}

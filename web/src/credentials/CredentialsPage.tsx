@@ -4,7 +4,7 @@ import { Link } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
-import { Loaded, PagedTable, StatusBadge, useUrlFilters } from '../ui.tsx';
+import { Loaded, NamedCell, PagedTable, StatusBadge, useUrlFilters } from '../ui.tsx';
 import { LIVE_POLL_MS } from '../requests/RequestsPage.tsx';
 
 /** Navigation state of a Start session click; a link alone (bookmark, e-mail) only shows the page. */
@@ -58,23 +58,9 @@ export default function CredentialsPage() {
             >
               {(row) => (
                 <>
-                  <Table.Td>
-                    <Text size="sm" fw={500}>
-                      {row.device}
-                    </Text>
-                    <Text size="xs" c="dimmed">
-                      {row.partition}
-                    </Text>
-                  </Table.Td>
+                  <NamedCell name={row.device} detail={row.partition} />
                   <Table.Td>{row.account}</Table.Td>
-                  <Table.Td>
-                    <Text size="sm" fw={500}>
-                      {row.change}
-                    </Text>
-                    <Text size="xs" c="dimmed">
-                      {row.changeTitle}
-                    </Text>
-                  </Table.Td>
+                  <NamedCell name={row.change} detail={row.changeTitle} />
                   <Table.Td>
                     <Group gap="xs" wrap="nowrap">
                       <StatusBadge status={row.changeStatus} />

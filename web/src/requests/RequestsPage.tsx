@@ -4,7 +4,7 @@ import { Link } from 'react-router';
 import { api, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
-import { Loaded, PagedTable, StatusBadge, useUrlFilters, StatusFilter } from '../ui.tsx';
+import { Loaded, NamedCell, PagedTable, StatusBadge, useUrlFilters, StatusFilter } from '../ui.tsx';
 
 export const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'cancelled', 'expired'] as const;
 type Status = (typeof REQUEST_STATUSES)[number];
@@ -59,14 +59,7 @@ export default function RequestsPage({ scope }: { scope: 'mine' | 'approvals' })
                 <Table.Td>
                   <StatusBadge status={request.status} />
                 </Table.Td>
-                <Table.Td>
-                  <Text size="sm" fw={500}>
-                    {request.change}
-                  </Text>
-                  <Text size="xs" c="dimmed">
-                    {request.changeTitle}
-                  </Text>
-                </Table.Td>
+                <NamedCell name={request.change} detail={request.changeTitle} />
                 <Table.Td>{request.device}</Table.Td>
                 {scope === 'approvals' && <Table.Td>{request.requester}</Table.Td>}
                 <Table.Td>
