@@ -153,6 +153,9 @@ class OpenCount {
   }
 }
 
+/** Text as one line: runs of white space (newlines from a text box) become one space, the ends trimmed. */
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
+
 /** The longest reason for a termination: a line in the user's terminal. */
 export const MAX_TERMINATION_REASON = 500;
 
@@ -164,7 +167,7 @@ export const MAX_TERMINATION_REASON = 500;
  */
 export function terminationReason(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
-  const text = raw.replace(/\s+/g, ' ').trim();
+  const text = oneLine(raw);
   if (text.length > MAX_TERMINATION_REASON) {
     throw errors.validation(`The reason is longer than ${MAX_TERMINATION_REASON} characters.`, [{ path: '/reason', message: `must be at most ${MAX_TERMINATION_REASON} characters` }]);
   }
@@ -176,7 +179,7 @@ export function terminationReason(raw: string | undefined): string | undefined {
 
 /** A reason said elsewhere (a revoke, a cancellation), kept as a terminate's would be: one line of printable text, cut to the limit. */
 function storedReason(said: string): string | undefined {
-  const text = said.replace(/\p{Cc}/gu, ' ').replace(/\s+/g, ' ').trim();
+  const text = oneLine(said.replace(/\p{Cc}/gu, ' '));
   if (text === '') return undefined;
   return text.length > MAX_TERMINATION_REASON ? `${text.slice(0, MAX_TERMINATION_REASON - 1)}…` : text;
 }

@@ -4,7 +4,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { NavLink as RouterLink, useLocation, useNavigate } from 'react-router';
 import { api, setCsrfToken, unwrap } from './api/client.ts';
-import { holds, useMe, type Me, type Privilege } from './session.tsx';
+import { holds, isConsolePage, useMe, type Me, type Privilege } from './session.tsx';
 import { formatTime } from './time.ts';
 
 interface Page {
@@ -64,8 +64,8 @@ function Bell() {
     close();
     if (!notice.readAt) await api.POST('/api/v1/notifications/{id}/read', { params: { path: { id: notice.id } } });
     void refresh();
-    // A notice's link is a page of the console (`/requests/42`); anything else stays put (`//host` and `/\host` are other sites to a browser).
-    if (notice.link && /^\/(?![/\\])/.test(notice.link)) navigate(notice.link);
+    // A notice's link is a page of the console (`/requests/42`); anything else stays put.
+    if (isConsolePage(notice.link)) navigate(notice.link);
   };
   const label = count === 0 ? 'Notifications: none unread' : `Notifications: ${count} unread`;
   return (

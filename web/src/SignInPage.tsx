@@ -4,14 +4,12 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useLocation, useNavigate, useSearchParams } from 'react-router';
 import { api, ApiError, setCsrfToken, unwrap } from './api/client.ts';
+import { isConsolePage } from './session.tsx';
 import { formatTime } from './time.ts';
 
-/**
- * Where to go after signing in: a page of the console, never another site (`//host` and `/\host`
- * are addresses of other sites to a browser).
- */
+/** Where to go after signing in: a page of the console, never another site. */
 function nextPage(next: string | null): string {
-  return next && /^\/(?![/\\])/.test(next) ? next : '/';
+  return isConsolePage(next) ? next : '/';
 }
 
 /** What a refused sign-in tells the user, in plain words. */

@@ -28,6 +28,14 @@ export function holds(me: Me, privilege: Privilege): boolean {
   return me.grants.some((grant) => grant.privilege === privilege);
 }
 
+/**
+ * Whether an address is a page of this console, never another site (`//host` and `/\host` are
+ * addresses of other sites to a browser): where sign-in returns to, where a notification leads.
+ */
+export function isConsolePage(address: string | null | undefined): address is string {
+  return typeof address === 'string' && /^\/(?![/\\])/.test(address);
+}
+
 /** The sign-in page's address that leads back here afterwards. */
 export function signInPath(location: { pathname: string; search: string; hash: string }): string {
   const here = `${location.pathname}${location.search}${location.hash}`;

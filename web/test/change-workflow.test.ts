@@ -1,22 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectAccessible, pickDateTime, screenshot } from '../../test/browser.ts';
 import { must } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD, buildUser } from '../../test/harness.ts';
-import { startConsoleWorld, type ConsoleWorld } from './console-world.ts';
+import { consoleWorldOfThisFile } from './console-world.ts';
 
 /** The seed's workflow in Chromium against a real server and real devices: requests, approvals, a session, its audit. */
 // A browser waits on pages and their refreshes: a test may take a minute on a busy machine.
 describe('the change workflow in the web console', { timeout: 60_000 }, () => {
-  let world: ConsoleWorld;
-  beforeAll(async () => {
-    world = await startConsoleWorld();
-  });
-  afterEach(async () => {
-    await world?.closePages();
-  });
-  afterAll(async () => {
-    await world?.close();
-  });
+  const world = consoleWorldOfThisFile();
 
   it('an approver sees the request at the bell and approves it with a comment; the executor’s open page shows it approved', async () => {
     const executor = await world.signedIn('alice', world.alice.password, '/requests');

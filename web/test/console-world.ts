@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { launchBrowser, newContext, signInThroughPage } from '../../test/browser.ts';
 import { addDevice, addOpenChange, keyPair, must } from '../../test/gateway-kit.ts';
 import { startTestChangegate, buildUser, type TestChangegate, type TestClient } from '../../test/harness.ts';
@@ -89,4 +90,22 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The world of this test file: started before its tests, its pages closed after each test, all
+ * of it stopped after the last. Its fields are there once the tests run.
+ */
+export function consoleWorldOfThisFile(): ConsoleWorld {
+  const world = {} as ConsoleWorld;
+  beforeAll(async () => {
+    Object.assign(world, await startConsoleWorld());
+  });
+  afterEach(async () => {
+    await world.closePages?.();
+  });
+  afterAll(async () => {
+    await world.close?.();
+  });
+  return world;
 }

@@ -1,24 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/identity/totp.ts';
 import { expectAccessible, pickDateTime, screenshot, signInThroughPage } from '../../test/browser.ts';
 import { keyPair, must } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD, buildUser } from '../../test/harness.ts';
 import type { TestSshd } from '../../test/sshd.ts';
-import { startConsoleWorld, type ConsoleWorld } from './console-world.ts';
+import { consoleWorldOfThisFile } from './console-world.ts';
 
 /** The console in Chromium against a real server: signing in, the menus, PAM Core, changes, the user's account. */
 // A browser waits on pages and their refreshes: a test may take a minute on a busy machine.
 describe('the web console', { timeout: 60_000 }, () => {
-  let world: ConsoleWorld;
-  beforeAll(async () => {
-    world = await startConsoleWorld();
-  });
-  afterEach(async () => {
-    await world?.closePages();
-  });
-  afterAll(async () => {
-    await world?.close();
-  });
+  const world = consoleWorldOfThisFile();
 
   it('sends a visitor to sign-in and back to the page asked for; asks for the TOTP code when the account has it; says plainly what was wrong', async () => {
     const bob = await buildUser(world.t, { username: 'bob' });

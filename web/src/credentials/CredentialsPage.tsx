@@ -7,6 +7,11 @@ import { formatTime } from '../time.ts';
 import { Loaded, NamedCell, PagedTable, StatusBadge, useUrlFilters } from '../ui.tsx';
 import { LIVE_POLL_MS } from '../requests/RequestsPage.tsx';
 
+/** The device accounts the user may start a session on; asked again every `refetchMs` when given. */
+export function useSessionTargets(refetchMs?: number) {
+  return useQuery({ queryKey: ['session-targets'], queryFn: async () => unwrap(await api.GET('/api/v1/session-targets')), refetchInterval: refetchMs ?? false });
+}
+
 /** Navigation state of a Start session click; a link alone (bookmark, e-mail) only shows the page. */
 export const START_NOW = { start: true } as const;
 
@@ -22,11 +27,7 @@ const contains = (value: string, part: string) => value.toLowerCase().includes(p
 export default function CredentialsPage() {
   const me = useMe();
   const { values, set, page } = useUrlFilters(['device', 'account', 'change'] as const);
-  const targets = useQuery({
-    queryKey: ['session-targets'],
-    queryFn: async () => unwrap(await api.GET('/api/v1/session-targets')),
-    refetchInterval: LIVE_POLL_MS,
-  });
+  const targets = useSessionTargets(LIVE_POLL_MS);
   return (
     <>
       <Title order={1} size="h2" mb="xs">

@@ -7,13 +7,10 @@ import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, StatusBadge } from '../ui.tsx';
 import { XtermView, type TerminalHandle } from '../terminal/XtermView.tsx';
+import { useSessionTargets } from './CredentialsPage.tsx';
 
-type Target = Awaited<ReturnType<typeof fetchTargets>>[number];
+type Target = NonNullable<ReturnType<typeof useSessionTargets>['data']>[number];
 type Request = Awaited<ReturnType<typeof fetchRequest>>;
-
-async function fetchTargets() {
-  return unwrap(await api.GET('/api/v1/session-targets'));
-}
 
 async function fetchRequest(number: number) {
   return unwrap(await api.GET('/api/v1/requests/{number}', { params: { path: { number } } }));
@@ -30,7 +27,7 @@ const DECISION_POLL_MS = 2_000;
 export default function StartSessionPage() {
   const [search, setSearch] = useSearchParams();
   const device = search.get('device') ?? '';
-  const targets = useQuery({ queryKey: ['session-targets'], queryFn: fetchTargets });
+  const targets = useSessionTargets();
   const choose = (key: 'change' | 'account', value: string) => {
     const next = new URLSearchParams(search);
     next.set(key, value);
