@@ -38,6 +38,14 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 /** axe-core on the page as it is: no serious or critical accessibility violation. */
 export async function expectAccessible(page: Page, what: string): Promise<void> {
+  // As the page is once still: text half faded in or out (a notice arriving) has no contrast to judge yet.
+  // (Endless ones, a spinner or a blinking cursor, are not waited for.)
+  await page.waitForFunction(() => {
+    // Runs in the page; this project's types do not include the DOM.
+    type Running = { playState: string; effect: { getComputedTiming(): { endTime?: number | string } } | null };
+    const { document } = globalThis as unknown as { document: { getAnimations(): Running[] } };
+    return document.getAnimations().every((animation) => animation.playState !== 'running' || animation.effect?.getComputedTiming().endTime === Infinity);
+  });
   const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const grave = results.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
   expect(
