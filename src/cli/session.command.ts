@@ -208,9 +208,10 @@ export async function play(steps: readonly PlaybackStep[], out: NodeJS.WritableS
   void stopped.then(() => (stop = true));
   const start = performance.now();
   let next = 0;
+  const dueIn = () => (steps[next] as PlaybackStep).atMs - (performance.now() - start);
   while (next < steps.length) {
-    const wait = (steps[next] as PlaybackStep).atMs - (performance.now() - start);
-    if (wait > 0) await untilOrStopped(wait, stopped);
+    // A timer may fire a fraction of a millisecond early: wait again until the step is due.
+    for (let wait = dueIn(); wait > 0 && !stop; wait = dueIn()) await untilOrStopped(wait, stopped);
     if (stop) return false;
     let chunk = (steps[next++] as PlaybackStep).data;
     const now = performance.now() - start;
