@@ -17,8 +17,8 @@ import { BuildError, hashFiles, PROJECT_ROOT, withBuildLock } from './build.mjs'
 
 const STAMP = '.build.json';
 const SETTINGS = ['package.json', 'package-lock.json', 'scripts/build-console.mjs'];
-/** Files under web/ that are not the console's sources. */
-const NOT_SOURCE = /^(dist|dist\.[^/]+|node_modules)(\/|$)/;
+/** Files under web/ that are not the console's sources: its build, and its browser tests. */
+const NOT_SOURCE = /^(dist|dist\.[^/]+|node_modules|test)(\/|$)/;
 
 /** The files under web/ the build reads, relative to web/ with `/` separators, sorted. */
 function consoleInputs(root) {

@@ -19,6 +19,16 @@ const AuditedSessionsPage = lazy(() => import('./audit/AuditedSessionsPage.tsx')
 const AuditedSessionPage = lazy(() => import('./audit/AuditedSessionPage.tsx'));
 const LiveSessionsPage = lazy(() => import('./live/LiveSessionsPage.tsx'));
 const WatchSessionPage = lazy(() => import('./live/WatchSessionPage.tsx'));
+const AuditRulesPage = lazy(() => import('./auditing/AuditRulesPage.tsx'));
+const PermalinkPage = lazy(() => import('./auditing/PermalinkPage.tsx'));
+const AuditTrailPage = lazy(() => import('./trail/AuditTrailPage.tsx'));
+const TrashCanPage = lazy(() => import('./trail/TrashCanPage.tsx'));
+const EventLogPage = lazy(() => import('./evidence/EventLogPage.tsx'));
+const UsersPage = lazy(() => import('./admin/UsersPage.tsx'));
+const UserPage = lazy(() => import('./admin/UserPage.tsx'));
+const GrantsPage = lazy(() => import('./admin/GrantsPage.tsx'));
+const PartitionsPage = lazy(() => import('./admin/PartitionsPage.tsx'));
+const WebhooksPage = lazy(() => import('./admin/WebhooksPage.tsx'));
 
 /** The first page of the user's menus. */
 function Home() {
@@ -53,6 +63,16 @@ export function App() {
                   <Route path="/audited-sessions/:session" element={<AuditedSessionPage />} />
                   <Route path="/live-sessions" element={<LiveSessionsPage />} />
                   <Route path="/live-sessions/:session" element={<WatchSessionPage />} />
+                  <Route path="/audit-rules" element={<AuditRulesPage />} />
+                  <Route path="/audit-trail" element={<AuditTrailPage />} />
+                  <Route path="/trash-can" element={<TrashCanPage />} />
+                  <Route path="/permalinks/:type/:key" element={<PermalinkPage />} />
+                  <Route path="/event-log" element={<EventLogPage />} />
+                  <Route path="/users" element={<UsersPage />} />
+                  <Route path="/users/:username" element={<UserPage />} />
+                  <Route path="/grants" element={<GrantsPage />} />
+                  <Route path="/partitions" element={<PartitionsPage />} />
+                  <Route path="/webhooks" element={<WebhooksPage />} />
                   <Route path="*" element={<NotFound />} />
                 </Routes>
               </Suspense>

@@ -6,12 +6,13 @@ import { NavLink as RouterLink, useLocation, useNavigate } from 'react-router';
 import { api, setCsrfToken, unwrap } from './api/client.ts';
 import { holds, isConsolePage, useMe, type Me, type Privilege } from './session.tsx';
 import { formatTime } from './time.ts';
+import { IntelliSearch } from './trail/IntelliSearch.tsx';
 
 interface Page {
   readonly label: string;
   readonly to: string;
-  /** Shown to users holding this privilege; without one, to everyone signed in. */
-  readonly privilege?: Privilege;
+  /** Shown to users holding this privilege (`grantor`: any grant at Admin level); without one, to everyone signed in. */
+  readonly privilege?: Privilege | 'grantor';
 }
 
 /** The seed's menus. My requests and My approvals are everyone's: executors and approvers are named by access groups. */
@@ -34,10 +35,29 @@ const MENUS: ReadonlyArray<{ readonly label: string; readonly pages: readonly Pa
       { label: 'Live sessions', to: '/live-sessions', privilege: 'Session.Watch' },
     ],
   },
+  {
+    label: 'Auditing',
+    pages: [
+      { label: 'Audit Rules', to: '/audit-rules', privilege: 'AuditingRule.View' },
+      { label: 'Audit Trail', to: '/audit-trail', privilege: 'AuditTrail.View' },
+      { label: 'Trash Can', to: '/trash-can', privilege: 'AuditTrail.View' },
+      { label: 'Event log', to: '/event-log', privilege: 'EventLog.View' },
+    ],
+  },
+  {
+    label: 'Administration',
+    pages: [
+      { label: 'Users', to: '/users', privilege: 'User.Admin' },
+      { label: 'Grants', to: '/grants', privilege: 'grantor' },
+      { label: 'Partitions and applications', to: '/partitions', privilege: 'Partition.View' },
+      { label: 'Webhooks', to: '/webhooks', privilege: 'User.Admin' },
+    ],
+  },
 ];
 
 export function visibleMenus(me: Me) {
-  return MENUS.map((menu) => ({ ...menu, pages: menu.pages.filter((page) => !page.privilege || holds(me, page.privilege)) })).filter((menu) => menu.pages.length > 0);
+  const shown = (page: Page) => !page.privilege || (page.privilege === 'grantor' ? me.grants.some((grant) => grant.level === 'admin') : holds(me, page.privilege));
+  return MENUS.map((menu) => ({ ...menu, pages: menu.pages.filter(shown) })).filter((menu) => menu.pages.length > 0);
 }
 
 /** How often the bell asks for the unread count: a decision shows within this. */
@@ -155,6 +175,39 @@ function UserMenu() {
   );
 }
 
+/** Where a saved filter opens: the page of what it searches, with the filter chosen. */
+export function filterPage(filter: { target: string; businessKey: string }): string {
+  const page = filter.target === 'AuditRule' ? '/audit-rules' : '/audit-trail';
+  return `${page}?filter=${encodeURIComponent(filter.businessKey)}`;
+}
+
+/** The filters the user added to their navigation bar (Filter ▸ Add to navigation bar). */
+function NavigationBar({ onOpen }: { onOpen: () => void }) {
+  const location = useLocation();
+  const filters = useQuery({
+    queryKey: ['me', 'navigation'],
+    queryFn: async () => unwrap(await api.GET('/api/v1/me/navigation')),
+  });
+  if (!filters.data?.length) return null;
+  const here = `${location.pathname}${location.search}`;
+  return (
+    <NavLink component="button" label="Navigation bar" defaultOpened childrenOffset="sm" fw={600}>
+      {filters.data.map((filter) => (
+        <NavLink
+          key={filter.id}
+          component={RouterLink}
+          to={filterPage(filter)}
+          label={filter.name}
+          description={filter.target === 'AuditRule' ? 'Audit Rules' : 'Audit Trail'}
+          active={here === filterPage(filter)}
+          variant="filled"
+          onClick={onOpen}
+        />
+      ))}
+    </NavLink>
+  );
+}
+
 export function Shell({ children }: { children: ReactNode }) {
   const me = useMe();
   const location = useLocation();
@@ -169,9 +222,13 @@ export function Shell({ children }: { children: ReactNode }) {
               Changegate
             </Title>
           </Group>
-          <Group gap="xs">
+          <Group gap="xs" wrap="nowrap">
             <Bell />
-            <UserMenu />
+            {/* The seed places IntelliSearch under the user name, at the top right. */}
+            <Stack gap={2} align="flex-end">
+              <UserMenu />
+              {holds(me, 'AuditTrail.View') && <IntelliSearch />}
+            </Stack>
           </Group>
         </Group>
       </AppShell.Header>
@@ -193,6 +250,7 @@ export function Shell({ children }: { children: ReactNode }) {
               ))}
             </NavLink>
           ))}
+          <NavigationBar onOpen={close} />
         </ScrollArea>
       </AppShell.Navbar>
       <AppShell.Main>{children}</AppShell.Main>

@@ -12,8 +12,8 @@ type User = { username: string; password: string; client: TestClient };
 
 /**
  * What the console's browser tests run against: a real server on a real port, one Chromium, devices
- * web01 and web02 at real sshd's, alice (executor, in New York) and carol (approver), and change
- * CHG-1 open on both devices.
+ * web01 and web02 at real sshd's (unless asked not to), alice (executor, in New York) and carol
+ * (approver), and change CHG-1 open on both devices.
  */
 export interface ConsoleWorld {
   readonly t: TestChangegate;
@@ -33,14 +33,19 @@ export interface ConsoleWorld {
   close(): Promise<void>;
 }
 
-export async function startConsoleWorld(): Promise<ConsoleWorld> {
+export interface ConsoleWorldOptions {
+  /** Devices web01 and web02 at real sshd's and change CHG-1 on them (default); false for screens that need no device. */
+  readonly devices?: boolean;
+}
+
+export async function startConsoleWorld(options: ConsoleWorldOptions = {}): Promise<ConsoleWorld> {
   const dir = mkdtempSync(path.join(tmpdir(), 'changegate-console-'));
   const rootKey = keyPair(dir, 'device_root');
   // Over plain HTTP on loopback; on the real day, as the browser's cookies are.
   const t = await startTestChangegate('pglite', { CHANGEGATE_COOKIE_SECURE: 'false' }, { clockStart: new Date() });
   const [browser, baseUrl] = await Promise.all([launchBrowser(), t.cg.app.listen({ port: 0, host: '127.0.0.1' })]);
   const devices: TestSshd[] = [];
-  for (const name of ['web01', 'web02']) {
+  for (const name of options.devices === false ? [] : ['web01', 'web02']) {
     const sshd = await startSshd({ authorizedKeys: [rootKey.publicKey] });
     devices.push(sshd);
     await addDevice(t.admin, name, sshd, rootKey.privateKey);
@@ -48,7 +53,7 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
   const alice = await buildUser(t, { username: 'alice' });
   const carol = await buildUser(t, { username: 'carol' });
   await must(alice.client.patch('/me', { timeZone: 'America/New_York' }), 200, 'setting alice’s time zone');
-  await addOpenChange(t.admin, { name: 'CHG-1', devices: ['web01', 'web02'], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
+  if (devices.length > 0) await addOpenChange(t.admin, { name: 'CHG-1', devices: ['web01', 'web02'], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
 
   const fresh: BrowserContext[] = [];
   const profiles = new Map<string, BrowserContext>();
@@ -96,10 +101,10 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
  * The world of this test file: started before its tests, its pages closed after each test, all
  * of it stopped after the last. Its fields are there once the tests run.
  */
-export function consoleWorldOfThisFile(): ConsoleWorld {
+export function consoleWorldOfThisFile(options: ConsoleWorldOptions = {}): ConsoleWorld {
   const world = {} as ConsoleWorld;
   beforeAll(async () => {
-    Object.assign(world, await startConsoleWorld());
+    Object.assign(world, await startConsoleWorld(options));
   });
   afterEach(async () => {
     await world.closePages?.();

@@ -1,0 +1,4 @@
+/** The IntelliSearch box: searches the audit trail from every page. */
+export function IntelliSearch() {
+  return null;
+}
