@@ -12,8 +12,8 @@ import { App } from './App.tsx';
 // Shade 8 of the primary colour: white text on it, and it as text on white, meet WCAG AA contrast.
 const theme = createTheme({ primaryColor: 'indigo', primaryShade: 8, defaultRadius: 'sm', autoContrast: true });
 
-// Secondary text and field errors a shade darker than Mantine's defaults, which are below the contrast WCAG AA asks of small text.
-const contrast: CSSVariablesResolver = () => ({ variables: {}, light: { '--mantine-color-dimmed': 'var(--mantine-color-gray-7)', '--mantine-color-error': 'var(--mantine-color-red-9)' }, dark: {} });
+// Secondary text, placeholders and field errors a shade darker than Mantine's defaults, which are below the contrast WCAG AA asks of small text.
+const contrast: CSSVariablesResolver = () => ({ variables: {}, light: { '--mantine-color-dimmed': 'var(--mantine-color-gray-7)', '--mantine-color-placeholder': 'var(--mantine-color-gray-7)', '--mantine-color-error': 'var(--mantine-color-red-9)' }, dark: {} });
 
 const queryClient = new QueryClient({
   defaultOptions: {

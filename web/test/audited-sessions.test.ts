@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Started } from '../../src/changegate.ts';
-import { expectAccessible, launchBrowser, newContext, screenshot, signInThroughPage } from '../../test/browser.ts';
+import { expectAccessible, launchBrowser, newContext, pickDateTime, screenshot, signInThroughPage } from '../../test/browser.ts';
 import { addDevice, approvedRequest, keyPair, must, PROMPT, Terminal, waitUntil } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD, buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
@@ -146,6 +146,21 @@ describe('Change Audit ➔ Audited sessions in the console', () => {
     expect(new URL(page.url()).search).toBe('?command=hostname&scoreMin=60&outcome=as_planned');
     await page.goto('/audited-sessions?change=CHG-7&user=alice&device=web01&outcome=incomplete_and_exceeded');
     await row.waitFor();
+
+    // Started from the next minute, on the auditor's clock (Tokyo): not this session; cleared, it is back.
+    const nextMinute = new Date(Date.parse(startedAt) + 60_000);
+    const tokyo = Object.fromEntries(
+      new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Tokyo', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+        .formatToParts(nextMinute)
+        .map((part) => [part.type, part.value]),
+    );
+    const wall = `${tokyo.year}-${tokyo.month}-${tokyo.day}T${tokyo.hour}:${tokyo.minute}`;
+    await pickDateTime(page, 'Started from', wall);
+    await page.getByText('Nothing matches.').waitFor();
+    expect(new URL(page.url()).searchParams.get('from')).toBe(wall);
+    await page.getByRole('button', { name: 'Clear started from' }).click();
+    await row.waitFor();
+    expect(new URL(page.url()).searchParams.has('from')).toBe(false);
 
     // The seed's action button, from the keyboard.
     await row.getByRole('button', { name: `Actions for session #${session}` }).focus();

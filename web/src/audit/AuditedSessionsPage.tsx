@@ -1,6 +1,7 @@
 import { ActionIcon, Anchor, Group, Menu, NumberInput, Select, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { Link } from 'react-router';
+import { WallTimePicker } from '../changes/WallTimePicker.tsx';
 import { useMe } from '../session.tsx';
 import { formatTime, fromWallTime } from '../time.ts';
 import { Loaded, PagedTable, useUrlFilters } from '../ui.tsx';
@@ -55,8 +56,8 @@ export default function AuditedSessionsPage() {
         {text('change', 'Change')}
         {text('user', 'User', 140)}
         {text('device', 'Device', 140)}
-        <TextInput type="datetime-local" label="Started from" value={values.from} onChange={(event) => set('from', event.currentTarget.value)} w={200} />
-        <TextInput type="datetime-local" label="Started before" value={values.to} onChange={(event) => set('to', event.currentTarget.value)} w={200} />
+        <WallTimePicker label="Started from" timeZone={zone} value={values.from} onChange={(wall) => set('from', wall)} required={false} w={210} />
+        <WallTimePicker label="Started before" timeZone={zone} value={values.to} onChange={(wall) => set('to', wall)} required={false} w={210} />
         <Select
           label="Outcome"
           placeholder="Any"

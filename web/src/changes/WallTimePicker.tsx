@@ -21,6 +21,9 @@ export interface WallTimePickerProps {
   readonly timeZone: string;
   readonly readOnly?: boolean;
   readonly error?: string;
+  /** A filter's bound is optional, and cleared with a button; a change's window is not (the default). */
+  readonly required?: boolean;
+  readonly w?: number;
 }
 
 /**
@@ -28,16 +31,19 @@ export interface WallTimePickerProps {
  * hour and minute, as Mantine's DateTimePicker offers them. Its values are wall times without a
  * zone (`2026-12-02 14:30:00`); the page turns them into instants with the user's zone.
  */
-export function WallTimePicker({ label, value, onChange, timeZone, readOnly, error }: WallTimePickerProps) {
+export function WallTimePicker({ label, value, onChange, timeZone, readOnly, error, required = true, w }: WallTimePickerProps) {
   return (
     <DateTimePicker
       label={label}
-      description={`In your time zone, ${timeZone}`}
-      required
+      description={required ? `In your time zone, ${timeZone}` : undefined}
+      required={required}
+      clearable={!required}
+      clearButtonProps={{ 'aria-label': `Clear ${label.toLowerCase()}` }}
+      w={w}
       value={value ? `${value.replace('T', ' ')}:00` : null}
       onChange={(picked) => onChange(picked ? picked.slice(0, 16).replace(' ', 'T') : '')}
       valueFormat="D MMM YYYY, HH:mm"
-      placeholder="Pick a date and time"
+      placeholder={required ? 'Pick a date and time' : 'Any'}
       readOnly={readOnly}
       error={error}
       ariaLabels={CALENDAR_LABELS}
