@@ -54,9 +54,9 @@ export class ApiError extends Error {
     super(message);
   }
 
-  /** The message for one field (`/body/name` → `name`), when the API named it. */
+  /** The message for one field, when the API named it: by the request's schema (`/body/name`) or by a service (`/name`, `/security/edit`). */
   fieldMessage(field: string): string | undefined {
-    return this.details?.problems?.find((problem) => problem.path.replace(/^\/(body|querystring|params)\//, '') === field)?.message;
+    return this.details?.problems?.find((problem) => problem.path.replace(/^\/((body|querystring|params)\/)?/, '') === field)?.message;
   }
 }
 
