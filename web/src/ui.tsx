@@ -50,8 +50,10 @@ export function Loading() {
 export function useUrlFilters<K extends string>(keys: readonly K[]) {
   const [search, setSearch] = useSearchParams();
   const values = Object.fromEntries(keys.map((key) => [key, search.get(key) ?? ''])) as Record<K, string>;
+  // From the address as it is now, not as the last render saw it (React Router's updater gets that
+  // one too): two fields set in quick succession both stay.
   const set = (key: K | 'page', value: string) => {
-    const next = new URLSearchParams(search);
+    const next = new URLSearchParams(window.location.search);
     if (value) next.set(key, value);
     else next.delete(key);
     // A new filter starts at the first page.
