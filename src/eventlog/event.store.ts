@@ -61,22 +61,34 @@ export async function appendAfter(
 }
 
 export interface EventQuery {
+  /** Entries after this seq (oldest first, the default order). */
   readonly afterSeq?: number;
+  /** Entries before this seq. */
+  readonly beforeSeq?: number;
   readonly limit: number;
   readonly action?: string;
   readonly actor?: string;
   readonly subject?: string;
+  /** Entries written from this time on. */
+  readonly from?: Date;
+  /** Entries written before this time. */
+  readonly until?: Date;
+  /** The last `limit` entries that match, newest first: the page a reader of the log starts from. */
+  readonly newestFirst?: boolean;
 }
 
-/** Entries in sequence order after `afterSeq`, for paging through the log (and verifying it). */
+/** Entries in sequence order after `afterSeq` (or newest first), for paging through the log (and verifying it). */
 export async function listEntries(db: Executor, query: EventQuery): Promise<HashedEventEntry[]> {
   // Rows as the driver gives them, renamed in SQL: no second object per row on a long verification.
   let select = db
     .selectFrom('event')
     .select(['seq', 'time', 'actor', 'action', 'subject', 'data', 'leaf_hash as leafHash', 'chain_hash as chainHash'])
     .where('seq', '>', query.afterSeq ?? 0);
+  if (query.beforeSeq !== undefined) select = select.where('seq', '<', query.beforeSeq);
   if (query.action) select = select.where('action', '=', query.action);
   if (query.actor) select = select.where('actor', '=', query.actor);
   if (query.subject) select = select.where('subject', '=', query.subject);
-  return select.orderBy('seq').limit(query.limit).execute();
+  if (query.from) select = select.where('time', '>=', query.from);
+  if (query.until) select = select.where('time', '<', query.until);
+  return select.orderBy('seq', query.newestFirst ? 'desc' : 'asc').limit(query.limit).execute();
 }

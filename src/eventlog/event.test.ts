@@ -70,6 +70,26 @@ describe.each(DATABASE_KINDS)('the event log on %s', (kind) => {
     expect(report).toMatchObject({ ok: true, verified: 13 });
   });
 
+  it('verifies in ranges, each continuing from the head of the last, exactly as in one walk', async () => {
+    const whole = await verifyEventLog(database.db);
+    const seen: number[] = [];
+    let range = await verifyEventLog(database.db, undefined, { afterSeq: 0, chainHash: GENESIS_CHAIN_HASH, limit: 4 });
+    for (;;) {
+      expect(range.ok).toBe(true);
+      seen.push(range.headSeq);
+      if (range.complete) break;
+      expect(range.verified).toBe(4);
+      range = await verifyEventLog(database.db, undefined, { afterSeq: range.headSeq, chainHash: range.headChainHash, limit: 4 });
+    }
+    expect(seen).toEqual([4, 8, 12, 13]);
+    expect(seen.at(-1)).toBe(whole.headSeq);
+    expect(range.headChainHash).toBe(whole.headChainHash);
+    expect(whole.complete).toBe(true);
+    // A range that starts from a chain hash no range reported breaks at its first entry.
+    const forged = await verifyEventLog(database.db, undefined, { afterSeq: 4, chainHash: 'f'.repeat(64), limit: 4 });
+    expect(forged).toMatchObject({ ok: false, complete: false, verified: 0, failure: { kind: 'chain_broken', seq: 5 } });
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE through its trigger', async () => {
     await expect(sql`UPDATE event SET actor = 'mallory' WHERE seq = 2`.execute(database.db)).rejects.toThrow(/append-only/);
     await expect(sql`DELETE FROM event WHERE seq = 2`.execute(database.db)).rejects.toThrow(/append-only/);

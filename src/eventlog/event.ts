@@ -89,8 +89,17 @@ export interface EntryFailure {
  */
 export class EntryWalk {
   /** The seq the next entry must have: the entries before it are exactly as appended. */
-  expected = 1;
-  private previous: Buffer = Buffer.from(GENESIS_CHAIN_HASH, 'hex');
+  expected: number;
+  private previous: Buffer;
+
+  /**
+   * From the first entry, or resumed after entry `afterSeq` whose chain hash an earlier walk
+   * verified (its `headChainHash`): a log verified in ranges is verified exactly as in one walk.
+   */
+  constructor(start: { readonly afterSeq: number; readonly chainHash: string } = { afterSeq: 0, chainHash: GENESIS_CHAIN_HASH }) {
+    this.expected = start.afterSeq + 1;
+    this.previous = Buffer.from(start.chainHash, 'hex');
+  }
 
   /** The chain hash of the last entry that checked (the genesis hash before the first). */
   get headChainHash(): string {

@@ -20,6 +20,7 @@ export const EventLogVerifyReportViewSchema = Type.Object({
   verified: Type.Integer(),
   headSeq: Type.Integer(),
   headChainHash: Type.String(),
+  complete: Type.Boolean({ description: "The walk reached the log's last entry; false when it stopped at a failure or after `limit` entries (continue with after=headSeq and chainHash=headChainHash)" }),
   failure: Type.Optional(
     Type.Object({
       kind: Type.Union([Type.Literal('deleted'), Type.Literal('edited'), Type.Literal('chain_broken')], {

@@ -4626,15 +4626,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Entries in sequence order; page with `after` (the last seq you have) */
+        /** Entries in sequence order; page with `after` (the last seq you have). `order=desc` gives the newest first, paged with `before` (the oldest seq you have). Filters are exact, times ISO 8601 (`until` excluded) */
         get: {
             parameters: {
                 query: {
                     action?: string;
                     actor?: string;
                     after?: number;
+                    before?: number;
+                    /** @description Entries written from this time on */
+                    from?: string;
                     limit: number;
+                    order: "asc" | "desc";
                     subject?: string;
+                    /** @description Entries written before this time */
+                    until?: string;
                 };
                 header?: never;
                 path?: never;
@@ -4681,10 +4687,17 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Recompute every hash; names the first entry that does not match */
+        /** Recompute every hash; names the first entry that does not match. To show progress, verify in ranges: `limit` entries at a time, each range continuing after the last (`after` its headSeq, `chainHash` its headChainHash) until `complete` */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Continue after this entry, which an earlier range verified */
+                    after?: number;
+                    /** @description The chain hash of entry `after`, as the earlier range's report gave it (headChainHash) */
+                    chainHash?: string;
+                    /** @description Verify at most this many entries */
+                    limit?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -4698,6 +4711,8 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description The walk reached the log's last entry; false when it stopped at a failure or after `limit` entries (continue with after=headSeq and chainHash=headChainHash) */
+                            complete: boolean;
                             failure?: {
                                 /** @description deleted: an entry is missing; edited: its content no longer matches its leaf hash; chain_broken: it does not link to the entry before */
                                 kind: "deleted" | "edited" | "chain_broken";

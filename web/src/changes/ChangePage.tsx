@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client.ts';
 import { holds, useMe } from '../session.tsx';
+import { EvidenceDownload } from '../evidence/EvidenceDownload.tsx';
 import { formatTime, fromWallTime, toWallTime } from '../time.ts';
 import { Loaded, StatusBadge, notifyDone } from '../ui.tsx';
 import { ScriptEditor } from './ScriptEditor.tsx';
@@ -231,6 +232,8 @@ function ChangeForm({ existing }: { existing?: ChangeView }) {
           )}
         </Group>
       </form>
+      {/* The bundle holds what was typed and printed, and log entries: Session.View and EventLog.View. */}
+      {existing && holds(me, 'Session.View') && holds(me, 'EventLog.View') && <EvidenceDownload change={existing.name} />}
       <DevicePicker opened={picking} onClose={picker.close} chosen={draft.devices} onAdd={(names) => set('devices', [...new Set([...draft.devices, ...names])])} />
       <Modal opened={cancelling} onClose={cancelDialog.close} title={`Cancel change ${existing?.name ?? ''}`}>
         <Stack>
