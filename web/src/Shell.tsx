@@ -213,7 +213,7 @@ export function Shell({ children }: { children: ReactNode }) {
   const location = useLocation();
   const [opened, { toggle, close }] = useDisclosure();
   return (
-    <AppShell header={{ height: 56 }} navbar={{ width: 240, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
+    <AppShell header={{ height: holds(me, 'AuditTrail.View') ? 84 : 56 }} navbar={{ width: 240, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between">
           <Group>
@@ -225,7 +225,7 @@ export function Shell({ children }: { children: ReactNode }) {
           <Group gap="xs" wrap="nowrap">
             <Bell />
             {/* The seed places IntelliSearch under the user name, at the top right. */}
-            <Stack gap={2} align="flex-end">
+            <Stack gap={4} align="flex-end" py={4}>
               <UserMenu />
               {holds(me, 'AuditTrail.View') && <IntelliSearch />}
             </Stack>
