@@ -9,7 +9,7 @@ import { presentEntry, restoreAvailability, restoreReason, unavailableReason, ty
 import { findEntryFor, type RuleViewer, lastKnownKey, latestEntryOf, purgeEntries, searchEntries } from './audit-trail.store.ts';
 import { parseDuration, subtractDuration } from './duration.ts';
 import type { ObjectKind, ObjectStore } from '../objects/object-store.ts';
-import { META_FIELDS, type ObjectMeta, type ObjectType } from '../objects/object.ts';
+import { businessKey, META_FIELDS, type ObjectMeta, type ObjectType } from '../objects/object.ts';
 import { restoreNeeds } from './restore-privileges.ts';
 import { parseEntrySearch } from './search.ts';
 import type { EntryPage, PurgeResult, RestoreResult } from './audit-trail.views.ts';
@@ -232,8 +232,12 @@ export class AuditTrailService {
       const key = await lastKnownKey(trx, reference.id);
       blockers.push(`${reference.what} (${reference.type} ${key ?? reference.id}) is gone${key ? ': restore it first, from the Trash Can' : ''}`);
     }
-    blockers.push(...(await kind.keyHolders(trx, target)));
-    if (kind.restoreProblems) blockers.push(...(await kind.restoreProblems(trx, target, current)));
+    // A taken name or a domain rule is about the object itself: each names it by its business key.
+    const own = [...(await kind.keyHolders(trx, target)), ...((await kind.restoreProblems?.(trx, target, current)) ?? [])];
+    if (own.length > 0) {
+      const key = businessKey(await this.partitionName(trx, target.partitionId), target.name);
+      blockers.push(...own.map((problem) => `${kind.type} ${key}: ${problem}`));
+    }
     return blockers;
   }
 

@@ -153,7 +153,7 @@ describe.each(DATABASE_KINDS)('restore on %s', (kind) => {
       const counts = await rowCounts(t);
       const answer = await restore(deleted, 'before');
       expect([answer.status, answer.body.error.code]).toEqual([409, 'restore_blocked']);
-      expect(answer.body.error.details.blockers).toEqual([`another device is now named ${name} in its partition`]);
+      expect(answer.body.error.details.blockers).toEqual([`Device GLOBAL.${name}: another device is now named ${name} in its partition`]);
       expect(answer.body.error.message).toContain('Nothing was written');
       expect(await rowCounts(t)).toEqual(counts);
       expect(await device(name)).toMatchObject({ hostname: '192.0.2.99', version: 1 });
@@ -193,7 +193,7 @@ describe.each(DATABASE_KINDS)('restore on %s', (kind) => {
       const counts = await rowCounts(t);
       const answer = await restore(edited, 'before');
       expect([answer.status, answer.body.error.code]).toEqual([409, 'restore_blocked']);
-      expect(answer.body.error.details.blockers[0]).toMatch(/frozen/);
+      expect(answer.body.error.details.blockers[0]).toMatch(new RegExp(`^Change GLOBAL\\.${change.name}: .*frozen`));
       expect(await rowCounts(t)).toEqual(counts);
     });
   });
