@@ -313,4 +313,55 @@ describe('the audit rules console', { timeout: 90_000 }, () => {
     await edit.getByText(`Imported on staging (${world.baseUrl})`).waitFor();
     expect(await edit.getByRole('list', { name: 'Created' }).getByRole('listitem').allTextContents()).toEqual(['AuditRule Finance.StagedUsers']);
   });
+  it('the seed’s worked example: a Full Audit rule for JCprdFin.* devices of application Finance; the device changed, found with IntelliSearch, and restored to before the change', async () => {
+    expect((await world.t.admin.post('/applications', { partition: 'GLOBAL', name: 'Finance' })).status).toBe(201);
+    const page = await world.signedIn('admin', ADMIN_PASSWORD, '/audit-rules');
+    await page.getByRole('heading', { name: 'Audit Rules' }).waitFor();
+
+    // Auditing ▸ Audit Rules ▸ New audit rule: Device, Full Audit, JCprdFin.* as a regular expression, Exact Application Finance.
+    await page.getByRole('button', { name: 'New audit rule' }).click();
+    const editor = page.getByRole('dialog', { name: 'New audit rule' });
+    await editor.getByRole('textbox', { name: 'Name', exact: true }).fill('FinanceQuarterly');
+    await choose(page, 'Rule Object Type', 'Device');
+    await choose(page, 'Level', 'Full Audit');
+    await editor.getByRole('textbox', { name: 'Name Pattern', exact: true }).fill('JCprdFin.*');
+    await choose(page, 'Name Pattern Match Type', 'Regular expression, case-sensitive');
+    await choose(page, 'Application Rule', 'Exact Application');
+    await editor.getByRole('textbox', { name: 'Application to Match' }).fill('GLOBAL.Finance');
+    await editor.getByRole('button', { name: 'Save & Close' }).click();
+    await editor.waitFor({ state: 'detached' });
+    await ruleRow(page, 'FinanceQuarterly').waitFor();
+
+    // The device JCprdFinQtrRep in Finance, then a change to it (a planner's work elsewhere).
+    const created = await world.t.admin.post('/devices', { name: 'JCprdFinQtrRep', hostname: '192.0.2.40', application: 'Finance', description: 'Quarterly report host' });
+    expect(created.status).toBe(201);
+    expect((await world.t.admin.patch('/devices/JCprdFinQtrRep', { port: 2222, tags: ['reporting'] })).status).toBe(200);
+
+    // Auditing ▸ Audit Trail, from the IntelliSearch box: both entries, created and modified.
+    const search = page.getByRole('combobox', { name: 'Search Audit Entries' });
+    await search.fill('o:Device k:GLOBAL.JCprdFinQtrRep');
+    await search.press('Enter');
+    await page.waitForURL((address) => address.pathname === '/audit-trail');
+    const trail = page.getByRole('table', { name: 'Audit entries' });
+    const entries = (await world.t.admin.get(`/audit/entries?q=${encodeURIComponent('k:GLOBAL.JCprdFinQtrRep')}`)).body.entries as Array<{ seq: number; action: string; level: number }>;
+    expect(entries.map((entry) => [entry.action, entry.level])).toEqual([
+      ['M', 2],
+      ['C', 2],
+    ]);
+    const [modified, creation] = entries;
+    for (const entry of [modified, creation]) await trail.getByRole('cell', { name: `#${entry?.seq}`, exact: true }).waitFor();
+
+    // Restore to before change, on the Modified entry, with a reason.
+    await page.getByRole('button', { name: `Actions for entry #${modified?.seq}` }).click();
+    await page.getByRole('menuitem', { name: 'Restore to before change' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason').fill('the port change was not approved');
+    await dialog.getByRole('button', { name: 'Restore to before change' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // The change is gone from the device, and the restore is an entry of its own.
+    await expect.poll(async () => (await world.t.admin.get('/devices/JCprdFinQtrRep')).body).toMatchObject({ port: 22, tags: [] });
+    await expect.poll(() => trail.getByRole('row').filter({ hasText: 'the port change was not approved' }).count()).toBe(1);
+    await screenshot(page, 'audit-trail-restored');
+  });
 });
