@@ -1,18 +1,47 @@
-import { Group, Table, TextInput, Title } from '@mantine/core';
-import { useQuery } from '@tanstack/react-query';
+import { Button, Checkbox, Group, Modal, NumberInput, Select, Stack, Table, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
 import { api, unwrap } from '../api/client.ts';
-import { Loaded, PagedTable, useUrlFilters } from '../ui.tsx';
+import { usePartitions } from '../admin/admin.queries.ts';
+import { ConfirmDialog } from '../admin/ConfirmDialog.tsx';
+import { holdsIn } from '../admin/held-privileges.ts';
+import { fieldProblem, ServerRefusal } from '../admin/ServerRefusal.tsx';
+import { holds, useMe } from '../session.tsx';
+import { Loaded, notifyDone, PagedTable, useUrlFilters } from '../ui.tsx';
+import { UserPicker } from './UserPicker.tsx';
+
+function useAccessGroups() {
+  return useQuery({ queryKey: ['access-groups'], queryFn: async () => unwrap(await api.GET('/api/v1/access-groups')) });
+}
+
+type AccessGroup = NonNullable<ReturnType<typeof useAccessGroups>['data']>[number];
 
 /** PAM Core ➔ Access groups: who may run a group's changes, and who approves them. */
 export default function AccessGroupsPage() {
+  const me = useMe();
   const { values, set, page } = useUrlFilters(['text'] as const);
-  const groups = useQuery({ queryKey: ['access-groups'], queryFn: async () => unwrap(await api.GET('/api/v1/access-groups')) });
+  const groups = useAccessGroups();
+  const queryClient = useQueryClient();
+  const [editing, setEditing] = useState<AccessGroup | 'new'>();
+  const [deleting, setDeleting] = useState<AccessGroup>();
+  const remove = useMutation({
+    mutationFn: async (group: AccessGroup) =>
+      unwrap(await api.DELETE('/api/v1/access-groups/{group}', { params: { path: { group: `${group.partition}.${group.name}` }, query: { expectedVersion: group.version } } })),
+    onSuccess: (_, group) => {
+      setDeleting(undefined);
+      void queryClient.invalidateQueries({ queryKey: ['access-groups'] });
+      notifyDone(`Deleted access group ${group.name}.`);
+    },
+  });
   const text = values.text.trim().toLowerCase();
   return (
     <>
-      <Title order={1} size="h2" mb="md">
-        Access groups
-      </Title>
+      <Group justify="space-between" mb="md">
+        <Title order={1} size="h2">
+          Access groups
+        </Title>
+        {holds(me, 'AccessGroup.Create') && <Button onClick={() => setEditing('new')}>New access group</Button>}
+      </Group>
       <Group mb="md" align="end">
         <TextInput label="Name or member contains" value={values.text} onChange={(event) => set('text', event.currentTarget.value)} w={260} />
       </Group>
@@ -22,7 +51,7 @@ export default function AccessGroupsPage() {
             rows={rows.filter((group) => !text || [group.name, ...group.executors, ...group.approvers].some((name) => name.toLowerCase().includes(text)))}
             page={page}
             onPage={(next) => set('page', String(next))}
-            headers={['Name', 'Executors', 'Approvers', 'Approvals needed', 'Justification']}
+            headers={['Name', 'Executors', 'Approvers', 'Approvals needed', 'Justification', 'Planner may execute', <VisuallyHidden key="actions">Actions</VisuallyHidden>]}
             rowKey={(group) => group.id}
           >
             {(group) => (
@@ -30,13 +59,154 @@ export default function AccessGroupsPage() {
                 <Table.Td fw={500}>{group.name}</Table.Td>
                 <Table.Td>{group.executors.join(', ')}</Table.Td>
                 <Table.Td>{group.approvers.join(', ')}</Table.Td>
-                <Table.Td>{group.approvalsRequired}</Table.Td>
+                <Table.Td>
+                  {group.approvalsRequired} of {group.approvers.length}
+                </Table.Td>
                 <Table.Td>{group.requiresJustification ? 'required' : 'optional'}</Table.Td>
+                <Table.Td>{group.plannerMayExecute ? 'yes' : 'no'}</Table.Td>
+                <Table.Td>
+                  <Group gap={4} wrap="nowrap">
+                    {holdsIn(me, 'AccessGroup.Edit', group.partition) && (
+                      <Button size="compact-sm" variant="default" aria-label={`Edit access group ${group.name}`} onClick={() => setEditing(group)}>
+                        Edit
+                      </Button>
+                    )}
+                    {holdsIn(me, 'AccessGroup.Delete', group.partition) && (
+                      <Button
+                        size="compact-sm"
+                        variant="outline"
+                        color="red.9"
+                        aria-label={`Delete access group ${group.name}`}
+                        onClick={() => {
+                          remove.reset();
+                          setDeleting(group);
+                        }}
+                      >
+                        Delete
+                      </Button>
+                    )}
+                  </Group>
+                </Table.Td>
               </>
             )}
           </PagedTable>
         )}
       </Loaded>
+      {editing !== undefined && <AccessGroupDialog group={editing === 'new' ? undefined : editing} onClose={() => setEditing(undefined)} />}
+      <ConfirmDialog
+        opened={deleting !== undefined}
+        title={`Delete access group ${deleting?.name ?? ''}`}
+        confirmLabel="Delete"
+        danger
+        busy={remove.isPending}
+        error={remove.error}
+        onConfirm={() => deleting && remove.mutate(deleting)}
+        onClose={() => setDeleting(undefined)}
+      >
+        Only a group no change uses can be deleted.
+      </ConfirmDialog>
     </>
+  );
+}
+
+interface Draft {
+  name: string;
+  partition: string;
+  description: string;
+  executors: string[];
+  approvers: string[];
+  approvalsRequired: number;
+  requiresJustification: boolean;
+  plannerMayExecute: boolean;
+}
+
+function draftOf(group: AccessGroup | undefined): Draft {
+  return {
+    name: group?.name ?? '',
+    partition: group?.partition ?? 'GLOBAL',
+    description: group?.description ?? '',
+    executors: group?.executors ?? [],
+    approvers: group?.approvers ?? [],
+    approvalsRequired: group?.approvalsRequired ?? 1,
+    requiresJustification: group?.requiresJustification ?? true,
+    plannerMayExecute: group?.plannerMayExecute ?? false,
+  };
+}
+
+/** A new access group, or one edited: executors and approvers picked from the users, N of M approvals. */
+function AccessGroupDialog({ group, onClose }: { group?: AccessGroup; onClose: () => void }) {
+  const me = useMe();
+  const queryClient = useQueryClient();
+  const [draft, setDraft] = useState<Draft>(() => draftOf(group));
+  const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft((current) => ({ ...current, [key]: value }));
+  const partitions = usePartitions(group === undefined && holds(me, 'Partition.View'));
+  const save = useMutation({
+    mutationFn: async () => {
+      const fields = {
+        description: draft.description,
+        executors: draft.executors,
+        approvers: draft.approvers,
+        approvalsRequired: draft.approvalsRequired,
+        requiresJustification: draft.requiresJustification,
+        plannerMayExecute: draft.plannerMayExecute,
+      };
+      if (group) {
+        return unwrap(await api.PATCH('/api/v1/access-groups/{group}', { params: { path: { group: `${group.partition}.${group.name}` } }, body: { ...fields, expectedVersion: group.version } }));
+      }
+      return unwrap(await api.POST('/api/v1/access-groups', { body: { name: draft.name.trim(), partition: draft.partition.trim(), ...fields } }));
+    },
+    onSuccess: (saved) => {
+      void queryClient.invalidateQueries({ queryKey: ['access-groups'] });
+      notifyDone(`Saved access group ${saved.name}.`);
+      onClose();
+    },
+  });
+  const error = save.error;
+  const creatableIn = (partitions.data ?? []).map((partition) => partition.name).filter((name) => holdsIn(me, 'AccessGroup.Create', name));
+  return (
+    <Modal opened onClose={onClose} title={group ? `Edit access group ${group.name}` : 'New access group'} size="lg" closeButtonProps={{ 'aria-label': 'Close' }}>
+      <form
+        onSubmit={(event) => {
+          event.preventDefault();
+          save.mutate();
+        }}
+        noValidate
+      >
+        <Stack>
+          <ServerRefusal error={error} title="Not saved" fields={['name', 'partition', 'description', 'executors', 'approvers', 'approvalsRequired']} />
+          <TextInput label="Name" required readOnly={group !== undefined} value={draft.name} onChange={(event) => set('name', event.currentTarget.value)} error={fieldProblem(error, 'name')} data-autofocus />
+          {group === undefined &&
+            (creatableIn.length > 0 ? (
+              <Select label="Partition" required data={creatableIn} value={draft.partition} onChange={(value) => set('partition', value ?? 'GLOBAL')} error={fieldProblem(error, 'partition')} />
+            ) : (
+              <TextInput label="Partition" required value={draft.partition} onChange={(event) => set('partition', event.currentTarget.value)} error={fieldProblem(error, 'partition')} />
+            ))}
+          <Textarea label="Description" autosize minRows={2} value={draft.description} onChange={(event) => set('description', event.currentTarget.value)} error={fieldProblem(error, 'description')} />
+          <UserPicker label="Executors" description="Who may request and run the group's changes" value={draft.executors} onChange={(executors) => set('executors', executors)} error={fieldProblem(error, 'executors')} />
+          <UserPicker label="Approvers" description="Who approves their requests; a requester never approves their own" value={draft.approvers} onChange={(approvers) => set('approvers', approvers)} error={fieldProblem(error, 'approvers')} />
+          <NumberInput
+            label="Approvals needed"
+            description={`N of the ${draft.approvers.length} approver${draft.approvers.length === 1 ? '' : 's'}: a request is approved once this many approve it`}
+            min={1}
+            max={Math.max(1, draft.approvers.length)}
+            allowDecimal={false}
+            value={draft.approvalsRequired}
+            onChange={(value) => set('approvalsRequired', typeof value === 'number' ? value : Number(value) || 1)}
+            error={fieldProblem(error, 'approvalsRequired')}
+            w={260}
+          />
+          <Checkbox label="A justification is required with each request" checked={draft.requiresJustification} onChange={(event) => set('requiresJustification', event.currentTarget.checked)} />
+          <Checkbox label="The change's planner may also execute it" checked={draft.plannerMayExecute} onChange={(event) => set('plannerMayExecute', event.currentTarget.checked)} />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose}>
+              Cancel
+            </Button>
+            <Button type="submit" loading={save.isPending}>
+              {group ? 'Save' : 'Create access group'}
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
   );
 }

@@ -1,22 +1,24 @@
-import { Code, Group, Table, TextInput, Title } from '@mantine/core';
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { api, unwrap } from '../api/client.ts';
+import { Button, Code, Group, Table, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { useState } from 'react';
+import { holdsIn } from '../admin/held-privileges.ts';
+import { useMe } from '../session.tsx';
 import { Loaded, PagedTable, useUrlFilters } from '../ui.tsx';
+import { DeviceCredentialsDialog } from './DeviceCredentialsDialog.tsx';
+import { DeviceTagsDialog } from './DeviceTagsDialog.tsx';
+import { useDevices, type Device } from './devices.queries.ts';
+import { HostKeyDialog } from './HostKeyDialog.tsx';
 
-/** PAM Core ➔ Devices: the devices the user may view, with their pinned host keys. */
+type Opened = { readonly dialog: 'tags' | 'host-key' | 'credentials'; readonly device: Device };
+
+/** PAM Core ➔ Devices: the devices the user may view, with their pinned host keys; their tags, host keys and credentials. */
 export default function DevicesPage() {
+  const me = useMe();
   const { values, set, page } = useUrlFilters(['search', 'tag', 'partition'] as const);
-  const devices = useQuery({
-    queryKey: ['devices', values.search, values.tag, values.partition],
-    // The rows shown stay while a changed filter loads, instead of a spinner at each keystroke.
-    placeholderData: keepPreviousData,
-    queryFn: async () =>
-      unwrap(
-        await api.GET('/api/v1/devices', {
-          params: { query: { ...(values.search && { search: values.search }), ...(values.tag && { tag: values.tag }), ...(values.partition && { partition: values.partition }) } },
-        }),
-      ),
-  });
+  const [opened, setOpened] = useState<Opened>();
+  const devices = useDevices(values);
+  const close = () => setOpened(undefined);
+  // The device as last read: a pin or a tag saved in a dialog shows in it at once.
+  const current = opened && (devices.data?.find((device) => device.id === opened.device.id) ?? opened.device);
   return (
     <>
       <Title order={1} size="h2" mb="md">
@@ -33,7 +35,7 @@ export default function DevicesPage() {
             rows={rows}
             page={page}
             onPage={(next) => set('page', String(next))}
-            headers={['Name', 'Host', 'Partition', 'Tags', 'Host key']}
+            headers={['Name', 'Host', 'Partition', 'Tags', 'Host key', <VisuallyHidden key="actions">Actions</VisuallyHidden>]}
             rowKey={(device) => device.id}
           >
             {(device) => (
@@ -45,11 +47,33 @@ export default function DevicesPage() {
                 <Table.Td>{device.partition}</Table.Td>
                 <Table.Td>{device.tags.join(', ') || '—'}</Table.Td>
                 <Table.Td>{device.hostKeyFingerprint ? <Code>{device.hostKeyFingerprint}</Code> : 'not pinned'}</Table.Td>
+                <Table.Td>
+                  <Group gap={4} wrap="nowrap">
+                    {holdsIn(me, 'Device.Edit', device.partition) && (
+                      <>
+                        <Button size="compact-sm" variant="default" aria-label={`Edit the tags of ${device.name}`} onClick={() => setOpened({ dialog: 'tags', device })}>
+                          Tags
+                        </Button>
+                        <Button size="compact-sm" variant="default" aria-label={`Host key of ${device.name}`} onClick={() => setOpened({ dialog: 'host-key', device })}>
+                          Host key
+                        </Button>
+                      </>
+                    )}
+                    {holdsIn(me, 'Credential.View', device.partition) && (
+                      <Button size="compact-sm" variant="default" aria-label={`Credentials of ${device.name}`} onClick={() => setOpened({ dialog: 'credentials', device })}>
+                        Credentials
+                      </Button>
+                    )}
+                  </Group>
+                </Table.Td>
               </>
             )}
           </PagedTable>
         )}
       </Loaded>
+      {current && opened?.dialog === 'tags' && <DeviceTagsDialog device={current} onClose={close} />}
+      {current && opened?.dialog === 'host-key' && <HostKeyDialog device={current} onClose={close} />}
+      {current && opened?.dialog === 'credentials' && <DeviceCredentialsDialog device={current} onClose={close} />}
     </>
   );
 }
