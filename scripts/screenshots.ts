@@ -102,6 +102,7 @@ async function photograph(changegate: Changegate): Promise<void> {
     await shoot(executor, 'credentials');
 
     await auditedSession(baseUrl, admin, executor, page);
+    await auditing(admin, page);
     process.stdout.write(`Wrote the console's pictures to ${path.relative(process.cwd(), IMAGES)}.\n`);
   } finally {
     await browser.close();
@@ -162,6 +163,45 @@ async function auditedSession(baseUrl: string, admin: Api, executor: Page, audit
     await sshd.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The seed's worked example: a Full Audit rule, a device it audits changed, the trail, a restore; then the event log and the users. */
+async function auditing(admin: Api, page: Page): Promise<void> {
+  await admin('POST', '/applications', { partition: 'GLOBAL', name: 'Finance' });
+  await admin('POST', '/audit/rules', {
+    name: 'FinanceQuarterly',
+    objectType: 'Device',
+    level: 'full_audit',
+    namePattern: 'JCprdFin.*',
+    nameMatch: 'regex',
+    applicationRule: 'exact_application',
+    matchApplication: 'GLOBAL.Finance',
+  });
+  await admin('POST', '/devices', { name: 'JCprdFinQtrRep', hostname: 'qtrrep.example.com', application: 'Finance', description: 'Quarterly report host' });
+  await admin('PATCH', '/devices/JCprdFinQtrRep', { port: 2222, tags: ['reporting'] });
+
+  await page.goto('/audit-rules');
+  await page.getByRole('heading', { name: 'Audit Rules' }).waitFor();
+  await page.getByRole('button', { name: /^Open audit rule .*FinanceQuarterly$/ }).waitFor();
+  await shoot(page, 'audit-rules');
+  await page.goto('/audit-rules?rule=GLOBAL.FinanceQuarterly');
+  await page.getByRole('dialog').getByRole('textbox', { name: 'Name Pattern', exact: true }).waitFor();
+  await shoot(page, 'audit-rule-editor');
+
+  await page.goto(`/audit-trail?q=${encodeURIComponent('k:GLOBAL.JCprdFinQtrRep')}`);
+  await page.getByRole('table', { name: 'Audit entries' }).waitFor();
+  await page.getByRole('button', { name: 'Expand All' }).click();
+  await page.getByText('2222').first().waitFor();
+  await shoot(page, 'audit-trail');
+
+  await page.goto('/event-log');
+  await page.getByRole('heading', { name: 'Event log' }).waitFor();
+  await page.getByRole('row').nth(1).waitFor();
+  await shoot(page, 'event-log');
+
+  await page.goto('/users');
+  await page.getByRole('row', { name: /alice/ }).waitFor();
+  await shoot(page, 'users');
 }
 
 type Api = Awaited<ReturnType<typeof session>>;

@@ -1,7 +1,8 @@
 /**
  * Browser tests of the web console: Debian's Chromium (`/usr/bin/chromium`, headless), driven by
  * playwright-core; never a downloaded browser. One browser per test file; each test gets its own
- * context (cookies, time zone). Screenshots land in `test-results/console/` for a reader to look at.
+ * context (cookies, time zone). With CHANGEGATE_TEST_SCREENSHOTS=1, screenshots land in
+ * `test-results/console/` for a reader to look at; without, none is taken (each costs the suite CPU).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -30,8 +31,11 @@ export async function newContext(browser: Browser, baseUrl: string, timeZone = '
   return context;
 }
 
-/** Saves what the page shows now as `test-results/console/<name>.png`. */
+const TAKE_SCREENSHOTS = process.env.CHANGEGATE_TEST_SCREENSHOTS === '1';
+
+/** Saves what the page shows now as `test-results/console/<name>.png`, when CHANGEGATE_TEST_SCREENSHOTS=1. */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  if (!TAKE_SCREENSHOTS) return;
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }

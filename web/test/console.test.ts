@@ -60,6 +60,8 @@ describe('the web console', { timeout: 60_000 }, () => {
     const menu = executor.getByRole('navigation', { name: 'Main' });
     await menu.getByRole('link', { name: 'My requests' }).waitFor();
     expect(await menu.getByRole('link').allTextContents()).toEqual(['My requests', 'My approvals', 'Credentials ➔ All']);
+    // IntelliSearch searches the audit trail: only for those who may see it.
+    expect(await executor.getByRole('combobox', { name: 'Search Audit Entries' }).count()).toBe(0);
 
     const admin = await world.signedIn('admin', ADMIN_PASSWORD, '/changes');
     await admin.getByRole('heading', { name: 'Changes' }).waitFor();
@@ -72,7 +74,16 @@ describe('the web console', { timeout: 60_000 }, () => {
       'Devices',
       'Access groups',
       'Live sessions',
+      'Audit Rules',
+      'Audit Trail',
+      'Trash Can',
+      'Event log',
+      'Users',
+      'Grants',
+      'Partitions and applications',
+      'Webhooks',
     ]);
+    expect(await admin.getByRole('combobox', { name: 'Search Audit Entries' }).count()).toBe(1);
   });
 
   it('PAM Core lists the devices with their pinned host keys and the access groups, filtered from the address', async () => {

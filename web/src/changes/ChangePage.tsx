@@ -132,7 +132,8 @@ function ChangeForm({ existing }: { existing?: ChangeView }) {
       )}
       {error && !scriptError && (
         <Alert color="red" role="alert" title="Not saved">
-          {error.message}
+          {/* Messages the server put at fields this page shows are read there; here, only that there are some. */}
+          {allAtFields(error) ? 'Correct the fields marked below, then save again.' : error.message}
         </Alert>
       )}
       <form
@@ -308,4 +309,13 @@ function DevicePicker({ opened, onClose, chosen, onAdd }: { opened: boolean; onC
       </Stack>
     </Modal>
   );
+}
+
+/** The fields of the editor that show the server's message for them. */
+const FIELDS_WITH_MESSAGES = new Set(['name', 'title', 'startAt', 'dueAt', 'accessGroup', 'devices']);
+
+/** Whether every problem the server named is at a field the editor shows it at. */
+function allAtFields(error: ApiError): boolean {
+  const problems = error.details?.problems ?? [];
+  return problems.length > 0 && problems.every((problem) => FIELDS_WITH_MESSAGES.has(problem.path.replace(/^\/((body|querystring|params)\/)?/, '').split('/')[0] ?? ''));
 }
