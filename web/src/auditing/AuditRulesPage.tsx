@@ -164,9 +164,9 @@ export default function AuditRulesPage() {
                 </Text>
               </Table.Td>
               <Table.Td>
-                <Badge color={rule.enabled ? 'teal.9' : 'gray.7'} variant="filled" autoContrast>
+                <Text size="sm" fw={600} c={rule.enabled ? 'teal.9' : 'gray.7'}>
                   {rule.enabled ? 'Enabled' : 'Disabled'}
-                </Badge>
+                </Text>
               </Table.Td>
               <Table.Td>
                 <Text size="sm">{formatTime(rule.updatedAt, me.user.timeZone)}</Text>
