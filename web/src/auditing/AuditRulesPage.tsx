@@ -164,7 +164,7 @@ export default function AuditRulesPage() {
                 </Text>
               </Table.Td>
               <Table.Td>
-                <Text size="sm" fw={600} c={rule.enabled ? 'teal.9' : 'gray.7'}>
+                <Text size="sm" fw={rule.enabled ? 600 : 400}>
                   {rule.enabled ? 'Enabled' : 'Disabled'}
                 </Text>
               </Table.Td>
