@@ -332,10 +332,29 @@ describe('the audit rules console', { timeout: 90_000 }, () => {
     await editor.waitFor({ state: 'detached' });
     await ruleRow(page, 'FinanceQuarterly').waitFor();
 
-    // The device JCprdFinQtrRep in Finance, then a change to it (a planner's work elsewhere).
-    const created = await world.t.admin.post('/devices', { name: 'JCprdFinQtrRep', hostname: '192.0.2.40', application: 'Finance', description: 'Quarterly report host' });
-    expect(created.status).toBe(201);
-    expect((await world.t.admin.patch('/devices/JCprdFinQtrRep', { port: 2222, tags: ['reporting'] })).status).toBe(200);
+    // PAM Core ➔ Devices: the device JCprdFinQtrRep in Finance, registered, then changed.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
+    await page.getByRole('heading', { name: 'Devices' }).waitFor();
+    await page.getByRole('button', { name: 'New device' }).click();
+    const registering = page.getByRole('dialog', { name: 'New device' });
+    await registering.getByRole('textbox', { name: 'Name', exact: true }).fill('JCprdFinQtrRep');
+    await registering.getByRole('textbox', { name: 'Application' }).fill('Finance');
+    await registering.getByRole('textbox', { name: 'Host', exact: true }).fill('192.0.2.40');
+    await registering.getByRole('textbox', { name: 'Description' }).fill('Quarterly report host');
+    await expectAccessible(page, 'the new device dialog');
+    await registering.getByRole('button', { name: 'Register' }).click();
+    await registering.waitFor({ state: 'detached' });
+    const deviceRow = page.getByRole('row', { name: /JCprdFinQtrRep/ });
+    expect(await deviceRow.textContent()).toContain('Finance');
+    await page.getByRole('button', { name: 'Edit JCprdFinQtrRep' }).click();
+    const editing = page.getByRole('dialog', { name: 'Device GLOBAL.JCprdFinQtrRep' });
+    await editing.getByRole('textbox', { name: 'Port' }).fill('2222');
+    await editing.getByLabel('Tags').fill('reporting');
+    await editing.getByLabel('Tags').press('Enter');
+    await editing.getByRole('button', { name: 'Save' }).click();
+    await editing.waitFor({ state: 'detached' });
+    await deviceRow.getByText('192.0.2.40:2222').waitFor();
+    expect((await world.t.admin.get('/devices/JCprdFinQtrRep')).body).toMatchObject({ application: 'Finance', port: 2222, tags: ['reporting'] });
 
     // Auditing ▸ Audit Trail, from the IntelliSearch box: both entries, created and modified.
     const search = page.getByRole('combobox', { name: 'Search Audit Entries' });
@@ -363,5 +382,7 @@ describe('the audit rules console', { timeout: 90_000 }, () => {
     await expect.poll(async () => (await world.t.admin.get('/devices/JCprdFinQtrRep')).body).toMatchObject({ port: 22, tags: [] });
     await expect.poll(() => trail.getByRole('row').filter({ hasText: 'the port change was not approved' }).count()).toBe(1);
     await screenshot(page, 'audit-trail-restored');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
+    await page.getByRole('row', { name: /JCprdFinQtrRep/ }).getByText('192.0.2.40:22', { exact: true }).waitFor();
   });
 });
