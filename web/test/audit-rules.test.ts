@@ -259,6 +259,55 @@ describe('the audit rules console', { timeout: 90_000 }, () => {
     await expect.poll(() => new URL(page.url()).searchParams.get('filter')).toBe('GLOBAL.FullAudits');
   });
 
+  it('edits, duplicates, exports and deletes a filter with Filter ▸; a user who does not own it may use it but not edit or delete it', async () => {
+    expect((await world.t.admin.post('/audit/filters', { name: 'DeviceRules', target: 'AuditRule', query: 'o:Device' })).status).toBe(201);
+    const page = await world.signedIn('admin', ADMIN_PASSWORD, '/audit-rules?filter=GLOBAL.DeviceRules');
+    await page.getByRole('heading', { name: 'Audit Rules' }).waitFor();
+    const filterMenu = async (item: string) => {
+      await page.getByRole('button', { name: 'Filter', exact: true }).click();
+      await page.getByRole('menuitem', { name: item }).click();
+    };
+
+    // Edit Filter: its search now finds the rules of audit rules, the built-in one.
+    await filterMenu('Edit Filter');
+    const edit = page.getByRole('dialog', { name: 'Edit filter DeviceRules' });
+    await edit.getByRole('textbox', { name: 'Search' }).fill('o:AuditRule');
+    await edit.getByRole('button', { name: 'Save filter' }).click();
+    await edit.waitFor({ state: 'detached' });
+    await ruleRow(page, 'AUDIT_RULES').waitFor();
+    await expect.poll(() => page.getByRole('row').count()).toBe(2);
+    expect((await world.t.admin.get('/audit/filters/GLOBAL.DeviceRules')).body.query).toBe('o:AuditRule');
+
+    // Export Filter: a bundle file holding it.
+    const [download] = await Promise.all([page.waitForEvent('download'), filterMenu('Export Filter')]);
+    const bundle = JSON.parse(readFileSync(await download.path(), 'utf8')) as { objects: Array<{ type: string; businessKey: string }> };
+    expect(bundle.objects.map((object) => `${object.type} ${object.businessKey}`)).toContain('Filter GLOBAL.DeviceRules');
+
+    // Duplicate Filter: a copy, chosen.
+    await filterMenu('Duplicate Filter');
+    await expect.poll(() => new URL(page.url()).searchParams.get('filter')).not.toBe('GLOBAL.DeviceRules');
+    const copy = new URL(page.url()).searchParams.get('filter') as string;
+    expect((await world.t.admin.get(`/audit/filters/${copy}`)).body).toMatchObject({ query: 'o:AuditRule', owner: 'admin' });
+
+    // Carol may view rules, so she may use admin's filter, but neither edit nor delete it.
+    expect((await world.t.admin.post('/grants', { username: 'carol', privilege: 'AuditingRule.View', level: 'access' })).status).toBe(201);
+    const carol = await world.signedIn('carol', world.carol.password, `/audit-rules?filter=${copy}`);
+    await ruleRow(carol, 'AUDIT_RULES').waitFor();
+    await carol.getByRole('button', { name: 'Filter', exact: true }).click();
+    expect(await carol.getByRole('menuitem', { name: 'Edit Filter' }).isDisabled()).toBe(true);
+    expect(await carol.getByRole('menuitem', { name: 'Delete' }).isDisabled()).toBe(true);
+    expect((await world.carol.client.patch(`/audit/filters/${copy}`, { query: 'o:Device' })).status).toBe(403);
+    expect((await world.carol.client.delete(`/audit/filters/${copy}`)).status).toBe(403);
+
+    // Delete, after asking: gone.
+    await filterMenu('Delete');
+    const ask = page.getByRole('dialog', { name: /^Delete filter / });
+    await ask.getByRole('button', { name: 'Delete filter' }).click();
+    await ask.waitFor({ state: 'detached' });
+    expect((await world.t.admin.get(`/audit/filters/${copy}`)).status).toBe(404);
+    expect((await world.t.admin.get('/audit/filters/GLOBAL.DeviceRules')).status).toBe(200);
+  });
+
   it('shows permalinks, and a permalink opens the rule in the console', async () => {
     const page = await world.signedIn('admin', ADMIN_PASSWORD, '/audit-rules');
     await (await ruleMenu(page, 'FinanceDevices')).getByRole('menuitem', { name: 'Show permalinks' }).click();

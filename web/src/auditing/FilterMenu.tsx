@@ -5,7 +5,7 @@ import { useSearchParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client.ts';
 import { useMe, type Me } from '../session.tsx';
 import { notifyDone } from '../ui.tsx';
-import { bundleFileName, downloadJson, FILTERS_KEY, messageAt, useFilters, type FilterTarget, type FilterView } from './auditing.queries.ts';
+import { bundleFileName, downloadJson, FILTERS_KEY, messageAt, RULES_KEY, useFilters, type FilterTarget, type FilterView } from './auditing.queries.ts';
 
 const WHAT: Record<FilterTarget, string> = { AuditRule: 'audit rule', AuditEntry: 'audit trail' };
 
@@ -40,7 +40,13 @@ export function FilterMenu({ target }: { target: 'AuditRule' | 'AuditEntry' }) {
     next.delete('page');
     setSearch(next, { replace: true });
   };
-  const refresh = () => Promise.all([queryClient.invalidateQueries({ queryKey: FILTERS_KEY }), queryClient.invalidateQueries({ queryKey: ['me', 'navigation'] })]);
+  // The filters, the navigation bar, and what the page lists: a filter edited searches anew.
+  const refresh = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: FILTERS_KEY }),
+      queryClient.invalidateQueries({ queryKey: ['me', 'navigation'] }),
+      queryClient.invalidateQueries({ queryKey: target === 'AuditRule' ? RULES_KEY : ['audit-trail'] }),
+    ]);
   const act = useMutation({
     mutationFn: async (action: () => Promise<void>) => action(),
     onMutate: () => setActionError(undefined),
