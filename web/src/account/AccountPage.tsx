@@ -8,6 +8,7 @@ import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, notifyDone } from '../ui.tsx';
 import { useRecentSignIn } from './reauthenticate.tsx';
+import { SshKeyTable } from './SshKeyTable.tsx';
 
 const TABS = ['profile', 'two-factor', 'ssh-keys', 'tokens'] as const;
 
@@ -211,42 +212,7 @@ function SshKeys() {
       <Text size="sm">The gateway lets you in with these keys: `ssh -p PORT you@device@changegate`.</Text>
       <Loaded query={keys}>
         {(rows) => (
-          <Table>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Fingerprint</Table.Th>
-                <Table.Th>Added</Table.Th>
-                <Table.Th>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {rows.length === 0 && (
-                <Table.Tr>
-                  <Table.Td colSpan={4}>No key yet.</Table.Td>
-                </Table.Tr>
-              )}
-              {rows.map((key) => (
-                <Table.Tr key={key.id}>
-                  <Table.Td>{key.name || '—'}</Table.Td>
-                  <Table.Td>
-                    <Code>{key.fingerprint}</Code> {key.algorithm}
-                  </Table.Td>
-                  <Table.Td>
-                    {formatTime(key.createdAt, me.user.timeZone)}
-                    {key.addedByAdministrator && ` by ${key.addedBy}`}
-                  </Table.Td>
-                  <Table.Td>
-                    <Button variant="outline" color="red.9" size="compact-sm" aria-label={`Remove the key ${key.name || key.fingerprint}`} onClick={() => void remove(key.id)}>
-                      Remove
-                    </Button>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
+          <SshKeyTable keys={rows} timeZone={me.user.timeZone} onRemove={(key) => void remove(key.id)} />
         )}
       </Loaded>
       <form

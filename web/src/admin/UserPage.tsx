@@ -1,4 +1,4 @@
-import { Anchor, Button, Code, Group, Paper, PasswordInput, Select, Stack, Table, Text, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Anchor, Button, Group, Paper, PasswordInput, Select, Stack, Text, Textarea, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type ReactNode } from 'react';
 import { Link, useParams } from 'react-router';
@@ -10,6 +10,7 @@ import { Loaded, notifyDone } from '../ui.tsx';
 import { useGrants, useUser, type UserView } from './admin.queries.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { GrantForm } from './GrantForm.tsx';
+import { SshKeyTable } from '../account/SshKeyTable.tsx';
 import { GrantsTable } from './GrantsTable.tsx';
 import { fieldProblem, ServerRefusal } from './ServerRefusal.tsx';
 import { generatePassword, UserStatus } from './UsersPage.tsx';
@@ -305,51 +306,14 @@ function SshKeys({ user }: { user: UserView }) {
       {removing.dialog}
       <Loaded query={keys}>
         {(rows) => (
-          <Table>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Fingerprint</Table.Th>
-                <Table.Th>Added</Table.Th>
-                <Table.Th>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {rows.length === 0 && (
-                <Table.Tr>
-                  <Table.Td colSpan={4}>No key.</Table.Td>
-                </Table.Tr>
-              )}
-              {rows.map((key) => (
-                <Table.Tr key={key.id}>
-                  <Table.Td>{key.name}</Table.Td>
-                  <Table.Td>
-                    <Code>{key.fingerprint}</Code> {key.algorithm}
-                  </Table.Td>
-                  <Table.Td>
-                    {formatTime(key.createdAt, me.user.timeZone)}
-                    {key.addedBy && ` by ${key.addedBy}`}
-                  </Table.Td>
-                  <Table.Td>
-                    <Button
-                      variant="outline"
-                      color="red.9"
-                      size="compact-sm"
-                      aria-label={`Remove the key ${key.name}`}
-                      onClick={() => {
-                        removing.clear();
-                        setRemoval(key);
-                      }}
-                    >
-                      Remove
-                    </Button>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
+          <SshKeyTable
+            keys={rows}
+            timeZone={me.user.timeZone}
+            onRemove={(key) => {
+              removing.clear();
+              setRemoval(key);
+            }}
+          />
         )}
       </Loaded>
       <form
