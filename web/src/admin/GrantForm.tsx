@@ -1,12 +1,12 @@
 import { Button, Group, List, Radio, Select, Stack, Text, TextInput } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, ApiError, unwrap } from '../api/client.ts';
+import { api, ApiError, fieldMessageOf, unwrap } from '../api/client.ts';
 import { holds, useMe } from '../session.tsx';
 import { notifyDone } from '../ui.tsx';
 import { usePartitions, usePrivileges, useUsers } from './admin.queries.ts';
 import { describeScope, grantableScopes, type GrantLevel } from './held-privileges.ts';
-import { fieldProblem, ServerRefusal } from './ServerRefusal.tsx';
+import { ServerRefusal } from './ServerRefusal.tsx';
 
 const SYSTEM_WIDE = 'system';
 const partitionValue = (name: string) => `partition:${name}`;
@@ -14,10 +14,10 @@ const partitionValue = (name: string) => `partition:${name}`;
 /** Which field of the form a refusal belongs to: the server names fields, or says what it could not find or allow. */
 function fieldOfRefusal(error: unknown): 'username' | 'privilege' | 'scope' | 'level' | undefined {
   if (!(error instanceof ApiError)) return undefined;
-  if (fieldProblem(error, 'username')) return 'username';
-  if (fieldProblem(error, 'privilege')) return 'privilege';
-  if (fieldProblem(error, 'partition')) return 'scope';
-  if (fieldProblem(error, 'level')) return 'level';
+  if (fieldMessageOf(error, 'username')) return 'username';
+  if (fieldMessageOf(error, 'privilege')) return 'privilege';
+  if (fieldMessageOf(error, 'partition')) return 'scope';
+  if (fieldMessageOf(error, 'level')) return 'level';
   // "You need the Device.View privilege at Admin level system-wide": the scope is what the user may not grant in.
   if (error.code === 'forbidden') return 'scope';
   if (error.code === 'not_found') return error.message.startsWith('No user') ? 'username' : 'scope';
@@ -65,7 +65,7 @@ export function GrantForm({ username: fixedUser }: { username?: string }) {
     },
   });
   const refusedAt = fieldOfRefusal(grant.error);
-  const messageAt = (field: string) => (refusedAt === field ? (fieldProblem(grant.error, field === 'scope' ? 'partition' : field) ?? (grant.error as ApiError).message) : undefined);
+  const messageAt = (field: string) => (refusedAt === field ? (fieldMessageOf(grant.error, field === 'scope' ? 'partition' : field) ?? (grant.error as ApiError).message) : undefined);
 
   if (scopes.length === 0) {
     return <Text size="sm">You hold no privilege at Admin level, so you may grant none: an administrator grants one to you at Admin level first.</Text>;

@@ -1,14 +1,14 @@
 import { Alert, Button, Group, Modal, Paper, Stack, Text, Textarea, TextInput, Title } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, unwrap } from '../api/client.ts';
+import { api, fieldMessageOf, unwrap } from '../api/client.ts';
 import { holds, useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, notifyDone, Paged, useUrlFilters } from '../ui.tsx';
 import { useApplications, usePartitions, type ApplicationView } from './admin.queries.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { holdsIn } from './held-privileges.ts';
-import { fieldProblem, ServerRefusal } from './ServerRefusal.tsx';
+import { ServerRefusal } from './ServerRefusal.tsx';
 
 type PartitionView = NonNullable<ReturnType<typeof usePartitions>['data']>[number];
 
@@ -251,8 +251,8 @@ function NewPartitionDialog({ opened, onClose }: { opened: boolean; onClose: () 
       >
         <Stack>
           <ServerRefusal error={create.error} title="Not created" fields={['name', 'description']} />
-          <TextInput label="Name" description="Upper-case by custom, such as FIN" required value={name} onChange={(event) => setName(event.currentTarget.value)} error={fieldProblem(create.error, 'name')} data-autofocus />
-          <Textarea label="Description" autosize minRows={2} value={description} onChange={(event) => setDescription(event.currentTarget.value)} error={fieldProblem(create.error, 'description')} />
+          <TextInput label="Name" description="Upper-case by custom, such as FIN" required value={name} onChange={(event) => setName(event.currentTarget.value)} error={fieldMessageOf(create.error, 'name')} data-autofocus />
+          <Textarea label="Description" autosize minRows={2} value={description} onChange={(event) => setDescription(event.currentTarget.value)} error={fieldMessageOf(create.error, 'description')} />
           <Group justify="flex-end">
             <Button variant="default" onClick={close}>
               Cancel
@@ -308,10 +308,10 @@ function NewApplicationDialog({ partition, parent, opened, onClose }: { partitio
             required
             value={name}
             onChange={(event) => setName(event.currentTarget.value)}
-            error={fieldProblem(create.error, 'name') ?? fieldProblem(create.error, 'partition')}
+            error={fieldMessageOf(create.error, 'name') ?? fieldMessageOf(create.error, 'partition')}
             data-autofocus
           />
-          <Textarea label="Description" autosize minRows={2} value={description} onChange={(event) => setDescription(event.currentTarget.value)} error={fieldProblem(create.error, 'description')} />
+          <Textarea label="Description" autosize minRows={2} value={description} onChange={(event) => setDescription(event.currentTarget.value)} error={fieldMessageOf(create.error, 'description')} />
           <Group justify="flex-end">
             <Button variant="default" onClick={close}>
               Cancel

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type ReactNode } from 'react';
 import { Link, useParams } from 'react-router';
 import { useRecentSignIn } from '../account/reauthenticate.tsx';
-import { api, ApiError, unwrap } from '../api/client.ts';
+import { api, ApiError, fieldMessageOf, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, notifyDone } from '../ui.tsx';
@@ -12,7 +12,7 @@ import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { GrantForm } from './GrantForm.tsx';
 import { SshKeyTable } from '../account/SshKeyTable.tsx';
 import { GrantsTable } from './GrantsTable.tsx';
-import { fieldProblem, ServerRefusal } from './ServerRefusal.tsx';
+import { ServerRefusal } from './ServerRefusal.tsx';
 import { generatePassword, UserStatus } from './UsersPage.tsx';
 
 /**
@@ -139,9 +139,9 @@ function ProfileForm({ user }: { user: UserView }) {
     >
       <Stack maw={520}>
         <ServerRefusal error={save.error} title="Not saved" fields={['displayName', 'email', 'timeZone']} />
-        <TextInput label="Display name" value={displayName} onChange={(event) => setDisplayName(event.currentTarget.value)} error={fieldProblem(save.error, 'displayName')} />
-        <TextInput label="E-mail" type="email" value={email} onChange={(event) => setEmail(event.currentTarget.value)} error={fieldProblem(save.error, 'email')} />
-        <Select label="Time zone" searchable data={zones.includes(timeZone) ? zones : [timeZone, ...zones]} value={timeZone} onChange={(zone) => zone && setTimeZone(zone)} error={fieldProblem(save.error, 'timeZone')} />
+        <TextInput label="Display name" value={displayName} onChange={(event) => setDisplayName(event.currentTarget.value)} error={fieldMessageOf(save.error, 'displayName')} />
+        <TextInput label="E-mail" type="email" value={email} onChange={(event) => setEmail(event.currentTarget.value)} error={fieldMessageOf(save.error, 'email')} />
+        <Select label="Time zone" searchable data={zones.includes(timeZone) ? zones : [timeZone, ...zones]} value={timeZone} onChange={(zone) => zone && setTimeZone(zone)} error={fieldMessageOf(save.error, 'timeZone')} />
         <Group>
           <Button type="submit" loading={save.isPending}>
             Save profile
@@ -182,7 +182,7 @@ function PasswordReset({ user }: { user: UserView }) {
             autoComplete="new-password"
             value={password}
             onChange={(event) => setPassword(event.currentTarget.value)}
-            error={fieldProblem(error, 'password')}
+            error={fieldMessageOf(error, 'password')}
             style={{ flex: 1 }}
           />
           <Button variant="default" onClick={() => setPassword(generatePassword())}>
@@ -325,7 +325,7 @@ function SshKeys({ user }: { user: UserView }) {
       >
         <Stack maw={620}>
           <ServerRefusal error={adding.error} title="Key not added" fields={['publicKey', 'name']} />
-          <TextInput label="Key name" value={name} onChange={(event) => setName(event.currentTarget.value)} error={fieldProblem(adding.error, 'name')} />
+          <TextInput label="Key name" value={name} onChange={(event) => setName(event.currentTarget.value)} error={fieldMessageOf(adding.error, 'name')} />
           <Textarea
             label="Public key"
             description="One line, as in ~/.ssh/id_ed25519.pub"
@@ -333,7 +333,7 @@ function SshKeys({ user }: { user: UserView }) {
             minRows={2}
             value={publicKey}
             onChange={(event) => setPublicKey(event.currentTarget.value)}
-            error={fieldProblem(adding.error, 'publicKey')}
+            error={fieldMessageOf(adding.error, 'publicKey')}
           />
           <Group>
             <Button type="submit" loading={adding.busy} disabled={!publicKey.trim()}>

@@ -3,12 +3,12 @@ import { useDisclosure } from '@mantine/hooks';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
-import { api, unwrap } from '../api/client.ts';
+import { api, fieldMessageOf, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, PagedTable, notifyDone, useUrlFilters } from '../ui.tsx';
 import { useUsers, type UserView } from './admin.queries.ts';
-import { fieldProblem, ServerRefusal } from './ServerRefusal.tsx';
+import { ServerRefusal } from './ServerRefusal.tsx';
 
 /** A password for a new account, made in the browser: 24 characters of base64url (144 bits), as the server makes the first administrator's. */
 export function generatePassword(): string {
@@ -175,12 +175,12 @@ function NewUserDialog({ opened, onClose }: { opened: boolean; onClose: () => vo
               required
               value={draft.username}
               onChange={(event) => set('username', event.currentTarget.value)}
-              error={fieldProblem(error, 'username')}
+              error={fieldMessageOf(error, 'username')}
               data-autofocus
             />
-            <TextInput label="Display name" value={draft.displayName} onChange={(event) => set('displayName', event.currentTarget.value)} error={fieldProblem(error, 'displayName')} />
-            <TextInput label="E-mail" type="email" value={draft.email} onChange={(event) => set('email', event.currentTarget.value)} error={fieldProblem(error, 'email')} />
-            <Select label="Time zone" searchable data={zones.includes(draft.timeZone) ? zones : [draft.timeZone, ...zones]} value={draft.timeZone} onChange={(zone) => zone && set('timeZone', zone)} error={fieldProblem(error, 'timeZone')} />
+            <TextInput label="Display name" value={draft.displayName} onChange={(event) => set('displayName', event.currentTarget.value)} error={fieldMessageOf(error, 'displayName')} />
+            <TextInput label="E-mail" type="email" value={draft.email} onChange={(event) => set('email', event.currentTarget.value)} error={fieldMessageOf(error, 'email')} />
+            <Select label="Time zone" searchable data={zones.includes(draft.timeZone) ? zones : [draft.timeZone, ...zones]} value={draft.timeZone} onChange={(zone) => zone && set('timeZone', zone)} error={fieldMessageOf(error, 'timeZone')} />
             <Group align="end" wrap="nowrap">
               <PasswordInput
                 label="Initial password"
@@ -191,7 +191,7 @@ function NewUserDialog({ opened, onClose }: { opened: boolean; onClose: () => vo
                   setGenerated(false);
                   set('password', event.currentTarget.value);
                 }}
-                error={fieldProblem(error, 'password')}
+                error={fieldMessageOf(error, 'password')}
                 style={{ flex: 1 }}
               />
               <Button

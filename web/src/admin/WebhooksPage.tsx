@@ -1,12 +1,12 @@
 import { Badge, Button, Checkbox, Code, CopyButton, Group, Modal, PasswordInput, Select, Stack, Table, TagsInput, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, unwrap } from '../api/client.ts';
+import { api, fieldMessageOf, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, notifyDone, PagedTable, useUrlFilters } from '../ui.tsx';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
-import { fieldProblem, ServerRefusal } from './ServerRefusal.tsx';
+import { ServerRefusal } from './ServerRefusal.tsx';
 
 /** How often the delivery log is asked again: the dispatcher works in the background. */
 const DELIVERIES_POLL_MS = 3_000;
@@ -237,21 +237,21 @@ function WebhookDialog({ webhook, onClose, onSecret }: { webhook?: Webhook; onCl
       >
         <Stack>
           <ServerRefusal error={error} title="Not saved" fields={['name', 'url', 'kinds', 'secret']} />
-          <TextInput label="Name" required value={name} onChange={(event) => setName(event.currentTarget.value)} error={fieldProblem(error, 'name')} data-autofocus />
+          <TextInput label="Name" required value={name} onChange={(event) => setName(event.currentTarget.value)} error={fieldMessageOf(error, 'name')} data-autofocus />
           <TextInput
             label="URL"
             description="http:// or https://, at a public address (or a network the administrator allowed)"
             required
             value={url}
             onChange={(event) => setUrl(event.currentTarget.value)}
-            error={fieldProblem(error, 'url')}
+            error={fieldMessageOf(error, 'url')}
           />
           <TagsInput
             label="Notice kinds"
             description="Such as request.created; press Enter after each. None: every kind"
             value={kinds}
             onChange={setKinds}
-            error={fieldProblem(error, 'kinds')}
+            error={fieldMessageOf(error, 'kinds')}
             clearable
           />
           <Checkbox label="Enabled" checked={enabled} onChange={(event) => setEnabled(event.currentTarget.checked)} />
@@ -262,7 +262,7 @@ function WebhookDialog({ webhook, onClose, onSecret }: { webhook?: Webhook; onCl
               autoComplete="off"
               value={ownSecret}
               onChange={(event) => setOwnSecret(event.currentTarget.value)}
-              error={fieldProblem(error, 'secret')}
+              error={fieldMessageOf(error, 'secret')}
             />
           )}
           <Group justify="flex-end">

@@ -54,10 +54,31 @@ export class ApiError extends Error {
     super(message);
   }
 
-  /** The message for one field, when the API named it: by the request's schema (`/body/name`) or by a service (`/name`, `/security/edit`). */
+  /**
+   * The message for one field, or for a part of it (`/devices/0` for `devices`, `/security/edit/0`
+   * for `security/edit`), when the API named it: by the request's schema (`/body/name`) or by a
+   * service (`/name`).
+   */
   fieldMessage(field: string): string | undefined {
-    return this.details?.problems?.find((problem) => problem.path.replace(/^\/((body|querystring|params)\/)?/, '') === field)?.message;
+    return this.details?.problems?.find((problem) => isAt(problem.path, field))?.message;
   }
+
+  /** Whether the API named problems, each at one of `fields`: a form showing those fields shows them all. */
+  namesOnly(fields: readonly string[]): boolean {
+    const problems = this.details?.problems ?? [];
+    return problems.length > 0 && problems.every((problem) => fields.some((field) => isAt(problem.path, field)));
+  }
+}
+
+/** Whether a problem's path (`/body/devices/0`, `/namePattern`) is at the field or inside it. */
+function isAt(path: string, field: string): boolean {
+  const at = path.replace(/^\/((body|querystring|params)\/)?/, '');
+  return at === field || at.startsWith(`${field}/`);
+}
+
+/** The server's message for one field when `error` is an API error that names it (see ApiError.fieldMessage). */
+export function fieldMessageOf(error: unknown, field: string): string | undefined {
+  return error instanceof ApiError ? error.fieldMessage(field) : undefined;
 }
 
 function isErrorBody(body: unknown): body is ApiErrorBody {

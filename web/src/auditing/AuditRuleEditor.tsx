@@ -1,11 +1,11 @@
 import { Alert, Badge, Button, Checkbox, Group, Modal, MultiSelect, Select, Stack, Switch, Tabs, TagsInput, Text, Textarea, TextInput } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, ApiError, unwrap } from '../api/client.ts';
+import { api, ApiError, fieldMessageOf, unwrap } from '../api/client.ts';
 import { holds, useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, notifyDone } from '../ui.tsx';
-import { messageAt, RULES_KEY, useAuditRule, type AuditRuleView, type NewAuditRule, type RuleSecurity } from './auditing.queries.ts';
+import { RULES_KEY, useAuditRule, type AuditRuleView, type NewAuditRule, type RuleSecurity } from './auditing.queries.ts';
 import { refusal } from './rule-refusals.ts';
 
 type ObjectType = NewAuditRule['objectType'];
@@ -155,7 +155,7 @@ function RuleForm({ existing, tab, onTab, onClose }: { existing?: AuditRuleView;
     },
   });
   const error = save.error instanceof ApiError ? save.error : undefined;
-  const at = (field: string) => messageAt(error, field);
+  const at = (field: string) => fieldMessageOf(error, field);
   const securityAt = (action: SecurityAction) => at(`security/${action}`) ?? at(action);
   const ruleTabError = ['name', 'partition', 'objectType', 'level', 'namePattern', 'nameMatch', 'applicationRule', 'matchApplication', 'partitionPattern', 'partitionMatch'].some((field) => at(field));
   const securityTabError = (['view', 'edit', 'delete'] as const).some((action) => securityAt(action));

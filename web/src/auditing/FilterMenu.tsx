@@ -2,10 +2,10 @@ import { Alert, Button, Group, Menu, Modal, Select, Stack, Text, Textarea, TextI
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useSearchParams } from 'react-router';
-import { api, ApiError, unwrap } from '../api/client.ts';
+import { api, ApiError, fieldMessageOf, unwrap } from '../api/client.ts';
 import { useMe, type Me } from '../session.tsx';
 import { notifyDone } from '../ui.tsx';
-import { bundleFileName, downloadJson, FILTERS_KEY, messageAt, RULES_KEY, useFilters, type FilterTarget, type FilterView } from './auditing.queries.ts';
+import { bundleFileName, downloadJson, FILTERS_KEY, RULES_KEY, useFilters, type FilterTarget, type FilterView } from './auditing.queries.ts';
 
 const WHAT: Record<FilterTarget, string> = { AuditRule: 'audit rule', AuditEntry: 'audit trail' };
 
@@ -214,8 +214,8 @@ function FilterDialog({
   });
   const error = save.error instanceof ApiError ? save.error : undefined;
   // The server names a bad query by its code, with the column in its message.
-  const queryError = messageAt(error, 'query') ?? (error?.code === 'search_invalid' ? error.message : undefined);
-  const fieldErrors = [messageAt(error, 'name'), messageAt(error, 'partition'), queryError, error?.code === 'already_exists' ? error.message : undefined].filter(Boolean);
+  const queryError = fieldMessageOf(error, 'query') ?? (error?.code === 'search_invalid' ? error.message : undefined);
+  const fieldErrors = [fieldMessageOf(error, 'name'), fieldMessageOf(error, 'partition'), queryError, error?.code === 'already_exists' ? error.message : undefined].filter(Boolean);
   const title = existing ? `Edit filter ${existing.name}` : mode === 'from-search' ? 'Create filter from search' : `New ${WHAT[target]} filter`;
   return (
     <Modal opened closeButtonProps={{ 'aria-label': 'Close this dialog' }} onClose={onClose} title={title}>
@@ -236,8 +236,8 @@ function FilterDialog({
             <TextInput label="Name" value={existing.name} readOnly description="A filter keeps its name: duplicate it for another one." />
           ) : (
             <>
-              <TextInput label="Name" required data-autofocus value={name} onChange={(event) => setName(event.currentTarget.value)} description="Letters, digits, “_”, “.” and “-”" error={messageAt(error, 'name') ?? (error?.code === 'already_exists' ? error.message : undefined)} />
-              <TextInput label="Partition" placeholder="GLOBAL" value={partition} onChange={(event) => setPartition(event.currentTarget.value)} error={messageAt(error, 'partition')} />
+              <TextInput label="Name" required data-autofocus value={name} onChange={(event) => setName(event.currentTarget.value)} description="Letters, digits, “_”, “.” and “-”" error={fieldMessageOf(error, 'name') ?? (error?.code === 'already_exists' ? error.message : undefined)} />
+              <TextInput label="Partition" placeholder="GLOBAL" value={partition} onChange={(event) => setPartition(event.currentTarget.value)} error={fieldMessageOf(error, 'partition')} />
             </>
           )}
           <TextInput

@@ -1,9 +1,9 @@
 import { Alert, Button, Checkbox, Group, Modal, PasswordInput, Select, Stack, Text } from '@mantine/core';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, ApiError, unwrap } from '../api/client.ts';
+import { api, ApiError, fieldMessageOf, unwrap } from '../api/client.ts';
 import { Loaded, notifyDone } from '../ui.tsx';
-import { messageAt, usePromoteTargets, type AuditRuleView, type Bundle } from './auditing.queries.ts';
+import { usePromoteTargets, type AuditRuleView, type Bundle } from './auditing.queries.ts';
 import { ImportReportView } from './ImportReport.tsx';
 
 /**
@@ -57,7 +57,7 @@ export function PromoteDialog({ rule, editFurther, onClose }: { rule: AuditRuleV
           value={target}
           onChange={setTarget}
           disabled={noTargets}
-          error={messageAt(error, 'target') ?? (targets.error instanceof ApiError ? targets.error.message : undefined)}
+          error={fieldMessageOf(error, 'target') ?? (targets.error instanceof ApiError ? targets.error.message : undefined)}
           data-autofocus
         />
         <PasswordInput
@@ -66,7 +66,7 @@ export function PromoteDialog({ rule, editFurther, onClose }: { rule: AuditRuleV
           value={token}
           onChange={(event) => setToken(event.currentTarget.value)}
           autoComplete="off"
-          error={messageAt(error, 'token')}
+          error={fieldMessageOf(error, 'token')}
         />
         {editFurther ? (
           <Loaded query={bundle}>

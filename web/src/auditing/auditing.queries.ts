@@ -76,8 +76,3 @@ export function bundleFileName(businessKey: string, related: boolean): string {
   return `${businessKey.replace(/[^A-Za-z0-9_.-]/g, '_')}${related ? '.with-related' : ''}.bundle.json`;
 }
 
-/** The server's message for one field, or for a part of it (`/security/edit/0` for `security/edit`). */
-export function messageAt(error: unknown, field: string): string | undefined {
-  if (!(error instanceof ApiError)) return undefined;
-  return error.fieldMessage(field) ?? error.details?.problems?.find((problem) => problem.path.startsWith(`/${field}/`))?.message;
-}

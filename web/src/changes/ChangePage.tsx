@@ -110,7 +110,7 @@ function ChangeForm({ existing }: { existing?: ChangeView }) {
   });
   const error = save.error instanceof ApiError ? save.error : undefined;
   const fieldError = (field: string) => error?.fieldMessage(field);
-  const deviceError = fieldError('devices') ?? error?.details?.problems?.find((problem) => problem.path.startsWith('/devices/'))?.message;
+  const deviceError = fieldError('devices');
   const scriptError = error?.code === 'script_invalid' || error?.code === 'script_frozen' ? error.message : undefined;
   const frozenReason = existing?.scriptFrozen
     ? `Frozen since ${formatTime(existing.scriptFrozenAt, zone)}, when the change's first session started: the audit compares every session with this script. Register a new change for a different script.`
@@ -133,7 +133,7 @@ function ChangeForm({ existing }: { existing?: ChangeView }) {
       {error && !scriptError && (
         <Alert color="red" role="alert" title="Not saved">
           {/* Messages the server put at fields this page shows are read there; here, only that there are some. */}
-          {allAtFields(error) ? 'Correct the fields marked below, then save again.' : error.message}
+          {error.namesOnly(FIELDS_WITH_MESSAGES) ? 'Correct the fields marked below, then save again.' : error.message}
         </Alert>
       )}
       <form
@@ -312,10 +312,4 @@ function DevicePicker({ opened, onClose, chosen, onAdd }: { opened: boolean; onC
 }
 
 /** The fields of the editor that show the server's message for them. */
-const FIELDS_WITH_MESSAGES = new Set(['name', 'title', 'startAt', 'dueAt', 'accessGroup', 'devices']);
-
-/** Whether every problem the server named is at a field the editor shows it at. */
-function allAtFields(error: ApiError): boolean {
-  const problems = error.details?.problems ?? [];
-  return problems.length > 0 && problems.every((problem) => FIELDS_WITH_MESSAGES.has(problem.path.replace(/^\/((body|querystring|params)\/)?/, '').split('/')[0] ?? ''));
-}
+const FIELDS_WITH_MESSAGES = ['name', 'title', 'startAt', 'dueAt', 'accessGroup', 'devices'];

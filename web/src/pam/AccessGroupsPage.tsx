@@ -1,11 +1,11 @@
 import { Button, Checkbox, Group, Modal, NumberInput, Select, Stack, Table, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, unwrap } from '../api/client.ts';
+import { api, fieldMessageOf, unwrap } from '../api/client.ts';
 import { usePartitions } from '../admin/admin.queries.ts';
 import { ConfirmDialog } from '../admin/ConfirmDialog.tsx';
 import { holdsIn } from '../admin/held-privileges.ts';
-import { fieldProblem, ServerRefusal } from '../admin/ServerRefusal.tsx';
+import { ServerRefusal } from '../admin/ServerRefusal.tsx';
 import { holds, useMe } from '../session.tsx';
 import { Loaded, notifyDone, PagedTable, useUrlFilters } from '../ui.tsx';
 import { UserPicker } from './UserPicker.tsx';
@@ -174,16 +174,16 @@ function AccessGroupDialog({ group, onClose }: { group?: AccessGroup; onClose: (
       >
         <Stack>
           <ServerRefusal error={error} title="Not saved" fields={['name', 'partition', 'description', 'executors', 'approvers', 'approvalsRequired']} />
-          <TextInput label="Name" required readOnly={group !== undefined} value={draft.name} onChange={(event) => set('name', event.currentTarget.value)} error={fieldProblem(error, 'name')} data-autofocus />
+          <TextInput label="Name" required readOnly={group !== undefined} value={draft.name} onChange={(event) => set('name', event.currentTarget.value)} error={fieldMessageOf(error, 'name')} data-autofocus />
           {group === undefined &&
             (creatableIn.length > 0 ? (
-              <Select label="Partition" required data={creatableIn} value={draft.partition} onChange={(value) => set('partition', value ?? 'GLOBAL')} error={fieldProblem(error, 'partition')} />
+              <Select label="Partition" required data={creatableIn} value={draft.partition} onChange={(value) => set('partition', value ?? 'GLOBAL')} error={fieldMessageOf(error, 'partition')} />
             ) : (
-              <TextInput label="Partition" required value={draft.partition} onChange={(event) => set('partition', event.currentTarget.value)} error={fieldProblem(error, 'partition')} />
+              <TextInput label="Partition" required value={draft.partition} onChange={(event) => set('partition', event.currentTarget.value)} error={fieldMessageOf(error, 'partition')} />
             ))}
-          <Textarea label="Description" autosize minRows={2} value={draft.description} onChange={(event) => set('description', event.currentTarget.value)} error={fieldProblem(error, 'description')} />
-          <UserPicker label="Executors" description="Who may request and run the group's changes" value={draft.executors} onChange={(executors) => set('executors', executors)} error={fieldProblem(error, 'executors')} />
-          <UserPicker label="Approvers" description="Who approves their requests; a requester never approves their own" value={draft.approvers} onChange={(approvers) => set('approvers', approvers)} error={fieldProblem(error, 'approvers')} />
+          <Textarea label="Description" autosize minRows={2} value={draft.description} onChange={(event) => set('description', event.currentTarget.value)} error={fieldMessageOf(error, 'description')} />
+          <UserPicker label="Executors" description="Who may request and run the group's changes" value={draft.executors} onChange={(executors) => set('executors', executors)} error={fieldMessageOf(error, 'executors')} />
+          <UserPicker label="Approvers" description="Who approves their requests; a requester never approves their own" value={draft.approvers} onChange={(approvers) => set('approvers', approvers)} error={fieldMessageOf(error, 'approvers')} />
           <NumberInput
             label="Approvals needed"
             description={`N of the ${draft.approvers.length} approver${draft.approvers.length === 1 ? '' : 's'}: a request is approved once this many approve it`}
@@ -192,7 +192,7 @@ function AccessGroupDialog({ group, onClose }: { group?: AccessGroup; onClose: (
             allowDecimal={false}
             value={draft.approvalsRequired}
             onChange={(value) => set('approvalsRequired', typeof value === 'number' ? value : Number(value) || 1)}
-            error={fieldProblem(error, 'approvalsRequired')}
+            error={fieldMessageOf(error, 'approvalsRequired')}
             w={260}
           />
           <Checkbox label="A justification is required with each request" checked={draft.requiresJustification} onChange={(event) => set('requiresJustification', event.currentTarget.checked)} />

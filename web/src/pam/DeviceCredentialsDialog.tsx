@@ -1,10 +1,10 @@
 import { Badge, Button, Code, Group, Modal, PasswordInput, Radio, Stack, Table, Text, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, unwrap } from '../api/client.ts';
+import { api, fieldMessageOf, unwrap } from '../api/client.ts';
 import { ConfirmDialog } from '../admin/ConfirmDialog.tsx';
 import { holdsIn } from '../admin/held-privileges.ts';
-import { fieldProblem, ServerRefusal } from '../admin/ServerRefusal.tsx';
+import { ServerRefusal } from '../admin/ServerRefusal.tsx';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, notifyDone } from '../ui.tsx';
@@ -30,7 +30,7 @@ function secretOf(draft: SecretDraft) {
 
 /** The secret's fields: the problems the server names sit under `/secret/…`. */
 function SecretFields({ draft, onChange, error }: { draft: SecretDraft; onChange: (draft: SecretDraft) => void; error: unknown }) {
-  const problem = fieldProblem(error, 'secret');
+  const problem = fieldMessageOf(error, 'secret');
   return (
     <>
       <Radio.Group label="The account signs in with" value={draft.kind} onChange={(kind) => onChange({ ...NO_SECRET, kind: kind as SecretKind })}>
@@ -246,7 +246,7 @@ function NewCredentialForm({ device }: { device: Device }) {
           New credential
         </Title>
         <ServerRefusal error={create.error} title="Not vaulted" fields={['account', 'secret', 'description']} />
-        <TextInput label="Account" description="The user on the device, such as root" required value={account} onChange={(event) => setAccount(event.currentTarget.value)} error={fieldProblem(create.error, 'account')} />
+        <TextInput label="Account" description="The user on the device, such as root" required value={account} onChange={(event) => setAccount(event.currentTarget.value)} error={fieldMessageOf(create.error, 'account')} />
         <TextInput label="Description" value={description} onChange={(event) => setDescription(event.currentTarget.value)} />
         <SecretFields draft={secret} onChange={setSecret} error={create.error} />
         <Group>

@@ -1,8 +1,8 @@
 import { Button, Group, Modal, NumberInput, Stack, TagsInput, Textarea, TextInput } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, unwrap } from '../api/client.ts';
-import { fieldProblem, ServerRefusal } from '../admin/ServerRefusal.tsx';
+import { api, fieldMessageOf, unwrap } from '../api/client.ts';
+import { ServerRefusal } from '../admin/ServerRefusal.tsx';
 import { notifyDone } from '../ui.tsx';
 import { deviceRef, type Device } from './devices.queries.ts';
 
@@ -72,7 +72,7 @@ export function DeviceDialog({ device, onClose }: { device?: Device; onClose: ()
       onClose();
     },
   });
-  const at = (field: string) => fieldProblem(save.error, field);
+  const at = (field: string) => fieldMessageOf(save.error, field);
   return (
     <Modal opened onClose={onClose} title={device ? `Device ${deviceRef(device)}` : 'New device'} size="lg">
       <form

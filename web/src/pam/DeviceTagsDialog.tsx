@@ -1,8 +1,8 @@
 import { Button, Group, Modal, Stack, TagsInput, Text } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, unwrap } from '../api/client.ts';
-import { fieldProblem, ServerRefusal } from '../admin/ServerRefusal.tsx';
+import { api, fieldMessageOf, unwrap } from '../api/client.ts';
+import { ServerRefusal } from '../admin/ServerRefusal.tsx';
 import { notifyDone } from '../ui.tsx';
 import { deviceRef, type Device } from './devices.queries.ts';
 
@@ -30,7 +30,7 @@ export function DeviceTagsDialog({ device, onClose }: { device: Device; onClose:
         <Stack>
           <Text size="sm">Tags group devices in filters and lists, such as “web” or “production”.</Text>
           <ServerRefusal error={save.error} title="Tags not saved" fields={['tags']} />
-          <TagsInput label="Tags" description="Press Enter after each tag" value={tags} onChange={setTags} error={fieldProblem(save.error, 'tags')} clearable data-autofocus />
+          <TagsInput label="Tags" description="Press Enter after each tag" value={tags} onChange={setTags} error={fieldMessageOf(save.error, 'tags')} clearable data-autofocus />
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>
               Cancel

@@ -1,9 +1,9 @@
 import { Alert, Button, Checkbox, Code, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, ApiError, unwrap } from '../api/client.ts';
+import { api, ApiError, fieldMessageOf, unwrap } from '../api/client.ts';
 import { holdsIn } from '../admin/held-privileges.ts';
-import { fieldProblem, ServerRefusal } from '../admin/ServerRefusal.tsx';
+import { ServerRefusal } from '../admin/ServerRefusal.tsx';
 import { useMe } from '../session.tsx';
 import { notifyDone } from '../ui.tsx';
 import { deviceRef, useDeviceCredentials, type Device } from './devices.queries.ts';
@@ -116,7 +116,7 @@ export function HostKeyDialog({ device, onClose }: { device: Device; onClose: ()
                 description="As ssh-keygen -l prints it: SHA256:…"
                 value={typed}
                 onChange={(event) => setTyped(event.currentTarget.value)}
-                error={fieldProblem(test.error, 'expectedFingerprint')}
+                error={fieldMessageOf(test.error, 'expectedFingerprint')}
                 style={{ flex: 1 }}
                 spellCheck={false}
               />
