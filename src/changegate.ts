@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { sql } from 'kysely';
-import { Type } from 'typebox';
 import { AuditRecorder, auditRuleKind, AuditRuleService, AuditTrailService, BundleService, ensureBuiltinRule, filterKind, FilterService } from './auditing/index.ts';
 import { auditingRoutes } from './auditing/auditing.routes.ts';
 import { ObjectStore } from './objects/index.ts';
-import { accessGroupKind, changeKind, changesCoveringDevice } from './changes/index.ts';
+import { accessGroupKind, changeKind, changesCoveringDevice, RequestChanges } from './changes/index.ts';
 import { accessGroupRoles } from './changes/access-group-roles.ts';
 import { credentialKind, deviceKind } from './inventory/index.ts';
 import { webhookKind } from './notifications/index.ts';
@@ -28,18 +26,22 @@ import { notificationRoutes } from './notifications/notification.routes.ts';
 import { webhookRoutes } from './notifications/webhook.routes.ts';
 import { ReviewService } from './review/index.ts';
 import { reviewRoutes } from './review/review.routes.ts';
-import { findSession, Gateway, heartbeat, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
+import { CommandWriter, findSession, Gateway, heartbeat, InstanceService, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
 import { sessionRoutes } from './sessions/session.routes.ts';
+import { DatabaseRecordingStore, FileRecordingStore, RECORDING_CHANNEL, RecordingStores, sessionsOfRecordingNotice } from './sessions/index.ts';
+import { ChannelWakes } from './platform/notifications.ts';
+import { instanceRoutes } from './sessions/instance.routes.ts';
 import { AuthService, bootstrapInstallation, GrantService, IDENTITY_SEALED_COLUMNS, PartitionService, UserService, type BootstrapResult } from './identity/index.ts';
 import { authRoutes, registerAuthentication } from './identity/auth.routes.ts';
 import { grantRoutes } from './identity/grant.routes.ts';
 import { partitionRoutes } from './identity/partition.routes.ts';
 import { userRoutes } from './identity/user.routes.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
-import type { Config } from './platform/config.ts';
+import { recordingStoreOf, type Config } from './platform/config.ts';
 import { migrate, openDatabase, type DatabaseHandle } from './platform/database.ts';
-import { errors } from './platform/errors.ts';
+import { healthRoutes } from './platform/health.routes.ts';
 import { API_PREFIX, createHttpServer, type Api } from './platform/http.ts';
+import { InstanceRegistry, type SingletonWork } from './platform/instances.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { OutboundAddresses } from './platform/outbound-address.ts';
 import type { SealedColumn } from './platform/reseal.ts';
@@ -76,12 +78,15 @@ export interface Services {
   readonly sessions: SessionService;
   readonly reviews: ReviewService;
   readonly evidence: EvidenceService;
+  readonly instances: InstanceService;
 }
 
 /** How often the server expires requests whose change window closed. */
 const EXPIRY_INTERVAL_MS = 30_000;
-/** How often a serving instance says its sessions are alive. */
+/** How often a serving instance says its sessions are alive (and how many bytes they moved). */
 const HEARTBEAT_INTERVAL_MS = 15_000;
+/** How often a draining instance looks whether its last session has ended. */
+const DRAIN_POLL_MS = 200;
 
 /** What `startBackground` started: the SSH gateway's port and host key fingerprint. */
 export interface Started {
@@ -107,16 +112,35 @@ export interface ChangegateCore {
   readonly dispatcher: Dispatcher;
   /** Brokers, connects and records sessions, behind the SSH gateway and the web terminal. */
   readonly runner: SessionRunner;
+  /** Where recordings are kept: both stores, and the one new recordings go to. */
+  readonly recordings: RecordingStores;
   /** The key that signs the event log's checkpoints (outside the database), and the log's origin. */
   readonly logSigningKey: LogSigningKey;
   /** Signs checkpoints of the event log and copies them to the sinks; runs once `startBackground` starts it. */
   readonly checkpointPublisher: CheckpointPublisher;
+  /** This instance among those sharing the database: its id, its row in `instance`, its leases. */
+  readonly instance: InstanceRegistry;
   /**
    * Starts what a serving instance runs besides HTTP: marks sessions a crash left open as
-   * interrupted, opens the SSH gateway, and starts deliveries, request expiry and session heartbeats.
-   * `close()` stops it all.
+   * interrupted, opens the SSH gateway, registers the instance (`httpPort` is where its HTTP
+   * listens), and starts deliveries, heartbeats and the work one instance at a time does (request
+   * expiry, the web-session purge, the takeover scan, periodic checkpoint signing). `close()`
+   * stops it all and marks the instance stopped.
    */
-  startBackground(): Promise<Started>;
+  startBackground(options?: { readonly httpPort?: number }): Promise<Started>;
+  /**
+   * One heartbeat, as the timer runs it every `instanceHeartbeatSeconds`: the instance says it is
+   * alive and, if it holds the takeover lease, marks interrupted the open sessions of instances gone
+   * silent or stopped. Returns how many it marked.
+   */
+  heartbeat(): Promise<number>;
+  /**
+   * Drains the instance before it stops: marks it draining (readiness answers 503, its row says
+   * so), starts no new session at the gateway or the web terminal, tells each live session's user
+   * once, and resolves when they have all ended, or after `graceMs`, when the rest end as
+   * `gateway_stopped`. `close()` follows.
+   */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -156,8 +180,15 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
   let auth: AuthService | undefined;
   let checkpointPublisher: CheckpointPublisher | undefined;
   let recordingLog: RecordingLog | undefined;
+  let recordings: RecordingStores | undefined;
   const live = new LiveSessions();
+  // A waiting user connects as soon as their request is decided, on whichever instance.
+  const requestChanges = new RequestChanges(database.notifications);
+  // A watcher here follows a session another instance runs as its recording grows in the shared store.
+  const recordingGrowth = new ChannelWakes(database.notifications, RECORDING_CHANNEL, sessionsOfRecordingNotice);
   const timers: NodeJS.Timeout[] = [];
+  /** Set once `startBackground` registered the instance: a clean close marks it stopped. */
+  let registered: InstanceRegistry | undefined;
   const close = async () => {
     for (const timer of timers) clearInterval(timer);
     await gateway?.close();
@@ -165,9 +196,16 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     await auth?.close();
     await Promise.all(live.all().map((session) => session.stop()));
     await recordingLog?.close();
+    // The recorders closed with the sessions: their last chunks are committed before the database closes.
+    await recordings?.close();
     await dispatcher?.stop();
     // The last checkpoint covers everything logged until now, the sessions' ends included.
     await checkpointPublisher?.close();
+    // Its sessions have ended: the others need not wait for its silence, and take its work on their next pass.
+    await registered?.stop().catch((error: unknown) => options.logger?.error({ err: error }, 'marking the instance stopped failed'));
+    await live.leaveCluster();
+    await requestChanges.stop();
+    await recordingGrowth.stop();
     if (!options.database) await database.close();
   };
   try {
@@ -177,6 +215,13 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     const witnesses = witnessesOf(config.witnesses);
     const bootstrap = await bootstrapInstallation(database.db, clock, { adminPassword: config.adminPassword });
     const db = database.db;
+    // A session's recording is read from the store its row names; new ones go where the setting says.
+    const stores = new RecordingStores(
+      new FileRecordingStore(path.join(config.dataDir, 'recordings')),
+      new DatabaseRecordingStore({ db, clock, logger: options.logger }),
+      recordingStoreOf(config),
+    );
+    recordings = stores;
     const objects = new ObjectStore(clock);
     objects.register(partitionKind, applicationKind, userKind, deviceKind, credentialKind, accessGroupKind, changeKind, webhookKind, auditRuleKind, filterKind);
     objects.addHook(new AuditRecorder());
@@ -214,6 +259,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     const changes = new ChangeService({ db, clock, objects, requests, live });
     const credentials = new CredentialService({ db, objects, vault: secrets });
     auth = new AuthService({ db, clock, secrets, policy: config, logger: options.logger });
+    const instanceId = await loadInstanceId(config);
+    const registry = new InstanceRegistry({ db, clock, id: instanceId, version: VERSION, heartbeatMs: config.instanceHeartbeatSeconds * 1000 });
     const services: Services = {
       auth,
       // Access-group roles count toward what a user administrator must hold to act on an account.
@@ -262,15 +309,17 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       }),
       filters,
       bundles: new BundleService({ db, clock, objects, filters, users, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
-      sessions: new SessionService({ db, clock, live, scripts: changes, watchStallMs: options.sessionTiming?.watchStallMs }),
+      sessions: new SessionService({ db, clock, live, scripts: changes, watchStallMs: options.sessionTiming?.watchStallMs, recordings: stores, recordingGrowth }),
       reviews: new ReviewService({ db, clock }),
       // An export waits for the publisher's next pass when the latest checkpoint does not cover it (the publisher is built below).
       evidence: new EvidenceService({
         db,
         clock,
         boards: { audit: (actor, change) => services.reviews.audit(actor, change) },
+        recordings: stores,
         log: { key: () => services.checkpoints.key(), latest: (actor) => services.checkpoints.latest(actor), checkpointCovering: (size) => activePublisher.checkpointCovering(size) },
       }),
+      instances: new InstanceService({ db, registry }),
     };
     const activePublisher = new CheckpointPublisher({
       db,
@@ -284,9 +333,10 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         ...witnesses.map((witness) => new WitnessSink(witness)),
       ],
       logger: options.logger,
+      // Instances sharing the database sign in turn: the holder of the lease, each interval.
+      signsPeriodically: () => registry.holds('checkpoint-signing', config.checkpointIntervalSeconds * 1000),
     });
     checkpointPublisher = activePublisher;
-    const instanceId = await loadInstanceId(config);
     recordingLog = new RecordingLog({ db, clock, logger: options.logger });
     const runner = new SessionRunner({
       db,
@@ -296,9 +346,12 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       credentials,
       upstream: options.upstream ?? sshUpstream,
       live,
-      recordingsDir: path.join(config.dataDir, 'recordings'),
+      recordings: stores.forNew,
       instanceId,
       recordingLog,
+      // One writer for every session's captured commands: the database sees a batch, not a statement each.
+      commands: new CommandWriter({ db, logger: options.logger }),
+      requestChanges,
       ...options.sessionTiming,
       logger: options.logger,
       signIns: services.auth,
@@ -308,8 +361,31 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         if (session) await services.reviews.recomputeAfterSession(session.changeId);
       },
     });
-    const startBackground = async (): Promise<Started> => {
-      const interruptedSessions = await services.sessions.recoverInterrupted(instanceId);
+    const heartbeatMs = config.instanceHeartbeatSeconds * 1000;
+    const instanceHeartbeat = async (): Promise<number> => {
+      await registry.beat();
+      if (!(await registry.holds('session-takeover', heartbeatMs))) return 0;
+      const interrupted = await services.sessions.recoverInterrupted({ instances: await registry.silence() });
+      // Their changes' scores, which no session end recomputed.
+      if (interrupted > 0) await services.reviews.recomputeAfterInterruptions();
+      return interrupted;
+    };
+    const drain = async (graceMs: number): Promise<void> => {
+      runner.refuseNewSessions();
+      await registry.drain();
+      const seconds = Math.ceil(graceMs / 1000);
+      for (const session of live.all()) {
+        session.tell(`Changegate on this server is stopping: your session ends in ${seconds} s; connect again to continue on another instance.`);
+      }
+      await sessionsEnded(live, graceMs);
+      await Promise.all(live.all().map((session) => session.stop()));
+    };
+    const startBackground = async (started: { readonly httpPort?: number } = {}): Promise<Started> => {
+      // Ends asked of any instance reach this one's sessions; decisions made anywhere wake its waiting users.
+      await live.joinCluster({ db, notifications: database.notifications, instanceId, logger: options.logger });
+      await requestChanges.start();
+      await recordingGrowth.start();
+      const interruptedSessions = await services.sessions.recoverInterrupted({ restarted: instanceId, instances: await registry.silence() });
       // Their changes' scores, which no session end recomputed.
       if (interruptedSessions > 0) await services.reviews.recomputeAfterInterruptions();
       const hostKey = await loadGatewayHostKey(path.join(config.dataDir, 'gateway_host_ed25519_key'));
@@ -324,6 +400,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         maxUnauthenticatedPerSource: config.gatewayMaxUnauthenticatedPerSource,
       });
       const sshPort = await gateway.listen(config.sshPort, config.httpHost);
+      await registry.register({ httpPort: started.httpPort ?? null, sshPort });
+      registered = registry;
       activeDispatcher.start();
       activePublisher.start();
       const every = (ms: number, work: () => Promise<unknown>, what: string) => {
@@ -331,13 +409,34 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         timer.unref();
         timers.push(timer);
       };
-      every(EXPIRY_INTERVAL_MS, () => services.requests.expireDue(), 'request expiry');
-      every(EXPIRY_INTERVAL_MS, () => services.auth.purgeExpiredWebSessions(), 'expired web session purge');
+      // Work one instance at a time does: the holder of its lease, renewed on each run.
+      const once = (work: SingletonWork, ms: number, run: () => Promise<unknown>, what: string) =>
+        every(ms, async () => (await registry.holds(work, ms)) && (await run()), what);
+      every(heartbeatMs, instanceHeartbeat, 'instance heartbeat');
+      once('request-expiry', EXPIRY_INTERVAL_MS, () => services.requests.expireDue(), 'request expiry');
+      once('web-session-purge', EXPIRY_INTERVAL_MS, () => services.auth.purgeExpiredWebSessions(), 'expired web session purge');
       every(HEARTBEAT_INTERVAL_MS, () => heartbeat(db, live.all().map((session) => ({ id: session.id, ...session.counters() })), clock.now()), 'session heartbeat');
       return { sshPort, gatewayFingerprint: hostKey.fingerprint, interruptedSessions };
     };
     const checkpoints = { logSigningKey, checkpointPublisher: activePublisher };
-    return { config, database, services, bootstrap, masterKeyCreated, objects, secrets, dispatcher: activeDispatcher, runner, ...checkpoints, startBackground, close };
+    return {
+      config,
+      database,
+      services,
+      bootstrap,
+      masterKeyCreated,
+      objects,
+      secrets,
+      dispatcher: activeDispatcher,
+      runner,
+      recordings: stores,
+      ...checkpoints,
+      instance: registry,
+      startBackground,
+      heartbeat: instanceHeartbeat,
+      drain,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -354,7 +453,8 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
     await app.register(
       async (api) => {
         registerAuthentication(api, services.auth);
-        healthRoute(api, database);
+        healthRoutes(api, { database, instance: core.instance });
+        instanceRoutes(api, services.instances);
         authRoutes(api, { ...services, cookieSecure: config.cookieSecure });
         userRoutes(api, services.users);
         grantRoutes(api, services.grants);
@@ -412,24 +512,18 @@ async function openSecretBox(config: Config): Promise<{ secrets: SecretBox; crea
   return { secrets: new SecretBox(keys), created };
 }
 
-function healthRoute(app: Api, database: DatabaseHandle): void {
-  app.get(
-    '/health',
-    {
-      schema: {
-        tags: ['health'],
-        summary: 'Liveness and database reachability; needs no sign-in',
-        security: [],
-        response: { 200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), database: Type.String() }) },
-      },
-    },
-    async () => {
-      try {
-        await sql`SELECT 1`.execute(database.db);
-      } catch {
-        throw errors.unavailable('The database does not answer.');
-      }
-      return { status: 'ok' as const, version: VERSION, database: database.kind };
-    },
-  );
+/** Resolves once no session runs in this instance any more, or after `ms`, whichever comes first. */
+function sessionsEnded(live: LiveSessions, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+      resolve();
+    };
+    const poll = setInterval(() => {
+      if (live.all().length === 0) done();
+    }, DRAIN_POLL_MS);
+    const deadline = setTimeout(done, ms);
+    if (live.all().length === 0) done();
+  });
 }

@@ -14,6 +14,8 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 /** Every table, by the module that owns it: only that module's files name it in a query. */
 export const TABLE_OWNERS: Readonly<Record<string, string>> = {
   schema_migration: 'platform',
+  instance: 'platform',
+  work_lease: 'platform',
   partition: 'objects',
   application: 'objects',
   privilege_grant: 'access',
@@ -44,6 +46,7 @@ export const TABLE_OWNERS: Readonly<Record<string, string>> = {
   change_review: 'review',
   session: 'sessions',
   session_command: 'sessions',
+  recording_chunk: 'sessions',
 };
 
 function sourceFiles(dir: string): string[] {

@@ -34,12 +34,21 @@ let migrated: Promise<{ pglite: Blob; postgres: string }> | undefined;
 /** The migrated copies to start from: those the global setup made, or made here when a run has none. */
 function migratedDatabases(): Promise<{ pglite: Blob; postgres: string }> {
   migrated ??= (async () => {
-    const key = inject('pgliteSnapshot') && inject('postgresTemplate') ? undefined : await migrationsKey();
-    const snapshot = inject('pgliteSnapshot') ?? (await pgliteSnapshot(key as string));
-    const template = inject('postgresTemplate') ?? (await postgresTemplate(TEST_POSTGRES_URL, key as string));
+    const key = provided('pgliteSnapshot') && provided('postgresTemplate') ? undefined : await migrationsKey();
+    const snapshot = provided('pgliteSnapshot') ?? (await pgliteSnapshot(key as string));
+    const template = provided('postgresTemplate') ?? (await postgresTemplate(TEST_POSTGRES_URL, key as string));
     return { pglite: new SnapshotBlob(await readFile(snapshot)), postgres: template };
   })();
   return migrated;
+}
+
+/** What the global setup provided; nothing outside a Vitest run (a benchmark opens its databases with these functions too). */
+function provided(key: 'pgliteSnapshot' | 'postgresTemplate'): string | undefined {
+  try {
+    return inject(key);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

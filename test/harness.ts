@@ -15,6 +15,8 @@ export interface TestChangegate {
   readonly clock: ManualClock;
   /** Signed in as the first administrator. */
   readonly admin: TestClient;
+  /** PostgreSQL only: where another instance reaches the same database. */
+  readonly databaseUrl?: string;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function startTestChangegate(
     cg,
     clock,
     admin,
+    databaseUrl: database.url,
     close: async () => {
       await cg.close();
       await database.close();

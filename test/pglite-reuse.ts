@@ -11,6 +11,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import { PGLITE_PARSERS, type Database, type DatabaseHandle } from '../src/platform/database.ts';
 import { PGlitePool } from '../src/platform/pglite-pool.ts';
+import { PGliteNotifications } from '../src/platform/notifications.ts';
 
 /** Idle databases a worker keeps: more than a file holds open at once, fewer than would cost memory. */
 const IDLE_LIMIT = 3;
@@ -40,13 +41,16 @@ export async function openReusedPglite(snapshot: Blob): Promise<ReusedPglite> {
   migrated ??= readState(pglite);
   const state = await migrated;
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new BorrowedPglitePool(pglite) }) });
+  const notifications = new PGliteNotifications(pglite);
   let closed: Promise<void> | undefined;
   return {
     db,
     kind: 'pglite',
+    notifications,
     reused: again !== undefined,
     close: () => {
       closed ??= (async () => {
+        await notifications.close();
         await db.destroy();
         if (idle.length < IDLE_LIMIT && (await putBack(pglite, state))) idle.push(pglite);
         else await pglite.close();

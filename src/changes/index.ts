@@ -6,6 +6,7 @@ export { findChange, findChangeByName } from './change.store.ts';
 export type { AccessRequest, RequestDecision, RequestStatus, RequestView } from './request.ts';
 export { RequestService, type AccessOutcome, type AccessQuery, type RequestNotifier } from './request.service.ts';
 export { parseScript, formatScriptError, type Script, type ScriptStep, type ScriptError } from './script.ts';
+export { RequestChanges, REQUEST_STATUS_CHANNEL } from './request-changes.ts';
 export { decisionsOf, findRequestByNumber, requestNumbers, requestsOfChange, type OpenRequestMatch } from './request.store.ts';
 export { accessGroupKind } from './access-group.store.ts';
 export { changeKind, changesCoveringDevice } from './change.store.ts';

@@ -386,14 +386,19 @@ export class RequestService {
 
   /**
    * Expires the pending and approved requests whose change window has closed, and tells their
-   * requesters. A system change: run periodically by the server. Returns how many expired.
+   * requesters. A system change: run periodically by the server. Safe when several instances run
+   * it at once: each request expires once, with one entry and one notice. Returns how many this
+   * pass expired.
    */
   async expireDue(): Promise<number> {
     return this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
       const due = await requestsPastDue(trx, now);
+      let expired = 0;
       for (const request of due) {
-        await setRequestStatus(trx, request.id, 'expired', now, 'the change window closed');
+        // Only a request this pass moved gets its entry and notice (another pass may have expired it since it was read).
+        if (!(await closeRequestIn(trx, request.id, ['pending', 'approved'], 'expired', now, 'the change window closed'))) continue;
+        expired += 1;
         const change = (await findChange(trx, request.changeId)) as Change;
         await appendEvent(trx, { actor: 'system', action: 'request.expire', subject: `request:${request.number}`, data: { change: change.name }, time: now });
         await this.deps.notifier.notify(trx, {
@@ -405,7 +410,7 @@ export class RequestService {
           data: { request: request.number, change: change.name },
         });
       }
-      return due.length;
+      return expired;
     });
   }
 

@@ -192,14 +192,20 @@ export async function closeRequestIn(
   return row && toRequest(row);
 }
 
-/** Pending or approved requests whose change's window has closed by `now`. */
-export async function requestsPastDue(db: Executor, now: Date): Promise<AccessRequest[]> {
-  const rows = await db
+/**
+ * Pending or approved requests whose change's window has closed by `now`, locked for the caller's
+ * transaction: rows another transaction holds (another instance expiring them) are passed over, not
+ * waited for, so two expiry passes at once never take the same request.
+ */
+export async function requestsPastDue(trx: Tx, now: Date): Promise<AccessRequest[]> {
+  const rows = await trx
     .selectFrom('access_request as r')
     .innerJoin('change as c', 'c.id', 'r.change_id')
     .selectAll('r')
     .where('r.status', 'in', ['pending', 'approved'])
     .where('c.due_at', '<=', now)
+    .forUpdate('r')
+    .skipLocked()
     .execute();
   return rows.map(toRequest);
 }

@@ -17,6 +17,7 @@ import { registerLoginCommands } from './login.command.ts';
 import { registerLogProofCommands } from './log-proof.command.ts';
 import { registerMigrateCommand } from './migrate.command.ts';
 import { formatTable } from './output.ts';
+import { registerRecordingsCommands } from './recordings.command.ts';
 import { registerRequestCommands } from './request.command.ts';
 import { registerServeCommand } from './serve.command.ts';
 import { registerSessionCommands } from './session.command.ts';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerLogProofCommands(registerLogCommands(program));
   registerVaultCommands(program);
+  registerRecordingsCommands(program);
   return program;
 }
 
@@ -100,7 +102,7 @@ function settingsHelp(): string {
     ...table,
     '',
     'These settings are for the commands that open the database themselves: serve, migrate, verify,',
-    'admin reset-password and vault rotate. Every other command is a client of a server\'s API: sign in',
-    'with `changegate login <URL>`, or set CHANGEGATE_URL and CHANGEGATE_TOKEN.',
+    'admin reset-password, vault rotate and recordings migrate. Every other command is a client of a',
+    'server\'s API: sign in with `changegate login <URL>`, or set CHANGEGATE_URL and CHANGEGATE_TOKEN.',
   ].join('\n');
 }

@@ -24,14 +24,16 @@ export function registerServeCommand(program: Command): void {
     .addHelpText(
       'after',
       '\nPrints the URL once listening and, on the first start only, the generated password of "admin".\n' +
-        'Ctrl+C or SIGTERM lets requests under way finish, closes the database and exits 0; a second one exits at once (130).',
+        'Ctrl+C or SIGTERM drains: no new sessions start and /api/v1/health/ready answers 503, live sessions go on for\n' +
+        'up to CHANGEGATE_DRAIN_SECONDS (300) and then end; requests under way finish, the database closes and it exits 0.\n' +
+        'A second Ctrl+C or SIGTERM exits at once (130).',
     )
     .action((options: ServeOptions, command: Command) => serve(globalOptionsOf(command), options));
 }
 
 async function serve(globals: GlobalOptions, options: ServeOptions): Promise<void> {
   const config = loadCliConfig(globals, { httpPort: options.httpPort, httpHost: options.httpHost });
-  const stop = listenForStop(() => printLines('Stopping…'));
+  const stop = listenForStop(() => printLines(`Stopping… no new session starts; live ones may go on for up to ${config.drainSeconds} s (Ctrl+C again to stop at once).`));
   try {
     // The server's modules load only for the command that runs it: every other command starts quickly.
     const { createChangegate } = await import('../changegate.ts');
@@ -39,9 +41,9 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const changegate = await createChangegate({ config });
     try {
       await listen(changegate.app, config.httpHost, config.httpPort);
-      const started = await changegate.startBackground();
       const address = changegate.app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.httpPort;
+      const started = await changegate.startBackground({ httpPort: port });
       // Who started a server on this database, and where: the log then says under whom every later entry was written.
       await changegate.database.db.transaction().execute((trx) =>
         appendEvent(trx, { actor: localOperator(), action: 'server.start', subject: 'server', data: { version: VERSION, httpPort: port, sshPort: started.sshPort }, time: systemClock.now() }),
@@ -52,6 +54,8 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
       ];
       printLines(...serveBanner({ version: VERSION, config, port, notes, gateway: { sshPort: started.sshPort, fingerprint: started.gatewayFingerprint }, logKey: changegate.logSigningKey.verifierKey }));
       await stop.requested;
+      // The load balancer sees the instance not ready and sends new connections elsewhere; its users finish or are told to reconnect.
+      await changegate.drain(config.drainSeconds * 1000);
     } finally {
       await changegate.close();
     }

@@ -147,7 +147,8 @@ describe('changegate session against a server and its gateway', () => {
    * administrator signed in with `changegate login`.
    */
   async function serverWithSessions(kind: DatabaseKind, onTestFinished: TestContext['onTestFinished']) {
-    const server = await startCliServer(kind, { CHANGEGATE_HTTP_HOST: '127.0.0.1' }, { realTime: true });
+    // Recordings as files on both databases: the test changes one by hand (the database store is tested in crash.test.ts and recording-store.test.ts).
+    const server = await startCliServer(kind, { CHANGEGATE_HTTP_HOST: '127.0.0.1', CHANGEGATE_RECORDING_STORE: 'files' }, { realTime: true });
     onTestFinished(() => server.remove());
     const { sshPort: port } = await server.cg.startBackground();
     const cast = await setUpExecutor(server.url, { adminPassword: ADMIN_PASSWORD, sshd, rootKey: deviceKey.privateKey, aliceKey: aliceKey.publicKey, change: 'CHG-CLI' });

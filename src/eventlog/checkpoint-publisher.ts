@@ -26,6 +26,12 @@ export interface CheckpointPublisherConfig {
   readonly intervalSeconds: number;
   readonly sinks: readonly CheckpointSink[];
   readonly logger?: Logger;
+  /**
+   * Whether this instance signs on its timer now (it holds the lease of the periodic signing);
+   * always when absent. Instances sharing a database sign in turn, not all at once; a caller's
+   * `checkpointCovering`, the start's pass and the shutdown's still sign on any instance.
+   */
+  readonly signsPeriodically?: () => Promise<boolean>;
 }
 
 /** A timer may fire a little early; a pass that early still counts as a full interval after the last. */
@@ -118,7 +124,19 @@ export class CheckpointPublisher {
   async tick(): Promise<StoredCheckpoint | undefined> {
     const now = this.config.clock.now().getTime();
     if (this.lastPassAt !== undefined && now - this.lastPassAt < this.config.intervalSeconds * 1000 - TIMER_SLACK_MS) return undefined;
+    if (!(await this.holdsTurn())) return undefined;
     return this.signNow();
+  }
+
+  /** Whether the periodic pass is this instance's to make; a lease that cannot be read is not held (the holder signs). */
+  private async holdsTurn(): Promise<boolean> {
+    if (!this.config.signsPeriodically) return true;
+    try {
+      return await this.config.signsPeriodically();
+    } catch (error) {
+      this.config.logger?.error({ err: error }, 'reading the lease of checkpoint signing failed; this instance skips the pass');
+      return false;
+    }
   }
 
   /**

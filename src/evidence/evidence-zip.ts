@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { crc32, createDeflateRaw } from 'node:zlib';
 import { Zip, type ZipInputFile } from 'fflate';
@@ -8,13 +6,14 @@ import type { ManifestFile } from './evidence-bundle.ts';
 
 /**
  * A file of the bundle with the size and SHA-256 it must have when the zip is written: bytes held
- * in memory (the JSON files, the verifier), or a file on disk read only then (a recording).
+ * in memory (the JSON files, the verifier), or bytes read only then from where they are kept (a
+ * recording, from its store: `read` from the start).
  */
 export interface BundleEntry extends ManifestFile {
-  readonly content: Uint8Array | { readonly file: string };
+  readonly content: Uint8Array | { readonly read: () => AsyncIterable<Buffer> };
 }
 
-/** Bytes read from disk at a time: what one recording holds in memory while the zip is written. */
+/** Bytes the zip is written in at a time. */
 const CHUNK_BYTES = 64 * 1024;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -23,29 +22,23 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 export const inMemory = (path: string, bytes: Uint8Array): BundleEntry => ({ path, size: bytes.length, sha256: sha256(bytes), content: bytes });
 
 /**
- * The size and SHA-256 of a file on disk as it is now, read in chunks, or undefined when it is gone.
- * A file still growing (a live session's recording) is taken at the size it had when opened: the
- * zip holds those bytes, which are the ones hashed.
+ * The first `size` bytes of `bytes`: a live session's recording goes on growing after it was
+ * hashed, and the zip holds the bytes that were hashed.
  */
-export async function fingerprintFile(file: string): Promise<{ size: number; sha256: string } | undefined> {
-  const handle = await open(file, 'r').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
-  if (!handle) return undefined;
-  try {
-    const { size } = await handle.stat();
-    const hash = createHash('sha256');
-    if (size > 0) {
-      for await (const chunk of handle.createReadStream({ start: 0, end: size - 1, highWaterMark: CHUNK_BYTES, autoClose: false })) hash.update(chunk as Buffer);
-    }
-    return { size, sha256: hash.digest('hex') };
-  } finally {
-    await handle.close();
+async function* firstBytes(bytes: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let left = size;
+  if (left === 0) return;
+  for await (const chunk of bytes) {
+    yield chunk.length > left ? chunk.subarray(0, left) : chunk;
+    left -= Math.min(left, chunk.length);
+    if (left === 0) return;
   }
 }
 
 /**
  * Passes an entry's bytes through, counting them, with their CRC-32 (the zip needs it) and their
  * SHA-256; at the end it fails unless they are the size and hash the manifest gave: a recording
- * changed on disk since it was hashed must not leave in a bundle that looks whole.
+ * changed in its store since it was hashed must not leave in a bundle that looks whole.
  */
 class EntryCheck extends Transform {
   size = 0;
@@ -82,13 +75,13 @@ class EntryCheck extends Transform {
 function sourceOf(entry: BundleEntry): Readable {
   const { content } = entry;
   if (content instanceof Uint8Array) return Readable.from([content], { objectMode: false });
-  // Exactly the bytes hashed; an empty file has no byte range to read.
-  return entry.size === 0 ? Readable.from([], { objectMode: false }) : createReadStream(content.file, { start: 0, end: entry.size - 1, highWaterMark: CHUNK_BYTES });
+  // Exactly the bytes hashed; fewer (a recording cut since) fail the entry's check.
+  return Readable.from(firstBytes(content.read(), entry.size), { objectMode: false });
 }
 
 /**
  * The zip of these entries, in this order, written as it is read: each entry's bytes are read
- * (from memory or in chunks from disk), checked against its size and SHA-256, and deflated as they
+ * (from memory or in chunks from the recording's store), checked against its size and SHA-256, and deflated as they
  * go, so the memory held is a few chunks and zlib's window whatever the entries' size.
  *
  * fflate's streaming `Zip` writes the container; the deflating is node:zlib's, which runs in

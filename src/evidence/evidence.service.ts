@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { businessKey, partitionName } from '../objects/index.ts';
@@ -18,9 +18,9 @@ import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, isAppError } from '../platform/errors.ts';
 import { storedReview, type ChangeAuditView } from '../review/index.ts';
-import { commandsOf, presentCommand, presentSession, sessionsOfChange } from '../sessions/index.ts';
+import { commandsOf, presentCommand, presentSession, sessionsOfChange, type RecordingStores, type Session } from '../sessions/index.ts';
 import { BUNDLE_PATHS, buildManifest, bundleFileName, byPath, jsonFile, manifestHash, readme, sessionPaths } from './evidence-bundle.ts';
-import { bundleZip, fingerprintFile, inMemory, type BundleEntry } from './evidence-zip.ts';
+import { bundleZip, inMemory, type BundleEntry } from './evidence-zip.ts';
 import { eventsNaming, type LoggedEvent } from './evidence-events.ts';
 
 /** The event log as the export needs it: its key, its latest checkpoint, and a way to wait for one covering the export. */
@@ -46,6 +46,8 @@ export interface EvidenceServiceDeps {
   readonly clock: Clock;
   readonly log: EvidenceLog;
   readonly boards: ChangeBoards;
+  /** Where sessions' recordings are kept: each is read from the store its session names. */
+  readonly recordings: Pick<RecordingStores, 'for'>;
   /** The most bytes the files of one bundle hold together, recordings included (default `MAX_BUNDLE_BYTES`). */
   readonly maxBundleBytes?: number;
 }
@@ -63,7 +65,7 @@ export interface EvidenceExport {
   readonly fileName: string;
   /**
    * The zip, written as it is read. Everything that can be refused was checked before it was
-   * returned; it errors mid-way only if a recording changes on disk or cannot be read meanwhile,
+   * returned; it errors mid-way only if a recording changes in its store or cannot be read meanwhile,
    * and is then never finished (no zip tool takes it for whole).
    */
   readonly zip: Readable;
@@ -71,9 +73,9 @@ export interface EvidenceExport {
   readonly exportSeq: number;
 }
 
-/** A recording as the manifest lists it: its file, and its size and SHA-256 when the export hashed it. */
+/** A recording as the manifest lists it: how to read it, and its size and SHA-256 when the export hashed it. */
 interface RecordingFile {
-  readonly file: string;
+  readonly read: () => AsyncIterable<Buffer>;
   readonly size: number;
   readonly sha256: string;
 }
@@ -213,18 +215,18 @@ export class EvidenceService {
   }
 
   /**
-   * Each session's recording with its size and SHA-256, read in chunks (undefined when its file is
-   * gone). Sizes first: recordings that cannot fit the bound are not read at all.
+   * Each session's recording with its size and SHA-256, read in chunks from the store that holds it
+   * (undefined when it is gone). Sizes first: recordings that cannot fit the bound are not read at all.
    */
-  private async fingerprintRecordings(changeName: string, sessions: ReadonlyArray<{ id: string; recordingPath: string }>, limit: number): Promise<Map<string, RecordingFile | undefined>> {
-    const missing = (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error));
+  private async fingerprintRecordings(changeName: string, sessions: readonly Session[], limit: number): Promise<Map<string, RecordingFile | undefined>> {
     let total = 0;
-    for (const session of sessions) total += (await stat(session.recordingPath).catch(missing))?.size ?? 0;
+    for (const session of sessions) total += (await this.deps.recordings.for(session).size(session.recordingPath)) ?? 0;
     if (total > limit) throw errors.evidenceTooLarge(changeName, total, limit);
     const recordings = new Map<string, RecordingFile | undefined>();
     for (const session of sessions) {
-      const found = await fingerprintFile(session.recordingPath);
-      recordings.set(session.id, found && { file: session.recordingPath, ...found });
+      const store = this.deps.recordings.for(session);
+      const found = await store.stat(session.recordingPath);
+      recordings.set(session.id, found && { read: () => store.read(session.recordingPath), size: found.bytes, sha256: found.sha256 });
     }
     return recordings;
   }
@@ -288,7 +290,7 @@ export class EvidenceService {
       const recording = recordings.get(session.id);
       files.push(inMemory(paths.session, jsonFile({ ...presentSession(session, now, commands.length, requestNumbers.get(session.requestId) ?? null), recordingInBundle: recording !== undefined })));
       files.push(inMemory(paths.commands, jsonFile(commands.map(presentCommand))));
-      if (recording) files.push({ path: paths.recording, size: recording.size, sha256: recording.sha256, content: { file: recording.file } });
+      if (recording) files.push({ path: paths.recording, size: recording.size, sha256: recording.sha256, content: { read: recording.read } });
     }
     const subject = `change:${businessKey(partition, change.name)}`;
     const events = await eventsNaming(trx, {

@@ -322,6 +322,7 @@ describe.each(DATABASE_KINDS)('the evidence bundle of a change, on %s', (kind) =
         db: t.cg.database.db,
         clock: t.clock,
         boards: { audit: (actor, change) => t.cg.services.reviews.audit(actor, change) },
+        recordings: t.cg.recordings,
         log: { key: () => t.cg.services.checkpoints.key(), latest: (actor) => t.cg.services.checkpoints.latest(actor), checkpointCovering: (size) => t.cg.checkpointPublisher.checkpointCovering(size) },
         ...(maxBundleBytes !== undefined && { maxBundleBytes }),
       });

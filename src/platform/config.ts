@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { parseMasterKeys } from './secret-box.ts';
+import type { RecordingStoreKind } from './tables/sessions.ts';
 
 /** Changegate's settings, validated once at start. */
 export interface Config {
@@ -60,6 +61,15 @@ export interface Config {
   readonly witnesses: readonly WitnessSetting[];
   /** An SSH connection that has not signed in within this many seconds is closed. */
   readonly gatewayAuthTimeoutSeconds: number;
+  /** Where new sessions' recordings are kept; undefined chooses by the database (`recordingStoreOf`). */
+  readonly recordingStore: RecordingStoreKind | undefined;
+  /**
+   * How often a serving instance says it is alive, in seconds; after 3 missed heartbeats the others
+   * call it silent and mark its sessions interrupted. The same on every instance of a database.
+   */
+  readonly instanceHeartbeatSeconds: number;
+  /** On SIGTERM, how long live sessions may go on (no new ones start) before they are ended and the process exits. */
+  readonly drainSeconds: number;
 }
 
 /** One entry of `CHANGEGATE_PROMOTE_TARGETS` or `CHANGEGATE_WITNESSES`: a name, and a base URL. */
@@ -226,7 +236,28 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     fallback: 30,
     parse: integer(1, 600, 'seconds'),
   },
+  recordingStore: {
+    key: 'recordingStore',
+    env: 'CHANGEGATE_RECORDING_STORE',
+    fallback: undefined,
+    parse: (raw) => (raw.trim() === 'files' || raw.trim() === 'database' ? { value: raw.trim() as RecordingStoreKind } : { problem: 'expected files or database' }),
+  },
+  instanceHeartbeatSeconds: {
+    key: 'instanceHeartbeatSeconds',
+    env: 'CHANGEGATE_INSTANCE_HEARTBEAT_SECONDS',
+    fallback: 5,
+    parse: integer(1, 300, 'seconds'),
+  },
+  drainSeconds: { key: 'drainSeconds', env: 'CHANGEGATE_DRAIN_SECONDS', fallback: 300, parse: integer(0, 86_400, 'seconds') },
 };
+
+/**
+ * Where new recordings go: as set, else in the database on PostgreSQL (every instance sharing it
+ * reads every recording) and in files beside the embedded database (one process, one disk).
+ */
+export function recordingStoreOf(config: Pick<Config, 'recordingStore' | 'databaseUrl'>): RecordingStoreKind {
+  return config.recordingStore ?? (config.databaseUrl ? 'database' : 'files');
+}
 
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

@@ -3,6 +3,7 @@ import type { AuditingTables } from './tables/auditing.ts';
 import type { CreatedOnly, ObjectColumns } from './tables/columns.ts';
 import type { ChangeTables } from './tables/changes.ts';
 import type { CheckpointTables } from './tables/checkpoints.ts';
+import type { InstanceTables } from './tables/instances.ts';
 import type { NotificationTables } from './tables/notifications.ts';
 import type { ReviewTables } from './tables/review.ts';
 import type { SessionTables } from './tables/sessions.ts';
@@ -12,7 +13,7 @@ import type { SessionTables } from './tables/sessions.ts';
  * owned by one module, the only one whose queries name it: `TABLE_OWNERS` in
  * test/architecture.test.ts says which (docs/architecture.md). Migrations in `migrations/` are the source of truth; keep this in step.
  */
-export interface Database extends ChangeTables, NotificationTables, AuditingTables, SessionTables, ReviewTables, CheckpointTables {
+export interface Database extends ChangeTables, NotificationTables, AuditingTables, SessionTables, ReviewTables, CheckpointTables, InstanceTables {
   schema_migration: SchemaMigrationTable;
   partition: PartitionTable;
   application: ApplicationTable;

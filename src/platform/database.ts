@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database-schema.ts';
 import { lockDataDir } from './data-dir-lock.ts';
+import { PGliteNotifications, PostgresNotifications, type DatabaseNotifications } from './notifications.ts';
 import { PGlitePool } from './pglite-pool.ts';
 
 export type { Database } from './database-schema.ts';
@@ -19,6 +20,8 @@ export type DatabaseKind = 'pglite' | 'postgres';
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly kind: DatabaseKind;
+  /** LISTEN/NOTIFY between the instances sharing the database. */
+  readonly notifications: DatabaseNotifications;
   close(): Promise<void>;
 }
 
@@ -54,7 +57,16 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     // An idle client losing its server must not crash the process; the next query reports it.
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    const notifications = new PostgresNotifications(target.url);
+    return {
+      db,
+      kind: 'postgres',
+      notifications,
+      close: async () => {
+        await notifications.close();
+        await db.destroy();
+      },
+    };
   }
   let unlock = () => {};
   if (target.dataDir) {
@@ -67,10 +79,13 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       ...(target.startFrom && { loadDataDir: target.startFrom }),
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PGlitePool(pglite) }) });
+    const notifications = new PGliteNotifications(pglite);
     return {
       db,
       kind: 'pglite',
+      notifications,
       close: async () => {
+        await notifications.close();
         await db.destroy();
         unlock();
       },
@@ -107,6 +122,23 @@ export async function migrate(db: Kysely<Database>): Promise<string[]> {
     }
     return applied;
   });
+}
+
+/**
+ * The migrations this version has that the database lacks (a newer instance not done migrating, or
+ * an older database this one has not migrated): none when it is current. The readiness check asks.
+ */
+export async function pendingMigrations(db: Kysely<Database>): Promise<string[]> {
+  const files = (await readdir(MIGRATIONS_DIR)).filter((name) => name.endsWith('.sql')).sort();
+  const applied = await sql<{ name: string }>`SELECT name FROM schema_migration`.execute(db).then(
+    (result) => new Set(result.rows.map((row) => row.name)),
+    (error: unknown) => {
+      // No table yet: nothing was ever applied.
+      if ((error as { code?: unknown }).code === '42P01') return new Set<string>();
+      throw error;
+    },
+  );
+  return files.filter((name) => !applied.has(name));
 }
 
 /** True when a statement failed on a UNIQUE constraint (SQLSTATE 23505), on either database. */

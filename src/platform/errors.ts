@@ -36,6 +36,8 @@ export const ERROR_CATALOGUE = {
   already_exists: { status: 409, action: 'Choose another name, or use the object that exists.' },
   unavailable: { status: 503, action: 'Try again in a few seconds; if the message names a command to run (such as `changegate verify`), run it first.' },
   internal_error: { status: 500, action: 'Try again; if it keeps failing, an administrator finds the cause in the server log.' },
+  instance_draining: { status: 503, action: 'Send the request to another instance (a load balancer does so once this one fails its readiness check); this one is stopping.' },
+  migrations_pending: { status: 503, action: 'Let the instance with the newer migrations finish starting, or run `changegate migrate`; then check again.' },
 
   // Signing in (identity)
   unauthenticated: { status: 401, action: 'Sign in: send the session cookie, or an `Authorization: Bearer <token>` header with a valid API token.' },
@@ -72,7 +74,7 @@ export const ERROR_CATALOGUE = {
   too_many_watchers: { status: 429, action: 'Try again once another watcher has left, or close one of your own watches first.' },
   watcher_too_slow: { status: 408, action: 'Watch again: the recording so far is replayed first.' },
   session_ended: { status: 409, action: 'Nothing to do: the session has already ended.' },
-  session_elsewhere: { status: 409, action: 'Terminate the session through the Changegate instance that runs it.' },
+  session_elsewhere: { status: 409, action: 'The instance that runs the session did not answer: try again; if it has stopped, the session is marked interrupted once the instance is found silent.' },
 
   // Devices and credentials (inventory)
   device_unreachable: { status: 502, action: "Check the device's hostname and port and that its SSH server runs, then test the connection again." },
@@ -165,6 +167,10 @@ export const errors = {
   conflict: (message: string, details?: ErrorDetails) => new AppError('conflict', message, details),
   alreadyExists: (what: string, key: string) => new AppError('already_exists', `A ${what} named "${key}" already exists.`),
   unavailable: (message: string) => new AppError('unavailable', message),
+  /** An instance that is stopping: its readiness check fails, so a load balancer sends traffic elsewhere. */
+  instanceDraining: (since: Date) => new AppError('instance_draining', `This Changegate instance is stopping (draining since ${since.toISOString()}): it takes no new sessions.`),
+  migrationsPending: (names: readonly string[]) =>
+    new AppError('migrations_pending', `The database lacks ${names.length} migration(s) this instance needs (${names.join(', ')}): it is not ready.`, { migrations: names }),
   /** What a caller learns of a bug: nothing but that it happened (the log has the rest). */
   internal: (message = 'Something went wrong on the server; the details are in its log.') => new AppError('internal_error', message),
 
@@ -303,8 +309,11 @@ export const errors = {
   watcherStalled: (seconds: number) =>
     new AppError('watcher_too_slow', `The watch took nothing of the recording for ${seconds} s and was ended: watch again when you can read it.`),
   sessionEnded: (session: number, reason: string | null) => new AppError('session_ended', `Session ${session} already ended (${reason}).`),
-  sessionElsewhere: (session: number) =>
-    new AppError('session_elsewhere', `Session ${session} runs on another Changegate instance: terminate it there.`),
+  sessionElsewhere: (session: number, waitedSeconds: number) =>
+    new AppError(
+      'session_elsewhere',
+      `Session ${session} runs on another Changegate instance, which did not end it within ${waitedSeconds} s: try again; if that instance has stopped, the session is marked interrupted once it is found silent.`,
+    ),
 
   // Devices and credentials (inventory)
   deviceUnreachable: (hostname: string, port: number, reason: string) => new AppError('device_unreachable', `Cannot reach ${hostname}:${port}: ${reason}.`),

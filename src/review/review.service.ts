@@ -14,6 +14,16 @@ import { findReviewResultEvent, loggedResult, REVIEW_RESULT_ACTION, type LoggedR
 import type { AuditedSessionView, BoardCommandView, BoardRowView, ChangeAuditView, DeviceAuditView } from './review.views.ts';
 import { changesScored, computedTimes, reviewsOf, saveReview, storedReview } from './review.store.ts';
 
+/** Least time between two recomputes of a change as its sessions end: at most about one a second per change. */
+export const RECOMPUTE_INTERVAL_MS = 1000;
+
+/** Endings of a change's sessions waiting for its score, and when its last recompute started (`performance.now()`). */
+interface ChangeRecompute {
+  readonly waiting: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
+  lastStartedAt: number;
+  loop: Promise<void> | undefined;
+}
+
 /** An id no user or device has: a filter naming one that does not exist matches nothing. */
 const NO_ONE = '00000000-0000-0000-0000-000000000000';
 
@@ -38,30 +48,59 @@ export interface AuditedSessionFilter {
  * change's partition, since it shows what was typed and printed.
  */
 export class ReviewService {
-  private readonly loops = new Map<string, Promise<void>>();
-  private readonly stale = new Set<string>();
+  private readonly recomputes = new Map<string, ChangeRecompute>();
+  private readonly intervalMs: number;
+  private readonly wait: (ms: number) => Promise<void>;
 
-  constructor(private readonly deps: { readonly db: Kysely<Database>; readonly clock: Clock }) {}
+  constructor(
+    private readonly deps: {
+      readonly db: Kysely<Database>;
+      readonly clock: Clock;
+      /** Least time between the starts of two recomputes of one change after its sessions ended; `RECOMPUTE_INTERVAL_MS` unless set. */
+      readonly recomputeIntervalMs?: number;
+      /** How the rest of an interval is waited out (a timer unless given: a test ends the wait when it likes). */
+      readonly wait?: (ms: number) => Promise<void>;
+    },
+  ) {
+    this.intervalMs = deps.recomputeIntervalMs ?? RECOMPUTE_INTERVAL_MS;
+    this.wait = deps.wait ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
 
   /**
-   * Recomputes a change's score after one of its sessions ended, coalescing: while a recompute of
-   * the change runs, any number of further endings cause one more run after it, not one each (a
-   * recompute reads every session of the change). Resolves once the score reflects every ending.
+   * Recomputes a change's score after one of its sessions ended. A recompute reads every session
+   * of the change, so endings are debounced per change: the first recomputes at once, those that
+   * follow within the interval share one recompute at its end, however many there are. A thousand
+   * sessions ending over a few seconds cost a few recomputes, not a thousand. Resolves once a
+   * recompute that started after this call finished: the score then reflects this ending.
    */
   recomputeAfterSession(changeId: string): Promise<void> {
-    this.stale.add(changeId);
-    let loop = this.loops.get(changeId);
-    if (!loop) {
-      loop = (async () => {
-        try {
-          while (this.stale.delete(changeId)) await this.recompute(changeId);
-        } finally {
-          this.loops.delete(changeId);
-        }
-      })();
-      this.loops.set(changeId, loop);
+    const state = this.recomputes.get(changeId) ?? { waiting: [], lastStartedAt: Number.NEGATIVE_INFINITY, loop: undefined };
+    this.recomputes.set(changeId, state);
+    const done = new Promise<void>((resolve, reject) => state.waiting.push({ resolve, reject }));
+    state.loop ??= this.recomputeWhileWaited(changeId, state);
+    return done;
+  }
+
+  /** Recomputes, an interval apart, while endings wait; forgets the change once its interval is over. */
+  private async recomputeWhileWaited(changeId: string, state: ChangeRecompute): Promise<void> {
+    while (state.waiting.length > 0) {
+      const wait = state.lastStartedAt + this.intervalMs - performance.now();
+      if (wait > 0) await this.wait(wait);
+      const waiting = state.waiting.splice(0);
+      state.lastStartedAt = performance.now();
+      try {
+        await this.recompute(changeId);
+        for (const ending of waiting) ending.resolve();
+      } catch (error) {
+        for (const ending of waiting) ending.reject(error);
+      }
     }
-    return loop;
+    state.loop = undefined;
+    // An ending after the interval recomputes at once: nothing of this change need be kept until then.
+    const forget = setTimeout(() => {
+      if (!state.loop && this.recomputes.get(changeId) === state) this.recomputes.delete(changeId);
+    }, this.intervalMs);
+    forget.unref();
   }
 
   async audit(actor: Actor, changeName: string): Promise<ChangeAuditView> {
@@ -118,7 +157,8 @@ export class ReviewService {
     await this.deps.db.transaction().execute(async (trx) => {
       const change = await findChange(trx, changeId);
       if (!change) return;
-      const audit = await this.build(trx, change);
+      // The board alone: the score does not need the list of sessions the audit shows.
+      const audit = await this.board(trx, change);
       const result = loggedResult(change.id, audit);
       const stored = await storedReview(trx, change.id);
       if (stored && stored.score === result.score && stored.outcome === result.outcome) {
@@ -160,6 +200,16 @@ export class ReviewService {
   }
 
   private async build(trx: Tx, change: Change): Promise<ChangeAuditView> {
+    const board = await this.board(trx, change);
+    const sessions = await sessionsOfChange(trx, change.id, 'started');
+    const counts = await commandCountsOf(trx, sessions.map((session) => session.id));
+    const requests = await requestNumbers(trx, sessions.map((session) => session.requestId));
+    const now = this.deps.clock.now();
+    return { ...board, sessions: sessions.map((session) => presentSession(session, now, counts.get(session.id) ?? 0, requests.get(session.requestId) ?? null)), generatedAt: now.toISOString() };
+  }
+
+  /** The audit without its list of sessions: the change, its board and its score. */
+  private async board(trx: Tx, change: Change): Promise<Omit<ChangeAuditView, 'sessions' | 'generatedAt'>> {
     const parsed = parseScript(change.script);
     // A saved change's script always parses; an empty one would only come from a database edit.
     const script = parsed.ok ? parsed.script : { steps: [] };
@@ -210,9 +260,6 @@ export class ReviewService {
       command: 'command' in row ? presentCommand(row.command) : null,
       linkedRow: row.kind === 'missing' ? (row.outOfOrderRow ?? null) : row.kind === 'out_of_order' ? row.missingRow : null,
     });
-    const sessions = await sessionsOfChange(trx, change.id, 'started');
-    const counts = await commandCountsOf(trx, sessions.map((session) => session.id));
-    const requests = await requestNumbers(trx, sessions.map((session) => session.requestId));
     const now = this.deps.clock.now();
     const partition = await partitionName(trx, change.partitionId);
     return {
@@ -238,8 +285,6 @@ export class ReviewService {
         counts: device.counts,
         rows: device.rows.map(presentRow),
       })),
-      sessions: sessions.map((session) => presentSession(session, now, counts.get(session.id) ?? 0, requests.get(session.requestId) ?? null)),
-      generatedAt: now.toISOString(),
     };
   }
 }

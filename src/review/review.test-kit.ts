@@ -17,6 +17,8 @@ export interface StoredSession {
   /** How the session ended: `client_closed` with the shell's exit status 0 unless told. */
   readonly endReason?: SessionEndReason;
   readonly exitStatus?: number | null;
+  /** Under this request of the user's (its ID) rather than a new one. */
+  readonly requestId?: string;
 }
 
 /**
@@ -25,15 +27,20 @@ export interface StoredSession {
  * the change audit can be checked on both databases without a device. Returns the session number.
  */
 export async function storeSession(t: TestChangegate, session: StoredSession): Promise<number> {
+  const stored = await storeSessionRecord(t, session);
+  await t.cg.services.reviews.recompute(stored.changeId);
+  return stored.number;
+}
+
+/** `storeSession` without the recompute: the session, its request (a new one unless given) and its commands. */
+export async function storeSessionRecord(t: TestChangegate, session: StoredSession): Promise<{ number: number; changeId: string; requestId: string }> {
   const db = t.cg.database.db;
   const at = (minutes: number) => new Date(t.clock.now().getTime() + minutes * 60_000);
   const found = await findChangeByName(db, session.change);
   if (!found) throw new Error(`no change ${session.change}`);
   const deviceRow = await db.selectFrom('device').selectAll().where('name', '=', session.device).executeTakeFirstOrThrow();
   const userRow = await db.selectFrom('app_user').selectAll().where('username', '=', session.user.username).executeTakeFirstOrThrow();
-  const outcome = await session.user.client.post('/requests', { device: session.device, change: session.change });
-  const request = await findRequestByNumber(db, outcome.body.request.number);
-  if (!request) throw new Error(`no request for ${session.change}: ${JSON.stringify(outcome.body)}`);
+  const request = session.requestId ? { id: session.requestId } : await newRequest(db, session);
   const id = randomUUID();
   const row = await db
     .insertInto('session')
@@ -75,6 +82,12 @@ export async function storeSession(t: TestChangegate, session: StoredSession): P
       .values({ session_id: id, seq: index + 1, time: at(session.startMinute + index + 1), offset_seconds: 60 * (index + 1), text, output, output_truncated: false, exit_status: exitStatus })
       .execute();
   }
-  await t.cg.services.reviews.recompute(found.id);
-  return row.number;
+  return { number: Number(row.number), changeId: found.id, requestId: request.id };
+}
+
+async function newRequest(db: TestChangegate['cg']['database']['db'], session: StoredSession): Promise<{ id: string }> {
+  const outcome = await session.user.client.post('/requests', { device: session.device, change: session.change });
+  const request = await findRequestByNumber(db, outcome.body.request.number);
+  if (!request) throw new Error(`no request for ${session.change}: ${JSON.stringify(outcome.body)}`);
+  return request;
 }

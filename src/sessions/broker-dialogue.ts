@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { findRequestByNumber, type RequestService, type RequestView } from '../changes/index.ts';
+import { findRequestByNumber, type RequestChanges, type RequestService, type RequestView } from '../changes/index.ts';
 import type { Actor } from '../access/index.ts';
 import { findDevice, type Credential, type CredentialService, type Device } from '../inventory/index.ts';
 import type { Database } from '../platform/database.ts';
@@ -24,8 +24,10 @@ export interface BrokerDialogueDeps {
   readonly db: Kysely<Database>;
   readonly requests: Pick<RequestService, 'requestAccess' | 'get'>;
   readonly credentials: Pick<CredentialService, 'ofDevice'>;
-  /** How often a waiting user's request is checked for a decision. */
+  /** How often a waiting user's request is checked for a decision, besides each announced change of its status. */
   readonly decisionPollMs?: number;
+  /** Announces a request's new status as it changes on any instance: a waiting user connects at once. */
+  readonly requestChanges?: Pick<RequestChanges, 'changed'>;
   /**
    * Whether the user may still act: not disabled, and their sign-in not revoked since. Asked
    * again just before connecting, since a user may wait a long time for an approval.
@@ -147,7 +149,8 @@ export class BrokerDialogue {
           // Back to the broker, which says why and offers to ask again.
           return true;
         }
-        await Promise.race([leave, new Promise((resolve) => setTimeout(resolve, poll))]);
+        const changed = this.deps.requestChanges?.changed(number, poll) ?? new Promise((resolve) => setTimeout(resolve, poll));
+        await Promise.race([leave, changed]);
       }
     } finally {
       decided.abort();

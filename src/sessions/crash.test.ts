@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,8 @@ import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import { newInstallation, startServer } from '../cli/cli-process.testing.ts';
 import { openDatabase } from '../platform/database.ts';
 import { parseCast } from './recorder.ts';
+import { systemClock } from '../platform/clock.ts';
+import { DatabaseRecordingStore, FileRecordingStore } from './recording-store.ts';
 import { verifyRecordingAgainstLog } from './recording-verify.ts';
 
 const run = promisify(execFile);
@@ -24,6 +26,7 @@ const outputOf = (cast: string) =>
     .join('');
 
 // One database after the other: two servers starting at once on a small machine can take longer than startServer waits.
+// On PostgreSQL the recording is kept in the database (the default there), on PGlite in a file.
 describe('a server killed mid-session (kill -9) and restarted', () => {
   let dir: string;
   let sshd: TestSshd;
@@ -48,6 +51,15 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
     async (kind, { onTestFinished }) => {
       const installation = await newInstallation(kind, { CHANGEGATE_HTTP_HOST: '127.0.0.1', CHANGEGATE_ADMIN_PASSWORD: ADMIN_PASSWORD }, { migrated: true });
       onTestFinished(() => installation.remove());
+      // The recording as its store holds it, read from beside the server: the file, or the chunks through a connection of the test's own.
+      const beside = kind === 'postgres' ? await openDatabase({ kind, url: installation.env.DATABASE_URL ?? '' }) : undefined;
+      onTestFinished(() => beside?.close());
+      const store = beside ? new DatabaseRecordingStore({ db: beside.db, clock: systemClock }) : new FileRecordingStore(path.join(installation.dataDir, 'recordings'));
+      const recordingOf = async (location: string) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of store.read(location)) chunks.push(chunk);
+        return Buffer.concat(chunks);
+      };
       const first = await startServer(installation);
       onTestFinished(async () => void (await first.stop('SIGKILL')));
 
@@ -73,14 +85,14 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
       // Crash only once two commands are stored and the output is on disk (flushed).
       const live = (await must(admin.get('/sessions?live=true'), 200, 'listing live sessions')).body[0];
       expect(live).toMatchObject({ user: 'alice', device: 'web01', change: 'CHG-CRASH', live: true, endReason: null });
-      const file = path.join(installation.dataDir, 'recordings', live.startedAt.slice(0, 10), `${live.id}.cast`);
+      const location = kind === 'postgres' ? live.id : path.join(installation.dataDir, 'recordings', live.startedAt.slice(0, 10), `${live.id}.cast`);
       // The command's output, not its echo: it follows the line break (and bash's bracketed-paste switch).
-      await waitUntil(async () => (/\rbefore-crash-3\r\n/.test(outputOf(readFileSync(file, 'utf8'))) ? true : undefined), 'the output to reach the recording file');
+      await waitUntil(async () => (/\rbefore-crash-3\r\n/.test(outputOf((await recordingOf(location)).toString('utf8'))) ? true : undefined), 'the output to reach the recording');
       await waitUntil(async () => ((await admin.get(`/sessions/${live.number}/commands`)).body.length === 2 ? true : undefined), 'both commands to be stored');
       // …and the event log vouches for the file as it is now: its length is in a recording.chunks event, within a second.
       // The file is read on each try: the prompt after the output may reach it a flush later, and only the size it ends at is logged.
       await waitUntil(async () => {
-        const onDisk = readFileSync(file).length;
+        const onDisk = (await recordingOf(location)).length;
         const logged = (await admin.get('/events?action=recording.chunks&limit=1000')).body as Array<{ data: { chunks: Array<{ session: string; bytes: number }> } }>;
         return logged.some((event) => event.data.chunks.some((chunk) => chunk.session === live.id && chunk.bytes === onDisk)) ? true : undefined;
       }, 'the recording.chunks event covering the file');
@@ -94,7 +106,9 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
       expect(second.stdout()).toContain('1 session(s) left open by a crash are now marked interrupted.');
       const auditor = await signInOver(second.url, 'admin', ADMIN_PASSWORD);
 
-      const recorded = readFileSync(file);
+      const recorded = await recordingOf(location);
+      const file = path.join(dir, `${kind}-recorded.cast`);
+      writeFileSync(file, recorded);
       const sha256 = createHash('sha256').update(recorded).digest('hex');
       const session = (await must(auditor.get(`/sessions/${live.number}`), 200, 'reading the session')).body;
       expect(session).toMatchObject({ id: live.id, live: false, endReason: 'interrupted', endedBy: null, recordingSha256: sha256 });
@@ -127,12 +141,13 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
       // The recording as the crash left it verifies against the log: every logged write, and the whole file.
       const database = await openDatabase(kind === 'postgres' ? { kind, url: installation.env.DATABASE_URL ?? '' } : { kind, dataDir: installation.dataDir });
       onTestFinished(() => database.close());
-      expect(await verifyRecordingAgainstLog(database.db, live.id, file)).toMatchObject({ verifiedBytes: recorded.length, complete: true });
+      const stored = kind === 'postgres' ? new DatabaseRecordingStore({ db: database.db, clock: systemClock }) : new FileRecordingStore(dir);
+      expect(await verifyRecordingAgainstLog(database.db, live.id, stored.read(location))).toMatchObject({ verifiedBytes: recorded.length, complete: true });
       const changed = Buffer.from(recorded);
       changed[changed.indexOf('before-crash-2') + 7] = 'X'.charCodeAt(0);
       const tampered = path.join(dir, `${kind}-tampered.cast`);
       writeFileSync(tampered, changed);
-      expect((await verifyRecordingAgainstLog(database.db, live.id, tampered)).firstMismatchOffset).toBeLessThan(changed.indexOf('before-crash-2'));
+      expect((await verifyRecordingAgainstLog(database.db, live.id, new FileRecordingStore(dir).read(tampered))).firstMismatchOffset).toBeLessThan(changed.indexOf('before-crash-2'));
     },
   );
 });

@@ -1,7 +1,20 @@
+export { CommandWriter, type CommandWrites } from './command-writer.ts';
 export { Gateway, loadGatewayHostKey } from './gateway.ts';
+export { InstanceService } from './instance.service.ts';
 export { LiveSessions } from './live.ts';
 export { parseCast, type CastEvent, type RecordingWritten } from './recorder.ts';
 export { RECORDING_CHUNKS_ACTION, RecordingLog, type LoggedRecordingChunk, type RecordingWrites } from './recording-log.ts';
+export {
+  DatabaseRecordingStore,
+  FileRecordingStore,
+  RECORDING_CHANNEL,
+  RecordingStores,
+  sessionsOfRecordingNotice,
+  type RecordingSink,
+  type RecordingStore,
+  type RecordingStoreKind,
+  type StoredRecording,
+} from './recording-store.ts';
 export { verifyRecordingAgainstLog, type RecordingCheck } from './recording-verify.ts';
 export { parseSessionTarget, presentCommand, presentSession, type ChangeCommand, type CommandView, type Session, type SessionCommand, type SessionTarget, type SessionView } from './session.ts';
 export { EXIT_PENDING, SessionRunner, type ClientSide } from './session-runner.ts';

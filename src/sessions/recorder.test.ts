@@ -4,15 +4,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_UNWRITTEN, parseCast, Recorder, type CastEvent } from './recorder.ts';
+import { FileRecordingStore } from './recording-store.ts';
 
 const dirs: string[] = [];
 
 async function recorder(): Promise<{ recorder: Recorder; file: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'changegate-recorder-'));
   dirs.push(dir);
-  const file = path.join(dir, 'day', 'session.cast');
-  const created = await Recorder.create(file, { width: 80, height: 24, startedAt: new Date('2026-11-22T10:00:00Z'), title: 'CHG-1 alice@web01', term: 'xterm-256color' });
-  return { recorder: created, file };
+  const created = await Recorder.create(new FileRecordingStore(dir), 'session', {
+    width: 80,
+    height: 24,
+    startedAt: new Date('2026-11-22T10:00:00Z'),
+    title: 'CHG-1 alice@web01',
+    term: 'xterm-256color',
+  });
+  expect(created.location).toBe(path.join(dir, '2026-11-22', 'session.cast'));
+  return { recorder: created, file: created.location };
 }
 
 afterEach(() => {

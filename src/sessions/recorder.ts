@@ -1,8 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import type { RecordingSink, RecordingStore } from './recording-store.ts';
 
 /** One asciicast v2 event: seconds since the start, code (`o` output, `r` resize, `m` marker), data. */
 export type CastEvent = [number, 'o' | 'r' | 'm', string];
@@ -17,35 +15,42 @@ export interface RecordingHeader {
   readonly term: string;
 }
 
-/** What the file holds after a write: its length in bytes and the SHA-256 of those bytes. */
+/** What the recording holds after a write: its length in bytes and the SHA-256 of those bytes. */
 export interface RecordingWritten {
   readonly bytes: number;
   readonly sha256: string;
 }
 
-/** Written data reaches the file at least this often, so a crash loses at most this much. */
+/**
+ * Written data reaches the store at least this often, so a crash loses at most this much. The
+ * timers of all recorders fire on the whole second, together: the database store commits what
+ * they all flushed in one insert.
+ */
 const FLUSH_INTERVAL_MS = 1000;
 /** A buffer this large is written at once rather than waiting for the timer. */
 const FLUSH_BYTES = 64 * 1024;
-/** Characters handed to the file but not yet written beyond which the session waits (`backlogged`). */
+/** Characters handed to the store but not yet written beyond which the session waits (`backlogged`). */
 export const MAX_UNWRITTEN = 16 * 1024 * 1024;
 
 /**
- * Records a terminal session as an asciicast v2 file (https://docs.asciinema.org/manual/asciicast/v2/):
- * a JSON header line, then one JSON array per event. Events are appended to the file while the
- * session runs, at least once a second, so after a crash the file holds everything up to the last
- * flush and still plays. Output bytes are decoded as UTF-8 per stream, so a character split across
- * two chunks stays whole. After each write, `onWrite` learns the file's length and the running
+ * Records a terminal session as an asciicast v2 recording (https://docs.asciinema.org/manual/asciicast/v2/):
+ * a JSON header line, then one JSON array per event, written through a `RecordingSink` (a file, or
+ * chunks in the database: recording-store.ts). Events are appended while the session runs, at
+ * least once a second, so after a crash the store holds everything up to the last flush and it
+ * still plays. Output bytes are decoded as UTF-8 per stream, so a character split across two
+ * chunks stays whole. After each write, `onWrite` learns the recording's length and the running
  * SHA-256 of its bytes so far, which the event log keeps (see recording-log.ts): a recording cut
  * short by a crash still verifies up to its last logged write.
  */
 export class Recorder {
   private buffer: string[] = [];
   private bufferedBytes = 0;
-  /** Characters buffered or on their way to the file. */
+  /** Characters buffered or on their way to the store. */
   private unwritten = 0;
   private writing: Promise<void> = Promise.resolve();
-  private readonly timer: NodeJS.Timeout;
+  /** A write is queued behind the one under way: it takes everything buffered when its turn comes. */
+  private writeQueued = false;
+  private timer: NodeJS.Timeout;
   private readonly decoders = new Map<string, StringDecoder>();
   private readonly listeners = new Set<(event: CastEvent, index: number) => void>();
   /** Events recorded so far; an event's index is its position after the header. */
@@ -58,19 +63,28 @@ export class Recorder {
   private bytesWritten = 0;
 
   private constructor(
-    private readonly file: FileHandle,
-    readonly path: string,
+    private readonly store: Pick<RecordingStore, 'stat'>,
+    private readonly sink: RecordingSink,
     private readonly onWrite: ((written: RecordingWritten) => void) | undefined,
   ) {
-    this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
+    // The first flush on the next whole second, then every second.
+    this.timer = setTimeout(() => {
+      this.timer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
+      this.timer.unref();
+      void this.flush();
+    }, FLUSH_INTERVAL_MS - (Date.now() % FLUSH_INTERVAL_MS));
     this.timer.unref();
   }
 
-  /** Creates the file (and its directory) and writes the header at once. */
-  static async create(file: string, header: RecordingHeader, options: { onWrite?: (written: RecordingWritten) => void } = {}): Promise<Recorder> {
-    await mkdir(path.dirname(file), { recursive: true });
-    const handle = await open(file, 'wx', 0o640);
-    const recorder = new Recorder(handle, file, options.onWrite);
+  /** Creates the session's recording in `store` and writes the header at once. */
+  static async create(
+    store: Pick<RecordingStore, 'create' | 'stat'>,
+    sessionId: string,
+    header: RecordingHeader,
+    options: { onWrite?: (written: RecordingWritten) => void } = {},
+  ): Promise<Recorder> {
+    const sink = await store.create(sessionId, header.startedAt);
+    const recorder = new Recorder(store, sink, options.onWrite);
     const line = JSON.stringify({
       version: 2,
       width: header.width,
@@ -79,8 +93,19 @@ export class Recorder {
       title: header.title,
       env: { TERM: header.term, SHELL: '/bin/sh' },
     });
-    await recorder.write(Buffer.from(`${line}\n`, 'utf8'));
+    try {
+      await recorder.write(Buffer.from(`${line}\n`, 'utf8'));
+    } catch (error) {
+      clearTimeout(recorder.timer);
+      await sink.close().catch(() => undefined);
+      throw error;
+    }
     return recorder;
+  }
+
+  /** Where the recording is in its store: what the session keeps as `recording_path`. */
+  get location(): string {
+    return this.sink.location;
   }
 
   /** Seconds since the recording started: where a command sits in the recording. */
@@ -107,24 +132,29 @@ export class Recorder {
 
   /**
    * Follows the events as they are recorded (live watching), each with its index, so a watcher that
-   * also reads the file can skip what it already has. Returns the unsubscribe function.
+   * also reads the recording can skip what it already has. Returns the unsubscribe function.
    */
   subscribe(listener: (event: CastEvent, index: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /** Writes what is buffered now. */
+  /**
+   * Writes what is buffered now. One write is under way at a time; what is buffered meanwhile goes
+   * in one write after it, so a slow store gets fewer, larger appends rather than a queue of them.
+   */
   flush(): Promise<void> {
-    if (this.buffer.length === 0) return this.writing;
-    const chunk = this.buffer.join('');
-    this.buffer = [];
-    this.bufferedBytes = 0;
+    if (this.buffer.length === 0 || this.writeQueued) return this.writing;
+    this.writeQueued = true;
     this.writing = this.writing.then(async () => {
+      this.writeQueued = false;
+      const chunk = this.buffer.join('');
+      this.buffer = [];
+      this.bufferedBytes = 0;
       try {
         if (!this.failure) await this.write(Buffer.from(chunk, 'utf8'));
       } catch (error) {
-        // A full disk must not take the session down; the end of the session reports it.
+        // A full disk or a lost database must not take the session down; the end of the session reports it.
         this.failure = error as Error;
       } finally {
         this.unwritten -= chunk.length;
@@ -133,33 +163,28 @@ export class Recorder {
     return this.writing;
   }
 
-  /** Appends bytes to the file, then tells `onWrite` what the file now holds. */
+  /** Appends bytes to the recording, then tells `onWrite` what it now holds. */
   private async write(bytes: Buffer): Promise<void> {
-    let done = 0;
-    while (done < bytes.length) {
-      const { bytesWritten } = await this.file.write(bytes, done, bytes.length - done);
-      if (bytesWritten === 0) throw new Error(`nothing could be written to ${this.path}`);
-      done += bytesWritten;
-    }
+    await this.sink.append(bytes);
     this.hash.update(bytes);
     this.bytesWritten += bytes.length;
     this.onWrite?.({ bytes: this.bytesWritten, sha256: this.hash.copy().digest('hex') });
   }
 
-  /** Characters recorded but not yet written to the file. */
+  /** Characters recorded but not yet written to the store. */
   get unwrittenBytes(): number {
     return this.unwritten;
   }
 
   /**
-   * When the file is written slower than the session runs (a slow disk): resolves once what was
+   * When the store is written slower than the session runs (a slow disk or database): resolves once what was
    * recorded has been written. Undefined while it keeps up; the session pauses the device meanwhile.
    */
   backlogged(): Promise<void> | undefined {
     return this.unwritten > MAX_UNWRITTEN ? this.writing : undefined;
   }
 
-  /** Writes the rest, syncs and closes the file, and returns its SHA-256. */
+  /** Writes the rest and closes the recording; returns the SHA-256 of what its store holds, read back. */
   async close(): Promise<{ sha256: string; failure?: Error }> {
     if (!this.closed) {
       clearInterval(this.timer);
@@ -171,11 +196,12 @@ export class Recorder {
       }
       this.closed = true;
       await this.flush();
-      await this.file.sync().catch(() => undefined);
-      await this.file.close();
+      await this.sink.close();
       this.listeners.clear();
     }
-    return { sha256: await sha256OfFile(this.path), ...(this.failure && { failure: this.failure }) };
+    const stored = await this.store.stat(this.sink.location);
+    if (!stored) throw new Error(`the recording ${this.sink.location} is gone`);
+    return { sha256: stored.sha256, ...(this.failure && { failure: this.failure }) };
   }
 
   private event(code: CastEvent[1], data: string): void {
@@ -189,12 +215,6 @@ export class Recorder {
     for (const listener of this.listeners) listener(event, index);
     if (this.bufferedBytes >= FLUSH_BYTES) void this.flush();
   }
-}
-
-export async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /**

@@ -9,6 +9,7 @@ import { appendEvent, verifyEventLog } from '../eventlog/index.ts';
 import { ManualClock } from '../platform/clock.ts';
 import { Recorder } from './recorder.ts';
 import { RECORDING_CHUNKS_ACTION, RecordingLog, type LoggedRecordingChunk } from './recording-log.ts';
+import { FileRecordingStore } from './recording-store.ts';
 import { verifyRecordingAgainstLog } from './recording-verify.ts';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -21,9 +22,13 @@ describe.each(DATABASE_KINDS)('recordings in the event log on %s', (kind) => {
   const clock = new ManualClock();
   const db = () => database.db;
 
+  /** Recordings as files: the verifier reads any store's bytes alike (recording-store.test.ts has the database's). */
+  let files: FileRecordingStore;
+
   beforeAll(async () => {
     database = await openTestDatabase(kind);
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-recording-log-'));
+    files = new FileRecordingStore(dir);
   });
   afterAll(async () => {
     await database?.close();
@@ -37,13 +42,13 @@ describe.each(DATABASE_KINDS)('recordings in the event log on %s', (kind) => {
   /** A recorder whose writes go to `log`, as the session runner wires it. */
   const record = async (log: RecordingLog) => {
     const sessionId = randomUUID();
-    const file = path.join(dir, `${sessionId}.cast`);
     const recorder = await Recorder.create(
-      file,
+      files,
+      sessionId,
       { width: 80, height: 24, startedAt: clock.now(), title: 'CHG-1 alice@web01', term: 'xterm' },
       { onWrite: (written) => log.report(sessionId, written) },
     );
-    return { sessionId, file, recorder };
+    return { sessionId, file: recorder.location, recorder };
   };
   const logEnd = (sessionId: string, data: Record<string, unknown>, action = 'session.end') =>
     db()
@@ -105,14 +110,14 @@ describe.each(DATABASE_KINDS)('recordings in the event log on %s', (kind) => {
     await recorder.flush();
     await log.flush();
     const size = statSync(file).size;
-    expect(await verifyRecordingAgainstLog(db(), sessionId, file)).toMatchObject({ verifiedBytes: size, loggedBytes: size, fileBytes: size, complete: false });
-    expect((await verifyRecordingAgainstLog(db(), sessionId, file)).firstMismatchOffset).toBeUndefined();
+    expect(await verifyRecordingAgainstLog(db(), sessionId, files.read(file))).toMatchObject({ verifiedBytes: size, loggedBytes: size, fileBytes: size, complete: false });
+    expect((await verifyRecordingAgainstLog(db(), sessionId, files.read(file))).firstMismatchOffset).toBeUndefined();
 
     const { sha256: whole } = await recorder.close();
     await log.close();
     await logEnd(sessionId, { reason: 'client_closed', recordingSha256: whole });
     const final = statSync(file).size;
-    expect(await verifyRecordingAgainstLog(db(), sessionId, file)).toMatchObject({ verifiedBytes: final, complete: true, fileBytes: final });
+    expect(await verifyRecordingAgainstLog(db(), sessionId, files.read(file))).toMatchObject({ verifiedBytes: final, complete: true, fileBytes: final });
 
     // One byte changed in the second write: what is before that write still verifies.
     const changed = Buffer.from(readFileSync(file));
@@ -121,7 +126,7 @@ describe.each(DATABASE_KINDS)('recordings in the event log on %s', (kind) => {
     changed[at + 3] = '5'.charCodeAt(0);
     const tampered = path.join(dir, 'tampered.cast');
     writeFileSync(tampered, changed);
-    const check = await verifyRecordingAgainstLog(db(), sessionId, tampered);
+    const check = await verifyRecordingAgainstLog(db(), sessionId, files.read(tampered));
     expect(check).toMatchObject({ verifiedBytes: firstWrite, firstMismatchOffset: firstWrite, complete: false });
     expect(check.message).toContain(`after byte ${firstWrite}`);
 
@@ -129,11 +134,11 @@ describe.each(DATABASE_KINDS)('recordings in the event log on %s', (kind) => {
     const header0 = Buffer.from(readFileSync(file));
     header0[2] = 'X'.charCodeAt(0);
     writeFileSync(tampered, header0);
-    expect(await verifyRecordingAgainstLog(db(), sessionId, tampered)).toMatchObject({ verifiedBytes: 0, firstMismatchOffset: 0 });
+    expect(await verifyRecordingAgainstLog(db(), sessionId, files.read(tampered))).toMatchObject({ verifiedBytes: 0, firstMismatchOffset: 0 });
 
     // Bytes added at the end: every logged write verifies, but not the whole.
     writeFileSync(tampered, Buffer.concat([readFileSync(file), Buffer.from('[9.9, "o", "rm -rf /"]\n')]));
-    expect(await verifyRecordingAgainstLog(db(), sessionId, tampered)).toMatchObject({ complete: false, firstMismatchOffset: final });
+    expect(await verifyRecordingAgainstLog(db(), sessionId, files.read(tampered))).toMatchObject({ complete: false, firstMismatchOffset: final });
   });
 
   it('verifies a recording torn by a crash up to its last logged write, and says so when it was cut shorter than that', async () => {
@@ -149,18 +154,18 @@ describe.each(DATABASE_KINDS)('recordings in the event log on %s', (kind) => {
     // The crash tears the last line.
     truncateSync(file, statSync(file).size - 7);
     const torn = statSync(file).size;
-    const check = await verifyRecordingAgainstLog(db(), sessionId, file);
+    const check = await verifyRecordingAgainstLog(db(), sessionId, files.read(file));
     expect(check).toMatchObject({ verifiedBytes: logged, loggedBytes: logged, fileBytes: torn, complete: false });
     expect(check.firstMismatchOffset).toBeUndefined();
     expect(check.message).toContain('written after the last logged write');
 
     // The restart logs the hash of what the crash left: then the whole torn file is vouched for.
     await logEnd(sessionId, { recordingSha256: sha256(readFileSync(file)), recordingBytes: torn }, 'session.interrupted');
-    expect(await verifyRecordingAgainstLog(db(), sessionId, file)).toMatchObject({ verifiedBytes: torn, complete: true });
+    expect(await verifyRecordingAgainstLog(db(), sessionId, files.read(file))).toMatchObject({ verifiedBytes: torn, complete: true });
 
     // Cut inside what the log vouches for: a mismatch, named.
     truncateSync(file, logged - 1);
-    const cut = await verifyRecordingAgainstLog(db(), sessionId, file);
+    const cut = await verifyRecordingAgainstLog(db(), sessionId, files.read(file));
     expect(cut).toMatchObject({ complete: false, fileBytes: logged - 1, firstMismatchOffset: cut.verifiedBytes });
     expect(cut.verifiedBytes).toBeLessThan(logged);
     expect(cut.message).toContain('cut short');

@@ -1,24 +1,24 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { findEntries } from '../eventlog/index.ts';
 import type { Executor } from '../platform/database.ts';
 import { RECORDING_CHUNKS_ACTION, type LoggedRecordingChunk } from './recording-log.ts';
 import { findSession } from './session.store.ts';
 
-/** What the event log vouches for of a recording file, and how much of the file matches it. */
+/** What the event log vouches for of a recording, and how much of it matches. */
 export interface RecordingCheck {
-  /** Bytes from the start of the file that match the log. */
+  /** Bytes from the start of the recording that match the log. */
   readonly verifiedBytes: number;
-  /** The whole file is what was logged at the session's end (`session.end` or `session.interrupted`). */
+  /** The whole recording is what was logged at the session's end (`session.end` or `session.interrupted`). */
   readonly complete: boolean;
   /**
-   * Set when the file contradicts the log: the start of the first logged stretch that does not
-   * match (what is before it verified; the change is at or after it, within the stretch). A file
+   * Set when the recording contradicts the log: the start of the first logged stretch that does not
+   * match (what is before it verified; the change is at or after it, within the stretch). A recording
    * shorter than the log says is also a mismatch.
    */
   readonly firstMismatchOffset?: number;
-  /** How far the log vouches for the recording: its last logged length, or the whole file's at the end. */
+  /** How far the log vouches for the recording: its last logged length, or the whole recording's at the end. */
   readonly loggedBytes: number;
+  /** The recording's length as read (the name is from when recordings were files only). */
   readonly fileBytes: number;
   /** The event-log entries the verdict rests on (`recording.chunks`, `session.end`/`session.interrupted`), by seq. */
   readonly eventSeqs: readonly number[];
@@ -34,50 +34,46 @@ interface LoggedPoint {
 const WINDOW_SLACK_MS = 5 * 60_000;
 
 /**
- * Checks a recording file against the event log: every logged length and running SHA-256 of the
- * file (`recording.chunks` events, one a second, see recording-log.ts), in order, and the whole
- * file's hash logged at the session's end. A recording cut short by a crash verifies up to its
+ * Checks a recording's bytes (as its store reads them: `RecordingStore.read`) against the event
+ * log: every logged length and running SHA-256 of the recording (`recording.chunks` events, one a
+ * second, see recording-log.ts), in order, and the whole recording's hash logged at the session's
+ * end. The bytes are read once, in order, whatever their chunks' sizes. A recording cut short by a crash verifies up to its
  * last logged write, and bytes written after it are neither vouched for nor held against it; a
  * changed byte is found within the logged stretch that holds it.
  *
  * @example
- * const check = await verifyRecordingAgainstLog(db, session.id, session.recording_path);
+ * const check = await verifyRecordingAgainstLog(db, session.id, stores.for(session).read(session.recordingPath));
  * if (check.firstMismatchOffset !== undefined) console.log(check.message);
  */
-export async function verifyRecordingAgainstLog(db: Executor, sessionId: string, filePath: string): Promise<RecordingCheck> {
+export async function verifyRecordingAgainstLog(db: Executor, sessionId: string, recording: AsyncIterable<Buffer>): Promise<RecordingCheck> {
   const { points, end, eventSeqs } = await loggedProgress(db, sessionId);
   const hash = createHash('sha256');
   let position = 0;
   let next = 0;
   let verified = 0;
   let mismatch: number | undefined;
-  try {
-    reading: for await (const data of createReadStream(filePath)) {
-      const buffer = data as Buffer;
-      let at = 0;
-      for (let point = points[next]; point && point.bytes <= position + buffer.length - at; point = points[next]) {
-        const take = point.bytes - position;
-        hash.update(buffer.subarray(at, at + take));
-        at += take;
-        position += take;
-        next += 1;
-        if (hash.copy().digest('hex') !== point.sha256) {
-          mismatch = verified;
-          break reading;
-        }
-        verified = position;
+  // A recording that does not exist reads as empty: everything the log vouches for is missing.
+  reading: for await (const buffer of recording) {
+    let at = 0;
+    for (let point = points[next]; point && point.bytes <= position + buffer.length - at; point = points[next]) {
+      const take = point.bytes - position;
+      hash.update(buffer.subarray(at, at + take));
+      at += take;
+      position += take;
+      next += 1;
+      if (hash.copy().digest('hex') !== point.sha256) {
+        mismatch = verified;
+        break reading;
       }
-      hash.update(buffer.subarray(at));
-      position += buffer.length - at;
+      verified = position;
     }
-  } catch (error) {
-    // A missing file holds nothing: everything the log vouches for is missing.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    hash.update(buffer.subarray(at));
+    position += buffer.length - at;
   }
   const lastPoint = points.at(-1)?.bytes ?? 0;
   const loggedBytes = Math.max(lastPoint, end?.bytes ?? 0);
   const fileBytes = position;
-  /** The file vouched for up to `verified` only: `mismatchAt` where a logged stretch fails. */
+  /** The recording vouched for up to `verified` only: `mismatchAt` where a logged stretch fails. */
   const partly = (message: string, mismatchAt?: number): RecordingCheck => ({
     verifiedBytes: verified,
     complete: false,

@@ -7,13 +7,13 @@ import type { Logger } from '../platform/logger.ts';
 import { line } from './broker-dialogue.ts';
 import type { ClientSide } from './client-side.ts';
 import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
+import { CommandWriter, type CommandWrites } from './command-writer.ts';
 import type { LiveSessions } from './live.ts';
 import { OutputBatch, type OutputStream } from './output-batch.ts';
 import type { Recorder } from './recorder.ts';
 import type { RecordingWrites } from './recording-log.ts';
 import type { SessionEndReason } from './session.ts';
 import type { SessionService } from './session.service.ts';
-import { insertCommand } from './session.store.ts';
 
 export interface SessionRelayDeps {
   readonly db: Kysely<Database>;
@@ -22,6 +22,8 @@ export interface SessionRelayDeps {
   readonly sessions: Pick<SessionService, 'end'>;
   /** Where each recording's writes are reported, for the event log (a `RecordingLog`). */
   readonly recordingLog?: Pick<RecordingWrites, 'ended'>;
+  /** Where captured commands are stored: the instance's `CommandWriter`, shared by its sessions; one of the session's own unless given. */
+  readonly commands?: CommandWrites;
   /** How long before the due date the user is warned; default 5 minutes and 1 minute. */
   readonly warningsBeforeDueMs?: readonly number[];
   readonly logger?: Logger;
@@ -45,6 +47,7 @@ export class SessionRelay {
   private exitSignal: string | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly capture: CommandCapture | undefined;
+  private readonly commands: CommandWrites;
   private execOutput = '';
   private execOutputCut = false;
   private commandWrites: Promise<void> = Promise.resolve();
@@ -68,6 +71,7 @@ export class SessionRelay {
     private readonly dueAt: Date,
     private readonly startedAt: Date,
   ) {
+    this.commands = deps.commands ?? new CommandWriter({ db: deps.db, logger: deps.logger });
     if (client.kind !== 'exec') {
       this.capture = new CommandCapture({
         cols: client.cols,
@@ -204,21 +208,21 @@ export class SessionRelay {
   private store(command: CapturedCommand): void {
     this.recorder.marker(command.text);
     this.unstoredCommands++;
-    this.commandWrites = this.commandWrites
-      .then(() =>
-        insertCommand(this.deps.db, {
-          sessionId: this.sessionId,
-          seq: command.seq,
-          time: command.time,
-          offsetSeconds: command.offsetSeconds,
-          text: command.text,
-          output: command.output,
-          outputTruncated: command.outputTruncated,
-          exitStatus: command.exitStatus,
-        }),
-      )
+    // Not after the previous write: the writer keeps the order, and a burst (a paste) goes in one batch.
+    const written = this.commands
+      .write({
+        sessionId: this.sessionId,
+        seq: command.seq,
+        time: command.time,
+        offsetSeconds: command.offsetSeconds,
+        text: command.text,
+        output: command.output,
+        outputTruncated: command.outputTruncated,
+        exitStatus: command.exitStatus,
+      })
       .catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'storing a captured command failed'))
       .finally(() => this.unstoredCommands--);
+    this.commandWrites = Promise.all([this.commandWrites, written]).then(() => undefined);
   }
 
   private scheduleWindow(): void {
@@ -243,6 +247,11 @@ export class SessionRelay {
         void this.finish('due_date_reached');
       }, Math.min(endsIn, MAX_TIMER_MS)),
     );
+  }
+
+  /** Tells the user something from Changegate, as the due date's warnings are told (the drain's notice). */
+  tell(message: string): void {
+    if (!this.finishing) this.warn(message);
   }
 
   private warn(message: string): void {

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type ssh2 from 'ssh2';
-import { findChange, findRequestByNumber, type RequestService } from '../changes/index.ts';
+import { findChange, findRequestByNumber, type RequestChanges, type RequestService } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Actor } from '../access/index.ts';
 import { confirmedForHostKey, findDevice, type CredentialService } from '../inventory/index.ts';
@@ -15,7 +13,9 @@ import { BrokerDialogue, line } from './broker-dialogue.ts';
 import type { ClientSide } from './client-side.ts';
 import type { LiveSessions } from './live.ts';
 import { Recorder } from './recorder.ts';
+import type { CommandWrites } from './command-writer.ts';
 import type { RecordingWrites } from './recording-log.ts';
+import type { RecordingStore } from './recording-store.ts';
 import type { SessionTarget } from './session.ts';
 import { SessionRelay } from './session-relay.ts';
 import type { SessionService } from './session.service.ts';
@@ -33,14 +33,19 @@ export interface SessionRunnerDeps {
   readonly credentials: Pick<CredentialService, 'ofDevice' | 'unsealForSession'>;
   readonly upstream: UpstreamConnector;
   readonly live: Pick<LiveSessions, 'add' | 'remove'>;
-  readonly recordingsDir: string;
+  /** Where new recordings are written (`RecordingStores.forNew`); the session row names it. */
+  readonly recordings: RecordingStore;
   readonly instanceId: string;
   /** Where each recording's writes are reported, for the event log (a `RecordingLog`). */
   readonly recordingLog?: RecordingWrites;
+  /** Where captured commands are stored, batched across the sessions (a `CommandWriter`). */
+  readonly commands?: CommandWrites;
   /** How long before the due date the user is warned; default 5 minutes and 1 minute. */
   readonly warningsBeforeDueMs?: readonly number[];
   /** How often a waiting user's request is checked for a decision. */
   readonly decisionPollMs?: number;
+  /** Announces a request's new status as it changes on any instance: a waiting user connects at once. */
+  readonly requestChanges?: Pick<RequestChanges, 'changed'>;
   readonly logger?: Logger;
   /** Called after a session has ended and been stored (the change audit recomputes its score). */
   readonly onSessionEnd?: (sessionId: string) => Promise<void>;
@@ -57,15 +62,30 @@ export interface SessionRunnerDeps {
  * the upstream connection with the vaulted credential and the pinned host key, then the relay
  * (`SessionRelay`), which records, captures, warns before the due date and ends the session.
  */
+/** What a user connecting to a draining instance is told. */
+const STOPPING = 'Changegate on this server is stopping and starts no new sessions: connect again to continue on another instance.';
+
 export class SessionRunner {
   private readonly dialogue: BrokerDialogue;
+  /** Set once the instance drains: no new session starts here. */
+  private refusingNew = false;
 
   constructor(private readonly deps: SessionRunnerDeps) {
     this.dialogue = new BrokerDialogue(deps);
   }
 
+  /**
+   * Starts no new session from now on, at the gateway or in the web terminal (this instance is
+   * stopping); the sessions under way go on. A user who connects is told to connect again: the
+   * load balancer sends them to another instance.
+   */
+  refuseNewSessions(): void {
+    this.refusingNew = true;
+  }
+
   async run(client: ClientSide, actor: Actor, target: SessionTarget): Promise<void> {
     for (const notice of client.notices) client.writeError(line(notice));
+    if (this.refusingNew) return this.dialogue.refuse(client, STOPPING);
     if (!target.device) {
       return this.dialogue.refuse(client, 'say which device to reach: ssh -p <port> <you>@<device>@<gateway> (add :<account> or +<change> to choose).');
     }
@@ -104,12 +124,15 @@ export class SessionRunner {
       );
     }
 
+    // The wait for an approval may have outlasted this instance's serving.
+    if (this.refusingNew) return this.dialogue.refuse(client, STOPPING);
     const sessionId = randomUUID();
     const startedAt = this.deps.clock.now();
-    const recordingPath = path.join(this.deps.recordingsDir, startedAt.toISOString().slice(0, 10), `${sessionId}.cast`);
     const recordingLog = this.deps.recordingLog;
+    const recordings = this.deps.recordings;
     const recorder = await Recorder.create(
-      recordingPath,
+      recordings,
+      sessionId,
       { width: client.cols, height: client.rows, startedAt, title: `${change.name} ${actor.username}@${device.name}`, term: client.term },
       { onWrite: recordingLog && ((written) => recordingLog.report(sessionId, written)) },
     );
@@ -129,13 +152,14 @@ export class SessionRunner {
         execCommand: client.command ?? null,
         term: client.interactive ? client.term : null,
         startedAt,
-        recordingPath,
+        recordingStore: recordings.kind,
+        recordingPath: recorder.location,
         instanceId: this.deps.instanceId,
       });
     } catch (error) {
       recordingLog?.ended(sessionId);
       await recorder.close().catch(() => undefined);
-      await rm(recordingPath, { force: true });
+      await recordings.remove(recorder.location);
       throw error;
     }
     const relay = new SessionRelay(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt);
@@ -149,6 +173,7 @@ export class SessionRunner {
       counters: () => relay.counters(),
       terminate: (by, reason) => relay.finish('terminated', by, reason),
       stop: () => relay.finish('gateway_stopped'),
+      tell: (message) => relay.tell(message),
     });
 
     let connection: ssh2.Client;

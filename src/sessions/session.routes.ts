@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 // Loads the `websocket: true` route option into Fastify's types; the plugin is registered in platform/http.ts.
 import type {} from '@fastify/websocket';
@@ -99,7 +99,7 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
       void reply.header('content-type', 'application/x-asciicast');
       void reply.header('content-disposition', `attachment; filename="session-${recording.number}.cast"`);
       if (recording.sha256) void reply.header('x-recording-sha256', recording.sha256);
-      return reply.send(createReadStream(recording.path));
+      return reply.send(Readable.from(recording.bytes, { objectMode: false }));
     },
   );
 
@@ -110,7 +110,8 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
       schema: {
         tags,
         summary: 'End a running session (Session.Terminate); its user sees who ended it and why',
-        description: 'Only the Changegate instance that runs the session can end it; another answers 409 `session_elsewhere`.',
+        description:
+          'Any instance sharing the database ends it: a session another instance runs is ended there, and the answer comes once its record says so; 409 `session_elsewhere` when that instance does not end it within 10 s.',
         params: SessionRef,
         body: Type.Optional(
           Type.Object(

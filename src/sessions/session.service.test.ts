@@ -69,6 +69,7 @@ describe.each(DATABASE_KINDS)('SessionService start and end on %s', (kind) => {
       execCommand: null,
       term: 'xterm-256color',
       startedAt: t.clock.now(),
+      recordingStore: 'files',
       recordingPath: path.join(dir, `${id}.cast`),
       instanceId: 'instance-1',
     };
@@ -146,7 +147,7 @@ describe.each(DATABASE_KINDS)('SessionService start and end on %s', (kind) => {
      */
     function serviceWithLiveSession(start: SessionStart) {
       const live = new LiveSessions();
-      const sessions = new SessionService({ db: t.cg.database.db, clock: t.clock, live, scripts: t.cg.services.changes });
+      const sessions = new SessionService({ db: t.cg.database.db, clock: t.clock, live, scripts: t.cg.services.changes, recordings: t.cg.recordings });
       const told: Array<{ by: string; reason: string | undefined }> = [];
       const running: LiveSession = {
         id: start.id,
@@ -164,6 +165,7 @@ describe.each(DATABASE_KINDS)('SessionService start and end on %s', (kind) => {
           live.remove(start.id);
         },
         stop: async () => undefined,
+        tell: () => undefined,
       };
       live.add(running);
       return { sessions, told };

@@ -1,6 +1,3 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import type { Kysely } from 'kysely';
 import { findChangeByName, requestNumbers, type Change, type ChangeService } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
@@ -11,8 +8,12 @@ import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, type AppError } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
+import type { InstanceSilence } from '../platform/instances.ts';
+import type { ChannelWakes } from '../platform/notifications.ts';
 import type { LiveSessions } from './live.ts';
-import { sha256OfFile, type CastEvent } from './recorder.ts';
+import type { CastEvent } from './recorder.ts';
+import { CastLines, castEvent, followElsewhere } from './recording-follow.ts';
+import type { RecordingStore, RecordingStoreKind, RecordingStores } from './recording-store.ts';
 import { presentCommand, presentSession, type CommandView, type Session, type SessionKind, type SessionView } from './session.ts';
 import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, insertSession, listSessions, orphanedSessions, type SessionEnd } from './session.store.ts';
 
@@ -44,6 +45,9 @@ export const MAX_WATCHERS_PER_USER = 16;
  */
 export const WATCH_STALL_MS = 60_000;
 
+/** How long a terminate waits for the instance that runs the session to end it. */
+export const TERMINATE_ELSEWHERE_MS = 10_000;
+
 /** A brokered session about to connect: who, from where, to which device account, under which change and request. */
 export interface SessionStart {
   readonly id: string;
@@ -60,6 +64,8 @@ export interface SessionStart {
   /** The terminal type of an interactive session. */
   readonly term: string | null;
   readonly startedAt: Date;
+  /** Which store holds the recording (the one new recordings go to), and where in it. */
+  readonly recordingStore: RecordingStoreKind;
   readonly recordingPath: string;
   readonly instanceId: string;
 }
@@ -83,33 +89,33 @@ export interface Watcher {
 }
 
 /**
- * Sends a recording's events to a watcher, a line of the file at a time, waiting while the watcher
- * is behind, so that replaying a long recording holds a line and the watcher's bound, not the
- * file. Stops at a torn last line (a crash mid-write), when `stopped()`, when the watcher closes,
- * or when it has taken nothing for `stallMs` while behind (`stalled`); returns the events sent.
+ * Sends a recording's events to a watcher, a line at a time, waiting while the watcher is behind,
+ * so that replaying a long recording holds a chunk and the watcher's bound, not the recording.
+ * Stops at a torn last line (a crash mid-write), when `stopped()`, when the watcher closes, or when
+ * it has taken nothing for `stallMs` while behind (`stalled`). Returns the events sent and the
+ * offset after the last whole line, where following the recording as it grows goes on.
  */
-async function replayRecording(file: string, watcher: Watcher, stopped: () => boolean, stallMs: number): Promise<{ events: number; stalled: boolean }> {
+async function replayRecording(
+  recording: { readonly store: RecordingStore; readonly location: string },
+  watcher: Watcher,
+  stopped: () => boolean,
+  stallMs: number,
+): Promise<{ events: number; offset: number; stalled: boolean }> {
   let events = 0;
   let header = true;
-  const input = createReadStream(file, { encoding: 'utf8' });
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  // A recording not written yet replays as nothing (the error reaches the loop below).
-  input.on('error', () => lines.close());
-  try {
-    for await (const line of lines) {
-      if (stopped() || watcher.closed) break;
-      if (line.trim() === '') continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        break;
-      }
+  const lines = new CastLines();
+  // A recording not written yet (a session that has printed nothing so far) reads as empty: the
+  // watcher gets its events live.
+  for await (const bytes of recording.store.read(recording.location)) {
+    for (const line of lines.push(bytes)) {
+      if (stopped() || watcher.closed) return { events, offset: lines.offset, stalled: false };
       if (header) {
         header = false;
         continue;
       }
-      watcher.send(value as CastEvent);
+      const event = castEvent(line);
+      if (!event) continue;
+      watcher.send(event);
       events++;
       // Progress is what the watcher takes: what it is behind by going down. Real time, not the
       // service's clock: this is the pace of a network peer.
@@ -119,19 +125,12 @@ async function replayRecording(file: string, watcher: Watcher, stopped: () => bo
         await new Promise((resolve) => setTimeout(resolve, 20));
         const now = watcher.behindBytes();
         if (now < behind) progressAt = Date.now();
-        else if (Date.now() - progressAt > stallMs) return { events, stalled: true };
+        else if (Date.now() - progressAt > stallMs) return { events, offset: lines.offset, stalled: true };
         behind = now;
       }
     }
-  } catch (error) {
-    // A recording not written yet (a session that has printed nothing so far) replays as nothing;
-    // the watcher gets its events live.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  } finally {
-    lines.close();
-    input.destroy();
   }
-  return { events, stalled: false };
+  return { events, offset: lines.offset, stalled: false };
 }
 
 /** How many of something are open, by key; a key with none is forgotten. */
@@ -184,7 +183,7 @@ function storedReason(said: string): string | undefined {
   return text.length > MAX_TERMINATION_REASON ? `${text.slice(0, MAX_TERMINATION_REASON - 1)}…` : text;
 }
 
-/** A session is silent this long before another instance declares it interrupted. */
+/** A session of an instance that never registered (an older version) is silent this long before another instance declares it interrupted. */
 const SILENT_AFTER_MS = 90_000;
 
 /**
@@ -205,6 +204,12 @@ export class SessionService {
       readonly scripts: Pick<ChangeService, 'freezeScript'>;
       /** A replaying watcher that takes nothing this long is dropped; `WATCH_STALL_MS` unless set. */
       readonly watchStallMs?: number;
+      /** Where recordings are kept: each session's is read from the store its row names. */
+      readonly recordings: RecordingStores;
+      /** Announces that a session's recording grew in the shared store: a watcher follows a session another instance runs. */
+      readonly recordingGrowth?: Pick<ChannelWakes, 'next'>;
+      /** How long a terminate waits for another instance to end its session; `TERMINATE_ELSEWHERE_MS` unless set. */
+      readonly terminateElsewhereMs?: number;
     },
   ) {}
 
@@ -234,6 +239,7 @@ export class SessionService {
         execCommand: session.execCommand,
         term: session.term,
         startedAt: session.startedAt,
+        recordingStore: session.recordingStore,
         recordingPath: session.recordingPath,
         instanceId: session.instanceId,
         heartbeatAt: session.startedAt,
@@ -325,12 +331,14 @@ export class SessionService {
     return this.deps.db.transaction().execute(async (trx) => (await commandsOf(trx, (await this.visible(trx, actor, ref)).id)).map(presentCommand));
   }
 
-  /** Where the recording is, for download or playback; a live session's file grows while it runs. */
-  async recording(actor: Actor, ref: string): Promise<{ path: string; sha256: string | null; live: boolean; number: number }> {
-    return this.deps.db.transaction().execute(async (trx) => {
-      const session = await this.visible(trx, actor, ref);
-      return { path: session.recordingPath, sha256: session.recordingSha256, live: session.endedAt === null, number: session.number };
-    });
+  /**
+   * The recording's bytes as stored now, for download or playback, read from the store that holds
+   * it; a live session's recording grows while it runs.
+   */
+  async recording(actor: Actor, ref: string): Promise<{ bytes: AsyncIterable<Buffer>; sha256: string | null; live: boolean; number: number }> {
+    const session = await this.deps.db.transaction().execute((trx) => this.visible(trx, actor, ref));
+    const bytes = this.deps.recordings.for(session).read(session.recordingPath);
+    return { bytes, sha256: session.recordingSha256, live: session.endedAt === null, number: session.number };
   }
 
   /**
@@ -398,7 +406,7 @@ export class SessionService {
       });
       await live?.recorder.flush();
       const stallMs = this.deps.watchStallMs ?? WATCH_STALL_MS;
-      const replay = await replayRecording(session.recordingPath, watcher, () => dropped, stallMs);
+      const replay = await replayRecording({ store: this.deps.recordings.for(session), location: session.recordingPath }, watcher, () => dropped, stallMs);
       if (replay.stalled) {
         drop(errors.watcherStalled(Math.round(stallMs / 1000)));
       }
@@ -408,6 +416,32 @@ export class SessionService {
       }
       replayed = replay.events;
       for (const [event, index] of queued.splice(0)) if (index >= replayed) watcher.send(event);
+      if (!unsubscribe && session.endedAt === null && this.deps.recordingGrowth) {
+        // Another instance runs it: its recording is followed in the shared store as it grows.
+        const followed = followElsewhere({
+          store: this.deps.recordings.for(session),
+          location: session.recordingPath,
+          sessionId: session.id,
+          offset: replay.offset,
+          grown: this.deps.recordingGrowth,
+          ended: async () => (await findSession(this.deps.db, session.id))?.endedAt != null,
+          send: (event) => {
+            if (watcher.behindBytes() > MAX_WATCH_BEHIND_BYTES) tooSlow();
+            if (dropped || finished || watcher.closed) return false;
+            watcher.send(event);
+            return true;
+          },
+          stopped: () => dropped || finished || watcher.closed,
+        });
+        followed.then(
+          (ended) => {
+            finish();
+            if (ended) onEnd();
+          },
+          () => finish(),
+        );
+        return finish;
+      }
       if (!unsubscribe) {
         finish();
         onEnd();
@@ -429,7 +463,9 @@ export class SessionService {
   /**
    * Ends a running session with Session.Terminate. Its user reads who ended it and, when given, why
    * (`reason`: see `terminationReason`), which the `session.end` event and the stored session keep.
-   * Only the instance that runs the session reaches it; another refuses with `session_elsewhere`.
+   * A session another instance runs is ended there (asked through the database); the answer waits
+   * until its record says it ended, and is `session_elsewhere` when that instance does not end it
+   * within `TERMINATE_ELSEWHERE_MS`.
    */
   async terminate(actor: Actor, ref: string, reason?: string): Promise<SessionView> {
     const session = await this.deps.db.transaction().execute(async (trx) => {
@@ -442,25 +478,45 @@ export class SessionService {
     const why = terminationReason(reason);
     if (session.endedAt) throw errors.sessionEnded(session.number, session.endReason);
     const live = this.deps.live.get(session.id);
-    if (!live) throw errors.sessionElsewhere(session.number);
-    await live.terminate(actor.username, why);
+    if (live) await live.terminate(actor.username, why);
+    else await this.terminateElsewhere(session, actor.username, why);
     return this.get(actor, session.id);
   }
 
+  private async terminateElsewhere(session: Session, by: string, why: string | undefined): Promise<void> {
+    const waitMs = this.deps.terminateElsewhereMs ?? TERMINATE_ELSEWHERE_MS;
+    const seconds = Math.round(waitMs / 1000);
+    if (!(await this.deps.live.terminateElsewhere(session.id, by, why))) throw errors.sessionElsewhere(session.number, 0);
+    const deadline = Date.now() + waitMs;
+    for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
+      if ((await findSession(this.deps.db, session.id))?.endedAt) return;
+      if (Date.now() >= deadline) throw errors.sessionElsewhere(session.number, seconds);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
   /**
-   * Marks sessions left open by a crash as interrupted: this instance's own (it restarted) and any
-   * instance's that went silent. Their recordings keep everything up to the last flush; the hash of
-   * what is there goes into the event log. A system change. Returns how many were found.
+   * Marks sessions no instance runs any more as interrupted: those this instance left open when it
+   * `restarted`, those of instances the registry finds gone (`instances`: stopped, or silent for 3
+   * heartbeats), and those of instances that never registered whose own heartbeat is older than
+   * SILENT_AFTER_MS. Their recordings keep everything up to the last flush; the hash of what is
+   * there goes into the event log. A system change. Several instances may run it at once: each
+   * session ends once, with one entry. Returns how many this call ended.
    */
-  async recoverInterrupted(instanceId: string): Promise<number> {
+  async recoverInterrupted(search: { readonly restarted?: string; readonly instances?: InstanceSilence }): Promise<number> {
     const now = this.deps.clock.now();
-    const orphans = await orphanedSessions(this.deps.db, instanceId, new Date(now.getTime() - SILENT_AFTER_MS));
+    const orphans = await orphanedSessions(this.deps.db, { ...search, silentSince: new Date(now.getTime() - SILENT_AFTER_MS) });
+    let interrupted = 0;
     for (const session of orphans) {
-      const sha256 = await sha256OfFile(session.recordingPath).catch(() => null);
-      const file = await stat(session.recordingPath).catch(() => undefined);
-      const size = file?.size ?? 0;
+      const stored = await this.deps.recordings
+        .for(session)
+        .stat(session.recordingPath)
+        .catch(() => undefined);
+      const sha256 = stored?.sha256 ?? null;
+      const size = stored?.bytes ?? 0;
+      const written = stored?.lastWrite;
       // The recording is flushed every second, heartbeats come every 15: its last write says better when the session was last alive.
-      const lastWrite = file && file.mtime > session.heartbeatAt && file.mtime <= now ? file.mtime : undefined;
+      const lastWrite = written && written > session.heartbeatAt && written <= now ? written : undefined;
       await this.deps.db.transaction().execute(async (trx) => {
         const ended = await endSession(trx, session.id, {
           endedAt: lastWrite ?? session.heartbeatAt,
@@ -473,16 +529,17 @@ export class SessionService {
           captureLossy: session.captureLossy,
         });
         if (!ended) return;
+        interrupted += 1;
         await appendEvent(trx, {
           actor: 'system',
           action: 'session.interrupted',
           subject: `session:${session.id}`,
-          data: { lastHeartbeat: session.heartbeatAt.toISOString(), lastRecordingWrite: file?.mtime.toISOString() ?? null, recordingSha256: sha256, recordingBytes: size },
+          data: { lastHeartbeat: session.heartbeatAt.toISOString(), lastRecordingWrite: written?.toISOString() ?? null, recordingSha256: sha256, recordingBytes: size },
           time: now,
         });
       });
     }
-    return orphans.length;
+    return interrupted;
   }
 
   private async visible(trx: Tx, actor: Actor, ref: string): Promise<Session> {

@@ -1,6 +1,7 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../platform/database.ts';
-import type { SessionCommandTable, SessionEndReason, SessionTable } from '../platform/tables/sessions.ts';
+import type { InstanceSilence } from '../platform/instances.ts';
+import type { RecordingStoreKind, SessionCommandTable, SessionEndReason, SessionTable } from '../platform/tables/sessions.ts';
 import type { ChangeCommand, Session, SessionCommand } from './session.ts';
 
 const toSession = (row: Selectable<SessionTable>): Session => ({
@@ -28,6 +29,7 @@ const toSession = (row: Selectable<SessionTable>): Session => ({
   exitStatus: row.exit_status,
   bytesIn: row.bytes_in,
   bytesOut: row.bytes_out,
+  recordingStore: row.recording_store,
   recordingPath: row.recording_path,
   recordingSha256: row.recording_sha256,
   captureLossy: row.capture_lossy,
@@ -67,6 +69,7 @@ export async function insertSession(db: Executor, session: Omit<Session, 'number
       exec_command: session.execCommand,
       term: session.term,
       started_at: session.startedAt,
+      recording_store: session.recordingStore,
       recording_path: session.recordingPath,
       instance_id: session.instanceId,
       heartbeat_at: session.heartbeatAt,
@@ -136,19 +139,82 @@ export async function endSession(db: Executor, id: string, end: SessionEnd): Pro
   return Number(result.numUpdatedRows) > 0;
 }
 
+/** Sessions in one heartbeat statement at most (3 parameters each). */
+const BEATS_PER_STATEMENT = 1000;
+
+/**
+ * Says the instance's live sessions are alive and how many bytes each moved: one UPDATE for a
+ * thousand sessions, not one each (the instance beats for all its sessions at once). A session
+ * that has ended meanwhile keeps its end.
+ */
 export async function heartbeat(db: Executor, beats: ReadonlyArray<{ id: string; bytesIn: number; bytesOut: number }>, at: Date): Promise<void> {
-  for (const beat of beats) {
-    await db.updateTable('session').set({ heartbeat_at: at, bytes_in: beat.bytesIn, bytes_out: beat.bytesOut }).where('id', '=', beat.id).where('ended_at', 'is', null).execute();
+  for (let start = 0; start < beats.length; start += BEATS_PER_STATEMENT) {
+    const rows = beats.slice(start, start + BEATS_PER_STATEMENT).map((beat) => sql`(${beat.id}::uuid, ${beat.bytesIn}::bigint, ${beat.bytesOut}::bigint)`);
+    await sql`
+      UPDATE session SET heartbeat_at = ${at}, bytes_in = beat.bytes_in, bytes_out = beat.bytes_out
+      FROM (VALUES ${sql.join(rows)}) AS beat (id, bytes_in, bytes_out)
+      WHERE session.id = beat.id AND session.ended_at IS NULL`.execute(db);
   }
 }
 
-/** Sessions still open in the database whose instance is this one (it restarted) or has gone silent. */
-export async function orphanedSessions(db: Executor, instanceId: string, silentSince: Date): Promise<Session[]> {
+/** Ended sessions whose recording is kept elsewhere than in `store`, in the order they started: what `recordings migrate` moves. */
+export async function endedSessionsOutside(db: Executor, store: RecordingStoreKind): Promise<Session[]> {
+  const rows = await db.selectFrom('session').selectAll().where('recording_store', '<>', store).where('ended_at', 'is not', null).orderBy('started_at').orderBy('number').execute();
+  return rows.map(toSession);
+}
+
+/** Sessions still running (or left open by a crash) whose recording is kept elsewhere than in `store`. */
+export async function liveSessionsOutside(db: Executor, store: RecordingStoreKind): Promise<Array<{ id: string; number: number }>> {
+  const rows = await db.selectFrom('session').select(['id', 'number']).where('recording_store', '<>', store).where('ended_at', 'is', null).orderBy('number').execute();
+  return rows.map((row) => ({ id: row.id, number: Number(row.number) }));
+}
+
+/**
+ * Points an ended session at its recording's new home, unless its recording moved meanwhile (another
+ * run of the migration): returns whether this call moved it.
+ */
+export async function moveRecording(db: Executor, id: string, from: { store: RecordingStoreKind; path: string }, to: { store: RecordingStoreKind; path: string }): Promise<boolean> {
+  const result = await db
+    .updateTable('session')
+    .set({ recording_store: to.store, recording_path: to.path })
+    .where('id', '=', id)
+    .where('recording_store', '=', from.store)
+    .where('recording_path', '=', from.path)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Which open sessions no instance runs any more (see `orphanedSessions`). */
+export interface OrphanSearch {
+  /** This instance at its start: every session it left open was interrupted. */
+  readonly restarted?: string;
+  /** Sessions whose own heartbeat is older are orphans, where no registry says otherwise. */
+  readonly silentSince: Date;
+  /** The instance registry's word: sessions of a gone instance are orphans; those of a registered one are judged by it alone. */
+  readonly instances?: InstanceSilence;
+}
+
+/**
+ * Sessions still open in the database that no instance runs any more: those of the instance that
+ * restarted, those of instances the registry finds gone (stopped or silent), and those of
+ * instances that never registered (an older version) whose heartbeat is older than `silentSince`.
+ * Without `instances`, every session silent since then.
+ */
+export async function orphanedSessions(db: Executor, search: OrphanSearch): Promise<Session[]> {
+  const { restarted, silentSince, instances } = search;
   const rows = await db
     .selectFrom('session')
     .selectAll()
     .where('ended_at', 'is', null)
-    .where((eb) => eb.or([eb('instance_id', '=', instanceId), eb('heartbeat_at', '<', silentSince)]))
+    .where((eb) => {
+      const silent = eb('heartbeat_at', '<', silentSince);
+      const orphan = [
+        ...(restarted === undefined ? [] : [eb('instance_id', '=', restarted)]),
+        ...(instances && instances.gone.length > 0 ? [eb('instance_id', 'in', [...instances.gone])] : []),
+        instances && instances.registered.length > 0 ? eb.and([eb('instance_id', 'not in', [...instances.registered]), silent]) : silent,
+      ];
+      return eb.or(orphan);
+    })
     .execute();
   return rows.map(toSession);
 }
@@ -167,19 +233,23 @@ export async function interruptedSessionEnds(db: Executor): Promise<Map<string, 
   return new Map(rows.map((row) => [row.change_id, row.last_ended_at]));
 }
 
-export async function insertCommand(db: Executor, command: SessionCommand): Promise<void> {
+/** Stores captured commands, of one session or several, in one statement; a command already stored (same session and seq) is kept. */
+export async function insertCommands(db: Executor, commands: readonly SessionCommand[]): Promise<void> {
+  if (commands.length === 0) return;
   await db
     .insertInto('session_command')
-    .values({
-      session_id: command.sessionId,
-      seq: command.seq,
-      time: command.time,
-      offset_seconds: command.offsetSeconds,
-      text: command.text,
-      output: command.output,
-      output_truncated: command.outputTruncated,
-      exit_status: command.exitStatus,
-    })
+    .values(
+      commands.map((command) => ({
+        session_id: command.sessionId,
+        seq: command.seq,
+        time: command.time,
+        offset_seconds: command.offsetSeconds,
+        text: command.text,
+        output: command.output,
+        output_truncated: command.outputTruncated,
+        exit_status: command.exitStatus,
+      })),
+    )
     .onConflict((oc) => oc.columns(['session_id', 'seq']).doNothing())
     .execute();
 }

@@ -1,8 +1,8 @@
-import type { SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
+import type { RecordingStoreKind, SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
 import type { CapturedCommand } from './line-reader.ts';
 import type { CommandView, SessionView } from './session.views.ts';
 
-export type { SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
+export type { RecordingStoreKind, SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
 
 /**
  * A brokered session as stored: who ran it from where, on which device account, under which
@@ -36,6 +36,8 @@ export interface Session {
   readonly exitStatus: number | null;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Which store holds the recording, and where in it (recording-store.ts). */
+  readonly recordingStore: RecordingStoreKind;
   readonly recordingPath: string;
   readonly recordingSha256: string | null;
   readonly captureLossy: boolean;

@@ -5,9 +5,13 @@ import type { CreatedOnly } from './columns.ts';
 export interface SessionTables {
   session: SessionTable;
   session_command: SessionCommandTable;
+  recording_chunk: RecordingChunkTable;
 }
 
 export type SessionKind = 'shell' | 'exec' | 'web';
+/** Where a session's recording is kept: a file in the data directory, or chunks in the database (migration 0016). */
+export type RecordingStoreKind = 'files' | 'database';
+
 export type SessionEndReason = 'client_closed' | 'due_date_reached' | 'terminated' | 'upstream_failed' | 'gateway_stopped' | 'interrupted';
 
 export interface SessionTable {
@@ -35,7 +39,9 @@ export interface SessionTable {
   exit_status: number | null;
   bytes_in: number;
   bytes_out: number;
-  recording_path: CreatedOnly<string>;
+  /** Where the recording is within its store; changed only by `changegate recordings migrate`. */
+  recording_path: string;
+  recording_store: ColumnType<RecordingStoreKind, RecordingStoreKind | undefined, RecordingStoreKind>;
   recording_sha256: string | null;
   capture_lossy: boolean;
   instance_id: CreatedOnly<string>;
@@ -51,4 +57,12 @@ export interface SessionCommandTable {
   output: string;
   output_truncated: boolean;
   exit_status: number | null;
+}
+
+/** One flush of a session's recorder, in a recording kept in the database. */
+export interface RecordingChunkTable {
+  session_id: CreatedOnly<string>;
+  seq: CreatedOnly<number>;
+  data: CreatedOnly<Buffer>;
+  written_at: CreatedOnly<Date>;
 }

@@ -3063,7 +3063,7 @@ export interface paths {
                                  * @description A stable code: docs/errors.md says what each means and what to do.
                                  * @enum {string}
                                  */
-                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
+                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
                                 details?: unknown;
                                 message: string;
                             };
@@ -3178,7 +3178,7 @@ export interface paths {
                                  * @description A stable code: docs/errors.md says what each means and what to do.
                                  * @enum {string}
                                  */
-                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
+                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
                                 details?: unknown;
                                 message: string;
                             };
@@ -4884,6 +4884,155 @@ export interface paths {
                             status: "ok";
                             version: string;
                         };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The process answers: 200 as long as it runs, whatever the database does */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            status: "live";
+                            version: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Ready for traffic: the database answers, every migration is applied, and the instance is not draining; otherwise 503 with why */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            database: string;
+                            instance: string;
+                            /** @enum {string} */
+                            status: "ready";
+                            version: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: "unavailable" | "migrations_pending" | "instance_draining";
+                                details?: {
+                                    migrations: string[];
+                                };
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Changegate instances serving this database, each live, draining, silent or stopped; needs User.Admin */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            drainingSince: string | null;
+                            heartbeatAt: string;
+                            hostName: string;
+                            httpPort: number | null;
+                            /** @description The instance id kept in its data directory; its sessions carry it */
+                            id: string;
+                            pid: number;
+                            sshPort: number | null;
+                            startedAt: string;
+                            /** @description live: serving; draining: stopping, takes no new sessions; silent: missed 3 heartbeats, its sessions are marked interrupted; stopped: stopped cleanly */
+                            status: "live" | "draining" | "silent" | "stopped";
+                            stoppedAt: string | null;
+                            version: string;
+                        }[];
                     };
                 };
             };
@@ -6814,7 +6963,7 @@ export interface paths {
         put?: never;
         /**
          * End a running session (Session.Terminate); its user sees who ended it and why
-         * @description Only the Changegate instance that runs the session can end it; another answers 409 `session_elsewhere`.
+         * @description Any instance sharing the database ends it: a session another instance runs is ended there, and the answer comes once its record says so; 409 `session_elsewhere` when that instance does not end it within 10 s.
          */
         post: {
             parameters: {
