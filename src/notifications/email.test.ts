@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { buildUser } from '../../test/harness.ts';
+import { openDatabase } from '../platform/database.ts';
 import type { Notice } from './notice.ts';
 import { PUBLIC_URL, startNotificationsTest, startSilentServer, startSmtpServer, type NotificationsTest } from './notifications.test-kit.ts';
 
@@ -101,6 +102,31 @@ describe.each(DATABASE_KINDS)('e-mail notifications on %s', (kind) => {
     expect(attempt?.error).toMatch(/ECONNREFUSED/);
     const inApp = await n.notifications.list(await n.actorOf(frank.username));
     expect(inApp.map((notification) => notification.title)).toEqual(['Your request expired']);
+  });
+
+  it.runIf(kind === 'postgres')('delivers each e-mail once when the dispatchers of two instances sharing the database run at once', async () => {
+    const smtp = await startSmtpServer();
+    const other = await openDatabase({ kind: 'postgres', url: n.t.databaseUrl as string });
+    try {
+      const recipients = await Promise.all(Array.from({ length: 8 }, (_, k) => recipientWithEmail(`twice-${k}@example.test`)));
+      for (const recipient of recipients) {
+        await notify({ kind: 'request.expired', recipients: [recipient.id], title: 'Request expired', body: 'The window closed.', link: '/requests/7', data: { request: 7 } });
+      }
+      // Instance A's dispatcher on the test's connection pool, instance B's on a pool of its own.
+      const [onA, onB] = await Promise.all([n.dispatcher({ smtpUrl: smtp.url }).runOnce(), n.dispatcher({ smtpUrl: smtp.url, db: other.db }).runOnce()]);
+      const delivered = [...onA, ...onB].filter((attempt) => attempt.channel === 'email' && attempt.result === 'delivered');
+      expect(delivered).toHaveLength(recipients.length);
+      expect(new Set(delivered.map((attempt) => attempt.id)).size).toBe(recipients.length);
+      // Every send is over once runOnce resolves: the server has each message once, and nothing more.
+      const received = await Promise.all(recipients.map(() => smtp.mail.next()));
+      expect(received.flatMap((mail) => mail.to).sort()).toEqual(recipients.map((_, k) => `twice-${k}@example.test`).sort());
+      expect(smtp.mail.size).toBe(0);
+      // Neither has anything left to send.
+      expect(await n.dispatcher({ smtpUrl: smtp.url, db: other.db }).runOnce()).toEqual([]);
+    } finally {
+      await other.close();
+      await smtp.close();
+    }
   });
 });
 
