@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { gatewayPortOf, keyPair, must, PROMPT, setUpExecutor, signInOver, Terminal, waitUntil, type RemoteClient } from '../../test/gateway-kit.ts';
+import { gatewayPortOf, keyPair, must, PROMPT, setUpExecutor, signInOver, Terminal, waitUntil, type GatewayCast, type RemoteClient } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import { newInstallation, startServer, type Installation, type RunningServer } from '../cli/cli-process.testing.ts';
@@ -57,6 +57,7 @@ describe('two instances on one PostgreSQL database', () => {
   let database: DatabaseHandle;
   let adminOnB: RemoteClient;
   let sshPortOfA: number;
+  let cast: GatewayCast;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-scale-out-'));
@@ -76,7 +77,7 @@ describe('two instances on one PostgreSQL database', () => {
     b = await startServer({ env: { ...installation.env, CHANGEGATE_DATA_DIR: second } });
     database = await openDatabase({ kind: 'postgres', url: installation.env.DATABASE_URL as string });
     adminOnB = await signInOver(b.url, 'admin', ADMIN_PASSWORD);
-    await setUpExecutor(a.url, { adminPassword: ADMIN_PASSWORD, sshd, rootKey: deviceKey.privateKey, aliceKey: aliceKey.publicKey, change: 'CHG-SCALE' });
+    cast = await setUpExecutor(a.url, { adminPassword: ADMIN_PASSWORD, sshd, rootKey: deviceKey.privateKey, aliceKey: aliceKey.publicKey, change: 'CHG-SCALE' });
   }, 240_000);
 
   afterAll(async () => {
@@ -133,6 +134,27 @@ describe('two instances on one PostgreSQL database', () => {
     } finally {
       terminal.close();
     }
+  });
+
+  it("ends on A the session whose request is revoked through B, telling its user why", { timeout: 120_000 }, async () => {
+    const terminal = new Terminal(sshPortOfA, 'alice@web01', aliceKey.file);
+    try {
+      await terminal.waitFor(PROMPT);
+      const live = await waitUntil(async () => (await adminOnB.get('/sessions?live=true&device=web01')).body[0], 'the live session, seen from B');
+      await must(adminOnB.post(`/requests/${live.request}/revoke`, { reason: 'the plan has a typo' }), 200, 'revoking the request through B');
+      await terminal.waitFor('terminated by admin: the plan has a typo');
+      expect(await terminal.exited).not.toBeNull();
+      const ended = await waitUntil(async () => {
+        const session = (await adminOnB.get(`/sessions/${live.number}`)).body;
+        return session.live ? undefined : session;
+      }, 'the session to end on A');
+      expect(ended).toMatchObject({ endReason: 'terminated', endedBy: 'admin' });
+    } finally {
+      terminal.close();
+    }
+    // The next test's session needs a request of its own.
+    const asked = await must(cast.alice.post('/requests', { device: 'web01', again: true }), 201, 'asking again');
+    await must(cast.carol.post(`/requests/${asked.body.request.number}/approve`, { comment: 'go' }), 200, 'approving again');
   });
 
   it('when A is killed, B marks its session interrupted within the bound, and its recording plays from B and verifies', { timeout: 120_000 }, async () => {
