@@ -145,3 +145,5 @@ function printTable(header: string[], rows: string[][]): void {
 }
 
 await main();
+// The table is out; PGlite leaves a timer behind a closed instance that would keep the process up.
+process.exit();

@@ -9,6 +9,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const LONGEST = [
   'src/cli/serve.command.test.ts',
   'src/sessions/crash.test.ts',
+  'src/sessions/scale-out.test.ts',
   // Mostly waiting on Chromium and on the pages' refreshes.
   'web/test/change-workflow.test.ts',
   'web/test/console.test.ts',
