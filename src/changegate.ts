@@ -28,6 +28,7 @@ import { ReviewService } from './review/index.ts';
 import { reviewRoutes } from './review/review.routes.ts';
 import { CommandWriter, findSession, Gateway, heartbeat, InstanceService, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
 import { sessionRoutes } from './sessions/session.routes.ts';
+import { limitHandshakes } from './sessions/upstream.ts';
 import { DatabaseRecordingStore, FileRecordingStore, RECORDING_CHANNEL, RecordingStores, sessionsOfRecordingNotice } from './sessions/index.ts';
 import { ChannelWakes } from './platform/notifications.ts';
 import { instanceRoutes } from './sessions/instance.routes.ts';
@@ -344,7 +345,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       requests: services.requests,
       sessions: services.sessions,
       credentials,
-      upstream: options.upstream ?? sshUpstream,
+      // Many sessions starting together on one device take turns at its handshake (sshd drops a crowd).
+      upstream: limitHandshakes(options.upstream ?? sshUpstream),
       live,
       recordings: stores.forNew,
       instanceId,

@@ -62,3 +62,37 @@ export const sshUpstream: UpstreamConnector = {
     });
   },
 };
+
+/**
+ * Handshakes one device is asked for at once. OpenSSH's default `MaxStartups 10:30:100` drops
+ * unauthenticated connections at random past 10 at once: many sessions starting together on one
+ * device (a fleet-wide change) would lose some to it.
+ */
+export const HANDSHAKES_PER_DEVICE = 8;
+
+/**
+ * Lets at most `perDevice` handshakes run at once to each device (its address and port); the
+ * others wait their turn, and a handshake's own timeout starts only when it begins. Each
+ * connection's turn ends once it is ready or has failed, so a session keeps no slot.
+ */
+export function limitHandshakes(connector: UpstreamConnector, perDevice = HANDSHAKES_PER_DEVICE): UpstreamConnector {
+  const devices = new Map<string, { running: number; waiting: Array<() => void> }>();
+  return {
+    async connect(target, credential) {
+      const key = `${target.hostname}:${target.port}`;
+      let device = devices.get(key);
+      if (!device) devices.set(key, (device = { running: 0, waiting: [] }));
+      const slots = device;
+      if (slots.running >= perDevice) await new Promise<void>((resolve) => slots.waiting.push(resolve));
+      else slots.running += 1;
+      try {
+        return await connector.connect(target, credential);
+      } finally {
+        // The slot passes to the next in line, or is given back.
+        const next = slots.waiting.shift();
+        if (next) next();
+        else if ((slots.running -= 1) === 0) devices.delete(key);
+      }
+    },
+  };
+}
