@@ -36,7 +36,7 @@ export type ChangeAuditResult = Pick<ChangeAuditView, 'score' | 'outcome' | 'dev
 /**
  * The SHA-256 (hex) of the board: the RFC 8785 canonical JSON of the audit's `devices`, each
  * device's ID (version 2; its name in version 1), score, outcome, counts and every row (script
- * step, command with its output, links), as `GET /changes/{name}/audit` and the JSON report show
+ * step, command with its output and, when it differs, what was typed; links), as `GET /changes/{name}/audit` and the JSON report show
  * them. Names are left out of version 2 because a rename changes no fact of the board.
  */
 export function boardDigest(devices: ChangeAuditView['devices'], version: BoardDigestVersion = BOARD_DIGEST_VERSION): string {
@@ -44,7 +44,8 @@ export function boardDigest(devices: ChangeAuditView['devices'], version: BoardD
     version === 1
       ? devices.map(({ device, score, outcome, counts, rows }) => ({ device, score, outcome, counts, rows }))
       : devices.map(({ deviceId, score, outcome, counts, rows }) => ({ deviceId, score, outcome, counts, rows }));
-  const text = canonicalize(hashed);
+  // A command's `typed` is hashed only when it holds something: boards logged before it existed keep their digest.
+  const text = canonicalize(JSON.parse(JSON.stringify(hashed, (key, value: unknown) => (key === 'typed' && value === null ? undefined : value))));
   if (text === undefined) throw new Error('the board cannot be canonicalized');
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }

@@ -248,6 +248,7 @@ export class ReviewService {
         time: row.time.toISOString(),
         offsetSeconds: row.offsetSeconds,
         text: row.text,
+        typed: row.typed ?? null,
         output: row.output,
         outputTruncated: row.outputTruncated,
         exitStatus: row.exitStatus,

@@ -430,6 +430,54 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(shell.commands).toEqual(captured);
   });
 
+  it('records the command a history expansion ran, keeping what was typed beside it', async () => {
+    const shell = await openShell();
+    await run(shell, 'echo first-arg second-arg');
+    await run(shell, 'echo !!');
+    await run(shell, 'echo again !$');
+    await run(shell, '!-3');
+    await run(shell, '!echo');
+    await run(shell, '^first^1st');
+    await run(shell, 'echo !ech:s/echo/ECHO/');
+    // bash ran nothing for an event it cannot find: what was typed is kept, with bash's error.
+    await run(shell, 'echo !no-such-event');
+    const history = await shell.history(7);
+    const captured = await shell.close();
+    // bash's history keeps the expanded line: the ground truth of what ran.
+    expect(texts(captured).slice(0, 7)).toEqual(history);
+    expect(texts(captured)).toEqual([
+      'echo first-arg second-arg',
+      'echo echo first-arg second-arg',
+      'echo again second-arg',
+      'echo first-arg second-arg',
+      'echo first-arg second-arg',
+      'echo 1st-arg second-arg',
+      'echo ECHO 1st-arg second-arg',
+      'echo !no-such-event',
+    ]);
+    expect(captured.map((command) => command.typed ?? null)).toEqual([null, 'echo !!', 'echo again !$', '!-3', '!echo', '^first^1st', 'echo !ech:s/echo/ECHO/', null]);
+    // The echo of the expanded line is the command, not its output.
+    expect(captured.map((command) => command.output).slice(1, 7)).toEqual([
+      'echo first-arg second-arg\n',
+      'again second-arg\n',
+      'first-arg second-arg\n',
+      'first-arg second-arg\n',
+      '1st-arg second-arg\n',
+      'ECHO 1st-arg second-arg\n',
+    ]);
+    expect(captured[7]?.output).toMatch(/: event not found\n$/);
+  });
+
+  it('takes no output for an expansion when bash expanded nothing (set +H): a line printed to look like one is output', async () => {
+    const shell = await openShell();
+    await run(shell, 'set +H');
+    await run(shell, "printf '%s\\n' 'rm -rf /srv/data' # !!");
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(['set +H', "printf '%s\\n' 'rm -rf /srv/data' # !!"]);
+    expect(captured[1]).toMatchObject({ output: 'rm -rf /srv/data\n' });
+    expect(captured[1]?.typed ?? null).toBeNull();
+  });
+
   it('reads what tab completion made of the line, including after a list of candidates', async () => {
     const shell = await openShell();
     await shell.type(`cd ${device.work}`);

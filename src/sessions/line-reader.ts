@@ -1,6 +1,7 @@
 import type { IBuffer, IMarker, Terminal } from '@xterm/headless';
 import { splitShellInput } from './shell-line.ts';
 import { PlainText, TerminalTextDecoder, type TerminalTextSink } from './terminal-text.ts';
+import { expandedCommand } from './history-expansion.ts';
 
 /** One command typed in a session (or run by an exec request), as the device's shell read it. */
 export interface CapturedCommand {
@@ -10,8 +11,10 @@ export interface CapturedCommand {
   readonly time: Date;
   /** Offset in the session's recording, as the caller passed it with that Enter keystroke. */
   readonly offsetSeconds: number;
-  /** The logical command line as the shell saw it (lines of a multi-line command joined by `\n`). */
+  /** The logical command line as the shell ran it (lines of a multi-line command joined by `\n`; a history expansion expanded). */
   readonly text: string;
+  /** What was typed, when the shell ran another line: a history expansion (`sudo !!`). */
+  readonly typed?: string | null;
   /** What the command printed until the next prompt, as plain text, at most `maxOutputBytes`. */
   readonly output: string;
   /** `output` was cut at `maxOutputBytes`. */
@@ -418,14 +421,18 @@ export class LineReader {
     const texts = candidate.reading ? [candidate.pieces.join('\n')].filter((t) => t.trim() !== '') : candidate.commands;
     const output = this.commandOutput.text;
     const truncated = this.commandOutput.truncated;
-    texts.forEach((text, k) => {
+    texts.forEach((typed, k) => {
       const last = k === texts.length - 1;
+      // Bash prints the line a history expansion made before running it: that is the command.
+      const expanded = texts.length === 1 ? expandedCommand(typed, output) : undefined;
+      const text = expanded?.text ?? typed;
       const command: CapturedCommand = {
         seq: ++this.seq,
         time: candidate.time,
         offsetSeconds: candidate.offsetSeconds,
         text,
-        output: last ? output : '',
+        ...(expanded && { typed }),
+        output: last ? (expanded?.output ?? output) : '',
         outputTruncated: last && truncated,
         // A line that is only a comment runs nothing: the status the shell reports after it is the previous command's.
         exitStatus: last && !isOnlyComment(text) ? candidate.exitStatus : null,

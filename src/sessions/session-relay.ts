@@ -216,6 +216,7 @@ export class SessionRelay {
         time: command.time,
         offsetSeconds: command.offsetSeconds,
         text: command.text,
+        typed: command.typed ?? null,
         output: command.output,
         outputTruncated: command.outputTruncated,
         exitStatus: command.exitStatus,

@@ -132,6 +132,7 @@ export const presentCommand = (command: SessionCommand): CommandView => ({
   time: command.time.toISOString(),
   offsetSeconds: command.offsetSeconds,
   text: command.text,
+  typed: command.typed ?? null,
   output: command.output,
   outputTruncated: command.outputTruncated,
   exitStatus: command.exitStatus,

@@ -54,6 +54,8 @@ export interface SessionCommandTable {
   time: Date;
   offset_seconds: number;
   text: string;
+  /** What was typed, when the shell ran another line (a history expansion). */
+  typed_text: ColumnType<string | null, string | null | undefined, never>;
   output: string;
   output_truncated: boolean;
   exit_status: number | null;

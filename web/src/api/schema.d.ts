@@ -3567,8 +3567,11 @@ export interface paths {
                                         seq: number;
                                         /** @description The number of the session that ran it */
                                         session: number;
+                                        /** @description The command line the shell ran */
                                         text: string;
                                         time: string;
+                                        /** @description What was typed, when the shell ran another line: a history expansion (`sudo !!`) */
+                                        typed: string | null;
                                     } | null;
                                     /** @description missing is red on the board, extra green; a required step run at the wrong place shows as missing where the script has it and as out_of_order where it ran */
                                     kind: "matched" | "failed_expectation" | "missing" | "skipped" | "extra" | "session_end" | "out_of_order";
@@ -6900,8 +6903,11 @@ export interface paths {
                             output: string;
                             outputTruncated: boolean;
                             seq: number;
+                            /** @description The command line the shell ran */
                             text: string;
                             time: string;
+                            /** @description What was typed, when the shell ran another line: a history expansion (`sudo !!`) */
+                            typed: string | null;
                         }[];
                     };
                 };

@@ -100,6 +100,7 @@ function BoardLine({ row, index, session }: { row: BoardRow; index: number; sess
         {command ? (
           <Stack gap={2} align="start">
             <Code>{command.text}</Code>
+            {command.typed && <Text size="xs">typed as {command.typed}</Text>}
             <Text size="xs">exit status {command.exitStatus ?? 'unknown'}</Text>
           </Stack>
         ) : (

@@ -48,6 +48,11 @@ export function SessionLogs({ session, zone }: { session: number; zone: string }
                           {formatInstant(command.time, zone)}
                         </Text>
                         <Code style={{ overflowWrap: 'anywhere' }}>$ {command.text}</Code>
+                        {command.typed && (
+                          <Text size="xs" c="dimmed" style={{ overflowWrap: 'anywhere' }}>
+                            typed: {command.typed}
+                          </Text>
+                        )}
                       </Group>
                       <ExitBadge status={command.exitStatus} />
                     </Group>
