@@ -468,6 +468,31 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(captured[7]?.output).toMatch(/: event not found\n$/);
   });
 
+  it('leaves a nested shell on Ctrl-D without taking its "exit" for a command, and knows the outer prompt again at once', async () => {
+    const shell = await openShell();
+    await shell.type('bash --norc');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('$ ');
+    await shell.type('echo inner');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('inner\n');
+    await shell.waitForOutput('$ ');
+    await shell.press('\x04');
+    await shell.waitForPrompt();
+    await run(shell, 'echo outer');
+    // On a typed line, Ctrl-D deletes the character under the cursor: the line goes on.
+    await shell.type('echo abXcd');
+    for (let k = 0; k < 3; k++) await shell.press(KEY.left);
+    await shell.press('\x04');
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    const history = await shell.history(3);
+    const captured = await shell.close();
+    expect(history).toEqual(['bash --norc', 'echo outer', 'echo abcd']);
+    expect(texts(captured)).toEqual(['bash --norc', 'echo inner', 'echo outer', 'echo abcd']);
+    expect(captured.map((command) => command.output).slice(1)).toEqual(['inner\n', 'outer\n', 'abcd\n']);
+  });
+
   it('takes no output for an expansion when bash expanded nothing (set +H): a line printed to look like one is output', async () => {
     const shell = await openShell();
     await run(shell, 'set +H');

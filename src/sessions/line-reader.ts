@@ -252,7 +252,8 @@ export class LineReader {
       const ch = text.charAt(k);
       if (ch === '\r' || ch === '\n') this.enter(time, offsetSeconds);
       else if (ch === '\x03') this.interrupt();
-      else if (ch === '\x04' && this.line !== undefined && this.line.kind !== 'prompt') this.dropLine();
+      // Ctrl-D on an empty line is the end of input (a nested shell exits and prints "exit"); on a typed line, readline deletes a character.
+      else if (ch === '\x04' && this.line !== undefined && (this.line.kind !== 'prompt' || this.emptyAtPrompt(this.line))) this.dropLine();
       else if (ch === '\x0c' && this.line !== undefined) this.line.cleared = true;
     }
   }
@@ -348,7 +349,17 @@ export class LineReader {
     if (line?.continuation && this.candidate?.reading) this.candidate = undefined;
   }
 
-  /** Ends the line being typed without an Enter (Ctrl-C; Ctrl-D at a program's prompt). */
+  /** Nothing is typed on the line at its shell prompt: the cursor stands right after the prompt, and nothing follows it. */
+  private emptyAtPrompt(line: TypedLine): boolean {
+    const buffer = this.buffer();
+    if (buffer.type === 'alternate' || line.inherited) return false;
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    const before = textBeforeCursor(buffer, logicalStart(buffer, cursorRow), cursorRow, buffer.cursorX);
+    const after = buffer.getLine(cursorRow)?.translateToString(true, buffer.cursorX) ?? '';
+    return before === line.prompt && after === '';
+  }
+
+  /** Ends the line being typed without an Enter (Ctrl-C; Ctrl-D at a program's prompt or on an empty line). */
   private dropLine(): TypedLine | undefined {
     const line = this.line;
     this.line = undefined;
