@@ -493,6 +493,38 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(captured.map((command) => command.output).slice(1)).toEqual(['inner\n', 'outer\n', 'abcd\n']);
   });
 
+  it('records a line typed ahead while the previous command still runs, once the shell accepts it', async () => {
+    const shell = await openShell();
+    await shell.type('sleep 2');
+    await shell.press(KEY.enter);
+    // The terminal echoes what is typed while sleep runs; bash reads it at its next prompt.
+    await shell.type('echo typed-ahead');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('typed-ahead\n');
+    await shell.waitForPrompt();
+    await run(shell, 'echo after');
+    const history = await shell.history(3);
+    const captured = await shell.close();
+    expect(history).toEqual(['sleep 2', 'echo typed-ahead', 'echo after']);
+    expect(texts(captured)).toEqual(history);
+  });
+
+  it('reads each line of a block pasted into dash, a shell without readline', async () => {
+    const shell = await openShell();
+    await shell.type('dash');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('$ ');
+    shell.pressBlind('echo pasted-one\recho pasted-two\r');
+    await shell.waitForOutput('pasted-two\n');
+    await shell.waitForOutput('$ ');
+    await shell.type('exit');
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(['dash', 'echo pasted-one', 'echo pasted-two', 'exit']);
+    expect(captured.map((command) => command.output).slice(1, 3)).toEqual(['pasted-one\n', 'pasted-two\n']);
+  });
+
   it('takes no output for an expansion when bash expanded nothing (set +H): a line printed to look like one is output', async () => {
     const shell = await openShell();
     await run(shell, 'set +H');

@@ -60,7 +60,15 @@ interface TypedLine {
   /** Continues a command the shell is still reading (PS2). */
   readonly continuation: boolean;
   cleared: boolean;
+  /**
+   * The characters typed on the line while every key was a plain one (no editing key, no
+   * completion, no paste); undefined once one was not, or past `MAX_KEYED_LINE`.
+   */
+  keys: string | undefined;
 }
+
+/** Plain keystrokes kept per line, to read a line typed ahead to a shell without readline. */
+const MAX_KEYED_LINE = 4096;
 
 /** An Enter whose line the shell has not yet shown as accepted (the line feed after it). */
 interface PendingEnter {
@@ -73,6 +81,8 @@ interface PendingEnter {
   readonly lowestRowIsScreenTop: boolean;
   /** Bracketed paste was on: the shell (readline ≥ 8.1) turns it off right after accepting the line. */
   readonly bracketed: boolean;
+  /** A line typed ahead: its plain keystrokes, if it had only such (see `TypedLine.keys`). */
+  readonly keys: string | undefined;
   /** Without bracketed paste: line feeds readline sends to reach the line's last row, not accepting it. */
   movesDown: number;
 }
@@ -242,6 +252,7 @@ export class LineReader {
         }
         if (marker === PASTE_START || marker === PASTE_END) {
           if (this.line === undefined) this.startLine();
+          if (this.line) this.line.keys = undefined;
           this.inPaste = marker === PASTE_START;
           k += PASTE_START.length - 1;
           continue;
@@ -250,6 +261,10 @@ export class LineReader {
       if (this.line === undefined) this.startLine();
       if (this.inPaste) continue; // pasted text, even a newline, is text
       const ch = text.charAt(k);
+      if (this.line && ch !== '\r' && ch !== '\n') {
+        const plain = ch >= ' ' && ch !== '\x7f' && this.line.keys !== undefined && this.line.keys.length < MAX_KEYED_LINE;
+        this.line.keys = plain ? this.line.keys + ch : undefined;
+      }
       if (ch === '\r' || ch === '\n') this.enter(time, offsetSeconds);
       else if (ch === '\x03') this.interrupt();
       // Ctrl-D on an empty line is the end of input (a nested shell exits and prints "exit"); on a typed line, readline deletes a character.
@@ -265,7 +280,7 @@ export class LineReader {
     const previous = this.lastEnter;
     if (previous && previous.outputMark === this.outputMark) {
       // Typed right after Enter, before any output: the shell will read it after the same prompt.
-      this.line = { ...previous.line, marker: undefined, inherited: true, continuation: this.candidate?.reading === true, cleared: false };
+      this.line = { ...previous.line, marker: undefined, inherited: true, continuation: this.candidate?.reading === true, cleared: false, keys: '' };
       return;
     }
     const cursorRow = buffer.baseY + buffer.cursorY;
@@ -275,7 +290,7 @@ export class LineReader {
     // Typed before the shell printed its PS2 prompt (or anything): still the command it reads.
     const continuation = kind === 'prompt' ? this.atPrompt(prompt) : this.candidate?.reading === true;
     const marker = kind === 'program' ? undefined : this.terminal.registerMarker(startRow - cursorRow);
-    this.line = { kind, prompt, marker, inherited: false, continuation, cleared: false };
+    this.line = { kind, prompt, marker, inherited: false, continuation, cleared: false, keys: '' };
   }
 
   private classify(prompt: string): LineKind {
@@ -330,7 +345,7 @@ export class LineReader {
     const marker = line.inherited || kind === 'maybe' ? undefined : line.marker;
     const bracketed = this.terminal.modes.bracketedPasteMode;
     const movesDown = bracketed || kind === 'maybe' || line.inherited ? 0 : this.rowsBelowCursorInLine();
-    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown });
+    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined });
     if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
   }
 
@@ -387,15 +402,25 @@ export class LineReader {
     this.lastAccept?.dispose();
     this.lastAccept = this.terminal.registerMarker(0);
     const lineEnd = this.lineEnd && this.lineEnd.outputMark >= this.outputMark - 1 ? this.lineEnd.column : 0;
-    const typed = acceptedText(buffer, row, endRow, lineEnd).slice(prompt.length);
+    const shown = acceptedText(buffer, row, endRow, lineEnd).slice(prompt.length);
     if (enter.kind === 'secret') {
-      if (typed.trim() !== '') {
+      if (shown.trim() !== '') {
         this.commandOutput.redactLastLine(prompt);
         this.sinceAccept.redactLastLine(prompt);
       }
       return;
     }
-    this.accept(typed, enter, prompt);
+    // A shell without readline (dash, sh) does not show a line typed ahead after its prompt: the
+    // terminal echoed it as it was typed, and what follows the prompt is the command's output.
+    // Typed with plain keys only, the line is exactly its keystrokes.
+    const unshown = enter.keys !== undefined && enter.keys.trim() !== '' && shown !== enter.keys && !shown.includes('\n');
+    // Its echo is not the running command's output.
+    if (unshown && !this.outputFrozen) this.commandOutput.removeLine(enter.keys as string);
+    this.accept(unshown ? (enter.keys as string) : shown, enter, prompt);
+    if (unshown && shown !== '') {
+      for (const ch of shown) this.commandOutput.print(ch);
+      this.commandOutput.control('\n');
+    }
   }
 
   private accept(typed: string, enter: PendingEnter, prompt: string): void {

@@ -227,6 +227,15 @@ export class PlainText {
     }
   }
 
+  /** Removes the first whole line that is `text` (the terminal's echo of a line typed ahead). */
+  removeLine(text: string): void {
+    const line = `${text}\n`;
+    const at = this.done.startsWith(line) ? 0 : this.done.indexOf(`\n${line}`) + 1;
+    if (at === 0 && !this.done.startsWith(line)) return;
+    this.done = this.done.slice(0, at) + this.done.slice(at + line.length);
+    this.doneBytes = Buffer.byteLength(this.done);
+  }
+
   /** If the last line starts with `prefix` (a secret prompt), keeps only `prefix` of it: the echo goes. */
   redactLastLine(prefix: string): void {
     if (this.line !== '') {
