@@ -28,7 +28,7 @@ function seconds(text: string): number {
  * real sshd) through the SSH gateway with a real `ssh` client, skipping one step and typing one
  * more command; the administrator (who holds every privilege) audits it.
  */
-describe('Change Audit ➔ Audited sessions in the console', () => {
+describe('Change Audit ➔ Audited sessions in the console', { timeout: 60_000 }, () => {
   let t: TestChangegate;
   let baseUrl: string;
   let browser: Browser;
