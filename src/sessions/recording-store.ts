@@ -238,17 +238,19 @@ export class DatabaseRecordingStore implements RecordingStore {
   }
 
   async stat(location: string): Promise<StoredRecording | undefined> {
-    const hash = createHash('sha256');
-    let bytes = 0;
     let lastWrite: Date | undefined;
     let found = false;
-    for await (const chunk of this.chunks(location, 0)) {
-      found = true;
-      hash.update(chunk.data);
-      bytes += chunk.data.length;
-      if (!lastWrite || chunk.writtenAt > lastWrite) lastWrite = chunk.writtenAt;
-    }
-    return found ? { bytes, sha256: hash.digest('hex'), lastWrite } : undefined;
+    const chunks = this.chunks(location, 0);
+    const { bytes, sha256 } = await hashOf(
+      (async function* () {
+        for await (const chunk of chunks) {
+          found = true;
+          if (!lastWrite || chunk.writtenAt > lastWrite) lastWrite = chunk.writtenAt;
+          yield chunk.data;
+        }
+      })(),
+    );
+    return found ? { bytes, sha256, lastWrite } : undefined;
   }
 
   /** The recording's chunks from `fromSeq` on, a page at a time, up to the first one missing. */
