@@ -108,6 +108,13 @@ describe('two instances on one PostgreSQL database', () => {
       terminal.type('echo typed-on-a-2\r');
       await until(() => fromB.output().includes('\rtyped-on-a-2\r\n'), 'the live output on B');
 
+      // Its own user may see the session through B but not end it: refused, and it goes on.
+      const aliceOnB = await signInOver(b.url, 'alice', 'password-of-alice');
+      expect((await aliceOnB.post(`/sessions/${live.number}/terminate`, { reason: 'mine' })).body.error.code).toBe('forbidden');
+      expect((await adminOnB.get(`/sessions/${live.number}`)).body).toMatchObject({ live: true, endReason: null });
+      terminal.type('echo still-on-a\r');
+      await terminal.waitFor(/still-on-a\r\n.*[#$] $/s);
+
       // The recording plays from B while the session still runs.
       const partial = await must(adminOnB.get(`/sessions/${live.number}/recording`), 200, 'the live recording from B');
       expect(outputOf(String(partial.body))).toContain('typed-on-a-2');
