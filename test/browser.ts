@@ -42,6 +42,17 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 /** axe-core on the page as it is: no serious or critical accessibility violation. */
 export async function expectAccessible(page: Page, what: string): Promise<void> {
+  // A notice may start fading out while axe runs (it takes a second or more), and axe would judge
+  // its half-faded text: while axe runs, a change of style takes effect at once instead.
+  const still = await page.addStyleTag({ content: '*, *::before, *::after { transition-duration: 0s !important; transition-delay: 0s !important; }' });
+  try {
+    await analyse(page, what);
+  } finally {
+    await still.evaluate((element) => (element as unknown as { remove(): void }).remove());
+  }
+}
+
+async function analyse(page: Page, what: string): Promise<void> {
   // As the page is once still: text half faded in or out (a notice arriving) has no contrast to judge yet.
   // (Endless ones, a spinner or a blinking cursor, are not waited for.)
   await page.waitForFunction(() => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { migrationsKey, pgliteSnapshot } from '../../test/database-snapshot.ts';
 import { DATABASE_KINDS, openTestDatabase, type TestDatabase } from '../../test/databases.ts';
 import { waitUntil } from '../../test/gateway-kit.ts';
@@ -200,12 +200,15 @@ describe.each(DATABASE_KINDS)('recording stores on %s', (kind) => {
     const log = new RecordingLog({ db: database.db, clock, intervalMs: 3_600_000 });
     const store = new DatabaseRecordingStore({ db: database.db, clock });
     const sessionId = randomUUID();
+    // A process that dies runs no more timers: the recorder's once-a-second flush is made on a fake
+    // clock that never advances, so nothing is written after the flush below.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval'] });
     const recorder = await Recorder.create(
       store,
       sessionId,
       { width: 80, height: 24, startedAt, title: 'CHG-1 alice@web01', term: 'xterm' },
       { onWrite: (written) => log.report(sessionId, written) },
-    );
+    ).finally(() => vi.useRealTimers());
     recorder.output('$ echo before-crash\r\nbefore-crash\r\n');
     await recorder.flush();
     await log.flush();
