@@ -1,5 +1,6 @@
 import xterm from '@xterm/headless';
 import { CaptureQueue } from './capture-queue.ts';
+import type { CaptureNote } from './capture-status.ts';
 import { LineReader, type CapturedCommand } from './line-reader.ts';
 import { plainText } from './terminal-text.ts';
 
@@ -101,6 +102,11 @@ export class CommandCapture {
   /** True when the backlog overflowed and some output was not analysed (or analysis failed). */
   get lossy(): boolean {
     return this.queue.lossy;
+  }
+
+  /** Why the command list is not plain, each reason from when it first applied (capture-status.ts). */
+  get notes(): readonly CaptureNote[] {
+    return this.reader.notes.all;
   }
 
   /** Bytes of bulk output that never reached the emulator because only its last lines could matter. */

@@ -2,6 +2,7 @@ import type { IBuffer, IMarker, Terminal } from '@xterm/headless';
 import { splitShellInput } from './shell-line.ts';
 import { PlainText, TerminalTextDecoder, type TerminalTextSink } from './terminal-text.ts';
 import { expandedCommand } from './history-expansion.ts';
+import { CaptureNotes } from './capture-status.ts';
 
 /** One command typed in a session (or run by an exec request), as the device's shell read it. */
 export interface CapturedCommand {
@@ -15,6 +16,8 @@ export interface CapturedCommand {
   readonly text: string;
   /** What was typed, when the shell ran another line: a history expansion (`sudo !!`). */
   readonly typed?: string | null;
+  /** The terminal echoed nothing (`stty -echo`): the line was rebuilt from the keys typed. */
+  readonly fromKeystrokes?: boolean;
   /** What the command printed until the next prompt, as plain text, at most `maxOutputBytes`. */
   readonly output: string;
   /** `output` was cut at `maxOutputBytes`. */
@@ -112,6 +115,8 @@ export interface LineReaderOptions {
  * `keys` once everything printed before them has been parsed.
  */
 export class LineReader {
+  /** Why the command list is not plain (capture-status.ts). */
+  readonly notes = new CaptureNotes();
   private readonly onCommand: (command: CapturedCommand) => void;
   private readonly maxOutputBytes: number;
   /** The first error `onCommand` threw. */
