@@ -200,10 +200,15 @@ interface Device {
 
 let device: Device;
 
+/** The test user's password: what sudo asks for. */
+const SUDO_PASSWORD = 'sudo-secret-pw-77';
+
 function ensureUser(): void {
   if (spawnSync('id', [USER]).status !== 0) execFileSync('useradd', ['-m', '-s', '/bin/bash', USER]);
-  // sshd without PAM refuses accounts whose password is locked ("!"); "*" is no password at all.
-  execFileSync('usermod', ['-p', '*', USER]);
+  // A password sudo asks for (sshd refuses only accounts whose password is locked with "!").
+  const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: SUDO_PASSWORD }).toString().trim();
+  execFileSync('usermod', ['-p', hash, USER]);
+  writeFileSync(`/etc/sudoers.d/${USER}`, `${USER} ALL=(ALL) ALL\n`, { mode: 0o440 });
 }
 
 beforeAll(async () => {
@@ -491,6 +496,54 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(history).toEqual(['bash --norc', 'echo outer', 'echo abcd']);
     expect(texts(captured)).toEqual(['bash --norc', 'echo inner', 'echo outer', 'echo abcd']);
     expect(captured.map((command) => command.output).slice(1)).toEqual(['inner\n', 'outer\n', 'abcd\n']);
+  });
+
+  it('rebuilds the lines typed after stty -echo from their keys, Backspace and Ctrl-U applied, and says so', async () => {
+    const shell = await openShell();
+    await run(shell, 'stty -echo');
+    // Nothing is echoed now: each key goes alone, as a person types, with no echo to wait for.
+    const typeBlind = async (keys: string, output: string): Promise<void> => {
+      for (const key of keys) shell.pressBlind(key);
+      await shell.waitForOutput(output);
+      await shell.waitForPrompt();
+    };
+    await typeBlind('echo one\r', 'one\n');
+    await typeBlind(`echo twx${KEY.backspace}o\r`, 'two\n');
+    await typeBlind(`rm -rf /tmp/nothing-here${KEY.ctrlU}echo th${KEY.left}${KEY.left}x${KEY.ctrlE}ree\r`, 'xthree\n');
+    await typeBlind('stty echo\r', '\n');
+    await run(shell, 'echo visible');
+    const history = await shell.history(6);
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(history);
+    expect(texts(captured)).toEqual(['stty -echo', 'echo one', 'echo two', 'echo xthree', 'stty echo', 'echo visible']);
+    expect(captured.map((command) => command.fromKeystrokes ?? false)).toEqual([false, true, true, true, true, false]);
+    expect(captured.map((command) => command.output).slice(1, 4)).toEqual(['one\n', 'two\n', 'xthree\n']);
+    expect(shell.capture.notes.map((note) => note.reason)).toEqual(['keystrokes']);
+    expect(shell.capture.notes[0]?.offsetSeconds).toBe(captured[1]?.offsetSeconds);
+  });
+
+  it('never stores a sudo password typed with echo off, and says a line it cannot rebuild is missing', async () => {
+    const shell = await openShell();
+    await run(shell, 'stty -echo');
+    for (const key of 'sudo -k id -u\r') shell.pressBlind(key);
+    await shell.waitForOutput(`[sudo] password for ${USER}:`);
+    for (const key of `${SUDO_PASSWORD}\r`) shell.pressBlind(key);
+    await shell.waitForOutput('0\n');
+    await shell.waitForPrompt();
+    // Recalled with the Up arrow: the line is in the shell's history, not in the keys.
+    for (const key of [KEY.up, '\r']) shell.pressBlind(key);
+    await shell.waitForOutput(`[sudo] password for ${USER}:`);
+    for (const key of `${SUDO_PASSWORD}\r`) shell.pressBlind(key);
+    await shell.waitForOutput('0\n');
+    await shell.waitForPrompt();
+    for (const key of 'stty echo\r') shell.pressBlind(key);
+    await shell.waitForPrompt();
+    const history = await shell.history(4);
+    const captured = await shell.close();
+    expect(history).toEqual(['stty -echo', 'sudo -k id -u', 'sudo -k id -u', 'stty echo']);
+    expect(texts(captured)).toEqual(['stty -echo', 'sudo -k id -u', 'stty echo']);
+    expect(JSON.stringify(captured)).not.toContain(SUDO_PASSWORD);
+    expect(shell.capture.notes.map((note) => note.reason)).toEqual(['keystrokes', 'echo_off']);
   });
 
   it('records a line typed ahead while the previous command still runs, once the shell accepts it', async () => {

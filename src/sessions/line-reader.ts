@@ -3,6 +3,7 @@ import { splitShellInput } from './shell-line.ts';
 import { PlainText, TerminalTextDecoder, type TerminalTextSink } from './terminal-text.ts';
 import { expandedCommand } from './history-expansion.ts';
 import { CaptureNotes } from './capture-status.ts';
+import { rebuildFromKeys } from './keystroke-line.ts';
 
 /** One command typed in a session (or run by an exec request), as the device's shell read it. */
 export interface CapturedCommand {
@@ -68,6 +69,10 @@ interface TypedLine {
    * completion, no paste); undefined once one was not, or past `MAX_KEYED_LINE`.
    */
   keys: string | undefined;
+  /** Every key typed on the line, pasted text included; undefined past `MAX_KEYED_LINE` or after a pasted line break. */
+  raw: string | undefined;
+  /** Output parsed when the line's first key was typed: the same at its Enter means nothing was echoed. */
+  readonly outputMark: number;
 }
 
 /** Plain keystrokes kept per line, to read a line typed ahead to a shell without readline. */
@@ -86,6 +91,8 @@ interface PendingEnter {
   readonly bracketed: boolean;
   /** A line typed ahead: its plain keystrokes, if it had only such (see `TypedLine.keys`). */
   readonly keys: string | undefined;
+  /** Every key typed on the line, when nothing was printed between its first key and its Enter (echo may be off). */
+  readonly unechoed: string | undefined;
   /** Without bracketed paste: line feeds readline sends to reach the line's last row, not accepting it. */
   movesDown: number;
 }
@@ -98,6 +105,8 @@ interface Candidate {
   time: Date;
   offsetSeconds: number;
   exitStatus: number | null;
+  /** A line of it was rebuilt from keystrokes: the terminal echoed nothing. */
+  fromKeystrokes: boolean;
 }
 
 export interface LineReaderOptions {
@@ -264,8 +273,9 @@ export class LineReader {
         }
       }
       if (this.line === undefined) this.startLine();
-      if (this.inPaste) continue; // pasted text, even a newline, is text
       const ch = text.charAt(k);
+      if (this.line?.raw !== undefined) this.line.raw = withKey(this.line.raw, ch, this.inPaste);
+      if (this.inPaste) continue; // pasted text, even a newline, is text
       if (this.line && ch !== '\r' && ch !== '\n') {
         const plain = ch >= ' ' && ch !== '\x7f' && this.line.keys !== undefined && this.line.keys.length < MAX_KEYED_LINE;
         this.line.keys = plain ? this.line.keys + ch : undefined;
@@ -285,7 +295,7 @@ export class LineReader {
     const previous = this.lastEnter;
     if (previous && previous.outputMark === this.outputMark) {
       // Typed right after Enter, before any output: the shell will read it after the same prompt.
-      this.line = { ...previous.line, marker: undefined, inherited: true, continuation: this.candidate?.reading === true, cleared: false, keys: '' };
+      this.line = { ...previous.line, marker: undefined, inherited: true, continuation: this.candidate?.reading === true, cleared: false, keys: '', raw: '', outputMark: this.outputMark };
       return;
     }
     const cursorRow = buffer.baseY + buffer.cursorY;
@@ -295,7 +305,7 @@ export class LineReader {
     // Typed before the shell printed its PS2 prompt (or anything): still the command it reads.
     const continuation = kind === 'prompt' ? this.atPrompt(prompt) : this.candidate?.reading === true;
     const marker = kind === 'program' ? undefined : this.terminal.registerMarker(startRow - cursorRow);
-    this.line = { kind, prompt, marker, inherited: false, continuation, cleared: false, keys: '' };
+    this.line = { kind, prompt, marker, inherited: false, continuation, cleared: false, keys: '', raw: '', outputMark: this.outputMark };
   }
 
   private classify(prompt: string): LineKind {
@@ -350,7 +360,8 @@ export class LineReader {
     const marker = line.inherited || kind === 'maybe' ? undefined : line.marker;
     const bracketed = this.terminal.modes.bracketedPasteMode;
     const movesDown = bracketed || kind === 'maybe' || line.inherited ? 0 : this.rowsBelowCursorInLine();
-    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined });
+    const unechoed = kind === 'prompt' && line.outputMark === this.outputMark ? line.raw : undefined;
+    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined, unechoed });
     if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
   }
 
@@ -415,6 +426,17 @@ export class LineReader {
       }
       return;
     }
+    // Nothing echoed and nothing shown (`stty -echo`; readline then echoes nothing either): the line is in the keys alone.
+    if (enter.kind === 'prompt' && shown.trim() === '' && enter.unechoed !== undefined && enter.unechoed !== '') {
+      const rebuilt = rebuildFromKeys(enter.unechoed);
+      if (rebuilt === undefined) {
+        this.notes.note('echo_off', enter.time, enter.offsetSeconds);
+      } else if (rebuilt.trim() !== '') {
+        this.notes.note('keystrokes', enter.time, enter.offsetSeconds);
+        this.accept(rebuilt, enter, prompt, true);
+        return;
+      }
+    }
     // A shell without readline (dash, sh) does not show a line typed ahead after its prompt: the
     // terminal echoed it as it was typed, and what follows the prompt is the command's output.
     // Typed with plain keys only, the line is exactly its keystrokes.
@@ -428,7 +450,7 @@ export class LineReader {
     }
   }
 
-  private accept(typed: string, enter: PendingEnter, prompt: string): void {
+  private accept(typed: string, enter: PendingEnter, prompt: string, fromKeystrokes = false): void {
     let candidate = this.candidate;
     if (candidate?.reading) {
       candidate.pieces.push(typed);
@@ -438,9 +460,10 @@ export class LineReader {
         if (!this.outputFrozen) this.commandOutput.cutAtLineStartingWith(prompt);
         this.complete();
       }
-      candidate = { pieces: [typed], reading: true, commands: [], time: enter.time, offsetSeconds: enter.offsetSeconds, exitStatus: null };
+      candidate = { pieces: [typed], reading: true, commands: [], time: enter.time, offsetSeconds: enter.offsetSeconds, exitStatus: null, fromKeystrokes: false };
       this.candidate = candidate;
     }
+    candidate.fromKeystrokes ||= fromKeystrokes;
     candidate.time = enter.time;
     candidate.offsetSeconds = enter.offsetSeconds;
     const input = splitShellInput(candidate.pieces.join('\n'));
@@ -460,7 +483,8 @@ export class LineReader {
     this.candidate = undefined;
     if (!candidate) return;
     const texts = candidate.reading ? [candidate.pieces.join('\n')].filter((t) => t.trim() !== '') : candidate.commands;
-    const output = this.commandOutput.text;
+    // Without echo, the line break that ends the typed line comes after the shell accepted it: not output.
+    const output = candidate.fromKeystrokes ? this.commandOutput.text.replace(/^\n/, '') : this.commandOutput.text;
     const truncated = this.commandOutput.truncated;
     texts.forEach((typed, k) => {
       const last = k === texts.length - 1;
@@ -473,6 +497,7 @@ export class LineReader {
         offsetSeconds: candidate.offsetSeconds,
         text,
         ...(expanded && { typed }),
+        ...(candidate.fromKeystrokes && { fromKeystrokes: true }),
         output: last ? (expanded?.output ?? output) : '',
         outputTruncated: last && truncated,
         // A line that is only a comment runs nothing: the status the shell reports after it is the previous command's.
@@ -501,6 +526,13 @@ export class LineReader {
   private buffer(): IBuffer {
     return this.terminal.buffer.active;
   }
+}
+
+/** A line's keys with `ch` typed too (Enter is no key of the line); undefined once too long, or after a pasted line break. */
+function withKey(raw: string, ch: string, pasted: boolean): string | undefined {
+  const lineBreak = ch === '\r' || ch === '\n';
+  if (lineBreak) return pasted ? undefined : raw;
+  return raw.length < MAX_KEYED_LINE ? raw + ch : undefined;
 }
 
 /** A line the shell reads as a comment alone (`# step 2 done`). */
