@@ -546,6 +546,47 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(shell.capture.notes.map((note) => note.reason)).toEqual(['keystrokes', 'echo_off']);
   });
 
+  it('says the capture is limited from the moment tmux starts on the device, and reads the outer shell again after it', async () => {
+    const shell = await openShell();
+    await run(shell, 'echo before');
+    await shell.type('tmux -f /dev/null -L changegate-capture new-session');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput(PS1);
+    await shell.type('echo inside-tmux');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('inside-tmux');
+    await shell.type('exit');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('[exited]');
+    await shell.waitForPrompt();
+    await run(shell, 'echo after');
+    // The shell in tmux appends its own history to the same file.
+    const history = await shell.history(5);
+    const captured = await shell.close();
+    expect([...history].sort()).toEqual(['echo after', 'echo before', 'echo inside-tmux', 'exit', 'tmux -f /dev/null -L changegate-capture new-session']);
+    expect(texts(captured)).toEqual(['echo before', 'tmux -f /dev/null -L changegate-capture new-session', 'echo after']);
+    expect(shell.capture.notes).toEqual([{ reason: 'multiplexer', since: captured[1]?.time, offsetSeconds: captured[1]?.offsetSeconds }]);
+  });
+
+  it('says the capture is limited when a shell prompt shows up in a full-screen program however it was started', async () => {
+    const shell = await openShell();
+    await run(shell, 'alias t="tmux -f /dev/null -L changegate-capture-alias"');
+    await shell.type('t');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput(PS1);
+    await shell.type('echo inside');
+    const typedAt = Date.now();
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('inside');
+    await shell.type('exit');
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    const captured = await shell.close();
+    expect(texts(captured)).toEqual(['alias t="tmux -f /dev/null -L changegate-capture-alias"', 't']);
+    expect(shell.capture.notes.map((note) => note.reason)).toEqual(['multiplexer']);
+    expect(shell.capture.notes[0]?.since.getTime()).toBeGreaterThanOrEqual(typedAt);
+  });
+
   it('records a line typed ahead while the previous command still runs, once the shell accepts it', async () => {
     const shell = await openShell();
     await shell.type('sleep 2');
@@ -765,6 +806,8 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(texts(captured)).toEqual(history);
     expect(texts(captured)).toEqual(expected);
     expect(JSON.stringify(captured)).not.toContain('typed-inside');
+    // An editor or a pager is no multiplexer: the capture is complete.
+    expect(shell.capture.notes).toEqual([]);
   });
 
   it('never stores what is typed at a password prompt (read -s, su)', async () => {

@@ -45,6 +45,8 @@ const SINCE_ACCEPT_BYTES = 1024;
 const PROMPT_END = /[$#%>❯➜»λ]\s*$/u;
 /** A prompt for something never to be stored: sudo, su, ssh, gpg, 2FA codes. */
 const SECRET_PROMPT = /(?:password|passphrase|passcode|verification code|one-time|\bPIN\b|\bOTP\b|\btoken\b)[^\n]*[:?]\s*$/i;
+/** A command that starts a terminal multiplexer (or attaches to one), possibly through sudo, env or a path. */
+const MULTIPLEXER = /(?:^|[\s;&|(/])(?:tmux|screen|byobu(?:-tmux|-screen)?|tmate|zellij|dtach|abduco)(?=\s|$)/;
 /** Bracketed paste (xterm's DECSET 2004): what the user pasted is text, not keystrokes. */
 const PASTE_START = '\x1b[200~';
 const PASTE_END = '\x1b[201~';
@@ -178,6 +180,11 @@ export class LineReader {
       eraseLine: (mode) => both((plain) => plain.eraseLine(mode)),
       alternateScreen: (active) => {
         this.alternate = active;
+        const running = this.candidate;
+        // A multiplexer hosts its shells in the alternate screen, where nothing typed is read.
+        if (active && running && !running.reading && running.commands.some((command) => MULTIPLEXER.test(command))) {
+          this.notes.note('multiplexer', running.time, running.offsetSeconds);
+        }
       },
       bracketedPaste: (active) => {
         if (!active) this.pasteModeEnded = true;
@@ -341,11 +348,13 @@ export class LineReader {
   private enter(time: Date, offsetSeconds: number): void {
     const line = this.line;
     this.line = undefined;
-    if (line === undefined) return;
     if (this.buffer().type === 'alternate') {
-      line.marker?.dispose();
+      line?.marker?.dispose();
+      // A shell's prompt inside a full-screen program: a multiplexer's pane (however it was started), or an editor's terminal.
+      if (this.shellPromptInAlternateScreen()) this.notes.note('multiplexer', time, offsetSeconds);
       return;
     }
+    if (line === undefined) return;
     this.lastEnter = { line, outputMark: this.outputMark };
     let kind: PendingEnter['kind'];
     let prompt = line.prompt;
@@ -363,6 +372,16 @@ export class LineReader {
     const unechoed = kind === 'prompt' && line.outputMark === this.outputMark ? line.raw : undefined;
     this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined, unechoed });
     if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
+  }
+
+  /** The row under the cursor in the alternate screen starts with the session's shell prompt, and something is typed after it. */
+  private shellPromptInAlternateScreen(): boolean {
+    const prompt = this.shellPrompt?.trimEnd();
+    if (prompt === undefined || prompt === '') return false;
+    const buffer = this.buffer();
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    const before = textBeforeCursor(buffer, logicalStart(buffer, cursorRow), cursorRow, buffer.cursorX).trimStart();
+    return before.startsWith(prompt) && before.slice(prompt.length).trim() !== '';
   }
 
   /** Rows of the line being edited below the cursor's: readline moves down them before accepting. */
