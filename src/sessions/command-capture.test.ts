@@ -587,6 +587,44 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(shell.capture.notes[0]?.since.getTime()).toBeGreaterThanOrEqual(typedAt);
   });
 
+  it('records what Ctrl-X Ctrl-E and fc ran once the editor closed, as the shell\'s history has it', async () => {
+    const shell = await openShell();
+    await run(shell, 'export EDITOR=vi');
+    await shell.type('echo edited');
+    shell.pressBlind('\x18');
+    await shell.press('\x05'); // Ctrl-X Ctrl-E: the line opens in vi
+    await shell.waitForOutput('~');
+    await shell.type(':s/edited/changed/');
+    await shell.press(KEY.enter);
+    await shell.type(':wq');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('changed\n');
+    await shell.waitForPrompt();
+    await run(shell, 'echo first');
+    await shell.type('fc');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('~');
+    await shell.press('A');
+    await shell.type('; echo second');
+    shell.pressBlind(KEY.escape);
+    await shell.type(':wq');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('second\n');
+    await shell.waitForPrompt();
+    await run(shell, 'echo after');
+    const history = await shell.history(5);
+    const captured = await shell.close();
+    // bash's history also keeps the line as it was before the edit (and fc's rewriting of the list
+    // repeats an entry in the file): every command that ran is in it, in order.
+    expect(texts(captured)).toEqual(['export EDITOR=vi', 'echo changed', 'echo first', 'echo first; echo second', 'echo after']);
+    expect(history.filter((entry) => texts(captured).includes(entry)).filter((entry, k, all) => all.indexOf(entry) === k)).toEqual(texts(captured));
+    expect(captured.map((command) => command.typed ?? null)).toEqual([null, null, null, 'fc', null]);
+    // The shell's echo of the edited line is the command, not its output.
+    expect(captured.map((command) => command.output)).toEqual(['', 'changed\n', 'first\n', 'first\nsecond\n', 'after\n']);
+    expect(shell.capture.notes).toEqual([]);
+    expect(JSON.stringify(captured)).not.toContain('written');
+  });
+
   it('records a line typed ahead while the previous command still runs, once the shell accepts it', async () => {
     const shell = await openShell();
     await shell.type('sleep 2');

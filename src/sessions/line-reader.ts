@@ -99,6 +99,16 @@ interface PendingEnter {
   movesDown: number;
 }
 
+/** A command line being edited in the editor the shell opened: it runs when the editor closes. */
+interface Editing {
+  readonly time: Date;
+  readonly offsetSeconds: number;
+  /** What was typed to open the editor, when it was a command (`fc`); the shell's history keeps the edited command instead. */
+  readonly typed: string | undefined;
+  /** The editor's text as its screen last showed it: what the shell echoes before running it. */
+  text: string | undefined;
+}
+
 /** A command being read over one or more lines, then running until the next prompt. */
 interface Candidate {
   readonly pieces: string[];
@@ -109,6 +119,10 @@ interface Candidate {
   exitStatus: number | null;
   /** A line of it was rebuilt from keystrokes: the terminal echoed nothing. */
   fromKeystrokes: boolean;
+  /** Edited in an editor: the shell echoes this text before running it, which is no output. */
+  readonly echo?: string;
+  /** What was typed instead of the command (`fc`). */
+  readonly typed?: string;
 }
 
 export interface LineReaderOptions {
@@ -156,6 +170,10 @@ export class LineReader {
   private readonly pending: PendingEnter[] = [];
   private lastAccept: IMarker | undefined;
   private candidate: Candidate | undefined;
+  /** A command being edited in an editor the shell opened (Ctrl-X Ctrl-E, `fc`), to run when it closes. */
+  private editing: Editing | undefined;
+  /** The last key typed, to see Ctrl-X Ctrl-E across chunks. */
+  private lastKey = '';
   private shellPrompt: string | undefined;
   private shellPromptEnding: string | undefined;
   private continuationPrompt = '> ';
@@ -180,6 +198,8 @@ export class LineReader {
       eraseLine: (mode) => both((plain) => plain.eraseLine(mode)),
       alternateScreen: (active) => {
         this.alternate = active;
+        if (active) this.editorOpened();
+        else if (this.editing) this.editorClosed(this.editing);
         const running = this.candidate;
         // A multiplexer hosts its shells in the alternate screen, where nothing typed is read.
         if (active && running && !running.reading && running.commands.some((command) => MULTIPLEXER.test(command))) {
@@ -262,6 +282,8 @@ export class LineReader {
 
   /** Keystrokes the user typed, once the emulator has parsed everything printed before them. */
   keys(data: string, time: Date, offsetSeconds: number): void {
+    // The editor's screen before each key: the last one (`:wq`, `ZZ`) shows the text the shell will run.
+    if (this.editing && this.alternate) this.editing.text = editorText(this.buffer(), this.terminal.rows, this.terminal.cols);
     const text = this.inputCarry + data;
     this.inputCarry = '';
     for (let k = 0; k < text.length; k++) {
@@ -287,6 +309,9 @@ export class LineReader {
         const plain = ch >= ' ' && ch !== '\x7f' && this.line.keys !== undefined && this.line.keys.length < MAX_KEYED_LINE;
         this.line.keys = plain ? this.line.keys + ch : undefined;
       }
+      const afterCtrlX = this.lastKey === '\x18';
+      this.lastKey = ch;
+      if (ch === '\x05' && afterCtrlX && this.line?.kind === 'prompt') this.editing = { time, offsetSeconds, typed: undefined, text: undefined };
       if (ch === '\r' || ch === '\n') this.enter(time, offsetSeconds);
       else if (ch === '\x03') this.interrupt();
       // Ctrl-D on an empty line is the end of input (a nested shell exits and prints "exit"); on a typed line, readline deletes a character.
@@ -326,6 +351,7 @@ export class LineReader {
   /** A fresh prompt: either the shell asks for the rest of a command (PS2) or the last command is done. */
   private atPrompt(prompt: string): boolean {
     for (const enter of this.pending.splice(0)) enter.marker?.dispose();
+    this.editing = undefined; // an editor that never opened (Ctrl-X Ctrl-E without one)
     const candidate = this.candidate;
     if (candidate) {
       const onlyPrompt = this.sinceAccept.text.trim() === prompt.trim();
@@ -372,6 +398,44 @@ export class LineReader {
     const unechoed = kind === 'prompt' && line.outputMark === this.outputMark ? line.raw : undefined;
     this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined, unechoed });
     if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
+  }
+
+  /** A full-screen program started: `fc` opening its editor? (Ctrl-X Ctrl-E was seen at its keys.) */
+  private editorOpened(): void {
+    const running = this.candidate;
+    if (this.editing || !running || running.reading || running.commands.length !== 1) return;
+    const typed = running.commands[0] as string;
+    if (!FC_EDITS.test(typed)) return;
+    // The shell's history keeps the edited command in place of `fc`, and so does the capture.
+    this.candidate = undefined;
+    this.editing = { time: running.time, offsetSeconds: running.offsetSeconds, typed, text: undefined };
+  }
+
+  /** The editor closed: the shell echoes the text it saved, then runs it, until the next prompt. */
+  private editorClosed(editing: Editing): void {
+    this.editing = undefined;
+    this.line = undefined;
+    this.lastEnter = undefined;
+    const text = editing.text ?? '';
+    if (this.candidate && !this.candidate.reading) this.complete();
+    this.candidate = undefined;
+    const input = splitShellInput(text);
+    const commands = input.incomplete === null ? input.commands : [text];
+    this.commandOutput = new PlainText(this.maxOutputBytes);
+    this.sinceAccept = new PlainText(SINCE_ACCEPT_BYTES);
+    this.outputFrozen = false;
+    if (commands.length === 0 && editing.typed === undefined) return; // nothing saved: the shell runs nothing
+    this.candidate = {
+      pieces: [text],
+      reading: false,
+      commands,
+      time: editing.time,
+      offsetSeconds: editing.offsetSeconds,
+      exitStatus: null,
+      fromKeystrokes: false,
+      echo: text,
+      ...(editing.typed !== undefined && { typed: editing.typed }),
+    };
   }
 
   /** The row under the cursor in the alternate screen starts with the session's shell prompt, and something is typed after it. */
@@ -503,8 +567,17 @@ export class LineReader {
     if (!candidate) return;
     const texts = candidate.reading ? [candidate.pieces.join('\n')].filter((t) => t.trim() !== '') : candidate.commands;
     // Without echo, the line break that ends the typed line comes after the shell accepted it: not output.
-    const output = candidate.fromKeystrokes ? this.commandOutput.text.replace(/^\n/, '') : this.commandOutput.text;
+    let output = candidate.fromKeystrokes ? this.commandOutput.text.replace(/^\n/, '') : this.commandOutput.text;
     const truncated = this.commandOutput.truncated;
+    if (candidate.echo !== undefined) {
+      // Edited in an editor: the shell echoed what it ran. Unless the editor's screen showed just that, the command is not known.
+      if (!output.startsWith(`${candidate.echo}\n`) || texts.length === 0) {
+        if (output.trim() !== '' || candidate.typed !== undefined) this.notes.note('editor', candidate.time, candidate.offsetSeconds);
+        this.commandOutput = new PlainText(this.maxOutputBytes);
+        return;
+      }
+      output = output.slice(candidate.echo.length + 1);
+    }
     texts.forEach((typed, k) => {
       const last = k === texts.length - 1;
       // Bash prints the line a history expansion made before running it: that is the command.
@@ -516,6 +589,7 @@ export class LineReader {
         offsetSeconds: candidate.offsetSeconds,
         text,
         ...(expanded && { typed }),
+        ...(candidate.typed !== undefined && { typed: candidate.typed }),
         ...(candidate.fromKeystrokes && { fromKeystrokes: true }),
         output: last ? (expanded?.output ?? output) : '',
         outputTruncated: last && truncated,
@@ -545,6 +619,30 @@ export class LineReader {
   private buffer(): IBuffer {
     return this.terminal.buffer.active;
   }
+}
+
+/** `fc` opening an editor on a history entry; not `fc -l` (a listing) nor `fc -s` (runs it again at once). */
+const FC_EDITS = /^\s*fc(?:\s+(?!-[a-zA-Z]*[lLsS])\S.*)?\s*$/;
+
+/**
+ * The text an editor shows, as vi shows it: the screen's rows above its status line, down to the
+ * first `~` (vi marks the rows past the end of the file so), a full row continuing on the next;
+ * trailing blanks and empty rows dropped.
+ */
+function editorText(buffer: IBuffer, rows: number, cols: number): string {
+  const lines: string[] = [];
+  let continues = false;
+  for (let y = 0; y < rows - 1; y++) {
+    const line = buffer.getLine(buffer.baseY + y);
+    const full = line?.translateToString(false) ?? '';
+    const trimmed = full.trimEnd();
+    if (/^~$/.test(trimmed) && !continues) break;
+    if (continues) lines[lines.length - 1] += trimmed;
+    else lines.push(trimmed);
+    continues = full.length >= cols && full.charAt(cols - 1) !== ' ';
+  }
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.join('\n');
 }
 
 /** A line's keys with `ch` typed too (Enter is no key of the line); undefined once too long, or after a pasted line break. */
