@@ -156,7 +156,7 @@ describe('CommandCapture backlog', () => {
   it('returns at once from output() however much waits, and marks itself lossy past maxBacklogBytes', async () => {
     const commands: CapturedCommand[] = [];
     const capture = new CommandCapture({ cols: 80, rows: 24, onCommand: (c) => commands.push(c), maxBacklogBytes: 4 * 1024 * 1024 });
-    const chunk = Buffer.from(`${'y'.repeat(79)}\r\n`.repeat(800)); // 64 000 bytes of `yes`-like output
+    const chunk = Buffer.from(`${'y'.repeat(79)}\r\n`.repeat(800)); // 64 800 bytes of `yes`-like output
     const started = process.hrtime.bigint();
     let slowest = 0n;
     for (let k = 0; k < 100; k++) {
@@ -171,6 +171,8 @@ describe('CommandCapture backlog', () => {
     expect(Number(slowest) / 1e6).toBeLessThan(10);
     expect(await capture.finish()).toBe(0);
     expect(commands).toEqual([]);
+    // The session says from when: the 65th chunk of 64 800 bytes, the first beyond the 4 MiB, was dropped.
+    expect(capture.notes).toMatchObject([{ reason: 'backlog_overflow', offsetSeconds: 0.64 }]);
   });
 
   it('is not lossy while the backlog stays under the limit', async () => {
@@ -180,6 +182,7 @@ describe('CommandCapture backlog', () => {
     expect(capture.lossy).toBe(false);
     await capture.finish();
     expect(capture.lossy).toBe(false);
+    expect(capture.notes).toEqual([]);
   });
 });
 
@@ -623,6 +626,32 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(captured.map((command) => command.output)).toEqual(['', 'changed\n', 'first\n', 'first\nsecond\n', 'after\n']);
     expect(shell.capture.notes).toEqual([]);
     expect(JSON.stringify(captured)).not.toContain('written');
+  });
+
+  it('says commands may be missing when lines go on being typed at a prompt it does not recognise', async () => {
+    const shell = await openShell();
+    await run(shell, 'echo known');
+    const unknownPrompt = async (line: string): Promise<void> => {
+      await shell.type(line);
+      await shell.press(KEY.enter);
+      await shell.waitForOutput('\nx ');
+    };
+    await unknownPrompt("PS1='x '");
+    await unknownPrompt('echo one');
+    await unknownPrompt('echo two');
+    const thirdAt = Date.now();
+    await unknownPrompt('echo three');
+    await shell.type("PS1='cg$ '");
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    await run(shell, 'echo back');
+    const history = await shell.history(7);
+    const captured = await shell.close();
+    expect(history).toEqual(['echo known', "PS1='x '", 'echo one', 'echo two', 'echo three', "PS1='cg$ '", 'echo back']);
+    // Lines at `x ` are not read as commands; the session says so from the third line typed there.
+    expect(texts(captured)).toEqual(['echo known', "PS1='x '", 'echo back']);
+    expect(shell.capture.notes.map((note) => note.reason)).toEqual(['unrecognised_prompt']);
+    expect(shell.capture.notes[0]?.since.getTime()).toBeGreaterThanOrEqual(thirdAt);
   });
 
   it('records a line typed ahead while the previous command still runs, once the shell accepts it', async () => {

@@ -67,6 +67,14 @@ const SCROLLBACK_ROWS = 500;
  *    comes after it). Without one the status is unknown (null): a shell without integration
  *    tells nothing, and a comment line runs nothing (bash reports the previous status again).
  *
+ * 6. Where the screen cannot tell, the keys or the shell's own echo may: a line accepted at a shell
+ *    prompt with nothing echoed (`stty -echo`) is rebuilt from its keys with readline's editing
+ *    keys applied (`rebuildFromKeys`) and marked `fromKeystrokes`; a line edited in an editor
+ *    (Ctrl-X Ctrl-E, `fc`) is read off the editor's screen and kept once the shell echoes that
+ *    same text before running it. Where neither can (completion or history with echo off, an
+ *    editor that is not vi-like, a multiplexer's panes, a prompt not recognised line after line,
+ *    data dropped past the backlog), the capture says so in `notes`, from when (capture-status.ts).
+ *
  * Limits: a shell prompt must be recognisable by its end; a line typed ahead over a prompt that
  * changes (`cd dir` then another line in one paste) is lost; the commands of one multi-line paste
  * share one output (given to the last); commands typed at a REPL whose prompt looks like a shell's
@@ -116,13 +124,19 @@ export class CommandCapture {
 
   /** Bytes the device sent to the user (terminal output). Never blocks; returns immediately. */
   output(data: Buffer | string, offsetSeconds: number): void {
-    void offsetSeconds; // a command takes the offset passed with its Enter keystroke
     this.queue.output(data);
+    this.noteOverflow(offsetSeconds);
   }
 
   /** Bytes the user typed. Never blocks. */
   input(data: Buffer | string, offsetSeconds: number): void {
     this.queue.input(data, this.clock.now(), offsetSeconds);
+    this.noteOverflow(offsetSeconds);
+  }
+
+  /** From the first data dropped (or the analysis failing), commands may be missing. */
+  private noteOverflow(offsetSeconds: number): void {
+    if (this.queue.lossy) this.reader.notes.note('backlog_overflow', this.clock.now(), offsetSeconds);
   }
 
   resize(cols: number, rows: number): void {

@@ -45,6 +45,8 @@ const SINCE_ACCEPT_BYTES = 1024;
 const PROMPT_END = /[$#%>❯➜»λ]\s*$/u;
 /** A prompt for something never to be stored: sudo, su, ssh, gpg, 2FA codes. */
 const SECRET_PROMPT = /(?:password|passphrase|passcode|verification code|one-time|\bPIN\b|\bOTP\b|\btoken\b)[^\n]*[:?]\s*$/i;
+/** Lines in a row typed at one unrecognised prompt after which the capture says it may be missing commands. */
+const UNRECOGNISED_PROMPT_REPEATS = 3;
 /** A command that starts a terminal multiplexer (or attaches to one), possibly through sudo, env or a path. */
 const MULTIPLEXER = /(?:^|[\s;&|(/])(?:tmux|screen|byobu(?:-tmux|-screen)?|tmate|zellij|dtach|abduco)(?=\s|$)/;
 /** Bracketed paste (xterm's DECSET 2004): what the user pasted is text, not keystrokes. */
@@ -172,6 +174,8 @@ export class LineReader {
   private candidate: Candidate | undefined;
   /** A command being edited in an editor the shell opened (Ctrl-X Ctrl-E, `fc`), to run when it closes. */
   private editing: Editing | undefined;
+  /** A prompt not recognised as a shell's, and how many lines in a row began at it. */
+  private repeatedPrompt: { readonly text: string; readonly count: number } | undefined;
   /** The last key typed, to see Ctrl-X Ctrl-E across chunks. */
   private lastKey = '';
   private shellPrompt: string | undefined;
@@ -294,14 +298,14 @@ export class LineReader {
           return;
         }
         if (marker === PASTE_START || marker === PASTE_END) {
-          if (this.line === undefined) this.startLine();
+          if (this.line === undefined) this.startLine(time, offsetSeconds);
           if (this.line) this.line.keys = undefined;
           this.inPaste = marker === PASTE_START;
           k += PASTE_START.length - 1;
           continue;
         }
       }
-      if (this.line === undefined) this.startLine();
+      if (this.line === undefined) this.startLine(time, offsetSeconds);
       const ch = text.charAt(k);
       if (this.line?.raw !== undefined) this.line.raw = withKey(this.line.raw, ch, this.inPaste);
       if (this.inPaste) continue; // pasted text, even a newline, is text
@@ -321,7 +325,7 @@ export class LineReader {
   }
 
   /** The first keystroke of a line: note its prompt; at a new shell prompt, finish the last command. */
-  private startLine(): void {
+  private startLine(time: Date, offsetSeconds: number): void {
     const buffer = this.buffer();
     if (buffer.type === 'alternate') return;
     const previous = this.lastEnter;
@@ -334,10 +338,27 @@ export class LineReader {
     const startRow = logicalStart(buffer, cursorRow);
     const prompt = textBeforeCursor(buffer, startRow, cursorRow, buffer.cursorX);
     const kind = this.classify(prompt);
+    this.notePromptRepeats(kind, prompt, time, offsetSeconds);
     // Typed before the shell printed its PS2 prompt (or anything): still the command it reads.
     const continuation = kind === 'prompt' ? this.atPrompt(prompt) : this.candidate?.reading === true;
     const marker = kind === 'program' ? undefined : this.terminal.registerMarker(startRow - cursorRow);
     this.line = { kind, prompt, marker, inherited: false, continuation, cleared: false, keys: '', raw: '', outputMark: this.outputMark };
+  }
+
+  /**
+   * A prompt no shell prompt looks like, typed at line after line (`PS1='x '`): lines typed there
+   * may be commands the capture does not read. Three in a row say so; a program asking once
+   * (`Name: `) or a pager does not.
+   */
+  private notePromptRepeats(kind: LineKind, prompt: string, time: Date, offsetSeconds: number): void {
+    const text = prompt.trim();
+    if (kind !== 'program' || text === '') {
+      this.repeatedPrompt = undefined;
+      return;
+    }
+    const repeats = this.repeatedPrompt?.text === text ? this.repeatedPrompt.count + 1 : 1;
+    this.repeatedPrompt = { text, count: repeats };
+    if (repeats >= UNRECOGNISED_PROMPT_REPEATS) this.notes.note('unrecognised_prompt', time, offsetSeconds);
   }
 
   private classify(prompt: string): LineKind {
