@@ -773,6 +773,69 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(texts(captured)).toEqual(['echo right', 'echo fresh']);
   });
 
+  it('reads root\'s shell after sudo -i, and a nested zsh, each against its own history', async () => {
+    const shell = await openShell();
+    const rootHistory = path.join(device.work, `root-history-${process.pid}`);
+    const zshHistory = path.join(device.work, `zsh-history-${process.pid}`);
+    await shell.type('sudo -i');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput(`[sudo] password for ${USER}:`);
+    shell.pressBlind(`${SUDO_PASSWORD}\r`);
+    await shell.waitForOutput('# ');
+    const rootLine = async (line: string, output: string): Promise<void> => {
+      await shell.type(line);
+      await shell.press(KEY.enter);
+      await shell.waitForOutput(output);
+      await shell.waitForOutput('# ');
+    };
+    // root's bash writes its history when it exits, to the file named here.
+    await rootLine(`HISTFILE=${rootHistory}; PS1='root# '`, 'root# ');
+    await rootLine('id -u', '0\n');
+    await shell.type('echo wrong');
+    await shell.press(KEY.ctrlW);
+    await rootLine('root-edited', 'root-edited\n');
+    await shell.type('exit');
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    await shell.type('zsh -f');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('% ');
+    const zshLine = async (line: string, output: string): Promise<void> => {
+      await shell.type(line);
+      await shell.press(KEY.enter);
+      await shell.waitForOutput(output);
+      await shell.waitForOutput('% ');
+    };
+    await zshLine(`HISTFILE=${zshHistory}; SAVEHIST=100; setopt INC_APPEND_HISTORY`, '% ');
+    await zshLine('echo z-one', 'z-one\n');
+    await shell.type('garbage');
+    await shell.press(KEY.ctrlU);
+    await zshLine('echo z-two', 'z-two\n');
+    await shell.type('exit');
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    const history = await shell.history(2);
+    const captured = await shell.close();
+    const lines = (file: string): string[] => readFileSync(file, 'utf8').trimEnd().split('\n');
+    try {
+      expect(history).toEqual(['sudo -i', 'zsh -f']);
+      expect(texts(captured)).toEqual([
+        'sudo -i',
+        // Each history ends with the `exit` that left it.
+        ...lines(rootHistory).filter((line) => !/^#\d+$/.test(line)),
+        'zsh -f',
+        ...lines(zshHistory),
+      ]);
+      expect(texts(captured)).toContain('echo root-edited');
+      expect(texts(captured)).toContain('echo z-two');
+      expect(JSON.stringify(captured)).not.toContain(SUDO_PASSWORD);
+      expect(shell.capture.notes).toEqual([]);
+    } finally {
+      rmSync(rootHistory, { force: true });
+      rmSync(zshHistory, { force: true });
+    }
+  });
+
   it('joins a long line that wraps past 80 columns, and past 50 after a resize', async () => {
     const shell = await openShell();
     const long = `echo ${Array.from({ length: 40 }, (_, k) => `word${k}`).join(' ')}`;
