@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { EnterGuard, MAX_HELD_BYTES, type Verdict } from './enter-guard.ts';
+
+/** A guard whose checks answer from `verdicts` in turn, recording what reached the device and the user. */
+function guarded(verdicts: Array<Verdict | Promise<Verdict>>) {
+  const device: string[] = [];
+  const told: string[] = [];
+  let checks = 0;
+  const guard = new EnterGuard({
+    forward: (data) => device.push(data),
+    tell: (message) => told.push(message),
+    check: async () => {
+      const verdict = verdicts[checks++];
+      if (verdict === undefined) throw new Error('no verdict left');
+      return verdict;
+    },
+  });
+  const settled = () => new Promise((resolve) => setImmediate(resolve));
+  return { guard, device, told, settled, checks: () => checks };
+}
+
+function review() {
+  let answer!: (decision: { allowed: true } | { allowed: false; message: string }) => void;
+  let cancelled = false;
+  const verdict: Verdict = {
+    action: 'review',
+    message: 'Changegate: the line waits for an approver (carol).',
+    decision: new Promise((resolve) => (answer = resolve)),
+    cancel: () => {
+      cancelled = true;
+      answer({ allowed: false, message: 'withdrawn' });
+    },
+  };
+  return { verdict, answer: (allowed: boolean) => answer(allowed ? { allowed: true } : { allowed: false, message: 'Changegate: carol refused the line.' }), cancelled: () => cancelled };
+}
+
+describe('EnterGuard', () => {
+  it('forwards keys at once, and Enter only once the line is allowed', async () => {
+    const { guard, device, settled, checks } = guarded([{ action: 'allow' }]);
+    guard.input('ls -l');
+    expect(device).toEqual(['ls -l']);
+    guard.input('\r');
+    expect(guard.holding).toBe(true);
+    await settled();
+    expect(device).toEqual(['ls -l', '\r']);
+    expect(checks()).toBe(1);
+    expect(guard.holding).toBe(false);
+  });
+
+  it('abandons a denied line with Ctrl-C and says why; what was typed after it is checked in turn', async () => {
+    const { guard, device, told, settled } = guarded([{ action: 'deny', message: 'Changegate: denied, rm -rf / matches "Removing from the root".' }, { action: 'allow' }]);
+    guard.input('rm -rf /\recho next\r');
+    await settled();
+    await settled();
+    expect(device).toEqual(['rm -rf /', '\x03', 'echo next', '\r']);
+    expect(told).toEqual(['Changegate: denied, rm -rf / matches "Removing from the root".']);
+  });
+
+  it('treats Ctrl-J and Ctrl-O as Enter, and a line break inside a bracketed paste as text', async () => {
+    const { guard, device, settled, checks } = guarded([{ action: 'allow' }, { action: 'allow' }]);
+    guard.input('\x1b[200~echo a\recho b\r\x1b[201~');
+    expect(checks()).toBe(0);
+    guard.input('\n');
+    await settled();
+    guard.input('\x0f');
+    await settled();
+    expect(device).toEqual(['\x1b[200~echo a\recho b\r\x1b[201~', '\n', '\x0f']);
+    expect(checks()).toBe(2);
+  });
+
+  it('holds a reviewed line and everything typed meanwhile until the approver answers', async () => {
+    const pending = review();
+    const { guard, device, told, settled } = guarded([pending.verdict, { action: 'allow' }]);
+    guard.input('systemctl restart nginx\r');
+    await settled();
+    guard.input('echo typed-while-held\r');
+    await settled();
+    expect(device).toEqual(['systemctl restart nginx']);
+    pending.answer(true);
+    await settled();
+    await settled();
+    expect(device).toEqual(['systemctl restart nginx', '\r', 'echo typed-while-held', '\r']);
+    expect(told).toEqual(['Changegate: the line waits for an approver (carol).', 'Changegate: an approver allowed the line; it runs now.']);
+  });
+
+  it('never runs a reviewed line the approver refused', async () => {
+    const pending = review();
+    const { guard, device, told, settled } = guarded([pending.verdict]);
+    guard.input('reboot\r');
+    await settled();
+    pending.answer(false);
+    await settled();
+    expect(device).toEqual(['reboot', '\x03']);
+    expect(told.at(-1)).toBe('Changegate: carol refused the line.');
+  });
+
+  it('gives the line up on Ctrl-C while it waits, withdrawing the review and dropping what was typed meanwhile', async () => {
+    const pending = review();
+    const { guard, device, told, settled } = guarded([pending.verdict]);
+    guard.input('reboot\r');
+    await settled();
+    guard.input('\r');
+    guard.input('\x03');
+    await settled();
+    expect(pending.cancelled()).toBe(true);
+    expect(device).toEqual(['reboot', '\x03']);
+    expect(told.at(-1)).toBe('Changegate: the line was given up; it did not run.');
+  });
+
+  it('gives the line up on Ctrl-C typed while it is still being checked, even if it is then allowed', async () => {
+    let allow!: (verdict: Verdict) => void;
+    const { guard, device, settled } = guarded([new Promise<Verdict>((resolve) => (allow = resolve))]);
+    guard.input('rm -rf /tmp/x\r');
+    guard.input('\x03');
+    allow({ action: 'allow' });
+    await settled();
+    await settled();
+    expect(device).toEqual(['rm -rf /tmp/x', '\x03']);
+  });
+
+  it('refuses the line when the check fails, and keeps at most 64 KiB typed while it is held', async () => {
+    const pending = review();
+    const errors: unknown[] = [];
+    const device: string[] = [];
+    const told: string[] = [];
+    let first = true;
+    const guard = new EnterGuard({
+      forward: (data) => device.push(data),
+      tell: (message) => told.push(message),
+      check: async () => {
+        if (first) {
+          first = false;
+          return pending.verdict;
+        }
+        throw new Error('database down');
+      },
+      onError: (error) => errors.push(error),
+    });
+    guard.input('make install\r');
+    await new Promise((resolve) => setImmediate(resolve));
+    guard.input('x'.repeat(MAX_HELD_BYTES));
+    guard.input('y'.repeat(10));
+    guard.input('\r');
+    expect(told.filter((message) => message.includes('64 KiB'))).toHaveLength(1);
+    pending.answer(true);
+    for (let k = 0; k < 4; k++) await new Promise((resolve) => setImmediate(resolve));
+    expect(device).toEqual(['make install', '\r', 'x'.repeat(MAX_HELD_BYTES)]);
+    guard.input('\r');
+    for (let k = 0; k < 4; k++) await new Promise((resolve) => setImmediate(resolve));
+    expect(device.at(-1)).toBe('\x03');
+    expect(errors).toHaveLength(1);
+    expect(told.at(-1)).toBe('Changegate: the line could not be checked, so it did not run.');
+  });
+});
