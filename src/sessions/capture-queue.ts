@@ -7,6 +7,7 @@ type QueuedEvent =
   | { readonly kind: 'output'; readonly data: Buffer | string; readonly bytes: number }
   | { readonly kind: 'input'; readonly data: Buffer | string; readonly bytes: number; readonly time: Date; readonly offsetSeconds: number }
   | { readonly kind: 'resize'; readonly cols: number; readonly rows: number }
+  | { readonly kind: 'probe'; readonly run: () => void }
   | { readonly kind: 'finish'; readonly done: () => void };
 
 /** What the queue needs of the line reader: where to cut output, and to be told what was parsed and typed. */
@@ -70,6 +71,23 @@ export class CaptureQueue {
     this.enqueue({ kind: 'resize', cols, rows });
   }
 
+  /** Runs `look` once everything queued before it was handled: the screen as the user's keys so far left it. */
+  probe<T>(look: () => T): Promise<T> {
+    if (this.ended) return Promise.reject(new Error('the capture has finished'));
+    return new Promise<T>((resolve, reject) =>
+      this.enqueue({
+        kind: 'probe',
+        run: () => {
+          try {
+            resolve(look());
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        },
+      }),
+    );
+  }
+
   /** Takes nothing more; resolves once everything queued was handled, the reader ended and the emulator let go. */
   finish(): Promise<void> {
     const finished = new Promise<void>((done) => this.enqueue({ kind: 'finish', done }));
@@ -128,6 +146,8 @@ export class CaptureQueue {
         this.guard(() => this.reader.keys(text, event.time, event.offsetSeconds));
       } else if (event.kind === 'resize') {
         this.guard(() => this.terminal.resize(event.cols, event.rows));
+      } else if (event.kind === 'probe') {
+        event.run();
       } else {
         this.guard(() => this.reader.end());
         setImmediate(() => this.terminal.dispose()); // not from inside xterm's own write loop

@@ -654,6 +654,55 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(shell.capture.notes[0]?.since.getTime()).toBeGreaterThanOrEqual(thirdAt);
   });
 
+  it('tells before Enter which line the shell would run: at its prompt, at PS2, with echo off, at a password prompt, in vi', async () => {
+    const shell = await openShell();
+    await shell.type('echo abd');
+    await shell.press(KEY.left);
+    await shell.type('X');
+    await shell.press(KEY.ctrlA);
+    await shell.type('# ');
+    expect(await shell.capture.lineAtEnter()).toEqual({ where: 'shell', text: '# echo abXd', before: [], fromKeystrokes: false, settled: true });
+    await shell.press(KEY.ctrlE);
+    await shell.press(KEY.ctrlU);
+    await shell.type('echo "first');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('> ');
+    await shell.type('second"');
+    expect(await shell.capture.lineAtEnter()).toMatchObject({ where: 'shell', text: 'second"', before: ['echo "first'], settled: true });
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    expect(await shell.capture.lineAtEnter()).toMatchObject({ where: 'shell', text: '', before: [] });
+
+    await run(shell, 'stty -echo');
+    for (const key of `echo hidx${KEY.backspace}den`) shell.pressBlind(key);
+    // Nothing echoed: the keys tell, and the caller waits for quiet before trusting them.
+    expect(await shell.capture.lineAtEnter()).toEqual({ where: 'shell', text: 'echo hidden', before: [], fromKeystrokes: true, settled: false });
+    shell.pressBlind(KEY.ctrlU);
+    for (const key of 'stty echo\r') shell.pressBlind(key);
+    await shell.waitForPrompt();
+
+    await shell.type("read -s -p 'Password: ' secret");
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('Password: ');
+    shell.pressBlind('hunter2');
+    expect(await shell.capture.lineAtEnter()).toEqual({ where: 'secret', text: undefined, before: [], fromKeystrokes: false, settled: true });
+    shell.pressBlind('\r');
+    await shell.waitForOutput(PS1); // on the line of "Password: "
+
+    await shell.type('vi -u NONE');
+    await shell.press(KEY.enter);
+    await shell.waitForOutput('~');
+    await shell.press('i');
+    await shell.type('rm -rf typed-in-vi');
+    expect(await shell.capture.lineAtEnter()).toMatchObject({ where: 'screen', text: undefined });
+    shell.pressBlind(KEY.escape);
+    await shell.type(':q!');
+    await shell.press(KEY.enter);
+    await shell.waitForPrompt();
+    const captured = await shell.close();
+    expect(JSON.stringify(captured)).not.toContain('hunter2');
+  });
+
   it('records a line typed ahead while the previous command still runs, once the shell accepts it', async () => {
     const shell = await openShell();
     await shell.type('sleep 2');

@@ -1,11 +1,11 @@
 import xterm from '@xterm/headless';
 import { CaptureQueue } from './capture-queue.ts';
 import type { CaptureNote } from './capture-status.ts';
-import { LineReader, type CapturedCommand } from './line-reader.ts';
+import { LineReader, type CapturedCommand, type LineAtEnter } from './line-reader.ts';
 import { plainText } from './terminal-text.ts';
 
 export { isPlainOutput } from './bulk-output.ts';
-export { MAX_PENDING_ENTERS, type CapturedCommand } from './line-reader.ts';
+export { MAX_PENDING_ENTERS, type CapturedCommand, type LineAtEnter } from './line-reader.ts';
 
 export interface CommandCaptureOptions {
   readonly cols: number;
@@ -141,6 +141,14 @@ export class CommandCapture {
 
   resize(cols: number, rows: number): void {
     this.queue.resize(cols, rows);
+  }
+
+  /**
+   * The line an Enter typed now would have the shell run, read once everything the device printed
+   * and the user typed so far was analysed: what a command policy checks before the Enter goes on.
+   */
+  lineAtEnter(): Promise<LineAtEnter> {
+    return this.queue.probe(() => this.reader.lineAtEnter());
   }
 
   /**

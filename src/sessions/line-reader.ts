@@ -127,6 +127,28 @@ interface Candidate {
   readonly typed?: string;
 }
 
+/** The line an Enter typed now would have the shell run, as far as the screen and the keys tell. */
+export interface LineAtEnter {
+  /**
+   * `shell`: at a shell prompt; `program`: at a prompt no shell prompt looks like (a program's, or
+   * an unrecognised shell's); `secret`: at a password prompt (the text is not given); `screen`:
+   * in a full-screen program (the text is given only where a shell prompt shows, as in a
+   * multiplexer's pane).
+   */
+  readonly where: 'shell' | 'program' | 'secret' | 'screen';
+  /** The line, or undefined when neither the screen nor the keys tell it. */
+  readonly text: string | undefined;
+  /** Lines of the command the shell is still reading (PS2), before this one. */
+  readonly before: readonly string[];
+  /** Nothing was echoed: the text is rebuilt from the keys. */
+  readonly fromKeystrokes: boolean;
+  /**
+   * The screen shows what the keys would make of the line: its echo has caught up. False when
+   * the echo lags or the keys cannot tell (completion, history): ask again once output is quiet.
+   */
+  readonly settled: boolean;
+}
+
 export interface LineReaderOptions {
   /** Called once per command, when its output is complete: at the next prompt, or at `end()`. */
   readonly onCommand: (command: CapturedCommand) => void;
@@ -419,6 +441,38 @@ export class LineReader {
     const unechoed = kind === 'prompt' && line.outputMark === this.outputMark ? line.raw : undefined;
     this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined, unechoed });
     if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
+  }
+
+  /** The line an Enter typed now would run (see `LineAtEnter`): for a command policy, before the Enter goes to the device. */
+  lineAtEnter(): LineAtEnter {
+    const before = this.candidate?.reading ? [...this.candidate.pieces] : [];
+    const buffer = this.buffer();
+    if (buffer.type === 'alternate') {
+      const prompt = this.shellPrompt?.trimEnd();
+      const cursorRow = buffer.baseY + buffer.cursorY;
+      const row = buffer.getLine(cursorRow)?.translateToString(true).trimStart() ?? '';
+      const text = prompt && row.startsWith(prompt) ? row.slice(prompt.length).trim() : undefined;
+      return { where: 'screen', text, before: [], fromKeystrokes: false, settled: true };
+    }
+    const line = this.line;
+    if (line === undefined) return { where: this.candidate?.reading || this.shellPrompt !== undefined ? 'shell' : 'program', text: '', before, fromKeystrokes: false, settled: true };
+    const where = line.kind === 'prompt' ? 'shell' : line.kind;
+    if (line.kind === 'secret') return { where, text: undefined, before, fromKeystrokes: false, settled: true };
+    const keyed = line.raw === undefined ? undefined : rebuildFromKeys(line.raw);
+    // Nothing printed since the line's first key: echo is off, or the echo has not come yet.
+    if (line.outputMark === this.outputMark && line.raw !== undefined && line.raw !== '') {
+      return { where, text: keyed, before, fromKeystrokes: true, settled: false };
+    }
+    if (line.marker === undefined || line.marker.isDisposed) {
+      // Typed ahead, or at a program's prompt: only the keys tell.
+      return { where, text: keyed, before, fromKeystrokes: false, settled: keyed !== undefined };
+    }
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    let last = cursorRow;
+    while (last - cursorRow < MAX_LINE_ROWS && continuesOnNextRow(buffer, last)) last++;
+    const shown = acceptedText(buffer, line.marker.line, last, last === cursorRow ? buffer.cursorX : 0);
+    const text = shown.startsWith(line.prompt) ? shown.slice(line.prompt.length) : undefined;
+    return { where, text, before, fromKeystrokes: false, settled: text !== undefined && keyed !== undefined && text === keyed };
   }
 
   /** A full-screen program started: `fc` opening its editor? (Ctrl-X Ctrl-E was seen at its keys.) */
