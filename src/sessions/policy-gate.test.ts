@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { Verdict } from './enter-guard.ts';
+import type { LineAtEnter } from './line-reader.ts';
+import { ECHO_QUIET_MS, ECHO_WAIT_MS, PolicyGate, type GateDecision, type LineEvaluation } from './policy-gate.ts';
+
+const line = (fields: Partial<LineAtEnter>): LineAtEnter => ({ where: 'shell', text: '', before: [], fromKeystrokes: false, settled: true, ...fields });
+
+/** Denies lines that mention rm, warns on sudo, holds systemctl. */
+function evaluate(text: string): LineEvaluation {
+  if (text.includes('rm ')) return { decision: 'deny', reasons: ['rm -rf /tmp/x matches "No removals"'] };
+  if (text.includes('systemctl')) return { decision: 'review', reasons: ['systemctl restart nginx matches "Services"'] };
+  if (text.includes('sudo')) return { decision: 'warn', reasons: ['sudo id matches "Root"'] };
+  return { decision: 'allow', reasons: [] };
+}
+
+function gate(lines: LineAtEnter[], options: { review?: (decision: GateDecision) => Verdict } = {}) {
+  const recorded: GateDecision[] = [];
+  const evaluated: string[] = [];
+  const quiets: Array<[number, number]> = [];
+  let probes = 0;
+  const subject = new PolicyGate({
+    lineAtEnter: async () => lines[Math.min(probes++, lines.length - 1)] as LineAtEnter,
+    quiet: async (ms, maxMs) => void quiets.push([ms, maxMs]),
+    evaluate: (text) => {
+      evaluated.push(text);
+      return evaluate(text);
+    },
+    record: (decision) => recorded.push(decision),
+    ...(options.review && { review: options.review }),
+  });
+  return { subject, recorded, evaluated, quiets };
+}
+
+describe('PolicyGate', () => {
+  it('lets an allowed line run without recording it, and records a warned one that still runs', async () => {
+    const plain = gate([line({ text: 'ls -l' })]);
+    expect(await plain.subject.check()).toEqual({ action: 'allow' });
+    expect(plain.recorded).toEqual([]);
+    const warned = gate([line({ text: 'sudo id' })]);
+    expect(await warned.subject.check()).toEqual({ action: 'allow' });
+    expect(warned.recorded).toEqual([{ line: 'sudo id', where: 'shell', fromKeystrokes: false, decision: 'warn', reasons: ['sudo id matches "Root"'] }]);
+  });
+
+  it('refuses a denied line, saying which rule, and checks a multi-line command as a whole', async () => {
+    const { subject, recorded, evaluated } = gate([line({ text: 'rm -rf /tmp/x', before: ['for i in 1; do'] })]);
+    expect(await subject.check()).toEqual({ action: 'deny', message: 'Changegate: this line may not run: rm -rf /tmp/x matches "No removals".' });
+    expect(evaluated).toEqual(['for i in 1; do\nrm -rf /tmp/x']);
+    expect(recorded.map((decision) => decision.decision)).toEqual(['deny']);
+  });
+
+  it('waits for the device to be quiet when the echo lags, then reads the line as the screen shows it', async () => {
+    const { subject, evaluated, quiets } = gate([line({ text: 'ls /et', settled: false }), line({ text: 'rm -rf /etc', settled: false })]);
+    expect((await subject.check()).action).toBe('deny');
+    expect(quiets).toEqual([[ECHO_QUIET_MS, ECHO_WAIT_MS]]);
+    expect(evaluated).toEqual(['rm -rf /etc']);
+  });
+
+  it('checks a line typed with echo off as rebuilt from its keys, and records that it was', async () => {
+    const { subject, recorded } = gate([line({ text: 'echo hidden', fromKeystrokes: true, settled: false })]);
+    expect(await subject.check()).toEqual({ action: 'allow' });
+    expect(recorded).toEqual([{ line: 'echo hidden', where: 'shell', fromKeystrokes: true, decision: 'allow', reasons: [] }]);
+  });
+
+  it('never lets through a line the screen and the keys cannot tell: held for review, or refused without a reviewer', async () => {
+    const unknown = line({ text: undefined, fromKeystrokes: true, settled: false });
+    const refused = gate([unknown]);
+    const answer = await refused.subject.check();
+    expect(answer.action).toBe('deny');
+    expect(answer.action === 'deny' && answer.message).toMatch(/echo is off and the keys typed do not tell the line.*needs an approver/);
+    expect(refused.evaluated).toEqual([]);
+    const review: Verdict = { action: 'review', message: 'waits for carol', decision: Promise.resolve({ allowed: true }), cancel: () => undefined };
+    const held = gate([unknown], { review: () => review });
+    expect(await held.subject.check()).toBe(review);
+  });
+
+  it('holds a reviewed line for an approver when someone can review it', async () => {
+    const asked: GateDecision[] = [];
+    const review: Verdict = { action: 'review', message: 'waits for carol', decision: Promise.resolve({ allowed: false, message: 'refused' }), cancel: () => undefined };
+    const { subject } = gate([line({ text: 'systemctl restart nginx' })], { review: (decision) => (asked.push(decision), review) });
+    expect(await subject.check()).toBe(review);
+    expect(asked.map((decision) => decision.line)).toEqual(['systemctl restart nginx']);
+  });
+
+  it('does not read or check a password, nor keys typed in a full-screen program, but checks a shell prompt shown in one', async () => {
+    for (const where of ['secret', 'screen'] as const) {
+      const { subject, evaluated } = gate([line({ where, text: undefined })]);
+      expect(await subject.check()).toEqual({ action: 'allow' });
+      expect(evaluated).toEqual([]);
+    }
+    const pane = gate([line({ where: 'screen', text: 'rm -rf /srv' })]);
+    expect((await pane.subject.check()).action).toBe('deny');
+  });
+});
