@@ -64,6 +64,8 @@ describe('changegate audit: the change audit', () => {
         recording_path: `/nonexistent/${id}.cast`,
         recording_sha256: 'cd'.repeat(32),
         capture_lossy: false,
+        // A terminal multiplexer ran after the first command: the board may be incomplete.
+        capture_notes: JSON.stringify([{ reason: 'multiplexer', since: new Date(now - 24_000).toISOString(), offsetSeconds: 6 }]),
         instance_id: 'test',
         heartbeat_at: new Date(now - 10_000),
       })
@@ -91,7 +93,8 @@ describe('changegate audit: the change audit', () => {
     const result = await audit('change', 'CHG-42');
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\n');
-    expect(result.stdout).toMatch(/Score:\s+50 \(incomplete and exceeded\)/);
+    expect(result.stdout).toMatch(/Score:\s+50 \(incomplete and exceeded — capture limited\)/);
+    expect(result.stdout).toMatch(/^Capture: +limited\. This board may be incomplete because in session #\d+ a terminal multiplexer ran on the device \(from \d\d:\d\d:\d\d UTC\)\.$/m);
     expect(lines.filter((line) => /^ {2}(ok|MISSING|EXTRA)/.test(line)).map((line) => line.trim().replace(/\s+\[.*\]$/, ''))).toEqual([
       'ok       logrotate -f /etc/logrotate.conf',
       'MISSING  systemctl reload rsyslog',
@@ -105,6 +108,9 @@ describe('changegate audit: the change audit', () => {
     expect(found.code).toBe(0);
     expect(JSON.parse(found.stdout)).toEqual([expect.objectContaining({ change: 'CHG-42', changeScore: 50, sourceIp: '198.51.100.4', commandCount: 3 })]);
     expect(JSON.parse((await audit('sessions', '--outcome', 'as_planned', '--json')).stdout)).toEqual([]);
+    const table = (await audit('sessions', '--change', 'CHG-42')).stdout;
+    expect(table.split('\n')[1]).toMatch(/ incomplete_and_exceeded +limited +admin /);
+    expect(table).toContain('CHG-42: This board may be incomplete because in session #');
     const logs = await audit('logs', 'CHG-42');
     expect(logs.stdout).toContain('$ cat /etc/shadow');
     expect(logs.stdout).toContain('  auth.log');

@@ -61,7 +61,10 @@ export function registerChangeAuditCommands(audit: Command): void {
         const { json, ...filter } = options;
         const sessions = await api.get<AuditedSessionView[]>('/audit/sessions', filter);
         if (json) return printJson(sessions);
-        printTable(['session', 'change', 'score', 'outcome', 'user', 'source', 'device', 'started', 'duration', 'commands'], sessions.map(sessionRow), 'No audited session matches.');
+        printTable(['session', 'change', 'score', 'outcome', 'capture', 'user', 'source', 'device', 'started', 'duration', 'commands'], sessions.map(sessionRow), 'No audited session matches.');
+        // The outcome of a change whose capture is limited is shown with its warning, whatever it is.
+        const warnings = new Map(sessions.flatMap((session) => (session.changeCapture.warning ? [[session.change, session.changeCapture.warning] as const] : [])));
+        for (const [change, warning] of warnings) printLines('', `${change}: ${warning}`);
       }),
     );
 
@@ -92,7 +95,7 @@ export function registerChangeAuditCommands(audit: Command): void {
         if (options.json) return printJson(logs);
         if (logs.length === 0) return printLines('No command was captured.');
         for (const log of logs) {
-          printLines(`${shortTime(log.time)}  ${log.device}  session ${log.session}  exit ${log.exitStatus ?? 'unknown'}`, `$ ${log.text}`);
+          printLines(`${shortTime(log.time)}  ${log.device}  session ${log.session}  exit ${log.exitStatus ?? 'unknown'}${log.fromKeystrokes ? '  from keystrokes' : ''}`, `$ ${log.text}`);
           if (log.output) printLines(...log.output.replace(/\n$/, '').split('\n').map((line) => `  ${line}`));
           if (log.outputTruncated) printLines('  [output truncated]');
           printLines('');
@@ -121,6 +124,7 @@ const sessionRow = (session: AuditedSessionView): string[] => [
   session.change,
   session.changeScore === null ? '-' : String(session.changeScore),
   session.changeOutcome ?? '-',
+  session.changeCapture.status ?? 'unknown',
   session.user,
   session.sourcePort ? `${session.sourceIp}:${session.sourcePort}` : session.sourceIp,
   `${session.device} (${session.account})`,
@@ -129,15 +133,19 @@ const sessionRow = (session: AuditedSessionView): string[] => [
   String(session.commandCount),
 ];
 
+/** What follows an outcome whose board rests on a limited capture. */
+const limited = (capture: ChangeAuditView['capture']) => (capture.status === 'limited' ? ' — capture limited' : '');
+
 function printAudit(view: ChangeAuditView): void {
   printFields([
     ['Change', `${view.change.name}: ${view.change.title}`],
     ['Window', `${view.change.startAt} → ${view.change.dueAt} (${view.change.status})`],
-    ['Score', `${view.score} (${view.outcome.replace(/_/g, ' ')})`],
+    ['Score', `${view.score} (${view.outcome.replace(/_/g, ' ')}${limited(view.capture)})`],
+    ['Capture', view.capture.warning ? `${view.capture.status ?? 'unknown'}. ${view.capture.warning}` : (view.capture.status ?? 'unknown')],
     ['Sessions', view.sessions.map((session) => `#${session.number} ${session.user} from ${session.sourceIp}, ${session.durationSeconds} s`).join('; ') || 'none yet'],
   ]);
   for (const device of view.devices) {
-    printLines('', `${device.device}: score ${device.score} (${device.outcome.replace(/_/g, ' ')})`);
+    printLines('', `${device.device}: score ${device.score} (${device.outcome.replace(/_/g, ' ')}${limited(device.capture)})`);
     for (const row of device.rows) {
       const text = row.command ? row.command.text : (row.step?.text ?? '');
       const where = row.command ? `   [session ${row.command.session} at ${row.command.offsetSeconds.toFixed(1)} s]` : row.step ? `   [script line ${row.step.line}]` : '';

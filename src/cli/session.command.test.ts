@@ -238,6 +238,9 @@ describe('changegate session against a server and its gateway', () => {
     expect(details.stdout).toMatch(/^Source: +127\.0\.0\.1 port \d+$/m);
     expect(details.stdout).toMatch(/^Request: +#1$/m);
     expect(details.stdout).toMatch(/^End reason: +client closed$/m);
+    // Bash echoes every line: nothing was rebuilt or missed.
+    expect(details.stdout).toMatch(/^Capture: +complete$/m);
+    expect(detailsJson).toMatchObject({ capture: { status: 'complete', reasons: [] } });
     expect(details.stdout).toContain(`Recording:    ${server.url}/api/v1/sessions/${numbers.shell}/recording\n`);
     expect(details.stdout).toContain(`SHA-256:      ${detailsJson.recordingSha256 as string}\n`);
     expect(details.stdout).toMatch(/^Commands \(2\):\n {2}1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}\+\d+\.\ds {2}exit unknown {2}echo cli-marker-\$\(\(2\+3\)\)\n {6}cli-marker-5\n {2}2 .* exit$/m);

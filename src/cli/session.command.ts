@@ -276,6 +276,18 @@ const sessionRow = (session: SessionView): string[] => [
 /** A time to the second, in UTC: `2026-11-21 14:05:09Z`. */
 const secondTime = (iso: string | null) => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}Z` : null);
 
+/** The capture status and each reason with when it began: `limited: a terminal multiplexer ran on the device (from 2026-11-21 14:05:09Z, +12.5s)`. */
+function captureText(session: SessionView): string {
+  const { capture } = session;
+  if (!capture) {
+    if (session.live) return 'known when the session ends';
+    const unknown = session.endReason === 'interrupted' ? 'unknown: the session was interrupted' : 'unknown: the session ended before capture statuses were kept';
+    return session.captureLossy ? `${unknown}; lossy: some commands may be missing or cut` : unknown;
+  }
+  const reasons = capture.reasons.map((reason) => `${reason.text} (from ${secondTime(reason.since)}, +${reason.offsetSeconds.toFixed(1)}s)`);
+  return reasons.length === 0 ? capture.status : `${capture.status}: ${reasons.join('; ')}`;
+}
+
 function printSession(session: SessionView, recordingUrl: string, commands: readonly CommandView[]): void {
   printFields([
     ['Session', session.number],
@@ -296,12 +308,12 @@ function printSession(session: SessionView, recordingUrl: string, commands: read
     ['Bytes out', session.bytesOut],
     ['Recording', recordingUrl],
     ['SHA-256', session.recordingSha256 ?? (session.live ? 'recorded when the session ends' : null)],
-    ['Capture', session.captureLossy ? 'lossy: some commands may be missing or cut' : 'complete'],
+    ['Capture', captureText(session)],
   ]);
   printLines('', commands.length === 0 ? 'No commands were captured.' : `Commands (${commands.length}):`);
   for (const captured of commands) {
     const exit = `exit ${captured.exitStatus ?? 'unknown'}`;
-    printLines(`  ${captured.seq}  ${secondTime(captured.time)}  +${captured.offsetSeconds.toFixed(1)}s  ${exit}  ${visible(captured.text)}`);
+    printLines(`  ${captured.seq}  ${secondTime(captured.time)}  +${captured.offsetSeconds.toFixed(1)}s  ${exit}  ${visible(captured.text)}${captured.fromKeystrokes ? '  (from keystrokes)' : ''}`);
     const output = captured.output.replace(/\n$/, '');
     if (output) printLines(...visible(output).split('\n').map((line) => `      ${line}`.trimEnd()));
     if (captured.outputTruncated) printLines('      (output truncated)');

@@ -101,7 +101,7 @@ describe.each(DATABASE_KINDS)('change-audit results in the event log on %s', (ki
     await changeWithSession('CHG-L5', 'db01');
     const id = await changeId('CHG-L5');
     const [logged] = await resultEvents('CHG-L5');
-    expect(logged?.data).toMatchObject({ boardDigestVersion: 2 });
+    expect(logged?.data).toMatchObject({ boardDigestVersion: 3 });
 
     await rename('db01', 'db01-eu');
     const renamed = await audit('CHG-L5');
@@ -142,9 +142,45 @@ describe.each(DATABASE_KINDS)('change-audit results in the event log on %s', (ki
     // The next recompute logs the same result by device ID; the rename no longer shows.
     await t.cg.services.reviews.recompute(id);
     const latest = (await resultEvents('CHG-L6')).at(-1);
-    expect(latest?.data).toMatchObject({ score: shown.score, outcome: shown.outcome, boardDigestVersion: 2 });
+    expect(latest?.data).toMatchObject({ score: shown.score, outcome: shown.outcome, boardDigestVersion: 3 });
     expect(await checkReviewResultInLog(db(), id, await audit('CHG-L6'))).toMatchObject({ ok: true, eventSeq: latest?.seq });
     expect(await verifyEventLog(db())).toMatchObject({ ok: true });
+  });
+
+  it('covers the capture status from version 3: a capture note removed from the records makes the board differ; a version 2 result is checked without it', async () => {
+    const created = await t.admin.post('/changes', { name: 'CHG-L7', title: 'Check uptime', startAt: at(-5).toISOString(), dueAt: at(600).toISOString(), accessGroup: 'ops', devices: ['web01'], script: 'uptime' });
+    expect(created.status).toBe(201);
+    await storeSession(t, { change: 'CHG-L7', device: 'web01', user: alice, startMinute: 0, commands: ['uptime'], captureNotes: [{ reason: 'multiplexer', minute: 2 }] });
+    const id = await changeId('CHG-L7');
+    const shown = await audit('CHG-L7');
+    expect(shown).toMatchObject({ outcome: 'as_planned', capture: { status: 'limited' } });
+    const [logged] = await resultEvents('CHG-L7');
+    expect(logged?.data).toMatchObject({ boardDigestVersion: 3, boardDigest: boardDigest(shown.devices) });
+    expect(await checkReviewResultInLog(db(), id, shown)).toMatchObject({ ok: true, eventSeq: logged?.seq });
+    // The wording is not hashed, only the facts: a reworded warning changes no digest.
+    const reworded = shown.devices.map((device: { capture: object }) => ({ ...device, capture: { ...device.capture, warning: 'reworded' } }));
+    expect(boardDigest(reworded)).toBe(boardDigest(shown.devices));
+
+    // The multiplexer note removed from the records: the board now looks complete, and differs from the one logged.
+    await db().updateTable('session').set({ capture_notes: '[]' }).where('change_id', '=', id).execute();
+    const edited = await audit('CHG-L7');
+    expect(edited).toMatchObject({ outcome: 'as_planned', capture: { status: 'complete', warning: null } });
+    expect(await checkReviewResultInLog(db(), id, edited)).toMatchObject({ ok: false, reason: 'differs', differences: ['board'] });
+
+    // An entry of version 2, as logged before capture statuses were kept, is checked as it was hashed: without them.
+    const computedAt = (await db().selectFrom('change_review').select('computed_at').where('change_id', '=', id).executeTakeFirstOrThrow()).computed_at;
+    const older = await db()
+      .transaction()
+      .execute((trx) =>
+        appendEvent(trx, {
+          actor: 'system',
+          action: REVIEW_RESULT_ACTION,
+          subject: 'change:CHG-L7',
+          data: { change: id, score: shown.score, outcome: shown.outcome, counts: shown.counts, boardDigest: boardDigest(shown.devices, 2), boardDigestVersion: 2 },
+          time: computedAt,
+        }),
+      );
+    expect(await checkReviewResultInLog(db(), id, edited)).toMatchObject({ ok: true, eventSeq: older.seq });
   });
 
   it('says when a change has no logged result', async () => {

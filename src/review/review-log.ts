@@ -3,7 +3,7 @@ import canonicalizeModule from 'canonicalize';
 import { findEntries } from '../eventlog/index.ts';
 import type { Executor } from '../platform/database.ts';
 import type { ComparisonCounts, Outcome } from './comparison.ts';
-import type { ChangeAuditView } from './review.views.ts';
+import type { ChangeAuditView, DeviceAuditView } from './review.views.ts';
 
 // The package is CommonJS (`module.exports = serialize`) but its types declare an ES default export.
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
@@ -25,27 +25,41 @@ export interface LoggedReviewResult {
 
 /**
  * 1: over each device's name (results logged before version 2, which hold no version); a device
- * renamed since makes the board differ. 2: over each device's ID, which a rename keeps.
+ * renamed since makes the board differ. 2: over each device's ID, which a rename keeps. 3: also
+ * over each device's capture status, its sessions' statuses and their reasons with when each
+ * began, so that a capture note removed from the records (a limited board passed off as complete)
+ * makes the board differ.
  */
-export type BoardDigestVersion = 1 | 2;
-export const BOARD_DIGEST_VERSION: BoardDigestVersion = 2;
+export type BoardDigestVersion = 1 | 2 | 3;
+export const BOARD_DIGEST_VERSION: BoardDigestVersion = 3;
 
 /** What a result is checked on: the score, the outcome and the board of a change audit. */
 export type ChangeAuditResult = Pick<ChangeAuditView, 'score' | 'outcome' | 'devices'>;
 
+/** A device's capture as version 3 hashes it: the facts, not their wording (the warning, each reason's text), which may be reworded. */
+const hashedCapture = ({ status, sessions }: DeviceAuditView['capture']) => ({
+  status,
+  sessions: sessions.map(({ session, status: each, reasons }) => ({ session, status: each, reasons: reasons.map(({ reason, since, offsetSeconds }) => ({ reason, since, offsetSeconds })) })),
+});
+
 /**
  * The SHA-256 (hex) of the board: the RFC 8785 canonical JSON of the audit's `devices`, each
- * device's ID (version 2; its name in version 1), score, outcome, counts and every row (script
- * step, command with its output and, when it differs, what was typed; links), as `GET /changes/{name}/audit` and the JSON report show
+ * device's ID (version 2 on; its name in version 1), score, outcome, counts and every row (script
+ * step, command with its output and, when it differs, what was typed; links), and from version 3
+ * its capture (`hashedCapture`), as `GET /changes/{name}/audit` and the JSON report show
  * them. Names are left out of version 2 because a rename changes no fact of the board.
  */
 export function boardDigest(devices: ChangeAuditView['devices'], version: BoardDigestVersion = BOARD_DIGEST_VERSION): string {
   const hashed =
     version === 1
       ? devices.map(({ device, score, outcome, counts, rows }) => ({ device, score, outcome, counts, rows }))
-      : devices.map(({ deviceId, score, outcome, counts, rows }) => ({ deviceId, score, outcome, counts, rows }));
-  // A command's `typed` is hashed only when it holds something: boards logged before it existed keep their digest.
-  const text = canonicalize(JSON.parse(JSON.stringify(hashed, (key, value: unknown) => (key === 'typed' && value === null ? undefined : value))));
+      : version === 2
+        ? devices.map(({ deviceId, score, outcome, counts, rows }) => ({ deviceId, score, outcome, counts, rows }))
+        : devices.map(({ deviceId, score, outcome, counts, rows, capture }) => ({ deviceId, score, outcome, counts, rows, capture: hashedCapture(capture) }));
+  // A command's `typed` is hashed only when it holds something, and its `fromKeystrokes` only when
+  // true: boards logged before they existed keep their digest.
+  const omitted = (key: string, value: unknown) => (key === 'typed' && value === null) || (key === 'fromKeystrokes' && value === false);
+  const text = canonicalize(JSON.parse(JSON.stringify(hashed, (key, value: unknown) => (omitted(key, value) ? undefined : value))));
   if (text === undefined) throw new Error('the board cannot be canonicalized');
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }

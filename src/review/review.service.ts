@@ -8,7 +8,19 @@ import type { Clock } from '../platform/clock.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors } from '../platform/errors.ts';
 import { partitionName } from '../objects/index.ts';
-import { commandCountsOf, commandsOfChange, interruptedSessionEnds, listSessions, presentSession, sessionsOfChange, type ChangeCommand } from '../sessions/index.ts';
+import {
+  commandCountsOf,
+  commandsOfChange,
+  interruptedSessionEnds,
+  listSessions,
+  presentCapture,
+  presentSession,
+  sessionsOfChange,
+  sessionsOfChanges,
+  type ChangeCommand,
+  type Session,
+} from '../sessions/index.ts';
+import { boardCapture, type CapturedSession } from './board-capture.ts';
 import { compareChange, type BoardRow, type ComparisonCounts, type ExecutedCommand, type Outcome } from './comparison.ts';
 import { findReviewResultEvent, loggedResult, REVIEW_RESULT_ACTION, type LoggedReviewResult } from './review-log.ts';
 import type { AuditedSessionView, BoardCommandView, BoardRowView, ChangeAuditView, DeviceAuditView } from './review.views.ts';
@@ -135,15 +147,24 @@ export class ReviewService {
         commandText: filter.command,
         limit: filter.limit ?? 200,
       });
-      const reviews = await reviewsOf(trx, [...new Set(sessions.map((session) => session.changeId))]);
+      const listed = [...new Set(sessions.map((session) => session.changeId))];
+      const reviews = await reviewsOf(trx, listed);
       const counts = await commandCountsOf(trx, sessions.map((session) => session.id));
       const requests = await requestNumbers(trx, sessions.map((session) => session.requestId));
+      // The capture of the change's board, over all its sessions (not only those listed), as the audit shows it.
+      const ofChange = new Map<string, CapturedSession[]>(listed.map((id) => [id, []]));
+      for (const session of await sessionsOfChanges(trx, listed)) ofChange.get(session.changeId)?.push(capturedSession(session));
+      const captures = new Map([...ofChange].map(([id, captured]) => [id, boardCapture(captured)]));
       const now = this.deps.clock.now();
-      return sessions.map((session) => ({
-        ...presentSession(session, now, counts.get(session.id) ?? 0, requests.get(session.requestId) ?? null),
-        changeScore: reviews.get(session.changeId)?.score ?? null,
-        changeOutcome: reviews.get(session.changeId)?.outcome ?? null,
-      }));
+      return sessions.map((session) => {
+        const capture = captures.get(session.changeId);
+        return {
+          ...presentSession(session, now, counts.get(session.id) ?? 0, requests.get(session.requestId) ?? null),
+          changeScore: reviews.get(session.changeId)?.score ?? null,
+          changeOutcome: reviews.get(session.changeId)?.outcome ?? null,
+          changeCapture: { status: capture?.status ?? null, warning: capture?.warning ?? null },
+        };
+      });
     });
   }
 
@@ -158,7 +179,7 @@ export class ReviewService {
       const change = await findChange(trx, changeId);
       if (!change) return;
       // The board alone: the score does not need the list of sessions the audit shows.
-      const audit = await this.board(trx, change);
+      const audit = await this.board(trx, change, await sessionsOfChange(trx, change.id, 'number'));
       const result = loggedResult(change.id, audit);
       const stored = await storedReview(trx, change.id);
       if (stored && stored.score === result.score && stored.outcome === result.outcome) {
@@ -200,16 +221,16 @@ export class ReviewService {
   }
 
   private async build(trx: Tx, change: Change): Promise<ChangeAuditView> {
-    const board = await this.board(trx, change);
     const sessions = await sessionsOfChange(trx, change.id, 'started');
+    const board = await this.board(trx, change, sessions);
     const counts = await commandCountsOf(trx, sessions.map((session) => session.id));
     const requests = await requestNumbers(trx, sessions.map((session) => session.requestId));
     const now = this.deps.clock.now();
     return { ...board, sessions: sessions.map((session) => presentSession(session, now, counts.get(session.id) ?? 0, requests.get(session.requestId) ?? null)), generatedAt: now.toISOString() };
   }
 
-  /** The audit without its list of sessions: the change, its board and its score. */
-  private async board(trx: Tx, change: Change): Promise<Omit<ChangeAuditView, 'sessions' | 'generatedAt'>> {
+  /** The audit without its list of sessions: the change, its board, its score and how far the capture of `sessions` (the change's) can be trusted. */
+  private async board(trx: Tx, change: Change, sessions: readonly Session[]): Promise<Omit<ChangeAuditView, 'sessions' | 'generatedAt'>> {
     const parsed = parseScript(change.script);
     // A saved change's script always parses; an empty one would only come from a database edit.
     const script = parsed.ok ? parsed.script : { steps: [] };
@@ -249,6 +270,7 @@ export class ReviewService {
         offsetSeconds: row.offsetSeconds,
         text: row.text,
         typed: row.typed ?? null,
+        fromKeystrokes: row.fromKeystrokes ?? false,
         output: row.output,
         outputTruncated: row.outputTruncated,
         exitStatus: row.exitStatus,
@@ -285,10 +307,19 @@ export class ReviewService {
         outcome: device.outcome,
         counts: device.counts,
         rows: device.rows.map(presentRow),
+        capture: boardCapture(sessions.filter((session) => session.deviceId === device.device).map(capturedSession)),
       })),
+      capture: boardCapture(sessions.map(capturedSession)),
     };
   }
 }
+
+const capturedSession = (session: Session): CapturedSession => ({
+  number: session.number,
+  live: session.endedAt === null,
+  endReason: session.endReason,
+  capture: presentCapture(session.captureNotes),
+});
 
 /**
  * The change's counts are the devices' summed, which the board holds: the digest covers them. A

@@ -2,9 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { TestChangegate, TestClient } from '../../test/harness.ts';
 import { findChangeByName, findRequestByNumber } from '../changes/index.ts';
 import type { SessionEndReason } from '../platform/tables/sessions.ts';
+import type { CaptureReason } from '../sessions/index.ts';
 
-/** A command as the capture stores it: its text, and optionally its output and exit status. */
-export type StoredCommand = string | { readonly text: string; readonly output?: string; readonly exitStatus?: number | null };
+/** A command as the capture stores it: its text, and optionally its output, exit status and whether it was rebuilt from keystrokes. */
+export type StoredCommand = string | { readonly text: string; readonly output?: string; readonly exitStatus?: number | null; readonly fromKeystrokes?: boolean };
+
+/** A note of the capture: its reason, from this many minutes after the session's start (and as many seconds into its recording). */
+export interface StoredCaptureNote {
+  readonly reason: CaptureReason;
+  readonly minute: number;
+}
 
 export interface StoredSession {
   readonly change: string;
@@ -19,6 +26,8 @@ export interface StoredSession {
   readonly exitStatus?: number | null;
   /** Under this request of the user's (its ID) rather than a new one. */
   readonly requestId?: string;
+  /** The capture's notes as the session ended: none (complete) unless told; null for unknown (an interrupted session, or one ended before they were kept). */
+  readonly captureNotes?: readonly StoredCaptureNote[] | null;
 }
 
 /**
@@ -70,16 +79,32 @@ export async function storeSessionRecord(t: TestChangegate, session: StoredSessi
       recording_path: `/nonexistent/${id}.cast`,
       recording_sha256: 'ab'.repeat(32),
       capture_lossy: false,
+      capture_notes:
+        session.captureNotes === null
+          ? null
+          : JSON.stringify(
+              (session.captureNotes ?? []).map((note) => ({ reason: note.reason, since: at(session.startMinute + note.minute).toISOString(), offsetSeconds: 60 * note.minute })),
+            ),
       instance_id: 'test',
       heartbeat_at: at(session.startMinute + 10),
     })
     .returning('number')
     .executeTakeFirstOrThrow();
   for (const [index, command] of session.commands.entries()) {
-    const { text, output = '', exitStatus = 0 } = typeof command === 'string' ? { text: command } : command;
+    const { text, output = '', exitStatus = 0, fromKeystrokes = false } = typeof command === 'string' ? { text: command } : command;
     await db
       .insertInto('session_command')
-      .values({ session_id: id, seq: index + 1, time: at(session.startMinute + index + 1), offset_seconds: 60 * (index + 1), text, output, output_truncated: false, exit_status: exitStatus })
+      .values({
+        session_id: id,
+        seq: index + 1,
+        time: at(session.startMinute + index + 1),
+        offset_seconds: 60 * (index + 1),
+        text,
+        from_keystrokes: fromKeystrokes,
+        output,
+        output_truncated: false,
+        exit_status: exitStatus,
+      })
       .execute();
   }
   return { number: Number(row.number), changeId: found.id, requestId: request.id };

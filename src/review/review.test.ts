@@ -93,6 +93,79 @@ describe.each(DATABASE_KINDS)('the change audit on %s', (kind) => {
     expect(first).toMatchObject({ changeScore: 100, changeOutcome: 'as_planned', sourceIp: '192.0.2.7', durationSeconds: 600 });
   });
 
+  it('keeps an as_planned outcome over a limited capture, with a warning naming the session and the reason wherever the outcome is shown', async () => {
+    const created = await t.admin.post('/changes', { name: 'CHG-9', title: 'Check uptime', startAt: at(-5).toISOString(), dueAt: at(600).toISOString(), accessGroup: 'ops', devices: ['web01'], script: 'uptime' });
+    expect(created.status).toBe(201);
+    const alice = { username: 'alice', client: await buildUserIfMissing('alice') };
+    const number = await storeSessionOf(t, {
+      change: 'CHG-9',
+      device: 'web01',
+      user: alice,
+      startMinute: 70,
+      commands: [{ text: 'uptime', fromKeystrokes: true }],
+      captureNotes: [
+        { reason: 'keystrokes', minute: 1 },
+        { reason: 'multiplexer', minute: 2 },
+      ],
+    });
+    const multiplexerAt = at(72).toISOString();
+    const warning = `This board may be incomplete because in session #${number} a terminal multiplexer ran on the device (from ${multiplexerAt.slice(11, 19)} UTC).`;
+
+    const audit = (await t.admin.get('/changes/CHG-9/audit')).body;
+    // The outcome is the commands', which match the script exactly; the warning goes with it.
+    expect(audit).toMatchObject({ score: 100, outcome: 'as_planned', capture: { status: 'limited', warning: expect.stringContaining(warning) } });
+    expect(audit.capture.warning).toContain(`Some lines of session #${number} were rebuilt from keystrokes`);
+    expect(audit.capture.sessions).toEqual([
+      {
+        session: number,
+        status: 'limited',
+        unknownBecause: null,
+        reasons: [
+          { reason: 'keystrokes', text: 'lines rebuilt from keystrokes (the terminal echoed nothing)', since: at(71).toISOString(), offsetSeconds: 60 },
+          { reason: 'multiplexer', text: 'a terminal multiplexer ran on the device', since: multiplexerAt, offsetSeconds: 120 },
+        ],
+      },
+    ]);
+    expect(audit.devices[0]).toMatchObject({ device: 'web01', outcome: 'as_planned', capture: { status: 'limited', warning: audit.capture.warning } });
+    expect(audit.devices[0].rows[0].command).toMatchObject({ text: 'uptime', fromKeystrokes: true });
+    expect(audit.sessions[0]).toMatchObject({ number, capture: { status: 'limited' } });
+
+    // The list of audited sessions, the session's record and its commands.
+    const [listed] = (await t.admin.get('/audit/sessions?change=CHG-9')).body;
+    expect(listed).toMatchObject({ changeOutcome: 'as_planned', changeCapture: { status: 'limited', warning: audit.capture.warning }, capture: { status: 'limited' } });
+    expect((await t.admin.get(`/sessions/${number}/commands`)).body).toMatchObject([{ text: 'uptime', fromKeystrokes: true }]);
+
+    // The reports.
+    const json = (await t.admin.get('/changes/CHG-9/audit/report?format=json')).body;
+    expect(json).toMatchObject({ outcome: 'as_planned', capture: { warning: audit.capture.warning } });
+    const html = String((await t.admin.get('/changes/CHG-9/audit/report?format=html')).body);
+    expect(html).toContain('100 (as planned — capture limited)');
+    expect(html).toContain(warning);
+    const csv = String((await t.admin.get('/changes/CHG-9/audit/report?format=csv')).body).trim().split('\r\n');
+    expect(csv[1]).toMatch(/"matched",.*"limited","limited","yes"$/);
+
+    // A complete capture warns of nothing.
+    expect((await t.admin.get('/changes/CHG-8/audit')).body).toMatchObject({ outcome: 'as_planned', capture: { status: 'complete', warning: null } });
+    expect((await t.admin.get('/audit/sessions?change=CHG-8')).body[0]).toMatchObject({ changeCapture: { status: 'complete', warning: null } });
+  });
+
+  it('mentions a session a crash interrupted, whose capture status is unknown', async () => {
+    const created = await t.admin.post('/changes', { name: 'CHG-10', title: 'Check uptime', startAt: at(-5).toISOString(), dueAt: at(600).toISOString(), accessGroup: 'ops', devices: ['web02'], script: 'uptime' });
+    expect(created.status).toBe(201);
+    const bob = { username: 'bob', client: await buildUserIfMissing('bob') };
+    const number = await storeSessionOf(t, { change: 'CHG-10', device: 'web02', user: bob, startMinute: 80, commands: ['uptime'], endReason: 'interrupted', exitStatus: null, captureNotes: null });
+    const audit = (await t.admin.get('/changes/CHG-10/audit')).body;
+    expect(audit).toMatchObject({
+      outcome: 'as_planned',
+      capture: {
+        status: null,
+        warning: `This board may be incomplete because session #${number} was interrupted, so whether its capture was complete is unknown.`,
+        sessions: [{ session: number, status: null, unknownBecause: 'interrupted', reasons: [] }],
+      },
+    });
+    expect(audit.sessions[0].capture).toBeNull();
+  });
+
   it('exports the audit as JSON, CSV and a self-contained HTML page', async () => {
     const json = await t.admin.get('/changes/CHG-7/audit/report?format=json');
     expect(json.headers['content-disposition']).toContain('CHG-7-audit.json');
@@ -100,7 +173,9 @@ describe.each(DATABASE_KINDS)('the change audit on %s', (kind) => {
 
     const csv = await t.admin.get('/changes/CHG-7/audit/report?format=csv');
     const lines = String(csv.body).trim().split('\r\n');
-    expect(lines[0]).toBe('"change","device","row","kind","script_line","script_step","command","session","user","time","offset_seconds","exit_status","linked_row"');
+    expect(lines[0]).toBe(
+      '"change","device","row","kind","script_line","script_step","command","session","user","time","offset_seconds","exit_status","linked_row","device_capture","session_capture","from_keystrokes"',
+    );
     expect(lines).toHaveLength(1 + 5 + 4);
     expect(lines.some((line) => line.includes('"extra"') && line.includes('"rm -rf /tmp/cache"'))).toBe(true);
 

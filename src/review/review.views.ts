@@ -1,6 +1,6 @@
 /** What the change audit shows: the board of a change, device by device, and the audited sessions. */
 import { Type, type Static } from 'typebox';
-import { CommandViewSchema, SessionViewSchema } from '../sessions/index.ts';
+import { CaptureReasonViewSchema, CaptureStatusSchema, CommandViewSchema, SessionViewSchema } from '../sessions/index.ts';
 
 export const OutcomeSchema = Type.Union([Type.Literal('as_planned'), Type.Literal('incomplete'), Type.Literal('exceeded'), Type.Literal('incomplete_and_exceeded')], {
   description: 'as_planned: every required step ran and nothing else; incomplete: a required step is missing; exceeded: commands beyond the script ran',
@@ -56,6 +56,33 @@ export const BoardRowViewSchema = Type.Object({
 
 export type BoardRowView = Static<typeof BoardRowViewSchema>;
 
+/** How far the capture of one session the board rests on can be trusted. */
+export const BoardCaptureSessionViewSchema = Type.Object({
+  session: Type.Integer({ description: 'The number of the session' }),
+  status: Type.Union([CaptureStatusSchema, Type.Null()], { description: 'Null when unknown: see `unknownBecause`' }),
+  unknownBecause: Type.Union([Type.Literal('running'), Type.Literal('interrupted'), Type.Literal('not_recorded'), Type.Null()], {
+    description: 'Why the status is unknown: the session still runs, a crash interrupted it, or it ended before capture statuses were kept; null when known',
+  }),
+  reasons: Type.Array(CaptureReasonViewSchema),
+});
+
+/** The capture status of a board, over its sessions, and the warning that goes with its outcome. */
+export const BoardCaptureViewSchema = Type.Object(
+  {
+    status: Type.Union([CaptureStatusSchema, Type.Null()], {
+      description: 'limited if any session is; otherwise null (unknown) if any session is unknown, rebuilt if any is, complete if all are',
+    }),
+    warning: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'What must be read with the outcome, which is computed from the commands alone: "This board may be incomplete because in session #3 a terminal multiplexer ran on the device (from 14:02:11 UTC)." when a session is limited or was interrupted, a softer note when lines were rebuilt from keystrokes; null otherwise',
+    }),
+    sessions: Type.Array(BoardCaptureSessionViewSchema, { description: 'Each session the board rests on, by number' }),
+  },
+  { description: "How far the board's commands can be trusted: an as_planned outcome over a limited capture always comes with a warning" },
+);
+
+export type BoardCaptureView = Static<typeof BoardCaptureViewSchema>;
+
 export const DeviceAuditViewSchema = Type.Object({
   device: Type.String({ description: "The device's name as it is now" }),
   deviceId: Type.String({ description: 'Its ID, which a rename keeps: the board digest covers it rather than the name' }),
@@ -63,6 +90,7 @@ export const DeviceAuditViewSchema = Type.Object({
   outcome: OutcomeSchema,
   counts: ComparisonCountsSchema,
   rows: Type.Array(BoardRowViewSchema),
+  capture: BoardCaptureViewSchema,
 });
 
 export type DeviceAuditView = Static<typeof DeviceAuditViewSchema>;
@@ -84,6 +112,7 @@ export const ChangeAuditViewSchema = Type.Object({
   outcome: OutcomeSchema,
   counts: ComparisonCountsSchema,
   devices: Type.Array(DeviceAuditViewSchema),
+  capture: BoardCaptureViewSchema,
   sessions: Type.Array(SessionViewSchema),
   generatedAt: Type.String(),
 });
@@ -95,6 +124,13 @@ export const AuditedSessionViewSchema = Type.Object({
   ...SessionViewSchema.properties,
   changeScore: Type.Union([Type.Integer(), Type.Null()]),
   changeOutcome: Type.Union([Type.String(), Type.Null()]),
+  changeCapture: Type.Object(
+    {
+      status: BoardCaptureViewSchema.properties.status,
+      warning: BoardCaptureViewSchema.properties.warning,
+    },
+    { description: "The capture status of the change's board, over all its sessions, and its warning: shown with `changeOutcome`" },
+  ),
 });
 
 export type AuditedSessionView = Static<typeof AuditedSessionViewSchema>;

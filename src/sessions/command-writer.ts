@@ -12,7 +12,7 @@ export interface CommandWrites {
 
 export interface CommandWriterConfig {
   readonly db: Kysely<Database>;
-  /** Commands in one INSERT at most (8 parameters each); default 500. */
+  /** Commands in one INSERT at most (10 parameters each); default 500. */
   readonly maxBatch?: number;
   readonly logger?: Logger;
 }

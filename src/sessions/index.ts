@@ -16,9 +16,10 @@ export {
   type StoredRecording,
 } from './recording-store.ts';
 export { verifyRecordingAgainstLog, type RecordingCheck } from './recording-verify.ts';
-export { parseSessionTarget, presentCommand, presentSession, type ChangeCommand, type CommandView, type Session, type SessionCommand, type SessionTarget, type SessionView } from './session.ts';
+export { parseSessionTarget, presentCapture, presentCommand, presentSession, type ChangeCommand, type CommandView, type Session, type SessionCommand, type SessionTarget, type SessionView } from './session.ts';
 export { EXIT_PENDING, SessionRunner, type ClientSide } from './session-runner.ts';
 export { SessionService, type SessionListFilter } from './session.service.ts';
-export { CommandViewSchema, SessionViewSchema } from './session.views.ts';
-export { commandCounts as commandCountsOf, commandsOf, commandsOfChange, findSession, heartbeat, interruptedSessionEnds, listSessions, sessionsOfChange, type SessionFilter } from './session.store.ts';
+export { CaptureReasonViewSchema, CaptureStatusSchema, CommandViewSchema, SessionViewSchema, type CaptureReasonView, type SessionCaptureView } from './session.views.ts';
+export { CAPTURE_REASON_TEXT, type CaptureReason, type CaptureStatus } from './capture-status.ts';
+export { commandCounts as commandCountsOf, commandsOf, commandsOfChange, findSession, heartbeat, interruptedSessionEnds, listSessions, sessionsOfChange, sessionsOfChanges, type SessionFilter } from './session.store.ts';
 export { HostKeyMismatchError, sshUpstream, type UpstreamConnector } from './upstream.ts';

@@ -157,7 +157,7 @@ describe.each(DATABASE_KINDS)('the database writes of live sessions on %s', (kin
     const sessions = await startSessions(5);
     const [ended, ...live] = sessions;
     if (!ended) throw new Error('sessions were started');
-    await t.cg.services.sessions.end(ended, alice, { endedAt: t.clock.now(), reason: 'client_closed', endedBy: null, exitStatus: 0, bytesIn: 1, bytesOut: 2, recordingSha256: null, captureLossy: false });
+    await t.cg.services.sessions.end(ended, alice, { endedAt: t.clock.now(), reason: 'client_closed', endedBy: null, exitStatus: 0, bytesIn: 1, bytesOut: 2, recordingSha256: null, captureLossy: false, captureNotes: [] });
     t.clock.advance(15_000);
     const at = t.clock.now();
     const count = new StatementCount();

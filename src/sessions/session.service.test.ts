@@ -10,6 +10,7 @@ import { buildUser, startTestChangegate, type TestChangegate } from '../../test/
 import type { Actor } from '../access/index.ts';
 import { findChangeByName, findRequestByNumber } from '../changes/index.ts';
 import { findDevicesNamed } from '../inventory/index.ts';
+import { CommandWriter } from './command-writer.ts';
 import { LiveSessions, type LiveSession } from './live.ts';
 import type { Recorder } from './recorder.ts';
 import { SessionService, type SessionStart } from './session.service.ts';
@@ -120,7 +121,7 @@ describe.each(DATABASE_KINDS)('SessionService start and end on %s', (kind) => {
     const start = await sessionStart('CHG-1');
     await t.cg.services.sessions.start(start);
     const endedAt = new Date(start.startedAt.getTime() + 90_000);
-    const ending = { endedAt, reason: 'client_closed', endedBy: null, exitStatus: 0, bytesIn: 120, bytesOut: 4_096, recordingSha256: 'a'.repeat(64), captureLossy: false } as const;
+    const ending = { endedAt, reason: 'client_closed', endedBy: null, exitStatus: 0, bytesIn: 120, bytesOut: 4_096, recordingSha256: 'a'.repeat(64), captureLossy: false, captureNotes: [] } as const;
     await t.cg.services.sessions.end(start.id, alice, ending);
     await t.cg.services.sessions.end(start.id, alice, { ...ending, endedAt: new Date(endedAt.getTime() + 5_000), reason: 'terminated', endedBy: 'admin', exitStatus: null });
 
@@ -138,6 +139,46 @@ describe.each(DATABASE_KINDS)('SessionService start and end on %s', (kind) => {
     const events = await eventsOf(start.id);
     expect(events.map((event) => event.action)).toEqual(['session.start', 'session.end']);
     expect(events[1]).toMatchObject({ actor: 'alice', data: { reason: 'client_closed', exitStatus: 0, bytesIn: 120, bytesOut: 4_096, recordingSha256: 'a'.repeat(64) } });
+  });
+
+  it('end keeps the capture status with its reasons, each from when it began; a command rebuilt from keystrokes says so', async () => {
+    const start = await sessionStart('CHG-1');
+    await t.cg.services.sessions.start(start);
+    // While it runs, the status is not known yet.
+    expect(await sessionOf(start.id)).toMatchObject({ live: true, capture: null });
+    const at = (seconds: number) => new Date(start.startedAt.getTime() + seconds * 1000);
+    const writer = new CommandWriter({ db: t.cg.database.db });
+    await writer.write({ sessionId: start.id, seq: 1, time: at(5), offsetSeconds: 5, text: 'cat secret.conf', fromKeystrokes: true, output: '', outputTruncated: false, exitStatus: null });
+    await writer.write({ sessionId: start.id, seq: 2, time: at(9), offsetSeconds: 9, text: 'tmux', output: '', outputTruncated: false, exitStatus: null });
+    const captureNotes = [
+      { reason: 'keystrokes', since: at(4), offsetSeconds: 4.25 },
+      { reason: 'multiplexer', since: at(10), offsetSeconds: 10.5 },
+    ] as const;
+    await t.cg.services.sessions.end(start.id, alice, { endedAt: at(60), reason: 'client_closed', endedBy: null, exitStatus: 0, bytesIn: 1, bytesOut: 2, recordingSha256: null, captureLossy: false, captureNotes });
+
+    expect(await sessionOf(start.id)).toMatchObject({
+      captureLossy: false,
+      capture: {
+        status: 'limited',
+        reasons: [
+          { reason: 'keystrokes', text: 'lines rebuilt from keystrokes (the terminal echoed nothing)', since: at(4).toISOString(), offsetSeconds: 4.25 },
+          { reason: 'multiplexer', text: 'a terminal multiplexer ran on the device', since: at(10).toISOString(), offsetSeconds: 10.5 },
+        ],
+      },
+    });
+    const commands = (await must(t.admin.get(`/sessions/${start.id}/commands`), 200, 'reading the commands')).body as Array<{ text: string; fromKeystrokes: boolean }>;
+    expect(commands.map(({ text, fromKeystrokes }) => [text, fromKeystrokes])).toEqual([
+      ['cat secret.conf', true],
+      ['tmux', false],
+    ]);
+
+    // Without notes the capture was complete; a session that ended before they were kept is unknown.
+    const complete = await sessionStart('CHG-1');
+    await t.cg.services.sessions.start(complete);
+    await t.cg.services.sessions.end(complete.id, alice, { endedAt: at(60), reason: 'client_closed', endedBy: null, exitStatus: 0, bytesIn: 1, bytesOut: 2, recordingSha256: null, captureLossy: false, captureNotes: [] });
+    expect(await sessionOf(complete.id)).toMatchObject({ capture: { status: 'complete', reasons: [] } });
+    await sql`UPDATE session SET capture_notes = NULL WHERE id = ${complete.id}`.execute(t.cg.database.db);
+    expect(await sessionOf(complete.id)).toMatchObject({ capture: null });
   });
 
   describe('terminate, with a stand-in for the running session (gateway.test.ts ends a real one)', () => {
@@ -160,7 +201,7 @@ describe.each(DATABASE_KINDS)('SessionService start and end on %s', (kind) => {
         counters: () => ({ bytesIn: 0, bytesOut: 0 }),
         terminate: async (by, reason) => {
           told.push({ by, reason });
-          const ending = { endedAt: t.clock.now(), reason: 'terminated', endedBy: by, exitStatus: null, bytesIn: 0, bytesOut: 0, recordingSha256: null, captureLossy: false } as const;
+          const ending = { endedAt: t.clock.now(), reason: 'terminated', endedBy: by, exitStatus: null, bytesIn: 0, bytesOut: 0, recordingSha256: null, captureLossy: false, captureNotes: [] } as const;
           await sessions.end(start.id, start.actor, { ...ending, ...(reason && { why: reason }) });
           live.remove(start.id);
         },

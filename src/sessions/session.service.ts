@@ -252,6 +252,7 @@ export class SessionService {
         bytesOut: 0,
         recordingSha256: null,
         captureLossy: false,
+        captureNotes: null,
       });
       await appendEvent(trx, {
         actor: actor.username,
@@ -527,6 +528,8 @@ export class SessionService {
           bytesOut: session.bytesOut,
           recordingSha256: sha256,
           captureLossy: session.captureLossy,
+          // What the capture noted died with the instance: its status is unknown.
+          captureNotes: null,
         });
         if (!ended) return;
         interrupted += 1;

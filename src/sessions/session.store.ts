@@ -1,8 +1,23 @@
 import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../platform/database.ts';
 import type { InstanceSilence } from '../platform/instances.ts';
-import type { RecordingStoreKind, SessionCommandTable, SessionEndReason, SessionTable } from '../platform/tables/sessions.ts';
+import type { RecordingStoreKind, SessionCommandTable, SessionEndReason, SessionTable, StoredCaptureNote } from '../platform/tables/sessions.ts';
+import { CAPTURE_REASONS, type CaptureNote, type CaptureReason } from './capture-status.ts';
 import type { ChangeCommand, Session, SessionCommand } from './session.ts';
+
+/** The notes as the column keeps them: their times as ISO 8601. */
+const storedNotes = (notes: readonly CaptureNote[] | null): string | null =>
+  notes === null ? null : JSON.stringify(notes.map((note) => ({ reason: note.reason, since: note.since.toISOString(), offsetSeconds: note.offsetSeconds })));
+
+/** Notes read back; a reason this version does not know (a newer instance's) is kept as the nearest it knows: limited. */
+const toNotes = (stored: readonly StoredCaptureNote[] | null): CaptureNote[] | null =>
+  stored === null
+    ? null
+    : stored.map((note) => ({
+        reason: (CAPTURE_REASONS as readonly string[]).includes(note.reason) ? (note.reason as CaptureReason) : 'unrecognised_prompt',
+        since: new Date(note.since),
+        offsetSeconds: note.offsetSeconds,
+      }));
 
 const toSession = (row: Selectable<SessionTable>): Session => ({
   id: row.id,
@@ -33,6 +48,7 @@ const toSession = (row: Selectable<SessionTable>): Session => ({
   recordingPath: row.recording_path,
   recordingSha256: row.recording_sha256,
   captureLossy: row.capture_lossy,
+  captureNotes: toNotes(row.capture_notes),
   instanceId: row.instance_id,
   heartbeatAt: row.heartbeat_at,
 });
@@ -44,6 +60,7 @@ const toCommand = (row: Selectable<SessionCommandTable>): SessionCommand => ({
   offsetSeconds: row.offset_seconds,
   text: row.text,
   typed: row.typed_text,
+  ...(row.from_keystrokes && { fromKeystrokes: true }),
   output: row.output,
   outputTruncated: row.output_truncated,
   exitStatus: row.exit_status,
@@ -83,6 +100,7 @@ export async function insertSession(db: Executor, session: Omit<Session, 'number
       bytes_out: session.bytesOut,
       recording_sha256: session.recordingSha256,
       capture_lossy: session.captureLossy,
+      capture_notes: storedNotes(session.captureNotes),
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -105,6 +123,12 @@ export async function sessionsOfChange(db: Executor, changeId: string, order: 'n
   return (await query.orderBy(order === 'number' ? 'number' : 'started_at').execute()).map(toSession);
 }
 
+/** The sessions of several changes, by number: what the list of audited sessions says of each change's capture. */
+export async function sessionsOfChanges(db: Executor, changeIds: readonly string[]): Promise<Session[]> {
+  if (changeIds.length === 0) return [];
+  return (await db.selectFrom('session').selectAll().where('change_id', 'in', [...changeIds]).orderBy('number').execute()).map(toSession);
+}
+
 export interface SessionEnd {
   readonly endedAt: Date;
   readonly reason: SessionEndReason;
@@ -116,6 +140,8 @@ export interface SessionEnd {
   readonly bytesOut: number;
   readonly recordingSha256: string | null;
   readonly captureLossy: boolean;
+  /** The capture's notes (none for a complete capture, and an exec's); null when unknown: a session a crash interrupted. */
+  readonly captureNotes: readonly CaptureNote[] | null;
 }
 
 /** Ends a session once: a session already ended keeps its first ending. Returns whether this call ended it. */
@@ -132,6 +158,7 @@ export async function endSession(db: Executor, id: string, end: SessionEnd): Pro
       bytes_out: end.bytesOut,
       recording_sha256: end.recordingSha256,
       capture_lossy: end.captureLossy,
+      capture_notes: storedNotes(end.captureNotes),
       heartbeat_at: end.endedAt,
     })
     .where('id', '=', id)
@@ -247,6 +274,7 @@ export async function insertCommands(db: Executor, commands: readonly SessionCom
         offset_seconds: command.offsetSeconds,
         text: command.text,
         typed_text: command.typed ?? null,
+        from_keystrokes: command.fromKeystrokes ?? false,
         output: command.output,
         output_truncated: command.outputTruncated,
         exit_status: command.exitStatus,

@@ -1,6 +1,7 @@
 import type { RecordingStoreKind, SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
+import { CAPTURE_REASON_TEXT, captureStatusOf, type CaptureNote } from './capture-status.ts';
 import type { CapturedCommand } from './line-reader.ts';
-import type { CommandView, SessionView } from './session.views.ts';
+import type { CommandView, SessionCaptureView, SessionView } from './session.views.ts';
 
 export type { RecordingStoreKind, SessionEndReason, SessionKind } from '../platform/tables/sessions.ts';
 
@@ -41,6 +42,11 @@ export interface Session {
   readonly recordingPath: string;
   readonly recordingSha256: string | null;
   readonly captureLossy: boolean;
+  /**
+   * The capture's notes (capture-status.ts), kept as the session ended: none for a complete
+   * capture. Null while it runs, and when unknown: interrupted by a crash, or ended before they were kept.
+   */
+  readonly captureNotes: readonly CaptureNote[] | null;
   /** The gateway instance that runs it, and when that instance last said it was alive. */
   readonly instanceId: string;
   readonly heartbeatAt: Date;
@@ -121,7 +127,17 @@ export function presentSession(session: Session, now: Date, commandCount: number
     bytesOut: session.bytesOut,
     recordingSha256: session.recordingSha256,
     captureLossy: session.captureLossy,
+    capture: presentCapture(session.captureNotes),
     commandCount,
+  };
+}
+
+/** A session's capture status and its reasons, each in words and from when it began; null when unknown. */
+export function presentCapture(notes: readonly CaptureNote[] | null): SessionCaptureView | null {
+  if (notes === null) return null;
+  return {
+    status: captureStatusOf(notes),
+    reasons: notes.map((note) => ({ reason: note.reason, text: CAPTURE_REASON_TEXT[note.reason], since: note.since.toISOString(), offsetSeconds: note.offsetSeconds })),
   };
 }
 
@@ -133,6 +149,7 @@ export const presentCommand = (command: SessionCommand): CommandView => ({
   offsetSeconds: command.offsetSeconds,
   text: command.text,
   typed: command.typed ?? null,
+  fromKeystrokes: command.fromKeystrokes ?? false,
   output: command.output,
   outputTruncated: command.outputTruncated,
   exitStatus: command.exitStatus,

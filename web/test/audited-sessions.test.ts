@@ -109,6 +109,13 @@ describe('Change Audit ➔ Audited sessions in the console', { timeout: 60_000 }
     startedAt = listed.startedAt;
     commands = (await t.admin.get(`/sessions/${session}/commands`)).body;
     expect(commands.map((command) => command.text)).toEqual([...TYPED, 'exit']);
+    // As if a terminal multiplexer had run a second in: the capture is limited, and the board says so.
+    const since = new Date(Date.parse(startedAt) + 1000).toISOString();
+    await t.cg.database.db
+      .updateTable('session')
+      .set({ capture_notes: JSON.stringify([{ reason: 'multiplexer', since, offsetSeconds: 1 }]) })
+      .where('number', '=', session)
+      .execute();
   });
 
   afterAll(async () => {
@@ -128,7 +135,9 @@ describe('Change Audit ➔ Audited sessions in the console', { timeout: 60_000 }
     expect(text).toContain('alice');
     expect(text).toContain('root@web01');
     expect(text).toContain('60 / 100');
-    expect(text).toContain('incomplete and exceeded');
+    expect(text).toContain('incomplete and exceeded — capture limited');
+    expect(text).toContain('limited');
+    expect(text).toContain('a terminal multiplexer ran on the device (from ');
     // In the auditor's time zone, not the browser's.
     expect(text).toContain(new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }).format(new Date(startedAt)));
     await expectAccessible(page, 'Audited sessions');
@@ -203,6 +212,9 @@ describe('Change Audit ➔ Audited sessions in the console', { timeout: 60_000 }
     expect(await tint(extra)).toBe('green');
     expect(await board.getByRole('row').filter({ hasText: 'echo alpha' }).getByText('matched', { exact: true }).count()).toBe(1);
     await page.getByRole('heading', { name: 'Legend' }).waitFor();
+    // The capture was limited: the board says what may be missing, next to its outcome.
+    const warning = page.getByRole('alert').filter({ hasText: 'This board may be incomplete' });
+    expect(await warning.textContent()).toContain(`In session #${session} a terminal multiplexer ran on the device (from `);
     await expectAccessible(page, 'the Change Audit board');
     await screenshot(page, 'audited-session-board');
 

@@ -14,6 +14,13 @@ export type RecordingStoreKind = 'files' | 'database';
 
 export type SessionEndReason = 'client_closed' | 'due_date_reached' | 'terminated' | 'upstream_failed' | 'gateway_stopped' | 'interrupted';
 
+/** A note of the capture as `session.capture_notes` keeps it (capture-status.ts's `CaptureNote`, its time as ISO 8601). */
+export interface StoredCaptureNote {
+  readonly reason: string;
+  readonly since: string;
+  readonly offsetSeconds: number;
+}
+
 export interface SessionTable {
   id: CreatedOnly<string>;
   number: ColumnType<number, never, never>;
@@ -44,6 +51,12 @@ export interface SessionTable {
   recording_store: ColumnType<RecordingStoreKind, RecordingStoreKind | undefined, RecordingStoreKind>;
   recording_sha256: string | null;
   capture_lossy: boolean;
+  /**
+   * jsonb (migration 0020): the capture's notes as the session ended, written as
+   * `JSON.stringify(notes)`; `[]` for a complete capture. Null while it runs, and for a session
+   * ended before the migration or interrupted by a crash: its capture status is unknown.
+   */
+  capture_notes: ColumnType<StoredCaptureNote[] | null, string | null | undefined, string | null>;
   instance_id: CreatedOnly<string>;
   heartbeat_at: Date;
 }
@@ -56,6 +69,8 @@ export interface SessionCommandTable {
   text: string;
   /** What was typed, when the shell ran another line (a history expansion). */
   typed_text: ColumnType<string | null, string | null | undefined, never>;
+  /** The terminal echoed nothing: the line was rebuilt from the keys typed (migration 0020). */
+  from_keystrokes: ColumnType<boolean, boolean | undefined, never>;
   output: string;
   output_truncated: boolean;
   exit_status: number | null;

@@ -2831,8 +2831,32 @@ export interface paths {
                             account: string;
                             bytesIn: number;
                             bytesOut: number;
+                            /** @description The capture status of the command list: null while the session runs, and when unknown (a session a crash interrupted, or one that ended before capture statuses were kept) */
+                            capture: {
+                                /** @description Why it is rebuilt or limited, each from when it began; empty when complete */
+                                reasons: {
+                                    /** @description The same moment, as an offset in the session's recording */
+                                    offsetSeconds: number;
+                                    /** @description keystrokes: lines rebuilt from the keys typed; echo_off: echo was off and a line could not be rebuilt; multiplexer: a terminal multiplexer (tmux, screen) ran on the device; editor: a command edited in an editor could not be read; unrecognised_prompt: lines typed at a prompt not known as a shell's; backlog_overflow: the device sent more than the capture could analyse */
+                                    reason: "keystrokes" | "echo_off" | "multiplexer" | "editor" | "unrecognised_prompt" | "backlog_overflow";
+                                    /** @description When it first applied (ISO 8601) */
+                                    since: string;
+                                    /** @description The reason in words, as the board and the reports say it */
+                                    text: string;
+                                }[];
+                                /** @description complete: every command was read; rebuilt: complete, but some lines were rebuilt from the keys typed (the terminal echoed nothing); limited: some commands may be missing */
+                                status: "complete" | "rebuilt" | "limited";
+                            } | null;
+                            /** @description The device sent more than the capture could analyse: some commands may be missing or cut (also a `backlog_overflow` reason in `capture`) */
                             captureLossy: boolean;
                             change: string;
+                            /** @description The capture status of the change's board, over all its sessions, and its warning: shown with `changeOutcome` */
+                            changeCapture: {
+                                /** @description limited if any session is; otherwise null (unknown) if any session is unknown, rebuilt if any is, complete if all are */
+                                status: ("complete" | "rebuilt" | "limited") | (never | null);
+                                /** @description What must be read with the outcome, which is computed from the commands alone: "This board may be incomplete because in session #3 a terminal multiplexer ran on the device (from 14:02:11 UTC)." when a session is limited or was interrupted, a softer note when lines were rebuilt from keystrokes; null otherwise */
+                                warning: string | null;
+                            };
                             changeOutcome: string | null;
                             changeScore: number | null;
                             commandCount: number;
@@ -3516,6 +3540,32 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description How far the board's commands can be trusted: an as_planned outcome over a limited capture always comes with a warning */
+                            capture: {
+                                /** @description Each session the board rests on, by number */
+                                sessions: {
+                                    reasons: {
+                                        /** @description The same moment, as an offset in the session's recording */
+                                        offsetSeconds: number;
+                                        /** @description keystrokes: lines rebuilt from the keys typed; echo_off: echo was off and a line could not be rebuilt; multiplexer: a terminal multiplexer (tmux, screen) ran on the device; editor: a command edited in an editor could not be read; unrecognised_prompt: lines typed at a prompt not known as a shell's; backlog_overflow: the device sent more than the capture could analyse */
+                                        reason: "keystrokes" | "echo_off" | "multiplexer" | "editor" | "unrecognised_prompt" | "backlog_overflow";
+                                        /** @description When it first applied (ISO 8601) */
+                                        since: string;
+                                        /** @description The reason in words, as the board and the reports say it */
+                                        text: string;
+                                    }[];
+                                    /** @description The number of the session */
+                                    session: number;
+                                    /** @description Null when unknown: see `unknownBecause` */
+                                    status: ("complete" | "rebuilt" | "limited") | (never | null);
+                                    /** @description Why the status is unknown: the session still runs, a crash interrupted it, or it ended before capture statuses were kept; null when known */
+                                    unknownBecause: "running" | "interrupted" | "not_recorded" | (never | null);
+                                }[];
+                                /** @description limited if any session is; otherwise null (unknown) if any session is unknown, rebuilt if any is, complete if all are */
+                                status: ("complete" | "rebuilt" | "limited") | (never | null);
+                                /** @description What must be read with the outcome, which is computed from the commands alone: "This board may be incomplete because in session #3 a terminal multiplexer ran on the device (from 14:02:11 UTC)." when a session is limited or was interrupted, a softer note when lines were rebuilt from keystrokes; null otherwise */
+                                warning: string | null;
+                            };
                             change: {
                                 description: string;
                                 devices: string[];
@@ -3539,6 +3589,32 @@ export interface paths {
                                 skipped: number;
                             };
                             devices: {
+                                /** @description How far the board's commands can be trusted: an as_planned outcome over a limited capture always comes with a warning */
+                                capture: {
+                                    /** @description Each session the board rests on, by number */
+                                    sessions: {
+                                        reasons: {
+                                            /** @description The same moment, as an offset in the session's recording */
+                                            offsetSeconds: number;
+                                            /** @description keystrokes: lines rebuilt from the keys typed; echo_off: echo was off and a line could not be rebuilt; multiplexer: a terminal multiplexer (tmux, screen) ran on the device; editor: a command edited in an editor could not be read; unrecognised_prompt: lines typed at a prompt not known as a shell's; backlog_overflow: the device sent more than the capture could analyse */
+                                            reason: "keystrokes" | "echo_off" | "multiplexer" | "editor" | "unrecognised_prompt" | "backlog_overflow";
+                                            /** @description When it first applied (ISO 8601) */
+                                            since: string;
+                                            /** @description The reason in words, as the board and the reports say it */
+                                            text: string;
+                                        }[];
+                                        /** @description The number of the session */
+                                        session: number;
+                                        /** @description Null when unknown: see `unknownBecause` */
+                                        status: ("complete" | "rebuilt" | "limited") | (never | null);
+                                        /** @description Why the status is unknown: the session still runs, a crash interrupted it, or it ended before capture statuses were kept; null when known */
+                                        unknownBecause: "running" | "interrupted" | "not_recorded" | (never | null);
+                                    }[];
+                                    /** @description limited if any session is; otherwise null (unknown) if any session is unknown, rebuilt if any is, complete if all are */
+                                    status: ("complete" | "rebuilt" | "limited") | (never | null);
+                                    /** @description What must be read with the outcome, which is computed from the commands alone: "This board may be incomplete because in session #3 a terminal multiplexer ran on the device (from 14:02:11 UTC)." when a session is limited or was interrupted, a softer note when lines were rebuilt from keystrokes; null otherwise */
+                                    warning: string | null;
+                                };
                                 counts: {
                                     extra: number;
                                     failedExpectation: number;
@@ -3559,6 +3635,8 @@ export interface paths {
                                 rows: {
                                     command: {
                                         exitStatus: number | null;
+                                        /** @description The terminal echoed nothing (`stty -echo`): the line was rebuilt from the keys typed */
+                                        fromKeystrokes: boolean;
                                         offsetSeconds: number;
                                         output: string;
                                         outputTruncated: boolean;
@@ -3596,6 +3674,23 @@ export interface paths {
                                 account: string;
                                 bytesIn: number;
                                 bytesOut: number;
+                                /** @description The capture status of the command list: null while the session runs, and when unknown (a session a crash interrupted, or one that ended before capture statuses were kept) */
+                                capture: {
+                                    /** @description Why it is rebuilt or limited, each from when it began; empty when complete */
+                                    reasons: {
+                                        /** @description The same moment, as an offset in the session's recording */
+                                        offsetSeconds: number;
+                                        /** @description keystrokes: lines rebuilt from the keys typed; echo_off: echo was off and a line could not be rebuilt; multiplexer: a terminal multiplexer (tmux, screen) ran on the device; editor: a command edited in an editor could not be read; unrecognised_prompt: lines typed at a prompt not known as a shell's; backlog_overflow: the device sent more than the capture could analyse */
+                                        reason: "keystrokes" | "echo_off" | "multiplexer" | "editor" | "unrecognised_prompt" | "backlog_overflow";
+                                        /** @description When it first applied (ISO 8601) */
+                                        since: string;
+                                        /** @description The reason in words, as the board and the reports say it */
+                                        text: string;
+                                    }[];
+                                    /** @description complete: every command was read; rebuilt: complete, but some lines were rebuilt from the keys typed (the terminal echoed nothing); limited: some commands may be missing */
+                                    status: "complete" | "rebuilt" | "limited";
+                                } | null;
+                                /** @description The device sent more than the capture could analyse: some commands may be missing or cut (also a `backlog_overflow` reason in `capture`) */
                                 captureLossy: boolean;
                                 change: string;
                                 commandCount: number;
@@ -6769,6 +6864,23 @@ export interface paths {
                             account: string;
                             bytesIn: number;
                             bytesOut: number;
+                            /** @description The capture status of the command list: null while the session runs, and when unknown (a session a crash interrupted, or one that ended before capture statuses were kept) */
+                            capture: {
+                                /** @description Why it is rebuilt or limited, each from when it began; empty when complete */
+                                reasons: {
+                                    /** @description The same moment, as an offset in the session's recording */
+                                    offsetSeconds: number;
+                                    /** @description keystrokes: lines rebuilt from the keys typed; echo_off: echo was off and a line could not be rebuilt; multiplexer: a terminal multiplexer (tmux, screen) ran on the device; editor: a command edited in an editor could not be read; unrecognised_prompt: lines typed at a prompt not known as a shell's; backlog_overflow: the device sent more than the capture could analyse */
+                                    reason: "keystrokes" | "echo_off" | "multiplexer" | "editor" | "unrecognised_prompt" | "backlog_overflow";
+                                    /** @description When it first applied (ISO 8601) */
+                                    since: string;
+                                    /** @description The reason in words, as the board and the reports say it */
+                                    text: string;
+                                }[];
+                                /** @description complete: every command was read; rebuilt: complete, but some lines were rebuilt from the keys typed (the terminal echoed nothing); limited: some commands may be missing */
+                                status: "complete" | "rebuilt" | "limited";
+                            } | null;
+                            /** @description The device sent more than the capture could analyse: some commands may be missing or cut (also a `backlog_overflow` reason in `capture`) */
                             captureLossy: boolean;
                             change: string;
                             commandCount: number;
@@ -6835,6 +6947,23 @@ export interface paths {
                             account: string;
                             bytesIn: number;
                             bytesOut: number;
+                            /** @description The capture status of the command list: null while the session runs, and when unknown (a session a crash interrupted, or one that ended before capture statuses were kept) */
+                            capture: {
+                                /** @description Why it is rebuilt or limited, each from when it began; empty when complete */
+                                reasons: {
+                                    /** @description The same moment, as an offset in the session's recording */
+                                    offsetSeconds: number;
+                                    /** @description keystrokes: lines rebuilt from the keys typed; echo_off: echo was off and a line could not be rebuilt; multiplexer: a terminal multiplexer (tmux, screen) ran on the device; editor: a command edited in an editor could not be read; unrecognised_prompt: lines typed at a prompt not known as a shell's; backlog_overflow: the device sent more than the capture could analyse */
+                                    reason: "keystrokes" | "echo_off" | "multiplexer" | "editor" | "unrecognised_prompt" | "backlog_overflow";
+                                    /** @description When it first applied (ISO 8601) */
+                                    since: string;
+                                    /** @description The reason in words, as the board and the reports say it */
+                                    text: string;
+                                }[];
+                                /** @description complete: every command was read; rebuilt: complete, but some lines were rebuilt from the keys typed (the terminal echoed nothing); limited: some commands may be missing */
+                                status: "complete" | "rebuilt" | "limited";
+                            } | null;
+                            /** @description The device sent more than the capture could analyse: some commands may be missing or cut (also a `backlog_overflow` reason in `capture`) */
                             captureLossy: boolean;
                             change: string;
                             commandCount: number;
@@ -6899,6 +7028,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             exitStatus: number | null;
+                            /** @description The terminal echoed nothing (`stty -echo`): the line was rebuilt from the keys typed */
+                            fromKeystrokes: boolean;
                             offsetSeconds: number;
                             output: string;
                             outputTruncated: boolean;
@@ -7000,6 +7131,23 @@ export interface paths {
                             account: string;
                             bytesIn: number;
                             bytesOut: number;
+                            /** @description The capture status of the command list: null while the session runs, and when unknown (a session a crash interrupted, or one that ended before capture statuses were kept) */
+                            capture: {
+                                /** @description Why it is rebuilt or limited, each from when it began; empty when complete */
+                                reasons: {
+                                    /** @description The same moment, as an offset in the session's recording */
+                                    offsetSeconds: number;
+                                    /** @description keystrokes: lines rebuilt from the keys typed; echo_off: echo was off and a line could not be rebuilt; multiplexer: a terminal multiplexer (tmux, screen) ran on the device; editor: a command edited in an editor could not be read; unrecognised_prompt: lines typed at a prompt not known as a shell's; backlog_overflow: the device sent more than the capture could analyse */
+                                    reason: "keystrokes" | "echo_off" | "multiplexer" | "editor" | "unrecognised_prompt" | "backlog_overflow";
+                                    /** @description When it first applied (ISO 8601) */
+                                    since: string;
+                                    /** @description The reason in words, as the board and the reports say it */
+                                    text: string;
+                                }[];
+                                /** @description complete: every command was read; rebuilt: complete, but some lines were rebuilt from the keys typed (the terminal echoed nothing); limited: some commands may be missing */
+                                status: "complete" | "rebuilt" | "limited";
+                            } | null;
+                            /** @description The device sent more than the capture could analyse: some commands may be missing or cut (also a `backlog_overflow` reason in `capture`) */
                             captureLossy: boolean;
                             change: string;
                             commandCount: number;

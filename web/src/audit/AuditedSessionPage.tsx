@@ -59,7 +59,7 @@ function AuditedSession({ session }: { session: Session }) {
           <Loaded query={audit}>{(shown) => <ChangeDetails session={session} audit={shown} zone={zone} />}</Loaded>
         </Tabs.Panel>
         <Tabs.Panel value="audit" pt="md">
-          <Loaded query={audit}>{(shown) => <ChangeAuditBoard audit={shown} device={session.device} session={session.number} />}</Loaded>
+          <Loaded query={audit}>{(shown) => <ChangeAuditBoard audit={shown} device={session.device} session={session.number} zone={zone} />}</Loaded>
         </Tabs.Panel>
         <Tabs.Panel value="logs" pt="md">
           <SessionLogs session={session.number} zone={zone} />

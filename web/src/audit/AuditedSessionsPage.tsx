@@ -6,6 +6,7 @@ import { useMe } from '../session.tsx';
 import { formatTime, fromWallTime } from '../time.ts';
 import { Loaded, PagedTable, useUrlFilters } from '../ui.tsx';
 import { LIST_LIMIT, reportUrl, sessionPath, useAuditedSessions, type AuditedSession, type AuditedSessionFilter, type Outcome } from './audit.queries.ts';
+import { CaptureBadge } from './CaptureStatus.tsx';
 import { OUTCOMES, OutcomeBadge, outcomeLabel, scoreText } from './Outcome.tsx';
 import { formatDuration } from './playback-time.ts';
 
@@ -86,7 +87,7 @@ export default function AuditedSessionsPage() {
               rows={rows}
               page={page}
               onPage={(next) => set('page', String(next))}
-              headers={['Session', 'Change', 'User', 'Device', 'Source IP', 'Started', 'Duration', 'Commands', 'Score', 'Outcome', <VisuallyHidden>Actions</VisuallyHidden>]}
+              headers={['Session', 'Change', 'User', 'Device', 'Source IP', 'Started', 'Duration', 'Commands', 'Capture', 'Score', 'Outcome', <VisuallyHidden>Actions</VisuallyHidden>]}
               rowKey={(session) => session.id}
             >
               {(session) => <SessionCells session={session} zone={zone} />}
@@ -116,9 +117,13 @@ function SessionCells({ session, zone }: { session: AuditedSession; zone: string
       <Table.Td>{formatTime(session.startedAt, zone)}</Table.Td>
       <Table.Td>{formatDuration(session.durationSeconds)}</Table.Td>
       <Table.Td>{session.commandCount}</Table.Td>
+      <Table.Td>
+        <CaptureBadge capture={session.capture} live={session.live} zone={zone} />
+      </Table.Td>
       <Table.Td style={{ whiteSpace: 'nowrap' }}>{scoreText(session.changeScore)}</Table.Td>
       <Table.Td>
-        <OutcomeBadge outcome={session.changeOutcome} />
+        {/* The change's board, over all its sessions: its outcome carries the warning of a limited capture. */}
+        <OutcomeBadge outcome={session.changeOutcome} captureLimited={session.changeCapture.status === 'limited'} />
       </Table.Td>
       <Table.Td>
         <SessionActions session={session} />

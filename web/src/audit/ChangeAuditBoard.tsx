@@ -1,6 +1,7 @@
 import { Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { Link } from 'react-router';
 import { sessionPath, type BoardRow, type ChangeAudit, type DeviceAudit } from './audit.queries.ts';
+import { CaptureWarning } from './CaptureStatus.tsx';
 import { DARK_ORANGE, OutcomeBadge, scoreText } from './Outcome.tsx';
 import { formatOffset, hashOfOffset } from './playback-time.ts';
 
@@ -101,6 +102,7 @@ function BoardLine({ row, index, session }: { row: BoardRow; index: number; sess
           <Stack gap={2} align="start">
             <Code>{command.text}</Code>
             {command.typed && <Text size="xs">typed as {command.typed}</Text>}
+            {command.fromKeystrokes && <Text size="xs">from keystrokes (the terminal echoed nothing)</Text>}
             <Text size="xs">exit status {command.exitStatus ?? 'unknown'}</Text>
           </Stack>
         ) : (
@@ -126,7 +128,7 @@ function BoardLine({ row, index, session }: { row: BoardRow; index: number; sess
   );
 }
 
-function DeviceBoard({ device, session }: { device: DeviceAudit; session: number }) {
+function DeviceBoard({ device, session, zone, alone }: { device: DeviceAudit; session: number; zone: string; alone: boolean }) {
   return (
     <Card withBorder>
       <Group justify="space-between" mb="xs">
@@ -135,9 +137,15 @@ function DeviceBoard({ device, session }: { device: DeviceAudit; session: number
         </Title>
         <Group gap="xs">
           <Text fw={600}>Score {scoreText(device.score)}</Text>
-          <OutcomeBadge outcome={device.outcome} />
+          <OutcomeBadge outcome={device.outcome} captureLimited={device.capture.status === 'limited'} />
         </Group>
       </Group>
+      {/* With one device its warning is the change's, shown above the board. */}
+      {!alone && (
+        <Stack mb="xs">
+          <CaptureWarning capture={device.capture} zone={zone} />
+        </Stack>
+      )}
       {device.rows.length === 0 ? (
         <Text size="sm">Nothing was executed on {device.device} and its script is empty.</Text>
       ) : (
@@ -163,13 +171,20 @@ function DeviceBoard({ device, session }: { device: DeviceAudit; session: number
 }
 
 /** The seed's "Change Audit" board: the script against what was executed, device by device, this session's device first. */
-export function ChangeAuditBoard({ audit, device, session }: { audit: ChangeAudit; device: string; session: number }) {
+export function ChangeAuditBoard({ audit, device, session, zone }: { audit: ChangeAudit; device: string; session: number; zone: string }) {
   const devices = [...audit.devices].sort((a, b) => Number(b.device === device) - Number(a.device === device));
   return (
     <Stack>
+      <Group gap="xs">
+        <Text fw={600}>
+          {audit.change.name}: score {scoreText(audit.score)}
+        </Text>
+        <OutcomeBadge outcome={audit.outcome} captureLimited={audit.capture.status === 'limited'} />
+      </Group>
+      <CaptureWarning capture={audit.capture} zone={zone} />
       <Legend />
       {devices.map((each) => (
-        <DeviceBoard key={each.deviceId} device={each} session={session} />
+        <DeviceBoard key={each.deviceId} device={each} session={session} zone={zone} alone={devices.length === 1} />
       ))}
     </Stack>
   );

@@ -4,6 +4,7 @@ import { Link } from 'react-router';
 import { formatTime } from '../time.ts';
 import { StatusBadge } from '../ui.tsx';
 import { sessionPath, type ChangeAudit, type Counts, type Session } from './audit.queries.ts';
+import { CaptureBadge, CaptureWarning } from './CaptureStatus.tsx';
 import { OutcomeBadge, scoreText } from './Outcome.tsx';
 import { formatDuration } from './playback-time.ts';
 
@@ -50,6 +51,7 @@ export function ChangeDetails({ session, audit, zone }: { session: Session; audi
   const { change } = audit;
   return (
     <Stack>
+      <CaptureWarning capture={audit.capture} zone={zone} />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Card withBorder>
           <Title order={2} size="h4" mb="xs">
@@ -65,6 +67,7 @@ export function ChangeDetails({ session, audit, zone }: { session: Session; audi
               ['Ended', session.live ? 'still running' : `${formatTime(session.endedAt, zone)}${session.endReason ? `: ${END_REASONS[session.endReason] ?? session.endReason}` : ''}${session.endedBy ? ` by ${session.endedBy}` : ''}`],
               ['Exit status', session.exitStatus === null ? 'unknown' : String(session.exitStatus)],
               ['Commands', String(session.commandCount)],
+              ['Capture', <CaptureBadge key="capture" capture={session.capture} live={session.live} zone={zone} />],
               [
                 'Request',
                 session.request === null ? '—' : (
@@ -88,7 +91,7 @@ export function ChangeDetails({ session, audit, zone }: { session: Session; audi
               ['Status', <StatusBadge key="status" status={change.status} />],
               ['Window', `${formatTime(change.startAt, zone)} – ${formatTime(change.dueAt, zone)}`],
               ['Score', <Text key="score" fw={700}>{scoreText(audit.score)}</Text>],
-              ['Outcome', <OutcomeBadge key="outcome" outcome={audit.outcome} />],
+              ['Outcome', <OutcomeBadge key="outcome" outcome={audit.outcome} captureLimited={audit.capture.status === 'limited'} />],
               ['Counted', countsText(audit.counts)],
               ['Sessions', String(audit.sessions.length)],
             ]}
@@ -115,7 +118,7 @@ export function ChangeDetails({ session, audit, zone }: { session: Session; audi
                 <Table.Td fw={500}>{device.device}</Table.Td>
                 <Table.Td>{scoreText(device.score)}</Table.Td>
                 <Table.Td>
-                  <OutcomeBadge outcome={device.outcome} />
+                  <OutcomeBadge outcome={device.outcome} captureLimited={device.capture.status === 'limited'} />
                 </Table.Td>
                 <Table.Td>{countsText(device.counts)}</Table.Td>
               </Table.Tr>
@@ -138,6 +141,7 @@ export function ChangeDetails({ session, audit, zone }: { session: Session; audi
               <Table.Th>Started</Table.Th>
               <Table.Th>Duration</Table.Th>
               <Table.Th>Commands</Table.Th>
+              <Table.Th>Capture</Table.Th>
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
@@ -165,6 +169,9 @@ export function ChangeDetails({ session, audit, zone }: { session: Session; audi
                 <Table.Td>{formatTime(other.startedAt, zone)}</Table.Td>
                 <Table.Td>{formatDuration(other.durationSeconds)}</Table.Td>
                 <Table.Td>{other.commandCount}</Table.Td>
+                <Table.Td>
+                  <CaptureBadge capture={other.capture} live={other.live} zone={zone} />
+                </Table.Td>
               </Table.Tr>
             ))}
           </Table.Tbody>

@@ -25,12 +25,18 @@ export function outcomeLabel(outcome: string): string {
   return LABELS[outcome as Outcome] ?? outcome;
 }
 
-/** How a session or change ended against its script, in words (the colour only repeats them). */
-export function OutcomeBadge({ outcome }: { outcome: string | null }) {
+/**
+ * How a session or change ended against its script, in words (the colour only repeats them). An
+ * outcome whose board rests on a limited capture says so ("as planned — capture limited"), and an
+ * as planned one then loses its reassuring colour: commands may be missing from what it compared.
+ */
+export function OutcomeBadge({ outcome, captureLimited = false }: { outcome: string | null; captureLimited?: boolean }) {
   if (outcome === null) return <>not scored yet</>;
+  const color = captureLimited && outcome === 'as_planned' ? DARK_ORANGE : (COLORS[outcome as Outcome] ?? 'gray.7');
   return (
-    <Badge color={COLORS[outcome as Outcome] ?? 'gray.7'} variant="filled" autoContrast miw="max-content">
+    <Badge color={color} variant="filled" autoContrast miw="max-content">
       {outcomeLabel(outcome)}
+      {captureLimited && ' — capture limited'}
     </Badge>
   );
 }

@@ -53,6 +53,11 @@ export function SessionLogs({ session, zone }: { session: number; zone: string }
                             typed: {command.typed}
                           </Text>
                         )}
+                        {command.fromKeystrokes && (
+                          <Text size="xs" style={{ whiteSpace: 'nowrap' }} title="The terminal echoed nothing: the line was rebuilt from the keys typed">
+                            from keystrokes
+                          </Text>
+                        )}
                       </Group>
                       <ExitBadge status={command.exitStatus} />
                     </Group>
