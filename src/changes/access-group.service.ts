@@ -5,7 +5,8 @@ import { partitionNamesByIds, resolvePlace } from '../objects/index.ts';
 import { userIdsOf, usernamesByIds } from '../identity/index.ts';
 import type { Database, Tx } from '../platform/database.ts';
 import { errors, type FieldProblem } from '../platform/errors.ts';
-import { GROUP_NAME, presentAccessGroup, type AccessGroup, type AccessGroupView } from './access-group.ts';
+import { GROUP_NAME, NO_COMMAND_POLICY, presentAccessGroup, type AccessGroup, type AccessGroupView, type CommandPolicySetting, type DeviationAlerts } from './access-group.ts';
+import { checkCommandPolicy, type CommandPolicyInput } from './access-group-policy.ts';
 import { accessGroupKind, findAccessGroupsNamed, listAccessGroups } from './access-group.store.ts';
 
 export interface AccessGroupInput {
@@ -17,6 +18,9 @@ export interface AccessGroupInput {
   readonly requiresJustification?: boolean;
   readonly approvalsRequired?: number;
   readonly plannerMayExecute?: boolean;
+  /** Replaces the group's command policy as a whole (`strict` false unless given). */
+  readonly commandPolicy?: CommandPolicyInput;
+  readonly deviationAlerts?: DeviationAlerts;
 }
 
 export interface NewAccessGroup extends AccessGroupInput {
@@ -49,6 +53,7 @@ export class AccessGroupService {
       const problems: FieldProblem[] = [];
       if (!GROUP_NAME.test(input.name)) problems.push({ path: '/name', message: 'letters, digits, space, ".", "_" and "-", at most 128' });
       const members = await this.members(trx, input, { executors: [], approvers: [], approvalsRequired: 1 }, problems);
+      const commandPolicy = input.commandPolicy === undefined ? NO_COMMAND_POLICY : checkCommandPolicy(input.commandPolicy, problems);
       if (problems.length > 0) throw errors.validation('The access group cannot be saved: fix the fields listed.', problems);
       if ((await findAccessGroupsNamed(trx, input.name)).some((group) => group.partitionId === place.partitionId)) {
         throw errors.alreadyExists('access group', `${place.partitionName}.${input.name}`);
@@ -65,6 +70,8 @@ export class AccessGroupService {
           requiresJustification: input.requiresJustification ?? false,
           // Separation of duties unless the group says otherwise: the planner does not also execute.
           plannerMayExecute: input.plannerMayExecute ?? false,
+          commandPolicy,
+          deviationAlerts: input.deviationAlerts ?? 'off',
         },
         actor,
       );
@@ -78,6 +85,7 @@ export class AccessGroupService {
       await requirePrivilege(trx, actor, 'AccessGroup.Edit', inPartition(group.partitionId));
       const problems: FieldProblem[] = [];
       const members = await this.members(trx, patch, group, problems);
+      const commandPolicy: CommandPolicySetting | undefined = patch.commandPolicy === undefined ? undefined : checkCommandPolicy(patch.commandPolicy, problems);
       if (problems.length > 0) throw errors.validation('The access group cannot be saved: fix the fields listed.', problems);
       const updated = await this.deps.objects.update(
         trx,
@@ -88,6 +96,8 @@ export class AccessGroupService {
           ...(patch.description !== undefined && { description: patch.description }),
           ...(patch.requiresJustification !== undefined && { requiresJustification: patch.requiresJustification }),
           ...(patch.plannerMayExecute !== undefined && { plannerMayExecute: patch.plannerMayExecute }),
+          ...(commandPolicy !== undefined && { commandPolicy }),
+          ...(patch.deviationAlerts !== undefined && { deviationAlerts: patch.deviationAlerts }),
         },
         actor,
         { expectedVersion: patch.expectedVersion },

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { fromJson, objectTable, type ObjectKind } from '../objects/index.ts';
 import type { Executor } from '../platform/database.ts';
-import type { AccessGroup } from './access-group.ts';
+import { NO_COMMAND_POLICY, type AccessGroup } from './access-group.ts';
 
 /** Access groups as stored: the table maps the shared columns, these the group's own. */
 const groups = objectTable<AccessGroup, 'access_group'>('access_group', {
@@ -12,6 +12,8 @@ const groups = objectTable<AccessGroup, 'access_group'>('access_group', {
     requiresJustification: row.requires_justification,
     approvalsRequired: row.approvals_required,
     plannerMayExecute: row.planner_may_execute,
+    commandPolicy: row.command_policy,
+    deviationAlerts: row.deviation_alerts,
   }),
   toRow: (group) => ({
     description: group.description,
@@ -20,6 +22,8 @@ const groups = objectTable<AccessGroup, 'access_group'>('access_group', {
     requires_justification: group.requiresJustification,
     approvals_required: group.approvalsRequired,
     planner_may_execute: group.plannerMayExecute,
+    command_policy: JSON.stringify(group.commandPolicy),
+    deviation_alerts: group.deviationAlerts,
   }),
 });
 
@@ -45,7 +49,11 @@ export const accessGroupKind: ObjectKind<AccessGroup> = {
   event: 'access_group',
   restore: { create: 'AccessGroup.Create', edit: 'AccessGroup.Edit', delete: 'AccessGroup.Delete' },
   ...groups.storage,
-  fromSnapshot: (json) => fromJson<AccessGroup>(json),
+  // A snapshot taken before groups had command policies restores to a group without one.
+  fromSnapshot: (json) => {
+    const group = fromJson<AccessGroup>(json);
+    return { ...group, commandPolicy: group.commandPolicy ?? NO_COMMAND_POLICY, deviationAlerts: group.deviationAlerts ?? 'off' };
+  },
   references: (group) => [
     ...group.executors.map((id) => ({ type: 'User' as const, id, what: 'an executor' })),
     ...group.approvers.map((id) => ({ type: 'User' as const, id, what: 'an approver' })),

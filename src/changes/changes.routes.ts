@@ -5,7 +5,7 @@ import type { Api } from '../platform/http.ts';
 import type { AccessGroupService } from './access-group.service.ts';
 import type { ChangeService } from './change.service.ts';
 import type { RequestService } from './request.service.ts';
-import { AccessGroupViewSchema } from './access-group.views.ts';
+import { AccessGroupViewSchema, DeviationAlertsSchema, PolicyRuleSchema } from './access-group.views.ts';
 import { ChangeStatusSchema, ChangeViewSchema, ScriptCheckViewSchema } from './change.views.ts';
 import { AccessOutcomeSchema, RequestStatusSchema, RequestViewSchema, SessionTargetViewSchema } from './request.views.ts';
 
@@ -17,6 +17,16 @@ const GroupFields = {
   requiresJustification: Type.Optional(Type.Boolean()),
   approvalsRequired: Type.Optional(Type.Integer({ minimum: 1 })),
   plannerMayExecute: Type.Optional(Type.Boolean()),
+  commandPolicy: Type.Optional(
+    Type.Object(
+      {
+        rules: Type.Array(Type.Object({ ...PolicyRuleSchema.properties, name: Type.Optional(PolicyRuleSchema.properties.name) }, { additionalProperties: false }), { maxItems: 200 }),
+        strict: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  deviationAlerts: Type.Optional(DeviationAlertsSchema),
 };
 const GroupRef = Type.Object({ group: Type.String({ minLength: 1, maxLength: 200 }) });
 const ChangeRef = Type.Object({ change: Type.String({ minLength: 1, maxLength: 64 }) });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Started } from '../../src/changegate.ts';
@@ -116,6 +117,11 @@ describe('Change Audit ➔ Audited sessions in the console', { timeout: 60_000 }
       .set({ capture_notes: JSON.stringify([{ reason: 'multiplexer', since, offsetSeconds: 1 }]) })
       .where('number', '=', session)
       .execute();
+    // As if `sleep 3` had been typed with echo off, and `hostname` through a history expansion.
+    const sessionId = (await t.admin.get(`/sessions/${session}`)).body.id as string;
+    // (A command is never updated by Changegate: its columns are insert-only in the types.)
+    await sql`UPDATE session_command SET from_keystrokes = true WHERE session_id = ${sessionId} AND text = 'sleep 3'`.execute(t.cg.database.db);
+    await sql`UPDATE session_command SET typed_text = '!hostn' WHERE session_id = ${sessionId} AND text = 'hostname'`.execute(t.cg.database.db);
   });
 
   afterAll(async () => {
@@ -238,6 +244,9 @@ describe('Change Audit ➔ Audited sessions in the console', { timeout: 60_000 }
     const output = page.getByRole('region', { name: `Output of ${LAST}` });
     await output.waitFor();
     expect(await output.textContent()).toContain('done-42');
+    // What was typed beside what ran, and a line rebuilt from keystrokes, each said on its command.
+    expect(await page.getByRole('button', { name: /\$ hostname/ }).textContent()).toContain('typed: !hostn');
+    expect(await page.getByRole('button', { name: /\$ sleep 3/ }).textContent()).toContain('from keystrokes');
     await expectAccessible(page, 'Session Logs');
     await screenshot(page, 'audited-session-logs');
   });

@@ -49,6 +49,18 @@ export interface AccessGroupTable extends PartitionedObjectColumns {
   requires_justification: boolean;
   approvals_required: number;
   planner_may_execute: boolean;
+  /** `CommandPolicy` as JSON: pass `JSON.stringify(policy)` on write. */
+  command_policy: ColumnType<StoredCommandPolicy, string | undefined, string>;
+  deviation_alerts: ColumnType<DeviationAlerts, DeviationAlerts | undefined, DeviationAlerts>;
+}
+
+/** Which deviations from a change's script alert its group's approvers while a session runs. */
+export type DeviationAlerts = 'off' | 'extra' | 'every';
+
+/** A command policy as the `command_policy` column holds it. */
+export interface StoredCommandPolicy {
+  readonly rules: readonly { readonly kind: 'deny' | 'review' | 'warn'; readonly syntax: 'glob' | 'regex'; readonly pattern: string; readonly name?: string }[];
+  readonly strict: boolean;
 }
 
 export interface ChangeTable extends PartitionedObjectColumns {

@@ -27,9 +27,25 @@ export interface paths {
                         "application/json": {
                             approvalsRequired: number;
                             approvers: string[];
+                            /** @description Checked at each Enter in the sessions of the changes that name the group, every simple command of the line */
+                            commandPolicy: {
+                                rules: {
+                                    /** @description deny: the line is cleared and does not run; review: it waits until an approver allows it; warn: it runs, and the approvers are alerted */
+                                    kind: "deny" | "review" | "warn";
+                                    /** @description What the user is told the rule is; empty for the pattern itself */
+                                    name: string;
+                                    pattern: string;
+                                    /** @description glob: `*` any text, `?` one character, `[…]` a class, against the whole command; regex: an RE2 expression (linear time), searched in the command */
+                                    syntax: "glob" | "regex";
+                                }[];
+                                /** @description Any command that is not the next step of the script (or an optional one) waits for an approver */
+                                strict: boolean;
+                            };
                             createdAt: string;
                             createdBy: string;
                             description: string;
+                            /** @description Which deviations from the script alert the approvers while a session runs: none, commands not in the script, or also steps run out of order */
+                            deviationAlerts: "off" | "extra" | "every";
                             executors: string[];
                             id: string;
                             name: string;
@@ -59,7 +75,21 @@ export interface paths {
                         application?: string | null;
                         approvalsRequired?: number;
                         approvers?: string[];
+                        commandPolicy?: {
+                            rules: {
+                                /** @description deny: the line is cleared and does not run; review: it waits until an approver allows it; warn: it runs, and the approvers are alerted */
+                                kind: "deny" | "review" | "warn";
+                                /** @description What the user is told the rule is; empty for the pattern itself */
+                                name?: string;
+                                pattern: string;
+                                /** @description glob: `*` any text, `?` one character, `[…]` a class, against the whole command; regex: an RE2 expression (linear time), searched in the command */
+                                syntax: "glob" | "regex";
+                            }[];
+                            strict?: boolean;
+                        };
                         description?: string;
+                        /** @description Which deviations from the script alert the approvers while a session runs: none, commands not in the script, or also steps run out of order */
+                        deviationAlerts?: "off" | "extra" | "every";
                         executors?: string[];
                         name: string;
                         partition?: string;
@@ -78,9 +108,25 @@ export interface paths {
                         "application/json": {
                             approvalsRequired: number;
                             approvers: string[];
+                            /** @description Checked at each Enter in the sessions of the changes that name the group, every simple command of the line */
+                            commandPolicy: {
+                                rules: {
+                                    /** @description deny: the line is cleared and does not run; review: it waits until an approver allows it; warn: it runs, and the approvers are alerted */
+                                    kind: "deny" | "review" | "warn";
+                                    /** @description What the user is told the rule is; empty for the pattern itself */
+                                    name: string;
+                                    pattern: string;
+                                    /** @description glob: `*` any text, `?` one character, `[…]` a class, against the whole command; regex: an RE2 expression (linear time), searched in the command */
+                                    syntax: "glob" | "regex";
+                                }[];
+                                /** @description Any command that is not the next step of the script (or an optional one) waits for an approver */
+                                strict: boolean;
+                            };
                             createdAt: string;
                             createdBy: string;
                             description: string;
+                            /** @description Which deviations from the script alert the approvers while a session runs: none, commands not in the script, or also steps run out of order */
+                            deviationAlerts: "off" | "extra" | "every";
                             executors: string[];
                             id: string;
                             name: string;
@@ -129,9 +175,25 @@ export interface paths {
                         "application/json": {
                             approvalsRequired: number;
                             approvers: string[];
+                            /** @description Checked at each Enter in the sessions of the changes that name the group, every simple command of the line */
+                            commandPolicy: {
+                                rules: {
+                                    /** @description deny: the line is cleared and does not run; review: it waits until an approver allows it; warn: it runs, and the approvers are alerted */
+                                    kind: "deny" | "review" | "warn";
+                                    /** @description What the user is told the rule is; empty for the pattern itself */
+                                    name: string;
+                                    pattern: string;
+                                    /** @description glob: `*` any text, `?` one character, `[…]` a class, against the whole command; regex: an RE2 expression (linear time), searched in the command */
+                                    syntax: "glob" | "regex";
+                                }[];
+                                /** @description Any command that is not the next step of the script (or an optional one) waits for an approver */
+                                strict: boolean;
+                            };
                             createdAt: string;
                             createdBy: string;
                             description: string;
+                            /** @description Which deviations from the script alert the approvers while a session runs: none, commands not in the script, or also steps run out of order */
+                            deviationAlerts: "off" | "extra" | "every";
                             executors: string[];
                             id: string;
                             name: string;
@@ -188,7 +250,21 @@ export interface paths {
                     "application/json": {
                         approvalsRequired?: number;
                         approvers?: string[];
+                        commandPolicy?: {
+                            rules: {
+                                /** @description deny: the line is cleared and does not run; review: it waits until an approver allows it; warn: it runs, and the approvers are alerted */
+                                kind: "deny" | "review" | "warn";
+                                /** @description What the user is told the rule is; empty for the pattern itself */
+                                name?: string;
+                                pattern: string;
+                                /** @description glob: `*` any text, `?` one character, `[…]` a class, against the whole command; regex: an RE2 expression (linear time), searched in the command */
+                                syntax: "glob" | "regex";
+                            }[];
+                            strict?: boolean;
+                        };
                         description?: string;
+                        /** @description Which deviations from the script alert the approvers while a session runs: none, commands not in the script, or also steps run out of order */
+                        deviationAlerts?: "off" | "extra" | "every";
                         executors?: string[];
                         expectedVersion?: number;
                         plannerMayExecute?: boolean;
@@ -206,9 +282,25 @@ export interface paths {
                         "application/json": {
                             approvalsRequired: number;
                             approvers: string[];
+                            /** @description Checked at each Enter in the sessions of the changes that name the group, every simple command of the line */
+                            commandPolicy: {
+                                rules: {
+                                    /** @description deny: the line is cleared and does not run; review: it waits until an approver allows it; warn: it runs, and the approvers are alerted */
+                                    kind: "deny" | "review" | "warn";
+                                    /** @description What the user is told the rule is; empty for the pattern itself */
+                                    name: string;
+                                    pattern: string;
+                                    /** @description glob: `*` any text, `?` one character, `[…]` a class, against the whole command; regex: an RE2 expression (linear time), searched in the command */
+                                    syntax: "glob" | "regex";
+                                }[];
+                                /** @description Any command that is not the next step of the script (or an optional one) waits for an approver */
+                                strict: boolean;
+                            };
                             createdAt: string;
                             createdBy: string;
                             description: string;
+                            /** @description Which deviations from the script alert the approvers while a session runs: none, commands not in the script, or also steps run out of order */
+                            deviationAlerts: "off" | "extra" | "every";
                             executors: string[];
                             id: string;
                             name: string;

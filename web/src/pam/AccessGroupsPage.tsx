@@ -1,4 +1,4 @@
-import { Button, Checkbox, Group, Modal, NumberInput, Select, Stack, Table, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Button, Checkbox, Fieldset, Group, Modal, NumberInput, Paper, Select, Stack, Table, Text, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, fieldMessageOf, unwrap } from '../api/client.ts';
@@ -51,7 +51,7 @@ export default function AccessGroupsPage() {
             rows={rows.filter((group) => !text || [group.name, ...group.executors, ...group.approvers].some((name) => name.toLowerCase().includes(text)))}
             page={page}
             onPage={(next) => set('page', String(next))}
-            headers={['Name', 'Executors', 'Approvers', 'Approvals needed', 'Justification', 'Planner may execute', <VisuallyHidden key="actions">Actions</VisuallyHidden>]}
+            headers={['Name', 'Executors', 'Approvers', 'Approvals needed', 'Justification', 'Planner may execute', 'Command policy', <VisuallyHidden key="actions">Actions</VisuallyHidden>]}
             rowKey={(group) => group.id}
           >
             {(group) => (
@@ -64,6 +64,7 @@ export default function AccessGroupsPage() {
                 </Table.Td>
                 <Table.Td>{group.requiresJustification ? 'required' : 'optional'}</Table.Td>
                 <Table.Td>{group.plannerMayExecute ? 'yes' : 'no'}</Table.Td>
+                <Table.Td>{policySummary(group)}</Table.Td>
                 <Table.Td>
                   <Group gap={4} wrap="nowrap">
                     {holdsIn(me, 'AccessGroup.Edit', group.partition) && (
@@ -109,6 +110,35 @@ export default function AccessGroupsPage() {
   );
 }
 
+type Rule = AccessGroup['commandPolicy']['rules'][number];
+type DeviationAlerts = AccessGroup['deviationAlerts'];
+
+const RULE_KINDS: Array<{ value: Rule['kind']; label: string }> = [
+  { value: 'deny', label: 'Deny' },
+  { value: 'review', label: 'Hold for review' },
+  { value: 'warn', label: 'Warn' },
+];
+const SYNTAXES: Array<{ value: Rule['syntax']; label: string }> = [
+  { value: 'glob', label: 'Glob' },
+  { value: 'regex', label: 'Regular expression' },
+];
+const ALERTS: Array<{ value: DeviationAlerts; label: string }> = [
+  { value: 'off', label: 'Off' },
+  { value: 'extra', label: 'Commands not in the script' },
+  { value: 'every', label: 'Every deviation (also steps out of order)' },
+];
+
+/** `3 rules, strict · alerts on extra commands`, or `none`. */
+function policySummary(group: AccessGroup): string {
+  const { rules, strict } = group.commandPolicy;
+  const parts = [
+    ...(rules.length > 0 ? [`${rules.length} rule${rules.length === 1 ? '' : 's'}`] : []),
+    ...(strict ? ['strict'] : []),
+    ...(group.deviationAlerts === 'off' ? [] : [`alerts on ${group.deviationAlerts === 'extra' ? 'extra commands' : 'every deviation'}`]),
+  ];
+  return parts.length > 0 ? parts.join(', ') : 'none';
+}
+
 interface Draft {
   name: string;
   partition: string;
@@ -118,6 +148,9 @@ interface Draft {
   approvalsRequired: number;
   requiresJustification: boolean;
   plannerMayExecute: boolean;
+  rules: Rule[];
+  strict: boolean;
+  deviationAlerts: DeviationAlerts;
 }
 
 function draftOf(group: AccessGroup | undefined): Draft {
@@ -130,6 +163,9 @@ function draftOf(group: AccessGroup | undefined): Draft {
     approvalsRequired: group?.approvalsRequired ?? 1,
     requiresJustification: group?.requiresJustification ?? true,
     plannerMayExecute: group?.plannerMayExecute ?? false,
+    rules: group?.commandPolicy.rules ?? [],
+    strict: group?.commandPolicy.strict ?? false,
+    deviationAlerts: group?.deviationAlerts ?? 'off',
   };
 }
 
@@ -149,6 +185,8 @@ function AccessGroupDialog({ group, onClose }: { group?: AccessGroup; onClose: (
         approvalsRequired: draft.approvalsRequired,
         requiresJustification: draft.requiresJustification,
         plannerMayExecute: draft.plannerMayExecute,
+        commandPolicy: { rules: draft.rules, strict: draft.strict },
+        deviationAlerts: draft.deviationAlerts,
       };
       if (group) {
         return unwrap(await api.PATCH('/api/v1/access-groups/{group}', { params: { path: { group: `${group.partition}.${group.name}` } }, body: { ...fields, expectedVersion: group.version } }));
@@ -164,7 +202,7 @@ function AccessGroupDialog({ group, onClose }: { group?: AccessGroup; onClose: (
   const error = save.error;
   const creatableIn = (partitions.data ?? []).map((partition) => partition.name).filter((name) => holdsIn(me, 'AccessGroup.Create', name));
   return (
-    <Modal opened onClose={onClose} title={group ? `Edit access group ${group.name}` : 'New access group'} size="lg" closeButtonProps={{ 'aria-label': 'Close' }}>
+    <Modal opened onClose={onClose} title={group ? `Edit access group ${group.name}` : 'New access group'} size="xl" closeButtonProps={{ 'aria-label': 'Close' }}>
       <form
         onSubmit={(event) => {
           event.preventDefault();
@@ -173,7 +211,7 @@ function AccessGroupDialog({ group, onClose }: { group?: AccessGroup; onClose: (
         noValidate
       >
         <Stack>
-          <ServerRefusal error={error} title="Not saved" fields={['name', 'partition', 'description', 'executors', 'approvers', 'approvalsRequired']} />
+          <ServerRefusal error={error} title="Not saved" fields={['name', 'partition', 'description', 'executors', 'approvers', 'approvalsRequired', 'commandPolicy', 'deviationAlerts']} />
           <TextInput label="Name" required readOnly={group !== undefined} value={draft.name} onChange={(event) => set('name', event.currentTarget.value)} error={fieldMessageOf(error, 'name')} data-autofocus />
           {group === undefined &&
             (creatableIn.length > 0 ? (
@@ -197,6 +235,7 @@ function AccessGroupDialog({ group, onClose }: { group?: AccessGroup; onClose: (
           />
           <Checkbox label="A justification is required with each request" checked={draft.requiresJustification} onChange={(event) => set('requiresJustification', event.currentTarget.checked)} />
           <Checkbox label="The change's planner may also execute it" checked={draft.plannerMayExecute} onChange={(event) => set('plannerMayExecute', event.currentTarget.checked)} />
+          <PolicyFields draft={draft} set={set} error={error} />
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>
               Cancel
@@ -208,5 +247,65 @@ function AccessGroupDialog({ group, onClose }: { group?: AccessGroup; onClose: (
         </Stack>
       </form>
     </Modal>
+  );
+}
+
+/**
+ * The group's command policy: rules checked at each Enter in its changes' sessions (deny, hold for
+ * review, warn; a glob or an RE2 expression), strict mode, and which deviations alert the approvers.
+ */
+function PolicyFields({ draft, set, error }: { draft: Draft; set: <K extends keyof Draft>(key: K, value: Draft[K]) => void; error: unknown }) {
+  const setRule = (index: number, rule: Partial<Rule>) => set('rules', draft.rules.map((current, k) => (k === index ? { ...current, ...rule } : current)));
+  return (
+    <Fieldset legend="Command policy">
+      <Stack gap="sm">
+        <Text size="sm" c="dimmed">
+          Checked when the executor presses Enter in a session of the group's changes, for every command of the line (after <code>;</code>, <code>&amp;&amp;</code>, pipes, <code>$( )</code>,{' '}
+          <code>bash -c</code>…).
+        </Text>
+        {draft.rules.map((rule, index) => (
+          <Paper key={index} withBorder p="sm" component="section" aria-label={`Rule ${index + 1}`}>
+            <Stack gap="xs">
+              <Group align="end" gap="xs">
+                <Select label="Rule" data={RULE_KINDS} value={rule.kind} allowDeselect={false} onChange={(value) => setRule(index, { kind: (value ?? 'deny') as Rule['kind'] })} w={170} />
+                <Select label="Syntax" data={SYNTAXES} value={rule.syntax} allowDeselect={false} onChange={(value) => setRule(index, { syntax: (value ?? 'glob') as Rule['syntax'] })} w={200} />
+                <TextInput label="Told to the user as" value={rule.name} onChange={(event) => setRule(index, { name: event.currentTarget.value })} style={{ flex: 1 }} />
+                <Button variant="outline" color="red.9" aria-label={`Remove rule ${index + 1}`} onClick={() => set('rules', draft.rules.filter((_, k) => k !== index))}>
+                  Remove
+                </Button>
+              </Group>
+              <TextInput
+                label="Pattern"
+                required
+                styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+                value={rule.pattern}
+                onChange={(event) => setRule(index, { pattern: event.currentTarget.value })}
+                error={fieldMessageOf(error, `commandPolicy/rules/${index}`)}
+              />
+            </Stack>
+          </Paper>
+        ))}
+        <Group>
+          <Button variant="default" size="compact-sm" onClick={() => set('rules', [...draft.rules, { kind: 'deny', syntax: 'glob', pattern: '', name: '' }])}>
+            Add a rule
+          </Button>
+        </Group>
+        <Checkbox
+          label="Strict: any command that is not the script's next step waits for an approver"
+          checked={draft.strict}
+          onChange={(event) => set('strict', event.currentTarget.checked)}
+        />
+        <Select
+          label="Deviation alerts"
+          description="Which commands alert the group's approvers while a session of its changes runs"
+          data={ALERTS}
+          value={draft.deviationAlerts}
+          allowDeselect={false}
+          onChange={(value) => set('deviationAlerts', (value ?? 'off') as DeviationAlerts)}
+          error={fieldMessageOf(error, 'deviationAlerts')}
+          w={360}
+        />
+      </Stack>
+    </Fieldset>
   );
 }
