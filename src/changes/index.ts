@@ -8,5 +8,6 @@ export { RequestService, type AccessOutcome, type AccessQuery, type RequestNotif
 export { parseScript, formatScriptError, type Script, type ScriptStep, type ScriptError } from './script.ts';
 export { RequestChanges, REQUEST_STATUS_CHANNEL } from './request-changes.ts';
 export { decisionsOf, findRequestByNumber, requestNumbers, requestsOfChange, type OpenRequestMatch } from './request.store.ts';
-export { accessGroupKind } from './access-group.store.ts';
+export { accessGroupKind, findAccessGroup } from './access-group.store.ts';
+export type { CommandPolicySetting } from './access-group.ts';
 export { changeKind, changesCoveringDevice } from './change.store.ts';

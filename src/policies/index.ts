@@ -13,4 +13,5 @@ export {
   type PolicyMatch,
   type PolicyRule,
 } from './command-policy.ts';
+export { expandedCommand, historyDesignators } from './history-expansion.ts';
 export { simpleCommands, type SimpleCommand, type SimpleCommandsResult } from './simple-commands.ts';

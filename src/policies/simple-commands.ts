@@ -1,4 +1,4 @@
-import { historyDesignators } from '../sessions/history-expansion.ts';
+import { historyDesignators } from './history-expansion.ts';
 
 /** One simple command the shell would run: its name and arguments, as far as they can be known. */
 export interface SimpleCommand {

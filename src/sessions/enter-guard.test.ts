@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EnterGuard, MAX_HELD_BYTES, type Verdict } from './enter-guard.ts';
 
 /** A guard whose checks answer from `verdicts` in turn, recording what reached the device and the user. */
-function guarded(verdicts: Array<Verdict | Promise<Verdict>>) {
+function guarded(verdicts: Array<Verdict | Promise<Verdict>>, paste = { on: true }) {
   const device: string[] = [];
   const told: string[] = [];
   let checks = 0;
@@ -14,6 +14,7 @@ function guarded(verdicts: Array<Verdict | Promise<Verdict>>) {
       if (verdict === undefined) throw new Error('no verdict left');
       return verdict;
     },
+    bracketedPaste: () => paste.on,
   });
   const settled = () => new Promise((resolve) => setImmediate(resolve));
   return { guard, device, told, settled, checks: () => checks };
@@ -24,14 +25,14 @@ function review() {
   let cancelled = false;
   const verdict: Verdict = {
     action: 'review',
-    message: 'Changegate: the line waits for an approver (carol).',
+    message: 'the line waits for an approver (carol).',
     decision: new Promise((resolve) => (answer = resolve)),
     cancel: () => {
       cancelled = true;
       answer({ allowed: false, message: 'withdrawn' });
     },
   };
-  return { verdict, answer: (allowed: boolean) => answer(allowed ? { allowed: true } : { allowed: false, message: 'Changegate: carol refused the line.' }), cancelled: () => cancelled };
+  return { verdict, answer: (allowed: boolean) => answer(allowed ? { allowed: true } : { allowed: false, message: 'carol refused the line.' }), cancelled: () => cancelled };
 }
 
 describe('EnterGuard', () => {
@@ -48,12 +49,12 @@ describe('EnterGuard', () => {
   });
 
   it('abandons a denied line with Ctrl-C and says why; what was typed after it is checked in turn', async () => {
-    const { guard, device, told, settled } = guarded([{ action: 'deny', message: 'Changegate: denied, rm -rf / matches "Removing from the root".' }, { action: 'allow' }]);
+    const { guard, device, told, settled } = guarded([{ action: 'deny', message: 'denied, rm -rf / matches "Removing from the root".' }, { action: 'allow' }]);
     guard.input('rm -rf /\recho next\r');
     await settled();
     await settled();
     expect(device).toEqual(['rm -rf /', '\x03', 'echo next', '\r']);
-    expect(told).toEqual(['Changegate: denied, rm -rf / matches "Removing from the root".']);
+    expect(told).toEqual(['denied, rm -rf / matches "Removing from the root".']);
   });
 
   it('treats Ctrl-J and Ctrl-O as Enter, and a line break inside a bracketed paste as text', async () => {
@@ -68,6 +69,14 @@ describe('EnterGuard', () => {
     expect(checks()).toBe(2);
   });
 
+  it('checks a line break sent between paste markers when the shell has not turned bracketed paste on', async () => {
+    const { guard, device, settled, checks } = guarded([{ action: 'deny', message: 'no' }], { on: false });
+    guard.input('\x1b[200~rm -rf /srv\r\x1b[201~');
+    await settled();
+    expect(checks()).toBe(1);
+    expect(device).toEqual(['\x1b[200~rm -rf /srv', '\x03', '\x1b[201~']);
+  });
+
   it('holds a reviewed line and everything typed meanwhile until the approver answers', async () => {
     const pending = review();
     const { guard, device, told, settled } = guarded([pending.verdict, { action: 'allow' }]);
@@ -80,7 +89,7 @@ describe('EnterGuard', () => {
     await settled();
     await settled();
     expect(device).toEqual(['systemctl restart nginx', '\r', 'echo typed-while-held', '\r']);
-    expect(told).toEqual(['Changegate: the line waits for an approver (carol).', 'Changegate: an approver allowed the line; it runs now.']);
+    expect(told).toEqual(['the line waits for an approver (carol).', 'an approver allowed the line; it runs now.']);
   });
 
   it('never runs a reviewed line the approver refused', async () => {
@@ -91,7 +100,7 @@ describe('EnterGuard', () => {
     pending.answer(false);
     await settled();
     expect(device).toEqual(['reboot', '\x03']);
-    expect(told.at(-1)).toBe('Changegate: carol refused the line.');
+    expect(told.at(-1)).toBe('carol refused the line.');
   });
 
   it('gives the line up on Ctrl-C while it waits, withdrawing the review and dropping what was typed meanwhile', async () => {
@@ -104,7 +113,7 @@ describe('EnterGuard', () => {
     await settled();
     expect(pending.cancelled()).toBe(true);
     expect(device).toEqual(['reboot', '\x03']);
-    expect(told.at(-1)).toBe('Changegate: the line was given up; it did not run.');
+    expect(told.at(-1)).toBe('the line was given up; it did not run.');
   });
 
   it('gives the line up on Ctrl-C typed while it is still being checked, even if it is then allowed', async () => {
@@ -135,6 +144,7 @@ describe('EnterGuard', () => {
         throw new Error('database down');
       },
       onError: (error) => errors.push(error),
+      bracketedPaste: () => true,
     });
     guard.input('make install\r');
     await new Promise((resolve) => setImmediate(resolve));
@@ -149,6 +159,6 @@ describe('EnterGuard', () => {
     for (let k = 0; k < 4; k++) await new Promise((resolve) => setImmediate(resolve));
     expect(device.at(-1)).toBe('\x03');
     expect(errors).toHaveLength(1);
-    expect(told.at(-1)).toBe('Changegate: the line could not be checked, so it did not run.');
+    expect(told.at(-1)).toBe('the line could not be checked, so it did not run.');
   });
 });

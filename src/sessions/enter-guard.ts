@@ -26,12 +26,18 @@ export type Verdict =
 export interface EnterGuardDeps {
   /** Bytes for the device (and, in the same order, the command capture). */
   forward(data: string): void;
-  /** A notice in the user's terminal (a line of its own). */
+  /** A notice in the user's terminal, on a line of its own (the relay adds "Changegate: "). */
   tell(message: string): void;
   /** Checks the line the shell would run now, once the capture has read it. */
   check(): Promise<Verdict>;
   /** A check failed (a bug, the database): the line is refused, and this says why. */
   onError?(error: unknown): void;
+  /**
+   * Whether the device's shell has bracketed paste on (it printed DECSET 2004 last, not DECRST):
+   * only then is a line break between paste markers text. A client may send the markers anyway;
+   * a shell not expecting them runs the line at the break.
+   */
+  bracketedPaste(): boolean;
 }
 
 /** Keys that make readline run the line: Enter (CR), Ctrl-J (LF), Ctrl-O (operate-and-get-next). */
@@ -64,7 +70,7 @@ export class EnterGuard {
     if (this.closed) return;
     if (this.held !== undefined) return this.keep(data);
     for (let k = 0; k < data.length; k++) {
-      if (data.startsWith(PASTE_START, k) || data.startsWith(PASTE_END, k)) {
+      if ((data.startsWith(PASTE_START, k) || data.startsWith(PASTE_END, k)) && this.deps.bracketedPaste()) {
         this.inPaste = data.startsWith(PASTE_START, k);
         k += PASTE_START.length - 1;
         continue;
@@ -97,7 +103,7 @@ export class EnterGuard {
       return;
     }
     if (this.heldBytes + data.length > MAX_HELD_BYTES) {
-      if (!this.toldFull) this.deps.tell('Changegate: keys typed while the line waits are not kept beyond 64 KiB.');
+      if (!this.toldFull) this.deps.tell('keys typed while the line waits are not kept beyond 64 KiB.');
       this.toldFull = true;
       return;
     }
@@ -112,7 +118,7 @@ export class EnterGuard {
       const verdict = await this.deps.check();
       if (this.cancelled) {
         if (verdict.action === 'review') verdict.cancel();
-        this.deps.tell('Changegate: the line was given up; it did not run.');
+        this.deps.tell('the line was given up; it did not run.');
         allowed = false;
       } else if (verdict.action === 'allow') {
         allowed = true;
@@ -125,10 +131,10 @@ export class EnterGuard {
         const decision = await verdict.decision;
         this.cancelReview = undefined;
         if (this.cancelled) {
-          this.deps.tell('Changegate: the line was given up; it did not run.');
+          this.deps.tell('the line was given up; it did not run.');
           allowed = false;
         } else if (decision.allowed) {
-          this.deps.tell('Changegate: an approver allowed the line; it runs now.');
+          this.deps.tell('an approver allowed the line; it runs now.');
           allowed = true;
         } else {
           this.deps.tell(decision.message);
@@ -137,7 +143,7 @@ export class EnterGuard {
       }
     } catch (error) {
       this.deps.onError?.(error);
-      this.deps.tell('Changegate: the line could not be checked, so it did not run.');
+      this.deps.tell('the line could not be checked, so it did not run.');
       allowed = false;
     }
     if (this.closed) return;

@@ -1,7 +1,7 @@
 import type { IBuffer, IMarker, Terminal } from '@xterm/headless';
 import { splitShellInput } from './shell-line.ts';
 import { PlainText, TerminalTextDecoder, type TerminalTextSink } from './terminal-text.ts';
-import { expandedCommand } from './history-expansion.ts';
+import { expandedCommand } from '../policies/index.ts';
 import { CaptureNotes } from './capture-status.ts';
 import { rebuildFromKeys } from './keystroke-line.ts';
 

@@ -42,10 +42,19 @@ describe('PolicyGate', () => {
   });
 
   it('refuses a denied line, saying which rule, and checks a multi-line command as a whole', async () => {
-    const { subject, recorded, evaluated } = gate([line({ text: 'rm -rf /tmp/x', before: ['for i in 1; do'] })]);
-    expect(await subject.check()).toEqual({ action: 'deny', message: 'Changegate: this line may not run: rm -rf /tmp/x matches "No removals".' });
-    expect(evaluated).toEqual(['for i in 1; do\nrm -rf /tmp/x']);
+    const { subject, recorded, evaluated } = gate([line({ text: 'rm -rf /tmp/x; fi', before: ['if true; then'] })]);
+    expect(await subject.check()).toEqual({ action: 'deny', message: 'this line may not run: rm -rf /tmp/x matches "No removals".' });
+    expect(evaluated).toEqual(['if true; then\nrm -rf /tmp/x; fi']);
     expect(recorded.map((decision) => decision.decision)).toEqual(['deny']);
+  });
+
+  it('lets the first lines of an unfinished command reach the shell, which runs nothing until the whole is checked', async () => {
+    const first = gate([line({ text: 'for x in 1; do' })]);
+    expect(await first.subject.check()).toEqual({ action: 'allow' });
+    expect(first.evaluated).toEqual([]);
+    const last = gate([line({ text: 'done', before: ['for x in 1; do', 'rm -rf /tmp/x'] })]);
+    expect((await last.subject.check()).action).toBe('deny');
+    expect(last.evaluated).toEqual(['for x in 1; do\nrm -rf /tmp/x\ndone']);
   });
 
   it('waits for the device to be quiet when the echo lags, then reads the line as the screen shows it', async () => {

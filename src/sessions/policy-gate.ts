@@ -1,4 +1,5 @@
 import type { LineAtEnter } from './line-reader.ts';
+import { splitShellInput } from './shell-line.ts';
 import type { Verdict } from './enter-guard.ts';
 
 /** What a command policy says of a line (see src/policies/): the strongest rule that matched, and why. */
@@ -64,6 +65,9 @@ export class PolicyGate {
     }
     const whole = [...line.before, line.text].join('\n');
     if (whole.trim() === '' && line.before.length === 0) return { action: 'allow' };
+    // An unfinished command (an open quote, `do` without `done`) runs nothing yet: the shell reads
+    // on, and the whole command is checked at the Enter that completes it.
+    if (line.where === 'shell' && splitShellInput(whole).incomplete !== null) return { action: 'allow' };
     return this.decide(line, whole, this.deps.evaluate(whole));
   }
 
@@ -74,6 +78,6 @@ export class PolicyGate {
     if (evaluation.decision === 'allow' || evaluation.decision === 'warn') return { action: 'allow' };
     if (evaluation.decision === 'review' && this.deps.review) return this.deps.review(decision);
     const held = evaluation.decision === 'review' ? ' It needs an approver, and no one can review it in this session.' : '';
-    return { action: 'deny', message: `Changegate: this line may not run: ${why}.${held}` };
+    return { action: 'deny', message: `this line may not run: ${why}.${held}` };
   }
 }

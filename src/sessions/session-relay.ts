@@ -1,6 +1,10 @@
 import type { Kysely } from 'kysely';
 import type ssh2 from 'ssh2';
+import { StringDecoder } from 'node:string_decoder';
 import type { Actor } from '../access/index.ts';
+import type { CommandPolicySetting } from '../changes/index.ts';
+import { appendEvent } from '../eventlog/index.ts';
+import { evaluateLine } from '../policies/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -9,6 +13,8 @@ import type { ClientSide } from './client-side.ts';
 import type { CaptureNote } from './capture-status.ts';
 import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
 import { CommandWriter, type CommandWrites } from './command-writer.ts';
+import { EnterGuard } from './enter-guard.ts';
+import { PolicyGate, type GateDecision } from './policy-gate.ts';
 import type { LiveSessions } from './live.ts';
 import { OutputBatch, type OutputStream } from './output-batch.ts';
 import type { Recorder } from './recorder.ts';
@@ -63,6 +69,13 @@ export class SessionRelay {
   private inputPaused = false;
   /** When the capture first dropped output it had no room to analyse (`capture.lossy`). */
   private lossySince: { readonly time: Date; readonly offsetSeconds: number } | undefined;
+  /** Under a command policy: holds each Enter until the line is checked (see enter-guard.ts). */
+  private readonly guard: EnterGuard | undefined;
+  private readonly keysDecoder = new StringDecoder('utf8');
+  /** `performance.now()` of the device's last output: a lagging echo is awaited until it is quiet. */
+  private lastOutputAt = 0;
+  /** The device's shell turned bracketed paste on (DECSET 2004) and not off since. */
+  private bracketedPaste = false;
 
   constructor(
     private readonly deps: SessionRelayDeps,
@@ -73,15 +86,32 @@ export class SessionRelay {
     private readonly changeName: string,
     private readonly dueAt: Date,
     private readonly startedAt: Date,
+    policy?: CommandPolicySetting,
   ) {
     this.commands = deps.commands ?? new CommandWriter({ db: deps.db, logger: deps.logger });
     if (client.kind !== 'exec') {
-      this.capture = new CommandCapture({
+      const capture = new CommandCapture({
         cols: client.cols,
         rows: client.rows,
         clock: deps.clock,
         onCommand: (command) => this.store(command),
       });
+      this.capture = capture;
+      if (policy && policy.rules.length > 0) {
+        const gate = new PolicyGate({
+          lineAtEnter: () => capture.lineAtEnter(),
+          quiet: (ms, maxMs) => this.quiet(ms, maxMs),
+          evaluate: (line) => evaluateLine(policy, line),
+          record: (decision) => this.recordDecision(decision),
+        });
+        this.guard = new EnterGuard({
+          forward: (data) => this.toDevice(data),
+          tell: (message) => this.tell(message),
+          check: () => gate.check(),
+          onError: (error) => deps.logger?.error({ err: error, session: sessionId }, 'checking a line against the command policy failed'),
+          bracketedPaste: () => this.bracketedPaste,
+        });
+      }
     }
     this.scheduleWindow();
     client.onClose(() => void this.finish('client_closed'));
@@ -129,20 +159,8 @@ export class SessionRelay {
       // The capture must see what the device printed before this keystroke first.
       this.output.flush();
       this.bytesIn += data.length;
-      if (!channel.write(data) && !this.inputPaused) {
-        // The device's window is shut: stop reading the user until it drains.
-        this.inputPaused = true;
-        this.client.pauseInput();
-        const resume = () => {
-          channel.off('drain', resume);
-          channel.off('close', resume);
-          this.inputPaused = false;
-          this.client.resumeInput();
-        };
-        channel.on('drain', resume);
-        channel.on('close', resume);
-      }
-      this.capture?.input(data, this.recorder.offsetSeconds);
+      if (this.guard) this.guard.input(this.keysDecoder.write(data));
+      else this.toDevice(data);
     });
     this.client.onResize((cols, rows) => {
       this.output.flush();
@@ -152,6 +170,52 @@ export class SessionRelay {
     });
     this.client.onSignal((signal) => channel.signal(signal));
     this.client.onEof(() => channel.end());
+  }
+
+  /** Keys for the device, and for the capture in the same order. */
+  private toDevice(data: Buffer | string): void {
+    const channel = this.upstream;
+    if (!channel) return;
+    if (!channel.write(data) && !this.inputPaused) {
+      // The device's window is shut: stop reading the user until it drains.
+      this.inputPaused = true;
+      this.client.pauseInput();
+      const resume = () => {
+        channel.off('drain', resume);
+        channel.off('close', resume);
+        this.inputPaused = false;
+        this.client.resumeInput();
+      };
+      channel.on('drain', resume);
+      channel.on('close', resume);
+    }
+    this.capture?.input(data, this.recorder.offsetSeconds);
+  }
+
+  /** Resolves once the device printed nothing for `ms`, or after `maxMs`. */
+  private async quiet(ms: number, maxMs: number): Promise<void> {
+    const deadline = performance.now() + maxMs;
+    for (;;) {
+      const now = performance.now();
+      const silentFor = now - this.lastOutputAt;
+      if (silentFor >= ms || now >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(ms - silentFor, deadline - now)));
+    }
+  }
+
+  /** A line checked against the command policy and not simply allowed: an event-log entry. */
+  private recordDecision(decision: GateDecision): void {
+    const time = this.deps.clock.now();
+    const logged = this.deps.db.transaction().execute((trx) =>
+      appendEvent(trx, {
+        actor: this.actor.username,
+        action: 'session.command_policy',
+        subject: `session:${this.sessionId}`,
+        data: { change: this.changeName, line: decision.line, decision: decision.decision, reasons: decision.reasons, where: decision.where, fromKeystrokes: decision.fromKeystrokes },
+        time,
+      }),
+    );
+    logged.catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'logging a command policy decision failed'));
   }
 
   /**
@@ -200,6 +264,13 @@ export class SessionRelay {
   }
 
   private observe(data: Buffer): void {
+    this.lastOutputAt = performance.now();
+    if (this.guard) {
+      const text = data.toString('latin1');
+      const on = text.lastIndexOf('\x1b[?2004h');
+      const off = text.lastIndexOf('\x1b[?2004l');
+      if (on !== off) this.bracketedPaste = on > off;
+    }
     if (this.capture) {
       this.capture.output(data, this.recorder.offsetSeconds);
       if (this.capture.lossy && !this.lossySince) this.lossySince = { time: this.deps.clock.now(), offsetSeconds: this.recorder.offsetSeconds };
@@ -285,6 +356,7 @@ export class SessionRelay {
 
   private async end(reason: SessionEndReason, by?: string, why?: string): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
+    this.guard?.close();
     this.output.flush();
     if (reason === 'terminated' && by) this.warn(`the session was terminated by ${by}${why ? `: ${why}` : ''}.`);
     if (reason === 'gateway_stopped') this.warn('Changegate is stopping: the session ends now.');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type ssh2 from 'ssh2';
-import { findChange, findRequestByNumber, type RequestChanges, type RequestService } from '../changes/index.ts';
+import { findAccessGroup, findChange, findRequestByNumber, type RequestChanges, type RequestService } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Actor } from '../access/index.ts';
 import { confirmedForHostKey, findDevice, type CredentialService } from '../inventory/index.ts';
@@ -162,7 +162,9 @@ export class SessionRunner {
       await recordings.remove(recorder.location);
       throw error;
     }
-    const relay = new SessionRelay(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt);
+    // The group's command policy as the session starts (src/policies/): checked at each Enter.
+    const policy = (await findAccessGroup(this.deps.db, change.accessGroupId))?.commandPolicy;
+    const relay = new SessionRelay(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt, policy);
     this.deps.live.add({
       id: sessionId,
       userId: actor.userId,

@@ -1,0 +1,182 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvedRequest, keyPair, must, Terminal, waitUntil } from '../../test/gateway-kit.ts';
+import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
+import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import type { Started } from '../changegate.ts';
+
+/**
+ * A change whose access group denies creating marker files, run through the gateway with a real
+ * `ssh -tt` into bash: each line is checked at Enter, before the device sees the Enter. What bash
+ * ran is read from its own history, and whether a denied command ran from the files it would have
+ * made. Each way of hiding a command is tried: after `;`, in `$( )`, in `bash -c`, inside a
+ * multi-line command, in a paste, typed with echo off.
+ */
+
+const ACCOUNT = 'changegate-policy';
+const PROMPT = /cg\$ $/;
+const MARKERS = path.join(tmpdir(), `changegate-policy-${process.pid}`);
+const marker = (name: string) => path.join(MARKERS, `denied-${name}`);
+
+function ensureAccount(publicKey: string): string {
+  if (spawnSync('id', [ACCOUNT]).status !== 0) execFileSync('useradd', ['-m', '-s', '/bin/bash', ACCOUNT]);
+  execFileSync('usermod', ['-p', '*', ACCOUNT]);
+  const [, , uid = '', gid = '', , home = ''] = execFileSync('getent', ['passwd', ACCOUNT]).toString().trim().split(':');
+  const own = (file: string) => chownSync(file, Number(uid), Number(gid));
+  const history = path.join(home, `history-${process.pid}`);
+  const profile = path.join(home, '.bash_profile');
+  writeFileSync(profile, ['# Written by src/sessions/command-policy.gateway.test.ts.', `PS1='cg\\$ '`, `HISTFILE=${history}`, 'shopt -s histappend', "PROMPT_COMMAND='history -a'", ''].join('\n'));
+  own(profile);
+  mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
+  own(path.join(home, '.ssh'));
+  writeFileSync(path.join(home, '.ssh', 'authorized_keys_changegate_test'), `${publicKey}\n`, { mode: 0o600 });
+  own(path.join(home, '.ssh', 'authorized_keys_changegate_test'));
+  rmSync(history, { force: true });
+  mkdirSync(MARKERS, { recursive: true, mode: 0o777 });
+  own(MARKERS);
+  writeFileSync(path.join(MARKERS, 'completion-forbidden-word'), '');
+  writeFileSync(path.join(MARKERS, 'completion-plain'), '');
+  return history;
+}
+
+describe('a command policy applied at each Enter of a session through the gateway', () => {
+  let dir: string;
+  let sshd: TestSshd;
+  let t: TestChangegate;
+  let started: Started;
+  let alice: { client: TestClient };
+  let carol: { client: TestClient };
+  let aliceKey: { file: string; publicKey: string };
+  let history: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'changegate-policy-'));
+    const deviceKey = keyPair(dir, 'device');
+    history = ensureAccount(deviceKey.publicKey);
+    sshd = await startSshd({ accountHome: true, extraConfig: [`Match User ${ACCOUNT}`, '  AuthorizedKeysFile .ssh/authorized_keys_changegate_test'] });
+    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
+    started = await t.cg.startBackground();
+    aliceKey = keyPair(dir, 'alice');
+    alice = await buildUser(t, { username: 'alice' });
+    carol = await buildUser(t, { username: 'carol' });
+    await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'adding alice’s key');
+    await must(t.admin.post('/devices', { name: 'db01', hostname: '127.0.0.1', port: sshd.port, hostKey: sshd.hostKey }), 201, 'adding db01');
+    await must(t.admin.post('/credentials', { device: 'db01', account: ACCOUNT, secret: { privateKey: deviceKey.privateKey } }), 201, 'vaulting the account');
+    await must(
+      t.admin.post('/access-groups', {
+        name: 'dba',
+        executors: ['alice'],
+        approvers: ['carol'],
+        commandPolicy: {
+          rules: [
+            { kind: 'deny', syntax: 'glob', pattern: `touch ${MARKERS}/denied-*`, name: 'No marker files' },
+            { kind: 'warn', syntax: 'regex', pattern: '^hostname$' },
+          ],
+        },
+      }),
+      201,
+      'adding the group with its policy',
+    );
+    const now = t.clock.now().getTime();
+    await must(
+      t.admin.post('/changes', {
+        name: 'CHG-POLICY',
+        title: 'Checks under a policy',
+        startAt: new Date(now - 60_000).toISOString(),
+        dueAt: new Date(now + 3_600_000).toISOString(),
+        accessGroup: 'dba',
+        devices: ['db01'],
+        script: 'echo allowed',
+      }),
+      201,
+      'adding the change',
+    );
+    await approvedRequest(alice.client, carol.client, 'db01');
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await sshd?.stop();
+    rmSync(history, { force: true });
+    rmSync(MARKERS, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs what the policy allows, and nothing a denied command hides in, as bash\'s history and the file system show', async () => {
+    const terminal = new Terminal(started.sshPort, 'alice@db01', aliceKey.file);
+    const denials = () => terminal.output.split('this line may not run').length - 1;
+    try {
+      await terminal.waitFor(PROMPT);
+      /** Types keys, then waits for the prompt again (and, for a denied line, for its notice). */
+      const line = async (keys: string, denied = false, prompt = PROMPT): Promise<void> => {
+        const before = terminal.output.length;
+        const deniedBefore = denials();
+        terminal.type(keys);
+        await waitUntil(async () => (prompt.test(terminal.output.slice(before)) && (!denied || denials() > deniedBefore) ? true : undefined), `the prompt after ${JSON.stringify(keys)}`).catch(
+          (error: unknown) => {
+            throw new Error(`${String(error)}; the terminal shows:\n${terminal.output.slice(before)}`);
+          },
+        );
+      };
+      await line('echo allowed\r');
+      await line(`touch ${marker('plain')}\r`, true);
+      await line(`echo hidden; touch ${marker('after-semicolon')}\r`, true);
+      await line(`echo $(touch ${marker('substitution')})\r`, true);
+      await line(`bash -c 'touch ${marker('bash-c')}'\r`, true);
+      // A multi-line command: its first lines reach the shell, which runs nothing before the last.
+      await line('for x in 1; do\r', false, /> $/);
+      await line(`touch ${marker('in-a-loop')}\r`, false, /> $/);
+      await line('done\r', true);
+      // Completion lists a name with "forbidden" in it: program output, never a typed command.
+      terminal.type(`ls ${MARKERS}/completion-`);
+      await terminal.waitFor('completion-');
+      terminal.type('\t\t');
+      await terminal.waitFor('completion-forbidden-word');
+      await line('\x05\x15echo after-completion\r');
+      // Two lines pasted at once, without bracketed paste: each is checked as the shell reads it.
+      await line(`echo pasted-first\rtouch ${marker('pasted')}\r`, true);
+      await line('hostname\r');
+      // Echo off: the line is rebuilt from the keys, and checked as such.
+      await line('stty -echo\r');
+      await line(`touch ${marker('echo-off')}\r`, true);
+      await line('stty echo\r');
+      terminal.type('exit\r');
+      expect(await terminal.exited).toBe(0);
+    } finally {
+      terminal.close();
+    }
+    expect(terminal.output).toContain(`Changegate: this line may not run: deny: rule "No marker files" matches \`touch ${marker('plain')}\`.`);
+
+    // Nothing denied ran: no marker file, and bash's history holds exactly what was allowed.
+    expect(readdirSync(MARKERS).filter((name) => name.startsWith('denied-'))).toEqual([]);
+    for (const name of ['plain', 'after-semicolon', 'substitution', 'bash-c', 'in-a-loop', 'pasted', 'echo-off']) expect(existsSync(marker(name))).toBe(false);
+    const ran = readFileSync(history, 'utf8').trimEnd().split('\n');
+    // bash keeps in its history the lines of a multi-line command it has read, even when the
+    // command is then abandoned (Ctrl-C at its last line): they are there, but never ran (no marker).
+    expect(ran).toEqual([
+      'echo allowed',
+      `for x in 1; do touch ${marker('in-a-loop')}`,
+      'echo after-completion',
+      'echo pasted-first',
+      'hostname',
+      'stty -echo',
+      'stty echo',
+      'exit',
+    ]);
+
+    // Each denial and the warning are in the event log, with the line and the rule.
+    const events = await waitUntil(async () => {
+      const answer = await t.admin.get('/events?action=session.command_policy&limit=100');
+      return answer.body.length >= 9 ? (answer.body as Array<{ data: { line: string | null; decision: string; reasons: string[]; fromKeystrokes: boolean } }>) : undefined;
+    }, 'the decisions in the event log');
+    // Seven denials, the warning, and `stty echo`, allowed but typed with echo off.
+    expect(events.map((event) => event.data.decision).sort()).toEqual(['allow', ...Array<string>(7).fill('deny'), 'warn']);
+    expect(events.find((event) => event.data.decision === 'allow')).toMatchObject({ data: { line: 'stty echo', fromKeystrokes: true } });
+    expect(events.find((event) => event.data.line === 'hostname')).toMatchObject({ data: { decision: 'warn' } });
+    expect(events.find((event) => event.data.line === `touch ${marker('echo-off')}`)).toMatchObject({ data: { decision: 'deny', fromKeystrokes: true } });
+    expect(events.find((event) => event.data.line === `for x in 1; do\ntouch ${marker('in-a-loop')}\ndone`)).toMatchObject({ data: { decision: 'deny' } });
+  });
+});
