@@ -54,6 +54,8 @@ interface Rig {
   readonly gateway: Endpoint;
   /** Through the gateway to fleet01, in a change of its own: the 200 sessions at once. */
   readonly fleet: Endpoint;
+  /** Through the gateway to guarded01, whose change's access group has a command policy (`GUARD_RULES`). */
+  readonly guarded: Endpoint;
   /** Through a plain ssh2 relay to the same sshd. */
   readonly relay: Endpoint;
   readonly recordingsDir: string;
@@ -68,6 +70,15 @@ const KEX = 'curve25519-sha256';
 const BULK_LINES = { exec: 1_500_000, shell: 400_000 };
 const BULK_RUNS = 5;
 const KEYSTROKES = 500;
+/** Lines run at the shell to time Enter, with and without a command policy. */
+const ENTERS = 200;
+/** A realistic policy: a score of rules, globs and expressions, none of which `true` matches. */
+const GUARD_RULES = [
+  ...['rm -rf /*', 'mkfs*', 'dd if=* of=/dev/*', 'shutdown*', 'reboot*', 'halt*', 'poweroff*', 'init 0', 'systemctl stop *', 'iptables -F*'].map((pattern) => ({ kind: 'deny', syntax: 'glob', pattern })),
+  ...['^userdel ', '^passwd( |$)', 'chmod -R 777 ', '>\\s*/etc/(passwd|shadow)', '^crontab -r'].map((pattern) => ({ kind: 'deny', syntax: 'regex', pattern })),
+  ...['sudo *', 'su *', 'apt-get *'].map((pattern) => ({ kind: 'warn', syntax: 'glob', pattern })),
+  ...['^systemctl (restart|reload) ', '^kill -9 '].map((pattern) => ({ kind: 'review', syntax: 'regex', pattern })),
+];
 const CONNECTS = 30;
 const CONCURRENT = 200;
 /** The loads the issue asks of two instances on PostgreSQL: 200 within 2× of direct, and 1,000 all complete. */
@@ -81,7 +92,7 @@ const END_MARK = 'DOXNE';
  * Which parts run: all unless CHANGEGATE_BENCH_PARTS names some, e.g. `concurrent,sizing`. `two`
  * is the 1,000 sessions through two instances on PostgreSQL (a database made for it and dropped).
  */
-const PARTS = new Set((process.env.CHANGEGATE_BENCH_PARTS ?? 'bulk,echo,connect,concurrent,sizing,two').split(',').map((part) => part.trim()));
+const PARTS = new Set((process.env.CHANGEGATE_BENCH_PARTS ?? 'bulk,echo,policy,connect,concurrent,sizing,two').split(',').map((part) => part.trim()));
 /** Shells held open for the sizing figures, and how long each figure is measured: one heartbeat interval. */
 const SIZING_SESSIONS = 200;
 const SIZING_WINDOW_MS = 15_000;
@@ -115,11 +126,12 @@ async function setUp(): Promise<Rig> {
   await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'registering alice’s key');
   // Each device in a change of its own: the change audit rereads a change's sessions as each
   // ends, so the 200 at once should not carry the sessions measured before them.
-  for (const [device, change] of [['web01', 'CHG-BENCH'], ['fleet01', 'CHG-FLEET']] as const) {
+  for (const [device, change] of [['web01', 'CHG-BENCH'], ['fleet01', 'CHG-FLEET'], ['guarded01', 'CHG-GUARDED']] as const) {
     await addDevice(t.admin, device, sshd, deviceKey.privateKey);
     await addOpenChange(t.admin, { name: change, devices: [device], executors: ['alice'], approvers: ['carol'] }, t.clock.now().getTime());
     await approvedRequest(alice.client, carol.client, device);
   }
+  await must(t.admin.patch('/access-groups/chg-guarded-team', { commandPolicy: { rules: GUARD_RULES } }), 200, 'setting the command policy');
   const through = (login: string): Endpoint => ({ name: 'gateway', port: started.sshPort, login, keyFile: aliceKey.file, privateKey: aliceKey.privateKey });
   const relay = await startPlainRelay(keyPair(dir, 'relay_host').privateKey, sshd.port, deviceKey.privateKey);
   return {
@@ -129,6 +141,7 @@ async function setUp(): Promise<Rig> {
     direct: { name: 'direct', port: sshd.port, login: 'root', keyFile: deviceKey.file, privateKey: deviceKey.privateKey },
     gateway: through('alice@web01'),
     fleet: through('alice@fleet01'),
+    guarded: through('alice@guarded01'),
     relay: { name: 'ssh2 relay', port: relay.port, login: 'root', keyFile: aliceKey.file, privateKey: aliceKey.privateKey },
     recordingsDir: path.join(t.cg.config.dataDir, 'recordings'),
     stopRelay: relay.stop,
@@ -292,6 +305,53 @@ async function waitForNoLiveSessions(admin: TestClient): Promise<void> {
     if (Date.now() > deadline) throw new Error('sessions are still live a minute after their clients left');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Enter: an `ssh -tt` shell, `true` typed and then Enter, timed from writing the Enter to ssh's
+ * stdin until the next prompt comes out of ssh's stdout. With a command policy, the Enter waits
+ * for the line to be read and checked; without, it goes on at once.
+ */
+async function enterLatency(endpoint: Endpoint): Promise<number[]> {
+  const child = spawn('ssh', sshArgs(endpoint, ['-tt']), { stdio: ['pipe', 'pipe', 'inherit'] });
+  const done = exited(child);
+  let output = '';
+  let waiter: (() => void) | undefined;
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('latin1');
+    waiter?.();
+  });
+  const until = async (pattern: RegExp) => {
+    while (!pattern.test(output)) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no answer from ${endpoint.name}; the terminal shows ${JSON.stringify(output.slice(-200))}`)), 10_000);
+        waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  };
+  const times: number[] = [];
+  try {
+    await until(/[#$] $/);
+    for (let k = 0; k < ENTERS; k++) {
+      output = '';
+      child.stdin?.write('true');
+      await until(/true$/);
+      output = '';
+      const start = performance.now();
+      child.stdin?.write('\r');
+      await until(/[#$] $/);
+      times.push(performance.now() - start);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    child.stdin?.write('exit\r');
+    await done;
+  } finally {
+    child.kill();
+  }
+  return times;
 }
 
 /**
@@ -813,7 +873,7 @@ export const benchmarks: Benchmark[] = [
     name: 'ssh gateway',
     async run() {
       const figures: BenchFigure[] = [];
-      if (['bulk', 'echo', 'connect', 'concurrent', 'sizing'].some((part) => PARTS.has(part))) {
+      if (['bulk', 'echo', 'policy', 'connect', 'concurrent', 'sizing'].some((part) => PARTS.has(part))) {
         const rig = await setUp();
         try {
           figures.push(...(await pgliteFigures(rig)));
@@ -848,6 +908,17 @@ async function pgliteFigures(rig: Rig): Promise<BenchFigure[]> {
     await removeRecordings(rig);
     figures.push({ name: `keystroke echo, p50 of ${KEYSTROKES}`, value: median(gatewayEcho), unit: 'ms', baseline: direct(median(directEcho)), target: { of: 'added', atMost: 1 } });
     figures.push({ name: `keystroke echo, p95 of ${KEYSTROKES}`, value: percentile(gatewayEcho, 0.95), unit: 'ms', baseline: direct(percentile(directEcho, 0.95)) });
+  }
+  if (PARTS.has('policy')) {
+    const plain = await enterLatency(rig.gateway);
+    const guarded = await enterLatency(rig.guarded);
+    const plainEcho = await echoLatency(rig.gateway);
+    const guardedEcho = await echoLatency(rig.guarded);
+    await removeRecordings(rig);
+    const unguarded = (value: number) => ({ name: 'no policy', value });
+    figures.push({ name: `Enter on an allowed line under a ${GUARD_RULES.length}-rule policy, p50 of ${ENTERS}`, value: median(guarded), unit: 'ms', baseline: unguarded(median(plain)), target: { of: 'added', atMost: 5 } });
+    figures.push({ name: `Enter on an allowed line under a ${GUARD_RULES.length}-rule policy, p95 of ${ENTERS}`, value: percentile(guarded, 0.95), unit: 'ms', baseline: unguarded(percentile(plain, 0.95)) });
+    figures.push({ name: `keystroke echo under a command policy, p50 of ${KEYSTROKES}`, value: median(guardedEcho), unit: 'ms', baseline: unguarded(median(plainEcho)), target: { of: 'added', atMost: 0.5 } });
   }
   if (PARTS.has('connect')) {
     const connects = await connectTimes(rig);
