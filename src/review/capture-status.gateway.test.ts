@@ -1,11 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
-import { approvedRequest, keyPair, must, Terminal, waitUntil } from '../../test/gateway-kit.ts';
-import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
+import { changeOnDevice, deviceAccountSshdConfig, ensureDeviceAccount } from '../../test/device-account.ts';
+import { keyPair, Terminal, waitUntil } from '../../test/gateway-kit.ts';
+import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import type { Started } from '../changegate.ts';
 
@@ -24,19 +24,15 @@ interface CaptureView {
   reasons: Array<{ reason: string; since: string; offsetSeconds: number }>;
 }
 
+/** The device account, whose history file is the ground truth: what bash ran. */
 function ensureAccount(publicKey: string): string {
-  if (spawnSync('id', [ACCOUNT]).status !== 0) execFileSync('useradd', ['-m', '-s', '/bin/bash', ACCOUNT]);
-  execFileSync('usermod', ['-p', '*', ACCOUNT]);
-  const [, , uid = '', gid = '', , home = ''] = execFileSync('getent', ['passwd', ACCOUNT]).toString().trim().split(':');
-  const own = (file: string) => chownSync(file, Number(uid), Number(gid));
-  const history = path.join(home, `history-${process.pid}`);
-  const profile = path.join(home, '.bash_profile');
-  writeFileSync(profile, ['# Written by src/review/capture-status.gateway.test.ts.', `PS1='cg\\$ '`, `HISTFILE=${history}`, 'shopt -s histappend', "PROMPT_COMMAND='history -a'", 'case "$TERM" in ""|dumb) export TERM=xterm;; esac # for tmux', ''].join('\n'));
-  own(profile);
-  mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  own(path.join(home, '.ssh'));
-  writeFileSync(path.join(home, '.ssh', 'authorized_keys_changegate_test'), `${publicKey}\n`, { mode: 0o600 });
-  own(path.join(home, '.ssh', 'authorized_keys_changegate_test'));
+  const { home } = ensureDeviceAccount(
+    ACCOUNT,
+    [`PS1='cg\\$ '`, 'HISTFILE=$HOME/history', 'shopt -s histappend', "PROMPT_COMMAND='history -a'", 'case "$TERM" in ""|dumb) export TERM=xterm;; esac # for tmux'],
+    publicKey,
+    'src/review/capture-status.gateway.test.ts',
+  );
+  const history = path.join(home, 'history');
   rmSync(history, { force: true });
   return history;
 }
@@ -46,8 +42,6 @@ describe.each(DATABASE_KINDS)('the capture status of a session run through the g
   let sshd: TestSshd;
   let t: TestChangegate;
   let started: Started;
-  let alice: { client: TestClient };
-  let carol: { client: TestClient };
   let aliceKey: { file: string; publicKey: string };
   let history: string;
 
@@ -55,31 +49,18 @@ describe.each(DATABASE_KINDS)('the capture status of a session run through the g
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-capture-status-'));
     const deviceKey = keyPair(dir, 'device');
     history = ensureAccount(deviceKey.publicKey);
-    sshd = await startSshd({ accountHome: true, extraConfig: [`Match User ${ACCOUNT}`, '  AuthorizedKeysFile .ssh/authorized_keys_changegate_test'] });
+    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
     t = await startTestChangegate(kind, { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
     started = await t.cg.startBackground();
-    aliceKey = keyPair(dir, 'alice');
-    alice = await buildUser(t, { username: 'alice' });
-    carol = await buildUser(t, { username: 'carol' });
-    await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'adding alice’s key');
-    await must(t.admin.post('/devices', { name: 'web01', hostname: '127.0.0.1', port: sshd.port, hostKey: sshd.hostKey }), 201, 'adding web01');
-    await must(t.admin.post('/credentials', { device: 'web01', account: ACCOUNT, secret: { privateKey: deviceKey.privateKey } }), 201, 'vaulting the account');
-    await must(t.admin.post('/access-groups', { name: 'ops', executors: ['alice'], approvers: ['carol'] }), 201, 'adding the group');
-    const now = t.clock.now().getTime();
-    await must(
-      t.admin.post('/changes', {
-        name: 'CHG-ECHO',
-        title: 'Steps typed with echo off',
-        startAt: new Date(now - 60_000).toISOString(),
-        dueAt: new Date(now + 3_600_000).toISOString(),
-        accessGroup: 'ops',
-        devices: ['web01'],
-        script: 'stty -echo\necho step-two\nstty echo\ntmux -L changegate-status -f /dev/null',
-      }),
-      201,
-      'adding the change',
-    );
-    await approvedRequest(alice.client, carol.client, 'web01');
+    ({ aliceKey } = await changeOnDevice(t, {
+      dir,
+      sshd,
+      device: 'web01',
+      account: ACCOUNT,
+      deviceKey: deviceKey.privateKey,
+      change: 'CHG-ECHO',
+      script: 'stty -echo\necho step-two\nstty echo\ntmux -L changegate-status -f /dev/null',
+    }));
   });
 
   afterAll(async () => {

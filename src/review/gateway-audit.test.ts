@@ -1,9 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
+import { deviceAccountSshdConfig, ensureDeviceAccount } from '../../test/device-account.ts';
 import { approvedRequest, keyPair, must, Terminal, waitUntil } from '../../test/gateway-kit.ts';
 import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
@@ -21,19 +21,7 @@ const ACCOUNTS = { osc: 'changegate-osc133', plain: 'changegate-plain' } as cons
 
 /** A device account whose bash reads `profile` at login and lets in the holder of `publicKey`. */
 function ensureAccount(user: string, profile: string[], publicKey: string): void {
-  if (spawnSync('id', [user]).status !== 0) execFileSync('useradd', ['-m', '-s', '/bin/bash', user]);
-  // sshd without PAM refuses accounts whose password is locked ("!"); "*" is no password at all.
-  execFileSync('usermod', ['-p', '*', user]);
-  const [, , uid = '', gid = '', , home = ''] = execFileSync('getent', ['passwd', user]).toString().trim().split(':');
-  const own = (file: string) => chownSync(file, Number(uid), Number(gid));
-  const profileFile = path.join(home, '.bash_profile');
-  writeFileSync(profileFile, [`# Written by src/review/gateway-audit.test.ts.`, `PS1='cg\\$ '`, ...profile, ''].join('\n'));
-  own(profileFile);
-  // sshd reads the keys as the user: a file of theirs, not the test sshd's own (root's, mode 0600).
-  mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  own(path.join(home, '.ssh'));
-  writeFileSync(path.join(home, '.ssh', 'authorized_keys_changegate_test'), `${publicKey}\n`, { mode: 0o600 });
-  own(path.join(home, '.ssh', 'authorized_keys_changegate_test'));
+  ensureDeviceAccount(user, [`PS1='cg\\$ '`, ...profile], publicKey, 'src/review/gateway-audit.test.ts');
 }
 
 const PROMPT = /cg\$ $/;
@@ -80,7 +68,7 @@ describe.each(DATABASE_KINDS)('a change run through the gateway, then audited, o
     const deviceKey = keyPair(dir, 'device');
     ensureAccount(ACCOUNTS.osc, [`PROMPT_COMMAND='printf "\\033]133;D;%s\\007" "$?"'`], deviceKey.publicKey);
     ensureAccount(ACCOUNTS.plain, [], deviceKey.publicKey);
-    sshd = await startSshd({ accountHome: true, extraConfig: [`Match User ${ACCOUNTS.osc},${ACCOUNTS.plain}`, '  AuthorizedKeysFile .ssh/authorized_keys_changegate_test'] });
+    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNTS.osc, ACCOUNTS.plain]) });
     t = await startTestChangegate(kind, { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
     started = await t.cg.startBackground();
     aliceKey = keyPair(dir, 'alice');

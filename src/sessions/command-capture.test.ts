@@ -661,7 +661,7 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     await shell.type('X');
     await shell.press(KEY.ctrlA);
     await shell.type('# ');
-    expect(await shell.capture.lineAtEnter()).toEqual({ where: 'shell', text: '# echo abXd', before: [], fromKeystrokes: false, settled: true });
+    expect(await shell.capture.lineAtEnter()).toEqual({ where: 'shell', text: '# echo abXd', before: [], fromKeystrokes: false, settled: true, keys: '# echo abXd', shown: '# echo abXd' });
     await shell.press(KEY.ctrlE);
     await shell.press(KEY.ctrlU);
     await shell.type('echo "first');
@@ -676,7 +676,7 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     await run(shell, 'stty -echo');
     for (const key of `echo hidx${KEY.backspace}den`) shell.pressBlind(key);
     // Nothing echoed: the keys tell, and the caller waits for quiet before trusting them.
-    expect(await shell.capture.lineAtEnter()).toEqual({ where: 'shell', text: 'echo hidden', before: [], fromKeystrokes: true, settled: false });
+    expect(await shell.capture.lineAtEnter()).toMatchObject({ where: 'shell', text: 'echo hidden', before: [], fromKeystrokes: true, settled: false, keys: 'echo hidden' });
     shell.pressBlind(KEY.ctrlU);
     for (const key of 'stty echo\r') shell.pressBlind(key);
     await shell.waitForPrompt();
@@ -685,7 +685,8 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     await shell.press(KEY.enter);
     await shell.waitForOutput('Password: ');
     shell.pressBlind('hunter2');
-    expect(await shell.capture.lineAtEnter()).toEqual({ where: 'secret', text: undefined, before: [], fromKeystrokes: false, settled: true });
+    // The keys are given for a check in memory only (a prompt may be made to look like a password's); the text is not.
+    expect(await shell.capture.lineAtEnter()).toEqual({ where: 'secret', text: undefined, before: [], fromKeystrokes: false, settled: true, keys: 'hunter2' });
     shell.pressBlind('\r');
     await shell.waitForOutput(PS1); // on the line of "Password: "
 

@@ -1,10 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approvedRequest, keyPair, must, Terminal, waitUntil } from '../../test/gateway-kit.ts';
-import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
+import { changeOnDevice, deviceAccountSshdConfig, ensureDeviceAccount } from '../../test/device-account.ts';
+import { keyPair, Terminal, waitUntil } from '../../test/gateway-kit.ts';
+import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import type { Started } from '../changegate.ts';
 
@@ -21,19 +21,15 @@ const PROMPT = /cg\$ $/;
 const MARKERS = path.join(tmpdir(), `changegate-policy-${process.pid}`);
 const marker = (name: string) => path.join(MARKERS, `denied-${name}`);
 
+/** The device account, whose history file is the ground truth, and the folder the denied commands would write to. */
 function ensureAccount(publicKey: string): string {
-  if (spawnSync('id', [ACCOUNT]).status !== 0) execFileSync('useradd', ['-m', '-s', '/bin/bash', ACCOUNT]);
-  execFileSync('usermod', ['-p', '*', ACCOUNT]);
-  const [, , uid = '', gid = '', , home = ''] = execFileSync('getent', ['passwd', ACCOUNT]).toString().trim().split(':');
-  const own = (file: string) => chownSync(file, Number(uid), Number(gid));
-  const history = path.join(home, `history-${process.pid}`);
-  const profile = path.join(home, '.bash_profile');
-  writeFileSync(profile, ['# Written by src/sessions/command-policy.gateway.test.ts.', `PS1='cg\\$ '`, `HISTFILE=${history}`, 'shopt -s histappend', "PROMPT_COMMAND='history -a'", ''].join('\n'));
-  own(profile);
-  mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  own(path.join(home, '.ssh'));
-  writeFileSync(path.join(home, '.ssh', 'authorized_keys_changegate_test'), `${publicKey}\n`, { mode: 0o600 });
-  own(path.join(home, '.ssh', 'authorized_keys_changegate_test'));
+  const { home, own } = ensureDeviceAccount(
+    ACCOUNT,
+    [`PS1='cg\\$ '`, 'HISTFILE=$HOME/history', 'shopt -s histappend', "PROMPT_COMMAND='history -a'"],
+    publicKey,
+    'src/sessions/command-policy.gateway.test.ts',
+  );
+  const history = path.join(home, 'history');
   rmSync(history, { force: true });
   mkdirSync(MARKERS, { recursive: true, mode: 0o777 });
   own(MARKERS);
@@ -47,8 +43,6 @@ describe('a command policy applied at each Enter of a session through the gatewa
   let sshd: TestSshd;
   let t: TestChangegate;
   let started: Started;
-  let alice: { client: TestClient };
-  let carol: { client: TestClient };
   let aliceKey: { file: string; publicKey: string };
   let history: string;
 
@@ -56,45 +50,26 @@ describe('a command policy applied at each Enter of a session through the gatewa
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-policy-'));
     const deviceKey = keyPair(dir, 'device');
     history = ensureAccount(deviceKey.publicKey);
-    sshd = await startSshd({ accountHome: true, extraConfig: [`Match User ${ACCOUNT}`, '  AuthorizedKeysFile .ssh/authorized_keys_changegate_test'] });
+    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
     t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
     started = await t.cg.startBackground();
-    aliceKey = keyPair(dir, 'alice');
-    alice = await buildUser(t, { username: 'alice' });
-    carol = await buildUser(t, { username: 'carol' });
-    await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'adding alice’s key');
-    await must(t.admin.post('/devices', { name: 'db01', hostname: '127.0.0.1', port: sshd.port, hostKey: sshd.hostKey }), 201, 'adding db01');
-    await must(t.admin.post('/credentials', { device: 'db01', account: ACCOUNT, secret: { privateKey: deviceKey.privateKey } }), 201, 'vaulting the account');
-    await must(
-      t.admin.post('/access-groups', {
-        name: 'dba',
-        executors: ['alice'],
-        approvers: ['carol'],
+    ({ aliceKey } = await changeOnDevice(t, {
+      dir,
+      sshd,
+      device: 'db01',
+      account: ACCOUNT,
+      deviceKey: deviceKey.privateKey,
+      change: 'CHG-POLICY',
+      script: 'echo allowed',
+      group: {
         commandPolicy: {
           rules: [
             { kind: 'deny', syntax: 'glob', pattern: `touch ${MARKERS}/denied-*`, name: 'No marker files' },
             { kind: 'warn', syntax: 'regex', pattern: '^hostname$' },
           ],
         },
-      }),
-      201,
-      'adding the group with its policy',
-    );
-    const now = t.clock.now().getTime();
-    await must(
-      t.admin.post('/changes', {
-        name: 'CHG-POLICY',
-        title: 'Checks under a policy',
-        startAt: new Date(now - 60_000).toISOString(),
-        dueAt: new Date(now + 3_600_000).toISOString(),
-        accessGroup: 'dba',
-        devices: ['db01'],
-        script: 'echo allowed',
-      }),
-      201,
-      'adding the change',
-    );
-    await approvedRequest(alice.client, carol.client, 'db01');
+      },
+    }));
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EnterGuard, MAX_HELD_BYTES, type Verdict } from './enter-guard.ts';
 
 /** A guard whose checks answer from `verdicts` in turn, recording what reached the device and the user. */
-function guarded(verdicts: Array<Verdict | Promise<Verdict>>, paste = { on: true }) {
+function guarded(verdicts: Array<Verdict | Promise<Verdict>>) {
   const device: string[] = [];
   const told: string[] = [];
   let checks = 0;
@@ -14,7 +14,6 @@ function guarded(verdicts: Array<Verdict | Promise<Verdict>>, paste = { on: true
       if (verdict === undefined) throw new Error('no verdict left');
       return verdict;
     },
-    bracketedPaste: () => paste.on,
   });
   const settled = () => new Promise((resolve) => setImmediate(resolve));
   return { guard, device, told, settled, checks: () => checks };
@@ -57,20 +56,31 @@ describe('EnterGuard', () => {
     expect(told).toEqual(['denied, rm -rf / matches "Removing from the root".']);
   });
 
-  it('treats Ctrl-J and Ctrl-O as Enter, and a line break inside a bracketed paste as text', async () => {
-    const { guard, device, settled, checks } = guarded([{ action: 'allow' }, { action: 'allow' }]);
-    guard.input('\x1b[200~echo a\recho b\r\x1b[201~');
-    expect(checks()).toBe(0);
+  it('treats Ctrl-J, Ctrl-O, Alt-# and Ctrl-X Ctrl-E as Enter, however they are split, and checks a line break inside a paste too', async () => {
+    const { guard, device, settled, checks } = guarded(Array.from({ length: 6 }, () => ({ action: 'allow' }) as const));
     guard.input('\n');
     await settled();
     guard.input('\x0f');
     await settled();
-    expect(device).toEqual(['\x1b[200~echo a\recho b\r\x1b[201~', '\n', '\x0f']);
-    expect(checks()).toBe(2);
+    guard.input('\x1b#');
+    await settled();
+    guard.input('\x18');
+    guard.input('\x05');
+    await settled();
+    expect(checks()).toBe(4);
+    // Pasted lines: each break waits for its check (bash inserts it with bracketed paste on; a shell without runs the line).
+    guard.input('\x1b[200~echo a\recho b\x1b[201~');
+    await settled();
+    expect(checks()).toBe(5);
+    expect(device).toEqual(['\n', '\x0f', '\x1b', '#', '\x18', '\x05', '\x1b[200~echo a', '\r', 'echo b\x1b[201~']);
+    // An Escape long ago does not make a later # an Alt-#.
+    guard.input('# a comment');
+    await settled();
+    expect(checks()).toBe(5);
   });
 
-  it('checks a line break sent between paste markers when the shell has not turned bracketed paste on', async () => {
-    const { guard, device, settled, checks } = guarded([{ action: 'deny', message: 'no' }], { on: false });
+  it('checks a line break sent between paste markers, as a shell that does not read them would run it', async () => {
+    const { guard, device, settled, checks } = guarded([{ action: 'deny', message: 'no' }]);
     guard.input('\x1b[200~rm -rf /srv\r\x1b[201~');
     await settled();
     expect(checks()).toBe(1);
@@ -144,7 +154,6 @@ describe('EnterGuard', () => {
         throw new Error('database down');
       },
       onError: (error) => errors.push(error),
-      bracketedPaste: () => true,
     });
     guard.input('make install\r');
     await new Promise((resolve) => setImmediate(resolve));

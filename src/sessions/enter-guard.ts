@@ -28,28 +28,26 @@ export interface EnterGuardDeps {
   forward(data: string): void;
   /** A notice in the user's terminal, on a line of its own (the relay adds "Changegate: "). */
   tell(message: string): void;
-  /** Checks the line the shell would run now, once the capture has read it. */
-  check(): Promise<Verdict>;
+  /** Checks the line the shell would run now, once the capture has read it; `key` is what would run it. */
+  check(key: string): Promise<Verdict>;
   /** A check failed (a bug, the database): the line is refused, and this says why. */
   onError?(error: unknown): void;
-  /**
-   * Whether the device's shell has bracketed paste on (it printed DECSET 2004 last, not DECRST):
-   * only then is a line break between paste markers text. A client may send the markers anyway;
-   * a shell not expecting them runs the line at the break.
-   */
-  bracketedPaste(): boolean;
 }
 
-/** Keys that make readline run the line: Enter (CR), Ctrl-J (LF), Ctrl-O (operate-and-get-next). */
+/** Keys that make readline run the line alone: Enter (CR), Ctrl-J (LF), Ctrl-O (operate-and-get-next). */
 const RUNS_LINE = new Set(['\r', '\n', '\x0f']);
+/** Alt-#: insert-comment, which runs the line (with a numeric argument, uncommented). */
+export const COMMENT_AND_RUN = '\x1b#';
+/** How long after an Escape readline still reads the next key as its Alt- key (its keyseq-timeout, with margin). */
+const META_MS = 1000;
 const CTRL_C = '\x03';
-const PASTE_START = '\x1b[200~';
-const PASTE_END = '\x1b[201~';
 /** Keys kept while a line is held; beyond, further keys are dropped (and the user told once). */
 export const MAX_HELD_BYTES = 64 * 1024;
 
+/** Ctrl-X Ctrl-E: the line is edited in an editor, then run as saved; no one sees what runs. */
+export const EDIT_AND_RUN = '\x18\x05';
+
 export class EnterGuard {
-  private inPaste = false;
   /** Set while a line is being checked or reviewed: keys typed meanwhile. */
   private held: string[] | undefined;
   private heldBytes = 0;
@@ -57,6 +55,9 @@ export class EnterGuard {
   private cancelReview: (() => void) | undefined;
   private cancelled = false;
   private closed = false;
+  /** The last key forwarded, and when: Ctrl-X and Escape start keys that run the line. */
+  private previous = '';
+  private previousAt = 0;
 
   constructor(private readonly deps: EnterGuardDeps) {}
 
@@ -69,22 +70,30 @@ export class EnterGuard {
   input(data: string): void {
     if (this.closed) return;
     if (this.held !== undefined) return this.keep(data);
+    // A line break inside pasted text is checked too: with bracketed paste bash inserts it (and the
+    // check costs a wait), without it the shell runs the line there, and a client may send the
+    // markers to a shell that does not read them.
     for (let k = 0; k < data.length; k++) {
-      if ((data.startsWith(PASTE_START, k) || data.startsWith(PASTE_END, k)) && this.deps.bracketedPaste()) {
-        this.inPaste = data.startsWith(PASTE_START, k);
-        k += PASTE_START.length - 1;
-        continue;
-      }
       const ch = data.charAt(k);
-      if (this.inPaste || !RUNS_LINE.has(ch)) continue;
-      if (k > 0) this.deps.forward(data.slice(0, k));
+      const before = k > 0 ? data.charAt(k - 1) : this.previous;
+      const recently = k > 0 || performance.now() - this.previousAt < META_MS;
+      // Ctrl-X waits for its next key however long; an Escape makes the next key an Alt- key for a moment.
+      const key = RUNS_LINE.has(ch) ? ch : ch === '\x05' && before === '\x18' ? EDIT_AND_RUN : ch === '#' && before === '\x1b' && recently ? COMMENT_AND_RUN : undefined;
+      if (key === undefined) continue;
+      if (k > 0) this.forwardKeys(data.slice(0, k));
       this.held = [];
       this.heldBytes = 0;
       this.toldFull = false;
-      void this.decide(ch, data.slice(k + 1));
+      void this.decide(ch, key, data.slice(k + 1));
       return;
     }
-    if (data !== '') this.deps.forward(data);
+    if (data !== '') this.forwardKeys(data);
+  }
+
+  private forwardKeys(data: string): void {
+    this.previous = data.charAt(data.length - 1);
+    this.previousAt = performance.now();
+    this.deps.forward(data);
   }
 
   /** The session ends: nothing more is forwarded, a review waiting is withdrawn. */
@@ -111,11 +120,12 @@ export class EnterGuard {
     this.heldBytes += data.length;
   }
 
-  private async decide(key: string, rest: string): Promise<void> {
+  /** `sent` is the held key as it goes to the device; `key` names what it does (`EDIT_AND_RUN`…) for the check. */
+  private async decide(sent: string, key: string, rest: string): Promise<void> {
     this.cancelled = false;
     let allowed: boolean;
     try {
-      const verdict = await this.deps.check();
+      const verdict = await this.deps.check(key);
       if (this.cancelled) {
         if (verdict.action === 'review') verdict.cancel();
         this.deps.tell('the line was given up; it did not run.');
@@ -150,7 +160,8 @@ export class EnterGuard {
     const kept = this.cancelled ? [] : (this.held ?? []);
     this.held = undefined;
     this.cancelReview = undefined;
-    this.deps.forward(allowed ? key : CTRL_C);
+    this.previous = '';
+    this.deps.forward(allowed ? sent : CTRL_C);
     // What followed the key, and what was typed while it was held, go through the same checks.
     const next = rest + kept.join('');
     if (next !== '') this.input(next);

@@ -100,6 +100,8 @@ class EditedLine {
         return this.kill(start, this.cursor, wasKilling);
       }
       case '\x19':
+        // readline's kill ring outlives the line: text killed on an earlier line is not in these keys.
+        if (this.killed === '') return false;
         this.chars.splice(this.cursor, 0, ...this.killed);
         this.cursor += [...this.killed].length;
         return true;

@@ -143,6 +143,14 @@ export interface LineAtEnter {
   /** Nothing was echoed: the text is rebuilt from the keys. */
   readonly fromKeystrokes: boolean;
   /**
+   * The line as the keys typed on it make it (readline's editing applied), when they tell: checked
+   * too where it differs from what the screen shows. At a password prompt, the only text given,
+   * for a check in memory: never to be stored.
+   */
+  readonly keys?: string;
+  /** What follows the last shell prompt on the cursor's line: checked too, where it differs. */
+  readonly shown?: string;
+  /**
    * The screen shows what the keys would make of the line: its echo has caught up. False when
    * the echo lags or the keys cannot tell (completion, history): ask again once output is quiet.
    */
@@ -338,7 +346,7 @@ export class LineReader {
       const afterCtrlX = this.lastKey === '\x18';
       this.lastKey = ch;
       if (ch === '\x05' && afterCtrlX && this.line?.kind === 'prompt') this.editing = { time, offsetSeconds, typed: undefined, text: undefined };
-      if (ch === '\r' || ch === '\n') this.enter(time, offsetSeconds);
+      if (ch === '\r' || ch === '\n' || ch === '\x0f') this.enter(time, offsetSeconds);
       else if (ch === '\x03') this.interrupt();
       // Ctrl-D on an empty line is the end of input (a nested shell exits and prints "exit"); on a typed line, readline deletes a character.
       else if (ch === '\x04' && this.line !== undefined && (this.line.kind !== 'prompt' || this.emptyAtPrompt(this.line))) this.dropLine();
@@ -455,24 +463,51 @@ export class LineReader {
       return { where: 'screen', text, before: [], fromKeystrokes: false, settled: true };
     }
     const line = this.line;
-    if (line === undefined) return { where: this.candidate?.reading || this.shellPrompt !== undefined ? 'shell' : 'program', text: '', before, fromKeystrokes: false, settled: true };
+    if (line === undefined) return this.untypedLine(before);
     const where = line.kind === 'prompt' ? 'shell' : line.kind;
-    if (line.kind === 'secret') return { where, text: undefined, before, fromKeystrokes: false, settled: true };
     const keyed = line.raw === undefined ? undefined : rebuildFromKeys(line.raw);
+    if (line.kind === 'secret') return { where, text: undefined, before, fromKeystrokes: false, settled: true, ...(keyed !== undefined && { keys: keyed }) };
+    const shown = this.shownAfterPrompt(before);
+    const also = { ...(keyed !== undefined && { keys: keyed }), ...(shown !== undefined && { shown }) };
     // Nothing printed since the line's first key: echo is off, or the echo has not come yet.
     if (line.outputMark === this.outputMark && line.raw !== undefined && line.raw !== '') {
-      return { where, text: keyed, before, fromKeystrokes: true, settled: false };
+      return { where, text: keyed, before, fromKeystrokes: true, settled: false, ...also };
     }
     if (line.marker === undefined || line.marker.isDisposed) {
       // Typed ahead, or at a program's prompt: only the keys tell.
-      return { where, text: keyed, before, fromKeystrokes: false, settled: keyed !== undefined };
+      return { where, text: keyed, before, fromKeystrokes: false, settled: keyed !== undefined, ...also };
     }
     const cursorRow = buffer.baseY + buffer.cursorY;
     let last = cursorRow;
     while (last - cursorRow < MAX_LINE_ROWS && continuesOnNextRow(buffer, last)) last++;
-    const shown = acceptedText(buffer, line.marker.line, last, last === cursorRow ? buffer.cursorX : 0);
-    const text = shown.startsWith(line.prompt) ? shown.slice(line.prompt.length) : undefined;
-    return { where, text, before, fromKeystrokes: false, settled: text !== undefined && keyed !== undefined && text === keyed };
+    const fromPrompt = acceptedText(buffer, line.marker.line, last, last === cursorRow ? buffer.cursorX : 0);
+    const text = fromPrompt.startsWith(line.prompt) ? fromPrompt.slice(line.prompt.length) : undefined;
+    return { where, text, before, fromKeystrokes: false, settled: text !== undefined && keyed !== undefined && text === keyed, ...also };
+  }
+
+  /**
+   * No key typed since the last line, as far as the capture knows: the line readline holds may
+   * still not be empty (a line it kept when the capture thought it dropped, one Ctrl-O fetched
+   * from history). What follows the shell's prompt on the screen is the line.
+   */
+  private untypedLine(before: readonly string[]): LineAtEnter {
+    const where = this.candidate?.reading || this.shellPrompt !== undefined ? 'shell' : 'program';
+    const shown = this.shownAfterPrompt(before);
+    const text = this.shellPrompt === undefined ? '' : shown;
+    return { where, text, before, fromKeystrokes: false, settled: text !== undefined, ...(shown !== undefined && { shown }) };
+  }
+
+  /** The text after the last shell prompt (PS2 while a command is being read) on the cursor's line, if the prompt is there. */
+  private shownAfterPrompt(before: readonly string[]): string | undefined {
+    const prompt = (before.length > 0 ? this.continuationPrompt : this.shellPrompt)?.trimEnd();
+    if (prompt === undefined || prompt === '') return undefined;
+    const buffer = this.buffer();
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    let last = cursorRow;
+    while (last - cursorRow < MAX_LINE_ROWS && continuesOnNextRow(buffer, last)) last++;
+    const shown = acceptedText(buffer, logicalStart(buffer, cursorRow), last, last === cursorRow ? buffer.cursorX : 0);
+    const at = shown.lastIndexOf(prompt);
+    return at === -1 ? undefined : shown.slice(at + prompt.length).replace(/^ /, '');
   }
 
   /** A full-screen program started: `fc` opening its editor? (Ctrl-X Ctrl-E was seen at its keys.) */

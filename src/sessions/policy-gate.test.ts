@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Verdict } from './enter-guard.ts';
+import { COMMENT_AND_RUN, EDIT_AND_RUN, type Verdict } from './enter-guard.ts';
 import type { LineAtEnter } from './line-reader.ts';
 import { ECHO_QUIET_MS, ECHO_WAIT_MS, PolicyGate, type GateDecision, type LineEvaluation } from './policy-gate.ts';
 
@@ -88,6 +88,33 @@ describe('PolicyGate', () => {
     const { subject } = gate([line({ text: 'systemctl restart nginx' })], { review: (decision) => (asked.push(decision), review) });
     expect(await subject.check()).toBe(review);
     expect(asked.map((decision) => decision.line)).toEqual(['systemctl restart nginx']);
+  });
+
+  it('checks what the keys and the screen after the prompt say too, where they differ from the line read, the stronger answer winning', async () => {
+    const drawnOver = gate([line({ text: 'echo harmless', keys: 'rm -rf /srv', shown: 'echo harmless' })]);
+    expect((await drawnOver.subject.check()).action).toBe('deny');
+    expect(drawnOver.evaluated).toEqual(['echo harmless', 'rm -rf /srv']);
+    const kept = gate([line({ text: '', shown: 'rm -rf /srv' })]);
+    expect((await kept.subject.check()).action).toBe('deny');
+  });
+
+  it('holds a line to be edited in an editor (Ctrl-X Ctrl-E), and checks a line Alt-# runs uncommented', async () => {
+    const edited = gate([line({ text: 'echo fine' })]);
+    const answer = await edited.subject.check(EDIT_AND_RUN);
+    expect(answer.action === 'deny' && answer.message).toMatch(/edited in an editor and run as saved/);
+    const commented = gate([line({ text: '#rm -rf /srv' })]);
+    expect((await commented.subject.check(COMMENT_AND_RUN)).action).toBe('deny');
+    expect(commented.evaluated).toEqual(['#rm -rf /srv', 'rm -rf /srv']);
+  });
+
+  it('checks in memory what is typed at a password prompt, refusing a match without saying or logging what it was', async () => {
+    const faked = gate([line({ where: 'secret', text: undefined, keys: 'rm -rf /srv' })]);
+    const answer = await faked.subject.check();
+    expect(answer).toEqual({ action: 'deny', message: 'this line, typed at a password prompt, matches the command policy and may not run.' });
+    expect(JSON.stringify(faked.recorded)).not.toContain('rm -rf');
+    const password = gate([line({ where: 'secret', text: undefined, keys: 'hunter2' })]);
+    expect(await password.subject.check()).toEqual({ action: 'allow' });
+    expect(password.recorded).toEqual([]);
   });
 
   it('does not read or check a password, nor keys typed in a full-screen program, but checks a shell prompt shown in one', async () => {

@@ -1,6 +1,6 @@
 import type { LineAtEnter } from './line-reader.ts';
 import { splitShellInput } from './shell-line.ts';
-import type { Verdict } from './enter-guard.ts';
+import { COMMENT_AND_RUN, EDIT_AND_RUN, type Verdict } from './enter-guard.ts';
 
 /** What a command policy says of a line (see src/policies/): the strongest rule that matched, and why. */
 export interface LineEvaluation {
@@ -31,6 +31,8 @@ export interface PolicyGateDeps {
   record(decision: GateDecision): void;
 }
 
+const RANK: Record<LineEvaluation['decision'], number> = { allow: 0, warn: 1, review: 2, deny: 3 };
+
 /** How long the device may stay silent before an unsettled line is read as it stands. */
 export const ECHO_QUIET_MS = 30;
 /** The longest a line waits for its echo before it is read as it stands. */
@@ -48,7 +50,8 @@ export const ECHO_WAIT_MS = 500;
 export class PolicyGate {
   constructor(private readonly deps: PolicyGateDeps) {}
 
-  async check(): Promise<Verdict> {
+  /** `key` is what would run the line: Enter, or `EDIT_AND_RUN` / `COMMENT_AND_RUN` (enter-guard.ts). */
+  async check(key = '\r'): Promise<Verdict> {
     let line = await this.deps.lineAtEnter();
     if (!line.settled) {
       await this.deps.quiet(ECHO_QUIET_MS, ECHO_WAIT_MS);
@@ -56,19 +59,44 @@ export class PolicyGate {
       // Still nothing printed since the line's first key: echo is off, and the keys are all there is.
       line = again.fromKeystrokes || again.text !== undefined ? again : line;
     }
-    if (line.where === 'secret' || (line.where === 'screen' && line.text === undefined)) return { action: 'allow' };
+    if (key === EDIT_AND_RUN) {
+      return this.decide(line, line.text ?? null, { decision: 'review', reasons: ['the line is to be edited in an editor and run as saved, which cannot be checked'] });
+    }
+    if (line.where === 'screen' && line.text === undefined) return { action: 'allow' };
+    if (line.where === 'secret') return this.secret(line);
     if (line.text === undefined) {
       return this.decide(line, null, {
         decision: 'review',
         reasons: [line.fromKeystrokes ? 'echo is off and the keys typed do not tell the line (completion or history)' : 'the screen does not show the line'],
       });
     }
-    const whole = [...line.before, line.text].join('\n');
-    if (whole.trim() === '' && line.before.length === 0) return { action: 'allow' };
+    // What the screen shows, and what the keys typed make of it when they tell and differ (output
+    // may have been drawn over the line): each is checked, the stronger answer wins.
+    const texts = [...new Set([line.text, line.keys, line.shown].filter((text): text is string => text !== undefined))];
+    // Alt-# runs the line uncommented when given an argument.
+    if (key === COMMENT_AND_RUN) texts.push(...texts.map((text) => text.replace(/^\s*#+\s?/, '')));
+    const wholes = texts.map((text) => [...line.before, text].join('\n'));
+    const whole = wholes[0] as string;
+    if (wholes.every((text) => text.trim() === '') && line.before.length === 0) return { action: 'allow' };
     // An unfinished command (an open quote, `do` without `done`) runs nothing yet: the shell reads
     // on, and the whole command is checked at the Enter that completes it.
-    if (line.where === 'shell' && splitShellInput(whole).incomplete !== null) return { action: 'allow' };
-    return this.decide(line, whole, this.deps.evaluate(whole));
+    if (key === '\r' && line.where === 'shell' && wholes.every((text) => splitShellInput(text).incomplete !== null)) return { action: 'allow' };
+    const evaluations = wholes.map((text) => this.deps.evaluate(text));
+    const strongest = evaluations.reduce((a, b) => (RANK[b.decision] > RANK[a.decision] ? b : a));
+    return this.decide(line, whole, strongest);
+  }
+
+  /**
+   * A line typed at a password prompt: its text is never stored nor logged. A prompt can be made
+   * to look like a password's (`printf -v PS1 'Password: '`), so the keys are still checked in
+   * memory; a match is refused without saying what was typed.
+   */
+  private secret(line: LineAtEnter): Verdict {
+    if (line.keys === undefined || line.keys.trim() === '') return { action: 'allow' };
+    const evaluation = this.deps.evaluate(line.keys);
+    if (evaluation.decision !== 'deny' && evaluation.decision !== 'review') return { action: 'allow' };
+    this.deps.record({ line: null, where: 'secret', fromKeystrokes: true, decision: 'deny', reasons: ['a line typed at a password prompt matched the policy'] });
+    return { action: 'deny', message: 'this line, typed at a password prompt, matches the command policy and may not run.' };
   }
 
   private decide(line: LineAtEnter, text: string | null, evaluation: LineEvaluation): Verdict {

@@ -74,8 +74,6 @@ export class SessionRelay {
   private readonly keysDecoder = new StringDecoder('utf8');
   /** `performance.now()` of the device's last output: a lagging echo is awaited until it is quiet. */
   private lastOutputAt = 0;
-  /** The device's shell turned bracketed paste on (DECSET 2004) and not off since. */
-  private bracketedPaste = false;
 
   constructor(
     private readonly deps: SessionRelayDeps,
@@ -107,9 +105,8 @@ export class SessionRelay {
         this.guard = new EnterGuard({
           forward: (data) => this.toDevice(data),
           tell: (message) => this.tell(message),
-          check: () => gate.check(),
+          check: (key) => gate.check(key),
           onError: (error) => deps.logger?.error({ err: error, session: sessionId }, 'checking a line against the command policy failed'),
-          bracketedPaste: () => this.bracketedPaste,
         });
       }
     }
@@ -192,12 +189,13 @@ export class SessionRelay {
     this.capture?.input(data, this.recorder.offsetSeconds);
   }
 
-  /** Resolves once the device printed nothing for `ms`, or after `maxMs`. */
+  /** Resolves once the device printed nothing for `ms` from now (an echo on its way has time to come), or after `maxMs`. */
   private async quiet(ms: number, maxMs: number): Promise<void> {
-    const deadline = performance.now() + maxMs;
+    const asked = performance.now();
+    const deadline = asked + maxMs;
     for (;;) {
       const now = performance.now();
-      const silentFor = now - this.lastOutputAt;
+      const silentFor = now - Math.max(this.lastOutputAt, asked);
       if (silentFor >= ms || now >= deadline) return;
       await new Promise((resolve) => setTimeout(resolve, Math.min(ms - silentFor, deadline - now)));
     }
@@ -265,12 +263,6 @@ export class SessionRelay {
 
   private observe(data: Buffer): void {
     this.lastOutputAt = performance.now();
-    if (this.guard) {
-      const text = data.toString('latin1');
-      const on = text.lastIndexOf('\x1b[?2004h');
-      const off = text.lastIndexOf('\x1b[?2004l');
-      if (on !== off) this.bracketedPaste = on > off;
-    }
     if (this.capture) {
       this.capture.output(data, this.recorder.offsetSeconds);
       if (this.capture.lossy && !this.lossySince) this.lossySince = { time: this.deps.clock.now(), offsetSeconds: this.recorder.offsetSeconds };

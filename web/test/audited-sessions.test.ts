@@ -122,7 +122,8 @@ describe('Change Audit ➔ Audited sessions in the console', { timeout: 60_000 }
     // (A command is never updated by Changegate: its columns are insert-only in the types.)
     await sql`UPDATE session_command SET from_keystrokes = true WHERE session_id = ${sessionId} AND text = 'sleep 3'`.execute(t.cg.database.db);
     await sql`UPDATE session_command SET typed_text = '!hostn' WHERE session_id = ${sessionId} AND text = 'hostname'`.execute(t.cg.database.db);
-  });
+    // A real session through the gateway, scored, and a browser: on a loaded 2-core machine more than the default minute.
+  }, 150_000);
 
   afterAll(async () => {
     await context?.close();
