@@ -313,3 +313,195 @@ describe('simpleCommands agrees with bash', () => {
     },
   );
 });
+
+describe('simpleCommands on ways around a deny rule (touch /tmp/x/denied-*)', () => {
+  // Each line runs, or makes a later key press or line run, a command it does not show.
+  it.each([
+    // 1. Key bindings, completions and variables whose value runs later.
+    ['bind -x \'"\\C-t": touch /tmp/x/denied-1\'', /bind changes what keys do/],
+    ['bind \'"\\C-t": accept-line\'', /bind changes what keys do/],
+    ['bind \'"\\C-t": "touch /tmp/x/denied-1\\n"\'', /bind changes what keys do/],
+    ['bind -f /tmp/inputrc', /bind changes what keys do/],
+    ['bind -m vi -x \'"\\C-t": touch x\'', /bind changes what keys do/],
+    ['bind $keys', /bind changes what keys do/],
+    ['complete -C "touch /tmp/x/denied-1" ls', /completion with -C/],
+    ['complete -F _f ls', /completion with -F/],
+    ['compgen -F _f x', /completion with -F/],
+    ['complete -o default -C cmd ls', /completion with -C/],
+    ['complete -W \'$(touch /tmp/x/denied-1)\' ls', /completion with -W/],
+    ['VISUAL="touch /tmp/x/denied-1"', /sets VISUAL/],
+    ['EDITOR=/tmp/evil', /sets EDITOR/],
+    ['FCEDIT=/tmp/evil', /sets FCEDIT/],
+    ['INPUTRC=/tmp/inputrc', /sets INPUTRC/],
+    ['BASH_ENV=/tmp/env', /sets BASH_ENV/],
+    ['ENV=/tmp/env', /sets ENV/],
+    ['PS4=\'$(touch /tmp/x/denied-1)\'', /sets PS4/],
+    ['PS0=\'$(touch /tmp/x/denied-1)\'', /sets PS0/],
+    ['export EDITOR=/tmp/evil', /sets EDITOR/],
+    ['declare -x VISUAL=/tmp/evil', /sets VISUAL/],
+    ['typeset FCEDIT=/tmp/evil', /sets FCEDIT/],
+    ['f() { local EDITOR=x; }', /sets EDITOR/],
+    ['readonly PROMPT_COMMAND=ls', /sets PROMPT_COMMAND/],
+    ['export "$name=ls"', /sets a variable whose name is expanded/],
+    ['declare -n ref=PROMPT_COMMAND', /-n makes a name refer to PROMPT_COMMAND/],
+    ['declare -n ref; ref=PS1', /a later assignment to it sets the variable it names/],
+    ['printf -v PROMPT_COMMAND "touch /tmp/x/denied-1"', /sets PROMPT_COMMAND/],
+    ['printf -vEDITOR %s x', /sets EDITOR/],
+    ['printf -v "$v" %s x', /sets a variable whose name is expanded/],
+    ['read PROMPT_COMMAND <<< "touch /tmp/x/denied-1"', /sets PROMPT_COMMAND/],
+    ['read -r a PS1 < /tmp/f', /sets PS1/],
+    ['read -a PROMPT_COMMAND <<< x', /sets PROMPT_COMMAND/],
+    ['read -ra PROMPT_COMMAND <<< x', /sets PROMPT_COMMAND/],
+    ['mapfile -t PROMPT_COMMAND < /tmp/f', /sets PROMPT_COMMAND/],
+    ['readarray PS0 < /tmp/f', /sets PS0/],
+    ['mapfile -C "touch /tmp/x/denied-1" -c 1 a < /tmp/f', /mapfile -C runs a callback/],
+    // 2. Terminal settings the gateway relies on.
+    ['stty intr undef', /stty intr changes/],
+    ['stty quit ^T', /stty quit changes/],
+    ['stty eof ^T', /stty eof changes/],
+    ['stty -isig', /stty -isig changes/],
+    ['stty -F /dev/tty raw', /stty raw changes/],
+    ['stty "$saved"', /changes what Ctrl-C/],
+    ['stty 500:5:bf:8a3b:3:1c:7f:15:4:0:1:0:11:13:1a:0:12:f:17:16:0:0:0', /changes what Ctrl-C/],
+    // 3. History re-run.
+    ['fc', /fc runs a line from the history/],
+    ['fc -e vi', /fc runs a line from the history/],
+    ['fc -s', /fc runs a line from the history/],
+    ['fc -s old=new', /fc runs a line from the history/],
+    ['fc -l -s', /fc runs a line from the history/],
+    // 4. Other names for programs, loaded builtins.
+    ['hash -p /usr/bin/touch ls', /hash -p/],
+    ['hash -rp /usr/bin/touch ls', /hash -p/],
+    ['enable -f /tmp/evil.so touch', /enable -f/],
+    // 5. `source` of what the line does not show.
+    ['source <(echo "touch /tmp/x/denied-1")', /source reads commands from an expanded file name/],
+    ['. "$f"', /source reads commands from an expanded file name/],
+    ['echo "touch /tmp/x/denied-1" | source /dev/stdin', /source reads commands from \/dev\/stdin/],
+    ['. /dev/fd/3 3< /tmp/f', /source reads commands from \/dev\/fd\/3/],
+    ['source /proc/self/fd/0 <<< x', /source reads commands from \/proc\/self\/fd\/0/],
+    // 6. A shell behind `script` without -c.
+    ['echo "touch /tmp/x/denied-1" | script -q /dev/null', /shell reads commands from a pipe/],
+    // 7. Brace expansion past the bound.
+    ['touch /tmp/x/{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}', /brace expansion makes more than 256/],
+    ['touch /tmp/x/{1..100000}', /brace expansion makes more than 256/],
+  ])('%j is uncertain (%s)', (line, reason) => {
+    const { uncertain } = simpleCommands(line);
+    expect(uncertain.some((text) => reason.test(text)), uncertain.join('\n')).toBe(true);
+  });
+
+  // Only what can run code later is uncertain.
+  it.each([
+    'bind -l',
+    'bind -p',
+    'bind -P',
+    'bind -v',
+    'bind -V',
+    'bind -s',
+    'bind -S',
+    'bind -q accept-line',
+    'bind -m vi -p',
+    'bind -X',
+    'set -o vi',
+    'set -o emacs',
+    'complete -p',
+    'complete -o default -W "a b" ls',
+    'compgen -A command',
+    'stty -a',
+    'stty sane',
+    'stty -echo',
+    'stty cols 120 rows 40',
+    'fc -l',
+    'fc -l -10',
+    'fc -ln 1 5',
+    'hash',
+    'hash -r',
+    'enable -n kill',
+    'source ./script.sh',
+    '. ~/.bashrc',
+    'read -r line < /tmp/f',
+    'printf -v x %s y',
+    'mapfile -t lines < /tmp/f',
+    'export PATH=/usr/bin',
+    'script -q -c "ls" /dev/null',
+  ])('%j is certain', (line) => {
+    expect(simpleCommands(line).uncertain).toEqual([]);
+  });
+
+  it.each([
+    // 1. What a trap-like variable or a callback runs is parsed too, where it is literal.
+    ['mapfile -C "touch /tmp/x/denied-1" -c 1 a < /tmp/f', 'touch /tmp/x/denied-1'],
+    // 6. Commands run as strings or behind wrappers.
+    ["script -c 'touch /tmp/x/denied-1' /dev/null", 'touch /tmp/x/denied-1'],
+    ["script -qc 'touch /tmp/x/denied-1' /dev/null", 'touch /tmp/x/denied-1'],
+    ["script -q -e --command='touch /tmp/x/denied-1' /dev/null", 'touch /tmp/x/denied-1'],
+    ["script -E never -c 'ls; touch /tmp/x/denied-1'", 'touch /tmp/x/denied-1'],
+    ["flock /tmp/lock -c 'touch /tmp/x/denied-1'", 'touch /tmp/x/denied-1'],
+    ["flock -w 5 -x /tmp/lock --command 'touch /tmp/x/denied-1'", 'touch /tmp/x/denied-1'],
+    ['flock -n /tmp/lock touch /tmp/x/denied-1', 'touch /tmp/x/denied-1'],
+    ["su - root -c 'touch /tmp/x/denied-1'", 'touch /tmp/x/denied-1'],
+    ["su -l root -c 'touch /tmp/x/denied-1'", 'touch /tmp/x/denied-1'],
+    ["busybox sh -c 'touch /tmp/x/denied-1'", 'touch /tmp/x/denied-1'],
+    ['busybox touch /tmp/x/denied-1', 'touch /tmp/x/denied-1'],
+    ["runuser -c 'touch /tmp/x/denied-1' root", 'touch /tmp/x/denied-1'],
+    ["runuser -l root -c 'touch /tmp/x/denied-1'", 'touch /tmp/x/denied-1'],
+    ['runuser -u root -- touch /tmp/x/denied-1', 'touch /tmp/x/denied-1'],
+    ["sg wheel -c 'touch /tmp/x/denied-1'", 'touch /tmp/x/denied-1'],
+    ["sg wheel 'touch /tmp/x/denied-1'", 'touch /tmp/x/denied-1'],
+    ['echo "touch /tmp/x/denied-1" | . /dev/stdin', 'echo touch /tmp/x/denied-1'],
+    // 7. Brace expansion: the words as bash makes them, and each combination alone.
+    ['touch /tmp/x/{denied-brace,}', 'touch /tmp/x/denied-brace /tmp/x/'],
+    ['touch /tmp/x/{denied-brace,}', 'touch /tmp/x/denied-brace'],
+    ['touch /tmp/x/denied-{1..3}', 'touch /tmp/x/denied-2'],
+    ['touch /tmp/x/denied-{a..c}', 'touch /tmp/x/denied-c'],
+    ['touch /tmp/x/denied-{01..10..3}', 'touch /tmp/x/denied-07'],
+    ['touch /tmp/x/denied-{3..1}', 'touch /tmp/x/denied-3 /tmp/x/denied-2 /tmp/x/denied-1'],
+    ['touch /tmp/x/{x,denied-{1,2}}', 'touch /tmp/x/denied-2'],
+    ['touch /tmp/x/de{n,}ied-1', 'touch /tmp/x/denied-1'],
+    ['touch /tmp/{x,y}/denied-{1,2}', 'touch /tmp/x/denied-2'],
+    ['sudo touch /tmp/x/{denied-1,}', 'touch /tmp/x/denied-1'],
+    ['x=$(touch /tmp/x/{denied-1,})', 'touch /tmp/x/denied-1'],
+    ['t{ouch,} /tmp/x/denied-1', 'touch t /tmp/x/denied-1'],
+    ['t{ouch,} /tmp/x/denied-1', 'touch /tmp/x/denied-1'],
+    // 8. Variables assigned a literal earlier on the line.
+    ['d=/tmp/x; touch $d/denied-1', 'touch /tmp/x/denied-1'],
+    ['d=/tmp/x; touch ${d}/denied-1', 'touch /tmp/x/denied-1'],
+    ['d=/tmp/x; touch "$d/denied-1"', 'touch /tmp/x/denied-1'],
+    ['d=/tmp/x\ntouch "${d}"/denied-1', 'touch /tmp/x/denied-1'],
+    ["d='/tmp/x' n=denied-1 && touch $d/$n", 'touch /tmp/x/denied-1'],
+    ['export d=/tmp/x; touch $d/denied-1', 'touch /tmp/x/denied-1'],
+    ['d=/tmp/x; sudo touch $d/denied-1', 'touch /tmp/x/denied-1'],
+    ['d=/tmp/x; touch $d/{denied-1,}', 'touch /tmp/x/denied-1'],
+    ['c=touch; $c /tmp/x/denied-1', 'touch /tmp/x/denied-1'],
+  ])('%j runs %j', (line, hidden) => {
+    expect(commandsOf(line)).toContain(hidden);
+  });
+
+  it.each([
+    // Quoted braces, `${`, and braces that are no expansion stay as they are.
+    ['touch "/tmp/x/{a,b}"', ['touch /tmp/x/{a,b}']],
+    ["touch '{a,b}'", ['touch {a,b}']],
+    ['touch \\{a,b}', ['touch {a,b}']],
+    ['touch {a} {} x{', ['touch {a} {} x{']],
+    ['echo ${x:-{a,b}}', ['echo ${x:-{a,b}}']],
+    ['find . -exec ls {} \\;', ['find . -exec ls {} ;', 'ls {}']],
+    ['touch a{b,c}d', ['touch a{b,c}d', 'touch abd acd', 'touch abd', 'touch acd']],
+    // Single quotes, later assignments, assignments before the command itself, `NAME=value cmd`.
+    ["d=/tmp/x; touch '$d'", ['touch $d']],
+    ['touch $d; d=/tmp/x', ['touch $d']],
+    ['d=/tmp/x touch $d', ['touch $d']],
+    ['d=/tmp/x; d=$(pwd); touch $d', ['pwd', 'touch $d']],
+    ['d="a b"; touch $d', ['touch $d']],
+    ['d=/tmp/x; d+=/y; touch $d', ['touch $d']],
+    ['d=/tmp/x; touch $dx', ['touch $dx']],
+  ])('%j runs exactly %j', (line, expected) => {
+    expect(commandsOf(line)).toEqual(expected);
+  });
+
+  it('bash agrees on brace expansion', () => {
+    for (const word of ['{a,b}{1..3}', 'x{a,{b,c}d}y', '{01..10..3}', '{c..a}', '{-2..2}', '{a,b,}', 'a{,}b', '{a..c..2}']) {
+      const bash = spawnSync('bash', ['--norc', '-c', `printf '%s\\n' echo ${word}`], { encoding: 'utf8' }).stdout.slice(0, -1).split('\n').join(' ');
+      expect(commandsOf(`echo ${word}`)[1], word).toBe(bash);
+    }
+  });
+
+});

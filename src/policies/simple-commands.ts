@@ -37,22 +37,36 @@ export const MAX_COMMANDS = 10_000;
  * `while`/`until`, `for`/`select`, `case`, `[[ ]]`, `(( ))`, function definitions, and the commands
  * inside `$( )`, backticks, `<( )`/`>( )`, `${ }`, arithmetic and unquoted here-documents. Strings
  * that other commands run as commands are parsed too: `bash -c`/`sh -c`…, `eval`, `watch`, `su -c`,
- * `trap`, `alias`, a here-string or here-document fed to a shell; and the command that a wrapper
- * runs is reported beside the wrapper (`sudo`, `env`, `xargs`, `nohup`, `nice`, `timeout`, `time`,
- * `exec`, `command`, `builtin`, `find -exec`…).
+ * `runuser -c`, `script -c`, `flock … -c`, `sg GROUP -c`, `mapfile -C`, `trap`, `alias`, a
+ * here-string or here-document fed to a shell; and the command that a wrapper runs is reported
+ * beside the wrapper (`sudo`, `env`, `xargs`, `nohup`, `nice`, `timeout`, `time`, `exec`,
+ * `command`, `builtin`, `busybox`, `flock`, `runuser -u`, `find -exec`…).
+ *
+ * A command whose words hold brace expansions (`rm /x/{a,b}`) is also reported as bash expands it
+ * (`rm /x/a /x/b`) and once per combination (`rm /x/a`, `rm /x/b`), up to 256. `$NAME` and `${NAME}`
+ * of a variable assigned a literal earlier on the line (`d=/x; rm $d/a`, `export d=/x`) are
+ * substituted in a further report (`rm /x/a`). Other expanded arguments (`rm $HOME/x`, `rm $(cat
+ * f)`, `rm *`) are left as they are: the command is marked `dynamic` but not uncertain, which would
+ * hold back most lines; a rule cannot see what they expand to (a known limit).
  *
  * What cannot be known is said in `uncertain`: a command name that is expanded (`$cmd`), `eval` of
  * an expansion, an unterminated quote, a function or alias defined (its commands run later), history
- * designators (`!!`), a shell reading commands from a pipe, syntax bash would reject, and lines past
- * the limits (64 KiB, 32 levels of nesting, 10,000 commands). Work is linear in the line for each
- * level of nesting, so a hostile line cannot make it slow or exhaust the stack.
+ * designators (`!!`) and `fc` re-running history, a shell reading commands from a pipe, what makes a
+ * later key press or prompt run commands (`bind` other than listing, `complete -C`/`-F`, setting
+ * PROMPT_COMMAND, PS0–PS4, EDITOR, VISUAL, FCEDIT, INPUTRC, BASH_ENV or ENV by assignment,
+ * `declare`…, `read`, `printf -v`, `mapfile`), `stty` settings that change Ctrl-C/Ctrl-D, other names
+ * for programs (`hash -p`, `enable -f`), `source` of an expanded file or of standard input, syntax
+ * bash would reject, and lines past the limits (64 KiB, 32 levels of nesting, 10,000 commands, 256
+ * brace expansions). `source FILE` of a literal path is, like `bash FILE`, a program run whose
+ * content is not seen (a known limit). Work is linear in the line for each level of nesting, so a
+ * hostile line cannot make it slow or exhaust the stack.
  *
  * @example
  * simpleCommands('ls; $(rm -rf /) && sudo -u root bash -lc "echo ok"').commands.map((c) => c.words.join(' '))
  * // ['ls', 'rm -rf /', '$(rm -rf /)', 'sudo -u root bash -lc echo ok', 'bash -lc echo ok', 'echo ok']
  */
 export function simpleCommands(line: string): SimpleCommandsResult {
-  const out: Collector = { commands: [], uncertain: new Set(), depth: 0 };
+  const out: Collector = { commands: [], uncertain: new Set(), depth: 0, braceBudget: 4 * MAX_LINE_LENGTH * 16 };
   let source = line;
   if (source.length > MAX_LINE_LENGTH) {
     out.uncertain.add(`the line is longer than ${MAX_LINE_LENGTH} characters: only the start is analysed`);
@@ -77,6 +91,8 @@ interface Collector {
   readonly commands: SimpleCommand[];
   readonly uncertain: Set<string>;
   depth: number;
+  /** Characters brace expansion may still scan for this line: a hostile line cannot make it slow. */
+  braceBudget: number;
 }
 
 /** Stops the analysis: the line is past a limit. */
@@ -92,6 +108,11 @@ interface Word {
   readonly start: number;
   readonly end: number;
   readonly source: string;
+  /**
+   * Per character of `value`: `L` unquoted literal (brace expansion applies), `Q` quoted or escaped,
+   * `E` the source text of an expansion. Absent for words made up by the parser.
+   */
+  readonly mask?: string;
 }
 
 /** A here-document whose body comes after the next newline. */
@@ -118,12 +139,22 @@ const WORD_END = new Set([' ', '\t', '\n', ';', '&', '|', '<', '>', '(', ')']);
 const LIST_CLOSERS = ['then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}'];
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ksh93', 'mksh', 'ash', 'rbash', 'yash', 'posh', 'fish']);
 /** Variables whose value the shell runs or expands later (before a prompt, at startup). */
-const RUN_LATER_VARIABLE = /^(PROMPT_COMMAND|PS[0-4]|BASH_ENV|ENV)(\[[^\]]*\])?\+?=/;
+const RUN_LATER_VARIABLE = /^(PROMPT_COMMAND|PS[0-4]|BASH_ENV|ENV|VISUAL|EDITOR|FCEDIT|INPUTRC)(\[[^\]]*\])?\+?=/;
+/** The names of those variables (`read`, `printf -v`, `mapfile` name them without `=`). */
+const RUN_LATER_NAME = /^(PROMPT_COMMAND|PS[0-4]|BASH_ENV|ENV|VISUAL|EDITOR|FCEDIT|INPUTRC)(\[.*\])?$/;
+/** Brace expansion of one command: at most this many words or combinations, past it uncertain. */
+const MAX_BRACE_RESULTS = 256;
+/** `stty` settings that change what Ctrl-C, Ctrl-\, Ctrl-D or Ctrl-Z do, which the gateway relies on. */
+const STTY_SIGNAL_SETTINGS = new Set(['intr', 'quit', 'eof', 'eol', 'eol2', 'susp', 'dsusp', 'swtch', '-isig', 'raw', 'cbreak', '-icanon', '-cooked']);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
 
 class Parser {
   private pos = 0;
   private readonly pending: PendingHeredoc[] = [];
+  /** `NAME=literal` assignments read so far (`d=/tmp/x; rm $d/y` also reports `rm /tmp/x/y`). */
+  private readonly variables = new Map<string, string>();
+  /** Characters substitution may still add to the command being reported (see `variants`). */
+  private substitutionBudget = 0;
 
   constructor(
     private readonly src: string,
@@ -520,7 +551,10 @@ class Parser {
       else words.push(word);
     }
     for (const assignment of assignments) this.assignment(assignment);
-    if (words.length === 0) return;
+    if (words.length === 0) {
+      for (const assignment of assignments) this.remember(assignment);
+      return;
+    }
     const readsStdin = this.report(words, this.src.slice(start, end).trim());
     if (!readsStdin) return;
     for (const heredoc of stdin.heredocs) heredoc.feedsShell = true;
@@ -535,6 +569,85 @@ class Parser {
     this.uncertain(`sets ${text.slice(0, text.search(/[[+=]/))}: the shell runs or expands it later`);
     const value = word.value.slice(word.value.indexOf('=') + 1);
     if (word.static && text.startsWith('PROMPT_COMMAND')) this.parseString(value);
+  }
+
+  /**
+   * A command-less assignment `NAME=literal`: its value replaces `$NAME` and `${NAME}` in the
+   * commands reported after it (see `report`). Only literal values without blanks or glob
+   * characters (which the shell would split or expand); any other assignment forgets the name.
+   */
+  private remember(word: Word): void {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?(\+?)=/.exec(word.value);
+    if (match === null) return;
+    const name = match[1] as string;
+    const value = word.value.slice(name.length + 1);
+    if (match[2] === undefined && match[3] === '' && word.static && !/[\s*?[\]]/.test(value) && word.value.length < 4096) this.variables.set(name, value);
+    else this.variables.delete(name);
+  }
+
+  /** `$NAME`/`${NAME}` (unquoted or double-quoted) replaced by their remembered literal values. */
+  private substitute(value: string, mask: string | undefined): string {
+    if (mask === undefined || this.variables.size === 0) return value;
+    let length = value.length;
+    const limit = Math.min(MAX_LINE_LENGTH, value.length + this.substitutionBudget);
+    const result = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (text: string, braced: string | undefined, plain: string | undefined, offset: number) => {
+      const known = this.variables.get(braced ?? plain ?? '');
+      if (mask[offset] !== 'E' || known === undefined || length > limit) return text;
+      length += known.length - text.length;
+      return known;
+    });
+    if (length <= limit) {
+      this.substitutionBudget -= length - value.length;
+      return result;
+    }
+    this.substitutionBudget = 0;
+    this.uncertain(`a command is longer than ${MAX_LINE_LENGTH} characters once its variables are substituted`);
+    return value;
+  }
+
+  /**
+   * The commands a simple command also is, once its braces are expanded (`rm /x/{a,b}` → `rm /x/a
+   * /x/b`, and one command per combination: `rm /x/a`, `rm /x/b`) and the variables assigned a
+   * literal earlier on the line substituted. Each as its words; undefined when the braces expand
+   * past the bound.
+   */
+  private variants(words: readonly Word[]): string[][] | undefined {
+    this.substitutionBudget = MAX_LINE_LENGTH;
+    const forms: Array<Array<{ value: string; mask: string | undefined }>> = [];
+    let combinations = 1;
+    let expanded = false;
+    for (const word of words) {
+      const braces = word.mask !== undefined && word.mask.includes('L') && word.value.includes('{') ? braceExpand(word.value, word.mask, this.out) : undefined;
+      if (braces === null) return undefined;
+      if (braces === undefined || braces.length === 0) {
+        forms.push([{ value: word.value, mask: word.mask }]);
+        continue;
+      }
+      expanded = true;
+      forms.push(braces);
+      combinations *= braces.length;
+      if (combinations > MAX_BRACE_RESULTS) return undefined;
+    }
+    const lists: string[][] = [];
+    if (expanded) {
+      // Bash drops the empty words brace expansion makes (`echo {a,}` runs `echo a`).
+      const spliced = forms.flat().filter((form) => form.value !== '');
+      if (spliced.length > words.length + MAX_BRACE_RESULTS || combinations * words.length > MAX_LINE_LENGTH) return undefined;
+      lists.push(spliced.map((form) => this.substitute(form.value, form.mask)));
+      let combos: Array<Array<{ value: string; mask: string | undefined }>> = [[]];
+      for (const choices of forms) combos = combos.flatMap((combo) => choices.map((choice) => [...combo, choice]));
+      if (combos.length > 1) for (const combo of combos) lists.push(combo.filter((form) => form.value !== '').map((form) => this.substitute(form.value, form.mask)));
+    } else {
+      lists.push(words.map((word) => this.substitute(word.value, word.mask)));
+    }
+    const original = words.map((word) => word.value).join('\u0000');
+    const seen = new Set<string>([original]);
+    return lists.filter((list) => {
+      const key = list.join('\u0000');
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
   }
 
   /** `(` and `)` with only blanks between, at `at`: where they end, or undefined. */
@@ -588,6 +701,12 @@ class Parser {
     if (this.out.commands.length >= MAX_COMMANDS) throw new Abort(`the line runs more than ${MAX_COMMANDS} commands: the rest is not analysed`);
     const values = words.map((word) => word.value);
     this.out.commands.push(appended ? { words: values, text, dynamic: true, argumentsAppended: true } : { words: values, text, dynamic: words.some((word) => !word.static) });
+    const variants = this.variants(words);
+    if (variants === undefined) this.uncertain(`brace expansion makes more than ${MAX_BRACE_RESULTS} words or commands (${excerpt(text)})`);
+    for (const variant of variants ?? []) {
+      if (this.out.commands.length >= MAX_COMMANDS) throw new Abort(`the line runs more than ${MAX_COMMANDS} commands: the rest is not analysed`);
+      this.out.commands.push(appended ? { words: variant, text: variant.join(' '), dynamic: true, argumentsAppended: true } : { words: variant, text: variant.join(' '), dynamic: true });
+    }
     if (!first.static) {
       this.uncertain(`the command name is expanded when the line runs (${excerpt(first.value)})`);
       return false;
@@ -647,8 +766,65 @@ class Parser {
         this.findExec(args);
         return false;
       case 'su':
-      case 'runuser':
         this.su(args);
+        return false;
+      case 'runuser':
+        // `runuser -u USER COMMAND…` runs the command itself; without -u it is su's `-c`.
+        if (args.some((word) => /^-[a-zA-Z]*u$|^--user(=|$)/.test(word.value))) {
+          return this.wrapped(args, { withArg: 'ugGsw', longWithArg: ['user', 'group', 'supp-group', 'shell', 'whitelist-environment'] });
+        }
+        this.su(args);
+        return false;
+      case 'script':
+        return this.script(args);
+      case 'flock':
+        return this.flock(args);
+      case 'busybox': {
+        const rest = args[0]?.value.startsWith('-') === true ? [] : args;
+        return rest.length > 0 && this.reportWrapped(rest, false);
+      }
+      case 'sg': {
+        // `sg [-] GROUP [-c] COMMAND`: the command string is run by /bin/sh -c.
+        let k = args[0]?.value === '-' ? 2 : 1;
+        if (args[k]?.value === '-c') k++;
+        const rest = args.slice(k);
+        if (rest.length > 0) this.runString(rest, 'sg');
+        return false;
+      }
+      case 'bind':
+        this.bind(args);
+        return false;
+      case 'complete':
+      case 'compgen':
+        this.complete(args);
+        return false;
+      case 'stty':
+        this.stty(args);
+        return false;
+      case 'fc':
+        this.fc(args);
+        return false;
+      case 'hash':
+        if (args.some((word) => !word.static || /^-[a-zA-Z]*p/.test(word.value))) this.uncertain('hash -p gives a program another name: a later line runs it under that name');
+        return false;
+      case 'enable':
+        if (args.some((word) => !word.static || /^-[a-zA-Z]*f/.test(word.value))) this.uncertain('enable -f loads a builtin from a file: what it runs is not known');
+        return false;
+      case 'source':
+      case '.':
+        return this.source(args);
+      case 'printf':
+        for (let k = 0; k < args.length; k++) {
+          const value = (args[k] as Word).value;
+          if (value === '--' || !value.startsWith('-')) break;
+          if (value === '-v') this.setsVariable(args[++k]);
+          else if (value.startsWith('-v')) this.setsVariable({ ...(args[k] as Word), value: value.slice(2) });
+        }
+        return false;
+      case 'read':
+      case 'mapfile':
+      case 'readarray':
+        this.readsVariables(name, args);
         return false;
       case 'trap':
         this.trap(args);
@@ -661,7 +837,23 @@ class Parser {
       case 'typeset':
       case 'local':
       case 'readonly':
-        for (const word of args) if (ASSIGNMENT.test(word.value)) this.assignment(word);
+        for (const word of args) {
+          if (ASSIGNMENT.test(word.value)) {
+            this.assignment(word);
+            this.remember(word);
+          } else if (!word.static && !word.value.startsWith('-')) {
+            this.uncertain(`${name} sets a variable whose name is expanded (${excerpt(word.value)})`);
+          }
+        }
+        // `declare -n ref=PS1`: assigning `ref` later sets PS1.
+        if (name !== 'export' && args.some((word) => /^-[a-zA-Z]*n/.test(word.value))) {
+          for (const word of args) {
+            const target = word.value.slice(word.value.indexOf('=') + 1);
+            if (word.value.startsWith('-')) continue;
+            if (!word.value.includes('=')) this.uncertain(`${name} -n ${excerpt(word.value)}: a later assignment to it sets the variable it names`);
+            else if (RUN_LATER_NAME.test(target) || !word.static) this.uncertain(`${name} -n makes a name refer to ${excerpt(target)}: the shell runs or expands it later`);
+          }
+        }
         return false;
       default:
         return false;
@@ -805,6 +997,173 @@ class Parser {
     }
   }
 
+  /** A variable that `read`, `printf -v`, `mapfile` set: some hold commands the shell runs later. */
+  private setsVariable(word: Word | undefined): void {
+    if (word === undefined) return;
+    if (!word.static) this.uncertain(`sets a variable whose name is expanded (${excerpt(word.value)})`);
+    else if (RUN_LATER_NAME.test(word.value)) this.uncertain(`sets ${word.value.replace(/\[.*$/, '')}: the shell runs or expands it later`);
+  }
+
+  /** `read [-a NAME] [NAME…]`, `mapfile [-C CALLBACK] [ARRAY]`: the variables they set. */
+  private readsVariables(name: string, args: readonly Word[]): void {
+    const read = name === 'read';
+    const withArg = read ? 'adinNptu' : 'dnOsuCc';
+    let k = 0;
+    for (; k < args.length; k++) {
+      const value = (args[k] as Word).value;
+      if (value === '--') {
+        k++;
+        break;
+      }
+      if (!value.startsWith('-') || value === '-') break;
+      for (let j = 1; j < value.length; j++) {
+        const option = value.charAt(j);
+        if (!withArg.includes(option)) continue;
+        const argument: Word | undefined = j < value.length - 1 ? { ...(args[k] as Word), value: value.slice(j + 1) } : args[++k];
+        if (read && option === 'a') this.setsVariable(argument);
+        if (!read && option === 'C') {
+          // The callback is evaluated as a command (with arguments appended) every few lines.
+          this.uncertain('mapfile -C runs a callback command for the lines it reads');
+          if (argument !== undefined) this.runString([argument], 'mapfile -C');
+        }
+        break;
+      }
+    }
+    const names = args.slice(k);
+    if (!read && names.length === 0) return;
+    for (const word of read ? names : names.slice(0, 1)) this.setsVariable(word);
+  }
+
+  /** `bind`: anything but listing binds keys to commands or macros a later key press runs. */
+  private bind(args: readonly Word[]): void {
+    for (let k = 0; k < args.length; k++) {
+      const word = args[k] as Word;
+      const value = word.value;
+      let listing = word.static && /^-[a-zA-Z]+$/.test(value);
+      if (listing) {
+        for (let j = 1; j < value.length; j++) {
+          const option = value.charAt(j);
+          if ('mqur'.includes(option)) {
+            if (j === value.length - 1) k++; // its argument: a keymap, a function name, a key
+            break;
+          }
+          if (!'lpPvVsSX'.includes(option)) listing = false;
+        }
+      }
+      if (!listing) {
+        this.uncertain(`bind changes what keys do (${excerpt(value)}): a later key press runs a command the line does not show`);
+        return;
+      }
+    }
+  }
+
+  /** `complete`/`compgen -C COMMAND`, `-F FUNCTION`, `-W` with an expansion: run at Tab. */
+  private complete(args: readonly Word[]): void {
+    for (let k = 0; k < args.length; k++) {
+      const word = args[k] as Word;
+      const value = word.value;
+      if (!word.static && value.startsWith('-')) {
+        this.uncertain(`${excerpt(value)}: a completion option is expanded`);
+        return;
+      }
+      if (!/^-[a-zA-Z]+$/.test(value)) continue;
+      for (let j = 1; j < value.length; j++) {
+        const option = value.charAt(j);
+        if (!'oAGWFCXPS'.includes(option)) continue;
+        const argument = j < value.length - 1 ? value.slice(j + 1) : args[++k]?.value;
+        if (option === 'C' || option === 'F') {
+          this.uncertain(`completion with -${option} runs ${excerpt(argument ?? '')} when Tab is pressed`);
+          return;
+        }
+        if (option === 'W' && argument !== undefined && /[$`]/.test(argument)) {
+          this.uncertain('completion with -W expands its word list, substitutions included, when Tab is pressed');
+          return;
+        }
+        break;
+      }
+    }
+  }
+
+  /** `stty intr …`, `stty -isig`, `stty raw`: Ctrl-C or Ctrl-D no longer do what the gateway relies on. */
+  private stty(args: readonly Word[]): void {
+    for (const word of args) {
+      const value = word.value;
+      if (!word.static || STTY_SIGNAL_SETTINGS.has(value) || /^[0-9a-fA-F]+(:[0-9a-fA-F]+){4,}$/.test(value)) {
+        this.uncertain(`stty ${excerpt(value)} changes what Ctrl-C or Ctrl-D do`);
+        return;
+      }
+    }
+  }
+
+  /** `fc` runs lines from the history (edited, or `-s old=new`); only `fc -l` lists them. */
+  private fc(args: readonly Word[]): void {
+    const options = args.filter((word) => /^-[a-zA-Z]+$/.test(word.value)).map((word) => word.value).join('');
+    if (/[lL]/.test(options) && !options.includes('s')) return;
+    this.uncertain('fc runs a line from the history, which the gateway does not see');
+  }
+
+  /**
+   * `source FILE`/`. FILE`: a file given by a literal path runs like `bash FILE`, a program whose
+   * content the gateway does not see (a known limit, as for any script); one given by an expansion,
+   * a process substitution or standard input (`/dev/stdin`, `/dev/fd/N`, `/proc/self/fd/N`) is
+   * uncertain. Returns whether it reads commands from standard input.
+   */
+  private source(args: readonly Word[]): boolean {
+    let k = 0;
+    if (args[k]?.value === '--') k++;
+    const file = args[k];
+    if (file === undefined) return false;
+    if (!file.static) {
+      this.uncertain(`source reads commands from an expanded file name (${excerpt(file.value)})`);
+      return false;
+    }
+    if (/^\/(dev\/(stdin|fd\/\d+)|proc\/[^/]+\/fd\/\d+)$/.test(file.value) || file.value === '-') {
+      this.uncertain(`source reads commands from ${excerpt(file.value)}`);
+      return /(stdin|\/0)$/.test(file.value);
+    }
+    return false;
+  }
+
+  /** `script [-q] -c COMMAND [FILE]` runs the command with `sh -c`; without -c, a shell on its input. */
+  private script(args: readonly Word[]): boolean {
+    for (let k = 0; k < args.length; k++) {
+      const value = (args[k] as Word).value;
+      let command: Word | undefined;
+      if (/^-[a-zA-Z]*c$/.test(value) || value === '--command') command = args[k + 1];
+      else if (/^--command=/.test(value) || /^-[aefkqw]*c./.test(value)) {
+        const word = args[k] as Word;
+        command = { ...word, value: value.slice(value.startsWith('--') ? value.indexOf('=') + 1 : value.indexOf('c') + 1) };
+      } else if (/^-[a-zA-Z]*[EIOBTmo]$/.test(value) || /^--(echo|log-in|log-out|log-io|log-timing|logging-format|output-limit)$/.test(value)) k++;
+      if (command === undefined) continue;
+      this.runString([command], 'script');
+      return false;
+    }
+    return true;
+  }
+
+  /** `flock [options] FILE -c COMMAND` (run by `sh -c`), `flock [options] FILE COMMAND…`. */
+  private flock(args: readonly Word[]): boolean {
+    let k = 0;
+    for (; k < args.length; k++) {
+      const value = (args[k] as Word).value;
+      if (value === '--') {
+        k++;
+        break;
+      }
+      if (!value.startsWith('-') || value === '-') break;
+      if (/^-[a-zA-Z]*[wE]$/.test(value) || /^--(timeout|wait|conflict-exit-code)$/.test(value)) k++;
+    }
+    const rest = args.slice(k + 1);
+    const first = rest[0];
+    if (first === undefined) return false;
+    if (first.value === '-c' || first.value === '--command') {
+      const command = rest[1];
+      if (command !== undefined) this.runString([command], 'flock');
+      return false;
+    }
+    return this.reportWrapped(rest, false);
+  }
+
   /** `trap COMMAND SIGNAL…`: the command runs later, on the signal. */
   private trap(args: readonly Word[]): void {
     const rest = args[0]?.value === '--' ? args.slice(1) : args;
@@ -859,6 +1218,7 @@ class Parser {
   private readWord(): Word {
     const start = this.pos;
     let value = '';
+    let mask = ''; // per character of value: L unquoted literal, Q quoted, E expansion source
     let dynamic = false;
     let glob = false;
     let quoted = false;
@@ -872,6 +1232,7 @@ class Parser {
         this.pos++;
         this.commandSubstitution();
         value += this.src.slice(from, this.pos);
+        mask += 'E'.repeat(this.pos - from);
         dynamic = true;
         continue;
       }
@@ -879,12 +1240,14 @@ class Parser {
         const from = this.pos;
         dynamic = this.readArray() || dynamic;
         value += this.src.slice(from, this.pos);
+        mask += 'E'.repeat(this.pos - from);
         continue;
       }
       if (ch === '(' && /[?*+@!]/.test(this.src[this.pos - 1] ?? '') && this.pos > start) {
         const from = this.pos;
         this.skipBalanced();
         value += this.src.slice(from, this.pos);
+        mask += 'E'.repeat(this.pos - from);
         glob = true;
         continue;
       }
@@ -900,18 +1263,23 @@ class Parser {
           break;
         }
         value += next;
+        mask += 'Q';
         quoted = true;
         this.pos += 2;
         continue;
       }
       if (ch === "'") {
-        value += this.readSingleQuoted();
+        const part = this.readSingleQuoted();
+        value += part;
+        mask += 'Q'.repeat(part.length);
         quoted = true;
         continue;
       }
       if (ch === '$' && next === "'") {
         this.pos++;
-        value += decodeAnsiC(this.readSingleQuoted(true));
+        const part = decodeAnsiC(this.readSingleQuoted(true));
+        value += part;
+        mask += 'Q'.repeat(part.length);
         quoted = true;
         continue;
       }
@@ -919,6 +1287,7 @@ class Parser {
         if (ch === '$') this.pos++;
         const part = this.readDoubleQuoted();
         value += part.value;
+        mask += part.mask;
         dynamic = dynamic || !part.static;
         quoted = true;
         continue;
@@ -927,6 +1296,7 @@ class Parser {
         const from = this.pos;
         const expanded = this.readDollarOrBacktick(false);
         value += this.src.slice(from, this.pos);
+        mask += (expanded ? 'E' : 'L').repeat(this.pos - from);
         dynamic = dynamic || expanded;
         continue;
       }
@@ -937,10 +1307,11 @@ class Parser {
       else if (braces === 1 && (ch === ',' || (ch === '.' && next === '.'))) braces = 2;
       else if (ch === '}' && braces === 2) glob = true;
       value += ch;
+      mask += 'L';
       this.pos++;
     }
     const assignment = ASSIGNMENT.test(this.src.slice(start, this.pos));
-    return { value, static: !dynamic && (assignment || !glob), quoted, start, end: this.pos, source: this.src };
+    return { value, static: !dynamic && (assignment || !glob), quoted, start, end: this.pos, source: this.src, mask };
   }
 
   private literalWord(value: string, start: number): Word {
@@ -1003,31 +1374,38 @@ class Parser {
   }
 
   /** Reads `"…"` at `pos`: its value, and whether it holds an expansion. */
-  private readDoubleQuoted(): { value: string; static: boolean } {
+  private readDoubleQuoted(): { value: string; static: boolean; mask: string } {
     this.pos++;
     let value = '';
+    let mask = '';
     let dynamic = false;
     while (this.pos < this.src.length) {
       const ch = this.src[this.pos] as string;
       const next = this.src[this.pos + 1];
       if (ch === '"') {
         this.pos++;
-        return { value, static: !dynamic };
+        return { value, static: !dynamic, mask };
       }
       if (ch === '\\' && next !== undefined && '$`"\\\n'.includes(next)) {
-        if (next !== '\n') value += next;
+        if (next !== '\n') {
+          value += next;
+          mask += 'Q';
+        }
         this.pos += 2;
       } else if (ch === '$' || ch === '`') {
         const from = this.pos;
-        dynamic = this.readDollarOrBacktick(true) || dynamic;
+        const expanded = this.readDollarOrBacktick(true);
+        dynamic = expanded || dynamic;
         value += this.src.slice(from, this.pos);
+        mask += (expanded ? 'E' : 'Q').repeat(this.pos - from);
       } else {
         value += ch;
+        mask += 'Q';
         this.pos++;
       }
     }
     this.uncertain('a quote is not closed: the shell waits for more');
-    return { value, static: !dynamic };
+    return { value, static: !dynamic, mask };
   }
 
   /**
@@ -1365,6 +1743,93 @@ function skipOptions(args: readonly Word[], spec: { withArg: string; longWithArg
     }
   }
   return k;
+}
+
+interface Form {
+  readonly value: string;
+  readonly mask: string | undefined;
+}
+
+/**
+ * Bash's brace expansion of one word (`a{b,c}d` → `abd acd`, `{1..3}`, `{a..c}`, `{01..10..2}`,
+ * nested), on its unquoted characters only (`mask` `L`, see `Word`). Undefined when the word has
+ * none; null when it expands past `MAX_BRACE_RESULTS` words or past the line's `braceBudget` of work.
+ */
+function braceExpand(value: string, mask: string, work: { braceBudget: number }): Form[] | null | undefined {
+  const expand = (form: Form, from: number, depth: number): Form[] | null => {
+    const { value: text } = form;
+    const marks = form.mask ?? '';
+    if (depth > 64) return null;
+    for (let open = from; open < text.length; open++) {
+      if (--work.braceBudget < 0) return null;
+      if (text[open] !== '{' || marks[open] !== 'L') continue;
+      // The matching `}`, and the commas at its level.
+      let level = 0;
+      const commas: number[] = [];
+      let close = -1;
+      for (let k = open + 1; k < text.length && close === -1; k++) {
+        if (--work.braceBudget < 0) return null;
+        if (marks[k] !== 'L') continue;
+        const ch = text[k];
+        if (ch === '{') level++;
+        else if (ch === '}') {
+          if (level === 0) close = k;
+          else level--;
+        } else if (ch === ',' && level === 0) commas.push(k);
+      }
+      if (close === -1) return [form];
+      let parts: Form[];
+      if (commas.length > 0) {
+        const bounds = [open, ...commas, close];
+        parts = bounds.slice(0, -1).map((at, i) => ({ value: text.slice(at + 1, bounds[i + 1]), mask: marks.slice(at + 1, bounds[i + 1]) }));
+      } else {
+        const inner = text.slice(open + 1, close);
+        const sequence = marks.slice(open + 1, close).includes('E') || marks.slice(open + 1, close).includes('Q') ? undefined : braceSequence(inner);
+        if (sequence === null) return null;
+        if (sequence === undefined) continue; // `{a}`, `{}`: literal; look further on
+        parts = sequence.map((item) => ({ value: item, mask: 'Q'.repeat(item.length) }));
+      }
+      if (parts.length > MAX_BRACE_RESULTS) return null;
+      const before = text.slice(0, open);
+      const beforeMask = marks.slice(0, open);
+      const after = text.slice(close + 1);
+      const afterMask = marks.slice(close + 1);
+      const results: Form[] = [];
+      for (const part of parts) {
+        work.braceBudget -= text.length;
+        const expanded = expand({ value: before + part.value + after, mask: beforeMask + (part.mask ?? '') + afterMask }, open, depth + 1);
+        if (expanded === null) return null;
+        results.push(...expanded);
+        if (results.length > MAX_BRACE_RESULTS) return null;
+      }
+      return results;
+    }
+    return [form];
+  };
+  const results = expand({ value, mask }, 0, 0);
+  if (results === null) return null;
+  return results.length === 1 && results[0]?.value === value ? undefined : results;
+}
+
+/** `{1..5}`, `{05..1..2}`, `{a..e}`: the items; undefined when not a sequence; null when too long. */
+function braceSequence(inner: string): string[] | null | undefined {
+  const numeric = /^([-+]?\d+)\.\.([-+]?\d+)(?:\.\.([-+]?\d+))?$/.exec(inner);
+  const letters = /^([A-Za-z])\.\.([A-Za-z])(?:\.\.([-+]?\d+))?$/.exec(inner);
+  const match = numeric ?? letters;
+  if (match === null) return undefined;
+  const [, first = '', last = '', step] = match;
+  const from = numeric ? Number(first) : first.charCodeAt(0);
+  const to = numeric ? Number(last) : last.charCodeAt(0);
+  const increment = Math.abs(Number(step ?? 1)) || 1;
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) return null;
+  if (Math.floor(Math.abs(to - from) / increment) + 1 > MAX_BRACE_RESULTS) return null;
+  const width = numeric && (/^[-+]?0\d/.test(first) || /^[-+]?0\d/.test(last)) ? Math.max(first.length, last.length) : 0;
+  const items: string[] = [];
+  for (let n = from; from <= to ? n <= to : n >= to; n += from <= to ? increment : -increment) {
+    if (!numeric) items.push(String.fromCharCode(n));
+    else items.push(n < 0 ? `-${String(-n).padStart(width - 1, '0')}` : String(n).padStart(width, '0'));
+  }
+  return items;
 }
 
 function basename(path: string): string {

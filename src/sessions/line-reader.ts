@@ -148,7 +148,7 @@ export interface LineAtEnter {
    * for a check in memory: never to be stored.
    */
   readonly keys?: string;
-  /** What follows the last shell prompt on the cursor's line: checked too, where it differs. */
+  /** What follows the shell prompt on the cursor's line: checked too, where it differs. */
   readonly shown?: string;
   /**
    * The screen shows what the keys would make of the line: its echo has caught up. False when
@@ -497,7 +497,7 @@ export class LineReader {
     return { where, text, before, fromKeystrokes: false, settled: text !== undefined, ...(shown !== undefined && { shown }) };
   }
 
-  /** The text after the last shell prompt (PS2 while a command is being read) on the cursor's line, if the prompt is there. */
+  /** The text after the shell prompt (PS2 while a command is being read) on the cursor's line, if the prompt is there. */
   private shownAfterPrompt(before: readonly string[]): string | undefined {
     const prompt = (before.length > 0 ? this.continuationPrompt : this.shellPrompt)?.trimEnd();
     if (prompt === undefined || prompt === '') return undefined;
@@ -506,7 +506,8 @@ export class LineReader {
     let last = cursorRow;
     while (last - cursorRow < MAX_LINE_ROWS && continuesOnNextRow(buffer, last)) last++;
     const shown = acceptedText(buffer, logicalStart(buffer, cursorRow), last, last === cursorRow ? buffer.cursorX : 0);
-    const at = shown.lastIndexOf(prompt);
+    // The first: the line itself may hold the prompt's text.
+    const at = shown.indexOf(prompt);
     return at === -1 ? undefined : shown.slice(at + prompt.length).replace(/^ /, '');
   }
 
