@@ -1,10 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approvedRequest, keyPair, must, Terminal, waitUntil } from '../../test/gateway-kit.ts';
-import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from '../../test/harness.ts';
+import { changeOnDevice, deviceAccountSshdConfig, ensureDeviceAccount } from '../../test/device-account.ts';
+import { keyPair, Terminal, waitUntil } from '../../test/gateway-kit.ts';
+import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
 import type { Started } from '../changegate.ts';
 
@@ -24,18 +25,9 @@ const DENIED = 'this line may not run';
 const TMUX_SOCKET = `changegate-bypass-${process.pid}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The device account (no history kept), and the folder the denied commands would write to. */
 function ensureAccount(publicKey: string): void {
-  if (spawnSync('id', [ACCOUNT]).status !== 0) execFileSync('useradd', ['-m', '-s', '/bin/bash', ACCOUNT]);
-  execFileSync('usermod', ['-p', '*', ACCOUNT]);
-  const [, , uid = '', gid = '', , home = ''] = execFileSync('getent', ['passwd', ACCOUNT]).toString().trim().split(':');
-  const own = (file: string) => chownSync(file, Number(uid), Number(gid));
-  const profile = path.join(home, '.bash_profile');
-  writeFileSync(profile, ['# Written by src/sessions/command-policy-bypass.gateway.test.ts.', `PS1='bp\\$ '`, 'unset HISTFILE', ''].join('\n'));
-  own(profile);
-  mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  own(path.join(home, '.ssh'));
-  writeFileSync(path.join(home, '.ssh', 'authorized_keys_changegate_bypass'), `${publicKey}\n`, { mode: 0o600 });
-  own(path.join(home, '.ssh', 'authorized_keys_changegate_bypass'));
+  const { own } = ensureDeviceAccount(ACCOUNT, [`PS1='bp\\$ '`, 'unset HISTFILE'], publicKey, 'src/sessions/command-policy-bypass.gateway.test.ts');
   mkdirSync(MARKERS, { recursive: true, mode: 0o777 });
   own(MARKERS);
 }
@@ -56,8 +48,6 @@ describe('ways around a command policy, tried by an executor through the gateway
   let sshd: TestSshd;
   let t: TestChangegate;
   let started: Started;
-  let alice: { client: TestClient };
-  let carol: { client: TestClient };
   let aliceKey: { file: string; publicKey: string };
   const terminals: Terminal[] = [];
 
@@ -65,40 +55,19 @@ describe('ways around a command policy, tried by an executor through the gateway
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-bypass-'));
     const deviceKey = keyPair(dir, 'device');
     ensureAccount(deviceKey.publicKey);
-    sshd = await startSshd({ accountHome: true, extraConfig: [`Match User ${ACCOUNT}`, '  AuthorizedKeysFile .ssh/authorized_keys_changegate_bypass'] });
+    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
     t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
     started = await t.cg.startBackground();
-    aliceKey = keyPair(dir, 'alice');
-    alice = await buildUser(t, { username: 'alice' });
-    carol = await buildUser(t, { username: 'carol' });
-    await must(alice.client.post('/me/ssh-keys', { name: 'laptop', publicKey: aliceKey.publicKey }), 201, 'adding alice’s key');
-    await must(t.admin.post('/devices', { name: 'db02', hostname: '127.0.0.1', port: sshd.port, hostKey: sshd.hostKey }), 201, 'adding db02');
-    await must(t.admin.post('/credentials', { device: 'db02', account: ACCOUNT, secret: { privateKey: deviceKey.privateKey } }), 201, 'vaulting the account');
-    await must(
-      t.admin.post('/access-groups', {
-        name: 'dba-bypass',
-        executors: ['alice'],
-        approvers: ['carol'],
-        commandPolicy: { rules: [{ kind: 'deny', syntax: 'glob', pattern: `touch ${MARKERS}/denied-*`, name: 'No marker files' }] },
-      }),
-      201,
-      'adding the group with its policy',
-    );
-    const now = t.clock.now().getTime();
-    await must(
-      t.admin.post('/changes', {
-        name: 'CHG-BYPASS',
-        title: 'Attacks on the policy',
-        startAt: new Date(now - 60_000).toISOString(),
-        dueAt: new Date(now + 3_600_000).toISOString(),
-        accessGroup: 'dba-bypass',
-        devices: ['db02'],
-        script: 'echo allowed',
-      }),
-      201,
-      'adding the change',
-    );
-    await approvedRequest(alice.client, carol.client, 'db02');
+    ({ aliceKey } = await changeOnDevice(t, {
+      dir,
+      sshd,
+      device: 'db02',
+      account: ACCOUNT,
+      deviceKey: deviceKey.privateKey,
+      change: 'CHG-BYPASS',
+      script: 'echo allowed',
+      group: { commandPolicy: { rules: [{ kind: 'deny', syntax: 'glob', pattern: `touch ${MARKERS}/denied-*`, name: 'No marker files' }] } },
+    }));
   });
 
   afterAll(async () => {
