@@ -93,6 +93,8 @@ export class CommandCapture {
   /** The order and pace of the work, and the bulk output held back. */
   private readonly queue: CaptureQueue;
   private finishing: Promise<number> | undefined;
+  /** The recording offset last passed with output or keys: when a loss found at the end is noted. */
+  private lastOffsetSeconds = 0;
 
   constructor(options: CommandCaptureOptions) {
     requireCount('cols', options.cols);
@@ -136,6 +138,7 @@ export class CommandCapture {
 
   /** From the first data dropped (or the analysis failing), commands may be missing. */
   private noteOverflow(offsetSeconds: number): void {
+    this.lastOffsetSeconds = offsetSeconds;
     if (this.queue.lossy) this.reader.notes.note('backlog_overflow', this.clock.now(), offsetSeconds);
   }
 
@@ -159,6 +162,8 @@ export class CommandCapture {
    */
   finish(): Promise<number> {
     this.finishing ??= this.queue.finish().then(() => {
+      // The last event analysed may have failed, with nothing after it to note the loss.
+      this.noteOverflow(this.lastOffsetSeconds);
       if (this.reader.callbackError !== undefined) throw this.reader.callbackError;
       return this.reader.commands;
     });

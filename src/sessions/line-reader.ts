@@ -477,10 +477,7 @@ export class LineReader {
       // Typed ahead, or at a program's prompt: only the keys tell.
       return { where, text: keyed, before, fromKeystrokes: false, settled: keyed !== undefined, ...also };
     }
-    const cursorRow = buffer.baseY + buffer.cursorY;
-    let last = cursorRow;
-    while (last - cursorRow < MAX_LINE_ROWS && continuesOnNextRow(buffer, last)) last++;
-    const fromPrompt = acceptedText(buffer, line.marker.line, last, last === cursorRow ? buffer.cursorX : 0);
+    const fromPrompt = this.editedText(line.marker.line);
     const text = fromPrompt.startsWith(line.prompt) ? fromPrompt.slice(line.prompt.length) : undefined;
     return { where, text, before, fromKeystrokes: false, settled: text !== undefined && keyed !== undefined && text === keyed, ...also };
   }
@@ -502,10 +499,7 @@ export class LineReader {
     const prompt = (before.length > 0 ? this.continuationPrompt : this.shellPrompt)?.trimEnd();
     if (prompt === undefined || prompt === '') return undefined;
     const buffer = this.buffer();
-    const cursorRow = buffer.baseY + buffer.cursorY;
-    let last = cursorRow;
-    while (last - cursorRow < MAX_LINE_ROWS && continuesOnNextRow(buffer, last)) last++;
-    const shown = acceptedText(buffer, logicalStart(buffer, cursorRow), last, last === cursorRow ? buffer.cursorX : 0);
+    const shown = this.editedText(logicalStart(buffer, buffer.baseY + buffer.cursorY));
     // The first: the line itself may hold the prompt's text.
     const at = shown.indexOf(prompt);
     return at === -1 ? undefined : shown.slice(at + prompt.length).replace(/^ /, '');
@@ -557,6 +551,14 @@ export class LineReader {
     const cursorRow = buffer.baseY + buffer.cursorY;
     const before = textBeforeCursor(buffer, logicalStart(buffer, cursorRow), cursorRow, buffer.cursorX).trimStart();
     return before.startsWith(prompt) && before.slice(prompt.length).trim() !== '';
+  }
+
+  /** The line being edited, from row `from` to its last row (on the cursor's row, to the cursor if further). */
+  private editedText(from: number): string {
+    const buffer = this.buffer();
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    const last = cursorRow + this.rowsBelowCursorInLine();
+    return acceptedText(buffer, from, last, last === cursorRow ? buffer.cursorX : 0);
   }
 
   /** Rows of the line being edited below the cursor's: readline moves down them before accepting. */

@@ -10,7 +10,6 @@ import type { Database } from '../platform/database.ts';
 import type { Logger } from '../platform/logger.ts';
 import { line } from './broker-dialogue.ts';
 import type { ClientSide } from './client-side.ts';
-import type { CaptureNote } from './capture-status.ts';
 import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
 import { CommandWriter, type CommandWrites } from './command-writer.ts';
 import { EnterGuard } from './enter-guard.ts';
@@ -67,8 +66,6 @@ export class SessionRelay {
   private paused = false;
   /** Whether the user's input is paused while the device catches up with it. */
   private inputPaused = false;
-  /** When the capture first dropped output it had no room to analyse (`capture.lossy`). */
-  private lossySince: { readonly time: Date; readonly offsetSeconds: number } | undefined;
   /** Under a command policy: holds each Enter until the line is checked (see enter-guard.ts). */
   private readonly guard: EnterGuard | undefined;
   private readonly keysDecoder = new StringDecoder('utf8');
@@ -263,28 +260,12 @@ export class SessionRelay {
 
   private observe(data: Buffer): void {
     this.lastOutputAt = performance.now();
-    if (this.capture) {
-      this.capture.output(data, this.recorder.offsetSeconds);
-      if (this.capture.lossy && !this.lossySince) this.lossySince = { time: this.deps.clock.now(), offsetSeconds: this.recorder.offsetSeconds };
-      return;
-    }
-    if (this.execOutput.length + data.length <= MAX_EXEC_OUTPUT) this.execOutput += data.toString('utf8');
+    if (this.capture) this.capture.output(data, this.recorder.offsetSeconds);
+    else if (this.execOutput.length + data.length <= MAX_EXEC_OUTPUT) this.execOutput += data.toString('utf8');
     else {
       this.execOutputCut = true;
       if (this.execOutput.length < MAX_EXEC_OUTPUT) this.execOutput += data.subarray(0, MAX_EXEC_OUTPUT - this.execOutput.length).toString('utf8');
     }
-  }
-
-  /**
-   * The capture's notes as the session ends. A lossy capture always says so: if it did not note
-   * `backlog_overflow` itself, the note is added from the first output after which it was seen
-   * lossy (or the end).
-   */
-  private captureNotes(endedAt: Date): readonly CaptureNote[] {
-    const notes = this.capture?.notes ?? [];
-    if (!this.capture?.lossy || notes.some((note) => note.reason === 'backlog_overflow')) return notes;
-    const since = this.lossySince ?? { time: endedAt, offsetSeconds: this.recorder.offsetSeconds };
-    return [...notes, { reason: 'backlog_overflow', since: since.time, offsetSeconds: since.offsetSeconds }];
   }
 
   private store(command: CapturedCommand): void {
@@ -371,7 +352,7 @@ export class SessionRelay {
       recordingSha256: sha256,
       captureLossy: this.capture?.lossy ?? false,
       // An exec request's command is its own record: complete.
-      captureNotes: this.capture ? this.captureNotes(endedAt) : [],
+      captureNotes: this.capture?.notes ?? [],
       ...(why && { why }),
     });
     // The end's hash covers the whole file: a session that ended between two appends of the
