@@ -1674,9 +1674,7 @@ class Parser {
       this.pos += token.length;
       return true;
     }
-    if (this.pos >= this.src.length) this.uncertain(`\`${token}\` is missing: the shell waits for more`);
-    else this.syntax(this.pos);
-    return false;
+    return this.missing(token);
   }
 
   private expectReserved(word: string): boolean {
@@ -1685,7 +1683,12 @@ class Parser {
       this.pos += word.length;
       return true;
     }
-    if (this.pos >= this.src.length) this.uncertain(`\`${word}\` is missing: the shell waits for more`);
+    return this.missing(word);
+  }
+
+  /** `token` was expected here: the line ends before it (the shell waits for more), or has something else. */
+  private missing(token: string): false {
+    if (this.pos >= this.src.length) this.uncertain(`\`${token}\` is missing: the shell waits for more`);
     else this.syntax(this.pos);
     return false;
   }
