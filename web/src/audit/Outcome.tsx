@@ -33,8 +33,12 @@ export function outcomeLabel(outcome: string): string {
 export function OutcomeBadge({ outcome, captureLimited = false }: { outcome: string | null; captureLimited?: boolean }) {
   if (outcome === null) return <>not scored yet</>;
   const color = captureLimited && outcome === 'as_planned' ? DARK_ORANGE : (COLORS[outcome as Outcome] ?? 'gray.7');
+  // The longer "— capture limited" wraps (between words) rather than widening a table past the screen.
+  const wrapping = captureLimited
+    ? { h: 'auto', maw: 220, py: 4, radius: 'sm', styles: { label: { whiteSpace: 'normal' as const, overflow: 'visible' as const, lineHeight: 1.4 } } }
+    : { miw: 'max-content' };
   return (
-    <Badge color={color} variant="filled" autoContrast miw="max-content">
+    <Badge color={color} variant="filled" autoContrast {...wrapping}>
       {outcomeLabel(outcome)}
       {captureLimited && ' — capture limited'}
     </Badge>
