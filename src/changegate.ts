@@ -21,13 +21,15 @@ import { EvidenceService } from './evidence/index.ts';
 import { evidenceRoutes } from './evidence/evidence.routes.ts';
 import { CredentialService, DeviceService, type Device, INVENTORY_SEALED_COLUMNS, sshHostKeyProbe, type HostKeyProbe } from './inventory/index.ts';
 import { inventoryRoutes } from './inventory/inventory.routes.ts';
-import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, WebhookService } from './notifications/index.ts';
+import { DeliveryService, Dispatcher, NOTIFICATION_SEALED_COLUMNS, NotificationService, WebhookService, type Notice } from './notifications/index.ts';
 import { notificationRoutes } from './notifications/notification.routes.ts';
 import { webhookRoutes } from './notifications/webhook.routes.ts';
-import { ReviewService } from './review/index.ts';
+import { alertSubscribers, DeviationAlerts, LiveBoards, ReviewService } from './review/index.ts';
 import { reviewRoutes } from './review/review.routes.ts';
 import { CommandWriter, findSession, Gateway, heartbeat, InstanceService, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
 import { sessionRoutes } from './sessions/session.routes.ts';
+import { CommandDecisions } from './sessions/index.ts';
+import { commandReviewRoutes } from './sessions/command-review.routes.ts';
 import { limitHandshakes } from './sessions/upstream.ts';
 import { DatabaseRecordingStore, FileRecordingStore, RECORDING_CHANNEL, RecordingStores, sessionsOfRecordingNotice } from './sessions/index.ts';
 import { ChannelWakes } from './platform/notifications.ts';
@@ -39,7 +41,7 @@ import { partitionRoutes } from './identity/partition.routes.ts';
 import { userRoutes } from './identity/user.routes.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { recordingStoreOf, type Config } from './platform/config.ts';
-import { migrate, openDatabase, type DatabaseHandle } from './platform/database.ts';
+import { migrate, openDatabase, type DatabaseHandle, type Tx } from './platform/database.ts';
 import { healthRoutes } from './platform/health.routes.ts';
 import { API_PREFIX, createHttpServer, type Api } from './platform/http.ts';
 import { InstanceRegistry, type SingletonWork } from './platform/instances.ts';
@@ -77,6 +79,8 @@ export interface Services {
   readonly filters: FilterService;
   readonly bundles: BundleService;
   readonly sessions: SessionService;
+  /** What command policies decided in sessions, and the review of held lines. */
+  readonly commandReviews: CommandDecisions;
   readonly reviews: ReviewService;
   readonly evidence: EvidenceService;
   readonly instances: InstanceService;
@@ -166,7 +170,13 @@ export interface ChangegateOptions {
    * Session timing: warnings before the due date (default 5 and 1 minutes), how often a waiting
    * user's request is checked, how long a replaying watcher may take nothing (default 60 s).
    */
-  readonly sessionTiming?: { readonly warningsBeforeDueMs?: readonly number[]; readonly decisionPollMs?: number; readonly watchStallMs?: number };
+  readonly sessionTiming?: {
+    readonly warningsBeforeDueMs?: readonly number[];
+    readonly decisionPollMs?: number;
+    readonly watchStallMs?: number;
+    /** How long a deviation alert waits for more of a burst (`DEVIATION_WINDOW_MS` unless set). */
+    readonly deviationWindowMs?: number;
+  };
 }
 
 /** Opens the database, applies migrations, prepares the first start and builds the services. */
@@ -182,6 +192,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
   let checkpointPublisher: CheckpointPublisher | undefined;
   let recordingLog: RecordingLog | undefined;
   let recordings: RecordingStores | undefined;
+  let commandReviews: CommandDecisions | undefined;
   const live = new LiveSessions();
   // A waiting user connects as soon as their request is decided, on whichever instance.
   const requestChanges = new RequestChanges(database.notifications);
@@ -206,6 +217,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     await registered?.stop().catch((error: unknown) => options.logger?.error({ err: error }, 'marking the instance stopped failed'));
     await live.leaveCluster();
     await requestChanges.stop();
+    await commandReviews?.stop();
     await recordingGrowth.stop();
     if (!options.database) await database.close();
   };
@@ -245,23 +257,24 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     dispatcher = activeDispatcher;
     const wake = () => activeDispatcher.wake();
     const notifications = new NotificationService({ db, clock, emailEnabled: config.smtpUrl !== undefined, users });
-    const requests = new RequestService({
-      db,
-      clock,
-      notifier: {
-        notify: async (trx, notice) => {
-          await notifications.notify(trx, notice);
-          // Deliver soon after the request's transaction commits, not on the next poll.
-          setImmediate(wake);
-        },
+    const notifier = {
+      notify: async (trx: Tx, notice: Notice) => {
+        await notifications.notify(trx, notice);
+        // Deliver soon after the notifying transaction commits, not on the next poll.
+        setImmediate(wake);
       },
-      live,
+    };
+    const requests = new RequestService({ db, clock, notifier, live });
+    // Each session's board against its change's script, kept as its commands are captured; deviations alerted as its group asks.
+    const liveBoards = new LiveBoards({ db, clock, alerts: new DeviationAlerts({ db, clock, notifier, subscribers: alertSubscribers, logger: options.logger, windowMs: options.sessionTiming?.deviationWindowMs }),
     });
     const changes = new ChangeService({ db, clock, objects, requests, live });
     const credentials = new CredentialService({ db, objects, vault: secrets });
     auth = new AuthService({ db, clock, secrets, policy: config, logger: options.logger });
     const instanceId = await loadInstanceId(config);
     const registry = new InstanceRegistry({ db, clock, id: instanceId, version: VERSION, heartbeatMs: config.instanceHeartbeatSeconds * 1000 });
+    // A held line waits for an approver on any instance sharing the database.
+    commandReviews = new CommandDecisions({ db, clock, notifier, notifications: database.notifications, logger: options.logger });
     const services: Services = {
       auth,
       // Access-group roles count toward what a user administrator must hold to act on an account.
@@ -310,8 +323,9 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       }),
       filters,
       bundles: new BundleService({ db, clock, objects, filters, users, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
-      sessions: new SessionService({ db, clock, live, scripts: changes, watchStallMs: options.sessionTiming?.watchStallMs, recordings: stores, recordingGrowth }),
-      reviews: new ReviewService({ db, clock }),
+      sessions: new SessionService({ db, clock, live, scripts: changes, watchStallMs: options.sessionTiming?.watchStallMs, recordings: stores, recordingGrowth, progress: liveBoards }),
+      commandReviews,
+      reviews: new ReviewService({ db, clock, boards: liveBoards }),
       // An export waits for the publisher's next pass when the latest checkpoint does not cover it (the publisher is built below).
       evidence: new EvidenceService({
         db,
@@ -354,9 +368,11 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       // One writer for every session's captured commands: the database sees a batch, not a statement each.
       commands: new CommandWriter({ db, logger: options.logger }),
       requestChanges,
+      reviews: services.commandReviews,
       ...options.sessionTiming,
       logger: options.logger,
       signIns: services.auth,
+      progress: liveBoards,
       // The change audit's score follows each session as it ends.
       onSessionEnd: async (sessionId) => {
         const session = await findSession(db, sessionId);
@@ -386,6 +402,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       // Ends asked of any instance reach this one's sessions; decisions made anywhere wake its waiting users.
       await live.joinCluster({ db, notifications: database.notifications, instanceId, logger: options.logger });
       await requestChanges.start();
+      await services.commandReviews.start();
       await recordingGrowth.start();
       const interruptedSessions = await services.sessions.recoverInterrupted({ restarted: instanceId, instances: await registry.silence() });
       // Their changes' scores, which no session end recomputed.
@@ -470,6 +487,7 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
         webhookRoutes(api, { webhooks: services.webhooks, deliveries: services.deliveries });
         auditingRoutes(api, services);
         sessionRoutes(api, { sessions: services.sessions, runner: core.runner });
+        commandReviewRoutes(api, services.commandReviews);
         reviewRoutes(api, services.reviews);
         evidenceRoutes(api, services.evidence);
       },

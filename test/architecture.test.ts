@@ -44,9 +44,11 @@ export const TABLE_OWNERS: Readonly<Record<string, string>> = {
   webhook: 'notifications',
   notification_delivery: 'notifications',
   change_review: 'review',
+  deviation_subscription: 'review',
   session: 'sessions',
   session_command: 'sessions',
   recording_chunk: 'sessions',
+  command_decision: 'sessions',
 };
 
 function sourceFiles(dir: string): string[] {

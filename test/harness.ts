@@ -79,9 +79,10 @@ export class TestClient {
   get = (url: string) => this.request('GET', url);
   post = (url: string, body?: unknown) => this.request('POST', url, body);
   patch = (url: string, body?: unknown) => this.request('PATCH', url, body);
+  put = (url: string, body?: unknown) => this.request('PUT', url, body);
   delete = (url: string, body?: unknown) => this.request('DELETE', url, body);
 
-  async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<Answer> {
+  async request(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...extraHeaders };
     if (this.credentials && 'bearer' in this.credentials) headers.authorization = `Bearer ${this.credentials.bearer}`;
     if (this.credentials && 'cookie' in this.credentials) {

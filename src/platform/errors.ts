@@ -75,6 +75,7 @@ export const ERROR_CATALOGUE = {
   watcher_too_slow: { status: 408, action: 'Watch again: the recording so far is replayed first.' },
   session_ended: { status: 409, action: 'Nothing to do: the session has already ended.' },
   session_elsewhere: { status: 409, action: 'The instance that runs the session did not answer: try again; if it has stopped, the session is marked interrupted once the instance is found silent.' },
+  review_not_pending: { status: 409, action: 'Nothing to decide: read the review to see how it ended; a line typed again is held for a new review.' },
 
   // Devices and credentials (inventory)
   device_unreachable: { status: 502, action: "Check the device's hostname and port and that its SSH server runs, then test the connection again." },
@@ -314,6 +315,10 @@ export const errors = {
       'session_elsewhere',
       `Session ${session} runs on another Changegate instance, which did not end it within ${waitedSeconds} s: try again; if that instance has stopped, the session is marked interrupted once it is found silent.`,
     ),
+  /** A line held for review is decided by an approver other than the user who typed it, as a request is. */
+  selfReview: (review: number) => new AppError('self_approval', `Review #${review} holds a line you typed: another approver of the access group must decide it.`),
+  /** `status` is how the review ended, or what the policy decided of a line it did not hold. */
+  reviewNotPending: (review: number, status: string) => new AppError('review_not_pending', `Review #${review} is not pending (${status}): there is nothing to decide.`, { status }),
 
   // Devices and credentials (inventory)
   deviceUnreachable: (hostname: string, port: number, reason: string) => new AppError('device_unreachable', `Cannot reach ${hostname}:${port}: ${reason}.`),

@@ -152,13 +152,18 @@ const compiled = new WeakMap<CommandPolicy, CompiledPolicy>();
  * around it.
  *
  * In strict mode, a line that is not one of `nextSteps` (the next step of the script and the
- * optional steps the caller allows, compared after trimming and collapsing blanks) is held for
+ * optional steps the caller allows, compared after trimming and collapsing blanks), nor a line
+ * `isNextStep` accepts (the change audit's own matching, placeholders included), is held for
  * review too; a blank or comment-only line runs nothing and passes.
  *
  * @example
  * evaluateLine({ rules: [{ kind: 'deny', pattern: 'rm -rf *', syntax: 'glob' }], strict: false }, 'ls; sudo rm -rf /').decision // 'deny'
  */
-export function evaluateLine(policy: CommandPolicy, line: string, options: { nextSteps?: readonly string[] } = {}): LineEvaluation {
+export function evaluateLine(
+  policy: CommandPolicy,
+  line: string,
+  options: { readonly nextSteps?: readonly string[]; readonly isNextStep?: (line: string) => boolean } = {},
+): LineEvaluation {
   let compiledPolicy = compiled.get(policy);
   if (compiledPolicy === undefined) {
     compiledPolicy = compilePolicy(policy);
@@ -201,7 +206,8 @@ export function evaluateLine(policy: CommandPolicy, line: string, options: { nex
 
   if (policy.strict && !runsNothing(line, analysis.commands.length)) {
     const typed = normalizeStep(line);
-    if (!(options.nextSteps ?? []).some((step) => normalizeStep(step) === typed)) {
+    const next = (options.nextSteps ?? []).some((step) => normalizeStep(step) === typed) || options.isNextStep?.(line) === true;
+    if (!next) {
       reasons.push('review: strict policy, and the line is not the next step of the script');
       if (RANK[decision] < RANK.review) decision = 'review';
     }

@@ -384,6 +384,10 @@ describe('simpleCommands on ways around a deny rule (touch /tmp/x/denied-*)', ()
     // 7. Brace expansion past the bound.
     ['touch /tmp/x/{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}', /brace expansion makes more than 256/],
     ['touch /tmp/x/{1..100000}', /brace expansion makes more than 256/],
+    // 8. Terminal multiplexers, whose panes run shells with prompts of their own.
+    ["TERM=xterm tmux -L s -f /dev/null new-session 'PS1=\"x> \" bash --norc -i'", /tmux runs shells in panes/],
+    ['sudo screen -S work', /screen runs shells in panes/],
+    ['/usr/bin/zellij', /zellij runs shells in panes/],
   ])('%j is uncertain (%s)', (line, reason) => {
     const { uncertain } = simpleCommands(line);
     expect(uncertain.some((text) => reason.test(text)), uncertain.join('\n')).toBe(true);

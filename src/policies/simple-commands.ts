@@ -791,6 +791,17 @@ class Parser {
         if (rest.length > 0) this.runString(rest, 'sg');
         return false;
       }
+      case 'tmux':
+      case 'screen':
+      case 'byobu':
+      case 'zellij':
+      case 'dtach':
+      case 'abduco':
+      case 'dvtm':
+        // Their panes run shells in the alternate screen, whose prompts may be anything: the lines
+        // typed there cannot be told from a program's keys, so none of them could be checked.
+        this.uncertain(`${name} runs shells in panes whose lines cannot be checked`);
+        return false;
       case 'bind':
         this.bind(args);
         return false;

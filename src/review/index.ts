@@ -4,3 +4,7 @@ export { ReviewService } from './review.service.ts';
 export type { AuditedSessionView, ChangeAuditView } from './review.views.ts';
 export { boardDigest, checkReviewResultInLog, findReviewResultEvent, REVIEW_RESULT_ACTION, type ChangeAuditResult, type LoggedReviewResult, type ReviewResultCheck, type ReviewResultEvent } from './review-log.ts';
 export { storedReview, type StoredReview } from './review.store.ts';
+export { DeviationAlerts, DEVIATION_NOTICE_KIND, type Deviation } from './deviation-alerts.ts';
+export { LiveBoard, LiveBoards } from './live-board.ts';
+export { alertSubscribers } from './deviation-subscription.ts';
+export type { LiveProgressView } from './review.views.ts';

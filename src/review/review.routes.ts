@@ -3,7 +3,7 @@ import { actorOf } from '../access/index.ts';
 import type { Api } from '../platform/http.ts';
 import { renderReport, type ReportFormat } from './report.ts';
 import type { ReviewService } from './review.service.ts';
-import { AuditedSessionViewSchema, ChangeAuditViewSchema, OutcomeSchema } from './review.views.ts';
+import { AuditedSessionViewSchema, ChangeAuditViewSchema, DeviationSubscriptionViewSchema as Subscription, LiveProgressViewSchema, OutcomeSchema } from './review.views.ts';
 
 const ChangeRef = Type.Object({ change: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -40,6 +40,45 @@ export function reviewRoutes(app: Api, reviews: ReviewService): void {
       void reply.header('content-disposition', `attachment; filename="${report.fileName}"`);
       return reply.send(report.body);
     },
+  );
+
+  app.get(
+    '/changes/:change/deviation-alerts',
+    {
+      schema: {
+        tags,
+        summary: "Whether you are subscribed to the change's deviation alerts (Session.View in its partition, or an approver of its group)",
+        params: ChangeRef,
+        response: { 200: Subscription },
+      },
+    },
+    async (request) => reviews.deviationSubscription(actorOf(request), request.params.change),
+  );
+  app.put(
+    '/changes/:change/deviation-alerts',
+    {
+      schema: {
+        tags,
+        summary: "Subscribe to (true) or leave (false) the change's deviation alerts: a notice for each burst of commands off its script while its sessions run",
+        params: ChangeRef,
+        body: Subscription,
+        response: { 200: Subscription },
+      },
+    },
+    async (request) => reviews.setDeviationSubscription(actorOf(request), request.params.change, request.body.subscribed),
+  );
+
+  app.get(
+    '/sessions/:session/progress',
+    {
+      schema: {
+        tags,
+        summary: "A session's device board against its change's script, and the steps expected next: what its watchers are sent live (its user, or Session.View)",
+        params: Type.Object({ session: Type.String({ pattern: '^[0-9]{1,15}$', description: 'The session number' }) }),
+        response: { 200: LiveProgressViewSchema },
+      },
+    },
+    async (request) => reviews.progress(actorOf(request), request.params.session),
   );
 
   app.get(

@@ -11,6 +11,7 @@ import { partitionName } from '../objects/index.ts';
 import {
   commandCountsOf,
   commandsOfChange,
+  findSessionByNumber,
   interruptedSessionEnds,
   listSessions,
   presentCapture,
@@ -21,9 +22,11 @@ import {
   type Session,
 } from '../sessions/index.ts';
 import { boardCapture, type CapturedSession } from './board-capture.ts';
+import { changeToHearOf, isSubscribed, subscribe, unsubscribe } from './deviation-subscription.ts';
+import { executedCommands, LiveBoards } from './live-board.ts';
 import { compareChange, type BoardRow, type ComparisonCounts, type ExecutedCommand, type Outcome } from './comparison.ts';
 import { findReviewResultEvent, loggedResult, REVIEW_RESULT_ACTION, type LoggedReviewResult } from './review-log.ts';
-import type { AuditedSessionView, BoardCommandView, BoardRowView, ChangeAuditView, DeviceAuditView } from './review.views.ts';
+import type { AuditedSessionView, BoardCommandView, BoardRowView, ChangeAuditView, DeviceAuditView, LiveProgressView } from './review.views.ts';
 import { changesScored, computedTimes, reviewsOf, saveReview, storedReview } from './review.store.ts';
 
 /** Least time between two recomputes of a change as its sessions end: at most about one a second per change. */
@@ -72,6 +75,8 @@ export class ReviewService {
       readonly recomputeIntervalMs?: number;
       /** How the rest of an interval is waited out (a timer unless given: a test ends the wait when it likes). */
       readonly wait?: (ms: number) => Promise<void>;
+      /** The boards of running sessions (`LiveBoards`): what `progress` answers. */
+      readonly boards?: Pick<LiveBoards, 'snapshot'>;
     },
   ) {
     this.intervalMs = deps.recomputeIntervalMs ?? RECOMPUTE_INTERVAL_MS;
@@ -122,6 +127,41 @@ export class ReviewService {
         throw errors.forbidden('You need the Session.View privilege to audit the sessions of a change.');
       }
       return this.build(trx, change);
+    });
+  }
+
+  /**
+   * A session's device board against its change's script, as its watchers are sent it (live or
+   * ended): for the session's own user and holders of Session.View in its partition.
+   */
+  async progress(actor: Actor, ref: string): Promise<LiveProgressView> {
+    const session = await this.deps.db.transaction().execute(async (trx) => {
+      const found = /^\d+$/.test(ref) && Number(ref) <= Number.MAX_SAFE_INTEGER ? await findSessionByNumber(trx, Number(ref)) : undefined;
+      const mayView = found && (found.userId === actor.userId || (await hasPrivilege(trx, actor, 'Session.View', inPartition(found.partitionId))));
+      if (!found || !mayView) throw errors.notFound('session', ref);
+      return found;
+    });
+    const snapshot = await (this.deps.boards ?? new LiveBoards({ db: this.deps.db, clock: this.deps.clock })).snapshot(session.id);
+    if (!snapshot) throw errors.notFound('session', ref);
+    return snapshot.board;
+  }
+
+  /** Whether the caller hears of the change's deviations as a subscriber (approvers of its group always do, as the group says). */
+  async deviationSubscription(actor: Actor, changeName: string): Promise<{ subscribed: boolean }> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const change = await changeToHearOf(trx, actor, changeName);
+      return { subscribed: await isSubscribed(trx, change.id, actor.userId) };
+    });
+  }
+
+  /** Subscribes the caller to, or unsubscribes them from, the change's deviation alerts. */
+  async setDeviationSubscription(actor: Actor, changeName: string, subscribed: boolean): Promise<{ subscribed: boolean }> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      // Leaving needs no privilege: someone who lost it may still stop hearing nothing.
+      const change = subscribed ? await changeToHearOf(trx, actor, changeName) : await findVisibleChange(trx, actor, changeName);
+      if (subscribed) await subscribe(trx, change.id, actor.userId, this.deps.clock.now());
+      else await unsubscribe(trx, change.id, actor.userId);
+      return { subscribed };
     });
   }
 
@@ -240,26 +280,14 @@ export class ReviewService {
     // By ID: a board is the same board whatever its devices are called now.
     const byDevice = new Map<string, ExecutedCommand[]>(change.devices.map((id) => [id, []]));
     const rowsById = new Map<string, ChangeCommand>();
-    const lastSeq = new Map<string, number>();
-    for (const row of executed) lastSeq.set(row.sessionId, Math.max(row.seq, lastSeq.get(row.sessionId) ?? 0));
-    for (const row of executed) {
-      const id = `${row.sessionId}:${row.seq}`;
-      rowsById.set(id, row);
+    const commands = executedCommands(executed);
+    executed.forEach((row, k) => {
+      const command = commands[k] as ExecutedCommand;
+      rowsById.set(command.id, row);
       const list = byDevice.get(row.deviceId) ?? [];
-      // An interactive shell that exited (the device sent its exit status; nothing else ended the session first).
-      const shellExited = row.sessionKind !== 'exec' && row.sessionEndReason === 'client_closed' && row.sessionExitStatus !== null;
-      list.push({
-        id,
-        sessionId: row.sessionId,
-        time: row.time,
-        offsetSeconds: row.offsetSeconds,
-        text: row.text,
-        output: row.output,
-        exitStatus: row.exitStatus,
-        lastOfExitedShell: shellExited && lastSeq.get(row.sessionId) === row.seq,
-      });
+      list.push(command);
       byDevice.set(row.deviceId, list);
-    }
+    });
     const comparison = compareChange(script, byDevice);
     const presentCommand = (command: ExecutedCommand): BoardCommandView => {
       const row = rowsById.get(command.id) as ChangeCommand;

@@ -134,3 +134,48 @@ export const AuditedSessionViewSchema = Type.Object({
 });
 
 export type AuditedSessionView = Static<typeof AuditedSessionViewSchema>;
+
+/** A command on the live board: enough to name it and find it in the recording (its output is in the session log). */
+export const LiveCommandViewSchema = Type.Object({
+  session: Type.Integer({ description: 'The number of the session that ran it' }),
+  seq: Type.Integer(),
+  time: Type.String(),
+  offsetSeconds: Type.Number({ description: "Seconds from the start of its session's recording" }),
+  text: Type.String(),
+  exitStatus: Type.Union([Type.Integer(), Type.Null()]),
+});
+
+export type LiveCommandView = Static<typeof LiveCommandViewSchema>;
+
+export const LiveBoardRowViewSchema = Type.Object({
+  kind: BoardRowViewSchema.properties.kind,
+  step: Type.Union([BoardStepViewSchema, Type.Null()]),
+  command: Type.Union([LiveCommandViewSchema, Type.Null()]),
+  linkedRow: Type.Union([Type.Integer(), Type.Null()], { description: 'For missing and out_of_order: the index of the row it pairs with' }),
+});
+
+export type LiveBoardRowView = Static<typeof LiveBoardRowViewSchema>;
+
+/**
+ * A running session's device board, as its watchers are sent it at each captured command: the
+ * change audit's board of the device over every session of the change so far, and the steps the
+ * script expects next.
+ */
+export const LiveProgressViewSchema = Type.Object({
+  session: Type.Integer({ description: 'The number of the running session' }),
+  change: Type.String(),
+  device: Type.String(),
+  score: Type.Integer(),
+  outcome: OutcomeSchema,
+  counts: ComparisonCountsSchema,
+  rows: Type.Array(LiveBoardRowViewSchema),
+  next: Type.Array(BoardStepViewSchema, { description: 'The steps expected next: the optional ones on the way and the first required one; empty when the script is done' }),
+  at: Type.String({ description: 'When the board was computed' }),
+});
+
+export type LiveProgressView = Static<typeof LiveProgressViewSchema>;
+
+/** Whether a user hears of a change's deviations as a subscriber. */
+export const DeviationSubscriptionViewSchema = Type.Object({ subscribed: Type.Boolean() });
+
+export type DeviationSubscriptionView = Static<typeof DeviationSubscriptionViewSchema>;

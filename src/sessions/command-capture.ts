@@ -154,6 +154,11 @@ export class CommandCapture {
     return this.queue.probe(() => this.reader.lineAtEnter());
   }
 
+  /** The device has been quiet a while: a command whose shell prompt is back is done (`LineReader.settleAtPrompt`). */
+  quiet(): void {
+    void this.queue.probe(() => this.reader.settleAtPrompt()).catch(() => undefined);
+  }
+
   /**
    * Drains the backlog and completes the last command; resolves with how many commands were
    * captured. Each was given to `onCommand` as it completed and is not kept here: a long session

@@ -1,4 +1,5 @@
 export { CommandWriter, type CommandWrites } from './command-writer.ts';
+export { CommandDecisions } from './command-review.service.ts';
 export { Gateway, loadGatewayHostKey } from './gateway.ts';
 export { InstanceService } from './instance.service.ts';
 export { LiveSessions } from './live.ts';
@@ -21,5 +22,7 @@ export { EXIT_PENDING, SessionRunner, type ClientSide } from './session-runner.t
 export { SessionService, type SessionListFilter } from './session.service.ts';
 export { CaptureReasonViewSchema, CaptureStatusSchema, CommandViewSchema, SessionViewSchema, type CaptureReasonView, type SessionCaptureView } from './session.views.ts';
 export { CAPTURE_REASON_TEXT, type CaptureReason, type CaptureStatus } from './capture-status.ts';
-export { commandCounts as commandCountsOf, commandsOf, commandsOfChange, findSession, heartbeat, interruptedSessionEnds, listSessions, sessionsOfChange, sessionsOfChanges, type SessionFilter } from './session.store.ts';
+export { commandCounts as commandCountsOf, commandsOf, commandsOfChange, findSession, findSessionByNumber, heartbeat, interruptedSessionEnds, listSessions, sessionsOfChange, sessionsOfChanges, type SessionFilter } from './session.store.ts';
 export { HostKeyMismatchError, sshUpstream, type UpstreamConnector } from './upstream.ts';
+export type { CapturedCommand } from './line-reader.ts';
+export type { ProgressTracking, SessionProgress } from './session-progress.ts';

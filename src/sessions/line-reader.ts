@@ -186,6 +186,12 @@ export class LineReader {
   /** Counts output pieces parsed, to tell whether anything was printed between two keystrokes. */
   private outputMark = 0;
   private alternate = false;
+  /**
+   * Keys typed in the alternate screen since its last line-running key, and the output mark at the
+   * first: a shell reading there (a multiplexer's pane, or one that switched the screen itself)
+   * is checked by them while its echo has not come.
+   */
+  private alternateLine: { raw: string | undefined; readonly outputMark: number } | undefined;
   private pasteModeEnded = false;
   /** The cursor's column when the last piece was parsed. */
   private cursorX = 0;
@@ -337,6 +343,7 @@ export class LineReader {
       }
       if (this.line === undefined) this.startLine(time, offsetSeconds);
       const ch = text.charAt(k);
+      if (this.line === undefined && this.alternate) this.keyInAlternateScreen(ch);
       if (this.line?.raw !== undefined) this.line.raw = withKey(this.line.raw, ch, this.inPaste);
       if (this.inPaste) continue; // pasted text, even a newline, is text
       if (this.line && ch !== '\r' && ch !== '\n') {
@@ -399,6 +406,22 @@ export class LineReader {
     return 'program';
   }
 
+  /**
+   * The device went quiet with the cursor right after the shell's prompt and nothing typed yet:
+   * the running command is done now, not at the user's next key, so that its board is pushed to
+   * watchers (and its alerts raised) while the user thinks. Output that merely ends like the
+   * prompt and pauses would end its command early; the next prompt's key then finds nothing to end.
+   */
+  settleAtPrompt(): void {
+    if (!this.candidate || this.candidate.reading || this.editing || this.line !== undefined || this.pending.length > 0 || this.shellPrompt === undefined) return;
+    const buffer = this.buffer();
+    if (buffer.type === 'alternate') return;
+    const cursorRow = buffer.baseY + buffer.cursorY;
+    if (textBeforeCursor(buffer, logicalStart(buffer, cursorRow), cursorRow, buffer.cursorX) !== this.shellPrompt) return;
+    if (!this.outputFrozen) this.commandOutput.removeFromCurrentLine(this.shellPrompt);
+    this.complete();
+  }
+
   /** A fresh prompt: either the shell asks for the rest of a command (PS2) or the last command is done. */
   private atPrompt(prompt: string): boolean {
     for (const enter of this.pending.splice(0)) enter.marker?.dispose();
@@ -425,6 +448,7 @@ export class LineReader {
   private enter(time: Date, offsetSeconds: number): void {
     const line = this.line;
     this.line = undefined;
+    this.alternateLine = undefined;
     if (this.buffer().type === 'alternate') {
       line?.marker?.dispose();
       // A shell's prompt inside a full-screen program: a multiplexer's pane (however it was started), or an editor's terminal.
@@ -455,13 +479,7 @@ export class LineReader {
   lineAtEnter(): LineAtEnter {
     const before = this.candidate?.reading ? [...this.candidate.pieces] : [];
     const buffer = this.buffer();
-    if (buffer.type === 'alternate') {
-      const prompt = this.shellPrompt?.trimEnd();
-      const cursorRow = buffer.baseY + buffer.cursorY;
-      const row = buffer.getLine(cursorRow)?.translateToString(true).trimStart() ?? '';
-      const text = prompt && row.startsWith(prompt) ? row.slice(prompt.length).trim() : undefined;
-      return { where: 'screen', text, before: [], fromKeystrokes: false, settled: true };
-    }
+    if (buffer.type === 'alternate') return this.lineInAlternateScreen();
     const line = this.line;
     if (line === undefined) return this.untypedLine(before);
     const where = line.kind === 'prompt' ? 'shell' : line.kind;
@@ -480,6 +498,34 @@ export class LineReader {
     const fromPrompt = this.editedText(line.marker.line);
     const text = fromPrompt.startsWith(line.prompt) ? fromPrompt.slice(line.prompt.length) : undefined;
     return { where, text, before, fromKeystrokes: false, settled: text !== undefined && keyed !== undefined && text === keyed, ...also };
+  }
+
+  /** A key typed in the alternate screen, outside any line the capture follows. */
+  private keyInAlternateScreen(ch: string): void {
+    if (ch === '\r' || ch === '\n' || ch === '\x0f') return;
+    const line = (this.alternateLine ??= { raw: '', outputMark: this.outputMark });
+    if (line.raw !== undefined) line.raw = withKey(line.raw, ch, this.inPaste);
+  }
+
+  /**
+   * The line an Enter in the alternate screen would run. A full-screen program's keys are its own
+   * (`where: 'screen'`, no text). Where the session's shell prompt starts the cursor's line (a
+   * wrapped line read from its first row), a shell reads there: the text after it is the line,
+   * and while nothing has been printed since the line's first key (the echo has not come), the keys
+   * are checked too, and the line is not settled, so that the check waits for the echo.
+   */
+  private lineInAlternateScreen(): LineAtEnter {
+    const buffer = this.buffer();
+    const prompt = this.shellPrompt?.trimEnd();
+    const shown = this.editedText(logicalStart(buffer, buffer.baseY + buffer.cursorY)).trimStart();
+    const text = prompt && shown.startsWith(prompt) ? shown.slice(prompt.length).trim() : undefined;
+    if (text === undefined) return { where: 'screen', text, before: [], fromKeystrokes: false, settled: true };
+    const typed = this.alternateLine;
+    const keys = typed?.raw !== undefined && typed.raw !== '' ? rebuildFromKeys(typed.raw) : undefined;
+    const unechoed = typed !== undefined && typed.outputMark === this.outputMark && typed.raw !== '';
+    // Keys that cannot be replayed (a paste with line breaks, a line too long) and no echo: the line is unknown.
+    if (unechoed && keys === undefined) return { where: 'shell', text: undefined, before: [], fromKeystrokes: false, settled: false };
+    return { where: 'screen', text, before: [], fromKeystrokes: false, settled: !unechoed, ...(keys !== undefined && { keys }) };
   }
 
   /**

@@ -28,6 +28,8 @@ export interface LiveSession {
   stop(): Promise<void>;
   /** Tells the user something from Changegate in their terminal, on a line of its own (the recording keeps it). */
   tell(message: string): void;
+  /** The device's board against the change's script as it stands (session-progress.ts), when the session has one. */
+  progress?(): object | undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ function evaluate(text: string): LineEvaluation {
   return { decision: 'allow', reasons: [] };
 }
 
-function gate(lines: LineAtEnter[], options: { review?: (decision: GateDecision) => Verdict } = {}) {
+function gate(lines: LineAtEnter[], options: { review?: (decision: GateDecision) => Verdict | Promise<Verdict> } = {}) {
   const recorded: GateDecision[] = [];
   const evaluated: string[] = [];
   const quiets: Array<[number, number]> = [];
@@ -51,7 +51,10 @@ describe('PolicyGate', () => {
   it('lets the first lines of an unfinished command reach the shell, which runs nothing until the whole is checked', async () => {
     const first = gate([line({ text: 'for x in 1; do' })]);
     expect(await first.subject.check()).toEqual({ action: 'allow' });
-    expect(first.evaluated).toEqual([]);
+    // Each line alone too: one denied by itself never reaches the shell, nor its history.
+    expect(first.evaluated).toEqual(['for x in 1; do']);
+    const inside = gate([line({ text: 'rm -rf /tmp/x', before: ['for x in 1; do'] })]);
+    expect((await inside.subject.check()).action).toBe('deny');
     const last = gate([line({ text: 'done', before: ['for x in 1; do', 'rm -rf /tmp/x'] })]);
     expect((await last.subject.check()).action).toBe('deny');
     expect(last.evaluated).toEqual(['for x in 1; do\nrm -rf /tmp/x\ndone']);
@@ -86,7 +89,14 @@ describe('PolicyGate', () => {
     const asked: GateDecision[] = [];
     const review: Verdict = { action: 'review', message: 'waits for carol', decision: Promise.resolve({ allowed: false, message: 'refused' }), cancel: () => undefined };
     const { subject } = gate([line({ text: 'systemctl restart nginx' })], { review: (decision) => (asked.push(decision), review) });
-    expect(await subject.check()).toBe(review);
+    let cancelled = false;
+    const answer = await gate([line({ text: 'systemctl restart nginx' })], { review: () => ({ ...review, cancel: () => (cancelled = true) }) }).subject.check();
+    expect(answer).toMatchObject({ action: 'review', message: 'waits for carol' });
+    expect(answer.action === 'review' && (await answer.decision)).toEqual({ allowed: false, message: 'refused' });
+    // Giving the line up reaches the review.
+    if (answer.action === 'review') answer.cancel();
+    expect(cancelled).toBe(true);
+    expect((await subject.check()).action).toBe('review');
     expect(asked.map((decision) => decision.line)).toEqual(['systemctl restart nginx']);
   });
 
@@ -125,5 +135,25 @@ describe('PolicyGate', () => {
     }
     const pane = gate([line({ where: 'screen', text: 'rm -rf /srv' })]);
     expect((await pane.subject.check()).action).toBe('deny');
+  });
+
+  it('waits for a review that is stored before it answers, and leaves the recording of a held line to it', async () => {
+    const review: Verdict = { action: 'review', message: 'waits for carol', decision: Promise.resolve({ allowed: true }), cancel: () => undefined };
+    const stored: GateDecision[] = [];
+    const { subject, recorded } = gate([line({ text: 'systemctl restart nginx' })], {
+      review: async (decision: GateDecision) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        stored.push(decision);
+        return review;
+      },
+    });
+    const answer = await subject.check();
+    expect(answer.action === 'review' && answer.message).toBe('waits for carol');
+    expect(stored.map((decision) => decision.decision)).toEqual(['review']);
+    expect(recorded).toEqual([]);
+    // Without a reviewer, the refusal is recorded as the policy's decision.
+    const alone = gate([line({ text: 'systemctl restart nginx' })]);
+    expect((await alone.subject.check()).action).toBe('deny');
+    expect(alone.recorded.map((decision) => decision.decision)).toEqual(['review']);
   });
 });

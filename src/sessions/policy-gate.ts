@@ -25,10 +25,12 @@ export interface PolicyGateDeps {
   quiet(ms: number, maxMs: number): Promise<void>;
   /** The policy's answer for a whole command line (lines of a multi-line command joined by `\n`). */
   evaluate(line: string): LineEvaluation;
-  /** Holds a line for an approver; without it, a line the policy holds is refused. */
-  review?(decision: GateDecision): Verdict;
+  /** Holds a line for an approver, recording the decision itself; without it, a line the policy holds is refused. */
+  review?(decision: GateDecision): Verdict | Promise<Verdict>;
   /** Every decision but a plain allow: logged, shown on the board, alerted where it must be. */
   record(decision: GateDecision): void;
+  /** A line let through (at once, or once an approver allowed it): strict mode counts it as run until the capture reads it back. */
+  ran?(line: string): void;
 }
 
 const RANK: Record<LineEvaluation['decision'], number> = { allow: 0, warn: 1, review: 2, deny: 3 };
@@ -79,8 +81,12 @@ export class PolicyGate {
     const whole = wholes[0] as string;
     if (wholes.every((text) => text.trim() === '') && line.before.length === 0) return { action: 'allow' };
     // An unfinished command (an open quote, `do` without `done`) runs nothing yet: the shell reads
-    // on, and the whole command is checked at the Enter that completes it.
-    if (key === '\r' && line.where === 'shell' && wholes.every((text) => splitShellInput(text).incomplete !== null)) return { action: 'allow' };
+    // on, and the whole command is checked at the Enter that completes it. A line of it that alone
+    // is denied (`touch …` inside a loop) is refused at once, so it never reaches the shell's history.
+    if (key === '\r' && line.where === 'shell' && wholes.every((text) => splitShellInput(text).incomplete !== null)) {
+      const denied = texts.map((text) => this.deps.evaluate(text)).find((evaluation) => evaluation.decision === 'deny');
+      return denied ? this.decide(line, whole, denied) : { action: 'allow' };
+    }
     const evaluations = wholes.map((text) => this.deps.evaluate(text));
     const strongest = evaluations.reduce((a, b) => (RANK[b.decision] > RANK[a.decision] ? b : a));
     return this.decide(line, whole, strongest);
@@ -99,12 +105,27 @@ export class PolicyGate {
     return { action: 'deny', message: 'this line, typed at a password prompt, matches the command policy and may not run.' };
   }
 
-  private decide(line: LineAtEnter, text: string | null, evaluation: LineEvaluation): Verdict {
+  /** A held line counts as run once an approver allows it. */
+  private ranOnceAllowed(text: string | null, verdict: Verdict): Verdict {
+    if (verdict.action !== 'review' || text === null) return verdict;
+    const decision = verdict.decision.then((answer) => {
+      if (answer.allowed) this.deps.ran?.(text);
+      return answer;
+    });
+    return { ...verdict, decision, cancel: () => verdict.cancel() };
+  }
+
+  private async decide(line: LineAtEnter, text: string | null, evaluation: LineEvaluation): Promise<Verdict> {
     const decision: GateDecision = { line: text, where: line.where, fromKeystrokes: line.fromKeystrokes, decision: evaluation.decision, reasons: evaluation.reasons };
-    if (evaluation.decision !== 'allow' || line.fromKeystrokes) this.deps.record(decision);
+    // A line held for review is recorded by its review, once.
+    const reviewed = evaluation.decision === 'review' && this.deps.review !== undefined;
+    if (!reviewed && (evaluation.decision !== 'allow' || line.fromKeystrokes)) this.deps.record(decision);
     const why = evaluation.reasons.join('; ');
-    if (evaluation.decision === 'allow' || evaluation.decision === 'warn') return { action: 'allow' };
-    if (evaluation.decision === 'review' && this.deps.review) return this.deps.review(decision);
+    if (evaluation.decision === 'allow' || evaluation.decision === 'warn') {
+      if (text !== null) this.deps.ran?.(text);
+      return { action: 'allow' };
+    }
+    if (evaluation.decision === 'review' && this.deps.review) return this.ranOnceAllowed(text, await this.deps.review(decision));
     const held = evaluation.decision === 'review' ? ' It needs an approver, and no one can review it in this session.' : '';
     return { action: 'deny', message: `this line may not run: ${why}.${held}` };
   }

@@ -12,8 +12,10 @@ import { line } from './broker-dialogue.ts';
 import type { ClientSide } from './client-side.ts';
 import { CommandCapture, execCommand, type CapturedCommand } from './command-capture.ts';
 import { CommandWriter, type CommandWrites } from './command-writer.ts';
+import type { SessionDecisions } from './command-review.service.ts';
 import { EnterGuard } from './enter-guard.ts';
 import { PolicyGate, type GateDecision } from './policy-gate.ts';
+import type { SessionProgress } from './session-progress.ts';
 import type { LiveSessions } from './live.ts';
 import { OutputBatch, type OutputStream } from './output-batch.ts';
 import type { Recorder } from './recorder.ts';
@@ -41,6 +43,10 @@ export interface SessionRelayDeps {
 const MAX_EXEC_OUTPUT = 64 * 1024;
 /** Captured commands waiting to be stored beyond which the device waits. */
 const MAX_UNSTORED_COMMANDS = 256;
+/** How long the device must be quiet, its prompt back, before the command that ran is taken as done. */
+const PROMPT_SETTLE_MS = 100;
+/** Lines let through and not yet read back that strict mode keeps in mind. */
+const MAX_RAN_UNREAD = 64;
 const DEFAULT_WARNINGS_MS = [5 * 60_000, 60_000];
 /** setTimeout holds at most this; longer waits re-arm. */
 const MAX_TIMER_MS = 2_147_000_000;
@@ -71,6 +77,10 @@ export class SessionRelay {
   private readonly keysDecoder = new StringDecoder('utf8');
   /** `performance.now()` of the device's last output: a lagging echo is awaited until it is quiet. */
   private lastOutputAt = 0;
+  /** Set while output was relayed and the device has not been quiet for `PROMPT_SETTLE_MS` since. */
+  private quietTimer: NodeJS.Timeout | undefined;
+  /** Lines let through that the capture has not read back yet: strict mode's next step comes after them. */
+  private readonly ranUnread: string[] = [];
 
   constructor(
     private readonly deps: SessionRelayDeps,
@@ -82,6 +92,10 @@ export class SessionRelay {
     private readonly dueAt: Date,
     private readonly startedAt: Date,
     policy?: CommandPolicySetting,
+    /** The device's board against the change's script, fed each captured command (see session-progress.ts). */
+    private readonly progress?: SessionProgress,
+    /** Where the policy's decisions are stored and held lines reviewed; without it, decisions are only logged and held lines refused. */
+    private readonly decisions?: SessionDecisions,
   ) {
     this.commands = deps.commands ?? new CommandWriter({ db: deps.db, logger: deps.logger });
     if (client.kind !== 'exec') {
@@ -92,12 +106,24 @@ export class SessionRelay {
         onCommand: (command) => this.store(command),
       });
       this.capture = capture;
-      if (policy && policy.rules.length > 0) {
+      if (policy && (policy.rules.length > 0 || policy.strict)) {
         const gate = new PolicyGate({
           lineAtEnter: () => capture.lineAtEnter(),
           quiet: (ms, maxMs) => this.quiet(ms, maxMs),
-          evaluate: (line) => evaluateLine(policy, line),
+          evaluate: (line) => evaluateLine(policy, line, policy.strict && progress ? { isNextStep: (typed) => progress.isNextStep(typed, this.ranUnread) } : {}),
+          ran: (line) => {
+            // Bounded: a capture that reads nothing back (a full-screen program) must not grow it.
+            if (policy.strict && this.ranUnread.push(line) > MAX_RAN_UNREAD) this.ranUnread.shift();
+          },
           record: (decision) => this.recordDecision(decision),
+          ...(decisions && {
+            review: async (decision: GateDecision) => {
+              const verdict = await decisions.service.hold(decision, { ...decisions.session, offsetSeconds: this.recorder.offsetSeconds });
+              // The session ended while the review was stored: the guard, closed already, would not withdraw it.
+              if (this.finishing && verdict.action === 'review') verdict.cancel();
+              return verdict;
+            },
+          }),
         });
         this.guard = new EnterGuard({
           forward: (data) => this.toDevice(data),
@@ -198,18 +224,20 @@ export class SessionRelay {
     }
   }
 
-  /** A line checked against the command policy and not simply allowed: an event-log entry. */
+  /** A line checked against the command policy and not simply allowed: stored with its event-log entry (only the entry in rigs without the service). */
   private recordDecision(decision: GateDecision): void {
     const time = this.deps.clock.now();
-    const logged = this.deps.db.transaction().execute((trx) =>
-      appendEvent(trx, {
-        actor: this.actor.username,
-        action: 'session.command_policy',
-        subject: `session:${this.sessionId}`,
-        data: { change: this.changeName, line: decision.line, decision: decision.decision, reasons: decision.reasons, where: decision.where, fromKeystrokes: decision.fromKeystrokes },
-        time,
-      }),
-    );
+    const logged = this.decisions
+      ? this.decisions.service.record(decision, { ...this.decisions.session, offsetSeconds: this.recorder.offsetSeconds })
+      : this.deps.db.transaction().execute((trx) =>
+          appendEvent(trx, {
+            actor: this.actor.username,
+            action: 'session.command_policy',
+            subject: `session:${this.sessionId}`,
+            data: { change: this.changeName, line: decision.line, decision: decision.decision, reasons: decision.reasons, where: decision.where, fromKeystrokes: decision.fromKeystrokes },
+            time,
+          }),
+        );
     logged.catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'logging a command policy decision failed'));
   }
 
@@ -260,7 +288,10 @@ export class SessionRelay {
 
   private observe(data: Buffer): void {
     this.lastOutputAt = performance.now();
-    if (this.capture) this.capture.output(data, this.recorder.offsetSeconds);
+    if (this.capture) {
+      this.capture.output(data, this.recorder.offsetSeconds);
+      this.quietTimer ??= setTimeout(() => this.quietAfterOutput(), PROMPT_SETTLE_MS);
+    }
     else if (this.execOutput.length + data.length <= MAX_EXEC_OUTPUT) this.execOutput += data.toString('utf8');
     else {
       this.execOutputCut = true;
@@ -268,7 +299,27 @@ export class SessionRelay {
     }
   }
 
+  /** One timer per burst of output: once the device is quiet, a command back at its prompt is done. */
+  private quietAfterOutput(): void {
+    const quietFor = performance.now() - this.lastOutputAt;
+    if (quietFor < PROMPT_SETTLE_MS) {
+      this.quietTimer = setTimeout(() => this.quietAfterOutput(), PROMPT_SETTLE_MS - quietFor);
+      return;
+    }
+    this.quietTimer = undefined;
+    if (!this.finishing) this.capture?.quiet();
+  }
+
   private store(command: CapturedCommand): void {
+    // The line let through is read back: from now on the board counts it.
+    const read = this.ranUnread.indexOf(command.text);
+    this.ranUnread.splice(0, read >= 0 ? read + 1 : Math.min(1, this.ranUnread.length));
+    // The board first: a watcher sent the marker reads the board with this command on it.
+    try {
+      this.progress?.add(command);
+    } catch (error) {
+      this.deps.logger?.error({ err: error, session: this.sessionId }, 'updating the live board failed');
+    }
     this.recorder.marker(command.text);
     this.unstoredCommands++;
     // Not after the previous write: the writer keeps the order, and a burst (a paste) goes in one batch.
@@ -329,6 +380,7 @@ export class SessionRelay {
 
   private async end(reason: SessionEndReason, by?: string, why?: string): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
+    clearTimeout(this.quietTimer);
     this.guard?.close();
     this.output.flush();
     if (reason === 'terminated' && by) this.warn(`the session was terminated by ${by}${why ? `: ${why}` : ''}.`);
@@ -341,6 +393,8 @@ export class SessionRelay {
       this.store(execCommand(this.client.command ?? '', this.startedAt, 0, this.execOutput, this.exitStatus, this.execOutputCut));
     }
     await this.commandWrites;
+    // Deviations still held for their burst are alerted now.
+    await this.progress?.close().catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'closing the live board failed'));
     const { sha256 } = await this.recorder.close();
     await this.deps.sessions.end(this.sessionId, this.actor, {
       endedAt,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type ssh2 from 'ssh2';
-import { findAccessGroup, findChange, findRequestByNumber, type RequestChanges, type RequestService } from '../changes/index.ts';
+import { findAccessGroup, findChange, findRequestByNumber, type CommandPolicySetting, type RequestChanges, type RequestService } from '../changes/index.ts';
+import { evaluateLine } from '../policies/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Actor } from '../access/index.ts';
 import { confirmedForHostKey, findDevice, type CredentialService } from '../inventory/index.ts';
@@ -16,6 +17,8 @@ import { Recorder } from './recorder.ts';
 import type { CommandWrites } from './command-writer.ts';
 import type { RecordingWrites } from './recording-log.ts';
 import type { RecordingStore } from './recording-store.ts';
+import type { ProgressTracking } from './session-progress.ts';
+import type { SessionDecisions } from './command-review.service.ts';
 import type { SessionTarget } from './session.ts';
 import { SessionRelay } from './session-relay.ts';
 import type { SessionService } from './session.service.ts';
@@ -54,6 +57,10 @@ export interface SessionRunnerDeps {
    * again just before connecting, since a user may wait a long time for an approval.
    */
   readonly signIns?: { stillSignedIn(actor: Actor): Promise<boolean> };
+  /** Keeps each session's board against its change's script as commands are captured (the change audit's `LiveBoards`). */
+  readonly progress?: ProgressTracking;
+  /** Stores what command policies decide in the sessions and holds lines for review; without it, decisions are only logged and held lines refused. */
+  readonly reviews?: SessionDecisions['service'];
 }
 
 /**
@@ -124,6 +131,14 @@ export class SessionRunner {
       );
     }
 
+    // The group's command policy as the session starts (src/policies/): checked at each Enter, and
+    // here for the command of an exec request, which runs with no Enter to hold.
+    const policy = (await findAccessGroup(this.deps.db, change.accessGroupId))?.commandPolicy;
+    if (policy && client.kind === 'exec') {
+      const refusal = await this.checkExec(actor, change.name, policy, client.command ?? '');
+      if (refusal) return this.dialogue.refuse(client, refusal);
+    }
+
     // The wait for an approval may have outlasted this instance's serving.
     if (this.refusingNew) return this.dialogue.refuse(client, STOPPING);
     const sessionId = randomUUID();
@@ -162,9 +177,17 @@ export class SessionRunner {
       await recordings.remove(recorder.location);
       throw error;
     }
-    // The group's command policy as the session starts (src/policies/): checked at each Enter.
-    const policy = (await findAccessGroup(this.deps.db, change.accessGroupId))?.commandPolicy;
-    const relay = new SessionRelay(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt, policy);
+    // Without its board the session still runs: strict mode then holds every line for review.
+    const progress = await this.deps.progress?.open(sessionId).catch((error: unknown) => {
+      this.deps.logger?.error({ err: error, session: sessionId }, 'opening the live board failed');
+      return undefined;
+    });
+    const reviews = this.deps.reviews;
+    const decisions = reviews && {
+      service: reviews,
+      session: { sessionId, actor, changeId: change.id, changeName: change.name, deviceId: device.id, deviceName: device.name, accessGroupId: change.accessGroupId },
+    };
+    const relay = new SessionRelay(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt, policy, progress, decisions);
     this.deps.live.add({
       id: sessionId,
       userId: actor.userId,
@@ -176,6 +199,7 @@ export class SessionRunner {
       terminate: (by, reason) => relay.finish('terminated', by, reason),
       stop: () => relay.finish('gateway_stopped'),
       tell: (message) => relay.tell(message),
+      progress: () => progress?.current(),
     });
 
     let connection: ssh2.Client;
@@ -200,5 +224,31 @@ export class SessionRunner {
       return;
     }
     await relay.attach(connection);
+  }
+
+  /**
+   * The command of an exec request (`ssh …@device 'command'`) against the policy, before anything
+   * reaches the device: a command the policy denies or holds, or one that is not the script's next
+   * step under a strict policy, is refused with the reason and logged. No one can be asked to
+   * review it while an exec request waits: it is to be run in an interactive session.
+   */
+  private async checkExec(actor: Actor, changeName: string, policy: CommandPolicySetting, command: string): Promise<string | undefined> {
+    if (policy.rules.length === 0 && !policy.strict) return undefined;
+    // Strict: an exec request runs no step of the script in turn, since no board follows it; it is reviewed like any line off the plan.
+    const evaluation = evaluateLine(policy, command);
+    if (evaluation.decision === 'allow') return undefined;
+    await this.deps.db.transaction().execute((trx) =>
+      appendEvent(trx, {
+        actor: actor.username,
+        action: 'session.command_policy',
+        subject: `change:${changeName}`,
+        data: { change: changeName, line: command, decision: evaluation.decision, reasons: evaluation.reasons, where: 'exec', fromKeystrokes: false },
+        time: this.deps.clock.now(),
+      }),
+    );
+    if (evaluation.decision === 'warn') return undefined;
+    const why = evaluation.reasons.join('; ');
+    const held = evaluation.decision === 'review' ? ' It needs an approver: run it in an interactive session (ssh -t), where it can wait for one.' : '';
+    return `this command may not run: ${why}.${held}`;
   }
 }

@@ -136,13 +136,23 @@ export function sessionRoutes(app: Api, services: { sessions: SessionService; ru
     '/sessions/:session/watch',
     {
       websocket: true,
-      schema: { tags, summary: 'WebSocket: the recording so far, then live (Session.Watch); one asciicast event per message', params: SessionRef, security: ANSWERED_ON_THE_SOCKET },
+      schema: {
+        tags,
+        summary: 'WebSocket: the recording so far, then live (Session.Watch); one asciicast event per message',
+        description:
+          'Each message is an asciicast v2 event `[seconds, code, data]` (`o` output, `r` resize, `m` a captured command), or an object: ' +
+          '`{"type":"progress","progress":LiveProgressView}` (the board of the device against the change\'s script, once the replay is done and after each command), ' +
+          '`{"type":"end"}` when the session ends, `{"type":"error","error":{code,message}}` before the socket closes.',
+        params: SessionRef,
+        security: ANSWERED_ON_THE_SOCKET,
+      },
     },
     (socket, request) => {
       let stop: (() => void) | undefined;
       socket.on('close', () => stop?.());
       const watcher: Watcher = {
         send: (event) => socket.send(JSON.stringify(event)),
+        progress: (board) => socket.send(JSON.stringify({ type: 'progress', progress: board })),
         behindBytes: () => socket.bufferedAmount,
         drop: (why) => {
           socket.send(JSON.stringify({ type: 'error', error: { code: why.code, message: why.message } }));

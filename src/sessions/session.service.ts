@@ -16,6 +16,8 @@ import { CastLines, castEvent, followElsewhere } from './recording-follow.ts';
 import type { RecordingStore, RecordingStoreKind, RecordingStores } from './recording-store.ts';
 import { presentCommand, presentSession, type CommandView, type Session, type SessionKind, type SessionView } from './session.ts';
 import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, insertSession, listSessions, orphanedSessions, type SessionEnd } from './session.store.ts';
+import type { ProgressTracking } from './session-progress.ts';
+import { WatchProgress } from './watch-progress.ts';
 
 export interface SessionListFilter {
   readonly user?: string;
@@ -81,6 +83,8 @@ export type WatchDrop = AppError<'watcher_too_slow'>;
 /** Someone watching a session: where its events go, and how far behind they are. */
 export interface Watcher {
   send(event: CastEvent): void;
+  /** The device's board against the change's script, at the start and after each command (session-progress.ts). */
+  progress?(board: object): void;
   /** Characters sent but not yet taken by the watcher (a WebSocket's `bufferedAmount`). */
   behindBytes(): number;
   /** The watcher fell too far behind the live session, or took nothing for too long; it is told why and disconnected. */
@@ -210,6 +214,8 @@ export class SessionService {
       readonly recordingGrowth?: Pick<ChannelWakes, 'next'>;
       /** How long a terminate waits for another instance to end its session; `TERMINATE_ELSEWHERE_MS` unless set. */
       readonly terminateElsewhereMs?: number;
+      /** Reads the board of a session another instance runs, for its watchers here. */
+      readonly progress?: Pick<ProgressTracking, 'snapshot'>;
     },
   ) {}
 
@@ -353,7 +359,7 @@ export class SessionService {
    * most `MAX_WATCHERS_PER_USER` watches open (`429 too_many_watchers`). Returns the function that
    * ends the watch; it ends by itself when the session ends or the watcher is dropped.
    */
-  async watch(actor: Actor, ref: string, watcher: Watcher, onEnd: () => void): Promise<() => void> {
+  async watch(actor: Actor, ref: string, given: Watcher, onEnd: () => void): Promise<() => void> {
     const session = await this.deps.db.transaction().execute(async (trx) => {
       const found = await this.visible(trx, actor, ref);
       if (!(await hasPrivilege(trx, actor, 'Session.Watch', inPartition(found.partitionId)))) {
@@ -369,6 +375,24 @@ export class SessionService {
     }
     this.watchersOfSession.add(session.id);
     this.watchersOfUser.add(actor.userId);
+    // Each command the recording marks sends the watcher the board too, once the replay is done.
+    const snapshot = this.deps.progress && (() => (this.deps.progress as Pick<ProgressTracking, 'snapshot'>).snapshot(session.id));
+    const boards = new WatchProgress(
+      { local: () => this.deps.live.get(session.id)?.progress?.(), ...(snapshot && { snapshot }) },
+      (board) => given.progress?.(board),
+      () => given.closed,
+    );
+    const watcher: Watcher = {
+      send: (event) => {
+        given.send(event);
+        if (event[1] === 'm') boards.marked();
+      },
+      behindBytes: () => given.behindBytes(),
+      drop: (why) => given.drop(why),
+      get closed() {
+        return given.closed;
+      },
+    };
     const queued: Array<[CastEvent, number]> = [];
     let queuedBytes = 0;
     let replayed = -1;
@@ -417,6 +441,7 @@ export class SessionService {
       }
       replayed = replay.events;
       for (const [event, index] of queued.splice(0)) if (index >= replayed) watcher.send(event);
+      if (given.progress) boards.release();
       if (!unsubscribe && session.endedAt === null && this.deps.recordingGrowth) {
         // Another instance runs it: its recording is followed in the shared store as it grows.
         const followed = followElsewhere({

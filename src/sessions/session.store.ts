@@ -288,14 +288,15 @@ export async function commandsOf(db: Executor, sessionId: string): Promise<Sessi
   return (await db.selectFrom('session_command').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute()).map(toCommand);
 }
 
-/** Every command captured in the change's sessions, in time order. */
-export async function commandsOfChange(db: Executor, changeId: string): Promise<ChangeCommand[]> {
+/** Every command captured in the change's sessions (on one device, when given), in time order. */
+export async function commandsOfChange(db: Executor, changeId: string, deviceId?: string): Promise<ChangeCommand[]> {
   const rows = await db
     .selectFrom('session_command as c')
     .innerJoin('session as s', 's.id', 'c.session_id')
     .selectAll('c')
     .select(['s.number as session_number', 's.device_id', 's.kind as session_kind', 's.end_reason as session_end_reason', 's.exit_status as session_exit_status'])
     .where('s.change_id', '=', changeId)
+    .$if(deviceId !== undefined, (query) => query.where('s.device_id', '=', deviceId as string))
     .orderBy('c.time')
     .orderBy('s.number')
     .orderBy('c.seq')

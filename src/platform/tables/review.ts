@@ -3,6 +3,14 @@ import type { ColumnType } from 'kysely';
 /** Tables of the change audit. */
 export interface ReviewTables {
   change_review: ChangeReviewTable;
+  deviation_subscription: DeviationSubscriptionTable;
+}
+
+/** A user who asked to hear of a change's deviations while its sessions run. */
+export interface DeviationSubscriptionTable {
+  change_id: string;
+  user_id: string;
+  created_at: Date;
 }
 
 export interface ChangeReviewTable {

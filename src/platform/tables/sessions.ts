@@ -6,6 +6,7 @@ export interface SessionTables {
   session: SessionTable;
   session_command: SessionCommandTable;
   recording_chunk: RecordingChunkTable;
+  command_decision: CommandDecisionTable;
 }
 
 export type SessionKind = 'shell' | 'exec' | 'web';
@@ -82,4 +83,38 @@ export interface RecordingChunkTable {
   seq: CreatedOnly<number>;
   data: CreatedOnly<Buffer>;
   written_at: CreatedOnly<Date>;
+}
+
+export type CommandDecisionKind = 'deny' | 'warn' | 'review' | 'allow';
+export type ReviewStatus = 'pending' | 'allowed' | 'refused' | 'withdrawn' | 'expired';
+/** Where a line was typed: at the shell's prompt, in a program, at a password prompt, in a full-screen program. */
+export type TypedIn = 'shell' | 'program' | 'secret' | 'screen';
+
+/** Lists kept as jsonb arrays: pass `JSON.stringify(list)` on write, read back an array. */
+type JsonList = ColumnType<string[], string, string>;
+
+/** A command policy's decision of a line other than a plain allow, and for a held line its review (migration 0022). */
+export interface CommandDecisionTable {
+  id: CreatedOnly<string>;
+  number: ColumnType<number, never, never>;
+  session_id: CreatedOnly<string>;
+  change_id: CreatedOnly<string>;
+  device_id: CreatedOnly<string>;
+  access_group_id: CreatedOnly<string>;
+  /** The session's user. */
+  user_id: CreatedOnly<string>;
+  time: CreatedOnly<Date>;
+  offset_seconds: CreatedOnly<number>;
+  line: CreatedOnly<string | null>;
+  reasons: ColumnType<string[], string, never>;
+  decision: CreatedOnly<CommandDecisionKind>;
+  typed_in: CreatedOnly<TypedIn>;
+  from_keystrokes: CreatedOnly<boolean>;
+  /** Null unless the line was held for review. */
+  status: ReviewStatus | null;
+  /** The approvers asked (user ids); null unless held for review. */
+  asked: ColumnType<string[] | null, string | null, never>;
+  decided_by: string | null;
+  decided_at: Date | null;
+  comment: string | null;
 }
