@@ -14,11 +14,14 @@ const STATUS_COLORS: Record<string, string> = {
   approved: 'teal.9',
   denied: 'red.9',
   expired: 'gray.7',
+  allowed: 'teal.9',
+  refused: 'red.9',
+  withdrawn: 'gray.7',
 };
 
 export function StatusBadge({ status }: { status: string }) {
   return (
-    <Badge color={STATUS_COLORS[status] ?? 'gray.7'} variant="filled" autoContrast>
+    <Badge color={STATUS_COLORS[status] ?? 'gray.7'} variant="filled" autoContrast miw="max-content">
       {status}
     </Badge>
   );

@@ -3179,7 +3179,7 @@ export interface paths {
                                  * @description A stable code: docs/errors.md says what each means and what to do.
                                  * @enum {string}
                                  */
-                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
+                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "review_not_pending" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
                                 details?: unknown;
                                 message: string;
                             };
@@ -3294,7 +3294,7 @@ export interface paths {
                                  * @description A stable code: docs/errors.md says what each means and what to do.
                                  * @enum {string}
                                  */
-                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
+                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "review_not_pending" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
                                 details?: unknown;
                                 message: string;
                             };
@@ -3927,6 +3927,76 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/changes/{change}/deviation-alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether you are subscribed to the change's deviation alerts (Session.View in its partition, or an approver of its group) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    change: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            subscribed: boolean;
+                        };
+                    };
+                };
+            };
+        };
+        /** Subscribe to (true) or leave (false) the change's deviation alerts: a notice for each burst of commands off its script while its sessions run */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    change: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        subscribed: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            subscribed: boolean;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/changes/{change}/evidence": {
         parameters: {
             query?: never;
@@ -4003,6 +4073,225 @@ export interface paths {
                             }[];
                             /** @description How many commands the script holds (0 while it has errors) */
                             steps: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/command-reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Command policy decisions you may see: reviews you are asked to decide, your own sessions', and with Session.View those in its partitions; pending reviews first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description The session number */
+                    session?: number;
+                    /** @description pending: waiting for an approver; allowed: an approver let the line run; refused: an approver refused it; withdrawn: its user gave it up (Ctrl-C), or the session ended first; expired: no approver decided in time */
+                    status?: "pending" | "allowed" | "refused" | "withdrawn" | "expired";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The approvers asked to review it (usernames); empty for a decision that held nothing */
+                            asked: string[];
+                            change: string;
+                            /** @description The approver's comment, which the user reads */
+                            comment: string | null;
+                            /** @description When the review ended: decided, withdrawn or expired */
+                            decidedAt: string | null;
+                            decidedBy: string | null;
+                            /** @description What the policy said: review holds the line for an approver; allow is a line rebuilt from the keys typed (echo off), which ran */
+                            decision: "deny" | "warn" | "review" | "allow";
+                            device: string;
+                            /** @description The terminal echoed nothing: the line was rebuilt from the keys typed */
+                            fromKeystrokes: boolean;
+                            /** @description The whole command line; null where it is not shown (typed at a password prompt, or neither the screen nor the keys tell it) */
+                            line: string | null;
+                            /** @description The number people quote: review #12 */
+                            number: number;
+                            /** @description When, in the session's recording */
+                            offsetSeconds: number;
+                            /** @description Why: the rules that matched, or why the line is uncertain */
+                            reasons: string[];
+                            /** @description The number of the session the line was typed in */
+                            session: number;
+                            /** @description The review of a held line; null for a decision that held nothing */
+                            status: ("pending" | "allowed" | "refused" | "withdrawn" | "expired") | (never | null);
+                            time: string;
+                            /** @description The session's user, who typed the line */
+                            user: string;
+                            /** @description Where the line was typed: at the shell's prompt, in a program, at a password prompt, in a full-screen program */
+                            where: "shell" | "program" | "secret" | "screen";
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/command-reviews/{number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One command policy decision, or review */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    number: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The approvers asked to review it (usernames); empty for a decision that held nothing */
+                            asked: string[];
+                            change: string;
+                            /** @description The approver's comment, which the user reads */
+                            comment: string | null;
+                            /** @description When the review ended: decided, withdrawn or expired */
+                            decidedAt: string | null;
+                            decidedBy: string | null;
+                            /** @description What the policy said: review holds the line for an approver; allow is a line rebuilt from the keys typed (echo off), which ran */
+                            decision: "deny" | "warn" | "review" | "allow";
+                            device: string;
+                            /** @description The terminal echoed nothing: the line was rebuilt from the keys typed */
+                            fromKeystrokes: boolean;
+                            /** @description The whole command line; null where it is not shown (typed at a password prompt, or neither the screen nor the keys tell it) */
+                            line: string | null;
+                            /** @description The number people quote: review #12 */
+                            number: number;
+                            /** @description When, in the session's recording */
+                            offsetSeconds: number;
+                            /** @description Why: the rules that matched, or why the line is uncertain */
+                            reasons: string[];
+                            /** @description The number of the session the line was typed in */
+                            session: number;
+                            /** @description The review of a held line; null for a decision that held nothing */
+                            status: ("pending" | "allowed" | "refused" | "withdrawn" | "expired") | (never | null);
+                            time: string;
+                            /** @description The session's user, who typed the line */
+                            user: string;
+                            /** @description Where the line was typed: at the shell's prompt, in a program, at a password prompt, in a full-screen program */
+                            where: "shell" | "program" | "secret" | "screen";
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/command-reviews/{number}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Allow or refuse a held line (an approver of its access group, not its user): the session waiting for it goes on at once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    number: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Shown to the user in their terminal when the line is refused */
+                        comment?: string;
+                        decision: "allow" | "refuse";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The approvers asked to review it (usernames); empty for a decision that held nothing */
+                            asked: string[];
+                            change: string;
+                            /** @description The approver's comment, which the user reads */
+                            comment: string | null;
+                            /** @description When the review ended: decided, withdrawn or expired */
+                            decidedAt: string | null;
+                            decidedBy: string | null;
+                            /** @description What the policy said: review holds the line for an approver; allow is a line rebuilt from the keys typed (echo off), which ran */
+                            decision: "deny" | "warn" | "review" | "allow";
+                            device: string;
+                            /** @description The terminal echoed nothing: the line was rebuilt from the keys typed */
+                            fromKeystrokes: boolean;
+                            /** @description The whole command line; null where it is not shown (typed at a password prompt, or neither the screen nor the keys tell it) */
+                            line: string | null;
+                            /** @description The number people quote: review #12 */
+                            number: number;
+                            /** @description When, in the session's recording */
+                            offsetSeconds: number;
+                            /** @description Why: the rules that matched, or why the line is uncertain */
+                            reasons: string[];
+                            /** @description The number of the session the line was typed in */
+                            session: number;
+                            /** @description The review of a held line; null for a decision that held nothing */
+                            status: ("pending" | "allowed" | "refused" | "withdrawn" | "expired") | (never | null);
+                            time: string;
+                            /** @description The session's user, who typed the line */
+                            user: string;
+                            /** @description Where the line was typed: at the shell's prompt, in a program, at a password prompt, in a full-screen program */
+                            where: "shell" | "program" | "secret" | "screen";
                         };
                     };
                 };
@@ -7132,6 +7421,99 @@ export interface paths {
                             /** @description What was typed, when the shell ran another line: a history expansion (`sudo !!`) */
                             typed: string | null;
                         }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A session's device board against its change's script, and the steps expected next: what its watchers are sent live (its user, or Session.View) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The session number */
+                    session: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description When the board was computed */
+                            at: string;
+                            change: string;
+                            counts: {
+                                extra: number;
+                                failedExpectation: number;
+                                matched: number;
+                                missing: number;
+                                /** @description Optional steps that ran at their place (matched or failed their expectation) */
+                                optionalRun: number;
+                                outOfOrder: number;
+                                requiredSteps: number;
+                                skipped: number;
+                            };
+                            device: string;
+                            /** @description The steps expected next: the optional ones on the way and the first required one; empty when the script is done */
+                            next: {
+                                expect: string | null;
+                                index: number;
+                                /** @description The step's line in the script */
+                                line: number;
+                                optional: boolean;
+                                text: string;
+                            }[];
+                            /** @description as_planned: every required step ran and nothing else; incomplete: a required step is missing; exceeded: commands beyond the script ran */
+                            outcome: "as_planned" | "incomplete" | "exceeded" | "incomplete_and_exceeded";
+                            rows: {
+                                command: {
+                                    exitStatus: number | null;
+                                    /** @description Seconds from the start of its session's recording */
+                                    offsetSeconds: number;
+                                    seq: number;
+                                    /** @description The number of the session that ran it */
+                                    session: number;
+                                    text: string;
+                                    time: string;
+                                } | null;
+                                /** @description missing is red on the board, extra green; a required step run at the wrong place shows as missing where the script has it and as out_of_order where it ran */
+                                kind: "matched" | "failed_expectation" | "missing" | "skipped" | "extra" | "session_end" | "out_of_order";
+                                /** @description For missing and out_of_order: the index of the row it pairs with */
+                                linkedRow: number | null;
+                                step: {
+                                    expect: string | null;
+                                    index: number;
+                                    /** @description The step's line in the script */
+                                    line: number;
+                                    optional: boolean;
+                                    text: string;
+                                } | null;
+                            }[];
+                            score: number;
+                            /** @description The number of the running session */
+                            session: number;
+                        };
                     };
                 };
             };

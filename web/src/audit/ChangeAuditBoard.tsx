@@ -1,75 +1,16 @@
-import { Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Card, Code, Group, Stack, Table, Text, Title } from '@mantine/core';
 import { Link } from 'react-router';
 import { sessionPath, type BoardRow, type ChangeAudit, type DeviceAudit } from './audit.queries.ts';
+import { KindBadge, Legend, pairing, tintStyle } from './board-kinds.tsx';
 import { CaptureWarning } from './CaptureStatus.tsx';
-import { DARK_ORANGE, OutcomeBadge, scoreText } from './Outcome.tsx';
+import { OutcomeBadge, scoreText } from './Outcome.tsx';
 import { formatOffset, hashOfOffset } from './playback-time.ts';
 
-type Kind = BoardRow['kind'];
-
-/** 6.6:1 under white text. */
-const DARK_GREEN = '#1e6b30';
-
-/**
- * How the board shows each kind of line: always in words (the badge), the colour repeating them.
- * Badges are filled, under white text at AA contrast (Mantine's green.9 and orange.9 fall just
- * short of 4.5:1, hence two darker shades); the lines' tints are shade 1, under the page's dark text.
- */
-const KINDS: Record<Kind, { readonly label: string; readonly badge: string; readonly tint?: string; readonly meaning: string }> = {
-  matched: { label: 'matched', badge: 'teal.9', meaning: 'executed as the script says' },
-  missing: { label: 'missing', badge: 'red.9', tint: 'red', meaning: 'in the script, but not executed' },
-  extra: { label: 'extra', badge: DARK_GREEN, tint: 'green', meaning: 'executed, but not in the script' },
-  out_of_order: { label: 'out of order', badge: DARK_ORANGE, tint: 'orange', meaning: 'a step of the script executed at another place' },
-  failed_expectation: { label: 'expectation failed', badge: 'grape.9', tint: 'grape', meaning: 'executed, but its output is not what the script expects' },
-  skipped: { label: 'optional, skipped', badge: 'gray.7', meaning: 'an optional step not executed' },
-  session_end: { label: 'ended the session', badge: 'gray.7', meaning: 'the exit that closed the session, not counted' },
-};
-
-const LEGEND_ORDER: readonly Kind[] = ['missing', 'extra', 'out_of_order', 'failed_expectation', 'skipped', 'matched', 'session_end'];
-
-function KindBadge({ kind }: { kind: Kind }) {
-  return (
-    <Badge color={KINDS[kind].badge} variant="filled" autoContrast style={{ whiteSpace: 'nowrap', flexShrink: 0 }}>
-      {KINDS[kind].label}
-    </Badge>
-  );
-}
-
-function Legend() {
-  return (
-    <Card withBorder>
-      <Title order={2} size="h4" mb="xs">
-        Legend
-      </Title>
-      <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }} spacing="xs">
-        {LEGEND_ORDER.map((kind) => (
-          <Group key={kind} gap="xs" wrap="nowrap">
-            <KindBadge kind={kind} />
-            <Text size="sm">
-              {KINDS[kind].meaning}
-              {KINDS[kind].tint && ` (${KINDS[kind].tint} line)`}
-            </Text>
-          </Group>
-        ))}
-      </SimpleGrid>
-    </Card>
-  );
-}
-
-/** What a row says about the row it pairs with: a step missing here ran elsewhere, or the reverse. */
-function pairing(row: BoardRow): string | undefined {
-  if (row.linkedRow === null) return undefined;
-  if (row.kind === 'missing') return `executed out of order: row ${row.linkedRow + 1}`;
-  if (row.kind === 'out_of_order') return `planned at row ${row.linkedRow + 1}`;
-  return undefined;
-}
-
 function BoardLine({ row, index, session }: { row: BoardRow; index: number; session: number }) {
-  const tint = KINDS[row.kind].tint;
   const command = row.command;
   const paired = pairing(row);
   return (
-    <Table.Tr bg={tint ? `${tint}.1` : undefined} style={tint ? { boxShadow: `inset 4px 0 0 var(--mantine-color-${tint}-9)` } : undefined}>
+    <Table.Tr {...tintStyle(row.kind)}>
       <Table.Td>{index + 1}</Table.Td>
       <Table.Td>
         <Stack gap={4} align="start">

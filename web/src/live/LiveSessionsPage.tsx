@@ -1,10 +1,11 @@
-import { Anchor, Button, Group, Table, Text, TextInput, Title } from '@mantine/core';
+import { Anchor, Button, Group, Loader, Table, Text, TextInput, Title } from '@mantine/core';
 import { useState } from 'react';
 import { Link } from 'react-router';
 import { holds, useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, PagedTable, useUrlFilters } from '../ui.tsx';
-import { runningFor, useLiveSessions, type SessionView } from './live-sessions.ts';
+import { progressSummary, useSessionProgress } from './live-progress.ts';
+import { LIVE_SESSIONS_POLL_MS, runningFor, useLiveSessions, type SessionView } from './live-sessions.ts';
 import { TerminateDialog } from './TerminateDialog.tsx';
 
 /** PAM Core ➔ Live sessions: the sessions running now, to watch or terminate; filters in the address. */
@@ -37,7 +38,7 @@ export default function LiveSessionsPage() {
               rows={rows}
               page={page}
               onPage={(next) => set('page', String(next))}
-              headers={['Session', 'User', 'Device', 'Account', 'Change', 'Started', 'Source IP', 'Actions']}
+              headers={['Session', 'User', 'Device', 'Account', 'Change', 'Progress', 'Started', 'Source IP', 'Actions']}
               rowKey={(session) => session.id}
             >
               {(session) => (
@@ -51,6 +52,9 @@ export default function LiveSessionsPage() {
                   <Table.Td>{session.device}</Table.Td>
                   <Table.Td>{session.account}</Table.Td>
                   <Table.Td>{session.change}</Table.Td>
+                  <Table.Td>
+                    <ProgressCell session={session.number} />
+                  </Table.Td>
                   <Table.Td>
                     <Text size="sm">{formatTime(session.startedAt, me.user.timeZone)}</Text>
                     <Text size="xs" c="dimmed">
@@ -85,4 +89,26 @@ export default function LiveSessionsPage() {
       <TerminateDialog session={terminating} onClose={() => setTerminating(undefined)} />
     </>
   );
+}
+
+/**
+ * A running session's progress against its change's script: `2 of 5 steps · 1 extra`, and the
+ * step expected next. Asked as often as the list, and only for the rows of the page shown: at most
+ * a page's worth of requests each time.
+ */
+function ProgressCell({ session }: { session: number }) {
+  const progress = useSessionProgress(session, { pollMs: LIVE_SESSIONS_POLL_MS });
+  if (progress.data) {
+    const [next] = progress.data.next;
+    return (
+      <>
+        <Text size="sm">{progressSummary(progress.data)}</Text>
+        <Text size="xs" c="dimmed" maw={260} truncate="end">
+          {next ? `next: ${next.text}` : 'the last step ran'}
+        </Text>
+      </>
+    );
+  }
+  if (progress.error) return <Text size="sm">—</Text>;
+  return <Loader size="xs" aria-label={`Reading the progress of session #${session}`} />;
 }

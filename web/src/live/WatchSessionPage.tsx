@@ -1,11 +1,16 @@
-import { Alert, Badge, Button, Group, Stack, Text, Title } from '@mantine/core';
-import { useRef, useState } from 'react';
-import { Link, useParams } from 'react-router';
+import { Alert, Badge, Button, Grid, Group, Stack, Text, Title } from '@mantine/core';
+import { useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
+import { Link, useLocation, useParams } from 'react-router';
+import { sessionPath } from '../audit/audit.queries.ts';
+import { offsetOfHash } from '../audit/playback-time.ts';
 import { holds, useMe } from '../session.tsx';
 import { XtermView, type TerminalHandle } from '../terminal/XtermView.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded } from '../ui.tsx';
+import { useSessionProgress } from './live-progress.ts';
 import { useSession, type SessionView } from './live-sessions.ts';
+import { ProgressPanel } from './ProgressPanel.tsx';
 import { useSessionWatch, type WatchState } from './session-watch.ts';
 import { TerminateDialog } from './TerminateDialog.tsx';
 
@@ -34,7 +39,11 @@ const BADGES: Record<WatchState['status'], { label: string; color: string }> = {
   lost: { label: 'connection lost', color: 'red.9' },
 };
 
-/** Live sessions ➔ Watch: a running session's terminal, read-only, from its start and then as it happens. */
+/**
+ * Live sessions ➔ Watch: a running session's terminal, read-only, from its start and then as it
+ * happens, beside its progress against the change's script. A deviation alert links here with the
+ * moment of the burst's first command (`#t=1:05`), which the page offers to replay.
+ */
 export default function WatchSessionPage() {
   const ref = useParams().session ?? '';
   const session = useSession(ref);
@@ -47,7 +56,15 @@ function Watch({ session }: { session: SessionView }) {
   const terminal = useRef<TerminalHandle>(null);
   // A new attempt replays the recording from its start, into a new terminal.
   const [attempt, setAttempt] = useState(0);
-  const watch = useSessionWatch(ref, terminal, attempt);
+  const { state: watch, progress: sent } = useSessionWatch(ref, terminal, attempt);
+  // The board as it stands, until the socket sends its own (and should the socket fail).
+  const fetched = useSessionProgress(session.number, { enabled: sent === undefined });
+  const progress = sent ?? fetched.data;
+  // What the socket sends is the latest: Live sessions shows it at once, not the board read before.
+  const queryClient = useQueryClient();
+  useEffect(() => {
+    if (sent) queryClient.setQueryData(['session', session.number, 'progress'], sent);
+  }, [sent, session.number, queryClient]);
   const [terminating, setTerminating] = useState(false);
   const running = session.live && watch.status !== 'ended';
   // A watch that ends while the session still runs: another instance runs it.
@@ -81,10 +98,35 @@ function Watch({ session }: { session: SessionView }) {
           </Button>
         </Group>
       </Group>
+      <AlertMoment session={session.number} />
       <WatchStatus state={watch} session={session} timeZone={me.user.timeZone} onReconnect={() => setAttempt((count) => count + 1)} />
-      <XtermView key={attempt} label={`Terminal of session #${session.number}, ${session.user} on ${session.device}, watched`} handle={terminal} height="62vh" />
+      <Grid gap="md">
+        <Grid.Col span={{ base: 12, lg: 8 }}>
+          <XtermView key={attempt} label={`Terminal of session #${session.number}, ${session.user} on ${session.device}, watched`} handle={terminal} height="62vh" />
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, lg: 4 }}>
+          <ProgressPanel progress={progress} session={session.number} live={running} problem={fetched.error ? `No progress to show: ${fetched.error.message}` : undefined} />
+        </Grid.Col>
+      </Grid>
       <TerminateDialog session={terminating ? session : undefined} onClose={() => setTerminating(false)} />
     </Stack>
+  );
+}
+
+/** The moment a deviation alert points at (`#t=1:05` in the address), with the way to replay the recording from there. */
+function AlertMoment({ session }: { session: number }) {
+  const { hash } = useLocation();
+  const moment = new URLSearchParams(hash.replace(/^#/, '')).get('t');
+  if (moment === null || offsetOfHash(hash) === undefined) return null;
+  return (
+    <Alert color="indigo" title={`Alert at ${moment}`}>
+      <Group gap="sm">
+        <Text size="sm">The deviation you were alerted of began at {moment} in the session's recording.</Text>
+        <Button component={Link} to={sessionPath(session, 'video', `t=${moment}`)} size="compact-sm">
+          Replay from {moment}
+        </Button>
+      </Group>
+    </Alert>
   );
 }
 

@@ -1,15 +1,21 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type RefObject } from 'react';
 import type { TerminalHandle } from '../terminal/XtermView.tsx';
+import type { LiveProgress } from './live-progress.ts';
 
 /**
  * What `GET /api/v1/sessions/{session}/watch` sends, one JSON value a message (the socket is not in
  * the OpenAPI document, so its messages are typed here): the recording so far and then live, as
  * asciicast v2 events `[seconds, code, data]` (`o` output, `r` a resize `COLSxROWS`, `m` a captured
- * command); then `{type: 'end'}` once the session ended, or `{type: 'error'}` when the watch was
- * refused or dropped (a watcher too slow for the session).
+ * command); `{type: 'progress'}`, the session's board against its change's script, once the replay
+ * is done and after each command; then `{type: 'end'}` once the session ended, or `{type: 'error'}`
+ * when the watch was refused or dropped (a watcher too slow for the session).
  */
-type WatchMessage = [number, 'o' | 'r' | 'm', string] | { type: 'end' } | { type: 'error'; error: { code: string; message: string } };
+type WatchMessage =
+  | [number, 'o' | 'r' | 'm', string]
+  | { type: 'progress'; progress: LiveProgress }
+  | { type: 'end' }
+  | { type: 'error'; error: { code: string; message: string } };
 
 /** Where a watch stands: the page says it in words. */
 export type WatchState =
@@ -29,11 +35,13 @@ function watchAddress(ref: string): string {
  * Follows session `ref` into `terminal` over the watch socket (same origin: the session cookie
  * signs it in). A new `attempt` opens a new socket, which replays the recording from its start:
  * the caller gives it a fresh terminal. When the session ends, its record is asked again (who
- * ended it, and why) before the state says `ended`.
+ * ended it, and why) before the state says `ended`. `progress` is the latest board the socket
+ * sent, undefined until the first.
  */
-export function useSessionWatch(ref: string, terminal: RefObject<TerminalHandle | null>, attempt: number): WatchState {
+export function useSessionWatch(ref: string, terminal: RefObject<TerminalHandle | null>, attempt: number): { state: WatchState; progress: LiveProgress | undefined } {
   const queryClient = useQueryClient();
   const [state, setState] = useState<WatchState>({ status: 'connecting' });
+  const [progress, setProgress] = useState<LiveProgress>();
 
   useEffect(() => {
     setState({ status: 'connecting' });
@@ -51,6 +59,10 @@ export function useSessionWatch(ref: string, terminal: RefObject<TerminalHandle 
       }
       if (Array.isArray(value)) {
         if (value[1] === 'o') terminal.current?.write(value[2]);
+        return;
+      }
+      if (value.type === 'progress') {
+        setProgress(value.progress);
         return;
       }
       settled = true;
@@ -73,5 +85,5 @@ export function useSessionWatch(ref: string, terminal: RefObject<TerminalHandle 
     };
   }, [ref, attempt, terminal, queryClient]);
 
-  return state;
+  return { state, progress };
 }

@@ -125,10 +125,10 @@ const SYNTAXES: Array<{ value: Rule['syntax']; label: string }> = [
 const ALERTS: Array<{ value: DeviationAlerts; label: string }> = [
   { value: 'off', label: 'Off' },
   { value: 'extra', label: 'Commands not in the script' },
-  { value: 'every', label: 'Every deviation (also steps out of order)' },
+  { value: 'every', label: 'Every deviation: also steps run out of order' },
 ];
 
-/** `3 rules, strict · alerts on extra commands`, or `none`. */
+/** `3 rules, strict, alerts on extra commands`, or `none`. */
 function policySummary(group: AccessGroup): string {
   const { rules, strict } = group.commandPolicy;
   const parts = [
@@ -261,7 +261,8 @@ function PolicyFields({ draft, set, error }: { draft: Draft; set: <K extends key
       <Stack gap="sm">
         <Text size="sm" c="dimmed">
           Checked when the executor presses Enter in a session of the group's changes, for every command of the line (after <code>;</code>, <code>&amp;&amp;</code>, pipes, <code>$( )</code>,{' '}
-          <code>bash -c</code>…).
+          <code>bash -c</code>…). <b>Deny</b>: the line is cleared and does not run. <b>Hold for review</b>: the session waits until one of the group's approvers allows or refuses the line in My
+          approvals. <b>Warn</b>: the line runs, and the decision is kept with the session.
         </Text>
         {draft.rules.map((rule, index) => (
           <Paper key={index} withBorder p="sm" component="section" aria-label={`Rule ${index + 1}`}>
@@ -291,19 +292,20 @@ function PolicyFields({ draft, set, error }: { draft: Draft; set: <K extends key
           </Button>
         </Group>
         <Checkbox
-          label="Strict: any command that is not the script's next step waits for an approver"
+          label="Strict: any command that is not the next script step is held for review"
+          description="Optional steps on the way count as next. A held command waits for one of the group's approvers, as Hold for review does."
           checked={draft.strict}
           onChange={(event) => set('strict', event.currentTarget.checked)}
         />
         <Select
           label="Deviation alerts"
-          description="Which commands alert the group's approvers while a session of its changes runs"
+          description="While a session of the group's changes runs, a notice to the group's approvers (and the change's subscribers) for each burst of commands off the script, linked to the moment it began"
           data={ALERTS}
           value={draft.deviationAlerts}
           allowDeselect={false}
           onChange={(value) => set('deviationAlerts', (value ?? 'off') as DeviationAlerts)}
           error={fieldMessageOf(error, 'deviationAlerts')}
-          w={360}
+          maw={520}
         />
       </Stack>
     </Fieldset>

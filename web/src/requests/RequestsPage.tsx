@@ -1,10 +1,12 @@
-import { Anchor, Group, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Group, Table, Text, TextInput, Title } from '@mantine/core';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { Link } from 'react-router';
-import { api, unwrap } from '../api/client.ts';
+import { Link, useSearchParams } from 'react-router';
+import { api, ApiError, unwrap } from '../api/client.ts';
 import { useMe } from '../session.tsx';
 import { formatTime } from '../time.ts';
 import { Loaded, NamedCell, PagedTable, StatusBadge, useUrlFilters, StatusFilter } from '../ui.tsx';
+import { CommandReviews } from './CommandReviews.tsx';
+import { useReviewsToDecide } from './command-reviews.ts';
 
 export const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'cancelled', 'expired'] as const;
 type Status = (typeof REQUEST_STATUSES)[number];
@@ -12,9 +14,16 @@ type Status = (typeof REQUEST_STATUSES)[number];
 /** How often an open list asks again: a decision made elsewhere shows within this. */
 export const LIVE_POLL_MS = 5_000;
 
-/** My requests (`scope` mine) and My approvals (`scope` approvals, pending first). */
+/**
+ * My requests (`scope` mine) and My approvals (`scope` approvals, pending first). My approvals
+ * starts with the commands waiting for the user's decision, for an approver asked to review any.
+ */
 export default function RequestsPage({ scope }: { scope: 'mine' | 'approvals' }) {
   const me = useMe();
+  const [search] = useSearchParams();
+  const linked = Number(search.get('review')) || undefined;
+  const reviews = useReviewsToDecide({ enabled: scope === 'approvals', pollMs: LIVE_POLL_MS, linked });
+  const withReviews = reviews.reviews.length > 0 || reviews.linkedMissing;
   const { values, set, page } = useUrlFilters(['status', 'change', 'device'] as const);
   const status = (REQUEST_STATUSES as readonly string[]).includes(values.status) ? (values.status as Status) : undefined;
   const requests = useQuery({
@@ -34,6 +43,19 @@ export default function RequestsPage({ scope }: { scope: 'mine' | 'approvals' })
       <Title order={1} size="h2" mb="md">
         {scope === 'mine' ? 'My requests' : 'My approvals'}
       </Title>
+      {reviews.error && (
+        <Alert color="red" role="alert" title="Could not load the commands waiting" mb="md">
+          {reviews.error instanceof ApiError ? reviews.error.message : String(reviews.error)}
+        </Alert>
+      )}
+      {withReviews && (
+        <>
+          <CommandReviews reviews={reviews.reviews} linked={linked} linkedMissing={reviews.linkedMissing} />
+          <Title order={2} size="h3" mb="sm">
+            Requests
+          </Title>
+        </>
+      )}
       <Group mb="md" align="end">
         <StatusFilter statuses={REQUEST_STATUSES} value={status} onChange={(value) => set('status', value)} />
         <TextInput label="Change" placeholder="Any" value={values.change} onChange={(event) => set('change', event.currentTarget.value)} w={200} />
