@@ -6,6 +6,7 @@ import type { Clock } from '../platform/clock.ts';
 import type { Database, Executor, Tx } from '../platform/database.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { LiveCommandView } from './review.views.ts';
+import { recordingTime } from '../sessions/index.ts';
 
 /** A command that ran off the script while its session ran: not in it there (extra), or a step run before its turn. */
 export interface Deviation {
@@ -149,14 +150,5 @@ export class SessionAlerts {
 
 const describe = (deviation: Deviation) =>
   deviation.kind === 'extra' ? `not in the script: ${deviation.command.text}` : `out of order: ${deviation.command.text} (the step "${deviation.step ?? ''}" ran before its turn)`;
-
-/** `m:ss`, or `h:mm:ss` past an hour: where in the recording. */
-export function recordingTime(seconds: number): string {
-  const whole = Math.max(0, Math.floor(seconds));
-  const h = Math.floor(whole / 3600);
-  const m = Math.floor((whole % 3600) / 60);
-  const s = String(whole % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
-}
 
 const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);

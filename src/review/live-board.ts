@@ -4,7 +4,7 @@ import { matchesPattern, normalizeCommand, stepPattern } from '../changes/script
 import { findDevice } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
-import { commandsOfChange, findSession, type ChangeCommand, type ProgressTracking, type SessionProgress } from '../sessions/index.ts';
+import { commandsOfChange, decisionsOnBoard, findSession, type ChangeCommand, type CommandReviewView, type ProgressTracking, type SessionProgress } from '../sessions/index.ts';
 import type { CapturedCommand } from '../sessions/index.ts';
 import { compareDevice, type BoardRow, type DeviceComparison, type ExecutedCommand } from './comparison.ts';
 import type { Deviation, DeviationAlerts } from './deviation-alerts.ts';
@@ -31,6 +31,11 @@ export class LiveBoard implements SessionProgress {
   private own = 0;
   /** This session's commands already alerted as deviations. */
   private readonly alerted = new Set<string>();
+  private decisions: CommandReviewView[];
+  private readonly listeners = new Set<() => void>();
+  /** A reading of the decisions runs; `readAgain` asks for one more after it. */
+  private reading = false;
+  private readAgain = false;
 
   constructor(
     private readonly script: Script,
@@ -38,7 +43,11 @@ export class LiveBoard implements SessionProgress {
     stored: readonly ChangeCommand[],
     private readonly clock: Clock,
     private readonly alerts?: { add(deviation: Deviation): void; close(): Promise<void> },
+    decisions: readonly CommandReviewView[] = [],
+    /** Reads the device's decisions in the change's sessions again; without it, decisions stay as given. */
+    private readonly readDecisions?: () => Promise<CommandReviewView[]>,
   ) {
+    this.decisions = [...decisions];
     this.commands = executedCommands(stored);
     for (const row of stored) {
       this.shown.set(commandId(row.sessionId, row.seq), liveCommand(row.sessionNumber, row));
@@ -104,7 +113,37 @@ export class LiveBoard implements SessionProgress {
     return nextSteps(this.script, rows).some((step) => matchesPattern(stepPattern(step), typed));
   }
 
+  decided(): void {
+    if (!this.readDecisions) return;
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = true;
+    void this.readDecisions()
+      .then((decisions) => {
+        this.decisions = decisions;
+        this.board = this.present();
+        for (const listener of this.listeners) listener();
+      })
+      // A board that misses a decision for now shows it at the next reading.
+      .catch(() => undefined)
+      .finally(() => {
+        this.reading = false;
+        if (this.readAgain) {
+          this.readAgain = false;
+          this.decided();
+        }
+      });
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   close(): Promise<void> {
+    this.listeners.clear();
     return this.alerts?.close() ?? Promise.resolve();
   }
 
@@ -125,6 +164,7 @@ export class LiveBoard implements SessionProgress {
       counts: comparison.counts,
       rows: comparison.rows.map(row),
       next: nextSteps(this.script, comparison.rows).map(presentStep),
+      decisions: this.decisions,
       at: this.clock.now().toISOString(),
     };
   }
@@ -219,11 +259,12 @@ export class LiveBoards implements ProgressTracking {
     const script = parsed.ok ? parsed.script : { steps: [] };
     const device = await findDevice(db, session.deviceId);
     const stored = await commandsOfChange(db, change.id, session.deviceId);
+    const readDecisions = async () => (await decisionsOnBoard(db, change.id, session.deviceId)).get(session.deviceId) ?? [];
     const group = alerting ? await findAccessGroup(db, change.accessGroupId) : undefined;
     const place = { sessionId, session: session.number, change: change.name, device: device?.name ?? session.deviceId };
     const alerts =
       group &&
       this.deps.alerts?.forSession({ ...place, changeId: change.id, userId: session.userId, username: session.username, approvers: group.approvers, mode: group.deviationAlerts });
-    return new LiveBoard(script, place, stored, this.deps.clock, alerts);
+    return new LiveBoard(script, place, stored, this.deps.clock, alerts, await readDecisions(), readDecisions);
   }
 }

@@ -178,6 +178,7 @@ describe('a strict command policy through the gateway', () => {
   let sshd: TestSshd;
   let t: TestChangegate;
   let started: Started;
+  let address: string;
   let aliceKey: { file: string; publicKey: string };
   let history: string;
 
@@ -188,6 +189,7 @@ describe('a strict command policy through the gateway', () => {
     sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
     t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
     started = await t.cg.startBackground();
+    address = await t.cg.app.listen({ port: 0, host: '127.0.0.1' });
     ({ aliceKey } = await changeOnDevice(t, {
       dir,
       sshd,
@@ -207,8 +209,9 @@ describe('a strict command policy through the gateway', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lets exactly the script through, in its order, as bash\'s history shows', { timeout: 60_000 }, async () => {
+  it('lets exactly the script through, in its order, as bash\'s history shows, each line it stops on the board', { timeout: 60_000 }, async () => {
     const terminal = new Terminal(started.sshPort, 'alice@db01', aliceKey.file);
+    let watch: WatchSocket | undefined;
     /** A line strict mode stops: refused, or held for an approver and given up with Ctrl-C. */
     const stopped = async (keys: string) => {
       const before = terminal.output.length;
@@ -218,7 +221,15 @@ describe('a strict command policy through the gateway', () => {
     };
     try {
       await terminal.waitFor(PROMPT);
+      watch = new WatchSocket(address, await liveSessionNumber(t), (t.admin.credentials as { cookie: string }).cookie);
       await stopped('echo three now\r');
+      // The watcher's board shows the line stopped, and how its review ended, with no command run.
+      const stoppedOnBoard = await waitUntil(async () => {
+        const boards = (watch as WatchSocket).messages.filter(isProgress).map((message) => message.progress);
+        return boards.find((board) => board.decisions.some((decision) => decision.line === 'echo three now' && decision.status !== 'pending'));
+      }, 'a board showing the stopped line');
+      expect(stoppedOnBoard.decisions).toEqual([expect.objectContaining({ line: 'echo three now', decision: 'review', status: 'withdrawn', asked: ['carol'] })]);
+      expect(stoppedOnBoard.counts.matched).toBe(0);
       await stopped('echo two\r');
       await typeLine(terminal, 'echo one\r');
       await stopped('echo one\r');
@@ -230,9 +241,19 @@ describe('a strict command policy through the gateway', () => {
       terminal.type('exit 0\r');
       expect(await terminal.exited).toBe(0);
     } finally {
+      watch?.close();
       terminal.close();
     }
     expect(readFileSync(history, 'utf8').trimEnd().split('\n')).toEqual(['echo one', 'echo  three now', 'exit 0']);
+    // The change audit's board lists every line strict mode stopped, in order, beside the commands that ran.
+    const audit = (await t.admin.get('/changes/CHG-STRICT/audit')).body as { devices: Array<{ decisions: Array<{ line: string; status: string }> }> };
+    expect(audit.devices[0]?.decisions.map((decision) => [decision.line, decision.status])).toEqual([
+      ['echo three now', 'withdrawn'],
+      ['echo two', 'withdrawn'],
+      ['echo one', 'withdrawn'],
+      ['ls /', 'withdrawn'],
+      ['echo one; echo three x', 'withdrawn'],
+    ]);
     const events = await waitUntil(async () => {
       const answer = await t.admin.get('/events?action=session.command_policy&limit=100');
       return answer.body.length >= 5 ? (answer.body as Array<{ data: { line: string; reasons: string[] } }>) : undefined;

@@ -11,6 +11,7 @@ import { partitionName } from '../objects/index.ts';
 import {
   commandCountsOf,
   commandsOfChange,
+  decisionsOnBoard,
   findSessionByNumber,
   interruptedSessionEnds,
   listSessions,
@@ -289,6 +290,7 @@ export class ReviewService {
       byDevice.set(row.deviceId, list);
     });
     const comparison = compareChange(script, byDevice);
+    const decisions = await decisionsOnBoard(trx, change.id);
     const presentCommand = (command: ExecutedCommand): BoardCommandView => {
       const row = rowsById.get(command.id) as ChangeCommand;
       return {
@@ -336,6 +338,7 @@ export class ReviewService {
         counts: device.counts,
         rows: device.rows.map(presentRow),
         capture: boardCapture(sessions.filter((session) => session.deviceId === device.device).map(capturedSession)),
+        decisions: decisions.get(device.device) ?? [],
       })),
       capture: boardCapture(sessions.map(capturedSession)),
     };

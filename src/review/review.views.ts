@@ -1,6 +1,6 @@
 /** What the change audit shows: the board of a change, device by device, and the audited sessions. */
 import { Type, type Static } from 'typebox';
-import { CaptureReasonViewSchema, CaptureStatusSchema, CommandViewSchema, SessionViewSchema } from '../sessions/index.ts';
+import { CaptureReasonViewSchema, CaptureStatusSchema, CommandReviewViewSchema, CommandViewSchema, SessionViewSchema } from '../sessions/index.ts';
 
 export const OutcomeSchema = Type.Union([Type.Literal('as_planned'), Type.Literal('incomplete'), Type.Literal('exceeded'), Type.Literal('incomplete_and_exceeded')], {
   description: 'as_planned: every required step ran and nothing else; incomplete: a required step is missing; exceeded: commands beyond the script ran',
@@ -83,6 +83,12 @@ export const BoardCaptureViewSchema = Type.Object(
 
 export type BoardCaptureView = Static<typeof BoardCaptureViewSchema>;
 
+/** What the command policy decided of the lines typed on a device, beside the board's rows. */
+const BoardDecisionsSchema = Type.Array(CommandReviewViewSchema, {
+  description:
+    "The command policy's decisions in the change's sessions on the device, in the order they were made (the latest 500): lines denied, warned of, held for review (with the review's course) and lines rebuilt from the keys typed. Not part of the board digest: each is in the event log as it is made",
+});
+
 export const DeviceAuditViewSchema = Type.Object({
   device: Type.String({ description: "The device's name as it is now" }),
   deviceId: Type.String({ description: 'Its ID, which a rename keeps: the board digest covers it rather than the name' }),
@@ -91,6 +97,7 @@ export const DeviceAuditViewSchema = Type.Object({
   counts: ComparisonCountsSchema,
   rows: Type.Array(BoardRowViewSchema),
   capture: BoardCaptureViewSchema,
+  decisions: BoardDecisionsSchema,
 });
 
 export type DeviceAuditView = Static<typeof DeviceAuditViewSchema>;
@@ -170,6 +177,7 @@ export const LiveProgressViewSchema = Type.Object({
   counts: ComparisonCountsSchema,
   rows: Type.Array(LiveBoardRowViewSchema),
   next: Type.Array(BoardStepViewSchema, { description: 'The steps expected next: the optional ones on the way and the first required one; empty when the script is done' }),
+  decisions: BoardDecisionsSchema,
   at: Type.String({ description: 'When the board was computed' }),
 });
 

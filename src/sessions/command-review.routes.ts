@@ -20,6 +20,7 @@ export function commandReviewRoutes(app: Api, reviews: CommandDecisions): void {
           {
             status: Type.Optional(ReviewStatusSchema),
             session: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'The session number' })),
+            asked: Type.Optional(Type.Literal('me', { description: 'Only the reviews you were asked to decide' })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
           },
           { additionalProperties: false },

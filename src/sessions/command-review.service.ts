@@ -5,7 +5,7 @@ import { findAccessGroup } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
 import { usernamesByIds } from '../identity/index.ts';
 import type { Clock } from '../platform/clock.ts';
-import type { Database, Tx } from '../platform/database.ts';
+import type { Database, Executor, Tx } from '../platform/database.ts';
 import { AppError, errors } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { notify, type DatabaseNotifications, type Unlisten } from '../platform/notifications.ts';
@@ -20,10 +20,11 @@ import {
   type ReviewAnswer,
   type ReviewStatus,
 } from './command-review.ts';
-import { endReview, findCommandDecision, insertCommandDecision, listCommandDecisions } from './command-review.store.ts';
+import { decisionsOfChange, echoWasOffBefore, endReview, findCommandDecision, insertCommandDecision, listCommandDecisions } from './command-review.store.ts';
 import type { CommandReviewView } from './command-review.views.ts';
 import type { Verdict } from './enter-guard.ts';
 import type { GateDecision } from './policy-gate.ts';
+import { recordingTime } from './session.ts';
 import { findSession } from './session.store.ts';
 
 /** Where a review's end is announced to the instances sharing the database: the payload is its number. */
@@ -71,6 +72,8 @@ export interface DecisionSession {
   readonly deviceName: string;
   /** The access group of the session's change: its approvers review the held lines. */
   readonly accessGroupId: string;
+  /** Called once a decision of the session is stored or its review changes: the live board shows it. */
+  readonly onChange?: () => void;
 }
 
 /** A decision's session, and when in its recording the line was checked. */
@@ -88,6 +91,8 @@ export interface CommandReviewFilter {
   readonly status?: ReviewStatus;
   /** The session's number. */
   readonly session?: number;
+  /** `me`: only the reviews the caller was asked to decide. */
+  readonly asked?: 'me';
   readonly limit?: number;
 }
 
@@ -137,9 +142,21 @@ export class CommandDecisions {
     await unlisten?.();
   }
 
-  /** Stores a decision that holds nothing (deny, warn, a line rebuilt from keys) with its event, in one transaction; returns its number. */
+  /**
+   * Stores a decision that holds nothing (deny, warn, a line rebuilt from keys) with its event, in
+   * one transaction; returns its number. A warning, and the session's first line rebuilt from the
+   * keys typed (echo off, so the screen could not show what ran), alert the access group's
+   * approvers, but the session's user, in the same transaction.
+   */
   async record(decision: GateDecision, context: DecisionContext): Promise<number> {
-    return this.deps.db.transaction().execute(async (trx) => (await this.write(trx, decision, context, [])).number);
+    const number = await this.deps.db.transaction().execute(async (trx) => {
+      const written = await this.write(trx, decision, context, []);
+      const echoOff = decision.decision === 'allow' && decision.fromKeystrokes && !(await echoWasOffBefore(trx, context.sessionId, written.number));
+      if (decision.decision === 'warn' || echoOff) await this.alert(trx, decision, context, written.number, echoOff);
+      return written.number;
+    });
+    context.onChange?.();
+    return number;
   }
 
   /**
@@ -176,6 +193,7 @@ export class CommandDecisions {
       });
       return { ...written, asked: askedNames };
     });
+    context.onChange?.();
     if (!held) return { action: 'deny', message: noReviewerMessage(decision.reasons) };
     let givenUp = false;
     return {
@@ -202,6 +220,7 @@ export class CommandDecisions {
         userId: actor.userId,
         ...(filter.status && { status: filter.status }),
         ...(filter.session !== undefined && { sessionNumber: filter.session }),
+        askedOnly: filter.asked === 'me',
         limit: filter.limit ?? 200,
       });
       return this.present(trx, rows);
@@ -303,6 +322,7 @@ export class CommandDecisions {
         if (givenUp()) return GIVEN_UP;
         if (!review) throw new Error(`review #${number} is not stored`);
         if (review.status !== 'pending') {
+          context.onChange?.();
           const decidedBy = review.decidedBy === null ? null : ((await usernamesByIds(this.deps.db, [review.decidedBy])).get(review.decidedBy) ?? null);
           return answerOf(review, decidedBy, this.timeoutMs) ?? GIVEN_UP;
         }
@@ -326,6 +346,7 @@ export class CommandDecisions {
       if (!(await endReview(trx, id, { status: 'expired', at: now, by: null, comment: null }))) return;
       await appendEvent(trx, { actor: 'system', action: 'session.command_review.expired', subject: `session:${context.sessionId}`, data: { review: number, change: context.changeName }, time: now });
     });
+    context.onChange?.();
   }
 
   /** The user gave the line up (Ctrl-C), or the session ended while it waited. */
@@ -340,6 +361,31 @@ export class CommandDecisions {
         data: { review: number, change: context.changeName },
         time: now,
       });
+    });
+    context.onChange?.();
+  }
+
+  /** Tells the access group's approvers, but the session's user, of a warned line, or that echo is off in a session under a policy. */
+  private async alert(trx: Tx, decision: GateDecision, context: DecisionContext, number: number, echoOff: boolean): Promise<void> {
+    const group = await findAccessGroup(trx, context.accessGroupId);
+    const recipients = (group?.approvers ?? []).filter((id) => id !== context.actor.userId);
+    const session = await findSession(trx, context.sessionId);
+    if (recipients.length === 0 || !session) return;
+    const user = context.actor.username;
+    const quoted = decision.line === null ? '(not shown)' : quote(decision.line);
+    const at = `session #${session.number} on ${context.deviceName}, under change ${context.changeName}`;
+    await this.deps.notifier.notify(trx, {
+      kind: echoOff ? 'command.echo_off' : 'command.warning',
+      recipients,
+      title: (echoOff
+        ? `Echo is off in ${user}'s session #${session.number} on ${context.deviceName}: lines are checked as rebuilt from the keys typed`
+        : `${user} ran a line the command policy warns of, on ${context.deviceName} (${context.changeName})`
+      ).slice(0, TITLE_MAX),
+      body: echoOff
+        ? `The terminal of ${user}'s ${at} echoes nothing, so the command policy checks each line as rebuilt from the keys typed; what the keys cannot tell (completion, history) is held for review. First such line (decision #${number}):\n\n${quoted}`
+        : `${user} ran this line in ${at}:\n\n${quoted}\n\nWhy it is warned of: ${decision.reasons.join('; ')}.`,
+      link: `/live-sessions/${session.number}#t=${recordingTime(context.offsetSeconds)}`,
+      data: { decision: number, session: session.number, change: context.changeName, device: context.deviceName, user },
     });
   }
 
@@ -396,6 +442,22 @@ export class CommandDecisions {
     const usernames = await usernamesByIds(trx, decisions.flatMap((decision) => [...decision.asked, ...(decision.decidedBy === null ? [] : [decision.decidedBy])]));
     return decisions.map((decision) => presentCommandDecision(decision, usernames));
   }
+}
+
+/**
+ * The decisions made in a change's sessions, on one device or all, as its board shows them, by
+ * device ID. No privilege check: for the change audit, which checked its caller.
+ */
+export async function decisionsOnBoard(db: Executor, changeId: string, deviceId?: string): Promise<Map<string, CommandReviewView[]>> {
+  const decisions = await decisionsOfChange(db, changeId, deviceId);
+  const usernames = await usernamesByIds(db, decisions.flatMap((decision) => [...decision.asked, ...(decision.decidedBy === null ? [] : [decision.decidedBy])]));
+  const byDevice = new Map<string, CommandReviewView[]>();
+  for (const decision of decisions) {
+    const list = byDevice.get(decision.deviceId) ?? [];
+    list.push(presentCommandDecision(decision, usernames));
+    byDevice.set(decision.deviceId, list);
+  }
+  return byDevice;
 }
 
 /** A line as an approver's notice quotes it: indented, cut where it is very long. */

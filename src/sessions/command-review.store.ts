@@ -91,6 +91,8 @@ export interface CommandDecisionFilter {
   readonly userId: string;
   readonly status?: ReviewStatus;
   readonly sessionNumber?: number;
+  /** Only the reviews `userId` was asked to decide. */
+  readonly askedOnly?: boolean;
   readonly limit: number;
 }
 
@@ -106,12 +108,40 @@ export async function listCommandDecisions(db: Executor, filter: CommandDecision
   );
   if (filter.status) query = query.where('d.status', '=', filter.status);
   if (filter.sessionNumber !== undefined) query = query.where('s.number', '=', filter.sessionNumber);
+  if (filter.askedOnly) query = query.where('d.asked', '@>', JSON.stringify([userId]) as never);
   const rows = await query
     .orderBy(sql`CASE WHEN d.status = 'pending' THEN 0 ELSE 1 END`)
     .orderBy('d.number', 'desc')
     .limit(filter.limit)
     .execute();
   return rows.map(toDecision);
+}
+
+/** The most decisions a board shows of a change's device: the latest. */
+export const MAX_DECISIONS_ON_BOARD = 500;
+
+/**
+ * The decisions made in a change's sessions, on one device or all, in the order they were made:
+ * what the change's board shows beside its commands (the latest `MAX_DECISIONS_ON_BOARD` of each).
+ */
+export async function decisionsOfChange(db: Executor, changeId: string, deviceId?: string): Promise<CommandDecisionInSession[]> {
+  let query = inSession(db).where('d.change_id', '=', changeId);
+  if (deviceId !== undefined) query = query.where('d.device_id', '=', deviceId);
+  const rows = await query.orderBy('d.number', 'desc').limit(MAX_DECISIONS_ON_BOARD).execute();
+  return rows.map(toDecision).reverse();
+}
+
+/** Whether a session had a line rebuilt from the keys typed (echo off) before decision `number`. */
+export async function echoWasOffBefore(db: Executor, sessionId: string, number: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('command_decision')
+    .select('number')
+    .where('session_id', '=', sessionId)
+    .where('from_keystrokes', '=', true)
+    .where('number', '<', number)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /**

@@ -166,6 +166,42 @@ describe.each(DATABASE_KINDS)('command decisions and reviews on %s', (kind) => {
     expect(notices.filter((notice) => notice.body.includes('reboot'))).toEqual([]);
   });
 
+  it('alerts the group\'s approvers but its user of a warned line, and of the first line of a session rebuilt from the keys typed (echo off)', async () => {
+    const keys = (text: string): GateDecision => ({ line: text, where: 'shell', fromKeystrokes: true, decision: 'allow', reasons: [] });
+    const warned = await gateway.record(line('sudo id', 'warn'), context);
+    const firstUnechoed = await gateway.record(keys('ls /srv'), context);
+    const secondUnechoed = await gateway.record(keys('ls /tmp'), context);
+    type Notice = { kind: string; title: string; body: string; link: string | null; data: { decision?: number } };
+    const noticesOf = async (client: TestClient) => ((await must(client.get('/notifications'), 200, 'reading notices')).body as Notice[]).filter((notice) => notice.kind.startsWith('command.') && notice.kind !== 'command.review');
+    for (const approver of [carol, dave]) {
+      const notices = await noticesOf(approver);
+      expect(notices.find((notice) => notice.data.decision === warned)).toMatchObject({
+        kind: 'command.warning',
+        title: 'alice ran a line the command policy warns of, on web01 (CHG-1)',
+        link: `/live-sessions/${session.number}#t=0:12`,
+      });
+      expect(notices.find((notice) => notice.data.decision === warned)?.body).toContain('    sudo id');
+      expect(notices.find((notice) => notice.data.decision === firstUnechoed)).toMatchObject({ kind: 'command.echo_off' });
+      // One alert that echo is off per session, not one per line.
+      expect(notices.filter((notice) => notice.data.decision === secondUnechoed)).toEqual([]);
+    }
+    // Not the user who typed them (an approver of the group too), nor anyone outside it.
+    for (const other of [aliceApi, erin, frank]) expect(await noticesOf(other)).toEqual([]);
+  });
+
+  it('lists only the reviews the caller was asked to decide with asked=me', async () => {
+    const { verdict, number } = await hold('systemctl reload nginx');
+    await gateway.record(line('rm -rf /var', 'deny'), context);
+    const asked = (await must(frank.get('/command-reviews?asked=me'), 200, 'frank’s reviews')).body as unknown[];
+    expect(asked).toEqual([]);
+    const forDave = (await must(dave.get('/command-reviews?asked=me'), 200, 'dave’s reviews')).body as Array<{ number: number; asked: string[] }>;
+    expect(forDave.map((review) => review.number)).toContain(number);
+    expect(forDave.every((review) => review.asked.includes('dave'))).toBe(true);
+    expect((await frank.get('/command-reviews?asked=you')).status).toBe(400);
+    verdict.cancel();
+    await verdict.decision;
+  });
+
   it('holds a line for the group\'s approvers but its user, tells them, and lets the line go on once one allows it', async () => {
     const { verdict, number } = await hold('systemctl restart nginx');
     expect(verdict.message).toBe(`this line waits for an approver (review #${number}; asked: carol, dave): review: rule "Services" matches \`systemctl restart nginx\`. Ctrl-C gives it up.`);

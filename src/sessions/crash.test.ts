@@ -78,17 +78,17 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
       await terminal.waitFor(/before-crash-1\r\n.*[#$] $/s);
       terminal.type('echo before-crash-2\r');
       await terminal.waitFor(/before-crash-2\r\n.*[#$] $/s);
-      // A command is stored once the next line is begun at its prompt, so the third one stays in the recording only.
+      // A command is stored once its prompt is back and quiet: all three are.
       terminal.type('echo before-crash-3\r');
       await terminal.waitFor(/before-crash-3\r\n.*[#$] $/s);
 
-      // Crash only once two commands are stored and the output is on disk (flushed).
+      // Crash only once the commands are stored and the output is on disk (flushed).
       const live = (await must(admin.get('/sessions?live=true'), 200, 'listing live sessions')).body[0];
       expect(live).toMatchObject({ user: 'alice', device: 'web01', change: 'CHG-CRASH', live: true, endReason: null });
       const location = kind === 'postgres' ? live.id : path.join(installation.dataDir, 'recordings', live.startedAt.slice(0, 10), `${live.id}.cast`);
       // The command's output, not its echo: it follows the line break (and bash's bracketed-paste switch).
       await waitUntil(async () => (/\rbefore-crash-3\r\n/.test(outputOf((await recordingOf(location)).toString('utf8'))) ? true : undefined), 'the output to reach the recording');
-      await waitUntil(async () => ((await admin.get(`/sessions/${live.number}/commands`)).body.length === 2 ? true : undefined), 'both commands to be stored');
+      await waitUntil(async () => ((await admin.get(`/sessions/${live.number}/commands`)).body.length === 3 ? true : undefined), 'the three commands to be stored');
       // …and the event log vouches for the file as it is now: its length is in a recording.chunks event, within a second.
       // The file is read on each try: the prompt after the output may reach it a flush later, and only the size it ends at is logged.
       await waitUntil(async () => {
@@ -125,9 +125,10 @@ describe('a server killed mid-session (kill -9) and restarted', () => {
       expect(download.headers['x-recording-sha256']).toBe(sha256);
 
       const commands = (await auditor.get(`/sessions/${live.number}/commands`)).body;
-      expect(commands.slice(0, 2)).toEqual([
+      expect(commands).toEqual([
         expect.objectContaining({ seq: 1, text: 'echo before-crash-1', output: 'before-crash-1\n' }),
         expect.objectContaining({ seq: 2, text: 'echo before-crash-2', output: 'before-crash-2\n' }),
+        expect.objectContaining({ seq: 3, text: 'echo before-crash-3', output: 'before-crash-3\n' }),
       ]);
       const interrupted = (await auditor.get(`/events?action=session.interrupted&subject=session:${live.id}`)).body;
       expect(interrupted).toEqual([expect.objectContaining({ actor: 'system', data: expect.objectContaining({ recordingSha256: sha256, recordingBytes: recorded.length }) })]);

@@ -11,7 +11,8 @@
 
 /** What the policy says of the line the held key would run. */
 export type Verdict =
-  | { readonly action: 'allow' }
+  /** `message`, when given, is told to the user as the line runs (a warning, echo off). */
+  | { readonly action: 'allow'; readonly message?: string }
   | { readonly action: 'deny'; readonly message: string }
   | {
       readonly action: 'review';
@@ -131,6 +132,7 @@ export class EnterGuard {
         this.deps.tell('the line was given up; it did not run.');
         allowed = false;
       } else if (verdict.action === 'allow') {
+        if (verdict.message) this.deps.tell(verdict.message);
         allowed = true;
       } else if (verdict.action === 'deny') {
         this.deps.tell(verdict.message);

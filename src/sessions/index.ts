@@ -1,5 +1,6 @@
 export { CommandWriter, type CommandWrites } from './command-writer.ts';
-export { CommandDecisions } from './command-review.service.ts';
+export { CommandDecisions, decisionsOnBoard } from './command-review.service.ts';
+export { CommandReviewViewSchema, type CommandReviewView } from './command-review.views.ts';
 export { Gateway, loadGatewayHostKey } from './gateway.ts';
 export { InstanceService } from './instance.service.ts';
 export { LiveSessions } from './live.ts';
@@ -17,7 +18,7 @@ export {
   type StoredRecording,
 } from './recording-store.ts';
 export { verifyRecordingAgainstLog, type RecordingCheck } from './recording-verify.ts';
-export { parseSessionTarget, presentCapture, presentCommand, presentSession, type ChangeCommand, type CommandView, type Session, type SessionCommand, type SessionTarget, type SessionView } from './session.ts';
+export { parseSessionTarget, presentCapture, presentCommand, presentSession, recordingTime, type ChangeCommand, type CommandView, type Session, type SessionCommand, type SessionTarget, type SessionView } from './session.ts';
 export { EXIT_PENDING, SessionRunner, type ClientSide } from './session-runner.ts';
 export { SessionService, type SessionListFilter } from './session.service.ts';
 export { CaptureReasonViewSchema, CaptureStatusSchema, CommandViewSchema, SessionViewSchema, type CaptureReasonView, type SessionCaptureView } from './session.views.ts';

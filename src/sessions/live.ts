@@ -30,6 +30,8 @@ export interface LiveSession {
   tell(message: string): void;
   /** The device's board against the change's script as it stands (session-progress.ts), when the session has one. */
   progress?(): object | undefined;
+  /** Calls `listener` when the board changes other than by a command the recording marks (a decision); returns how to stop. */
+  onProgress?(listener: () => void): () => void;
 }
 
 /**

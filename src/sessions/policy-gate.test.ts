@@ -32,12 +32,12 @@ function gate(lines: LineAtEnter[], options: { review?: (decision: GateDecision)
 }
 
 describe('PolicyGate', () => {
-  it('lets an allowed line run without recording it, and records a warned one that still runs', async () => {
+  it('lets an allowed line run without recording it, and records a warned one that still runs, telling its user', async () => {
     const plain = gate([line({ text: 'ls -l' })]);
     expect(await plain.subject.check()).toEqual({ action: 'allow' });
     expect(plain.recorded).toEqual([]);
     const warned = gate([line({ text: 'sudo id' })]);
-    expect(await warned.subject.check()).toEqual({ action: 'allow' });
+    expect(await warned.subject.check()).toEqual({ action: 'allow', message: 'this line runs, and the approvers are told of it: sudo id matches "Root".' });
     expect(warned.recorded).toEqual([{ line: 'sudo id', where: 'shell', fromKeystrokes: false, decision: 'warn', reasons: ['sudo id matches "Root"'] }]);
   });
 
@@ -67,10 +67,17 @@ describe('PolicyGate', () => {
     expect(evaluated).toEqual(['rm -rf /etc']);
   });
 
-  it('checks a line typed with echo off as rebuilt from its keys, and records that it was', async () => {
-    const { subject, recorded } = gate([line({ text: 'echo hidden', fromKeystrokes: true, settled: false })]);
+  it('checks a line typed with echo off as rebuilt from its keys, records that it was, and says so at the first', async () => {
+    const hidden = line({ text: 'echo hidden', fromKeystrokes: true, settled: false });
+    // An unsettled line is read twice: before and after the device goes quiet.
+    const again = { ...hidden, text: 'echo again' };
+    const { subject, recorded } = gate([hidden, hidden, again, again]);
+    expect(await subject.check()).toEqual({ action: 'allow', message: 'echo is off: lines are checked as rebuilt from the keys typed, and the approvers are told.' });
     expect(await subject.check()).toEqual({ action: 'allow' });
-    expect(recorded).toEqual([{ line: 'echo hidden', where: 'shell', fromKeystrokes: true, decision: 'allow', reasons: [] }]);
+    expect(recorded).toEqual([
+      { line: 'echo hidden', where: 'shell', fromKeystrokes: true, decision: 'allow', reasons: [] },
+      { line: 'echo again', where: 'shell', fromKeystrokes: true, decision: 'allow', reasons: [] },
+    ]);
   });
 
   it('never lets through a line the screen and the keys cannot tell: held for review, or refused without a reviewer', async () => {

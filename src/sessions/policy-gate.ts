@@ -50,6 +50,9 @@ export const ECHO_WAIT_MS = 500;
  * (a multiplexer's pane).
  */
 export class PolicyGate {
+  /** The user was told, at the first line rebuilt from keys, that echo is off. */
+  private toldEchoOff = false;
+
   constructor(private readonly deps: PolicyGateDeps) {}
 
   /** `key` is what would run the line: Enter, or `EDIT_AND_RUN` / `COMMENT_AND_RUN` (enter-guard.ts). */
@@ -123,6 +126,11 @@ export class PolicyGate {
     const why = evaluation.reasons.join('; ');
     if (evaluation.decision === 'allow' || evaluation.decision === 'warn') {
       if (text !== null) this.deps.ran?.(text);
+      if (evaluation.decision === 'warn') return { action: 'allow', message: `this line runs, and the approvers are told of it: ${why}.` };
+      if (line.fromKeystrokes && !this.toldEchoOff) {
+        this.toldEchoOff = true;
+        return { action: 'allow', message: 'echo is off: lines are checked as rebuilt from the keys typed, and the approvers are told.' };
+      }
       return { action: 'allow' };
     }
     if (evaluation.decision === 'review' && this.deps.review) return this.ranOnceAllowed(text, await this.deps.review(decision));

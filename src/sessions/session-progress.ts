@@ -17,6 +17,10 @@ export interface SessionProgress {
    * mode lets through.
    */
   isNextStep(line: string, pending: readonly string[]): boolean;
+  /** A decision of the command policy in the session was stored, or its review changed: the board shows it once read again. */
+  decided(): void;
+  /** Calls `listener` each time the board changes other than by a command (a decision); returns how to stop. */
+  onChange(listener: () => void): () => void;
   /** The session ended: deviations not yet alerted are alerted now. */
   close(): Promise<void>;
 }

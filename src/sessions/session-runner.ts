@@ -185,7 +185,16 @@ export class SessionRunner {
     const reviews = this.deps.reviews;
     const decisions = reviews && {
       service: reviews,
-      session: { sessionId, actor, changeId: change.id, changeName: change.name, deviceId: device.id, deviceName: device.name, accessGroupId: change.accessGroupId },
+      session: {
+        sessionId,
+        actor,
+        changeId: change.id,
+        changeName: change.name,
+        deviceId: device.id,
+        deviceName: device.name,
+        accessGroupId: change.accessGroupId,
+        onChange: () => progress?.decided(),
+      },
     };
     const relay = new SessionRelay(this.deps, client, recorder, sessionId, actor, change.name, change.dueAt, startedAt, policy, progress, decisions);
     this.deps.live.add({
@@ -200,6 +209,7 @@ export class SessionRunner {
       stop: () => relay.finish('gateway_stopped'),
       tell: (message) => relay.tell(message),
       progress: () => progress?.current(),
+      onProgress: (listener) => progress?.onChange(listener) ?? (() => undefined),
     });
 
     let connection: ssh2.Client;

@@ -400,11 +400,13 @@ export class SessionService {
     let finished = false;
     let timer: NodeJS.Timeout | undefined;
     let unsubscribe: (() => void) | undefined;
+    const unfollowBoard = given.progress && this.deps.live.get(session.id)?.onProgress?.(() => boards.changed());
     const finish = () => {
       if (finished) return;
       finished = true;
       if (timer) clearInterval(timer);
       unsubscribe?.();
+      unfollowBoard?.();
       queued.length = 0;
       this.watchersOfSession.remove(session.id);
       this.watchersOfUser.remove(actor.userId);

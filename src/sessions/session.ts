@@ -154,3 +154,12 @@ export const presentCommand = (command: SessionCommand): CommandView => ({
   outputTruncated: command.outputTruncated,
   exitStatus: command.exitStatus,
 });
+
+/** `m:ss`, or `h:mm:ss` past an hour: where in the recording. */
+export function recordingTime(seconds: number): string {
+  const whole = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  const s = String(whole % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}

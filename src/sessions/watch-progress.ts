@@ -38,6 +38,11 @@ export class WatchProgress {
     if (!this.holding) this.update();
   }
 
+  /** The session's own board changed without a mark (a decision of its command policy). */
+  changed(): void {
+    if (!this.holding) this.update();
+  }
+
   /** The replay of the recording so far is done: the board as it stands now, then one per command. */
   release(): void {
     this.holding = false;

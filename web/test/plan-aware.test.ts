@@ -258,4 +258,31 @@ describe('plan-aware sessions in the web console', () => {
     // The session goes on.
     await run('echo step-two', /step-two\r?\n/);
   });
+
+  it('shows each decision of the command policy on the change audit board, and subscribes a user to the change\'s deviation alerts', { timeout: 60_000 }, async () => {
+    const page = await signedIn('admin', ADMIN_PASSWORD, `/audited-sessions/${sessionNumber}`);
+    await page.goto(`/audited-sessions/${sessionNumber}?tab=audit`);
+    const decisions = page.getByRole('region', { name: 'Command policy on web01: 2 decisions' });
+    await decisions.waitFor({ timeout: 15_000 });
+    const items = (await decisions.getByRole('listitem').allTextContents()).map((text) => text.replace(/\s+/g, ' '));
+    expect(items).toHaveLength(2);
+    expect(items[0]).toMatch(/^allowed by an approvertouch .*allowed-file; echo touched-\$\(\(40\+2\)\)review: rule "Files" matches `touch .*allowed-file` — by carol#\d+, .*, alice · Watch at \d\d:\d\d$/);
+    expect(items[1]).toMatch(/^refused by an approvertouch .*refused-file; .* — by carol: not now#\d+/);
+    const watch = decisions.getByRole('link', { name: /^Watch at / }).first();
+    expect(await watch.getAttribute('href')).toMatch(new RegExp(`^/audited-sessions/${sessionNumber}\\?tab=video#t=\\d+:\\d\\d$`));
+    await expectAccessible(page, 'the change audit board with the policy decisions');
+    await screenshot(page, 'plan-board-decisions');
+
+    // The change's page: the administrator subscribes with the keyboard, and the API says so.
+    await page.goto('/changes/CHG-PLAN');
+    const subscribe = page.getByRole('switch', { name: 'Alert me when a session of this change leaves its script' });
+    await subscribe.waitFor();
+    expect(await subscribe.isChecked()).toBe(false);
+    await subscribe.focus();
+    await page.keyboard.press('Space');
+    await expect.poll(async () => (await t.admin.get('/changes/CHG-PLAN/deviation-alerts')).body, { timeout: 10_000 }).toEqual({ subscribed: true });
+    expect(await subscribe.isChecked()).toBe(true);
+    await page.reload();
+    await page.getByRole('switch', { name: 'Alert me when a session of this change leaves its script', checked: true }).waitFor();
+  });
 });

@@ -32,3 +32,6 @@ CREATE TABLE command_decision (
 );
 CREATE INDEX command_decision_pending ON command_decision (number) WHERE status = 'pending';
 CREATE INDEX command_decision_by_session ON command_decision (session_id, number);
+-- The board of a change reads its decisions device by device; My approvals reads what a user is asked.
+CREATE INDEX command_decision_by_change ON command_decision (change_id, device_id, number);
+CREATE INDEX command_decision_asked ON command_decision USING gin (asked);

@@ -3718,6 +3718,39 @@ export interface paths {
                                     requiredSteps: number;
                                     skipped: number;
                                 };
+                                /** @description The command policy's decisions in the change's sessions on the device, in the order they were made (the latest 500): lines denied, warned of, held for review (with the review's course) and lines rebuilt from the keys typed. Not part of the board digest: each is in the event log as it is made */
+                                decisions: {
+                                    /** @description The approvers asked to review it (usernames); empty for a decision that held nothing */
+                                    asked: string[];
+                                    change: string;
+                                    /** @description The approver's comment, which the user reads */
+                                    comment: string | null;
+                                    /** @description When the review ended: decided, withdrawn or expired */
+                                    decidedAt: string | null;
+                                    decidedBy: string | null;
+                                    /** @description What the policy said: review holds the line for an approver; allow is a line rebuilt from the keys typed (echo off), which ran */
+                                    decision: "deny" | "warn" | "review" | "allow";
+                                    device: string;
+                                    /** @description The terminal echoed nothing: the line was rebuilt from the keys typed */
+                                    fromKeystrokes: boolean;
+                                    /** @description The whole command line; null where it is not shown (typed at a password prompt, or neither the screen nor the keys tell it) */
+                                    line: string | null;
+                                    /** @description The number people quote: review #12 */
+                                    number: number;
+                                    /** @description When, in the session's recording */
+                                    offsetSeconds: number;
+                                    /** @description Why: the rules that matched, or why the line is uncertain */
+                                    reasons: string[];
+                                    /** @description The number of the session the line was typed in */
+                                    session: number;
+                                    /** @description The review of a held line; null for a decision that held nothing */
+                                    status: ("pending" | "allowed" | "refused" | "withdrawn" | "expired") | (never | null);
+                                    time: string;
+                                    /** @description The session's user, who typed the line */
+                                    user: string;
+                                    /** @description Where the line was typed: at the shell's prompt, in a program, at a password prompt, in a full-screen program */
+                                    where: "shell" | "program" | "secret" | "screen";
+                                }[];
                                 /** @description The device's name as it is now */
                                 device: string;
                                 /** @description Its ID, which a rename keeps: the board digest covers it rather than the name */
@@ -4095,6 +4128,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description Only the reviews you were asked to decide */
+                    asked?: "me";
                     limit?: number;
                     /** @description The session number */
                     session?: number;
@@ -7474,6 +7509,39 @@ export interface paths {
                                 requiredSteps: number;
                                 skipped: number;
                             };
+                            /** @description The command policy's decisions in the change's sessions on the device, in the order they were made (the latest 500): lines denied, warned of, held for review (with the review's course) and lines rebuilt from the keys typed. Not part of the board digest: each is in the event log as it is made */
+                            decisions: {
+                                /** @description The approvers asked to review it (usernames); empty for a decision that held nothing */
+                                asked: string[];
+                                change: string;
+                                /** @description The approver's comment, which the user reads */
+                                comment: string | null;
+                                /** @description When the review ended: decided, withdrawn or expired */
+                                decidedAt: string | null;
+                                decidedBy: string | null;
+                                /** @description What the policy said: review holds the line for an approver; allow is a line rebuilt from the keys typed (echo off), which ran */
+                                decision: "deny" | "warn" | "review" | "allow";
+                                device: string;
+                                /** @description The terminal echoed nothing: the line was rebuilt from the keys typed */
+                                fromKeystrokes: boolean;
+                                /** @description The whole command line; null where it is not shown (typed at a password prompt, or neither the screen nor the keys tell it) */
+                                line: string | null;
+                                /** @description The number people quote: review #12 */
+                                number: number;
+                                /** @description When, in the session's recording */
+                                offsetSeconds: number;
+                                /** @description Why: the rules that matched, or why the line is uncertain */
+                                reasons: string[];
+                                /** @description The number of the session the line was typed in */
+                                session: number;
+                                /** @description The review of a held line; null for a decision that held nothing */
+                                status: ("pending" | "allowed" | "refused" | "withdrawn" | "expired") | (never | null);
+                                time: string;
+                                /** @description The session's user, who typed the line */
+                                user: string;
+                                /** @description Where the line was typed: at the shell's prompt, in a program, at a password prompt, in a full-screen program */
+                                where: "shell" | "program" | "secret" | "screen";
+                            }[];
                             device: string;
                             /** @description The steps expected next: the optional ones on the way and the first required one; empty when the script is done */
                             next: {

@@ -3,6 +3,7 @@ import { Link } from 'react-router';
 import { sessionPath, type BoardRow, type ChangeAudit, type DeviceAudit } from './audit.queries.ts';
 import { KindBadge, Legend, pairing, tintStyle } from './board-kinds.tsx';
 import { CaptureWarning } from './CaptureStatus.tsx';
+import { PolicyDecisions } from './PolicyDecisions.tsx';
 import { OutcomeBadge, scoreText } from './Outcome.tsx';
 import { formatOffset, hashOfOffset } from './playback-time.ts';
 
@@ -107,6 +108,7 @@ function DeviceBoard({ device, session, zone, alone }: { device: DeviceAudit; se
           </Table.Tbody>
         </Table>
       )}
+      <PolicyDecisions decisions={device.decisions} device={device.device} zone={zone} session={session} />
     </Card>
   );
 }

@@ -8,6 +8,7 @@ import { holds, useMe } from '../session.tsx';
 import { EvidenceDownload } from '../evidence/EvidenceDownload.tsx';
 import { formatTime, fromWallTime, toWallTime } from '../time.ts';
 import { Loaded, StatusBadge, notifyDone } from '../ui.tsx';
+import { DeviationAlertSwitch } from './DeviationAlertSwitch.tsx';
 import { ScriptEditor } from './ScriptEditor.tsx';
 import { WallTimePicker } from './WallTimePicker.tsx';
 
@@ -124,6 +125,7 @@ function ChangeForm({ existing }: { existing?: ChangeView }) {
         </Title>
         {existing && <StatusBadge status={existing.status} />}
       </Group>
+      {existing && existing.status !== 'cancelled' && existing.status !== 'closed' && <DeviationAlertSwitch change={existing.name} />}
       {existing?.status === 'cancelled' && (
         <Alert color="red" title="Cancelled">
           By {existing.cancelledBy} on {formatTime(existing.cancelledAt, zone)}

@@ -1,6 +1,7 @@
 import { Box, Card, Code, Group, Loader, Stack, Text, Title } from '@mantine/core';
 import { Fragment, useEffect, useId, useRef, useState } from 'react';
 import { KindBadge, pairing, tintStyle } from '../audit/board-kinds.tsx';
+import { PolicyDecisions } from '../audit/PolicyDecisions.tsx';
 import { OutcomeBadge, scoreText } from '../audit/Outcome.tsx';
 import { formatOffset } from '../audit/playback-time.ts';
 import { deviationsOf, progressSummary, rowStates, type LiveProgress, type LiveRow, type LiveStep, type RowState } from './live-progress.ts';
@@ -14,7 +15,7 @@ const NEXT_STYLE = { bg: 'indigo.0', style: { boxShadow: 'inset 4px 0 0 var(--ma
  * green, out of order marked, optional steps skipped), the steps not reached yet as to do, and the
  * step expected next highlighted. A new deviation is said in a polite live region.
  */
-export function ProgressPanel({ progress, session, live, problem }: { progress: LiveProgress | undefined; session: number; live: boolean; problem?: string }) {
+export function ProgressPanel({ progress, session, live, zone, problem }: { progress: LiveProgress | undefined; session: number; live: boolean; zone: string; problem?: string }) {
   const titleId = useId();
   return (
     <Card withBorder component="section" aria-labelledby={titleId} h={{ base: 'auto', lg: '62vh' }} p="sm" style={{ display: 'flex', flexDirection: 'column' }}>
@@ -22,7 +23,7 @@ export function ProgressPanel({ progress, session, live, problem }: { progress: 
         Progress against the script
       </Title>
       {progress ? (
-        <ProgressBoard progress={progress} session={session} live={live} />
+        <ProgressBoard progress={progress} session={session} live={live} zone={zone} />
       ) : problem ? (
         <Text size="sm">{problem}</Text>
       ) : (
@@ -35,7 +36,7 @@ export function ProgressPanel({ progress, session, live, problem }: { progress: 
   );
 }
 
-function ProgressBoard({ progress, session, live }: { progress: LiveProgress; session: number; live: boolean }) {
+function ProgressBoard({ progress, session, live, zone }: { progress: LiveProgress; session: number; live: boolean; zone: string }) {
   const states = rowStates(progress);
   const list = useRef<HTMLOListElement>(null);
   const announced = useNewDeviations(progress);
@@ -85,6 +86,12 @@ function ProgressBoard({ progress, session, live }: { progress: LiveProgress; se
           {states.map(({ row, state }, index) => (
             <ProgressLine key={index} row={row} state={state} index={index} session={session} />
           ))}
+        </Box>
+      )}
+      {progress.decisions.length > 0 && (
+        // Scrolls by itself, below the board: focusable, so that the keyboard scrolls it too.
+        <Box tabIndex={0} aria-label={`Command policy decisions on ${progress.device}`} mah="30%" style={{ flexShrink: 0, overflowY: 'auto' }}>
+          <PolicyDecisions decisions={progress.decisions} device={progress.device} zone={zone} session={session} />
         </Box>
       )}
     </Stack>

@@ -105,7 +105,7 @@ function Watch({ session }: { session: SessionView }) {
           <XtermView key={attempt} label={`Terminal of session #${session.number}, ${session.user} on ${session.device}, watched`} handle={terminal} height="62vh" />
         </Grid.Col>
         <Grid.Col span={{ base: 12, lg: 4 }}>
-          <ProgressPanel progress={progress} session={session.number} live={running} problem={fetched.error ? `No progress to show: ${fetched.error.message}` : undefined} />
+          <ProgressPanel progress={progress} session={session.number} live={running} zone={me.user.timeZone} problem={fetched.error ? `No progress to show: ${fetched.error.message}` : undefined} />
         </Grid.Col>
       </Grid>
       <TerminateDialog session={terminating ? session : undefined} onClose={() => setTerminating(false)} />

@@ -14,17 +14,15 @@ export type CommandReview = paths['/api/v1/command-reviews/{number}']['get']['re
 const LIST_LIMIT = 200;
 
 /**
- * The reviews the user is asked to decide, pending first: the API lists every decision the user may
- * see (their own sessions', and with Session.View those of its partitions), of which these are the
- * held lines that named the user as an approver. `linked` (a notice's `?review=12`) is asked for on
- * its own when the list does not hold it.
+ * The reviews the user is asked to decide, pending first (`asked=me`). `linked` (a notice's
+ * `?review=12`) is asked for on its own when the list does not hold it.
  */
 export function useReviewsToDecide(options: { enabled: boolean; pollMs: number; linked: number | undefined }) {
   const me = useMe();
-  const mine = (review: CommandReview) => review.status !== null && review.user !== me.user.username && review.asked.includes(me.user.username);
+  const mine = (review: CommandReview) => review.asked.includes(me.user.username);
   const list = useQuery({
     queryKey: ['command-reviews', 'list'],
-    queryFn: async () => unwrap(await api.GET('/api/v1/command-reviews', { params: { query: { limit: LIST_LIMIT } } })),
+    queryFn: async () => unwrap(await api.GET('/api/v1/command-reviews', { params: { query: { asked: 'me', limit: LIST_LIMIT } } })),
     refetchInterval: options.pollMs,
     enabled: options.enabled,
   });
