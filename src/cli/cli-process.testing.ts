@@ -87,9 +87,9 @@ export interface RunningServer {
   stop(signal: NodeJS.Signals): Promise<CliResult>;
 }
 
-/** Starts `changegate serve --http-port 0` and waits until its banner names the URL. */
-export async function startServer(installation: Pick<Installation, 'env'>, args: readonly string[] = []): Promise<RunningServer> {
-  const child = spawnChangegate(installation, ['serve', '--http-port', '0', ...args]);
+/** Starts `changegate serve --http-port 0` and waits until its banner names the URL; `node` is the Node.js that runs it (this one unless given). */
+export async function startServer(installation: Pick<Installation, 'env'>, args: readonly string[] = [], node = process.execPath): Promise<RunningServer> {
+  const child = spawnChangegate(installation, ['serve', '--http-port', '0', ...args], MAIN, node);
   const ended = finished(child);
   let stdout = '';
   let stderr = '';
@@ -126,8 +126,8 @@ export async function startServer(installation: Pick<Installation, 'env'>, args:
   };
 }
 
-function spawnChangegate(installation: Pick<Installation, 'env'> | undefined, args: readonly string[], entry = MAIN): ChildProcess {
-  return spawn(process.execPath, [entry, ...args], {
+function spawnChangegate(installation: Pick<Installation, 'env'> | undefined, args: readonly string[], entry = MAIN, node = process.execPath): ChildProcess {
+  return spawn(node, [entry, ...args], {
     cwd: PROJECT_ROOT,
     env: { ...inheritedEnv(), ...installation?.env },
     stdio: ['pipe', 'pipe', 'pipe'],
