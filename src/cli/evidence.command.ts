@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -90,8 +89,11 @@ async function saveBundle(body: ReadableStream<Uint8Array>, target: string): Pro
       done(null, chunk);
     },
   });
+  // Opened before the download starts: a stream that opened its file by itself could create it
+  // after a failed download had already removed it.
+  const file = await open(partial, 'w', 0o640);
   try {
-    await pipeline(Readable.fromWeb(body as WebReadableStream<Uint8Array>), hashing, createWriteStream(partial, { mode: 0o640 }));
+    await pipeline(Readable.fromWeb(body as WebReadableStream<Uint8Array>), hashing, file.createWriteStream());
     if (!(await endsWithZipEnd(partial))) throw new Error('the zip stops before its end record');
     await rename(partial, target);
   } catch (error) {
