@@ -8,8 +8,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { approvedRequest, keyPair, must } from './gateway-kit.ts';
-import { buildUser, type TestChangegate, type TestClient } from './harness.ts';
-import type { TestSshd } from './sshd.ts';
+import type { Started } from '../src/changegate.ts';
+import { buildUser, startTestChangegate, type TestChangegate, type TestClient } from './harness.ts';
+import { startSshd, type TestSshd } from './sshd.ts';
 
 /** The file each device account's key is in: sshd is told of it with `deviceAccountSshdConfig`. */
 const KEYS_FILE = path.join('.ssh', 'authorized_keys_changegate_test');
@@ -78,4 +79,46 @@ export async function changeOnDevice(
   );
   await approvedRequest(alice.client, carol.client, device);
   return { alice, carol, aliceKey };
+}
+
+/** A change run through the gateway: the test sshd, Changegate on PGlite serving SSH, and `changeOnDevice`. */
+export interface GatewayChange extends ChangeOnDevice {
+  readonly sshd: TestSshd;
+  readonly t: TestChangegate;
+  readonly started: Started;
+  /** Stops Changegate, then the sshd. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the test sshd letting `account` in with its key, Changegate on PGlite with the gateway on
+ * any free port (and `env`, `changegate` options), and sets up `changeOnDevice`. The device account
+ * (`ensureDeviceAccount`) is the caller's: its profile is the test's own.
+ */
+export async function startGatewayChange(
+  options: Omit<Parameters<typeof changeOnDevice>[1], 'sshd'> & { env?: Record<string, string>; changegate?: Parameters<typeof startTestChangegate>[2] },
+): Promise<GatewayChange> {
+  const { env = {}, changegate, ...change } = options;
+  const sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([change.account]) });
+  let t: TestChangegate | undefined;
+  try {
+    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1', ...env }, changegate);
+    const started = await t.cg.startBackground();
+    const people = await changeOnDevice(t, { ...change, sshd });
+    const running = t;
+    return {
+      ...people,
+      sshd,
+      t: running,
+      started,
+      close: async () => {
+        await running.close();
+        await sshd.stop();
+      },
+    };
+  } catch (error) {
+    await t?.close();
+    await sshd.stop();
+    throw error;
+  }
 }

@@ -2,10 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeOnDevice, deviceAccountSshdConfig, ensureDeviceAccount } from '../../test/device-account.ts';
+import { ensureDeviceAccount, startGatewayChange, type GatewayChange } from '../../test/device-account.ts';
 import { keyPair, ssh, Terminal, waitUntil, WatchSocket } from '../../test/gateway-kit.ts';
-import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import type { TestChangegate } from '../../test/harness.ts';
 import { startSmtpServer, type SmtpSink } from '../notifications/notifications.test-kit.ts';
 import type { Started } from '../changegate.ts';
 import type { LiveProgressView } from './review.views.ts';
@@ -52,31 +51,24 @@ async function liveSessionNumber(t: TestChangegate): Promise<number> {
 
 describe('live progress and deviation alerts through the gateway', () => {
   let dir: string;
-  let sshd: TestSshd;
   let smtp: SmtpSink;
   let t: TestChangegate;
   let started: Started;
+  let close: GatewayChange['close'] | undefined;
   let address: string;
   let aliceKey: { file: string; publicKey: string };
-  let carol: Awaited<ReturnType<typeof changeOnDevice>>['carol'];
-  let alice: Awaited<ReturnType<typeof changeOnDevice>>['alice'];
+  let carol: GatewayChange['carol'];
+  let alice: GatewayChange['alice'];
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-progress-'));
     const deviceKey = keyPair(dir, 'device');
     ensureAccount(deviceKey.publicKey);
     smtp = await startSmtpServer();
-    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
-    t = await startTestChangegate(
-      'pglite',
-      { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1', CHANGEGATE_SMTP_URL: smtp.url },
-      { sessionTiming: { deviationWindowMs: 1_000 } },
-    );
-    started = await t.cg.startBackground();
-    address = await t.cg.app.listen({ port: 0, host: '127.0.0.1' });
-    ({ aliceKey, carol, alice } = await changeOnDevice(t, {
+    ({ t, started, aliceKey, carol, alice, close } = await startGatewayChange({
+      env: { CHANGEGATE_SMTP_URL: smtp.url },
+      changegate: { sessionTiming: { deviationWindowMs: 1_000 } },
       dir,
-      sshd,
       device: 'web01',
       account: ACCOUNT,
       deviceKey: deviceKey.privateKey,
@@ -84,12 +76,12 @@ describe('live progress and deviation alerts through the gateway', () => {
       script: 'echo one\necho two\necho three',
       group: { deviationAlerts: 'extra' },
     }));
+    address = await t.cg.app.listen({ port: 0, host: '127.0.0.1' });
     expect((await t.admin.patch('/users/carol', { email: 'carol@example.test' })).status).toBe(200);
   });
 
   afterAll(async () => {
-    await t?.close();
-    await sshd?.stop();
+    await close?.();
     await smtp?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -175,9 +167,9 @@ describe('live progress and deviation alerts through the gateway', () => {
 
 describe('a strict command policy through the gateway', () => {
   let dir: string;
-  let sshd: TestSshd;
   let t: TestChangegate;
   let started: Started;
+  let close: GatewayChange['close'] | undefined;
   let address: string;
   let aliceKey: { file: string; publicKey: string };
   let history: string;
@@ -186,13 +178,8 @@ describe('a strict command policy through the gateway', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-strict-'));
     const deviceKey = keyPair(dir, 'device');
     history = ensureAccount(deviceKey.publicKey);
-    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
-    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
-    started = await t.cg.startBackground();
-    address = await t.cg.app.listen({ port: 0, host: '127.0.0.1' });
-    ({ aliceKey } = await changeOnDevice(t, {
+    ({ t, started, aliceKey, close } = await startGatewayChange({
       dir,
-      sshd,
       device: 'db01',
       account: ACCOUNT,
       deviceKey: deviceKey.privateKey,
@@ -200,11 +187,11 @@ describe('a strict command policy through the gateway', () => {
       script: 'echo one\n# optional\necho two\necho three {{what}}',
       group: { commandPolicy: { rules: [], strict: true } },
     }));
+    address = await t.cg.app.listen({ port: 0, host: '127.0.0.1' });
   });
 
   afterAll(async () => {
-    await t?.close();
-    await sshd?.stop();
+    await close?.();
     rmSync(history, { force: true });
     rmSync(dir, { recursive: true, force: true });
   });

@@ -2,10 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeOnDevice, deviceAccountSshdConfig, ensureDeviceAccount } from '../../test/device-account.ts';
+import { ensureDeviceAccount, startGatewayChange, type GatewayChange } from '../../test/device-account.ts';
 import { keyPair, Terminal, waitUntil } from '../../test/gateway-kit.ts';
-import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import type { TestChangegate } from '../../test/harness.ts';
 import type { Started } from '../changegate.ts';
 
 /**
@@ -45,9 +44,9 @@ interface Shell {
 
 describe('ways around a command policy, tried by an executor through the gateway', () => {
   let dir: string;
-  let sshd: TestSshd;
   let t: TestChangegate;
   let started: Started;
+  let close: GatewayChange['close'] | undefined;
   let aliceKey: { file: string; publicKey: string };
   const terminals: Terminal[] = [];
 
@@ -55,12 +54,8 @@ describe('ways around a command policy, tried by an executor through the gateway
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-bypass-'));
     const deviceKey = keyPair(dir, 'device');
     ensureAccount(deviceKey.publicKey);
-    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
-    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
-    started = await t.cg.startBackground();
-    ({ aliceKey } = await changeOnDevice(t, {
+    ({ t, started, aliceKey, close } = await startGatewayChange({
       dir,
-      sshd,
       device: 'db02',
       account: ACCOUNT,
       deviceKey: deviceKey.privateKey,
@@ -72,8 +67,7 @@ describe('ways around a command policy, tried by an executor through the gateway
 
   afterAll(async () => {
     for (const terminal of terminals) terminal.close();
-    await t?.close();
-    await sshd?.stop();
+    await close?.();
     rmSync(MARKERS, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   });

@@ -3,10 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeOnDevice, deviceAccountSshdConfig, ensureDeviceAccount } from '../../test/device-account.ts';
+import { ensureDeviceAccount, startGatewayChange, type GatewayChange } from '../../test/device-account.ts';
 import { keyPair, Terminal, waitUntil } from '../../test/gateway-kit.ts';
-import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import type { TestChangegate } from '../../test/harness.ts';
 import type { Started } from '../changegate.ts';
 
 /**
@@ -23,9 +22,9 @@ const marker = (name: string) => path.join(MARKERS, `denied-${name}`);
 
 describe('a command policy in the alternate screen, through the gateway', () => {
   let dir: string;
-  let sshd: TestSshd;
   let t: TestChangegate;
   let started: Started;
+  let close: GatewayChange['close'] | undefined;
   let aliceKey: { file: string; publicKey: string };
 
   beforeAll(async () => {
@@ -34,12 +33,8 @@ describe('a command policy in the alternate screen, through the gateway', () => 
     const { own } = ensureDeviceAccount(ACCOUNT, [`PS1='sc\\$ '`, 'unset HISTFILE'], deviceKey.publicKey, 'src/sessions/command-policy-screens.gateway.test.ts');
     mkdirSync(MARKERS, { recursive: true, mode: 0o777 });
     own(MARKERS);
-    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
-    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
-    started = await t.cg.startBackground();
-    ({ aliceKey } = await changeOnDevice(t, {
+    ({ t, started, aliceKey, close } = await startGatewayChange({
       dir,
-      sshd,
       device: 'db01',
       account: ACCOUNT,
       deviceKey: deviceKey.privateKey,
@@ -50,8 +45,7 @@ describe('a command policy in the alternate screen, through the gateway', () => 
   });
 
   afterAll(async () => {
-    await t?.close();
-    await sshd?.stop();
+    await close?.();
     rmSync(MARKERS, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   });

@@ -2,10 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeOnDevice, deviceAccountSshdConfig, ensureDeviceAccount } from '../../test/device-account.ts';
+import { ensureDeviceAccount, startGatewayChange, type GatewayChange } from '../../test/device-account.ts';
 import { keyPair, Terminal, waitUntil } from '../../test/gateway-kit.ts';
-import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-import { startSshd, type TestSshd } from '../../test/sshd.ts';
+import type { TestChangegate } from '../../test/harness.ts';
 import type { Started } from '../changegate.ts';
 
 /**
@@ -40,9 +39,9 @@ function ensureAccount(publicKey: string): string {
 
 describe('a command policy applied at each Enter of a session through the gateway', () => {
   let dir: string;
-  let sshd: TestSshd;
   let t: TestChangegate;
   let started: Started;
+  let close: GatewayChange['close'] | undefined;
   let aliceKey: { file: string; publicKey: string };
   let history: string;
 
@@ -50,12 +49,8 @@ describe('a command policy applied at each Enter of a session through the gatewa
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-policy-'));
     const deviceKey = keyPair(dir, 'device');
     history = ensureAccount(deviceKey.publicKey);
-    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
-    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
-    started = await t.cg.startBackground();
-    ({ aliceKey } = await changeOnDevice(t, {
+    ({ t, started, aliceKey, close } = await startGatewayChange({
       dir,
-      sshd,
       device: 'db01',
       account: ACCOUNT,
       deviceKey: deviceKey.privateKey,
@@ -73,8 +68,7 @@ describe('a command policy applied at each Enter of a session through the gatewa
   });
 
   afterAll(async () => {
-    await t?.close();
-    await sshd?.stop();
+    await close?.();
     rmSync(history, { force: true });
     rmSync(MARKERS, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });

@@ -2,11 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeOnDevice, deviceAccountSshdConfig, ensureDeviceAccount, type ChangeOnDevice } from '../../test/device-account.ts';
+import { ensureDeviceAccount, startGatewayChange, type GatewayChange } from '../../test/device-account.ts';
 import { keyPair, must, Terminal, waitUntil } from '../../test/gateway-kit.ts';
-import { startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-import { startSshd, type TestSshd } from '../../test/sshd.ts';
-import type { Started } from '../changegate.ts';
 
 /**
  * A change whose access group holds marker files for review, run through the gateway with a real
@@ -39,10 +36,7 @@ function ensureAccount(publicKey: string): string {
 
 describe('a line held for review at the gateway until an approver decides it', () => {
   let dir: string;
-  let sshd: TestSshd;
-  let t: TestChangegate;
-  let started: Started;
-  let people: ChangeOnDevice;
+  let people: GatewayChange;
   let history: string;
   const terminals: Terminal[] = [];
 
@@ -50,12 +44,8 @@ describe('a line held for review at the gateway until an approver decides it', (
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-review-'));
     const deviceKey = keyPair(dir, 'device');
     history = ensureAccount(deviceKey.publicKey);
-    sshd = await startSshd({ accountHome: true, extraConfig: deviceAccountSshdConfig([ACCOUNT]) });
-    t = await startTestChangegate('pglite', { CHANGEGATE_SSH_PORT: '0', CHANGEGATE_HTTP_HOST: '127.0.0.1' });
-    started = await t.cg.startBackground();
-    people = await changeOnDevice(t, {
+    people = await startGatewayChange({
       dir,
-      sshd,
       device: 'db03',
       account: ACCOUNT,
       deviceKey: deviceKey.privateKey,
@@ -67,15 +57,14 @@ describe('a line held for review at the gateway until an approver decides it', (
 
   afterAll(async () => {
     for (const terminal of terminals) terminal.close();
-    await t?.close();
-    await sshd?.stop();
+    await people?.close();
     rmSync(history, { force: true });
     rmSync(MARKERS, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   });
 
   function connect(): Terminal {
-    const terminal = new Terminal(started.sshPort, 'alice@db03', people.aliceKey.file);
+    const terminal = new Terminal(people.started.sshPort, 'alice@db03', people.aliceKey.file);
     terminals.push(terminal);
     return terminal;
   }
@@ -175,7 +164,7 @@ describe('a line held for review at the gateway until an approver decides it', (
     // The client goes away (a closed laptop): the session ends with the line still held.
     terminal.close();
     await statusBecomes(number, 'withdrawn');
-    expect((await must(t.admin.get(`/events?action=session.command_review.withdrawn&limit=100`), 200, 'reading the withdrawals')).body).toEqual(
+    expect((await must(people.t.admin.get(`/events?action=session.command_review.withdrawn&limit=100`), 200, 'reading the withdrawals')).body).toEqual(
       expect.arrayContaining([expect.objectContaining({ actor: 'alice', data: expect.objectContaining({ review: number }) })]),
     );
     expect(existsSync(held('session-ended'))).toBe(false);
