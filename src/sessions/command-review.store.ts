@@ -162,3 +162,15 @@ export async function endReview(
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/** Withdraws the reviews still pending in a session that ended without them (its instance is gone); returns their numbers. */
+export async function withdrawPendingReviews(db: Executor, sessionId: string, at: Date): Promise<number[]> {
+  const rows = await db
+    .updateTable('command_decision')
+    .set({ status: 'withdrawn', decided_at: at, decided_by: null, comment: null })
+    .where('session_id', '=', sessionId)
+    .where('status', '=', 'pending')
+    .returning('number')
+    .execute();
+  return rows.map((row) => Number(row.number));
+}

@@ -40,6 +40,8 @@ describe.each(DATABASE_KINDS)('command decisions and reviews on %s', (kind) => {
   let session: { id: string; number: number };
   let context: DecisionContext;
   let soloGroupId: string;
+  /** Starts another session of alice's on web01 under the same request, as instance `instanceId` runs it. */
+  let startSession: (id: string, instanceId: string) => Promise<unknown>;
   /**
    * The service of the instance running the session, with a wait short enough to see it end;
    * approvers decide through the API's, another object, whose decisions reach it as the database's
@@ -93,8 +95,8 @@ describe.each(DATABASE_KINDS)('command decisions and reviews on %s', (kind) => {
     const request = await findRequestByNumber(db, requestNumber);
     if (!device || !change || !request) throw new Error('the fixture is missing its device, change or request');
     const id = randomUUID();
-    await t.cg.services.sessions.start({
-      id,
+    startSession = (sessionId, instanceId) => t.cg.services.sessions.start({
+      id: sessionId,
       kind: 'shell',
       actor: alice,
       sourceIp: '192.0.2.7',
@@ -107,9 +109,10 @@ describe.each(DATABASE_KINDS)('command decisions and reviews on %s', (kind) => {
       term: 'xterm-256color',
       startedAt: t.clock.now(),
       recordingStore: 'files',
-      recordingPath: path.join(dir, `${id}.cast`),
-      instanceId: 'instance-1',
+      recordingPath: path.join(dir, `${sessionId}.cast`),
+      instanceId,
     });
+    await startSession(id, 'instance-1');
     session = { id, number: (await must(t.admin.get(`/sessions/${id}`), 200, 'reading the session')).body.number };
     context = { sessionId: id, actor: alice, changeId: change.id, changeName: 'CHG-1', deviceId: device.id, deviceName: 'web01', accessGroupId: change.accessGroupId, offsetSeconds: 12.5 };
     gateway = new CommandDecisions({
@@ -352,6 +355,25 @@ describe.each(DATABASE_KINDS)('command decisions and reviews on %s', (kind) => {
     expect((await listed(frank, '?status=expired')).every((item) => item.status === 'expired')).toBe(true);
     verdict.cancel();
     await verdict.decision;
+  });
+
+  it('withdraws the pending reviews of a session whose instance is gone as soon as another marks it interrupted', async () => {
+    const orphan = randomUUID();
+    await startSession(orphan, 'instance-gone');
+    const verdict = await gateway.hold(line('systemctl restart atd'), { ...context, sessionId: orphan });
+    if (verdict.action !== 'review') throw new Error('the line was not held');
+    const number = Number(/review #(\d+)/.exec(verdict.message)?.[1]);
+    const pending = async () => ((await must(carol.get('/command-reviews?asked=me&status=pending'), 200, 'carol’s pending reviews')).body as Array<{ number: number }>).map((item) => item.number);
+    expect(await pending()).toContain(number);
+
+    expect(await t.cg.services.sessions.recoverInterrupted({ restarted: 'instance-gone' })).toBe(1);
+    expect(await review(number)).toMatchObject({ status: 'withdrawn', decidedBy: null });
+    expect(await pending()).not.toContain(number);
+    const withdrawn = (await must(t.admin.get(`/events?subject=session:${orphan}&action=session.command_review.withdrawn`), 200, 'reading the withdrawal')).body;
+    expect(withdrawn).toEqual([expect.objectContaining({ actor: 'system', data: { review: number, change: 'CHG-1', reason: 'the session was interrupted' } })]);
+    const late = await carol.post(`/command-reviews/${number}/decision`, { decision: 'allow' });
+    expect(late.status).toBe(409);
+    verdict.cancel();
   });
 
   it('withdraws a review whose session ended without it (its instance stopped), when an approver comes to decide it', async () => {

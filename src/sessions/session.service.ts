@@ -15,6 +15,7 @@ import type { CastEvent } from './recorder.ts';
 import { CastLines, castEvent, followElsewhere } from './recording-follow.ts';
 import type { RecordingStore, RecordingStoreKind, RecordingStores } from './recording-store.ts';
 import { presentCommand, presentSession, type CommandView, type Session, type SessionKind, type SessionView } from './session.ts';
+import { withdrawPendingReviews } from './command-review.store.ts';
 import { commandCounts, commandsOf, endSession, findSession, findSessionByNumber, insertSession, listSessions, orphanedSessions, type SessionEnd } from './session.store.ts';
 import type { ProgressTracking } from './session-progress.ts';
 import { WatchProgress } from './watch-progress.ts';
@@ -567,6 +568,16 @@ export class SessionService {
           data: { lastHeartbeat: session.heartbeatAt.toISOString(), lastRecordingWrite: written?.toISOString() ?? null, recordingSha256: sha256, recordingBytes: size },
           time: now,
         });
+        // Lines its instance held for review can no longer run: no approver is asked to decide them.
+        for (const review of await withdrawPendingReviews(trx, session.id, now)) {
+          await appendEvent(trx, {
+            actor: 'system',
+            action: 'session.command_review.withdrawn',
+            subject: `session:${session.id}`,
+            data: { review, change: session.changeName, reason: 'the session was interrupted' },
+            time: now,
+          });
+        }
       });
     }
     return interrupted;
