@@ -12,7 +12,7 @@ import { applicationKind, partitionKind } from './objects/index.ts';
 import { contactsOf, existingUsernames, timeZoneOf, userKind } from './identity/index.ts';
 import { AccessGroupService, ChangeService, RequestService } from './changes/index.ts';
 import { changeRoutes } from './changes/changes.routes.ts';
-import { CheckpointPublisher, DirectorySink, loadLogSigningKey, StoredTreeHead, WitnessSink, witnessesOf, type LogSigningKey } from './eventlog/index.ts';
+import { CheckpointPublisher, DirectorySink, loadLogSigningKey, SiemExport, siemSinkOf, StoredTreeHead, WitnessSink, witnessesOf, type LogSigningKey } from './eventlog/index.ts';
 import { CheckpointService, EventLogService, LogVerifyService, LogProofService } from './evidence/index.ts';
 import { eventRoutes } from './evidence/event.routes.ts';
 import { logRoutes } from './evidence/log.routes.ts';
@@ -39,6 +39,8 @@ import { authRoutes, registerAuthentication } from './identity/auth.routes.ts';
 import { grantRoutes } from './identity/grant.routes.ts';
 import { partitionRoutes } from './identity/partition.routes.ts';
 import { userRoutes } from './identity/user.routes.ts';
+import { oidcRoutes } from './identity/oidc.routes.ts';
+import { OidcService, oidcSettingsOf } from './identity/index.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { recordingStoreOf, type Config } from './platform/config.ts';
 import { migrate, openDatabase, type DatabaseHandle, type Tx } from './platform/database.ts';
@@ -46,10 +48,20 @@ import { healthRoutes } from './platform/health.routes.ts';
 import { API_PREFIX, createHttpServer, type Api } from './platform/http.ts';
 import { InstanceRegistry, type SingletonWork } from './platform/instances.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
+import { Metrics, metricsMode, MetricsServer } from './platform/metrics.ts';
+import { metricsRoutes } from './platform/metrics.routes.ts';
+import { latestCheckpoint, treeSize } from './eventlog/index.ts';
 import { OutboundAddresses } from './platform/outbound-address.ts';
 import type { SealedColumn } from './platform/reseal.ts';
 import { loadOrCreateKeyFile, parseMasterKeys, SecretBox } from './platform/secret-box.ts';
 import { VERSION } from './platform/version.ts';
+import { BackupService, type BackupSources } from './platform/backup.service.ts';
+import { backupRoutes } from './platform/backup.routes.ts';
+import { actorOf, requirePrivilege, SYSTEM } from './access/index.ts';
+import { appendEvent, findEntries } from './eventlog/index.ts';
+import { latestTrustedCheckpoint } from './eventlog/checkpoint-trust.ts';
+import { verifierOf } from './eventlog/signed-note.ts';
+import { listSessions, RECORDING_CHUNKS_ACTION, type LoggedRecordingChunk } from './sessions/index.ts';
 
 export { VERSION } from './platform/version.ts';
 
@@ -84,6 +96,8 @@ export interface Services {
   readonly reviews: ReviewService;
   readonly evidence: EvidenceService;
   readonly instances: InstanceService;
+  /** Sign-in through an OpenID Connect provider (docs/oidc.md); undefined when none is configured. */
+  readonly oidc: OidcService | undefined;
 }
 
 /** How often the server expires requests whose change window closed. */
@@ -99,6 +113,8 @@ export interface Started {
   readonly gatewayFingerprint: string;
   /** Sessions a crash had left open, now marked interrupted. */
   readonly interruptedSessions: number;
+  /** Where `/metrics` listens when it has a port of its own (`CHANGEGATE_METRICS_PORT`). */
+  readonly metricsPort?: number;
 }
 
 /** Changegate's database and services, without HTTP: what the CLI works with. */
@@ -125,6 +141,12 @@ export interface ChangegateCore {
   readonly checkpointPublisher: CheckpointPublisher;
   /** This instance among those sharing the database: its id, its row in `instance`, its leases. */
   readonly instance: InstanceRegistry;
+  /** What `/metrics` reports (docs/metrics.md); undefined when metrics are off. */
+  readonly metrics: Metrics | undefined;
+  /** Consistent snapshots of the embedded database, the recordings and the keys (docs/backups.md). */
+  readonly backups: BackupService;
+  /** Streams the event log to the SIEM sink configured (docs/siem.md); runs once `startBackground` starts it. */
+  readonly siemExport: SiemExport | undefined;
   /**
    * Starts what a serving instance runs besides HTTP: marks sessions a crash left open as
    * interrupted, opens the SSH gateway, registers the instance (`httpPort` is where its HTTP
@@ -193,7 +215,10 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
   let recordingLog: RecordingLog | undefined;
   let recordings: RecordingStores | undefined;
   let commandReviews: CommandDecisions | undefined;
+  let siemExport: SiemExport | undefined;
   const live = new LiveSessions();
+  const metrics = metricsMode(config) === 'off' ? undefined : new Metrics({ clock, logger: options.logger });
+  let metricsServer: MetricsServer | undefined;
   // A waiting user connects as soon as their request is decided, on whichever instance.
   const requestChanges = new RequestChanges(database.notifications);
   // A watcher here follows a session another instance runs as its recording grows in the shared store.
@@ -203,6 +228,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
   let registered: InstanceRegistry | undefined;
   const close = async () => {
     for (const timer of timers) clearInterval(timer);
+    await metricsServer?.close();
     await gateway?.close();
     // The counts of refused sign-ins so far go to the event log before the database closes.
     await auth?.close();
@@ -213,6 +239,8 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     await dispatcher?.stop();
     // The last checkpoint covers everything logged until now, the sessions' ends included.
     await checkpointPublisher?.close();
+    // What was logged until now, the shutdown's own entries included, goes to the SIEM while the lease is still held.
+    await siemExport?.close();
     // Its sessions have ended: the others need not wait for its silence, and take its work on their next pass.
     await registered?.stop().catch((error: unknown) => options.logger?.error({ err: error }, 'marking the instance stopped failed'));
     await live.leaveCluster();
@@ -253,6 +281,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       smtpFrom: config.smtpFrom,
       webhookAddresses,
       logger: options.logger,
+      metrics,
     });
     dispatcher = activeDispatcher;
     const wake = () => activeDispatcher.wake();
@@ -264,15 +293,21 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         setImmediate(wake);
       },
     };
-    const requests = new RequestService({ db, clock, notifier, live });
+    const requests = new RequestService({ db, clock, notifier, live, metrics });
     // Each session's board against its change's script, kept as its commands are captured; deviations alerted as its group asks.
     const liveBoards = new LiveBoards({ db, clock, alerts: new DeviationAlerts({ db, clock, notifier, subscribers: alertSubscribers, logger: options.logger, windowMs: options.sessionTiming?.deviationWindowMs }),
     });
     const changes = new ChangeService({ db, clock, objects, requests, live });
     const credentials = new CredentialService({ db, objects, vault: secrets });
     auth = new AuthService({ db, clock, secrets, policy: config, logger: options.logger });
+    // Checked before anything listens: a mapping naming no privilege stops the start with a ConfigError.
+    const oidcSettings = oidcSettingsOf(config);
+    const oidc = oidcSettings && new OidcService({ db, clock, secrets, auth, settings: oidcSettings, logger: options.logger });
     const instanceId = await loadInstanceId(config);
-    const registry = new InstanceRegistry({ db, clock, id: instanceId, version: VERSION, heartbeatMs: config.instanceHeartbeatSeconds * 1000 });
+    const registry = new InstanceRegistry({ db, clock, id: instanceId, version: VERSION, heartbeatMs: config.instanceHeartbeatSeconds * 1000, metrics });
+    const siemSink = await siemSinkOf(config);
+    // One instance of those sharing the database exports at a time; any of them wakes it by appending.
+    siemExport = siemSink && new SiemExport({ db, clock, sink: siemSink, holder: instanceId, notifications: database.notifications, logger: options.logger });
     // A held line waits for an approver on any instance sharing the database.
     commandReviews = new CommandDecisions({ db, clock, notifier, notifications: database.notifications, logger: options.logger });
     const services: Services = {
@@ -335,6 +370,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         log: { key: () => services.checkpoints.key(), latest: (actor) => services.checkpoints.latest(actor), checkpointCovering: (size) => activePublisher.checkpointCovering(size) },
       }),
       instances: new InstanceService({ db, registry }),
+      oidc,
     };
     const activePublisher = new CheckpointPublisher({
       db,
@@ -353,6 +389,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
     });
     checkpointPublisher = activePublisher;
     recordingLog = new RecordingLog({ db, clock, logger: options.logger });
+    const commandWriter = new CommandWriter({ db, logger: options.logger });
     const runner = new SessionRunner({
       db,
       clock,
@@ -366,24 +403,40 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       instanceId,
       recordingLog,
       // One writer for every session's captured commands: the database sees a batch, not a statement each.
-      commands: new CommandWriter({ db, logger: options.logger }),
+      commands: commandWriter,
       requestChanges,
       reviews: services.commandReviews,
       ...options.sessionTiming,
       logger: options.logger,
       signIns: services.auth,
       progress: liveBoards,
+      metrics,
       // The change audit's score follows each session as it ends.
       onSessionEnd: async (sessionId) => {
         const session = await findSession(db, sessionId);
         if (session) await services.reviews.recomputeAfterSession(session.changeId);
       },
     });
+    // Read when Prometheus scrapes: the state as it is, one cheap read each.
+    metrics?.readAtScrape({
+      liveSessions: () => live.all().length,
+      commandBacklog: () => commandWriter.backlog,
+      captureBacklogBytes: () => live.all().reduce((sum, session) => sum + (session.captureBacklogBytes?.() ?? 0), 0),
+      eventLog: async () => {
+        const checkpoint = await latestCheckpoint(db);
+        return { entries: await treeSize(db), checkpoint: checkpoint && { size: checkpoint.size, createdAt: checkpoint.createdAt } };
+      },
+      instances: () => registry.list(),
+    });
+    const countInterrupted = (count: number) => {
+      for (let k = 0; k < count; k++) metrics?.sessionEnded('interrupted');
+    };
     const heartbeatMs = config.instanceHeartbeatSeconds * 1000;
     const instanceHeartbeat = async (): Promise<number> => {
       await registry.beat();
       if (!(await registry.holds('session-takeover', heartbeatMs))) return 0;
       const interrupted = await services.sessions.recoverInterrupted({ instances: await registry.silence() });
+      countInterrupted(interrupted);
       // Their changes' scores, which no session end recomputed.
       if (interrupted > 0) await services.reviews.recomputeAfterInterruptions();
       return interrupted;
@@ -405,6 +458,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       await services.commandReviews.start();
       await recordingGrowth.start();
       const interruptedSessions = await services.sessions.recoverInterrupted({ restarted: instanceId, instances: await registry.silence() });
+      countInterrupted(interruptedSessions);
       // Their changes' scores, which no session end recomputed.
       if (interruptedSessions > 0) await services.reviews.recomputeAfterInterruptions();
       const hostKey = await loadGatewayHostKey(path.join(config.dataDir, 'gateway_host_ed25519_key'));
@@ -419,10 +473,16 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
         maxUnauthenticatedPerSource: config.gatewayMaxUnauthenticatedPerSource,
       });
       const sshPort = await gateway.listen(config.sshPort, config.httpHost);
+      let metricsPort: number | undefined;
+      if (metrics && config.metricsPort !== undefined) {
+        metricsServer = new MetricsServer({ metrics, token: config.metricsToken, logger: options.logger });
+        metricsPort = await metricsServer.listen(config.metricsPort, config.metricsHost);
+      }
       await registry.register({ httpPort: started.httpPort ?? null, sshPort });
       registered = registry;
       activeDispatcher.start();
       activePublisher.start();
+      await siemExport?.start();
       const every = (ms: number, work: () => Promise<unknown>, what: string) => {
         const timer = setInterval(() => void work().catch((error: unknown) => options.logger?.error({ err: error }, `${what} failed`)), ms);
         timer.unref();
@@ -435,9 +495,10 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       once('request-expiry', EXPIRY_INTERVAL_MS, () => services.requests.expireDue(), 'request expiry');
       once('web-session-purge', EXPIRY_INTERVAL_MS, () => services.auth.purgeExpiredWebSessions(), 'expired web session purge');
       every(HEARTBEAT_INTERVAL_MS, () => heartbeat(db, live.all().map((session) => ({ id: session.id, ...session.counters() })), clock.now()), 'session heartbeat');
-      return { sshPort, gatewayFingerprint: hostKey.fingerprint, interruptedSessions };
+      return { sshPort, gatewayFingerprint: hostKey.fingerprint, interruptedSessions, ...(metricsPort !== undefined && { metricsPort }) };
     };
     const checkpoints = { logSigningKey, checkpointPublisher: activePublisher };
+    const backups = new BackupService({ database, dataDir: config.dataDir, clock, version: VERSION, sources: backupSourcesOf(logSigningKey, activePublisher, clock) });
     return {
       config,
       database,
@@ -451,6 +512,9 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       recordings: stores,
       ...checkpoints,
       instance: registry,
+      backups,
+      metrics,
+      siemExport,
       startBackground,
       heartbeat: instanceHeartbeat,
       drain,
@@ -468,13 +532,16 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
   const core = await openChangegate({ ...options, logger });
   const { services, database, config } = core;
   try {
-    const app = await createHttpServer({ logger, version: VERSION, trustedProxies: config.trustedProxies });
+    const app = await createHttpServer({ logger, version: VERSION, trustedProxies: config.trustedProxies, metrics: core.metrics });
+    // On the HTTP port only without a port of its own, and only with the token.
+    if (core.metrics && metricsMode(config) === 'http-port' && config.metricsToken) metricsRoutes(app, { metrics: core.metrics, token: config.metricsToken });
     await app.register(
       async (api) => {
         registerAuthentication(api, services.auth);
         healthRoutes(api, { database, instance: core.instance });
         instanceRoutes(api, services.instances);
         authRoutes(api, { ...services, cookieSecure: config.cookieSecure });
+        oidcRoutes(api, { oidc: services.oidc, cookieSecure: config.cookieSecure });
         userRoutes(api, services.users);
         grantRoutes(api, services.grants);
         partitionRoutes(api, services.partitions);
@@ -490,6 +557,7 @@ export async function createChangegate(options: ChangegateOptions): Promise<Chan
         commandReviewRoutes(api, services.commandReviews);
         reviewRoutes(api, services.reviews);
         evidenceRoutes(api, services.evidence);
+        backupRoutes(api, core.backups, actorOf);
       },
       { prefix: API_PREFIX },
     );
@@ -530,6 +598,37 @@ async function openSecretBox(config: Config): Promise<{ secrets: SecretBox; crea
   await mkdir(config.dataDir, { recursive: true });
   const { keys, created } = await loadOrCreateKeyFile(masterKeyFile(config));
   return { secrets: new SecretBox(keys), created };
+}
+
+/** What a backup reads of the event log and the sessions, on the connection its snapshot holds. */
+function backupSourcesOf(signingKey: LogSigningKey, publisher: CheckpointPublisher, clock: Clock): BackupSources {
+  const identity = { origin: signingKey.origin, key: verifierOf(signingKey.key) };
+  return {
+    authorize: (db, actor) => requirePrivilege(db, actor, 'System.Backup', SYSTEM),
+    signCheckpoint: () => publisher.signNow(),
+    logSize: (db) => treeSize(db),
+    latestCheckpoint: async (db) => {
+      const { trusted } = await latestTrustedCheckpoint(db, identity);
+      return trusted && { size: trusted.size, rootHash: trusted.rootHash.toString('base64'), note: trusted.note };
+    },
+    fileRecordings: async (db) => {
+      const sessions = (await listSessions(db, { partitionIds: 'all', limit: Number.MAX_SAFE_INTEGER })).filter((session) => session.recordingStore === 'files');
+      const recordings = [];
+      for (const session of sessions) {
+        if (session.endedAt) {
+          recordings.push({ session: session.id, location: session.recordingPath });
+          continue;
+        }
+        // A live session's recording: as far as the log's last progress entry for it vouches.
+        const [last] = await findEntries(db, { actions: [RECORDING_CHUNKS_ACTION], dataHolds: { chunks: [{ session: session.id }] }, newestFirst: true, limit: 1 });
+        const chunk = ((last?.data.chunks ?? []) as LoggedRecordingChunk[]).find((logged) => logged.session === session.id);
+        recordings.push({ session: session.id, location: session.recordingPath, loggedBytes: chunk?.bytes ?? 0 });
+      }
+      return recordings;
+    },
+    record: (trx, by, data) => appendEvent(trx, { actor: by, action: 'backup.create', subject: 'backup', data, time: clock.now() }),
+    logKey: { verifierKey: signingKey.verifierKey, origin: signingKey.origin, file: signingKey.file },
+  };
 }
 
 /** Resolves once no session runs in this instance any more, or after `ms`, whichever comes first. */

@@ -10,12 +10,16 @@ export interface Grant {
   readonly partitionId: string | null;
   readonly grantedAt: Date;
   readonly grantedBy: string;
+  /** Given by an administrator, or kept in step with the user's groups at the OpenID Connect provider. */
+  readonly source: GrantSource;
 }
+
+export type GrantSource = 'manual' | 'oidc';
 
 function grantQuery(db: Executor) {
   return db
     .selectFrom('privilege_grant as g')
-    .select(['g.id', 'g.user_id as userId', 'g.privilege', 'g.level', 'g.partition_id as partitionId', 'g.granted_at as grantedAt', 'g.granted_by as grantedBy']);
+    .select(['g.id', 'g.user_id as userId', 'g.privilege', 'g.level', 'g.partition_id as partitionId', 'g.granted_at as grantedAt', 'g.granted_by as grantedBy', 'g.source']);
 }
 
 type RawGrant = Omit<Grant, 'privilege'> & { privilege: string };
@@ -62,6 +66,8 @@ export interface NewGrant {
   readonly partitionId: string | null;
   readonly grantedAt: Date;
   readonly grantedBy: string;
+  /** `manual` unless said. */
+  readonly source?: GrantSource;
 }
 
 export async function insertGrant(db: Executor, grant: NewGrant): Promise<void> {
@@ -75,12 +81,31 @@ export async function insertGrant(db: Executor, grant: NewGrant): Promise<void> 
       partition_id: grant.partitionId,
       granted_at: grant.grantedAt,
       granted_by: grant.grantedBy,
+      source: grant.source ?? 'manual',
     })
     .execute();
 }
 
+/** Sets a grant's level as an administrator gives it: the grant is theirs from then on (`manual`), never removed by a sign-in. */
 export async function updateGrantLevel(db: Executor, id: string, level: GrantLevel, grantedAt: Date, grantedBy: string): Promise<void> {
-  await db.updateTable('privilege_grant').set({ level, granted_at: grantedAt, granted_by: grantedBy }).where('id', '=', id).execute();
+  await db.updateTable('privilege_grant').set({ level, granted_at: grantedAt, granted_by: grantedBy, source: 'manual' }).where('id', '=', id).execute();
+}
+
+/** Marks a grant as an administrator's (they granted what the provider's groups gave): no sign-in removes it. */
+export async function adoptGrant(db: Executor, id: string, grantedAt: Date, grantedBy: string): Promise<void> {
+  await db.updateTable('privilege_grant').set({ source: 'manual', granted_at: grantedAt, granted_by: grantedBy }).where('id', '=', id).execute();
+}
+
+/** The user's grants from one source. */
+export async function grantsFrom(db: Executor, userId: string, source: GrantSource): Promise<Grant[]> {
+  const rows = await grantQuery(db).where('g.user_id', '=', userId).where('g.source', '=', source).execute();
+  return rows.map(toGrant);
+}
+
+/** Every grant of the user, whatever its source. */
+export async function grantsOfUser(db: Executor, userId: string): Promise<Grant[]> {
+  const rows = await grantQuery(db).where('g.user_id', '=', userId).execute();
+  return rows.map(toGrant);
 }
 
 export async function deleteGrant(db: Executor, id: string): Promise<void> {

@@ -27,6 +27,8 @@ export const PRIVILEGES = [
   'AuditTrail.Restore',
   'EventLog.View',
   'EventLog.Verify',
+  // A backup holds the whole database (sealed secrets, password hashes) and the log signing key.
+  'System.Backup',
 ] as const;
 
 export type Privilege = (typeof PRIVILEGES)[number];
@@ -34,7 +36,7 @@ export type Privilege = (typeof PRIVILEGES)[number];
 export type GrantLevel = 'access' | 'admin';
 
 /** Privileges about the whole installation: they cannot be granted for one partition. */
-const SYSTEM_ONLY: ReadonlySet<Privilege> = new Set<Privilege>(['User.Admin', 'Partition.Create', 'EventLog.View', 'EventLog.Verify']);
+const SYSTEM_ONLY: ReadonlySet<Privilege> = new Set<Privilege>(['User.Admin', 'Partition.Create', 'EventLog.View', 'EventLog.Verify', 'System.Backup']);
 
 export function isPrivilege(name: string): name is Privilege {
   return (PRIVILEGES as readonly string[]).includes(name);

@@ -45,6 +45,8 @@ export interface RequestServiceDeps {
   readonly notifier: RequestNotifier;
   /** Ends the live sessions of a revoked request, after its transaction commits. */
   readonly live: LiveSessionControl;
+  /** Observes how long requests wait for their approval, once it commits (platform/metrics.ts). */
+  readonly metrics?: { requestApproved(secondsSinceRequested: number): void };
 }
 
 export interface AccessQuery {
@@ -415,6 +417,7 @@ export class RequestService {
   }
 
   private async decideRequest(actor: Actor, number: number, decision: 'approve' | 'deny', comment: string): Promise<RequestView> {
+    let approvedAfterSeconds: number | undefined;
     const outcome = await this.deps.db.transaction().execute(async (trx): Promise<RequestView | AppError> => {
       const { request, change, group } = await this.visibleRequest(trx, actor, number);
       if (!group.approvers.includes(actor.userId)) {
@@ -447,6 +450,7 @@ export class RequestService {
       });
       if (status !== 'pending') {
         await setRequestStatus(trx, request.id, status, now);
+        if (status === 'approved') approvedAfterSeconds = (now.getTime() - request.createdAt.getTime()) / 1000;
         const verdict = status === 'approved' ? 'approved' : `denied by ${actor.username}`;
         await this.deps.notifier.notify(trx, {
           kind: 'request.decided',
@@ -460,6 +464,7 @@ export class RequestService {
       return this.present(trx, { ...request, status, decidedAt: status === 'pending' ? null : now });
     });
     if (outcome instanceof AppError) throw outcome;
+    if (approvedAfterSeconds !== undefined) this.deps.metrics?.requestApproved(approvedAfterSeconds);
     return outcome;
   }
 

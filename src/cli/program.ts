@@ -3,6 +3,7 @@ import { VERSION } from '../platform/version.ts';
 import { describeSettings } from '../platform/config.ts';
 import { registerAdminCommands } from './admin.command.ts';
 import { registerAuditCommands } from './audit.command.ts';
+import { registerBackupCommand } from './backup.command.ts';
 import { registerChangeCommands } from './change.command.ts';
 import { cliIo, withCliIo, type CliIo } from './cli-io.ts';
 import { CommandError, EXIT, reportError } from './command-error.ts';
@@ -19,6 +20,7 @@ import { registerMigrateCommand } from './migrate.command.ts';
 import { formatTable } from './output.ts';
 import { registerRecordingsCommands } from './recordings.command.ts';
 import { registerRequestCommands } from './request.command.ts';
+import { registerRestoreBackupCommand } from './restore-backup.command.ts';
 import { registerServeCommand } from './serve.command.ts';
 import { registerSessionCommands } from './session.command.ts';
 import { registerTokenCommands } from './token.command.ts';
@@ -57,6 +59,8 @@ export function buildProgram(): Command {
   registerLogProofCommands(registerLogCommands(program));
   registerVaultCommands(program);
   registerRecordingsCommands(program);
+  registerBackupCommand(program);
+  registerRestoreBackupCommand(program);
   return program;
 }
 
@@ -102,7 +106,8 @@ function settingsHelp(): string {
     ...table,
     '',
     'These settings are for the commands that open the database themselves: serve, migrate, verify,',
-    'admin reset-password, vault rotate and recordings migrate. Every other command is a client of a',
+    'admin reset-password, vault rotate, recordings migrate, restore-backup, and backup with no server running.',
+    'Every other command is a client of a',
     'server\'s API: sign in with `changegate login <URL>`, or set CHANGEGATE_URL and CHANGEGATE_TOKEN.',
   ].join('\n');
 }

@@ -9,3 +9,7 @@ export { DirectorySink, WitnessSink, witnessesOf, type CheckpointSink, type Witn
 export { loadLogSigningKey, logOrigin, logSigningKeyFile, type LogSigningKey } from './log-signing-key.ts';
 export { StoredTreeHead, type TreeHead, type TreeHeadSource } from './tree-head.ts';
 export { verifyAgainstCheckpoint, type CheckpointFailureKind } from './checkpoint-verify.ts';
+export type { ExportedEntry } from './siem-export.ts';
+export { FileSink, siemSinkOf, SyslogSink, type SiemSink } from './siem-export-sinks.ts';
+export { SiemExport } from './siem-export-worker.ts';
+export { latestCheckpoint } from './checkpoint.store.ts';

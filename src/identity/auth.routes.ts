@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { ERROR_CODES, errors, type ErrorCode } from '../platform/errors.ts';
 import type { Api } from '../platform/http.ts';
 import type { Actor } from '../access/actor.ts';
-import type { AuthService } from './auth.service.ts';
+import type { FastifyReply } from 'fastify';
+import type { AuthService, WebSession } from './auth.service.ts';
 import { actorOf } from '../access/request-actor.ts';
 import type { GrantService } from './grant.service.ts';
 import type { UserService } from './user.service.ts';
@@ -13,6 +14,17 @@ import { SshKeyViewSchema } from './ssh-key.views.ts';
 import { UserViewSchema } from './user.views.ts';
 
 export const SESSION_COOKIE = 'changegate_session';
+
+/** Hands the browser a new web session's cookie: the same after every kind of sign-in. */
+export function setSessionCookie(reply: FastifyReply, session: Pick<WebSession, 'token' | 'expiresAt'>, secure: boolean): void {
+  void reply.setCookie(SESSION_COOKIE, session.token, {
+    httpOnly: true,
+    secure,
+    sameSite: 'strict',
+    path: '/',
+    expires: new Date(session.expiresAt.getTime() + 12 * 60 * 60 * 1000),
+  });
+}
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 const sameToken = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
@@ -101,13 +113,7 @@ export function authRoutes(app: Api, services: IdentityRouteServices): void {
     },
     async (request, reply) => {
       const session = await auth.login({ ...request.body, sourceIp: request.ip });
-      void reply.setCookie(SESSION_COOKIE, session.token, {
-        httpOnly: true,
-        secure: services.cookieSecure,
-        sameSite: 'strict',
-        path: '/',
-        expires: new Date(session.expiresAt.getTime() + 12 * 60 * 60 * 1000),
-      });
+      setSessionCookie(reply, session, services.cookieSecure);
       return { user: session.user, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() };
     },
   );

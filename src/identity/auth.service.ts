@@ -38,6 +38,7 @@ import { BUSY, SignInQueue } from './sign-in-queue.ts';
 import { newTotpSecret, totpSealContext, totpUri, verifyTotp } from './totp.ts';
 import { presentUser, type UserView } from './user.ts';
 import { findUserById, findUserByName, updateSignInState, updateUser, type User } from './user.store.ts';
+import { isOidcUser } from './oidc.store.ts';
 import type { ApiTokenView } from './api-token.views.ts';
 
 export interface AuthPolicy extends SignInLimitSettings {
@@ -49,6 +50,8 @@ export interface AuthPolicy extends SignInLimitSettings {
   readonly lockoutMinutes: number;
   /** A web session ends after this long without a request, and in any case 12 hours after sign-in. */
   readonly sessionIdleMinutes: number;
+  /** Users linked to an OpenID Connect provider may also sign in with a password (web and gateway); unset: they may. */
+  readonly oidcPasswordSignIn?: boolean;
 }
 
 export interface AuthServiceDeps {
@@ -132,25 +135,83 @@ export class AuthService {
         const now = this.deps.clock.now();
         const user = await this.checkCredentials(trx, input, now, proof);
         if (user instanceof AppError) return user;
-        const token = randomBytes(32).toString('base64url');
-        const csrfToken = randomBytes(24).toString('base64url');
-        const expiresAt = new Date(now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000);
-        await insertWebSession(trx, {
-          id: randomUUID(),
-          user_id: user.id,
-          token_hash: sha256(token),
-          csrf_token: csrfToken,
-          source_ip: input.sourceIp,
-          created_at: now,
-          expires_at: expiresAt,
-          last_seen_at: now,
-          authenticated_at: now,
-          second_factor: user.totpEnabledAt !== null,
-      });
-      await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totpEnabledAt !== null });
-      return { token, csrfToken, expiresAt, user: presentUser(user, now) };
+        const session = await this.openWebSession(trx, user, now, { sourceIp: input.sourceIp, secondFactor: user.totpEnabledAt !== null });
+        await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: user.totpEnabledAt !== null });
+        return session;
       });
     });
+  }
+
+  /** A new web session of a user who just proved who they are: its cookie value, CSRF token and expiry. */
+  private async openWebSession(trx: Tx, user: User, now: Date, proof: { sourceIp: string; secondFactor: boolean }): Promise<WebSession> {
+    const token = randomBytes(32).toString('base64url');
+    const csrfToken = randomBytes(24).toString('base64url');
+    const expiresAt = new Date(now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000);
+    await insertWebSession(trx, {
+      id: randomUUID(),
+      user_id: user.id,
+      token_hash: sha256(token),
+      csrf_token: csrfToken,
+      source_ip: proof.sourceIp,
+      created_at: now,
+      expires_at: expiresAt,
+      last_seen_at: now,
+      authenticated_at: now,
+      second_factor: proof.secondFactor,
+    });
+    return { token, csrfToken, expiresAt, user: presentUser(user, now) };
+  }
+
+  /**
+   * Signs in a user whom an OpenID Connect provider vouched for (the caller checked the ID token and
+   * the user, in this transaction): the same web session as a password sign-in, and
+   * `auth.login.success` with `data`. `secondFactor`: the provider's MFA stood for the TOTP code.
+   */
+  async signInVouched(trx: Tx, user: User, input: { sourceIp: string; secondFactor: boolean; data: Record<string, unknown> }): Promise<WebSession> {
+    const now = this.deps.clock.now();
+    const session = await this.openWebSession(trx, user, now, input);
+    await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, ...input.data });
+    return session;
+  }
+
+  /**
+   * The second step of a sign-in an OpenID Connect provider vouched for, for a user with TOTP: the
+   * code, within the same rate limits, lockout and event log as a password sign-in. `claimed` runs
+   * in the transaction of a success (it ends the pending sign-in).
+   */
+  async proveTotpAfterProvider(
+    input: { userId: string; totp: string; sourceIp: string; data: Record<string, unknown> },
+    claimed: (trx: Tx) => Promise<void>,
+  ): Promise<WebSession> {
+    const known = await findUserById(this.deps.db, input.userId);
+    return this.limited({ username: known?.username ?? input.userId, sourceIp: input.sourceIp }, 'key', () =>
+      this.deps.db.transaction().execute(async (trx): Promise<WebSession | AppError> => {
+        const now = this.deps.clock.now();
+        const user = await findUserById(trx, input.userId);
+        const fail = async (reason: string, error: AppError) => {
+          await appendEvent(trx, {
+            actor: user?.username ?? 'anonymous',
+            action: 'auth.login.failure',
+            subject: `user:${user?.username ?? input.userId}`,
+            data: { reason, sourceIp: input.sourceIp, ...input.data },
+            time: now,
+          });
+          return error;
+        };
+        if (!user || user.disabledAt || !user.totpEnabledAt) return fail(!user ? 'unknown_user' : user.disabledAt ? 'disabled' : 'no_totp', errors.invalidCredentials());
+        const source = sourceOf(input.sourceIp);
+        const lock = await findSignInLock(trx, user.id, source);
+        if (lock?.locked_until && lock.locked_until > now) return fail('locked', errors.accountLocked(lock.locked_until));
+        const step = this.checkTotp(user, input.totp, now);
+        if (typeof step !== 'number') return this.recordFailure(trx, user, { source, sourceIp: input.sourceIp }, now, step, fail);
+        await updateSignInState(trx, user.id, { totp_last_step: step });
+        if (lock) await clearSignInFailures(trx, user.id, source, now);
+        await claimed(trx);
+        const session = await this.openWebSession(trx, user, now, { sourceIp: input.sourceIp, secondFactor: true });
+        await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: true, ...input.data });
+        return session;
+      }),
+    );
   }
 
   /**
@@ -343,12 +404,15 @@ export class AuthService {
       if (!(await passwordRight(user.passwordHash)) || !user.totpEnabledAt || !user.totpSecret) return fail('locked', locked);
       const step = this.checkTotp(user, input.totp, now);
       if (typeof step !== 'number') return fail('locked', locked);
+      if (await this.providerOnly(trx, user)) return fail('provider_user', errors.passwordSignInDisabled());
       // Password and code: the user, who passes the lock; it stays for whoever else is at the address.
       await updateSignInState(trx, user.id, { totp_last_step: step });
       return user;
     }
     const failed = (reason: string) => this.recordFailure(trx, user, { source, sourceIp: input.sourceIp }, now, reason, fail);
     if (!(await passwordRight(user.passwordHash))) return failed('bad_password');
+    // Told only to whoever knows the password: the account signs in through its provider.
+    if (await this.providerOnly(trx, user)) return fail('provider_user', errors.passwordSignInDisabled());
     let totpStep = user.totpLastStep;
     if (user.totpEnabledAt && user.totpSecret) {
       // A correct password without a code is the first of two steps, not a failure.
@@ -360,6 +424,11 @@ export class AuthService {
     if (lock) await clearSignInFailures(trx, user.id, source, now);
     if (totpStep !== user.totpLastStep) await updateSignInState(trx, user.id, { totp_last_step: totpStep });
     return user;
+  }
+
+  /** Whether the user signs in only through the OpenID Connect provider they are linked to. */
+  private async providerOnly(trx: Tx, user: User): Promise<boolean> {
+    return this.deps.policy.oidcPasswordSignIn === false && (await isOidcUser(trx, user.id));
   }
 
   /** The time step of a valid TOTP code not used before, or why it does not pass. */

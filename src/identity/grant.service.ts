@@ -7,7 +7,7 @@ import { errors } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import { hasPrivilege, requirePrivilege } from '../access/access.ts';
 import type { Actor } from '../access/actor.ts';
-import { deleteGrant, findGrantByScope, insertGrant, updateGrantLevel } from '../access/grant.store.ts';
+import { adoptGrant, deleteGrant, findGrantByScope, insertGrant, updateGrantLevel } from '../access/grant.store.ts';
 import { findNamedGrant, listNamedGrants, nameGrants, type NamedGrant } from './named-grants.ts';
 import { findPartitionByName } from '../objects/partition.store.ts';
 import { isPrivilege, isSystemOnly, PRIVILEGES, SYSTEM, type GrantLevel, type Privilege, type Scope } from '../access/privilege.ts';
@@ -49,8 +49,10 @@ export class GrantService {
       const existing = await findGrantByScope(trx, user.id, privilege, scope.partitionId);
       let id: string;
       if (existing) {
-        if (existing.level === input.level) return presentGrant((await nameGrants(trx, [existing]))[0] as NamedGrant);
-        await updateGrantLevel(trx, existing.id, input.level, now, actor.username);
+        if (existing.level === input.level && existing.source === 'manual') return presentGrant((await nameGrants(trx, [existing]))[0] as NamedGrant);
+        // Granting what the provider's groups gave makes it the administrator's: no sign-in removes it then.
+        if (existing.level === input.level) await adoptGrant(trx, existing.id, now, actor.username);
+        else await updateGrantLevel(trx, existing.id, input.level, now, actor.username);
         id = existing.id;
       } else {
         id = randomUUID();

@@ -5,6 +5,8 @@ export { AuthService, type AuthPolicy, type WebSession } from './auth.service.ts
 export { bootstrapInstallation, FIRST_ADMIN, type BootstrapResult } from './bootstrap.ts';
 export { breakGlassResetPassword, type BreakGlassReset } from './break-glass.ts';
 export { GrantService, type GrantInput } from './grant.service.ts';
+export { OidcService } from './oidc.service.ts';
+export { oidcSettingsOf, type OidcSettings } from './oidc.ts';
 export type { GrantView } from './grant.views.ts';
 export { PartitionService } from './partition.service.ts';
 export type { ApplicationView, PartitionView } from './partition.views.ts';

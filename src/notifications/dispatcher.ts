@@ -36,6 +36,8 @@ export interface DispatcherOptions {
   readonly sendTimeoutMs?: number;
   /** How long a claim keeps other instances off a delivery; past it, a crashed instance's claim is taken over. Default 5 min. */
   readonly leaseMs?: number;
+  /** Counts each attempt by channel and outcome (platform/metrics.ts). */
+  readonly metrics?: { deliveryAttempted(channel: DeliveryChannel, outcome: AttemptResult): void };
 }
 
 export type AttemptResult = 'delivered' | 'retrying' | 'failed';
@@ -165,7 +167,9 @@ export class Dispatcher {
         return row ? [{ claim, row }] : [];
       });
     });
-    return Promise.all(deliveries.map(({ claim, row }) => this.attempt(claim, row)));
+    const attempts = await Promise.all(deliveries.map(({ claim, row }) => this.attempt(claim, row)));
+    for (const attempt of attempts) this.options.metrics?.deliveryAttempted(attempt.channel, attempt.result);
+    return attempts;
   }
 
   private async attempt(claim: Claim, delivery: DeliveryToSend): Promise<DeliveryAttempt> {

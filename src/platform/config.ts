@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
 import { parseMasterKeys } from './secret-box.ts';
 import type { RecordingStoreKind } from './tables/sessions.ts';
@@ -63,6 +64,12 @@ export interface Config {
   readonly gatewayAuthTimeoutSeconds: number;
   /** Where new sessions' recordings are kept; undefined chooses by the database (`recordingStoreOf`). */
   readonly recordingStore: RecordingStoreKind | undefined;
+  /** Serves `/metrics` on a port of its own (0: any free one), not on the HTTP port (docs/metrics.md); undefined with no token turns metrics off. */
+  readonly metricsPort: number | undefined;
+  /** The address the metrics port listens on. */
+  readonly metricsHost: string;
+  /** A bearer token `/metrics` requires: on the HTTP port when no metrics port is set, or on the metrics port as well. */
+  readonly metricsToken: string | undefined;
   /**
    * How often a serving instance says it is alive, in seconds; after 3 missed heartbeats the others
    * call it silent and mark its sessions interrupted. The same on every instance of a database.
@@ -70,7 +77,47 @@ export interface Config {
   readonly instanceHeartbeatSeconds: number;
   /** On SIGTERM, how long live sessions may go on (no new ones start) before they are ended and the process exits. */
   readonly drainSeconds: number;
+  /** Where every event-log entry is streamed as one JSON line (docs/siem.md); undefined exports nothing. */
+  readonly siemSink: SiemSinkSetting | undefined;
+  /** PEM certificates of the CAs a `syslog+tls` receiver's certificate must chain to; undefined trusts Node's default CAs. */
+  readonly siemCaFile: string | undefined;
+  /** The RFC 5424 APP-NAME of the syslog messages. */
+  readonly siemAppName: string;
+  /** The RFC 5424 HOSTNAME of the syslog messages; undefined is this machine's host name. */
+  readonly siemHostname: string | undefined;
+  // OpenID Connect sign-in (docs/oidc.md): on when the issuer is set; then the client ID and the public URL are needed too.
+  /** The provider's issuer URL, where `/.well-known/openid-configuration` is found; https, or http on loopback only. */
+  readonly oidcIssuer: string | undefined;
+  readonly oidcClientId: string | undefined;
+  /** The client secret (`client_secret_basic`); undefined makes Changegate a public client (PKCE only). Never logged or returned. */
+  readonly oidcClientSecret: string | undefined;
+  /** The provider's name on the sign-in page's button: "Sign in with <name>". */
+  readonly oidcDisplayName: string;
+  /** Create the user at their first sign-in through the provider; off, only existing users may sign in. */
+  readonly oidcCreateUsers: boolean;
+  /** The claim whose value is the Changegate username. */
+  readonly oidcUsernameClaim: string;
+  /** The claim listing the user's groups at the provider. */
+  readonly oidcGroupsClaim: string;
+  /** Privileges the provider's groups give, kept in step at each sign-in. */
+  readonly oidcGroupGrants: readonly OidcGroupGrantSetting[];
+  /** Users who signed in through the provider may also sign in with a Changegate password (web and gateway). */
+  readonly oidcPasswordSignIn: boolean;
+  /** `amr` values of the ID token that stand for the user's TOTP code; empty: the code is always asked of a TOTP user. */
+  readonly oidcMfaAmr: readonly string[];
 }
+
+/** One entry of `CHANGEGATE_OIDC_GROUP_GRANTS`: members of `group` hold `privilege` (at Access level), in `partition` or system-wide. */
+export interface OidcGroupGrantSetting {
+  readonly group: string;
+  readonly privilege: string;
+  readonly partition: string | null;
+}
+
+/** `CHANGEGATE_SIEM_SINK`: a file appended to, or a syslog receiver (RFC 5424 over TCP, RFC 6587, or TLS, RFC 5425). */
+export type SiemSinkSetting =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'syslog'; readonly transport: 'tcp' | 'tls'; readonly host: string; readonly port: number };
 
 /** One entry of `CHANGEGATE_PROMOTE_TARGETS` or `CHANGEGATE_WITNESSES`: a name, and a base URL. */
 export interface PromoteTargetSetting {
@@ -95,7 +142,7 @@ export class ConfigError extends Error {
 }
 
 /** Settings whose value may hold a secret: never echoed in an error. */
-const SECRET_SETTINGS = new Set<keyof Config>(['masterKey', 'adminPassword', 'smtpUrl', 'databaseUrl', 'logSigningKey']);
+const SECRET_SETTINGS = new Set<keyof Config>(['masterKey', 'adminPassword', 'smtpUrl', 'databaseUrl', 'logSigningKey', 'metricsToken', 'oidcClientSecret']);
 
 type Parsed<T> = { value: T } | { problem: string };
 
@@ -114,6 +161,9 @@ const integer =
     const value = Number(raw);
     return /^\d+$/.test(raw.trim()) && value >= min && value <= max ? { value } : { problem: `expected ${what} from ${min} to ${max}` };
   };
+
+/** An OpenID Connect claim's name. */
+const claimName = (raw: string): Parsed<string> => (/^[A-Za-z0-9_:./-]{1,100}$/.test(raw.trim()) ? { value: raw.trim() } : { problem: 'expected a claim name such as preferred_username' });
 
 const boolean = (raw: string): Parsed<boolean> => {
   const value = raw.trim().toLowerCase();
@@ -242,6 +292,14 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     fallback: undefined,
     parse: (raw) => (raw.trim() === 'files' || raw.trim() === 'database' ? { value: raw.trim() as RecordingStoreKind } : { problem: 'expected files or database' }),
   },
+  metricsPort: { key: 'metricsPort', env: 'CHANGEGATE_METRICS_PORT', fallback: undefined, parse: integer(0, 65535, 'a port number') },
+  metricsHost: { key: 'metricsHost', env: 'CHANGEGATE_METRICS_HOST', fallback: '127.0.0.1', parse: text },
+  metricsToken: {
+    key: 'metricsToken',
+    env: 'CHANGEGATE_METRICS_TOKEN',
+    fallback: undefined,
+    parse: (raw) => (/^[\x21-\x7e]{16,256}$/.test(raw.trim()) ? { value: raw.trim() } : { problem: 'expected 16 to 256 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)' }),
+  },
   instanceHeartbeatSeconds: {
     key: 'instanceHeartbeatSeconds',
     env: 'CHANGEGATE_INSTANCE_HEARTBEAT_SECONDS',
@@ -249,7 +307,78 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     parse: integer(1, 300, 'seconds'),
   },
   drainSeconds: { key: 'drainSeconds', env: 'CHANGEGATE_DRAIN_SECONDS', fallback: 300, parse: integer(0, 86_400, 'seconds') },
+  siemSink: { key: 'siemSink', env: 'CHANGEGATE_SIEM_SINK', fallback: undefined, parse: (raw) => parseSiemSink(raw) },
+  siemCaFile: { key: 'siemCaFile', env: 'CHANGEGATE_SIEM_CA_FILE', fallback: undefined, parse: text },
+  siemAppName: {
+    key: 'siemAppName',
+    env: 'CHANGEGATE_SIEM_APP_NAME',
+    fallback: 'changegate',
+    parse: (raw) => (/^[\x21-\x7e]{1,48}$/.test(raw.trim()) ? { value: raw.trim() } : { problem: 'expected 1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)' }),
+  },
+  siemHostname: {
+    key: 'siemHostname',
+    env: 'CHANGEGATE_SIEM_HOSTNAME',
+    fallback: undefined,
+    parse: (raw) => (/^[\x21-\x7e]{1,255}$/.test(raw.trim()) ? { value: raw.trim() } : { problem: 'expected 1 to 255 printable ASCII characters without spaces (RFC 5424 HOSTNAME)' }),
+  },
+  oidcIssuer: { key: 'oidcIssuer', env: 'CHANGEGATE_OIDC_ISSUER', fallback: undefined, parse: (raw) => parseIssuer(raw) },
+  oidcClientId: { key: 'oidcClientId', env: 'CHANGEGATE_OIDC_CLIENT_ID', fallback: undefined, parse: text },
+  oidcClientSecret: { key: 'oidcClientSecret', env: 'CHANGEGATE_OIDC_CLIENT_SECRET', fallback: undefined, parse: text },
+  oidcDisplayName: {
+    key: 'oidcDisplayName',
+    env: 'CHANGEGATE_OIDC_DISPLAY_NAME',
+    fallback: 'single sign-on',
+    parse: (raw) => (raw.trim().length > 0 && raw.trim().length <= 60 ? { value: raw.trim() } : { problem: 'expected 1 to 60 characters' }),
+  },
+  oidcCreateUsers: { key: 'oidcCreateUsers', env: 'CHANGEGATE_OIDC_CREATE_USERS', fallback: false, parse: boolean },
+  oidcUsernameClaim: { key: 'oidcUsernameClaim', env: 'CHANGEGATE_OIDC_USERNAME_CLAIM', fallback: 'preferred_username', parse: claimName },
+  oidcGroupsClaim: { key: 'oidcGroupsClaim', env: 'CHANGEGATE_OIDC_GROUPS_CLAIM', fallback: 'groups', parse: claimName },
+  oidcGroupGrants: { key: 'oidcGroupGrants', env: 'CHANGEGATE_OIDC_GROUP_GRANTS', fallback: [], parse: (raw) => parseGroupGrants(raw) },
+  oidcPasswordSignIn: { key: 'oidcPasswordSignIn', env: 'CHANGEGATE_OIDC_PASSWORD_SIGN_IN', fallback: true, parse: boolean },
+  oidcMfaAmr: {
+    key: 'oidcMfaAmr',
+    env: 'CHANGEGATE_OIDC_MFA_AMR',
+    fallback: [],
+    parse: (raw) => {
+      const values = raw.split(',').map((value) => value.trim()).filter(Boolean);
+      return values.every((value) => /^[\x21-\x7e]{1,64}$/.test(value)) ? { value: values } : { problem: 'expected amr values separated by commas, such as mfa,otp,hwk' };
+    },
+  },
 };
+
+/** The issuer of OpenID Connect sign-in: https, or plain http on a loopback address only (a provider on the same machine, a test). */
+function parseIssuer(raw: string): Parsed<string> {
+  const value = raw.trim();
+  if (!URL.canParse(value)) return { problem: 'expected the provider\'s issuer URL, such as https://login.example.com/realms/ops' };
+  const url = new URL(value);
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return { problem: 'expected an https:// URL (plain http:// only on localhost, 127.0.0.1 or [::1])' };
+  if (url.username || url.password || url.search || url.hash) return { problem: 'expected the issuer URL without credentials, query or fragment' };
+  return { value };
+}
+
+
+/**
+ * `ops=Session.View@Plant-A,Change.View; auditors=EventLog.View`: entries separated by `;` (or new
+ * lines), each `group=grant[,grant…]`, a grant `Privilege` (system-wide) or `Privilege@Partition`.
+ * The group is what precedes the entry's last `=`, so a group may hold `=` and `,` (an LDAP DN).
+ * Privilege names are checked against the catalogue when OpenID Connect starts (identity's to know).
+ */
+function parseGroupGrants(raw: string): Parsed<readonly OidcGroupGrantSetting[]> {
+  const grants: OidcGroupGrantSetting[] = [];
+  for (const entry of raw.split(/[;\n]/).map((part) => part.trim()).filter(Boolean)) {
+    const equals = entry.lastIndexOf('=');
+    const group = equals > 0 ? entry.slice(0, equals).trim() : '';
+    const list = equals > 0 ? entry.slice(equals + 1).split(',').map((part) => part.trim()) : [];
+    if (!group || list.length === 0 || list.some((grant) => grant === '')) return { problem: `"${entry}" must be group=Privilege[@Partition][,Privilege[@Partition]…]` };
+    for (const grant of list) {
+      const match = /^([A-Za-z]+\.[A-Za-z]+)(?:@([^\s@,;=]+))?$/.exec(grant);
+      if (!match) return { problem: `"${grant}" (for group "${group}") must be a privilege such as Change.View, or Privilege@Partition` };
+      grants.push({ group, privilege: match[1] as string, partition: match[2] ?? null });
+    }
+  }
+  return { value: grants };
+}
 
 /**
  * Where new recordings go: as set, else in the database on PostgreSQL (every instance sharing it
@@ -312,6 +441,30 @@ function parseWitnesses(raw: string): Parsed<readonly WitnessSetting[]> {
   return { value: parsed.value.map((target) => (keys.has(target.name) ? { ...target, verifierKey: keys.get(target.name) } : target)) };
 }
 
+/** `file:/var/log/changegate.jsonl`, `syslog+tcp://host[:514]` or `syslog+tls://host[:6514]` (docs/siem.md). */
+function parseSiemSink(raw: string): Parsed<SiemSinkSetting> {
+  const value = raw.trim();
+  const expected = 'expected file:/path/to/file.jsonl, syslog+tcp://host[:port] or syslog+tls://host[:port]';
+  if (value.startsWith('file:')) {
+    let file = value.slice('file:'.length);
+    try {
+      if (value.startsWith('file://')) file = fileURLToPath(value);
+    } catch {
+      file = '';
+    }
+    return file ? { value: { kind: 'file', path: path.resolve(file) } } : { problem: expected };
+  }
+  const transport = /^syslog\+(tcp|tls):\/\//.exec(value)?.[1] as 'tcp' | 'tls' | undefined;
+  if (!transport || !URL.canParse(value)) return { problem: expected };
+  const url = new URL(value);
+  if (!url.hostname || url.username || url.password || url.search || url.hash || (url.pathname !== '' && url.pathname !== '/')) {
+    return { problem: `${expected}, without credentials, path or query` };
+  }
+  // An IPv6 address comes bracketed, as in a URL; a socket wants it bare.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { value: { kind: 'syslog', transport, host, port: url.port ? Number(url.port) : transport === 'tls' ? 6514 : 514 } };
+}
+
 /** `10.0.0.0/8, 127.0.0.1/32, ::1/128`: each a valid CIDR. */
 function parseCidrList(raw: string): Parsed<readonly string[]> {
   const cidrs = raw.split(',').map((part) => part.trim()).filter(Boolean);
@@ -360,8 +513,22 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       problems.push(`${where} = ${shown} is not valid: ${parsed.problem}.`);
     } else config[setting.key] = parsed.value;
   }
+  problems.push(...oidcProblems(config as unknown as Config));
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...(config as unknown as Config), dataDir: path.resolve(config.dataDir as string) };
+}
+
+/** OpenID Connect settings that only make sense together. */
+function oidcProblems(config: Config): string[] {
+  const rest = (['oidcClientId', 'oidcClientSecret', 'oidcGroupGrants', 'oidcMfaAmr'] as const).filter((key) => {
+    const value = config[key];
+    return Array.isArray(value) ? value.length > 0 : value !== undefined;
+  });
+  if (!config.oidcIssuer) return rest.length > 0 ? [`${rest.map((key) => SETTINGS[key].env).join(', ')} set without CHANGEGATE_OIDC_ISSUER: set the issuer to turn OpenID Connect sign-in on, or unset them.`] : [];
+  const problems: string[] = [];
+  if (!config.oidcClientId) problems.push('CHANGEGATE_OIDC_ISSUER is set without CHANGEGATE_OIDC_CLIENT_ID: set the client ID registered at the provider.');
+  if (!config.publicUrl) problems.push('CHANGEGATE_OIDC_ISSUER is set without CHANGEGATE_PUBLIC_URL: set the address browsers reach Changegate at; the provider sends them back to <public URL>/api/v1/auth/oidc/callback.');
+  return problems;
 }
 
 function readConfigFile(file: string, problems: string[]): Partial<Record<keyof Config, string>> {

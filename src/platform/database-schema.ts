@@ -7,13 +7,15 @@ import type { InstanceTables } from './tables/instances.ts';
 import type { NotificationTables } from './tables/notifications.ts';
 import type { ReviewTables } from './tables/review.ts';
 import type { SessionTables } from './tables/sessions.ts';
+import type { SiemExportTables } from './tables/siem-export.ts';
+import type { OidcTables } from './tables/identity-oidc.ts';
 
 /**
  * The tables as Kysely sees them, declared here because Kysely types one database. Each table is
  * owned by one module, the only one whose queries name it: `TABLE_OWNERS` in
  * test/architecture.test.ts says which (docs/architecture.md). Migrations in `migrations/` are the source of truth; keep this in step.
  */
-export interface Database extends ChangeTables, NotificationTables, AuditingTables, SessionTables, ReviewTables, CheckpointTables, InstanceTables {
+export interface Database extends ChangeTables, NotificationTables, AuditingTables, SessionTables, ReviewTables, CheckpointTables, InstanceTables, SiemExportTables, OidcTables {
   schema_migration: SchemaMigrationTable;
   partition: PartitionTable;
   application: ApplicationTable;
@@ -69,6 +71,8 @@ export interface PrivilegeGrantTable {
   partition_id: CreatedOnly<string | null>;
   granted_at: Date;
   granted_by: string;
+  /** Given by an administrator, or kept in step with the user's groups at the OpenID Connect provider (migration 0024). */
+  source: ColumnType<'manual' | 'oidc', 'manual' | 'oidc' | undefined, 'manual' | 'oidc'>;
 }
 
 export interface ApiTokenTable {

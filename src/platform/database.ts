@@ -22,6 +22,12 @@ export interface DatabaseHandle {
   readonly kind: DatabaseKind;
   /** LISTEN/NOTIFY between the instances sharing the database. */
   readonly notifications: DatabaseNotifications;
+  /**
+   * PGlite only: a tar of the database's directory (PGlite's `dumpDataDir`), what a backup holds.
+   * Call it holding the one connection (`db.connection()`), after a CHECKPOINT, so that no
+   * transaction is half-way and every commit is in the files.
+   */
+  readonly dumpDataDir?: () => Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -84,6 +90,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       db,
       kind: 'pglite',
       notifications,
+      dumpDataDir: () => pglite.dumpDataDir('none'),
       close: async () => {
         await notifications.close();
         await db.destroy();

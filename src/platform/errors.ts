@@ -46,6 +46,9 @@ export const ERROR_CATALOGUE = {
   account_locked: { status: 423, action: 'Wait until `details.lockedUntil`, or sign in from another address (with TOTP, the right password and a valid code also pass).' },
   too_many_requests: { status: 429, action: 'Wait `details.retryAfterSeconds` (the `Retry-After` header) before trying again.' },
   csrf_token_invalid: { status: 403, action: 'Send the `X-CSRF-Token` header with the token from `POST /api/v1/auth/login` or `GET /api/v1/me`.' },
+  password_sign_in_disabled: { status: 403, action: 'Sign in through the OpenID Connect provider ("Sign in with …" on the sign-in page); at the SSH gateway, use your registered SSH key.' },
+  oidc_unavailable: { status: 503, action: 'Try again in a moment; if it keeps failing, an administrator finds the cause in the server log.' },
+  oidc_sign_in_expired: { status: 401, action: 'Start again with "Sign in with …": the sign-in under way expired, was already used, or was started in another browser.' },
   recent_sign_in_required: { status: 403, action: 'Prove the password again from a web session (`POST /api/v1/auth/reauthenticate`), then retry.' },
   more_privileged_user: { status: 403, action: 'Ask a user administrator who holds every privilege and access-group role of that account.' },
   application_in_use: { status: 409, action: 'Move the objects listed in `details.objects` to another application (or none), or delete them, then retry.' },
@@ -53,6 +56,9 @@ export const ERROR_CATALOGUE = {
 
   // The event log
   invalid_log_range: { status: 400, action: 'Ask for entries and tree sizes the log has (from 1 up to its current size), a consistency proof from the smaller size to the larger.' },
+
+  // Backups
+  backup_not_embedded: { status: 409, action: 'Back up the PostgreSQL database with pg_dump, and the recordings and keys as docs/backups.md says.' },
 
   // Changes and requests
   change_cancelled: { status: 409, alsoStatus: 403, action: 'Register a new change: a cancelled one can be neither edited nor run.' },
@@ -191,6 +197,13 @@ export const errors = {
     new AppError('too_many_requests', message, { retryAfterSeconds }),
   csrf: () =>
     new AppError('csrf_token_invalid', 'Send the `X-CSRF-Token` header with the token from POST /api/v1/auth/login or GET /api/v1/me.'),
+  /** The right password of a user who signs in only through the OpenID Connect provider. */
+  passwordSignInDisabled: () =>
+    new AppError('password_sign_in_disabled', 'This account signs in through its OpenID Connect provider, not with a password: use "Sign in with …" (at the SSH gateway, your SSH key).'),
+  /** The provider's discovery document could not be read; the log has why. */
+  oidcUnavailable: () => new AppError('oidc_unavailable', 'The OpenID Connect provider cannot be reached at the moment: try again shortly, or sign in with a password.'),
+  oidcSignInExpired: () =>
+    new AppError('oidc_sign_in_expired', 'This sign-in through the provider is no longer under way (it expired, was already used, or was started in another browser): start again.'),
   /** Creating tokens, adding SSH keys, TOTP and passwords need a web session that proved the password lately. */
   recentSignInRequired: (message: string, details?: ErrorDetails) => new AppError('recent_sign_in_required', message, details),
   /** A user administrator acting on an account that holds a privilege they do not. */
@@ -222,6 +235,10 @@ export const errors = {
   // The event log
   /** A tree size, entry or pair of sizes the event log's Merkle tree cannot answer for. */
   invalidLogRange: (message: string, details?: ErrorDetails) => new AppError('invalid_log_range', message, details),
+
+  // Backups
+  backupNotEmbedded: () =>
+    new AppError('backup_not_embedded', 'This Changegate keeps its data in PostgreSQL, not in the embedded database: `changegate backup` snapshots only the embedded one. Back PostgreSQL up with pg_dump (docs/backups.md).'),
 
   // Changes and requests
   changeCancelled: (change: string, cancelledAt: Date) =>

@@ -86,6 +86,8 @@ export interface HttpOptions {
   readonly trustedProxies?: readonly string[];
   /** The web console's build to serve at `/` (default `web/dist`); without one, `/` leads to the API documentation. */
   readonly consoleDir?: string;
+  /** Counts each answered request by its route's pattern and status, with its latency (platform/metrics.ts). */
+  readonly metrics?: { httpAnswered(method: string, route: string | undefined, status: number, seconds: number): void };
 }
 
 /**
@@ -102,6 +104,10 @@ export async function createHttpServer(options: HttpOptions): Promise<Api> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
     schemaController: { compilersFactory: SHARED_COMPILERS },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const metrics = options.metrics;
+  // The route's pattern, never the URL: a caller cannot make up label values (unmatched is one value).
+  if (metrics) app.addHook('onResponse', async (request, reply) => metrics.httpAnswered(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000));
 
   await app.register(fastifyHelmet, { contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY }, frameguard: { action: 'deny' } });
   await app.register(fastifyCookie);

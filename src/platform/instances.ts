@@ -43,6 +43,8 @@ export interface InstanceRegistryConfig {
   readonly version: string;
   /** How often the instance says it is alive, in milliseconds. */
   readonly heartbeatMs: number;
+  /** Counts the heartbeats written (platform/metrics.ts). */
+  readonly metrics?: { heartbeatWritten(): void };
 }
 
 /**
@@ -77,9 +79,11 @@ export class InstanceRegistry {
   /** Says the instance is alive; registers it again if its row was removed. */
   async beat(): Promise<void> {
     const { db, clock, id } = this.config;
-    if (await instanceHeartbeat(db, id, clock.now())) return;
-    await this.register(this.ports);
-    if (this.drainStart) await markInstanceDraining(db, id, this.drainStart);
+    if (!(await instanceHeartbeat(db, id, clock.now()))) {
+      await this.register(this.ports);
+      if (this.drainStart) await markInstanceDraining(db, id, this.drainStart);
+    }
+    this.config.metrics?.heartbeatWritten();
   }
 
   /** Marks the instance draining (a stop was asked for); at once, before any session is told. */

@@ -33,10 +33,17 @@ interface Waiting {
 export class CommandWriter implements CommandWrites {
   private waiting: Waiting[] = [];
   private writing = false;
+  /** Commands in the INSERT under way. */
+  private inFlight = 0;
   private readonly maxBatch: number;
 
   constructor(private readonly config: CommandWriterConfig) {
     this.maxBatch = config.maxBatch ?? 500;
+  }
+
+  /** Commands captured and not yet stored: waiting, or in the write under way (the metrics' command backlog). */
+  get backlog(): number {
+    return this.waiting.length + this.inFlight;
   }
 
   write(command: SessionCommand): Promise<void> {
@@ -52,6 +59,7 @@ export class CommandWriter implements CommandWrites {
   private async drain(): Promise<void> {
     while (this.waiting.length > 0) {
       const batch = this.waiting.splice(0, this.maxBatch);
+      this.inFlight = batch.length;
       try {
         await insertCommands(this.config.db, batch.map((entry) => entry.command));
         for (const entry of batch) entry.resolve();
@@ -63,6 +71,7 @@ export class CommandWriter implements CommandWrites {
         }
       }
     }
+    this.inFlight = 0;
     this.writing = false;
   }
 }

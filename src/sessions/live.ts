@@ -22,6 +22,8 @@ export interface LiveSession {
   readonly changeId: string;
   readonly recorder: Recorder;
   readonly counters: () => { bytesIn: number; bytesOut: number };
+  /** Bytes waiting for the command capture (the metrics' capture backlog). */
+  readonly captureBacklogBytes?: () => number;
   /** Ends the session, telling the user who ended it and, when given, why. */
   terminate(by: string, reason?: string): Promise<void>;
   /** Ends the session because this instance is stopping. */

@@ -37,6 +37,15 @@ export interface SessionRelayDeps {
   readonly logger?: Logger;
   /** Called after a session has ended and been stored (the change audit recomputes its score). */
   readonly onSessionEnd?: (sessionId: string) => Promise<void>;
+  /** Counts the bytes relayed and the session's end (platform/metrics.ts). */
+  readonly metrics?: RelayMetrics;
+}
+
+/** What a relay tells the instance's metrics. */
+export interface RelayMetrics {
+  /** `in`: the user's keystrokes to the device; `out`: the device's output to the user. */
+  bytesRelayed(direction: 'in' | 'out', bytes: number): void;
+  sessionEnded(reason: SessionEndReason): void;
 }
 
 /** An exec request's output kept for its command record (plain text cut to 64 KiB later). */
@@ -141,6 +150,11 @@ export class SessionRelay {
     return { bytesIn: this.bytesIn, bytesOut: this.bytesOut };
   }
 
+  /** Bytes waiting for the command capture to analyse them (0 for an exec request, which has none). */
+  captureBacklogBytes(): number {
+    return this.capture?.backlogBytes ?? 0;
+  }
+
   /** Opens the shell or runs the command on the device and relays both ways. */
   async attach(connection: ssh2.Client): Promise<void> {
     this.connection = connection;
@@ -179,6 +193,7 @@ export class SessionRelay {
       // The capture must see what the device printed before this keystroke first.
       this.output.flush();
       this.bytesIn += data.length;
+      this.deps.metrics?.bytesRelayed('in', data.length);
       if (this.guard) this.guard.input(this.keysDecoder.write(data));
       else this.toDevice(data);
     });
@@ -249,13 +264,17 @@ export class SessionRelay {
     this.finishing ??= this.end(reason, by, why)
       .catch((error: unknown) => this.deps.logger?.error({ err: error, session: this.sessionId }, 'ending the session failed'))
       // Listed as live until it is stored: closing the server waits for sessions that are ending.
-      .finally(() => this.deps.live.remove(this.sessionId));
+      .finally(() => {
+        this.deps.live.remove(this.sessionId);
+        this.deps.metrics?.sessionEnded(reason);
+      });
     return this.finishing;
   }
 
   /** Relays a batch of the device's output to the user, the recording and the capture. */
   private relay(data: Buffer, stream: OutputStream): void {
     this.bytesOut += data.length;
+    this.deps.metrics?.bytesRelayed('out', data.length);
     if (stream === 'stdout') this.client.write(data);
     else this.client.writeError(data);
     this.recorder.output(data, stream);

@@ -20,7 +20,7 @@ import type { RecordingStore } from './recording-store.ts';
 import type { ProgressTracking } from './session-progress.ts';
 import type { SessionDecisions } from './command-review.service.ts';
 import type { SessionTarget } from './session.ts';
-import { SessionRelay } from './session-relay.ts';
+import { SessionRelay, type RelayMetrics } from './session-relay.ts';
 import type { SessionService } from './session.service.ts';
 import { HostKeyMismatchError, type UpstreamConnector } from './upstream.ts';
 
@@ -61,6 +61,13 @@ export interface SessionRunnerDeps {
   readonly progress?: ProgressTracking;
   /** Stores what command policies decide in the sessions and holds lines for review; without it, decisions are only logged and held lines refused. */
   readonly reviews?: SessionDecisions['service'];
+  /** Counts sessions started and ended and the bytes they relay (platform/metrics.ts). */
+  readonly metrics?: SessionMetrics;
+}
+
+/** What the sessions tell the instance's metrics. */
+export interface SessionMetrics extends RelayMetrics {
+  sessionStarted(): void;
 }
 
 /**
@@ -205,12 +212,14 @@ export class SessionRunner {
       changeId: change.id,
       recorder,
       counters: () => relay.counters(),
+      captureBacklogBytes: () => relay.captureBacklogBytes(),
       terminate: (by, reason) => relay.finish('terminated', by, reason),
       stop: () => relay.finish('gateway_stopped'),
       tell: (message) => relay.tell(message),
       progress: () => progress?.current(),
       onProgress: (listener) => progress?.onChange(listener) ?? (() => undefined),
     });
+    this.deps.metrics?.sessionStarted();
 
     let connection: ssh2.Client;
     try {

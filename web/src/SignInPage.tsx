@@ -1,10 +1,11 @@
-import { Alert, Anchor, Button, Center, Paper, PasswordInput, PinInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Button, Center, Divider, Paper, PasswordInput, PinInput, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useLocation, useNavigate, useSearchParams } from 'react-router';
 import { api, ApiError, setCsrfToken, unwrap } from './api/client.ts';
 import { isConsolePage } from './session.tsx';
+import { OidcButton, oidcRefusal, OidcTotpStep, useOidcOption } from './OidcSignIn.tsx';
 import { formatTime } from './time.ts';
 
 /** Where to go after signing in: a page of the console, never another site. */
@@ -33,7 +34,14 @@ function refusal(error: ApiError): string {
 }
 
 export function SignInPage() {
-  const [search] = useSearchParams();
+  const [search, setSearch] = useSearchParams();
+  const oidc = useOidcOption().data;
+  const provider = oidc?.displayName ?? 'single sign-on';
+  // Back from the provider: owing the TOTP code, or refused (the reason is a code, never the provider's words).
+  const oidcStep = search.get('oidc') === 'totp';
+  const oidcError = search.get('oidc_error');
+  const next = nextPage(search.get('next'));
+  const restart = () => setSearch(search.get('next') ? { next: search.get('next') as string } : {}, { replace: true });
   const location = useLocation();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
@@ -59,7 +67,7 @@ export function SignInPage() {
       );
       setCsrfToken(answer.csrfToken);
       queryClient.clear();
-      navigate(nextPage(search.get('next')), { replace: true });
+      navigate(next, { replace: true });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       if (error.code === 'totp_required') {
@@ -76,60 +84,80 @@ export function SignInPage() {
   return (
     <Center mih="100vh" bg="gray.0">
       <Paper component="main" withBorder shadow="sm" p="xl" w={380}>
-        <form onSubmit={submit} noValidate>
+        {oidcStep ? (
           <Stack>
             <Title order={1} size="h2">
               Changegate
             </Title>
-            <Text c="dimmed" size="sm">
-              Sign in to plan, approve, run and audit changes.
-            </Text>
-            {expired && !problem && (
-              <Alert color="blue" title="Your session ended">
-                Sign in again to go back where you were.
-              </Alert>
-            )}
-            {problem && (
-              <Alert color="red" role="alert" title="Not signed in">
-                {problem}
-              </Alert>
-            )}
-            <TextInput label="Username" autoComplete="username" autoFocus={!askTotp} readOnly={askTotp} {...form.getInputProps('username')} />
-            <PasswordInput label="Password" autoComplete="current-password" readOnly={askTotp} {...form.getInputProps('password')} />
-            {askTotp && (
-              <Stack gap={4}>
-                <Text component="label" htmlFor="totp" size="sm" fw={500}>
-                  Authentication code
-                </Text>
-                <Text size="xs" c="dimmed">
-                  This account uses two-factor sign-in: enter the 6-digit code from your authenticator app.
-                </Text>
-                <PinInput id="totp" length={6} type="number" oneTimeCode autoFocus aria-label="Authentication code" {...form.getInputProps('totp')} />
-                {form.errors.totp && (
-                  <Text c="red" size="xs">
-                    {form.errors.totp}
-                  </Text>
-                )}
-              </Stack>
-            )}
-            <Button type="submit" loading={busy} fullWidth>
-              {askTotp ? 'Verify and sign in' : 'Sign in'}
-            </Button>
-            {askTotp && (
-              <Anchor
-                component="button"
-                type="button"
-                size="sm"
-                onClick={() => {
-                  setAskTotp(false);
-                  form.reset();
-                }}
-              >
-                Sign in as someone else
-              </Anchor>
-            )}
+            <OidcTotpStep provider={provider} next={next} onRestart={restart} />
           </Stack>
-        </form>
+        ) : (
+          <form onSubmit={submit} noValidate>
+            <Stack>
+              <Title order={1} size="h2">
+                Changegate
+              </Title>
+              <Text c="dimmed" size="sm">
+                Sign in to plan, approve, run and audit changes.
+              </Text>
+              {expired && !problem && (
+                <Alert color="blue" title="Your session ended">
+                  Sign in again to go back where you were.
+                </Alert>
+              )}
+              {problem && (
+                <Alert color="red" role="alert" title="Not signed in">
+                  {problem}
+                </Alert>
+              )}
+              {oidcError && !problem && (
+                <Alert color="red" role="alert" title="Not signed in">
+                  {oidcRefusal(oidcError, provider)}
+                </Alert>
+              )}
+              <TextInput label="Username" autoComplete="username" autoFocus={!askTotp} readOnly={askTotp} {...form.getInputProps('username')} />
+              <PasswordInput label="Password" autoComplete="current-password" readOnly={askTotp} {...form.getInputProps('password')} />
+              {askTotp && (
+                <Stack gap={4}>
+                  <Text component="label" htmlFor="totp" size="sm" fw={500}>
+                    Authentication code
+                  </Text>
+                  <Text size="xs" c="dimmed">
+                    This account uses two-factor sign-in: enter the 6-digit code from your authenticator app.
+                  </Text>
+                  <PinInput id="totp" length={6} type="number" oneTimeCode autoFocus aria-label="Authentication code" {...form.getInputProps('totp')} />
+                  {form.errors.totp && (
+                    <Text c="red" size="xs">
+                      {form.errors.totp}
+                    </Text>
+                  )}
+                </Stack>
+              )}
+              <Button type="submit" loading={busy} fullWidth>
+                {askTotp ? 'Verify and sign in' : 'Sign in'}
+              </Button>
+              {askTotp && (
+                <Anchor
+                  component="button"
+                  type="button"
+                  size="sm"
+                  onClick={() => {
+                    setAskTotp(false);
+                    form.reset();
+                  }}
+                >
+                  Sign in as someone else
+                </Anchor>
+              )}
+              {oidc?.enabled && oidc.displayName && !askTotp && (
+                <>
+                  <Divider label="or" labelPosition="center" />
+                  <OidcButton displayName={oidc.displayName} next={next} />
+                </>
+              )}
+            </Stack>
+          </form>
+        )}
       </Paper>
     </Center>
   );

@@ -3179,7 +3179,7 @@ export interface paths {
                                  * @description A stable code: docs/errors.md says what each means and what to do.
                                  * @enum {string}
                                  */
-                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "review_not_pending" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
+                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "password_sign_in_disabled" | "oidc_unavailable" | "oidc_sign_in_expired" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "backup_not_embedded" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "review_not_pending" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
                                 details?: unknown;
                                 message: string;
                             };
@@ -3256,6 +3256,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether sign-in through an OpenID Connect provider is offered, and the provider’s name for the button */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            displayName: string | null;
+                            enabled: boolean;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish a sign-in through the provider with the TOTP code, when the account has TOTP and the provider’s MFA does not stand for it */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        totp: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /**
+                                 * @description A stable code: docs/errors.md says what each means and what to do.
+                                 * @enum {string}
+                                 */
+                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "password_sign_in_disabled" | "oidc_unavailable" | "oidc_sign_in_expired" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "backup_not_embedded" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "review_not_pending" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            csrfToken: string;
+                            expiresAt: string;
+                            next: string;
+                            user: {
+                                createdAt: string;
+                                createdBy: string;
+                                disabled: boolean;
+                                displayName: string;
+                                email: string | null;
+                                id: string;
+                                /** @description The end of the latest sign-in lock of any source address; null when none holds */
+                                lockedUntil: string | null;
+                                timeZone: string;
+                                totpEnabled: boolean;
+                                updatedAt: string;
+                                updatedBy: string;
+                                username: string;
+                                version: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/reauthenticate": {
         parameters: {
             query?: never;
@@ -3294,7 +3414,7 @@ export interface paths {
                                  * @description A stable code: docs/errors.md says what each means and what to do.
                                  * @enum {string}
                                  */
-                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "review_not_pending" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
+                                code: "validation_failed" | "invalid_json" | "json_too_deep" | "payload_too_large" | "unsupported_media_type" | "bad_request" | "route_not_found" | "not_found" | "forbidden" | "conflict" | "already_exists" | "unavailable" | "internal_error" | "instance_draining" | "migrations_pending" | "unauthenticated" | "invalid_credentials" | "totp_required" | "account_locked" | "too_many_requests" | "csrf_token_invalid" | "password_sign_in_disabled" | "oidc_unavailable" | "oidc_sign_in_expired" | "recent_sign_in_required" | "more_privileged_user" | "application_in_use" | "vault_rotation_needs_keys" | "invalid_log_range" | "backup_not_embedded" | "change_cancelled" | "script_frozen" | "script_invalid" | "change_ambiguous" | "justification_required" | "no_change" | "not_executor" | "planner_may_not_execute" | "approval_outdated" | "window_not_open" | "window_closed" | "request_not_pending" | "request_not_approved" | "self_approval" | "too_many_watchers" | "watcher_too_slow" | "session_ended" | "session_elsewhere" | "review_not_pending" | "device_unreachable" | "host_key_mismatch" | "host_key_unverified" | "host_key_not_expected" | "host_key_not_pinned" | "builtin_rule" | "search_invalid" | "restore_unavailable" | "restore_blocked" | "not_in_trash" | "promote_failed" | "evidence_too_large";
                                 details?: unknown;
                                 message: string;
                             };
@@ -3312,6 +3432,40 @@ export interface paths {
                             recentUntil: string;
                         };
                     };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A consistent snapshot of the embedded database, the recordings kept as files and the signing keys, as a tar whose last entry, manifest.json, lists every file with its SHA-256 (System.Backup). Never the master key. `changegate backup FILE` asks for it and writes the archive. The backup is logged. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
             };
         };
