@@ -163,6 +163,18 @@ export class AuthService {
   }
 
   /**
+   * Counts one step of a sign-in through the identity provider from `sourceIp` (a start, or a
+   * callback) in the per-address limits of every sign-in, under a name of that address's own (the
+   * provider names the user only later, and no username's limit may be used up by others):
+   * undefined beyond them, else the attempt, to settle once its outcome is known.
+   */
+  admitProviderStep(sourceIp: string): { settle(failed: boolean): void } | undefined {
+    const admission = this.limits.admit(sourceIp, `\u0000provider ${sourceOf(sourceIp)}`, this.deps.clock.now());
+    if (!admission.admitted) return undefined;
+    return { settle: (failed) => admission.settle(failed ? 'failure' : 'neutral', this.deps.clock.now()) };
+  }
+
+  /**
    * Signs in a user whom an OpenID Connect provider vouched for (the caller checked the ID token and
    * the user, in this transaction): the same web session as a password sign-in, and
    * `auth.login.success` with `data`. `secondFactor`: the provider's MFA stood for the TOTP code.
@@ -181,7 +193,7 @@ export class AuthService {
    */
   async proveTotpAfterProvider(
     input: { userId: string; totp: string; sourceIp: string; data: Record<string, unknown> },
-    claimed: (trx: Tx) => Promise<void>,
+    claimed: (trx: Tx, user: User) => Promise<void>,
   ): Promise<WebSession> {
     const known = await findUserById(this.deps.db, input.userId);
     return this.limited({ username: known?.username ?? input.userId, sourceIp: input.sourceIp }, 'key', () =>
@@ -206,7 +218,7 @@ export class AuthService {
         if (typeof step !== 'number') return this.recordFailure(trx, user, { source, sourceIp: input.sourceIp }, now, step, fail);
         await updateSignInState(trx, user.id, { totp_last_step: step });
         if (lock) await clearSignInFailures(trx, user.id, source, now);
-        await claimed(trx);
+        await claimed(trx, user);
         const session = await this.openWebSession(trx, user, now, { sourceIp: input.sourceIp, secondFactor: true });
         await this.recordSuccess(trx, user, now, { sourceIp: input.sourceIp, totp: true, ...input.data });
         return session;

@@ -75,14 +75,15 @@ export function oidcRoutes(app: Api, services: { readonly oidc: OidcService | un
       const next = request.query.next ?? '/';
       // Only a page of this console: never another site (an open redirect).
       if (!isReturnPath(next)) throw errors.validation('`next` must be a page of this console: a path starting with a single "/".', [{ path: '/next', message: 'must be a path of this site' }]);
-      let started: { url: string; flowToken: string };
+      let started: Awaited<ReturnType<OidcService['start']>>;
       try {
-        started = await oidc.start(next);
+        started = await oidc.start(next, request.ip);
       } catch (error) {
         // The provider is down: the browser goes back to the sign-in page, which says so (the log has why).
         if (isAppError(error, 'oidc_unavailable')) return reply.redirect(signInPage(next, { oidc_error: 'unavailable' }), 303);
         throw error;
       }
+      if (started === 'throttled') return reply.redirect(signInPage(next, { oidc_error: 'throttled' }), 303);
       setFlowCookie(reply, started.flowToken, 10 * 60);
       return reply.redirect(started.url, 303);
     },

@@ -7,12 +7,14 @@ import type { Database, Tx } from '../platform/database.ts';
 import { errors, isAppError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { SecretBox } from '../platform/secret-box.ts';
+import { sourceOf } from '../platform/source-address.ts';
 import { SYSTEM_ACTOR_NAME } from '../access/actor.ts';
 import { deleteGrant, grantsOfUser, insertGrant } from '../access/grant.store.ts';
 import { findPartitionByName, partitionNamesByIds } from '../objects/partition.store.ts';
 import type { AuthService, WebSession } from './auth.service.ts';
 import { groupsOf, providerMfa, refusalOf, usernameOf, wantedGrants, type OidcSettings } from './oidc.ts';
 import {
+  countPendingOidcFlows,
   deleteExpiredOidcFlows,
   findOidcFlow,
   findOidcIdentity,
@@ -28,6 +30,8 @@ import { findUserByName, insertUser, type User } from './user.store.ts';
 /** How long a sign-in may stay at the provider, and how long a TOTP user then has to give their code. */
 export const OIDC_PROVIDER_STEP_SECONDS = 10 * 60;
 export const OIDC_TOTP_STEP_SECONDS = 5 * 60;
+/** Sign-ins under way from one address (or IPv6 /64) at once: beyond, a start is refused until some end or expire. */
+export const MAX_PENDING_FLOWS_PER_SOURCE = 20;
 
 /** Why a sign-in through the provider ended without a session: the sign-in page says each in words. */
 export type OidcRefusal =
@@ -39,7 +43,9 @@ export type OidcRefusal =
   | 'invalid_username'
   | 'unknown_user'
   | 'disabled'
-  | 'subject_mismatch';
+  | 'subject_mismatch'
+  | 'not_linked'
+  | 'throttled';
 
 export type OidcOutcome =
   | { readonly kind: 'signed_in'; readonly session: WebSession; readonly next: string }
@@ -53,7 +59,7 @@ export interface OidcServiceDeps {
   readonly clock: Clock;
   readonly secrets: SecretBox;
   /** Web sessions, and the TOTP step with its limits and lockout, are the password sign-in's. */
-  readonly auth: Pick<AuthService, 'signInVouched' | 'proveTotpAfterProvider'>;
+  readonly auth: Pick<AuthService, 'signInVouched' | 'proveTotpAfterProvider' | 'admitProviderStep'>;
   readonly settings: OidcSettings;
   readonly logger?: Logger;
 }
@@ -84,7 +90,7 @@ export class OidcService {
    * Starts a sign-in: the provider's authorization URL to send the browser to, and the flow token
    * the browser keeps in a cookie until it comes back. `next` is a checked path of the console.
    */
-  async start(next: string): Promise<{ url: string; flowToken: string }> {
+  async start(next: string, sourceIp: string): Promise<{ url: string; flowToken: string } | 'throttled'> {
     const configuration = await this.configuration();
     const flowToken = randomBytes(32).toString('base64url');
     const flowHash = sha256(flowToken);
@@ -92,20 +98,28 @@ export class OidcService {
     const state = client.randomState();
     const nonce = client.randomNonce();
     const now = this.deps.clock.now();
-    await this.deps.db.transaction().execute(async (trx) => {
+    const source = sourceOf(sourceIp);
+    const admitted = await this.deps.db.transaction().execute(async (trx) => {
       await deleteExpiredOidcFlows(trx, now);
+      // Each start keeps a row for 10 minutes: one address cannot fill the table.
+      if ((await countPendingOidcFlows(trx, source)) >= MAX_PENDING_FLOWS_PER_SOURCE) return false;
       await insertOidcFlow(trx, {
         flow_hash: flowHash,
+        source,
         step: 'provider',
         state,
         nonce,
         code_verifier: this.deps.secrets.seal(verifier, verifierContext(flowHash)),
         user_id: null,
+        subject: null,
+        groups: null,
         next,
         created_at: now,
         expires_at: new Date(now.getTime() + OIDC_PROVIDER_STEP_SECONDS * 1000),
       });
+      return true;
     });
+    if (!admitted) return 'throttled';
     const offered = configuration.serverMetadata().scopes_supported ?? [];
     const scope = ['openid', 'profile', 'email', ...(offered.includes(this.deps.settings.groupsClaim) ? [this.deps.settings.groupsClaim] : [])].join(' ');
     const url = client.buildAuthorizationUrl(configuration, {
@@ -128,6 +142,20 @@ export class OidcService {
    * `auth.login.failure` event, and changes nothing else.
    */
   async finish(input: { flowToken: string | undefined; query: URLSearchParams; sourceIp: string }): Promise<OidcOutcome> {
+    // Within the address's limits, like every sign-in: beyond them refused at once, with no event
+    // of its own (the limits count refusals into one `auth.login.throttled` per window).
+    const attempt = this.deps.auth.admitProviderStep(input.sourceIp);
+    if (!attempt) return { kind: 'refused', reason: 'throttled', next: '/' };
+    let outcome: OidcOutcome | undefined;
+    try {
+      outcome = await this.callback(input);
+      return outcome;
+    } finally {
+      attempt.settle(outcome?.kind === 'refused' || outcome === undefined);
+    }
+  }
+
+  private async callback(input: { flowToken: string | undefined; query: URLSearchParams; sourceIp: string }): Promise<OidcOutcome> {
     const now = this.deps.clock.now();
     const flowHash = input.flowToken ? sha256(input.flowToken) : undefined;
     const found = flowHash ? await findOidcFlow(this.deps.db, flowHash, 'provider') : undefined;
@@ -171,30 +199,33 @@ export class OidcService {
       if (link && (link.issuer !== this.deps.settings.issuer || link.subject !== subject)) return refuseIn('subject_mismatch', { check: 'user_linked_to_another_subject' });
       if (existing?.disabledAt) return refuseIn('disabled');
       if (!existing && !this.deps.settings.createUsers) return refuseIn('unknown_user');
+      // A local account (a password, or TOTP) is never taken over by whoever claims its name at the
+      // provider, unless the administrator said the provider's usernames are the same people's.
+      if (existing && !link && (existing.passwordHash !== null || existing.totpEnabledAt !== null) && !this.deps.settings.linkExisting) {
+        return refuseIn('not_linked', { check: 'local_account' });
+      }
 
       const user = existing ?? (await this.createUser(trx, named.username, claims, now));
-      if (link) await touchOidcIdentity(trx, user.id, now);
-      else {
-        await insertOidcIdentity(trx, { user_id: user.id, issuer: this.deps.settings.issuer, subject, linked_at: now, last_sign_in_at: now });
-        await appendEvent(trx, { actor: user.username, action: 'user.oidc.link', subject: `user:${user.username}`, data: { issuer: this.deps.settings.issuer, subject }, time: now });
-      }
-      await this.keepGrantsInStep(trx, user, groups, now);
-
       if (user.totpEnabledAt && !mfa) {
+        // Nothing is bound before the code is right: a wrong one leaves the account as it was.
         const flowToken = randomBytes(32).toString('base64url');
         await insertOidcFlow(trx, {
           flow_hash: sha256(flowToken),
+          source: sourceOf(input.sourceIp),
           step: 'totp',
           state: null,
           nonce: null,
           code_verifier: null,
           user_id: user.id,
+          subject,
+          groups: JSON.stringify(groups),
           next,
           created_at: now,
           expires_at: new Date(now.getTime() + OIDC_TOTP_STEP_SECONDS * 1000),
         });
         return { kind: 'totp', flowToken, next };
       }
+      await this.bind(trx, user, subject, groups, link !== undefined, now);
       const session = await this.deps.auth.signInVouched(trx, user, {
         sourceIp: input.sourceIp,
         secondFactor: user.totpEnabledAt !== null,
@@ -208,13 +239,20 @@ export class OidcService {
   async proveTotp(input: { flowToken: string | undefined; totp: string; sourceIp: string }): Promise<{ session: WebSession; next: string }> {
     const flowHash = input.flowToken ? sha256(input.flowToken) : undefined;
     const flow = flowHash ? await findOidcFlow(this.deps.db, flowHash, 'totp') : undefined;
-    if (!flow || !flowHash || !flow.user_id || flow.expires_at <= this.deps.clock.now()) throw errors.oidcSignInExpired();
-    const link = await findOidcIdentityOfUser(this.deps.db, flow.user_id);
+    if (!flow || !flowHash || !flow.user_id || !flow.subject || flow.expires_at <= this.deps.clock.now()) throw errors.oidcSignInExpired();
+    const { subject } = flow;
     const session = await this.deps.auth.proveTotpAfterProvider(
-      { userId: flow.user_id, totp: input.totp, sourceIp: input.sourceIp, data: { via: 'oidc', issuer: this.deps.settings.issuer, subject: link?.subject ?? null } },
-      async (trx) => {
+      { userId: flow.user_id, totp: input.totp, sourceIp: input.sourceIp, data: { via: 'oidc', issuer: this.deps.settings.issuer, subject } },
+      async (trx, user) => {
         // Claimed in the transaction of the session: of two right codes at once, one signs in.
         if (!(await takeOidcFlow(trx, flowHash, 'totp'))) throw errors.oidcSignInExpired();
+        // Bound only now, with the code proved: the link (checked again, as another sign-in may have made one since) and the grants.
+        const link = await findOidcIdentityOfUser(trx, user.id);
+        const linkedSubject = await findOidcIdentity(trx, this.deps.settings.issuer, subject);
+        if ((link && (link.issuer !== this.deps.settings.issuer || link.subject !== subject)) || (linkedSubject && linkedSubject.user_id !== user.id)) {
+          throw errors.oidcSignInExpired();
+        }
+        await this.bind(trx, user, subject, flow.groups ?? [], link !== undefined, this.deps.clock.now());
       },
     );
     return { session, next: flow.next };
@@ -294,6 +332,16 @@ export class OidcService {
       data: { reason, sourceIp, ...data },
       time: this.deps.clock.now(),
     });
+  }
+
+  /** Links the user to the provider's subject at their first sign-in through it (notes the sign-in after that), and keeps their grants in step with their groups. */
+  private async bind(trx: Tx, user: User, subject: string, groups: readonly string[], linked: boolean, now: Date): Promise<void> {
+    if (linked) await touchOidcIdentity(trx, user.id, now);
+    else {
+      await insertOidcIdentity(trx, { user_id: user.id, issuer: this.deps.settings.issuer, subject, linked_at: now, last_sign_in_at: now });
+      await appendEvent(trx, { actor: user.username, action: 'user.oidc.link', subject: `user:${user.username}`, data: { issuer: this.deps.settings.issuer, subject }, time: now });
+    }
+    await this.keepGrantsInStep(trx, user, groups, now);
   }
 
   /** A user the provider vouched for, created at their first sign-in: no password, so they sign in through the provider. */

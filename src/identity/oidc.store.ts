@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { Executor } from '../platform/database.ts';
 import type { OidcIdentityTable, OidcSignInTable } from '../platform/tables/identity-oidc.ts';
 
@@ -6,7 +6,7 @@ import type { OidcIdentityTable, OidcSignInTable } from '../platform/tables/iden
 export type OidcFlowRow = Selectable<OidcSignInTable>;
 export type OidcIdentityRow = Selectable<OidcIdentityTable>;
 
-export async function insertOidcFlow(db: Executor, row: OidcFlowRow): Promise<void> {
+export async function insertOidcFlow(db: Executor, row: Insertable<OidcSignInTable>): Promise<void> {
   await db.insertInto('oidc_sign_in').values(row).execute();
 }
 
@@ -25,6 +25,12 @@ export async function findOidcFlow(db: Executor, flowHash: string, step: OidcFlo
 
 export async function deleteOidcFlow(db: Executor, flowHash: string): Promise<void> {
   await db.deleteFrom('oidc_sign_in').where('flow_hash', '=', flowHash).execute();
+}
+
+/** Sign-ins under way from one source (an address, or an IPv6 /64). */
+export async function countPendingOidcFlows(db: Executor, source: string): Promise<number> {
+  const row = await db.selectFrom('oidc_sign_in').select((eb) => eb.fn.countAll<string>().as('count')).where('source', '=', source).executeTakeFirstOrThrow();
+  return Number(row.count);
 }
 
 /** Forgets sign-ins abandoned at the provider or at the TOTP step. */

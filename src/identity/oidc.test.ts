@@ -51,6 +51,9 @@ const grantsOf = async (t: TestChangegate, username: string) =>
 const failures = async (t: TestChangegate) =>
   ((await t.admin.get('/events?action=auth.login.failure&limit=1000')).body as Array<{ data: Record<string, unknown>; subject: string }>).filter((event) => event.data.via === 'oidc');
 
+/** Failed sign-ins one address may make per window here (the default's 10 would be used up by the refusals these tests make). */
+const SIGN_IN_LIMIT = 40;
+
 const signInRefusal = (location: string) => new URL(location, PUBLIC_URL).searchParams.get('oidc_error');
 
 describe.each(DATABASE_KINDS)('sign-in through an OpenID Connect provider (%s)', (kind) => {
@@ -67,6 +70,8 @@ describe.each(DATABASE_KINDS)('sign-in through an OpenID Connect provider (%s)',
         CHANGEGATE_OIDC_GROUP_GRANTS: 'ops=Session.View@Plant-A,Change.View; auditors=EventLog.View',
         CHANGEGATE_OIDC_PASSWORD_SIGN_IN: 'false',
         CHANGEGATE_OIDC_MFA_AMR: 'mfa,hwk',
+        CHANGEGATE_SIGNIN_LIMIT_PER_ADDRESS: String(SIGN_IN_LIMIT),
+        CHANGEGATE_SIGNIN_LIMIT_PER_USER: String(SIGN_IN_LIMIT),
       }),
       // The provider runs on the real clock: Changegate's starts there too, and moves when a test says.
       { clockStart: new Date() },
@@ -178,10 +183,13 @@ describe.each(DATABASE_KINDS)('sign-in through an OpenID Connect provider (%s)',
   });
 
   it('refuses the password of a user who signs in through the provider, when so configured', async () => {
-    const carol = await buildUser(t, { username: 'carol' });
+    // An account the administrator made for the provider (no password): linked at its first sign-in.
+    expect((await t.admin.post('/users', { username: 'carol' })).status).toBe(201);
     provider.account = account('carol');
     expect((await signInThroughProvider(t)).session).toBeTruthy();
-    const byPassword = await new TestClient(t.cg, undefined).post('/auth/login', { username: 'carol', password: carol.password });
+    const password = 'a password set later by an administrator';
+    expect((await t.admin.post('/users/carol/password', { password })).status).toBe(204);
+    const byPassword = await new TestClient(t.cg, undefined).post('/auth/login', { username: 'carol', password });
     expect(byPassword.status).toBe(403);
     expect(byPassword.body.error.code).toBe('password_sign_in_disabled');
     // A wrong password says no more than for anyone.
@@ -191,10 +199,44 @@ describe.each(DATABASE_KINDS)('sign-in through an OpenID Connect provider (%s)',
     expect(refused.map((event) => event.data.reason)).toEqual(['provider_user', 'bad_password']);
   });
 
+  it('never links a local account (a password) to whoever claims its name at the provider: the account stays as it was', async () => {
+    const kate = await buildUser(t, { username: 'kate', grants: [{ privilege: 'User.Admin' }] });
+    provider.account = { ...account('kate', ['ops']), sub: 'sub-of-someone-else' };
+    const refused = await signInThroughProvider(t);
+    expect(signInRefusal(refused.location)).toBe('not_linked');
+    expect(refused.session).toBeUndefined();
+    expect(await grantsOf(t, 'kate')).toEqual(['User.Admin by admin']);
+    expect((await t.admin.get('/events?action=user.oidc.link&subject=user:kate')).body).toEqual([]);
+    expect((await failures(t)).filter((event) => event.subject === 'user:kate').map((event) => [event.data.reason, event.data.check])).toEqual([['not_linked', 'local_account']]);
+    // Her own password still works; and a name that only lower-cases to hers (a Kelvin sign) is no name.
+    expect((await new TestClient(t.cg, undefined).post('/auth/login', { username: 'kate', password: kate.password })).status).toBe(200);
+    provider.account = { ...account('\u212Aate'), sub: 'sub-of-kelvin' };
+    expect(signInRefusal((await signInThroughProvider(t)).location)).toBe('invalid_username');
+  });
+
+  it('throttles callbacks from an address that keeps failing, as it does password sign-ins', async () => {
+    const from = '198.51.100.7';
+    const junk = () => t.cg.app.inject({ method: 'GET', url: '/api/v1/auth/oidc/callback?code=x&state=y', remoteAddress: from });
+    const logged = async () => (await failures(t)).filter((event) => event.data.sourceIp === from).length;
+    let answer = await junk();
+    for (let attempt = 1; attempt < 200 && signInRefusal(String(answer.headers.location)) !== 'throttled'; attempt++) answer = await junk();
+    expect(signInRefusal(String(answer.headers.location))).toBe('throttled');
+    const before = await logged();
+    expect(before).toBe(SIGN_IN_LIMIT);
+    // Beyond the limit nothing more is written; and the address's password sign-ins are refused too.
+    await junk();
+    expect(await logged()).toBe(before);
+    const password = await t.cg.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: from, payload: { username: 'admin', password: 'x' } });
+    expect(password.statusCode).toBe(429);
+  });
+
   it('asks a TOTP user for their code unless the provider’s amr says it checked an accepted second factor', async () => {
-    const dave = await buildUser(t, { username: 'dave' });
-    const enrolment = await dave.client.post('/me/totp');
-    expect((await dave.client.post('/me/totp/confirm', { code: totpCode(enrolment.body.secret, t.clock.now()) })).status).toBe(204);
+    // Made for the provider, linked at a first sign-in, then enrolled in TOTP from that session.
+    expect((await t.admin.post('/users', { username: 'dave' })).status).toBe(201);
+    provider.account = account('dave');
+    const dave = await clientOf(t, (await signInThroughProvider(t)).session as string);
+    const enrolment = await dave.post('/me/totp');
+    expect((await dave.post('/me/totp/confirm', { code: totpCode(enrolment.body.secret, t.clock.now()) })).status).toBe(204);
     t.clock.advance(30_000);
 
     // amr without an accepted method ('swk' is not in CHANGEGATE_OIDC_MFA_AMR): the code is asked.
@@ -252,7 +294,8 @@ describe('sign-in through an OpenID Connect provider, without creating users or 
 
   beforeAll(async () => {
     provider = await startTestProvider(CALLBACK);
-    t = await startTestChangegate('pglite', provider.settings(), { clockStart: new Date() });
+    // Here the administrator trusts the provider's usernames: existing local accounts are linked.
+    t = await startTestChangegate('pglite', provider.settings({ CHANGEGATE_OIDC_LINK_EXISTING: 'true', CHANGEGATE_OIDC_GROUP_GRANTS: 'ops=Change.View' }), { clockStart: new Date() });
   });
   afterAll(async () => {
     await t?.close();
@@ -270,17 +313,27 @@ describe('sign-in through an OpenID Connect provider, without creating users or 
   it('answers oidc_unavailable when the provider cannot be reached, and tries again at the next sign-in', async () => {
     const settings = oidcSettingsOf(loadConfig({ env: { ...provider.settings(), CHANGEGATE_DATA_DIR: '/tmp/unused', CHANGEGATE_OIDC_ISSUER: 'http://127.0.0.1:1' } })) as OidcSettings;
     const unreachable = new OidcService({ db: t.cg.database.db, clock: t.clock, secrets: t.cg.secrets, auth: t.cg.services.auth, settings });
-    for (let attempt = 0; attempt < 2; attempt++) await expect(unreachable.start('/')).rejects.toMatchObject({ code: 'oidc_unavailable' });
+    for (let attempt = 0; attempt < 2; attempt++) await expect(unreachable.start('/', '192.0.2.1')).rejects.toMatchObject({ code: 'oidc_unavailable' });
   });
 
   it('asks a TOTP user for the code whatever amr says, and lets users from the provider keep their password', async () => {
     const gina = await buildUser(t, { username: 'gina' });
     const enrolment = await gina.client.post('/me/totp');
     expect((await gina.client.post('/me/totp/confirm', { code: totpCode(enrolment.body.secret, t.clock.now()) })).status).toBe(204);
-    provider.account = account('gina', [], ['pwd', 'mfa', 'hwk', 'otp']);
+    provider.account = account('gina', ['ops'], ['pwd', 'mfa', 'hwk', 'otp']);
     const asked = await signInThroughProvider(t);
     expect(new URL(asked.location, PUBLIC_URL).searchParams.get('oidc')).toBe('totp');
     expect(asked.session).toBeUndefined();
+    // Until the code is right nothing is bound: no link, no grant from the provider's groups.
+    const wrong = await t.cg.app.inject({ method: 'POST', url: '/api/v1/auth/oidc/totp', headers: { cookie: `changegate_oidc=${cookieOf(asked.callback, 'changegate_oidc')}` }, payload: { totp: '000000' } });
+    expect(wrong.statusCode).toBe(401);
+    expect((await t.admin.get('/events?action=user.oidc.link&subject=user:gina')).body).toEqual([]);
+    expect(await grantsOf(t, 'gina')).toEqual([]);
+    t.clock.advance(30_000);
+    const right = await t.cg.app.inject({ method: 'POST', url: '/api/v1/auth/oidc/totp', headers: { cookie: `changegate_oidc=${cookieOf(asked.callback, 'changegate_oidc')}` }, payload: { totp: totpCode(enrolment.body.secret, t.clock.now()) } });
+    expect(right.statusCode, right.body).toBe(200);
+    expect(((await t.admin.get('/events?action=user.oidc.link&subject=user:gina')).body as unknown[]).length).toBe(1);
+    expect(await grantsOf(t, 'gina')).toEqual(['Change.View by oidc']);
     t.clock.advance(30_000);
     const withPassword = await new TestClient(t.cg, undefined).post('/auth/login', { username: 'gina', password: gina.password, totp: totpCode(enrolment.body.secret, t.clock.now()) });
     expect(withPassword.status).toBe(200);

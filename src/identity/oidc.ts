@@ -16,6 +16,8 @@ export interface OidcSettings {
   readonly clientSecret: string | undefined;
   readonly displayName: string;
   readonly createUsers: boolean;
+  /** Link existing local accounts (a password or TOTP) at their first sign-in through the provider; off, only accounts without either are linked. */
+  readonly linkExisting: boolean;
   readonly usernameClaim: string;
   readonly groupsClaim: string;
   readonly groupGrants: readonly GroupGrant[];
@@ -50,6 +52,7 @@ export function oidcSettingsOf(config: Config): OidcSettings | undefined {
     clientSecret: config.oidcClientSecret,
     displayName: config.oidcDisplayName,
     createUsers: config.oidcCreateUsers,
+    linkExisting: config.oidcLinkExisting,
     usernameClaim: config.oidcUsernameClaim,
     groupsClaim: config.oidcGroupsClaim,
     groupGrants,
@@ -76,6 +79,8 @@ export function groupsOf(claim: unknown): string[] {
 /** The Changegate username a claim names (lower-cased), or why it names none. */
 export function usernameOf(claim: unknown): { username: string } | { problem: 'no_username_claim' | 'invalid_username' } {
   if (typeof claim !== 'string' || claim === '') return { problem: 'no_username_claim' };
+  // ASCII only before lower-casing: "\u212Aate" (a Kelvin sign) lower-cases to "kate".
+  if (!/^[\x21-\x7e]+$/.test(claim)) return { problem: 'invalid_username' };
   const username = claim.toLowerCase();
   return USERNAME_PATTERN.test(username) ? { username } : { problem: 'invalid_username' };
 }

@@ -95,6 +95,8 @@ export interface Config {
   readonly oidcDisplayName: string;
   /** Create the user at their first sign-in through the provider; off, only existing users may sign in. */
   readonly oidcCreateUsers: boolean;
+  /** Link an existing local account (one with a password or TOTP) to whoever signs in through the provider with its username: only when the provider's usernames are the same people's. */
+  readonly oidcLinkExisting: boolean;
   /** The claim whose value is the Changegate username. */
   readonly oidcUsernameClaim: string;
   /** The claim listing the user's groups at the provider. */
@@ -331,6 +333,7 @@ const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     parse: (raw) => (raw.trim().length > 0 && raw.trim().length <= 60 ? { value: raw.trim() } : { problem: 'expected 1 to 60 characters' }),
   },
   oidcCreateUsers: { key: 'oidcCreateUsers', env: 'CHANGEGATE_OIDC_CREATE_USERS', fallback: false, parse: boolean },
+  oidcLinkExisting: { key: 'oidcLinkExisting', env: 'CHANGEGATE_OIDC_LINK_EXISTING', fallback: false, parse: boolean },
   oidcUsernameClaim: { key: 'oidcUsernameClaim', env: 'CHANGEGATE_OIDC_USERNAME_CLAIM', fallback: 'preferred_username', parse: claimName },
   oidcGroupsClaim: { key: 'oidcGroupsClaim', env: 'CHANGEGATE_OIDC_GROUPS_CLAIM', fallback: 'groups', parse: claimName },
   oidcGroupGrants: { key: 'oidcGroupGrants', env: 'CHANGEGATE_OIDC_GROUP_GRANTS', fallback: [], parse: (raw) => parseGroupGrants(raw) },

@@ -38,6 +38,10 @@ export function oidcRefusal(reason: string, provider: string): string {
       return `${provider} did not give a username Changegate can use. Ask your administrator.`;
     case 'subject_mismatch':
       return `This Changegate account is linked to another ${provider} account. Ask an administrator.`;
+    case 'not_linked':
+      return `This Changegate account has a password of its own and is not linked to ${provider}: sign in with your password, or ask an administrator.`;
+    case 'throttled':
+      return 'Too many sign-ins from your address. Wait a minute and try again.';
     default:
       return `The sign-in with ${provider} did not succeed. Try again.`;
   }

@@ -29,7 +29,8 @@ describe('sign-in through an OpenID Connect provider in the console', { timeout:
     t = await startTestChangegate(
       'pglite',
       {
-        ...provider.settings({ CHANGEGATE_OIDC_DISPLAY_NAME: 'Acme SSO', CHANGEGATE_OIDC_CREATE_USERS: 'true', CHANGEGATE_OIDC_GROUP_GRANTS: 'ops=Change.View' }),
+        // Carol's account, with its password and TOTP, is linked at her first sign-in: the provider's usernames are trusted here.
+        ...provider.settings({ CHANGEGATE_OIDC_DISPLAY_NAME: 'Acme SSO', CHANGEGATE_OIDC_CREATE_USERS: 'true', CHANGEGATE_OIDC_GROUP_GRANTS: 'ops=Change.View', CHANGEGATE_OIDC_LINK_EXISTING: 'true' }),
         CHANGEGATE_COOKIE_SECURE: 'false',
       },
       { clockStart: new Date() },
