@@ -147,7 +147,7 @@ describe('backup and restore-backup of a running installation', () => {
     expect(keyedManifest.files.find((file) => file.path === 'keys/master.key')?.sha256).toBe(sha256(masterKey));
   });
 
-  it('refuses a backup to a user without System.Backup, points to pg_dump on PostgreSQL, and over the API never sends the master key', async () => {
+  it('refuses a backup to a user without System.Backup, points to pg_dump on PostgreSQL, and over the API never sends the master key nor a private key', async () => {
     const bob = await signInOver(server?.url as string, 'bob', 'a-long-password-123');
     const refused = await bob.post('/backups', {});
     expect([refused.status, refused.body.error.code]).toEqual([403, 'forbidden']);
@@ -169,6 +169,12 @@ describe('backup and restore-backup of a running installation', () => {
     expect(answer.headers['content-type']).toBe('application/x-tar');
     expect(String(answer.body)).toContain('"kind": "changegate-backup"');
     expect(String(answer.body)).not.toContain(masterKey.toString('utf8').trim());
+    // Nor any private key: the log's signing key and the gateway's host key are the CLI's to read where it runs.
+    for (const key of ['log-signing.key', 'gateway_host_ed25519_key']) {
+      const secret = readFileSync(path.join(installation.dataDir, key), 'utf8').trim();
+      expect(String(answer.body), key).not.toContain(secret.slice(-40));
+    }
+    expect(String(answer.body)).not.toContain('keys/');
   });
 
   it('restores into an empty directory only, refuses a tampered archive writing nothing, and the restored log verifies against the checkpoint kept before', async () => {

@@ -7,8 +7,9 @@ import { finished } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGzip } from 'node:zlib';
 import type { Command } from 'commander';
-import { MANIFEST_ENTRY, MASTER_KEY_ENTRY, parseManifest, readTar, TarWriter, type ArchiveEntry, type BackupFile, type BackupManifest } from '../platform/backup-archive.ts';
+import { keyFilesOf, MANIFEST_ENTRY, MASTER_KEY_ENTRY, parseManifest, readTar, TarWriter, type ArchiveEntry, type BackupFile, type BackupManifest } from '../platform/backup-archive.ts';
 import type { ArchiveProgress } from '../platform/backup.service.ts';
+import { logSigningKeyFile } from '../eventlog/index.ts';
 import type { Config } from '../platform/config.ts';
 import { isAppError } from '../platform/errors.ts';
 import { parseMasterKeys } from '../platform/secret-box.ts';
@@ -69,7 +70,7 @@ async function backup(file: string, options: BackupOptions, command: Command): P
     const server = serverHolds(config.dataDir);
     if (server) stderr.write(`A server (pid ${server}) holds ${path.resolve(config.dataDir)}: asking it for the backup, as the signed-in user.\n`);
     manifest = server
-      ? await backupThroughServer(archive.write, masterKey, progress)
+      ? await backupThroughServer(archive.write, [...(await keyEntries(config)), ...(masterKey ? [masterKey] : [])], masterKey !== undefined, progress)
       : await withLocalChangegate(globals, async (core, operator) => {
           const { writeSnapshotArchive } = await import('../platform/backup.service.ts');
           const snapshot = await core.backups.take(operator).catch(translateAppError);
@@ -114,7 +115,12 @@ function serverHolds(dataDir: string): number | undefined {
  * server's manifest as it goes: what reaches the file is what the server read. The master key,
  * if asked for, is added here, never sent over the API.
  */
-async function backupThroughServer(write: (chunk: Buffer) => Promise<void>, masterKey: ArchiveEntry | undefined, onProgress: (progress: ArchiveProgress) => void): Promise<BackupManifest> {
+async function backupThroughServer(
+  write: (chunk: Buffer) => Promise<void>,
+  extra: readonly ArchiveEntry[],
+  masterKeyIncluded: boolean,
+  onProgress: (progress: ArchiveProgress) => void,
+): Promise<BackupManifest> {
   return withApi(async (api) => {
     const response = await api.send('POST', '/backups', { body: {} }).catch(translateAppError);
     if (!response.body) throw new CommandError('The server sent no backup.');
@@ -145,8 +151,8 @@ async function backupThroughServer(write: (chunk: Buffer) => Promise<void>, mast
       if (!expected || expected.sha256 !== file.sha256 || expected.bytes !== file.bytes) throw new CommandError(`The backup's ${file.path} does not match the server's manifest: nothing was saved. Run it again.`);
     }
     if (files.length !== manifest.files.length) throw new CommandError('The backup lacks files its manifest lists: nothing was saved. Run it again.');
-    if (masterKey) files.push(await writer.add(masterKey));
-    const final: BackupManifest = { ...manifest, masterKeyIncluded: masterKey !== undefined, files };
+    for (const entry of extra) files.push(await writer.add(entry));
+    const final: BackupManifest = { ...manifest, masterKeyIncluded, files };
     const text = Buffer.from(`${JSON.stringify(final, null, 2)}\n`);
     await writer.add({ path: MANIFEST_ENTRY, bytes: text.length, body: text });
     await writer.finish();
@@ -158,6 +164,23 @@ async function collect(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk);
   return chunks;
+}
+
+/**
+ * The private keys of the installation, read here from its data directory: the server never sends
+ * them over the API (a System.Backup holder would get the gateway's host key and the log's signing
+ * key). A key the settings give instead (CHANGEGATE_LOG_SIGNING_KEY) is kept where they are.
+ */
+async function keyEntries(config: Config): Promise<ArchiveEntry[]> {
+  const entries: ArchiveEntry[] = [];
+  for (const key of keyFilesOf(config.dataDir, config.logSigningKey ? undefined : logSigningKeyFile(config))) {
+    const bytes = await readFile(key.file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw new CommandError(`Cannot read ${key.file} (${error.code ?? error.message}): run changegate backup as the user the server runs as.`);
+    });
+    if (bytes) entries.push({ path: key.entry, bytes: bytes.length, body: bytes });
+  }
+  return entries;
 }
 
 /** The master key as a key file (one base64 key per line, the current first), from CHANGEGATE_MASTER_KEY or the data directory. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 
 /**
  * The backup archive's format: a POSIX tar (ustar), gzip-compressed on disk, so `tar tzvf` lists
@@ -247,4 +248,15 @@ export function parseManifest(text: string): BackupManifest {
 /** Whether a path from an archive stays inside the directory it is restored into. */
 export function isSafeEntryPath(name: string): boolean {
   return name.length > 0 && !name.startsWith('/') && !name.includes('\\') && name.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+/** Key files of the data directory an archive holds, by their place in it. */
+export const KEY_FILES: ReadonlyArray<{ readonly file: string; readonly entry: string }> = [
+  { file: 'gateway_host_ed25519_key', entry: 'keys/gateway_host_ed25519_key' },
+  { file: 'instance-id', entry: 'instance-id' },
+];
+
+/** The key files an archive holds, and where they are: the log's signing key (unless given in the settings), the gateway's host key, the instance id. */
+export function keyFilesOf(dataDir: string, logKeyFile: string | undefined): Array<{ file: string; entry: string }> {
+  return [...(logKeyFile ? [{ file: logKeyFile, entry: 'keys/log-signing.key' }] : []), ...KEY_FILES.map((key) => ({ ...key, file: path.join(dataDir, key.file) }))];
 }

@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { BACKUP_FORMAT, DATABASE_ENTRY, MANIFEST_ENTRY, MASTER_KEY_ENTRY, TarWriter, type ArchiveEntry, type BackupFile, type BackupManifest, type LiveRecordingNote } from './backup-archive.ts';
+import { BACKUP_FORMAT, DATABASE_ENTRY, keyFilesOf, MANIFEST_ENTRY, MASTER_KEY_ENTRY, TarWriter, type ArchiveEntry, type BackupFile, type BackupManifest, type LiveRecordingNote } from './backup-archive.ts';
 import type { Clock } from './clock.ts';
 import type { DatabaseHandle, Executor, Tx } from './database.ts';
 import { errors } from './errors.ts';
@@ -56,10 +56,6 @@ export interface BackupSnapshot {
 
 const RECORDINGS = 'recordings';
 /** Files of the data directory a backup keeps besides the database and recordings. */
-const KEY_FILES: ReadonlyArray<{ readonly file: string; readonly entry: string }> = [
-  { file: 'gateway_host_ed25519_key', entry: 'keys/gateway_host_ed25519_key' },
-  { file: 'instance-id', entry: 'instance-id' },
-];
 
 /**
  * Consistent snapshots of an installation on the embedded database, taken while it serves.
@@ -76,14 +72,19 @@ export class BackupService {
 
   constructor(private readonly config: BackupServiceConfig) {}
 
-  /** A snapshot for a user holding System.Backup. One at a time: the dump is held in memory. */
+  /**
+   * A snapshot for a user holding System.Backup, through the API: never a private key (the log's
+   * signing key, the gateway's host key), which `changegate backup` reads from the data directory
+   * where it runs, as it does the master key. One at a time: the dump is held in memory until the
+   * snapshot is written out.
+   */
   async snapshot(actor: BackupRequester): Promise<BackupSnapshot> {
     await this.config.database.db.transaction().execute((trx) => this.config.sources.authorize(trx, actor));
-    return this.take(actor.username);
+    return this.take(actor.username, { keys: false });
   }
 
   /** A snapshot without a privilege check: for `changegate backup` when it holds the data directory itself (`by` names the operator). */
-  async take(by: string): Promise<BackupSnapshot> {
+  async take(by: string, options: { readonly keys?: boolean } = {}): Promise<BackupSnapshot> {
     const { database, sources } = this.config;
     const dump = database.dumpDataDir;
     if (database.kind !== 'pglite' || !dump) throw errors.backupNotEmbedded();
@@ -96,13 +97,14 @@ export class BackupService {
         const tar = Buffer.from(await (await dump()).arrayBuffer());
         return { tar, size: await sources.logSize(conn), checkpoint: await sources.latestCheckpoint(conn), recordings: await sources.fileRecordings(conn) };
       });
-      const snapshot = await this.snapshotOf(state);
+      const snapshot = await this.snapshotOf(state, options.keys ?? true, () => (this.busy = false));
       await database.db.transaction().execute((trx) =>
         sources.record(trx, by, { logSize: state.size, checkpointSize: state.checkpoint?.size ?? null, bytes: snapshot.totalBytes, recordings: state.recordings.length }),
       );
       return snapshot;
-    } finally {
+    } catch (error) {
       this.busy = false;
+      throw error;
     }
   }
 
@@ -111,11 +113,11 @@ export class BackupService {
     size: number;
     checkpoint: { size: number; rootHash: string; note: string } | undefined;
     recordings: FileRecordingAtSnapshot[];
-  }): Promise<BackupSnapshot> {
+  }, keys: boolean, written: () => void): Promise<BackupSnapshot> {
     const { dataDir, sources } = this.config;
     const createdAt = this.config.clock.now().toISOString();
     const small: ArchiveEntry[] = [];
-    const keyFiles = [...(sources.logKey.file ? [{ file: sources.logKey.file, entry: 'keys/log-signing.key' }] : []), ...KEY_FILES.map((key) => ({ ...key, file: path.join(dataDir, key.file) }))];
+    const keyFiles = keys ? keyFilesOf(dataDir, sources.logKey.file) : [];
     for (const key of keyFiles) {
       const bytes = await readFile(key.file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
       if (bytes) small.push({ path: key.entry, bytes: bytes.length, body: bytes });
@@ -133,9 +135,14 @@ export class BackupService {
       copies.push({ entry, location: recording.location, bytes, ...(recording.loggedBytes !== undefined && { live: { session: recording.session, path: entry, bytes, fileBytes } }) });
     }
     const entries = async function* (): AsyncGenerator<ArchiveEntry> {
-      yield { path: DATABASE_ENTRY, bytes: state.tar.length, body: state.tar };
-      yield* small;
-      for (const copy of copies) yield { path: copy.entry, bytes: copy.bytes, body: readPrefix(copy.location, copy.bytes) };
+      // The next backup may start once this one is written out, or given up (the dump is let go).
+      try {
+        yield { path: DATABASE_ENTRY, bytes: state.tar.length, body: state.tar };
+        yield* small;
+        for (const copy of copies) yield { path: copy.entry, bytes: copy.bytes, body: readPrefix(copy.location, copy.bytes) };
+      } finally {
+        written();
+      }
     };
     return {
       entries: entries(),
