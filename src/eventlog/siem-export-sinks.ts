@@ -76,10 +76,14 @@ export interface SyslogSinkConfig {
   readonly connectTimeoutMs?: number;
   /** How long the connection must stay up after a batch was written for the batch to count as received. */
   readonly settleMs?: number;
+  /** How long a batch may take to be written before the connection is given up (the receiver stopped reading). */
+  readonly writeTimeoutMs?: number;
 }
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const SETTLE_MS = 100;
+/** How long a batch may take to be written: a receiver that stops reading (a full window) must not hold the export, or the shutdown, for ever. */
+const WRITE_TIMEOUT_MS = 30_000;
 
 /**
  * A syslog receiver: RFC 5424 messages, octet-counted (RFC 6587) over TCP, or over TLS (RFC 5425)
@@ -106,9 +110,15 @@ export class SyslogSink implements SiemSink {
     const socket = await this.connection();
     const frames = Buffer.concat(entries.map((entry) => octetCounted(syslogMessage(entry, this.config.identity))));
     await new Promise<void>((resolve, reject) => {
-      const lost = () => reject(new Error(`the connection to ${this.name} closed while a batch was written`));
+      const lost = () => {
+        clearTimeout(timer);
+        reject(new Error(`the connection to ${this.name} closed while a batch was written`));
+      };
+      // The connection is given up: the batch goes again on a new one.
+      const timer = setTimeout(() => socket.destroy(new Error(`${this.name} took no batch within ${(this.config.writeTimeoutMs ?? WRITE_TIMEOUT_MS) / 1000} s`)), this.config.writeTimeoutMs ?? WRITE_TIMEOUT_MS);
       socket.once('close', lost);
       socket.write(frames, (error) => {
+        clearTimeout(timer);
         socket.off('close', lost);
         if (error) reject(error);
         else resolve();

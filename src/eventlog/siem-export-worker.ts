@@ -99,6 +99,14 @@ export class SiemExport {
     this.closing = true;
     this.closeDeadline = Date.now() + (this.config.closeTimeoutMs ?? CLOSE_TIMEOUT_MS);
     this.endWait?.();
+    // A sink stuck in a write (a receiver that stopped reading) is not waited for beyond the deadline: closing it ends the write.
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      this.running?.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, this.closeDeadline - Date.now()) + 1_000))),
+    ]);
+    clearTimeout(timer);
+    if (ended === false) await this.config.sink.close();
     await this.running;
     this.running = undefined;
     await this.unlisten?.().catch(() => undefined);
