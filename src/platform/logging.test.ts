@@ -39,11 +39,14 @@ describe('request logs', () => {
     const script = new TestClient(cg, { bearer: created.body.token });
     expect((await script.get('/me')).status).toBe(200);
     await new TestClient(cg, undefined).post('/auth/login', { username: 'admin', password: 'wrong password here' });
+    // A provider's callback carries a code and a state in its URL: never logged.
+    await cg.app.inject({ method: 'GET', url: '/api/v1/auth/oidc/callback?code=the-authorization-code&state=the-state-value&iss=x' });
 
     const log = lines.join('');
     expect(log).toContain('/api/v1/me');
     const credentials = admin.credentials as { cookie: string; csrf: string };
-    for (const secret of [ADMIN_PASSWORD, 'wrong password here', credentials.cookie, credentials.csrf, created.body.token]) {
+    expect(log).toContain('/api/v1/auth/oidc/callback?code=[redacted]&state=[redacted]&iss=x');
+    for (const secret of [ADMIN_PASSWORD, 'wrong password here', credentials.cookie, credentials.csrf, created.body.token, 'the-authorization-code', 'the-state-value']) {
       expect(log).not.toContain(secret);
     }
   });
