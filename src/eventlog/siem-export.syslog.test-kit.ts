@@ -7,15 +7,6 @@ import { waitFor } from './siem-export.test-kit.ts';
 
 export const RSYSLOGD = '/usr/sbin/rsyslogd';
 
-/** A loopback port nothing listens on now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 const accepts = (port: number): Promise<true | undefined> =>
   new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port }, () => {

@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../../test/databases.ts';
 import { ADMIN_PASSWORD, startTestChangegate } from '../../test/harness.ts';
 import { exportedAll, lastSeq, waitFor } from './siem-export.test-kit.ts';
-import { freePort, startTlsReceiver, TestRsyslog } from './siem-export.syslog.test-kit.ts';
+import { freePort } from '../../test/sshd.ts';
+import { startTlsReceiver, TestRsyslog } from './siem-export.syslog.test-kit.ts';
 
 const oneTo = (n: number) => Array.from({ length: n }, (_, index) => index + 1);
 

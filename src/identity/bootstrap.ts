@@ -9,7 +9,7 @@ import { findPartitionByName, insertPartition } from '../objects/partition.store
 import { GLOBAL_PARTITION } from '../objects/partition.ts';
 import { generatePassword, hashPassword } from './password.ts';
 import { PRIVILEGES } from '../access/privilege.ts';
-import { countUsers, insertUser } from './user.store.ts';
+import { countUsers, insertUser, newUserRow } from './user.store.ts';
 import { FIRST_ADMIN } from './user.ts';
 
 export { FIRST_ADMIN } from './user.ts';
@@ -44,26 +44,7 @@ export async function bootstrapInstallation(db: Kysely<Database>, clock: Clock, 
     if ((await countUsers(trx)) > 0) return { adminCreated: false };
     const password = options.adminPassword ?? generatePassword();
     const userId = randomUUID();
-    await insertUser(trx, {
-      id: userId,
-      username: FIRST_ADMIN,
-      display_name: 'Administrator',
-      email: null,
-      time_zone: 'UTC',
-      password_hash: await hashPassword(password),
-      disabled_at: null,
-      failed_logins: 0,
-      locked_until: null,
-      totp_secret: null,
-      totp_enabled_at: null,
-      totp_last_step: null,
-      signin_epoch: 0,
-      version: 1,
-      created_at: now,
-      created_by: by,
-      updated_at: now,
-      updated_by: by,
-    });
+    await insertUser(trx, newUserRow({ id: userId, username: FIRST_ADMIN, displayName: 'Administrator', email: null, passwordHash: await hashPassword(password), by, now }));
     for (const privilege of PRIVILEGES) {
       await insertGrant(trx, { id: randomUUID(), userId, privilege, level: 'admin', partitionId: null, grantedAt: now, grantedBy: by });
     }

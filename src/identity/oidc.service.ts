@@ -25,7 +25,7 @@ import {
   touchOidcIdentity,
   type OidcFlowRow,
 } from './oidc.store.ts';
-import { findUserByName, insertUser, type User } from './user.store.ts';
+import { findUserByName, insertUser, newUserRow, type User } from './user.store.ts';
 
 /** How long a sign-in may stay at the provider, and how long a TOTP user then has to give their code. */
 export const OIDC_PROVIDER_STEP_SECONDS = 10 * 60;
@@ -349,26 +349,7 @@ export class OidcService {
     const displayName = typeof claims.name === 'string' && claims.name.trim() ? claims.name.trim().slice(0, 200) : username;
     const email = typeof claims.email === 'string' && claims.email_verified === true && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(claims.email) ? claims.email.slice(0, 320) : null;
     const id = randomUUID();
-    await insertUser(trx, {
-      id,
-      username,
-      display_name: displayName,
-      email,
-      time_zone: 'UTC',
-      password_hash: null,
-      disabled_at: null,
-      failed_logins: 0,
-      locked_until: null,
-      totp_secret: null,
-      totp_enabled_at: null,
-      totp_last_step: null,
-      signin_epoch: 0,
-      version: 1,
-      created_at: now,
-      created_by: SYSTEM_ACTOR_NAME,
-      updated_at: now,
-      updated_by: SYSTEM_ACTOR_NAME,
-    });
+    await insertUser(trx, newUserRow({ id, username, displayName, email, passwordHash: null, by: SYSTEM_ACTOR_NAME, now }));
     await appendEvent(trx, { actor: SYSTEM_ACTOR_NAME, action: 'user.create', subject: `user:${username}`, data: { via: 'oidc', issuer: this.deps.settings.issuer }, time: now });
     return (await findUserByName(trx, username)) as User;
   }

@@ -93,6 +93,30 @@ export async function insertUser(db: Executor, row: UserRow): Promise<void> {
   await db.insertInto('app_user').values(row).execute();
 }
 
+/** A new account's row: enabled, no TOTP, no failed sign-in, version 1, made by `by` at `now`. */
+export function newUserRow(user: { id: string; username: string; displayName: string; email: string | null; passwordHash: string | null; by: string; now: Date }): UserRow {
+  return {
+    id: user.id,
+    username: user.username,
+    display_name: user.displayName,
+    email: user.email,
+    time_zone: 'UTC',
+    password_hash: user.passwordHash,
+    disabled_at: null,
+    failed_logins: 0,
+    locked_until: null,
+    totp_secret: null,
+    totp_enabled_at: null,
+    totp_last_step: null,
+    signin_epoch: 0,
+    version: 1,
+    created_at: user.now,
+    created_by: user.by,
+    updated_at: user.now,
+    updated_by: user.by,
+  };
+}
+
 /** Writes a change to a user and bumps its version; `updated_*` say who and when. */
 export async function updateUser(db: Executor, id: string, patch: Updateable<UserTable>): Promise<void> {
   await db

@@ -1,19 +1,10 @@
-import { createServer } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestProvider, type TestProvider } from '../../src/identity/oidc.test-kit.ts';
 import { totpCode } from '../../src/identity/totp.ts';
 import { expectAccessible, launchBrowser, newContext, screenshot } from '../../test/browser.ts';
 import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
-
-/** A port free now, for a server whose public URL (the provider's redirect URI) must be known before it listens. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../../test/sshd.ts';
 
 /** Signing in through a real OpenID Connect provider from the console's sign-in page, in Chromium. */
 describe('sign-in through an OpenID Connect provider in the console', { timeout: 60_000 }, () => {
