@@ -9,7 +9,7 @@ import { createGzip } from 'node:zlib';
 import type { Command } from 'commander';
 import { keyFilesOf, MANIFEST_ENTRY, MASTER_KEY_ENTRY, parseManifest, readTar, TarWriter, type ArchiveEntry, type BackupFile, type BackupManifest } from '../platform/backup-archive.ts';
 import type { ArchiveProgress } from '../platform/backup.service.ts';
-import { logSigningKeyFile } from '../eventlog/index.ts';
+import { logSigningKeyFile } from '../eventlog/log-signing-key.ts';
 import type { Config } from '../platform/config.ts';
 import { isAppError } from '../platform/errors.ts';
 import { parseMasterKeys } from '../platform/secret-box.ts';
