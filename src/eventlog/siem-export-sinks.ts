@@ -109,18 +109,25 @@ export class SyslogSink implements SiemSink {
   async deliver(entries: readonly ExportedEntry[]): Promise<void> {
     const socket = await this.connection();
     const frames = Buffer.concat(entries.map((entry) => octetCounted(syslogMessage(entry, this.config.identity))));
+    const timeoutMs = this.config.writeTimeoutMs ?? WRITE_TIMEOUT_MS;
+    const timedOut = new Error(`${this.name} took no batch within ${timeoutMs / 1000} s: it stopped reading`);
+    let gaveUp = false;
     await new Promise<void>((resolve, reject) => {
       const lost = () => {
         clearTimeout(timer);
-        reject(new Error(`the connection to ${this.name} closed while a batch was written`));
+        reject(gaveUp ? timedOut : new Error(`the connection to ${this.name} closed while a batch was written`));
       };
       // The connection is given up: the batch goes again on a new one.
-      const timer = setTimeout(() => socket.destroy(new Error(`${this.name} took no batch within ${(this.config.writeTimeoutMs ?? WRITE_TIMEOUT_MS) / 1000} s`)), this.config.writeTimeoutMs ?? WRITE_TIMEOUT_MS);
+      const timer = setTimeout(() => {
+        gaveUp = true;
+        socket.destroy();
+      }, timeoutMs);
       socket.once('close', lost);
       socket.write(frames, (error) => {
         clearTimeout(timer);
         socket.off('close', lost);
-        if (error) reject(error);
+        if (gaveUp) reject(timedOut);
+        else if (error) reject(error);
         else resolve();
       });
     });

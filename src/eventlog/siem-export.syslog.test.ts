@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -9,6 +10,7 @@ import { DATABASE_KINDS } from '../../test/databases.ts';
 import { ADMIN_PASSWORD, startTestChangegate } from '../../test/harness.ts';
 import { exportedAll, lastSeq, waitFor } from './siem-export.test-kit.ts';
 import { freePort } from '../../test/sshd.ts';
+import { SyslogSink } from './siem-export-sinks.ts';
 import { startTlsReceiver, TestRsyslog } from './siem-export.syslog.test-kit.ts';
 
 const oneTo = (n: number) => Array.from({ length: n }, (_, index) => index + 1);
@@ -119,6 +121,33 @@ describe('SIEM export over TLS', () => {
       await toImpostor.close();
       await good.close();
       await impostor.close();
+    }
+  });
+});
+
+describe('SIEM export to a receiver that stops reading', () => {
+  it('gives the connection up after the write timeout, keeping the batch to send again, instead of waiting for ever', async () => {
+    // Accepts, then never reads: the kernel's buffers fill and the write never completes.
+    const stalled: net.Socket[] = [];
+    const receiver = net.createServer((socket) => {
+      socket.pause();
+      stalled.push(socket);
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const { port } = receiver.address() as net.AddressInfo;
+    const sink = new SyslogSink({ transport: 'tcp', host: '127.0.0.1', port, identity: { hostname: 'cg1', appName: 'changegate', procId: '1' }, writeTimeoutMs: 300 });
+    try {
+      // Far more than loopback buffers hold (a few MiB each way): 64 entries of 512 KiB.
+      const big = 'x'.repeat(512 * 1024);
+      const entries = Array.from({ length: 64 }, (_, k) => ({ seq: k + 1, time: new Date(0).toISOString(), actor: 'system', action: 'test.big', subject: 'test', data: { big }, leafHash: '0', chainHash: '0' }));
+      const began = performance.now();
+      await expect(sink.deliver(entries)).rejects.toThrow('took no batch within 0.3 s: it stopped reading');
+      expect(performance.now() - began).toBeLessThan(10_000);
+      // Closing does not wait on the stuck connection either.
+      await sink.close();
+    } finally {
+      for (const socket of stalled) socket.destroy();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
     }
   });
 });
