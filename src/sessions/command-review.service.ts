@@ -20,7 +20,7 @@ import {
   type ReviewAnswer,
   type ReviewStatus,
 } from './command-review.ts';
-import { decisionsOfChange, echoWasOffBefore, endReview, findCommandDecision, insertCommandDecision, listCommandDecisions } from './command-review.store.ts';
+import { decisionsOfChange, echoWasOffBefore, warnedSince, endReview, findCommandDecision, insertCommandDecision, listCommandDecisions } from './command-review.store.ts';
 import type { CommandReviewView } from './command-review.views.ts';
 import type { Verdict } from './enter-guard.ts';
 import type { GateDecision } from './policy-gate.ts';
@@ -34,6 +34,8 @@ export const COMMAND_REVIEW_CHANNEL = 'changegate_command_review';
 const RECHECK_MS = 5_000;
 /** The most of a line an approver's notice quotes. */
 const MAX_QUOTED_LINE = 4_000;
+/** A warned line this soon after the session's last one belongs to the same burst: on the board, without an alert of its own. */
+const WARNING_WINDOW_MS = 60_000;
 /** A notice's title is one line of at most 200 characters (notifications' `TITLE_MAX`). */
 const TITLE_MAX = 200;
 
@@ -152,7 +154,10 @@ export class CommandDecisions {
     const number = await this.deps.db.transaction().execute(async (trx) => {
       const written = await this.write(trx, decision, context, []);
       const echoOff = decision.decision === 'allow' && decision.fromKeystrokes && !(await echoWasOffBefore(trx, context.sessionId, written.number));
-      if (decision.decision === 'warn' || echoOff) await this.alert(trx, decision, context, written.number, echoOff);
+      // One alert per burst: a line warned of within a minute of the session's last one is on the board, not alerted again.
+      const since = new Date(this.deps.clock.now().getTime() - WARNING_WINDOW_MS);
+      const warn = decision.decision === 'warn' && !(await warnedSince(trx, context.sessionId, since, written.number));
+      if (warn || echoOff) await this.alert(trx, decision, context, written.number, echoOff);
       return written.number;
     });
     context.onChange?.();
@@ -383,7 +388,7 @@ export class CommandDecisions {
       ).slice(0, TITLE_MAX),
       body: echoOff
         ? `The terminal of ${user}'s ${at} echoes nothing, so the command policy checks each line as rebuilt from the keys typed; what the keys cannot tell (completion, history) is held for review. First such line (decision #${number}):\n\n${quoted}`
-        : `${user} ran this line in ${at}:\n\n${quoted}\n\nWhy it is warned of: ${decision.reasons.join('; ')}.`,
+        : `${user} ran this line in ${at}:\n\n${quoted}\n\nWhy it is warned of: ${decision.reasons.join('; ')}.\nLines of this session warned of within a minute of the one before are not alerted one by one: the change's board lists them all.`,
       link: `/live-sessions/${session.number}#t=${recordingTime(context.offsetSeconds)}`,
       data: { decision: number, session: session.number, change: context.changeName, device: context.deviceName, user },
     });

@@ -131,6 +131,20 @@ export async function decisionsOfChange(db: Executor, changeId: string, deviceId
   return rows.map(toDecision).reverse();
 }
 
+/** Whether a session had a warned line since `since`, before decision `number`. */
+export async function warnedSince(db: Executor, sessionId: string, since: Date, number: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('command_decision')
+    .select('number')
+    .where('session_id', '=', sessionId)
+    .where('decision', '=', 'warn')
+    .where('time', '>=', since)
+    .where('number', '<', number)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Whether a session had a line rebuilt from the keys typed (echo off) before decision `number`. */
 export async function echoWasOffBefore(db: Executor, sessionId: string, number: number): Promise<boolean> {
   const row = await db

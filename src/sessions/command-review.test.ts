@@ -172,6 +172,10 @@ describe.each(DATABASE_KINDS)('command decisions and reviews on %s', (kind) => {
   it('alerts the group\'s approvers but its user of a warned line, and of the first line of a session rebuilt from the keys typed (echo off)', async () => {
     const keys = (text: string): GateDecision => ({ line: text, where: 'shell', fromKeystrokes: true, decision: 'allow', reasons: [] });
     const warned = await gateway.record(line('sudo id', 'warn'), context);
+    // A burst is one alert: the next warned line within a minute is on the board only; one after a quiet minute alerts again.
+    const sameBurst = await gateway.record(line('sudo -l', 'warn'), context);
+    t.clock.advance(61_000);
+    const nextBurst = await gateway.record(line('sudo true', 'warn'), context);
     const firstUnechoed = await gateway.record(keys('ls /srv'), context);
     const secondUnechoed = await gateway.record(keys('ls /tmp'), context);
     type Notice = { kind: string; title: string; body: string; link: string | null; data: { decision?: number } };
@@ -184,6 +188,8 @@ describe.each(DATABASE_KINDS)('command decisions and reviews on %s', (kind) => {
         link: `/live-sessions/${session.number}#t=0:12`,
       });
       expect(notices.find((notice) => notice.data.decision === warned)?.body).toContain('    sudo id');
+      expect(notices.filter((notice) => notice.data.decision === sameBurst)).toEqual([]);
+      expect(notices.find((notice) => notice.data.decision === nextBurst)).toMatchObject({ kind: 'command.warning' });
       expect(notices.find((notice) => notice.data.decision === firstUnechoed)).toMatchObject({ kind: 'command.echo_off' });
       // One alert that echo is off per session, not one per line.
       expect(notices.filter((notice) => notice.data.decision === secondUnechoed)).toEqual([]);
