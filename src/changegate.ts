@@ -360,7 +360,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       bundles: new BundleService({ db, clock, objects, filters, users, version: VERSION, publicUrl: config.publicUrl, promoteTargets: config.promoteTargets }),
       sessions: new SessionService({ db, clock, live, scripts: changes, watchStallMs: options.sessionTiming?.watchStallMs, recordings: stores, recordingGrowth, progress: liveBoards }),
       commandReviews,
-      reviews: new ReviewService({ db, clock, boards: liveBoards }),
+      reviews: new ReviewService({ db, clock, boards: liveBoards, running: (sessionId) => live.get(sessionId)?.progress?.() }),
       // An export waits for the publisher's next pass when the latest checkpoint does not cover it (the publisher is built below).
       evidence: new EvidenceService({
         db,

@@ -78,6 +78,8 @@ export class ReviewService {
       readonly wait?: (ms: number) => Promise<void>;
       /** The boards of running sessions (`LiveBoards`): what `progress` answers. */
       readonly boards?: Pick<LiveBoards, 'snapshot'>;
+      /** The board of a session this instance runs, kept in memory as it goes (no database read); undefined for one it does not run. */
+      readonly running?: (sessionId: string) => object | undefined;
     },
   ) {
     this.intervalMs = deps.recomputeIntervalMs ?? RECOMPUTE_INTERVAL_MS;
@@ -142,6 +144,9 @@ export class ReviewService {
       if (!found || !mayView) throw errors.notFound('session', ref);
       return found;
     });
+    // A session running here: its live board as it stands. Elsewhere (or ended), read from what was stored.
+    const running = this.deps.running?.(session.id);
+    if (running) return running as LiveProgressView;
     const snapshot = await (this.deps.boards ?? new LiveBoards({ db: this.deps.db, clock: this.deps.clock })).snapshot(session.id);
     if (!snapshot) throw errors.notFound('session', ref);
     return snapshot.board;
