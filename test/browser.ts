@@ -108,6 +108,8 @@ export async function pickDateTime(page: Page, label: string, wall: string): Pro
   await dropdown.getByRole('button', { name: `${day} ${MONTH_NAMES[month - 1]} ${year}`, exact: true }).click();
   // Digit by digit, as typed: the hours field moves on to the minutes after two digits.
   await dropdown.getByLabel('Hours').pressSequentially(hours, { delay: 30 });
+  // The move happens after the second digit: typed before it, a minute digit would be typed again over.
+  await expect.poll(() => dropdown.getByLabel('Minutes').evaluate((field) => field === field.ownerDocument.activeElement)).toBe(true);
   await dropdown.getByLabel('Minutes').pressSequentially(minutes, { delay: 30 });
   await expect.poll(() => dropdown.getByLabel('Minutes').inputValue()).toBe(minutes);
   await expect.poll(() => dropdown.getByLabel('Hours').inputValue()).toBe(hours);

@@ -281,7 +281,8 @@ describe('plan-aware sessions in the web console', () => {
     await subscribe.focus();
     await page.keyboard.press('Space');
     await expect.poll(async () => (await t.admin.get('/changes/CHG-PLAN/deviation-alerts')).body, { timeout: 10_000 }).toEqual({ subscribed: true });
-    expect(await subscribe.isChecked()).toBe(true);
+    // The answer reaches the page just after the server stored it.
+    await expect.poll(() => subscribe.isChecked()).toBe(true);
     await page.reload();
     await page.getByRole('switch', { name: 'Alert me when a session of this change leaves its script', checked: true }).waitFor();
   });
