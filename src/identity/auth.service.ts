@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -8,6 +8,7 @@ import { AppError, errors, isAppError } from '../platform/errors.ts';
 import { isUuid } from '../platform/ids.ts';
 import type { SecretBox } from '../platform/secret-box.ts';
 import { hasPrivilege } from '../access/access.ts';
+import { newSecret, secretHash } from './bearer-secret.ts';
 import { RECENT_SIGN_IN_MINUTES, requireRecentSignIn, revokeSignIns } from './account-security.ts';
 import type { Authenticated } from '../access/request-actor.ts';
 import type { Actor } from '../access/actor.ts';
@@ -82,8 +83,6 @@ const SESSION_MAX_MS = 12 * 60 * 60 * 1000;
 const TOUCH_INTERVAL_MS = 60 * 1000;
 const TOKEN_PREFIX = 'cg_';
 
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-
 const presentToken = (row: ApiTokenRow): ApiTokenView => ({
   id: row.id,
   name: row.name,
@@ -144,13 +143,13 @@ export class AuthService {
 
   /** A new web session of a user who just proved who they are: its cookie value, CSRF token and expiry. */
   private async openWebSession(trx: Tx, user: User, now: Date, proof: { sourceIp: string; secondFactor: boolean }): Promise<WebSession> {
-    const token = randomBytes(32).toString('base64url');
+    const token = newSecret();
     const csrfToken = randomBytes(24).toString('base64url');
     const expiresAt = new Date(now.getTime() + this.deps.policy.sessionIdleMinutes * 60_000);
     await insertWebSession(trx, {
       id: randomUUID(),
       user_id: user.id,
-      token_hash: sha256(token),
+      token_hash: secretHash(token),
       csrf_token: csrfToken,
       source_ip: proof.sourceIp,
       created_at: now,
@@ -458,7 +457,7 @@ export class AuthService {
 
   async logout(sessionToken: string): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
-      const session = await findWebSession(trx, sha256(sessionToken));
+      const session = await findWebSession(trx, secretHash(sessionToken));
       if (!session) return;
       const user = await findUserById(trx, session.user_id);
       await deleteWebSession(trx, session.id);
@@ -515,7 +514,7 @@ export class AuthService {
   /** Resolves a session cookie to its user, sliding the idle expiry; undefined when not valid. */
   async authenticateSession(sessionToken: string): Promise<Authenticated | undefined> {
     return this.deps.db.transaction().execute(async (trx) => {
-      const session = await findWebSession(trx, sha256(sessionToken));
+      const session = await findWebSession(trx, secretHash(sessionToken));
       const now = this.deps.clock.now();
       if (!session) return undefined;
       if (session.expires_at <= now) {
@@ -541,7 +540,7 @@ export class AuthService {
   async authenticateToken(token: string): Promise<Authenticated | undefined> {
     if (!token.startsWith(TOKEN_PREFIX)) return undefined;
     return this.deps.db.transaction().execute(async (trx) => {
-      const row = await findApiTokenByHash(trx, sha256(token));
+      const row = await findApiTokenByHash(trx, secretHash(token));
       const now = this.deps.clock.now();
       if (!row || row.revoked_at || (row.expires_at && row.expires_at <= now)) return undefined;
       const user = await activeUser(trx, row.user_id);
@@ -564,14 +563,14 @@ export class AuthService {
         throw errors.validation('A token must expire within 1 to 3650 days.', [{ path: '/expiresInDays', message: 'expected a whole number from 1 to 3650' }]);
       }
       if (input.name.trim() === '') throw errors.validation('Name the token after what will use it.', [{ path: '/name', message: 'must not be empty' }]);
-      const secret = randomBytes(32).toString('base64url');
+      const secret = newSecret();
       const token = `${TOKEN_PREFIX}${secret}`;
       const row: ApiTokenRow = {
         id: randomUUID(),
         user_id: actor.userId,
         name: input.name.trim(),
         prefix: `${TOKEN_PREFIX}${secret.slice(0, 6)}`,
-        token_hash: sha256(token),
+        token_hash: secretHash(token),
         created_at: now,
         expires_at: new Date(now.getTime() + days * 86_400_000),
         revoked_at: null,

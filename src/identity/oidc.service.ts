@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import * as client from 'openid-client';
 import { appendEvent } from '../eventlog/index.ts';
@@ -11,6 +11,7 @@ import { sourceOf } from '../platform/source-address.ts';
 import { SYSTEM_ACTOR_NAME } from '../access/actor.ts';
 import { deleteGrant, grantsOfUser, insertGrant } from '../access/grant.store.ts';
 import { findPartitionByName, partitionNamesByIds } from '../objects/partition.store.ts';
+import { newSecret, secretHash } from './bearer-secret.ts';
 import type { AuthService, WebSession } from './auth.service.ts';
 import { groupsOf, providerMfa, refusalOf, usernameOf, wantedGrants, type OidcSettings } from './oidc.ts';
 import {
@@ -64,7 +65,6 @@ export interface OidcServiceDeps {
   readonly logger?: Logger;
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 const verifierContext = (flowHash: string) => `oidc-pkce:${flowHash}`;
 /** Who grants what the provider's groups give, in `granted_by`. */
 const OIDC_GRANTOR = 'oidc';
@@ -92,8 +92,8 @@ export class OidcService {
    */
   async start(next: string, sourceIp: string): Promise<{ url: string; flowToken: string } | 'throttled'> {
     const configuration = await this.configuration();
-    const flowToken = randomBytes(32).toString('base64url');
-    const flowHash = sha256(flowToken);
+    const flowToken = newSecret();
+    const flowHash = secretHash(flowToken);
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
@@ -157,7 +157,7 @@ export class OidcService {
 
   private async callback(input: { flowToken: string | undefined; query: URLSearchParams; sourceIp: string }): Promise<OidcOutcome> {
     const now = this.deps.clock.now();
-    const flowHash = input.flowToken ? sha256(input.flowToken) : undefined;
+    const flowHash = input.flowToken ? secretHash(input.flowToken) : undefined;
     const found = flowHash ? await findOidcFlow(this.deps.db, flowHash, 'provider') : undefined;
     // Another sign-in's answer (another tab, or forced on this browser) leaves this one under way.
     if (found && input.query.get('state') !== found.state) {
@@ -208,9 +208,9 @@ export class OidcService {
       const user = existing ?? (await this.createUser(trx, named.username, claims, now));
       if (user.totpEnabledAt && !mfa) {
         // Nothing is bound before the code is right: a wrong one leaves the account as it was.
-        const flowToken = randomBytes(32).toString('base64url');
+        const flowToken = newSecret();
         await insertOidcFlow(trx, {
-          flow_hash: sha256(flowToken),
+          flow_hash: secretHash(flowToken),
           source: sourceOf(input.sourceIp),
           step: 'totp',
           state: null,
@@ -237,7 +237,7 @@ export class OidcService {
 
   /** The TOTP code of a user back from the provider: the web session, or the error of a wrong code (which counts toward the lockout). */
   async proveTotp(input: { flowToken: string | undefined; totp: string; sourceIp: string }): Promise<{ session: WebSession; next: string }> {
-    const flowHash = input.flowToken ? sha256(input.flowToken) : undefined;
+    const flowHash = input.flowToken ? secretHash(input.flowToken) : undefined;
     const flow = flowHash ? await findOidcFlow(this.deps.db, flowHash, 'totp') : undefined;
     if (!flow || !flowHash || !flow.user_id || !flow.subject || flow.expires_at <= this.deps.clock.now()) throw errors.oidcSignInExpired();
     const { subject } = flow;
