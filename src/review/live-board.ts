@@ -3,6 +3,7 @@ import { findAccessGroup, findChange, parseScript, type Script, type ScriptStep 
 import { matchesPattern, normalizeCommand, stepPattern } from '../changes/script.ts';
 import { findDevice } from '../inventory/index.ts';
 import type { Clock } from '../platform/clock.ts';
+import { coalescedRun } from '../platform/coalesced-run.ts';
 import type { Database } from '../platform/database.ts';
 import { commandsOfChange, decisionsOnBoard, findSession, type ChangeCommand, type CommandReviewView, type ProgressTracking, type SessionProgress } from '../sessions/index.ts';
 import type { CapturedCommand } from '../sessions/index.ts';
@@ -33,9 +34,8 @@ export class LiveBoard implements SessionProgress {
   private readonly alerted = new Set<string>();
   private decisions: CommandReviewView[];
   private readonly listeners = new Set<() => void>();
-  /** A reading of the decisions runs; `readAgain` asks for one more after it. */
-  private reading = false;
-  private readAgain = false;
+  /** Reads the decisions again, one reading at a time: decisions stored meanwhile make one more. */
+  private readonly readDecisionsAgain: () => void;
 
   constructor(
     private readonly script: Script,
@@ -48,6 +48,13 @@ export class LiveBoard implements SessionProgress {
     private readonly readDecisions?: () => Promise<CommandReviewView[]>,
   ) {
     this.decisions = [...decisions];
+    this.readDecisionsAgain = coalescedRun(async () => {
+      if (!this.readDecisions) return;
+      // A board that misses a decision for now (a failed read) shows it at the next reading.
+      this.decisions = await this.readDecisions();
+      this.board = this.present();
+      for (const listener of this.listeners) listener();
+    });
     this.commands = executedCommands(stored);
     for (const row of stored) {
       this.shown.set(commandId(row.sessionId, row.seq), liveCommand(row.sessionNumber, row));
@@ -114,27 +121,7 @@ export class LiveBoard implements SessionProgress {
   }
 
   decided(): void {
-    if (!this.readDecisions) return;
-    if (this.reading) {
-      this.readAgain = true;
-      return;
-    }
-    this.reading = true;
-    void this.readDecisions()
-      .then((decisions) => {
-        this.decisions = decisions;
-        this.board = this.present();
-        for (const listener of this.listeners) listener();
-      })
-      // A board that misses a decision for now shows it at the next reading.
-      .catch(() => undefined)
-      .finally(() => {
-        this.reading = false;
-        if (this.readAgain) {
-          this.readAgain = false;
-          this.decided();
-        }
-      });
+    this.readDecisionsAgain();
   }
 
   onChange(listener: () => void): () => void {

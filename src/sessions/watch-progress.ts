@@ -1,3 +1,5 @@
+import { coalescedRun } from '../platform/coalesced-run.ts';
+
 /** Where a watcher's board comes from: the session's own, when it runs here; else read from what its instance stored. */
 export interface ProgressSource {
   /** The board of the session as this instance keeps it, or undefined when it does not run here. */
@@ -22,8 +24,8 @@ export class WatchProgress {
   private marks = 0;
   private holding = true;
   private last: object | undefined;
-  private reading = false;
-  private readAgain = false;
+  /** Reads the stored board, one read at a time: marks meanwhile make one more read after it. */
+  private readonly readAgain = coalescedRun(() => this.read());
 
   constructor(
     private readonly source: ProgressSource,
@@ -56,21 +58,7 @@ export class WatchProgress {
       if (local !== this.last) this.deliver(local);
       return;
     }
-    if (!this.source.snapshot) return;
-    if (this.reading) {
-      this.readAgain = true;
-      return;
-    }
-    this.reading = true;
-    void this.read()
-      .catch(() => undefined)
-      .finally(() => {
-        this.reading = false;
-        if (this.readAgain) {
-          this.readAgain = false;
-          this.update();
-        }
-      });
+    if (this.source.snapshot) this.readAgain();
   }
 
   private async read(): Promise<void> {
