@@ -7,7 +7,7 @@ import { finished } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGzip } from 'node:zlib';
 import type { Command } from 'commander';
-import { keyFilesOf, MANIFEST_ENTRY, MASTER_KEY_ENTRY, parseManifest, readTar, TarWriter, type ArchiveEntry, type BackupFile, type BackupManifest } from '../platform/backup-archive.ts';
+import { keyEntries, MANIFEST_ENTRY, MASTER_KEY_ENTRY, parseManifest, readAll, readTar, TarWriter, type ArchiveEntry, type BackupFile, type BackupManifest } from '../platform/backup-archive.ts';
 import type { ArchiveProgress } from '../platform/backup.service.ts';
 import { logSigningKeyFile } from '../eventlog/log-signing-key.ts';
 import type { Config } from '../platform/config.ts';
@@ -70,7 +70,7 @@ async function backup(file: string, options: BackupOptions, command: Command): P
     const server = serverHolds(config.dataDir);
     if (server) stderr.write(`A server (pid ${server}) holds ${path.resolve(config.dataDir)}: asking it for the backup, as the signed-in user.\n`);
     manifest = server
-      ? await backupThroughServer(archive.write, [...(await keyEntries(config)), ...(masterKey ? [masterKey] : [])], masterKey !== undefined, progress)
+      ? await backupThroughServer(archive.write, [...(await localKeyEntries(config)), ...(masterKey ? [masterKey] : [])], masterKey !== undefined, progress)
       : await withLocalChangegate(globals, async (core, operator) => {
           const { writeSnapshotArchive } = await import('../platform/backup.service.ts');
           const snapshot = await core.backups.take(operator).catch(translateAppError);
@@ -132,7 +132,7 @@ async function backupThroughServer(
     try {
       for await (const entry of readTar(source)) {
         if (entry.path === MANIFEST_ENTRY) {
-          manifest = parseManifest(Buffer.concat(await collect(entry.body)).toString('utf8'));
+          manifest = parseManifest((await readAll(entry.body)).toString('utf8'));
           continue;
         }
         const file = await writer.add(entry);
@@ -160,27 +160,15 @@ async function backupThroughServer(
   });
 }
 
-async function collect(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return chunks;
-}
-
 /**
  * The private keys of the installation, read here from its data directory: the server never sends
  * them over the API (a System.Backup holder would get the gateway's host key and the log's signing
  * key). A key the settings give instead (CHANGEGATE_LOG_SIGNING_KEY) is kept where they are.
  */
-async function keyEntries(config: Config): Promise<ArchiveEntry[]> {
-  const entries: ArchiveEntry[] = [];
-  for (const key of keyFilesOf(config.dataDir, config.logSigningKey ? undefined : logSigningKeyFile(config))) {
-    const bytes = await readFile(key.file).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw new CommandError(`Cannot read ${key.file} (${error.code ?? error.message}): run changegate backup as the user the server runs as.`);
-    });
-    if (bytes) entries.push({ path: key.entry, bytes: bytes.length, body: bytes });
-  }
-  return entries;
+async function localKeyEntries(config: Config): Promise<ArchiveEntry[]> {
+  return keyEntries(config.dataDir, config.logSigningKey ? undefined : logSigningKeyFile(config)).catch((error: NodeJS.ErrnoException) => {
+    throw new CommandError(`Cannot read a key file (${error.message}): run changegate backup as the user the server runs as.`);
+  });
 }
 
 /** The master key as a key file (one base64 key per line, the current first), from CHANGEGATE_MASTER_KEY or the data directory. */

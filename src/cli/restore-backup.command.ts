@@ -10,6 +10,7 @@ import {
   isSafeEntryPath,
   MANIFEST_ENTRY,
   parseManifest,
+  readAll,
   readTar,
   type BackupFile,
   type BackupManifest,
@@ -115,9 +116,7 @@ async function checkArchive(file: string): Promise<BackupManifest> {
     for await (const entry of readTar(await archiveBytes(file))) {
       if (!isSafeEntryPath(entry.path)) throw new ArchiveError(`The archive names a file outside the data directory: ${entry.path}.`);
       if (entry.path === MANIFEST_ENTRY) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of entry.body) chunks.push(chunk);
-        manifest = parseManifest(Buffer.concat(chunks).toString('utf8'));
+        manifest = parseManifest((await readAll(entry.body)).toString('utf8'));
         continue;
       }
       if (seen.has(entry.path)) throw new ArchiveError(`The archive holds ${entry.path} twice.`);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -256,7 +257,25 @@ export const KEY_FILES: ReadonlyArray<{ readonly file: string; readonly entry: s
   { file: 'instance-id', entry: 'instance-id' },
 ];
 
-/** The key files an archive holds, and where they are: the log's signing key (unless given in the settings), the gateway's host key, the instance id. */
-export function keyFilesOf(dataDir: string, logKeyFile: string | undefined): Array<{ file: string; entry: string }> {
-  return [...(logKeyFile ? [{ file: logKeyFile, entry: 'keys/log-signing.key' }] : []), ...KEY_FILES.map((key) => ({ ...key, file: path.join(dataDir, key.file) }))];
+/**
+ * The key files of a data directory as archive entries: the log's signing key (`logKeyFile`, unless
+ * the settings give the key), the gateway's host key, the instance id. A file not there (a key
+ * given in the settings, a data directory never served) is left out; any other failure to read
+ * one is thrown.
+ */
+export async function keyEntries(dataDir: string, logKeyFile: string | undefined): Promise<ArchiveEntry[]> {
+  const files = [...(logKeyFile ? [{ file: logKeyFile, entry: 'keys/log-signing.key' }] : []), ...KEY_FILES.map((key) => ({ ...key, file: path.join(dataDir, key.file) }))];
+  const entries: ArchiveEntry[] = [];
+  for (const key of files) {
+    const bytes = await readFile(key.file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+    if (bytes) entries.push({ path: key.entry, bytes: bytes.length, body: bytes });
+  }
+  return entries;
+}
+
+/** An entry's whole body, as one buffer (the manifest, the database's dump). */
+export async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }

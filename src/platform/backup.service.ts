@@ -1,7 +1,7 @@
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { BACKUP_FORMAT, DATABASE_ENTRY, keyFilesOf, MANIFEST_ENTRY, MASTER_KEY_ENTRY, TarWriter, type ArchiveEntry, type BackupFile, type BackupManifest, type LiveRecordingNote } from './backup-archive.ts';
+import { BACKUP_FORMAT, DATABASE_ENTRY, keyEntries, MANIFEST_ENTRY, MASTER_KEY_ENTRY, TarWriter, type ArchiveEntry, type BackupFile, type BackupManifest, type LiveRecordingNote } from './backup-archive.ts';
 import type { Clock } from './clock.ts';
 import type { DatabaseHandle, Executor, Tx } from './database.ts';
 import { errors } from './errors.ts';
@@ -116,12 +116,7 @@ export class BackupService {
   }, keys: boolean, written: () => void): Promise<BackupSnapshot> {
     const { dataDir, sources } = this.config;
     const createdAt = this.config.clock.now().toISOString();
-    const small: ArchiveEntry[] = [];
-    const keyFiles = keys ? keyFilesOf(dataDir, sources.logKey.file) : [];
-    for (const key of keyFiles) {
-      const bytes = await readFile(key.file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
-      if (bytes) small.push({ path: key.entry, bytes: bytes.length, body: bytes });
-    }
+    const small = keys ? await keyEntries(dataDir, sources.logKey.file) : [];
     const recordingsDir = path.resolve(dataDir, RECORDINGS);
     const copies: Array<{ entry: string; location: string; bytes: number; live?: LiveRecordingNote }> = [];
     for (const recording of state.recordings) {
