@@ -12,7 +12,21 @@ import { applicationKind, partitionKind } from './objects/index.ts';
 import { contactsOf, existingUsernames, timeZoneOf, userKind } from './identity/index.ts';
 import { AccessGroupService, ChangeService, RequestService } from './changes/index.ts';
 import { changeRoutes } from './changes/changes.routes.ts';
-import { CheckpointPublisher, DirectorySink, loadLogSigningKey, SiemExport, siemSinkOf, StoredTreeHead, WitnessSink, witnessesOf, type LogSigningKey } from './eventlog/index.ts';
+import {
+  appendEvent,
+  CheckpointPublisher,
+  DirectorySink,
+  findEntries,
+  latestCheckpoint,
+  loadLogSigningKey,
+  SiemExport,
+  siemSinkOf,
+  StoredTreeHead,
+  treeSize,
+  WitnessSink,
+  witnessesOf,
+  type LogSigningKey,
+} from './eventlog/index.ts';
 import { CheckpointService, EventLogService, LogVerifyService, LogProofService } from './evidence/index.ts';
 import { eventRoutes } from './evidence/event.routes.ts';
 import { logRoutes } from './evidence/log.routes.ts';
@@ -26,21 +40,36 @@ import { notificationRoutes } from './notifications/notification.routes.ts';
 import { webhookRoutes } from './notifications/webhook.routes.ts';
 import { alertSubscribers, DeviationAlerts, LiveBoards, ReviewService } from './review/index.ts';
 import { reviewRoutes } from './review/review.routes.ts';
-import { CommandWriter, findSession, Gateway, heartbeat, InstanceService, LiveSessions, loadGatewayHostKey, RecordingLog, SessionRunner, SessionService, sshUpstream, type UpstreamConnector } from './sessions/index.ts';
+import {
+  CommandDecisions,
+  CommandWriter,
+  findSession,
+  Gateway,
+  heartbeat,
+  InstanceService,
+  listSessions,
+  LiveSessions,
+  loadGatewayHostKey,
+  RECORDING_CHUNKS_ACTION,
+  RecordingLog,
+  SessionRunner,
+  SessionService,
+  sshUpstream,
+  type LoggedRecordingChunk,
+  type UpstreamConnector,
+} from './sessions/index.ts';
 import { sessionRoutes } from './sessions/session.routes.ts';
-import { CommandDecisions } from './sessions/index.ts';
 import { commandReviewRoutes } from './sessions/command-review.routes.ts';
 import { limitHandshakes } from './sessions/upstream.ts';
 import { DatabaseRecordingStore, FileRecordingStore, RECORDING_CHANNEL, RecordingStores, sessionsOfRecordingNotice } from './sessions/index.ts';
 import { ChannelWakes } from './platform/notifications.ts';
 import { instanceRoutes } from './sessions/instance.routes.ts';
-import { AuthService, bootstrapInstallation, GrantService, IDENTITY_SEALED_COLUMNS, PartitionService, UserService, type BootstrapResult } from './identity/index.ts';
+import { AuthService, bootstrapInstallation, GrantService, IDENTITY_SEALED_COLUMNS, OidcService, oidcSettingsOf, PartitionService, UserService, type BootstrapResult } from './identity/index.ts';
 import { authRoutes, registerAuthentication } from './identity/auth.routes.ts';
 import { grantRoutes } from './identity/grant.routes.ts';
 import { partitionRoutes } from './identity/partition.routes.ts';
 import { userRoutes } from './identity/user.routes.ts';
 import { oidcRoutes } from './identity/oidc.routes.ts';
-import { OidcService, oidcSettingsOf } from './identity/index.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { recordingStoreOf, type Config } from './platform/config.ts';
 import { migrate, openDatabase, type DatabaseHandle, type Tx } from './platform/database.ts';
@@ -50,7 +79,6 @@ import { InstanceRegistry, type SingletonWork } from './platform/instances.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { Metrics, metricsMode, MetricsServer } from './platform/metrics.ts';
 import { metricsRoutes } from './platform/metrics.routes.ts';
-import { latestCheckpoint, treeSize } from './eventlog/index.ts';
 import { OutboundAddresses } from './platform/outbound-address.ts';
 import type { SealedColumn } from './platform/reseal.ts';
 import { loadOrCreateKeyFile, parseMasterKeys, SecretBox } from './platform/secret-box.ts';
@@ -58,10 +86,8 @@ import { VERSION } from './platform/version.ts';
 import { BackupService, type BackupSources } from './platform/backup.service.ts';
 import { backupRoutes } from './platform/backup.routes.ts';
 import { actorOf, requirePrivilege, SYSTEM } from './access/index.ts';
-import { appendEvent, findEntries } from './eventlog/index.ts';
 import { latestTrustedCheckpoint } from './eventlog/checkpoint-trust.ts';
 import { verifierOf } from './eventlog/signed-note.ts';
-import { listSessions, RECORDING_CHUNKS_ACTION, type LoggedRecordingChunk } from './sessions/index.ts';
 
 export { VERSION } from './platform/version.ts';
 
@@ -428,15 +454,12 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       },
       instances: () => registry.list(),
     });
-    const countInterrupted = (count: number) => {
-      for (let k = 0; k < count; k++) metrics?.sessionEnded('interrupted');
-    };
     const heartbeatMs = config.instanceHeartbeatSeconds * 1000;
     const instanceHeartbeat = async (): Promise<number> => {
       await registry.beat();
       if (!(await registry.holds('session-takeover', heartbeatMs))) return 0;
       const interrupted = await services.sessions.recoverInterrupted({ instances: await registry.silence() });
-      countInterrupted(interrupted);
+      metrics?.sessionEnded('interrupted', interrupted);
       // Their changes' scores, which no session end recomputed.
       if (interrupted > 0) await services.reviews.recomputeAfterInterruptions();
       return interrupted;
@@ -458,7 +481,7 @@ export async function openChangegate(options: ChangegateOptions): Promise<Change
       await services.commandReviews.start();
       await recordingGrowth.start();
       const interruptedSessions = await services.sessions.recoverInterrupted({ restarted: instanceId, instances: await registry.silence() });
-      countInterrupted(interruptedSessions);
+      metrics?.sessionEnded('interrupted', interruptedSessions);
       // Their changes' scores, which no session end recomputed.
       if (interruptedSessions > 0) await services.reviews.recomputeAfterInterruptions();
       const hostKey = await loadGatewayHostKey(path.join(config.dataDir, 'gateway_host_ed25519_key'));

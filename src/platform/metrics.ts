@@ -192,8 +192,9 @@ export class Metrics {
     this.sessionsStarted.inc();
   }
 
-  sessionEnded(reason: string): void {
-    this.sessionsEnded.inc({ reason });
+  /** `count` sessions ended for `reason` (one unless given: sessions marked interrupted come several at once). */
+  sessionEnded(reason: string, count = 1): void {
+    this.sessionsEnded.inc({ reason }, count);
   }
 
   bytesRelayed(direction: 'in' | 'out', bytes: number): void {
