@@ -285,5 +285,7 @@ describe('plan-aware sessions in the web console', () => {
     await expect.poll(() => subscribe.isChecked()).toBe(true);
     await page.reload();
     await page.getByRole('switch', { name: 'Alert me when a session of this change leaves its script', checked: true }).waitFor();
+    await expectAccessible(page, 'the change with its deviation alert switch');
+    await screenshot(page, 'plan-change-alerts');
   });
 });
