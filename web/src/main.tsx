@@ -16,6 +16,8 @@ const theme = createTheme({
   primaryShade: 8,
   defaultRadius: 'sm',
   autoContrast: true,
+  // A user who asks their system for less motion gets dialogs, menus and notices without transitions.
+  respectReducedMotion: true,
   components: {
     Modal: Modal.extend({ defaultProps: { closeButtonProps: { 'aria-label': 'Close' } } }),
     Menu: Menu.extend({ defaultProps: { withInitialFocusPlaceholder: false } }),
