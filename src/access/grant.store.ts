@@ -71,18 +71,26 @@ export interface NewGrant {
 }
 
 export async function insertGrant(db: Executor, grant: NewGrant): Promise<void> {
+  await insertGrants(db, [grant]);
+}
+
+/** Several grants in one statement (the first administrator's, one per privilege). */
+export async function insertGrants(db: Executor, grants: readonly NewGrant[]): Promise<void> {
+  if (grants.length === 0) return;
   await db
     .insertInto('privilege_grant')
-    .values({
-      id: grant.id,
-      user_id: grant.userId,
-      privilege: grant.privilege,
-      level: grant.level,
-      partition_id: grant.partitionId,
-      granted_at: grant.grantedAt,
-      granted_by: grant.grantedBy,
-      source: grant.source ?? 'manual',
-    })
+    .values(
+      grants.map((grant) => ({
+        id: grant.id,
+        user_id: grant.userId,
+        privilege: grant.privilege,
+        level: grant.level,
+        partition_id: grant.partitionId,
+        granted_at: grant.grantedAt,
+        granted_by: grant.grantedBy,
+        source: grant.source ?? 'manual',
+      })),
+    )
     .execute();
 }
 

@@ -4,7 +4,7 @@ import { appendEvent } from '../eventlog/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/database.ts';
 import { SYSTEM_ACTOR_NAME } from '../access/actor.ts';
-import { insertGrant } from '../access/grant.store.ts';
+import { insertGrants } from '../access/grant.store.ts';
 import { findPartitionByName, insertPartition } from '../objects/partition.store.ts';
 import { GLOBAL_PARTITION } from '../objects/partition.ts';
 import { generatePassword, hashPassword } from './password.ts';
@@ -45,9 +45,10 @@ export async function bootstrapInstallation(db: Kysely<Database>, clock: Clock, 
     const password = options.adminPassword ?? generatePassword();
     const userId = randomUUID();
     await insertUser(trx, newUserRow({ id: userId, username: FIRST_ADMIN, displayName: 'Administrator', email: null, passwordHash: await hashPassword(password), by, now }));
-    for (const privilege of PRIVILEGES) {
-      await insertGrant(trx, { id: randomUUID(), userId, privilege, level: 'admin', partitionId: null, grantedAt: now, grantedBy: by });
-    }
+    await insertGrants(
+      trx,
+      PRIVILEGES.map((privilege) => ({ id: randomUUID(), userId, privilege, level: 'admin', partitionId: null, grantedAt: now, grantedBy: by })),
+    );
     await appendEvent(trx, {
       actor: by,
       action: 'user.create',
