@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 
 export interface TestSshd {
   readonly port: number;
@@ -53,10 +51,7 @@ export interface StartSshdOptions {
 export async function startSshd(options: StartSshdOptions = {}): Promise<TestSshd> {
   const dir = mkdtempSync(path.join(tmpdir(), 'changegate-sshd-'));
   const hostKeyFile = path.join(dir, 'host_ed25519');
-  // The host key, made in-process in OpenSSH's format (an ssh-keygen per device was a fork of the whole test worker).
-  const generated = ssh2.utils.generateKeyPairSync('ed25519');
-  writeFileSync(hostKeyFile, generated.private, { mode: 0o600 });
-  writeFileSync(`${hostKeyFile}.pub`, `${generated.public}\n`);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKeyFile]);
   writeFileSync(path.join(dir, 'authorized_keys'), (options.authorizedKeys ?? []).join('\n'), { mode: 0o600 });
   const logFile = path.join(dir, 'sshd.log');
   writeFileSync(logFile, '');
@@ -90,9 +85,8 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<TestSsh
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const log = () => stderr + readFileSync(logFile, 'utf8');
   await waitForBanner(port, child, log);
-  const [type = '', blob = ''] = generated.public.split(/\s+/);
-  const hostKey = `${type} ${blob}`;
-  const fingerprint = `SHA256:${createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')}`;
+  const hostKey = readFileSync(`${hostKeyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKeyFile}.pub`]).toString().split(/\s+/)[1] ?? '';
   return {
     port,
     hostKey,
