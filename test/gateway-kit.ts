@@ -72,9 +72,9 @@ export class OutputWatcher {
     for (const waiter of this.waiters) waiter();
   }
 
-  /** Resolves once the text matches, failing with what was seen after the timeout. */
-  waitFor(pattern: RegExp | string, timeoutMs = 15_000): Promise<void> {
-    const matches = () => (typeof pattern === 'string' ? this.text.includes(pattern) : pattern.test(this.text));
+  /** Resolves once the text matches (or the test holds), failing with what was seen after the timeout. */
+  waitFor(pattern: RegExp | string | ((text: string) => boolean), timeoutMs = 15_000): Promise<void> {
+    const matches = () => (typeof pattern === 'string' ? this.text.includes(pattern) : typeof pattern === 'function' ? pattern(this.text) : pattern.test(this.text));
     if (matches()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = () => {
@@ -116,6 +116,18 @@ export class Terminal {
 
   waitFor(pattern: RegExp | string, timeoutMs = 15_000): Promise<void> {
     return this.screen.waitFor(pattern, timeoutMs);
+  }
+
+  /**
+   * Types a line as a person does: its text, then Enter once the shell has echoed it (at least as
+   * many characters have come back as were typed). Typed in one go, the Enter can reach the
+   * gateway before any echo on a busy machine, and the line is then judged from the keystrokes.
+   */
+  async enter(line: string, timeoutMs = 15_000): Promise<void> {
+    const before = this.output.length;
+    this.type(line);
+    await this.screen.waitFor((text) => text.length - before >= line.length, timeoutMs);
+    this.type('\r');
   }
 
   /** Ends the client if it still runs: what a failed test leaves behind. */

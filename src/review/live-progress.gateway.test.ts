@@ -42,6 +42,13 @@ async function typeLine(terminal: Terminal, keys: string, prompt = PROMPT): Prom
   await waitUntil(async () => (prompt.test(terminal.output.slice(before)) ? true : undefined), `the prompt after ${JSON.stringify(keys)}`);
 }
 
+/** Enters a line once its echo is back (`Terminal.enter`), and waits for the prompt after it. */
+async function enterLine(terminal: Terminal, line: string): Promise<void> {
+  const before = terminal.output.length;
+  await terminal.enter(line);
+  await waitUntil(async () => (PROMPT.test(terminal.output.slice(before)) ? true : undefined), `the prompt after ${JSON.stringify(line)}`);
+}
+
 async function liveSessionNumber(t: TestChangegate): Promise<number> {
   return waitUntil(async () => {
     const answer = await t.admin.get('/sessions?live=true');
@@ -218,10 +225,10 @@ describe('a strict command policy through the gateway', () => {
       expect(stoppedOnBoard.decisions).toEqual([expect.objectContaining({ line: 'echo three now', decision: 'review', status: 'withdrawn', asked: ['carol'] })]);
       expect(stoppedOnBoard.counts.matched).toBe(0);
       await stopped('echo two\r');
-      await typeLine(terminal, 'echo one\r');
+      await enterLine(terminal, 'echo one');
       await stopped('echo one\r');
       // The optional step may be skipped; the placeholder step matches whatever fills it.
-      await typeLine(terminal, 'echo  three now\r');
+      await enterLine(terminal, 'echo  three now');
       await stopped('ls /\r');
       // A command hidden behind the next step is not the next step.
       await stopped('echo one; echo three x\r');

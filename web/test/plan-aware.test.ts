@@ -104,7 +104,7 @@ describe('plan-aware sessions in the web console', () => {
   /** Types a line in alice's terminal and waits for what it should print. */
   async function run(line: string, printed: RegExp | string): Promise<void> {
     const from = terminal.output.length;
-    terminal.type(`${line}\r`);
+    await terminal.enter(line);
     await waitUntil(async () => {
       const since = terminal.output.slice(from);
       return (typeof printed === 'string' ? since.includes(printed) : printed.test(since)) && PROMPT.test(since) ? true : undefined;
