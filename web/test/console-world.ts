@@ -41,8 +41,12 @@ export interface ConsoleWorldOptions {
 export async function startConsoleWorld(options: ConsoleWorldOptions = {}): Promise<ConsoleWorld> {
   const dir = mkdtempSync(path.join(tmpdir(), 'changegate-console-'));
   const rootKey = keyPair(dir, 'device_root');
-  // Over plain HTTP on loopback; on the real day, as the browser's cookies are.
-  const t = await startTestChangegate('pglite', { CHANGEGATE_COOKIE_SECURE: 'false' }, { clockStart: new Date() });
+  // Over plain HTTP on loopback; on the real day, as the browser's cookies are. On PostgreSQL: the
+  // pages read the same API on either database, and there the server's queries run natively on the
+  // other core instead of in this worker's WebAssembly PGlite, which cost the browser tests a third
+  // of their CPU in Node.js. The console's own tests of sessions (audited and live sessions,
+  // plan-aware sessions, sign-in through a provider) keep their server on PGlite, as `npm start` runs.
+  const t = await startTestChangegate('postgres', { CHANGEGATE_COOKIE_SECURE: 'false' }, { clockStart: new Date() });
   const [browser, baseUrl] = await Promise.all([launchBrowser(), t.cg.app.listen({ port: 0, host: '127.0.0.1' })]);
   const devices: TestSshd[] = [];
   for (const name of options.devices === false ? [] : ['web01', 'web02']) {
