@@ -122,10 +122,14 @@ describe('the console’s administration', { timeout: 90_000 }, () => {
       await scope.click();
       await page.getByRole('option', { name: elsewhere, exact: true }).click();
       await page.getByRole('button', { name: 'Grant', exact: true }).click();
-      await expect.poll(() => scope.getAttribute('aria-invalid')).toBe('true');
-      const describedBy = ((await scope.getAttribute('aria-describedby')) ?? '').split(' ').filter(Boolean);
-      const messages = await Promise.all(describedBy.map((id) => page.locator(`[id="${id}"]`).textContent()));
-      expect(messages.join(' ')).toContain(`You need the Device.View privilege at Admin level ${elsewhere === 'OPS' ? 'for this partition' : 'system-wide'}`);
+      // What the field names as its description, once the server's refusal of this scope is there
+      // (after OPS, the field was already invalid: its state alone does not say this answer came).
+      const describedAs = async () => {
+        const describedBy = ((await scope.getAttribute('aria-describedby')) ?? '').split(' ').filter(Boolean);
+        return (await Promise.all(describedBy.map((id) => page.locator(`[id="${id}"]`).textContent()))).join(' ');
+      };
+      await expect.poll(describedAs).toContain(`You need the Device.View privilege at Admin level ${elsewhere === 'OPS' ? 'for this partition' : 'system-wide'}`);
+      expect(await scope.getAttribute('aria-invalid')).toBe('true');
     }
     await expectAccessible(page, 'a refused grant');
     await screenshot(page, 'admin-grant-refused');
