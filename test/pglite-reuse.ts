@@ -139,8 +139,9 @@ async function putBack(pglite: PGlite, state: MigratedState): Promise<boolean> {
     await pglite.exec('DISCARD ALL');
     if ((await catalogOf(pglite)) !== state.catalog) return false;
     await pglite.transaction(async (tx) => {
-      // Only the tables the test wrote to: a TRUNCATE makes new files for each table and its
-      // indexes, which for all of them was most of the cost of putting a database back.
+      // Only the tables the test changed, and those that refer to them (a TRUNCATE must name them
+      // together): a TRUNCATE makes new files for each table and its indexes, which for all of them
+      // was most of the cost of putting a database back.
       const written = withReferencing(await changedTables(tx, state), state);
       // The event log's tables refuse TRUNCATE by trigger; a replica session fires no triggers.
       await tx.exec('SET LOCAL session_replication_role = replica');

@@ -35,18 +35,21 @@ type Message = unknown;
 const isProgress = (message: Message): message is { type: 'progress'; progress: LiveProgressView } =>
   typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'progress';
 
-/** Types a line and waits for the prompt after it. */
+/** Types keys and waits for the prompt after them. */
 async function typeLine(terminal: Terminal, keys: string, prompt = PROMPT): Promise<void> {
-  const before = terminal.output.length;
-  terminal.type(keys);
-  await waitUntil(async () => (prompt.test(terminal.output.slice(before)) ? true : undefined), `the prompt after ${JSON.stringify(keys)}`);
+  await promptAfter(terminal, keys, prompt, async () => terminal.type(keys));
 }
 
 /** Enters a line once its echo is back (`Terminal.enter`), and waits for the prompt after it. */
 async function enterLine(terminal: Terminal, line: string): Promise<void> {
+  await promptAfter(terminal, line, PROMPT, () => terminal.enter(line));
+}
+
+/** Does `typing` and waits for a prompt in what the terminal printed since. */
+async function promptAfter(terminal: Terminal, what: string, prompt: RegExp, typing: () => Promise<void>): Promise<void> {
   const before = terminal.output.length;
-  await terminal.enter(line);
-  await waitUntil(async () => (PROMPT.test(terminal.output.slice(before)) ? true : undefined), `the prompt after ${JSON.stringify(line)}`);
+  await typing();
+  await waitUntil(async () => (prompt.test(terminal.output.slice(before)) ? true : undefined), `the prompt after ${JSON.stringify(what)}`);
 }
 
 async function liveSessionNumber(t: TestChangegate): Promise<number> {
