@@ -83,7 +83,9 @@ async function extendedQuery<R>(pglite: PGlite, sql: string, parameters: Readonl
     message.set(part, offset);
     offset += part.length;
   }
-  const { messages } = await pglite.execProtocol(message);
+  // Under PGlite's own query lock: its `query` sends a statement's messages in several calls, and
+  // this statement must not fall between them.
+  const { messages } = await pglite._runExclusiveQuery(() => pglite.execProtocol(message));
   const [result] = parse.parseResults(messages, pglite.parsers);
   return { rows: (result?.rows ?? []) as R[], affectedRows: result?.affectedRows };
 }
