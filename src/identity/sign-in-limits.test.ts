@@ -316,6 +316,45 @@ describe('the limits in memory', () => {
     expect(limits.admit('2001:db8:1:2:ffff::9', 'nobody', now)).toMatchObject({ admitted: false, limit: 'address', retryAfterSeconds: 60 });
   });
 
+  it('when full, drops the oldest window first, eviction after eviction, whatever else was removed meanwhile', () => {
+    const limits = new SignInLimits(settings);
+    const now = new Date('2026-11-21T12:00:00Z');
+    /** A source whose window refused an attempt: reported, by its address, once it is dropped. */
+    const refusedFrom = (ip: string, username: string) => {
+      for (let k = 0; k < settings.signInLimitPerAddress; k += 1) (limits.admit(ip, username, now) as AdmittedAttempt).settle('failure', now);
+      expect(limits.admit(ip, username, now)).toMatchObject({ admitted: false, limit: 'address' });
+    };
+    let filled = 0;
+    /** One more failing source in a network of its own (two windows: the address and its /24); every third signs in instead, leaving nothing behind. */
+    const fill = () => {
+      const k = filled++;
+      const attempt = limits.admit(`${(k & 127) + 1}.${(k >> 7) & 255}.${(k >> 15) & 255}.1`, `name${k}`, now);
+      if (attempt.admitted) attempt.settle(k % 3 === 0 ? 'success' : 'failure', now);
+    };
+    /** Fills until a report names `address`; how many fills that took, and the reports on the way. */
+    const fillUntilDropped = (address: string) => {
+      const seen: string[] = [];
+      for (let fills = 1; fills <= MAX_TRACKED; fills += 1) {
+        fill();
+        if (limits.hasReports(now)) seen.push(...limits.takeReports(now).map((report) => report.key));
+        if (seen.includes(address)) return { fills, seen };
+      }
+      throw new Error(`${address} was never dropped`);
+    };
+
+    refusedFrom('198.51.100.7', 'first');
+    refusedFrom('203.0.113.9', 'second');
+    const first = fillUntilDropped('198.51.100.7');
+    expect(first.seen).toEqual(['198.51.100.7']);
+    expect(fillUntilDropped('203.0.113.9').seen).toEqual(['203.0.113.9']);
+    // Many evictions later, a new window is the newest: every window older than it goes first.
+    refusedFrom('192.0.2.200', 'third');
+    const third = fillUntilDropped('192.0.2.200');
+    expect(third.seen).toEqual(['192.0.2.200']);
+    // Each failing fill adds two windows (one eviction each, once full), a signed-in one none.
+    expect(third.fills).toBeGreaterThanOrEqual(Math.floor((MAX_TRACKED - 2) / 2));
+  });
+
   it('holds a bounded number of sources and usernames however many addresses and names a flood uses', () => {
     // What the structures hold, not the garbage made filling them: collect before each reading.
     v8.setFlagsFromString('--expose-gc');

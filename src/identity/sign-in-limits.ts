@@ -118,6 +118,14 @@ export class SignInLimits {
   private unreported = 0;
   private nextSweep = 0;
   private readonly windowMs: number;
+  /**
+   * For each map, an iterator over its entries kept from one eviction to the next. A Map deletes
+   * by leaving a hole that stays until the map is next compacted, and a new iterator walks every
+   * hole before the first entry: with a full map under a flood, finding the oldest entry that way
+   * took longer with each eviction. A kept iterator walks each hole once. Everything before its
+   * place was evicted (an entry set again moves to the end), so its next entry is the oldest.
+   */
+  private readonly oldestFirst = new Map<Map<string, Window>, Iterator<[string, Window]>>();
 
   constructor(private readonly settings: SignInLimitSettings) {
     this.windowMs = settings.signInLimitWindowSeconds * 1000;
@@ -261,12 +269,24 @@ export class SignInLimits {
       this.sweep(window.start);
       if (map.size >= MAX_TRACKED) {
         // Full of open windows: the oldest goes, its refusals reported.
-        const [oldestKey, oldest] = map.entries().next().value as [string, W];
+        const [oldestKey, oldest] = this.oldestOf(map);
         map.delete(oldestKey);
         this.close(oldestKey, oldest, window.start);
       }
     }
     map.set(key, window);
+  }
+
+  /** The oldest entry of a map that is not empty, through its kept iterator (`oldestFirst`). */
+  private oldestOf<W extends Window>(map: Map<string, W>): [string, W] {
+    let next = this.oldestFirst.get(map)?.next();
+    if (!next || next.done) {
+      // Walked to the end (or never begun): from the start again.
+      const entries = map.entries();
+      this.oldestFirst.set(map, entries);
+      next = entries.next();
+    }
+    return next.value as [string, W];
   }
 
   private close(key: string, window: Window, time: number): void {
