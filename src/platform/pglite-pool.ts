@@ -76,13 +76,13 @@ export class PGlitePool implements PostgresPool {
  */
 async function extendedQuery<R>(pglite: PGlite, sql: string, parameters: ReadonlyArray<unknown>) {
   const { serialize } = protocol;
-  const parts = [serialize.parse({ text: sql }), serialize.bind({ values: parameters.map((value) => prepareValue(value) as string | Uint8Array | null) }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()];
-  const message = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    message.set(part, offset);
-    offset += part.length;
-  }
+  const message = Buffer.concat([
+    serialize.parse({ text: sql }),
+    serialize.bind({ values: parameters.map((value) => prepareValue(value) as string | Uint8Array | null) }),
+    serialize.describe({ type: 'P' }),
+    serialize.execute({}),
+    serialize.sync(),
+  ]);
   // Under PGlite's own query lock: its `query` sends a statement's messages in several calls, and
   // this statement must not fall between them.
   const { messages } = await pglite._runExclusiveQuery(() => pglite.execProtocol(message));
