@@ -157,18 +157,12 @@ describe('CommandCapture backlog', () => {
     const commands: CapturedCommand[] = [];
     const capture = new CommandCapture({ cols: 80, rows: 24, onCommand: (c) => commands.push(c), maxBacklogBytes: 4 * 1024 * 1024 });
     const chunk = Buffer.from(`${'y'.repeat(79)}\r\n`.repeat(800)); // 64 800 bytes of `yes`-like output
-    const started = process.hrtime.bigint();
-    let slowest = 0n;
-    for (let k = 0; k < 100; k++) {
-      const before = process.hrtime.bigint();
-      capture.output(chunk, k / 100);
-      const took = process.hrtime.bigint() - before;
-      if (took > slowest) slowest = took;
-    }
-    const total = Number(process.hrtime.bigint() - started) / 1e6;
+    for (let k = 0; k < 100; k++) capture.output(chunk, k / 100);
     expect(capture.lossy).toBe(true); // 6.4 MB offered, 4 MiB accepted
-    expect(total).toBeLessThan(50); // 100 calls; the emulator has not parsed a byte yet
-    expect(Number(slowest) / 1e6).toBeLessThan(10);
+    // The calls only queued: the emulator has not analysed a byte yet, nor skipped one. (Timing
+    // them would measure the machine; that no work happened in them is what makes them quick.)
+    expect(capture.backlogBytes).toBe(64 * chunk.length);
+    expect(capture.skippedBytes).toBe(0);
     expect(await capture.finish()).toBe(0);
     expect(commands).toEqual([]);
     // The session says from when: the 65th chunk of 64 800 bytes, the first beyond the 4 MiB, was dropped.
