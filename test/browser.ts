@@ -1,7 +1,7 @@
 /**
  * Browser tests of the web console: Debian's Chromium (`/usr/bin/chromium`, headless), driven by
- * playwright-core; never a downloaded browser. One browser per test file; each test gets its own
- * context (cookies, time zone). With CHANGEGATE_TEST_SCREENSHOTS=1, screenshots land in
+ * playwright-core; never a downloaded browser. One browser per test worker, shared by its files;
+ * each test gets its own context (cookies, time zone). With CHANGEGATE_TEST_SCREENSHOTS=1, screenshots land in
  * `test-results/console/` for a reader to look at; without, none is taken (each costs the suite CPU).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -14,7 +14,28 @@ import { expect } from 'vitest';
 export const CHROMIUM = process.env.CHANGEGATE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = fileURLToPath(new URL('../test-results/console/', import.meta.url));
 
-export async function launchBrowser(): Promise<Browser> {
+let running: Promise<Browser> | undefined;
+
+/**
+ * This worker's Chromium. The first browser test file a worker runs starts it; the files after it
+ * in that worker (one at a time) use the same one, each in profiles of its own that
+ * `releaseBrowser` closes: starting and stopping Chromium for each file cost some seconds of CPU
+ * each time. Playwright stops it when the worker exits.
+ */
+export function launchBrowser(): Promise<Browser> {
+  running ??= startChromium().then((browser) => {
+    browser.on('disconnected', () => (running = undefined));
+    return browser;
+  });
+  return running;
+}
+
+/** A test file is done with the browser: every profile it left open is closed, the browser stays for the next file. */
+export async function releaseBrowser(browser: Browser | undefined): Promise<void> {
+  for (const context of browser?.contexts() ?? []) await context.close();
+}
+
+async function startChromium(): Promise<Browser> {
   // No sandbox: the tests run as root in a container, where Chromium's sandbox cannot start.
   // Nothing in the background: no GPU, no updates, syncing or other calls home, which this machine's closed network refuses anyway.
   // One origin, one renderer, and the (software) compositor inside the browser process: fewer

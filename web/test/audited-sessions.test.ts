@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Started } from '../../src/changegate.ts';
-import { expectAccessible, launchBrowser, newContext, pickDateTime, screenshot, signInThroughPage } from '../../test/browser.ts';
+import { expectAccessible, launchBrowser, releaseBrowser, newContext, pickDateTime, screenshot, signInThroughPage } from '../../test/browser.ts';
 import { addDevice, approvedRequest, keyPair, must, PROMPT, Terminal, waitUntil } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD, buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
@@ -127,7 +127,7 @@ describe('Change Audit ➔ Audited sessions in the console', { timeout: 60_000 }
 
   afterAll(async () => {
     await context?.close();
-    await browser?.close();
+    await releaseBrowser(browser);
     await t?.close();
     await sshd?.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { launchBrowser, newContext, signInThroughPage } from '../../test/browser.ts';
+import { launchBrowser, releaseBrowser, newContext, signInThroughPage } from '../../test/browser.ts';
 import { addDevice, addOpenChange, keyPair, must } from '../../test/gateway-kit.ts';
 import { startTestChangegate, buildUser, type TestChangegate, type TestClient } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
@@ -93,7 +93,7 @@ export async function startConsoleWorld(options: ConsoleWorldOptions = {}): Prom
     },
     async close() {
       for (const context of [...fresh, ...profiles.values()]) await context.close();
-      await browser.close();
+      await releaseBrowser(browser);
       await t.close();
       for (const sshd of devices) await sshd.stop();
       rmSync(dir, { recursive: true, force: true });

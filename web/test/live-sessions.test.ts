@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectAccessible, launchBrowser, newContext, screenshot, signInThroughPage } from '../../test/browser.ts';
+import { expectAccessible, launchBrowser, releaseBrowser, newContext, screenshot, signInThroughPage } from '../../test/browser.ts';
 import { addDevice, addOpenChange, approvedRequest, keyPair, must, PROMPT, Terminal } from '../../test/gateway-kit.ts';
 import { ADMIN_PASSWORD, buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { startSshd, type TestSshd } from '../../test/sshd.ts';
@@ -55,7 +55,7 @@ describe('live sessions in the web console', () => {
   afterAll(async () => {
     terminal?.close();
     for (const context of contexts) await context.close();
-    await browser?.close();
+    await releaseBrowser(browser);
     await t?.close();
     await sshd?.stop();
     rmSync(dir, { recursive: true, force: true });

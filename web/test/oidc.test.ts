@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestProvider, type TestProvider } from '../../src/identity/oidc.test-kit.ts';
 import { totpCode } from '../../src/identity/totp.ts';
-import { expectAccessible, launchBrowser, newContext, screenshot } from '../../test/browser.ts';
+import { expectAccessible, launchBrowser, releaseBrowser, newContext, screenshot } from '../../test/browser.ts';
 import { buildUser, startTestChangegate, type TestChangegate } from '../../test/harness.ts';
 import { freePort } from '../../test/sshd.ts';
 
@@ -32,7 +32,7 @@ describe('sign-in through an OpenID Connect provider in the console', { timeout:
     for (const context of contexts.splice(0)) await context.close();
   });
   afterAll(async () => {
-    await browser?.close();
+    await releaseBrowser(browser);
     await t?.close();
     await provider?.close();
   });
