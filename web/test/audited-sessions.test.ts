@@ -126,7 +126,6 @@ describe('Change Audit ➔ Audited sessions in the console', { timeout: 60_000 }
   }, 150_000);
 
   afterAll(async () => {
-    await context?.close();
     await releaseBrowser(browser);
     await t?.close();
     await sshd?.stop();

@@ -92,7 +92,7 @@ export async function startConsoleWorld(options: ConsoleWorldOptions = {}): Prom
       for (const context of profiles.values()) for (const page of context.pages()) await page.close();
     },
     async close() {
-      for (const context of [...fresh, ...profiles.values()]) await context.close();
+      // Every profile of this world, fresh or kept, goes with the browser's release.
       await releaseBrowser(browser);
       await t.close();
       for (const sshd of devices) await sshd.stop();

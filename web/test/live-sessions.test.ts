@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectAccessible, launchBrowser, releaseBrowser, newContext, screenshot, signInThroughPage } from '../../test/browser.ts';
 import { addDevice, addOpenChange, approvedRequest, keyPair, must, PROMPT, Terminal } from '../../test/gateway-kit.ts';
@@ -22,7 +22,6 @@ describe('live sessions in the web console', () => {
   let terminal: Terminal;
   let sessionNumber: number;
   let startedAt: string;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-live-'));
@@ -54,7 +53,6 @@ describe('live sessions in the web console', () => {
 
   afterAll(async () => {
     terminal?.close();
-    for (const context of contexts) await context.close();
     await releaseBrowser(browser);
     await t?.close();
     await sshd?.stop();
@@ -63,7 +61,6 @@ describe('live sessions in the web console', () => {
 
   async function open(url: string, cookie?: string): Promise<Page> {
     const context = await newContext(browser, baseUrl);
-    contexts.push(context);
     if (cookie) await context.addCookies([{ name: 'changegate_session', value: cookie, url: baseUrl }]);
     const page = await context.newPage();
     await page.goto(url);

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectAccessible, launchBrowser, releaseBrowser, newContext, screenshot, signInThroughPage } from '../../test/browser.ts';
 import { addDevice, approvedRequest, keyPair, must, PROMPT, Terminal, waitUntil } from '../../test/gateway-kit.ts';
@@ -24,7 +24,6 @@ describe('plan-aware sessions in the web console', () => {
   let terminal: Terminal;
   let sessionNumber: number;
   let carolPassword: string;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'changegate-plan-'));
@@ -83,7 +82,6 @@ describe('plan-aware sessions in the web console', () => {
 
   afterAll(async () => {
     terminal?.close();
-    for (const context of contexts) await context.close();
     await releaseBrowser(browser);
     await t?.close();
     await sshd?.stop();
@@ -92,7 +90,6 @@ describe('plan-aware sessions in the web console', () => {
 
   async function signedIn(username: string, password: string, url: string): Promise<Page> {
     const context = await newContext(browser, baseUrl);
-    contexts.push(context);
     const page = await context.newPage();
     await page.goto(url);
     await signInThroughPage(page, username, password);
