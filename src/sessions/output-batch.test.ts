@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { retainedMemory } from '../../test/gateway-kit.ts';
 import { OutputBatch, type OutputBatchOptions, type OutputStream } from './output-batch.ts';
 
@@ -54,23 +54,31 @@ describe('OutputBatch', () => {
     expect(delivered).toHaveLength(1);
   });
 
-  it('lets a batch fill for up to holdMs while output streams, but not an echo after a pause', async () => {
-    const { output, delivered } = batch({ maxBytes: 8 * 1024, holdMs: 200 });
-    output.add(Buffer.alloc(4 * 1024, 'a'), 'stdout');
-    await nextTurn();
-    expect(delivered).toHaveLength(1); // nothing streamed before it: out after the turn
-    output.add(Buffer.from('b'), 'stdout');
-    await nextTurn();
-    expect(delivered).toHaveLength(1); // a large batch just went out: this one waits to fill
-    output.add(Buffer.alloc(8 * 1024 - 1, 'c'), 'stdout');
-    expect(delivered.map(([text]) => text.length)).toEqual([4 * 1024, 8 * 1024]); // full: out at once
-    output.add(Buffer.from('d'), 'stdout');
-    const deadline = Date.now() + 5000;
-    while (delivered.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(delivered[2]).toEqual(['d', 'stdout']); // the last of the stream, after holdMs
-    output.add(Buffer.from('e'), 'stdout'); // an echo after the stream ended: out after the turn
-    await nextTurn();
-    expect(delivered[3]).toEqual(['e', 'stdout']);
+  it('lets a batch fill for up to holdMs while output streams, but not an echo after a pause', () => {
+    // On a clock the test moves: whether output "streams" depends on milliseconds between calls,
+    // which a busy machine would stretch.
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] });
+    try {
+      const { output, delivered } = batch({ maxBytes: 8 * 1024, holdMs: 200 });
+      output.add(Buffer.alloc(4 * 1024, 'a'), 'stdout');
+      vi.advanceTimersByTime(0);
+      expect(delivered).toHaveLength(1); // nothing streamed before it: out after the turn
+      output.add(Buffer.from('b'), 'stdout');
+      vi.advanceTimersByTime(0);
+      expect(delivered).toHaveLength(1); // a large batch just went out: this one waits to fill
+      output.add(Buffer.alloc(8 * 1024 - 1, 'c'), 'stdout');
+      expect(delivered.map(([text]) => text.length)).toEqual([4 * 1024, 8 * 1024]); // full: out at once
+      output.add(Buffer.from('d'), 'stdout');
+      vi.advanceTimersByTime(199);
+      expect(delivered).toHaveLength(2); // still filling
+      vi.advanceTimersByTime(1);
+      expect(delivered[2]).toEqual(['d', 'stdout']); // the last of the stream, after holdMs
+      output.add(Buffer.from('e'), 'stdout'); // an echo after the stream ended: out after the turn
+      vi.advanceTimersByTime(0);
+      expect(delivered[3]).toEqual(['e', 'stdout']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
