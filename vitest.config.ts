@@ -4,9 +4,11 @@ import LongestFirstSequencer from './test/sequencer.ts';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'web/test/**/*.test.ts'],
-    // Much of the suite waits on real sshd, ssh and PostgreSQL processes: more workers than the
-    // default (cores - 1) keep both cores of a small CI machine busy.
-    maxWorkers: 3,
+    // Much of the suite waits on real sshd, ssh, Chromium and PostgreSQL processes: more workers
+    // than the default (cores - 1) keep both cores of a small CI machine busy. On the 2-core
+    // machine, three workers left two fifths of the CPU idle (8 min 20 s); five kept both cores
+    // busy (6 min 35 s to 6 min 55 s); six were slower again (7 min 21 s).
+    maxWorkers: 5,
     // Test files share a worker's loaded modules instead of loading the whole server again for
     // each file: half the suite's time went to that. Each file still makes its own servers and
     // databases; state a module keeps is keyed by the database or server it belongs to.

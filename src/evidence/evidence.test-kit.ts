@@ -78,16 +78,15 @@ export async function storeRecordedSession(
 
 /**
  * `gc()`, to measure what an export holds rather than the garbage it left: V8 lets tens of MiB of
- * read chunks, dead at once, pile up before it collects them, whatever the recordings' size. Each
- * sample first collects the young generation, where they die (a scavenge, a millisecond or two).
+ * read chunks, dead at once, pile up before it collects them, whatever the recordings' size.
  */
-let gc: ((options?: { type: 'major' | 'minor' }) => void) | undefined;
-function collectGarbage(options?: { type: 'major' | 'minor' }): void {
+let gc: (() => void) | undefined;
+function collectGarbage(): void {
   if (!gc) {
     setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as (options?: { type: 'major' | 'minor' }) => void;
+    gc = runInNewContext('gc') as () => void;
   }
-  gc(options);
+  gc();
 }
 
 /** What the process holds that an export could fill: the JavaScript heap and array buffers. */
@@ -96,23 +95,34 @@ const held = () => {
   return usage.heapUsed + usage.arrayBuffers;
 };
 
-/** The most held above what was held before `work`, sampled every 10 ms while it runs and at its end, with the number of samples. */
+/**
+ * The most held above what was held before `work`, sampled while it runs and at its end, with the
+ * number of samples. Each sample follows a full collection: a read chunk that outlived two
+ * scavenges (on a busy machine the export's do) dies in the old generation, which only a full
+ * collection empties. Samples come every 10 ms, or further apart when collecting takes long, so
+ * that at most a fifth of the time goes to measuring.
+ */
 export async function peakGrowth(work: () => Promise<unknown>): Promise<{ bytes: number; samples: number }> {
   collectGarbage();
   const before = held();
   let peak = before;
   let samples = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
   const sample = () => {
-    collectGarbage({ type: 'minor' });
+    const began = performance.now();
+    collectGarbage();
     peak = Math.max(peak, held());
     samples += 1;
+    if (!stopped) timer = setTimeout(sample, Math.max(10, 4 * (performance.now() - began)));
   };
-  const sampling = setInterval(sample, 10);
+  timer = setTimeout(sample, 10);
   try {
     await work();
-    sample();
   } finally {
-    clearInterval(sampling);
+    stopped = true;
+    clearTimeout(timer);
   }
+  sample();
   return { bytes: peak - before, samples };
 }
