@@ -78,7 +78,10 @@ export async function storeRecordedSession(
 
 /**
  * `gc()`, to measure what an export holds rather than the garbage it left: V8 lets tens of MiB of
- * read chunks, dead at once, pile up before it collects them, whatever the recordings' size.
+ * read chunks, dead at once, pile up before it collects them, whatever the recordings' size. Twice:
+ * V8 frees the memory of dead ArrayBuffers on a background thread after a collection, which on a
+ * busy machine has not yet run when the collection returns (up to 15 MiB of read chunks still
+ * counted); the second collection first waits for it.
  */
 let gc: (() => void) | undefined;
 function collectGarbage(): void {
@@ -86,6 +89,7 @@ function collectGarbage(): void {
     setFlagsFromString('--expose-gc');
     gc = runInNewContext('gc') as () => void;
   }
+  gc();
   gc();
 }
 
@@ -100,7 +104,7 @@ const held = () => {
  * number of samples. Each sample follows a full collection: a read chunk that outlived two
  * scavenges (on a busy machine the export's do) dies in the old generation, which only a full
  * collection empties. Samples come every 10 ms, or further apart when collecting takes long, so
- * that at most a fifth of the time goes to measuring.
+ * that at most a third of the time goes to measuring.
  */
 export async function peakGrowth(work: () => Promise<unknown>): Promise<{ bytes: number; samples: number }> {
   collectGarbage();
@@ -114,7 +118,7 @@ export async function peakGrowth(work: () => Promise<unknown>): Promise<{ bytes:
     collectGarbage();
     peak = Math.max(peak, held());
     samples += 1;
-    if (!stopped) timer = setTimeout(sample, Math.max(10, 4 * (performance.now() - began)));
+    if (!stopped) timer = setTimeout(sample, Math.max(10, 2 * (performance.now() - began)));
   };
   timer = setTimeout(sample, 10);
   try {
