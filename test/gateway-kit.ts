@@ -3,8 +3,8 @@
  * `ssh -tt`), key pairs, waiting for conditions, a fetch client for a `changegate serve` child
  * process, and the API calls that give an executor a device to reach.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,18 +16,11 @@ import type { Answer, TestClient } from './harness.ts';
 
 const run = promisify(execFile);
 
-/**
- * A fresh ed25519 key pair in the files ssh-keygen writes: the private key file for `ssh -i` (mode
- * 0600, OpenSSH's own format, which OpenSSH reads as one of its own), `<file>.pub` beside it, and
- * the public line to register. Made in this process: ssh-keygen, run for each of the suite's keys,
- * cost a fork of the test worker each time, tens of milliseconds of CPU for a worker of a gigabyte.
- */
+/** A key pair made by ssh-keygen: the private key file for `ssh -i`, the public line to register. */
 export function keyPair(dir: string, name: string): { file: string; publicKey: string; privateKey: string } {
   const file = path.join(dir, name);
-  const { private: privateKey, public: publicKey } = ssh2.utils.generateKeyPairSync('ed25519', { comment: name });
-  writeFileSync(file, privateKey, { mode: 0o600 });
-  writeFileSync(`${file}.pub`, `${publicKey}\n`);
-  return { file, publicKey, privateKey };
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
+  return { file, publicKey: readFileSync(`${file}.pub`, 'utf8').trim(), privateKey: readFileSync(file, 'utf8') };
 }
 
 /** A fresh ed25519 public key line, for a key that is registered but never used to sign in. */

@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 
 export interface TestSshd {
   readonly port: number;
@@ -52,11 +51,7 @@ export interface StartSshdOptions {
 export async function startSshd(options: StartSshdOptions = {}): Promise<TestSshd> {
   const dir = mkdtempSync(path.join(tmpdir(), 'changegate-sshd-'));
   const hostKeyFile = path.join(dir, 'host_ed25519');
-  // Made in this process (a fork of the test worker for ssh-keygen costs more than the key); sshd
-  // reads OpenSSH's key format whoever wrote it.
-  const generated = ssh2.utils.generateKeyPairSync('ed25519');
-  writeFileSync(hostKeyFile, generated.private, { mode: 0o600 });
-  writeFileSync(`${hostKeyFile}.pub`, `${generated.public}\n`);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKeyFile]);
   writeFileSync(path.join(dir, 'authorized_keys'), (options.authorizedKeys ?? []).join('\n'), { mode: 0o600 });
   const logFile = path.join(dir, 'sshd.log');
   writeFileSync(logFile, '');
