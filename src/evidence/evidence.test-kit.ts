@@ -103,8 +103,9 @@ const held = () => {
  * The most held above what was held before `work`, sampled while it runs and at its end, with the
  * number of samples. Each sample follows a full collection: a read chunk that outlived two
  * scavenges (on a busy machine the export's do) dies in the old generation, which only a full
- * collection empties. Samples come every 10 ms, or further apart when collecting takes long, so
- * that at most a third of the time goes to measuring.
+ * collection empties. Samples come every 10 ms, or as far apart as collecting took when it takes
+ * longer: on a busy machine, where a collection takes a tenth of a second, half of the time goes
+ * to measuring, which leaves several samples while an export runs.
  */
 export async function peakGrowth(work: () => Promise<unknown>): Promise<{ bytes: number; samples: number }> {
   collectGarbage();
@@ -118,7 +119,7 @@ export async function peakGrowth(work: () => Promise<unknown>): Promise<{ bytes:
     collectGarbage();
     peak = Math.max(peak, held());
     samples += 1;
-    if (!stopped) timer = setTimeout(sample, Math.max(10, 2 * (performance.now() - began)));
+    if (!stopped) timer = setTimeout(sample, Math.max(10, performance.now() - began));
   };
   timer = setTimeout(sample, 10);
   try {
