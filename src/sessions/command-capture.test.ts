@@ -534,7 +534,8 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     await shell.waitForOutput('0\n');
     await shell.waitForPrompt();
     for (const key of 'stty echo\r') shell.pressBlind(key);
-    await shell.waitForPrompt();
+    // With echo off the screen already ends in a prompt: the one to wait for comes after this line.
+    await shell.waitForOutput(PS1);
     const history = await shell.history(4);
     const captured = await shell.close();
     expect(history).toEqual(['stty -echo', 'sudo -k id -u', 'sudo -k id -u', 'stty echo']);
@@ -673,7 +674,8 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(await shell.capture.lineAtEnter()).toMatchObject({ where: 'shell', text: 'echo hidden', before: [], fromKeystrokes: true, settled: false, keys: 'echo hidden' });
     shell.pressBlind(KEY.ctrlU);
     for (const key of 'stty echo\r') shell.pressBlind(key);
-    await shell.waitForPrompt();
+    // With echo off the screen already ends in a prompt: the one to wait for comes after this line.
+    await shell.waitForOutput(PS1);
 
     await shell.type("read -s -p 'Password: ' secret");
     await shell.press(KEY.enter);
