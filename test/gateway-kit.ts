@@ -288,20 +288,24 @@ export async function setUpExecutor(
 /**
  * Measures the test process's memory while something runs: resident memory (`rss`, what the issue's
  * 0.5 GB → 5 GB was) sampled every few milliseconds, so a short-lived peak is seen too. `stop()`
- * returns the highest growth over the start, in bytes.
+ * returns the highest growth over the start, in bytes; `samples` counts the samples taken.
+ *
+ * A measure that takes long (a full collection of a large heap on a busy machine) must not take
+ * the process from what it measures: samples are spaced so that at most `measuringShare` of the
+ * time goes to measuring.
  */
-export function sampleMemory(everyMs = 10, measure: () => number = () => process.memoryUsage.rss()): { stop(): number } {
+export function sampleMemory(everyMs = 10, measure: () => number = () => process.memoryUsage.rss(), measuringShare = 1 / 5): { stop(): number; readonly samples: number } {
   const start = measure();
   let peak = start;
+  let samples = 0;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const sample = () => {
     const began = performance.now();
     peak = Math.max(peak, measure());
-    // A measure that takes long (a full collection of a large heap on a busy machine) must not
-    // take the process from the session it measures: at most a fifth of the time goes to it.
+    samples += 1;
     const took = performance.now() - began;
-    if (!stopped) timer = setTimeout(sample, Math.max(everyMs, 4 * took));
+    if (!stopped) timer = setTimeout(sample, Math.max(everyMs, took * (1 / measuringShare - 1)));
   };
   timer = setTimeout(sample, everyMs);
   return {
@@ -310,6 +314,9 @@ export function sampleMemory(everyMs = 10, measure: () => number = () => process
       clearTimeout(timer);
       sample();
       return peak - start;
+    },
+    get samples() {
+      return samples;
     },
   };
 }
@@ -327,6 +334,9 @@ let gc: (() => void) | undefined;
 /**
  * What the process holds after a full garbage collection: the JavaScript heap and the memory of
  * Buffers and other ArrayBuffers, in bytes. What a structure keeps is the difference of two calls.
+ * Two collections: V8 frees the memory of dead ArrayBuffers on a background thread after a
+ * collection, which on a busy machine has not yet run when it returns (up to 15 MiB of an evidence
+ * export's read chunks still counted); the second collection first waits for it.
  */
 export function retainedMemory(): number {
   if (!gc) {

@@ -1,7 +1,6 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { retainedMemory, sampleMemory } from '../../test/gateway-kit.ts';
 import type { TestChangegate, TestClient } from '../../test/harness.ts';
 import { findChangeByName, findRequestByNumber } from '../changes/index.ts';
 import { appendEvent } from '../eventlog/index.ts';
@@ -77,57 +76,19 @@ export async function storeRecordedSession(
 }
 
 /**
- * `gc()`, to measure what an export holds rather than the garbage it left: V8 lets tens of MiB of
- * read chunks, dead at once, pile up before it collects them, whatever the recordings' size. Twice:
- * V8 frees the memory of dead ArrayBuffers on a background thread after a collection, which on a
- * busy machine has not yet run when the collection returns (up to 15 MiB of read chunks still
- * counted); the second collection first waits for it.
- */
-let gc: (() => void) | undefined;
-function collectGarbage(): void {
-  if (!gc) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
-  }
-  gc();
-  gc();
-}
-
-/** What the process holds that an export could fill: the JavaScript heap and array buffers. */
-const held = () => {
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-};
-
-/**
- * The most held above what was held before `work`, sampled while it runs and at its end, with the
- * number of samples. Each sample follows a full collection: a read chunk that outlived two
- * scavenges (on a busy machine the export's do) dies in the old generation, which only a full
- * collection empties. Samples come every 10 ms, or as far apart as collecting took when it takes
- * longer: on a busy machine, where a collection takes a tenth of a second, half of the time goes
- * to measuring, which leaves several samples while an export runs.
+ * The most held above what was held before `work` (`retainedMemory`, after full collections), sampled
+ * while it runs and at its end, with the number of samples. Full collections, not scavenges: a read
+ * chunk that outlived two scavenges (on a busy machine the export's do) dies in the old generation.
+ * Half of the time may go to measuring, so that a busy machine, where a collection takes a tenth of
+ * a second, still takes several samples while an export runs.
  */
 export async function peakGrowth(work: () => Promise<unknown>): Promise<{ bytes: number; samples: number }> {
-  collectGarbage();
-  const before = held();
-  let peak = before;
-  let samples = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const sample = () => {
-    const began = performance.now();
-    collectGarbage();
-    peak = Math.max(peak, held());
-    samples += 1;
-    if (!stopped) timer = setTimeout(sample, Math.max(10, performance.now() - began));
-  };
-  timer = setTimeout(sample, 10);
+  const sampling = sampleMemory(10, retainedMemory, 1 / 2);
   try {
     await work();
-  } finally {
-    stopped = true;
-    clearTimeout(timer);
+  } catch (error) {
+    sampling.stop();
+    throw error;
   }
-  sample();
-  return { bytes: peak - before, samples };
+  return { bytes: sampling.stop(), samples: sampling.samples };
 }

@@ -79,27 +79,25 @@ describe('a command policy applied at each Enter of a session through the gatewa
     const denials = () => terminal.output.split('this line may not run').length - 1;
     try {
       await terminal.waitFor(PROMPT);
-      /** Types keys, then waits for the prompt again (and, for a denied line, for its notice). */
-      const line = async (keys: string, denied = false, prompt = PROMPT): Promise<void> => {
+      /** Does `typing`, then waits for the prompt again (and, for a denied line, for its notice). */
+      const promptAfter = async (what: string, typing: () => unknown, denied = false, prompt = PROMPT): Promise<void> => {
         const before = terminal.output.length;
         const deniedBefore = denials();
-        terminal.type(keys);
-        await waitUntil(async () => (prompt.test(terminal.output.slice(before)) && (!denied || denials() > deniedBefore) ? true : undefined), `the prompt after ${JSON.stringify(keys)}`).catch(
+        await typing();
+        await waitUntil(async () => (prompt.test(terminal.output.slice(before)) && (!denied || denials() > deniedBefore) ? true : undefined), `the prompt after ${JSON.stringify(what)}`).catch(
           (error: unknown) => {
             throw new Error(`${String(error)}; the terminal shows:\n${terminal.output.slice(before)}`);
           },
         );
       };
+      /** Types keys in one write, Enter included: an Enter may overtake its line's echo, which the gate waits for. */
+      const line = (keys: string, denied = false, prompt = PROMPT) => promptAfter(keys, () => terminal.type(keys), denied, prompt);
       /**
-       * A line entered once its echo is back, then the prompt: on a busy machine, an Enter typed
-       * with the line may overtake an echo that lags past the gate's wait, and the line is then
-       * read as typed with echo off, a decision of its own in the log beside the ones counted below.
+       * A line entered once its echo is back: on a busy machine, an Enter typed with the line may
+       * overtake an echo that lags past the gate's wait, and the line is then read as typed with
+       * echo off, a decision of its own in the log beside the ones counted below.
        */
-      const entered = async (text: string): Promise<void> => {
-        const before = terminal.output.length;
-        await terminal.enter(text);
-        await waitUntil(async () => (PROMPT.test(terminal.output.slice(before)) ? true : undefined), `the prompt after ${JSON.stringify(text)}`);
-      };
+      const entered = (text: string) => promptAfter(text, () => terminal.enter(text));
       await entered('echo allowed');
       await line(`touch ${marker('plain')}\r`, true);
       await line(`echo hidden; touch ${marker('after-semicolon')}\r`, true);
