@@ -5,10 +5,11 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'web/test/**/*.test.ts'],
     // Much of the suite waits on real sshd, ssh, Chromium and PostgreSQL processes: more workers
-    // than the default (cores - 1) keep both cores of a small CI machine busy. On the 2-core
-    // machine, three workers left two fifths of the CPU idle (8 min 20 s); five kept both cores
-    // busy (6 min 35 s to 6 min 55 s); six were slower again (7 min 21 s).
-    maxWorkers: 5,
+    // than the default (cores - 1) keep both cores of a small CI machine busy. On a 2-core machine,
+    // three workers left two fifths of the CPU idle (8 min 20 s); with four or five both cores are
+    // busy, and a run takes as long with either (10 min 10 s and 9 min 40 s on one machine), but
+    // with five a process a test starts (a first start on PGlite) waited longer for the CPU.
+    maxWorkers: 4,
     // Test files share a worker's loaded modules instead of loading the whole server again for
     // each file: half the suite's time went to that. Each file still makes its own servers and
     // databases; state a module keeps is keyed by the database or server it belongs to.
@@ -17,6 +18,10 @@ export default defineConfig({
     // V8's default most of their garbage-collection time went to scavenges. A tenth less CPU.
     execArgv: ['--max-semi-space-size=32'],
     testTimeout: 30_000,
+    // What a test waits for with expect.poll may take some seconds on a busy machine (a page
+    // rendering, a list refreshing): Vitest's default of one second failed there. Waiting longer
+    // costs a passing test nothing.
+    expect: { poll: { timeout: 10_000 } },
     hookTimeout: 60_000,
     // The process tests run the compiled program in dist/: build it once, before any of them. A
     // migrated database is made once per run (or kept from an earlier run with the same

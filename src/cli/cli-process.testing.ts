@@ -16,7 +16,7 @@ const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** What the bin and `npm start` run, without the bin's check that dist/ matches the sources (done once for the suite). */
 const MAIN = path.join('dist', 'cli', 'main.js');
 /** Only a guard against a hang: every wait below ends on a condition long before. */
-const START_TIMEOUT_MS = 90_000;
+const START_TIMEOUT_MS = 150_000;
 
 /** One installation: a data directory and, for PostgreSQL, its own database. */
 export interface Installation {

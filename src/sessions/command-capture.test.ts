@@ -1066,16 +1066,21 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     await shell.press('echo t1\recho t2\r'); // typed ahead in one chunk, before any echo
     await shell.waitForOutput('t2\n');
     await shell.waitForPrompt();
-    await shell.type('sleep 0.5');
+    // A command that runs until the test lets it end, not for a time: on a busy machine, a line
+    // typed during `sleep 0.5` could come in part while it runs and in part after.
+    const go = path.join(device.work, `type-ahead-${Date.now()}`);
+    const running = `until [ -e ${go} ]; do sleep 0.05; done`;
+    await shell.type(running);
     await shell.press(KEY.enter);
-    await shell.type('echo ahead'); // typed while sleep runs: the terminal echoes it, bash reads it later
+    await shell.type('echo ahead'); // typed while it runs: the terminal echoes it, bash reads it later
     await shell.press(KEY.enter);
+    writeFileSync(go, '');
     await shell.waitForOutput('ahead\n');
     await shell.waitForPrompt();
     const history = await shell.history(6);
     const captured = await shell.close();
     expect(texts(captured)).toEqual(history);
-    expect(texts(captured)).toEqual(['echo p1', 'echo p2', 'echo t1', 'echo t2', 'sleep 0.5', 'echo ahead']);
+    expect(texts(captured)).toEqual(['echo p1', 'echo p2', 'echo t1', 'echo t2', running, 'echo ahead']);
     expect(captured.map((c) => c.output)).toEqual(['', 'p1\np2\n', 't1\n', 't2\n', 'echo ahead\n', 'ahead\n']);
   });
 
