@@ -97,6 +97,8 @@ interface PendingEnter {
   readonly keys: string | undefined;
   /** Every key typed on the line, when nothing was printed between its first key and its Enter (echo may be off). */
   readonly unechoed: string | undefined;
+  /** A line typed while a command ran: what its keys make of it (readline's editing applied), when they tell. */
+  readonly typedAhead: string | undefined;
   /** Without bracketed paste: line feeds readline sends to reach the line's last row, not accepting it. */
   movesDown: number;
 }
@@ -471,7 +473,8 @@ export class LineReader {
     const bracketed = this.terminal.modes.bracketedPasteMode;
     const movesDown = bracketed || kind === 'maybe' || line.inherited ? 0 : this.rowsBelowCursorInLine();
     const unechoed = kind === 'prompt' && line.outputMark === this.outputMark ? line.raw : undefined;
-    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined, unechoed });
+    const typedAhead = kind === 'maybe' && line.raw !== undefined ? rebuildFromKeys(line.raw) : undefined;
+    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined, unechoed, typedAhead });
     if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
   }
 
@@ -653,14 +656,21 @@ export class LineReader {
     const lowest = typedAhead ? this.lastAccept : enter.marker;
     let lowRow = lowest && !lowest.isDisposed ? lowest.line : 0;
     if (enter.lowestRowIsScreenTop) lowRow = Math.min(lowRow, buffer.baseY); // Ctrl-L drew it at the top
-    const row = findPromptRow(buffer, prompt, Math.max(lowRow, endRow - MAX_LINE_ROWS), endRow);
-    if (row === undefined) return;
+    const from = Math.max(lowRow, endRow - MAX_LINE_ROWS);
+    // A line typed while a command ran that printed no line end: the terminal echoed the start of
+    // it, the shell's prompt came on the same row, and readline showed that start again after it
+    // (`echo ahcg$ echo ahead`).
+    const found = findPromptRow(buffer, prompt, from, endRow) ?? (enter.typedAhead ? findPromptAfterEcho(buffer, prompt, enter.typedAhead, from, endRow) : undefined);
+    if (found === undefined) return;
+    const [row, echoed] = typeof found === 'number' ? [found, 0] : [found.row, found.echoed];
     this.pending.shift();
     enter.marker?.dispose();
     this.lastAccept?.dispose();
     this.lastAccept = this.terminal.registerMarker(0);
     const lineEnd = this.lineEnd && this.lineEnd.outputMark >= this.outputMark - 1 ? this.lineEnd.column : 0;
-    const shown = acceptedText(buffer, row, endRow, lineEnd).slice(prompt.length);
+    const rows = acceptedText(buffer, row, endRow, lineEnd);
+    const echo = rows.slice(0, echoed);
+    const shown = rows.slice(echoed + prompt.length);
     if (enter.kind === 'secret') {
       if (shown.trim() !== '') {
         this.commandOutput.redactLastLine(prompt);
@@ -685,21 +695,22 @@ export class LineReader {
     const unshown = enter.keys !== undefined && enter.keys.trim() !== '' && shown !== enter.keys && !shown.includes('\n');
     // Its echo is not the running command's output.
     if (unshown && !this.outputFrozen) this.commandOutput.removeLine(enter.keys as string);
-    this.accept(unshown ? (enter.keys as string) : shown, enter, prompt);
+    this.accept(unshown ? (enter.keys as string) : shown, enter, prompt, false, echo);
     if (unshown && shown !== '') {
       for (const ch of shown) this.commandOutput.print(ch);
       this.commandOutput.control('\n');
     }
   }
 
-  private accept(typed: string, enter: PendingEnter, prompt: string, fromKeystrokes = false): void {
+  /** `echo`: the start of a line typed ahead, echoed on the row before its prompt (the running command's output keeps it). */
+  private accept(typed: string, enter: PendingEnter, prompt: string, fromKeystrokes = false, echo = ''): void {
     let candidate = this.candidate;
     if (candidate?.reading) {
       candidate.pieces.push(typed);
     } else {
       if (candidate) {
         // Typed ahead: the running command's output ends where this line's prompt begins.
-        if (!this.outputFrozen) this.commandOutput.cutAtLineStartingWith(prompt);
+        if (!this.outputFrozen) this.commandOutput.cutAtLineStartingWith(echo + prompt, echo.length);
         this.complete();
       }
       candidate = { pieces: [typed], reading: true, commands: [], time: enter.time, offsetSeconds: enter.offsetSeconds, exitStatus: null, fromKeystrokes: false };
@@ -868,6 +879,45 @@ function continuesOnNextRow(buffer: IBuffer, row: number): boolean {
 }
 
 /** The nearest row at or above `to` (down to `from`) where a line starting with `prompt` begins. */
+/** How many places of a prompt on one line are tried as where a line typed ahead met it. */
+const MAX_PROMPTS_AFTER_ECHO = 8;
+
+/**
+ * Where the line ending at row `to` reads `<echo><prompt><rest>`: `echo` ends with a start of the
+ * line `typed` (the terminal's echo of it while a command ran) and `rest` starts with that same
+ * text again (readline showing it after the prompt). Gives its first row and how many characters
+ * come before the prompt. A prompt the user typed (`PS1='cg$ '` at a prompt the capture does not
+ * know) is not followed by what came before it, so it is not taken for one.
+ */
+function findPromptAfterEcho(buffer: IBuffer, prompt: string, typed: string, from: number, to: number): { row: number; echoed: number } | undefined {
+  const row = logicalStart(buffer, to);
+  if (row < from || prompt.trim() === '' || typed === '') return undefined;
+  const text = acceptedText(buffer, row, to, 0);
+  let at = text.indexOf(prompt, 1);
+  for (let tries = 0; at > 0 && tries < MAX_PROMPTS_AFTER_ECHO; tries++, at = text.indexOf(prompt, at + 1)) {
+    const echo = typed.slice(0, overlap(text.slice(0, at), typed));
+    if (echo !== '' && text.startsWith(echo, at + prompt.length)) return { row, echoed: at };
+  }
+  return undefined;
+}
+
+/** The length of the longest end of `text` that `line` starts with (the prefix function, in linear time). */
+function overlap(text: string, line: string): number {
+  const fail = new Array<number>(line.length).fill(0);
+  for (let i = 1, k = 0; i < line.length; i++) {
+    while (k > 0 && line[i] !== line[k]) k = fail[k - 1] as number;
+    if (line[i] === line[k]) k++;
+    fail[i] = k;
+  }
+  let matched = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    while (matched > 0 && (matched === line.length || ch !== line[matched])) matched = fail[matched - 1] as number;
+    if (ch === line[matched]) matched++;
+  }
+  return matched;
+}
+
 function findPromptRow(buffer: IBuffer, prompt: string, from: number, to: number): number | undefined {
   const start = prompt.trimEnd();
   const first = String.fromCodePoint(start.codePointAt(0) ?? 0x20);

@@ -207,11 +207,14 @@ export class PlainText {
     }
   }
 
-  /** Cuts the text at the start of the first line that begins with `prefix` (the lines after go too). */
-  cutAtLineStartingWith(prefix: string): void {
+  /**
+   * Cuts the text at the first line that begins with `prefix` (the lines after go too), keeping the
+   * first `keep` characters of that line.
+   */
+  cutAtLineStartingWith(prefix: string, keep = 0): void {
     for (let start = 0; start < this.done.length; ) {
       if (this.done.startsWith(prefix, start)) {
-        this.done = this.done.slice(0, start);
+        this.done = this.done.slice(0, start + keep);
         this.doneBytes = Buffer.byteLength(this.done);
         this.line = '';
         this.column = 0;
@@ -222,8 +225,8 @@ export class PlainText {
       start = end + 1;
     }
     if (this.line.startsWith(prefix)) {
-      this.line = '';
-      this.column = 0;
+      this.line = this.line.slice(0, keep);
+      this.column = keep;
     }
   }
 
