@@ -1084,25 +1084,29 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     expect(captured.map((c) => c.output)).toEqual(['', 'p1\np2\n', 't1\n', 't2\n', 'echo ahead\n', 'ahead\n']);
   });
 
-  it('reads a line typed partly while a command runs and finished after its prompt, which came on the same row as the echo', async () => {
+  // The second line holds the prompt's own text after the place where bash's prompt came.
+  it.for([
+    { before: 'echo ah', after: 'ead', output: 'ahead\n' },
+    { before: "echo x'c", after: "g$ 'y", output: 'xcg$ y\n' },
+  ])('reads a line typed partly while a command runs and finished after its prompt, which came on the same row as the echo: $before|$after', async ({ before, after, output }) => {
     const shell = await openShell();
     const go = path.join(device.work, `type-ahead-split-${Date.now()}`);
     const running = `until [ -e ${go} ]; do sleep 0.05; done`;
     await shell.type(running);
     await shell.press(KEY.enter);
-    await shell.type('echo ah'); // echoed by the terminal while the command runs
+    await shell.type(before); // echoed by the terminal while the command runs
     writeFileSync(go, '');
     // The command printed no line end: bash's prompt follows the echo, and readline shows the line again.
-    await shell.waitForOutput(`${PS1}echo ah`);
-    await shell.type('ead');
+    await shell.waitForOutput(`${PS1}${before}`);
+    await shell.type(after);
     await shell.press(KEY.enter);
-    await shell.waitForOutput('ahead\n');
+    await shell.waitForOutput(output);
     await shell.waitForPrompt();
     const history = await shell.history(2);
     const captured = await shell.close();
     expect(texts(captured)).toEqual(history);
-    expect(texts(captured)).toEqual([running, 'echo ahead']);
-    expect(captured.map((c) => c.output)).toEqual(['echo ah', 'ahead\n']);
+    expect(texts(captured)).toEqual([running, before + after]);
+    expect(captured.map((c) => c.output)).toEqual([before, output]);
   });
 
   it('reads lines the same without bracketed paste (readline < 8.1), where a line feed accepts a line', async () => {
