@@ -414,6 +414,13 @@ async function run(shell: Shell, line: string): Promise<void> {
 
 const texts = (commands: readonly CapturedCommand[]): string[] => commands.map((c) => c.text);
 
+let endedCount = 0;
+/** A shell command that runs, printing nothing, until `end()`: lines typed while it runs wait on the test, not on a time. */
+function commandUntilEnded(): { readonly command: string; end(): void } {
+  const file = path.join(device.work, `ended-${++endedCount}`);
+  return { command: `until [ -e ${file} ]; do sleep 0.05; done`, end: () => writeFileSync(file, '') };
+}
+
 describe('CommandCapture against bash over ssh (its history as ground truth)', () => {
   it('captures a simple command with its time, recording offset and output', async () => {
     const shell = await openShell();
@@ -1068,19 +1075,18 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     await shell.waitForPrompt();
     // A command that runs until the test lets it end, not for a time: on a busy machine, a line
     // typed during `sleep 0.5` could come in part while it runs and in part after.
-    const go = path.join(device.work, `type-ahead-${Date.now()}`);
-    const running = `until [ -e ${go} ]; do sleep 0.05; done`;
-    await shell.type(running);
+    const running = commandUntilEnded();
+    await shell.type(running.command);
     await shell.press(KEY.enter);
     await shell.type('echo ahead'); // typed while it runs: the terminal echoes it, bash reads it later
     await shell.press(KEY.enter);
-    writeFileSync(go, '');
+    running.end();
     await shell.waitForOutput('ahead\n');
     await shell.waitForPrompt();
     const history = await shell.history(6);
     const captured = await shell.close();
     expect(texts(captured)).toEqual(history);
-    expect(texts(captured)).toEqual(['echo p1', 'echo p2', 'echo t1', 'echo t2', running, 'echo ahead']);
+    expect(texts(captured)).toEqual(['echo p1', 'echo p2', 'echo t1', 'echo t2', running.command, 'echo ahead']);
     expect(captured.map((c) => c.output)).toEqual(['', 'p1\np2\n', 't1\n', 't2\n', 'echo ahead\n', 'ahead\n']);
   });
 
@@ -1090,12 +1096,11 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     { before: "echo x'c", after: "g$ 'y", output: 'xcg$ y\n' },
   ])('reads a line typed partly while a command runs and finished after its prompt, which came on the same row as the echo: $before|$after', async ({ before, after, output }) => {
     const shell = await openShell();
-    const go = path.join(device.work, `type-ahead-split-${Date.now()}`);
-    const running = `until [ -e ${go} ]; do sleep 0.05; done`;
-    await shell.type(running);
+    const running = commandUntilEnded();
+    await shell.type(running.command);
     await shell.press(KEY.enter);
     await shell.type(before); // echoed by the terminal while the command runs
-    writeFileSync(go, '');
+    running.end();
     // The command printed no line end: bash's prompt follows the echo, and readline shows the line again.
     await shell.waitForOutput(`${PS1}${before}`);
     await shell.type(after);
@@ -1105,7 +1110,7 @@ describe('CommandCapture against bash over ssh (its history as ground truth)', (
     const history = await shell.history(2);
     const captured = await shell.close();
     expect(texts(captured)).toEqual(history);
-    expect(texts(captured)).toEqual([running, before + after]);
+    expect(texts(captured)).toEqual([running.command, before + after]);
     expect(captured.map((c) => c.output)).toEqual([before, output]);
   });
 

@@ -98,7 +98,7 @@ interface PendingEnter {
   /** Every key typed on the line, when nothing was printed between its first key and its Enter (echo may be off). */
   readonly unechoed: string | undefined;
   /** A line typed while a command ran: what its keys make of it (readline's editing applied), when they tell. */
-  readonly typedAhead: string | undefined;
+  readonly rebuilt: string | undefined;
   /** Without bracketed paste: line feeds readline sends to reach the line's last row, not accepting it. */
   movesDown: number;
 }
@@ -473,8 +473,8 @@ export class LineReader {
     const bracketed = this.terminal.modes.bracketedPasteMode;
     const movesDown = bracketed || kind === 'maybe' || line.inherited ? 0 : this.rowsBelowCursorInLine();
     const unechoed = kind === 'prompt' && line.outputMark === this.outputMark ? line.raw : undefined;
-    const typedAhead = kind === 'maybe' && line.raw !== undefined ? rebuildFromKeys(line.raw) : undefined;
-    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined, unechoed, typedAhead });
+    const rebuilt = kind === 'maybe' && line.raw !== undefined ? rebuildFromKeys(line.raw) : undefined;
+    this.pending.push({ kind, prompt, inherited: line.inherited, time, offsetSeconds, marker, lowestRowIsScreenTop: line.cleared, bracketed, movesDown, keys: line.inherited ? line.keys : undefined, unechoed, rebuilt });
     if (this.pending.length > MAX_PENDING_ENTERS) this.pending.shift()?.marker?.dispose();
   }
 
@@ -660,16 +660,17 @@ export class LineReader {
     // A line typed while a command ran that printed no line end: the terminal echoed the start of
     // it, the shell's prompt came on the same row, and readline showed that start again after it
     // (`echo ahcg$ echo ahead`).
-    const found = findPromptRow(buffer, prompt, from, endRow) ?? (enter.typedAhead ? findPromptAfterEcho(buffer, prompt, enter.typedAhead, from, endRow) : undefined);
+    const promptRow = findPromptRow(buffer, prompt, from, endRow);
+    const found = promptRow !== undefined ? { row: promptRow, echoed: 0 } : enter.rebuilt ? findPromptAfterEcho(buffer, prompt, enter.rebuilt, from, endRow) : undefined;
     if (found === undefined) return;
-    const [row, echoed] = typeof found === 'number' ? [found, 0] : [found.row, found.echoed];
+    const { row, echoed } = found;
     this.pending.shift();
     enter.marker?.dispose();
     this.lastAccept?.dispose();
     this.lastAccept = this.terminal.registerMarker(0);
     const lineEnd = this.lineEnd && this.lineEnd.outputMark >= this.outputMark - 1 ? this.lineEnd.column : 0;
     const rows = acceptedText(buffer, row, endRow, lineEnd);
-    const echo = rows.slice(0, echoed);
+    const beforePrompt = rows.slice(0, echoed);
     const shown = rows.slice(echoed + prompt.length);
     if (enter.kind === 'secret') {
       if (shown.trim() !== '') {
@@ -695,22 +696,25 @@ export class LineReader {
     const unshown = enter.keys !== undefined && enter.keys.trim() !== '' && shown !== enter.keys && !shown.includes('\n');
     // Its echo is not the running command's output.
     if (unshown && !this.outputFrozen) this.commandOutput.removeLine(enter.keys as string);
-    this.accept(unshown ? (enter.keys as string) : shown, enter, prompt, false, echo);
+    this.accept(unshown ? (enter.keys as string) : shown, enter, prompt, false, beforePrompt);
     if (unshown && shown !== '') {
       for (const ch of shown) this.commandOutput.print(ch);
       this.commandOutput.control('\n');
     }
   }
 
-  /** `echo`: the start of a line typed ahead, echoed on the row before its prompt (the running command's output keeps it). */
-  private accept(typed: string, enter: PendingEnter, prompt: string, fromKeystrokes = false, echo = ''): void {
+  /**
+   * `beforePrompt`: what the row showed before the prompt of a line typed ahead (the terminal's
+   * echo of its start, after whatever the command printed last), which the command's output keeps.
+   */
+  private accept(typed: string, enter: PendingEnter, prompt: string, fromKeystrokes = false, beforePrompt = ''): void {
     let candidate = this.candidate;
     if (candidate?.reading) {
       candidate.pieces.push(typed);
     } else {
       if (candidate) {
         // Typed ahead: the running command's output ends where this line's prompt begins.
-        if (!this.outputFrozen) this.commandOutput.cutAtLineStartingWith(echo + prompt, echo.length);
+        if (!this.outputFrozen) this.commandOutput.cutAtLineStartingWith(beforePrompt + prompt, beforePrompt.length);
         this.complete();
       }
       candidate = { pieces: [typed], reading: true, commands: [], time: enter.time, offsetSeconds: enter.offsetSeconds, exitStatus: null, fromKeystrokes: false };
@@ -878,7 +882,6 @@ function continuesOnNextRow(buffer: IBuffer, row: number): boolean {
   return last !== undefined && (last.getChars() !== '' || last.getWidth() === 0);
 }
 
-/** The nearest row at or above `to` (down to `from`) where a line starting with `prompt` begins. */
 /** How many places of a prompt on one line are tried as where a line typed ahead met it. */
 const MAX_PROMPTS_AFTER_ECHO = 8;
 
@@ -893,31 +896,38 @@ function findPromptAfterEcho(buffer: IBuffer, prompt: string, typed: string, fro
   const row = logicalStart(buffer, to);
   if (row < from || prompt.trim() === '' || typed === '') return undefined;
   const text = acceptedText(buffer, row, to, 0);
+  const table = prefixTable(typed);
   let at = text.indexOf(prompt, 1);
   for (let tries = 0; at > 0 && tries < MAX_PROMPTS_AFTER_ECHO; tries++, at = text.indexOf(prompt, at + 1)) {
-    const echo = typed.slice(0, overlap(text.slice(0, at), typed));
+    const echo = typed.slice(0, overlap(text.slice(0, at), typed, table));
     if (echo !== '' && text.startsWith(echo, at + prompt.length)) return { row, echoed: at };
   }
   return undefined;
 }
 
-/** The length of the longest end of `text` that `line` starts with (the prefix function, in linear time). */
-function overlap(text: string, line: string): number {
-  const fail = new Array<number>(line.length).fill(0);
+/** For each start of `line`, the length of its longest proper end that is also a start of `line` (KMP's prefix function). */
+function prefixTable(line: string): number[] {
+  const table = new Array<number>(line.length).fill(0);
   for (let i = 1, k = 0; i < line.length; i++) {
-    while (k > 0 && line[i] !== line[k]) k = fail[k - 1] as number;
+    while (k > 0 && line[i] !== line[k]) k = table[k - 1] as number;
     if (line[i] === line[k]) k++;
-    fail[i] = k;
+    table[i] = k;
   }
+  return table;
+}
+
+/** The length of the longest end of `text` that `line` starts with, in linear time (`table`: `prefixTable(line)`). */
+function overlap(text: string, line: string, table: readonly number[]): number {
   let matched = 0;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
-    while (matched > 0 && (matched === line.length || ch !== line[matched])) matched = fail[matched - 1] as number;
+    while (matched > 0 && (matched === line.length || ch !== line[matched])) matched = table[matched - 1] as number;
     if (ch === line[matched]) matched++;
   }
   return matched;
 }
 
+/** The nearest row at or above `to` (down to `from`) where a line starting with `prompt` begins. */
 function findPromptRow(buffer: IBuffer, prompt: string, from: number, to: number): number | undefined {
   const start = prompt.trimEnd();
   const first = String.fromCodePoint(start.codePointAt(0) ?? 0x20);
